@@ -1,0 +1,84 @@
+"""The CapabilityStatement, generated from what the kernel really routes."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from shared.fhir.models import FHIR_VERSION
+from shared.fhir.searchparams import params_for
+from shared.fhir.store import now_instant
+
+if TYPE_CHECKING:
+    from shared.fhir.kernel import FhirKernel
+
+__all__ = ["capability_statement"]
+
+SMART_SECURITY = {
+    "coding": [
+        {"system": "http://terminology.hl7.org/CodeSystem/restful-security-service", "code": "SMART-on-FHIR"}
+    ],
+    "text": "SMART Backend Services (client_credentials, private_key_jwt); scopes system/<Resource>.<cruds>",
+}
+
+
+def capability_statement(kernel: FhirKernel, base: str) -> dict[str, Any]:
+    resources = []
+    for resource_type in sorted(kernel.resources):
+        config = kernel.resources[resource_type]
+        entry: dict[str, Any] = {
+            "type": resource_type,
+            "interaction": [{"code": code} for code in sorted(config.interactions)],
+            "versioning": "versioned-update",
+            "readHistory": "vread" in config.interactions,
+            "updateCreate": "update" in config.interactions,
+            "conditionalCreate": "create" in config.interactions,
+            "conditionalDelete": "not-supported",
+        }
+        if config.documentation:
+            entry["documentation"] = config.documentation
+        if "search-type" in config.interactions:
+            entry["searchParam"] = [
+                {
+                    "name": p.name,
+                    "type": p.type,
+                    **({"documentation": p.documentation} if p.documentation else {}),
+                }
+                for p in params_for(resource_type).values()
+            ]
+            entry["searchInclude"] = sorted(
+                f"{resource_type}:{p.name}"
+                for p in params_for(resource_type).values()
+                if p.type == "reference"
+            )
+        ops = [op for op in kernel.operations if op.resource_type == resource_type and op.level != "system"]
+        if ops:
+            entry["operation"] = [
+                {"name": op.name, "definition": f"{base}/OperationDefinition/{op.name}"} for op in ops
+            ]
+        resources.append(entry)
+    system_ops = [op for op in kernel.operations if op.level == "system"]
+    rest: dict[str, Any] = {
+        "mode": "server",
+        "security": {"service": [SMART_SECURITY], "cors": False},
+        "resource": resources,
+    }
+    if system_ops:
+        rest["operation"] = [
+            {"name": op.name, "definition": f"{base}/OperationDefinition/{op.name}"} for op in system_ops
+        ]
+    return {
+        "resourceType": "CapabilityStatement",
+        "id": f"pain-review-{kernel.service}",
+        "url": f"{base}/metadata",
+        "name": f"PainReview{kernel.service.capitalize()}",
+        "title": f"Pain and opioid review: {kernel.service} service",
+        "status": "active",
+        "date": now_instant().date().isoformat(),
+        "publisher": "pain-review",
+        "kind": "instance",
+        "software": {"name": "pain-review", "version": "0.1.0"},
+        "implementation": {"description": f"pain-review {kernel.service}", "url": base},
+        "fhirVersion": FHIR_VERSION,
+        "format": ["application/fhir+json", "json"],
+        "rest": [rest],
+    }

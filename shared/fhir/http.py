@@ -1,0 +1,37 @@
+"""HTTP details of the FHIR API: ids in paths, ETags, resource responses."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import Path
+from starlette.responses import Response
+
+from shared.fhir.errors import BadRequest
+from shared.fhir.jsonio import FhirResponse
+
+__all__ = ["FHIR_ID", "IdPath", "etag_version", "resource_response"]
+
+FHIR_ID = r"^[A-Za-z0-9\-\.]{1,64}$"
+IdPath: Any = Path(pattern=FHIR_ID, description="Logical id of the resource")
+
+
+def etag_version(header: str | None) -> int | None:
+    """Parse ``If-Match: W/"3"`` (or ``"3"``) into 3; 400 for anything else."""
+    if header is None:
+        return None
+    text = header.strip()
+    if text.startswith("W/"):
+        text = text[2:]
+    text = text.strip('"')
+    if not text.isdigit():
+        raise BadRequest(f'If-Match must be a version ETag such as W/"1", not {header!r}')
+    return int(text)
+
+
+def resource_response(resource: dict[str, Any], status: int = 200, location: str | None = None) -> Response:
+    meta = resource.get("meta", {})
+    headers = {"ETag": f'W/"{meta.get("versionId", "1")}"'}
+    if location:
+        headers["Location"] = location
+    return FhirResponse(resource, status_code=status, headers=headers)

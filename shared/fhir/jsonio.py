@@ -1,0 +1,64 @@
+"""FHIR JSON in and out: ``application/fhir+json``, orjson, with limits against hostile bodies."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from starlette.responses import Response
+
+from shared.fhir.errors import BadRequest, UnsupportedMediaType
+
+FHIR_JSON = "application/fhir+json"
+ACCEPTED_MEDIA_TYPES = frozenset({FHIR_JSON, "application/json", "application/json+fhir"})
+MAX_DEPTH = 64
+
+__all__ = ["FHIR_JSON", "MAX_DEPTH", "FhirResponse", "check_media_type", "dumps", "loads"]
+
+
+def check_media_type(content_type: str | None) -> None:
+    """Refuse bodies that are not FHIR JSON (415)."""
+    media_type = (content_type or "").split(";", 1)[0].strip().lower()
+    if media_type not in ACCEPTED_MEDIA_TYPES:
+        shown = media_type or "none"
+        raise UnsupportedMediaType(f"Content-Type {shown!r} is not supported; send {FHIR_JSON}")
+
+
+def _depth_ok(value: Any, limit: int) -> bool:
+    # Iterative, so a hostile body cannot exhaust the Python stack while we check it.
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > limit:
+            return False
+        if isinstance(item, dict):
+            stack.extend((child, depth + 1) for child in item.values() if isinstance(child, dict | list))
+        elif isinstance(item, list):
+            stack.extend((child, depth + 1) for child in item if isinstance(child, dict | list))
+    return True
+
+
+def loads(body: bytes, *, max_depth: int = MAX_DEPTH) -> Any:
+    """Parse a JSON body; 400 for malformed JSON or nesting deeper than ``max_depth``."""
+    if not body:
+        raise BadRequest("The request body is empty")
+    try:
+        value = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise BadRequest(f"The body is not valid JSON: {exc.msg} at position {exc.pos}") from exc
+    if not _depth_ok(value, max_depth):
+        raise BadRequest(f"The JSON is nested more than {max_depth} levels deep")
+    return value
+
+
+def dumps(value: Any) -> bytes:
+    return orjson.dumps(value)
+
+
+class FhirResponse(Response):
+    media_type = FHIR_JSON
+
+    def render(self, content: Any) -> bytes:
+        if isinstance(content, bytes):
+            return content
+        return orjson.dumps(content)

@@ -1,0 +1,228 @@
+"""The FHIR REST kernel: one instance per service, declaring the resources and operations it serves.
+
+It builds the routes (create, read, vread, update, delete, history, search, operations), enforces
+authentication, scopes and practice isolation, writes the audit trail, and generates the
+CapabilityStatement from exactly what it routes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+import anyio
+from fastapi import APIRouter, Request
+from sqlalchemy import Connection, Engine
+
+from shared.auth.principal import Interaction, Principal
+from shared.fhir import idempotency
+from shared.fhir.audit import AuditRecord, RequestContext, provenance, record_audit
+from shared.fhir.capability import capability_statement
+from shared.fhir.errors import FhirError, Forbidden, PayloadTooLarge
+from shared.fhir.jsonio import check_media_type, loads
+from shared.fhir.models import validate_resource
+from shared.fhir.store import ResourceStore
+
+__all__ = ["Authenticator", "FhirKernel", "Operation", "OperationCall", "RateLimiter", "ResourceConfig"]
+
+DEFAULT_INTERACTIONS = frozenset(
+    {"read", "vread", "update", "delete", "history-instance", "search-type", "create"}
+)
+
+
+class Authenticator(Protocol):
+    async def authenticate(self, request: Request) -> Principal: ...
+
+
+class RateLimiter(Protocol):
+    def check(self, client_id: str) -> None: ...
+
+
+@dataclass(frozen=True)
+class ResourceConfig:
+    type: str
+    interactions: frozenset[str] = DEFAULT_INTERACTIONS
+    documentation: str = ""
+
+
+@dataclass
+class OperationCall:
+    """What an operation handler receives."""
+
+    kernel: FhirKernel
+    ctx: RequestContext
+    request: Request
+    body: Any
+    resource_id: str | None
+    audited: bool = False
+    patient: str | None = None
+
+    @contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        """A transaction that also records this operation's AuditEvent."""
+        with self.kernel.engine.begin() as conn:
+            yield conn
+            self.kernel.audit(conn, self.ctx, self._record())
+            self.audited = True
+
+    def _record(self, outcome: str = "0", text: str | None = None) -> AuditRecord:
+        op = self.request.url.path.rsplit("$", 1)[-1]
+        return AuditRecord(
+            "operation",
+            self.kernel.operation_types.get(op),
+            self.resource_id,
+            self.patient,
+            operation=op,
+            outcome=outcome,
+            outcome_text=text,
+        )
+
+
+OperationHandler = Callable[[OperationCall], Awaitable[Any]]
+
+
+@dataclass(frozen=True)
+class Operation:
+    name: str
+    handler: OperationHandler
+    level: Literal["system", "type", "instance"]
+    resource_type: str | None
+    scope: tuple[str, Interaction]
+    methods: tuple[str, ...] = ("POST",)
+    documentation: str = ""
+    accepts_body: bool = True
+
+
+@dataclass
+class FhirKernel:
+    service: str
+    engine: Engine
+    authenticator: Authenticator
+    store: ResourceStore = field(default_factory=ResourceStore)
+    rate_limiter: RateLimiter | None = None
+    max_body_bytes: int = 5 * 1024 * 1024
+    resources: dict[str, ResourceConfig] = field(default_factory=dict)
+    operations: list[Operation] = field(default_factory=list)
+
+    @property
+    def operation_types(self) -> dict[str, str | None]:
+        return {op.name: op.resource_type for op in self.operations}
+
+    # ---- declaration --------------------------------------------------------------------------
+    def resource(
+        self,
+        resource_type: str,
+        *,
+        interactions: frozenset[str] = DEFAULT_INTERACTIONS,
+        documentation: str = "",
+    ) -> None:
+        self.resources[resource_type] = ResourceConfig(resource_type, interactions, documentation)
+
+    def operation(
+        self,
+        name: str,
+        handler: OperationHandler,
+        *,
+        level: Literal["system", "type", "instance"],
+        scope: tuple[str, Interaction],
+        resource_type: str | None = None,
+        methods: tuple[str, ...] = ("POST",),
+        documentation: str = "",
+    ) -> None:
+        self.operations.append(Operation(name, handler, level, resource_type, scope, methods, documentation))
+
+    # ---- request plumbing ---------------------------------------------------------------------
+    async def context(self, request: Request, resource_type: str, interaction: Interaction) -> RequestContext:
+        principal = await self.authenticator.authenticate(request)
+        if self.rate_limiter is not None:
+            self.rate_limiter.check(principal.client_id)
+        if not principal.allows(resource_type, interaction):
+            raise Forbidden(f"This call needs the scope system/{resource_type}.{interaction}")
+        state = request.state
+        return RequestContext(
+            principal, state.request_id, state.correlation_id, self.service, state.request_id_supplied
+        )
+
+    async def body(self, request: Request) -> Any:
+        check_media_type(request.headers.get("content-type"))
+        declared = request.headers.get("content-length")
+        if declared and declared.isdigit() and int(declared) > self.max_body_bytes:
+            raise PayloadTooLarge(f"The body is larger than {self.max_body_bytes} bytes")
+        chunks, size = [], 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > self.max_body_bytes:
+                raise PayloadTooLarge(f"The body is larger than {self.max_body_bytes} bytes")
+            chunks.append(chunk)
+        return loads(b"".join(chunks))
+
+    def audit(self, conn: Connection, ctx: RequestContext, record: AuditRecord) -> None:
+        record_audit(self.store, conn, ctx, record)
+
+    async def run(
+        self,
+        ctx: RequestContext,
+        record: AuditRecord,
+        work: Callable[[Connection], Any],
+        *,
+        write: bool = False,
+    ) -> Any:
+        """Run ``work`` in one transaction with its audit record; failures are audited too."""
+
+        def in_transaction() -> Any:
+            with self.engine.begin() as conn:
+                if write:
+                    idempotency.claim(conn, ctx)
+                result = work(conn)
+                self.audit(conn, ctx, record)
+                return result
+
+        try:
+            return await anyio.to_thread.run_sync(in_transaction)
+        except FhirError as exc:
+            await self.audit_failure(ctx, record, exc)
+            raise
+
+    async def audit_failure(self, ctx: RequestContext, record: AuditRecord, exc: FhirError) -> None:
+        failed = AuditRecord(
+            record.interaction,
+            record.resource_type,
+            record.resource_id,
+            record.patient,
+            record.query,
+            record.operation,
+            "4" if exc.status < 500 else "8",
+            exc.diagnostics,
+        )
+
+        def write() -> None:
+            with self.engine.begin() as conn:
+                self.audit(conn, ctx, failed)
+
+        await anyio.to_thread.run_sync(write)
+
+    @staticmethod
+    def base_url(request: Request) -> str:
+        return str(request.base_url).rstrip("/") + "/fhir"
+
+    # ---- the routes ---------------------------------------------------------------------------
+    def router(self) -> APIRouter:
+        from shared.fhir.routes import build_router
+
+        return build_router(self)
+
+    def capability(self, request: Request) -> dict[str, Any]:
+        return capability_statement(self, self.base_url(request))
+
+    # ---- helpers for handlers -----------------------------------------------------------------
+    def validate(self, body: Any, resource_type: str) -> dict[str, Any]:
+        validate_resource(body, resource_type)
+        resource: dict[str, Any] = body
+        return resource
+
+    def write_provenance(
+        self, conn: Connection, ctx: RequestContext, resource: dict[str, Any], activity: str
+    ) -> None:
+        self.store.create(conn, provenance(ctx, resource, activity), practice=ctx.principal.practice)

@@ -1,0 +1,113 @@
+"""The one module that picks the FHIR release: R4 on the wire, validated with ``fhir.resources.R4B``.
+
+``fhir.resources``' default package is R5, which silently drops R4 medication fields; R4B keeps
+them. GP Connect still speaks STU3, so its models are picked here too. Nothing else in the code base
+imports ``fhir.resources``.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from fhir.resources.R4B import get_fhir_model_class as _r4b_class
+from fhir.resources.STU3 import get_fhir_model_class as _stu3_class
+from pydantic import ValidationError
+
+from shared.fhir.errors import InvalidResource
+
+FHIR_VERSION = "4.0.1"
+"""What we announce: R4. R4B's models validate R4 resources of the kinds this service uses."""
+
+__all__ = [
+    "FHIR_VERSION",
+    "is_resource_type",
+    "model_class",
+    "stu3_model_class",
+    "validate_resource",
+    "validate_stu3_resource",
+]
+
+
+@cache
+def is_resource_type(name: str) -> bool:
+    """True when ``name`` is a FHIR resource type (not a datatype)."""
+    if not name or not name[0].isupper():
+        return False
+    try:
+        klass = _r4b_class(name)
+    except (ValueError, KeyError):
+        return False
+    fields = getattr(klass, "model_fields", {})
+    return "resource_type" in fields or ("id" in fields and "meta" in fields)
+
+
+def model_class(resource_type: str) -> type[Any]:
+    try:
+        return _r4b_class(resource_type)
+    except (ValueError, KeyError) as exc:
+        raise InvalidResource(f"Unknown resourceType '{resource_type}'") from exc
+
+
+def stu3_model_class(resource_type: str) -> type[Any]:
+    try:
+        return _stu3_class(resource_type)
+    except (ValueError, KeyError) as exc:
+        raise InvalidResource(f"Unknown STU3 resourceType '{resource_type}'") from exc
+
+
+def _issues(exc: ValidationError, prefix: str) -> list[dict[str, Any]]:
+    issues = []
+    for error in exc.errors()[:20]:
+        location = ".".join(str(part) for part in error.get("loc", ()) if part != "__root__")
+        issues.append(
+            {
+                "severity": "error",
+                "code": "structure" if error.get("type") == "extra_forbidden" else "value",
+                "diagnostics": f"{location or prefix}: {error.get('msg', 'invalid')}"[:500],
+                "expression": [f"{prefix}.{location}" if location else prefix],
+            }
+        )
+    return issues
+
+
+def _validate(klass: type[Any], resource: Any, expected: str | None, release: str) -> Any:
+    if not isinstance(resource, dict):
+        raise InvalidResource("A FHIR resource must be a JSON object")
+    resource_type = resource.get("resourceType")
+    if not isinstance(resource_type, str):
+        raise InvalidResource("The resource has no resourceType", expression=["resourceType"])
+    if expected is not None and resource_type != expected:
+        raise InvalidResource(
+            f"Expected a {expected} but the body is a {resource_type}", expression=["resourceType"]
+        )
+    try:
+        return klass.model_validate(resource)
+    except ValidationError as exc:
+        issues = _issues(exc, resource_type)
+        raise InvalidResource(
+            f"The {resource_type} is not a valid FHIR {release} resource", issues=issues
+        ) from exc
+    except (ValueError, TypeError) as exc:  # fhir_core raises these for some malformed primitives
+        raise InvalidResource(f"The {resource_type} is not valid: {str(exc)[:300]}") from exc
+
+
+def validate_resource(resource: Any, expected_type: str | None = None) -> Any:
+    """Validate a JSON object as an R4 resource; raise ``InvalidResource`` with one issue per error.
+
+    Returns the parsed model (callers mostly keep working with the plain dict).
+    """
+    if isinstance(resource, dict) and isinstance(resource.get("resourceType"), str):
+        klass = model_class(resource["resourceType"])
+    else:
+        klass = object
+    return _validate(klass, resource, expected_type, "R4")
+
+
+def validate_stu3_resource(resource: Any, expected_type: str | None = None) -> Any:
+    """Validate a JSON object as an STU3 resource (GP Connect)."""
+    if isinstance(resource, dict) and isinstance(resource.get("resourceType"), str):
+        klass = stu3_model_class(resource["resourceType"])
+    else:
+        klass = object
+    return _validate(klass, resource, expected_type, "STU3")

@@ -1,0 +1,287 @@
+"""The REST routes the kernel serves, built per declared resource type and operation."""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import TYPE_CHECKING, Any
+
+from fastapi import APIRouter, Request
+from sqlalchemy import Connection
+from starlette.responses import Response
+
+from shared.fhir.audit import AuditRecord
+from shared.fhir.bundles import history_bundle, searchset_bundle
+from shared.fhir.errors import BadRequest, InvalidResource, PreconditionFailed
+from shared.fhir.http import IdPath, etag_version, resource_response
+from shared.fhir.jsonio import FhirResponse
+from shared.fhir.search import parse_search
+
+if TYPE_CHECKING:
+    from shared.fhir.kernel import FhirKernel, Operation, ResourceConfig
+
+__all__ = ["build_router"]
+
+
+def build_router(kernel: FhirKernel) -> APIRouter:
+    router = APIRouter(prefix="/fhir")
+    @router.get("/metadata", tags=["conformance"], summary="CapabilityStatement (open)")
+    async def metadata(request: Request) -> Response:
+        return FhirResponse(kernel.capability(request))
+
+    def add_operation(op: Operation) -> None:
+        async def handle(request: Request, resource_id: str | None = None) -> Response:
+            ctx = await kernel.context(request, *op.scope)
+            body = await kernel.body(request) if request.method == "POST" else None
+            from shared.fhir.kernel import OperationCall
+
+            call = OperationCall(kernel, ctx, request, body, resource_id)
+            try:
+                result = await op.handler(call)
+            except Exception as exc:
+                from shared.fhir.errors import FhirError
+
+                if isinstance(exc, FhirError):
+                    await kernel.audit_failure(ctx, call._record(), exc)
+                raise
+            if not call.audited:
+                record = call._record()
+                await kernel.run(ctx, record, lambda conn: None)
+            if isinstance(result, Response):
+                return result
+            return FhirResponse(result)
+
+        if op.level == "system":
+            path = f"/${op.name}"
+        elif op.level == "type":
+            path = f"/{op.resource_type}/${op.name}"
+        else:
+            path = f"/{op.resource_type}/{{resource_id}}/${op.name}"
+        router.add_api_route(
+            path,
+            handle,
+            methods=list(op.methods),
+            summary=op.documentation or f"${op.name}",
+            tags=[op.resource_type or "operations"],
+            name=f"op-{op.resource_type}-{op.name}",
+        )
+
+    for op in kernel.operations:
+        add_operation(op)
+
+    for config in kernel.resources.values():
+        _add_resource_routes(router, kernel, config)
+    return router
+
+
+def _add_resource_routes(router: APIRouter, kernel: FhirKernel, config: ResourceConfig) -> None:
+    rt, interactions, store = config.type, config.interactions, kernel.store
+    tags: list[str | Enum] = [rt]
+
+    if "create" in interactions:
+
+        async def create(request: Request) -> Response:
+            ctx = await kernel.context(request, rt, "c")
+            body = await kernel.body(request)
+            resource = kernel.validate(body, rt)
+            condition = request.headers.get("if-none-exist")
+
+            def work(conn: Connection) -> tuple[dict[str, Any], int]:
+                if condition:
+                    from urllib.parse import parse_qsl
+
+                    items = parse_qsl(condition.split("?", 1)[-1], keep_blank_values=True)
+                    found = store.search(
+                        conn, parse_search(rt, items, default_count=2, max_count=2), tenants=ctx.tenants
+                    )
+                    if found.total == 1:
+                        return found.resources[0], 200
+                    if found.total > 1:
+                        raise PreconditionFailed(f"If-None-Exist matched {found.total} resources")
+                stored = store.create(conn, resource, practice=ctx.principal.practice)
+                kernel.write_provenance(conn, ctx, stored, "CREATE")
+                return stored, 201
+
+            stored, status = await kernel.run(ctx, AuditRecord("create", rt), work, write=True)
+            base = kernel.base_url(request)
+            location = f"{base}/{rt}/{stored['id']}/_history/{stored['meta']['versionId']}"
+            return resource_response(stored, status, location)
+
+        router.add_api_route(
+            f"/{rt}",
+            create,
+            methods=["POST"],
+            status_code=201,
+            tags=tags,
+            name=f"create-{rt}",
+            summary=f"Create a {rt}",
+        )
+
+    if "search-type" in interactions:
+
+        async def search(request: Request) -> Response:
+            ctx = await kernel.context(request, rt, "s")
+            items = list(request.query_params.multi_items())
+            if request.method == "POST":
+                form = await request.form()
+                items += [(k, str(v)) for k, v in form.multi_items()]
+            query = parse_search(rt, items, default_count=store.default_count, max_count=store.max_count)
+            record = AuditRecord("search-type", rt, query=str(request.url.query))
+            result = await kernel.run(
+                ctx, record, lambda conn: store.search(conn, query, tenants=ctx.tenants)
+            )
+            url = f"{kernel.base_url(request)}/{rt}"
+            return FhirResponse(
+                searchset_bundle(kernel.base_url(request), url, items, result, query.offset, query.count)
+            )
+
+        router.add_api_route(
+            f"/{rt}", search, methods=["GET"], tags=tags, name=f"search-{rt}", summary=f"Search {rt}"
+        )
+        router.add_api_route(
+            f"/{rt}/_search",
+            search,
+            methods=["POST"],
+            tags=tags,
+            name=f"search-post-{rt}",
+            summary=f"Search {rt} (form post)",
+        )
+
+    if "history-instance" in interactions:
+
+        async def history(request: Request, resource_id: str = IdPath) -> Response:
+            ctx = await kernel.context(request, rt, "r")
+            items = list(request.query_params.multi_items())
+            unknown = {k for k, _ in items} - {"_count", "_offset"}
+            if unknown:
+                raise BadRequest(f"Unsupported history parameters: {', '.join(sorted(unknown))}")
+            query = parse_search(rt, items, default_count=store.default_count, max_count=store.max_count)
+            record = AuditRecord("history-instance", rt, resource_id)
+            total, versions = await kernel.run(
+                ctx,
+                record,
+                lambda conn: store.history(
+                    conn, rt, resource_id, tenants=ctx.tenants, count=query.count, offset=query.offset
+                ),
+            )
+            base = kernel.base_url(request)
+            return FhirResponse(
+                history_bundle(
+                    base,
+                    f"{base}/{rt}/{resource_id}/_history",
+                    items,
+                    total,
+                    versions,
+                    query.offset,
+                    query.count,
+                )
+            )
+
+        router.add_api_route(
+            f"/{rt}/{{resource_id}}/_history",
+            history,
+            methods=["GET"],
+            tags=tags,
+            name=f"history-{rt}",
+            summary=f"History of a {rt}",
+        )
+
+    if "vread" in interactions:
+
+        async def vread(request: Request, resource_id: str = IdPath, version_id: str = IdPath) -> Response:
+            ctx = await kernel.context(request, rt, "r")
+            if not version_id.isdigit():
+                raise BadRequest("A version id is a whole number")
+            record = AuditRecord("vread", rt, resource_id)
+            resource = await kernel.run(
+                ctx,
+                record,
+                lambda conn: store.vread(conn, rt, resource_id, int(version_id), tenants=ctx.tenants),
+            )
+            return resource_response(resource)
+
+        router.add_api_route(
+            f"/{rt}/{{resource_id}}/_history/{{version_id}}",
+            vread,
+            methods=["GET"],
+            tags=tags,
+            name=f"vread-{rt}",
+            summary=f"Read one version of a {rt}",
+        )
+
+    if "read" in interactions:
+
+        async def read(request: Request, resource_id: str = IdPath) -> Response:
+            ctx = await kernel.context(request, rt, "r")
+            record = AuditRecord("read", rt, resource_id)
+            resource = await kernel.run(
+                ctx, record, lambda conn: store.read(conn, rt, resource_id, tenants=ctx.tenants)
+            )
+            return resource_response(resource)
+
+        router.add_api_route(
+            f"/{rt}/{{resource_id}}",
+            read,
+            methods=["GET"],
+            tags=tags,
+            name=f"read-{rt}",
+            summary=f"Read a {rt}",
+        )
+
+    if "update" in interactions:
+
+        async def update(request: Request, resource_id: str = IdPath) -> Response:
+            ctx = await kernel.context(request, rt, "u")
+            body = await kernel.body(request)
+            resource = kernel.validate(body, rt)
+            if resource.get("id") != resource_id:
+                raise InvalidResource(
+                    f"The body's id ({resource.get('id')!r}) must equal the URL's ({resource_id!r})",
+                    expression=[f"{rt}.id"],
+                )
+            if_match = etag_version(request.headers.get("if-match"))
+
+            def work(conn: Connection) -> tuple[dict[str, Any], bool]:
+                stored, created = store.update(
+                    conn, resource, tenants=ctx.tenants, practice=ctx.principal.practice, if_match=if_match
+                )
+                kernel.write_provenance(conn, ctx, stored, "CREATE" if created else "UPDATE")
+                return stored, created
+
+            stored, created = await kernel.run(ctx, AuditRecord("update", rt, resource_id), work, write=True)
+            return resource_response(stored, 201 if created else 200)
+
+        router.add_api_route(
+            f"/{rt}/{{resource_id}}",
+            update,
+            methods=["PUT"],
+            tags=tags,
+            name=f"update-{rt}",
+            summary=f"Update (or create) a {rt}; honours If-Match",
+        )
+
+    if "delete" in interactions:
+
+        async def delete(request: Request, resource_id: str = IdPath) -> Response:
+            ctx = await kernel.context(request, rt, "d")
+            if_match = etag_version(request.headers.get("if-match"))
+
+            def work(conn: Connection) -> int:
+                if if_match is not None:
+                    current = store.current_version(conn, rt, resource_id, tenants=ctx.tenants)
+                    if current != if_match:
+                        raise PreconditionFailed(f"If-Match version {if_match} is not the current version")
+                version: int = store.delete(conn, rt, resource_id, tenants=ctx.tenants)
+                return version
+
+            await kernel.run(ctx, AuditRecord("delete", rt, resource_id), work, write=True)
+            return Response(status_code=204)
+
+        router.add_api_route(
+            f"/{rt}/{{resource_id}}",
+            delete,
+            methods=["DELETE"],
+            tags=tags,
+            name=f"delete-{rt}",
+            status_code=204,
+            summary=f"Delete a {rt} (soft, kept in history)",
+        )

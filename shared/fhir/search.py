@@ -1,0 +1,136 @@
+"""Search requests: parse FHIR query parameters into a plan the store turns into SQL."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from shared.fhir.errors import BadRequest
+from shared.fhir.searchparams import SearchParam, date_range, params_for
+
+__all__ = ["Criterion", "SearchRequest", "parse_search"]
+
+DATE_PREFIXES = ("eq", "ne", "lt", "le", "gt", "ge", "sa", "eb")
+RESULT_PARAMS = frozenset(
+    {"_count", "_offset", "_sort", "_include", "_revinclude", "_total", "_summary", "_format", "_pretty"}
+)
+SORTABLE = frozenset({"_lastUpdated", "-_lastUpdated", "_id", "-_id"})
+
+
+@dataclass(frozen=True)
+class Criterion:
+    """One parameter occurrence: the values are OR-ed; criteria are AND-ed."""
+
+    param: SearchParam
+    modifier: str | None
+    values: tuple[tuple[str, str | None, str], ...]  # (prefix-or-op, system, value)
+
+
+@dataclass
+class SearchRequest:
+    resource_type: str
+    criteria: list[Criterion] = field(default_factory=list)
+    count: int = 20
+    offset: int = 0
+    sort: str = "-_lastUpdated"
+    includes: list[tuple[str, str, str | None]] = field(default_factory=list)  # (source, param, target)
+    revincludes: list[tuple[str, str, str | None]] = field(default_factory=list)
+    summary_count: bool = False
+
+
+def _split_values(raw: str) -> list[str]:
+    # Commas separate alternatives; "\," is a literal comma.
+    parts, current, escaped = [], [], False
+    for char in raw:
+        if escaped:
+            current.append(char)
+            escaped = False
+        elif char == "\\":
+            escaped = True
+        elif char == ",":
+            parts.append("".join(current))
+            current = []
+        else:
+            current.append(char)
+    parts.append("".join(current))
+    return [part for part in parts if part != ""]
+
+
+def _parse_value(param: SearchParam, modifier: str | None, raw: str) -> tuple[str, str | None, str]:
+    if param.type == "token":
+        if "|" in raw:
+            system, code = raw.split("|", 1)
+            return ("eq", system or "", code)
+        return ("eq", None, raw)
+    if param.type == "date":
+        prefix = raw[:2] if raw[:2] in DATE_PREFIXES else "eq"
+        text = raw[2:] if raw[:2] in DATE_PREFIXES else raw
+        if date_range(text) is None:
+            raise BadRequest(f"'{raw}' is not a valid date for the search parameter '{param.name}'")
+        return (prefix, None, text)
+    if param.type == "string":
+        if modifier not in (None, "exact", "contains"):
+            raise BadRequest(f"The modifier ':{modifier}' is not supported for '{param.name}'")
+        return (modifier or "starts", None, raw if modifier == "exact" else raw.lower())
+    return ("eq", None, raw)  # reference
+
+
+def _parse_int(name: str, raw: str, lowest: int) -> int:
+    try:
+        number = int(raw)
+    except ValueError as exc:
+        raise BadRequest(f"{name} must be a whole number, not '{raw}'") from exc
+    if number < lowest:
+        raise BadRequest(f"{name} must be at least {lowest}")
+    return number
+
+
+def _parse_include(raw: str, name: str) -> tuple[str, str, str | None]:
+    parts = raw.split(":")
+    if len(parts) not in (2, 3):
+        raise BadRequest(f"{name} must look like 'Type:param' or 'Type:param:Target'")
+    source, param = parts[0], parts[1]
+    if param not in params_for(source) or params_for(source)[param].type != "reference":
+        raise BadRequest(f"{name}={raw}: '{param}' is not a reference parameter of {source}")
+    return (source, param, parts[2] if len(parts) == 3 else None)
+
+
+def parse_search(
+    resource_type: str, items: Iterable[tuple[str, str]], *, default_count: int, max_count: int
+) -> SearchRequest:
+    """Turn query items into a ``SearchRequest``; unknown parameters are a 400, never ignored."""
+    request = SearchRequest(resource_type, count=default_count)
+    known = params_for(resource_type)
+    for key, raw in items:
+        if key in RESULT_PARAMS:
+            if key == "_count":
+                request.count = min(_parse_int("_count", raw, 0), max_count)
+            elif key == "_offset":
+                request.offset = _parse_int("_offset", raw, 0)
+            elif key == "_sort":
+                if raw not in SORTABLE:
+                    raise BadRequest(f"_sort={raw} is not supported; use one of {sorted(SORTABLE)}")
+                request.sort = raw
+            elif key == "_include":
+                request.includes.append(_parse_include(raw, "_include"))
+            elif key == "_revinclude":
+                request.revincludes.append(_parse_include(raw, "_revinclude"))
+            elif key == "_summary":
+                if raw != "count":
+                    raise BadRequest("Only _summary=count is supported")
+                request.summary_count = True
+            continue
+        name, _, modifier = key.partition(":")
+        param = known.get(name)
+        if param is None:
+            supported = ", ".join(sorted(known))
+            raise BadRequest(
+                f"Unknown search parameter '{name}' for {resource_type}; supported: {supported}",
+                issue_code="not-supported",
+            )
+        values = _split_values(raw)
+        if not values:
+            raise BadRequest(f"The search parameter '{name}' has no value")
+        parsed = tuple(_parse_value(param, modifier or None, value) for value in values)
+        request.criteria.append(Criterion(param, modifier or None, parsed))
+    return request

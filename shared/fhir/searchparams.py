@@ -1,0 +1,269 @@
+"""Search parameters, declared in one place, and the extraction of their values from resources.
+
+A parameter has a FHIR search type and one or more simple paths (dotted element names; lists are
+walked; ``[x]`` choice elements are written with their suffixes). Services add their own with
+``register_search_param``; the CapabilityStatement lists exactly what is declared here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+
+SearchType = Literal["token", "reference", "string", "date"]
+
+__all__ = [
+    "COMMON_PARAMS",
+    "IndexValue",
+    "SearchParam",
+    "date_range",
+    "extract_index_values",
+    "params_for",
+    "patient_of",
+    "register_search_param",
+]
+
+
+@dataclass(frozen=True)
+class SearchParam:
+    name: str
+    type: SearchType
+    paths: tuple[str, ...]
+    documentation: str = ""
+
+
+@dataclass(frozen=True)
+class IndexValue:
+    param: str
+    system: str | None
+    value: str | None
+    value_high: str | None = None
+
+
+# Parameters handled by the store itself, not the index.
+COMMON_PARAMS = {
+    "_id": SearchParam("_id", "token", ("id",), "Logical id"),
+    "_lastUpdated": SearchParam("_lastUpdated", "date", ("meta.lastUpdated",), "When last changed"),
+}
+
+_PATIENT_PATHS = ("subject.reference", "patient.reference", "beneficiary.reference", "for.reference")
+
+_REGISTRY: dict[str, dict[str, SearchParam]] = {}
+
+
+def register_search_param(
+    resource_type: str, name: str, type_: SearchType, *paths: str, doc: str = ""
+) -> None:
+    _REGISTRY.setdefault(resource_type, {})[name] = SearchParam(name, type_, tuple(paths), doc)
+
+
+def params_for(resource_type: str) -> dict[str, SearchParam]:
+    """Every search parameter of a type, the common ones included."""
+    return {**COMMON_PARAMS, **_REGISTRY.get(resource_type, {})}
+
+
+def _walk(node: Any, parts: list[str]) -> Iterator[Any]:
+    if not parts:
+        if isinstance(node, list):
+            yield from node
+        elif node is not None:
+            yield node
+        return
+    if isinstance(node, list):
+        for item in node:
+            yield from _walk(item, parts)
+        return
+    if isinstance(node, dict):
+        yield from _walk(node.get(parts[0]), parts[1:])
+
+
+def _iso(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%f")  # UTC, fixed width: sorts as text
+
+
+def date_range(value: str) -> tuple[str, str] | None:
+    """The UTC instant range a FHIR date, dateTime or instant covers, as sortable strings."""
+    text = value.strip()
+    try:
+        if len(text) == 4:
+            low = datetime(int(text), 1, 1, tzinfo=UTC)
+            high = datetime(int(text) + 1, 1, 1, tzinfo=UTC)
+        elif len(text) == 7:
+            year, month = int(text[:4]), int(text[5:7])
+            low = datetime(year, month, 1, tzinfo=UTC)
+            high = datetime(year + month // 12, month % 12 + 1, 1, tzinfo=UTC)
+        elif len(text) == 10:
+            low = datetime.fromisoformat(text).replace(tzinfo=UTC)
+            high = low + timedelta(days=1)
+        else:
+            moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+            if moment.tzinfo is None:
+                moment = moment.replace(tzinfo=UTC)
+            moment = moment.astimezone(UTC)
+            return _iso(moment), _iso(moment)
+    except ValueError:
+        return None
+    return _iso(low), _iso(high - timedelta(microseconds=1))
+
+
+def _values(param: SearchParam, node: Any) -> Iterator[IndexValue]:
+    name = param.name
+    if param.type == "token":
+        if isinstance(node, str | bool | int):
+            yield IndexValue(name, None, str(node).lower() if isinstance(node, bool) else str(node))
+        elif isinstance(node, dict):
+            if "coding" in node:
+                for coding in node.get("coding") or []:
+                    yield IndexValue(name, coding.get("system"), coding.get("code"))
+            elif "value" in node or "code" in node:  # Identifier, Coding
+                yield IndexValue(name, node.get("system"), node.get("value", node.get("code")))
+    elif param.type == "reference":
+        if isinstance(node, str):
+            yield IndexValue(name, None, node)
+        elif isinstance(node, dict) and isinstance(node.get("reference"), str):
+            yield IndexValue(name, None, node["reference"])
+    elif param.type == "string":
+        if isinstance(node, str):
+            yield IndexValue(name, None, node.lower()[:255])
+        elif isinstance(node, dict):  # HumanName, Address: index the text parts
+            for key in ("text", "family", "given", "line", "city", "postalCode"):
+                for part in _walk(node, [key]):
+                    if isinstance(part, str):
+                        yield IndexValue(name, None, part.lower()[:255])
+    elif param.type == "date":
+        if isinstance(node, str) and (span := date_range(node)):
+            yield IndexValue(name, None, span[0], span[1])
+        elif isinstance(node, dict):  # Period
+            start = date_range(node["start"]) if isinstance(node.get("start"), str) else None
+            end = date_range(node["end"]) if isinstance(node.get("end"), str) else None
+            yield IndexValue(name, None, start[0] if start else "0001", end[1] if end else "9999")
+
+
+def extract_index_values(resource: dict[str, Any]) -> list[IndexValue]:
+    """Every index value of a resource for the parameters declared for its type."""
+    rows: list[IndexValue] = []
+    for param in _REGISTRY.get(resource["resourceType"], {}).values():
+        for path in param.paths:
+            for node in _walk(resource, path.split(".")):
+                rows.extend(_values(param, node))
+    return rows
+
+
+def patient_of(resource: dict[str, Any]) -> str | None:
+    """The patient compartment a resource belongs to ("Patient/<id>"), when it names one."""
+    if resource["resourceType"] == "Patient":
+        return f"Patient/{resource['id']}" if resource.get("id") else None
+    for path in _PATIENT_PATHS:
+        for ref in _walk(resource, path.split(".")):
+            if isinstance(ref, str) and ref.startswith("Patient/"):
+                return ref
+    return None
+
+
+def _register_defaults() -> None:
+    """Parameters common to the resources this service stores (R4 definitions, simplified paths)."""
+    identifier: tuple[str, SearchType, str] = ("identifier", "token", "identifier")
+    patient_linked = {
+        "ServiceRequest": ("subject",),
+        "Task": ("for",),
+        "Communication": ("subject",),
+        "Consent": ("patient",),
+        "EpisodeOfCare": ("patient",),
+        "Condition": ("subject",),
+        "MedicationRequest": ("subject",),
+        "MedicationStatement": ("subject",),
+        "Observation": ("subject",),
+        "CarePlan": ("subject",),
+        "Goal": ("subject",),
+        "CareTeam": ("subject",),
+        "Encounter": ("subject",),
+        "Appointment": ("participant.actor",),
+        "QuestionnaireResponse": ("subject",),
+        "DetectedIssue": ("patient",),
+        "MeasureReport": ("subject",),
+        "AuditEvent": ("entity.what",),
+        "Provenance": ("target",),
+    }
+    for resource_type, paths in patient_linked.items():
+        register_search_param(resource_type, "patient", "reference", *(f"{p}" for p in paths))
+        if "subject" in paths:
+            register_search_param(resource_type, "subject", "reference", "subject")
+        register_search_param(resource_type, *identifier)
+    for resource_type in (
+        "ServiceRequest",
+        "Task",
+        "Communication",
+        "Consent",
+        "EpisodeOfCare",
+        "Condition",
+        "MedicationRequest",
+        "MedicationStatement",
+        "Observation",
+        "CarePlan",
+        "CareTeam",
+        "Encounter",
+        "Appointment",
+        "QuestionnaireResponse",
+        "DetectedIssue",
+        "MeasureReport",
+        "Questionnaire",
+        "PlanDefinition",
+        "CodeSystem",
+        "ValueSet",
+        "Measure",
+        "Medication",
+    ):
+        register_search_param(resource_type, "status", "token", "status")
+    for resource_type in (
+        "Patient",
+        "Questionnaire",
+        "PlanDefinition",
+        "CodeSystem",
+        "ValueSet",
+        "Measure",
+        "Medication",
+        "Organization",
+        "Practitioner",
+    ):
+        register_search_param(resource_type, *identifier)
+    register_search_param("Patient", "family", "string", "name.family")
+    register_search_param("Patient", "given", "string", "name.given")
+    register_search_param("Patient", "name", "string", "name")
+    register_search_param("Patient", "birthdate", "date", "birthDate")
+    register_search_param("Patient", "gender", "token", "gender")
+    for resource_type in ("Condition", "Observation", "Medication"):
+        register_search_param(resource_type, "code", "token", "code")
+    for resource_type in ("MedicationRequest", "MedicationStatement"):
+        register_search_param(resource_type, "code", "token", "medicationCodeableConcept")
+        register_search_param(resource_type, "medication", "reference", "medicationReference")
+    register_search_param("MedicationRequest", "intent", "token", "intent")
+    register_search_param("MedicationRequest", "authoredon", "date", "authoredOn")
+    register_search_param("MedicationStatement", "effective", "date", "effectiveDateTime", "effectivePeriod")
+    register_search_param("Observation", "date", "date", "effectiveDateTime", "effectivePeriod")
+    register_search_param("ServiceRequest", "category", "token", "category")
+    register_search_param("ServiceRequest", "requester", "reference", "requester")
+    register_search_param("ServiceRequest", "authored", "date", "authoredOn")
+    register_search_param("Task", "business-status", "token", "businessStatus")
+    register_search_param("Task", "focus", "reference", "focus")
+    register_search_param("Task", "code", "token", "code")
+    register_search_param("Task", "owner", "reference", "owner")
+    register_search_param("Communication", "based-on", "reference", "basedOn")
+    register_search_param("CarePlan", "category", "token", "category")
+    register_search_param("CarePlan", "intent", "token", "intent")
+    register_search_param("Encounter", "date", "date", "period")
+    register_search_param("Appointment", "date", "date", "start")
+    register_search_param("Appointment", "actor", "reference", "participant.actor")
+    register_search_param("DetectedIssue", "code", "token", "code")
+    register_search_param("AuditEvent", "date", "date", "recorded")
+    register_search_param("AuditEvent", "entity", "reference", "entity.what")
+    register_search_param("AuditEvent", "agent", "reference", "agent.who")
+    register_search_param("AuditEvent", "action", "token", "action")
+    register_search_param("AuditEvent", "outcome", "token", "outcome")
+    for resource_type in ("Questionnaire", "PlanDefinition", "CodeSystem", "ValueSet", "Measure"):
+        register_search_param(resource_type, "url", "token", "url")
+        register_search_param(resource_type, "name", "string", "name")
+
+
+_register_defaults()

@@ -1,0 +1,484 @@
+"""The generic, versioned, tenant-filtered FHIR resource store (the repository of the kernel).
+
+Every method takes the caller's open ``Connection`` so that a handler can write resources, audit
+records and outbox events in one transaction, and the tenants (practice ODS codes) it may touch:
+the filter lives here, in the repository, so no route can forget it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from sqlalchemy import ColumnElement, Connection, and_, delete, exists, func, insert, or_, select, update
+
+from shared.fhir.errors import BadRequest, Gone, NotFound, PreconditionFailed
+from shared.fhir.search import Criterion, SearchRequest
+from shared.fhir.searchparams import date_range, extract_index_values, params_for, patient_of
+from shared.fhir.tables import history_table, resource_table, search_index_table
+
+__all__ = ["ResourceStore", "SearchResult", "StoredVersion", "new_id", "now_instant"]
+
+R = resource_table
+H = history_table
+X = search_index_table
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+def now_instant() -> datetime:
+    return datetime.now(UTC)
+
+
+def _instant(moment: datetime) -> str:
+    if moment.tzinfo is None:  # SQLite hands back naive datetimes; we only ever store UTC
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+@dataclass(frozen=True)
+class StoredVersion:
+    resource: dict[str, Any]
+    version_id: int
+    deleted: bool
+    method: str
+    last_updated: str
+    practice: str
+
+
+@dataclass
+class SearchResult:
+    total: int
+    resources: list[dict[str, Any]]
+    included: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _load(content: str) -> dict[str, Any]:
+    value: dict[str, Any] = orjson.loads(content)
+    return value
+
+
+class ResourceStore:
+    """Create, read, vread, update, delete, history and search over the kernel tables."""
+
+    def __init__(self, *, default_count: int = 20, max_count: int = 100) -> None:
+        self.default_count = default_count
+        self.max_count = max_count
+
+    # ---- writes -------------------------------------------------------------------------------
+    def create(
+        self, conn: Connection, resource: dict[str, Any], *, practice: str, resource_id: str | None = None
+    ) -> dict[str, Any]:
+        """Store a new resource (server-assigned id unless given) as version 1."""
+        resource = dict(resource)
+        resource["id"] = resource_id or new_id()
+        return self._write(conn, resource, practice=practice, version=1, method="POST", insert_new=True)
+
+    def update(
+        self,
+        conn: Connection,
+        resource: dict[str, Any],
+        *,
+        tenants: Collection[str],
+        practice: str,
+        if_match: int | None = None,
+    ) -> tuple[dict[str, Any], bool]:
+        """Replace a resource; create it when it does not exist (update-as-create).
+
+        Returns the stored resource and whether it was created. ``if_match`` must equal the
+        current version or the update fails with 412 and nothing changes.
+        """
+        resource_type, resource_id = resource["resourceType"], resource["id"]
+        current = conn.execute(
+            select(R.c.version_id, R.c.practice, R.c.deleted).where(
+                R.c.resource_type == resource_type, R.c.id == resource_id
+            )
+        ).first()
+        if current is None or current.practice not in tenants:
+            if if_match is not None:
+                raise PreconditionFailed(f"{resource_type}/{resource_id} does not exist (If-Match given)")
+            if current is not None:  # someone else's id: do not reveal it exists
+                raise NotFound(f"{resource_type}/{resource_id} is not known")
+            return self._write(
+                conn, resource, practice=practice, version=1, method="PUT", insert_new=True
+            ), True
+        if if_match is not None and if_match != current.version_id:
+            raise PreconditionFailed(
+                f"If-Match version {if_match} does not match the current version {current.version_id}"
+            )
+        stored = self._write(
+            conn,
+            resource,
+            practice=current.practice,
+            version=current.version_id + 1,
+            method="PUT",
+            insert_new=False,
+            expected_version=current.version_id,
+        )
+        return stored, False
+
+    def delete(
+        self, conn: Connection, resource_type: str, resource_id: str, *, tenants: Collection[str]
+    ) -> int:
+        """Soft-delete: a new version flagged deleted; reads then answer 410. Returns the version."""
+        current = conn.execute(
+            select(R.c.version_id, R.c.practice, R.c.deleted, R.c.content).where(
+                R.c.resource_type == resource_type, R.c.id == resource_id, R.c.practice.in_(list(tenants))
+            )
+        ).first()
+        if current is None:
+            raise NotFound(f"{resource_type}/{resource_id} is not known")
+        if current.deleted:
+            return int(current.version_id)
+        version, moment = current.version_id + 1, now_instant()
+        tombstone = {
+            "resourceType": resource_type,
+            "id": resource_id,
+            "meta": {"versionId": str(version), "lastUpdated": _instant(moment)},
+        }
+        content = orjson.dumps(tombstone).decode()
+        changed = conn.execute(
+            update(R)
+            .where(
+                R.c.resource_type == resource_type,
+                R.c.id == resource_id,
+                R.c.version_id == current.version_id,
+            )
+            .values(version_id=version, last_updated=moment, deleted=True, content=content)
+        ).rowcount
+        if changed != 1:
+            raise PreconditionFailed(f"{resource_type}/{resource_id} changed while it was being deleted")
+        conn.execute(
+            insert(H).values(
+                resource_type=resource_type,
+                id=resource_id,
+                version_id=version,
+                last_updated=moment,
+                practice=current.practice,
+                method="DELETE",
+                deleted=True,
+                content=content,
+            )
+        )
+        conn.execute(delete(X).where(X.c.resource_type == resource_type, X.c.resource_id == resource_id))
+        return int(version)
+
+    def _write(
+        self,
+        conn: Connection,
+        resource: dict[str, Any],
+        *,
+        practice: str,
+        version: int,
+        method: str,
+        insert_new: bool,
+        expected_version: int | None = None,
+    ) -> dict[str, Any]:
+        moment = now_instant()
+        meta = dict(resource.get("meta") or {})
+        meta["versionId"] = str(version)
+        meta["lastUpdated"] = _instant(moment)
+        resource = {**resource, "meta": meta}
+        resource_type, resource_id = resource["resourceType"], resource["id"]
+        content = orjson.dumps(resource).decode()
+        row = {
+            "version_id": version,
+            "last_updated": moment,
+            "practice": practice,
+            "patient": patient_of(resource),
+            "deleted": False,
+            "content": content,
+        }
+        if insert_new:
+            conn.execute(insert(R).values(resource_type=resource_type, id=resource_id, **row))
+        else:
+            changed = conn.execute(
+                update(R)
+                .where(
+                    R.c.resource_type == resource_type,
+                    R.c.id == resource_id,
+                    R.c.version_id == expected_version,
+                )
+                .values(**row)
+            ).rowcount
+            if changed != 1:
+                raise PreconditionFailed(f"{resource_type}/{resource_id} was changed by another request")
+            conn.execute(delete(X).where(X.c.resource_type == resource_type, X.c.resource_id == resource_id))
+        conn.execute(
+            insert(H).values(
+                resource_type=resource_type,
+                id=resource_id,
+                version_id=version,
+                last_updated=moment,
+                practice=practice,
+                method=method,
+                deleted=False,
+                content=content,
+            )
+        )
+        values = extract_index_values(resource)
+        if values:
+            conn.execute(
+                insert(X),
+                [
+                    {
+                        "resource_type": resource_type,
+                        "resource_id": resource_id,
+                        "param": v.param,
+                        "system": v.system,
+                        "value": v.value,
+                        "value_high": v.value_high,
+                    }
+                    for v in values
+                ],
+            )
+        return resource
+
+    # ---- reads --------------------------------------------------------------------------------
+    def read(
+        self, conn: Connection, resource_type: str, resource_id: str, *, tenants: Collection[str]
+    ) -> dict[str, Any]:
+        row = conn.execute(
+            select(R.c.content, R.c.deleted).where(
+                R.c.resource_type == resource_type, R.c.id == resource_id, R.c.practice.in_(list(tenants))
+            )
+        ).first()
+        if row is None:
+            raise NotFound(f"{resource_type}/{resource_id} is not known")
+        if row.deleted:
+            raise Gone(f"{resource_type}/{resource_id} has been deleted")
+        return _load(row.content)
+
+    def vread(
+        self,
+        conn: Connection,
+        resource_type: str,
+        resource_id: str,
+        version: int,
+        *,
+        tenants: Collection[str],
+    ) -> dict[str, Any]:
+        row = conn.execute(
+            select(H.c.content, H.c.deleted).where(
+                H.c.resource_type == resource_type,
+                H.c.id == resource_id,
+                H.c.version_id == version,
+                H.c.practice.in_(list(tenants)),
+            )
+        ).first()
+        if row is None:
+            raise NotFound(f"{resource_type}/{resource_id}/_history/{version} is not known")
+        if row.deleted:
+            raise Gone(f"{resource_type}/{resource_id} version {version} is a deletion")
+        return _load(row.content)
+
+    def history(
+        self,
+        conn: Connection,
+        resource_type: str,
+        resource_id: str,
+        *,
+        tenants: Collection[str],
+        count: int,
+        offset: int = 0,
+    ) -> tuple[int, list[StoredVersion]]:
+        where = and_(
+            H.c.resource_type == resource_type, H.c.id == resource_id, H.c.practice.in_(list(tenants))
+        )
+        total = conn.execute(select(func.count()).select_from(H).where(where)).scalar_one()
+        if total == 0:
+            raise NotFound(f"{resource_type}/{resource_id} is not known")
+        rows = conn.execute(
+            select(H).where(where).order_by(H.c.version_id.desc()).limit(count).offset(offset)
+        ).all()
+        return total, [
+            StoredVersion(
+                _load(r.content), r.version_id, r.deleted, r.method, _instant(r.last_updated), r.practice
+            )
+            for r in rows
+        ]
+
+    def current_version(
+        self, conn: Connection, resource_type: str, resource_id: str, *, tenants: Collection[str]
+    ) -> int | None:
+        return conn.execute(
+            select(R.c.version_id).where(
+                R.c.resource_type == resource_type,
+                R.c.id == resource_id,
+                R.c.practice.in_(list(tenants)),
+                R.c.deleted.is_(False),
+            )
+        ).scalar_one_or_none()
+
+    # ---- search -------------------------------------------------------------------------------
+    def search(self, conn: Connection, request: SearchRequest, *, tenants: Collection[str]) -> SearchResult:
+        where = self._where(request.resource_type, request.criteria, tenants)
+        total = conn.execute(select(func.count()).select_from(R).where(where)).scalar_one()
+        if request.summary_count or request.count == 0:
+            return SearchResult(total, [])
+        order = {
+            "-_lastUpdated": (R.c.last_updated.desc(), R.c.id),
+            "_lastUpdated": (R.c.last_updated, R.c.id),
+            "_id": (R.c.id,),
+            "-_id": (R.c.id.desc(),),
+        }[request.sort]
+        rows = conn.execute(
+            select(R.c.content).where(where).order_by(*order).limit(request.count).offset(request.offset)
+        ).all()
+        resources = [_load(r.content) for r in rows]
+        included = self._includes(conn, request, resources, tenants)
+        return SearchResult(total, resources, included)
+
+    def _where(
+        self, resource_type: str, criteria: Sequence[Criterion], tenants: Collection[str]
+    ) -> ColumnElement[bool]:
+        clauses: list[ColumnElement[bool]] = [
+            R.c.resource_type == resource_type,
+            R.c.deleted.is_(False),
+            R.c.practice.in_(list(tenants)),
+        ]
+        for criterion in criteria:
+            name = criterion.param.name
+            if name == "_id":
+                clauses.append(R.c.id.in_([value for _, _, value in criterion.values]))
+            elif name == "_lastUpdated":
+                clauses.append(
+                    or_(
+                        *(
+                            self._date_clause(R.c.last_updated, R.c.last_updated, op, value, native=True)
+                            for op, _, value in criterion.values
+                        )
+                    )
+                )
+            else:
+                alternatives = [
+                    self._index_clause(criterion, op, system, value) for op, system, value in criterion.values
+                ]
+                clauses.append(
+                    exists().where(
+                        X.c.resource_type == resource_type,
+                        X.c.resource_id == R.c.id,
+                        X.c.param == name,
+                        or_(*alternatives),
+                    )
+                )
+        return and_(*clauses)
+
+    @staticmethod
+    def _index_clause(criterion: Criterion, op: str, system: str | None, value: str) -> ColumnElement[bool]:
+        kind = criterion.param.type
+        clause: ColumnElement[bool]
+        if kind == "token":
+            clause = X.c.value == value if value else X.c.value.is_not(None)
+            if system is not None:
+                clause = and_(clause, X.c.system == system if system else X.c.system.is_(None))
+        elif kind == "reference":
+            clause = X.c.value == value
+            if "/" not in value:
+                clause = or_(clause, X.c.value.like(f"%/{value}"))
+        elif kind == "string":
+            # The index keeps strings in lower case, so ":exact" is exact up to case.
+            if op == "exact":
+                clause = X.c.value == value.lower()
+            elif op == "contains":
+                clause = X.c.value.contains(value, autoescape=True)
+            else:
+                clause = X.c.value.startswith(value, autoescape=True)
+        else:
+            clause = ResourceStore._date_clause(X.c.value, X.c.value_high, op, value, native=False)
+        return clause
+
+    @staticmethod
+    def _date_clause(low: Any, high: Any, op: str, value: str, *, native: bool) -> ColumnElement[bool]:
+        span = date_range(value)
+        if span is None:
+            raise BadRequest(f"'{value}' is not a valid date")
+        q_low: Any = span[0]
+        q_high: Any = span[1]
+        if native:
+            q_low = datetime.fromisoformat(span[0]).replace(tzinfo=UTC)
+            q_high = datetime.fromisoformat(span[1]).replace(tzinfo=UTC)
+        clause: ColumnElement[bool]
+        if op == "eq":
+            clause = and_(low >= q_low, high <= q_high)
+        elif op == "ne":
+            clause = or_(low > q_high, high < q_low)
+        elif op in ("lt", "eb"):
+            clause = low < q_low if op == "lt" else high < q_low
+        elif op in ("gt", "sa"):
+            clause = high > q_high if op == "gt" else low > q_high
+        elif op == "le":
+            clause = low <= q_high
+        else:  # ge
+            clause = high >= q_low
+        return clause
+
+    def _includes(
+        self,
+        conn: Connection,
+        request: SearchRequest,
+        matches: list[dict[str, Any]],
+        tenants: Collection[str],
+    ) -> list[dict[str, Any]]:
+        if not matches or not (request.includes or request.revincludes):
+            return []
+        ids = [m["id"] for m in matches]
+        seen = {(m["resourceType"], m["id"]) for m in matches}
+        found: list[dict[str, Any]] = []
+        for source, param, target in request.includes:
+            if source != request.resource_type:
+                continue
+            refs = (
+                conn.execute(
+                    select(X.c.value).where(
+                        X.c.resource_type == source, X.c.param == param, X.c.resource_id.in_(ids)
+                    )
+                )
+                .scalars()
+                .all()
+            )
+            for ref in set(refs):
+                if ref and ref.count("/") == 1:
+                    ref_type, ref_id = ref.split("/")
+                    if target in (None, ref_type) and (ref_type, ref_id) not in seen:
+                        found.extend(self._read_many(conn, ref_type, [ref_id], tenants))
+                        seen.add((ref_type, ref_id))
+        for source, param, _target in request.revincludes:
+            if param not in params_for(source):
+                continue
+            refs = [f"{request.resource_type}/{i}" for i in ids]
+            rev_ids = (
+                conn.execute(
+                    select(X.c.resource_id).where(
+                        X.c.resource_type == source, X.c.param == param, X.c.value.in_(refs)
+                    )
+                )
+                .scalars()
+                .all()
+            )
+            fresh = [i for i in set(rev_ids) if (source, i) not in seen]
+            found.extend(self._read_many(conn, source, fresh, tenants))
+            seen.update((source, i) for i in fresh)
+        return found
+
+    @staticmethod
+    def _read_many(
+        conn: Connection, resource_type: str, ids: list[str], tenants: Collection[str]
+    ) -> list[dict[str, Any]]:
+        if not ids:
+            return []
+        rows = conn.execute(
+            select(R.c.content).where(
+                R.c.resource_type == resource_type,
+                R.c.id.in_(ids),
+                R.c.practice.in_(list(tenants)),
+                R.c.deleted.is_(False),
+            )
+        ).all()
+        return [_load(r.content) for r in rows]

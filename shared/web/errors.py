@@ -1,0 +1,64 @@
+"""Every error leaves as an ``OperationOutcome`` with the right status and no stack trace."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException
+from starlette.responses import Response
+
+from shared.fhir.errors import (
+    BadRequest,
+    FhirError,
+    MethodNotAllowed,
+    NotFound,
+    UnsupportedMediaType,
+)
+from shared.fhir.jsonio import FhirResponse
+
+__all__ = ["install_error_handlers", "render_error"]
+
+log = logging.getLogger("pain-review.errors")
+
+
+def render_error(exc: FhirError) -> Response:
+    return FhirResponse(exc.to_operation_outcome(), status_code=exc.status, headers=exc.headers or None)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    async def fhir_error(_request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, FhirError)
+        return render_error(exc)
+
+    async def http_error(_request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)
+        mapped: FhirError
+        if exc.status_code == 404:
+            mapped = NotFound("No such endpoint or resource type on this server")
+        elif exc.status_code == 405:
+            mapped = MethodNotAllowed("This method is not supported here")
+        elif exc.status_code == 415:
+            mapped = UnsupportedMediaType("Unsupported media type")
+        else:
+            mapped = FhirError(str(exc.detail) if exc.status_code < 500 else "Internal error")
+            mapped.status = exc.status_code
+        return render_error(mapped)
+
+    async def validation_error(_request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, RequestValidationError)
+        parts = []
+        for error in exc.errors()[:5]:
+            location = ".".join(str(p) for p in error.get("loc", ()))
+            parts.append(f"{location}: {error.get('msg', 'invalid')}")
+        return render_error(BadRequest("; ".join(parts) or "Invalid request"))
+
+    async def unexpected(_request: Request, exc: Exception) -> Response:
+        log.exception("unhandled error", extra={"error_type": type(exc).__name__})
+        return render_error(FhirError("An internal error occurred; quote the X-Request-Id to the operator"))
+
+    app.add_exception_handler(FhirError, fhir_error)
+    app.add_exception_handler(HTTPException, http_error)
+    app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_exception_handler(Exception, unexpected)
