@@ -1,0 +1,106 @@
+"""From an HTTP request to a ``Principal``: the bearer token, verified, then rate limited.
+
+The FHIR kernel calls ``await authenticator.authenticate(request)`` on every FHIR, operation and
+CDS Hooks route and ``require(principal, type, interaction)`` before acting; routes that prefer
+FastAPI dependencies use ``principal_dependency`` / ``scope_dependency``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable
+
+from fastapi import Request
+
+from shared.auth.issuer.keys import IssuerKeys
+from shared.auth.jwks import LocalJwks, RemoteJwks
+from shared.auth.principal import Interaction, Principal
+from shared.auth.ratelimit import RateLimiter
+from shared.auth.settings import AuthSettings
+from shared.auth.verify import TokenVerifier
+from shared.fhir.errors import Forbidden, Unauthorized
+
+_BEARER = re.compile(r"^Bearer +([A-Za-z0-9._~+/-]+=*) *$", re.IGNORECASE)
+_INTERACTION_NAMES = {"c": "create", "r": "read", "u": "update", "d": "delete", "s": "search"}
+
+
+def bearer_token(request: Request) -> str:
+    """The token of an ``Authorization: Bearer`` header; ``Unauthorized`` when missing or malformed."""
+    header = request.headers.get("authorization")
+    if not header:
+        raise Unauthorized(
+            "This request needs an access token: send Authorization: Bearer <token>",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    match = _BEARER.match(header)
+    if match is None:
+        raise Unauthorized("The Authorization header is not a Bearer token")
+    return match.group(1)
+
+
+class Authenticator:
+    def __init__(self, verifier: TokenVerifier, rate_limiter: RateLimiter | None = None) -> None:
+        self.verifier = verifier
+        self.rate_limiter = rate_limiter
+
+    @classmethod
+    def from_settings(
+        cls, settings: AuthSettings, *, rate_limiter: RateLimiter | None = None
+    ) -> Authenticator:
+        """Embedded mode trusts the key file beside us; external mode fetches the issuer's JWKS."""
+        jwks: LocalJwks | RemoteJwks
+        if settings.mode == "embedded":
+            keys = IssuerKeys(settings.issuer_key_path, algorithm=settings.signing_algorithm)
+            jwks = LocalJwks(keys.verification_keys)
+        else:
+            jwks = RemoteJwks(
+                settings.jwks_uri, ttl_s=settings.jwks_cache_ttl_s, min_refetch_s=settings.jwks_min_refetch_s
+            )
+        verifier = TokenVerifier(jwks, settings.issuer, settings.audiences, settings.leeway_s)
+        if rate_limiter is None:
+            rate_limiter = RateLimiter.per_minute(settings.rate_per_minute, burst=settings.rate_burst)
+        return cls(verifier, rate_limiter)
+
+    async def authenticate(self, request: Request) -> Principal:
+        """The verified caller; also kept as ``request.state.principal`` for audit and logging."""
+        principal = await self.verifier.verify(bearer_token(request))
+        if self.rate_limiter is not None:
+            self.rate_limiter.check(principal.client_id)
+        request.state.principal = principal
+        return principal
+
+
+def required_scope(resource_type: str, interaction: Interaction) -> str:
+    return f"system/{resource_type}.{interaction}"
+
+
+def require(principal: Principal, resource_type: str, interaction: Interaction) -> None:
+    """Raise ``Forbidden`` naming the scope needed unless the caller's scopes allow this."""
+    if not principal.allows(resource_type, interaction):
+        action = _INTERACTION_NAMES[interaction]
+        raise Forbidden(
+            f"This {action} of {resource_type} needs scope {required_scope(resource_type, interaction)}"
+            " (or a wider one), which the access token does not grant"
+        )
+
+
+def principal_dependency(authenticator: Authenticator) -> Callable[[Request], Awaitable[Principal]]:
+    """A FastAPI dependency: ``CallerDep = Annotated[Principal, Depends(principal_dependency(a))]``."""
+
+    async def current_principal(request: Request) -> Principal:
+        return await authenticator.authenticate(request)
+
+    return current_principal
+
+
+def scope_dependency(
+    authenticator: Authenticator, resource_type: str, interaction: Interaction
+) -> Callable[[Request], Awaitable[Principal]]:
+    """A FastAPI dependency that authenticates and then requires one scope."""
+
+    async def authorised_principal(request: Request) -> Principal:
+        principal = await authenticator.authenticate(request)
+        require(principal, resource_type, interaction)
+        return principal
+
+    return authorised_principal

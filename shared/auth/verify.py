@@ -1,0 +1,140 @@
+"""Access-token verification: signature against the issuer's JWKS, then the registered claims.
+
+Only RS384 and ES384 are accepted, and the algorithm must match the key's type, so ``none``, HS256
+signed with a public key, and RS256 are refused before any cryptography runs. Error messages name
+what was wrong, never the token or its claim values.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import logging
+import re
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from joserfc import jwt
+from joserfc.errors import BadSignatureError, ClaimError, ExpiredTokenError, JoseError
+from joserfc.jwk import ECKey, Key, RSAKey
+from joserfc.jwt import JWTClaimsRegistry
+
+from shared.auth.claims import ALGORITHMS, InvalidClaims, principal_from_claims
+from shared.auth.jwks import JwksSource, is_signing_key
+from shared.auth.principal import Principal
+from shared.fhir.errors import Unauthorized
+
+log = logging.getLogger(__name__)
+
+MAX_TOKEN_CHARS = 16 * 1024
+_COMPACT_JWS = re.compile(r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$")
+_KEY_TYPE = {"RS384": RSAKey, "ES384": ECKey}
+
+
+def _json_segment(segment: str) -> dict[str, Any]:
+    try:
+        value = json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
+    except (binascii.Error, ValueError) as exc:
+        raise ValueError("not base64url JSON") from exc
+    if not isinstance(value, dict):
+        raise ValueError("not a JSON object")
+    return value
+
+
+def unverified_header(token: str) -> dict[str, Any]:
+    """The JOSE header of a compact JWS, decoded but not trusted; ``ValueError`` if malformed."""
+    if len(token) > MAX_TOKEN_CHARS or not _COMPACT_JWS.match(token):
+        raise ValueError("not a compact JWS")
+    return _json_segment(token.split(".", 1)[0])
+
+
+def unverified_claims(token: str) -> dict[str, Any]:
+    """The payload of a compact JWS, not trusted: only to find whose key verifies it."""
+    unverified_header(token)
+    return _json_segment(token.split(".")[1])
+
+
+def check_header(header: dict[str, Any]) -> tuple[str, str]:
+    """The ``(alg, kid)`` of a header we are willing to verify; ``ValueError`` (safe text) otherwise."""
+    alg = header.get("alg")
+    if alg not in ALGORITHMS:
+        raise ValueError("signing algorithm is not accepted (RS384 or ES384 only)")
+    if "crit" in header:
+        raise ValueError("critical header extensions are not supported")
+    kid = header.get("kid")
+    if not isinstance(kid, str) or not kid:
+        raise ValueError("header has no key id (kid)")
+    return alg, kid
+
+
+def key_fits(key: Key, alg: str) -> bool:
+    return isinstance(key, _KEY_TYPE[alg]) and is_signing_key(key)
+
+
+def verify_signed(token: str, key: Key, alg: str) -> dict[str, Any]:
+    """The claims of a token whose signature ``key`` verifies with ``alg``; ``BadSignatureError`` else."""
+    if not key_fits(key, alg):
+        raise BadSignatureError()
+    claims = jwt.decode(token, key, algorithms=[alg]).claims
+    return dict(claims)
+
+
+class TokenVerifier:
+    """Checks bearer tokens from one issuer for one audience (or any of several)."""
+
+    def __init__(
+        self,
+        jwks: JwksSource,
+        issuer: str,
+        audience: str | Sequence[str],
+        leeway_s: int = 30,
+        *,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.jwks = jwks
+        self.issuer = issuer
+        self.audiences = [audience] if isinstance(audience, str) else list(audience)
+        self.leeway_s = leeway_s
+        self._clock = clock
+
+    async def verify(self, token: str) -> Principal:
+        """The caller a bearer token identifies; raises ``Unauthorized`` with a safe message."""
+        try:
+            alg, kid = check_header(unverified_header(token))
+        except ValueError as exc:
+            raise self._refuse(f"The access token is malformed or unacceptable: {exc}") from None
+        key = await self.jwks.key_for(kid)
+        if key is None:
+            raise self._refuse("The access token was signed with a key this server does not know")
+        try:
+            claims = verify_signed(token, key, alg)
+        except (BadSignatureError, JoseError):
+            raise self._refuse("The access token signature is not valid") from None
+        self._check_claims(claims)
+        try:
+            return principal_from_claims(claims)
+        except InvalidClaims as exc:
+            raise self._refuse(f"The access token is not usable here: {exc}") from None
+
+    def _check_claims(self, claims: dict[str, Any]) -> None:
+        registry = JWTClaimsRegistry(
+            now=int(self._clock()),
+            leeway=self.leeway_s,
+            iss={"essential": True, "value": self.issuer},
+            aud={"essential": True, "values": list(self.audiences)},
+            sub={"essential": True},
+            exp={"essential": True},
+        )
+        try:
+            registry.validate(claims)
+        except ExpiredTokenError:
+            raise self._refuse("The access token has expired") from None
+        except ClaimError as exc:
+            raise self._refuse(f"The access token is not valid for this server ({exc.claim} claim)") from None
+
+    @staticmethod
+    def _refuse(message: str) -> Unauthorized:
+        log.info("access token refused: %s", message)
+        return Unauthorized(message)
