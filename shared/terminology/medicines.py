@@ -61,6 +61,7 @@ class DmdProduct:
     patch_change_hours: int | None
     drug_class: DrugClass
     other_codes: tuple[str, ...] = ()
+    with_ingredients: tuple[str, ...] = ()
     source: str = ""
 
     @property
@@ -74,10 +75,11 @@ class DmdProduct:
         return self.strength / self.per_quantity
 
     @property
-    def family(self) -> tuple[str, str, str, bool, int | None, str]:
-        """Products combinable into one dose: same ingredient, form, route, release, interval and unit."""
+    def family(self) -> tuple[str, tuple[str, ...], str, str, bool, int | None, str]:
+        """Products combinable into one dose: same ingredients, form, route, release, interval and unit."""
         return (
             self.ingredient,
+            self.with_ingredients,
             self.form,
             self.route,
             self.modified_release,
@@ -144,6 +146,7 @@ def _product(row: Mapping[str, str]) -> DmdProduct:
         other_codes=tuple(row["other_codes"].split()),
         name=row["name"],
         ingredient=row["ingredient"].lower(),
+        with_ingredients=tuple(row["with_ingredients"].split()),
         strength=strength,
         strength_unit=unit,
         per_quantity=Decimal(row["per_quantity"]),

@@ -1,0 +1,154 @@
+"""Reading the most a dosage allows a day, from R4 Dosage fields and from UK free text."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from services.medreview.dosage import DailyAmount, DosageProblem, max_daily_amount, parse_dosage_text
+
+
+def amount(dosages: list[dict[str, Any]], product_unit: str = "tablet", is_patch: bool = False) -> Any:
+    return max_daily_amount(dosages, product_unit=product_unit, is_patch=is_patch)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected", "as_needed"),
+    [
+        ("1-2 four times a day when required", "8", True),
+        ("two tablets qds", "8", False),
+        ("one at night", "1", False),
+        ("take one every 12 hours", "2", False),
+        ("One Or Two To Be Taken UPTO Four Times A Day", "8", False),
+        ("1 OR 2 THREE TIMES A DAY AFTER FOOD", "6", False),
+        ("One To Be Taken Each Day", "1", False),
+        ("Take ONE tablet TWICE a day", "2", False),
+        ("1 bd", "2", False),
+        ("2 tds prn", "6", True),
+        ("half a tablet at night", "0.5", False),
+        ("one in the morning and two at night", "3", False),
+        ("1-2 every 4-6 hours when required, max 8 in 24 hours", "8", True),
+        ("1 tablet 4 hourly", "6", False),
+        ("one tablet weekly", "0.14", False),
+    ],
+)
+def test_uk_free_text_dosages_give_the_daily_maximum(text: str, expected: str, as_needed: bool) -> None:
+    result = parse_dosage_text(text, product_unit="tablet", is_patch=False)
+    assert isinstance(result, DailyAmount)
+    assert result.quantity.quantize(Decimal("0.01")) == Decimal(expected).quantize(Decimal("0.01"))
+    assert result.unit == "unit" and result.as_needed is as_needed
+
+
+def test_a_dose_written_in_mg_stays_in_mg() -> None:
+    result = parse_dosage_text("20mg daily", product_unit="tablet", is_patch=False)
+    assert result == DailyAmount(Decimal(20), "mg", False, "20 mg x 1 a day")
+
+
+def test_ml_of_a_liquid_counts_in_the_products_own_unit() -> None:
+    result = parse_dosage_text("5ml four times a day", product_unit="ml", is_patch=False)
+    assert isinstance(result, DailyAmount) and (result.quantity, result.unit) == (20, "unit")
+
+
+def test_a_patch_counts_patches_worn_not_how_often_they_are_changed() -> None:
+    result = parse_dosage_text("apply one patch every 7 days", product_unit="patch", is_patch=True)
+    assert isinstance(result, DailyAmount) and result.quantity == 1
+
+
+@pytest.mark.parametrize(
+    ("text", "code"),
+    [
+        ("as directed", "dose-quantity-missing"),
+        ("2 times a day for 10 days", "dose-quantity-missing"),
+        ("one tablet", "frequency-missing"),
+        ("two puffs twice a day", "dose-unit-unknown"),
+        ("10ml twice a day", "dose-unit-unknown"),
+    ],
+)
+def test_text_that_cannot_be_read_is_a_problem_not_a_guess(text: str, code: str) -> None:
+    result = parse_dosage_text(text, product_unit="tablet", is_patch=False)
+    assert isinstance(result, DosageProblem) and result.code == code and result.text
+
+
+def test_time_of_day_entries_count_as_administrations() -> None:
+    dosage = {
+        "doseAndRate": [{"doseQuantity": {"value": 1}}],
+        "timing": {"repeat": {"timeOfDay": ["08:00", "20:00"]}},
+    }
+    assert amount([dosage]).quantity == 2
+
+
+def test_when_codes_count_as_administrations() -> None:
+    repeat = {"frequency": 1, "period": 1, "periodUnit": "d", "when": ["MORN", "NIGHT"]}
+    dosage = {
+        "doseAndRate": [{"doseQuantity": {"value": 2, "unit": "capsule"}}],
+        "timing": {"repeat": repeat},
+    }
+    assert amount([dosage], "capsule").quantity == 4
+
+
+def test_an_hourly_period_is_converted_to_a_day() -> None:
+    repeat = {"frequency": 1, "period": 6, "periodUnit": "h"}
+    dosage = {"doseAndRate": [{"doseQuantity": {"value": 1, "unit": "tablet"}}], "timing": {"repeat": repeat}}
+    assert amount([dosage]).quantity == 4
+
+
+def test_a_timing_abbreviation_code_is_understood() -> None:
+    timing = {"code": {"coding": [{"code": "TID"}]}}
+    dosage = {"doseAndRate": [{"doseQuantity": {"value": 2, "unit": "tablet"}}], "timing": timing}
+    assert amount([dosage]).quantity == 6
+
+
+def test_dosages_taken_together_add_and_sequential_phases_take_the_largest() -> None:
+    morning = {
+        "sequence": 1,
+        "doseAndRate": [{"doseQuantity": {"value": 1}}],
+        "timing": {"repeat": {"when": ["MORN"]}},
+    }
+    night = {
+        "sequence": 1,
+        "doseAndRate": [{"doseQuantity": {"value": 2}}],
+        "timing": {"repeat": {"when": ["NIGHT"]}},
+    }
+    later = {
+        "sequence": 2,
+        "doseAndRate": [{"doseQuantity": {"value": 1}}],
+        "timing": {"repeat": {"when": ["NIGHT"]}},
+    }
+    assert amount([morning, night, later]).quantity == 3
+
+
+def test_a_maximum_per_period_alone_is_the_daily_maximum() -> None:
+    dosage = {
+        "asNeededBoolean": True,
+        "maxDosePerPeriod": {
+            "numerator": {"value": 8, "unit": "tablet"},
+            "denominator": {"value": 1, "unit": "d"},
+        },
+    }
+    result = amount([dosage])
+    assert isinstance(result, DailyAmount) and (result.quantity, result.as_needed) == (8, True)
+
+
+def test_a_structured_dose_in_an_unknown_unit_falls_back_to_text() -> None:
+    dosage = {
+        "doseAndRate": [{"doseQuantity": {"value": 1, "unit": "spoon"}}],
+        "text": "one tablet twice a day",
+    }
+    assert amount([dosage]).quantity == 2
+
+
+def test_a_structured_dose_in_an_unknown_unit_without_text_is_a_problem() -> None:
+    dosage = {"doseAndRate": [{"doseQuantity": {"value": 1, "unit": "spoon"}}]}
+    assert amount([dosage]) == DosageProblem("dose-unit-unknown", "Dose unit 'spoon' does not fit a tablet")
+
+
+def test_no_dosage_at_all_is_a_problem() -> None:
+    result = amount([])
+    assert isinstance(result, DosageProblem) and result.code == "dosage-missing"
+
+
+def test_a_structured_dose_without_frequency_is_a_problem() -> None:
+    result = amount([{"doseAndRate": [{"doseQuantity": {"value": 1, "unit": "tablet"}}]}])
+    assert isinstance(result, DosageProblem) and result.code == "frequency-missing"
