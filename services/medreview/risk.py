@@ -1,0 +1,160 @@
+"""Risk flags over an OME result: pure rules, each flag with a severity and its evidence.
+
+Rules (figures from shared/reference/README.md, UK "Opioids Aware"; co-prescription from the MHRA Drug Safety
+Updates on benzodiazepines with opioids (March 2020), gabapentin (October 2017) and pregabalin (2021)):
+
+* ``ome-high-dose``: total at or above 120 mg OME/day (high);
+* ``ome-specialist-advice``: total at or above 300 mg OME/day, seek specialist support (high);
+* ``opioid-benzodiazepine`` and ``opioid-gabapentinoid``: co-prescribed with an opioid (high);
+* ``opioid-other-sedative``: an opioid with a z-drug (moderate). Amitriptyline is not counted as a sedative
+  here (see the product data file's header);
+* ``multiple-opioids``: more than one opioid medication (moderate);
+* ``ome-not-computable``: an opioid's dose could not be computed, so the total is a lower bound (moderate).
+
+The service layer renders each flag as a FHIR ``DetectedIssue`` (``severity`` is its value set:
+high | moderate | low) with ``evidence`` as the implicated medication references.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from enum import StrEnum
+
+from services.medreview.ome import OmeResult
+from shared.terminology import DrugClass
+
+__all__ = ["HIGH_DOSE_MG_PER_DAY", "SPECIALIST_MG_PER_DAY", "RiskFlag", "Severity", "risk_flags"]
+
+HIGH_DOSE_MG_PER_DAY = Decimal(120)
+SPECIALIST_MG_PER_DAY = Decimal(300)
+OPIOIDS_AWARE = "Faculty of Pain Medicine, Opioids Aware (shared/reference/README.md)"
+MHRA_BENZODIAZEPINES = "MHRA Drug Safety Update, March 2020: benzodiazepines and opioids"
+MHRA_GABAPENTINOIDS = (
+    "MHRA Drug Safety Updates: gabapentin, risk of severe respiratory depression (October 2017); "
+    "pregabalin, reports of severe respiratory depression (2021)"
+)
+
+
+class Severity(StrEnum):
+    """FHIR DetectedIssue severity."""
+
+    HIGH = "high"
+    MODERATE = "moderate"
+    LOW = "low"
+
+
+@dataclass(frozen=True, slots=True)
+class RiskFlag:
+    """One detected issue: ``code`` (stable), ``severity``, a one-line ``summary``, ``detail`` with the
+    figures, ``evidence`` (the implicated MedicationRequest/MedicationStatement references) and ``source``."""
+
+    code: str
+    severity: Severity
+    summary: str
+    detail: str
+    evidence: tuple[str, ...]
+    source: str
+
+
+def risk_flags(
+    result: OmeResult,
+    *,
+    high_dose_mg: Decimal = HIGH_DOSE_MG_PER_DAY,
+    specialist_mg: Decimal = SPECIALIST_MG_PER_DAY,
+) -> tuple[RiskFlag, ...]:
+    """Every flag the rules raise for ``result``, most severe first (thresholds in mg OME/day)."""
+    opioids = tuple(m.reference for m in result.medications if m.identified and m.identified.drug_class)
+    computed = tuple(m.reference for m in result.medications if m.computable)
+    total = result.total_mg_per_day
+    lower_bound = " at least" if result.incomplete else ""
+    flags: list[RiskFlag] = []
+    if total >= specialist_mg:
+        flags.append(
+            RiskFlag(
+                "ome-specialist-advice",
+                Severity.HIGH,
+                f"Total oral morphine equivalent{lower_bound} {total} mg/day: seek specialist pain advice",
+                f"At or above {specialist_mg} mg OME/day, specialist support is advised.",
+                computed,
+                OPIOIDS_AWARE,
+            )
+        )
+    elif total >= high_dose_mg:
+        flags.append(
+            RiskFlag(
+                "ome-high-dose",
+                Severity.HIGH,
+                f"High opioid dose: total oral morphine equivalent{lower_bound} {total} mg/day",
+                f"At or above {high_dose_mg} mg OME/day harms are likely to outweigh benefits.",
+                computed,
+                OPIOIDS_AWARE,
+            )
+        )
+    if opioids:
+        flags += _co_prescription(result, opioids)
+    if len(opioids) > 1:
+        flags.append(
+            RiskFlag(
+                "multiple-opioids",
+                Severity.MODERATE,
+                f"{len(opioids)} opioids prescribed together",
+                "More than one opioid medication is active; review whether each is needed.",
+                opioids,
+                OPIOIDS_AWARE,
+            )
+        )
+    for med in result.not_computable:
+        flags.append(
+            RiskFlag(
+                "ome-not-computable",
+                Severity.MODERATE,
+                f"Oral morphine equivalent of {med.name or med.reference} could not be computed",
+                f"{med.reason} ({med.reason_code}). The total OME is a lower bound.",
+                (med.reference,),
+                OPIOIDS_AWARE,
+            )
+        )
+    return tuple(sorted(flags, key=lambda f: list(Severity).index(f.severity)))
+
+
+def _co_prescription(result: OmeResult, opioids: tuple[str, ...]) -> list[RiskFlag]:
+    rules = (
+        (
+            DrugClass.BENZODIAZEPINE,
+            "opioid-benzodiazepine",
+            Severity.HIGH,
+            "a benzodiazepine",
+            MHRA_BENZODIAZEPINES,
+        ),
+        (
+            DrugClass.GABAPENTINOID,
+            "opioid-gabapentinoid",
+            Severity.HIGH,
+            "a gabapentinoid",
+            MHRA_GABAPENTINOIDS,
+        ),
+        (
+            DrugClass.Z_DRUG,
+            "opioid-other-sedative",
+            Severity.MODERATE,
+            "another sedative",
+            MHRA_BENZODIAZEPINES,
+        ),
+    )
+    flags = []
+    for drug_class, code, severity, words, source in rules:
+        others = [o for o in result.others if o.drug_class is drug_class]
+        if others:
+            names = ", ".join(o.name for o in others)
+            flags.append(
+                RiskFlag(
+                    code,
+                    severity,
+                    f"Opioid prescribed with {words}: {names}",
+                    "Together they add to sedation and respiratory depression; review the need for both.",
+                    opioids + tuple(o.reference for o in others),
+                    source,
+                )
+            )
+    return flags

@@ -1,0 +1,91 @@
+"""Risk flags: high dose, specialist advice, co-prescription, several opioids, uncomputable doses."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from services.medreview.ome import oral_morphine_equivalent
+from services.medreview.risk import RiskFlag, Severity, risk_flags
+
+
+def rx(name: str, text: str, rid: str) -> dict[str, Any]:
+    return {
+        "resourceType": "MedicationRequest",
+        "id": rid,
+        "status": "active",
+        "medicationCodeableConcept": {"text": name},
+        "dosageInstruction": [{"text": text}],
+    }
+
+
+def flags_for(*resources: dict[str, Any]) -> dict[str, RiskFlag]:
+    return {flag.code: flag for flag in risk_flags(oral_morphine_equivalent(list(resources)))}
+
+
+OXY_40_BD = rx("Oxycodone 40mg modified-release tablets", "one twice a day", "oxy")  # 120 mg OME/day
+
+
+def test_a_total_of_120mg_a_day_is_a_high_dose() -> None:
+    flags = flags_for(OXY_40_BD)
+    assert set(flags) == {"ome-high-dose"}
+    assert flags["ome-high-dose"].severity is Severity.HIGH
+    assert flags["ome-high-dose"].evidence == ("MedicationRequest/oxy",)
+
+
+def test_just_under_120mg_a_day_raises_no_dose_flag() -> None:
+    assert flags_for(rx("Oxycodone 5mg capsules", "one every 4 hours", "o")) == {}  # 6 x 5 x 1.5 = 45
+
+
+def test_300mg_a_day_or_more_asks_for_specialist_advice_instead() -> None:
+    flags = flags_for(rx("Morphine 100mg modified-release tablets", "three tablets daily", "m"))
+    assert set(flags) == {"ome-specialist-advice"}
+    assert "300" in flags["ome-specialist-advice"].detail
+
+
+def test_an_opioid_with_a_benzodiazepine_is_flagged_with_both_as_evidence() -> None:
+    flags = flags_for(rx("Codeine 30mg tablets", "1 qds", "c"), rx("Diazepam 5mg tablets", "1 tds", "d"))
+    flag = flags["opioid-benzodiazepine"]
+    assert flag.severity is Severity.HIGH
+    assert flag.evidence == ("MedicationRequest/c", "MedicationRequest/d")
+    assert "MHRA" in flag.source
+
+
+def test_an_opioid_with_a_gabapentinoid_is_flagged() -> None:
+    flags = flags_for(rx("Tramadol 50mg capsules", "1 qds", "t"), rx("Pregabalin 75mg capsules", "1 bd", "p"))
+    assert flags["opioid-gabapentinoid"].severity is Severity.HIGH
+
+
+def test_an_opioid_with_a_z_drug_is_flagged_as_another_sedative() -> None:
+    flags = flags_for(
+        rx("Codeine 30mg tablets", "1 qds", "c"), rx("Zopiclone 7.5mg tablets", "1 at night", "z")
+    )
+    assert flags["opioid-other-sedative"].severity is Severity.MODERATE
+
+
+def test_amitriptyline_is_not_flagged_as_a_sedative() -> None:
+    flags = flags_for(
+        rx("Codeine 30mg tablets", "1 qds", "c"), rx("Amitriptyline 10mg tablets", "1 at night", "a")
+    )
+    assert flags == {}
+
+
+def test_a_benzodiazepine_without_an_opioid_is_not_a_co_prescription() -> None:
+    assert flags_for(rx("Diazepam 5mg tablets", "1 tds", "d")) == {}
+
+
+def test_more_than_one_opioid_is_flagged() -> None:
+    flags = flags_for(OXY_40_BD, rx("Codeine 30mg tablets", "1 qds", "c"))
+    assert flags["multiple-opioids"].evidence == ("MedicationRequest/oxy", "MedicationRequest/c")
+    assert "ome-high-dose" in flags
+
+
+def test_a_dose_that_cannot_be_computed_is_flagged_and_the_total_is_a_lower_bound() -> None:
+    flags = flags_for(OXY_40_BD, rx("Methadone 1mg/ml oral solution", "30ml daily", "meth"))
+    assert flags["ome-not-computable"].evidence == ("MedicationRequest/meth",)
+    assert "at least" in flags["ome-high-dose"].summary
+
+
+def test_flags_come_most_severe_first() -> None:
+    result = oral_morphine_equivalent([rx("Methadone 1mg/ml oral solution", "30ml daily", "meth"), OXY_40_BD])
+    severities = [flag.severity for flag in risk_flags(result)]
+    assert severities == sorted(severities, key=list(Severity).index)
