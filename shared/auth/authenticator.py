@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 from fastapi import Request
 
 from shared.auth.issuer.keys import IssuerKeys
-from shared.auth.jwks import LocalJwks, RemoteJwks
+from shared.auth.jwks import RemoteJwks
 from shared.auth.principal import Interaction, Principal
 from shared.auth.ratelimit import RateLimiter
 from shared.auth.settings import AuthSettings
@@ -48,10 +48,9 @@ class Authenticator:
         cls, settings: AuthSettings, *, rate_limiter: RateLimiter | None = None
     ) -> Authenticator:
         """Embedded mode trusts the key file beside us; external mode fetches the issuer's JWKS."""
-        jwks: LocalJwks | RemoteJwks
+        jwks: IssuerKeys | RemoteJwks
         if settings.mode == "embedded":
-            keys = IssuerKeys(settings.issuer_key_path, algorithm=settings.signing_algorithm)
-            jwks = LocalJwks(keys.verification_keys)
+            jwks = IssuerKeys(settings.issuer_key_path, algorithm=settings.signing_algorithm)
         else:
             jwks = RemoteJwks(
                 settings.jwks_uri, ttl_s=settings.jwks_cache_ttl_s, min_refetch_s=settings.jwks_min_refetch_s

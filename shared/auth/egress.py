@@ -56,8 +56,10 @@ def _parts(url: str) -> tuple[SplitResult, str, int]:
         port = parts.port or _DEFAULT_PORTS.get(parts.scheme, 0)
     except ValueError:
         raise OutboundUrlRefused("The outbound URL is malformed") from None
-    if not host or not port:
-        raise OutboundUrlRefused("The outbound URL has no host or no known scheme")
+    if parts.scheme not in _DEFAULT_PORTS:
+        raise OutboundUrlRefused("Only https URLs may be fetched")
+    if not host:
+        raise OutboundUrlRefused("The outbound URL has no host")
     return parts, host, port
 
 
@@ -93,8 +95,6 @@ def check_outbound_url(
 ) -> OutboundTarget:
     """The vetted target of ``url``; raises ``OutboundUrlRefused`` (403) for anything else."""
     parts, host, port = _parts(url)
-    if parts.scheme not in _DEFAULT_PORTS:
-        raise OutboundUrlRefused("Only https URLs may be fetched")
     if parts.scheme == "http" and not allow_insecure_http:
         raise OutboundUrlRefused("Only https URLs may be fetched outside development")
     if parts.username is not None or parts.password is not None:

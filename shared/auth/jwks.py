@@ -8,6 +8,8 @@ within seconds while a stream of forged ``kid`` values cannot make us hammer the
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import logging
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -39,12 +41,28 @@ def algorithm_for(key: Key) -> str:
     return "RS384" if isinstance(key, RSAKey) else "ES384"
 
 
+def _plausible(entry: dict[str, Any]) -> bool:
+    # Screen before importing: importing a weak RSA or oct key makes joserfc warn, and warnings are
+    # errors in tests; and there is no point parsing what we would refuse anyway.
+    if entry.get("kty") == "EC":
+        return entry.get("crv") == "P-384"
+    if entry.get("kty") == "RSA" and isinstance(entry.get("n"), str):
+        try:
+            modulus = base64.urlsafe_b64decode(entry["n"] + "=" * (-len(entry["n"]) % 4))
+        except (binascii.Error, ValueError):
+            return False
+        return int.from_bytes(modulus, "big").bit_length() >= 2048
+    return False
+
+
 def public_keys(jwks: Mapping[str, Any]) -> dict[str, Key]:
     """The usable public signing keys of a JWKS document, by ``kid``; anything else is skipped."""
     found: dict[str, Key] = {}
     entries = jwks.get("keys")
     for entry in entries if isinstance(entries, list) else []:
         if not isinstance(entry, dict) or entry.get("use", "sig") != "sig" or "d" in entry:
+            continue
+        if not _plausible(entry):
             continue
         kid = entry.get("kid")
         if not isinstance(kid, str) or not kid or kid in found:

@@ -14,6 +14,7 @@ import logging
 import os
 import stat
 import tempfile
+import time
 from pathlib import Path
 from typing import Any, Literal
 
@@ -40,7 +41,8 @@ class IssuerKeys:
         self.algorithm = algorithm
         self._keys: list[Key] = []
         self._public: list[Key] = []
-        self._stamp: tuple[int, int] | None = None
+        self._stamp: tuple[int, int, int] | None = None
+        self._forced_at = float("-inf")
 
     def signing_key(self) -> Key:
         return self._load()[0]
@@ -49,6 +51,15 @@ class IssuerKeys:
         """Public halves of every key in the file (the signing key first)."""
         self._load()
         return self._public
+
+    async def key_for(self, kid: str) -> Key | None:
+        """``JwksSource`` for the embedded verifier; an unknown kid re-reads the file (at most 1/s)."""
+        key = next((k for k in self.verification_keys() if k.kid == kid), None)
+        if key is None and time.monotonic() - self._forced_at >= 1.0:
+            self._forced_at = time.monotonic()
+            self._stamp = None  # a rotation within the file system's timestamp granularity
+            key = next((k for k in self.verification_keys() if k.kid == kid), None)
+        return key
 
     def jwks(self) -> dict[str, Any]:
         return {"keys": [key.as_dict(private=False) for key in self._load()]}
@@ -65,7 +76,7 @@ class IssuerKeys:
         except FileNotFoundError:
             self._write([generate_signing_key(self.algorithm)], replace=False)
             info = self.path.stat()
-        stamp = (info.st_mtime_ns, info.st_size)
+        stamp = (info.st_ino, info.st_mtime_ns, info.st_size)
         if stamp != self._stamp:
             if info.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
                 log.warning("issuer key file was readable by others; restricting it to its owner")

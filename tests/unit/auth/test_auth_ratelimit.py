@@ -1,0 +1,65 @@
+"""Per-client token buckets: bursts allowed, then 429 with Retry-After, clients independent."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi.testclient import TestClient
+from joserfc.jwk import ECKey
+
+from shared.auth import Authenticator, RateLimiter, TokenVerifier
+from shared.fhir.errors import TooManyRequests
+
+
+class Tick:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_client_may_burst_then_is_told_when_to_retry() -> None:
+    tick = Tick()
+    limiter = RateLimiter(rate_per_s=0.5, burst=3, clock=tick)
+    for _ in range(3):
+        limiter.check("gp-a")
+    try:
+        limiter.check("gp-a")
+    except TooManyRequests as exc:
+        assert exc.status == 429
+        assert exc.headers == {"Retry-After": "2"}  # one token every two seconds
+    else:
+        raise AssertionError("the fourth request in a burst of three should be refused")
+    tick.now += 2
+    limiter.check("gp-a")
+
+
+def test_one_busy_client_does_not_throttle_another() -> None:
+    limiter = RateLimiter(rate_per_s=1, burst=1, clock=Tick())
+    limiter.check("gp-a")
+    assert limiter.try_acquire("gp-a") > 0
+    assert limiter.try_acquire("gp-b") == 0.0
+
+
+def test_the_limiter_forgets_the_least_recently_seen_clients_beyond_its_cap() -> None:
+    limiter = RateLimiter(rate_per_s=1, burst=1, max_clients=2, clock=Tick())
+    for client in ("a", "b", "c"):
+        limiter.check(client)
+    assert limiter.try_acquire("a") == 0.0  # "a" was forgotten, so it starts with a full bucket
+    assert limiter.try_acquire("c") > 0
+
+
+def test_the_authenticator_answers_429_with_retry_after_after_authentication(
+    verifier: TokenVerifier, forge: Any, ec_key: ECKey
+) -> None:
+    limiter = RateLimiter(rate_per_s=0.1, burst=2, clock=Tick())
+    api = TestClient(forge.fhir_app(Authenticator(verifier, limiter)))
+    headers = {"Authorization": f"Bearer {forge.sign(ec_key, forge.access_claims())}"}
+    assert [api.get("/fhir/Patient", headers=headers).status_code for _ in range(2)] == [200, 200]
+    throttled = api.get("/fhir/Patient", headers=headers)
+    assert throttled.status_code == 429
+    assert throttled.headers["retry-after"] == "10"
+    assert throttled.json()["issue"][0]["code"] == "throttled"
+    # Unauthenticated requests are refused before they can spend anyone's budget.
+    assert api.get("/fhir/Patient").status_code == 401
