@@ -1,0 +1,240 @@
+"""NATS JetStream transport (production): one stream, durable pull consumers, dead-letter subject.
+
+Subjects are ``<prefix>.<type>`` (``painreview.referral.accepted.v1``) in one stream (``PAINREVIEW`` on
+``painreview.>``). A publish carries ``Nats-Msg-Id`` = the event id, so the stream drops a repeat within
+its duplicate window, and returns only after the stream's PubAck (the message is stored; with the
+production server configuration, fsynced and replicated).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field, replace
+from typing import Any
+from urllib.parse import parse_qs, urlsplit, urlunsplit
+
+import nats
+from nats.aio.client import Client
+from nats.errors import Error as NatsError
+from nats.js import JetStreamContext
+from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
+from nats.js.errors import NotFoundError
+
+from shared.bus.errors import BusError, PublishError, TransportClosed
+from shared.bus.nats_consumer import JetStreamConsumer, PullOptions
+from shared.bus.transport import Health, Receipt, Subscription
+from shared.contracts import CLOUDEVENTS_JSON, CloudEvent, to_json
+
+__all__ = ["NatsSettings", "NatsTransport"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class NatsSettings:
+    """Where and how to talk to JetStream. Durations in seconds.
+
+    ``replicas`` is 3 in a 3-node cluster and 1 on a single server; ``connect_wait`` bounds how long
+    :meth:`NatsTransport.start` waits for a server (``None``: until one answers).
+    """
+
+    servers: tuple[str, ...] = ("nats://127.0.0.1:4222",)
+    stream: str = "PAINREVIEW"
+    subject_prefix: str = "painreview"
+    replicas: int = 1
+    duplicate_window: float = 300.0
+    max_age: float = 30 * 24 * 3600.0
+    publish_timeout: float = 5.0
+    ack_wait: float = 30.0
+    max_ack_pending: int = 1000
+    connect_wait: float | None = 60.0
+    client_name: str = "painreview"
+    extra_options: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_url(cls, url: str, **overrides: Any) -> NatsSettings:
+        """``nats://h1:4222,nats://h2:4222?stream=PAINREVIEW&replicas=3&prefix=painreview``."""
+        base, _, query = url.partition("?")
+        params = {k: v[-1] for k, v in parse_qs(query).items()}
+        servers = tuple(s.strip() for s in base.split(",") if s.strip())
+        if not servers or any(urlsplit(s).scheme not in ("nats", "tls") for s in servers):
+            raise ValueError("NATS URL must be nats://host:port[,nats://host:port...]")
+        settings = cls(servers=tuple(urlunsplit(urlsplit(s)) for s in servers))
+        typed: dict[str, Any] = {}
+        for name, convert in (
+            ("stream", str),
+            ("replicas", int),
+            ("duplicate_window", float),
+            ("ack_wait", float),
+            ("max_ack_pending", int),
+        ):
+            if name in params:
+                typed[name] = convert(params[name])
+        if "prefix" in params:
+            typed["subject_prefix"] = params["prefix"]
+        return replace(settings, **typed, **overrides)
+
+    def subject_for(self, event_type: str) -> str:
+        return f"{self.subject_prefix}.{event_type}"
+
+    def stream_config(self) -> StreamConfig:
+        return StreamConfig(
+            name=self.stream,
+            description="Pain review domain events (CloudEvents 1.0, FHIR R4 data)",
+            subjects=[f"{self.subject_prefix}.>"],
+            retention=RetentionPolicy.LIMITS,
+            storage=StorageType.FILE,
+            discard=DiscardPolicy.OLD,
+            num_replicas=self.replicas,
+            duplicate_window=self.duplicate_window,
+            max_age=self.max_age,
+        )
+
+
+class NatsTransport:
+    """Publishes to and consumes from JetStream with nats-py."""
+
+    name = "nats"
+
+    def __init__(self, settings: NatsSettings | None = None, *, close_timeout: float = 10.0) -> None:
+        self.settings = settings or NatsSettings()
+        self._nc: Client | None = None
+        self._js: JetStreamContext | None = None
+        self._subscriptions: list[Subscription] = []
+        self._consumers: list[JetStreamConsumer] = []
+        self._closed = False
+        self._close_timeout = close_timeout
+
+    @property
+    def jetstream(self) -> JetStreamContext:
+        """The JetStream context (for operations tooling); only after :meth:`start`."""
+        if self._js is None:
+            raise TransportClosed("NATS transport not started")
+        return self._js
+
+    async def start(self) -> None:
+        if self._closed:
+            raise TransportClosed("transport closed")
+        s = self.settings
+        options: dict[str, Any] = {
+            "servers": list(s.servers),
+            "name": s.client_name,
+            "max_reconnect_attempts": -1,  # an outage must never end publishing for good
+            "reconnect_time_wait": 0.5,
+            "connect_timeout": 2,
+            "error_cb": self._on_error,
+            "disconnected_cb": self._on_disconnected,
+            "reconnected_cb": self._on_reconnected,
+            **s.extra_options,
+        }
+        try:
+            self._nc = await asyncio.wait_for(nats.connect(**options), s.connect_wait)
+        except TimeoutError:
+            raise BusError(f"no NATS server answered within {s.connect_wait} s") from None
+        self._js = self._nc.jetstream(timeout=s.publish_timeout)
+        await self._ensure_stream()
+        for subscription in self._subscriptions:
+            await self._start_consumers(subscription)
+
+    async def _ensure_stream(self) -> None:
+        js, wanted = self.jetstream, self.settings.stream_config()
+        try:
+            info = await js.stream_info(self.settings.stream)
+        except NotFoundError:
+            await js.add_stream(wanted)
+            log.info("created stream %s (replicas=%s)", wanted.name, wanted.num_replicas)
+            return
+        have = info.config
+        if set(have.subjects or ()) != set(wanted.subjects or ()) or (
+            have.duplicate_window != wanted.duplicate_window
+        ):
+            await js.update_stream(
+                replace(have, subjects=wanted.subjects, duplicate_window=wanted.duplicate_window)
+            )
+        if have.num_replicas != wanted.num_replicas or have.storage != wanted.storage:
+            log.warning(
+                "stream %s has replicas=%s storage=%s; configured replicas=%s storage=%s",
+                wanted.name,
+                have.num_replicas,
+                have.storage,
+                wanted.num_replicas,
+                wanted.storage,
+            )
+
+    async def _start_consumers(self, subscription: Subscription) -> None:
+        assert self._nc is not None and self._js is not None
+        s = self.settings
+        options = PullOptions(
+            stream=s.stream,
+            subject_prefix=s.subject_prefix,
+            ack_wait=s.ack_wait,
+            max_ack_pending=s.max_ack_pending,
+            publish_timeout=s.publish_timeout,
+        )
+        for event_type in subscription.event_types:
+            consumer = JetStreamConsumer(self._nc, self._js, subscription, event_type, options)
+            await consumer.start()
+            self._consumers.append(consumer)
+
+    async def subscribe(self, subscription: Subscription) -> None:
+        if self._closed:
+            raise TransportClosed("transport closed")
+        self._subscriptions.append(subscription)
+        if self._js is not None:
+            await self._start_consumers(subscription)
+
+    async def publish(self, event: CloudEvent) -> Receipt:
+        if self._closed or self._js is None:
+            raise TransportClosed("NATS transport not running")
+        headers = {
+            "Nats-Msg-Id": event.id,
+            "Content-Type": CLOUDEVENTS_JSON,
+            "ce-type": event.type,
+            "ce-practice": event.practice,
+        }
+        if event.traceparent:
+            headers["traceparent"] = event.traceparent
+        try:
+            ack = await self._js.publish(
+                self.settings.subject_for(event.type),
+                to_json(event),
+                timeout=self.settings.publish_timeout,
+                stream=self.settings.stream,
+                headers=headers,
+            )
+        except (NatsError, TimeoutError, OSError) as exc:
+            raise PublishError(f"no PubAck for {event.id}: {type(exc).__name__}") from exc
+        return Receipt(duplicate=bool(ack.duplicate), sequence=ack.seq)
+
+    async def health(self) -> Health:
+        if self._closed:
+            return Health(False, "NATS transport closed")
+        if self._nc is None or self._js is None:
+            return Health(False, "NATS transport not started")
+        if not self._nc.is_connected:
+            return Health(False, "not connected to NATS (reconnecting)")
+        try:
+            info = await self._js.stream_info(self.settings.stream)
+        except Exception as exc:
+            return Health(False, f"stream {self.settings.stream} unavailable: {type(exc).__name__}")
+        return Health(True, f"stream {self.settings.stream}: {info.state.messages} messages")
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        await asyncio.gather(*(c.close(self._close_timeout) for c in self._consumers))
+        if self._nc is not None and not self._nc.is_closed:
+            await self._nc.close()
+
+    async def _on_error(self, exc: Exception) -> None:
+        log.warning("NATS: %s", type(exc).__name__)
+
+    async def _on_disconnected(self) -> None:
+        log.warning("NATS disconnected")
+
+    async def _on_reconnected(self) -> None:
+        log.info("NATS reconnected")
+        for consumer in self._consumers:
+            consumer.renew()
