@@ -47,7 +47,10 @@ class Authenticator:
     def from_settings(
         cls, settings: AuthSettings, *, rate_limiter: RateLimiter | None = None
     ) -> Authenticator:
-        """Embedded mode trusts the key file beside us; external mode fetches the issuer's JWKS."""
+        """Embedded mode trusts the key file beside us; external mode fetches the issuer's JWKS.
+
+        Pass ``rate_limiter`` only if the caller does not rate limit itself (the FHIR kernel does).
+        """
         jwks: IssuerKeys | RemoteJwks
         if settings.mode == "embedded":
             jwks = IssuerKeys(settings.issuer_key_path, algorithm=settings.signing_algorithm)
@@ -56,8 +59,6 @@ class Authenticator:
                 settings.jwks_uri, ttl_s=settings.jwks_cache_ttl_s, min_refetch_s=settings.jwks_min_refetch_s
             )
         verifier = TokenVerifier(jwks, settings.issuer, settings.audiences, settings.leeway_s)
-        if rate_limiter is None:
-            rate_limiter = RateLimiter.per_minute(settings.rate_per_minute, burst=settings.rate_burst)
         return cls(verifier, rate_limiter)
 
     async def authenticate(self, request: Request) -> Principal:

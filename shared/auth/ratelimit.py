@@ -14,6 +14,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from shared.auth.settings import AuthSettings
 from shared.fhir.errors import TooManyRequests
 
 
@@ -44,6 +45,10 @@ class RateLimiter:
     @classmethod
     def per_minute(cls, requests: float, *, burst: int) -> RateLimiter:
         return cls(rate_per_s=requests / 60.0, burst=burst)
+
+    @classmethod
+    def from_settings(cls, settings: AuthSettings) -> RateLimiter:
+        return cls.per_minute(settings.rate_per_minute, burst=settings.rate_burst)
 
     def try_acquire(self, client_id: str, cost: float = 1.0) -> float:
         """Take ``cost`` tokens for ``client_id``: 0.0 if allowed, else the seconds until it would be."""

@@ -8,11 +8,12 @@ a never-reused ``jti``) with the private half of a key it registered with us.
 from __future__ import annotations
 
 import logging
+import math
 import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeGuard
 
 from joserfc import jwt
 from joserfc.errors import JoseError
@@ -167,17 +168,22 @@ class TokenIssuer:
         if aud != self.token_url and not (isinstance(aud, list) and self.token_url in aud):
             raise invalid_client("client_assertion aud must be this token endpoint's URL")
         exp, jti = claims.get("exp"), claims.get("jti")
-        if not isinstance(exp, int) or isinstance(exp, bool):
-            raise invalid_client("client_assertion needs an integer exp")
+        if not _numeric_date(exp):
+            raise invalid_client("client_assertion needs a numeric exp")
         if exp <= now - self.leeway_s:
             raise invalid_client("client_assertion has expired")
         if exp > now + MAX_ASSERTION_LIFETIME_S + self.leeway_s:
             raise invalid_client("client_assertion exp must be no more than five minutes ahead")
         for name in ("nbf", "iat"):
             value = claims.get(name)
-            if value is not None and (not isinstance(value, int | float) or value > now + self.leeway_s):
+            if value is not None and (not _numeric_date(value) or value > now + self.leeway_s):
                 raise invalid_client(f"client_assertion {name} is in the future or not a number")
         if not isinstance(jti, str) or not jti or len(jti) > 200:
             raise invalid_client("client_assertion needs a jti of at most 200 characters")
-        if not self.registry.use_assertion(client.client_id, jti, exp + self.leeway_s, now):
+        if not self.registry.use_assertion(client.client_id, jti, math.ceil(exp) + self.leeway_s, now):
             raise invalid_client("client_assertion jti has been used before")
+
+
+def _numeric_date(value: object) -> TypeGuard[int | float]:
+    # bool is an int, and NaN compares false with everything, so neither may pass as a time.
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)

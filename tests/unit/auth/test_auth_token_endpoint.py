@@ -130,6 +130,8 @@ BAD_ASSERTIONS = {
     ),
     "expired": lambda f, ec, other: f.sign(ec, f.assertion_claims(exp=f.NOW - 60)),
     "no exp": lambda f, ec, other: f.sign(ec, {**f.assertion_claims(), "exp": None}),
+    "exp that is a boolean": lambda f, ec, other: f.sign(ec, f.assertion_claims(exp=True)),
+    "issued in the future": lambda f, ec, other: f.sign(ec, f.assertion_claims(iat=f.NOW + 120)),
     "no jti": lambda f, ec, other: f.sign(ec, {**f.assertion_claims(), "jti": None}),
     "alg none": lambda f, ec, other: f.unsigned({"alg": "none", "kid": ec.kid}, f.assertion_claims()),
     "HS256 keyed with the public key": lambda f, ec, other: f.hs256_with_public_key(ec, f.assertion_claims()),
