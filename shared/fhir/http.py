@@ -10,10 +10,14 @@ from starlette.responses import Response
 from shared.fhir.errors import BadRequest
 from shared.fhir.jsonio import FhirResponse
 
-__all__ = ["FHIR_ID", "IdPath", "etag_version", "resource_response"]
+__all__ = ["FHIR_ID", "etag_version", "id_path", "resource_response"]
 
 FHIR_ID = r"^[A-Za-z0-9\-\.]{1,64}$"
-IdPath: Any = Path(pattern=FHIR_ID, description="Logical id of the resource")
+
+
+def id_path(description: str = "Logical id of the resource") -> Any:
+    """A fresh path parameter for a FHIR id (each parameter needs its own instance)."""
+    return Path(pattern=FHIR_ID, description=description)
 
 
 def etag_version(header: str | None) -> int | None:

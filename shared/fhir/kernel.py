@@ -138,6 +138,8 @@ class FhirKernel:
         principal = await self.authenticator.authenticate(request)
         if self.rate_limiter is not None:
             self.rate_limiter.check(principal.client_id)
+        if resource_type == "AuditEvent" and principal.role != "auditor":
+            raise Forbidden("The audit trail is readable by auditors only")
         if not principal.allows(resource_type, interaction):
             raise Forbidden(f"This call needs the scope system/{resource_type}.{interaction}")
         state = request.state
@@ -205,7 +207,9 @@ class FhirKernel:
 
     @staticmethod
     def base_url(request: Request) -> str:
-        return str(request.base_url).rstrip("/") + "/fhir"
+        # root_path carries the mount point (/referral in embedded mode) or a proxy's --root-path.
+        root = str(request.scope.get("root_path", "")).rstrip("/")
+        return f"{request.url.scheme}://{request.url.netloc}{root}/fhir"
 
     # ---- the routes ---------------------------------------------------------------------------
     def router(self) -> APIRouter:

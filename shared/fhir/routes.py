@@ -12,7 +12,7 @@ from starlette.responses import Response
 from shared.fhir.audit import AuditRecord
 from shared.fhir.bundles import history_bundle, searchset_bundle
 from shared.fhir.errors import BadRequest, InvalidResource, PreconditionFailed
-from shared.fhir.http import IdPath, etag_version, resource_response
+from shared.fhir.http import etag_version, id_path, resource_response
 from shared.fhir.jsonio import FhirResponse
 from shared.fhir.search import parse_search
 
@@ -24,6 +24,7 @@ __all__ = ["build_router"]
 
 def build_router(kernel: FhirKernel) -> APIRouter:
     router = APIRouter(prefix="/fhir")
+
     @router.get("/metadata", tags=["conformance"], summary="CapabilityStatement (open)")
     async def metadata(request: Request) -> Response:
         return FhirResponse(kernel.capability(request))
@@ -148,7 +149,7 @@ def _add_resource_routes(router: APIRouter, kernel: FhirKernel, config: Resource
 
     if "history-instance" in interactions:
 
-        async def history(request: Request, resource_id: str = IdPath) -> Response:
+        async def history(request: Request, resource_id: str = id_path()) -> Response:
             ctx = await kernel.context(request, rt, "r")
             items = list(request.query_params.multi_items())
             unknown = {k for k, _ in items} - {"_count", "_offset"}
@@ -187,7 +188,9 @@ def _add_resource_routes(router: APIRouter, kernel: FhirKernel, config: Resource
 
     if "vread" in interactions:
 
-        async def vread(request: Request, resource_id: str = IdPath, version_id: str = IdPath) -> Response:
+        async def vread(
+            request: Request, resource_id: str = id_path(), version_id: str = id_path("Version id")
+        ) -> Response:
             ctx = await kernel.context(request, rt, "r")
             if not version_id.isdigit():
                 raise BadRequest("A version id is a whole number")
@@ -210,7 +213,7 @@ def _add_resource_routes(router: APIRouter, kernel: FhirKernel, config: Resource
 
     if "read" in interactions:
 
-        async def read(request: Request, resource_id: str = IdPath) -> Response:
+        async def read(request: Request, resource_id: str = id_path()) -> Response:
             ctx = await kernel.context(request, rt, "r")
             record = AuditRecord("read", rt, resource_id)
             resource = await kernel.run(
@@ -229,7 +232,7 @@ def _add_resource_routes(router: APIRouter, kernel: FhirKernel, config: Resource
 
     if "update" in interactions:
 
-        async def update(request: Request, resource_id: str = IdPath) -> Response:
+        async def update(request: Request, resource_id: str = id_path()) -> Response:
             ctx = await kernel.context(request, rt, "u")
             body = await kernel.body(request)
             resource = kernel.validate(body, rt)
@@ -261,7 +264,7 @@ def _add_resource_routes(router: APIRouter, kernel: FhirKernel, config: Resource
 
     if "delete" in interactions:
 
-        async def delete(request: Request, resource_id: str = IdPath) -> Response:
+        async def delete(request: Request, resource_id: str = id_path()) -> Response:
             ctx = await kernel.context(request, rt, "d")
             if_match = etag_version(request.headers.get("if-match"))
 

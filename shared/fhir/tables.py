@@ -32,6 +32,7 @@ class ResourceRow(SQLModel, table=True):
     __table_args__ = (
         Index("ix_fhir_resource_type_updated", "resource_type", "last_updated"),
         Index("ix_fhir_resource_practice", "resource_type", "practice"),
+        Index("ix_fhir_resource_patient", "patient"),
     )
 
     resource_type: str = Field(sa_column=Column(String(64), primary_key=True))
@@ -39,7 +40,7 @@ class ResourceRow(SQLModel, table=True):
     version_id: int = Field(sa_column=Column(Integer, nullable=False))
     last_updated: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
     practice: str = Field(sa_column=Column(String(16), nullable=False))
-    patient: str | None = Field(default=None, sa_column=Column(String(80), nullable=True, index=True))
+    patient: str | None = Field(default=None, sa_column=Column(String(80), nullable=True))
     deleted: bool = Field(default=False, nullable=False)
     content: str = Field(sa_column=Column(Text, nullable=False))
 

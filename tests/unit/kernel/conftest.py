@@ -43,9 +43,18 @@ def make_client(url: str) -> tuple[TestClient, Engine]:
     return TestClient(app, headers={"x-test-practice": "A81001"}), engine
 
 
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.integration)])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The same kernel tests run on SQLite and on a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'kernel.db'}"
+    url: str = request.getfixturevalue("pg_url")
+    return url
+
+
 @pytest.fixture
-def client(tmp_path: Path) -> Iterator[TestClient]:
-    test_client, engine = make_client(f"sqlite:///{tmp_path / 'kernel.db'}")
+def client(db_url: str) -> Iterator[TestClient]:
+    test_client, engine = make_client(db_url)
     with test_client:
         yield test_client
     engine.dispose()

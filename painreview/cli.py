@@ -1,0 +1,86 @@
+"""``pain-review``: run, serve, migrate, manage clients and tokens, inspect events."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import click
+
+from painreview.auth_cli import clients, token
+from painreview.registry import SERVICES
+from shared.db import make_engine, migrate
+from shared.observability import configure_logging
+
+SERVICE_NAMES = sorted(SERVICES)
+
+
+@click.group()
+@click.version_option("0.1.0", prog_name="pain-review")
+def main() -> None:
+    """Pain and opioid review service: FHIR R4 backend for GP practices."""
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option(
+    "--var-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    envvar="PAINREVIEW_VAR_DIR",
+    default=Path("var"),
+    show_default=True,
+    help="Where the embedded SQLite databases and the issuer key live.",
+)
+def up(host: str, port: int, var_dir: Path) -> None:
+    """Every service in one process on one port (SQLite, in-process events)."""
+    import uvicorn
+
+    from painreview.embedded import create_embedded_system
+
+    configure_logging(os.environ.get("PAINREVIEW_LOG_LEVEL", "INFO"), service="embedded")
+    system = create_embedded_system(var_dir)
+    base = f"http://{host}:{port}"
+    click.echo(f"pain-review is starting on {base} (data in {var_dir.resolve()})")
+    for name in system.services:
+        click.echo(f"  {name:<10} {base}/{name}/fhir   (metadata: {base}/{name}/fhir/metadata)")
+    click.echo(
+        f"  token      {base}/auth/token   (or: pain-review token --practice A81001 --scope 'system/*.rs')"
+    )
+    uvicorn.run(system.app, host=host, port=port, log_config=None, proxy_headers=False)
+
+
+@main.command()
+@click.argument("service", type=click.Choice([*SERVICE_NAMES, "auth"]))
+@click.option("--host", default=lambda: os.environ.get("PAINREVIEW_HOST", "0.0.0.0"), show_default="0.0.0.0")  # noqa: S104
+@click.option(
+    "--port", default=lambda: int(os.environ.get("PAINREVIEW_PORT", "8000")), type=int, show_default="8000"
+)
+def serve(service: str, host: str, port: int) -> None:
+    """One service alone, configured from the environment (production mode)."""
+    import uvicorn
+
+    from painreview.standalone import create_auth_app, create_service_app
+
+    configure_logging(os.environ.get("PAINREVIEW_LOG_LEVEL", "INFO"), service=service)
+    app = create_auth_app() if service == "auth" else create_service_app(service)
+    uvicorn.run(app, host=host, port=port, log_config=None, timeout_graceful_shutdown=20)
+
+
+@main.command("migrate")
+@click.argument("service", required=False, type=click.Choice(SERVICE_NAMES))
+def migrate_command(service: str | None) -> None:
+    """Run database migrations for one service, or all (each to its own database)."""
+    for name in [service] if service else SERVICE_NAMES:
+        entry = SERVICES[name]
+        settings = entry.load_settings()
+        engine = make_engine(settings.resolved_database_url())
+        try:
+            migrate(entry.migrations, engine)
+        finally:
+            engine.dispose()
+        click.echo(f"{name}: migrated to head")
+
+
+main.add_command(clients)
+main.add_command(token)

@@ -1,0 +1,93 @@
+"""The embedded mode: every service in one process on one port, SQLite under ``./var``, in-process
+events, and the embedded SMART token endpoint."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI
+from starlette.responses import JSONResponse
+
+from painreview.registry import SERVICES
+from shared.auth import (
+    Authenticator,
+    AuthSettings,
+    embedded_issuer,
+    issuer_router,
+    smart_configuration_router,
+)
+from shared.observability import CorrelationMiddleware
+from shared.web import ServiceParts, install_error_handlers
+
+__all__ = ["EmbeddedSystem", "create_embedded_system"]
+
+SCOPES_SUPPORTED = ("system/*.cruds", "system/*.rs", "system/*.read", "system/*.write")
+
+
+class EmbeddedSystem:
+    def __init__(self, app: FastAPI, services: dict[str, ServiceParts], auth: AuthSettings) -> None:
+        self.app = app
+        self.services = services
+        self.auth = auth
+
+
+def create_embedded_system(var_dir: Path) -> EmbeddedSystem:
+    var_dir.mkdir(parents=True, exist_ok=True)
+    auth = AuthSettings(var_dir=var_dir, mode="embedded")
+    issuer = embedded_issuer(auth)
+    authenticator = Authenticator.from_settings(auth)
+    services = {
+        name: entry.create(entry.load_settings(var_dir=var_dir), authenticator=authenticator)
+        for name, entry in SERVICES.items()
+    }
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        # Mounted apps' lifespans do not run by themselves: enter each one here.
+        async with AsyncExitStack() as stack:
+            for parts in services.values():
+                await stack.enter_async_context(parts.app.router.lifespan_context(parts.app))
+            yield
+
+    app = FastAPI(title="pain-review (embedded)", version="0.1.0", lifespan=lifespan)
+    app.add_middleware(CorrelationMiddleware)
+    install_error_handlers(app)
+    app.include_router(issuer_router(issuer))
+    for prefix in ["", *(f"/{name}/fhir" for name in services)]:
+        app.include_router(
+            smart_configuration_router(
+                issuer=auth.issuer,
+                token_endpoint=auth.token_endpoint,
+                jwks_uri=auth.jwks_uri,
+                scopes_supported=SCOPES_SUPPORTED,
+                prefix=prefix,
+            )
+        )
+
+    @app.get("/", tags=["index"], summary="What runs here")
+    async def index() -> JSONResponse:
+        return JSONResponse(
+            {
+                "system": "pain-review",
+                "mode": "embedded",
+                "services": {
+                    name: {
+                        "fhir": f"/{name}/fhir",
+                        "metadata": f"/{name}/fhir/metadata",
+                        "health": f"/{name}/healthz",
+                    }
+                    for name in services
+                },
+                "token_endpoint": "/auth/token",
+            }
+        )
+
+    @app.get("/healthz", tags=["health"])
+    async def healthz() -> JSONResponse:
+        return JSONResponse({"status": "ok"})
+
+    for name, parts in services.items():
+        app.mount(f"/{name}", parts.app)
+    return EmbeddedSystem(app, services, auth)

@@ -1,0 +1,53 @@
+"""Production mode: one service per process (``pain-review serve <service>``), configured from the
+environment, with PostgreSQL and NATS; or the embedded issuer alone (``serve auth``) for
+production-shaped local runs that have no external issuer."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from painreview.registry import SERVICES
+from shared.auth import (
+    Authenticator,
+    AuthSettings,
+    embedded_issuer,
+    issuer_router,
+    smart_configuration_router,
+)
+from shared.observability import CorrelationMiddleware
+from shared.web import install_error_handlers
+
+__all__ = ["create_auth_app", "create_service_app"]
+
+
+def create_service_app(name: str) -> FastAPI:
+    entry = SERVICES[name]
+    settings = entry.load_settings()
+    authenticator = Authenticator.from_settings(AuthSettings())
+    return entry.create(settings, authenticator=authenticator).app
+
+
+def create_auth_app() -> FastAPI:
+    auth = AuthSettings()
+    app = FastAPI(title="pain-review token endpoint", version="0.1.0")
+    app.add_middleware(CorrelationMiddleware)
+    install_error_handlers(app)
+    app.include_router(issuer_router(embedded_issuer(auth)))
+    app.include_router(
+        smart_configuration_router(
+            issuer=auth.issuer,
+            token_endpoint=auth.token_endpoint,
+            jwks_uri=auth.jwks_uri,
+            scopes_supported=("system/*.cruds",),
+        )
+    )
+
+    @app.get("/healthz", tags=["health"])
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["health"])
+    async def readyz() -> dict[str, str]:
+        return {"status": "ready"}
+
+    return app

@@ -1,0 +1,71 @@
+"""Frozen migration steps for the kernel tables, called from each service's alembic history.
+
+A step is never edited once released: a change to ``tables.py`` gets a new ``vN`` pair here and a
+new revision in every service.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+
+__all__ = ["create_kernel_tables_v1", "drop_kernel_tables_v1"]
+
+
+def create_kernel_tables_v1(op: Any) -> None:
+    op.create_table(
+        "fhir_resource",
+        sa.Column("resource_type", sa.String(64), primary_key=True),
+        sa.Column("id", sa.String(64), primary_key=True),
+        sa.Column("version_id", sa.Integer, nullable=False),
+        sa.Column("last_updated", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("practice", sa.String(16), nullable=False),
+        sa.Column("patient", sa.String(80), nullable=True),
+        sa.Column("deleted", sa.Boolean, nullable=False),
+        sa.Column("content", sa.Text, nullable=False),
+    )
+    op.create_index("ix_fhir_resource_type_updated", "fhir_resource", ["resource_type", "last_updated"])
+    op.create_index("ix_fhir_resource_practice", "fhir_resource", ["resource_type", "practice"])
+    op.create_index("ix_fhir_resource_patient", "fhir_resource", ["patient"])
+    op.create_table(
+        "fhir_resource_history",
+        sa.Column("resource_type", sa.String(64), primary_key=True),
+        sa.Column("id", sa.String(64), primary_key=True),
+        sa.Column("version_id", sa.Integer, primary_key=True),
+        sa.Column("last_updated", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("practice", sa.String(16), nullable=False),
+        sa.Column("method", sa.String(8), nullable=False),
+        sa.Column("deleted", sa.Boolean, nullable=False),
+        sa.Column("content", sa.Text, nullable=False),
+    )
+    op.create_table(
+        "fhir_search_index",
+        sa.Column("row_id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("resource_type", sa.String(64), nullable=False),
+        sa.Column("resource_id", sa.String(64), nullable=False),
+        sa.Column("param", sa.String(64), nullable=False),
+        sa.Column("system", sa.String(255), nullable=True),
+        sa.Column("value", sa.String(255), nullable=True),
+        sa.Column("value_high", sa.String(64), nullable=True),
+    )
+    op.create_index("ix_fhir_search_lookup", "fhir_search_index", ["resource_type", "param", "value"])
+    op.create_index("ix_fhir_search_resource", "fhir_search_index", ["resource_type", "resource_id"])
+    op.create_table(
+        "fhir_request",
+        sa.Column("practice", sa.String(16), primary_key=True),
+        sa.Column("request_id", sa.String(128), primary_key=True),
+        sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
+    )
+
+
+def drop_kernel_tables_v1(op: Any) -> None:
+    op.drop_table("fhir_request")
+    op.drop_index("ix_fhir_search_resource", table_name="fhir_search_index")
+    op.drop_index("ix_fhir_search_lookup", table_name="fhir_search_index")
+    op.drop_table("fhir_search_index")
+    op.drop_table("fhir_resource_history")
+    op.drop_index("ix_fhir_resource_patient", table_name="fhir_resource")
+    op.drop_index("ix_fhir_resource_practice", table_name="fhir_resource")
+    op.drop_index("ix_fhir_resource_type_updated", table_name="fhir_resource")
+    op.drop_table("fhir_resource")

@@ -1,0 +1,74 @@
+"""Build one service from its declarations: engine, migrations, FHIR kernel, app."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, FastAPI
+from sqlalchemy import Engine
+
+from shared.db import make_engine, migrate
+from shared.fhir.kernel import Authenticator, FhirKernel, RateLimiter
+from shared.fhir.store import ResourceStore
+from shared.web.app import ReadinessCheck, service_app
+from shared.web.settings import ServiceSettings
+
+__all__ = ["READ_ONLY", "ServiceParts", "build_service"]
+
+READ_ONLY = frozenset({"read", "vread", "history-instance", "search-type"})
+
+
+@dataclass
+class ServiceParts:
+    settings: ServiceSettings
+    engine: Engine
+    kernel: FhirKernel
+    app: FastAPI
+
+
+def build_service(
+    settings: ServiceSettings,
+    *,
+    title: str,
+    description: str,
+    authenticator: Authenticator,
+    resources: Sequence[str],
+    migrations_dir: Path,
+    rate_limiter: RateLimiter | None = None,
+    configure: Callable[[FhirKernel], None] | None = None,
+    routers: Sequence[APIRouter] = (),
+    lifespan_parts: Sequence[Callable[[FastAPI], AbstractAsyncContextManager[Any]]] = (),
+    readiness: dict[str, ReadinessCheck] | None = None,
+    engine: Engine | None = None,
+) -> ServiceParts:
+    """Every service: its own database (migrated at start), its resources, AuditEvent and Provenance."""
+    engine = engine or make_engine(settings.resolved_database_url())
+    if settings.run_migrations:
+        migrate(migrations_dir, engine)
+    kernel = FhirKernel(
+        service=settings.service_name,
+        engine=engine,
+        authenticator=authenticator,
+        store=ResourceStore(default_count=settings.default_page_size, max_count=settings.max_page_size),
+        rate_limiter=rate_limiter,
+        max_body_bytes=settings.max_body_bytes,
+    )
+    for resource_type in resources:
+        kernel.resource(resource_type)
+    kernel.resource("AuditEvent", interactions=READ_ONLY, documentation="Audit trail; auditor scope only")
+    kernel.resource("Provenance", interactions=READ_ONLY, documentation="Who wrote each version")
+    if configure is not None:
+        configure(kernel)
+    app = service_app(
+        kernel,
+        title=title,
+        description=description,
+        routers=routers,
+        lifespan_parts=lifespan_parts,
+        readiness=readiness,
+    )
+    return ServiceParts(settings, engine, kernel, app)

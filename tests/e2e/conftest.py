@@ -1,0 +1,80 @@
+"""Start the real system as a subprocess, the way a user runs it, and drive it over HTTP."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def wait_healthy(url: str, process: subprocess.Popen[bytes], timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the server exited with {process.returncode}")
+        try:
+            if httpx.get(url, timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise TimeoutError(f"{url} did not become healthy in {timeout} s")
+
+
+@dataclass
+class RunningSystem:
+    base: str
+    workdir: Path
+
+    def token(self, practice: str = "A81001", scope: str = "system/*.cruds", role: str = "gp-system") -> str:
+        result = subprocess.run(
+            [str(BIN / "pain-review"), "token", "--practice", practice, "--scope", scope, "--role", role],
+            cwd=self.workdir,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=60,
+        )
+        return result.stdout.strip().splitlines()[-1]
+
+
+@pytest.fixture(scope="session")
+def embedded_system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSystem]:
+    workdir = tmp_path_factory.mktemp("embedded")
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PAINREVIEW_", "REFERRAL_", "CAREPLAN_"))}
+    log = (workdir / "server.log").open("wb")
+    process = subprocess.Popen(
+        [str(BIN / "pain-review"), "up", "--host", "127.0.0.1", "--port", str(port)],
+        cwd=workdir,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        wait_healthy(f"http://127.0.0.1:{port}/healthz", process)
+        yield RunningSystem(f"http://127.0.0.1:{port}", workdir)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()
