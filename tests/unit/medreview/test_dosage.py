@@ -48,7 +48,7 @@ def test_a_dose_written_in_mg_stays_in_mg() -> None:
 
 def test_ml_of_a_liquid_counts_in_the_products_own_unit() -> None:
     result = parse_dosage_text("5ml four times a day", product_unit="ml", is_patch=False)
-    assert isinstance(result, DailyAmount) and (result.quantity, result.unit) == (20, "unit")
+    assert isinstance(result, DailyAmount) and (result.quantity, result.unit) == (Decimal(20), "unit")
 
 
 def test_a_patch_counts_patches_worn_not_how_often_they_are_changed() -> None:
@@ -128,7 +128,7 @@ def test_a_maximum_per_period_alone_is_the_daily_maximum() -> None:
         },
     }
     result = amount([dosage])
-    assert isinstance(result, DailyAmount) and (result.quantity, result.as_needed) == (8, True)
+    assert isinstance(result, DailyAmount) and (result.quantity, result.as_needed) == (Decimal(8), True)
 
 
 def test_a_structured_dose_in_an_unknown_unit_falls_back_to_text() -> None:

@@ -81,7 +81,7 @@ def test_codeine_240mg_a_day_is_24mg_ome() -> None:
     [med] = oral_morphine_equivalent([request(CODEINE_30_TABLETS, dose(2, "tablet", 4))]).medications
     assert (med.ingredient, med.daily_dose, med.unit, med.factor) == (
         "codeine",
-        240,
+        Decimal(240),
         "mg/day",
         Decimal("0.1"),
     )
@@ -94,7 +94,7 @@ def test_fentanyl_75_changed_every_3_days_is_180mg_ome_because_patches_count_by_
         "timing": {"repeat": {"frequency": 1, "period": 3, "periodUnit": "d"}},
     }
     [med] = oral_morphine_equivalent([request(FENTANYL_75_PATCH, every_three_days)]).medications
-    assert (med.daily_dose, med.unit, med.ome_mg_per_day) == (75, "microgram/hour", 180)
+    assert (med.daily_dose, med.unit, med.ome_mg_per_day) == (Decimal(75), "microgram/hour", Decimal(180))
 
 
 def test_two_patches_worn_together_count_twice() -> None:
