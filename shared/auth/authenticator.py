@@ -44,12 +44,11 @@ class Authenticator:
         self.rate_limiter = rate_limiter
 
     @classmethod
-    def from_settings(
-        cls, settings: AuthSettings, *, rate_limiter: RateLimiter | None = None
-    ) -> Authenticator:
+    def from_settings(cls, settings: AuthSettings, *, rate_limit: bool = True) -> Authenticator:
         """Embedded mode trusts the key file beside us; external mode fetches the issuer's JWKS.
 
-        Pass ``rate_limiter`` only if the caller does not rate limit itself (the FHIR kernel does).
+        Rate limiting per client is on by default; pass ``rate_limit=False`` only when the caller
+        limits itself (e.g. hands ``RateLimiter.from_settings`` to the FHIR kernel instead).
         """
         jwks: IssuerKeys | RemoteJwks
         if settings.mode == "embedded":
@@ -59,7 +58,7 @@ class Authenticator:
                 settings.jwks_uri, ttl_s=settings.jwks_cache_ttl_s, min_refetch_s=settings.jwks_min_refetch_s
             )
         verifier = TokenVerifier(jwks, settings.issuer, settings.audiences, settings.leeway_s)
-        return cls(verifier, rate_limiter)
+        return cls(verifier, RateLimiter.from_settings(settings) if rate_limit else None)
 
     async def authenticate(self, request: Request) -> Principal:
         """The verified caller; also kept as ``request.state.principal`` for audit and logging."""

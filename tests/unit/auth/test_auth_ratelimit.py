@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from fastapi.testclient import TestClient
 from joserfc.jwk import ECKey
 
-from shared.auth import Authenticator, RateLimiter, TokenVerifier
+from shared.auth import Authenticator, AuthSettings, RateLimiter, TokenVerifier
 from shared.fhir.errors import TooManyRequests
 
 
@@ -63,3 +64,10 @@ def test_the_authenticator_answers_429_with_retry_after_after_authentication(
     assert throttled.json()["issue"][0]["code"] == "throttled"
     # Unauthenticated requests are refused before they can spend anyone's budget.
     assert api.get("/fhir/Patient").status_code == 401
+
+
+def test_an_authenticator_built_from_settings_rate_limits_unless_told_not_to(tmp_path: Path) -> None:
+    settings = AuthSettings(var_dir=tmp_path, rate_per_minute=60, rate_burst=5)
+    limiter = Authenticator.from_settings(settings).rate_limiter
+    assert limiter is not None and limiter.burst == 5 and limiter.rate_per_s == 1.0
+    assert Authenticator.from_settings(settings, rate_limit=False).rate_limiter is None
