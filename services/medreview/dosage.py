@@ -93,8 +93,8 @@ def _one_dosage(dosage: Mapping[str, Any], product_unit: str, is_patch: bool) ->
 
 def _unit_kind(unit: str, product_unit: str) -> str | None:
     """``unit`` when a dose unit names the product's own unit, ``mg`` for a mass, else ``None``."""
-    word = unit.strip().strip("{}").lower().rstrip("s")
-    if word in ("", "dose", "unit", "each", product_unit.rstrip("s")):
+    word = re.sub(r"(?<=patch)es$|s$", "", unit.strip().strip("{}").lower())
+    if word in ("", "dose", "unit", "each", product_unit):
         return UNIT
     if product_unit in ("tablet", "capsule") and word in ("tablet", "capsule", "caplet", "tab", "cap"):
         return UNIT

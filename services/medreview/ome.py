@@ -133,6 +133,9 @@ def medication_ome(
     amount = max_daily_amount(dosages, product_unit=product.per_unit, is_patch=product.is_patch)
     if isinstance(amount, DosageProblem):
         return _not_computable(med, f"{OmeReason.DOSAGE}:{amount.code}", amount.text, row.factor)
+    if product.is_patch and amount.unit == MG:
+        text = "A patch dose must be a number of patches, not mg"
+        return _not_computable(med, f"{OmeReason.DOSAGE}:dose-unit-unknown", text, row.factor)
     daily_dose, unit = _daily_dose(amount, product.strength_per_unit, product.is_patch)
     if unit != row.dose_unit:
         text = f"The dose is in {unit} but the factor is per {row.dose_unit}"

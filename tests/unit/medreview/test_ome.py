@@ -98,8 +98,17 @@ def test_fentanyl_75_changed_every_3_days_is_180mg_ome_because_patches_count_by_
 
 
 def test_two_patches_worn_together_count_twice() -> None:
-    result = oral_morphine_equivalent([request(FENTANYL_50_PATCH, dose(2, "patch"))])
+    result = oral_morphine_equivalent([request(FENTANYL_50_PATCH, dose(2, "patches"))])
     assert result.total_mg_per_day == 240
+    text = oral_morphine_equivalent(
+        [request(FENTANYL_50_PATCH, {"text": "apply two patches every 72 hours"})]
+    )
+    assert text.total_mg_per_day == 240
+
+
+def test_a_patch_dose_in_mg_is_not_computable() -> None:
+    [med] = oral_morphine_equivalent([request(FENTANYL_50_PATCH, dose(25, "mg"))]).medications
+    assert med.reason_code == "dosage:dose-unit-unknown"
 
 
 def test_as_needed_one_to_two_tablets_up_to_four_times_a_day_counts_the_maximum() -> None:
