@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI
 from starlette.responses import JSONResponse
@@ -33,9 +34,10 @@ class EmbeddedSystem:
         self.auth = auth
 
 
-def create_embedded_system(var_dir: Path) -> EmbeddedSystem:
+def create_embedded_system(var_dir: Path, **auth_overrides: Any) -> EmbeddedSystem:
+    """Build the whole system; ``auth_overrides`` adjust ``AuthSettings`` (e.g. rate limits in tests)."""
     var_dir.mkdir(parents=True, exist_ok=True)
-    auth = AuthSettings(var_dir=var_dir, mode="embedded")
+    auth = AuthSettings(var_dir=var_dir, mode="embedded", **auth_overrides)
     issuer = embedded_issuer(auth)
     authenticator = Authenticator.from_settings(auth)
     services = {

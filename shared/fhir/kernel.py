@@ -27,6 +27,7 @@ from shared.fhir.store import ResourceStore
 
 __all__ = ["Authenticator", "FhirKernel", "Operation", "OperationCall", "RateLimiter", "ResourceConfig"]
 
+INTERACTION_CODES = {"c": "create", "r": "read", "u": "update", "d": "delete", "s": "search-type"}
 DEFAULT_INTERACTIONS = frozenset(
     {"read", "vread", "update", "delete", "history-instance", "search-type", "create"}
 )
@@ -135,17 +136,26 @@ class FhirKernel:
 
     # ---- request plumbing ---------------------------------------------------------------------
     async def context(self, request: Request, resource_type: str, interaction: Interaction) -> RequestContext:
+        """Authenticate (401), rate limit (429) and check the scope (403) of one call.
+
+        A refused scope is audited too: the caller is known, so the attempt is accountable.
+        """
         principal = await self.authenticator.authenticate(request)
         if self.rate_limiter is not None:
             self.rate_limiter.check(principal.client_id)
-        if resource_type == "AuditEvent" and principal.role != "auditor":
-            raise Forbidden("The audit trail is readable by auditors only")
-        if not principal.allows(resource_type, interaction):
-            raise Forbidden(f"This call needs the scope system/{resource_type}.{interaction}")
         state = request.state
-        return RequestContext(
+        ctx = RequestContext(
             principal, state.request_id, state.correlation_id, self.service, state.request_id_supplied
         )
+        refusal: Forbidden | None = None
+        if resource_type == "AuditEvent" and principal.role != "auditor":
+            refusal = Forbidden("The audit trail is readable by auditors only")
+        elif not principal.allows(resource_type, interaction):
+            refusal = Forbidden(f"This call needs the scope system/{resource_type}.{interaction}")
+        if refusal is not None:
+            await self.audit_failure(ctx, AuditRecord(INTERACTION_CODES[interaction], resource_type), refusal)
+            raise refusal
+        return ctx
 
     async def body(self, request: Request) -> Any:
         check_media_type(request.headers.get("content-type"))

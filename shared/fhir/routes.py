@@ -64,6 +64,7 @@ def build_router(kernel: FhirKernel) -> APIRouter:
             summary=op.documentation or f"${op.name}",
             tags=[op.resource_type or "operations"],
             name=f"op-{op.resource_type}-{op.name}",
+            openapi_extra=fhir_body(None, op.documentation) if "POST" in op.methods else None,
         )
 
     for op in kernel.operations:
@@ -72,6 +73,24 @@ def build_router(kernel: FhirKernel) -> APIRouter:
     for config in kernel.resources.values():
         _add_resource_routes(router, kernel, config)
     return router
+
+
+def fhir_body(resource_type: str | None, description: str = "") -> dict[str, Any]:
+    """OpenAPI for a FHIR JSON body (the kernel reads bodies itself, so FastAPI cannot infer it)."""
+    schema: dict[str, Any] = {
+        "type": "object",
+        "required": ["resourceType"],
+        "properties": {"resourceType": {"type": "string"}},
+    }
+    if resource_type:
+        schema["properties"]["resourceType"]["enum"] = [resource_type]
+    return {
+        "requestBody": {
+            "required": True,
+            "description": description or f"A FHIR R4 {resource_type or 'resource'}",
+            "content": {"application/fhir+json": {"schema": schema}},
+        }
+    }
 
 
 def _add_resource_routes(router: APIRouter, kernel: FhirKernel, config: ResourceConfig) -> None:
@@ -115,6 +134,7 @@ def _add_resource_routes(router: APIRouter, kernel: FhirKernel, config: Resource
             tags=tags,
             name=f"create-{rt}",
             summary=f"Create a {rt}",
+            openapi_extra=fhir_body(rt),
         )
 
     if "search-type" in interactions:
@@ -260,6 +280,7 @@ def _add_resource_routes(router: APIRouter, kernel: FhirKernel, config: Resource
             tags=tags,
             name=f"update-{rt}",
             summary=f"Update (or create) a {rt}; honours If-Match",
+            openapi_extra=fhir_body(rt),
         )
 
     if "delete" in interactions:

@@ -135,3 +135,31 @@ def test_health_and_readiness_are_open(client: TestClient) -> None:
     assert client.get("/healthz", headers={"x-test-practice": ""}).json()["status"] == "ok"
     ready = client.get("/readyz", headers={"x-test-practice": ""})
     assert ready.status_code == 200 and ready.json()["checks"]["database"] is True
+
+
+def test_an_unexpected_failure_is_a_500_outcome_without_a_stack_trace(db_url: str) -> None:
+    from fastapi.testclient import TestClient as Client
+
+    from shared.db import make_engine
+    from shared.fhir import OperationCall, kernel_metadata
+    from shared.web import service_app
+    from tests.unit.kernel.conftest import build_kernel
+
+    engine = make_engine(db_url)
+    kernel_metadata.create_all(engine)
+    kernel = build_kernel(engine)
+
+    async def explode(call: OperationCall) -> None:
+        raise RuntimeError("secret internals: password=hunter2")
+
+    kernel.operation("explode", explode, level="system", scope=("Patient", "r"))
+    with Client(service_app(kernel, title="t"), raise_server_exceptions=False) as client:
+        response = client.post(
+            "/fhir/$explode",
+            json={"resourceType": "Parameters"},
+            headers={"x-test-practice": "A81001", **FHIR},
+        )
+    engine.dispose()
+    body = outcome(response, 500)
+    assert "hunter2" not in response.text and "RuntimeError" not in response.text
+    assert body["issue"][0]["code"] == "exception"

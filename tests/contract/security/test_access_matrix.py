@@ -1,0 +1,179 @@
+"""For every route of every service: no token 401, forged tokens 401, missing scope 403, and one
+practice never sees another's data (404 or an empty result: zero leaks)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from painreview.embedded import EmbeddedSystem
+from tests.contract.security.conftest import Tokens
+
+SERVICES = ("referral", "careplan", "medreview", "gpconnect")
+OPEN_PATHS = {"/fhir/metadata", "/healthz", "/readyz", "/.well-known/smart-configuration"}
+FHIR = {"content-type": "application/fhir+json"}
+
+
+def protected_routes(system: EmbeddedSystem, service: str) -> list[tuple[str, str]]:
+    paths = system.services[service].app.openapi()["paths"]
+    routes = []
+    for path, methods in paths.items():
+        if path in OPEN_PATHS:
+            continue
+        for method in methods:
+            concrete = path.replace("{resource_id}", "abc").replace("{version_id}", "1")
+            routes.append((method.upper(), f"/{service}{concrete}"))
+    return routes
+
+
+def send(client: TestClient, method: str, url: str, token: str | None, body: Any = None) -> Any:
+    headers = dict(FHIR)
+    if token is not None:
+        headers["authorization"] = f"Bearer {token}"
+    if method in ("POST", "PUT"):
+        return client.request(method, url, json=body or {"resourceType": "Basic"}, headers=headers)
+    return client.request(method, url, headers=headers)
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_every_protected_route_refuses_a_missing_token_with_401(
+    secured: tuple[EmbeddedSystem, TestClient, Tokens], service: str
+) -> None:
+    system, client, _tokens = secured
+    routes = protected_routes(system, service)
+    assert routes
+    for method, url in routes:
+        response = send(client, method, url, None)
+        assert response.status_code == 401, (method, url, response.status_code)
+        assert response.json()["resourceType"] == "OperationOutcome"
+        assert "www-authenticate" in response.headers
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_every_protected_route_refuses_every_forged_token_with_401(
+    secured: tuple[EmbeddedSystem, TestClient, Tokens], service: str
+) -> None:
+    system, client, tokens = secured
+    for why, forged in tokens.forgeries().items():
+        for method, url in protected_routes(system, service):
+            response = send(client, method, url, forged)
+            assert response.status_code == 401, (why, method, url, response.status_code)
+            assert forged not in response.text
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_every_protected_route_refuses_a_token_without_the_scope_with_403(
+    secured: tuple[EmbeddedSystem, TestClient, Tokens], service: str
+) -> None:
+    system, client, tokens = secured
+    token = tokens.valid(scope="system/Basic.r")
+    for method, url in protected_routes(system, service):
+        response = send(client, method, url, token)
+        assert response.status_code == 403, (method, url, response.status_code, response.text)
+
+
+def test_the_audit_trail_needs_the_auditor_role_not_just_the_scope(
+    secured: tuple[EmbeddedSystem, TestClient, Tokens],
+) -> None:
+    _system, client, tokens = secured
+    gp = tokens.valid(scope="system/AuditEvent.rs")
+    assert send(client, "GET", "/referral/fhir/AuditEvent", gp).status_code == 403
+    auditor = tokens.valid(scope="system/AuditEvent.rs", role="auditor")
+    assert send(client, "GET", "/referral/fhir/AuditEvent", auditor).status_code == 200
+
+
+def _seed(client: TestClient, token: str) -> dict[str, dict[str, Any]]:
+    patient = send(client, "POST", "/referral/fhir/Patient", token, {"resourceType": "Patient"}).json()
+    request = send(
+        client,
+        "POST",
+        "/referral/fhir/ServiceRequest",
+        token,
+        {
+            "resourceType": "ServiceRequest",
+            "status": "active",
+            "intent": "order",
+            "subject": {"reference": f"Patient/{patient['id']}"},
+        },
+    ).json()
+    plan = send(
+        client,
+        "POST",
+        "/careplan/fhir/CarePlan",
+        token,
+        {
+            "resourceType": "CarePlan",
+            "status": "draft",
+            "intent": "plan",
+            "subject": {"reference": f"Patient/{patient['id']}"},
+        },
+    ).json()
+    medication = send(
+        client,
+        "POST",
+        "/medreview/fhir/MedicationRequest",
+        token,
+        {
+            "resourceType": "MedicationRequest",
+            "status": "active",
+            "intent": "order",
+            "medicationCodeableConcept": {"text": "Codeine 30mg tablets"},
+            "subject": {"reference": f"Patient/{patient['id']}"},
+        },
+    ).json()
+    return {
+        "referral/Patient": patient,
+        "referral/ServiceRequest": request,
+        "careplan/CarePlan": plan,
+        "medreview/MedicationRequest": medication,
+    }
+
+
+def test_practice_b_reading_searching_paging_history_and_including_practice_a_data_sees_nothing(
+    secured: tuple[EmbeddedSystem, TestClient, Tokens],
+) -> None:
+    _system, client, tokens = secured
+    seeded = _seed(client, tokens.valid("A81001"))
+    other = tokens.valid("B82002")
+    for key, resource in seeded.items():
+        service, resource_type = key.split("/")
+        base = f"/{service}/fhir/{resource_type}"
+        rid = resource["id"]
+        for url in (f"{base}/{rid}", f"{base}/{rid}/_history", f"{base}/{rid}/_history/1"):
+            assert send(client, "GET", url, other).status_code == 404, url
+        for query in ({"_id": rid}, {"_count": 1}, {"_count": 1, "_offset": 1}):
+            bundle = client.get(base, params=query, headers={"authorization": f"Bearer {other}"}).json()
+            assert bundle["total"] == 0 and "entry" not in bundle, (key, query)
+        assert send(client, "PUT", f"{base}/{rid}", other, {**resource}).status_code == 404
+        assert send(client, "DELETE", f"{base}/{rid}", other).status_code == 404
+    included = client.get(
+        "/referral/fhir/ServiceRequest",
+        params={"_include": "ServiceRequest:patient", "_revinclude": "Provenance:target"},
+        headers={"authorization": f"Bearer {other}"},
+    ).json()
+    assert "entry" not in included
+    mine = client.get(
+        "/referral/fhir/ServiceRequest",
+        params={"_include": "ServiceRequest:patient"},
+        headers={"authorization": f"Bearer {tokens.valid('A81001')}"},
+    ).json()
+    assert {e["resource"]["resourceType"] for e in mine["entry"]} == {"ServiceRequest", "Patient"}
+    # The owner still sees version 1: the other practice changed nothing.
+    patient = seeded["referral/Patient"]
+    own = send(client, "GET", f"/referral/fhir/Patient/{patient['id']}", tokens.valid("A81001")).json()
+    assert own["meta"]["versionId"] == "1"
+
+
+def test_service_staff_see_the_practices_they_are_assigned_to_and_no_others(
+    secured: tuple[EmbeddedSystem, TestClient, Tokens],
+) -> None:
+    _system, client, tokens = secured
+    seeded = _seed(client, tokens.valid("C83003"))
+    _seed(client, tokens.valid("D84004"))
+    worker = tokens.sign(tokens.claims("Y01234", role="project-worker", practices=["C83003"]))
+    seen = client.get("/referral/fhir/Patient", headers={"authorization": f"Bearer {worker}"}).json()
+    ids = {e["resource"]["id"] for e in seen.get("entry", [])}
+    assert seeded["referral/Patient"]["id"] in ids
+    assert seen["total"] == 1

@@ -1,0 +1,58 @@
+"""Every request a practice makes leaves exactly one AuditEvent: counted, not sampled."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from tests.e2e.conftest import RunningSystem
+
+pytestmark = pytest.mark.e2e
+PRACTICE = "E85005"
+FHIR = "application/fhir+json"
+
+
+def test_an_audit_event_exists_for_every_request_including_refusals_and_failures(
+    embedded_system: RunningSystem,
+) -> None:
+    base = embedded_system.base
+    headers = {"authorization": f"Bearer {embedded_system.token(PRACTICE)}", "content-type": FHIR}
+    narrow = {"authorization": f"Bearer {embedded_system.token(PRACTICE, 'system/Patient.r')}"}
+    made = {"referral": 0, "careplan": 0, "medreview": 0, "gpconnect": 0}
+
+    def call(service: str, method: str, path: str, **kwargs: object) -> httpx.Response:
+        made[service] += 1
+        return httpx.request(method, f"{base}/{service}/fhir{path}", **kwargs)  # type: ignore[arg-type]
+
+    patient = call("referral", "POST", "/Patient", json={"resourceType": "Patient"}, headers=headers).json()
+    call("referral", "GET", f"/Patient/{patient['id']}", headers=headers)
+    call("referral", "GET", "/Patient", params={"_count": 1}, headers=headers)
+    call("referral", "GET", "/Patient/does-not-exist", headers=headers)  # 404
+    call(
+        "referral", "PUT", f"/Patient/{patient['id']}", json=patient, headers={**headers, "if-match": 'W/"9"'}
+    )
+    call("referral", "GET", f"/Patient/{patient['id']}/_history", headers=headers)
+    call("referral", "POST", "/Patient", json={"resourceType": "Patient"}, headers=narrow)  # 403
+    plan = {
+        "resourceType": "CarePlan",
+        "status": "draft",
+        "intent": "plan",
+        "subject": {"reference": f"Patient/{patient['id']}"},
+    }
+    call("careplan", "POST", "/CarePlan", json=plan, headers=headers)
+    call("careplan", "GET", "/CarePlan", params={"patient": patient["id"]}, headers=headers)
+    call("medreview", "GET", "/MedicationRequest", headers=headers)
+    call("gpconnect", "GET", "/Provenance", headers=headers)
+
+    auditor = {
+        "authorization": f"Bearer {embedded_system.token(PRACTICE, 'system/AuditEvent.rs', 'auditor')}"
+    }
+    for service, expected in made.items():
+        # The count itself is audited only after it has been counted: it does not count itself.
+        bundle = httpx.get(f"{base}/{service}/fhir/AuditEvent", params={"_summary": "count"}, headers=auditor)
+        assert bundle.status_code == 200
+        assert bundle.json()["total"] == expected, service
+    outcomes = httpx.get(
+        f"{base}/referral/fhir/AuditEvent", params={"outcome": "4", "_count": 50}, headers=auditor
+    ).json()
+    assert outcomes["total"] == 3  # the 404, the 412 and the 403
