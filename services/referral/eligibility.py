@@ -516,9 +516,7 @@ def assess_eligibility(
     medicines = distinct_medicines(records.medications) if medicines is None else medicines
     reasons = [_age_reason(records.patient, referral_date)]
     reasons += (
-        _opioid_reasons(medicines, referral_date)
-        if records.medications
-        else [_reason("medication-record-missing")]
+        _opioid_reasons(medicines, referral_date) if medicines else [_reason("medication-record-missing")]
     )
     reasons += _by_state(
         _matching_states("cancer", records.conditions),
@@ -534,7 +532,7 @@ def assess_eligibility(
     if _matching_states("illicit-drug-use", records.conditions) - {"inactive"}:
         if any("opioid" in m.classes for m in medicines):
             reasons.append(_reason("illicit-drug-use-recorded"))
-        elif records.medications and all(m.recognised for m in medicines):
+        elif medicines and all(m.recognised for m in medicines):
             reasons.append(_reason("illicit-drug-use-only"))
     reasons.append(_pain_reason(records.conditions, referral_date))
     outcomes = {r.outcome for r in reasons}

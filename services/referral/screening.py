@@ -273,10 +273,13 @@ def group_by_patient(
 
 
 def screen(
-    resources: Iterable[Resource], referral_date: date, weights: ScreeningWeights = ScreeningWeights()
+    resources: Iterable[Resource],
+    referral_date: date,
+    weights: ScreeningWeights = ScreeningWeights(),
+    on_unattached: Callable[[Resource], None] | None = None,
 ) -> Iterator[ScreeningResult]:
     """Screen a patient-grouped stream of resources lazily, one result per patient, in input order."""
-    for records in group_by_patient(resources):
+    for records in group_by_patient(resources, on_unattached):
         yield screen_patient(records, referral_date, weights)
 
 

@@ -301,6 +301,12 @@ CASES = [
         {"medication-record-missing"},
         id="no medication record needs review",
     ),
+    pytest.param(
+        records(patient(), request(None, "2024-01-05", status="entered-in-error"), CHRONIC_BACK_PAIN),
+        REVIEW,
+        {"medication-record-missing"},
+        id="medication records that were all entered in error need review",
+    ),
     # cancer
     pytest.param(
         typical(extra=(condition("Malignant neoplasm of breast"),)),
