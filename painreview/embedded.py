@@ -20,6 +20,7 @@ from shared.auth import (
     smart_configuration_router,
 )
 from shared.observability import CorrelationMiddleware
+from shared.observability.metrics import metrics_endpoint
 from shared.web import ServiceParts, install_error_handlers
 
 __all__ = ["EmbeddedSystem", "create_embedded_system"]
@@ -89,6 +90,9 @@ def create_embedded_system(var_dir: Path, **auth_overrides: Any) -> EmbeddedSyst
     @app.get("/healthz", tags=["health"])
     async def healthz() -> JSONResponse:
         return JSONResponse({"status": "ok"})
+
+    # The whole process's metrics; every service's series carries its ``service`` label.
+    app.add_api_route("/metrics", metrics_endpoint, methods=["GET"], include_in_schema=False)
 
     for name, parts in services.items():
         app.mount(f"/{name}", parts.app)

@@ -13,6 +13,8 @@ from starlette.responses import JSONResponse, Response
 
 from shared.fhir.kernel import FhirKernel
 from shared.observability.correlation import CorrelationMiddleware
+from shared.observability.metrics import MetricsMiddleware, metrics_endpoint, watch_engine_pool
+from shared.observability.tracing import configure_tracing, instrument_app, instrument_engine
 from shared.web.errors import install_error_handlers
 
 __all__ = ["ReadinessCheck", "service_app"]
@@ -54,6 +56,7 @@ def service_app(
 
     app = FastAPI(title=title, description=description, version="0.1.0", lifespan=lifespan)
     app.add_middleware(CorrelationMiddleware)
+    app.add_middleware(MetricsMiddleware, service=kernel.service)  # outermost: times everything
     install_error_handlers(app)
     app.include_router(kernel.router())
     for router in routers:
@@ -71,6 +74,13 @@ def service_app(
             {"status": "ready" if ready else "not-ready", "checks": results},
             status_code=200 if ready else 503,
         )
+
+    # Open like /healthz; left out of the OpenAPI document, which describes the FHIR API.
+    app.add_api_route("/metrics", metrics_endpoint, methods=["GET"], include_in_schema=False)
+    watch_engine_pool(kernel.service, kernel.engine)
+    if configure_tracing(kernel.service):  # only when OTEL_EXPORTER_OTLP_ENDPOINT is set
+        instrument_app(app, kernel.service)
+        instrument_engine(kernel.engine)
 
     app.state.kernel = kernel
     return app
