@@ -232,7 +232,8 @@ class NatsTransport:
         log.warning("NATS: %s", type(exc).__name__)
 
     async def _on_disconnected(self) -> None:
-        log.warning("NATS disconnected")
+        if not self._closed:
+            log.warning("NATS disconnected")
 
     async def _on_reconnected(self) -> None:
         log.info("NATS reconnected")

@@ -125,12 +125,13 @@ def request_replay(engine: Engine, row_id: int) -> bool:
     """
     d = dead_letter.c
     with engine.begin() as conn:
-        result = conn.execute(
+        marked = conn.execute(
             dead_letter.update()
             .where(d.id == row_id, d.replayed_at.is_(None))
             .values(replay_requested_at=utcnow())
-        )
-    return bool(result.rowcount == 1)
+            .returning(d.id)
+        ).first()
+    return marked is not None
 
 
 def _dead_letter_subject(settings: NatsSettings) -> str:

@@ -1,9 +1,9 @@
 """The consumer side: apply each event once, in the same transaction as the inbox record.
 
-A batch of deliveries runs in one database transaction, each event in its own savepoint: insert
-``(consumer, event id)`` into ``inbox``; if it was already there the event was applied before and is
-skipped, otherwise the handler runs on the same connection. A handler that raises rolls back only its
-own savepoint and that delivery is retried later. The transport acknowledges only after the commit.
+A batch of deliveries runs in one database transaction (see :mod:`shared.outbox.apply`): the event ids
+go into ``inbox``; an id already there was applied before and is skipped, otherwise the handler runs on
+the same connection. A handler that raises leaves only its own event for redelivery. The transport
+acknowledges only after the commit.
 
 Dead letters of the in-process transport land in this database's ``dead_letter`` table;
 ``pain-review events replay`` marks one for replay and the inbox retries it here.
@@ -14,42 +14,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Iterable, Sequence
-from typing import Any
+from collections.abc import Iterable, Sequence
 
 import sqlalchemy as sa
-from sqlalchemy import Connection, Engine
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Engine
 
-from shared.bus import Backoff, DeadLetter, Failure, Health, Outcome, Received, Subscription, Transport
-from shared.bus import describe_error as _describe
+from shared.bus import Backoff, DeadLetter, Health, Outcome, Received, Subscription, Transport
 from shared.bus.metrics import DELIVERED, DUPLICATES
-from shared.contracts import CloudEvent, EventType, event_type, from_json, to_json
-from shared.outbox.tables import dead_letter, inbox, utcnow
+from shared.contracts import EventType, event_type, from_json, to_json
+from shared.outbox.apply import EventHandler, apply_batch
+from shared.outbox.tables import dead_letter, utcnow
 
 __all__ = ["EventHandler", "Inbox"]
 
 log = logging.getLogger(__name__)
-
-EventHandler = Callable[[Connection, CloudEvent], None]
-"""Applies one event using ``conn`` (inside the inbox transaction); raising means "retry later"."""
-
-
-def _record_in_inbox(conn: Connection, consumer: str, event_id: str) -> bool:
-    """Insert the inbox row; False when this consumer already applied the event."""
-    values = {"consumer": consumer, "event_id": event_id, "processed_at": utcnow()}
-    if conn.dialect.name == "postgresql":
-        stmt: Any = postgresql.insert(inbox).values(values).on_conflict_do_nothing()
-    elif conn.dialect.name == "sqlite":
-        stmt = sqlite.insert(inbox).values(values).on_conflict_do_nothing()
-    else:
-        seen = conn.execute(
-            sa.select(inbox.c.event_id).where(inbox.c.consumer == consumer, inbox.c.event_id == event_id)
-        ).first()
-        if seen is not None:
-            return False
-        stmt = inbox.insert().values(values)
-    return bool(conn.execute(stmt).rowcount == 1)
 
 
 class Inbox:
@@ -109,35 +87,12 @@ class Inbox:
         )
 
     def _apply(self, consumer: str, batch: Sequence[Received]) -> list[Outcome]:
-        handlers = self._handlers[consumer]
-        outcomes: list[Outcome] = []
-        applied: list[str] = []
-        duplicates: list[str] = []
-        with self.engine.begin() as conn:
-            for item in batch:
-                event = item.event
-                try:
-                    with conn.begin_nested():
-                        if not _record_in_inbox(conn, consumer, event.id):
-                            duplicates.append(event.type)
-                        else:
-                            handlers[event.type](conn, event)
-                            applied.append(event.type)
-                    outcomes.append(None)
-                except Exception as exc:
-                    outcomes.append(Failure(_describe(exc)))
-                    log.warning(
-                        "consumer %s: event %s (%s) failed: %s",
-                        consumer,
-                        event.id,
-                        event.type,
-                        type(exc).__name__,
-                    )
-        for type_ in applied:
-            DELIVERED.labels(consumer, type_).inc()
-        for type_ in duplicates:
-            DUPLICATES.labels(consumer, type_).inc()
-        return outcomes
+        result = apply_batch(self.engine, consumer, self._handlers[consumer], batch)
+        for type_, n in result.applied.items():
+            DELIVERED.labels(consumer, type_).inc(n)
+        for type_, n in result.duplicates.items():
+            DUPLICATES.labels(consumer, type_).inc(n)
+        return result.outcomes
 
     async def _store_dead_letter(self, letter: DeadLetter) -> None:
         await asyncio.to_thread(self._write_dead_letter, letter)
