@@ -21,6 +21,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from shared.bus import Failure, Outcome, Received, describe_error
 from shared.contracts import CloudEvent
+from shared.observability.tracing import event_span
 from shared.outbox.tables import inbox, utcnow
 
 __all__ = ["Applied", "EventHandler", "apply_batch", "record_in_inbox"]
@@ -63,6 +64,14 @@ class Applied:
     duplicates: Counter[str] = field(default_factory=Counter)
 
 
+def _run_handler(
+    handlers: Mapping[str, EventHandler], consumer: str, conn: Connection, event: CloudEvent
+) -> None:
+    attributes = {"messaging.message.id": event.id, "messaging.consumer.group.name": consumer}
+    with event_span(f"process {event.type}", traceparent=event.traceparent, attributes=attributes):
+        handlers[event.type](conn, event)
+
+
 def _together(
     engine: Engine, consumer: str, handlers: Mapping[str, EventHandler], batch: Sequence[Received]
 ) -> Applied:
@@ -73,7 +82,7 @@ def _together(
             event = item.event
             if event.id in new:
                 new.discard(event.id)  # the same event twice in one batch runs once
-                handlers[event.type](conn, event)
+                _run_handler(handlers, consumer, conn, event)
                 result.applied[event.type] += 1
             else:
                 result.duplicates[event.type] += 1
@@ -90,7 +99,7 @@ def _one_by_one(
             try:
                 with conn.begin_nested():
                     if record_in_inbox(conn, consumer, [event.id]):
-                        handlers[event.type](conn, event)
+                        _run_handler(handlers, consumer, conn, event)
                         result.applied[event.type] += 1
                     else:
                         result.duplicates[event.type] += 1

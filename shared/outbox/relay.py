@@ -26,6 +26,7 @@ from sqlalchemy import Engine, event
 from shared.bus import Backoff, Health, Transport, describe_error
 from shared.bus.metrics import OUTBOX_LAG, OUTBOX_OLDEST_AGE, PUBLISH_FAILURES, PUBLISHED
 from shared.contracts import from_json
+from shared.observability.tracing import SpanKind, event_span
 from shared.outbox.record import OUTBOX_DIRTY
 from shared.outbox.tables import as_utc, outbox, utcnow
 
@@ -129,7 +130,15 @@ class OutboxRelay:
     async def _publish(self, row: _Row) -> None:
         error: str | None = None
         try:
-            await self.transport.publish(from_json(row.payload))
+            event = from_json(row.payload)
+            attributes = {"messaging.message.id": event.id, "messaging.system": self.transport.name}
+            with event_span(
+                f"publish {event.type}",
+                traceparent=event.traceparent,
+                kind=SpanKind.PRODUCER,
+                attributes=attributes,
+            ):
+                await self.transport.publish(event)
         except asyncio.CancelledError:
             raise
         except Exception as exc:
