@@ -7,9 +7,12 @@ stream (ids ``nats:<stream sequence>``).
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 
+import nats
 import sqlalchemy as sa
 from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
@@ -31,11 +34,34 @@ __all__ = [
     "OutboxLag",
     "dead_letter_info",
     "dead_letters",
+    "jetstream_admin",
     "nats_dead_letters",
     "outbox_lag",
+    "parse_databases",
     "replay_nats_dead_letter",
     "request_replay",
 ]
+
+
+def parse_databases(spec: str) -> dict[str, str]:
+    """``referral=postgresql://…,careplan=sqlite:///var/careplan.db`` -> ``{name: url}``."""
+    databases: dict[str, str] = {}
+    for part in filter(None, (p.strip() for p in spec.split(","))):
+        name, sep, url = part.partition("=")
+        if not sep or not name.strip() or not url.strip():
+            raise ValueError(f"expected name=url, got {part.split('=')[0]!r}=…")
+        databases[name.strip()] = url.strip()
+    return databases
+
+
+@asynccontextmanager
+async def jetstream_admin(settings: NatsSettings) -> AsyncIterator[JetStreamContext]:
+    """A short-lived JetStream connection for operations commands."""
+    nc = await nats.connect(list(settings.servers), connect_timeout=5, max_reconnect_attempts=2)
+    try:
+        yield nc.jetstream(timeout=settings.publish_timeout)
+    finally:
+        await nc.close()
 
 
 @dataclass(frozen=True)
