@@ -34,7 +34,6 @@ __all__ = [
 ]
 
 COMPOSE_FILE = Path(__file__).resolve().parents[3] / "docker-compose.yml"
-ENTRYPOINT = "pain-review"
 # Commands the compose file declares before the CLI has them (each names the issue that adds it).
 PENDING_COMMANDS: dict[tuple[str, ...], str] = {("serve", "gp-simulator"): "issue 8: GP practice simulator"}
 

@@ -14,60 +14,26 @@ from typing import Any
 
 import click
 import pytest
-from opentelemetry.sdk import environment_variables as otel_variables
-from pydantic import AliasChoices
-from pydantic_settings import BaseSettings
 
-from painreview.cli import main
 from painreview.registry import SERVICES
 from shared.auth.settings import AuthSettings
+from tests.contract.deploy.code_contract import (
+    AUTH_VARIABLES,
+    CLI_SOURCE,
+    CLI_VARIABLES,
+    ENTRYPOINT,
+    KNOWN_VARIABLES,
+    ROOT,
+    SERVICE_VARIABLES,
+    resolve,
+)
 from tests.contract.deploy.compose import (
     COMPOSE_FILE,
-    ENTRYPOINT,
     PENDING_COMMANDS,
     app_processes,
     interpolate,
     load_compose,
 )
-
-ROOT = COMPOSE_FILE.parent
-CLI_SOURCE = (ROOT / "painreview" / "cli.py").read_text(encoding="utf-8")
-CLI_VARIABLES = {"PAINREVIEW_PORT", "PAINREVIEW_HOST", "PAINREVIEW_LOG_LEVEL", "PAINREVIEW_VAR_DIR"}
-OTEL_VARIABLES = {value for name, value in vars(otel_variables).items() if name.startswith("OTEL_")}
-
-
-def settings_variables(settings: type[BaseSettings]) -> set[str]:
-    """The environment variables a pydantic-settings class reads."""
-    prefix = str(settings.model_config.get("env_prefix", ""))
-    names: set[str] = set()
-    for field_name, info in settings.model_fields.items():
-        alias = info.validation_alias
-        if isinstance(alias, AliasChoices):
-            names.update(str(choice) for choice in alias.choices)
-        elif isinstance(alias, str):
-            names.add(alias)
-        else:
-            names.add(f"{prefix}{field_name}".upper())
-    return names
-
-
-SERVICE_VARIABLES = {name: settings_variables(entry.settings) for name, entry in SERVICES.items()}
-AUTH_VARIABLES = settings_variables(AuthSettings)
-KNOWN_VARIABLES = set().union(*SERVICE_VARIABLES.values(), AUTH_VARIABLES, CLI_VARIABLES, OTEL_VARIABLES)
-
-
-def resolve(args: tuple[str, ...]) -> click.Command:
-    """Resolve ``pain-review <args>`` through the click tree; raise ``click.UsageError`` if it is not
-    a command our CLI accepts (unknown subcommand, bad choice, missing argument)."""
-    command: click.Command = main
-    context = main.make_context(ENTRYPOINT, list(args), resilient_parsing=False)
-    rest = list(args)
-    while isinstance(command, click.Group):
-        name, sub, rest = command.resolve_command(context, rest)
-        assert name is not None and sub is not None
-        context = sub.make_context(name, list(rest), parent=context)
-        command = sub
-    return command
 
 
 @pytest.fixture(scope="module")
