@@ -19,6 +19,7 @@ from shared.auth import (
     issuer_router,
     smart_configuration_router,
 )
+from shared.bus import InProcessTransport
 from shared.observability import CorrelationMiddleware
 from shared.observability.metrics import metrics_endpoint
 from shared.web import ServiceParts, install_error_handlers
@@ -41,17 +42,29 @@ def create_embedded_system(var_dir: Path, **auth_overrides: Any) -> EmbeddedSyst
     auth = AuthSettings(var_dir=var_dir, mode="embedded", **auth_overrides)
     issuer = embedded_issuer(auth)
     authenticator = Authenticator.from_settings(auth)
+    transport = InProcessTransport()
     services = {
-        name: entry.create(entry.load_settings(var_dir=var_dir), authenticator=authenticator)
+        name: entry.create(
+            entry.load_settings(var_dir=var_dir), authenticator=authenticator, transport=transport
+        )
         for name, entry in SERVICES.items()
     }
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        # Mounted apps' lifespans do not run by themselves: enter each one here.
+        # Mounted apps' lifespans do not run by themselves: enter each one here. Every consumer
+        # subscribes before the transport starts, and relays start last, so nothing is published
+        # to a consumer that is not listening yet.
         async with AsyncExitStack() as stack:
             for parts in services.values():
                 await stack.enter_async_context(parts.app.router.lifespan_context(parts.app))
+            for parts in services.values():
+                await parts.events.subscribe()
+            await transport.start()
+            stack.push_async_callback(transport.close)
+            for parts in services.values():
+                await parts.events.start_relay()
+                stack.push_async_callback(parts.events.close)
             yield
 
     app = FastAPI(title="pain-review (embedded)", version="0.1.0", lifespan=lifespan)

@@ -4,6 +4,9 @@ production-shaped local runs that have no external issuer."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from fastapi import FastAPI
 
 from painreview.registry import SERVICES
@@ -14,6 +17,7 @@ from shared.auth import (
     issuer_router,
     smart_configuration_router,
 )
+from shared.bus import transport_from_url
 from shared.observability import CorrelationMiddleware
 from shared.web import install_error_handlers
 
@@ -24,7 +28,19 @@ def create_service_app(name: str) -> FastAPI:
     entry = SERVICES[name]
     settings = entry.load_settings()
     authenticator = Authenticator.from_settings(AuthSettings())
-    return entry.create(settings, authenticator=authenticator).app
+    parts = entry.create(
+        settings, authenticator=authenticator, transport=transport_from_url(settings.nats_url)
+    )
+    # This process owns its transport: subscribe, connect, then relay; the reverse on shutdown.
+    inner = parts.app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with inner(app), parts.events.running_alone():
+            yield
+
+    parts.app.router.lifespan_context = lifespan
+    return parts.app
 
 
 def create_auth_app() -> FastAPI:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from services.medreview.settings import MedreviewSettings
+from shared.bus import Transport
 from shared.fhir import Authenticator, RateLimiter
 from shared.web import ServiceParts, build_service
 
@@ -25,13 +26,18 @@ RESOURCES: tuple[str, ...] = (
 
 
 def create_service(
-    settings: MedreviewSettings, *, authenticator: Authenticator, rate_limiter: RateLimiter | None = None
+    settings: MedreviewSettings,
+    *,
+    authenticator: Authenticator,
+    transport: Transport,
+    rate_limiter: RateLimiter | None = None,
 ) -> ServiceParts:
     return build_service(
         settings,
         title="pain-review medreview",
         description=DESCRIPTION,
         authenticator=authenticator,
+        transport=transport,
         rate_limiter=rate_limiter,
         resources=RESOURCES,
         migrations_dir=MIGRATIONS,

@@ -11,10 +11,12 @@ from typing import Any
 from fastapi import APIRouter, FastAPI
 from sqlalchemy import Engine
 
+from shared.bus import Transport
 from shared.db import make_engine, migrate
 from shared.fhir.kernel import Authenticator, FhirKernel, RateLimiter
 from shared.fhir.store import ResourceStore
 from shared.web.app import ReadinessCheck, service_app
+from shared.web.events import Consumer, ServiceEvents
 from shared.web.settings import ServiceSettings
 
 __all__ = ["READ_ONLY", "ServiceParts", "build_service"]
@@ -28,6 +30,7 @@ class ServiceParts:
     engine: Engine
     kernel: FhirKernel
     app: FastAPI
+    events: ServiceEvents
 
 
 def build_service(
@@ -36,7 +39,9 @@ def build_service(
     title: str,
     description: str,
     authenticator: Authenticator,
+    transport: Transport,
     resources: Sequence[str],
+    consumers: Sequence[Consumer] = (),
     migrations_dir: Path,
     rate_limiter: RateLimiter | None = None,
     configure: Callable[[FhirKernel], None] | None = None,
@@ -45,10 +50,12 @@ def build_service(
     readiness: dict[str, ReadinessCheck] | None = None,
     engine: Engine | None = None,
 ) -> ServiceParts:
-    """Every service: its own database (migrated at start), its resources, AuditEvent and Provenance."""
+    """Every service: its own database (migrated at start), its resources, AuditEvent and Provenance,
+    its event consumers and outbox relay (started by the composition root, see ``ServiceEvents``)."""
     engine = engine or make_engine(settings.resolved_database_url())
     if settings.run_migrations:
         migrate(migrations_dir, engine)
+    events = ServiceEvents(settings.service_name, engine, transport, consumers)
     kernel = FhirKernel(
         service=settings.service_name,
         engine=engine,
@@ -69,6 +76,6 @@ def build_service(
         description=description,
         routers=routers,
         lifespan_parts=lifespan_parts,
-        readiness=readiness,
+        readiness={"events": events.ready, **(readiness or {})},
     )
-    return ServiceParts(settings, engine, kernel, app)
+    return ServiceParts(settings, engine, kernel, app, events)

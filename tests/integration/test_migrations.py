@@ -29,6 +29,7 @@ def test_migrations_upgrade_downgrade_and_upgrade_again(service: str, database_u
         migrate(migrations, engine)
         tables = set(inspect(engine).get_table_names())
         assert {"fhir_resource", "fhir_resource_history", "fhir_search_index", "fhir_request"} <= tables
+        assert {"outbox", "inbox", "dead_letter"} <= tables
         downgrade(migrations, engine)
         assert set(inspect(engine).get_table_names()) <= {"alembic_version"}
         migrate(migrations, engine)
