@@ -46,6 +46,7 @@ class ResourceConfig:
     type: str
     interactions: frozenset[str] = DEFAULT_INTERACTIONS
     documentation: str = ""
+    on_write: WriteHook | None = None
 
 
 @dataclass
@@ -83,6 +84,11 @@ class OperationCall:
 
 OperationHandler = Callable[[OperationCall], Awaitable[Any]]
 
+WriteHook = Callable[[Connection, RequestContext, dict[str, Any], str], None]
+"""Called after the store wrote a resource, in the same transaction, with the stored resource and the
+interaction ("create", "update" or "delete"): domain rules may raise (the write is rolled back) and
+record outbox events. For "delete" the resource is the last version before the delete."""
+
 
 @dataclass(frozen=True)
 class Operation:
@@ -118,8 +124,10 @@ class FhirKernel:
         *,
         interactions: frozenset[str] = DEFAULT_INTERACTIONS,
         documentation: str = "",
+        on_write: WriteHook | None = None,
     ) -> None:
-        self.resources[resource_type] = ResourceConfig(resource_type, interactions, documentation)
+        """Serve ``resource_type``; ``on_write`` runs in each create/update/delete's own transaction."""
+        self.resources[resource_type] = ResourceConfig(resource_type, interactions, documentation, on_write)
 
     def operation(
         self,

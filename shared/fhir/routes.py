@@ -119,6 +119,8 @@ def _add_resource_routes(router: APIRouter, kernel: FhirKernel, config: Resource
                         raise PreconditionFailed(f"If-None-Exist matched {found.total} resources")
                 stored = store.create(conn, resource, practice=ctx.principal.practice)
                 kernel.write_provenance(conn, ctx, stored, "CREATE")
+                if config.on_write is not None:
+                    config.on_write(conn, ctx, stored, "create")
                 return stored, 201
 
             stored, status = await kernel.run(ctx, AuditRecord("create", rt), work, write=True)
@@ -268,6 +270,8 @@ def _add_resource_routes(router: APIRouter, kernel: FhirKernel, config: Resource
                     conn, resource, tenants=ctx.tenants, practice=ctx.principal.practice, if_match=if_match
                 )
                 kernel.write_provenance(conn, ctx, stored, "CREATE" if created else "UPDATE")
+                if config.on_write is not None:
+                    config.on_write(conn, ctx, stored, "create" if created else "update")
                 return stored, created
 
             stored, created = await kernel.run(ctx, AuditRecord("update", rt, resource_id), work, write=True)
@@ -294,7 +298,10 @@ def _add_resource_routes(router: APIRouter, kernel: FhirKernel, config: Resource
                     current = store.current_version(conn, rt, resource_id, tenants=ctx.tenants)
                     if current != if_match:
                         raise PreconditionFailed(f"If-Match version {if_match} is not the current version")
+                last = store.read(conn, rt, resource_id, tenants=ctx.tenants) if config.on_write else None
                 version: int = store.delete(conn, rt, resource_id, tenants=ctx.tenants)
+                if config.on_write is not None and last is not None:
+                    config.on_write(conn, ctx, last, "delete")
                 return version
 
             await kernel.run(ctx, AuditRecord("delete", rt, resource_id), work, write=True)
