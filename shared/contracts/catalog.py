@@ -19,6 +19,7 @@ from shared.contracts.envelope import CloudEvent, InvalidEnvelope, validation_su
 __all__ = [
     "CAREPLAN_UPDATED_V1",
     "EVENT_TYPES",
+    "GP_TASK_COMPLETED_V1",
     "GP_TASK_REQUESTED_V1",
     "MEDICATION_LIST_SYNCED_V1",
     "MEDREVIEW_COMPLETED_V1",
@@ -67,20 +68,22 @@ def _t(name: str, resources: tuple[str, ...], description: str) -> EventType:
 REFERRAL_RECEIVED_V1 = _t(
     "referral.received",
     ("Bundle", "ServiceRequest"),
-    "A referral arrived (BaRS message or GP direct REST) and was stored. data: the BaRS message Bundle "
-    "(ServiceRequest, Patient, MedicationRequest/MedicationStatement, Condition) or the ServiceRequest.",
+    "A referral arrived (BaRS message or GP direct REST) and was stored. data: a Bundle with the "
+    "ServiceRequest, the Patient, the workflow Task and, for a BaRS message, its MessageHeader "
+    "(docs/EVENTS.md).",
 )
 REFERRAL_ACCEPTED_V1 = _t(
     "referral.accepted",
-    ("ServiceRequest", "Bundle"),
-    "The service accepted the referral after screening. data: the ServiceRequest (status active), or a "
-    "Bundle with it and the Patient.",
+    ("Bundle", "ServiceRequest"),
+    "The referral was accepted (eligible). data: a Bundle with the ServiceRequest (active), the "
+    "Patient, the workflow Task and the original MessageHeader when there was one (docs/EVENTS.md).",
 )
 REFERRAL_REJECTED_V1 = _t(
     "referral.rejected",
-    ("ServiceRequest", "Task"),
-    "The referral was declined (not eligible, withdrawn). data: the ServiceRequest (status revoked) or "
-    "the referral workflow Task carrying the reason.",
+    ("Bundle", "ServiceRequest"),
+    "The referral was declined (not eligible, withdrawn). data: a Bundle with the ServiceRequest "
+    "(revoked), the Patient, the workflow Task with the reasons and the original MessageHeader when "
+    "there was one.",
 )
 PATIENT_INVITED_V1 = _t(
     "patient.invited",
@@ -89,9 +92,10 @@ PATIENT_INVITED_V1 = _t(
 )
 PATIENT_ENROLLED_V1 = _t(
     "patient.enrolled",
-    ("EpisodeOfCare", "Bundle"),
-    "The patient consented and was enrolled. data: the EpisodeOfCare (status active), or a Bundle with "
-    "it, the Patient and the Consent.",
+    ("Bundle", "EpisodeOfCare"),
+    "The patient consented and was enrolled. data: a Bundle with the EpisodeOfCare (active), the "
+    "Patient, the ServiceRequest, the Consent and the medication list and conditions received with "
+    "the referral.",
 )
 PATIENT_DISCHARGED_V1 = _t(
     "patient.discharged",
@@ -147,6 +151,12 @@ GP_TASK_REQUESTED_V1 = _t(
     ("Task",),
     "Something for the GP practice to act on (approve, review, a plan summary). data: the Task.",
 )
+GP_TASK_COMPLETED_V1 = _t(
+    "gp.task-completed",
+    ("Task",),
+    "The GP practice acted on a Task we requested (approved, declined, done). data: the Task, same "
+    "identifier as requested, status completed or rejected, businessStatus and statusReason.",
+)
 
 EVENT_TYPES: Mapping[str, EventType] = MappingProxyType(
     {
@@ -167,6 +177,7 @@ EVENT_TYPES: Mapping[str, EventType] = MappingProxyType(
             TAPER_PAUSED_V1,
             PRESCRIPTION_CHANGED_V1,
             GP_TASK_REQUESTED_V1,
+            GP_TASK_COMPLETED_V1,
         )
     }
 )
