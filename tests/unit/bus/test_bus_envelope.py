@@ -36,8 +36,8 @@ def _accepted(**overrides: object) -> CloudEvent:
     return new_event(REFERRAL_ACCEPTED_V1, **fields)
 
 
-def test_the_registry_holds_the_starting_set_each_at_version_1() -> None:
-    assert {t.name for t in EVENT_TYPES.values()} == STARTING_SET
+def test_the_registry_holds_the_starting_set_and_the_gp_decision_each_at_version_1() -> None:
+    assert {t.name for t in EVENT_TYPES.values()} == STARTING_SET | {"gp.task-completed"}
     assert all(type_.endswith(".v1") for type_ in EVENT_TYPES)
 
 
