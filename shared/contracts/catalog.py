@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared.contracts.envelope import CloudEvent, InvalidEnvelope, validation_summary
+from shared.observability.tracing import inject_traceparent
 
 __all__ = [
     "CAREPLAN_UPDATED_V1",
@@ -229,7 +230,8 @@ def new_event(
         "practice": practice,
         "data": data,
         "correlationid": correlationid,
-        "traceparent": traceparent,
+        # Continue the producer's trace across the bus unless the caller passed a traceparent.
+        "traceparent": traceparent if traceparent is not None else inject_traceparent(),
     }
     if time is not None:
         fields["time"] = time

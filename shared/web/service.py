@@ -15,6 +15,7 @@ from shared.bus import Transport
 from shared.db import make_engine, migrate
 from shared.fhir.kernel import Authenticator, FhirKernel, RateLimiter
 from shared.fhir.store import ResourceStore
+from shared.observability.metrics import watch_dead_letters
 from shared.web.app import ReadinessCheck, service_app
 from shared.web.events import Consumer, ServiceEvents
 from shared.web.settings import ServiceSettings
@@ -56,6 +57,7 @@ def build_service(
     if settings.run_migrations:
         migrate(migrations_dir, engine)
     events = ServiceEvents(settings.service_name, engine, transport, consumers)
+    watch_dead_letters(settings.service_name, engine)
     kernel = FhirKernel(
         service=settings.service_name,
         engine=engine,
