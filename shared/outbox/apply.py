@@ -21,7 +21,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from shared.bus import Failure, Outcome, Received, describe_error
 from shared.contracts import CloudEvent
-from shared.observability.tracing import event_span
+from shared.observability.tracing import event_span, tracing_enabled
 from shared.outbox.tables import inbox, utcnow
 
 __all__ = ["Applied", "EventHandler", "apply_batch", "record_in_inbox"]
@@ -67,6 +67,9 @@ class Applied:
 def _run_handler(
     handlers: Mapping[str, EventHandler], consumer: str, conn: Connection, event: CloudEvent
 ) -> None:
+    if not tracing_enabled():
+        handlers[event.type](conn, event)
+        return
     attributes = {"messaging.message.id": event.id, "messaging.consumer.group.name": consumer}
     with event_span(f"process {event.type}", traceparent=event.traceparent, attributes=attributes):
         handlers[event.type](conn, event)

@@ -45,5 +45,5 @@ def record_events(conn: Connection, events: Iterable[CloudEvent]) -> None:
             }
         )
     if rows:
-        conn.execute(outbox.insert(), rows)
+        conn.execute(outbox.insert(), rows[0] if len(rows) == 1 else rows)
         conn.info[OUTBOX_DIRTY] = True

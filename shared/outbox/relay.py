@@ -16,42 +16,30 @@ import asyncio
 import contextlib
 import logging
 import time
-from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any
 
-import sqlalchemy as sa
 from sqlalchemy import Engine, event
 
 from shared.bus import Backoff, Health, Transport, describe_error
 from shared.bus.metrics import OUTBOX_LAG, OUTBOX_OLDEST_AGE, PUBLISH_FAILURES, PUBLISHED
 from shared.contracts import from_json
-from shared.observability.tracing import SpanKind, event_span
+from shared.observability.tracing import SpanKind, event_span, tracing_enabled
+from shared.outbox import relay_store as store
 from shared.outbox.record import OUTBOX_DIRTY
-from shared.outbox.tables import as_utc, outbox, utcnow
+from shared.outbox.relay_store import OutboxRow, PublishResult
 
 __all__ = ["OutboxRelay"]
 
 log = logging.getLogger(__name__)
-_CHUNK = 500  # bound the IN (...) lists: SQLite allows at most 32766 parameters
-
-
-@dataclass(frozen=True)
-class _Row:
-    sequence: int
-    type: str
-    payload: str
-    attempts: int
-
-
-@dataclass(frozen=True)
-class _Result:
-    row: _Row
-    error: str | None
 
 
 class OutboxRelay:
-    """Publishes one database's outbox. Start it after the transport's subscriptions are in place."""
+    """Publishes one database's outbox. Start it after the transport's subscriptions are in place.
+
+    Two loops: the claimer reads due rows and starts publishes (up to ``max_in_flight``); the marker
+    records confirmations in batches. A confirmed row counts as published for ordering at once, so a
+    slow database commit never holds back the next event about the same resource.
+    """
 
     def __init__(
         self,
@@ -70,18 +58,21 @@ class OutboxRelay:
         self._poll, self._lag_interval = poll_interval, lag_interval
         self._backoff = backoff or Backoff(initial=0.2, maximum=30.0)
         self._wake = asyncio.Event()
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._task: asyncio.Task[None] | None = None
-        self._in_flight: dict[int, asyncio.Task[None]] = {}
-        self._results: list[_Result] = []
-        self._stopping = False
+        self._settled_event = asyncio.Event()
         self._idle = asyncio.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._claimer: asyncio.Task[None] | None = None
+        self._marker: asyncio.Task[None] | None = None
+        self._in_flight: dict[int, asyncio.Task[None]] = {}
+        self._settled: dict[int, PublishResult] = {}  # publish finished, outbox row not yet updated
+        self._stopping = False
         self._last_lag = 0.0
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
         event.listen(self.engine, "checkin", self._on_checkin)
-        self._task = asyncio.create_task(self._run(), name=f"outbox-relay:{self.name}")
+        self._claimer = asyncio.create_task(self._claim_loop(), name=f"outbox-claimer:{self.name}")
+        self._marker = asyncio.create_task(self._mark_loop(), name=f"outbox-marker:{self.name}")
 
     def notify(self) -> None:
         """Wake the relay now (thread-safe): call after committing a transaction that recorded events."""
@@ -95,181 +86,135 @@ class OutboxRelay:
         if record is not None and record.info.pop(OUTBOX_DIRTY, False):
             self.notify()
 
+    def _busy(self) -> bool:
+        return bool(self._in_flight or self._settled)
+
     async def wait_idle(self, timeout: float) -> bool:
         """Wait until nothing is left to publish (for shutdown, tests and benchmarks)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if not self._in_flight and await asyncio.to_thread(self._pending_count) == 0:
+            if not self._busy() and await asyncio.to_thread(store.pending_count, self.engine) == 0:
                 return True
             self._idle.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._idle.wait(), min(0.05, max(0.0, deadline - time.monotonic())))
         return False
 
-    async def _run(self) -> None:
+    async def _claim_loop(self) -> None:
         while not self._stopping:
             self._wake.clear()
             try:
-                await self._flush()
                 capacity = self._max_in_flight - len(self._in_flight)
-                if capacity > 0:
-                    rows = await asyncio.to_thread(self._claim, frozenset(self._in_flight), capacity)
+                # Under load, wait for a quarter of the slots: one claim per completion would re-read
+                # the outbox for every event.
+                if capacity >= max(1, self._max_in_flight // 4) or not self._in_flight:
+                    confirmed = frozenset(s for s, r in self._settled.items() if r.error is None)
+                    held = frozenset(self._in_flight).union(s for s, r in self._settled.items() if r.error)
+                    rows = await asyncio.to_thread(
+                        store.claim,
+                        self.engine,
+                        window=self._window,
+                        limit=capacity,
+                        in_flight=held,
+                        confirmed=confirmed,
+                    )
                     for row in rows:
-                        task = asyncio.create_task(self._publish(row))
-                        self._in_flight[row.sequence] = task
-                if not self._in_flight:
+                        if row.sequence not in self._in_flight and row.sequence not in self._settled:
+                            self._in_flight[row.sequence] = asyncio.create_task(self._publish(row))
+                if not self._busy():
                     self._idle.set()
                 if time.monotonic() - self._last_lag >= self._lag_interval:
                     self._last_lag = time.monotonic()
-                    await asyncio.to_thread(self._update_lag)
-            except Exception as exc:  # database unavailable: keep results, try again shortly
+                    count, age = await asyncio.to_thread(store.lag, self.engine)
+                    OUTBOX_LAG.labels(self.name).set(count)
+                    OUTBOX_OLDEST_AGE.labels(self.name).set(age)
+            except Exception as exc:  # database unavailable: try again shortly
                 log.warning("outbox relay %s: %s", self.name, type(exc).__name__)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self._poll)
 
-    async def _publish(self, row: _Row) -> None:
+    async def _publish(self, row: OutboxRow) -> None:
         error: str | None = None
         try:
             event = from_json(row.payload)
-            attributes = {"messaging.message.id": event.id, "messaging.system": self.transport.name}
-            with event_span(
-                f"publish {event.type}",
-                traceparent=event.traceparent,
-                kind=SpanKind.PRODUCER,
-                attributes=attributes,
-            ):
+            if tracing_enabled():
+                attributes = {"messaging.message.id": event.id, "messaging.system": self.transport.name}
+                with event_span(
+                    f"publish {event.type}",
+                    traceparent=event.traceparent,
+                    kind=SpanKind.PRODUCER,
+                    attributes=attributes,
+                ):
+                    await self.transport.publish(event)
+            else:  # the no-op span still costs a few percent of the relay's CPU
                 await self.transport.publish(event)
         except asyncio.CancelledError:
+            self._in_flight.pop(row.sequence, None)
             raise
         except Exception as exc:
             error = describe_error(exc)
-        self._results.append(_Result(row, error))
-        self._wake.set()
+        self._in_flight.pop(row.sequence, None)
+        self._settled[row.sequence] = PublishResult(row, error)
+        self._settled_event.set()
+        self._wake.set()  # a slot is free, and the next event of this subject may go
 
-    async def _flush(self) -> None:
-        if not self._results:
-            return
-        results, self._results = self._results, []
-        try:
-            await asyncio.to_thread(self._mark, results)
-        except BaseException:
-            self._results = results + self._results
-            raise
-        for result in results:
-            self._in_flight.pop(result.row.sequence, None)
-            if result.error is None:
-                PUBLISHED.labels(self.name, result.row.type).inc()
-            else:
-                PUBLISH_FAILURES.labels(self.name, result.row.type).inc()
+    async def _mark_loop(self) -> None:
+        while True:
+            await self._settled_event.wait()
+            self._settled_event.clear()
+            if not self._settled:
+                if self._stopping:
+                    return
+                continue
+            batch = list(self._settled.values())
+            try:
+                await asyncio.to_thread(store.mark, self.engine, batch, self._backoff)
+            except Exception as exc:  # keep them settled: marked on the next round
                 log.warning(
-                    "outbox %s: publish of row %d failed (%s), attempt %d",
-                    self.name,
-                    result.row.sequence,
-                    result.error.split(":")[0],
-                    result.row.attempts + 1,
+                    "outbox relay %s: cannot mark %d rows: %s", self.name, len(batch), type(exc).__name__
                 )
-
-    def _claim(self, in_flight: frozenset[int], limit: int) -> list[_Row]:
-        now = utcnow()
-        c = outbox.c
-        with self.engine.begin() as conn:
-            heads = conn.execute(
-                sa.select(c.sequence, c.subject, c.next_attempt_at)
-                .where(c.published_at.is_(None))
-                .order_by(c.sequence)
-                .limit(self._window)
-            ).all()
-            seen: set[str] = set()
-            chosen: list[int] = []
-            for sequence, subject, next_attempt_at in heads:
-                if subject in seen:
-                    continue  # an earlier event about the same resource is not confirmed yet
-                seen.add(subject)
-                due = as_utc(next_attempt_at)
-                if sequence not in in_flight and (due is None or due <= now):
-                    chosen.append(sequence)
-                    if len(chosen) >= limit:
-                        break
-            if not chosen:
-                return []
-            rows = conn.execute(
-                sa.select(c.sequence, c.type, c.payload, c.attempts)
-                .where(c.sequence.in_(chosen))
-                .order_by(c.sequence)
-            ).all()
-        return [_Row(r.sequence, r.type, r.payload, r.attempts) for r in rows]
-
-    def _mark(self, results: list[_Result]) -> None:
-        now = utcnow()
-        c = outbox.c
-        done = [r.row.sequence for r in results if r.error is None]
-        failed = [
-            {
-                "s": r.row.sequence,
-                "e": r.error,
-                "t": now + timedelta(seconds=self._backoff.delay(r.row.attempts + 1)),
-            }
-            for r in results
-            if r.error is not None
-        ]
-        with self.engine.begin() as conn:
-            for start in range(0, len(done), _CHUNK):
-                conn.execute(
-                    outbox.update()
-                    .where(c.sequence.in_(done[start : start + _CHUNK]))
-                    .values(published_at=now, attempts=c.attempts + 1, next_attempt_at=None)
-                )
-            if failed:
-                conn.execute(
-                    outbox.update()
-                    .where(c.sequence == sa.bindparam("s"))
-                    .values(
-                        attempts=c.attempts + 1,
-                        last_error=sa.bindparam("e"),
-                        next_attempt_at=sa.bindparam("t"),
-                    ),
-                    failed,
-                )
-
-    def _pending_count(self) -> int:
-        with self.engine.connect() as conn:
-            count = conn.execute(
-                sa.select(sa.func.count()).select_from(outbox).where(outbox.c.published_at.is_(None))
-            ).scalar_one()
-        return int(count)
-
-    def _update_lag(self) -> None:
-        with self.engine.connect() as conn:
-            count, oldest = conn.execute(
-                sa.select(sa.func.count(), sa.func.min(outbox.c.created_at)).where(
-                    outbox.c.published_at.is_(None)
-                )
-            ).one()
-        OUTBOX_LAG.labels(self.name).set(count)
-        oldest_utc = as_utc(oldest)
-        age = (utcnow() - oldest_utc).total_seconds() if oldest_utc is not None else 0.0
-        OUTBOX_OLDEST_AGE.labels(self.name).set(age)
+                if self._stopping:
+                    return
+                await asyncio.sleep(self._poll)
+                self._settled_event.set()
+                continue
+            for result in batch:
+                self._settled.pop(result.row.sequence, None)
+                if result.error is None:
+                    PUBLISHED.labels(self.name, result.row.type).inc()
+                else:
+                    PUBLISH_FAILURES.labels(self.name, result.row.type).inc()
+                    log.warning(
+                        "outbox %s: publish of row %d failed (%s), attempt %d",
+                        self.name,
+                        result.row.sequence,
+                        result.error.split(":")[0],
+                        result.row.attempts + 1,
+                    )
+            if not self._busy():
+                self._idle.set()
+            if self._stopping and not self._settled:
+                return
 
     async def health(self) -> Health:
-        if self._task is None:
+        if self._claimer is None or self._marker is None:
             return Health(False, f"outbox relay {self.name} not started")
-        if self._task.done():
+        if self._claimer.done() or self._marker.done():
             return Health(False, f"outbox relay {self.name} stopped")
         return Health(True, f"outbox relay {self.name}: {len(self._in_flight)} in flight")
 
     async def close(self) -> None:
         """Stop: publishes still in flight are abandoned (their rows stay unpublished for next time)."""
-        if self._task is None or self._stopping:
+        if self._claimer is None or self._stopping:
             return
         self._stopping = True
         self._wake.set()
-        await asyncio.gather(self._task, return_exceptions=True)
-        for task in self._in_flight.values():
+        await asyncio.gather(self._claimer, return_exceptions=True)
+        in_flight = list(self._in_flight.values())
+        for task in in_flight:
             task.cancel()
-        await asyncio.gather(*self._in_flight.values(), return_exceptions=True)
-        try:
-            await self._flush()  # record what was confirmed before the stop
-        except Exception as exc:
-            log.warning("outbox relay %s: final flush failed: %s", self.name, type(exc).__name__)
-        self._in_flight.clear()
+        await asyncio.gather(*in_flight, return_exceptions=True)
+        if self._marker is not None:
+            self._settled_event.set()  # record what was confirmed before the stop
+            await asyncio.gather(self._marker, return_exceptions=True)
         event.remove(self.engine, "checkin", self._on_checkin)
