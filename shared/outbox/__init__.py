@@ -7,12 +7,14 @@ from shared.outbox.admin import (
     dead_letters,
     nats_dead_letters,
     outbox_lag,
+    prune,
     replay_nats_dead_letter,
     request_replay,
 )
 from shared.outbox.inbox import EventHandler, Inbox
 from shared.outbox.record import record_event, record_events
 from shared.outbox.relay import OutboxRelay
+from shared.outbox.service import ServiceEvents
 from shared.outbox.tables import (
     create_outbox_tables_v1,
     dead_letter,
@@ -28,6 +30,7 @@ __all__ = [
     "Inbox",
     "OutboxLag",
     "OutboxRelay",
+    "ServiceEvents",
     "create_outbox_tables_v1",
     "dead_letter",
     "dead_letter_info",
@@ -38,6 +41,7 @@ __all__ = [
     "nats_dead_letters",
     "outbox",
     "outbox_lag",
+    "prune",
     "record_event",
     "record_events",
     "replay_nats_dead_letter",

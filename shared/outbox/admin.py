@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import nats
 import sqlalchemy as sa
@@ -21,7 +21,7 @@ from sqlalchemy import Engine
 from shared.bus import NatsSettings
 from shared.bus.metrics import DEAD_LETTERED, DELIVERED, DUPLICATES, OUTBOX_LAG, PUBLISHED, REDELIVERED
 from shared.contracts import from_json
-from shared.outbox.tables import as_utc, dead_letter, outbox, utcnow
+from shared.outbox.tables import as_utc, dead_letter, inbox, outbox, utcnow
 
 __all__ = [
     "DEAD_LETTERED",
@@ -38,6 +38,7 @@ __all__ = [
     "nats_dead_letters",
     "outbox_lag",
     "parse_databases",
+    "prune",
     "replay_nats_dead_letter",
     "request_replay",
 ]
@@ -96,6 +97,26 @@ def outbox_lag(engine: Engine, database: str = "outbox") -> OutboxLag:
     oldest_utc = as_utc(oldest)
     age = (utcnow() - oldest_utc).total_seconds() if oldest_utc is not None else None
     return OutboxLag(database, int(count), int(failing), age, last_error)
+
+
+def prune(engine: Engine, *, published_before: timedelta, processed_before: timedelta) -> tuple[int, int]:
+    """Delete outbox rows published longer ago than ``published_before`` and inbox rows older than
+    ``processed_before``; returns (outbox rows, inbox rows) deleted.
+
+    Keep inbox rows longer than any redelivery can come: longer than the stream's ``max_age`` (30 days
+    by default) when a consumer might be reset to replay the stream.
+    """
+    now = utcnow()
+    with engine.begin() as conn:
+        published = conn.execute(
+            outbox.delete()
+            .where(outbox.c.published_at.is_not(None), outbox.c.published_at < now - published_before)
+            .returning(outbox.c.sequence)
+        ).all()
+        processed = conn.execute(
+            inbox.delete().where(inbox.c.processed_at < now - processed_before).returning(inbox.c.event_id)
+        ).all()
+    return len(published), len(processed)
 
 
 @dataclass(frozen=True)
