@@ -33,6 +33,10 @@ FUZZ = settings(
 
 def _check(case: schemathesis.Case) -> None:
     response = case.call(headers=HEADERS)
+    if case.formatted_path == "/readyz":
+        # The fuzzed apps run without their lifespan (no event bus started): 503 is the honest answer.
+        assert response.status_code in (200, 503)
+        return
     assert response.status_code < 500, (
         case.method,
         case.formatted_path,
