@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
+import anyio
+from fastapi import FastAPI
+
+from services.careplan.consumers import consumers
+from services.careplan.definitions import DefinitionStore, seed_definitions
+from services.careplan.handlers import CareplanHandlers
+from services.careplan.hooks import WriteRules
+from services.careplan.operations_plan import PlanOperations
+from services.careplan.operations_review import ReviewOperations
 from services.careplan.settings import CareplanSettings
 from shared.bus import Transport
-from shared.fhir import Authenticator, RateLimiter
+from shared.fhir import Authenticator, FhirKernel, RateLimiter
 from shared.web import ServiceParts, build_service
 
 __all__ = ["RESOURCES", "create_service"]
@@ -34,6 +45,14 @@ RESOURCES: tuple[str, ...] = (
 )
 
 
+@asynccontextmanager
+async def publish_definitions(app: FastAPI) -> AsyncIterator[None]:
+    """Store the catalogue, templates, questionnaire and measure (``data/``) when they changed."""
+    kernel: FhirKernel = app.state.kernel
+    await anyio.to_thread.run_sync(seed_definitions, kernel.engine, kernel.store)
+    yield
+
+
 def create_service(
     settings: CareplanSettings,
     *,
@@ -41,6 +60,30 @@ def create_service(
     transport: Transport,
     rate_limiter: RateLimiter | None = None,
 ) -> ServiceParts:
+    specialists = {
+        role: name
+        for role, name in (
+            ("pain-consultant", settings.pain_consultant),
+            ("addiction-psychiatrist", settings.addiction_psychiatrist),
+        )
+        if name
+    }
+    handlers = CareplanHandlers(specialists)
+
+    def configure(kernel: FhirKernel) -> None:
+        handlers.kernel = kernel
+        kernel.store = DefinitionStore(
+            default_count=kernel.store.default_count, max_count=kernel.store.max_count
+        )
+        rules = WriteRules(kernel, settings.community_budget_gbp)
+        kernel.resource("CarePlan", on_write=rules.careplan_written)
+        kernel.resource("ServiceRequest", on_write=rules.service_request_written)
+        kernel.resource("QuestionnaireResponse", on_write=rules.response_written)
+        PlanOperations(kernel, rules).register()
+        ReviewOperations(
+            kernel, weekday=settings.mdt_weekday, at=settings.mdt_time, minutes=settings.mdt_minutes
+        ).register()
+
     return build_service(
         settings,
         title="pain-review careplan",
@@ -49,5 +92,8 @@ def create_service(
         transport=transport,
         rate_limiter=rate_limiter,
         resources=RESOURCES,
+        consumers=consumers(handlers),
         migrations_dir=MIGRATIONS,
+        configure=configure,
+        lifespan_parts=[publish_definitions],
     )

@@ -1,0 +1,68 @@
+"""The careplan service's subscriptions: durable consumer names (stable across releases) to handlers."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from sqlalchemy import Connection
+
+from services.careplan.handlers import CareplanHandlers
+from shared.contracts import (
+    GP_TASK_COMPLETED_V1,
+    MEDREVIEW_COMPLETED_V1,
+    PATIENT_DISCHARGED_V1,
+    PATIENT_ENROLLED_V1,
+    PATIENT_INVITED_V1,
+    REFERRAL_ACCEPTED_V1,
+    REFERRAL_RECEIVED_V1,
+    REFERRAL_REJECTED_V1,
+    TAPER_APPROVED_V1,
+    TAPER_DECLINED_V1,
+    TAPER_PAUSED_V1,
+    TAPER_PROPOSED_V1,
+    CloudEvent,
+    EventType,
+)
+from shared.outbox import EventHandler
+from shared.web import Consumer
+
+__all__ = ["consumers"]
+
+
+def _consumer(name: str, handlers: Mapping[EventType, EventHandler]) -> Consumer:
+    table = {t.type: h for t, h in handlers.items()}
+
+    def dispatch(conn: Connection, event: CloudEvent) -> None:
+        table[event.type](conn, event)
+
+    return Consumer(name=name, event_types=tuple(handlers), handler=dispatch)
+
+
+def consumers(handlers: CareplanHandlers) -> list[Consumer]:
+    """One durable consumer per purpose; each dispatches on the event type."""
+    return [
+        _consumer(
+            "careplan-enrolment",
+            {PATIENT_ENROLLED_V1: handlers.enrolled, PATIENT_DISCHARGED_V1: handlers.discharged},
+        ),
+        _consumer(
+            "careplan-taper",
+            {
+                TAPER_PROPOSED_V1: handlers.taper("proposed"),
+                TAPER_APPROVED_V1: handlers.taper("approved"),
+                TAPER_DECLINED_V1: handlers.taper("declined"),
+                TAPER_PAUSED_V1: handlers.taper("paused"),
+            },
+        ),
+        _consumer(
+            "careplan-evaluation",
+            {
+                REFERRAL_RECEIVED_V1: handlers.referral("received"),
+                REFERRAL_ACCEPTED_V1: handlers.referral("accepted"),
+                REFERRAL_REJECTED_V1: handlers.referral("rejected"),
+                PATIENT_INVITED_V1: handlers.invited,
+                MEDREVIEW_COMPLETED_V1: handlers.medication_reviewed,
+            },
+        ),
+        _consumer("careplan-gp-tasks", {GP_TASK_COMPLETED_V1: handlers.gp_task_completed}),
+    ]

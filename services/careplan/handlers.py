@@ -1,0 +1,244 @@
+"""One function per consumed event; each runs in the inbox transaction (applied once per event).
+
+Writes go through the kernel's store under the event's practice, with a Provenance naming this
+service's consumer, and every change to a pain management plan is published as ``careplan.updated``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from sqlalchemy import Connection
+
+from services.careplan.catalogue import interventions
+from services.careplan.descripting import apply_taper_progress, taper_progress
+from services.careplan.fhir_mapping import care_team, draft_plan, entries, stable_id
+from services.careplan.publishing import record_plan_updated
+from services.careplan.repository import CLOSED_PLAN, pain_plan_for, record_fact
+from shared.auth.principal import Principal
+from shared.contracts import CloudEvent
+from shared.fhir import FhirKernel, NotFound, RequestContext
+
+__all__ = ["CareplanHandlers"]
+
+log = logging.getLogger(__name__)
+
+
+def _instant(text: Any, fallback: datetime) -> datetime:
+    """A FHIR date or dateTime as an aware UTC datetime (dates at midnight); ``fallback`` when absent."""
+    if not isinstance(text, str) or not text:
+        return fallback.astimezone(UTC)
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return fallback.astimezone(UTC)
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC)
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+@dataclass
+class CareplanHandlers:
+    """The handlers; ``kernel`` is bound when the service's kernel exists (``configure``)."""
+
+    specialists: Mapping[str, str]
+    kernel: FhirKernel = field(init=False)
+
+    # ---- plumbing ---------------------------------------------------------------------------
+    def _ctx(self, event: CloudEvent) -> RequestContext:
+        principal = Principal(
+            client_id="careplan-consumer", practice=event.practice, role="service", scopes=frozenset()
+        )
+        return RequestContext(principal, event.id, event.correlationid or event.id, "careplan")
+
+    def _create(self, conn: Connection, event: CloudEvent, resource: dict[str, Any]) -> dict[str, Any]:
+        stored = self.kernel.store.create(conn, resource, practice=event.practice, resource_id=resource["id"])
+        self.kernel.write_provenance(conn, self._ctx(event), stored, "CREATE")
+        return stored
+
+    def _update(self, conn: Connection, event: CloudEvent, resource: dict[str, Any]) -> dict[str, Any]:
+        version = int(resource["meta"]["versionId"])
+        stored, _ = self.kernel.store.update(
+            conn, resource, tenants={event.practice}, practice=event.practice, if_match=version
+        )
+        self.kernel.write_provenance(conn, self._ctx(event), stored, "UPDATE")
+        return stored
+
+    def _exists(self, conn: Connection, resource_type: str, resource_id: str, practice: str) -> bool:
+        try:
+            self.kernel.store.read(conn, resource_type, resource_id, tenants={practice})
+        except NotFound:
+            return False
+        return True
+
+    # ---- enrolment and discharge --------------------------------------------------------------
+    def enrolled(self, conn: Connection, event: CloudEvent) -> None:
+        """patient.enrolled: a CareTeam and a draft pain management plan (once per episode)."""
+        episodes = entries(event.data, "EpisodeOfCare")
+        if not episodes:
+            raise ValueError("patient.enrolled carries no EpisodeOfCare")
+        episode = episodes[0]
+        patients = entries(event.data, "Patient")
+        patient = (episode.get("patient") or {}).get("reference") or (
+            f"Patient/{patients[0]['id']}" if patients else None
+        )
+        if not patient:
+            raise ValueError("patient.enrolled names no patient")
+        key = str(episode.get("id") or patient)
+        practice = event.practice
+        record_fact(
+            conn,
+            practice=practice,
+            kind="enrolled",
+            subject=f"EpisodeOfCare/{key}",
+            patient=patient,
+            occurred_at=_instant((episode.get("period") or {}).get("start"), event.time),
+        )
+        team_id, plan_id = stable_id(practice, "care-team", key), stable_id(practice, "pain-plan", key)
+        if self._exists(conn, "CarePlan", plan_id, practice):
+            return
+        referrals = entries(event.data, "ServiceRequest")
+        if not self._exists(conn, "CareTeam", team_id, practice):
+            team = care_team(
+                team_id=team_id,
+                practice=practice,
+                patient=patient,
+                episode=episode,
+                referral=referrals[0] if referrals else None,
+                specialists=self.specialists,
+            )
+            self._create(conn, event, team)
+        plan = draft_plan(
+            plan_id=plan_id,
+            team_id=team_id,
+            patient=patient,
+            episode=episode,
+            conditions=entries(event.data, "Condition"),
+            created=_iso(event.time),
+        )
+        stored = self._create(conn, event, plan)
+        record_plan_updated(conn, stored, practice=practice, correlation_id=event.correlationid)
+
+    def discharged(self, conn: Connection, event: CloudEvent) -> None:
+        """patient.discharged: the plan completed (or revoked if never agreed), the team inactive."""
+        episode = event.data
+        patient = (episode.get("patient") or {}).get("reference")
+        end = (episode.get("period") or {}).get("end")
+        record_fact(
+            conn,
+            practice=event.practice,
+            kind="discharged",
+            subject=f"EpisodeOfCare/{episode.get('id') or patient}",
+            patient=patient,
+            occurred_at=_instant(end, event.time),
+        )
+        plan = pain_plan_for(conn, str(patient), {event.practice}) if patient else None
+        if plan is None or plan.get("status") in CLOSED_PLAN:
+            return
+        plan["status"] = "revoked" if plan.get("status") == "draft" else "completed"
+        plan["period"] = {**(plan.get("period") or {}), "end": str(end or _iso(event.time))[:10]}
+        stored = self._update(conn, event, plan)
+        record_plan_updated(conn, stored, practice=event.practice, correlation_id=event.correlationid)
+        for ref in plan.get("careTeam") or []:
+            team_id = str(ref.get("reference", "")).removeprefix("CareTeam/")
+            try:
+                team = self.kernel.store.read(conn, "CareTeam", team_id, tenants={event.practice})
+            except NotFound:
+                continue
+            if team.get("status") == "active":
+                self._update(conn, event, {**team, "status": "inactive"})
+
+    # ---- medication steps from medreview ------------------------------------------------------
+    def taper(self, kind: str) -> Callable[[Connection, CloudEvent], None]:
+        def handle(conn: Connection, event: CloudEvent) -> None:
+            data = event.data
+            patient = ((data.get("subject") or data.get("for")) or {}).get("reference")
+            plan = pain_plan_for(conn, str(patient), {event.practice}) if patient else None
+            if plan is None or plan.get("status") in CLOSED_PLAN:
+                log.info("taper.%s: no open pain management plan to show it in", kind)
+                return
+            focus = data.get("focus") if data.get("resourceType") == "Task" else None
+            reference = (focus or {}).get("reference") or event.subject
+            updated = apply_taper_progress(
+                plan,
+                taper_progress(kind, data),
+                taper_reference=str(reference),
+                concept=interventions()["de-scripting"].concept(),
+                now=_iso(event.time),
+            )
+            stored = self._update(conn, event, updated)
+            record_plan_updated(conn, stored, practice=event.practice, correlation_id=event.correlationid)
+
+        return handle
+
+    # ---- facts for the service evaluation -----------------------------------------------------
+    def referral(self, kind: str) -> Callable[[Connection, CloudEvent], None]:
+        def handle(conn: Connection, event: CloudEvent) -> None:
+            for request in entries(event.data, "ServiceRequest")[:1]:
+                record_fact(
+                    conn,
+                    practice=event.practice,
+                    kind=f"referral-{kind}",
+                    subject=f"ServiceRequest/{request.get('id') or event.subject}",
+                    patient=(request.get("subject") or {}).get("reference"),
+                    occurred_at=_instant(request.get("authoredOn"), event.time),
+                )
+
+        return handle
+
+    def invited(self, conn: Connection, event: CloudEvent) -> None:
+        letter = event.data
+        record_fact(
+            conn,
+            practice=event.practice,
+            kind="invited",
+            subject=f"Communication/{letter.get('id') or event.id}",
+            patient=(letter.get("subject") or {}).get("reference"),
+            occurred_at=_instant(letter.get("sent"), event.time),
+        )
+
+    def medication_reviewed(self, conn: Connection, event: CloudEvent) -> None:
+        """medreview.completed: the total daily OME (mg/day) at that review."""
+        for observation in entries(event.data, "Observation"):
+            quantity = observation.get("valueQuantity") or {}
+            unit = (quantity.get("code"), quantity.get("unit"))
+            if not {"mg/d", "mg/(24.h)", "mg/day"} & set(unit):
+                continue
+            try:
+                value = Decimal(str(quantity["value"]))
+            except (KeyError, InvalidOperation):
+                continue
+            record_fact(
+                conn,
+                practice=event.practice,
+                kind="ome",
+                subject=f"Observation/{observation.get('id') or event.id}",
+                patient=(observation.get("subject") or {}).get("reference"),
+                occurred_at=_instant(
+                    observation.get("effectiveDateTime") or observation.get("issued"), event.time
+                ),
+                value=value,
+            )
+            return
+
+    def gp_task_completed(self, conn: Connection, event: CloudEvent) -> None:
+        """gp.task-completed for one of our summary Tasks: record the practice's outcome."""
+        done = event.data
+        ours = [i.get("value") for i in done.get("identifier") or [] if "gp-task" in str(i.get("system"))]
+        for task_id in ours:
+            try:
+                task = self.kernel.store.read(conn, "Task", str(task_id), tenants={event.practice})
+            except NotFound:
+                continue
+            changed = {**task, "status": done.get("status", task["status"])}
+            for name in ("businessStatus", "statusReason", "output", "lastModified"):
+                if name in done:
+                    changed[name] = done[name]
+            self._update(conn, event, changed)

@@ -1,0 +1,346 @@
+"""Operations on the pain management plan: start from a template, activate, budget, GP summaries,
+and the assessment's scores.
+
+* ``POST PlanDefinition/{id}/$apply?subject=Patient/x`` (or ``subject`` in a Parameters body): the
+  patient's plan (the open one, else a new draft) with the template's activities, not started.
+* ``POST CarePlan/{id}/$activate``: Parameters ``patientAgreement`` and ``projectWorkerAgreement``
+  (dateTime), ``sendSummary`` (boolean); honours If-Match; answers the active plan.
+* ``GET CarePlan/{id}/$budget``: Parameters ``budget``, ``committed``, ``remaining`` (Money, GBP).
+* ``POST CarePlan/{id}/$gp-summary`` and ``POST Encounter/{id}/$gp-summary``: Parameters ``note``
+  (string), ``attach`` (boolean); answers the Task sent to the GP (``gp.task-requested``).
+* ``GET QuestionnaireResponse/{id}/$score``: PHQ-9 and GAD-7 totals and bands, PEG mean.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import anyio
+
+from services.careplan.activities import NewActivity, add_activities, with_agreements
+from services.careplan.assessment import AssessmentError, answers_of, score_assessment
+from services.careplan.budget import BudgetError, budget_of, position
+from services.careplan.catalogue import INTERVENTION_SYSTEM, PAIN_MANAGEMENT_CATEGORY, interventions
+from services.careplan.fhir_mapping import gp_task, plan_end
+from services.careplan.hooks import WriteRules, is_community_request
+from services.careplan.publishing import record_gp_task_requested
+from services.careplan.repository import CLOSED_PLAN, is_pain_plan, pain_plan_for, patient_resources
+from services.careplan.summaries import plan_summary, session_summary
+from shared.fhir import BadRequest, FhirKernel, OperationCall, Unprocessable, idempotency, new_id, now_instant
+from shared.fhir.http import etag_version
+
+__all__ = ["PlanOperations", "parameter"]
+
+DESCRIPTIONS = {
+    "plan-summary": "Pain management plan updated",
+    "session-summary": "Session with the project worker",
+}
+
+
+def parameter(body: Any, name: str) -> Any:
+    """The value[x] of the first parameter called ``name`` in a Parameters body (or ``None``)."""
+    if body is None:
+        return None
+    if not isinstance(body, dict) or body.get("resourceType") != "Parameters":
+        raise BadRequest("The body must be a Parameters resource")
+    for part in body.get("parameter") or []:
+        if isinstance(part, dict) and part.get("name") == name:
+            for key, value in part.items():
+                if key.startswith("value"):
+                    return value
+            return None
+    return None
+
+
+def _instant() -> str:
+    return now_instant().isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def _money(value: Decimal) -> dict[str, Any]:
+    return {"value": float(value), "currency": "GBP"}
+
+
+class PlanOperations:
+    def __init__(self, kernel: FhirKernel, rules: WriteRules) -> None:
+        self.kernel, self.rules = kernel, rules
+
+    def register(self) -> None:
+        k = self.kernel
+        k.operation(
+            "apply",
+            self.apply,
+            level="instance",
+            resource_type="PlanDefinition",
+            scope=("CarePlan", "c"),
+            methods=("POST",),
+            documentation="Start or extend a patient's pain management plan from a template "
+            "(subject=Patient/x)",
+        )
+        k.operation(
+            "activate",
+            self.activate,
+            level="instance",
+            resource_type="CarePlan",
+            scope=("CarePlan", "u"),
+            documentation="Activate a draft plan once the patient and the project worker agreed "
+            "(honours If-Match)",
+        )
+        k.operation(
+            "budget",
+            self.budget,
+            level="instance",
+            resource_type="CarePlan",
+            scope=("CarePlan", "r"),
+            methods=("GET",),
+            documentation="The patient's community budget, committed spend and what remains (GBP)",
+        )
+        for resource_type in ("CarePlan", "Encounter"):
+            k.operation(
+                "gp-summary",
+                self.gp_summary,
+                level="instance",
+                resource_type=resource_type,
+                scope=("Task", "c"),
+                documentation=f"Send a summary of this {resource_type} to the GP practice as a Task",
+            )
+        k.operation(
+            "score",
+            self.score,
+            level="instance",
+            resource_type="QuestionnaireResponse",
+            scope=("QuestionnaireResponse", "r"),
+            methods=("GET",),
+            documentation="PHQ-9 and GAD-7 totals and severity bands, PEG mean, of an assessment",
+        )
+
+    # ---- $apply ---------------------------------------------------------------------------------
+    async def apply(self, call: OperationCall) -> dict[str, Any]:
+        subject = call.request.query_params.get("subject") or _reference(parameter(call.body, "subject"))
+        if not isinstance(subject, str) or not subject.startswith("Patient/") or len(subject) < 9:
+            raise BadRequest("$apply needs subject=Patient/<id>")
+        call.patient = subject
+        ctx, store = call.ctx, self.kernel.store
+        if_match = etag_version(call.request.headers.get("if-match"))
+
+        def work() -> dict[str, Any]:
+            with call.transaction() as conn:
+                idempotency.claim(conn, ctx)
+                definition = store.read(conn, "PlanDefinition", str(call.resource_id), tenants=ctx.tenants)
+                additions = [_new_activity(a) for a in definition.get("action") or [] if a.get("code")]
+                plan = pain_plan_for(conn, subject, ctx.tenants)
+                if plan is None or plan.get("status") in CLOSED_PLAN:
+                    plan = _new_plan(subject)
+                    created = True
+                else:
+                    created = False
+                plan = add_activities(plan, additions)
+                canonical = definition.get("url")
+                if canonical and canonical not in (plan.get("instantiatesCanonical") or []):
+                    plan["instantiatesCanonical"] = [*(plan.get("instantiatesCanonical") or []), canonical]
+                self.kernel.validate(plan, "CarePlan")
+                if created:
+                    stored = store.create(conn, plan, practice=ctx.principal.practice)
+                else:
+                    stored, _ = store.update(
+                        conn,
+                        plan,
+                        tenants=ctx.tenants,
+                        practice=ctx.principal.practice,
+                        if_match=if_match if if_match is not None else int(plan["meta"]["versionId"]),
+                    )
+                self.kernel.write_provenance(conn, ctx, stored, "CREATE" if created else "UPDATE")
+                self.rules.careplan_written(conn, ctx, stored, "create" if created else "update")
+                return stored
+
+        return await anyio.to_thread.run_sync(work)
+
+    # ---- $activate ------------------------------------------------------------------------------
+    async def activate(self, call: OperationCall) -> dict[str, Any]:
+        agreed = {
+            "patient": parameter(call.body, "patientAgreement"),
+            "project-worker": parameter(call.body, "projectWorkerAgreement"),
+        }
+        for party, moment in agreed.items():
+            if not isinstance(moment, str) or len(moment) < 10:
+                raise BadRequest(f"$activate needs the {party}'s agreement as a dateTime")
+        send = parameter(call.body, "sendSummary") is True
+        ctx, store = call.ctx, self.kernel.store
+        if_match = etag_version(call.request.headers.get("if-match"))
+
+        def work() -> dict[str, Any]:
+            with call.transaction() as conn:
+                idempotency.claim(conn, ctx)
+                plan = store.read(conn, "CarePlan", str(call.resource_id), tenants=ctx.tenants)
+                call.patient = (plan.get("subject") or {}).get("reference")
+                if plan.get("status") != "draft":
+                    status = plan.get("status")
+                    raise Unprocessable(f"only a draft plan can be activated; this one is {status}")
+                activated = {**with_agreements(plan, agreed), "status": "active"}
+                stored, _ = store.update(
+                    conn,
+                    activated,
+                    tenants=ctx.tenants,
+                    practice=ctx.principal.practice,
+                    if_match=if_match if if_match is not None else int(plan["meta"]["versionId"]),
+                )
+                self.kernel.write_provenance(conn, ctx, stored, "UPDATE")
+                self.rules.careplan_written(conn, ctx, stored, "update")
+                if send:
+                    self._send(conn, call, "plan-summary", stored, plan_summary(stored), attach=True)
+                return stored
+
+        return await anyio.to_thread.run_sync(work)
+
+    # ---- $budget --------------------------------------------------------------------------------
+    async def budget(self, call: OperationCall) -> dict[str, Any]:
+        ctx, store = call.ctx, self.kernel.store
+
+        def work() -> dict[str, Any]:
+            with call.transaction() as conn:
+                plan = store.read(conn, "CarePlan", str(call.resource_id), tenants=ctx.tenants)
+                patient = str((plan.get("subject") or {}).get("reference"))
+                call.patient = patient
+                requests = [
+                    r
+                    for r in patient_resources(conn, "ServiceRequest", patient, ctx.tenants)
+                    if is_community_request(r)
+                ]
+                budget = budget_of(plan, self.rules.default_budget)
+                try:
+                    where = position(budget, requests)
+                except BudgetError as exc:
+                    raise Unprocessable(str(exc)) from None
+            return {
+                "resourceType": "Parameters",
+                "parameter": [
+                    {"name": "budget", "valueMoney": _money(where.budget)},
+                    {"name": "committed", "valueMoney": _money(where.committed)},
+                    {"name": "remaining", "valueMoney": _money(where.remaining)},
+                ],
+            }
+
+        return await anyio.to_thread.run_sync(work)
+
+    # ---- $gp-summary ----------------------------------------------------------------------------
+    async def gp_summary(self, call: OperationCall) -> dict[str, Any]:
+        resource_type = _type_of(call)
+        note = parameter(call.body, "note")
+        attach = parameter(call.body, "attach") is True
+        ctx, store = call.ctx, self.kernel.store
+
+        def work() -> dict[str, Any]:
+            with call.transaction() as conn:
+                idempotency.claim(conn, ctx)
+                focus = store.read(conn, resource_type, str(call.resource_id), tenants=ctx.tenants)
+                call.patient = (focus.get("subject") or {}).get("reference")
+                if resource_type == "CarePlan":
+                    if not is_pain_plan(focus):
+                        raise Unprocessable("only a pain management plan is summarised for the GP")
+                    goals = [
+                        g
+                        for g in patient_resources(conn, "Goal", str(call.patient), ctx.tenants)
+                        if {"reference": f"Goal/{g['id']}"} in (focus.get("goal") or [])
+                    ]
+                    text = plan_summary(focus, goals, note if isinstance(note, str) else None)
+                    kind = "plan-summary"
+                else:
+                    text = session_summary(focus, note if isinstance(note, str) else None)
+                    kind = "session-summary"
+                return self._send(conn, call, kind, focus, text, attach=attach and kind == "plan-summary")
+
+        return await anyio.to_thread.run_sync(work)
+
+    def _send(
+        self, conn: Any, call: OperationCall, kind: str, focus: dict[str, Any], text: str, *, attach: bool
+    ) -> dict[str, Any]:
+        ctx = call.ctx
+        patient = (focus.get("subject") or {}).get("reference")
+        if not isinstance(patient, str) or not patient.startswith("Patient/"):
+            raise Unprocessable(f"the {focus['resourceType']} has no Patient subject to send a summary about")
+        task = gp_task(
+            task_id=new_id(),
+            kind=kind,
+            practice=ctx.principal.practice,
+            patient=patient,
+            focus=f"{focus['resourceType']}/{focus['id']}",
+            description=DESCRIPTIONS[kind],
+            summary=text,
+            authored=_instant(),
+            attach=attach,
+        )
+        stored = self.kernel.store.create(conn, task, practice=ctx.principal.practice, resource_id=task["id"])
+        self.kernel.write_provenance(conn, ctx, stored, "CREATE")
+        record_gp_task_requested(
+            conn, stored, practice=ctx.principal.practice, correlation_id=ctx.correlation_id
+        )
+        return stored
+
+    # ---- $score ---------------------------------------------------------------------------------
+    async def score(self, call: OperationCall) -> dict[str, Any]:
+        ctx, store = call.ctx, self.kernel.store
+
+        def work() -> dict[str, Any]:
+            with call.transaction() as conn:
+                response = store.read(
+                    conn, "QuestionnaireResponse", str(call.resource_id), tenants=ctx.tenants
+                )
+                call.patient = (response.get("subject") or {}).get("reference")
+            try:
+                scores = score_assessment(answers_of(response.get("item") or []))
+            except AssessmentError as exc:
+                raise Unprocessable(str(exc)) from None
+            parts: list[dict[str, Any]] = []
+            if scores.phq9_total is not None:
+                parts += [
+                    {"name": "phq9Total", "valueInteger": scores.phq9_total},
+                    {"name": "phq9Severity", "valueCode": scores.phq9_severity},
+                    {"name": "phq9Item9Positive", "valueBoolean": scores.phq9_item9_positive},
+                ]
+            if scores.gad7_total is not None:
+                parts += [
+                    {"name": "gad7Total", "valueInteger": scores.gad7_total},
+                    {"name": "gad7Severity", "valueCode": scores.gad7_severity},
+                ]
+            if scores.peg_mean is not None:
+                parts.append({"name": "pegMean", "valueDecimal": float(scores.peg_mean)})
+            return {"resourceType": "Parameters", "parameter": parts}
+
+        return await anyio.to_thread.run_sync(work)
+
+
+def _type_of(call: OperationCall) -> str:
+    path = call.request.url.path
+    return "Encounter" if "/Encounter/" in path else "CarePlan"
+
+
+def _reference(value: Any) -> Any:
+    if isinstance(value, dict):
+        return value.get("reference")
+    return value
+
+
+def _new_activity(action: dict[str, Any]) -> NewActivity:
+    codings = [c for concept in action.get("code") or [] for c in concept.get("coding") or []]
+    ours = next((c for c in codings if c.get("system") == INTERVENTION_SYSTEM), None)
+    if ours and ours.get("code") in interventions():
+        entry = interventions()[ours["code"]]
+        kind = "ServiceRequest" if entry.setting == "community" else None
+        return NewActivity(entry.code, entry.concept(), action.get("description"), kind)
+    concept = (action.get("code") or [{}])[0]
+    key = str((codings[0] if codings else {}).get("code") or action.get("id") or new_id())
+    return NewActivity(key, concept, action.get("description"))
+
+
+def _new_plan(subject: str) -> dict[str, Any]:
+    today = _instant()[:10]
+    return {
+        "resourceType": "CarePlan",
+        "status": "draft",
+        "intent": "plan",
+        "category": [PAIN_MANAGEMENT_CATEGORY],
+        "title": "Pain management plan",
+        "subject": {"reference": subject},
+        "period": {"start": today, "end": plan_end(today, None)},
+        "created": _instant(),
+    }

@@ -1,0 +1,204 @@
+"""Operations for the care team and the commissioner: monthly MDT reviews and the service evaluation.
+
+* ``POST Appointment/$propose-mdt-review``: Parameters ``patient`` (reference; without it, every
+  patient of the caller's practice with an open plan) and ``month`` (YYYY-MM, default next month);
+  answers a Bundle (collection) of the proposed Appointments. A month's proposal is made once: asked
+  again, the existing Appointment is returned.
+* ``GET Measure/service-evaluation/$evaluate-measure?periodStart=&periodEnd=``: the MeasureReport;
+  with ``_format=svg`` a bar chart (``image/svg+xml``) of the same figures.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+import anyio
+from starlette.responses import Response
+
+from services.careplan.catalogue import interventions
+from services.careplan.chart import evaluation_chart_svg
+from services.careplan.evaluation import intervention_shares, measure_report
+from services.careplan.fhir_mapping import mdt_review, stable_id
+from services.careplan.operations_plan import parameter
+from services.careplan.repository import CLOSED_PLAN, evaluation_facts, pain_plan_for, pain_plans
+from shared.fhir import (
+    BadRequest,
+    FhirKernel,
+    NotFound,
+    OperationCall,
+    Unprocessable,
+    idempotency,
+    now_instant,
+)
+
+__all__ = ["ReviewOperations", "first_weekday", "period_bounds"]
+
+SVG = "image/svg+xml"
+
+
+def first_weekday(year: int, month: int, weekday: int) -> date:
+    """The first ``weekday`` (Monday 0 … Sunday 6) of a month."""
+    first = date(year, month, 1)
+    return first + timedelta(days=(weekday - first.weekday()) % 7)
+
+
+def _parse_moment(text: str, *, end: bool) -> datetime:
+    try:
+        if len(text) == 10:
+            day = date.fromisoformat(text)
+            return datetime.combine(day, time.max if end else time.min, tzinfo=UTC)
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise BadRequest(f"'{text}' is not a date (YYYY-MM-DD) or dateTime") from None
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC)
+
+
+def period_bounds(start: str | None, end: str | None) -> tuple[datetime, datetime]:
+    """The evaluation period as UTC instants; dates cover whole days."""
+    if not start or not end:
+        raise BadRequest("$evaluate-measure needs periodStart and periodEnd (YYYY-MM-DD)")
+    low, high = _parse_moment(start, end=False), _parse_moment(end, end=True)
+    if high < low:
+        raise BadRequest("periodEnd is before periodStart")
+    return low, high
+
+
+def _month(text: Any) -> tuple[int, int]:
+    if text is None:
+        today = now_instant().date()
+        return (today.year + 1, 1) if today.month == 12 else (today.year, today.month + 1)
+    try:
+        year, month = (int(part) for part in str(text).split("-"))
+        date(year, month, 1)
+    except ValueError:
+        raise BadRequest(f"month must be YYYY-MM, not {text!r}") from None
+    return year, month
+
+
+class ReviewOperations:
+    def __init__(self, kernel: FhirKernel, *, weekday: int, at: time, minutes: int) -> None:
+        self.kernel, self.weekday, self.at, self.minutes = kernel, weekday, at, minutes
+
+    def register(self) -> None:
+        self.kernel.operation(
+            "propose-mdt-review",
+            self.propose,
+            level="type",
+            resource_type="Appointment",
+            scope=("Appointment", "c"),
+            documentation="Propose next month's multidisciplinary review for a patient, or for every "
+            "patient of the practice with an open pain management plan",
+        )
+        self.kernel.operation(
+            "evaluate-measure",
+            self.evaluate,
+            level="instance",
+            resource_type="Measure",
+            scope=("Measure", "r"),
+            methods=("GET",),
+            documentation="The service evaluation for periodStart..periodEnd as a MeasureReport "
+            "(_format=svg: a bar chart)",
+        )
+
+    async def propose(self, call: OperationCall) -> dict[str, Any]:
+        year, month = _month(parameter(call.body, "month"))
+        patient = parameter(call.body, "patient")
+        patient = patient.get("reference") if isinstance(patient, dict) else patient
+        if patient is not None and (not isinstance(patient, str) or not patient.startswith("Patient/")):
+            raise BadRequest("patient must be a reference to a Patient")
+        day = first_weekday(year, month, self.weekday)
+        start = datetime.combine(day, self.at, tzinfo=UTC)
+        ctx, store = call.ctx, self.kernel.store
+        practice = ctx.principal.practice
+
+        def work() -> list[dict[str, Any]]:
+            with call.transaction() as conn:
+                idempotency.claim(conn, ctx)
+                if patient is not None:
+                    call.patient = patient
+                    found = pain_plan_for(conn, patient, {practice})
+                    plans = [found] if found is not None else []
+                    if not plans:
+                        raise Unprocessable(f"{patient} has no pain management plan in this practice")
+                else:
+                    plans = pain_plans(conn, {practice})
+                appointments = []
+                for plan in plans:
+                    if plan.get("status") in CLOSED_PLAN:
+                        continue
+                    appointment_id = stable_id(practice, "mdt-review", plan["id"], f"{year:04d}-{month:02d}")
+                    try:
+                        existing = store.read(conn, "Appointment", appointment_id, tenants={practice})
+                        appointments.append(existing)
+                        continue
+                    except NotFound:
+                        pass
+                    team = None
+                    for ref in plan.get("careTeam") or []:
+                        try:
+                            team_id = str(ref.get("reference", "")).removeprefix("CareTeam/")
+                            team = store.read(conn, "CareTeam", team_id, tenants={practice})
+                        except NotFound:
+                            continue
+                    proposal = mdt_review(
+                        appointment_id=appointment_id,
+                        patient=str((plan.get("subject") or {}).get("reference")),
+                        plan_id=plan["id"],
+                        team=team,
+                        start=start,
+                        minutes=self.minutes,
+                    )
+                    stored = store.create(conn, proposal, practice=practice, resource_id=appointment_id)
+                    self.kernel.write_provenance(conn, ctx, stored, "CREATE")
+                    appointments.append(stored)
+                return appointments
+
+        appointments = await anyio.to_thread.run_sync(work)
+        return {
+            "resourceType": "Bundle",
+            "type": "collection",
+            "total": len(appointments),
+            "entry": [{"fullUrl": f"Appointment/{a['id']}", "resource": a} for a in appointments],
+        }
+
+    async def evaluate(self, call: OperationCall) -> Any:
+        query = call.request.query_params
+        start_text, end_text = query.get("periodStart"), query.get("periodEnd")
+        low, high = period_bounds(start_text, end_text)
+        wants_svg = query.get("_format") in ("svg", SVG)
+        ctx, store = call.ctx, self.kernel.store
+
+        def work() -> Any:
+            with call.transaction() as conn:
+                measure = store.read(conn, "Measure", str(call.resource_id), tenants=ctx.tenants)
+                if measure.get("id") != "service-evaluation":
+                    raise Unprocessable("only Measure/service-evaluation can be evaluated here")
+                return evaluation_facts(conn, ctx.tenants, low, high)
+
+        facts = await anyio.to_thread.run_sync(work)
+        catalogue = interventions()
+        if wants_svg:
+            shares = intervention_shares(facts, catalogue)
+            svg = evaluation_chart_svg(
+                shares,
+                title="Share of enrolled patients receiving each intervention",
+                subtitle=f"{start_text} to {end_text}; {len(facts.enrolled)} patients enrolled",
+                recruitment=(
+                    ("Referred", facts.referrals),
+                    ("Invited", facts.invited),
+                    ("Enrolled", len(facts.enrolled)),
+                    ("Retained", len(facts.retained)),
+                ),
+            )
+            return Response(svg, media_type=SVG)
+        tenants = sorted(ctx.tenants)
+        report = measure_report(
+            facts,
+            catalogue,
+            period_start=str(start_text),
+            period_end=str(end_text),
+            generated=now_instant().isoformat(timespec="seconds").replace("+00:00", "Z"),
+            reporter_ods=tenants[0] if len(tenants) == 1 else None,
+        )
+        return self.kernel.validate(report, "MeasureReport")
