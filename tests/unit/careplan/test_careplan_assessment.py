@@ -40,7 +40,16 @@ def test_a_phq9_total_falls_in_its_severity_band(total: int, band: str) -> None:
 
 @pytest.mark.parametrize(
     ("total", "band"),
-    [(0, "minimal"), (4, "minimal"), (5, "mild"), (9, "mild"), (10, "moderate"), (14, "moderate"), (15, "severe"), (21, "severe")],
+    [
+        (0, "minimal"),
+        (4, "minimal"),
+        (5, "mild"),
+        (9, "mild"),
+        (10, "moderate"),
+        (14, "moderate"),
+        (15, "severe"),
+        (21, "severe"),
+    ],
 )
 def test_a_gad7_total_falls_in_its_severity_band(total: int, band: str) -> None:
     assert gad7_severity(total) == band
@@ -54,9 +63,18 @@ def test_a_phq9_total_outside_0_to_27_is_refused(total: int) -> None:
 
 @pytest.mark.parametrize(
     ("items", "mean"),
-    [((6, 7, 5), Decimal("6.0")), ((0, 0, 0), Decimal("0.0")), ((10, 10, 10), Decimal("10.0")), ((7, 7, 8), Decimal("7.3")), ((5, 5, 6), Decimal("5.3")), ((1, 2, 2), Decimal("1.7"))],
+    [
+        ((6, 7, 5), Decimal("6.0")),
+        ((0, 0, 0), Decimal("0.0")),
+        ((10, 10, 10), Decimal("10.0")),
+        ((7, 7, 8), Decimal("7.3")),
+        ((5, 5, 6), Decimal("5.3")),
+        ((1, 2, 2), Decimal("1.7")),
+    ],
 )
-def test_the_peg_score_is_the_mean_of_its_three_items_to_one_decimal(items: tuple[int, int, int], mean: Decimal) -> None:
+def test_the_peg_score_is_the_mean_of_its_three_items_to_one_decimal(
+    items: tuple[int, int, int], mean: Decimal
+) -> None:
     assert peg_mean(*items) == mean
 
 
@@ -67,7 +85,13 @@ def test_a_peg_item_above_10_is_refused() -> None:
 
 def test_a_full_assessment_scores_every_instrument_and_flags_a_positive_item_9() -> None:
     answers = dict(zip(PHQ9_ITEMS, [1, 2, 1, 2, 1, 1, 0, 0, 1], strict=True))
-    answers |= dict(zip(GAD7_ITEMS, ["LA6570-1", "LA6569-3", "LA6570-1", "LA6569-3", "LA6568-5", "LA6569-3", "LA6568-5"], strict=True))
+    answers |= dict(
+        zip(
+            GAD7_ITEMS,
+            ["LA6570-1", "LA6569-3", "LA6570-1", "LA6569-3", "LA6568-5", "LA6569-3", "LA6568-5"],
+            strict=True,
+        )
+    )
     answers |= dict(zip(PEG_ITEMS, [6, 7, 5], strict=True))
     scores = score_assessment(answers)
     assert (scores.phq9_total, scores.phq9_severity) == (9, "mild")
@@ -98,6 +122,9 @@ def test_incomplete_or_out_of_range_answers_are_refused(answers: dict[str, objec
 def test_answers_are_read_from_nested_groups_of_a_response() -> None:
     items = [
         {"linkId": "peg", "item": [{"linkId": "75893-8", "answer": [{"valueInteger": 4}]}]},
-        {"linkId": "phq-9", "item": [{"linkId": "44250-9", "answer": [{"valueCoding": {"code": "LA6569-3"}}]}]},
+        {
+            "linkId": "phq-9",
+            "item": [{"linkId": "44250-9", "answer": [{"valueCoding": {"code": "LA6569-3"}}]}],
+        },
     ]
     assert answers_of(items) == {"75893-8": 4, "44250-9": "LA6569-3"}

@@ -12,7 +12,9 @@ from services.careplan.catalogue import BUDGET_EXTENSION, COMMUNITY_STATUS_EXTEN
 
 
 def _referral(cost: str, status: str = "active", progress: str | None = None) -> dict[str, Any]:
-    extensions: list[dict[str, Any]] = [{"url": COST_EXTENSION, "valueMoney": {"value": cost, "currency": "GBP"}}]
+    extensions: list[dict[str, Any]] = [
+        {"url": COST_EXTENSION, "valueMoney": {"value": cost, "currency": "GBP"}}
+    ]
     if progress:
         extensions.append({"url": COMMUNITY_STATUS_EXTENSION, "valueCoding": {"code": progress}})
     return {"resourceType": "ServiceRequest", "status": status, "extension": extensions}
@@ -36,7 +38,7 @@ def test_committed_spend_counts_referrals_not_revoked_or_declined(
 
 
 def test_spend_over_the_budget_is_refused_and_says_by_how_much() -> None:
-    with pytest.raises(BudgetError, match="£10.00 over"):
+    with pytest.raises(BudgetError, match=r"£10\.00 over"):
         position(Decimal("100.00"), [_referral("60"), _referral("50")])
 
 

@@ -32,7 +32,8 @@ def _cohort() -> EvaluationFacts:
         enrolled=frozenset(patients),
         retained=frozenset(patients[:30]),
         received={
-            p: frozenset((INTERVENTION_SYSTEM, code) for code in received_by(i)) for i, p in enumerate(patients)
+            p: frozenset((INTERVENTION_SYSTEM, code) for code in received_by(i))
+            for i, p in enumerate(patients)
         },
     )
 
@@ -61,13 +62,19 @@ def test_a_local_intervention_in_use_gets_its_own_share() -> None:
         local_displays={("https://a81001.example/cs", "walking-group"): "Walking group"},
     )
     local = [s for s in intervention_shares(facts, interventions()) if s.setting == "local"]
-    assert [(s.display, s.numerator, s.denominator, s.whole_percent) for s in local] == [("Walking group", 1, 2, 50)]
+    assert [(s.display, s.numerator, s.denominator, s.whole_percent) for s in local] == [
+        ("Walking group", 1, 2, 50)
+    ]
 
 
 def test_ome_change_is_the_mean_of_latest_minus_first_over_patients_reviewed_twice() -> None:
     reviews = {
         "Patient/a": [OmeReview("2024-05-01", Decimal(60)), OmeReview("2024-01-01", Decimal(120))],
-        "Patient/b": [OmeReview("2024-01-01", Decimal(90)), OmeReview("2024-03-01", Decimal(80)), OmeReview("2024-06-01", Decimal(70))],
+        "Patient/b": [
+            OmeReview("2024-01-01", Decimal(90)),
+            OmeReview("2024-03-01", Decimal(80)),
+            OmeReview("2024-06-01", Decimal(70)),
+        ],
         "Patient/c": [OmeReview("2024-01-01", Decimal(200))],
     }
     assert ome_change(reviews) == (2, Decimal(210), Decimal(130), Decimal("-40.0"))
@@ -75,7 +82,11 @@ def test_ome_change_is_the_mean_of_latest_minus_first_over_patients_reviewed_twi
 
 def test_the_measure_report_is_valid_r4_and_carries_recruitment_shares_and_ome() -> None:
     report = measure_report(
-        _cohort(), interventions(), period_start="2017-08-01", period_end="2018-08-31", generated="2018-09-01T00:00:00Z"
+        _cohort(),
+        interventions(),
+        period_start="2017-08-01",
+        period_end="2018-08-31",
+        generated="2018-09-01T00:00:00Z",
     )
     validate_resource(report, "MeasureReport")
     recruitment, shares, ome, *_ = report["group"]
@@ -89,7 +100,9 @@ def test_the_measure_report_is_valid_r4_and_carries_recruitment_shares_and_ome()
 
 def test_the_chart_is_well_formed_svg_with_one_bar_per_intervention() -> None:
     shares = intervention_shares(_cohort(), interventions())
-    svg = evaluation_chart_svg(shares, title="Interventions & <shares>", subtitle="2017-2018", recruitment=[("Enrolled", 34)])
+    svg = evaluation_chart_svg(
+        shares, title="Interventions & <shares>", subtitle="2017-2018", recruitment=[("Enrolled", 34)]
+    )
     root = ElementTree.fromstring(svg)
     assert root.tag == "{http://www.w3.org/2000/svg}svg"
     bars = root.findall("{http://www.w3.org/2000/svg}rect")[1:]
