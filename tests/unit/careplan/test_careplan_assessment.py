@@ -84,7 +84,7 @@ def test_a_peg_item_above_10_is_refused() -> None:
 
 
 def test_a_full_assessment_scores_every_instrument_and_flags_a_positive_item_9() -> None:
-    answers = dict(zip(PHQ9_ITEMS, [1, 2, 1, 2, 1, 1, 0, 0, 1], strict=True))
+    answers: dict[str, object] = dict(zip(PHQ9_ITEMS, [1, 2, 1, 2, 1, 1, 0, 0, 1], strict=True))
     answers |= dict(
         zip(
             GAD7_ITEMS,
