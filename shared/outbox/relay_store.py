@@ -46,29 +46,47 @@ def claim(
     their subject; ``confirmed`` rows (acknowledged, their mark on its way) are treated as published.
     """
     now = utcnow()
-    c = outbox.c
     # Look only as far as needed: rows held back plus twice what we may start; widen once if short.
     size = min(window, 2 * (len(in_flight) + len(confirmed) + limit) + 32)
-    with engine.begin() as conn:
-        while True:
-            heads = conn.execute(
-                sa.select(c.sequence, c.subject, c.next_attempt_at)
-                .where(c.published_at.is_(None))
-                .order_by(c.sequence)
-                .limit(size)
-            ).all()
-            chosen = _choose(heads, now, limit, in_flight, confirmed)
-            if len(chosen) >= limit or len(heads) < size or size >= window:
-                break
-            size = window
-        if not chosen:
-            return []
-        rows = conn.execute(
-            sa.select(c.sequence, c.type, c.payload, c.attempts)
-            .where(c.sequence.in_(chosen))
-            .order_by(c.sequence)
-        ).all()
-    return [OutboxRow(r.sequence, r.type, r.payload, r.attempts) for r in rows]
+    while True:
+        heads = _read(engine, f"{_HEADS} LIMIT {int(size)}")
+        chosen = _choose(heads, now, limit, in_flight, confirmed)
+        if len(chosen) >= limit or len(heads) < size or size >= window:
+            break
+        size = window
+    if not chosen:
+        return []
+    numbers = ",".join(str(int(s)) for s in chosen)
+    rows = _read(engine, f'{_ROWS} WHERE "sequence" IN ({numbers}) ORDER BY "sequence"')
+    return [OutboxRow(int(r[0]), str(r[1]), str(r[2]), int(r[3])) for r in rows]
+
+
+# The relay's reads run outside any transaction: on SQLite a transaction here would be BEGIN IMMEDIATE
+# and queue behind every producer's write, while a plain read in WAL mode never waits for a writer.
+# Only integers are interpolated (a LIMIT and sequence numbers read from the table).
+_HEADS = (
+    'SELECT "sequence", subject, next_attempt_at FROM outbox WHERE published_at IS NULL ORDER BY "sequence"'
+)
+_ROWS = 'SELECT "sequence", type, payload, attempts FROM outbox'
+
+
+def _read(engine: Engine, sql: str) -> list[tuple[Any, ...]]:
+    raw = engine.raw_connection()
+    try:
+        cursor = raw.cursor()
+        try:
+            cursor.execute(sql)
+            return [tuple(row) for row in cursor.fetchall()]
+        finally:
+            cursor.close()
+    finally:
+        raw.close()  # back to the pool, which rolls back PostgreSQL's implicit read transaction
+
+
+def _as_time(value: object) -> datetime | None:
+    if isinstance(value, str):  # SQLite hands back the stored text
+        value = datetime.fromisoformat(value)
+    return as_utc(value) if isinstance(value, datetime) else None
 
 
 def _choose(
@@ -86,7 +104,7 @@ def _choose(
         if subject in seen:
             continue  # an earlier event about the same resource is not confirmed yet
         seen.add(subject)
-        due = as_utc(next_attempt_at)
+        due = _as_time(next_attempt_at)
         if sequence not in in_flight and (due is None or due <= now):
             chosen.append(sequence)
             if len(chosen) >= limit:
@@ -123,20 +141,14 @@ def mark(engine: Engine, results: Sequence[PublishResult], backoff: Backoff) -> 
 
 
 def pending_count(engine: Engine) -> int:
-    with engine.connect() as conn:
-        count = conn.execute(
-            sa.select(sa.func.count()).select_from(outbox).where(outbox.c.published_at.is_(None))
-        ).scalar_one()
+    [(count,)] = _read(engine, "SELECT count(*) FROM outbox WHERE published_at IS NULL")
     return int(count)
 
 
 def lag(engine: Engine) -> tuple[int, float]:
     """(unpublished rows, age of the oldest in seconds)."""
-    with engine.connect() as conn:
-        count, oldest = conn.execute(
-            sa.select(sa.func.count(), sa.func.min(outbox.c.created_at)).where(
-                outbox.c.published_at.is_(None)
-            )
-        ).one()
-    oldest_utc = as_utc(oldest)
+    [(count, oldest)] = _read(
+        engine, "SELECT count(*), min(created_at) FROM outbox WHERE published_at IS NULL"
+    )
+    oldest_utc = _as_time(oldest)
     return int(count), (utcnow() - oldest_utc).total_seconds() if oldest_utc is not None else 0.0
