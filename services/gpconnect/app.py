@@ -1,15 +1,32 @@
-"""The gpconnect service app: its resources, operations and event handlers, wired to the kernel."""
+"""The gpconnect service app: its consumers, operations and the delivery worker, wired to the kernel."""
 
 from __future__ import annotations
 
+import logging
+import random
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
+import httpx
+from fastapi import FastAPI
+
+from services.gpconnect import repository
+from services.gpconnect.adapters import DocumentChannel, default_guard
+from services.gpconnect.api import configure_operations
+from services.gpconnect.consumers import CONSUMERS
+from services.gpconnect.delivery_policy import CircuitBreaker, RetryPolicy
+from services.gpconnect.dispatch import Dispatcher
+from services.gpconnect.mesh import MeshChannel, NoMeshChannel
+from services.gpconnect.practices import PracticeConfig
 from services.gpconnect.settings import GpconnectSettings
+from services.gpconnect.worker import DeliveryWorker
 from shared.bus import Transport
 from shared.fhir import Authenticator, RateLimiter
+from shared.outbox.tables import utcnow
 from shared.web import ServiceParts, build_service
 
-__all__ = ["RESOURCES", "create_service"]
+__all__ = ["RESOURCES", "create_service", "documents_channel", "simulated_practice"]
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 DESCRIPTION = (
@@ -17,6 +34,31 @@ DESCRIPTION = (
 )
 
 RESOURCES: tuple[str, ...] = ()
+log = logging.getLogger("pain-review.gpconnect")
+
+
+def documents_channel(settings: GpconnectSettings) -> DocumentChannel:
+    if not settings.mesh_url:
+        return NoMeshChannel()
+    return MeshChannel(
+        settings.mesh_url,
+        settings.mesh_mailbox,
+        settings.mesh_password.get_secret_value(),
+        settings.mesh_shared_key.get_secret_value(),
+        timeout_s=settings.mesh_timeout_s,
+    )
+
+
+def simulated_practice(settings: GpconnectSettings, ods: str, supplier: str) -> PracticeConfig:
+    """A practice served by the GP practice simulator (``services/gpconnect/simulator``)."""
+    base = f"{str(settings.simulator_url).rstrip('/')}/practices/{ods}"
+    return PracticeConfig(
+        ods=ods,
+        supplier=supplier,
+        endpoint=base,
+        mesh_mailbox=settings.simulator_mesh_mailbox,
+        bars_endpoint=f"{base}/bars",
+    )
 
 
 def create_service(
@@ -26,7 +68,54 @@ def create_service(
     transport: Transport,
     rate_limiter: RateLimiter | None = None,
 ) -> ServiceParts:
-    return build_service(
+    state: dict[str, DeliveryWorker] = {}
+
+    @asynccontextmanager
+    async def delivery(_app: FastAPI) -> AsyncIterator[None]:
+        engine = parts.engine
+        if settings.simulator_url:
+            with engine.begin() as conn:
+                for ods, supplier in settings.simulated_practices():
+                    repository.upsert_practice(
+                        conn, simulated_practice(settings, ods, supplier), only_if_absent=True
+                    )
+        if not settings.delivery_enabled:
+            yield
+            return
+        timeout = httpx.Timeout(settings.read_timeout_s, connect=settings.connect_timeout_s)
+        async with httpx.AsyncClient(timeout=timeout, follow_redirects=False) as client:
+            dispatcher = Dispatcher(
+                engine,
+                client,
+                default_guard(settings.insecure_http_allowed),
+                documents_channel(settings),
+                workflow_id=settings.mesh_workflow_id,
+                now=utcnow,
+            )
+            worker = DeliveryWorker(
+                engine,
+                dispatcher,
+                policy=RetryPolicy(
+                    settings.delivery_max_attempts, settings.delivery_base_s, settings.delivery_cap_s
+                ),
+                breaker=lambda: CircuitBreaker(settings.breaker_threshold, settings.breaker_open_s),
+                concurrency=settings.delivery_concurrency,
+                poll_s=settings.delivery_poll_s,
+                decision_poll_s=settings.decision_poll_s,
+                rng=random.Random(),  # noqa: S311 (jitter, not secrets)
+            )
+            state["worker"] = worker
+            await worker.start()
+            try:
+                yield
+            finally:
+                await worker.close()
+
+    async def delivery_ready() -> bool:
+        worker = state.get("worker")
+        return worker is None or worker.healthy()
+
+    parts = build_service(
         settings,
         title="pain-review gpconnect",
         description=DESCRIPTION,
@@ -34,5 +123,10 @@ def create_service(
         transport=transport,
         rate_limiter=rate_limiter,
         resources=RESOURCES,
+        consumers=CONSUMERS,
         migrations_dir=MIGRATIONS,
+        configure=configure_operations,
+        lifespan_parts=(delivery,),
+        readiness={"delivery": delivery_ready},
     )
+    return parts

@@ -15,3 +15,10 @@ def opioid_record() -> dict[str, Any]:
 @pytest.fixture
 def amended_dosage_record() -> dict[str, Any]:
     return load_fixture("gpc-structured-amended-dosage.json")
+
+
+@pytest.fixture
+def deliveries(tmp_path):
+    from tests.unit.gpconnect.deliveries import harness
+
+    yield from harness(tmp_path)

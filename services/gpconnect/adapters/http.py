@@ -1,0 +1,91 @@
+"""What every HTTP adapter shares: the SSRF guard before each call, the credentials, and turning
+httpx outcomes into transient or permanent delivery errors."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import Any
+
+import anyio
+import httpx
+
+from services.gpconnect.adapters.base import PermanentDeliveryError, TransientDeliveryError
+from services.gpconnect.practices import PracticeConfig
+from shared.auth.egress import OutboundUrlRefused, RegisteredEndpoint, check_outbound_url
+
+__all__ = ["HttpGpSystem", "OutboundGuard", "default_guard"]
+
+OutboundGuard = Callable[[str, PracticeConfig], None]
+"""Raises (``OutboundUrlRefused``) unless the URL may be called for this practice."""
+
+_RETRYABLE = frozenset({408, 425, 429, 500, 502, 503, 504})
+
+
+def default_guard(allow_insecure_http: bool) -> OutboundGuard:
+    """The SSRF guard with the practice's registered endpoints as the only allowed bases."""
+
+    def guard(url: str, practice: PracticeConfig) -> None:
+        allowed = [RegisteredEndpoint(practice.endpoint, allow_private=practice.allow_private)]
+        if practice.bars_endpoint:
+            allowed.append(RegisteredEndpoint(practice.bars_endpoint, allow_private=practice.allow_private))
+        check_outbound_url(url, allowed, allow_insecure_http=allow_insecure_http)
+
+    return guard
+
+
+class HttpGpSystem:
+    """Base of the HTTP adapters: one practice, one shared ``httpx.AsyncClient`` (with its timeouts)."""
+
+    def __init__(self, practice: PracticeConfig, client: httpx.AsyncClient, guard: OutboundGuard) -> None:
+        self.practice, self.client, self._guard = practice, client, guard
+
+    def url(self, path: str) -> str:
+        return f"{self.practice.endpoint.rstrip('/')}/{path.lstrip('/')}"
+
+    def headers(self, **extra: str) -> dict[str, str]:
+        headers = {"Accept": "application/fhir+json, application/json"}
+        token = os.environ.get(self.practice.credentials_ref) if self.practice.credentials_ref else None
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        headers.update(extra)
+        return headers
+
+    async def call(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: dict[str, str],
+        json: Any = None,
+        accept: tuple[int, ...] = (),
+    ) -> httpx.Response:
+        """One request, vetted by the SSRF guard; raises a delivery error unless the answer is 2xx (or
+        one of ``accept``)."""
+        try:
+            await anyio.to_thread.run_sync(self._guard, url, self.practice)
+        except OutboundUrlRefused as exc:
+            raise PermanentDeliveryError(f"outbound call refused: {exc.diagnostics}") from None
+        try:
+            response = await self.client.request(method, url, headers=headers, json=json)
+        except httpx.TimeoutException as exc:
+            raise TransientDeliveryError(f"{type(exc).__name__} calling the GP system") from None
+        except httpx.TransportError as exc:
+            raise TransientDeliveryError(f"{type(exc).__name__} calling the GP system") from None
+        if response.status_code in accept:
+            return response
+        if response.status_code in _RETRYABLE or response.status_code >= 500:
+            raise TransientDeliveryError(f"GP system answered {response.status_code}")
+        if response.status_code >= 400:
+            raise PermanentDeliveryError(f"GP system refused the message: {response.status_code}")
+        return response
+
+    @staticmethod
+    def body(response: httpx.Response) -> dict[str, Any]:
+        try:
+            data = response.json()
+        except ValueError:
+            raise PermanentDeliveryError("GP system answered with a body that is not JSON") from None
+        if not isinstance(data, dict):
+            raise PermanentDeliveryError("GP system answered with a JSON body that is not an object")
+        return data

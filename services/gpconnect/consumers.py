@@ -1,0 +1,26 @@
+"""gpconnect's durable consumers: each names its purpose (it keys the inbox and the broker)."""
+
+from __future__ import annotations
+
+from services.gpconnect import handlers
+from shared.contracts import (
+    GP_TASK_REQUESTED_V1,
+    PATIENT_ENROLLED_V1,
+    PRESCRIPTION_CHANGED_V1,
+    REFERRAL_ACCEPTED_V1,
+    REFERRAL_REJECTED_V1,
+)
+from shared.web import Consumer
+
+__all__ = ["CONSUMERS"]
+
+CONSUMERS = (
+    Consumer("gpconnect-record-read", (PATIENT_ENROLLED_V1,), handlers.on_patient_enrolled),
+    Consumer(
+        "gpconnect-referral-response",
+        (REFERRAL_ACCEPTED_V1, REFERRAL_REJECTED_V1),
+        handlers.on_referral_decided,
+    ),
+    Consumer("gpconnect-tasks", (GP_TASK_REQUESTED_V1,), handlers.on_task_requested),
+    Consumer("gpconnect-prescriptions", (PRESCRIPTION_CHANGED_V1,), handlers.on_prescription_changed),
+)

@@ -1,0 +1,268 @@
+"""What each kind of delivery does at the far end, and what it records here when it is done."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import anyio
+import httpx
+from sqlalchemy import Engine
+
+from services.gpconnect import repository
+from services.gpconnect.adapters import (
+    BarsSender,
+    Document,
+    DocumentChannel,
+    GpSystemAdapter,
+    NotReady,
+    OutboundGuard,
+    PermanentDeliveryError,
+    TaskDecision,
+    adapter_for,
+)
+from services.gpconnect.bars_response import servicerequest_response
+from services.gpconnect.handlers import has_attachment, is_decision_task, nhs_number
+from services.gpconnect.mapping import RecordMismatch, map_structured_record
+from services.gpconnect.practices import PracticeConfig
+from shared.contracts import (
+    GP_TASK_COMPLETED_V1,
+    MEDICATION_LIST_SYNCED_V1,
+    CloudEvent,
+    from_json,
+    new_event,
+)
+from shared.fhir import FhirError, validate_resource
+
+__all__ = ["Awaiting", "Dispatcher", "Done", "Outcome", "StillPending", "task_completed"]
+
+SOURCE = "/painreview/gpconnect"
+AdapterFactory = Callable[
+    [PracticeConfig, httpx.AsyncClient, OutboundGuard, DocumentChannel], GpSystemAdapter
+]
+
+
+@dataclass(frozen=True)
+class Done:
+    remote_ref: str | None
+    events: tuple[CloudEvent, ...] = ()
+
+
+@dataclass(frozen=True)
+class Awaiting:
+    """Delivered; the GP's decision is to be read back later."""
+
+    remote_ref: str
+
+
+@dataclass(frozen=True)
+class StillPending:
+    """The GP has not decided yet."""
+
+
+Outcome = Done | Awaiting | StillPending
+
+
+def _patient_id(reference: Any) -> str | None:
+    text = str((reference or {}).get("reference", "")) if isinstance(reference, dict) else ""
+    return text.split("/", 1)[1] if text.startswith("Patient/") else None
+
+
+def task_completed(requested: CloudEvent, decision: TaskDecision, remote_ref: str) -> CloudEvent:
+    """``gp.task-completed``: the requested Task (same identifier) with the GP's decision on it."""
+    task = dict(requested.data)
+    task.pop("meta", None)
+    task["status"] = decision.status
+    task["businessStatus"] = {
+        "coding": [
+            {
+                "system": "https://pain-review.example.org/fhir/CodeSystem/gp-decision",
+                "code": decision.business_status,
+            }
+        ],
+        "text": decision.business_status,
+    }
+    if decision.reason:
+        task["statusReason"] = {"text": decision.reason}
+    outputs = [
+        {"type": {"text": "gp-system-task-id"}, "valueString": remote_ref},
+        *decision.output,
+    ]
+    if decision.decided_by:
+        outputs.append({"type": {"text": "decided-by"}, "valueString": decision.decided_by})
+    task["output"] = outputs
+    return new_event(
+        GP_TASK_COMPLETED_V1,
+        source=SOURCE,
+        subject=requested.subject,
+        practice=requested.practice,
+        data=task,
+        correlationid=requested.correlationid,
+    )
+
+
+def _attachment_document(task: dict[str, Any], workflow_id: str) -> Document:
+    attachment = next(
+        i["valueAttachment"] for i in task.get("input", ()) if isinstance(i.get("valueAttachment"), dict)
+    )
+    try:
+        content = base64.b64decode(attachment.get("data", ""), validate=True)
+    except (binascii.Error, ValueError):
+        raise PermanentDeliveryError("the attachment's data is not base64") from None
+    if not content:
+        raise PermanentDeliveryError("the attachment carries no inline data")
+    content_type = str(attachment.get("contentType") or "application/octet-stream")
+    extension = {"application/pdf": "pdf", "text/plain": "txt"}.get(content_type, "bin")
+    title = str(attachment.get("title") or "plan-summary")
+    filename = title if "." in title else f"{title}.{extension}"
+    return Document(filename, content_type, content, str(task.get("description") or title)[:100], workflow_id)
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        engine: Engine,
+        client: httpx.AsyncClient,
+        guard: OutboundGuard,
+        documents: DocumentChannel,
+        *,
+        workflow_id: str,
+        now: Callable[[], datetime],
+        adapters: AdapterFactory = adapter_for,
+    ) -> None:
+        self.engine, self.client, self.guard, self.documents = engine, client, guard, documents
+        self.workflow_id, self.now, self._adapters = workflow_id, now, adapters
+
+    async def _lookup(self, practice: str, patient_id: str | None) -> tuple[PracticeConfig, str | None]:
+        def read() -> tuple[PracticeConfig | None, str | None]:
+            with self.engine.connect() as conn:
+                config = repository.get_practice(conn, practice)
+                number = repository.nhs_number_for(conn, practice, patient_id) if patient_id else None
+                return config, number
+
+        config, number = await anyio.to_thread.run_sync(read)
+        if config is None:
+            raise NotReady("the practice has no GP system configured")
+        return config, number
+
+    async def _adapter_and_patient(
+        self, practice: str, patient_id: str | None
+    ) -> tuple[GpSystemAdapter, PracticeConfig, str]:
+        config, number = await self._lookup(practice, patient_id)
+        if number is None:
+            raise NotReady("the patient is not known here yet")
+        return self._adapters(config, self.client, self.guard, self.documents), config, number
+
+    async def run(self, item: repository.Delivery) -> Outcome:
+        event = from_json(item.payload)
+        if item.kind == "record-read":
+            return await self._read_record(item, event)
+        if item.kind == "task":
+            if item.state == "awaiting-decision" and item.remote_ref:
+                return await self._decision(event, item.remote_ref)
+            return await self._task(item, event)
+        if item.kind == "prescription":
+            return await self._prescription(item, event)
+        if item.kind == "document":
+            return await self._document(item, event)
+        if item.kind == "bars-response":
+            return await self._bars_response(item, event)
+        raise PermanentDeliveryError(f"unknown delivery kind {item.kind}")
+
+    async def _read_record(self, item: repository.Delivery, event: CloudEvent) -> Outcome:
+        patient = next(
+            (
+                e["resource"]
+                for e in event.data.get("entry", ())
+                if e.get("resource", {}).get("resourceType") == "Patient"
+            ),
+            event.data if event.data.get("resourceType") == "Patient" else None,
+        )
+        if patient is None or nhs_number(patient) is None:
+            raise PermanentDeliveryError("the event names no patient with an NHS number")
+        config, _ = await self._lookup(item.practice, None)
+        adapter = self._adapters(config, self.client, self.guard, self.documents)
+        record = await adapter.read_record(str(nhs_number(patient)), trace_id=item.idempotency_key[:36])
+        try:
+            synced = map_structured_record(record, patient=patient)
+            validate_resource(synced, "Bundle")
+        except RecordMismatch as exc:
+            raise PermanentDeliveryError(f"GP record refused: {exc}") from None
+        except FhirError as exc:
+            raise PermanentDeliveryError(f"mapped record is not valid R4: {exc.diagnostics[:200]}") from None
+        synced_event = new_event(
+            MEDICATION_LIST_SYNCED_V1,
+            source=SOURCE,
+            subject=f"Patient/{patient['id']}",
+            practice=item.practice,
+            data=synced,
+            correlationid=event.correlationid,
+        )
+        return Done(None, (synced_event,))
+
+    async def _task(self, item: repository.Delivery, event: CloudEvent) -> Outcome:
+        task = event.data
+        adapter, _, number = await self._adapter_and_patient(item.practice, _patient_id(task.get("for")))
+        remote = await adapter.write_task(task, number, idempotency_key=item.idempotency_key)
+        return Awaiting(remote) if is_decision_task(task) else Done(remote)
+
+    async def _decision(self, event: CloudEvent, remote_ref: str) -> Outcome:
+        adapter, _, _ = await self._adapter_and_patient(event.practice, _patient_id(event.data.get("for")))
+        decision = await adapter.task_decision(remote_ref)
+        if decision is None:
+            return StillPending()
+        return Done(remote_ref, (task_completed(event, decision, remote_ref),))
+
+    async def _prescription(self, item: repository.Delivery, event: CloudEvent) -> Outcome:
+        data = event.data
+        resources = (
+            [e.get("resource") or {} for e in data.get("entry", ())]
+            if data.get("resourceType") == "Bundle"
+            else [data]
+        )
+        subject = next(
+            (r.get("subject") for r in resources if r.get("resourceType") == "MedicationRequest"), None
+        )
+        adapter, _, number = await self._adapter_and_patient(item.practice, _patient_id(subject))
+        remote = await adapter.write_prescription_change(data, number, idempotency_key=item.idempotency_key)
+        return Done(remote)
+
+    async def _document(self, item: repository.Delivery, event: CloudEvent) -> Outcome:
+        if not has_attachment(event.data):
+            raise PermanentDeliveryError("the task carries no attachment")
+        config, _ = await self._lookup(item.practice, None)
+        if not config.mesh_mailbox:
+            raise PermanentDeliveryError("the practice has no MESH mailbox configured")
+        document = _attachment_document(event.data, self.workflow_id)
+        message_id = await self.documents.send(
+            config.mesh_mailbox, document, idempotency_key=item.idempotency_key
+        )
+        return Done(message_id)
+
+    async def _bars_response(self, item: repository.Delivery, event: CloudEvent) -> Outcome:
+        config, _ = await self._lookup(item.practice, None)
+        if not config.bars_endpoint:
+            return Done(None)  # the practice takes no BaRS responses: nothing to send
+        message = servicerequest_response(
+            event.data,
+            now=self.now(),
+            message_id=bars_message_id(item.idempotency_key),
+            service_name="pain-review",
+        )
+        if message is None:
+            return Done(None)
+        sender = BarsSender(config, self.client, self.guard)
+        remote = await sender.send(
+            message, idempotency_key=item.idempotency_key, correlation_id=event.correlationid
+        )
+        return Done(remote)
+
+
+def bars_message_id(idempotency_key: str) -> str:
+    """The same message id for every try of one BaRS response."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"bars-message:{idempotency_key}"))

@@ -1,0 +1,109 @@
+"""One function per consumed event: each records what must reach the GP system as a delivery row, in
+the inbox transaction. Nothing here calls the network; the delivery worker does (``worker.py``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Connection
+
+from services.gpconnect import repository
+from shared.contracts import CloudEvent, to_json
+
+__all__ = [
+    "TASK_TYPES",
+    "on_patient_enrolled",
+    "on_prescription_changed",
+    "on_referral_decided",
+    "on_task_requested",
+    "request_record_read",
+]
+
+NHS_NUMBER_SYSTEM = "https://fhir.nhs.uk/Id/nhs-number"
+TASK_TYPES = "https://pain-review.example.org/fhir/CodeSystem/gp-task-type"
+DECISION_TASKS = frozenset({"approve-taper-step", "review"})
+"""Task types the GP decides on: gpconnect asks the GP system for the decision until there is one."""
+
+
+def _resources(data: dict[str, Any]) -> list[dict[str, Any]]:
+    if data.get("resourceType") == "Bundle":
+        return [e["resource"] for e in data.get("entry", ()) if isinstance(e.get("resource"), dict)]
+    return [data]
+
+
+def _patient(data: dict[str, Any]) -> dict[str, Any] | None:
+    return next((r for r in _resources(data) if r.get("resourceType") == "Patient"), None)
+
+
+def nhs_number(patient: dict[str, Any]) -> str | None:
+    for identifier in patient.get("identifier", ()):
+        if identifier.get("system") == NHS_NUMBER_SYSTEM and identifier.get("value"):
+            return str(identifier["value"]).replace(" ", "")
+    return None
+
+
+def _remember(conn: Connection, event: CloudEvent) -> dict[str, Any] | None:
+    patient = _patient(event.data)
+    number = nhs_number(patient) if patient else None
+    if patient is None or number is None or not patient.get("id"):
+        return None
+    repository.remember_patient(conn, event.practice, str(patient["id"]), number)
+    return patient
+
+
+def _enqueue(conn: Connection, event: CloudEvent, kind: str) -> bool:
+    return repository.enqueue(
+        conn,
+        key=f"{event.id}:{kind}",
+        practice_ods=event.practice,
+        kind=kind,
+        event_id=event.id,
+        event_type=event.type,
+        payload=to_json(event).decode(),
+    )
+
+
+def on_patient_enrolled(conn: Connection, event: CloudEvent) -> None:
+    """Remember the patient's NHS number and read their GP record (medications and problems)."""
+    if _remember(conn, event) is not None:
+        _enqueue(conn, event, "record-read")
+
+
+def request_record_read(conn: Connection, event: CloudEvent) -> bool:
+    """A re-sync asked for through the API: the same delivery as on enrolment, under its own key."""
+    _remember(conn, event)
+    return _enqueue(conn, event, "record-read")
+
+
+def on_referral_decided(conn: Connection, event: CloudEvent) -> None:
+    """Accepted or rejected: remember the patient; answer a BaRS referrer with a servicerequest-response."""
+    _remember(conn, event)
+    if any(r.get("resourceType") == "MessageHeader" for r in _resources(event.data)):
+        _enqueue(conn, event, "bars-response")
+
+
+def _task_code(task: dict[str, Any]) -> str | None:
+    for coding in (task.get("code") or {}).get("coding", ()):
+        if coding.get("system") == TASK_TYPES:
+            return str(coding.get("code"))
+    return None
+
+
+def has_attachment(task: dict[str, Any]) -> bool:
+    return any(isinstance(i.get("valueAttachment"), dict) for i in task.get("input", ()))
+
+
+def on_task_requested(conn: Connection, event: CloudEvent) -> None:
+    """The task goes to the practice's workflow; a plan summary's attachment also goes through MESH."""
+    _enqueue(conn, event, "task")
+    if _task_code(event.data) == "plan-summary" and has_attachment(event.data):
+        _enqueue(conn, event, "document")
+
+
+def on_prescription_changed(conn: Connection, event: CloudEvent) -> None:
+    """The GP-approved change is written to the GP system's medication record."""
+    _enqueue(conn, event, "prescription")
+
+
+def is_decision_task(task: dict[str, Any]) -> bool:
+    return _task_code(task) in DECISION_TASKS

@@ -1,0 +1,182 @@
+"""The delivery worker with a fake GP system: retries, backoff, breaker, dead letters, idempotency."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import pytest
+
+from services.gpconnect.adapters import PermanentDeliveryError, TaskDecision, TransientDeliveryError
+from shared.outbox import request_replay
+from tests.unit.gpconnect.deliveries import (
+    enrolled,
+    prescription_changed,
+    task_requested,
+)
+from tests.unit.gpconnect.records import load_fixture
+
+pytestmark = pytest.mark.anyio
+
+TIMEOUT = TransientDeliveryError("ReadTimeout calling the GP system")
+
+
+@pytest.fixture
+def anyio_backend():
+    return "asyncio"
+
+
+async def enrol(h):
+    h.deliver_event(enrolled())
+    await h.drain()
+
+
+async def test_an_enrolment_reads_the_gp_record_and_publishes_the_synced_medication_list(deliveries):
+    deliveries.gp.records["9990000018"] = load_fixture("gpc-structured-opioid-record.json")
+    deliveries.deliver_event(enrolled())
+    await deliveries.drain()
+    assert list(deliveries.states().values()) == ["done"]
+    [event] = deliveries.outbox_events()
+    assert event.type == "medication.list-synced.v1"
+    data = json.loads(event.payload)["data"]
+    assert data["entry"][0]["resource"]["id"] == "pat-1"
+    assert event.subject == "Patient/pat-1"
+
+
+async def test_transient_failures_are_retried_with_backoff_until_delivered(deliveries):
+    await enrol(deliveries)
+    deliveries.deliver_event(prescription_changed())
+    deliveries.gp.failures.extend([TIMEOUT, TIMEOUT])
+    await deliveries.worker.run_once()
+    [row] = [r for r in deliveries.rows() if r.kind == "prescription"]
+    assert row.kind == "prescription" and row.attempts == 1 and row.state == "pending"
+    assert row.next_attempt_at is not None
+    await deliveries.drain()
+    assert deliveries.states()[f"{row.event_id}:prescription"] == "done"
+    assert len(deliveries.gp.prescriptions) == 1
+
+
+async def test_after_the_retry_budget_a_delivery_is_dead_lettered_and_visible(deliveries):
+    await enrol(deliveries)
+    deliveries.deliver_event(prescription_changed())
+    deliveries.gp.failures.extend([TIMEOUT] * 10)
+    await deliveries.drain()
+    [row] = [r for r in deliveries.rows() if r.kind == "prescription"]
+    assert (row.state, row.attempts) == ("dead", 4)
+    [letter] = deliveries.dead_letters()
+    assert letter.consumer == "gpconnect-delivery:prescription"
+    assert letter.event_id == row.event_id and letter.type == "prescription.changed.v1"
+    assert "ReadTimeout" in letter.error
+
+
+async def test_a_replayed_dead_letter_is_delivered_again_and_marked_replayed(deliveries):
+    await enrol(deliveries)
+    deliveries.deliver_event(prescription_changed())
+    deliveries.gp.failures.extend([TIMEOUT] * 4)
+    await deliveries.drain()
+    [letter] = deliveries.dead_letters()
+    assert request_replay(deliveries.engine, letter.id)
+    await deliveries.drain()
+    assert [r.state for r in deliveries.rows() if r.kind == "prescription"] == ["done"]
+    [letter] = deliveries.dead_letters()
+    assert letter.replayed_at is not None
+
+
+async def test_a_refused_message_is_dead_lettered_at_once_without_retrying(deliveries):
+    await enrol(deliveries)
+    deliveries.deliver_event(prescription_changed())
+    deliveries.gp.failures.append(PermanentDeliveryError("GP system refused the message: 422"))
+    await deliveries.drain()
+    [row] = [r for r in deliveries.rows() if r.kind == "prescription"]
+    assert (row.state, row.attempts) == ("dead", 1)
+    assert deliveries.gp.calls == 2  # the record read, then the one refused write
+
+
+async def test_the_same_event_twice_makes_one_delivery(deliveries):
+    event = prescription_changed()
+    await enrol(deliveries)
+    deliveries.deliver_event(event)
+    deliveries.deliver_event(event)
+    assert len([r for r in deliveries.rows() if r.kind == "prescription"]) == 1
+
+
+async def test_a_write_whose_answer_was_lost_is_applied_once_at_the_far_end(deliveries):
+    await enrol(deliveries)
+    deliveries.deliver_event(prescription_changed())
+    deliveries.gp.lost_answers = 2
+    await deliveries.drain()
+    assert deliveries.gp.applied == 1
+    assert [r.attempts for r in deliveries.rows() if r.kind == "prescription"] == [2]
+
+
+async def test_an_open_breaker_holds_deliveries_to_that_practice_without_calling_it(tmp_path):
+    from tests.unit.gpconnect.deliveries import harness
+
+    h = next(harness(tmp_path, max_attempts=20, breaker_threshold=2, open_s=30.0))
+    await enrol(h)
+    for n in range(5):
+        h.deliver_event(prescription_changed(n))
+    h.gp.failures.extend([TIMEOUT, TIMEOUT])
+    await h.worker.run_once()  # five calls go out together; the first two fail and open the breaker
+    calls = h.gp.calls
+    for _ in range(5):
+        h.clock.advance(5)
+        await h.worker.run_once()
+    assert h.gp.calls == calls  # nothing was sent while the circuit was open
+    h.clock.advance(30)
+    await h.drain()
+    assert {r.state for r in h.rows() if r.kind == "prescription"} == {"done"}
+    assert h.worker.breaker("A81001").state == "closed"
+    h.engine.dispose()
+
+
+async def test_a_task_waiting_for_a_patient_we_do_not_know_yet_is_delivered_once_we_do(deliveries):
+    deliveries.deliver_event(task_requested("plan-summary"))
+    await deliveries.worker.run_once()
+    [row] = deliveries.rows()
+    assert row.state == "pending" and "not known" in row.last_error
+    deliveries.deliver_event(enrolled())
+    await deliveries.drain()
+    assert deliveries.states()[f"{row.event_id}:task"] == "done"
+    assert deliveries.worker.breaker("A81001").failures == 0
+
+
+async def test_the_gps_decision_on_an_approval_task_comes_back_as_gp_task_completed(deliveries):
+    deliveries.deliver_event(enrolled())
+    event = task_requested("approve-taper-step")
+    deliveries.deliver_event(event)
+    await deliveries.drain()
+    key = f"{event.id}:task"
+    assert deliveries.states()[key] == "awaiting-decision"
+    await deliveries.drain(max_passes=3)  # still pending: asked again, nothing published
+    assert "gp.task-completed.v1" not in deliveries.outbox_types()
+    deliveries.gp.decisions[f"T-{key}"] = TaskDecision("completed", "approved", reason="Agreed with patient")
+    deliveries.clock.advance(5)
+    await deliveries.worker.run_once()
+    assert deliveries.states()[key] == "done"
+    [completed] = [e for e in deliveries.outbox_events() if e.type == "gp.task-completed.v1"]
+    task = json.loads(completed.payload)["data"]
+    assert task["status"] == "completed" and task["businessStatus"]["text"] == "approved"
+    assert task["identifier"] == event.data["identifier"]
+    assert task["statusReason"] == {"text": "Agreed with patient"}
+
+
+async def test_a_plan_summary_with_an_attachment_also_goes_to_the_mesh_mailbox(deliveries):
+    deliveries.deliver_event(enrolled())
+    text = base64.b64encode(b"Pain management plan: pacing, sleep hygiene").decode()
+    event = task_requested(
+        "plan-summary",
+        input=[
+            {
+                "type": {"text": "plan"},
+                "valueAttachment": {"contentType": "text/plain", "data": text, "title": "plan"},
+            }
+        ],
+    )
+    deliveries.deliver_event(event)
+    await deliveries.drain()
+    assert deliveries.states()[f"{event.id}:document"] == "done"
+    mailbox, document = deliveries.gp.documents.sent[f"{event.id}:document"]
+    assert mailbox == "X26ABC2"
+    assert document.content == b"Pain management plan: pacing, sleep hygiene"
+    assert document.filename == "plan.txt"
