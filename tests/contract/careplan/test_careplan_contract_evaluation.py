@@ -1,0 +1,200 @@
+"""The service evaluation over the API: the paper's cohort shape (34 enrolled patients, interventions in
+the paper's proportions) gives the paper's percentages in the MeasureReport, to the whole percent."""
+
+from __future__ import annotations
+
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+from xml.etree import ElementTree
+
+from services.careplan.catalogue import interventions
+from shared.contracts import (
+    MEDREVIEW_COMPLETED_V1,
+    PATIENT_DISCHARGED_V1,
+    PATIENT_ENROLLED_V1,
+    PATIENT_INVITED_V1,
+    REFERRAL_RECEIVED_V1,
+)
+from shared.fhir import validate_resource
+from tests.contract.careplan.conftest import Careplan, enrolment, wait_for
+from tests.contract.careplan.test_careplan_contract_plans import _community
+from tests.unit.careplan.careplan_cohort import COHORT_SIZE, PAPER_PERCENT, received_by
+
+REFERRED, INVITED = 45, 40
+
+
+def _referral(n: int) -> dict[str, Any]:
+    request = {
+        "resourceType": "ServiceRequest",
+        "id": f"referral-{n}",
+        "status": "active",
+        "intent": "order",
+        "subject": {"reference": f"Patient/ev{n}"},
+        "authoredOn": "2017-08-15",
+    }
+    return {
+        "resourceType": "Bundle",
+        "type": "collection",
+        "entry": [{"fullUrl": f"ServiceRequest/referral-{n}", "resource": request}],
+    }
+
+
+def _ome(patient: str, n: int, when: str, mg: int) -> dict[str, Any]:
+    observation = {
+        "resourceType": "Observation",
+        "id": f"ome-{patient}-{n}",
+        "status": "final",
+        "code": {"text": "Total daily oral morphine equivalent"},
+        "subject": {"reference": f"Patient/{patient}"},
+        "effectiveDateTime": when,
+        "valueQuantity": {"value": mg, "unit": "mg/d", "system": "http://unitsofmeasure.org", "code": "mg/d"},
+    }
+    return {
+        "resourceType": "Bundle",
+        "type": "collection",
+        "entry": [{"fullUrl": f"Observation/{observation['id']}", "resource": observation}],
+    }
+
+
+def _seed_cohort(careplan: Careplan) -> None:
+    for n in range(REFERRED):
+        careplan.publish("referral", REFERRAL_RECEIVED_V1, f"ServiceRequest/referral-{n}", _referral(n))
+    for n in range(INVITED):
+        letter = {
+            "resourceType": "Communication",
+            "id": f"invite-{n}",
+            "status": "completed",
+            "subject": {"reference": f"Patient/ev{n}"},
+            "sent": "2017-08-20T09:00:00Z",
+            "payload": [{"contentString": "An invitation from your GP practice"}],
+        }
+        careplan.publish("referral", PATIENT_INVITED_V1, f"Communication/invite-{n}", letter)
+    for n in range(COHORT_SIZE):
+        start = f"2017-{9 + n % 4:02d}-{1 + n % 28:02d}"
+        careplan.publish(
+            "referral",
+            PATIENT_ENROLLED_V1,
+            f"EpisodeOfCare/ep-ev{n}",
+            enrolment(f"ev{n}", f"ep-ev{n}", start=start),
+        )
+    # Two patients left early.
+    for n in (0, 1):
+        finished = {
+            "resourceType": "EpisodeOfCare",
+            "id": f"ep-ev{n}",
+            "status": "finished",
+            "patient": {"reference": f"Patient/ev{n}"},
+            "period": {"start": "2017-09-01", "end": "2018-02-01"},
+        }
+        careplan.publish("referral", PATIENT_DISCHARGED_V1, f"EpisodeOfCare/ep-ev{n}", finished)
+    # Medication reviews: two patients reviewed twice (120 -> 90, 60 -> 40 mg/day), one once.
+    for patient, series in {"ev2": [120, 90], "ev3": [60, 40], "ev4": [200]}.items():
+        for i, mg in enumerate(series):
+            careplan.publish(
+                "medreview",
+                MEDREVIEW_COMPLETED_V1,
+                f"Observation/ome-{patient}-{i}",
+                _ome(patient, i, f"2018-0{1 + 3 * i}-10", mg),
+            )
+
+
+def _plans(careplan: Careplan) -> list[dict[str, Any]] | None:
+    plans = careplan.search("CarePlan", _count=100)
+    enrolled = [p for p in plans if p["subject"]["reference"].startswith("Patient/ev")]
+    return enrolled if len(enrolled) == COHORT_SIZE else None
+
+
+def test_the_papers_cohort_shape_reproduces_its_percentages_in_the_measure_report(careplan: Careplan) -> None:
+    _seed_cohort(careplan)
+    plans, _ = wait_for(lambda: _plans(careplan), timeout=20)
+    catalogue = interventions()
+    for plan in plans:
+        index = int(plan["subject"]["reference"].removeprefix("Patient/ev"))
+        received = received_by(index)
+        within = [c for c in received if catalogue[c].setting == "within-session"]
+        activities = [
+            {
+                "id": code,
+                "detail": {
+                    "code": catalogue[code].concept(),
+                    "status": "completed" if i % 2 else "in-progress",
+                },
+            }
+            for i, code in enumerate(within)
+        ]
+        activities.append(
+            {
+                "id": "goal-setting",
+                "detail": {"code": catalogue["goal-setting"].concept(), "status": "not-started"},
+            }
+        )
+        assert careplan.put(f"/CarePlan/{plan['id']}", {**plan, "activity": activities}).status_code == 200
+        for code in (c for c in received if catalogue[c].setting == "community"):
+            made = careplan.post(
+                "/ServiceRequest", _community(f"ev{index}", code, "50.00", progress="started")
+            )
+            assert made.status_code == 201, made.text
+    wait_for(lambda: _reviews_seen(careplan), timeout=10)
+
+    response = careplan.get(
+        "/Measure/service-evaluation/$evaluate-measure", periodStart="2017-08-01", periodEnd="2018-08-31"
+    )
+    assert response.status_code == 200
+    report = response.json()
+    validate_resource(report, "MeasureReport")
+    recruitment, shares, ome, first, latest = report["group"]
+    assert [p["count"] for p in recruitment["population"]] == [
+        REFERRED,
+        INVITED,
+        COHORT_SIZE,
+        COHORT_SIZE - 2,
+    ]
+    by_code = {s["value"]["coding"][0]["code"]: s for s in shares["stratifier"][0]["stratum"]}
+    reproduced = {}
+    for code in PAPER_PERCENT:
+        counts = {p["code"]["coding"][0]["code"]: p["count"] for p in by_code[code]["population"]}
+        exact = Decimal(100 * counts["numerator"]) / counts["denominator"]
+        reproduced[code] = int(exact.quantize(Decimal(1), rounding=ROUND_HALF_UP))
+        assert round(by_code[code]["measureScore"]["value"]) == reproduced[code]
+    assert reproduced == PAPER_PERCENT
+    assert by_code["goal-setting"]["population"][2]["count"] == 0  # planned, not yet received
+    assert ome["population"][0]["count"] == 2 and ome["measureScore"]["value"] == -25.0
+    assert first["measureScore"]["value"] == 180.0 and latest["measureScore"]["value"] == 130.0
+
+    before = careplan.get(
+        "/Measure/service-evaluation/$evaluate-measure", periodStart="2016-01-01", periodEnd="2016-12-31"
+    ).json()
+    assert before["group"][0]["population"][2]["count"] == 0
+
+    chart = careplan.get(
+        "/Measure/service-evaluation/$evaluate-measure",
+        periodStart="2017-08-01",
+        periodEnd="2018-08-31",
+        _format="svg",
+    )
+    assert chart.headers["content-type"].startswith("image/svg+xml")
+    ElementTree.fromstring(chart.text)
+    assert all(f">{percent}%<" in chart.text for percent in PAPER_PERCENT.values())
+
+
+def _reviews_seen(careplan: Careplan) -> bool:
+    report = careplan.get(
+        "/Measure/service-evaluation/$evaluate-measure", periodStart="2017-08-01", periodEnd="2018-08-31"
+    ).json()
+    return bool(report["group"][2]["population"][0]["count"] == 2)
+
+
+def test_evaluate_measure_needs_a_period_and_only_knows_the_service_evaluation(careplan: Careplan) -> None:
+    assert careplan.get("/Measure/service-evaluation/$evaluate-measure").status_code == 400
+    assert (
+        careplan.get(
+            "/Measure/service-evaluation/$evaluate-measure", periodStart="2018-13-01", periodEnd="2018-12-31"
+        ).status_code
+        == 400
+    )
+    assert (
+        careplan.get(
+            "/Measure/nope/$evaluate-measure", periodStart="2018-01-01", periodEnd="2018-12-31"
+        ).status_code
+        == 404
+    )
