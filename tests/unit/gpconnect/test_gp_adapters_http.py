@@ -1,0 +1,186 @@
+"""The HTTP adapters against respx (the recorded GP Connect payloads) and against the simulator's real
+endpoints (over httpx's ASGI transport): request shapes, error classes, idempotency at the far end."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+import respx
+
+from services.gpconnect.adapters import (
+    EmisStyleAdapter,
+    FakeDocumentChannel,
+    GpConnectFhirAdapter,
+    PermanentDeliveryError,
+    TransientDeliveryError,
+)
+from services.gpconnect.adapters.gpconnect_fhir import GP_CONNECT_INTERACTION
+from services.gpconnect.practices import PracticeConfig
+from services.gpconnect.simulator import SimulatorSettings, create_simulator_app
+from tests.unit.gpconnect.deliveries import prescription_changed, task_requested
+from tests.unit.gpconnect.records import load_fixture
+
+pytestmark = pytest.mark.anyio
+BASE = "https://gp.example/A81001/fhir"
+
+
+@pytest.fixture
+def anyio_backend():
+    return "asyncio"
+
+
+def fhir_adapter(client: httpx.AsyncClient, base: str = BASE, supplier: str = "gpconnect-fhir"):
+    practice = PracticeConfig("A81001", supplier, base, mesh_mailbox="X26ABC2")
+    cls = GpConnectFhirAdapter if supplier == "gpconnect-fhir" else EmisStyleAdapter
+    return cls(practice, client, lambda url, p: None, FakeDocumentChannel())
+
+
+@respx.mock
+async def test_the_structured_record_is_asked_for_with_medications_issues_and_the_spine_headers():
+    route = respx.post(f"{BASE}/Patient/$gpc.getstructuredrecord").mock(
+        return_value=httpx.Response(200, json=load_fixture("gpc-structured-opioid-record.json"))
+    )
+    async with httpx.AsyncClient() as client:
+        record = await fhir_adapter(client).read_record("9990000018", trace_id="trace-1")
+    assert record["type"] == "collection"
+    request = route.calls.last.request
+    assert request.headers["Ssp-InteractionID"] == GP_CONNECT_INTERACTION
+    assert request.headers["Ssp-TraceID"] == "trace-1" and request.headers["Ssp-To"] == "A81001"
+    body = httpx.Response(200, content=request.content).json()
+    names = [p["name"] for p in body["parameter"]]
+    assert names == ["patientNHSNumber", "includeMedication", "includeProblems"]
+    assert body["parameter"][0]["valueIdentifier"]["value"] == "9990000018"
+    assert body["parameter"][1]["part"] == [{"name": "includePrescriptionIssues", "valueBoolean": True}]
+
+
+@pytest.mark.parametrize(
+    ("answer", "error"),
+    [
+        (httpx.Response(500), TransientDeliveryError),
+        (httpx.Response(503), TransientDeliveryError),
+        (httpx.Response(429), TransientDeliveryError),
+        (httpx.Response(404, json={"resourceType": "OperationOutcome"}), PermanentDeliveryError),
+        (httpx.Response(422, json={}), PermanentDeliveryError),
+        (httpx.Response(200, text="not json"), PermanentDeliveryError),
+        (httpx.ReadTimeout("slow"), TransientDeliveryError),
+        (httpx.ConnectError("refused"), TransientDeliveryError),
+    ],
+)
+@respx.mock
+async def test_answers_and_network_failures_become_transient_or_permanent_errors(answer, error):
+    route = respx.post(f"{BASE}/Patient/$gpc.getstructuredrecord")
+    if isinstance(answer, Exception):
+        route.mock(side_effect=answer)
+    else:
+        route.mock(return_value=answer)
+    async with httpx.AsyncClient() as client:
+        with pytest.raises(error):
+            await fhir_adapter(client).read_record("9990000018", trace_id="t")
+
+
+async def test_a_url_outside_the_registered_endpoints_is_refused_before_any_call():
+    from services.gpconnect.adapters import default_guard
+
+    practice = PracticeConfig("A81001", "gpconnect-fhir", "http://127.0.0.1:1/fhir")
+    adapter = GpConnectFhirAdapter(practice, httpx.AsyncClient(), default_guard(False), FakeDocumentChannel())
+    with pytest.raises(PermanentDeliveryError, match="refused"):
+        await adapter.read_record("9990000018", trace_id="t")  # plain http outside development
+    await adapter.client.aclose()
+
+
+@respx.mock
+async def test_writes_carry_the_idempotency_key_and_the_patients_nhs_number():
+    route = respx.post(f"{BASE}/Task").mock(
+        return_value=httpx.Response(201, json={"resourceType": "Task", "id": "T1"})
+    )
+    async with httpx.AsyncClient() as client:
+        remote = await fhir_adapter(client).write_task(
+            task_requested().data, "9990000018", idempotency_key="k-1"
+        )
+    assert remote == "T1"
+    request = route.calls.last.request
+    assert request.headers["Idempotency-Key"] == "k-1"
+    sent = httpx.Response(200, content=request.content).json()
+    assert sent["for"]["identifier"]["value"] == "9990000018"
+
+
+# ---- against the simulator's real endpoints -------------------------------------------------------
+@pytest.fixture(scope="module")
+def simulator():
+    return create_simulator_app(SimulatorSettings(practices="A81001,A81002", patients_per_practice=40))
+
+
+def cohort_patient(simulator, ods: str):
+    state = simulator.state.simulator.practice(ods)
+    return next(p for p in state.patients.values() if p.group == "cohort" and p.opioids)
+
+
+@pytest.mark.parametrize("supplier", ["gpconnect-fhir", "emis-style"])
+async def test_both_supplier_styles_read_task_and_prescribe_against_the_simulator(simulator, supplier):
+    ods = "A81001" if supplier == "gpconnect-fhir" else "A81002"
+    patient = cohort_patient(simulator, ods)
+    base = f"http://sim/practices/{ods}"
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=simulator)) as client:
+        adapter = fhir_adapter(client, base, supplier)
+        record = await adapter.read_record(patient.nhs_number, trace_id="t")
+        assert any(e["resource"]["resourceType"] == "MedicationRequest" for e in record["entry"])
+        task_id = await adapter.write_task(
+            task_requested().data, patient.nhs_number, idempotency_key=f"{supplier}-t"
+        )
+        assert await adapter.task_decision(task_id) is None
+        await client.post(f"{base}/inbox/{task_id}/approve", json={"reason": "Agreed"})
+        decision = await adapter.task_decision(task_id)
+        assert decision is not None and decision.business_status == "approved" and decision.reason == "Agreed"
+        change = prescription_changed(7).data
+        first = await adapter.write_prescription_change(
+            change, patient.nhs_number, idempotency_key=f"{supplier}-p"
+        )
+        again = await adapter.write_prescription_change(
+            change, patient.nhs_number, idempotency_key=f"{supplier}-p"
+        )
+        assert first == again
+        changes = (await client.get(f"{base}/prescription-changes")).json()
+        assert changes["duplicates"] == {}
+        assert [c["authorisationId"] for c in changes["changes"]].count(first) == 1
+        meds = (await client.get(f"{base}/patients/{patient.nhs_number}")).json()["medications"]
+        assert any(m["authorisationId"] == first and m["status"] == "active" for m in meds)
+
+
+async def test_a_poisoned_patients_writes_are_refused_for_good(simulator):
+    patient = cohort_patient(simulator, "A81001")
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=simulator)) as client:
+        await client.put("http://sim/admin/faults", json={"poison_nhs_numbers": [patient.nhs_number]})
+        adapter = fhir_adapter(client, "http://sim/practices/A81001")
+        with pytest.raises(PermanentDeliveryError):
+            await adapter.write_prescription_change(
+                prescription_changed().data, patient.nhs_number, idempotency_key="x"
+            )
+        await client.put("http://sim/admin/faults", json={})
+
+
+async def test_the_simulated_practice_holds_the_cohort_and_the_people_to_exclude(simulator):
+    groups = {p.group for p in simulator.state.simulator.practice("A81001").patients.values()}
+    big = create_simulator_app(
+        SimulatorSettings(practices="A81001", patients_per_practice=2000)
+    ).state.simulator
+    patients = list(big.practice("A81001").patients.values())
+    assert {"cohort", "no-opioid"} <= groups
+    cohort = [p for p in patients if p.group == "cohort"]
+    share = {
+        g: sum(any(m.regimen.group == g for m in p.medications) for p in cohort) / len(cohort)
+        for g in ("codeine", "morphine", "oxycodone", "buprenorphine", "tramadol", "benzodiazepine")
+    }
+    expected = {
+        "codeine": 0.61,
+        "morphine": 0.50,
+        "oxycodone": 0.39,
+        "buprenorphine": 0.22,
+        "tramadol": 0.22,
+        "benzodiazepine": 0.28,
+    }
+    for group, value in expected.items():
+        assert abs(share[group] - value) < 0.07, group
+    assert {p.group for p in patients} >= {"cancer", "palliative", "under-18"}
+    assert all(p.nhs_number.startswith("999") for p in patients)
+    under_18 = [p for p in patients if p.group == "under-18"]
+    assert all((big.today - p.birth_date).days < 18 * 365.25 for p in under_18)
