@@ -57,15 +57,17 @@ def build_router(kernel: FhirKernel) -> APIRouter:
             path = f"/{op.resource_type}/${op.name}"
         else:
             path = f"/{op.resource_type}/{{resource_id}}/${op.name}"
-        router.add_api_route(
-            path,
-            handle,
-            methods=list(op.methods),
-            summary=op.documentation or f"${op.name}",
-            tags=[op.resource_type or "operations"],
-            name=f"op-{op.resource_type}-{op.name}",
-            openapi_extra=fhir_body(None, op.documentation) if "POST" in op.methods else None,
-        )
+        # One route per method: FastAPI gives a multi-method route one operationId for all methods.
+        for method in op.methods:
+            router.add_api_route(
+                path,
+                handle,
+                methods=[method],
+                summary=op.documentation or f"${op.name}",
+                tags=[op.resource_type or "operations"],
+                name=f"op-{op.resource_type}-{op.name}-{method.lower()}",
+                openapi_extra=fhir_body(None, op.documentation) if method == "POST" else None,
+            )
 
     for op in kernel.operations:
         add_operation(op)

@@ -33,10 +33,8 @@ FUZZ = settings(
 
 def _check(case: schemathesis.Case) -> None:
     response = case.call(headers=HEADERS)
-    if case.formatted_path == "/readyz":
-        # The fuzzed apps run without their lifespan (no event bus started): 503 is the honest answer.
-        assert response.status_code in (200, 503)
-        return
+    if case.formatted_path == "/readyz" and response.status_code == 503:
+        return  # the fuzzed apps run without their lifespan (no bus started): 503 is the honest answer
     assert response.status_code < 500, (
         case.method,
         case.formatted_path,
