@@ -1,0 +1,159 @@
+"""A taper step's dose as a MedicationRequest: the proposal the GP approves, and the order it becomes.
+
+Pure. A step's dose is a day's total made of strengths that exist (``ItemDose.units``); how the day's dose is
+split across the day is the prescriber's, so tablets, capsules and liquids are written as a daily maximum
+(``maxDosePerPeriod``, per 1 day) with the arithmetic in the text, and patches as the patches worn at once.
+The encoding is chosen so that the OME calculator reads the same figure back from the MedicationRequest
+(tested):
+
+* one strength: the dm+d product of that strength, ``n`` units a day (patches: ``n`` patches worn);
+* several strengths of tablets/capsules/liquid: the strongest product used, the day's total in mg;
+* several patch strengths worn together: named by their total (e.g. "Fentanyl 87.5micrograms/hour ... (50 +
+  37.5 micrograms/hour patches worn together)"), one such dose worn;
+* a stop: the current product with ``doNotPerform`` true.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from services.medreview.codes import SOURCE_MEDREVIEW, UCUM, source_tag
+from services.medreview.fhir_mapping.quantities import instant, number
+from services.medreview.taper import ItemDose
+from shared.terminology import DMD_SYSTEM, DmdProduct
+
+__all__ = ["dose_text", "order_from_proposal", "product_concept", "step_proposal"]
+
+_PATCH_INTERVAL_WORDS = {72: "72-hour", 96: "96-hour", 168: "seven day"}
+_DAY = {"value": 1, "unit": "day", "system": UCUM, "code": "d"}
+
+
+def product_concept(product: DmdProduct) -> dict[str, Any]:
+    """The product's CodeableConcept: its dm+d code when known, and its name."""
+    found: dict[str, Any] = {"text": product.name}
+    if product.code:
+        found["coding"] = [{"system": DMD_SYSTEM, "code": product.code, "display": product.name}]
+    return found
+
+
+def _n(value: Decimal) -> str:
+    return format(value.normalize(), "f")
+
+
+def _made_of(dose: ItemDose, per_unit: str, strength_unit: str) -> str:
+    return " + ".join(
+        f"{count} x {_n(strength)} {strength_unit} {per_unit}" for strength, count in dose.units
+    )
+
+
+def dose_text(dose: ItemDose, product: DmdProduct) -> str:
+    """The step's dose in words, e.g. "110 mg a day: 1 x 100 mg tablet + 1 x 10 mg tablet"."""
+    if dose.daily_dose == 0:
+        return f"Stop {product.name}"
+    if product.is_patch:
+        made = _made_of(dose, "patch", "micrograms/hour")
+        return f"{_n(dose.daily_dose)} micrograms/hour: {made} worn at once"
+    made = _made_of(dose, product.per_unit, "mg")
+    split = "in divided doses as the prescriber directs"
+    return f"{_n(dose.daily_dose)} mg {product.ingredient} a day: {made}, {split}"
+
+
+def _strength(family: Sequence[DmdProduct], strength: Decimal) -> DmdProduct | None:
+    return next((p for p in family if p.strength_per_unit == strength), None)
+
+
+def _patch_dosage(dose: ItemDose, product: DmdProduct, count: int, start: date) -> dict[str, Any]:
+    repeat: dict[str, Any] = {"boundsPeriod": {"start": instant(start)}}
+    if product.patch_change_hours:
+        repeat |= {"frequency": 1, "period": product.patch_change_hours, "periodUnit": "h"}
+    return {
+        "text": f"Apply {dose_text(dose, product)}",
+        "timing": {"repeat": repeat},
+        "doseAndRate": [{"doseQuantity": {"value": count, "unit": "patch"}}],
+    }
+
+
+def _daily_dosage(text: str, numerator: dict[str, Any], start: date) -> dict[str, Any]:
+    return {
+        "text": text,
+        "timing": {"repeat": {"boundsPeriod": {"start": instant(start)}}},
+        "maxDosePerPeriod": {"numerator": numerator, "denominator": dict(_DAY)},
+    }
+
+
+def _medication_and_dosage(
+    dose: ItemDose, current: DmdProduct, family: Sequence[DmdProduct], start: date
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    text = dose_text(dose, current)
+    if dose.daily_dose == 0:
+        return product_concept(current), [{"text": text}]
+    single = _strength(family, dose.units[0][0]) if len(dose.units) == 1 else None
+    if current.is_patch:
+        if single is not None:
+            return product_concept(single), [_patch_dosage(dose, single, dose.units[0][1], start)]
+        interval = _PATCH_INTERVAL_WORDS.get(current.patch_change_hours or 0, "")
+        name = (
+            f"{current.ingredient.capitalize()} {_n(dose.daily_dose)}micrograms/hour {interval} transdermal "
+            f"patches ({' + '.join(_n(s) for s, _ in dose.units)} micrograms/hour patches worn together)"
+        )
+        return {"text": " ".join(name.split())}, [_patch_dosage(dose, current, 1, start)]
+    if single is not None:
+        count = {"value": dose.units[0][1], "unit": single.per_unit}
+        return product_concept(single), [_daily_dosage(text, count, start)]
+    strongest = _strength(family, max(s for s, _ in dose.units)) or current
+    mg = {"value": number(dose.daily_dose), "unit": "mg", "system": UCUM, "code": "mg"}
+    return product_concept(strongest), [_daily_dosage(text, mg, start)]
+
+
+def step_proposal(
+    dose: ItemDose,
+    *,
+    current: DmdProduct,
+    family: Sequence[DmdProduct],
+    start: date,
+    patient: str,
+    careplan: str,
+    authored: datetime,
+    note: str,
+) -> dict[str, Any]:
+    """The proposed MedicationRequest (``intent`` proposal, ``status`` draft) for one step of a taper."""
+    medication, dosage = _medication_and_dosage(dose, current, family, start)
+    proposal: dict[str, Any] = {
+        "resourceType": "MedicationRequest",
+        "meta": {"tag": [source_tag(SOURCE_MEDREVIEW)]},
+        "status": "draft",
+        "intent": "proposal",
+        "medicationCodeableConcept": medication,
+        "subject": {"reference": patient},
+        "authoredOn": instant(authored),
+        "basedOn": [{"reference": careplan}],
+        "note": [{"text": note}],
+        "dosageInstruction": dosage,
+        "dispenseRequest": {"validityPeriod": {"start": instant(start)}},
+    }
+    if dose.daily_dose == 0:
+        proposal["doNotPerform"] = True
+    return proposal
+
+
+def order_from_proposal(
+    proposal: dict[str, Any], *, prior: str | None, authored: datetime, requester: dict[str, Any] | None
+) -> dict[str, Any]:
+    """The GP-approved order a proposal becomes: ``intent`` order, ``status`` active, ``basedOn`` the proposal
+    (then the plan), ``priorPrescription`` the MedicationRequest it replaces."""
+    order = {k: v for k, v in proposal.items() if k not in ("id", "meta", "basedOn", "priorPrescription")}
+    order |= {
+        "meta": {"tag": [source_tag(SOURCE_MEDREVIEW)]},
+        "status": "active",
+        "intent": "order",
+        "authoredOn": instant(authored),
+        "basedOn": [{"reference": f"MedicationRequest/{proposal['id']}"}, *proposal.get("basedOn", [])],
+    }
+    if prior and prior.startswith("MedicationRequest/"):
+        order["priorPrescription"] = {"reference": prior}
+    if requester:
+        order["requester"] = requester
+    return order
