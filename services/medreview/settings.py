@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from shared.web import ServiceSettings
@@ -13,3 +16,13 @@ class MedreviewSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="MEDREVIEW_", extra="ignore")
 
     service_name: str = "medreview"
+    withdrawal_pause_score: Decimal = Field(
+        default=Decimal(11),
+        ge=1,
+        le=64,
+        description=(
+            "A Subjective Opiate Withdrawal Scale total (0-64) at or above this pauses a running taper. "
+            "Default 11, the start of the band commonly read as moderate withdrawal (11-20): a service "
+            "choice to review locally, not a figure from the scale's authors."
+        ),
+    )

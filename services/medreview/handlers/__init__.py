@@ -1,0 +1,42 @@
+"""One function per command or consumed event; each works inside the caller's transaction (a Session)."""
+
+from services.medreview.handlers.decisions import decide_step, on_task_completed
+from services.medreview.handlers.medication_list import (
+    on_medication_list_synced,
+    on_patient_enrolled,
+    store_medication_list,
+)
+from services.medreview.handlers.pause import (
+    on_withdrawal_score,
+    pause_taper,
+    resume_taper,
+    slower,
+    withdrawal_score,
+)
+from services.medreview.handlers.review import (
+    current_regimen,
+    review_bundle_resources,
+    review_patient,
+    reviewed,
+)
+from services.medreview.handlers.session import Session
+from services.medreview.handlers.taper import propose_taper
+
+__all__ = [
+    "Session",
+    "current_regimen",
+    "decide_step",
+    "on_medication_list_synced",
+    "on_patient_enrolled",
+    "on_task_completed",
+    "on_withdrawal_score",
+    "pause_taper",
+    "propose_taper",
+    "resume_taper",
+    "review_bundle_resources",
+    "review_patient",
+    "reviewed",
+    "slower",
+    "store_medication_list",
+    "withdrawal_score",
+]

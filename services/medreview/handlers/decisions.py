@@ -1,0 +1,173 @@
+"""The GP's decision on a taper step, whether it comes back as ``gp.task-completed`` or through our API.
+
+Approval turns the step's proposal into an ``intent`` order MedicationRequest (``priorPrescription`` the
+one it replaces, which is marked stopped), emits ``prescription.changed`` and ``taper.approved``, and asks
+for the next step. Decline records the GP's reason, ends the plan (``revoked``; a new, gentler plan can be
+proposed from the current dose) and emits ``taper.declined``. A step is only ordered if it lowers the
+current dose: one that no longer would (the GP record changed meanwhile) is refused and treated as
+declined.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from services.medreview.codes import GP_TASK_TYPE, has_coding
+from services.medreview.fhir_mapping import (
+    APPROVE_STEP,
+    Decision,
+    Outcome,
+    StepRecord,
+    instant,
+    order_from_proposal,
+    outcome_of,
+    steps_of,
+    task_identifier,
+)
+from services.medreview.handlers.planning import cancel_step, request_next_approval, set_note
+from services.medreview.handlers.session import Session
+from services.medreview.ome import oral_morphine_equivalent
+from shared.contracts import (
+    PRESCRIPTION_CHANGED_V1,
+    TAPER_APPROVED_V1,
+    TAPER_DECLINED_V1,
+    CloudEvent,
+)
+from shared.fhir import Conflict, Unprocessable
+
+__all__ = ["decide_step", "on_task_completed"]
+
+log = logging.getLogger(__name__)
+DONE = frozenset({"completed", "rejected", "cancelled", "failed", "entered-in-error"})
+
+
+def on_task_completed(s: Session, event: CloudEvent) -> None:
+    """``gp.task-completed``: apply the GP's decision on one of our approval Tasks; others are not ours."""
+    identifier = task_identifier(event.data)
+    task = s.repo.task(s.conn, identifier, s.tenants) if identifier else None
+    if task is None or not has_coding(task.get("code"), GP_TASK_TYPE, APPROVE_STEP):
+        return
+    outcome = outcome_of(event.data)
+    if outcome is None:
+        raise ValueError("gp.task-completed for an approval Task carries neither an approval nor a decline")
+    try:
+        decide_step(s, task, outcome, answer=event.data)
+    except Conflict as exc:  # a step the plan no longer proposes (paused, re-planned, ended): nothing to do
+        log.info("gp.task-completed %s not applied: %s", event.id, exc.diagnostics)
+
+
+def decide_step(
+    s: Session, task: dict[str, Any], outcome: Outcome, *, answer: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """Apply the GP's decision on an ``approve-taper-step`` Task; the updated Task.
+
+    A repeat of the decision already recorded changes nothing; a different decision on a decided Task, or a
+    decision on a step the plan no longer proposes, is a 409.
+    """
+    if not has_coding(task.get("code"), GP_TASK_TYPE, APPROVE_STEP):
+        raise Unprocessable("Only an approve-taper-step Task can be approved or declined here")
+    if task.get("status") in DONE:
+        previous = outcome_of(task)
+        if previous is not None and previous.decision == outcome.decision:
+            return task
+        raise Conflict(f"Task/{task['id']} was already closed ({task.get('status')})")
+    careplan_ref = next((str(b["reference"]) for b in task.get("basedOn") or [] if "reference" in b), "")
+    careplan = s.repo.read(s.conn, careplan_ref, s.tenants)
+    focus = str((task.get("focus") or {}).get("reference", ""))
+    step = next((st for st in steps_of(careplan) if st.proposal == focus), None)
+    if step is None or not step.pending or careplan.get("status") not in ("draft", "active"):
+        raise Conflict(
+            f"{focus} is no longer a proposed step of {careplan_ref} (paused, re-planned or ended)"
+        )
+    s = s.owned_by(s.repo.practice_of(s.conn, careplan_ref, s.tenants) or s.practice)
+    closed = {**task, "lastModified": instant(s.now)}
+    for key in ("output", "statusReason", "note"):
+        if answer is not None and answer.get(key):
+            closed[key] = answer[key]
+    if outcome.decision is Decision.APPROVED:
+        refusal = _increase(s, careplan, step)
+        if refusal is None:
+            order = _approve(s, careplan, step)
+            output = {
+                "type": {"text": "order"},
+                "valueReference": {"reference": f"MedicationRequest/{order}"},
+            }
+            closed |= {"status": "completed", "businessStatus": {"text": "approved"}}
+            closed["output"] = [*closed.get("output", []), output]
+            return s.put(closed)
+        outcome = Outcome(Decision.DECLINED, refusal)
+    reason = outcome.reason or "No reason given"
+    closed |= {"status": "rejected", "businessStatus": {"text": "declined"}, "statusReason": {"text": reason}}
+    stored = s.put(closed)  # closed first, so that cancelling the step finds no open Task to cancel
+    _decline(s, careplan, step, reason)
+    return stored
+
+
+def _prior(careplan: Mapping[str, Any], step: StepRecord) -> str:
+    """What the step's order replaces: the latest order approved for the same opioid, else the original."""
+    earlier = [
+        st.outcome
+        for st in steps_of(careplan)
+        if st.index < step.index and st.item == step.item and st.approved and st.outcome
+    ]
+    return earlier[-1] if earlier else step.item
+
+
+def _increase(s: Session, careplan: Mapping[str, Any], step: StepRecord) -> str | None:
+    """Why ordering the step would not lower the current dose, or ``None`` when it would."""
+    if step.proposal is None or step.action == "stop":
+        return None
+    prior = s.repo.find(s.conn, _prior(careplan, step), s.tenants)
+    proposal = s.repo.read(s.conn, step.proposal, s.tenants)
+    if prior is None:
+        return "Not ordered: the prescription this step reduces is no longer on the record; re-plan"
+    medications = s.repo.medications(s.conn, [prior], s.tenants)
+    before = oral_morphine_equivalent([prior], medications=medications)
+    after = oral_morphine_equivalent([proposal])
+    if before.incomplete or after.incomplete or after.total_mg_per_day > before.total_mg_per_day:
+        return (
+            "Not ordered: the step would not lower the current prescription "
+            f"({before.total_mg_per_day.normalize():f} mg OME a day now); re-plan from the current dose"
+        )
+    return None
+
+
+def _approve(s: Session, careplan: dict[str, Any], step: StepRecord) -> str:
+    assert step.proposal is not None
+    proposal = s.repo.read(s.conn, step.proposal, s.tenants)
+    prior_ref = _prior(careplan, step)
+    order = s.create(order_from_proposal(proposal, prior=prior_ref, authored=s.now, requester=None))
+    s.put({**proposal, "status": "completed"})
+    prior = s.repo.find(s.conn, prior_ref, s.tenants)
+    replaced = s.put({**prior, "status": "stopped"}) if prior is not None else None
+    for earlier in steps_of(careplan):
+        if earlier.index < step.index and earlier.status == "in-progress":
+            careplan["activity"][earlier.index]["detail"]["status"] = "completed"
+    activity = careplan["activity"][step.index]
+    activity["detail"]["status"] = "in-progress"
+    activity["outcomeReference"] = [{"reference": f"MedicationRequest/{order['id']}"}]
+    careplan["status"] = "active"
+    stored = s.put(careplan)
+    entries = [order, *([replaced] if replaced is not None else [])]
+    bundle = {
+        "resourceType": "Bundle",
+        "type": "collection",
+        "entry": [{"fullUrl": f"{r['resourceType']}/{r['id']}", "resource": r} for r in entries],
+    }
+    s.emit(PRESCRIPTION_CHANGED_V1, f"MedicationRequest/{order['id']}", bundle)
+    s.emit(TAPER_APPROVED_V1, f"CarePlan/{stored['id']}", stored)
+    request_next_approval(s, stored)
+    return str(order["id"])
+
+
+def _decline(s: Session, careplan: dict[str, Any], step: StepRecord, reason: str) -> None:
+    cancel_step(s, careplan, step, reason)
+    for later in steps_of(careplan):
+        if later.index > step.index and later.pending:
+            cancel_step(s, careplan, later, f"Not proposed: step {step.number} was declined")
+    careplan["status"] = "revoked"
+    set_note(s, careplan, f"Step {step.number} declined: {reason}")
+    stored = s.put(careplan)
+    s.emit(TAPER_DECLINED_V1, f"CarePlan/{stored['id']}", stored)

@@ -1,0 +1,171 @@
+"""What proposing, re-planning and approving a taper share: the current regimen as taper input, steps as
+proposed MedicationRequests and CarePlan activities, and asking the GP to approve the next step."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+from services.medreview.fhir_mapping import (
+    APPROVE_STEP,
+    StepRecord,
+    dose_text,
+    gp_task,
+    instant,
+    product_concept,
+    step_activity,
+    step_proposal,
+    steps_of,
+)
+from services.medreview.handlers.review import Regimen, current_regimen, reviewed
+from services.medreview.handlers.session import Session
+from services.medreview.ome import OmeResult
+from services.medreview.taper import RegimenItem, StepAction, TaperPlan, regimen_from_ome
+from shared.contracts import GP_TASK_REQUESTED_V1
+from shared.fhir import Unprocessable
+from shared.terminology import DEFAULT_OME_FACTOR_TABLE, DmdProduct, load_product_catalogue
+
+__all__ = [
+    "TaperInput",
+    "add_steps",
+    "cancel_step",
+    "request_next_approval",
+    "set_note",
+    "taper_input",
+]
+
+
+@dataclass(frozen=True)
+class TaperInput:
+    """The current regimen as the planner takes it, and each opioid's product (by its reference)."""
+
+    regimen: Regimen
+    result: OmeResult
+    items: tuple[RegimenItem, ...]
+    products: dict[str, DmdProduct]
+
+
+def taper_input(s: Session, patient: str, factor_table: str = DEFAULT_OME_FACTOR_TABLE) -> TaperInput:
+    """The patient's current opioids as taper input; 422 when a dose is unknown or there is no opioid."""
+    regimen = current_regimen(s, patient)
+    result = reviewed(regimen.resources, regimen.medications, factor_table).result
+    if result.incomplete:
+        names = ", ".join(f"{m.name or m.reference} ({m.reason})" for m in result.not_computable)
+        raise Unprocessable(
+            f"A taper needs every opioid's dose, and these could not be computed: {names}. "
+            "Prescriber to review."
+        )
+    items = regimen_from_ome(result)
+    if not items:
+        raise Unprocessable(f"{patient} takes no opioid whose dose could be reduced")
+    products = {
+        m.reference: m.identified.product
+        for m in result.medications
+        if m.computable and m.identified is not None and m.identified.product is not None
+    }
+    return TaperInput(regimen, result, items, products)
+
+
+def add_steps(
+    s: Session,
+    plan: TaperPlan,
+    products: Mapping[str, DmdProduct],
+    *,
+    patient: str,
+    careplan: str,
+    first: int,
+) -> list[dict[str, Any]]:
+    """Activities for ``plan``'s steps, numbered from ``first``; a reduction or stop also gets its proposed
+    MedicationRequest (``intent`` proposal), a hold changes no prescription and gets none."""
+    catalogue = load_product_catalogue()
+    activities = []
+    for planned in plan.steps:
+        step = replace(planned, number=first + planned.number - 1)
+        product = products[step.dose.reference]
+        family = catalogue.family_of(product)
+        words = dose_text(step.dose, product) if step.action is not StepAction.HOLD else "hold the dose"
+        description = (
+            f"Step {step.number} ({step.action.value}) from {step.date.isoformat()}: {words}; total "
+            f"{step.total_ome_mg_per_day.normalize():f} mg OME a day"
+            + (f". {step.note}" if step.note else "")
+        )
+        proposal = None
+        if step.action is not StepAction.HOLD:
+            resource = step_proposal(
+                step.dose,
+                current=product,
+                family=family,
+                start=step.date,
+                patient=patient,
+                careplan=careplan,
+                authored=s.now,
+                note=description,
+            )
+            proposal = f"MedicationRequest/{s.create(resource)['id']}"
+        activities.append(
+            step_activity(
+                step,
+                item=step.dose.reference,
+                proposal=proposal,
+                description=description,
+                product=product_concept(product),
+            )
+        )
+    return activities
+
+
+def set_note(s: Session, careplan: dict[str, Any], text: str) -> None:
+    """Add a dated note to the plan (why it was paused, resumed, declined...)."""
+    careplan["note"] = [*careplan.get("note", []), {"time": instant(s.now), "text": text}]
+
+
+def cancel_step(s: Session, careplan: dict[str, Any], step: StepRecord, reason: str) -> None:
+    """Cancel a pending step: its activity (with ``reason``), its proposal and any unanswered Task for it."""
+    detail = careplan["activity"][step.index]["detail"]
+    detail["status"] = "cancelled"
+    detail["statusReason"] = {"text": reason}
+    if step.proposal is None:
+        return
+    proposal = s.repo.find(s.conn, step.proposal, s.tenants)
+    if proposal is not None and proposal.get("status") == "draft":
+        s.put({**proposal, "status": "cancelled", "statusReason": {"text": reason}})
+    for task in s.repo.open_tasks(s.conn, step.proposal, s.tenants):
+        s.put(
+            {**task, "status": "cancelled", "statusReason": {"text": reason}, "lastModified": instant(s.now)}
+        )
+
+
+def request_next_approval(s: Session, careplan: Mapping[str, Any]) -> dict[str, Any] | None:
+    """Ask the practice to approve the plan's next proposed step, unless it was asked already."""
+    steps = steps_of(careplan)
+    upcoming = next((st for st in steps if st.pending and st.proposal), None)
+    if upcoming is None or upcoming.proposal is None:
+        return None
+    if s.repo.open_tasks(s.conn, upcoming.proposal, s.tenants):
+        return None
+    proposed = [st for st in steps if st.proposal and st.status != "cancelled"]
+    position = proposed.index(upcoming) + 1
+    previous = next((st.total for st in reversed(steps) if st.approved), None)
+    description = str(careplan["activity"][upcoming.index]["detail"]["description"])
+    summary = (
+        f"Opioid dose reduction: please approve step {upcoming.number} ({position} of {len(proposed)} "
+        f"proposed). {description}."
+        + (f" Total now {previous.normalize():f} mg OME a day." if previous is not None else "")
+        + " Approve to have the new prescription issued, or decline with a reason."
+    )
+    task = s.create(
+        gp_task(
+            APPROVE_STEP,
+            patient=str(careplan["subject"]["reference"]),
+            focus=upcoming.proposal,
+            practice=s.practice,
+            authored=s.now,
+            description=f"Approve step {upcoming.number} of an opioid dose reduction plan",
+            summary=summary,
+            based_on=f"CarePlan/{careplan['id']}",
+            due=upcoming.date,
+        )
+    )
+    s.emit(GP_TASK_REQUESTED_V1, f"Task/{task['id']}", task)
+    return task

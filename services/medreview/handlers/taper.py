@@ -1,0 +1,57 @@
+"""Proposing a taper plan: from the patient's current opioids, a CarePlan of proposed steps for the GP."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from services.medreview.fhir_mapping import taper_careplan
+from services.medreview.handlers.planning import add_steps, request_next_approval, taper_input
+from services.medreview.handlers.review import patient_session
+from services.medreview.handlers.session import Session
+from services.medreview.taper import TaperPolicy, plan_taper
+from shared.contracts import TAPER_PROPOSED_V1
+from shared.fhir import Conflict, Unprocessable, new_id
+
+__all__ = ["propose_taper"]
+
+
+def propose_taper(
+    s: Session, patient: str, policy: TaperPolicy, start: date, factor_table: str
+) -> dict[str, Any]:
+    """Plan a taper from the current regimen and store it as a draft CarePlan with one proposed
+    MedicationRequest per reduction; emit ``taper.proposed`` and ask the GP to approve the first step.
+
+    409 when the patient already has an open (draft, active or paused) taper plan; 422 when the regimen
+    cannot be tapered (a dose not computable, no opioid, nothing to reduce within the monthly cap).
+    """
+    open_plans = s.repo.taper_plans(s.conn, patient, s.tenants)
+    if open_plans:
+        raise Conflict(
+            f"{patient} already has an open taper plan (CarePlan/{open_plans[0]['id']}, "
+            f"{open_plans[0]['status']}): pause, resume or revoke it rather than proposing another"
+        )
+    found = taper_input(s, patient, factor_table)
+    plan = plan_taper(found.items, start, policy)
+    if not plan.steps:
+        raise Unprocessable(plan.blocked_reason or f"{patient} is already at or below the target dose")
+    s = patient_session(s, found.regimen)
+    careplan_id = new_id()
+    activities = add_steps(
+        s, plan, found.products, patient=patient, careplan=f"CarePlan/{careplan_id}", first=1
+    )
+    reductions = sum(1 for a in activities if a.get("reference"))
+    description = (
+        f"From {plan.starting_ome_mg_per_day.normalize():f} to {plan.final_ome_mg_per_day.normalize():f} mg "
+        f"OME a day in {reductions} reduction(s) over {len(plan.steps)} step(s), every "
+        f"{policy.interval_days} days at most {policy.step_percent.normalize():f}% of the "
+        f"{policy.step_basis.value} dose. Each reduction needs the GP's approval; the patient may pause "
+        "at any time."
+    )
+    careplan = taper_careplan(
+        plan, patient=patient, created=s.now, activities=activities, description=description
+    )
+    stored = s.create(careplan, resource_id=careplan_id)
+    s.emit(TAPER_PROPOSED_V1, f"CarePlan/{careplan_id}", stored)
+    request_next_approval(s, stored)
+    return stored

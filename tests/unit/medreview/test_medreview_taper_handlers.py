@@ -1,0 +1,212 @@
+"""Taper plans end to end at the handler seam: proposal -> GP Task -> approval (order, prescription.changed)
+or decline; a withdrawal score pauses and re-plans slower; nothing ever raises a dose."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import date, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from services.medreview.fhir_mapping import Decision, Outcome, steps_of
+from services.medreview.handlers import (
+    decide_step,
+    on_medication_list_synced,
+    on_task_completed,
+    on_withdrawal_score,
+    propose_taper,
+    resume_taper,
+)
+from services.medreview.ome import oral_morphine_equivalent
+from services.medreview.taper import TaperPolicy
+from shared.contracts import GP_TASK_COMPLETED_V1, MEDICATION_LIST_SYNCED_V1
+from shared.fhir import Conflict, Unprocessable
+from tests.unit.medreview.medreview_support import (
+    NOW,
+    Harness,
+    database,
+    medicine,
+    patient_bundle,
+    withdrawal_score,
+)
+
+MORPHINE_60_MR = "Morphine sulfate 60mg modified-release tablets"
+START = date(2026, 3, 2)
+THRESHOLD = Decimal(11)
+
+
+@pytest.fixture
+def mr(tmp_path: Path) -> Harness:
+    harness = Harness(database(tmp_path))
+    gp = patient_bundle("p1", medicine("mor", MORPHINE_60_MR, "one twice a day"))  # 120 mg OME a day
+    harness.consume(on_medication_list_synced, MEDICATION_LIST_SYNCED_V1, gp)
+    return harness
+
+
+def propose(mr: Harness, policy: TaperPolicy | None = None) -> dict[str, Any]:
+    return mr.api(
+        lambda s: propose_taper(s, "Patient/p1", policy or TaperPolicy(), START, "uk-opioids-aware")
+    )
+
+
+def open_task(mr: Harness) -> dict[str, Any]:
+    [task] = mr.search("Task", ("status", "requested"), ("code", "approve-taper-step"))
+    return task
+
+
+def gp_answers(
+    mr: Harness, task: dict[str, Any], status: str, business: str, reason: str | None = None
+) -> None:
+    answer = {**task, "status": status, "businessStatus": {"text": business}}
+    if reason:
+        answer["statusReason"] = {"text": reason}
+    mr.consume(on_task_completed, GP_TASK_COMPLETED_V1, answer, subject=f"Task/{task['id']}")
+
+
+def ome_of(resource: dict[str, Any]) -> Decimal:
+    return oral_morphine_equivalent([resource]).total_mg_per_day
+
+
+def test_a_proposal_is_a_draft_careplan_of_proposed_steps_with_one_task_for_the_first(mr: Harness) -> None:
+    careplan = propose(mr)
+    assert (careplan["status"], careplan["intent"]) == ("draft", "plan")
+    steps = steps_of(careplan)
+    assert [s.total for s in steps[:3]] == [110, 100, 90] and steps[-1].total == 0
+    proposals = [mr.read(s.proposal) for s in steps if s.proposal]
+    assert all((p["intent"], p["status"]) == ("proposal", "draft") for p in proposals)
+    types = [t for t, _ in mr.events()]
+    assert types == ["taper.proposed.v1", "gp.task-requested.v1"]
+    [(_, task)] = mr.events("gp.task-requested.v1")
+    assert task["focus"] == {"reference": steps[0].proposal} and task["for"] == {"reference": "Patient/p1"}
+    assert task["code"]["coding"][0]["code"] == "approve-taper-step"
+    assert task["owner"]["identifier"]["value"] == "A81001" and task["status"] == "requested"
+    with pytest.raises(Conflict):
+        propose(mr)  # one open plan at a time
+
+
+def test_the_gps_approval_orders_the_step_and_announces_the_prescription_change(mr: Harness) -> None:
+    careplan = propose(mr)
+    task = open_task(mr)
+    gp_answers(mr, task, "completed", "approved")
+    [(_, change)] = mr.events("prescription.changed.v1")
+    order, replaced = (e["resource"] for e in change["entry"])
+    first = steps_of(careplan)[0]
+    assert (order["intent"], order["status"]) == ("order", "active")
+    assert order["priorPrescription"] == {"reference": "MedicationRequest/mor"}
+    assert order["basedOn"][0] == {"reference": first.proposal}
+    assert (replaced["id"], replaced["status"]) == ("mor", "stopped")
+    assert ome_of(order) == 110
+    [(_, approved)] = mr.events("taper.approved.v1")
+    assert approved["status"] == "active"
+    assert steps_of(approved)[0].status == "in-progress"
+    assert mr.read(f"Task/{task['id']}")["status"] == "completed"
+    second = open_task(mr)  # the next step is asked for
+    assert second["focus"] == {"reference": steps_of(careplan)[1].proposal}
+    gp_answers(mr, task, "completed", "approved")  # a redelivered answer changes nothing
+    assert len(mr.events("prescription.changed.v1")) == 1
+
+
+def test_the_next_order_replaces_the_previous_order_not_the_original(mr: Harness) -> None:
+    propose(mr)
+    gp_answers(mr, open_task(mr), "completed", "approved")
+    gp_answers(mr, open_task(mr), "completed", "approved")
+    first, second = (data["entry"] for _, data in mr.events("prescription.changed.v1"))
+    assert second[0]["resource"]["priorPrescription"] == {
+        "reference": f"MedicationRequest/{first[0]['resource']['id']}"
+    }
+    assert ome_of(second[0]["resource"]) == 100
+
+
+def test_a_decline_records_the_gps_reason_and_ends_the_plan(mr: Harness) -> None:
+    propose(mr)
+    task = open_task(mr)
+    closed = mr.api(lambda s: decide_step(s, task, Outcome(Decision.DECLINED, "Wait until after surgery")))
+    assert (closed["status"], closed["businessStatus"]["text"]) == ("rejected", "declined")
+    [(_, declined)] = mr.events("taper.declined.v1")
+    assert declined["status"] == "revoked"
+    first = steps_of(declined)[0]
+    assert declined["activity"][0]["detail"]["statusReason"] == {"text": "Wait until after surgery"}
+    assert first.status == "cancelled" and all(not s.pending for s in steps_of(declined))
+    assert mr.read(first.proposal or "")["status"] == "cancelled"
+    assert mr.events("prescription.changed.v1") == []
+
+
+def test_a_high_withdrawal_score_pauses_and_replans_slower_from_the_current_dose(mr: Harness) -> None:
+    careplan = propose(mr)
+    gp_answers(mr, open_task(mr), "completed", "approved")  # 120 -> 110
+    pending_task = open_task(mr)
+    paused = mr.api(lambda s: on_withdrawal_score(s, withdrawal_score("p1", 14), THRESHOLD))
+    [plan] = paused
+    assert plan["status"] == "on-hold" and "withdrawal score 14" in plan["note"][-1]["text"]
+    assert [t for t, _ in mr.events()][-2:] == ["taper.paused.v1", "gp.task-requested.v1"]
+    assert mr.read(f"Task/{pending_task['id']}")["status"] == "cancelled"
+    steps = steps_of(plan)
+    old = [s for s in steps if s.number <= len(steps_of(careplan))]
+    new = [s for s in steps if s.number > len(steps_of(careplan))]
+    assert [s.status for s in old[:2]] == ["in-progress", "cancelled"] and not any(s.pending for s in old)
+    assert new[0].date == date(2026, 3, 20)
+    assert {(b.date - a.date).days for a, b in itertools.pairwise(new)} == {28}  # twice the 14-day interval
+    totals = [Decimal(110), *(s.total for s in new)]
+    assert all(b <= a for a, b in itertools.pairwise(totals))  # never above the current dose
+    for step in new:
+        if step.proposal:
+            proposal = mr.read(step.proposal)
+            assert proposal.get("doNotPerform") or ome_of(proposal) <= 110
+    assert len(mr.search("Task", ("status", "requested"), ("code", "approve-taper-step"))) == 0
+
+
+def test_a_score_below_the_threshold_or_no_running_plan_pauses_nothing(mr: Harness) -> None:
+    assert mr.api(lambda s: on_withdrawal_score(s, withdrawal_score("p1", 20), THRESHOLD)) == []
+    propose(mr)
+    assert mr.api(lambda s: on_withdrawal_score(s, withdrawal_score("p1", 10), THRESHOLD)) == []
+    prelim = {**withdrawal_score("p1", 30), "status": "preliminary"}
+    assert mr.api(lambda s: on_withdrawal_score(s, prelim, THRESHOLD)) == []
+
+
+def test_an_approval_for_a_step_the_pause_cancelled_orders_nothing(mr: Harness) -> None:
+    propose(mr)
+    task = open_task(mr)
+    mr.api(lambda s: on_withdrawal_score(s, withdrawal_score("p1", 25), THRESHOLD))
+    gp_answers(mr, task, "completed", "approved")
+    assert mr.events("prescription.changed.v1") == []
+    cancelled = mr.read(f"Task/{task['id']}")
+    assert cancelled["status"] == "cancelled"
+    with pytest.raises(Conflict):
+        mr.api(lambda s: decide_step(s, cancelled, Outcome(Decision.APPROVED, None)))
+
+
+def test_resuming_replans_from_that_day_and_asks_the_gp_for_the_next_step(mr: Harness) -> None:
+    propose(mr)
+    [plan] = mr.api(lambda s: on_withdrawal_score(s, withdrawal_score("p1", 15), THRESHOLD))
+    resumed = mr.api(lambda s: resume_taper(s, plan, on=date(2026, 5, 4)), now=NOW + timedelta(days=60))
+    assert resumed["status"] == "draft"  # no step was ever approved
+    task = open_task(mr)
+    first_pending = next(s for s in steps_of(resumed) if s.pending)
+    assert first_pending.date == date(2026, 5, 4) and task["focus"] == {"reference": first_pending.proposal}
+
+
+def test_a_step_is_not_ordered_when_the_gp_record_now_shows_a_lower_dose(mr: Harness) -> None:
+    propose(mr)
+    task = open_task(mr)
+    lower = patient_bundle(
+        "p1", medicine("mor", "Morphine sulfate 30mg modified-release tablets", "one twice a day")
+    )
+    mr.consume(on_medication_list_synced, MEDICATION_LIST_SYNCED_V1, lower, time=NOW + timedelta(hours=1))
+    gp_answers(mr, task, "completed", "approved")
+    assert mr.events("prescription.changed.v1") == []
+    [(_, declined)] = mr.events("taper.declined.v1")
+    assert "would not lower" in declined["activity"][0]["detail"]["statusReason"]["text"]
+
+
+def test_a_regimen_with_a_dose_that_cannot_be_computed_is_not_tapered(mr: Harness) -> None:
+    gp = patient_bundle(
+        "p1",
+        medicine("mor", MORPHINE_60_MR, "one twice a day"),
+        medicine("met", "Methadone 1mg/ml oral solution", "30ml daily"),
+    )
+    mr.consume(on_medication_list_synced, MEDICATION_LIST_SYNCED_V1, gp, time=NOW + timedelta(hours=1))
+    with pytest.raises(Unprocessable, match="Methadone"):
+        propose(mr)
