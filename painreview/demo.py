@@ -1,0 +1,334 @@
+"""``pain-review demo [--url URL]``: the whole pathway against a running system, step by step.
+
+GP refers (BaRS) -> eligible -> invited -> consents -> enrolled -> CareTeam and plan -> GP record read ->
+review (OME, flags) -> taper plan -> GP approves step 1 in the simulator -> new prescription in the GP
+record -> plan summary in the practice's MESH mailbox. Each step waits (with a deadline) for what the
+services do by themselves through events, and says what it waited for when it is not there.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import click
+import httpx
+
+__all__ = ["DemoFailed", "demo", "run_demo"]
+
+NHS = "https://fhir.nhs.uk/Id/nhs-number"
+FHIR = "application/fhir+json"
+
+
+class DemoFailed(RuntimeError):
+    pass
+
+
+def _params(**values: Any) -> dict[str, Any]:
+    parts = []
+    for name, value in values.items():
+        key = {bool: "valueBoolean", str: "valueString"}.get(type(value), "valueString")
+        if name in ("start", "date"):
+            key = "valueDate"
+        parts.append({"name": name, key: value})
+    return {"resourceType": "Parameters", "parameter": parts}
+
+
+def _entries(bundle: dict[str, Any]) -> list[dict[str, Any]]:
+    return [e["resource"] for e in bundle.get("entry", ()) if "resource" in e]
+
+
+class Pathway:
+    def __init__(
+        self, url: str, token: str, practice: str, mesh_url: str, echo: Callable[[str], None]
+    ) -> None:
+        self.url, self.practice, self.mesh_url, self.echo = url.rstrip("/"), practice, mesh_url, echo
+        self.http = httpx.Client(timeout=30, headers={"Authorization": f"Bearer {token}", "Accept": FHIR})
+        self.sim = f"{self.url}/gp-simulator/practices/{practice}"
+        self.facts: dict[str, Any] = {}
+
+    def fhir(self, method: str, path: str, body: Any = None, **headers: str) -> httpx.Response:
+        if body is not None:
+            headers.setdefault("Content-Type", FHIR)
+        response = self.http.request(method, f"{self.url}/{path.lstrip('/')}", json=body, headers=headers)
+        if response.status_code >= 400:
+            raise DemoFailed(f"{method} {path} answered {response.status_code}: {response.text[:300]}")
+        return response
+
+    def wait(self, what: str, probe: Callable[[], Any], deadline_s: float = 60.0) -> Any:
+        started = time.monotonic()
+        while time.monotonic() - started < deadline_s:
+            found = probe()
+            if found:
+                return found
+            time.sleep(0.5)
+        raise DemoFailed(f"waited {deadline_s:.0f} s for {what}")
+
+    # ---- the steps --------------------------------------------------------------------------------
+    def choose_patient(self) -> str:
+        patients = httpx.get(
+            f"{self.sim}/patients", params={"group": "cohort", "limit": 200}, timeout=30
+        ).json()
+        patient = next(p for p in patients if any(m["status"] == "active" for m in p["medications"]))
+        self.facts["nhs"] = patient["nhsNumber"]
+        opioids = ", ".join(m["medicine"] for m in patient["medications"])
+        return f"NHS number {patient['nhsNumber']} on {opioids}"
+
+    def refer(self) -> str:
+        nhs, sr_id, pat_id, header_id = (
+            self.facts["nhs"],
+            str(uuid.uuid4()),
+            str(uuid.uuid4()),
+            str(uuid.uuid4()),
+        )
+        now = datetime.now(UTC).isoformat(timespec="seconds")
+        message = {
+            "resourceType": "Bundle",
+            "id": str(uuid.uuid4()),
+            "type": "message",
+            "timestamp": now,
+            "entry": [
+                {
+                    "fullUrl": f"urn:uuid:{header_id}",
+                    "resource": {
+                        "resourceType": "MessageHeader",
+                        "id": header_id,
+                        "eventCoding": {
+                            "system": "https://fhir.nhs.uk/CodeSystem/message-events-bars",
+                            "code": "servicerequest-request",
+                        },
+                        "reason": {
+                            "coding": [
+                                {
+                                    "system": "https://fhir.nhs.uk/CodeSystem/message-reason-bars",
+                                    "code": "new",
+                                }
+                            ]
+                        },
+                        "source": {"endpoint": f"https://gp.example/{self.practice}", "name": self.practice},
+                        "destination": [{"endpoint": "https://pain-review.example.org/referral"}],
+                        "focus": [{"reference": f"urn:uuid:{sr_id}"}],
+                    },
+                },
+                {
+                    "fullUrl": f"urn:uuid:{sr_id}",
+                    "resource": {
+                        "resourceType": "ServiceRequest",
+                        "id": sr_id,
+                        "status": "active",
+                        "intent": "order",
+                        "subject": {"reference": f"urn:uuid:{pat_id}"},
+                        "authoredOn": now,
+                        "reasonCode": [{"text": "Chronic non-cancer pain, long-term opioids"}],
+                    },
+                },
+                {
+                    "fullUrl": f"urn:uuid:{pat_id}",
+                    "resource": {
+                        "resourceType": "Patient",
+                        "id": pat_id,
+                        "identifier": [{"system": NHS, "value": nhs}],
+                    },
+                },
+            ],
+        }
+        response = self.fhir(
+            "POST", "referral/fhir/$process-message", message, **{"X-Request-Id": str(uuid.uuid4())}
+        )
+        self.facts["location"] = response.headers.get("Location", "")
+        return f"answered {response.status_code} {self.facts['location']}"
+
+    def eligible(self) -> str:
+        def probe() -> Any:
+            tasks = _entries(
+                self.fhir("GET", f"referral/fhir/Task?patient:identifier={NHS}|{self.facts['nhs']}").json()
+            )
+            tasks = tasks or _entries(
+                self.fhir("GET", "referral/fhir/Task?_count=100&_sort=-_lastUpdated").json()
+            )
+            for task in tasks:
+                status = str((task.get("businessStatus") or {}).get("text") or "") + str(
+                    task.get("businessStatus")
+                )
+                if "eligible" in status and "ineligible" not in status:
+                    return task
+            return None
+
+        task = self.wait("the referral Task to reach eligible", probe)
+        self.facts["task"] = task["id"]
+        self.facts["patient"] = str(task.get("for", {}).get("reference", "")).removeprefix("Patient/")
+        return f"Task/{task['id']} eligible for Patient/{self.facts['patient']}"
+
+    def invite(self) -> str:
+        self.fhir("POST", f"referral/fhir/Task/{self.facts['task']}/$invite", _params())
+        return "invitation letter sent"
+
+    def consent(self) -> str:
+        self.fhir("POST", f"referral/fhir/Task/{self.facts['task']}/$record-consent", _params(consented=True))
+        return "consent recorded"
+
+    def enrol(self) -> str:
+        start = datetime.now(UTC).date().isoformat()
+        self.fhir("POST", f"referral/fhir/Task/{self.facts['task']}/$enrol", _params(start=start))
+        return f"enrolled from {start}"
+
+    def _search(self, path: str) -> list[dict[str, Any]]:
+        return _entries(self.fhir("GET", path).json())
+
+    def care_team(self) -> str:
+        pid = self.facts["patient"]
+        team = self.wait(
+            "careplan's CareTeam", lambda: self._search(f"careplan/fhir/CareTeam?patient=Patient/{pid}")
+        )
+        plans = self.wait(
+            "careplan's draft plan", lambda: self._search(f"careplan/fhir/CarePlan?patient=Patient/{pid}")
+        )
+        self.facts["careplan"] = plans[0]["id"]
+        return f"CareTeam/{team[0]['id']}, CarePlan/{plans[0]['id']} ({plans[0].get('status')})"
+
+    def record_read(self) -> str:
+        pid = self.facts["patient"]
+        meds = self.wait(
+            "medreview's medication list from the GP record (medication.list-synced)",
+            lambda: self._search(f"medreview/fhir/MedicationRequest?patient=Patient/{pid}&_count=100"),
+        )
+        return f"{len(meds)} MedicationRequests from the GP record"
+
+    def review(self) -> str:
+        result = self.fhir(
+            "POST", f"medreview/fhir/Patient/{self.facts['patient']}/$medication-review", _params()
+        ).json()
+        total = next(
+            (p.get("valueQuantity") for p in result.get("parameter", ()) if p["name"] == "totalDailyOME"), {}
+        )
+        issues = [p for p in result.get("parameter", ()) if p["name"] == "issue"]
+        return f"total {total.get('value')} {total.get('unit', 'mg/d')} OME, {len(issues)} flag(s)"
+
+    def taper(self) -> str:
+        plan = self.fhir(
+            "POST", f"medreview/fhir/Patient/{self.facts['patient']}/$propose-taper", _params()
+        ).json()
+        self.facts["taper"] = plan.get("id")
+        return f"taper CarePlan/{plan.get('id')} with {len(plan.get('activity', ()))} steps"
+
+    def activate_plan(self) -> str:
+        self.fhir("POST", f"careplan/fhir/CarePlan/{self.facts['careplan']}/$activate", _params())
+        return "pain management plan agreed (summary to the GP)"
+
+    def approve(self) -> str:
+        def probe() -> Any:
+            inbox = httpx.get(f"{self.sim}/inbox", timeout=30).json()
+            return next((t for t in inbox if t["nhsNumber"] == self.facts["nhs"]), None)
+
+        task = self.wait("the approval Task in the GP system's inbox", probe)
+        httpx.post(
+            f"{self.sim}/inbox/{task['id']}/approve", json={"reason": "Agreed with the patient"}, timeout=30
+        )
+        return f"GP approved {task['id']}: {task['subject']}"
+
+    def new_prescription(self) -> str:
+        def probe() -> Any:
+            meds = httpx.get(f"{self.sim}/patients/{self.facts['nhs']}", timeout=30).json()["medications"]
+            return next((m for m in meds if m["replaces"] and m["status"] == "active"), None)
+
+        med = self.wait("the new prescription in the GP record", probe)
+        return f"{med['authorisationId']}: {med['medicine']}, {med['dosage']} (replaces {med['replaces']})"
+
+    def mesh_document(self) -> str:
+        from mesh_client import MeshClient
+
+        def probe() -> Any:
+            with MeshClient(
+                self.mesh_url, "X26ABC2", "password", shared_key=b"TestKey", max_retries=0
+            ) as client:
+                for message_id in client.list_messages():
+                    with client.retrieve_message(message_id) as message:
+                        if message.workflow_id == "PAIN_REVIEW_PLAN_SUMMARY":
+                            return f"{message.filename} ({message.subject})"
+            return None
+
+        return str(self.wait("the plan summary in MESH mailbox X26ABC2", probe))
+
+    def steps(self) -> list[tuple[str, Callable[[], str]]]:
+        return [
+            ("patient chosen in the GP practice", self.choose_patient),
+            ("GP refers (BaRS $process-message)", self.refer),
+            ("referral eligible", self.eligible),
+            ("invited", self.invite),
+            ("consents", self.consent),
+            ("enrolled", self.enrol),
+            ("CareTeam and plan", self.care_team),
+            ("medication record read from the GP system", self.record_read),
+            ("review: OME and flags", self.review),
+            ("taper plan proposed", self.taper),
+            ("plan agreed", self.activate_plan),
+            ("GP approves step 1 in the simulator", self.approve),
+            ("new prescription in the GP record", self.new_prescription),
+            ("plan summary in the MESH mailbox", self.mesh_document),
+        ]
+
+
+def _token(var_dir: Path, practice: str) -> str:
+    from shared.auth import AuthSettings, mint_local_token
+
+    return mint_local_token(AuthSettings(var_dir=var_dir), practice=practice, scope="system/*.cruds")
+
+
+def run_demo(
+    url: str,
+    *,
+    token: str,
+    practice: str = "A81001",
+    mesh_url: str = "http://127.0.0.1:8700",
+    echo: Callable[[str], None] = print,
+) -> dict[str, Any]:
+    """Run every step; raises :class:`DemoFailed` naming the step and what it waited for."""
+    pathway = Pathway(url, token, practice, mesh_url, echo)
+    steps = pathway.steps()
+    for n, (title, step) in enumerate(steps, start=1):
+        started = time.monotonic()
+        echo(f"[{n:>2}/{len(steps)}] {title} ...")
+        try:
+            detail = step()
+        except DemoFailed as exc:
+            raise DemoFailed(f"step {n} ({title}): {exc}") from None
+        echo(f"        ok in {time.monotonic() - started:.1f} s: {detail}")
+    return pathway.facts
+
+
+@click.command("demo")
+@click.option("--url", default="http://127.0.0.1:8000", show_default=True, help="The running system.")
+@click.option("--practice", default="A81001", show_default=True)
+@click.option(
+    "--mesh-url",
+    default=lambda: os.environ.get("GPCONNECT_MESH_URL", "http://127.0.0.1:8700"),
+    show_default="http://127.0.0.1:8700",
+)
+@click.option(
+    "--token", envvar="PAINREVIEW_TOKEN", default=None, help="Bearer token (default: minted locally)."
+)
+@click.option(
+    "--var-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    envvar="PAINREVIEW_VAR_DIR",
+    default=Path("var"),
+    show_default=True,
+)
+def demo(url: str, practice: str, mesh_url: str, token: str | None, var_dir: Path) -> None:
+    """Run the whole pathway against the running system, printing each step."""
+    try:
+        run_demo(
+            url,
+            token=token or _token(var_dir, practice),
+            practice=practice,
+            mesh_url=mesh_url,
+            echo=click.echo,
+        )
+    except DemoFailed as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo("the whole pathway ran end to end")
