@@ -203,7 +203,7 @@ class Pathway:
         result = self.fhir(
             "POST", f"medreview/fhir/Patient/{self.facts['patient']}/$medication-review", _params()
         ).json()
-        total = next(
+        total: dict[str, Any] = next(
             (p.get("valueQuantity") for p in result.get("parameter", ()) if p["name"] == "totalDailyOME"), {}
         )
         issues = [p for p in result.get("parameter", ()) if p["name"] == "issue"]
