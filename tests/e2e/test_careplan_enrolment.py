@@ -1,0 +1,55 @@
+"""Against the running system (``pain-review up``): an enrolment event written to the referral service's
+outbox becomes a CareTeam and a draft pain management plan, over HTTP, within the latency goal."""
+
+from __future__ import annotations
+
+import time
+
+import httpx
+import pytest
+
+from shared.contracts import PATIENT_ENROLLED_V1, new_event
+from shared.db import make_engine
+from shared.outbox import record_event
+from tests.contract.careplan.conftest import enrolment
+from tests.e2e.conftest import RunningSystem
+
+pytestmark = pytest.mark.e2e
+LATENCY_GOAL_SECONDS = 2.0
+
+
+def test_an_enrolment_event_becomes_a_care_team_and_a_draft_plan_over_http(
+    embedded_system: RunningSystem,
+) -> None:
+    headers = {"authorization": f"Bearer {embedded_system.token()}"}  # before the clock starts
+    engine = make_engine(f"sqlite:///{embedded_system.workdir / 'var' / 'referral.db'}")
+    try:
+        with engine.begin() as conn:
+            record_event(
+                conn,
+                new_event(
+                    PATIENT_ENROLLED_V1,
+                    source="/painreview/referral",
+                    subject="EpisodeOfCare/ep-e2e-1",
+                    practice="A81001",
+                    data=enrolment("e2e-1", "ep-e2e-1"),
+                ),
+            )
+    finally:
+        engine.dispose()
+    written = time.monotonic()
+    with httpx.Client(base_url=f"{embedded_system.base}/careplan/fhir", headers=headers) as api:
+        plans: list[dict[str, object]] = []
+        while time.monotonic() - written < 10 and not plans:
+            plans = [
+                e["resource"]
+                for e in api.get("/CarePlan", params={"patient": "Patient/e2e-1"}).json().get("entry", [])
+            ]
+            if not plans:
+                time.sleep(0.05)
+        latency = time.monotonic() - written
+        assert plans, "no plan after 10 s"
+        assert latency < LATENCY_GOAL_SECONDS, f"{latency:.2f} s"
+        assert plans[0]["status"] == "draft"
+        teams = api.get("/CareTeam", params={"patient": "Patient/e2e-1"}).json()
+        assert teams["total"] == 1
