@@ -1,13 +1,20 @@
-"""The referral service app: its resources, operations and event handlers, wired to the kernel."""
+"""The referral service app: its resources, operations and routes, wired to the kernel."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
+from fastapi import APIRouter, FastAPI
+
+from services.referral.api import register_operations
+from services.referral.codesystems import codesystem_router
+from services.referral.direct import service_request_hook
+from services.referral.screen_api import screen_operation, screen_router
 from services.referral.settings import ReferralSettings
 from shared.bus import Transport
-from shared.fhir import Authenticator, RateLimiter
-from shared.web import ServiceParts, build_service
+from shared.fhir import Authenticator, FhirKernel, RateLimiter, register_search_param
+from shared.web import READ_ONLY, ServiceParts, build_service
 
 __all__ = ["RESOURCES", "create_service"]
 
@@ -16,18 +23,64 @@ DESCRIPTION = (
     "BaRS-style referral intake, eligibility, explainable screening, invitations, consent and enrolment."
 )
 
+#: Written over REST by GP systems (a ServiceRequest starts the referral workflow).
 RESOURCES: tuple[str, ...] = (
     "Patient",
     "ServiceRequest",
-    "Task",
-    "Communication",
-    "Consent",
-    "EpisodeOfCare",
     "Condition",
     "MedicationRequest",
     "MedicationStatement",
     "Observation",
 )
+#: Written by the workflow's operations only: read, search and history over REST.
+WORKFLOW_RESOURCES = ("Task", "Communication", "Consent", "EpisodeOfCare")
+#: Supporting resources a BaRS message brings, stored with the referral and readable.
+RECEIVED_RESOURCES = (
+    "Organization",
+    "Practitioner",
+    "PractitionerRole",
+    "Location",
+    "HealthcareService",
+    "Encounter",
+    "Flag",
+    "Medication",
+)
+
+register_search_param("Flag", "patient", "reference", "subject")
+
+
+def _configure(settings: ReferralSettings) -> Callable[[FhirKernel], None]:
+    def configure(kernel: FhirKernel) -> None:
+        kernel.resource(
+            "ServiceRequest",
+            on_write=service_request_hook(kernel.store),
+            documentation="Referrals: a create starts the workflow (Task, eligibility, events)",
+        )
+        for resource_type in WORKFLOW_RESOURCES:
+            kernel.resource(resource_type, interactions=READ_ONLY, documentation="Written by the workflow")
+        for resource_type in RECEIVED_RESOURCES:
+            kernel.resource(resource_type, interactions=READ_ONLY, documentation="Received with a referral")
+        kernel.resource(
+            "CodeSystem",
+            interactions=READ_ONLY,
+            documentation="Published CodeSystems: eligibility reasons, screening signals, referral states",
+        )
+        register_operations(kernel, settings)
+        kernel.operation(
+            "screen",
+            screen_operation(settings),
+            level="system",
+            resource_type="Patient",
+            scope=("Patient", "s"),
+            documentation="Rank many patients' records (Bundle or application/fhir+ndjson) for review",
+        )
+
+    return configure
+
+
+def _serve_first(app: FastAPI, router: APIRouter) -> None:
+    """Put routes ahead of the kernel's own for the same paths (see codesystems.py, screen_api.py)."""
+    app.router.routes[0:0] = router.routes
 
 
 def create_service(
@@ -37,7 +90,7 @@ def create_service(
     transport: Transport,
     rate_limiter: RateLimiter | None = None,
 ) -> ServiceParts:
-    return build_service(
+    parts = build_service(
         settings,
         title="pain-review referral",
         description=DESCRIPTION,
@@ -46,4 +99,8 @@ def create_service(
         rate_limiter=rate_limiter,
         resources=RESOURCES,
         migrations_dir=MIGRATIONS,
+        configure=_configure(settings),
     )
+    _serve_first(parts.app, screen_router(parts.kernel, settings))
+    _serve_first(parts.app, codesystem_router(parts.kernel))
+    return parts

@@ -1,0 +1,256 @@
+"""The referral service's FHIR operations: HTTP in -> a handler in one transaction -> FHIR out.
+
+POST /fhir/$process-message                       a BaRS servicerequest-request message
+POST /fhir/Task/{id}/$transition                  status=<state> (a review's decision, declined, no-response)
+POST /fhir/Task/{id}/$invite                      the practice's letter -> Communication, patient.invited
+POST /fhir/Task/{id}/$record-consent              consented=true|false -> Consent
+POST /fhir/Task/{id}/$enrol                       start, end -> EpisodeOfCare, patient.enrolled
+POST /fhir/Task/{id}/$discharge                   date, note -> EpisodeOfCare finished, patient.discharged
+GET  /fhir/Communication/{id}/$letter             the letter as PDF (default) or _format=text
+GET|POST /fhir/Communication/$invitation-template the practice's invitation template and details
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date, datetime
+from typing import Any
+
+import anyio
+from starlette.responses import Response
+
+from services.referral.bars import check_version, read_message
+from services.referral.fhir_mapping import owner_practice
+from services.referral.intake import process_message
+from services.referral.invitations import DETAILS, check_template, practice_template
+from services.referral.letters import letter_pdf
+from services.referral.repository import save_template
+from services.referral.settings import ReferralSettings
+from services.referral.transitions import discharge, enrol, invite, move, record_consent
+from services.referral.unit_of_work import UnitOfWork
+from services.referral.workflow import State
+from shared.fhir import (
+    BadRequest,
+    FhirKernel,
+    FhirResponse,
+    Forbidden,
+    OperationCall,
+    information_outcome,
+    now_instant,
+    validate_resource,
+)
+from shared.fhir.idempotency import claim
+
+__all__ = ["register_operations"]
+
+TaskAction = Callable[[UnitOfWork, dict[str, Any], dict[str, Any], datetime], dict[str, Any]]
+SUCCESS = {
+    "new": (201, "RESOURCE_CREATED", "Resource Created", "Resource created"),
+    "update": (200, "RESOURCE_UPDATED", "Resource Updated", "Resource updated"),
+    "delete": (200, "RESOURCE_DELETED", "Resource Deleted", "Resource deleted"),
+}
+_CAMEL = {"".join(w.capitalize() if i else w for i, w in enumerate(d.split("_"))): d for d in DETAILS}
+
+
+def parameters(body: Any) -> dict[str, Any]:
+    """A Parameters resource as name -> value (the first value[x] of each parameter)."""
+    validate_resource(body, "Parameters")
+    values: dict[str, Any] = {}
+    for parameter in body.get("parameter", []):
+        value = next((v for k, v in parameter.items() if k.startswith("value")), None)
+        values[parameter["name"]] = value
+    return values
+
+
+def _date(values: dict[str, Any], name: str, default: date | None) -> date | None:
+    raw = values.get(name)
+    if raw is None:
+        return default
+    try:
+        return date.fromisoformat(str(raw)[:10])
+    except ValueError as exc:
+        raise BadRequest(f"{name} must be a date (YYYY-MM-DD)") from exc
+
+
+def _details(values: dict[str, Any]) -> dict[str, str]:
+    return {_CAMEL[name]: str(value) for name, value in values.items() if name in _CAMEL}
+
+
+def register_operations(kernel: FhirKernel, settings: ReferralSettings) -> None:
+    store = kernel.store
+
+    async def process(call: OperationCall) -> Response:
+        request = call.request
+        check_version(
+            [request.headers.get("content-type"), request.headers.get("accept")], settings.bars_versions
+        )
+        if not call.ctx.request_id_supplied:
+            raise BadRequest("A BaRS message needs an X-Request-Id header", issue_code="required")
+
+        def work() -> tuple[int, str, dict[str, Any]]:
+            message = read_message(call.body, settings.bars_endpoint)
+            with call.transaction() as conn:
+                claim(conn, call.ctx)
+                uow = UnitOfWork(conn, store, call.ctx, call.ctx.principal.practice)
+                intake = process_message(uow, message, now_instant())
+                call.resource_id, call.patient = intake.service_request_id, intake.patient
+            status, code, display, text = SUCCESS[intake.reason]
+            return (
+                status,
+                intake.service_request_id,
+                information_outcome(text, success_code=code, display=display),
+            )
+
+        status, service_request_id, outcome = await anyio.to_thread.run_sync(work)
+        location = f"{kernel.base_url(request)}/ServiceRequest/{service_request_id}"
+        return FhirResponse(outcome, status_code=status, headers={"Location": location})
+
+    def task_operation(action: TaskAction) -> Callable[[OperationCall], Any]:
+        async def handler(call: OperationCall) -> dict[str, Any]:
+            values = parameters(call.body)
+
+            def work() -> dict[str, Any]:
+                with call.transaction() as conn:
+                    task = store.read(conn, "Task", str(call.resource_id), tenants=call.ctx.tenants)
+                    call.patient = task["for"]["reference"]
+                    uow = UnitOfWork(conn, store, call.ctx, owner_practice(task))
+                    result = action(uow, task, values, now_instant())
+                    uow.finish("UPDATE")
+                    return result
+
+            return await anyio.to_thread.run_sync(work)
+
+        return handler
+
+    def do_transition(
+        uow: UnitOfWork, task: dict[str, Any], values: dict[str, Any], now: datetime
+    ) -> dict[str, Any]:
+        try:
+            target = State(str(values.get("status")))
+        except ValueError as exc:
+            allowed = ", ".join(s.value for s in State)
+            raise BadRequest(f"status must be one of {allowed}", issue_code="required") from exc
+        return move(uow, task, target, now, values.get("note"))
+
+    def do_invite(
+        uow: UnitOfWork, task: dict[str, Any], values: dict[str, Any], now: datetime
+    ) -> dict[str, Any]:
+        overrides = _details(values)
+        check_template("", overrides)
+        return invite(uow, task, overrides, now)
+
+    def do_consent(
+        uow: UnitOfWork, task: dict[str, Any], values: dict[str, Any], now: datetime
+    ) -> dict[str, Any]:
+        agreed = values.get("consented")
+        if not isinstance(agreed, bool):
+            raise BadRequest("consented (boolean) is required", issue_code="required")
+        on = _date(values, "date", now.date())
+        assert on is not None
+        return record_consent(uow, task, agreed, on, now)
+
+    def do_enrol(
+        uow: UnitOfWork, task: dict[str, Any], values: dict[str, Any], now: datetime
+    ) -> dict[str, Any]:
+        start = _date(values, "start", now.date())
+        assert start is not None
+        return enrol(uow, task, start, _date(values, "end", None), settings.enrolment_months, now)
+
+    def do_discharge(
+        uow: UnitOfWork, task: dict[str, Any], values: dict[str, Any], now: datetime
+    ) -> dict[str, Any]:
+        on = _date(values, "date", now.date())
+        assert on is not None
+        return discharge(uow, task, on, values.get("note"), now)
+
+    async def letter(call: OperationCall) -> Response:
+        wanted = call.request.query_params.get("_format") or call.request.headers.get("accept") or "pdf"
+        as_text = "text" in wanted
+
+        def work() -> tuple[dict[str, Any], bytes | None]:
+            with call.transaction() as conn:
+                resource = store.read(conn, "Communication", str(call.resource_id), tenants=call.ctx.tenants)
+                call.patient = (resource.get("subject") or {}).get("reference")
+            text = str(resource.get("payload", [{}])[0].get("contentString", ""))
+            return resource, None if as_text else letter_pdf(text, title="Invitation")
+
+        resource, pdf = await anyio.to_thread.run_sync(work)
+        if pdf is not None:
+            return Response(pdf, media_type="application/pdf")
+        return Response(resource["payload"][0]["contentString"], media_type="text/plain; charset=utf-8")
+
+    async def template(call: OperationCall) -> dict[str, Any]:
+        practice = call.ctx.principal.practice
+        text, details = "", {}
+        if call.request.method == "POST":
+            if not call.ctx.principal.allows("Communication", "u"):
+                raise Forbidden("Changing the invitation template needs the scope system/Communication.u")
+            values = parameters(call.body)
+            given = values.get("template")
+            if not isinstance(given, str) or not given.strip():
+                raise BadRequest("template (string) is required", issue_code="required")
+            text, details = given, _details(values)
+            check_template(text, details)
+
+        def work() -> tuple[str, dict[str, str]]:
+            with call.transaction() as conn:
+                if call.request.method == "POST":
+                    save_template(conn, practice, text, details)
+                return practice_template(conn, practice)
+
+        held, held_details = await anyio.to_thread.run_sync(work)
+        named = {d: c for c, d in _CAMEL.items()}
+        return {
+            "resourceType": "Parameters",
+            "parameter": [
+                {"name": "template", "valueString": held},
+                *({"name": named[k], "valueString": v} for k, v in held_details.items() if k in named),
+            ],
+        }
+
+    kernel.operation(
+        "process-message",
+        process,
+        level="system",
+        resource_type="ServiceRequest",
+        scope=("ServiceRequest", "c"),
+        documentation="BaRS servicerequest-request message (reasons new, update, delete) -> OperationOutcome",
+    )
+    for name, action, doc in (
+        ("transition", do_transition, "Move a referral: status=eligible|ineligible|declined|no-response"),
+        ("invite", do_invite, "Send the practice's invitation letter (a Communication); eligible -> invited"),
+        (
+            "record-consent",
+            do_consent,
+            "consented=true|false (date): a Consent; invited -> consented|declined",
+        ),
+        ("enrol", do_enrol, "start, end (up to 2 years): an EpisodeOfCare; consented -> enrolled"),
+        ("discharge", do_discharge, "date, note: the EpisodeOfCare finished; enrolled -> discharged"),
+    ):
+        kernel.operation(
+            name,
+            task_operation(action),
+            level="instance",
+            resource_type="Task",
+            scope=("Task", "u"),
+            documentation=doc,
+        )
+    kernel.operation(
+        "letter",
+        letter,
+        level="instance",
+        resource_type="Communication",
+        scope=("Communication", "r"),
+        methods=("GET",),
+        documentation="The invitation letter as application/pdf (default) or _format=text",
+    )
+    kernel.operation(
+        "invitation-template",
+        template,
+        level="type",
+        resource_type="Communication",
+        scope=("Communication", "r"),
+        methods=("GET", "POST"),
+        documentation="GET the practice's invitation template; POST Parameters(template, practiceName, "
+        "practiceAddress, gpName, projectWorkerName, contactPhone) to adapt it (wording checked)",
+    )

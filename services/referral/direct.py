@@ -1,0 +1,68 @@
+"""GP direct REST: ``POST /fhir/ServiceRequest`` starts the same workflow as a BaRS message.
+
+The kernel's write hook for ServiceRequest, run inside the write's own transaction: a create starts
+the workflow (Task, ``referral.received``, triage); an update that revokes the referral, or a delete,
+withdraws it (only while active and before enrolment); a referral's patient cannot change, and a
+withdrawn referral cannot be made active again.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Connection
+
+from services.referral import repository
+from services.referral.fhir_mapping import owner_practice
+from services.referral.intake import start_workflow
+from services.referral.triage import WITHDRAWN, cancel
+from services.referral.unit_of_work import UnitOfWork
+from shared.fhir import Gone, NotFound, RequestContext, ResourceStore, Unprocessable, now_instant
+from shared.fhir.kernel import WriteHook
+
+__all__ = ["service_request_hook"]
+
+
+def _patient(conn: Connection, store: ResourceStore, ctx: RequestContext, subject: str) -> dict[str, Any]:
+    if not subject.startswith("Patient/"):
+        raise Unprocessable("A referral's subject must be a Patient", expression=["ServiceRequest.subject"])
+    try:
+        return store.read(conn, "Patient", subject.removeprefix("Patient/"), tenants=ctx.tenants)
+    except (NotFound, Gone) as exc:
+        raise Unprocessable(
+            f"The referral's subject {subject} is not a patient held here: create the Patient first",
+            expression=["ServiceRequest.subject"],
+        ) from exc
+
+
+def service_request_hook(store: ResourceStore) -> WriteHook:
+    def hook(conn: Connection, ctx: RequestContext, stored: dict[str, Any], interaction: str) -> None:
+        now = now_instant()
+        subject = str((stored.get("subject") or {}).get("reference", ""))
+        if interaction == "create":
+            patient = _patient(conn, store, ctx, subject)
+            uow = UnitOfWork(conn, store, ctx, ctx.principal.practice)
+            start_workflow(uow, stored, patient, now)
+            uow.finish("CREATE")
+            return
+        task = repository.workflow_task(conn, store, stored["id"], ctx.tenants)
+        if task is None:
+            return
+        uow = UnitOfWork(conn, store, ctx, owner_practice(task))
+        if interaction == "delete":
+            if stored.get("status") == "active":
+                cancel(uow, "active", task, "entered-in-error", now)
+            uow.finish("UPDATE")
+            return
+        version = int(stored["meta"]["versionId"])
+        before = store.vread(conn, "ServiceRequest", stored["id"], version - 1, tenants=ctx.tenants)
+        if subject != before["subject"].get("reference"):
+            raise Unprocessable("A referral's patient cannot change", expression=["ServiceRequest.subject"])
+        status, held = stored.get("status"), before.get("status")
+        if status in WITHDRAWN and status != held:
+            cancel(uow, str(held), task, str(status), now)
+        elif held != "active" and status == "active":
+            raise Unprocessable(f"A {held} referral cannot be made active again: send a new referral")
+        uow.finish("UPDATE")
+
+    return hook

@@ -1,0 +1,164 @@
+"""Intake: a BaRS message, or a ServiceRequest posted directly, becomes a stored referral and its workflow.
+
+Everything happens in the caller's transaction (the X-Request-Id claim, the resources, the message
+record, the Task, the events, the audit record): a refusal anywhere leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from services.referral import repository
+from services.referral.bars import Message, resolve_references
+from services.referral.fhir_mapping import URI_SYSTEM, new_task, reference, state_of
+from services.referral.triage import WITHDRAWN, cancel, receive, triage
+from services.referral.unit_of_work import UnitOfWork
+from services.referral.workflow import State
+from shared.fhir import Conflict, Duplicate, Unprocessable, new_id
+from shared.fhir.idempotency import DUPLICATE_TEXT
+
+__all__ = ["Intake", "process_message", "start_workflow"]
+
+UNDECIDED = (State.RECEIVED, State.TRIAGED, State.NEEDS_REVIEW)
+
+
+@dataclass(frozen=True)
+class Intake:
+    """What one message did: its referral, its patient, and whether the referral is new."""
+
+    service_request_id: str
+    patient: str
+    created: bool
+    reason: str
+
+
+def _nhs_number(patient: dict[str, Any]) -> str | None:
+    return next(
+        (
+            i.get("value")
+            for i in patient.get("identifier", [])
+            if i.get("system") == repository.NHS_NUMBER_SYSTEM
+        ),
+        None,
+    )
+
+
+def start_workflow(
+    uow: UnitOfWork, service_request: dict[str, Any], patient: dict[str, Any], now: datetime
+) -> dict[str, Any]:
+    """A new referral's Task (received), ``referral.received``, then triage."""
+    task = uow.create(new_task(service_request, uow.practice, now))
+    receive(uow, service_request, patient, task)
+    return triage(uow, service_request, task, now)
+
+
+def _assign_ids(
+    uow: UnitOfWork, message: Message, held: dict[str, tuple[str, str]]
+) -> tuple[dict[str, str], set[str], dict[str, tuple[str, str]]]:
+    """Our id for each entry: the one a previous message got, the patient we hold, or a new one."""
+    ids: dict[str, str] = {}
+    existing: set[str] = set()
+    fresh: dict[str, tuple[str, str]] = {}
+    for entry in message.entries:
+        kind = entry.resource["resourceType"]
+        if entry.full_url in held and held[entry.full_url][0] == kind:
+            rid = held[entry.full_url][1]
+            existing.add(entry.full_url)
+        else:
+            found = None
+            if kind == "Patient" and (nhs := _nhs_number(entry.resource)):
+                found = repository.find_patient_by_nhs_number(uow.conn, uow.store, nhs, uow.tenants)
+            rid = found["id"] if found else new_id()
+            if found:
+                existing.add(entry.full_url)
+            fresh[entry.full_url] = (kind, rid)
+        ids[entry.full_url] = f"{kind}/{rid}"
+    return ids, existing, fresh
+
+
+def _with_sender_identifier(service_request: dict[str, Any], full_url: str) -> dict[str, Any]:
+    identifiers = list(service_request.get("identifier", []))
+    if not any(i.get("system") == URI_SYSTEM and i.get("value") == full_url for i in identifiers):
+        identifiers.append({"system": URI_SYSTEM, "value": full_url})
+    return {**service_request, "identifier": identifiers}
+
+
+def _check_message(
+    uow: UnitOfWork, message: Message, held: dict[str, tuple[str, str]]
+) -> dict[str, Any] | None:
+    """Refusals that need what we hold; returns the referral held for an update or delete."""
+    if repository.message_seen(uow.conn, uow.practice, message.message_id):
+        raise Duplicate(DUPLICATE_TEXT)
+    if (
+        message.response_id is not None
+        and repository.held_message(uow.conn, uow.practice, message.response_id) is None
+    ):
+        raise Unprocessable(
+            f"MessageHeader.response.identifier {message.response_id} names no message received here",
+            issue_code="not-found",
+            expression=["MessageHeader.response.identifier"],
+        )
+    if message.reason == "new":
+        if message.focus_url in held:
+            raise Conflict("This referral was received before: send it with reason 'update' to change it")
+        return None
+    if message.focus_url not in held:
+        raise Unprocessable(
+            f"The {message.reason} names a referral not received here ({message.focus_url})",
+            issue_code="not-found",
+            expression=["MessageHeader.focus"],
+        )
+    current = uow.read("ServiceRequest", held[message.focus_url][1])
+    latest = repository.latest_message(uow.conn, current["id"], uow.tenants)
+    if latest and latest.sent_at and message.sent_at and message.sent_at < latest.sent_at:
+        raise Conflict(
+            f"The message ({message.sent_at.isoformat()}) is older than the referral held "
+            f"({latest.sent_at.isoformat()}): not applied"
+        )
+    return current
+
+
+def process_message(uow: UnitOfWork, message: Message, now: datetime) -> Intake:
+    """Store a checked BaRS message (resources, message record, workflow) in the caller's transaction."""
+    held = repository.sender_ids(uow.conn, uow.practice, [e.full_url for e in message.entries])
+    current = _check_message(uow, message, held)
+    incoming_status = message.entry(message.focus_url).resource.get("status")
+    withdrawn = message.reason == "delete" or incoming_status in WITHDRAWN
+    if current is not None and not withdrawn and current.get("status") != "active":
+        raise Conflict(f"The referral is {current.get('status')}: an update applies only while it is active")
+    task = repository.workflow_task(uow.conn, uow.store, current["id"], uow.tenants) if current else None
+    if current is not None and withdrawn:
+        as_status = "entered-in-error" if message.reason == "delete" else str(incoming_status)
+        task = cancel(uow, str(current.get("status")), task, as_status, now)
+    ids, existing, fresh = _assign_ids(uow, message, held)
+    stored: dict[str, dict[str, Any]] = {}
+    for entry in message.entries:
+        rid = ids[entry.full_url].partition("/")[2]
+        resource = {**resolve_references(entry.resource, ids), "id": rid}
+        if entry.full_url == message.focus_url:
+            resource = _with_sender_identifier(resource, entry.full_url)
+            if message.reason == "delete":
+                resource["status"] = "entered-in-error"
+        stored[entry.full_url] = (
+            uow.update(resource) if entry.full_url in existing else uow.create(resource, resource_id=rid)
+        )
+    repository.record_sender_ids(uow.conn, uow.practice, fresh)
+    service_request, patient = stored[message.focus_url], stored[message.patient_url]
+    header = resolve_references(message.header, ids)
+    repository.record_message(
+        uow.conn,
+        practice=uow.practice,
+        message_id=message.message_id,
+        reason=message.reason,
+        service_request_id=service_request["id"],
+        sent_at=message.sent_at,
+        header={**header, "id": header.get("id") or message.header_url.removeprefix("urn:uuid:")},
+    )
+    if current is None:
+        start_workflow(uow, service_request, patient, now)
+    elif task is not None and not withdrawn and state_of(task) in UNDECIDED:
+        triage(uow, service_request, task, now)  # new records may decide a referral still open
+    uow.finish("CREATE" if current is None else "UPDATE")
+    return Intake(service_request["id"], reference(patient), current is None, message.reason)

@@ -1,0 +1,186 @@
+"""Every query of the referral service: the kernel store for FHIR resources, its own tables beside it.
+
+All functions take the caller's open connection (one transaction per request or event) and the
+practices the caller may touch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from sqlalchemy import Connection, func, insert, select, update
+
+from services.referral.tables import bars_message, bars_resource, invitation_template
+from shared.fhir import ResourceStore, now_instant
+from shared.fhir.search import parse_search
+from shared.fhir.tables import resource_table
+
+__all__ = [
+    "NHS_NUMBER_SYSTEM",
+    "RECORD_TYPES",
+    "HeldMessage",
+    "find_patient_by_nhs_number",
+    "held_message",
+    "latest_message",
+    "message_seen",
+    "patient_records",
+    "record_message",
+    "record_sender_ids",
+    "save_template",
+    "sender_ids",
+    "stored_template",
+    "workflow_task",
+]
+
+NHS_NUMBER_SYSTEM = "https://fhir.nhs.uk/Id/nhs-number"
+RECORD_TYPES = ("MedicationRequest", "MedicationStatement", "Condition", "Flag")
+R = resource_table
+
+
+@dataclass(frozen=True)
+class HeldMessage:
+    message_id: str
+    reason: str
+    sent_at: datetime | None
+    header: dict[str, Any]
+
+
+def patient_records(conn: Connection, patient: str, tenants: Collection[str]) -> list[dict[str, Any]]:
+    """The patient's medicines, conditions and flags held here ("Patient/<id>"), oldest first."""
+    rows = conn.execute(
+        select(R.c.content)
+        .where(
+            R.c.patient == patient,
+            R.c.resource_type.in_(RECORD_TYPES),
+            R.c.practice.in_(list(tenants)),
+            R.c.deleted.is_(False),
+        )
+        .order_by(R.c.last_updated, R.c.id)
+    ).all()
+    return [orjson.loads(row.content) for row in rows]
+
+
+def find_patient_by_nhs_number(
+    conn: Connection, store: ResourceStore, nhs_number: str, tenants: Collection[str]
+) -> dict[str, Any] | None:
+    query = parse_search(
+        "Patient", [("identifier", f"{NHS_NUMBER_SYSTEM}|{nhs_number}")], default_count=1, max_count=1
+    )
+    found = store.search(conn, query, tenants=tenants)
+    return found.resources[0] if found.resources else None
+
+
+def workflow_task(
+    conn: Connection, store: ResourceStore, service_request_id: str, tenants: Collection[str]
+) -> dict[str, Any] | None:
+    """The workflow Task whose focus is the referral, if it has one."""
+    query = parse_search(
+        "Task", [("focus", f"ServiceRequest/{service_request_id}")], default_count=1, max_count=1
+    )
+    found = store.search(conn, query, tenants=tenants)
+    return found.resources[0] if found.resources else None
+
+
+# ---- BaRS messages ----------------------------------------------------------------------------
+M = bars_message.c
+
+
+def message_seen(conn: Connection, practice: str, message_id: str) -> bool:
+    row = conn.execute(select(M.message_id).where(M.practice == practice, M.message_id == message_id))
+    return row.first() is not None
+
+
+def record_message(
+    conn: Connection,
+    *,
+    practice: str,
+    message_id: str,
+    reason: str,
+    service_request_id: str,
+    sent_at: datetime | None,
+    header: dict[str, Any],
+) -> None:
+    conn.execute(
+        insert(bars_message).values(
+            practice=practice,
+            message_id=message_id,
+            reason=reason,
+            service_request_id=service_request_id,
+            sent_at=sent_at.astimezone(UTC) if sent_at is not None else None,
+            received_at=now_instant(),
+            header=orjson.dumps(header).decode(),
+        )
+    )
+
+
+def _aware(moment: datetime | None) -> datetime | None:
+    # SQLite hands back naive datetimes; we only ever store aware ones (UTC or the sender's offset).
+    return moment.replace(tzinfo=UTC) if moment is not None and moment.tzinfo is None else moment
+
+
+def _held(row: Any) -> HeldMessage:
+    return HeldMessage(row.message_id, row.reason, _aware(row.sent_at), orjson.loads(row.header))
+
+
+def held_message(conn: Connection, practice: str, message_id: str) -> HeldMessage | None:
+    row = conn.execute(select(bars_message).where(M.practice == practice, M.message_id == message_id)).first()
+    return _held(row) if row is not None else None
+
+
+def latest_message(conn: Connection, service_request_id: str, tenants: Collection[str]) -> HeldMessage | None:
+    """The newest message held about a referral (by its own timestamp), or None for a REST referral."""
+    row = conn.execute(
+        select(bars_message)
+        .where(M.service_request_id == service_request_id, M.practice.in_(list(tenants)))
+        .order_by(func.coalesce(M.sent_at, M.received_at).desc())
+        .limit(1)
+    ).first()
+    return _held(row) if row is not None else None
+
+
+# ---- the sender's resource ids --------------------------------------------------------------
+S = bars_resource.c
+
+
+def sender_ids(conn: Connection, practice: str, urls: Iterable[str]) -> dict[str, tuple[str, str]]:
+    """Sender fullUrl -> (resource type, our id) for the urls a previous message already carried."""
+    wanted = list(urls)
+    if not wanted:
+        return {}
+    rows = conn.execute(
+        select(S.sender_url, S.resource_type, S.resource_id).where(
+            S.practice == practice, S.sender_url.in_(wanted)
+        )
+    ).all()
+    return {row.sender_url: (row.resource_type, row.resource_id) for row in rows}
+
+
+def record_sender_ids(conn: Connection, practice: str, ids: dict[str, tuple[str, str]]) -> None:
+    if ids:
+        conn.execute(
+            insert(bars_resource),
+            [
+                {"practice": practice, "sender_url": url, "resource_type": kind, "resource_id": rid}
+                for url, (kind, rid) in ids.items()
+            ],
+        )
+
+
+# ---- invitation templates -------------------------------------------------------------------
+T = invitation_template.c
+
+
+def stored_template(conn: Connection, practice: str) -> tuple[str, dict[str, str]] | None:
+    row = conn.execute(select(T.template, T.details).where(T.practice == practice)).first()
+    return (row.template, orjson.loads(row.details)) if row is not None else None
+
+
+def save_template(conn: Connection, practice: str, template: str, details: dict[str, str]) -> None:
+    values = {"template": template, "details": orjson.dumps(details).decode(), "updated_at": now_instant()}
+    changed = conn.execute(update(invitation_template).where(T.practice == practice).values(values))
+    if changed.rowcount == 0:
+        conn.execute(insert(invitation_template).values(practice=practice, **values))

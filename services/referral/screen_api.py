@@ -1,0 +1,190 @@
+"""``POST /fhir/$screen``: rank a practice's patients for review, streaming, with every reason.
+
+In: a Bundle or NDJSON (``application/fhir+ndjson``) of many patients' resources, each patient's
+resources together (a per-patient export). Query: ``_count`` (or ``count``) patients to return
+(default 100), ``date`` the day to judge on (default today). Out: ``Parameters`` with the totals and
+one ``patient`` part per returned patient, best first: ``patient`` (reference), ``rank``,
+``eligible`` (boolean), ``decision``, ``score``, one ``reason`` coding per eligibility rule met or
+failed, and one ``signal`` part per ranking signal (coding, points, detail).
+
+The kernel's operations read the whole body as JSON before the handler runs, so this is a route of
+its own (served ahead of the kernel's declaration of ``$screen``, which keeps it in the
+CapabilityStatement); it authenticates, checks the scope and writes its AuditEvent through the kernel.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import anyio
+from fastapi import APIRouter, Request
+from starlette.responses import Response
+
+from services.referral.eligibility import Decision
+from services.referral.screen_input import (
+    NDJSON_TYPES,
+    BlockingBody,
+    bundle_resources,
+    entry_resource,
+    ndjson_resources,
+)
+from services.referral.screening import ScreeningResult, UngroupedInputError, screen, top_ranked
+from services.referral.settings import ReferralSettings
+from shared.fhir import (
+    AuditRecord,
+    BadRequest,
+    FhirError,
+    FhirKernel,
+    FhirResponse,
+    OperationCall,
+    UnsupportedMediaType,
+    now_instant,
+)
+
+__all__ = ["ScreenSummary", "run_screen", "screen_operation", "screen_parameters", "screen_router"]
+
+JSON_TYPES = frozenset({"application/fhir+json", "application/json", "application/json+fhir"})
+KNOWN_PARAMS = frozenset({"_count", "count", "date"})
+
+
+@dataclass(frozen=True)
+class ScreenSummary:
+    counts: Counter[Decision]
+    unattached: int
+    top: list[ScreeningResult]
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+
+def run_screen(resources: Iterator[dict[str, Any]], on: date, count: int) -> ScreenSummary:
+    """Screen a patient-grouped stream, holding only the best `count` results."""
+    counts: Counter[Decision] = Counter()
+    unattached = 0
+
+    def note_unattached(_resource: Any) -> None:
+        nonlocal unattached
+        unattached += 1
+
+    def counted() -> Iterator[ScreeningResult]:
+        for result in screen(resources, on, on_unattached=note_unattached):
+            counts[result.eligibility.decision] += 1
+            yield result
+
+    try:
+        top = top_ranked(counted(), count)
+    except UngroupedInputError as exc:
+        raise BadRequest(f"The input must keep each patient's resources together: {exc}") from exc
+    return ScreenSummary(counts, unattached, top)
+
+
+def _patient_part(rank: int, result: ScreeningResult) -> dict[str, Any]:
+    decision = result.eligibility.decision
+    parts: list[dict[str, Any]] = [
+        {"name": "patient", "valueReference": {"reference": result.patient_key}},
+        {"name": "rank", "valueInteger": rank},
+        {"name": "eligible", "valueBoolean": decision is Decision.ELIGIBLE},
+        {"name": "decision", "valueCode": decision.value},
+        {"name": "score", "valueDecimal": result.score},
+    ]
+    parts += [{"name": "reason", "valueCoding": r.coding.as_fhir()} for r in result.eligibility.reasons]
+    for signal in result.signals:
+        detail = [{"name": "detail", "valueString": signal.detail}] if signal.detail else []
+        parts.append(
+            {
+                "name": "signal",
+                "part": [
+                    {"name": "code", "valueCoding": signal.coding.as_fhir()},
+                    {"name": "points", "valueDecimal": signal.points},
+                    *detail,
+                ],
+            }
+        )
+    if result.daily_ome_mg is not None:
+        ome = {"value": round(result.daily_ome_mg, 1), "unit": "mg/d", "system": "http://unitsofmeasure.org"}
+        parts.append({"name": "dailyOME", "valueQuantity": {**ome, "code": "mg/d"}})
+    return {"name": "patient", "part": parts}
+
+
+def screen_parameters(summary: ScreenSummary, on: date) -> dict[str, Any]:
+    totals = [
+        {"name": "date", "valueDate": on.isoformat()},
+        {"name": "total", "valueInteger": summary.total},
+        {"name": "eligible", "valueInteger": summary.counts[Decision.ELIGIBLE]},
+        {"name": "needsReview", "valueInteger": summary.counts[Decision.NEEDS_REVIEW]},
+        {"name": "ineligible", "valueInteger": summary.counts[Decision.INELIGIBLE]},
+        {"name": "returned", "valueInteger": len(summary.top)},
+        {"name": "unattached", "valueInteger": summary.unattached},
+    ]
+    patients = [_patient_part(rank, result) for rank, result in enumerate(summary.top, start=1)]
+    return {"resourceType": "Parameters", "parameter": [*totals, *patients]}
+
+
+def _options(items: list[tuple[str, str]], settings: ReferralSettings) -> tuple[int, date]:
+    unknown = sorted({k for k, _ in items} - KNOWN_PARAMS)
+    if unknown:
+        raise BadRequest(f"Unknown $screen parameter(s): {', '.join(unknown)}; known: _count, count, date")
+    values = dict(items)
+    raw_count = values.get("_count", values.get("count", str(settings.screen_default_count)))
+    if not raw_count.isdigit() or not 1 <= int(raw_count) <= settings.screen_max_count:
+        raise BadRequest(f"_count must be a whole number from 1 to {settings.screen_max_count}")
+    try:
+        on = date.fromisoformat(values["date"]) if "date" in values else now_instant().date()
+    except ValueError as exc:
+        raise BadRequest("date must be a calendar date (YYYY-MM-DD)") from exc
+    return int(raw_count), on
+
+
+def screen_router(kernel: FhirKernel, settings: ReferralSettings) -> APIRouter:
+    router = APIRouter(prefix="/fhir")
+
+    async def screen_route(request: Request) -> Response:
+        ctx = await kernel.context(request, "Patient", "s")
+        record = AuditRecord("operation", "Patient", operation="screen")
+        try:
+            count, on = _options(list(request.query_params.multi_items()), settings)
+            media_type = (request.headers.get("content-type") or "").split(";", 1)[0].strip().lower()
+            if media_type not in NDJSON_TYPES | JSON_TYPES:
+                raise UnsupportedMediaType(
+                    f"$screen takes a Bundle (application/fhir+json) or application/fhir+ndjson, "
+                    f"not {media_type!r}"
+                )
+            body = BlockingBody(request.stream().__aiter__())
+
+            def work() -> ScreenSummary:
+                resources = (
+                    ndjson_resources(body.next_chunk)
+                    if media_type in NDJSON_TYPES
+                    else bundle_resources(body)
+                )
+                return run_screen(resources, on, count)
+
+            summary = await anyio.to_thread.run_sync(work)
+        except FhirError as exc:
+            await kernel.audit_failure(ctx, record, exc)
+            raise
+        await kernel.run(ctx, record, lambda conn: None)
+        return FhirResponse(screen_parameters(summary, on))
+
+    router.add_api_route("/$screen", screen_route, methods=["POST"], include_in_schema=False)
+    return router
+
+
+def screen_operation(settings: ReferralSettings) -> Any:
+    """The kernel's declaration of ``$screen`` (a Bundle already read); the streaming route runs first."""
+
+    async def handler(call: OperationCall) -> dict[str, Any]:
+        count, on = _options(list(call.request.query_params.multi_items()), settings)
+        body = call.body if isinstance(call.body, dict) else {}
+        if body.get("resourceType") != "Bundle":
+            raise BadRequest("$screen takes a Bundle or NDJSON")
+        resources = (entry_resource(entry, i) for i, entry in enumerate(body.get("entry") or []))
+        summary = await anyio.to_thread.run_sync(lambda: run_screen(resources, on, count))
+        return screen_parameters(summary, on)
+
+    return handler
