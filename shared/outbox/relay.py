@@ -67,6 +67,7 @@ class OutboxRelay:
         self._settled: dict[int, PublishResult] = {}  # publish finished, outbox row not yet updated
         self._stopping = False
         self._last_lag = 0.0
+        self._reader = store.OutboxReader(engine)
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
@@ -112,7 +113,7 @@ class OutboxRelay:
                     held = frozenset(self._in_flight).union(s for s, r in self._settled.items() if r.error)
                     rows = await asyncio.to_thread(
                         store.claim,
-                        self.engine,
+                        self._reader,
                         window=self._window,
                         limit=capacity,
                         in_flight=held,
@@ -217,4 +218,5 @@ class OutboxRelay:
         if self._marker is not None:
             self._settled_event.set()  # record what was confirmed before the stop
             await asyncio.gather(self._marker, return_exceptions=True)
+        await asyncio.to_thread(self._reader.close)
         event.remove(self.engine, "checkin", self._on_checkin)

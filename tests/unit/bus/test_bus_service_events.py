@@ -6,11 +6,13 @@ from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
-from bus_support import accepted, applied, apply_effect, emit, wait_for
+from bus_support import accepted, applied, apply_effect, effects_metadata, emit, wait_for
 
 from shared.bus import InProcessTransport
 from shared.contracts import REFERRAL_ACCEPTED_V1
+from shared.db import make_engine
 from shared.outbox import ServiceEvents, inbox, outbox, prune
+from shared.outbox import metadata as outbox_metadata
 
 pytestmark = pytest.mark.anyio
 
@@ -57,3 +59,20 @@ async def test_prune_deletes_old_published_rows_and_old_inbox_rows_only(make_db)
     with referral.engine.connect() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(outbox)).scalar_one() == 1
         assert conn.execute(sa.select(sa.func.count()).select_from(inbox)).scalar_one() == 0
+
+
+async def test_an_in_memory_database_survives_its_relay() -> None:
+    memory = make_engine("sqlite://")
+    outbox_metadata.create_all(memory)
+    effects_metadata.create_all(memory)
+    transport = InProcessTransport()
+    service = ServiceEvents("referral", memory, transport)
+    await transport.start()
+    await service.start()
+    emit(memory, [accepted()])
+    assert await service.relay.wait_idle(5)
+    await service.close()
+    await transport.close()
+    with memory.connect() as conn:  # the one shared connection was not discarded
+        assert conn.execute(sa.select(sa.func.count()).select_from(outbox)).scalar_one() == 1
+    memory.dispose()
