@@ -8,6 +8,7 @@ services do by themselves through events, and says what it waited for when it is
 
 from __future__ import annotations
 
+import json
 import os
 import time
 import uuid
@@ -51,6 +52,9 @@ class Pathway:
         self.http = httpx.Client(timeout=30, headers={"Authorization": f"Bearer {token}", "Accept": FHIR})
         self.sim = f"{self.url}/gp-simulator/practices/{practice}"
         self.facts: dict[str, Any] = {}
+        self.bars_destination = os.environ.get(
+            "REFERRAL_BARS_ENDPOINT", "https://fhir.nhs.uk/Id/dos-service-id|2000099999"
+        )
 
     def fhir(self, method: str, path: str, body: Any = None, **headers: str) -> httpx.Response:
         if body is not None:
@@ -76,6 +80,7 @@ class Pathway:
         ).json()
         patient = next(p for p in patients if any(m["status"] == "active" for m in p["medications"]))
         self.facts["nhs"] = patient["nhsNumber"]
+        self.facts["birthDate"], self.facts["gender"] = patient["birthDate"], patient["gender"]
         opioids = ", ".join(m["medicine"] for m in patient["medications"])
         return f"NHS number {patient['nhsNumber']} on {opioids}"
 
@@ -111,7 +116,7 @@ class Pathway:
                             ]
                         },
                         "source": {"endpoint": f"https://gp.example/{self.practice}", "name": self.practice},
-                        "destination": [{"endpoint": "https://pain-review.example.org/referral"}],
+                        "destination": [{"endpoint": self.bars_destination}],
                         "focus": [{"reference": f"urn:uuid:{sr_id}"}],
                     },
                 },
@@ -142,6 +147,35 @@ class Pathway:
         )
         self.facts["location"] = response.headers.get("Location", "")
         return f"answered {response.status_code} {self.facts['location']}"
+
+    def _medicines(self, patient_id: str) -> list[dict[str, Any]]:
+        """The GP record's medicines as the referral carries them (R4, urn:uuid references)."""
+        from services.gpconnect.mapping import map_structured_record
+
+        body = {
+            "resourceType": "Parameters",
+            "parameter": [
+                {"name": "patientNHSNumber", "valueIdentifier": {"system": NHS, "value": self.facts["nhs"]}}
+            ],
+        }
+        record = httpx.post(f"{self.sim}/Patient/$gpc.getstructuredrecord", json=body, timeout=30).json()
+        patient = {
+            "resourceType": "Patient",
+            "id": patient_id,
+            "identifier": [{"system": NHS, "value": self.facts["nhs"]}],
+        }
+        mapped = _entries(map_structured_record(record, patient=patient))[1:]
+        ids = {f"{r['resourceType']}/{r['id']}": str(uuid.uuid4()) for r in mapped}
+        text = json.dumps(mapped)
+        for old, new in ids.items():
+            text = text.replace(f'"{old}"', f'"urn:uuid:{new}"')
+        text = text.replace(f'"Patient/{patient_id}"', f'"urn:uuid:{patient_id}"')
+        resources = json.loads(text)
+        entries = []
+        for resource in resources:
+            new_id = ids[f"{resource['resourceType']}/{resource['id']}"]
+            entries.append({"fullUrl": f"urn:uuid:{new_id}", "resource": {**resource, "id": new_id}})
+        return entries
 
     def eligible(self) -> str:
         def probe() -> Any:
