@@ -191,6 +191,10 @@ class Pathway:
                 )
                 if "eligible" in status and "ineligible" not in status:
                     return task
+                if "needs-review" in status:  # the project worker reviews it and finds it eligible
+                    self.fhir(
+                        "POST", f"referral/fhir/Task/{task['id']}/$transition", _params(status="eligible")
+                    )
             return None
 
         task = self.wait("the referral Task to reach eligible", probe)
