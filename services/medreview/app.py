@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from services.medreview.cds_hooks import CdsHooks
+from services.medreview.consumers import consumers
+from services.medreview.operations import register_operations
+from services.medreview.repository import MedreviewRepository
 from services.medreview.settings import MedreviewSettings
 from shared.bus import Transport
-from shared.fhir import Authenticator, RateLimiter
-from shared.web import ServiceParts, build_service
+from shared.fhir import Authenticator, FhirKernel, RateLimiter, ResourceStore
+from shared.web import READ_ONLY, ServiceParts, build_service
 
 __all__ = ["RESOURCES", "create_service"]
 
@@ -32,6 +36,19 @@ def create_service(
     transport: Transport,
     rate_limiter: RateLimiter | None = None,
 ) -> ServiceParts:
+    repo = MedreviewRepository(ResourceStore())
+    cds_hooks = CdsHooks(repo)
+
+    def configure(kernel: FhirKernel) -> None:
+        repo.store = kernel.store
+        kernel.resource(
+            "List",
+            interactions=READ_ONLY,
+            documentation="Each patient's medication list as last synced (code medications); read-only",
+        )
+        register_operations(kernel, repo, withdrawal_pause_score=settings.withdrawal_pause_score)
+        cds_hooks.bind(kernel)
+
     return build_service(
         settings,
         title="pain-review medreview",
@@ -40,5 +57,8 @@ def create_service(
         transport=transport,
         rate_limiter=rate_limiter,
         resources=RESOURCES,
+        consumers=consumers(repo),
         migrations_dir=MIGRATIONS,
+        configure=configure,
+        routers=[cds_hooks.router()],
     )

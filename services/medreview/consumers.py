@@ -1,0 +1,49 @@
+"""medreview's subscriptions: each consumed event goes to its handler inside the inbox transaction.
+
+* ``medreview-medication-list``: ``patient.enrolled`` and ``medication.list-synced`` keep the patient's list;
+* ``medreview-gp-decisions``: ``gp.task-completed`` applies the GP's approval or decline of a taper step.
+
+Consumer names key the inbox and the broker's durable consumers: they must not change between releases.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sqlalchemy import Connection
+
+from services.medreview.handlers import (
+    Session,
+    on_medication_list_synced,
+    on_patient_enrolled,
+    on_task_completed,
+)
+from services.medreview.repository import MedreviewRepository
+from shared.contracts import (
+    GP_TASK_COMPLETED_V1,
+    MEDICATION_LIST_SYNCED_V1,
+    PATIENT_ENROLLED_V1,
+    CloudEvent,
+)
+from shared.web import Consumer
+
+__all__ = ["consumers"]
+
+EventHandler = Callable[[Session, CloudEvent], None]
+
+
+def consumers(repo: MedreviewRepository) -> list[Consumer]:
+    """The service's durable consumers over ``repo``."""
+    routes: dict[str, EventHandler] = {
+        PATIENT_ENROLLED_V1.type: on_patient_enrolled,
+        MEDICATION_LIST_SYNCED_V1.type: on_medication_list_synced,
+        GP_TASK_COMPLETED_V1.type: on_task_completed,
+    }
+
+    def apply(conn: Connection, event: CloudEvent) -> None:
+        routes[event.type](Session.for_event(conn, repo, event), event)
+
+    return [
+        Consumer("medreview-medication-list", (PATIENT_ENROLLED_V1, MEDICATION_LIST_SYNCED_V1), apply),
+        Consumer("medreview-gp-decisions", (GP_TASK_COMPLETED_V1,), apply),
+    ]

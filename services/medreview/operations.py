@@ -1,0 +1,225 @@
+"""medreview's FHIR operations and write hooks: HTTP in, a handler in one transaction, FHIR out.
+
+* ``POST /fhir/$medication-review``: a Bundle of one patient's MedicationRequest / MedicationStatement
+  (+ Medication), or Parameters ``bundle`` | ``patient``, ``factorTable`` (also a query parameter) ->
+  Parameters ``totalDailyOME``, ``complete``, ``factorTable``, ``medication`` and ``issue`` parts, and
+  ``observation`` when the review was stored (it is when the resources name one patient);
+* ``POST /fhir/Patient/{id}/$medication-review``: Parameters (``factorTable``; an empty Parameters for the
+  default) -> the same, from the stored list;
+* ``POST /fhir/Patient/{id}/$propose-taper``: the taper policy (``operation_params``) -> the draft CarePlan;
+* ``POST /fhir/Task/{id}/$decide``: ``decision`` (approved | declined), ``reason`` -> the closed Task;
+* ``POST /fhir/CarePlan/{id}/$pause``: ``reason`` (required), ``date``, ``intervalDays``, ``stepPercent``
+  -> the paused CarePlan;
+* ``POST /fhir/CarePlan/{id}/$resume``: ``date`` -> the resumed CarePlan.
+
+Every write operation honours ``X-Request-Id`` (a repeat is a 409) and is audited in its own transaction.
+A final SOWS Observation written through the REST API at or above the configured score pauses the patient's
+running taper in the same transaction (``Observation`` write hook).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any, TypeVar
+
+import anyio
+from sqlalchemy import Connection
+
+from services.medreview.fhir_mapping import Decision, Outcome, policy_of
+from services.medreview.handlers import (
+    Session,
+    decide_step,
+    on_withdrawal_score,
+    pause_taper,
+    propose_taper,
+    resume_taper,
+    review_bundle_resources,
+    review_patient,
+    slower,
+)
+from services.medreview.medication_list import resources_from_bundle
+from services.medreview.operation_params import Params, factor_table_of, policy_of_params
+from services.medreview.repository import MedreviewRepository
+from shared.fhir import (
+    BadRequest,
+    FhirKernel,
+    OperationCall,
+    RequestContext,
+    idempotency,
+    validate_resource,
+)
+
+__all__ = ["register_operations"]
+
+T = TypeVar("T")
+_DECISIONS = {"approved": Decision.APPROVED, "approve": Decision.APPROVED}
+_DECISIONS |= {"declined": Decision.DECLINED, "decline": Decision.DECLINED, "rejected": Decision.DECLINED}
+
+
+async def _in_transaction(call: OperationCall, repo: MedreviewRepository, work: Callable[[Session], T]) -> T:
+    def run() -> T:
+        with call.transaction() as conn:
+            idempotency.claim(conn, call.ctx)
+            return work(Session.for_request(conn, repo, call.ctx, datetime.now(UTC)))
+
+    return await anyio.to_thread.run_sync(run)
+
+
+def _patient(call: OperationCall) -> str:
+    patient = f"Patient/{call.resource_id}"
+    call.patient = patient
+    return patient
+
+
+def register_operations(
+    kernel: FhirKernel, repo: MedreviewRepository, *, withdrawal_pause_score: Decimal
+) -> None:
+    """Declare the operations and the Observation write hook on ``kernel``."""
+
+    async def review_stored(call: OperationCall) -> dict[str, Any]:
+        patient = _patient(call)
+        table = factor_table_of(Params(call.body), call.request.query_params.get("factorTable"))
+        return await _in_transaction(call, repo, lambda s: review_patient(s, patient, table))
+
+    async def review_posted(call: OperationCall) -> dict[str, Any]:
+        query_table = call.request.query_params.get("factorTable")
+        body = call.body if isinstance(call.body, dict) else {}
+        bundle: dict[str, Any] | None
+        if body.get("resourceType") == "Bundle":
+            bundle, params = validate_bundle(body), Params(None)
+        else:
+            params = Params(call.body)
+            bundle = params.resource("bundle")
+        table = factor_table_of(params, query_table)
+        patient_ref = params.value("patient")
+        patient = _reference(patient_ref) if patient_ref is not None else None
+        if bundle is None:
+            if patient is None:
+                raise BadRequest("Send a Bundle, or Parameters with a 'bundle' or a 'patient'")
+            call.patient = patient
+            return await _in_transaction(call, repo, lambda s: review_patient(s, patient, table))
+        resources = resources_from_bundle(validate_bundle(bundle))
+        call.patient = patient
+        return await _in_transaction(
+            call, repo, lambda s: review_bundle_resources(s, resources, table, patient)
+        )
+
+    async def propose(call: OperationCall) -> dict[str, Any]:
+        patient = _patient(call)
+        params = Params(call.body)
+        policy = policy_of_params(params)
+        table = factor_table_of(params)
+        start = params.day("startDate")
+        return await _in_transaction(
+            call, repo, lambda s: propose_taper(s, patient, policy, start or s.now.date(), table)
+        )
+
+    async def decide(call: OperationCall) -> dict[str, Any]:
+        params = Params(call.body)
+        word = (params.text("decision") or "").lower()
+        if word not in _DECISIONS:
+            raise BadRequest("Parameter 'decision' must be 'approved' or 'declined'")
+        outcome = Outcome(_DECISIONS[word], params.text("reason"))
+        if outcome.decision is Decision.DECLINED and not outcome.reason:
+            raise BadRequest("A decline needs a 'reason' (it is recorded on the plan)")
+
+        def work(s: Session) -> dict[str, Any]:
+            task = s.repo.read(s.conn, f"Task/{call.resource_id}", s.tenants)
+            return decide_step(s, task, outcome)
+
+        return await _in_transaction(call, repo, work)
+
+    async def pause(call: OperationCall) -> dict[str, Any]:
+        params = Params(call.body)
+        why = params.text("reason")
+        if not why:
+            raise BadRequest("Parameter 'reason' is required (the patient's words, or what happened)")
+        day = params.day("date")
+        changed = any(params.value(n) is not None for n in ("intervalDays", "stepPercent"))
+
+        def work(s: Session) -> dict[str, Any]:
+            careplan = s.repo.read(s.conn, f"CarePlan/{call.resource_id}", s.tenants)
+            policy = policy_of_params(params, slower(policy_of(careplan)[0])) if changed else None
+            return pause_taper(s, careplan, why=f"asked for: {why}", on=day or s.now.date(), policy=policy)
+
+        return await _in_transaction(call, repo, work)
+
+    async def resume(call: OperationCall) -> dict[str, Any]:
+        day = Params(call.body).day("date")
+
+        def work(s: Session) -> dict[str, Any]:
+            careplan = s.repo.read(s.conn, f"CarePlan/{call.resource_id}", s.tenants)
+            return resume_taper(s, careplan, on=day or s.now.date())
+
+        return await _in_transaction(call, repo, work)
+
+    def withdrawal_hook(
+        conn: Connection, ctx: RequestContext, resource: dict[str, Any], interaction: str
+    ) -> None:
+        if interaction != "delete":
+            on_withdrawal_score(Session.for_request(conn, repo, ctx), resource, withdrawal_pause_score)
+
+    kernel.resource("Observation", on_write=withdrawal_hook)
+    kernel.operation(
+        "medication-review",
+        review_stored,
+        level="instance",
+        resource_type="Patient",
+        scope=("Observation", "c"),
+        documentation="Review a patient's stored medicines: total and per-opioid OME, risk flags; stored",
+    )
+    kernel.operation(
+        "medication-review",
+        review_posted,
+        level="system",
+        scope=("Observation", "c"),
+        documentation="OME (mg/day) and risk flags of one patient's medicines (a Bundle) or stored list",
+    )
+    kernel.operation(
+        "propose-taper",
+        propose,
+        level="instance",
+        resource_type="Patient",
+        scope=("CarePlan", "c"),
+        documentation="Propose a taper plan (CarePlan, draft) for the GP's step-by-step approval",
+    )
+    kernel.operation(
+        "decide",
+        decide,
+        level="instance",
+        resource_type="Task",
+        scope=("Task", "u"),
+        documentation="The GP's approval or decline of a taper step (as gp.task-completed does)",
+    )
+    kernel.operation(
+        "pause",
+        pause,
+        level="instance",
+        resource_type="CarePlan",
+        scope=("CarePlan", "u"),
+        documentation="Pause a taper at the patient's request and re-plan it more slowly",
+    )
+    kernel.operation(
+        "resume",
+        resume,
+        level="instance",
+        resource_type="CarePlan",
+        scope=("CarePlan", "u"),
+        documentation="Resume a paused taper from today's dose; the GP approves the next step",
+    )
+
+
+def validate_bundle(bundle: Any) -> dict[str, Any]:
+    validate_resource(bundle, "Bundle")
+    found: dict[str, Any] = bundle
+    return found
+
+
+def _reference(value: Any) -> str:
+    text = str(value.get("reference", "")) if isinstance(value, dict) else str(value)
+    text = text if text.startswith("Patient/") else f"Patient/{text}"
+    if text == "Patient/" or "/" in text.removeprefix("Patient/"):
+        raise BadRequest("Parameter 'patient' must be a Patient reference or id")
+    return text

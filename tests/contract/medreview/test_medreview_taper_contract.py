@@ -1,0 +1,162 @@
+"""Taper plans over HTTP and the bus: proposal -> GP Task -> gp.task-completed -> order and
+prescription.changed; decline through ``$decide``; pause by a posted withdrawal score; pause and resume."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from services.medreview.fhir_mapping import steps_of
+from shared.contracts import GP_TASK_COMPLETED_V1
+from shared.fhir import validate_resource
+from tests.contract.medreview.conftest import Medreview, eventually, medicine, new_patient, synced
+
+PARAMS = {"resourceType": "Parameters"}
+
+
+def start(medreview: Medreview, **policy: Any) -> tuple[str, dict[str, Any]]:
+    patient = new_patient()
+    synced(
+        medreview,
+        patient,
+        medicine(
+            patient, f"{patient}-mor", "Morphine sulfate 60mg modified-release tablets", "one twice a day"
+        ),
+    )
+    parameters = [{"name": "startDate", "valueDate": "2026-04-06"}]
+    parameters += [{"name": k, **v} for k, v in policy.items()]
+    response = medreview.post(f"/fhir/Patient/{patient}/$propose-taper", {**PARAMS, "parameter": parameters})
+    assert response.status_code == 200, response.text
+    return patient, response.json()
+
+
+def approval_task(medreview: Medreview, patient: str) -> dict[str, Any]:
+    found = medreview.get(
+        "/fhir/Task", patient=f"Patient/{patient}", status="requested", code="approve-taper-step"
+    ).json()
+    assert found["total"] == 1
+    task: dict[str, Any] = found["entry"][0]["resource"]
+    return task
+
+
+def test_a_proposed_plan_goes_to_the_gp_and_an_approval_comes_back_as_a_prescription_change(
+    medreview: Medreview,
+) -> None:
+    patient, careplan = start(medreview, stepPercent={"valueDecimal": 10}, intervalDays={"valueInteger": 14})
+    validate_resource(careplan, "CarePlan")
+    assert careplan["status"] == "draft" and careplan["subject"] == {"reference": f"Patient/{patient}"}
+    first = steps_of(careplan)[0]
+    assert careplan["activity"][0]["detail"]["scheduledPeriod"]["start"] == "2026-04-06"
+    [proposed] = medreview.events("taper.proposed.v1", f"CarePlan/{careplan['id']}")
+    assert proposed["data"]["id"] == careplan["id"]
+    task = approval_task(medreview, patient)
+    [requested] = medreview.events("gp.task-requested.v1", f"Task/{task['id']}")
+    assert requested["data"]["focus"] == {"reference": first.proposal}
+    answer = {**task, "status": "completed", "businessStatus": {"text": "approved"}}
+    medreview.publish("gpconnect", GP_TASK_COMPLETED_V1, answer, f"Task/{task['id']}")
+    order_ref = eventually(
+        lambda: next(
+            (
+                e["subject"]
+                for e in medreview.events("prescription.changed.v1")
+                if e["data"]["entry"][1]["resource"]["id"] == f"{patient}-mor"
+            ),
+            None,
+        )
+    )
+    order = medreview.get(f"/fhir/{order_ref}").json()
+    assert (order["intent"], order["status"]) == ("order", "active")
+    assert order["priorPrescription"] == {"reference": f"MedicationRequest/{patient}-mor"}
+    assert medreview.get(f"/fhir/MedicationRequest/{patient}-mor").json()["status"] == "stopped"
+    plan = medreview.get(f"/fhir/CarePlan/{careplan['id']}").json()
+    assert plan["status"] == "active" and plan["activity"][0]["detail"]["status"] == "in-progress"
+    assert medreview.events("taper.approved.v1", f"CarePlan/{careplan['id']}")
+    assert approval_task(medreview, patient)["focus"] == {"reference": steps_of(careplan)[1].proposal}
+
+
+def test_a_gp_system_declines_a_step_through_the_api_with_a_reason(medreview: Medreview) -> None:
+    patient, careplan = start(medreview)
+    task = approval_task(medreview, patient)
+    missing = medreview.post(
+        f"/fhir/Task/{task['id']}/$decide",
+        {**PARAMS, "parameter": [{"name": "decision", "valueCode": "declined"}]},
+    )
+    assert missing.status_code == 400
+    decision = {
+        **PARAMS,
+        "parameter": [
+            {"name": "decision", "valueCode": "declined"},
+            {"name": "reason", "valueString": "Review after the pain clinic appointment"},
+        ],
+    }
+    closed = medreview.post(f"/fhir/Task/{task['id']}/$decide", decision)
+    assert closed.status_code == 200 and closed.json()["status"] == "rejected"
+    plan = medreview.get(f"/fhir/CarePlan/{careplan['id']}").json()
+    assert plan["status"] == "revoked"
+    assert plan["activity"][0]["detail"]["statusReason"] == {
+        "text": "Review after the pain clinic appointment"
+    }
+    [declined] = medreview.events("taper.declined.v1", f"CarePlan/{careplan['id']}")
+    assert declined["data"]["status"] == "revoked"
+    again = medreview.post(
+        f"/fhir/Task/{task['id']}/$decide",
+        {**PARAMS, "parameter": [{"name": "decision", "valueCode": "approved"}]},
+    )
+    assert again.status_code == 409
+
+
+def test_a_withdrawal_score_posted_to_medreview_pauses_the_plan(medreview: Medreview) -> None:
+    patient, careplan = start(medreview)
+    score = {
+        "resourceType": "Observation",
+        "status": "final",
+        "code": {
+            "coding": [
+                {
+                    "system": "https://pain-review.example.org/fhir/CodeSystem/medreview-observation",
+                    "code": "sows-total",
+                }
+            ]
+        },
+        "subject": {"reference": f"Patient/{patient}"},
+        "effectiveDateTime": "2026-04-10",
+        "valueInteger": 17,
+    }
+    assert medreview.post("/fhir/Observation", score).status_code == 201
+    plan = medreview.get(f"/fhir/CarePlan/{careplan['id']}").json()
+    assert plan["status"] == "on-hold" and "withdrawal score 17" in plan["note"][-1]["text"]
+    [paused] = medreview.events("taper.paused.v1", f"CarePlan/{careplan['id']}")
+    assert paused["data"]["status"] == "on-hold"
+    pending = [s for s in steps_of(plan) if s.pending]
+    assert pending[0].date.isoformat() == "2026-04-10"
+    assert all(s.total <= 120 for s in pending)
+    none_open = medreview.get(
+        "/fhir/Task", patient=f"Patient/{patient}", status="requested", code="approve-taper-step"
+    )
+    assert none_open.json()["total"] == 0
+    resumed = medreview.post(
+        f"/fhir/CarePlan/{careplan['id']}/$resume",
+        {**PARAMS, "parameter": [{"name": "date", "valueDate": "2026-05-01"}]},
+    )
+    assert resumed.status_code == 200 and resumed.json()["status"] == "draft"
+    assert approval_task(medreview, patient)
+
+
+def test_the_patient_can_ask_to_pause_and_a_paused_plan_cannot_pause_again(medreview: Medreview) -> None:
+    _, careplan = start(medreview)
+    ask = {**PARAMS, "parameter": [{"name": "reason", "valueString": "Moving house this month"}]}
+    paused = medreview.post(f"/fhir/CarePlan/{careplan['id']}/$pause", ask)
+    assert paused.status_code == 200 and paused.json()["status"] == "on-hold"
+    assert "Moving house" in paused.json()["note"][-1]["text"]
+    assert medreview.post(f"/fhir/CarePlan/{careplan['id']}/$pause", ask).status_code == 409
+    assert medreview.post(f"/fhir/CarePlan/{careplan['id']}/$pause", PARAMS).status_code == 400
+
+
+def test_a_second_plan_while_one_is_open_is_a_conflict_and_another_practice_sees_nothing(
+    medreview: Medreview,
+) -> None:
+    patient, careplan = start(medreview)
+    again = medreview.post(f"/fhir/Patient/{patient}/$propose-taper", PARAMS)
+    assert again.status_code == 409
+    other = medreview.other_practice_token()
+    assert medreview.get(f"/fhir/CarePlan/{careplan['id']}", token=other).status_code == 404
+    assert medreview.post(f"/fhir/Patient/{patient}/$propose-taper", PARAMS, token=other).status_code == 404
