@@ -11,6 +11,7 @@ import sys
 
 BENCHMARKS: list[tuple[str, str]] = [
     ("events", "bench.events"),
+    ("gpconnect", "bench.gpconnect"),
 ]
 
 

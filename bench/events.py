@@ -1,6 +1,6 @@
 """Event backbone benchmark: commit-to-consumer latency and throughput, outbox vs a bare nats-py loop.
 
-Runs, in one process and one go:
+Runs, in one go:
 
 * ``bare-core-nats``: nats-py core publish -> subscription callback (no persistence; the floor).
 * ``bare-jetstream``: nats-py ``js.publish`` (awaits the PubAck) -> push consumer, explicit ack.
@@ -20,82 +20,26 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import signal
 import statistics
-import sys
-import tempfile
 import time
-import uuid
-from collections.abc import Awaitable, Callable
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Any
 
-import nats
-import sqlalchemy as sa
-from sqlalchemy import Connection, Engine, create_engine, text
-
-from shared.bus import InProcessTransport, NatsSettings, NatsTransport, Transport
-from shared.contracts import REFERRAL_ACCEPTED_V1, CloudEvent, new_event, to_json
-from shared.db import make_engine
-from shared.outbox import Inbox, OutboxRelay, metadata, record_event
+from bench.event_scenarios import SCENARIOS, Clock, Send, event_for
+from shared.contracts import CloudEvent
 
 RESULTS = Path(__file__).with_name("results-events.json")
-NATS_URL = os.environ.get("BENCH_NATS_URL", "nats://127.0.0.1:4222")
-PG_ADMIN = os.environ.get("BENCH_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 RATE = int(os.environ.get("BENCH_RATE", "500"))
 SECONDS = float(os.environ.get("BENCH_SECONDS", "10"))
 BURST = int(os.environ.get("BENCH_BURST", "5000"))
 WARMUP = 200
 GOALS = {"outbox-nats-postgres": 100.0, "outbox-inprocess-sqlite": 50.0}  # p99 ms at the controlled rate
 
-Send = Callable[[CloudEvent], Awaitable[None]]
-
-arrivals = sa.Table(
-    "bench_arrivals",
-    sa.MetaData(),
-    sa.Column(
-        "n", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True, autoincrement=True
-    ),
-    sa.Column("event_id", sa.String(64), nullable=False),
-    sa.Column("arrived", sa.Float, nullable=False),
-)
-
-
-def _event(i: int) -> CloudEvent:
-    return new_event(
-        REFERRAL_ACCEPTED_V1,
-        source="/painreview/bench",
-        subject=f"ServiceRequest/{i % 500}",
-        practice="A81001",
-        data={"resourceType": "ServiceRequest", "id": str(i % 500), "status": "active", "intent": "order"},
-    )
-
-
-class Clock:
-    """Send and arrival times (``time.monotonic``, comparable across processes on Linux) by event id."""
-
-    def __init__(self) -> None:
-        self.loop = asyncio.get_running_loop()
-        self.reset([])
-
-    def reset(self, ids: list[str]) -> None:
-        self.ids = set(ids)
-        self.sent: dict[str, float] = {}
-        self.arrived: dict[str, float] = {}
-        self.all_in = asyncio.Event()
-
-    def arrive(self, event_id: str, at: float | None = None) -> None:
-        if event_id in self.ids and event_id not in self.arrived:
-            self.arrived[event_id] = time.monotonic() if at is None else at
-            if len(self.arrived) >= len(self.ids):
-                self.loop.call_soon_threadsafe(self.all_in.set)
-
 
 async def _paced(send: Send, clock: Clock, count: int, rate: float | None, in_flight: int = 64) -> float:
     """Send ``count`` events at ``rate`` per second (None: as fast as possible); wait for all to arrive."""
-    events = [_event(i) for i in range(count)]
+    events = [event_for(i) for i in range(count)]
     clock.reset([e.id for e in events])
     gate = asyncio.Semaphore(in_flight)
     tasks: list[asyncio.Task[None]] = []
@@ -132,189 +76,6 @@ async def _measure(send: Send, clock: Clock) -> dict[str, Any]:
     paced = _summary(clock, paced_elapsed)
     burst_elapsed = await _paced(send, clock, BURST, None)
     return {"paced": paced, "burst": _summary(clock, burst_elapsed)}
-
-
-async def bare_core_nats(stack: AsyncExitStack, clock: Clock) -> Send:
-    nc = await nats.connect(NATS_URL)
-    stack.push_async_callback(nc.close)
-    subject = f"bench.core.{uuid.uuid4().hex[:8]}"
-
-    async def received(msg: Any) -> None:
-        clock.arrive(msg.headers["Nats-Msg-Id"])
-
-    await nc.subscribe(subject, cb=received)
-
-    async def send(event: CloudEvent) -> None:
-        clock.sent[event.id] = time.monotonic()
-        await nc.publish(subject, to_json(event), headers={"Nats-Msg-Id": event.id})
-
-    return send
-
-
-async def bare_jetstream(stack: AsyncExitStack, clock: Clock) -> Send:
-    nc = await nats.connect(NATS_URL)
-    stack.push_async_callback(nc.close)
-    js = nc.jetstream()
-    stream, subject = f"BENCH_BARE_{uuid.uuid4().hex[:8]}", f"benchbare.{uuid.uuid4().hex[:8]}"
-    await js.add_stream(name=stream, subjects=[subject])
-    stack.push_async_callback(js.delete_stream, stream)
-
-    async def received(msg: Any) -> None:
-        clock.arrive(msg.headers["Nats-Msg-Id"])
-        await msg.ack()
-
-    await js.subscribe(subject, durable="bench", cb=received, manual_ack=True, stream=stream)
-
-    async def send(event: CloudEvent) -> None:
-        clock.sent[event.id] = time.monotonic()
-        await js.publish(subject, to_json(event), headers={"Nats-Msg-Id": event.id}, stream=stream)
-
-    return send
-
-
-def _producer(stack: AsyncExitStack, clock: Clock, producer: Engine) -> Send:
-    """A service committing one event per transaction from a few request threads."""
-    pool = ThreadPoolExecutor(4, thread_name_prefix="producer")
-    stack.callback(pool.shutdown)
-    loop = asyncio.get_running_loop()
-
-    def commit(event: CloudEvent) -> None:
-        with producer.connect() as conn:
-            with conn.begin():
-                record_event(conn, event)
-            clock.sent[event.id] = time.monotonic()  # committed; the relay is woken at check-in below
-
-    async def send(event: CloudEvent) -> None:
-        await loop.run_in_executor(pool, commit, event)
-
-    return send
-
-
-async def _relay(stack: AsyncExitStack, producer: Engine, transport: Transport) -> None:
-    relay = OutboxRelay(producer, transport, name="bench")
-    await relay.start()
-    stack.push_async_callback(relay.close)
-
-
-def _pg_database(stack: AsyncExitStack, admin: Engine, role: str) -> Engine:
-    name = f"painreview_bench_{role}_{uuid.uuid4().hex[:8]}"
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    engine = make_engine(f"{PG_ADMIN.rsplit('/', 1)[0]}/{name}", pool_size=5)
-    metadata.create_all(engine)
-    arrivals.create(engine)
-
-    def drop() -> None:
-        engine.dispose()
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-
-    stack.callback(drop)
-    return engine
-
-
-async def _watch_arrivals(clock: Clock, consumer: Engine, stop: asyncio.Event) -> None:
-    """Feed the clock with the arrival times the consumer process wrote."""
-    last = 0
-
-    def fetch() -> list[Any]:
-        with consumer.connect() as conn:
-            return list(conn.execute(sa.select(arrivals).where(arrivals.c.n > last).order_by(arrivals.c.n)))
-
-    while not stop.is_set():
-        for row in await asyncio.to_thread(fetch):
-            last = row.n
-            clock.arrive(row.event_id, row.arrived)
-        await asyncio.sleep(0.02)
-
-
-async def outbox_nats_postgres(stack: AsyncExitStack, clock: Clock) -> Send:
-    """Production shape: this process is the producing service (PostgreSQL + relay); the consuming
-    service is another process with its own database, as in the containers of docker-compose."""
-    admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-    stack.callback(admin.dispose)
-    producer, consumer = _pg_database(stack, admin, "producer"), _pg_database(stack, admin, "consumer")
-    tag = uuid.uuid4().hex[:8]
-    settings = NatsSettings(servers=(NATS_URL,), stream=f"BENCH_{tag}", subject_prefix=f"bench{tag}")
-
-    async def drop_stream() -> None:
-        nc = await nats.connect(NATS_URL)
-        await nc.jetstream().delete_stream(settings.stream)
-        await nc.close()
-
-    stack.push_async_callback(drop_stream)
-    transport = NatsTransport(settings)
-    await transport.start()
-    stack.push_async_callback(transport.close)
-    child = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bench.events", "consume", consumer.url.render_as_string(hide_password=False),
-        NATS_URL, settings.stream, settings.subject_prefix, stdout=asyncio.subprocess.PIPE,
-    )  # fmt: skip
-
-    async def stop_child() -> None:
-        child.send_signal(signal.SIGTERM)
-        await child.wait()
-
-    stack.push_async_callback(stop_child)
-    assert child.stdout is not None
-    assert (await asyncio.wait_for(child.stdout.readline(), 60)).strip() == b"ready"
-    stop = asyncio.Event()
-    watcher = asyncio.create_task(_watch_arrivals(clock, consumer, stop))
-
-    async def stop_watching() -> None:
-        stop.set()
-        await watcher
-
-    stack.push_async_callback(stop_watching)
-    await _relay(stack, producer, transport)
-    return _producer(stack, clock, producer)
-
-
-async def consume(consumer_url: str, nats_url: str, stream: str, prefix: str) -> None:
-    """The consuming service of ``outbox-nats-postgres``: records each event's arrival time."""
-    engine = make_engine(consumer_url, pool_size=2)
-    transport = NatsTransport(NatsSettings(servers=(nats_url,), stream=stream, subject_prefix=prefix))
-
-    def handler(conn: Connection, event: CloudEvent) -> None:
-        conn.execute(arrivals.insert().values(event_id=event.id, arrived=time.monotonic()))
-
-    inbox = Inbox(engine, transport)
-    await inbox.subscribe("bench", [REFERRAL_ACCEPTED_V1], handler)
-    await transport.start()
-    print("ready", flush=True)
-    stopping = asyncio.Event()
-    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stopping.set)
-    await stopping.wait()
-    await transport.close()
-    engine.dispose()
-
-
-async def outbox_inprocess_sqlite(stack: AsyncExitStack, clock: Clock) -> Send:
-    folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-events-")))
-    engines = [make_engine(f"sqlite:///{folder / name}.db") for name in ("referral", "careplan")]
-    for engine in engines:
-        metadata.create_all(engine)
-        stack.callback(engine.dispose)
-    producer, consumer = engines
-    transport = InProcessTransport()
-
-    def handler(conn: Connection, event: CloudEvent) -> None:
-        clock.arrive(event.id)
-
-    inbox = Inbox(consumer, transport)
-    await inbox.subscribe("bench", [REFERRAL_ACCEPTED_V1], handler)
-    await transport.start()
-    stack.push_async_callback(transport.close)
-    await _relay(stack, producer, transport)
-    return _producer(stack, clock, producer)
-
-
-SCENARIOS: dict[str, Callable[[AsyncExitStack, Clock], Awaitable[Send]]] = {
-    "bare-core-nats": bare_core_nats,
-    "bare-jetstream": bare_jetstream,
-    "outbox-nats-postgres": outbox_nats_postgres,
-    "outbox-inprocess-sqlite": outbox_inprocess_sqlite,
-}
 
 
 async def _run() -> dict[str, Any]:
@@ -396,7 +157,4 @@ def main() -> dict[str, Any]:
 
 
 if __name__ == "__main__":
-    if sys.argv[1:2] == ["consume"]:
-        asyncio.run(consume(*sys.argv[2:6]))
-    else:
-        main()
+    main()
