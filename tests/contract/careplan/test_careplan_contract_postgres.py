@@ -1,0 +1,80 @@
+"""The careplan service alone on PostgreSQL: concurrent community referrals never overspend a
+patient's budget (the plan row is locked per spend decision), and the evaluation's queries run."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+from fastapi import Request
+from fastapi.testclient import TestClient
+
+from services.careplan.app import create_service
+from services.careplan.settings import CareplanSettings
+from shared.auth.principal import Principal, parse_scopes
+from shared.bus import InProcessTransport
+from shared.web import ServiceParts
+from tests.contract.careplan.test_careplan_contract_plans import _community
+
+pytestmark = pytest.mark.integration
+
+
+class PracticeAuthenticator:
+    """Test fake at the authentication seam: every caller is practice A81001 with every scope."""
+
+    async def authenticate(self, request: Request) -> Principal:
+        return Principal("test-client", "A81001", "project-worker", parse_scopes("system/*.cruds"))
+
+
+@pytest.fixture
+def service(pg_url: str, tmp_path: Path) -> Iterator[tuple[ServiceParts, TestClient]]:
+    settings = CareplanSettings(database_url=pg_url, var_dir=tmp_path)
+    parts = create_service(settings, authenticator=PracticeAuthenticator(), transport=InProcessTransport())
+    with TestClient(parts.app, headers={"content-type": "application/fhir+json"}) as client:
+        yield parts, client
+    parts.engine.dispose()
+
+
+def test_concurrent_referrals_that_together_exceed_the_budget_are_not_both_accepted(
+    service: tuple[ServiceParts, TestClient],
+) -> None:
+    _parts, client = service
+    plan = {
+        "resourceType": "CarePlan",
+        "status": "draft",
+        "intent": "plan",
+        "category": [
+            {
+                "coding": [
+                    {
+                        "system": "https://pain-review.example.org/fhir/CodeSystem/careplan-category",
+                        "code": "pain-management",
+                    }
+                ]
+            }
+        ],
+        "subject": {"reference": "Patient/pg1"},
+    }
+    assert client.post("/fhir/CarePlan", json=plan).status_code == 201
+    requests = [_community("pg1", "physiotherapy", "150.00"), _community("pg1", "relaxation-group", "150.00")]
+    for _ in range(3):  # a few rounds: the race must never let both through
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            statuses = sorted(
+                pool.map(lambda body: client.post("/fhir/ServiceRequest", json=body).status_code, requests)
+            )
+        assert statuses in ([201, 422], [422, 422])
+    committed = client.get("/fhir/ServiceRequest", params={"patient": "Patient/pg1"}).json()["total"]
+    assert committed == 1
+
+
+def test_the_evaluation_runs_on_postgresql(service: tuple[ServiceParts, TestClient]) -> None:
+    _parts, client = service
+    response = client.get(
+        "/fhir/Measure/service-evaluation/$evaluate-measure",
+        params={"periodStart": "2024-01-01", "periodEnd": "2024-12-31"},
+    )
+    assert response.status_code == 200
+    assert response.json()["group"][0]["population"][2]["count"] == 0
+    assert client.get("/fhir/CodeSystem", params={"name": "PainReviewIntervention"}).json()["total"] == 1
