@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 from collections.abc import Iterable, Sequence
 
 import sqlalchemy as sa
@@ -28,6 +29,7 @@ from shared.outbox.tables import dead_letter, utcnow
 __all__ = ["EventHandler", "Inbox"]
 
 log = logging.getLogger(__name__)
+_CONSUMER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
 
 
 class Inbox:
@@ -64,6 +66,8 @@ class Inbox:
         ``consumer`` names the purpose (e.g. ``careplan``, ``medreview-taper``): it keys the inbox and
         the broker's durable consumer, so it must stay stable across releases.
         """
+        if not _CONSUMER_NAME.fullmatch(consumer):
+            raise ValueError("a consumer name is letters, digits, '-' and '_' (it names a NATS durable)")
         types = tuple(event_type(t).type for t in event_types)
         handlers = self._handlers.setdefault(consumer, {})
         for type_ in types:

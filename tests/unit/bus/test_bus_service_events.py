@@ -76,3 +76,9 @@ async def test_an_in_memory_database_survives_its_relay() -> None:
     with memory.connect() as conn:  # the one shared connection was not discarded
         assert conn.execute(sa.select(sa.func.count()).select_from(outbox)).scalar_one() == 1
     memory.dispose()
+
+
+async def test_a_consumer_name_must_be_usable_as_a_nats_durable(make_db) -> None:
+    service = ServiceEvents("careplan", make_db("careplan"), InProcessTransport())
+    with pytest.raises(ValueError, match="consumer name"):
+        await service.subscribe("care.plan", [REFERRAL_ACCEPTED_V1], apply_effect)
