@@ -8,7 +8,11 @@ from pathlib import Path
 import click
 
 from painreview.auth_cli import clients, token
+from painreview.demo import demo
+from painreview.events_cli import events
+from painreview.gp_cli import gp
 from painreview.registry import SERVICES
+from painreview.sim_cli import simulator
 from shared.db import make_engine, migrate
 from shared.observability import configure_logging
 
@@ -32,26 +36,46 @@ def main() -> None:
     show_default=True,
     help="Where the embedded SQLite databases and the issuer key live.",
 )
-def up(host: str, port: int, var_dir: Path) -> None:
-    """Every service in one process on one port (SQLite, in-process events)."""
+@click.option(
+    "--mesh-port", default=8700, show_default=True, type=int, help="Port of the local mesh-sandbox."
+)
+@click.option("--mesh/--no-mesh", default=True, show_default=True, help="Start NHS England's mesh-sandbox.")
+def up(host: str, port: int, var_dir: Path, mesh_port: int, mesh: bool) -> None:
+    """Every service in one process on one port (SQLite, in-process events), with the GP practice
+    simulator mounted at /gp-simulator and NHS England's mesh-sandbox as a child process."""
     import uvicorn
 
     from painreview.embedded import create_embedded_system
+    from painreview.mesh_sandbox import MeshSandbox
+    from painreview.simulator_app import simulator_url
 
     configure_logging(os.environ.get("PAINREVIEW_LOG_LEVEL", "INFO"), service="embedded")
-    system = create_embedded_system(var_dir)
-    base = f"http://{host}:{port}"
-    click.echo(f"pain-review is starting on {base} (data in {var_dir.resolve()})")
-    for name in system.services:
-        click.echo(f"  {name:<10} {base}/{name}/fhir   (metadata: {base}/{name}/fhir/metadata)")
-    click.echo(
-        f"  token      {base}/auth/token   (or: pain-review token --practice A81001 --scope 'system/*.rs')"
-    )
-    uvicorn.run(system.app, host=host, port=port, log_config=None, proxy_headers=False)
+    os.environ.setdefault("GPCONNECT_SIMULATOR_URL", simulator_url(host, port))
+    sandbox = MeshSandbox(var_dir / "mesh", host="127.0.0.1", port=mesh_port) if mesh else None
+    if sandbox is not None:
+        os.environ.setdefault("GPCONNECT_MESH_URL", sandbox.url)
+        sandbox.start()
+    try:
+        system = create_embedded_system(var_dir, with_simulator=True)
+        base = f"http://{host}:{port}"
+        click.echo(f"pain-review is starting on {base} (data in {var_dir.resolve()})")
+        for name in system.services:
+            click.echo(f"  {name:<12} {base}/{name}/fhir   (metadata: {base}/{name}/fhir/metadata)")
+        click.echo(f"  {'simulator':<12} {base}/gp-simulator   (GP practice: record, tasks, approval inbox)")
+        if sandbox is not None:
+            click.echo(f"  {'mesh':<12} {sandbox.url}   (mesh-sandbox)")
+        click.echo(
+            f"  {'token':<12} {base}/auth/token  (pain-review token --practice A81001 --scope 'system/*.rs')"
+        )
+        click.echo(f"  then try:     pain-review demo --url {base}")
+        uvicorn.run(system.app, host=host, port=port, log_config=None, proxy_headers=False)
+    finally:
+        if sandbox is not None:
+            sandbox.stop()
 
 
 @main.command()
-@click.argument("service", type=click.Choice([*SERVICE_NAMES, "auth"]))
+@click.argument("service", type=click.Choice([*SERVICE_NAMES, "auth", "gp-simulator"]))
 @click.option("--host", default=lambda: os.environ.get("PAINREVIEW_HOST", "0.0.0.0"), show_default="0.0.0.0")  # noqa: S104
 @click.option(
     "--port", default=lambda: int(os.environ.get("PAINREVIEW_PORT", "8000")), type=int, show_default="8000"
@@ -63,7 +87,14 @@ def serve(service: str, host: str, port: int) -> None:
     from painreview.standalone import create_auth_app, create_service_app
 
     configure_logging(os.environ.get("PAINREVIEW_LOG_LEVEL", "INFO"), service=service)
-    app = create_auth_app() if service == "auth" else create_service_app(service)
+    if service == "auth":
+        app = create_auth_app()
+    elif service == "gp-simulator":
+        from painreview.simulator_app import standalone_simulator_app
+
+        app = standalone_simulator_app()
+    else:
+        app = create_service_app(service)
     uvicorn.run(app, host=host, port=port, log_config=None, timeout_graceful_shutdown=20)
 
 
@@ -82,5 +113,5 @@ def migrate_command(service: str | None) -> None:
         click.echo(f"{name}: migrated to head")
 
 
-main.add_command(clients)
-main.add_command(token)
+for command in (clients, token, events, gp, simulator, demo):
+    main.add_command(command)

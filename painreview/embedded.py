@@ -36,8 +36,11 @@ class EmbeddedSystem:
         self.auth = auth
 
 
-def create_embedded_system(var_dir: Path, **auth_overrides: Any) -> EmbeddedSystem:
-    """Build the whole system; ``auth_overrides`` adjust ``AuthSettings`` (e.g. rate limits in tests)."""
+def create_embedded_system(
+    var_dir: Path, *, with_simulator: bool = False, **auth_overrides: Any
+) -> EmbeddedSystem:
+    """Build the whole system; ``with_simulator`` mounts the GP practice simulator at /gp-simulator;
+    ``auth_overrides`` adjust ``AuthSettings`` (e.g. rate limits in tests)."""
     var_dir.mkdir(parents=True, exist_ok=True)
     auth = AuthSettings(var_dir=var_dir, mode="embedded", **auth_overrides)
     issuer = embedded_issuer(auth)
@@ -109,4 +112,8 @@ def create_embedded_system(var_dir: Path, **auth_overrides: Any) -> EmbeddedSyst
 
     for name, parts in services.items():
         app.mount(f"/{name}", parts.app)
+    if with_simulator:
+        from painreview.simulator_app import SIMULATOR_MOUNT, standalone_simulator_app
+
+        app.mount(SIMULATOR_MOUNT, standalone_simulator_app())
     return EmbeddedSystem(app, services, auth)

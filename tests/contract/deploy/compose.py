@@ -35,7 +35,7 @@ __all__ = [
 
 COMPOSE_FILE = Path(__file__).resolve().parents[3] / "docker-compose.yml"
 # Commands the compose file declares before the CLI has them (each names the issue that adds it).
-PENDING_COMMANDS: dict[tuple[str, ...], str] = {("serve", "gp-simulator"): "issue 8: GP practice simulator"}
+PENDING_COMMANDS: dict[tuple[str, ...], str] = {}
 
 _VARIABLE = re.compile(r"\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?:(?P<op>:?[-?])(?P<arg>[^}]*))?\}|\$\$")
 
