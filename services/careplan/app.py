@@ -14,6 +14,7 @@ from services.careplan.definitions import DefinitionStore, seed_definitions
 from services.careplan.handlers import CareplanHandlers
 from services.careplan.hooks import WriteRules
 from services.careplan.operations_plan import PlanOperations
+from services.careplan.operations_reads import ReadOperations
 from services.careplan.operations_review import ReviewOperations
 from services.careplan.settings import CareplanSettings
 from shared.bus import Transport
@@ -80,6 +81,7 @@ def create_service(
         kernel.resource("ServiceRequest", on_write=rules.service_request_written)
         kernel.resource("QuestionnaireResponse", on_write=rules.response_written)
         PlanOperations(kernel, rules).register()
+        ReadOperations(kernel, rules).register()
         ReviewOperations(
             kernel, weekday=settings.mdt_weekday, at=settings.mdt_time, minutes=settings.mdt_minutes
         ).register()

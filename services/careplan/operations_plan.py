@@ -1,14 +1,11 @@
-"""Operations on the pain management plan: start from a template, activate, budget, GP summaries,
-and the assessment's scores.
+"""Operations on the pain management plan: start from a template, activate, send summaries to the GP.
 
 * ``POST PlanDefinition/{id}/$apply?subject=Patient/x`` (or ``subject`` in a Parameters body): the
   patient's plan (the open one, else a new draft) with the template's activities, not started.
 * ``POST CarePlan/{id}/$activate``: Parameters ``patientAgreement`` and ``projectWorkerAgreement``
   (dateTime), ``sendSummary`` (boolean); honours If-Match; answers the active plan.
-* ``GET CarePlan/{id}/$budget``: Parameters ``budget``, ``committed``, ``remaining`` (Money, GBP).
 * ``POST CarePlan/{id}/$gp-summary`` and ``POST Encounter/{id}/$gp-summary``: Parameters ``note``
   (string), ``attach`` (boolean); answers the Task sent to the GP (``gp.task-requested``).
-* ``GET QuestionnaireResponse/{id}/$score``: PHQ-9 and GAD-7 totals and bands, PEG mean.
 """
 
 from __future__ import annotations
@@ -19,11 +16,9 @@ from typing import Any
 import anyio
 
 from services.careplan.activities import NewActivity, add_activities, with_agreements
-from services.careplan.assessment import AssessmentError, answers_of, score_assessment
-from services.careplan.budget import BudgetError, budget_of, position
 from services.careplan.catalogue import INTERVENTION_SYSTEM, PAIN_MANAGEMENT_CATEGORY, interventions
 from services.careplan.fhir_mapping import gp_task, plan_end
-from services.careplan.hooks import WriteRules, is_community_request
+from services.careplan.hooks import WriteRules
 from services.careplan.publishing import record_gp_task_requested
 from services.careplan.repository import CLOSED_PLAN, is_pain_plan, pain_plan_for, patient_resources
 from services.careplan.summaries import plan_summary, session_summary
@@ -86,15 +81,6 @@ class PlanOperations:
             documentation="Activate a draft plan once the patient and the project worker agreed "
             "(honours If-Match)",
         )
-        k.operation(
-            "budget",
-            self.budget,
-            level="instance",
-            resource_type="CarePlan",
-            scope=("CarePlan", "r"),
-            methods=("GET",),
-            documentation="The patient's community budget, committed spend and what remains (GBP)",
-        )
         for resource_type in ("CarePlan", "Encounter"):
             k.operation(
                 "gp-summary",
@@ -104,15 +90,6 @@ class PlanOperations:
                 scope=("Task", "c"),
                 documentation=f"Send a summary of this {resource_type} to the GP practice as a Task",
             )
-        k.operation(
-            "score",
-            self.score,
-            level="instance",
-            resource_type="QuestionnaireResponse",
-            scope=("QuestionnaireResponse", "r"),
-            methods=("GET",),
-            documentation="PHQ-9 and GAD-7 totals and severity bands, PEG mean, of an assessment",
-        )
 
     # ---- $apply ---------------------------------------------------------------------------------
     async def apply(self, call: OperationCall) -> dict[str, Any]:
@@ -192,36 +169,6 @@ class PlanOperations:
 
         return await anyio.to_thread.run_sync(work)
 
-    # ---- $budget --------------------------------------------------------------------------------
-    async def budget(self, call: OperationCall) -> dict[str, Any]:
-        ctx, store = call.ctx, self.kernel.store
-
-        def work() -> dict[str, Any]:
-            with call.transaction() as conn:
-                plan = store.read(conn, "CarePlan", str(call.resource_id), tenants=ctx.tenants)
-                patient = str((plan.get("subject") or {}).get("reference"))
-                call.patient = patient
-                requests = [
-                    r
-                    for r in patient_resources(conn, "ServiceRequest", patient, ctx.tenants)
-                    if is_community_request(r)
-                ]
-                budget = budget_of(plan, self.rules.default_budget)
-                try:
-                    where = position(budget, requests)
-                except BudgetError as exc:
-                    raise Unprocessable(str(exc)) from None
-            return {
-                "resourceType": "Parameters",
-                "parameter": [
-                    {"name": "budget", "valueMoney": _money(where.budget)},
-                    {"name": "committed", "valueMoney": _money(where.committed)},
-                    {"name": "remaining", "valueMoney": _money(where.remaining)},
-                ],
-            }
-
-        return await anyio.to_thread.run_sync(work)
-
     # ---- $gp-summary ----------------------------------------------------------------------------
     async def gp_summary(self, call: OperationCall) -> dict[str, Any]:
         resource_type = _type_of(call)
@@ -275,38 +222,6 @@ class PlanOperations:
             conn, stored, practice=ctx.principal.practice, correlation_id=ctx.correlation_id
         )
         return stored
-
-    # ---- $score ---------------------------------------------------------------------------------
-    async def score(self, call: OperationCall) -> dict[str, Any]:
-        ctx, store = call.ctx, self.kernel.store
-
-        def work() -> dict[str, Any]:
-            with call.transaction() as conn:
-                response = store.read(
-                    conn, "QuestionnaireResponse", str(call.resource_id), tenants=ctx.tenants
-                )
-                call.patient = (response.get("subject") or {}).get("reference")
-            try:
-                scores = score_assessment(answers_of(response.get("item") or []))
-            except AssessmentError as exc:
-                raise Unprocessable(str(exc)) from None
-            parts: list[dict[str, Any]] = []
-            if scores.phq9_total is not None:
-                parts += [
-                    {"name": "phq9Total", "valueInteger": scores.phq9_total},
-                    {"name": "phq9Severity", "valueCode": scores.phq9_severity},
-                    {"name": "phq9Item9Positive", "valueBoolean": scores.phq9_item9_positive},
-                ]
-            if scores.gad7_total is not None:
-                parts += [
-                    {"name": "gad7Total", "valueInteger": scores.gad7_total},
-                    {"name": "gad7Severity", "valueCode": scores.gad7_severity},
-                ]
-            if scores.peg_mean is not None:
-                parts.append({"name": "pegMean", "valueDecimal": float(scores.peg_mean)})
-            return {"resourceType": "Parameters", "parameter": parts}
-
-        return await anyio.to_thread.run_sync(work)
 
 
 def _type_of(call: OperationCall) -> str:

@@ -101,7 +101,8 @@ def _seed_cohort(careplan: Careplan) -> None:
 def _plans(careplan: Careplan) -> list[dict[str, Any]] | None:
     plans = careplan.search("CarePlan", _count=100)
     enrolled = [p for p in plans if p["subject"]["reference"].startswith("Patient/ev")]
-    return enrolled if len(enrolled) == COHORT_SIZE else None
+    discharged = [p for p in enrolled if p["status"] == "revoked"]
+    return enrolled if len(enrolled) == COHORT_SIZE and len(discharged) == 2 else None
 
 
 def test_the_papers_cohort_shape_reproduces_its_percentages_in_the_measure_report(careplan: Careplan) -> None:
@@ -128,7 +129,11 @@ def test_the_papers_cohort_shape_reproduces_its_percentages_in_the_measure_repor
                 "detail": {"code": catalogue["goal-setting"].concept(), "status": "not-started"},
             }
         )
-        assert careplan.put(f"/CarePlan/{plan['id']}", {**plan, "activity": activities}).status_code == 200
+        etag = f'W/"{plan["meta"]["versionId"]}"'
+        edited = careplan.put(
+            f"/CarePlan/{plan['id']}", {**plan, "activity": activities}, **{"if-match": etag}
+        )
+        assert edited.status_code == 200, edited.text
         for code in (c for c in received if catalogue[c].setting == "community"):
             made = careplan.post(
                 "/ServiceRequest", _community(f"ev{index}", code, "50.00", progress="started")
