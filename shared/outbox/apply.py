@@ -2,9 +2,9 @@
 
 Fast path: one multi-row ``INSERT ... ON CONFLICT DO NOTHING RETURNING`` records the batch in the inbox
 and tells which events are new; their handlers run on the same connection; one commit. If any handler
-raises, that transaction is rolled back whole and the batch is applied again with a savepoint per event,
-so only the failing events are left for redelivery. Handlers therefore must keep their effects in the
-database (they may run again after a rollback, as with any redelivery).
+raises, that transaction is rolled back whole and a batch of several is applied again with a savepoint
+per event, so only the failing events are left for redelivery. Handlers therefore must keep their
+effects in the database (they may run again after a rollback, as with any redelivery).
 """
 
 from __future__ import annotations
@@ -122,12 +122,15 @@ def _one_by_one(
 def apply_batch(
     engine: Engine, consumer: str, handlers: Mapping[str, EventHandler], batch: Sequence[Received]
 ) -> Applied:
-    """Apply ``batch`` for ``consumer``; committed when this returns (a commit failure raises)."""
-    if len(batch) > 1:
-        try:
-            return _together(engine, consumer, handlers, batch)
-        except Exception as exc:
-            log.info(
-                "consumer %s: batch of %d failed (%s); isolating", consumer, len(batch), type(exc).__name__
+    """Apply ``batch`` for ``consumer``; committed when this returns."""
+    try:
+        return _together(engine, consumer, handlers, batch)
+    except Exception as exc:
+        if len(batch) == 1:  # nothing to isolate: this event failed
+            event = batch[0].event
+            log.warning(
+                "consumer %s: event %s (%s) failed: %s", consumer, event.id, event.type, type(exc).__name__
             )
+            return Applied([Failure(describe_error(exc))])
+        log.info("consumer %s: batch of %d failed (%s); isolating", consumer, len(batch), type(exc).__name__)
     return _one_by_one(engine, consumer, handlers, batch)
