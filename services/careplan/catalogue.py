@@ -46,7 +46,7 @@ EVALUATION_SYSTEM = f"{FHIR_BASE}/CodeSystem/service-evaluation"
 GP_TASK_TYPE_SYSTEM = f"{FHIR_BASE}/CodeSystem/gp-task-type"
 ASSESSMENT_QUESTIONNAIRE = f"{FHIR_BASE}/Questionnaire/pain-review-assessment"
 
-# Extensions this service defines (documented in services/careplan/README.md).
+# Extensions this service defines (documented in README.md beside this file).
 COST_EXTENSION = f"{FHIR_BASE}/StructureDefinition/community-service-cost"
 COMMUNITY_STATUS_EXTENSION = f"{FHIR_BASE}/StructureDefinition/community-service-status"
 BUDGET_EXTENSION = f"{FHIR_BASE}/StructureDefinition/community-budget"

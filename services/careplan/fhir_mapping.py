@@ -71,6 +71,7 @@ def care_team(
     episode: Mapping[str, Any],
     referral: Mapping[str, Any] | None,
     specialists: Mapping[str, str],
+    today: str,
 ) -> dict[str, Any]:
     """The patient's care team: project worker, GP and, where assigned, the specialists.
 
@@ -95,7 +96,7 @@ def care_team(
     for role in ("pain-consultant", "addiction-psychiatrist"):
         if specialists.get(role):
             participants.append({"role": [role_coding(role)], "member": {"display": specialists[role]}})
-    start = str((episode.get("period") or {}).get("start") or date.today().isoformat())
+    start = str((episode.get("period") or {}).get("start") or today)
     return _team(team_id, patient, start, participants, practice)
 
 

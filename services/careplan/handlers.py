@@ -113,6 +113,7 @@ class CareplanHandlers:
                 episode=episode,
                 referral=referrals[0] if referrals else None,
                 specialists=self.specialists,
+                today=_iso(event.time)[:10],
             )
             self._create(conn, event, team)
         plan = draft_plan(
