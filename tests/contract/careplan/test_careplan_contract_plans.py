@@ -300,3 +300,75 @@ def test_monthly_mdt_reviews_are_proposed_once_for_the_care_team_and_record_atte
     ).json()
     assert everyone["total"] >= 1
     assert_round_trips(appointment)
+
+
+def test_a_practices_own_intervention_and_goals_with_targets_join_the_plan(careplan: Careplan) -> None:
+    plan = _enrolled_plan(careplan, "l1")
+    local = {
+        "resourceType": "CodeSystem",
+        "url": "https://a81001.example.nhs.uk/fhir/CodeSystem/interventions",
+        "name": "A81001Interventions",
+        "status": "active",
+        "content": "complete",
+        "concept": [{"code": "walking-group", "display": "Walking group"}],
+    }
+    assert careplan.post("/CodeSystem", local).status_code == 201
+    goal = careplan.post(
+        "/Goal",
+        {
+            "resourceType": "Goal",
+            "lifecycleStatus": "active",
+            "achievementStatus": {"text": "In progress"},
+            "description": {"text": "Walk to the shop and back"},
+            "subject": {"reference": "Patient/l1"},
+            "target": [
+                {
+                    "measure": {"text": "minutes walking a day"},
+                    "detailQuantity": {"value": 20, "unit": "min"},
+                    "dueDate": "2024-06-01",
+                }
+            ],
+        },
+    ).json()
+    activity = {
+        "id": "walking-group",
+        "detail": {
+            "code": {
+                "coding": [{"system": local["url"], "code": "walking-group", "display": "Walking group"}]
+            },
+            "status": "in-progress",
+        },
+    }
+    updated = careplan.put(
+        f"/CarePlan/{plan['id']}",
+        {**plan, "activity": [activity], "goal": [{"reference": f"Goal/{goal['id']}"}]},
+    )
+    assert updated.status_code == 200, updated.text
+    task = careplan.post(
+        f"/CarePlan/{plan['id']}/$gp-summary",
+        {"resourceType": "Parameters", "parameter": [{"name": "attach", "valueBoolean": True}]},
+    ).json()
+    summary = task["input"][0]["valueString"]
+    assert (
+        "Walking group: in progress" in summary and "Goal: Walk to the shop and back (In progress)" in summary
+    )
+    report = careplan.get(
+        "/Measure/service-evaluation/$evaluate-measure", periodStart="2024-01-01", periodEnd="2024-12-31"
+    ).json()
+    strata = report["group"][1]["stratifier"][0]["stratum"]
+    walking = next(s for s in strata if s["value"]["coding"][0]["code"] == "walking-group")
+    assert walking["value"]["text"] == "Walking group" and walking["population"][2]["count"] == 1
+
+
+def test_the_gp_practices_answer_to_a_summary_task_is_recorded(careplan: Careplan) -> None:
+    from shared.contracts import GP_TASK_COMPLETED_V1
+
+    plan = _enrolled_plan(careplan, "g1")
+    task = careplan.post(f"/CarePlan/{plan['id']}/$gp-summary", {"resourceType": "Parameters"}).json()
+    done = {**task, "status": "completed", "businessStatus": {"text": "filed in the GP record"}}
+    done.pop("meta")
+    careplan.publish("gpconnect", GP_TASK_COMPLETED_V1, f"Task/{task['id']}", done)
+    stored, _ = wait_for(
+        lambda: t if (t := careplan.get(f"/Task/{task['id']}").json())["status"] == "completed" else None
+    )
+    assert stored["businessStatus"]["text"] == "filed in the GP record"
