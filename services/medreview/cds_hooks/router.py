@@ -76,10 +76,10 @@ class CdsHooks:
 
     async def call(self, request: Request, service_id: str) -> Response:
         kernel = self._kernel()
+        scope_type = "Observation" if service_id == PATIENT_VIEW else "MedicationRequest"
+        ctx = await kernel.context(request, scope_type, "r")  # who asks comes first, even for a wrong id
         if service_id not in _HOOKS:
             raise NotFound(f"No CDS service '{service_id}' here; see GET /cds-services")
-        scope_type = "MedicationRequest" if service_id == ORDER_SIGN else "Observation"
-        ctx = await kernel.context(request, scope_type, "r")
         body = await kernel.body(request)
         patient_id = _check_request(body, _HOOKS[service_id])
         record = AuditRecord(

@@ -47,6 +47,8 @@ def on_task_completed(s: Session, event: CloudEvent) -> None:
     """``gp.task-completed``: apply the GP's decision on one of our approval Tasks; others are not ours."""
     identifier = task_identifier(event.data)
     task = s.repo.task(s.conn, identifier, s.tenants) if identifier else None
+    if task is None and identifier is None and event.data.get("id"):  # an answer that lost our identifier
+        task = s.repo.find(s.conn, f"Task/{event.data['id']}", s.tenants)
     if task is None or not has_coding(task.get("code"), GP_TASK_TYPE, APPROVE_STEP):
         return
     outcome = outcome_of(event.data)

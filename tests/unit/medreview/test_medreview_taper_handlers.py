@@ -210,3 +210,18 @@ def test_a_regimen_with_a_dose_that_cannot_be_computed_is_not_tapered(mr: Harnes
     mr.consume(on_medication_list_synced, MEDICATION_LIST_SYNCED_V1, gp, time=NOW + timedelta(hours=1))
     with pytest.raises(Unprocessable, match="Methadone"):
         propose(mr)
+
+
+def test_an_answer_that_lost_our_identifier_is_matched_by_the_task_id(mr: Harness) -> None:
+    propose(mr)
+    task = {k: v for k, v in open_task(mr).items() if k != "identifier"}
+    gp_answers(mr, task, "completed", "approved")
+    assert len(mr.events("prescription.changed.v1")) == 1
+
+
+def test_a_task_completed_for_someone_elses_task_is_left_alone(mr: Harness) -> None:
+    propose(mr)
+    foreign = {"resourceType": "Task", "id": "careplan-task", "status": "completed", "intent": "order",
+               "identifier": [{"system": "https://example.org/other", "value": "x"}]}  # fmt: skip
+    mr.consume(on_task_completed, GP_TASK_COMPLETED_V1, foreign, subject="Task/careplan-task")
+    assert mr.events("prescription.changed.v1") == [] and open_task(mr)["status"] == "requested"
