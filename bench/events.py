@@ -79,6 +79,7 @@ async def _measure(send: Send, clock: Clock) -> dict[str, Any]:
 
 
 async def _run() -> dict[str, Any]:
+    load_before = os.getloadavg()[0]
     results: dict[str, Any] = {}
     for name, scenario in SCENARIOS.items():
         clock = Clock()
@@ -108,6 +109,8 @@ async def _run() -> dict[str, Any]:
         "seconds": SECONDS,
         "burst_events": BURST,
         "cpus": os.cpu_count(),
+        # Other work on the machine skews every figure: record how busy it was.
+        "load_average_1m": {"before": round(load_before, 2), "after": round(os.getloadavg()[0], 2)},
         "results": results,
         "ratios": ratios,
         "goals": goals,
@@ -116,7 +119,9 @@ async def _run() -> dict[str, Any]:
 
 def _print(report: dict[str, Any]) -> None:
     rate, seconds, burst = report["rate_per_s"], report["seconds"], report["burst_events"]
-    print(f"events: {rate}/s for {seconds} s, then a burst of {burst}")
+    load = report["load_average_1m"]
+    print(f"events: {rate}/s for {seconds} s, then a burst of {burst}; {report['cpus']} CPUs, load average")
+    print(f"  {load['before']} before and {load['after']} after (other processes skew the figures)")
     header = ("scenario", "p50 ms", "p99 ms", "max ms", "paced /s", "burst /s", "burst p99 ms")
     rows = [
         (
