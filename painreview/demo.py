@@ -255,8 +255,19 @@ class Pathway:
         return f"taper CarePlan/{plan.get('id')} with {len(plan.get('activity', ()))} steps"
 
     def activate_plan(self) -> str:
-        self.fhir("POST", f"careplan/fhir/CarePlan/{self.facts['careplan']}/$activate", _params())
-        return "pain management plan agreed (summary to the GP)"
+        path = f"careplan/fhir/CarePlan/{self.facts['careplan']}"
+        version = self.fhir("GET", path).headers["etag"]
+        agreed = datetime.now(UTC).isoformat(timespec="seconds")
+        body = {
+            "resourceType": "Parameters",
+            "parameter": [
+                {"name": "patientAgreement", "valueDateTime": agreed},
+                {"name": "projectWorkerAgreement", "valueDateTime": agreed},
+                {"name": "sendSummary", "valueBoolean": True},
+            ],
+        }
+        self.fhir("POST", f"{path}/$activate", body, **{"If-Match": version})
+        return "pain management plan agreed by patient and project worker (summary to the GP)"
 
     def approve(self) -> str:
         def probe() -> Any:
