@@ -51,9 +51,11 @@ def up(host: str, port: int, var_dir: Path, mesh_port: int, mesh: bool) -> None:
 
     configure_logging(os.environ.get("PAINREVIEW_LOG_LEVEL", "INFO"), service="embedded")
     os.environ.setdefault("GPCONNECT_SIMULATOR_URL", simulator_url(host, port))
-    sandbox = MeshSandbox(var_dir / "mesh", host="127.0.0.1", port=mesh_port) if mesh else None
+    # A MESH URL given in the environment means someone else runs the mailbox server.
+    start_sandbox = mesh and not os.environ.get("GPCONNECT_MESH_URL")
+    sandbox = MeshSandbox(var_dir / "mesh", host="127.0.0.1", port=mesh_port) if start_sandbox else None
     if sandbox is not None:
-        os.environ.setdefault("GPCONNECT_MESH_URL", sandbox.url)
+        os.environ["GPCONNECT_MESH_URL"] = sandbox.url
         sandbox.start()
     try:
         system = create_embedded_system(var_dir, with_simulator=True)

@@ -256,7 +256,6 @@ class Pathway:
 
     def activate_plan(self) -> str:
         path = f"careplan/fhir/CarePlan/{self.facts['careplan']}"
-        version = self.fhir("GET", path).headers["etag"]
         agreed = datetime.now(UTC).isoformat(timespec="seconds")
         body = {
             "resourceType": "Parameters",
@@ -266,7 +265,16 @@ class Pathway:
                 {"name": "sendSummary", "valueBoolean": True},
             ],
         }
-        self.fhir("POST", f"{path}/$activate", body, **{"If-Match": version})
+        # The plan also changes under us (the taper's progress lands in it): on 412, read again and retry.
+        for _attempt in range(5):
+            version = self.fhir("GET", path).headers["etag"]
+            response = self.http.post(
+                f"{self.url}/{path}/$activate", json=body, headers={"Content-Type": FHIR, "If-Match": version}
+            )
+            if response.status_code != 412:
+                break
+        if response.status_code >= 400:
+            raise DemoFailed(f"POST {path}/$activate answered {response.status_code}: {response.text[:300]}")
         return "pain management plan agreed by patient and project worker (summary to the GP)"
 
     def approve(self) -> str:

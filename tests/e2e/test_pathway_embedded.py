@@ -100,10 +100,7 @@ def pathway_system(tmp_path_factory: pytest.TempPathFactory, mesh_sandbox: str) 
 
 def test_the_whole_pathway_runs_from_referral_to_prescription_and_mesh_document(pathway_system, mesh_sandbox):
     base, workdir = pathway_system
-    if httpx.get(f"{base}/gp-simulator/healthz", timeout=5).status_code == 404:
-        pytest.skip(
-            "pain-review up does not mount the GP simulator yet (painreview/simulator_app.py, issue 8)"
-        )
+    assert httpx.get(f"{base}/gp-simulator/healthz", timeout=5).status_code == 200
     token = mint_local_token(AuthSettings(var_dir=workdir / "var"), practice="A81001", scope="system/*.cruds")
     lines: list[str] = []
     facts = run_demo(base, token=token, practice="A81001", mesh_url=mesh_sandbox, echo=lines.append)
