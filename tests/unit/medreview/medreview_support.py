@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any, TypeVar
 
 import orjson
@@ -28,8 +27,8 @@ NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 NHS_NUMBER = "https://fhir.nhs.uk/Id/nhs-number"
 
 
-def database(tmp_path: Path) -> Engine:
-    engine = make_engine(f"sqlite:///{tmp_path / 'medreview.db'}")
+def database(url: str) -> Engine:
+    engine = make_engine(url)
     kernel_metadata.create_all(engine)
     outbox_metadata.create_all(engine)
     return engine

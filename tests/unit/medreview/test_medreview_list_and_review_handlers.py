@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 
@@ -21,8 +21,10 @@ MORPHINE_60_MR = "Morphine sulfate 60mg modified-release tablets"
 
 
 @pytest.fixture
-def mr(tmp_path: Path) -> Harness:
-    return Harness(database(tmp_path))
+def mr(medreview_db_url: str) -> Iterator[Harness]:
+    harness = Harness(database(medreview_db_url))
+    yield harness
+    harness.engine.dispose()
 
 
 def listed(mr: Harness, patient: str = "p1") -> list[str]:

@@ -4,9 +4,9 @@ or decline; a withdrawal score pauses and re-plans slower; nothing ever raises a
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterator
 from datetime import date, timedelta
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -39,11 +39,12 @@ THRESHOLD = Decimal(11)
 
 
 @pytest.fixture
-def mr(tmp_path: Path) -> Harness:
-    harness = Harness(database(tmp_path))
+def mr(medreview_db_url: str) -> Iterator[Harness]:
+    harness = Harness(database(medreview_db_url))
     gp = patient_bundle("p1", medicine("mor", MORPHINE_60_MR, "one twice a day"))  # 120 mg OME a day
     harness.consume(on_medication_list_synced, MEDICATION_LIST_SYNCED_V1, gp)
-    return harness
+    yield harness
+    harness.engine.dispose()
 
 
 def propose(mr: Harness, policy: TaperPolicy | None = None) -> dict[str, Any]:
