@@ -69,8 +69,8 @@ def _assign_ids(
         else:
             found = None
             if kind == "Patient" and (nhs := _nhs_number(entry.resource)):
-                found = repository.find_patient_by_nhs_number(uow.conn, uow.store, nhs, uow.tenants)
-            rid = found["id"] if found else new_id()
+                found = repository.patient_with_nhs_number(uow.conn, nhs, uow.tenants)
+            rid = found or new_id()
             if found:
                 existing.add(entry.full_url)
             fresh[entry.full_url] = (kind, rid)
@@ -122,6 +122,13 @@ def _check_message(
 
 def process_message(uow: UnitOfWork, message: Message, now: datetime) -> Intake:
     """Store a checked BaRS message (resources, message record, workflow) in the caller's transaction."""
+    patients = [_nhs_number(e.resource) for e in message.entries if e.resource["resourceType"] == "Patient"]
+    repository.lock(  # concurrent messages naming the same ids or patient take turns (PostgreSQL)
+        uow.conn,
+        f"{uow.practice}|message|{message.message_id}",
+        *(f"{uow.practice}|url|{entry.full_url}" for entry in message.entries),
+        *(f"{uow.practice}|nhs|{nhs}" for nhs in patients if nhs),
+    )
     held = repository.sender_ids(uow.conn, uow.practice, [e.full_url for e in message.entries])
     current = _check_message(uow, message, held)
     incoming_status = message.entry(message.focus_url).resource.get("status")
@@ -144,6 +151,7 @@ def process_message(uow: UnitOfWork, message: Message, now: datetime) -> Intake:
         stored[entry.full_url] = (
             uow.update(resource) if entry.full_url in existing else uow.create(resource, resource_id=rid)
         )
+    uow.flush()  # triage reads the patient's records from the database
     repository.record_sender_ids(uow.conn, uow.practice, fresh)
     service_request, patient = stored[message.focus_url], stored[message.patient_url]
     header = resolve_references(message.header, ids)

@@ -6,28 +6,34 @@ practices the caller may touch.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, func, insert, select, text, update
 
 from services.referral.tables import bars_message, bars_resource, invitation_template
+from shared.db import is_postgres
 from shared.fhir import ResourceStore, now_instant
 from shared.fhir.search import parse_search
-from shared.fhir.tables import resource_table
+from shared.fhir.searchparams import extract_index_values, patient_of
+from shared.fhir.tables import history_table, resource_table, search_index_table
 
 __all__ = [
     "NHS_NUMBER_SYSTEM",
     "RECORD_TYPES",
     "HeldMessage",
-    "find_patient_by_nhs_number",
     "held_message",
+    "insert_new",
     "latest_message",
+    "lock",
     "message_seen",
+    "new_version",
     "patient_records",
+    "patient_with_nhs_number",
     "record_message",
     "record_sender_ids",
     "save_template",
@@ -39,6 +45,7 @@ __all__ = [
 NHS_NUMBER_SYSTEM = "https://fhir.nhs.uk/Id/nhs-number"
 RECORD_TYPES = ("MedicationRequest", "MedicationStatement", "Condition", "Flag")
 R = resource_table
+X = search_index_table
 
 
 @dataclass(frozen=True)
@@ -47,6 +54,83 @@ class HeldMessage:
     reason: str
     sent_at: datetime | None
     header: dict[str, Any]
+
+
+def new_version(resource: dict[str, Any], version: int) -> dict[str, Any]:
+    """The resource as the kernel store stamps a version: ``meta.versionId`` and ``meta.lastUpdated``."""
+    moment = now_instant()
+    stamp = moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return {
+        **resource,
+        "meta": {**(resource.get("meta") or {}), "versionId": str(version), "lastUpdated": stamp},
+    }
+
+
+def _moment(resource: dict[str, Any]) -> datetime:
+    return datetime.fromisoformat(resource["meta"]["lastUpdated"].replace("Z", "+00:00"))
+
+
+def insert_new(conn: Connection, practice: str, resources: list[list[dict[str, Any]]]) -> None:
+    """Insert new resources into the kernel's tables, each given as its successive versions.
+
+    The rows the kernel store writes for a create and its updates (current version, every version
+    in history, the current version's search index), in three multi-row statements: the store
+    writes a resource at a time, which costs a message of twenty resources most of its time.
+    """
+    current, history, index = [], [], []
+    for versions in resources:
+        last = versions[-1]
+        kind, rid = last["resourceType"], last["id"]
+        for version in versions:
+            history.append(
+                {
+                    "resource_type": kind,
+                    "id": rid,
+                    "version_id": int(version["meta"]["versionId"]),
+                    "last_updated": _moment(version),
+                    "practice": practice,
+                    "method": "POST" if version["meta"]["versionId"] == "1" else "PUT",
+                    "deleted": False,
+                    "content": orjson.dumps(version).decode(),
+                }
+            )
+        current.append({**history[-1], "patient": patient_of(last)})
+        del current[-1]["method"]
+        index += [
+            {
+                "resource_type": kind,
+                "resource_id": rid,
+                "param": v.param,
+                "system": v.system,
+                "value": v.value,
+                "value_high": v.value_high,
+            }
+            for v in extract_index_values(last)
+        ]
+    conn.execute(insert(resource_table), current)
+    conn.execute(insert(history_table), history)
+    if index:
+        conn.execute(insert(search_index_table), index)
+
+
+def lock(conn: Connection, *keys: str) -> None:
+    """Serialise transactions touching the same keys (a patient's NHS number, a referral, a message).
+
+    PostgreSQL: transaction-scoped advisory locks, taken in a fixed order. SQLite needs none: its
+    writers already take the database lock when they begin (``BEGIN IMMEDIATE``).
+    """
+    if not is_postgres(conn.engine) or not keys:
+        return
+    numbers = sorted(
+        {
+            int.from_bytes(hashlib.blake2b(k.encode(), digest_size=8).digest(), "big", signed=True)
+            for k in keys
+        }
+    )
+    conn.execute(
+        text("SELECT count(pg_advisory_xact_lock(k)) FROM unnest(CAST(:keys AS bigint[])) AS k"),
+        {"keys": numbers},
+    )
 
 
 def patient_records(conn: Connection, patient: str, tenants: Collection[str]) -> list[dict[str, Any]]:
@@ -64,14 +148,23 @@ def patient_records(conn: Connection, patient: str, tenants: Collection[str]) ->
     return [orjson.loads(row.content) for row in rows]
 
 
-def find_patient_by_nhs_number(
-    conn: Connection, store: ResourceStore, nhs_number: str, tenants: Collection[str]
-) -> dict[str, Any] | None:
-    query = parse_search(
-        "Patient", [("identifier", f"{NHS_NUMBER_SYSTEM}|{nhs_number}")], default_count=1, max_count=1
-    )
-    found = store.search(conn, query, tenants=tenants)
-    return found.resources[0] if found.resources else None
+def patient_with_nhs_number(conn: Connection, nhs_number: str, tenants: Collection[str]) -> str | None:
+    """The id of the patient held here with this NHS number, if any."""
+    row = conn.execute(
+        select(R.c.id)
+        .join(X, (X.c.resource_type == R.c.resource_type) & (X.c.resource_id == R.c.id))
+        .where(
+            R.c.resource_type == "Patient",
+            R.c.practice.in_(list(tenants)),
+            R.c.deleted.is_(False),
+            X.c.param == "identifier",
+            X.c.system == NHS_NUMBER_SYSTEM,
+            X.c.value == nhs_number,
+        )
+        .order_by(R.c.last_updated)
+        .limit(1)
+    ).first()
+    return str(row.id) if row is not None else None
 
 
 def workflow_task(

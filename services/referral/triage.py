@@ -54,7 +54,10 @@ def receive(
 def triage(
     uow: UnitOfWork, service_request: dict[str, Any], task: dict[str, Any], now: datetime
 ) -> dict[str, Any]:
-    """Assess a received (or still undecided) referral and move its Task on; returns the Task."""
+    """Assess a received (or still undecided) referral and move its Task on; returns the Task.
+
+    The patient's records are read from the database: the caller has flushed what it stored.
+    """
     patient = uow.read("Patient", _subject_id(service_request))
     key = reference(patient)
     records = PatientRecords.from_resources(

@@ -66,7 +66,7 @@ class Referral:
         return bundle["entry"][0]["resource"]  # type: ignore[no-any-return]
 
 
-@pytest.fixture(scope="package")
+@pytest.fixture(scope="module")
 def embedded_referral(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[tuple[EmbeddedSystem, TestClient]]:
