@@ -56,6 +56,19 @@ def capability_statement(kernel: FhirKernel, base: str) -> dict[str, Any]:
                 {"name": op.name, "definition": f"{base}/OperationDefinition/{op.name}"} for op in ops
             ]
         resources.append(entry)
+    # Types with operations but no REST interactions of their own (e.g. Patient/{id}/$medication-review
+    # on a service that does not store Patients) are listed with their operations only.
+    served = set(kernel.resources)
+    for resource_type in sorted({op.resource_type for op in kernel.operations if op.resource_type} - served):
+        ops = [op for op in kernel.operations if op.resource_type == resource_type]
+        resources.append(
+            {
+                "type": resource_type,
+                "operation": [
+                    {"name": op.name, "definition": f"{base}/OperationDefinition/{op.name}"} for op in ops
+                ],
+            }
+        )
     system_ops = [op for op in kernel.operations if op.level == "system"]
     rest: dict[str, Any] = {
         "mode": "server",

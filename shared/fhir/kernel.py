@@ -58,6 +58,7 @@ class OperationCall:
     request: Request
     body: Any
     resource_id: str | None
+    operation: Operation
     audited: bool = False
     patient: str | None = None
 
@@ -70,13 +71,12 @@ class OperationCall:
             self.audited = True
 
     def _record(self, outcome: str = "0", text: str | None = None) -> AuditRecord:
-        op = self.request.url.path.rsplit("$", 1)[-1]
         return AuditRecord(
             "operation",
-            self.kernel.operation_types.get(op),
+            self.operation.resource_type or self.operation.scope[0],
             self.resource_id,
             self.patient,
-            operation=op,
+            operation=self.operation.name,
             outcome=outcome,
             outcome_text=text,
         )
@@ -99,7 +99,6 @@ class Operation:
     scope: tuple[str, Interaction]
     methods: tuple[str, ...] = ("POST",)
     documentation: str = ""
-    accepts_body: bool = True
 
 
 @dataclass
@@ -112,10 +111,6 @@ class FhirKernel:
     max_body_bytes: int = 5 * 1024 * 1024
     resources: dict[str, ResourceConfig] = field(default_factory=dict)
     operations: list[Operation] = field(default_factory=list)
-
-    @property
-    def operation_types(self) -> dict[str, str | None]:
-        return {op.name: op.resource_type for op in self.operations}
 
     # ---- declaration --------------------------------------------------------------------------
     def resource(
@@ -165,7 +160,18 @@ class FhirKernel:
             raise refusal
         return ctx
 
-    async def body(self, request: Request) -> Any:
+    async def body(self, request: Request, *, optional: bool = False) -> Any:
+        """The parsed JSON body; with ``optional``, an empty body (no Content-Type) is ``None``."""
+        if (
+            optional
+            and not request.headers.get("content-type")
+            and request.headers.get("content-length")
+            in (
+                None,
+                "0",
+            )
+        ):
+            return None
         check_media_type(request.headers.get("content-type"))
         declared = request.headers.get("content-length")
         if declared and declared.isdigit() and int(declared) > self.max_body_bytes:

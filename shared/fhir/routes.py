@@ -32,10 +32,10 @@ def build_router(kernel: FhirKernel) -> APIRouter:
     def add_operation(op: Operation) -> None:
         async def handle(request: Request, resource_id: str | None = None) -> Response:
             ctx = await kernel.context(request, *op.scope)
-            body = await kernel.body(request) if request.method == "POST" else None
+            body = await kernel.body(request, optional=True) if request.method == "POST" else None
             from shared.fhir.kernel import OperationCall
 
-            call = OperationCall(kernel, ctx, request, body, resource_id)
+            call = OperationCall(kernel, ctx, request, body, resource_id, op)
             try:
                 result = await op.handler(call)
             except Exception as exc:

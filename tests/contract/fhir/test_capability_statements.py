@@ -43,10 +43,26 @@ def test_every_declared_resource_and_interaction_is_really_routed(
         (method.upper(), path) for path, methods in app.openapi()["paths"].items() for method in methods
     }
     statement = client.get(f"/{service}/fhir/metadata").json()
+    kernel = system.services[service].kernel
+    with_interactions = {r["type"] for r in statement["rest"][0]["resource"] if r.get("interaction")}
+    assert with_interactions == set(kernel.resources)
+    operation_types = {op.resource_type for op in kernel.operations if op.resource_type}
     declared = {r["type"] for r in statement["rest"][0]["resource"]}
-    assert declared == set(system.services[service].kernel.resources)
+    assert declared == set(kernel.resources) | operation_types
     for resource in statement["rest"][0]["resource"]:
-        for interaction in resource["interaction"]:
+        for operation in resource.get("operation", []):
+            op = next(
+                o
+                for o in kernel.operations
+                if o.name == operation["name"] and o.resource_type == resource["type"]
+            )
+            path = (
+                f"/fhir/{resource['type']}/${op.name}"
+                if op.level == "type"
+                else (f"/fhir/{resource['type']}/{{resource_id}}/${op.name}")
+            )
+            assert any(p == path for _m, p in routes), path
+        for interaction in resource.get("interaction", []):
             method, template = INTERACTION_ROUTES[interaction["code"]]
             assert (
                 method,
