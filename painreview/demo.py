@@ -4,6 +4,11 @@ GP refers (BaRS) -> eligible -> invited -> consents -> enrolled -> CareTeam and 
 review (OME, flags) -> taper plan -> GP approves step 1 in the simulator -> new prescription in the GP
 record -> plan summary in the practice's MESH mailbox. Each step waits (with a deadline) for what the
 services do by themselves through events, and says what it waited for when it is not there.
+
+The embedded system serves every service under one URL (``<url>/referral/fhir``, ``<url>/gp-simulator``);
+in production each runs alone with its FHIR API at ``<base>/fhir``: ``--services
+referral=http://127.0.0.1:8001,careplan=...,gp-simulator=http://127.0.0.1:8005`` names those bases (a
+service not named is looked for under ``--url``).
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ import json
 import os
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -20,10 +25,12 @@ from typing import Any
 import click
 import httpx
 
-__all__ = ["DemoFailed", "demo", "run_demo"]
+__all__ = ["SERVICE_NAMES", "DemoFailed", "demo", "parse_services", "run_demo"]
 
 NHS = "https://fhir.nhs.uk/Id/nhs-number"
 FHIR = "application/fhir+json"
+# What the demo calls: the four services' FHIR APIs and the GP practice simulator.
+SERVICE_NAMES = ("referral", "careplan", "medreview", "gpconnect", "gp-simulator")
 
 
 class DemoFailed(RuntimeError):
@@ -44,22 +51,60 @@ def _entries(bundle: dict[str, Any]) -> list[dict[str, Any]]:
     return [e["resource"] for e in bundle.get("entry", ()) if "resource" in e]
 
 
+def parse_services(text: str | None) -> dict[str, str]:
+    """``referral=http://h:8001,careplan=http://h:8002`` -> ``{"referral": "http://h:8001", ...}``."""
+    found: dict[str, str] = {}
+    for item in (text or "").replace(" ", ",").split(","):
+        if not item:
+            continue
+        name, sep, base = item.partition("=")
+        if not sep or not base.startswith(("http://", "https://")):
+            raise ValueError(f"{item!r}: give service=http://host:port")
+        if name not in SERVICE_NAMES:
+            raise ValueError(f"{name!r} is not one of {', '.join(SERVICE_NAMES)}")
+        found[name] = base.rstrip("/")
+    return found
+
+
 class Pathway:
     def __init__(
-        self, url: str, token: str, practice: str, mesh_url: str, echo: Callable[[str], None]
+        self,
+        url: str | None,
+        token: str,
+        practice: str,
+        mesh_url: str,
+        echo: Callable[[str], None],
+        services: Mapping[str, str] | None = None,
     ) -> None:
-        self.url, self.practice, self.mesh_url, self.echo = url.rstrip("/"), practice, mesh_url, echo
+        self.url, self.practice, self.mesh_url, self.echo = (url or "").rstrip("/"), practice, mesh_url, echo
+        self.services = {name: base.rstrip("/") for name, base in (services or {}).items()}
         self.http = httpx.Client(timeout=30, headers={"Authorization": f"Bearer {token}", "Accept": FHIR})
-        self.sim = f"{self.url}/gp-simulator/practices/{practice}"
+        self.sim = f"{self.base('gp-simulator')}/practices/{practice}"
         self.facts: dict[str, Any] = {}
         self.bars_destination = os.environ.get(
             "REFERRAL_BARS_ENDPOINT", "https://fhir.nhs.uk/Id/dos-service-id|2000099999"
         )
 
+    def base(self, service: str) -> str:
+        """Where ``service`` is served: its own base URL when given, else under the embedded URL."""
+        if service in self.services:
+            return self.services[service]
+        if not self.url:
+            raise DemoFailed(f"no URL for {service}: give --url or --services {service}=http://...")
+        return f"{self.url}/{service}"
+
+    def address(self, path: str) -> str:
+        """``referral/fhir/Task`` -> the URL of ``fhir/Task`` on the referral service."""
+        service, _, rest = path.lstrip("/").partition("/")
+        return f"{self.base(service)}/{rest}"
+
+    def close(self) -> None:
+        self.http.close()
+
     def fhir(self, method: str, path: str, body: Any = None, **headers: str) -> httpx.Response:
         if body is not None:
             headers.setdefault("Content-Type", FHIR)
-        response = self.http.request(method, f"{self.url}/{path.lstrip('/')}", json=body, headers=headers)
+        response = self.http.request(method, self.address(path), json=body, headers=headers)
         if response.status_code >= 400:
             raise DemoFailed(f"{method} {path} answered {response.status_code}: {response.text[:300]}")
         return response
@@ -269,7 +314,9 @@ class Pathway:
         for _attempt in range(5):
             version = self.fhir("GET", path).headers["etag"]
             response = self.http.post(
-                f"{self.url}/{path}/$activate", json=body, headers={"Content-Type": FHIR, "If-Match": version}
+                self.address(f"{path}/$activate"),
+                json=body,
+                headers={"Content-Type": FHIR, "If-Match": version},
             )
             if response.status_code != 412:
                 break
@@ -337,29 +384,44 @@ def _token(var_dir: Path, practice: str) -> str:
 
 
 def run_demo(
-    url: str,
+    url: str | None,
     *,
     token: str,
     practice: str = "A81001",
     mesh_url: str = "http://127.0.0.1:8700",
     echo: Callable[[str], None] = print,
+    services: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
-    """Run every step; raises :class:`DemoFailed` naming the step and what it waited for."""
-    pathway = Pathway(url, token, practice, mesh_url, echo)
-    steps = pathway.steps()
-    for n, (title, step) in enumerate(steps, start=1):
-        started = time.monotonic()
-        echo(f"[{n:>2}/{len(steps)}] {title} ...")
-        try:
-            detail = step()
-        except DemoFailed as exc:
-            raise DemoFailed(f"step {n} ({title}): {exc}") from None
-        echo(f"        ok in {time.monotonic() - started:.1f} s: {detail}")
-    return pathway.facts
+    """Run every step; raises :class:`DemoFailed` naming the step and what it waited for.
+
+    ``url``: the embedded system (every service under ``<url>/<service>``); ``services``: service name ->
+    base URL of a service served alone (production), which wins over ``url`` for that service.
+    """
+    pathway = Pathway(url, token, practice, mesh_url, echo, services)
+    try:
+        steps = pathway.steps()
+        for n, (title, step) in enumerate(steps, start=1):
+            started = time.monotonic()
+            echo(f"[{n:>2}/{len(steps)}] {title} ...")
+            try:
+                detail = step()
+            except DemoFailed as exc:
+                raise DemoFailed(f"step {n} ({title}): {exc}") from None
+            echo(f"        ok in {time.monotonic() - started:.1f} s: {detail}")
+        return pathway.facts
+    finally:
+        pathway.close()
 
 
 @click.command("demo")
 @click.option("--url", default="http://127.0.0.1:8000", show_default=True, help="The running system.")
+@click.option(
+    "--services",
+    envvar="PAINREVIEW_DEMO_SERVICES",
+    default=None,
+    help="Services served alone (production): referral=http://127.0.0.1:8001,careplan=...,"
+    "gp-simulator=http://127.0.0.1:8005; the others are looked for under --url.",
+)
 @click.option("--practice", default="A81001", show_default=True)
 @click.option(
     "--mesh-url",
@@ -376,8 +438,14 @@ def run_demo(
     default=Path("var"),
     show_default=True,
 )
-def demo(url: str, practice: str, mesh_url: str, token: str | None, var_dir: Path) -> None:
+def demo(
+    url: str, services: str | None, practice: str, mesh_url: str, token: str | None, var_dir: Path
+) -> None:
     """Run the whole pathway against the running system, printing each step."""
+    try:
+        bases = parse_services(services)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--services") from None
     try:
         run_demo(
             url,
@@ -385,6 +453,7 @@ def demo(url: str, practice: str, mesh_url: str, token: str | None, var_dir: Pat
             practice=practice,
             mesh_url=mesh_url,
             echo=click.echo,
+            services=bases,
         )
     except DemoFailed as exc:
         raise click.ClickException(str(exc)) from None
