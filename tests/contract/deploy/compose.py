@@ -9,8 +9,9 @@ The e2e tier runs the production-shaped stack without containers from the same d
 
 Hosts that are compose services (``postgres``, ``nats``, ``auth``, ...) are rewritten to ``127.0.0.1``
 (every URL in the compose file names its port, and each service has its own port), and
-``${VAR:-default}`` is interpolated as ``docker compose`` does. ``overrides`` replaces variables
-afterwards, e.g. the test database URLs.
+``${VAR:-default}`` is interpolated as ``docker compose`` does. ``ports`` moves compose's ports to
+others (e.g. free ones) in ``PAINREVIEW_PORT`` and in every loopback URL that names them, so the
+processes still find each other. ``overrides`` replaces variables afterwards, e.g. the test database URLs.
 """
 
 from __future__ import annotations
@@ -107,6 +108,20 @@ def _rewrite_hosts(value: str, hosts: set[str], target: str) -> str:
     return value
 
 
+def _move_ports(name: str, value: str, ports: Mapping[int, int], host: str) -> str:
+    if not ports:
+        return value
+    if name == "PAINREVIEW_PORT" and value.strip().isdigit():
+        return str(ports.get(int(value), value))
+    hosts = "|".join(re.escape(h) for h in {host, "localhost", "127.0.0.1"})
+
+    def replace(match: re.Match[str]) -> str:
+        port = int(match.group("port"))
+        return f"{match.group('host')}:{ports.get(port, port)}"
+
+    return re.sub(rf"(?<=[/@,])(?P<host>{hosts}):(?P<port>\d+)(?!\d)", replace, value)
+
+
 def _is_ours(service: dict[str, Any]) -> bool:
     build = service.get("build")
     return isinstance(build, dict) and build.get("target") == "runtime"
@@ -136,9 +151,12 @@ def app_processes(
     environ: Mapping[str, str] | None = None,
     overrides: Mapping[str, Mapping[str, str]] | None = None,
     include_pending: bool = False,
+    ports: Mapping[int, int] | None = None,
 ) -> dict[str, ComposeProcess]:
     """Every ``pain-review`` process of the compose file, in an order that respects ``depends_on``.
 
+    ``ports``: compose port -> port to use instead, in ``PAINREVIEW_PORT`` and in every URL on ``host``
+    or ``localhost`` (issuer, JWKS, audiences, simulator, MESH), e.g. ``{8000: 50123, 8700: 50124}``.
     ``overrides``: per process name, variables to set after the rewrite. Commands not implemented yet
     (:data:`PENDING_COMMANDS`) are left out unless ``include_pending``.
     """
@@ -150,6 +168,7 @@ def app_processes(
         if not _is_ours(service):
             continue
         environment = {k: _rewrite_hosts(v, hosts, host) for k, v in _environment(service).items()}
+        environment = {k: _move_ports(k, v, ports or {}, host) for k, v in environment.items()}
         environment.update((overrides or {}).get(name, {}))
         port = environment.get("PAINREVIEW_PORT")
         process = ComposeProcess(
