@@ -22,7 +22,10 @@ from shared.fhir.search_sql import included_resources, where_clause
 from shared.fhir.searchparams import extract_index_values, patient_of
 from shared.fhir.tables import history_table, resource_table, search_index_table
 
-__all__ = ["ResourceStore", "SearchResult", "StoredVersion", "new_id", "now_instant"]
+__all__ = ["SHARED_TENANT", "ResourceStore", "SearchResult", "StoredVersion", "new_id", "now_instant"]
+
+SHARED_TENANT = "#shared"
+"""Not an ODS code, so no caller acts for it: writes can never reach shared resources through the API."""
 
 R = resource_table
 H = history_table
@@ -68,9 +71,20 @@ def _load(content: str) -> dict[str, Any]:
 class ResourceStore:
     """Create, read, vread, update, delete, history and search over the kernel tables."""
 
-    def __init__(self, *, default_count: int = 20, max_count: int = 100) -> None:
+    def __init__(
+        self, *, default_count: int = 20, max_count: int = 100, shared_types: Collection[str] = ()
+    ) -> None:
         self.default_count = default_count
         self.max_count = max_count
+        # Definitional resources the service publishes to every practice (CodeSystem, Questionnaire,
+        # ...) live under SHARED_TENANT; reads of these types see them besides the caller's own.
+        self.shared_types = frozenset(shared_types)
+
+    def visible(self, resource_type: str, tenants: Collection[str]) -> Collection[str]:
+        """The tenants a read of ``resource_type`` may see: the caller's, plus the shared ones."""
+        if resource_type in self.shared_types:
+            return frozenset(tenants) | {SHARED_TENANT}
+        return tenants
 
     # ---- writes -------------------------------------------------------------------------------
     def create(
@@ -245,6 +259,7 @@ class ResourceStore:
     def read(
         self, conn: Connection, resource_type: str, resource_id: str, *, tenants: Collection[str]
     ) -> dict[str, Any]:
+        tenants = self.visible(resource_type, tenants)
         row = conn.execute(
             select(R.c.content, R.c.deleted).where(
                 R.c.resource_type == resource_type, R.c.id == resource_id, R.c.practice.in_(list(tenants))
@@ -265,6 +280,7 @@ class ResourceStore:
         *,
         tenants: Collection[str],
     ) -> dict[str, Any]:
+        tenants = self.visible(resource_type, tenants)
         row = conn.execute(
             select(H.c.content, H.c.deleted).where(
                 H.c.resource_type == resource_type,
@@ -289,6 +305,7 @@ class ResourceStore:
         count: int,
         offset: int = 0,
     ) -> tuple[int, list[StoredVersion]]:
+        tenants = self.visible(resource_type, tenants)
         where = and_(
             H.c.resource_type == resource_type, H.c.id == resource_id, H.c.practice.in_(list(tenants))
         )
@@ -319,7 +336,9 @@ class ResourceStore:
 
     # ---- search -------------------------------------------------------------------------------
     def search(self, conn: Connection, request: SearchRequest, *, tenants: Collection[str]) -> SearchResult:
-        where = where_clause(request.resource_type, request.criteria, tenants)
+        where = where_clause(
+            request.resource_type, request.criteria, self.visible(request.resource_type, tenants)
+        )
         total = conn.execute(select(func.count()).select_from(R).where(where)).scalar_one()
         if request.summary_count or request.count == 0:
             return SearchResult(total, [])

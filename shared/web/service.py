@@ -14,6 +14,7 @@ from sqlalchemy import Engine
 from shared.bus import Transport
 from shared.db import make_engine, migrate
 from shared.fhir.kernel import Authenticator, FhirKernel, RateLimiter
+from shared.fhir.published import seed_published
 from shared.fhir.store import ResourceStore
 from shared.observability.metrics import watch_dead_letters
 from shared.web.app import ReadinessCheck, service_app
@@ -50,8 +51,10 @@ def build_service(
     lifespan_parts: Sequence[Callable[[FastAPI], AbstractAsyncContextManager[Any]]] = (),
     readiness: dict[str, ReadinessCheck] | None = None,
     engine: Engine | None = None,
+    published: Sequence[dict[str, Any]] = (),
 ) -> ServiceParts:
     """Every service: its own database (migrated at start), its resources, AuditEvent and Provenance,
+    the definitional resources it ``published`` to every practice (seeded at start, read-only),
     its event consumers and outbox relay (started by the composition root, see ``ServiceEvents``)."""
     engine = engine or make_engine(settings.resolved_database_url())
     if settings.run_migrations:
@@ -62,7 +65,11 @@ def build_service(
         service=settings.service_name,
         engine=engine,
         authenticator=authenticator,
-        store=ResourceStore(default_count=settings.default_page_size, max_count=settings.max_page_size),
+        store=ResourceStore(
+            default_count=settings.default_page_size,
+            max_count=settings.max_page_size,
+            shared_types={resource["resourceType"] for resource in published},
+        ),
         rate_limiter=rate_limiter,
         max_body_bytes=settings.max_body_bytes,
     )
@@ -72,6 +79,8 @@ def build_service(
     kernel.resource("Provenance", interactions=READ_ONLY, documentation="Who wrote each version")
     if configure is not None:
         configure(kernel)
+    if published:
+        seed_published(engine, kernel.store, published)
     app = service_app(
         kernel,
         title=title,
