@@ -15,7 +15,7 @@ from sqlalchemy import Connection
 from services.referral import repository
 from services.referral.fhir_mapping import owner_practice
 from services.referral.intake import start_workflow
-from services.referral.triage import WITHDRAWN, cancel
+from services.referral.triage import WITHDRAWN, cancel, records_held
 from services.referral.unit_of_work import UnitOfWork
 from shared.fhir import Gone, NotFound, RequestContext, ResourceStore, Unprocessable, now_instant
 from shared.fhir.kernel import WriteHook
@@ -42,7 +42,7 @@ def service_request_hook(store: ResourceStore) -> WriteHook:
         if interaction == "create":
             patient = _patient(conn, store, ctx, subject)
             uow = UnitOfWork(conn, store, ctx, ctx.principal.practice)
-            start_workflow(uow, stored, patient, now)
+            start_workflow(uow, stored, patient, now, records_held(uow, f"Patient/{patient['id']}"))
             uow.finish("CREATE")
             return
         task = repository.workflow_task(conn, store, stored["id"], ctx.tenants)

@@ -13,11 +13,13 @@ from typing import Any
 from services.referral import repository
 from services.referral.bars import Message, resolve_references
 from services.referral.fhir_mapping import URI_SYSTEM, new_task, reference, state_of
-from services.referral.triage import WITHDRAWN, cancel, receive, triage
+from services.referral.repository import RECORD_TYPES
+from services.referral.triage import WITHDRAWN, cancel, receive, records_held, triage
 from services.referral.unit_of_work import UnitOfWork
 from services.referral.workflow import State
 from shared.fhir import Conflict, Duplicate, Unprocessable, new_id
 from shared.fhir.idempotency import DUPLICATE_TEXT
+from shared.fhir.searchparams import patient_of
 
 __all__ = ["Intake", "process_message", "start_workflow"]
 
@@ -46,12 +48,16 @@ def _nhs_number(patient: dict[str, Any]) -> str | None:
 
 
 def start_workflow(
-    uow: UnitOfWork, service_request: dict[str, Any], patient: dict[str, Any], now: datetime
+    uow: UnitOfWork,
+    service_request: dict[str, Any],
+    patient: dict[str, Any],
+    now: datetime,
+    records: list[dict[str, Any]],
 ) -> dict[str, Any]:
-    """A new referral's Task (received), ``referral.received``, then triage."""
+    """A new referral's Task (received), ``referral.received``, then triage on the patient's `records`."""
     task = uow.create(new_task(service_request, uow.practice, now))
     receive(uow, service_request, patient, task)
-    return triage(uow, service_request, task, now)
+    return triage(uow, service_request, task, now, records)
 
 
 def _assign_ids(
@@ -129,8 +135,8 @@ def process_message(uow: UnitOfWork, message: Message, now: datetime) -> Intake:
         *(f"{uow.practice}|url|{entry.full_url}" for entry in message.entries),
         *(f"{uow.practice}|nhs|{nhs}" for nhs in patients if nhs),
     )
-    held = repository.sender_ids(uow.conn, uow.practice, [e.full_url for e in message.entries])
-    current = _check_message(uow, message, held)
+    known = repository.sender_ids(uow.conn, uow.practice, [e.full_url for e in message.entries])
+    current = _check_message(uow, message, known)
     incoming_status = message.entry(message.focus_url).resource.get("status")
     withdrawn = message.reason == "delete" or incoming_status in WITHDRAWN
     if current is not None and not withdrawn and current.get("status") != "active":
@@ -139,7 +145,7 @@ def process_message(uow: UnitOfWork, message: Message, now: datetime) -> Intake:
     if current is not None and withdrawn:
         as_status = "entered-in-error" if message.reason == "delete" else str(incoming_status)
         task = cancel(uow, str(current.get("status")), task, as_status, now)
-    ids, existing, fresh = _assign_ids(uow, message, held)
+    ids, existing, fresh = _assign_ids(uow, message, known)
     stored: dict[str, dict[str, Any]] = {}
     for entry in message.entries:
         rid = ids[entry.full_url].partition("/")[2]
@@ -151,22 +157,25 @@ def process_message(uow: UnitOfWork, message: Message, now: datetime) -> Intake:
         stored[entry.full_url] = (
             uow.update(resource) if entry.full_url in existing else uow.create(resource, resource_id=rid)
         )
-    uow.flush()  # triage reads the patient's records from the database
     repository.record_sender_ids(uow.conn, uow.practice, fresh)
     service_request, patient = stored[message.focus_url], stored[message.patient_url]
     header = resolve_references(message.header, ids)
-    repository.record_message(
-        uow.conn,
-        practice=uow.practice,
-        message_id=message.message_id,
-        reason=message.reason,
-        service_request_id=service_request["id"],
-        sent_at=message.sent_at,
-        header={**header, "id": header.get("id") or message.header_url.removeprefix("urn:uuid:")},
+    record = repository.HeldMessage(
+        message.message_id,
+        message.reason,
+        message.sent_at,
+        {**header, "id": header.get("id") or message.header_url.removeprefix("urn:uuid:")},
     )
+    repository.record_message(uow.conn, uow.practice, service_request["id"], record)
+    uow.messages[service_request["id"]] = record
+    key = reference(patient)
+    if message.patient_url in existing:  # records held from before count too
+        records = records_held(uow, key)
+    else:  # a patient new to us: what this message brought is all there is
+        records = [r for r in stored.values() if r["resourceType"] in RECORD_TYPES and patient_of(r) == key]
     if current is None:
-        start_workflow(uow, service_request, patient, now)
+        start_workflow(uow, service_request, patient, now, records)
     elif task is not None and not withdrawn and state_of(task) in UNDECIDED:
-        triage(uow, service_request, task, now)  # new records may decide a referral still open
+        triage(uow, service_request, task, now, records)  # new records may decide a referral still open
     uow.finish("CREATE" if current is None else "UPDATE")
     return Intake(service_request["id"], reference(patient), current is None, message.reason)

@@ -187,25 +187,17 @@ def message_seen(conn: Connection, practice: str, message_id: str) -> bool:
     return row.first() is not None
 
 
-def record_message(
-    conn: Connection,
-    *,
-    practice: str,
-    message_id: str,
-    reason: str,
-    service_request_id: str,
-    sent_at: datetime | None,
-    header: dict[str, Any],
-) -> None:
+def record_message(conn: Connection, practice: str, service_request_id: str, message: HeldMessage) -> None:
+    sent_at = message.sent_at.astimezone(UTC) if message.sent_at is not None else None
     conn.execute(
         insert(bars_message).values(
             practice=practice,
-            message_id=message_id,
-            reason=reason,
+            message_id=message.message_id,
+            reason=message.reason,
             service_request_id=service_request_id,
-            sent_at=sent_at.astimezone(UTC) if sent_at is not None else None,
+            sent_at=sent_at,
             received_at=now_instant(),
-            header=orjson.dumps(header).decode(),
+            header=orjson.dumps(message.header).decode(),
         )
     )
 

@@ -19,7 +19,7 @@ from services.referral.workflow import CANCELLABLE, State, check_transition, dec
 from shared.contracts import REFERRAL_ACCEPTED_V1, REFERRAL_RECEIVED_V1, REFERRAL_REJECTED_V1
 from shared.fhir import Conflict
 
-__all__ = ["cancel", "decide", "receive", "referral_date", "triage"]
+__all__ = ["cancel", "decide", "receive", "records_held", "referral_date", "triage"]
 
 WITHDRAWN = ("revoked", "entered-in-error")
 
@@ -36,7 +36,9 @@ def _subject_id(service_request: dict[str, Any]) -> str:
 def _event_data(uow: UnitOfWork, *resources: dict[str, Any]) -> dict[str, Any]:
     """A referral event's Bundle; the latest BaRS MessageHeader rides along when there was one."""
     service_request = resources[0]
-    held = repository.latest_message(uow.conn, service_request["id"], uow.tenants)
+    held = uow.messages.get(service_request["id"]) or repository.latest_message(
+        uow.conn, service_request["id"], uow.tenants
+    )
     if held is None:
         return collection(list(resources))
     header = event_header(held.header, held.header["id"])
@@ -51,19 +53,24 @@ def receive(
     )
 
 
-def triage(
-    uow: UnitOfWork, service_request: dict[str, Any], task: dict[str, Any], now: datetime
-) -> dict[str, Any]:
-    """Assess a received (or still undecided) referral and move its Task on; returns the Task.
+def records_held(uow: UnitOfWork, patient: str) -> list[dict[str, Any]]:
+    """The patient's medicines, conditions and flags held here ("Patient/<id>"), this request's included."""
+    uow.flush()
+    return repository.patient_records(uow.conn, patient, uow.tenants)
 
-    The patient's records are read from the database: the caller has flushed what it stored.
-    """
+
+def triage(
+    uow: UnitOfWork,
+    service_request: dict[str, Any],
+    task: dict[str, Any],
+    now: datetime,
+    records: list[dict[str, Any]],
+) -> dict[str, Any]:
+    """Assess a received (or still undecided) referral on the patient's `records` (see `records_held`)
+    and move its Task on; returns the Task."""
     patient = uow.read("Patient", _subject_id(service_request))
-    key = reference(patient)
-    records = PatientRecords.from_resources(
-        key, [patient, *repository.patient_records(uow.conn, key, uow.tenants)]
-    )
-    result = assess_eligibility(records, referral_date(service_request, now.date()))
+    held = PatientRecords.from_resources(reference(patient), [patient, *records])
+    result = assess_eligibility(held, referral_date(service_request, now.date()))
     if state_of(task) is State.RECEIVED:
         task = uow.replace(moved_task(task, State.TRIAGED, now, eligibility=result))
     target = decision_state(result.decision)

@@ -35,6 +35,7 @@ class UnitOfWork:
     practice: str  # the practice that owns what is written (the referral's, not always the caller's)
     written: list[dict[str, Any]] = field(default_factory=list)
     pending: dict[tuple[str, str], list[dict[str, Any]]] = field(default_factory=dict)
+    messages: dict[str, repository.HeldMessage] = field(default_factory=dict)  # by ServiceRequest id
 
     @property
     def tenants(self) -> frozenset[str]:
