@@ -13,7 +13,6 @@ import logging
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import Connection, Engine
@@ -32,17 +31,23 @@ EventHandler = Callable[[Connection, CloudEvent], None]
 """Applies one event using ``conn`` (inside the inbox transaction); raising means "retry later"."""
 
 
+# Built once: a statement object reused is compiled once and found in SQLAlchemy's cache cheaply.
+# RETURNING, not rowcount: drivers report -1 for some INSERT ... ON CONFLICT statements.
+_RECORD = {
+    "postgresql": postgresql.insert(inbox).on_conflict_do_nothing().returning(inbox.c.event_id),
+    "sqlite": sqlite.insert(inbox).on_conflict_do_nothing().returning(inbox.c.event_id),
+}
+
+
 def record_in_inbox(conn: Connection, consumer: str, event_ids: Sequence[str]) -> set[str]:
     """Record ``event_ids`` as applied by ``consumer``; returns those that were not recorded before."""
     if not event_ids:
         return set()
     now = utcnow()
     rows = [{"consumer": consumer, "event_id": i, "processed_at": now} for i in dict.fromkeys(event_ids)]
-    if conn.dialect.name in ("postgresql", "sqlite"):
-        dialect: Any = postgresql if conn.dialect.name == "postgresql" else sqlite
-        # RETURNING, not rowcount: drivers report -1 for some INSERT ... ON CONFLICT statements.
-        stmt = dialect.insert(inbox).values(rows).on_conflict_do_nothing().returning(inbox.c.event_id)
-        return {str(r.event_id) for r in conn.execute(stmt)}
+    stmt = _RECORD.get(conn.dialect.name)
+    if stmt is not None:
+        return {str(r.event_id) for r in conn.execute(stmt, rows[0] if len(rows) == 1 else rows)}
     seen = {
         str(r.event_id)
         for r in conn.execute(

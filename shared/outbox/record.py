@@ -14,6 +14,8 @@ __all__ = ["OUTBOX_DIRTY", "record_event", "record_events"]
 OUTBOX_DIRTY = "painreview.outbox.dirty"
 """Key set in the connection's ``info`` so the relay is woken when the connection is returned."""
 
+_INSERT = outbox.insert()  # built once: cheaper to find in SQLAlchemy's compiled cache
+
 
 def record_event(conn: Connection, event: CloudEvent) -> None:
     """Add ``event`` to the outbox in the caller's transaction (validated against its contract).
@@ -45,5 +47,5 @@ def record_events(conn: Connection, events: Iterable[CloudEvent]) -> None:
             }
         )
     if rows:
-        conn.execute(outbox.insert(), rows[0] if len(rows) == 1 else rows)
+        conn.execute(_INSERT, rows[0] if len(rows) == 1 else rows)
         conn.info[OUTBOX_DIRTY] = True
