@@ -12,6 +12,7 @@ import sys
 BENCHMARKS: list[tuple[str, str]] = [
     ("events", "bench.events"),
     ("gpconnect", "bench.gpconnect"),
+    ("referral", "bench.referral"),
 ]
 
 
