@@ -1,0 +1,141 @@
+"""The whole pathway end to end, production-shaped: the processes docker-compose.yml runs (migrate, the
+token issuer, the GP practice simulator and each service alone, configured by the compose environment),
+on PostgreSQL (a database per service) and NATS JetStream, with NHS England's mesh-sandbox, driven by the
+demo over HTTP. Then issue 6's check: a high withdrawal score pauses the plan, across both services.
+
+Needs PostgreSQL on 127.0.0.1:5432 and NATS with JetStream on 127.0.0.1:4222: skipped without them,
+failed without them under ``CI=true`` (tests/conftest.py).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+import pytest
+
+from painreview.demo import Pathway, parse_services, run_demo
+from tests.contract.deploy.compose import app_processes
+from tests.e2e.production import ProductionStack, production_stack
+
+pytestmark = pytest.mark.e2e
+
+FHIR = "application/fhir+json"
+SOWS = {
+    "system": "https://pain-review.example.org/fhir/CodeSystem/medreview-observation",
+    "code": "sows-total",
+}
+
+
+@pytest.fixture(scope="module")
+def stack(
+    pg_admin_url: str, nats_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ProductionStack]:
+    with production_stack(pg_admin_url, nats_url, tmp_path_factory.mktemp("production")) as running:
+        yield running
+
+
+def _poll(what: str, probe: Any, deadline_s: float = 20.0) -> Any:
+    started = time.monotonic()
+    last = None
+    while time.monotonic() - started < deadline_s:
+        last = probe()
+        if last and last[0]:
+            return last[1]
+        time.sleep(0.25)
+    raise AssertionError(f"waited {deadline_s:.0f} s for {what}; last seen: {last}")
+
+
+def test_the_whole_pathway_runs_on_separate_processes_and_a_withdrawal_score_pauses_the_plan(
+    stack: ProductionStack,
+) -> None:
+    with stack.diagnosed():
+        token = stack.token(practice="A81001", scope="system/*.cruds")
+        lines: list[str] = []
+        facts = run_demo(
+            None,
+            token=token,
+            practice="A81001",
+            mesh_url=stack.mesh_url,
+            echo=lines.append,
+            services=stack.services,
+        )
+        print(stack.timings)
+        print("\n".join(lines))
+        assert facts["nhs"].startswith("999")
+        assert any("new prescription" in line for line in lines)
+
+        # Issue 6: a final SOWS total at or above MEDREVIEW_WITHDRAWAL_PAUSE_SCORE (default 11), written to
+        # medreview, puts the taper on hold there; taper.paused puts de-scripting on hold in careplan.
+        headers = {"Authorization": f"Bearer {token}", "Accept": FHIR}
+        medreview, careplan = stack.services["medreview"], stack.services["careplan"]
+        score = {
+            "resourceType": "Observation",
+            "status": "final",
+            "code": {"coding": [SOWS]},
+            "subject": {"reference": f"Patient/{facts['patient']}"},
+            "effectiveDateTime": datetime.now(UTC).date().isoformat(),
+            "valueInteger": 17,
+        }
+        posted = httpx.post(
+            f"{medreview}/fhir/Observation",
+            json=score,
+            headers={**headers, "Content-Type": FHIR},
+            timeout=30,
+        )
+        assert posted.status_code == 201, posted.text
+
+        def taper() -> tuple[bool, Any]:
+            plan = httpx.get(
+                f"{medreview}/fhir/CarePlan/{facts['taper']}", headers=headers, timeout=10
+            ).json()
+            return plan.get("status") == "on-hold", plan
+
+        paused = _poll("the taper CarePlan on hold in medreview", taper)
+        assert "withdrawal score 17" in paused["note"][-1]["text"]
+
+        def descripting() -> tuple[bool, Any]:
+            plan = httpx.get(
+                f"{careplan}/fhir/CarePlan/{facts['careplan']}", headers=headers, timeout=10
+            ).json()
+            activity = next((a for a in plan.get("activity", ()) if a.get("id") == "de-scripting"), {})
+            detail = activity.get("detail") or {}
+            reason = str((detail.get("statusReason") or {}).get("text", ""))
+            return detail.get("status") == "on-hold" and "withdrawal score 17" in reason, activity
+
+        activity = _poll("careplan's de-scripting activity on hold (taper.paused over NATS)", descripting)
+        assert any("paused" in str(p.get("text", "")).lower() for p in activity["progress"])
+        assert {"reference": f"CarePlan/{facts['taper']}"}.items() <= activity["outcomeReference"][0].items()
+
+
+def test_the_demo_addresses_services_served_alone_and_embedded_ones() -> None:
+    services = parse_services("referral=http://127.0.0.1:8001/, gp-simulator=http://127.0.0.1:8005")
+    assert services == {"referral": "http://127.0.0.1:8001", "gp-simulator": "http://127.0.0.1:8005"}
+    pathway = Pathway("http://127.0.0.1:8000", "t", "A81001", "http://mesh", print, services)
+    try:
+        assert pathway.address("referral/fhir/Task") == "http://127.0.0.1:8001/fhir/Task"
+        assert pathway.address("careplan/fhir/CarePlan") == "http://127.0.0.1:8000/careplan/fhir/CarePlan"
+        assert pathway.sim == "http://127.0.0.1:8005/practices/A81001"
+    finally:
+        pathway.close()
+    for bad in ("referral", "billing=http://x", "referral=ftp://x"):
+        with pytest.raises(ValueError):
+            parse_services(bad)
+
+
+def test_compose_ports_move_in_every_url_that_names_them() -> None:
+    moved = {8000: 18000, 8001: 18001, 8004: 18004, 8005: 18005, 8700: 18700}
+    processes = app_processes(environ={}, ports=moved)
+    auth, referral, gpconnect = processes["auth"], processes["referral"], processes["gpconnect"]
+    assert (auth.port, referral.port) == (18000, 18001)
+    assert auth.environment["PAINREVIEW_AUTH_ISSUER"] == "http://127.0.0.1:18000/auth"
+    assert "http://localhost:18001/fhir" in auth.environment["PAINREVIEW_AUTH_AUDIENCE"].split()
+    assert "http://localhost:8002/fhir" in auth.environment["PAINREVIEW_AUTH_AUDIENCE"].split()
+    assert referral.environment["PAINREVIEW_AUTH_JWKS_URL"] == "http://127.0.0.1:18000/auth/jwks.json"
+    assert referral.environment["PAINREVIEW_AUTH_AUDIENCE"] == "http://localhost:18001/fhir"
+    assert gpconnect.environment["GPCONNECT_SIMULATOR_URL"] == "http://127.0.0.1:18005"
+    assert gpconnect.environment["GPCONNECT_MESH_URL"] == "http://127.0.0.1:18700"
+    assert referral.environment["REFERRAL_DATABASE_URL"].endswith("@127.0.0.1:5432/referral")
