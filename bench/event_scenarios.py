@@ -217,8 +217,10 @@ async def consume(consumer_url: str, nats_url: str, stream: str, prefix: str) ->
     engine = make_engine(consumer_url, pool_size=2)
     transport = NatsTransport(NatsSettings(servers=(nats_url,), stream=stream, subject_prefix=prefix))
 
+    arrived = arrivals.insert()
+
     def handler(conn: Connection, event: CloudEvent) -> None:
-        conn.execute(arrivals.insert().values(event_id=event.id, arrived=time.monotonic()))
+        conn.execute(arrived, {"event_id": event.id, "arrived": time.monotonic()})
 
     inbox = Inbox(engine, transport)
     await inbox.subscribe("bench", [REFERRAL_ACCEPTED_V1], handler)
