@@ -180,7 +180,9 @@ def register_operations(kernel: FhirKernel, settings: ReferralSettings) -> None:
         return Response(resource["payload"][0]["contentString"], media_type="text/plain; charset=utf-8")
 
     async def template(call: OperationCall) -> dict[str, Any]:
-        practice = call.ctx.principal.practice
+        practice = call.request.query_params.get("practice") or call.ctx.principal.practice
+        if practice not in call.ctx.tenants:
+            raise Forbidden(f"This client does not act for practice {practice}")
         text, details = "", {}
         if call.request.method == "POST":
             if not call.ctx.principal.allows("Communication", "u"):
@@ -252,5 +254,6 @@ def register_operations(kernel: FhirKernel, settings: ReferralSettings) -> None:
         scope=("Communication", "r"),
         methods=("GET", "POST"),
         documentation="GET the practice's invitation template; POST Parameters(template, practiceName, "
-        "practiceAddress, gpName, projectWorkerName, contactPhone) to adapt it (wording checked)",
+        "practiceAddress, gpName, projectWorkerName, contactPhone) to adapt it (wording checked); "
+        "?practice=<ODS> for staff acting for several practices",
     )

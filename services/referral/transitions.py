@@ -10,10 +10,10 @@ A move the workflow does not allow is a 409; a move that needs its own operation
 
 from __future__ import annotations
 
+from contextlib import suppress
 from datetime import date, datetime
 from typing import Any
 
-from services.referral import repository
 from services.referral.eligibility import add_months
 from services.referral.fhir_mapping import (
     ODS_SYSTEM,
@@ -24,11 +24,11 @@ from services.referral.fhir_mapping import (
     state_of,
 )
 from services.referral.invitations import invitation, practice_template, render_letter
-from services.referral.triage import decide
+from services.referral.triage import decide, records_held
 from services.referral.unit_of_work import UnitOfWork
 from services.referral.workflow import OPERATION_FOR, InvalidTransition, State, check_transition
 from shared.contracts import PATIENT_DISCHARGED_V1, PATIENT_ENROLLED_V1, PATIENT_INVITED_V1
-from shared.fhir import Conflict, Unprocessable
+from shared.fhir import Conflict, Gone, NotFound, Unprocessable
 
 __all__ = ["discharge", "enrol", "invite", "move", "record_consent", "workflow_state"]
 
@@ -67,7 +67,16 @@ def move(
             f"Moving a referral to {target} has effects of its own: use {OPERATION_FOR[target]}"
         )
     _step(task, target)
-    task = uow.replace(moved_task(task, target, now, note=note))
+    moved = moved_task(task, target, now, note=note)
+    if target is State.INELIGIBLE:  # the reasons the review weighed: those that did not hold or were unknown
+        weighed = [
+            o["valueCodeableConcept"]["coding"][0]
+            for o in task.get("output", [])
+            if str(o.get("type", {}).get("text", "")).startswith("Eligibility reason")
+            and not o["type"]["text"].endswith(("(met)", "(noted)"))
+        ]
+        moved["statusReason"] = {"coding": weighed, "text": note or "Not eligible after review"}
+    task = uow.replace(moved)
     if target in (State.ELIGIBLE, State.INELIGIBLE):
         service_request, patient = _referral(uow, task)
         decide(uow, service_request, patient, task)
@@ -159,11 +168,21 @@ def enrol(
     consent = _consent(uow, task)
     output = {"type": {"text": "Enrolment"}, "valueReference": {"reference": reference(episode)}}
     uow.replace(moved_task(task, State.ENROLLED, now, outputs=[output]))
-    medicines = repository.patient_records(uow.conn, reference(patient), uow.tenants)
-    listed = [r for r in medicines if r["resourceType"] != "Flag"]
-    data = collection([episode, patient, service_request, consent, *listed])
+    listed = [r for r in records_held(uow, reference(patient)) if r["resourceType"] != "Flag"]
+    data = collection([episode, patient, service_request, consent, *listed, *_medications(uow, listed)])
     uow.event(PATIENT_ENROLLED_V1, reference(episode), data)
     return episode
+
+
+def _medications(uow: UnitOfWork, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The Medication resources the medicines refer to (contained ones travel inside them)."""
+    found: dict[str, dict[str, Any]] = {}
+    for record in records:
+        ref = str((record.get("medicationReference") or {}).get("reference", ""))
+        if ref.startswith("Medication/") and ref not in found:
+            with suppress(NotFound, Gone):
+                found[ref] = uow.read("Medication", ref.removeprefix("Medication/"))
+    return list(found.values())
 
 
 def discharge(

@@ -7,6 +7,7 @@ from typing import Any
 
 from bars_support import eligible_referral
 
+from shared.auth import mint_local_token
 from tests.contract.referral.conftest import Referral
 
 TEMPLATE_OP = "Communication/$invitation-template"
@@ -122,3 +123,23 @@ def test_another_practice_cannot_read_the_letter(referral: Referral) -> None:
         headers={"authorization": f"Bearer {stranger}"},
     )
     assert response.status_code == 404
+
+
+def test_a_project_worker_adapts_the_template_of_a_practice_they_work_for_and_no_other(
+    referral: Referral,
+) -> None:
+    worker = mint_local_token(
+        referral.system.auth,
+        practice="Y01234",
+        scope="system/*.cruds",
+        role="project-worker",
+        practices=[referral.practice],
+    )
+    headers = {"authorization": f"Bearer {worker}"}
+    url = f"/referral/fhir/{TEMPLATE_OP}"
+    body = template_params("Dear $patient_name,\n\n$practice_name", practiceName="Hillside Practice")
+    stored = referral.client.post(url, params={"practice": referral.practice}, json=body, headers=headers)
+    assert stored.status_code == 200, stored.text
+    assert values(referral.get(TEMPLATE_OP).json())["practiceName"] == "Hillside Practice"
+    refused = referral.client.post(url, params={"practice": "Z99999"}, json=body, headers=headers)
+    assert refused.status_code == 403

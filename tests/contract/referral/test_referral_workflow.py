@@ -148,6 +148,8 @@ def test_a_review_decides_a_referral_that_needs_review_and_tells_the_other_servi
     service_request, _patient, rejected_task, header = (e["resource"] for e in rejected["data"]["entry"])
     assert service_request["status"] == "revoked"
     assert state(rejected_task) == "ineligible"
+    assert {c["code"] for c in rejected_task["statusReason"]["coding"]} >= {"medication-record-missing"}
+    assert rejected_task["statusReason"]["text"] == "Reviewed"
     assert header["resourceType"] == "MessageHeader"
     assert referral.post(f"Task/{task['id']}/$transition", params(status="eligible")).status_code == 409
 
