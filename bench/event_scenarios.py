@@ -27,7 +27,7 @@ from sqlalchemy import Connection, Engine, create_engine, text
 from shared.bus import InProcessTransport, NatsSettings, NatsTransport, Transport
 from shared.contracts import REFERRAL_ACCEPTED_V1, CloudEvent, new_event, to_json
 from shared.db import make_engine
-from shared.outbox import Inbox, OutboxRelay, metadata, record_event
+from shared.outbox import Inbox, OutboxRelay, metadata, record_events
 
 NATS_URL = os.environ.get("BENCH_NATS_URL", "nats://127.0.0.1:4222")
 PG_ADMIN = os.environ.get("BENCH_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
@@ -113,22 +113,29 @@ async def bare_jetstream(stack: AsyncExitStack, clock: Clock) -> Send:
     return send
 
 
-def _producer(stack: AsyncExitStack, clock: Clock, producer: Engine) -> Send:
-    """A service committing one event per transaction from a few request threads."""
-    pool = ThreadPoolExecutor(4, thread_name_prefix="producer")
-    stack.callback(pool.shutdown)
-    loop = asyncio.get_running_loop()
+class OutboxProducer:
+    """A service committing one event per transaction from a few request threads (``await send(e)``),
+    or a backlog in large transactions (``await send.bulk(events)``, for the drain measure)."""
 
-    def commit(event: CloudEvent) -> None:
-        with producer.connect() as conn:
+    def __init__(self, stack: AsyncExitStack, clock: Clock, engine: Engine) -> None:
+        self.clock, self.engine = clock, engine
+        self.pool = ThreadPoolExecutor(4, thread_name_prefix="producer")
+        stack.callback(self.pool.shutdown)
+
+    def _commit(self, events: list[CloudEvent]) -> None:
+        with self.engine.connect() as conn:
             with conn.begin():
-                record_event(conn, event)
-            clock.sent[event.id] = time.monotonic()  # committed; the relay is woken at check-in below
+                record_events(conn, events)
+            now = time.monotonic()  # committed; the relay is woken at check-in below
+            for event in events:
+                self.clock.sent[event.id] = now
 
-    async def send(event: CloudEvent) -> None:
-        await loop.run_in_executor(pool, commit, event)
+    async def __call__(self, event: CloudEvent) -> None:
+        await asyncio.get_running_loop().run_in_executor(self.pool, self._commit, [event])
 
-    return send
+    async def bulk(self, events: list[CloudEvent]) -> None:
+        for start in range(0, len(events), 500):
+            await asyncio.to_thread(self._commit, events[start : start + 500])
 
 
 async def _relay(stack: AsyncExitStack, producer: Engine, transport: Transport) -> None:
@@ -209,7 +216,7 @@ async def outbox_nats_postgres(stack: AsyncExitStack, clock: Clock) -> Send:
 
     stack.push_async_callback(stop_watching)
     await _relay(stack, producer, transport)
-    return _producer(stack, clock, producer)
+    return OutboxProducer(stack, clock, producer)
 
 
 async def consume(consumer_url: str, nats_url: str, stream: str, prefix: str) -> None:
@@ -250,7 +257,7 @@ async def outbox_inprocess_sqlite(stack: AsyncExitStack, clock: Clock) -> Send:
     await transport.start()
     stack.push_async_callback(transport.close)
     await _relay(stack, producer, transport)
-    return _producer(stack, clock, producer)
+    return OutboxProducer(stack, clock, producer)
 
 
 SCENARIOS: dict[str, Callable[[AsyncExitStack, Clock], Awaitable[Send]]] = {
