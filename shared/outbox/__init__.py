@@ -14,7 +14,6 @@ from shared.outbox.admin import (
 from shared.outbox.inbox import EventHandler, Inbox
 from shared.outbox.record import record_event, record_events
 from shared.outbox.relay import OutboxRelay
-from shared.outbox.service import ServiceEvents
 from shared.outbox.tables import (
     create_outbox_tables_v1,
     dead_letter,
@@ -30,7 +29,6 @@ __all__ = [
     "Inbox",
     "OutboxLag",
     "OutboxRelay",
-    "ServiceEvents",
     "create_outbox_tables_v1",
     "dead_letter",
     "dead_letter_info",
