@@ -1,19 +1,167 @@
 """``python -m bench [name ...]``: run the registered benchmarks (all of them by default).
 
 Register a benchmark by adding ``(name, module)`` to ``BENCHMARKS``; the module needs a ``main()`` that
-prints its table and writes its own ``bench/results-<name>.json``.
+prints its table and writes its own ``bench/results-<name>.json``. At the end one summary table across
+the benchmarks run (benchmark, database, metric, ours, baseline, ratio, p50, p99) is printed and
+written, with the machine's load average before and after and each benchmark's wall time, to
+``bench/results.json``.
 """
 
 from __future__ import annotations
 
 import importlib
+import json
 import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 BENCHMARKS: list[tuple[str, str]] = [
     ("events", "bench.events"),
     ("gpconnect", "bench.gpconnect"),
     ("referral", "bench.referral"),
+    ("fhir", "bench.fhir"),
+    ("medreview", "bench.medreview"),
 ]
+RESULTS = Path(__file__).with_name("results.json")
+Row = dict[str, Any]
+
+
+def _row(benchmark: str, database: str, metric: str, ours: Any, baseline: Any = None, **extra: Any) -> Row:
+    ratio = round(ours / baseline, 3) if isinstance(ours, int | float) and baseline else None
+    return {
+        "benchmark": benchmark,
+        "database": database,
+        "metric": metric,
+        "ours": ours,
+        "baseline": baseline,
+        "ratio": ratio,
+        "p50_ms": extra.get("p50_ms"),
+        "p99_ms": extra.get("p99_ms"),
+    }
+
+
+def _events_rows(report: dict[str, Any]) -> list[Row]:
+    results, rows = report["results"], []
+    bare = results.get("bare-jetstream", {})
+    for name, database in (("outbox-nats-postgres", "postgresql"), ("outbox-inprocess-sqlite", "sqlite")):
+        if name not in results:
+            continue
+        paced = results[name]["paced"]
+        rows.append(
+            _row(
+                "events",
+                database,
+                f"{name} paced {report['rate_per_s']}/s (events/s)",
+                paced["throughput_per_s"],
+                bare.get("paced", {}).get("throughput_per_s"),
+                p50_ms=paced["p50_ms"],
+                p99_ms=paced["p99_ms"],
+            )
+        )
+        drain = results[name].get("drain")
+        if drain:
+            rows.append(
+                _row(
+                    "events",
+                    database,
+                    f"{name} drain vs bare JetStream burst (events/s)",
+                    drain["throughput_per_s"],
+                    bare.get("burst", {}).get("throughput_per_s"),
+                    p50_ms=drain["p50_ms"],
+                    p99_ms=drain["p99_ms"],
+                )
+            )
+    return rows
+
+
+def _referral_rows(report: dict[str, Any]) -> list[Row]:
+    intake, rows = report["intake"], []
+    bare = intake["bare-echo"]
+    for name, r in intake.items():
+        if name == "bare-echo":
+            continue
+        database = name.removeprefix("referral-")
+        rows.append(
+            _row(
+                "referral",
+                database,
+                "$process-message (resources/s)",
+                r["resources_per_s"],
+                bare["resources_per_s"],
+                p50_ms=r["p50_ms"],
+                p99_ms=r["p99_ms"],
+            )
+        )
+        rows.append(
+            _row("referral", database, "$process-message (resources/CPU s)", r["resources_per_cpu_s"])
+        )
+    patients = report.get("patients")
+    for name, r in report["screen"].items():
+        if name.startswith("referral-"):
+            n = name.removeprefix("referral-")
+            baseline = report["screen"].get(f"bare-echo-{n}", {}).get("seconds")
+            rows.append(
+                _row(
+                    "referral", "sqlite", f"$screen {n} patients (s, lower is better)", r["seconds"], baseline
+                )
+            )
+    if patients and f"referral-{patients}" not in report["screen"]:
+        rows.append(_row("referral", "sqlite", f"$screen {patients} patients", "missing"))
+    return rows
+
+
+def _gpconnect_rows(_report: Any) -> list[Row]:
+    path = Path(__file__).with_name("results-gpconnect.json")
+    report = json.loads(path.read_text())
+    return [
+        _row(
+            "gpconnect",
+            "sqlite",
+            f"write-back fault run n={report['n']} (changes/s)",
+            round(report["n"] / report["seconds"], 1),
+        ),
+        _row(
+            "gpconnect",
+            "sqlite",
+            "applied exactly once / expected",
+            report["applied_exactly_once"],
+            report["n"] - report["poisoned"],
+        ),
+    ]
+
+
+def _own_rows(report: dict[str, Any]) -> list[Row]:
+    rows: list[Row] = report["rows"]
+    return rows
+
+
+SUMMARIES: dict[str, Callable[[Any], list[Row]]] = {
+    "events": _events_rows,
+    "referral": _referral_rows,
+    "gpconnect": _gpconnect_rows,
+    "fhir": _own_rows,
+    "medreview": _own_rows,
+}
+
+
+def _loadavg() -> str:
+    return Path("/proc/loadavg").read_text().strip()
+
+
+def _print(rows: list[Row]) -> None:
+    header = ("benchmark", "database", "metric", "ours", "baseline", "ratio", "p50 ms", "p99 ms")
+    keys = ("benchmark", "database", "metric", "ours", "baseline", "ratio", "p50_ms", "p99_ms")
+    lines = [tuple("" if r[k] is None else r[k] for k in keys) for r in rows]
+    widths = [max(len(str(x)) for x in column) for column in zip(header, *lines, strict=True)]
+    for line in (header, *lines):
+        print(
+            "  ".join(
+                str(x).ljust(w) if i < 3 else str(x).rjust(w)
+                for i, (x, w) in enumerate(zip(line, widths, strict=True))
+            )
+        )
 
 
 def main(argv: list[str]) -> int:
@@ -23,10 +171,29 @@ def main(argv: list[str]) -> int:
     if unknown:
         print(f"unknown benchmark(s): {', '.join(unknown)}; known: {', '.join(known)}", file=sys.stderr)
         return 2
+    summary: dict[str, Any] = {"loadavg_before": _loadavg(), "seconds": {}, "rows": [], "failed": {}}
+    started = time.monotonic()
     for name in chosen:
-        print(f"== {name}")
-        importlib.import_module(known[name]).main()
-    return 0
+        print(f"== {name}", flush=True)
+        start = time.monotonic()
+        try:
+            report = importlib.import_module(known[name]).main()
+            summary["rows"] += SUMMARIES.get(name, _own_rows)(report)
+        except Exception as exc:  # one broken benchmark must not lose the others' figures
+            summary["failed"][name] = f"{type(exc).__name__}: {exc}"[:500]
+            print(f"{name} failed: {summary['failed'][name]}", file=sys.stderr)
+        summary["seconds"][name] = round(time.monotonic() - start, 1)
+    summary["seconds"]["total"] = round(time.monotonic() - started, 1)
+    summary["loadavg_after"] = _loadavg()
+    print("== summary")
+    _print(summary["rows"])
+    print(
+        f"wall time (s): {summary['seconds']}; /proc/loadavg before {summary['loadavg_before']!r}, "
+        f"after {summary['loadavg_after']!r}"
+    )
+    RESULTS.write_text(json.dumps(summary, indent=2) + "\n")
+    print(f"wrote {RESULTS}")
+    return 1 if summary["failed"] else 0
 
 
 if __name__ == "__main__":
