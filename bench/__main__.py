@@ -177,8 +177,10 @@ def main(argv: list[str]) -> int:
         print(f"== {name}", flush=True)
         start = time.monotonic()
         try:
-            report = importlib.import_module(known[name]).main()
-            summary["rows"] += SUMMARIES.get(name, _own_rows)(report)
+            run: Callable[[], Any] = importlib.import_module(known[name]).main
+            report = run()
+            summarise: Callable[[Any], list[Row]] = SUMMARIES.get(name, _own_rows)
+            summary["rows"] += summarise(report)
         except Exception as exc:  # one broken benchmark must not lose the others' figures
             summary["failed"][name] = f"{type(exc).__name__}: {exc}"[:500]
             print(f"{name} failed: {summary['failed'][name]}", file=sys.stderr)
