@@ -15,6 +15,8 @@ after a warm-up. Server CPU time and peak memory come from ``/proc/<pid>`` (peak
   and resources per second of server CPU (per core: the server is one process).
 * screen: a generated practice (``tests/unit/referral/referral_records.practice``) streamed as NDJSON
   in 64 KiB chunks; 1,000 and ``BENCH_PATIENTS`` (10,000) patients, to show memory staying flat.
+  Two bare rows: ``echo`` (the body read whole and sent back: the bytes in and out, memory growing
+  with the body) and ``drain`` (the body read as it streams, its size sent back: the transfer alone).
 
 Prints a table and writes ``bench/results-referral.json``. Not a test. Environment: ``BENCH_MESSAGES``
 (600), ``BENCH_CONCURRENCY`` (4), ``BENCH_PATIENTS`` (10000), ``BENCH_PG_ADMIN_URL``.
@@ -42,7 +44,7 @@ from typing import Any
 import httpx
 import orjson
 from fastapi import FastAPI, Request
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import Response
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = Path(__file__).with_name("results-referral.json")
@@ -68,9 +70,14 @@ def bare_app() -> FastAPI:
     async def echo(request: Request) -> Response:
         return Response(await request.body(), media_type=request.headers.get("content-type"))
 
-    @app.post("/echo-stream")
-    async def echo_stream(request: Request) -> Response:
-        return StreamingResponse(request.stream(), media_type=request.headers.get("content-type"))
+    @app.post("/drain")
+    async def drain(request: Request) -> Response:
+        # Read the body as it streams in (memory flat) and answer with its size: the transfer alone.
+        # (Echoing while the client is still sending deadlocks once both socket buffers fill.)
+        size = 0
+        async for chunk in request.stream():
+            size += len(chunk)
+        return Response(orjson.dumps({"bytes": size}), media_type="application/json")
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:
