@@ -343,11 +343,11 @@ def _run() -> dict[str, Any]:
         ndjson = {**fhir, "content-type": "application/fhir+ndjson"}
         query = "?date=2024-06-15&_count=100"
         with bare_server() as bare:
-            _stream(bare.url + "/echo-stream", files[200], ndjson)
+            _stream(bare.url + "/echo", files[200], ndjson)  # warm-up
             for n in sorted({1000, PATIENTS}):
-                report["screen"][f"bare-echo-{n}"] = _screen_run(
-                    bare, bare.url + "/echo-stream", files[n], ndjson
-                )
+                for path in ("echo", "drain"):
+                    run = _screen_run(bare, f"{bare.url}/{path}", files[n], ndjson)
+                    report["screen"][f"bare-{path}-{n}"] = run
         with referral_server(folder, folder / "screen", None) as server:
             url = server.url + "/fhir/$screen" + query
             _stream(url, files[200], ndjson)  # warm-up
