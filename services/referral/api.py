@@ -72,6 +72,10 @@ def _date(values: dict[str, Any], name: str, default: date | None) -> date | Non
         raise BadRequest(f"{name} must be a date (YYYY-MM-DD)") from exc
 
 
+def _text(values: dict[str, Any], name: str) -> str | None:
+    return str(values[name]) if values.get(name) is not None else None
+
+
 def _details(values: dict[str, Any]) -> dict[str, str]:
     return {_CAMEL[name]: str(value) for name, value in values.items() if name in _CAMEL}
 
@@ -130,7 +134,7 @@ def register_operations(kernel: FhirKernel, settings: ReferralSettings) -> None:
         except ValueError as exc:
             allowed = ", ".join(s.value for s in State)
             raise BadRequest(f"status must be one of {allowed}", issue_code="required") from exc
-        return move(uow, task, target, now, values.get("note"))
+        return move(uow, task, target, now, _text(values, "note"))
 
     def do_invite(
         uow: UnitOfWork, task: dict[str, Any], values: dict[str, Any], now: datetime
@@ -161,7 +165,7 @@ def register_operations(kernel: FhirKernel, settings: ReferralSettings) -> None:
     ) -> dict[str, Any]:
         on = _date(values, "date", now.date())
         assert on is not None
-        return discharge(uow, task, on, values.get("note"), now)
+        return discharge(uow, task, on, _text(values, "note"), now)
 
     async def letter(call: OperationCall) -> Response:
         wanted = call.request.query_params.get("_format") or call.request.headers.get("accept") or "pdf"
