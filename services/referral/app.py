@@ -8,7 +8,7 @@ from pathlib import Path
 from fastapi import APIRouter, FastAPI
 
 from services.referral.api import register_operations
-from services.referral.codesystems import codesystem_router
+from services.referral.codesystems import published_code_systems
 from services.referral.direct import service_request_hook
 from services.referral.screen_api import screen_operation, screen_router
 from services.referral.settings import ReferralSettings
@@ -79,7 +79,7 @@ def _configure(settings: ReferralSettings) -> Callable[[FhirKernel], None]:
 
 
 def _serve_first(app: FastAPI, router: APIRouter) -> None:
-    """Put routes ahead of the kernel's own for the same paths (see codesystems.py, screen_api.py)."""
+    """Put routes ahead of the kernel's own for the same paths (see screen_api.py)."""
     app.router.routes[0:0] = router.routes
 
 
@@ -100,7 +100,7 @@ def create_service(
         resources=RESOURCES,
         migrations_dir=MIGRATIONS,
         configure=_configure(settings),
+        published=published_code_systems(),
     )
     _serve_first(parts.app, screen_router(parts.kernel, settings))
-    _serve_first(parts.app, codesystem_router(parts.kernel))
     return parts
