@@ -5,12 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from fastapi import APIRouter, FastAPI
-
 from services.referral.api import register_operations
 from services.referral.codesystems import published_code_systems
 from services.referral.direct import service_request_hook
-from services.referral.screen_api import screen_operation, screen_router
+from services.referral.screen_api import screen_operation
 from services.referral.settings import ReferralSettings
 from shared.bus import Transport
 from shared.fhir import Authenticator, FhirKernel, RateLimiter, register_search_param
@@ -73,14 +71,10 @@ def _configure(settings: ReferralSettings) -> Callable[[FhirKernel], None]:
             resource_type="Patient",
             scope=("Patient", "s"),
             documentation="Rank many patients' records (Bundle or application/fhir+ndjson) for review",
+            streams_body=True,
         )
 
     return configure
-
-
-def _serve_first(app: FastAPI, router: APIRouter) -> None:
-    """Put routes ahead of the kernel's own for the same paths (see screen_api.py)."""
-    app.router.routes[0:0] = router.routes
 
 
 def create_service(
@@ -102,5 +96,4 @@ def create_service(
         configure=_configure(settings),
         published=published_code_systems(),
     )
-    _serve_first(parts.app, screen_router(parts.kernel, settings))
     return parts

@@ -7,9 +7,8 @@ one ``patient`` part per returned patient, best first: ``patient`` (reference), 
 ``eligible`` (boolean), ``decision``, ``score``, one ``reason`` coding per eligibility rule met or
 failed, and one ``signal`` part per ranking signal (coding, points, detail).
 
-The kernel's operations read the whole body as JSON before the handler runs, so this is a route of
-its own (served ahead of the kernel's declaration of ``$screen``, which keeps it in the
-CapabilityStatement); it authenticates, checks the scope and writes its AuditEvent through the kernel.
+A kernel operation with ``streams_body``: the kernel authenticates, checks the scope and writes the
+AuditEvent; the handler reads the body itself, incrementally.
 """
 
 from __future__ import annotations
@@ -21,7 +20,6 @@ from datetime import date
 from typing import Any
 
 import anyio
-from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from services.referral.eligibility import Decision
@@ -29,23 +27,19 @@ from services.referral.screen_input import (
     NDJSON_TYPES,
     BlockingBody,
     bundle_resources,
-    entry_resource,
     ndjson_resources,
 )
 from services.referral.screening import ScreeningResult, UngroupedInputError, screen, top_ranked
 from services.referral.settings import ReferralSettings
 from shared.fhir import (
-    AuditRecord,
     BadRequest,
-    FhirError,
-    FhirKernel,
     FhirResponse,
     OperationCall,
     UnsupportedMediaType,
     now_instant,
 )
 
-__all__ = ["ScreenSummary", "run_screen", "screen_operation", "screen_parameters", "screen_router"]
+__all__ = ["ScreenSummary", "run_screen", "screen_operation", "screen_parameters"]
 
 JSON_TYPES = frozenset({"application/fhir+json", "application/json", "application/json+fhir"})
 KNOWN_PARAMS = frozenset({"_count", "count", "date"})
@@ -140,51 +134,28 @@ def _options(items: list[tuple[str, str]], settings: ReferralSettings) -> tuple[
     return int(raw_count), on
 
 
-def screen_router(kernel: FhirKernel, settings: ReferralSettings) -> APIRouter:
-    router = APIRouter(prefix="/fhir")
-
-    async def screen_route(request: Request) -> Response:
-        ctx = await kernel.context(request, "Patient", "s")
-        record = AuditRecord("operation", "Patient", operation="screen")
-        try:
-            count, on = _options(list(request.query_params.multi_items()), settings)
-            media_type = (request.headers.get("content-type") or "").split(";", 1)[0].strip().lower()
-            if media_type not in NDJSON_TYPES | JSON_TYPES:
-                raise UnsupportedMediaType(
-                    f"$screen takes a Bundle (application/fhir+json) or application/fhir+ndjson, "
-                    f"not {media_type!r}"
-                )
-            body = BlockingBody(request.stream().__aiter__())
-
-            def work() -> ScreenSummary:
-                resources = (
-                    ndjson_resources(body.next_chunk)
-                    if media_type in NDJSON_TYPES
-                    else bundle_resources(body)
-                )
-                return run_screen(resources, on, count)
-
-            summary = await anyio.to_thread.run_sync(work)
-        except FhirError as exc:
-            await kernel.audit_failure(ctx, record, exc)
-            raise
-        await kernel.run(ctx, record, lambda conn: None)
-        return FhirResponse(screen_parameters(summary, on))
-
-    router.add_api_route("/$screen", screen_route, methods=["POST"], include_in_schema=False)
-    return router
-
-
 def screen_operation(settings: ReferralSettings) -> Any:
-    """The kernel's declaration of ``$screen`` (a Bundle already read); the streaming route runs first."""
+    """``$screen`` as a kernel operation that streams its body: the kernel authenticates, checks the
+    scope and audits; the input is read chunk by chunk, so memory stays flat however large it is."""
 
-    async def handler(call: OperationCall) -> dict[str, Any]:
-        count, on = _options(list(call.request.query_params.multi_items()), settings)
-        body = call.body if isinstance(call.body, dict) else {}
-        if body.get("resourceType") != "Bundle":
-            raise BadRequest("$screen takes a Bundle or NDJSON")
-        resources = (entry_resource(entry, i) for i, entry in enumerate(body.get("entry") or []))
-        summary = await anyio.to_thread.run_sync(lambda: run_screen(resources, on, count))
-        return screen_parameters(summary, on)
+    async def handler(call: OperationCall) -> Response:
+        request = call.request
+        count, on = _options(list(request.query_params.multi_items()), settings)
+        media_type = (request.headers.get("content-type") or "").split(";", 1)[0].strip().lower()
+        if media_type not in NDJSON_TYPES | JSON_TYPES:
+            raise UnsupportedMediaType(
+                "$screen takes a Bundle (application/fhir+json) or application/fhir+ndjson, "
+                f"not {media_type!r}"
+            )
+        body = BlockingBody(request.stream().__aiter__())
+
+        def work() -> ScreenSummary:
+            resources = (
+                ndjson_resources(body.next_chunk) if media_type in NDJSON_TYPES else bundle_resources(body)
+            )
+            return run_screen(resources, on, count)
+
+        summary = await anyio.to_thread.run_sync(work)
+        return FhirResponse(screen_parameters(summary, on))
 
     return handler

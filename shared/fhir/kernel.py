@@ -99,6 +99,7 @@ class Operation:
     scope: tuple[str, Interaction]
     methods: tuple[str, ...] = ("POST",)
     documentation: str = ""
+    streams_body: bool = False
 
 
 @dataclass
@@ -134,8 +135,13 @@ class FhirKernel:
         resource_type: str | None = None,
         methods: tuple[str, ...] = ("POST",),
         documentation: str = "",
+        streams_body: bool = False,
     ) -> None:
-        self.operations.append(Operation(name, handler, level, resource_type, scope, methods, documentation))
+        """Declare an operation; with ``streams_body`` the kernel leaves the body unread (``call.body`` is
+        None) for a handler that reads ``call.request.stream()`` itself (large or NDJSON inputs)."""
+        self.operations.append(
+            Operation(name, handler, level, resource_type, scope, methods, documentation, streams_body)
+        )
 
     # ---- request plumbing ---------------------------------------------------------------------
     async def context(self, request: Request, resource_type: str, interaction: Interaction) -> RequestContext:

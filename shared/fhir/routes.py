@@ -32,7 +32,8 @@ def build_router(kernel: FhirKernel) -> APIRouter:
     def add_operation(op: Operation) -> None:
         async def handle(request: Request, resource_id: str | None = None) -> Response:
             ctx = await kernel.context(request, *op.scope)
-            body = await kernel.body(request, optional=True) if request.method == "POST" else None
+            reads_body = request.method == "POST" and not op.streams_body
+            body = await kernel.body(request, optional=True) if reads_body else None
             from shared.fhir.kernel import OperationCall
 
             call = OperationCall(kernel, ctx, request, body, resource_id, op)
