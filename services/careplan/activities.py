@@ -21,6 +21,7 @@ __all__ = [
     "add_activities",
     "agreements_of",
     "check_activity_change",
+    "check_activity_shapes",
     "check_plan_change",
     "check_plan_update",
     "intervention_codes",
@@ -98,8 +99,18 @@ def _statuses(plan: Mapping[str, Any]) -> dict[str, tuple[str, bool]]:
     return found
 
 
+def check_activity_shapes(plan: Mapping[str, Any]) -> None:
+    """Each activity gives a ``reference`` or a ``detail``, not both (FHIR R4 invariant cpl-3)."""
+    for index, activity in enumerate(plan.get("activity") or []):
+        if isinstance(activity, Mapping) and activity.get("reference") and activity.get("detail"):
+            raise PlanRuleError(
+                f"activity {activity_key(activity, index)}: give a reference or a detail, not both (cpl-3)"
+            )
+
+
 def check_plan_update(old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> None:
     """Every rule between two versions of a plan (``old`` ``None`` for a new plan)."""
+    check_activity_shapes(new)
     check_plan_change(old.get("status") if old else None, str(new.get("status")), agreements_of(new))
     before = _statuses(old) if old else {}
     for key, (status, has_reason) in _statuses(new).items():

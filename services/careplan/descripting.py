@@ -1,9 +1,15 @@
 """Medication steps from medreview shown as the de-scripting activity's progress in the patient's plan.
 
-Pure: the taper event's data (docs/EVENTS.md: the taper CarePlan, or for a decline possibly the
-approval Task) in, the de-scripting activity's new status, reason and progress note out. A decline
-or a pause puts de-scripting on hold, never stops it: the plan allows slowing and pausing, and a
-new proposal can follow.
+Pure: the taper event's data in, the de-scripting activity's new status, reason and progress note out.
+The data (docs/EVENTS.md) is a Bundle: the taper CarePlan, whose activities are each a ``reference`` to a
+step's MedicationRequest (``intent`` proposal) or, for a hold, a ``detail``, and those MedicationRequests,
+which hold the step's date (``dispenseRequest.validityPeriod.start``), number (extension ``taper-step``),
+status (draft proposed, completed ordered, cancelled) and why it was cancelled (``statusReason``, coded
+``declined`` when the GP declined it). Earlier producers sent the CarePlan alone with the date, status and
+reason in ``activity.detail``, or for a decline possibly the approval Task; both still read.
+
+A decline or a pause puts de-scripting on hold, never stops it: the plan allows slowing and pausing, and
+a new proposal can follow.
 """
 
 from __future__ import annotations
@@ -13,11 +19,34 @@ from dataclasses import dataclass
 from typing import Any
 
 from services.careplan.activities import activity_key
+from services.careplan.catalogue import FHIR_BASE
 
-__all__ = ["DESCRIPTING", "TaperProgress", "apply_taper_progress", "taper_progress"]
+__all__ = [
+    "DESCRIPTING",
+    "TaperProgress",
+    "TaperStep",
+    "apply_taper_progress",
+    "taper_plan",
+    "taper_progress",
+    "taper_steps",
+]
 
 DESCRIPTING = "de-scripting"
 KINDS = ("proposed", "approved", "declined", "paused")
+TAPER_STEP_EXTENSION = f"{FHIR_BASE}/StructureDefinition/taper-step"
+STEP_STATUS_REASON = f"{FHIR_BASE}/CodeSystem/taper-step-status-reason"
+PENDING = frozenset({"not-started", "scheduled"})
+ORDERED = frozenset({"in-progress", "completed"})
+# A step's MedicationRequest status as a CarePlan activity status.
+_REQUEST_STATUS = {
+    "draft": "not-started",
+    "active": "not-started",
+    "on-hold": "on-hold",
+    "completed": "completed",
+    "cancelled": "cancelled",
+    "stopped": "cancelled",
+    "entered-in-error": "entered-in-error",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +56,19 @@ class TaperProgress:
     status: str
     reason: str | None
     note: str
+
+
+@dataclass(frozen=True, slots=True)
+class TaperStep:
+    """One step of a taper plan as careplan reads it: ``status`` a CarePlan activity status (``completed``
+    or ``in-progress`` once ordered), ``declined`` when the GP declined it (not merely withdrawn)."""
+
+    number: int
+    date: str | None
+    status: str
+    reason: str | None
+    declined: bool
+    ordered_by_request: bool
 
 
 def _text(concept: Any) -> str | None:
@@ -40,48 +82,128 @@ def _text(concept: Any) -> str | None:
     return None
 
 
-def _steps(taper: Mapping[str, Any]) -> list[Mapping[str, Any]]:
-    return [a for a in taper.get("activity") or [] if isinstance(a, Mapping)]
+def _coded(concept: Any, system: str, code: str) -> bool:
+    codings = concept.get("coding") if isinstance(concept, Mapping) else None
+    return any(
+        isinstance(c, Mapping) and c.get("system") == system and c.get("code") == code for c in codings or []
+    )
 
 
-def _step_date(step: Mapping[str, Any]) -> str | None:
-    period = (step.get("detail") or {}).get("scheduledPeriod") or {}
-    start = period.get("start")
-    return str(start)[:10] if start else None
+def taper_plan(data: Mapping[str, Any]) -> tuple[Mapping[str, Any], dict[str, Mapping[str, Any]]]:
+    """The taper CarePlan (or, for a decline sent that way, the Task) and the MedicationRequests by
+    ``MedicationRequest/<id>`` of a taper event's data."""
+    if data.get("resourceType") != "Bundle":
+        return data, {}
+    resources = [e["resource"] for e in data.get("entry") or [] if isinstance(e.get("resource"), Mapping)]
+    plan = next((r for r in resources if r.get("resourceType") == "CarePlan"), None)
+    if plan is None:
+        raise ValueError("the taper event's Bundle holds no CarePlan")
+    requests = {
+        f"MedicationRequest/{r['id']}": r
+        for r in resources
+        if r.get("resourceType") == "MedicationRequest" and r.get("id")
+    }
+    return plan, requests
 
 
-def _step_with(taper: Mapping[str, Any], status: str) -> tuple[int, Mapping[str, Any]] | None:
-    for number, step in enumerate(_steps(taper), start=1):
-        if (step.get("detail") or {}).get("status") == status:
-            return number, step
+def _step_number(node: Mapping[str, Any]) -> int | None:
+    for extension in node.get("extension") or []:
+        if extension.get("url") == TAPER_STEP_EXTENSION:
+            for part in extension.get("extension") or []:
+                if part.get("url") == "number" and isinstance(part.get("valueInteger"), int):
+                    return int(part["valueInteger"])
     return None
 
 
-def taper_progress(kind: str, taper: Mapping[str, Any]) -> TaperProgress:
+def _request_date(request: Mapping[str, Any]) -> str | None:
+    start = ((request.get("dispenseRequest") or {}).get("validityPeriod") or {}).get("start")
+    for dosage in request.get("dosageInstruction") or []:
+        bounds = ((dosage.get("timing") or {}).get("repeat") or {}).get("boundsPeriod") or {}
+        start = start or bounds.get("start")
+    return str(start)[:10] if start else None
+
+
+def taper_steps(plan: Mapping[str, Any], requests: Mapping[str, Mapping[str, Any]]) -> list[TaperStep]:
+    """The plan's steps in order, each read from its MedicationRequest when there is one (``requests``),
+    else from the activity's ``detail`` (a hold, or a plan sent without its MedicationRequests)."""
+    steps = []
+    for position, activity in enumerate(plan.get("activity") or [], start=1):
+        if not isinstance(activity, Mapping):
+            continue
+        reference = str((activity.get("reference") or {}).get("reference", ""))
+        request = requests.get(reference)
+        detail = activity.get("detail") or {}
+        if request is not None:
+            reason = request.get("statusReason")
+            steps.append(
+                TaperStep(
+                    number=_step_number(request) or position,
+                    date=_request_date(request),
+                    status=_REQUEST_STATUS.get(str(request.get("status")), "unknown"),
+                    reason=_text(reason),
+                    declined=_coded(reason, STEP_STATUS_REASON, "declined"),
+                    ordered_by_request=True,
+                )
+            )
+            continue
+        start = (detail.get("scheduledPeriod") or {}).get("start")
+        steps.append(
+            TaperStep(
+                number=_step_number(activity) or position,
+                date=str(start)[:10] if start else None,
+                status=str(detail.get("status") or "unknown"),
+                reason=_text(detail.get("statusReason")),
+                declined=_coded(detail.get("statusReason"), STEP_STATUS_REASON, "declined"),
+                ordered_by_request=False,
+            )
+        )
+    return steps
+
+
+def _approved(steps: list[TaperStep]) -> TaperStep | None:
+    """The step the GP just approved: the latest in progress (the form before the Bundle), else the
+    latest ordered reduction."""
+    in_progress = [s for s in steps if s.status == "in-progress"]
+    if in_progress:
+        return in_progress[-1]
+    ordered = [s for s in steps if s.status in ORDERED and s.ordered_by_request]
+    return ordered[-1] if ordered else None
+
+
+def _declined(steps: list[TaperStep]) -> TaperStep | None:
+    """The step the GP declined: the latest coded so, else (the form before the Bundle) the first
+    cancelled one."""
+    coded = [s for s in steps if s.declined]
+    if coded:
+        return coded[-1]
+    return next((s for s in steps if s.status == "cancelled"), None)
+
+
+def taper_progress(kind: str, data: Mapping[str, Any]) -> TaperProgress:
     """The de-scripting progress a ``taper.<kind>`` event stands for (kind: proposed, approved,
-    declined, paused)."""
+    declined, paused), from the event's data: a Bundle, a CarePlan or (a decline) a Task."""
     if kind not in KINDS:
         raise ValueError(f"unknown taper event kind {kind!r}")
+    taper, requests = taper_plan(data)
+    if kind == "declined" and taper.get("resourceType") == "Task":
+        reason = _text(taper.get("statusReason")) or "Declined by the GP"
+        return TaperProgress("on-hold", reason, f"The GP declined the dose reduction step: {reason}.")
+    steps = taper_steps(taper, requests)
     if kind == "proposed":
-        steps = _steps(taper)
-        dates = sorted(d for d in (_step_date(s) for s in steps) if d)
+        pending = [s for s in steps if s.status in PENDING] or steps
+        dates = sorted(s.date for s in pending if s.date)
         start = f", first step on {dates[0]}" if dates else ""
-        note = f"Dose reduction proposed to the GP: {len(steps)} steps{start}."
+        note = f"Dose reduction proposed to the GP: {len(pending)} steps{start}."
         return TaperProgress("scheduled", None, note)
     if kind == "approved":
-        found = _step_with(taper, "in-progress")
+        found = _approved(steps)
         which = "a step"
         if found:
-            when = _step_date(found[1])
-            which = f"step {found[0]}" + (f" ({when})" if when else "")
+            which = f"step {found.number}" + (f" ({found.date})" if found.date else "")
         return TaperProgress("in-progress", None, f"The GP approved {which} of the dose reduction.")
     if kind == "declined":
-        if taper.get("resourceType") == "Task":
-            reason = _text(taper.get("statusReason"))
-        else:
-            declined = _step_with(taper, "cancelled")
-            reason = _text((declined[1].get("detail") or {}).get("statusReason")) if declined else None
-        reason = reason or "Declined by the GP"
+        declined = _declined(steps)
+        reason = (declined.reason if declined else None) or "Declined by the GP"
         return TaperProgress("on-hold", reason, f"The GP declined the dose reduction step: {reason}.")
     notes = [str(n["text"]) for n in taper.get("note") or [] if isinstance(n, Mapping) and n.get("text")]
     reason = notes[-1] if notes else "Dose reduction paused"

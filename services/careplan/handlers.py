@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from services.careplan.catalogue import interventions
-from services.careplan.descripting import apply_taper_progress, taper_progress
+from services.careplan.descripting import apply_taper_progress, taper_plan, taper_progress
 from services.careplan.fhir_mapping import care_team, draft_plan, entries, stable_id
 from services.careplan.publishing import record_plan_updated
 from services.careplan.repository import CLOSED_PLAN, pain_plan_for, record_fact
@@ -159,17 +159,17 @@ class CareplanHandlers:
     # ---- medication steps from medreview ------------------------------------------------------
     def taper(self, kind: str) -> Callable[[Connection, CloudEvent], None]:
         def handle(conn: Connection, event: CloudEvent) -> None:
-            data = event.data
-            patient = ((data.get("subject") or data.get("for")) or {}).get("reference")
+            taper, _ = taper_plan(event.data)  # the taper CarePlan (the Bundle's, or sent alone) or a Task
+            patient = ((taper.get("subject") or taper.get("for")) or {}).get("reference")
             plan = pain_plan_for(conn, str(patient), {event.practice}) if patient else None
             if plan is None or plan.get("status") in CLOSED_PLAN:
                 log.info("taper.%s: no open pain management plan to show it in", kind)
                 return
-            focus = data.get("focus") if data.get("resourceType") == "Task" else None
+            focus = taper.get("focus") if taper.get("resourceType") == "Task" else None
             reference = (focus or {}).get("reference") or event.subject
             updated = apply_taper_progress(
                 plan,
-                taper_progress(kind, data),
+                taper_progress(kind, event.data),
                 taper_reference=str(reference),
                 concept=interventions()["de-scripting"].concept(),
                 now=_iso(event.time),

@@ -120,26 +120,35 @@ MEDREVIEW_COMPLETED_V1 = _t(
     "A medication review finished. data: a Bundle with the total daily OME Observation (mg/day) and "
     "the DetectedIssues raised.",
 )
+# The four taper types' data widened from the CarePlan alone to a Bundle (the CarePlan had broken R4's cpl-3)
+# within v1 rather than as v2: the one consumer (careplan) reads both forms, producers emit only the Bundle.
 TAPER_PROPOSED_V1 = _t(
     "taper.proposed",
-    ("CarePlan",),
-    "A dose-reduction (taper) plan was proposed for GP approval. data: the taper CarePlan (status draft).",
+    ("Bundle", "CarePlan"),
+    "A dose-reduction (taper) plan was proposed for GP approval. data: a Bundle with the taper CarePlan "
+    "(status draft; each reduction or stop an activity.reference, a hold an activity.detail) and each step's "
+    "MedicationRequest (intent proposal: date, dose, step, status). A bare CarePlan is the form before the "
+    "Bundle (docs/EVENTS.md).",
 )
 TAPER_APPROVED_V1 = _t(
     "taper.approved",
-    ("CarePlan",),
-    "The GP approved the taper plan. data: the taper CarePlan (status active).",
+    ("Bundle", "CarePlan"),
+    "The GP approved a taper step. data: a Bundle with the taper CarePlan (status active) and its steps' "
+    "MedicationRequests, the approved one's status completed (its order is the activity's outcomeReference).",
 )
 TAPER_DECLINED_V1 = _t(
     "taper.declined",
-    ("CarePlan", "Task"),
-    "The GP declined the taper plan. data: the taper CarePlan (status revoked) or the approval Task "
-    "(status rejected) with the reason.",
+    ("Bundle", "CarePlan", "Task"),
+    "The GP declined a taper step. data: a Bundle with the taper CarePlan (status revoked) and its steps' "
+    "MedicationRequests, the declined one's status cancelled with statusReason (code declined, the GP's "
+    "words). A bare CarePlan or the approval Task (status rejected) is the form before the Bundle.",
 )
 TAPER_PAUSED_V1 = _t(
     "taper.paused",
-    ("CarePlan",),
-    "The taper was paused (e.g. withdrawal symptoms). data: the taper CarePlan (status on-hold).",
+    ("Bundle", "CarePlan"),
+    "The taper was paused (e.g. withdrawal symptoms). data: a Bundle with the taper CarePlan (status "
+    "on-hold, note why) and its steps' MedicationRequests (re-planned ones proposed, replaced ones "
+    "cancelled).",
 )
 PRESCRIPTION_CHANGED_V1 = _t(
     "prescription.changed",

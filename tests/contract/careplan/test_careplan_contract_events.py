@@ -12,6 +12,8 @@ from services.careplan.catalogue import INTERVENTION_SYSTEM
 from shared.contracts import (
     PATIENT_DISCHARGED_V1,
     PATIENT_ENROLLED_V1,
+    TAPER_APPROVED_V1,
+    TAPER_DECLINED_V1,
     TAPER_PAUSED_V1,
     TAPER_PROPOSED_V1,
     from_json,
@@ -19,6 +21,7 @@ from shared.contracts import (
 from shared.fhir import validate_resource
 from shared.outbox import outbox
 from tests.contract.careplan.conftest import Careplan, enrolment, wait_for
+from tests.contract.fhir.invariants import assert_invariants
 
 LATENCY_GOAL_SECONDS = 2.0
 
@@ -56,7 +59,89 @@ def test_the_same_enrolment_delivered_twice_leaves_one_team_and_one_plan(carepla
     assert len(careplan.search("CareTeam", patient="Patient/e2")) == 1
 
 
+def _descripting(careplan: Careplan, patient: str, notes: int) -> dict[str, Any] | None:
+    plan = _plan_of(careplan, patient) or {}
+    for activity in plan.get("activity", []):
+        if activity.get("id") == "de-scripting" and len(activity.get("progress", [])) == notes:
+            found: dict[str, Any] = activity
+            return found
+    return None
+
+
+BASE = "https://pain-review.example.org/fhir"
+
+
+def _step(number: int, status: str, day: str, **extra: Any) -> dict[str, Any]:
+    """A taper step's proposed MedicationRequest as medreview sends it."""
+    return {
+        "resourceType": "MedicationRequest",
+        "id": f"taper-t2-step-{number}",
+        "extension": [
+            {
+                "url": f"{BASE}/StructureDefinition/taper-step",
+                "extension": [{"url": "number", "valueInteger": number}],
+            }
+        ],
+        "identifier": [{"system": f"{BASE}/Id/taper-step", "value": f"taper-t2-step-{number}"}],
+        "status": status,
+        "intent": "proposal",
+        "medicationCodeableConcept": {"text": "Morphine sulfate 10mg modified-release tablets"},
+        "subject": {"reference": "Patient/t2"},
+        "basedOn": [{"reference": "CarePlan/taper-t2"}],
+        "dispenseRequest": {"validityPeriod": {"start": day}},
+        **extra,
+    }
+
+
+def _taper_bundle(status: str, *steps: dict[str, Any]) -> dict[str, Any]:
+    plan = {
+        "resourceType": "CarePlan",
+        "id": "taper-t2",
+        "status": status,
+        "intent": "plan",
+        "subject": {"reference": "Patient/t2"},
+        "activity": [{"reference": {"reference": f"MedicationRequest/{s['id']}"}} for s in steps],
+    }
+    return {
+        "resourceType": "Bundle",
+        "type": "collection",
+        "entry": [{"fullUrl": f"{r['resourceType']}/{r['id']}", "resource": r} for r in (plan, *steps)],
+    }
+
+
+def test_taper_bundles_show_as_the_descripting_activitys_progress(careplan: Careplan) -> None:
+    careplan.publish("referral", PATIENT_ENROLLED_V1, "EpisodeOfCare/ep-t2", enrolment("t2", "ep-t2"))
+    wait_for(lambda: _plan_of(careplan, "t2"))
+    proposed = _taper_bundle("draft", _step(1, "draft", "2024-03-04"), _step(2, "draft", "2024-03-18"))
+    assert_invariants(proposed)
+    careplan.publish("medreview", TAPER_PROPOSED_V1, "CarePlan/taper-t2", proposed)
+    approved = _taper_bundle("active", _step(1, "completed", "2024-03-04"), _step(2, "draft", "2024-03-18"))
+    careplan.publish("medreview", TAPER_APPROVED_V1, "CarePlan/taper-t2", approved)
+    reason = {
+        "coding": [{"system": f"{BASE}/CodeSystem/taper-step-status-reason", "code": "declined"}],
+        "text": "Wait for the pain clinic",
+    }
+    declined = _taper_bundle(
+        "revoked",
+        _step(1, "completed", "2024-03-04"),
+        _step(2, "cancelled", "2024-03-18", statusReason=reason),
+    )
+    careplan.publish("medreview", TAPER_DECLINED_V1, "CarePlan/taper-t2", declined)
+    activity, _ = wait_for(lambda: _descripting(careplan, "t2", 3))
+    assert [p["text"] for p in activity["progress"]] == [
+        "Dose reduction proposed to the GP: 2 steps, first step on 2024-03-04.",
+        "The GP approved step 1 (2024-03-04) of the dose reduction.",
+        "The GP declined the dose reduction step: Wait for the pain clinic.",
+    ]
+    assert activity["detail"]["status"] == "on-hold"
+    assert activity["detail"]["statusReason"]["text"] == "Wait for the pain clinic"
+    assert activity["outcomeReference"] == [
+        {"reference": "CarePlan/taper-t2", "display": "Dose reduction (taper) plan"}
+    ]
+
+
 def test_taper_events_show_as_the_descripting_activitys_progress(careplan: Careplan) -> None:
+    """The taper CarePlan sent alone, as medreview did before the Bundle, still reads."""
     careplan.publish("referral", PATIENT_ENROLLED_V1, "EpisodeOfCare/ep-t1", enrolment("t1", "ep-t1"))
     wait_for(lambda: _plan_of(careplan, "t1"))
     taper = {
@@ -74,15 +159,7 @@ def test_taper_events_show_as_the_descripting_activitys_progress(careplan: Carep
     paused = {**taper, "status": "on-hold", "note": [{"text": "Patient asked to slow down"}]}
     careplan.publish("medreview", TAPER_PAUSED_V1, "CarePlan/taper-t1", paused)
 
-    def descripting() -> dict[str, Any] | None:
-        plan = _plan_of(careplan, "t1") or {}
-        for activity in plan.get("activity", []):
-            if activity.get("id") == "de-scripting" and len(activity.get("progress", [])) == 2:
-                found: dict[str, Any] = activity
-                return found
-        return None
-
-    activity, _ = wait_for(descripting)
+    activity, _ = wait_for(lambda: _descripting(careplan, "t1", 2))
     assert activity["detail"]["status"] == "on-hold"
     assert activity["detail"]["statusReason"]["text"] == "Patient asked to slow down"
     assert activity["detail"]["code"]["coding"][0] == {
@@ -140,7 +217,9 @@ def _paths(node: Any, prefix: str = "") -> set[str]:
 
 
 def assert_round_trips(resource: dict[str, Any]) -> None:
-    """Valid R4; serialising the parsed model keeps every element, and a second pass changes nothing."""
+    """Valid R4 that keeps the invariants fhir.resources does not check (cpl-3); serialising the parsed model
+    keeps every element, and a second pass changes nothing."""
+    assert_invariants(resource)
     once = json.loads(validate_resource(resource).model_dump_json(exclude_none=True))
     assert _paths(resource) <= _paths(once), sorted(_paths(resource) - _paths(once))
     twice = json.loads(validate_resource(once).model_dump_json(exclude_none=True))
@@ -153,6 +232,9 @@ def test_every_resource_careplan_emits_validates_as_r4_and_round_trips(careplan:
     assert {e.type for e in events} >= {"careplan.updated.v1"}
     for event in events:
         assert_round_trips(event.data)
+    plans = careplan.search("CarePlan", _count=100)
+    # The pain management plans, de-scripting among their activities once a taper event came (above).
+    assert any(a.get("id") == "de-scripting" for p in plans for a in p.get("activity", []))
     for resource_type in ("CarePlan", "CareTeam", "CodeSystem", "ValueSet", "PlanDefinition", "Measure"):
         for resource in careplan.search(resource_type, _count=100):
             assert_round_trips(resource)

@@ -156,6 +156,12 @@ def test_activities_are_started_completed_or_stopped_with_a_reason(careplan: Car
         ],
     }
     assert careplan.put(f"/CarePlan/{plan['id']}", unknown).status_code == 422
+    both = [
+        dict(a, reference={"reference": "ServiceRequest/physio-1"}) if a["id"] == "pacing" else a
+        for a in plan["activity"]
+    ]
+    refused = careplan.put(f"/CarePlan/{plan['id']}", {**plan, "activity": both})
+    assert refused.status_code == 422 and "cpl-3" in refused.text
 
 
 def _community(patient: str, code: str, cost: str, progress: str = "waiting") -> dict[str, Any]:

@@ -130,3 +130,19 @@ def test_template_activities_are_added_once_and_not_started() -> None:
     twice = add_activities(once, [addition])
     assert twice["activity"] == once["activity"]
     assert once["activity"][0]["detail"]["status"] == "not-started"
+
+
+def test_an_activity_with_both_a_reference_and_a_detail_is_refused_cpl3() -> None:
+    both = {
+        "id": "physio",
+        "reference": {"reference": "ServiceRequest/sr1"},
+        "detail": {"status": "not-started"},
+    }
+    plan = {"resourceType": "CarePlan", "status": "draft", "activity": [both]}
+    with pytest.raises(
+        PlanRuleError, match=r"activity physio: give a reference or a detail, not both \(cpl-3\)"
+    ):
+        check_plan_update(None, plan)
+    check_plan_update(
+        None, {**plan, "activity": [{"reference": both["reference"]}, {"detail": both["detail"]}]}
+    )

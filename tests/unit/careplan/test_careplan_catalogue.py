@@ -71,3 +71,16 @@ def test_only_checked_snomed_codes_appear_in_the_data() -> None:
 def test_roles_carry_a_snomed_occupation_except_the_project_worker() -> None:
     assert len(role_coding("general-practitioner")["coding"]) == 2
     assert len(role_coding("project-worker")["coding"]) == 1
+
+
+def test_the_plan_categories_include_the_code_medreview_gives_its_taper_plans() -> None:
+    from services.medreview.codes import CAREPLAN_CATEGORY, MEDICATION_REVIEW
+    from services.medreview.fhir_mapping import taper_category
+
+    [system] = [
+        r for r in definitions() if r["resourceType"] == "CodeSystem" and r["url"] == CAREPLAN_CATEGORY
+    ]
+    codes = {c["code"]: c for c in system["concept"]}
+    assert {"pain-management", "social-prescribing", MEDICATION_REVIEW} <= set(codes)
+    [local] = [c for c in taper_category()["coding"] if c["system"] == CAREPLAN_CATEGORY]
+    assert local["display"] == codes[MEDICATION_REVIEW]["display"]
