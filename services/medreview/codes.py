@@ -4,7 +4,8 @@ Local code systems live under ``https://pain-review.example.org/fhir`` (as the c
 standard ones are named with their source:
 
 * SNOMED CT 182836005 |Review of medication (procedure)| (used by HL7's own FHIR List examples)
-  categorises the taper CarePlan beside the local ``careplan-category`` code ``medication-review``;
+  categorises the taper CarePlan beside the local ``careplan-category`` code ``medication-review``
+  (published with the rest of that CodeSystem by careplan: services/careplan/data);
 * no LOINC or SNOMED CT code for the total daily oral morphine equivalent, nor for the Subjective Opiate
   Withdrawal Scale (Handelsman L et al., Am J Drug Alcohol Abuse 1987;13(3):293-308; 16 items scored
   0-4, total 0-64) was found in the sources searched, so both are local codes of ``medreview-observation``;
@@ -36,6 +37,11 @@ __all__ = [
     "SOURCE_MEDREVIEW",
     "SOURCE_REFERRAL",
     "SOWS_TOTAL",
+    "STEP_DECLINED",
+    "STEP_ID_SYSTEM",
+    "STEP_REASON_DISPLAY",
+    "STEP_STATUS_REASON",
+    "STEP_WITHDRAWN",
     "TASK_ID_SYSTEM",
     "TOTAL_DAILY_OME",
     "UCUM",
@@ -78,6 +84,15 @@ CAREPLAN_CATEGORY = f"{BASE}/CodeSystem/careplan-category"
 MEDICATION_REVIEW = "medication-review"
 GP_TASK_TYPE = f"{BASE}/CodeSystem/gp-task-type"
 TASK_ID_SYSTEM = f"{BASE}/Id/gp-task"
+
+# A taper step's proposed MedicationRequest: its business identifier (``<CarePlan id>-step-<n>``), and why it
+# was cancelled (``statusReason``): the GP declined it (or it was refused as it would no longer lower the
+# dose), or it was withdrawn (an earlier step declined, a pause or resume re-planned it, a discharge).
+STEP_ID_SYSTEM = f"{BASE}/Id/taper-step"
+STEP_STATUS_REASON = f"{BASE}/CodeSystem/taper-step-status-reason"
+STEP_DECLINED = "declined"
+STEP_WITHDRAWN = "withdrawn"
+STEP_REASON_DISPLAY = {STEP_DECLINED: "Declined by the GP", STEP_WITHDRAWN: "Withdrawn: no longer proposed"}
 
 # Where a stored medication resource came from (meta.tag): the GP record (medication.list-synced), the
 # referral (patient.enrolled), or medreview itself (taper proposals and the orders a GP approved).

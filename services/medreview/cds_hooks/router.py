@@ -23,8 +23,8 @@ from services.medreview.cds_hooks.cards import (
     order_sign_cards,
     patient_view_cards,
 )
-from services.medreview.fhir_mapping import decimal_of, steps_of
-from services.medreview.handlers import Session, current_regimen, reviewed
+from services.medreview.fhir_mapping import decimal_of
+from services.medreview.handlers import Session, current_regimen, plan_steps, reviewed
 from services.medreview.medication_list import (
     MEDICATION_TYPES,
     by_type,
@@ -171,7 +171,7 @@ def _patient_view(s: Session, patient_id: str) -> list[dict[str, Any]]:
     plans = s.repo.taper_plans(s.conn, patient, s.tenants)
     plan = None
     if plans:
-        steps = [st for st in steps_of(plans[0]) if st.proposal and st.status != "cancelled"]
+        steps = [st for st in plan_steps(s, plans[0]) if st.proposal and st.status != "cancelled"]
         upcoming = next((st for st in steps if st.pending), None)
         plan = {
             "status": plans[0]["status"],

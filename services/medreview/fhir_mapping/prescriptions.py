@@ -119,7 +119,8 @@ def step_proposal(
     authored: datetime,
     note: str,
 ) -> dict[str, Any]:
-    """The proposed MedicationRequest (``intent`` proposal, ``status`` draft) for one step of a taper."""
+    """The proposed MedicationRequest (``intent`` proposal, ``status`` draft) for one step of a taper, from
+    ``start`` (``dispenseRequest.validityPeriod.start``); ``taper_plan.step_marks`` makes it a plan's step."""
     medication, dosage = _medication_and_dosage(dose, current, family, start)
     proposal: dict[str, Any] = {
         "resourceType": "MedicationRequest",
@@ -144,7 +145,9 @@ def order_from_proposal(
 ) -> dict[str, Any]:
     """The GP-approved order a proposal becomes: ``intent`` order, ``status`` active, ``basedOn`` the proposal
     (then the plan), ``priorPrescription`` the MedicationRequest it replaces."""
-    order = {k: v for k, v in proposal.items() if k not in ("id", "meta", "basedOn", "priorPrescription")}
+    # The step's identifier and extension stay the proposal's: the order is a prescription like any other.
+    mine = ("id", "meta", "identifier", "extension", "statusReason", "basedOn", "priorPrescription")
+    order = {k: v for k, v in proposal.items() if k not in mine}
     order |= {
         "meta": {"tag": [source_tag(SOURCE_MEDREVIEW)]},
         "status": "active",

@@ -1,13 +1,25 @@
-"""A taper plan as a FHIR R4 CarePlan, and back: policy, baseline and steps kept in the plan itself.
+"""A taper plan as FHIR R4: a CarePlan of steps, each reduction or stop a proposed MedicationRequest.
 
-docs/EVENTS.md: the CarePlan has ``status`` draft until the GP approves a step, category medication
-review, and one ``activity`` per step with ``reference`` to its proposed MedicationRequest and
-``detail.scheduledPeriod.start`` the step's date (a hold changes no prescription, so it has no reference).
-Carrying both ``reference`` and ``detail`` departs from R4's invariant cpl-3; the event contract asks for it.
+docs/EVENTS.md: the CarePlan has ``status`` draft until the GP approves a step, category medication review,
+and one ``activity`` per step. A reduction or a stop is ``activity.reference`` to its MedicationRequest
+(``intent`` proposal) and nothing else, as R4's invariant cpl-3 asks ("Provide a reference or detail, not
+both"); everything about the step is on that MedicationRequest:
 
-What a re-plan needs (the policy, the baseline total OME, each step's reduction) rides in extensions under
-``https://pain-review.example.org/fhir/StructureDefinition/``: ``taper-policy`` on the plan, ``taper-step`` on
-each activity.
+* the date: ``dispenseRequest.validityPeriod.start`` (and the dosage's ``timing.repeat.boundsPeriod.start``);
+* the dose: ``medicationCodeableConcept``, ``dosageInstruction`` (``doNotPerform`` for a stop);
+* the step: ``identifier`` ``<CarePlan id>-step-<n>`` (system ``.../Id/taper-step``) and the ``taper-step``
+  extension (number, action, regimen item, daily dose, reduction, resulting total OME);
+* the status: ``draft`` while proposed, ``completed`` once the GP's order exists (the order is the
+  activity's ``outcomeReference``), ``cancelled`` with ``statusReason`` (``taper-step-status-reason``
+  ``declined`` with the GP's words, or ``withdrawn``) otherwise.
+
+A hold changes no prescription and has no MedicationRequest: its activity is a ``detail`` (status, date in
+``scheduledPeriod.start``, product, daily amount) with the ``taper-step`` extension. What happened to a
+step is also told in its activity's ``progress`` notes.
+
+What a re-plan needs (the policy, the baseline total OME) rides in the ``taper-policy`` extension on the
+plan; extensions are under ``https://pain-review.example.org/fhir/StructureDefinition/``. Taper events carry
+:func:`taper_bundle`: the CarePlan and its steps' MedicationRequests.
 """
 
 from __future__ import annotations
@@ -18,7 +30,16 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from services.medreview.codes import CAREPLAN_CATEGORY, EXTENSION, MEDICATION_REVIEW, SNOMED, coding
+from services.medreview.codes import (
+    CAREPLAN_CATEGORY,
+    EXTENSION,
+    MEDICATION_REVIEW,
+    SNOMED,
+    STEP_ID_SYSTEM,
+    STEP_REASON_DISPLAY,
+    STEP_STATUS_REASON,
+    coding,
+)
 from services.medreview.fhir_mapping.quantities import daily_ome, decimal_of, instant, number, quantity
 from services.medreview.taper import StepBasis, TaperPlan, TaperPolicy, TaperStep
 
@@ -26,12 +47,19 @@ __all__ = [
     "POLICY_URL",
     "STEP_URL",
     "StepRecord",
+    "conformant",
     "policy_extension",
     "policy_of",
     "step_activity",
+    "step_extension",
+    "step_marks",
+    "step_reason",
+    "step_references",
     "steps_of",
+    "taper_bundle",
     "taper_careplan",
     "taper_category",
+    "unbundle",
 ]
 
 POLICY_URL = f"{EXTENSION}/taper-policy"
@@ -101,11 +129,41 @@ def policy_of(careplan: Mapping[str, Any]) -> tuple[TaperPolicy, Decimal]:
     return policy, decimal_of(one("baselineOme", "valueQuantity")["value"])
 
 
+def step_extension(step: TaperStep, *, item: str) -> dict[str, Any]:
+    """The ``taper-step`` extension: the step's number, action, the regimen item it changes, its daily dose,
+    the reduction and the total OME (mg/day) it leads to."""
+    dose = step.dose
+    return {
+        "url": STEP_URL,
+        "extension": [
+            _sub("number", valueInteger=step.number),
+            _sub("action", valueCode=step.action.value),
+            _sub("regimenItem", valueReference={"reference": item}),
+            _sub("dailyDose", valueQuantity=quantity(dose.daily_dose, dose.unit)),
+            _sub("reduction", valueQuantity=daily_ome(step.reduction_mg_per_day)),
+            _sub("totalOme", valueQuantity=daily_ome(step.total_ome_mg_per_day)),
+        ],
+    }
+
+
+def step_marks(step: TaperStep, *, item: str, careplan: str) -> dict[str, Any]:
+    """What makes a proposed MedicationRequest a step of ``careplan`` (``CarePlan/<id>``): its identifier
+    (``<id>-step-<n>``) and the ``taper-step`` extension."""
+    plan_id = careplan.removeprefix("CarePlan/")
+    return {
+        "identifier": [{"system": STEP_ID_SYSTEM, "value": f"{plan_id}-step-{step.number}"}],
+        "extension": [step_extension(step, item=item)],
+    }
+
+
 def step_activity(
     step: TaperStep, *, item: str, proposal: str | None, description: str, product: dict[str, Any]
 ) -> dict[str, Any]:
-    """One step as a CarePlan activity: date, dose, reduction and resulting total; ``proposal`` its
-    MedicationRequest (``None`` for a hold)."""
+    """One step as a CarePlan activity: a reduction or stop is ``reference`` to its proposed
+    MedicationRequest (``proposal``) and nothing else (cpl-3); a hold (``proposal`` ``None``) changes no
+    prescription and is a ``detail`` (date, product, daily amount) with the ``taper-step`` extension."""
+    if proposal:
+        return {"reference": {"reference": proposal, "display": description}}
     dose = step.dose
     detail: dict[str, Any] = {
         "kind": "MedicationRequest",
@@ -116,25 +174,7 @@ def step_activity(
     }
     if dose.unit == "mg/day":
         detail["dailyAmount"] = quantity(dose.daily_dose, "mg")
-    activity: dict[str, Any] = {
-        "extension": [
-            {
-                "url": STEP_URL,
-                "extension": [
-                    _sub("number", valueInteger=step.number),
-                    _sub("action", valueCode=step.action.value),
-                    _sub("regimenItem", valueReference={"reference": item}),
-                    _sub("dailyDose", valueQuantity=quantity(dose.daily_dose, dose.unit)),
-                    _sub("reduction", valueQuantity=daily_ome(step.reduction_mg_per_day)),
-                    _sub("totalOme", valueQuantity=daily_ome(step.total_ome_mg_per_day)),
-                ],
-            }
-        ],
-        "detail": detail,
-    }
-    if proposal:
-        activity["reference"] = {"reference": proposal}
-    return activity
+    return {"extension": [step_extension(step, item=item)], "detail": detail}
 
 
 def taper_careplan(
@@ -166,7 +206,9 @@ def taper_careplan(
 
 @dataclass(frozen=True)
 class StepRecord:
-    """A step read back from its CarePlan activity (``index`` in ``CarePlan.activity``)."""
+    """A step read back from its CarePlan activity (``index`` in ``CarePlan.activity``) and, unless it is a
+    hold, its proposed MedicationRequest (``proposal``), whose status gives the step's: ``not-started``
+    (draft), ``completed`` (ordered), ``cancelled`` (``reason`` why)."""
 
     index: int
     number: int
@@ -178,6 +220,8 @@ class StepRecord:
     status: str
     proposal: str | None
     outcome: str | None
+    description: str = ""
+    reason: str | None = None
 
     @property
     def pending(self) -> bool:
@@ -188,27 +232,154 @@ class StepRecord:
         return self.status in ("in-progress", "completed") and self.action != "hold"
 
 
-def steps_of(careplan: Mapping[str, Any]) -> list[StepRecord]:
-    """Every step of a taper CarePlan, in order."""
+# A proposal's status as its step's (CarePlan activity status codes).
+_STEP_STATUS = {
+    "draft": "not-started",
+    "active": "not-started",
+    "on-hold": "on-hold",
+    "completed": "completed",
+    "cancelled": "cancelled",
+    "stopped": "cancelled",
+    "entered-in-error": "entered-in-error",
+}
+
+
+def step_reason(code: str, text: str) -> dict[str, Any]:
+    """Why a step was cancelled: ``taper-step-status-reason`` ``declined`` or ``withdrawn``, and the words."""
+    return {"coding": [coding(STEP_STATUS_REASON, code, STEP_REASON_DISPLAY.get(code))], "text": text}
+
+
+def _reference(activity: Mapping[str, Any]) -> str | None:
+    ref = (activity.get("reference") or {}).get("reference")
+    return str(ref) if ref else None
+
+
+def step_references(careplan: Mapping[str, Any]) -> list[str]:
+    """The MedicationRequests a taper CarePlan's activities refer to (its steps' proposals), in order."""
+    found = [_reference(a) for a in careplan.get("activity") or []]
+    return list(dict.fromkeys(ref for ref in found if ref))
+
+
+def unbundle(taper: Mapping[str, Any]) -> tuple[Mapping[str, Any], dict[str, Mapping[str, Any]]]:
+    """The CarePlan and the MedicationRequests (by ``MedicationRequest/<id>``) of a taper event's data: a
+    Bundle (:func:`taper_bundle`) or, as before it, the CarePlan alone."""
+    if taper.get("resourceType") != "Bundle":
+        return taper, {}
+    resources = [e.get("resource") or {} for e in taper.get("entry") or []]
+    careplan = next((r for r in resources if r.get("resourceType") == "CarePlan"), None)
+    if careplan is None:
+        raise ValueError("the taper Bundle holds no CarePlan")
+    requests = {
+        f"MedicationRequest/{r['id']}": r
+        for r in resources
+        if r.get("resourceType") == "MedicationRequest" and r.get("id")
+    }
+    return careplan, requests
+
+
+def taper_bundle(careplan: Mapping[str, Any], requests: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    """A taper event's data (docs/EVENTS.md): a collection Bundle of the CarePlan, then the MedicationRequest
+    of each step it refers to, in the plan's order."""
+    resources = [careplan, *(requests[ref] for ref in step_references(careplan) if ref in requests)]
+    return {
+        "resourceType": "Bundle",
+        "type": "collection",
+        "entry": [{"fullUrl": f"{r['resourceType']}/{r['id']}", "resource": dict(r)} for r in resources],
+    }
+
+
+def _request_date(request: Mapping[str, Any]) -> str | None:
+    start = ((request.get("dispenseRequest") or {}).get("validityPeriod") or {}).get("start")
+    for dosage in request.get("dosageInstruction") or []:
+        bounds = ((dosage.get("timing") or {}).get("repeat") or {}).get("boundsPeriod") or {}
+        start = start or bounds.get("start")
+    return str(start) if start else None
+
+
+def _text(concept: Any) -> str | None:
+    return str(concept["text"]) if isinstance(concept, Mapping) and concept.get("text") else None
+
+
+def steps_of(
+    taper: Mapping[str, Any], requests: Mapping[str, Mapping[str, Any]] | None = None
+) -> list[StepRecord]:
+    """Every step of a taper CarePlan, in order. ``taper`` is the CarePlan, with its steps' MedicationRequests
+    in ``requests`` (by reference), or a taper Bundle holding both. A plan stored before cpl-3 was kept
+    (reference and detail on one activity, the step extension on the activity) reads the same."""
+    careplan, found = unbundle(taper)
+    found = {**found, **(requests or {})}
     steps = []
     for index, activity in enumerate(careplan.get("activity") or []):
-        parts = _parts(activity, STEP_URL)
+        proposal = _reference(activity)
+        request = found.get(proposal) if proposal else None
+        if proposal and request is None:
+            raise ValueError(f"{proposal}: a taper step is read from its MedicationRequest, not given here")
+        parts = (_parts(request, STEP_URL) if request else {}) or _parts(activity, STEP_URL)
         if not parts:
             continue
         detail = activity.get("detail") or {}
+        if request is not None:
+            day = _request_date(request) or (detail.get("scheduledPeriod") or {}).get("start")
+            status = _STEP_STATUS.get(str(request.get("status")), "unknown")
+            notes = [str(n["text"]) for n in request.get("note") or [] if n.get("text")]
+            description = notes[0] if notes else str(detail.get("description", ""))
+            reason = _text(request.get("statusReason"))
+        else:
+            day = (detail.get("scheduledPeriod") or {}).get("start")
+            status = str(detail.get("status"))
+            description = str(detail.get("description", ""))
+            reason = _text(detail.get("statusReason"))
         outcomes = activity.get("outcomeReference") or []
         steps.append(
             StepRecord(
                 index=index,
                 number=int(parts["number"][0]["valueInteger"]),
-                date=date.fromisoformat(str(detail["scheduledPeriod"]["start"])[:10]),
+                date=date.fromisoformat(str(day)[:10]),
                 action=str(parts["action"][0]["valueCode"]),
                 item=str(parts["regimenItem"][0]["valueReference"]["reference"]),
                 reduction=decimal_of(parts["reduction"][0]["valueQuantity"]["value"]),
                 total=decimal_of(parts["totalOme"][0]["valueQuantity"]["value"]),
-                status=str(detail.get("status")),
-                proposal=(activity.get("reference") or {}).get("reference"),
+                status=status,
+                proposal=proposal,
                 outcome=outcomes[0].get("reference") if outcomes else None,
+                description=description,
+                reason=reason,
             )
         )
     return steps
+
+
+def conformant(
+    careplan: Mapping[str, Any], requests: Mapping[str, Mapping[str, Any]]
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """A plan stored before cpl-3 was kept, brought into the current shape: each activity with both
+    ``reference`` and ``detail`` keeps only the reference (its outcome and progress too), and its
+    MedicationRequest gets the step's identifier and extension. The plan, and the MedicationRequests changed.
+    """
+    plan = dict(careplan)
+    changed = []
+    activities = []
+    for activity in careplan.get("activity") or []:
+        proposal = _reference(activity)
+        if not proposal or "detail" not in activity:
+            activities.append(activity)
+            continue
+        detail = activity["detail"]
+        kept = {k: v for k, v in activity.items() if k not in ("detail", "extension")}
+        kept["reference"] = {"reference": proposal, "display": str(detail.get("description") or proposal)}
+        activities.append(kept)
+        request = requests.get(proposal)
+        step = [e for e in activity.get("extension") or [] if e.get("url") == STEP_URL]
+        if request is None or not step or _parts(request, STEP_URL):
+            continue
+        number = _parts(activity, STEP_URL)["number"][0]["valueInteger"]
+        identifier = {"system": STEP_ID_SYSTEM, "value": f"{plan.get('id')}-step-{number}"}
+        changed.append(
+            {
+                **request,
+                "identifier": [*request.get("identifier", []), identifier],
+                "extension": [*request.get("extension", []), *step],
+            }
+        )
+    plan["activity"] = activities
+    return plan, changed

@@ -13,6 +13,7 @@ from services.medreview.handlers.pause import (
     slower,
     withdrawal_score,
 )
+from services.medreview.handlers.planning import plan_steps
 from services.medreview.handlers.review import (
     current_regimen,
     review_bundle_resources,
@@ -31,6 +32,7 @@ __all__ = [
     "on_task_completed",
     "on_withdrawal_score",
     "pause_taper",
+    "plan_steps",
     "propose_taper",
     "resume_taper",
     "review_bundle_resources",

@@ -11,10 +11,10 @@ declined.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from services.medreview.codes import GP_TASK_TYPE, has_coding
+from services.medreview.codes import GP_TASK_TYPE, STEP_DECLINED, has_coding
 from services.medreview.fhir_mapping import (
     APPROVE_STEP,
     Decision,
@@ -23,10 +23,17 @@ from services.medreview.fhir_mapping import (
     instant,
     order_from_proposal,
     outcome_of,
-    steps_of,
     task_identifier,
 )
-from services.medreview.handlers.planning import cancel_step, request_next_approval, set_note
+from services.medreview.handlers.planning import (
+    add_progress,
+    announce,
+    cancel_step,
+    plan_steps,
+    request_next_approval,
+    set_note,
+    store_plan,
+)
 from services.medreview.handlers.session import Session
 from services.medreview.ome import oral_morphine_equivalent
 from shared.contracts import (
@@ -78,7 +85,8 @@ def decide_step(
     careplan_ref = next((str(b["reference"]) for b in task.get("basedOn") or [] if "reference" in b), "")
     careplan = s.repo.read(s.conn, careplan_ref, s.tenants)
     focus = str((task.get("focus") or {}).get("reference", ""))
-    step = next((st for st in steps_of(careplan) if st.proposal == focus), None)
+    steps = plan_steps(s, careplan)
+    step = next((st for st in steps if st.proposal == focus), None)
     if step is None or not step.pending or careplan.get("status") not in ("draft", "active"):
         raise Conflict(
             f"{focus} is no longer a proposed step of {careplan_ref} (paused, re-planned or ended)"
@@ -89,9 +97,9 @@ def decide_step(
         if answer is not None and answer.get(key):
             closed[key] = answer[key]
     if outcome.decision is Decision.APPROVED:
-        refusal = _increase(s, careplan, step)
+        refusal = _increase(s, steps, step)
         if refusal is None:
-            order = _approve(s, careplan, step)
+            order = _approve(s, careplan, steps, step)
             output = {
                 "type": {"text": "order"},
                 "valueReference": {"reference": f"MedicationRequest/{order}"},
@@ -103,25 +111,25 @@ def decide_step(
     reason = outcome.reason or "No reason given"
     closed |= {"status": "rejected", "businessStatus": {"text": "declined"}, "statusReason": {"text": reason}}
     stored = s.put(closed)  # closed first, so that cancelling the step finds no open Task to cancel
-    _decline(s, careplan, step, reason)
+    _decline(s, careplan, steps, step, reason)
     return stored
 
 
-def _prior(careplan: Mapping[str, Any], step: StepRecord) -> str:
+def _prior(steps: Sequence[StepRecord], step: StepRecord) -> str:
     """What the step's order replaces: the latest order approved for the same opioid, else the original."""
     earlier = [
         st.outcome
-        for st in steps_of(careplan)
+        for st in steps
         if st.index < step.index and st.item == step.item and st.approved and st.outcome
     ]
     return earlier[-1] if earlier else step.item
 
 
-def _increase(s: Session, careplan: Mapping[str, Any], step: StepRecord) -> str | None:
+def _increase(s: Session, steps: Sequence[StepRecord], step: StepRecord) -> str | None:
     """Why ordering the step would not lower the current dose, or ``None`` when it would."""
     if step.proposal is None or step.action == "stop":
         return None
-    prior = s.repo.find(s.conn, _prior(careplan, step), s.tenants)
+    prior = s.repo.find(s.conn, _prior(steps, step), s.tenants)
     proposal = s.repo.read(s.conn, step.proposal, s.tenants)
     if prior is None:
         return "Not ordered: the prescription this step reduces is no longer on the record; re-plan"
@@ -136,22 +144,24 @@ def _increase(s: Session, careplan: Mapping[str, Any], step: StepRecord) -> str 
     return None
 
 
-def _approve(s: Session, careplan: dict[str, Any], step: StepRecord) -> str:
+def _approve(s: Session, careplan: dict[str, Any], steps: Sequence[StepRecord], step: StepRecord) -> str:
+    """Order the step: the order replaces the prior prescription (stopped), the proposal is completed, the
+    order is the activity's outcome; holds before the step are done."""
     assert step.proposal is not None
     proposal = s.repo.read(s.conn, step.proposal, s.tenants)
-    prior_ref = _prior(careplan, step)
+    prior_ref = _prior(steps, step)
     order = s.create(order_from_proposal(proposal, prior=prior_ref, authored=s.now, requester=None))
     s.put({**proposal, "status": "completed"})
     prior = s.repo.find(s.conn, prior_ref, s.tenants)
     replaced = s.put({**prior, "status": "stopped"}) if prior is not None else None
-    for earlier in steps_of(careplan):
-        if earlier.index < step.index and earlier.status == "in-progress":
+    for earlier in steps:
+        if earlier.index < step.index and earlier.pending and earlier.proposal is None:
             careplan["activity"][earlier.index]["detail"]["status"] = "completed"
     activity = careplan["activity"][step.index]
-    activity["detail"]["status"] = "in-progress"
     activity["outcomeReference"] = [{"reference": f"MedicationRequest/{order['id']}"}]
+    add_progress(s, careplan, step, f"Approved by the GP: ordered as MedicationRequest/{order['id']}")
     careplan["status"] = "active"
-    stored = s.put(careplan)
+    stored = store_plan(s, careplan)
     entries = [order, *([replaced] if replaced is not None else [])]
     bundle = {
         "resourceType": "Bundle",
@@ -159,17 +169,19 @@ def _approve(s: Session, careplan: dict[str, Any], step: StepRecord) -> str:
         "entry": [{"fullUrl": f"{r['resourceType']}/{r['id']}", "resource": r} for r in entries],
     }
     s.emit(PRESCRIPTION_CHANGED_V1, f"MedicationRequest/{order['id']}", bundle)
-    s.emit(TAPER_APPROVED_V1, f"CarePlan/{stored['id']}", stored)
+    announce(s, TAPER_APPROVED_V1, stored)
     request_next_approval(s, stored)
     return str(order["id"])
 
 
-def _decline(s: Session, careplan: dict[str, Any], step: StepRecord, reason: str) -> None:
-    cancel_step(s, careplan, step, reason)
-    for later in steps_of(careplan):
+def _decline(
+    s: Session, careplan: dict[str, Any], steps: Sequence[StepRecord], step: StepRecord, reason: str
+) -> None:
+    cancel_step(s, careplan, step, reason, STEP_DECLINED)
+    for later in steps:
         if later.index > step.index and later.pending:
             cancel_step(s, careplan, later, f"Not proposed: step {step.number} was declined")
     careplan["status"] = "revoked"
     set_note(s, careplan, f"Step {step.number} declined: {reason}")
-    stored = s.put(careplan)
-    s.emit(TAPER_DECLINED_V1, f"CarePlan/{stored['id']}", stored)
+    stored = store_plan(s, careplan)
+    announce(s, TAPER_DECLINED_V1, stored)

@@ -9,18 +9,22 @@ Resuming re-plans from the day it resumes and asks the GP to approve the next st
 
 from __future__ import annotations
 
+import copy
 from dataclasses import replace
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from services.medreview.codes import OBSERVATION_CODES, SOWS_TOTAL, has_coding
-from services.medreview.fhir_mapping import REVIEW, gp_task, policy_extension, policy_of, steps_of
+from services.medreview.fhir_mapping import REVIEW, gp_task, policy_extension, policy_of
 from services.medreview.handlers.planning import (
     add_steps,
+    announce,
     cancel_step,
+    plan_steps,
     request_next_approval,
     set_note,
+    store_plan,
     taper_input,
 )
 from services.medreview.handlers.session import Session
@@ -86,8 +90,8 @@ def pause_taper(
     set_note(s, careplan, f"Paused on {on.isoformat()}: {why}. No step goes ahead until it is resumed.")
     if evidence:
         careplan["supportingInfo"] = [*careplan.get("supportingInfo", []), {"reference": evidence}]
-    stored = s.put(careplan)
-    s.emit(TAPER_PAUSED_V1, f"CarePlan/{stored['id']}", stored)
+    stored = store_plan(s, careplan)
+    announce(s, TAPER_PAUSED_V1, stored)
     task = s.create(
         gp_task(
             REVIEW,
@@ -117,9 +121,9 @@ def resume_taper(
     s = s.owned_by(s.repo.practice_of(s.conn, f"CarePlan/{careplan['id']}", s.tenants) or s.practice)
     current, _ = policy_of(careplan)
     careplan = _replan(s, careplan, on, policy or current, "Re-planned on resuming")
-    careplan["status"] = "active" if any(st.approved for st in steps_of(careplan)) else "draft"
+    careplan["status"] = "active" if any(st.approved for st in plan_steps(s, careplan)) else "draft"
     set_note(s, careplan, f"Resumed on {on.isoformat()}")
-    stored = s.put(careplan)
+    stored = store_plan(s, careplan)
     request_next_approval(s, stored)
     return stored
 
@@ -130,9 +134,8 @@ def _replan(
     """Cancel the steps not yet approved and plan again from today's regimen, keeping the baseline and
     counting the approved reductions against the monthly cap. A plan that cannot be re-planned (a dose not
     computable...) keeps no pending step, and its note says why."""
-    careplan = dict(careplan)
-    careplan["activity"] = [dict(a, detail=dict(a.get("detail") or {})) for a in careplan.get("activity", [])]
-    steps = steps_of(careplan)
+    careplan = copy.deepcopy(careplan)
+    steps = plan_steps(s, careplan)
     for step in steps:
         if step.pending:
             cancel_step(s, careplan, step, reason)

@@ -1,5 +1,6 @@
 """What proposing, re-planning and approving a taper share: the current regimen as taper input, steps as
-proposed MedicationRequests and CarePlan activities, and asking the GP to approve the next step."""
+proposed MedicationRequests and CarePlan activities, reading the steps back, storing and announcing the plan
+(a Bundle of the CarePlan and its steps' MedicationRequests), and asking the GP to approve the next step."""
 
 from __future__ import annotations
 
@@ -7,31 +8,42 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
+from services.medreview.codes import STEP_WITHDRAWN
 from services.medreview.fhir_mapping import (
     APPROVE_STEP,
     StepRecord,
+    conformant,
     dose_text,
     gp_task,
     instant,
     product_concept,
     step_activity,
+    step_marks,
     step_proposal,
+    step_reason,
+    step_references,
     steps_of,
+    taper_bundle,
 )
 from services.medreview.handlers.review import Regimen, current_regimen, reviewed
 from services.medreview.handlers.session import Session
 from services.medreview.ome import OmeResult
 from services.medreview.taper import RegimenItem, StepAction, TaperPlan, regimen_from_ome
-from shared.contracts import GP_TASK_REQUESTED_V1
+from shared.contracts import GP_TASK_REQUESTED_V1, EventType
 from shared.fhir import Unprocessable
 from shared.terminology import DEFAULT_OME_FACTOR_TABLE, DmdProduct, load_product_catalogue
 
 __all__ = [
     "TaperInput",
+    "add_progress",
     "add_steps",
+    "announce",
     "cancel_step",
+    "plan_steps",
     "request_next_approval",
     "set_note",
+    "step_requests",
+    "store_plan",
     "taper_input",
 ]
 
@@ -101,7 +113,7 @@ def add_steps(
                 careplan=careplan,
                 authored=s.now,
                 note=description,
-            )
+            ) | step_marks(step, item=step.dose.reference, careplan=careplan)
             proposal = f"MedicationRequest/{s.create(resource)['id']}"
         activities.append(
             step_activity(
@@ -115,21 +127,57 @@ def add_steps(
     return activities
 
 
+def step_requests(s: Session, careplan: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """The MedicationRequests the plan's steps refer to, as stored now, by reference."""
+    found = {ref: s.repo.find(s.conn, ref, s.tenants) for ref in step_references(careplan)}
+    return {ref: request for ref, request in found.items() if request is not None}
+
+
+def plan_steps(s: Session, careplan: Mapping[str, Any]) -> list[StepRecord]:
+    """The plan's steps, read with their MedicationRequests as stored now."""
+    return steps_of(careplan, step_requests(s, careplan))
+
+
+def store_plan(s: Session, careplan: dict[str, Any]) -> dict[str, Any]:
+    """Store a new version of the plan; a plan kept in the shape before cpl-3 is brought into the current one
+    (its steps' MedicationRequests get their identifier and extension)."""
+    plan, changed = conformant(careplan, step_requests(s, careplan))
+    for request in changed:
+        s.put(request)
+    return s.put(plan)
+
+
+def announce(s: Session, event_type: EventType, careplan: dict[str, Any]) -> None:
+    """Emit a taper event: the stored plan and its steps' MedicationRequests in a Bundle."""
+    s.emit(event_type, f"CarePlan/{careplan['id']}", taper_bundle(careplan, step_requests(s, careplan)))
+
+
 def set_note(s: Session, careplan: dict[str, Any], text: str) -> None:
     """Add a dated note to the plan (why it was paused, resumed, declined...)."""
     careplan["note"] = [*careplan.get("note", []), {"time": instant(s.now), "text": text}]
 
 
-def cancel_step(s: Session, careplan: dict[str, Any], step: StepRecord, reason: str) -> None:
-    """Cancel a pending step: its activity (with ``reason``), its proposal and any unanswered Task for it."""
-    detail = careplan["activity"][step.index]["detail"]
-    detail["status"] = "cancelled"
-    detail["statusReason"] = {"text": reason}
+def add_progress(s: Session, careplan: dict[str, Any], step: StepRecord, text: str) -> None:
+    """Add a dated progress note to a step's activity."""
+    activity = careplan["activity"][step.index]
+    activity["progress"] = [*activity.get("progress", []), {"time": instant(s.now), "text": text}]
+
+
+def cancel_step(
+    s: Session, careplan: dict[str, Any], step: StepRecord, reason: str, code: str = STEP_WITHDRAWN
+) -> None:
+    """Cancel a pending step with ``reason`` (``code`` declined or withdrawn): its proposal (or a hold's
+    activity detail), any unanswered Task for it, and a progress note on its activity."""
+    why = step_reason(code, reason)
+    add_progress(s, careplan, step, f"{'Declined' if code != STEP_WITHDRAWN else 'Withdrawn'}: {reason}")
     if step.proposal is None:
+        detail = careplan["activity"][step.index]["detail"]
+        detail["status"] = "cancelled"
+        detail["statusReason"] = why
         return
     proposal = s.repo.find(s.conn, step.proposal, s.tenants)
     if proposal is not None and proposal.get("status") == "draft":
-        s.put({**proposal, "status": "cancelled", "statusReason": {"text": reason}})
+        s.put({**proposal, "status": "cancelled", "statusReason": why})
     for task in s.repo.open_tasks(s.conn, step.proposal, s.tenants):
         s.put(
             {**task, "status": "cancelled", "statusReason": {"text": reason}, "lastModified": instant(s.now)}
@@ -138,7 +186,7 @@ def cancel_step(s: Session, careplan: dict[str, Any], step: StepRecord, reason: 
 
 def request_next_approval(s: Session, careplan: Mapping[str, Any]) -> dict[str, Any] | None:
     """Ask the practice to approve the plan's next proposed step, unless it was asked already."""
-    steps = steps_of(careplan)
+    steps = plan_steps(s, careplan)
     upcoming = next((st for st in steps if st.pending and st.proposal), None)
     if upcoming is None or upcoming.proposal is None:
         return None
@@ -147,7 +195,7 @@ def request_next_approval(s: Session, careplan: Mapping[str, Any]) -> dict[str, 
     proposed = [st for st in steps if st.proposal and st.status != "cancelled"]
     position = proposed.index(upcoming) + 1
     previous = next((st.total for st in reversed(steps) if st.approved), None)
-    description = str(careplan["activity"][upcoming.index]["detail"]["description"])
+    description = upcoming.description.rstrip(".")
     summary = (
         f"Opioid dose reduction: please approve step {upcoming.number} ({position} of {len(proposed)} "
         f"proposed). {description}."

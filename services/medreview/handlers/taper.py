@@ -6,7 +6,7 @@ from datetime import date
 from typing import Any
 
 from services.medreview.fhir_mapping import taper_careplan
-from services.medreview.handlers.planning import add_steps, request_next_approval, taper_input
+from services.medreview.handlers.planning import add_steps, announce, request_next_approval, taper_input
 from services.medreview.handlers.review import patient_session
 from services.medreview.handlers.session import Session
 from services.medreview.taper import TaperPolicy, plan_taper
@@ -20,7 +20,8 @@ def propose_taper(
     s: Session, patient: str, policy: TaperPolicy, start: date, factor_table: str
 ) -> dict[str, Any]:
     """Plan a taper from the current regimen and store it as a draft CarePlan with one proposed
-    MedicationRequest per reduction; emit ``taper.proposed`` and ask the GP to approve the first step.
+    MedicationRequest per reduction; emit ``taper.proposed`` (the plan and those MedicationRequests) and ask
+    the GP to approve the first step.
 
     409 when the patient already has an open (draft, active or paused) taper plan; 422 when the regimen
     cannot be tapered (a dose not computable, no opioid, nothing to reduce within the monthly cap).
@@ -52,6 +53,6 @@ def propose_taper(
         plan, patient=patient, created=s.now, activities=activities, description=description
     )
     stored = s.create(careplan, resource_id=careplan_id)
-    s.emit(TAPER_PROPOSED_V1, f"CarePlan/{careplan_id}", stored)
+    announce(s, TAPER_PROPOSED_V1, stored)
     request_next_approval(s, stored)
     return stored

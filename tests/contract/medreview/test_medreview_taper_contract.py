@@ -1,14 +1,25 @@
 """Taper plans over HTTP and the bus: proposal -> GP Task -> gp.task-completed -> order and
-prescription.changed; decline through ``$decide``; pause by a posted withdrawal score; pause and resume."""
+prescription.changed; decline through ``$decide``; pause by a posted withdrawal score; pause and resume;
+every resource medreview emits is valid R4 and keeps cpl-3."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from services.medreview.fhir_mapping import steps_of
-from shared.contracts import GP_TASK_COMPLETED_V1
+import sqlalchemy as sa
+
+from services.medreview.fhir_mapping import StepRecord, step_references, steps_of, unbundle
+from shared.contracts import GP_TASK_COMPLETED_V1, from_json
 from shared.fhir import validate_resource
-from tests.contract.medreview.conftest import Medreview, eventually, medicine, new_patient, synced
+from shared.outbox import outbox
+from tests.contract.fhir.invariants import assert_invariants, cpl3_violations
+from tests.contract.medreview.conftest import (
+    Medreview,
+    eventually,
+    medicine,
+    new_patient,
+    synced,
+)
 
 PARAMS = {"resourceType": "Parameters"}
 
@@ -29,6 +40,15 @@ def start(medreview: Medreview, **policy: Any) -> tuple[str, dict[str, Any]]:
     return patient, response.json()
 
 
+def steps(medreview: Medreview, careplan: dict[str, Any]) -> list[StepRecord]:
+    """The plan's steps with their MedicationRequests as medreview serves them now (one search)."""
+    found = medreview.get(
+        "/fhir/MedicationRequest", patient=careplan["subject"]["reference"], intent="proposal", _count="1000"
+    ).json()
+    proposals = {f"MedicationRequest/{e['resource']['id']}": e["resource"] for e in found.get("entry", [])}
+    return steps_of(careplan, {ref: proposals[ref] for ref in step_references(careplan)})
+
+
 def approval_task(medreview: Medreview, patient: str) -> dict[str, Any]:
     found = medreview.get(
         "/fhir/Task", patient=f"Patient/{patient}", status="requested", code="approve-taper-step"
@@ -43,11 +63,15 @@ def test_a_proposed_plan_goes_to_the_gp_and_an_approval_comes_back_as_a_prescrip
 ) -> None:
     patient, careplan = start(medreview, stepPercent={"valueDecimal": 10}, intervalDays={"valueInteger": 14})
     validate_resource(careplan, "CarePlan")
+    assert_invariants(careplan)
     assert careplan["status"] == "draft" and careplan["subject"] == {"reference": f"Patient/{patient}"}
-    first = steps_of(careplan)[0]
-    assert careplan["activity"][0]["detail"]["scheduledPeriod"]["start"] == "2026-04-06"
+    first = steps(medreview, careplan)[0]
+    assert first.date.isoformat() == "2026-04-06" and set(careplan["activity"][0]) == {"reference"}
+    proposal = medreview.get(f"/fhir/{first.proposal}").json()
+    assert proposal["dispenseRequest"]["validityPeriod"]["start"] == "2026-04-06"
     [proposed] = medreview.events("taper.proposed.v1", f"CarePlan/{careplan['id']}")
-    assert proposed["data"]["id"] == careplan["id"]
+    plan, requests = unbundle(proposed["data"])
+    assert plan["id"] == careplan["id"] and first.proposal in requests
     task = approval_task(medreview, patient)
     [requested] = medreview.events("gp.task-requested.v1", f"Task/{task['id']}")
     assert requested["data"]["focus"] == {"reference": first.proposal}
@@ -68,9 +92,10 @@ def test_a_proposed_plan_goes_to_the_gp_and_an_approval_comes_back_as_a_prescrip
     assert order["priorPrescription"] == {"reference": f"MedicationRequest/{patient}-mor"}
     assert medreview.get(f"/fhir/MedicationRequest/{patient}-mor").json()["status"] == "stopped"
     plan = medreview.get(f"/fhir/CarePlan/{careplan['id']}").json()
-    assert plan["status"] == "active" and plan["activity"][0]["detail"]["status"] == "in-progress"
+    assert plan["status"] == "active" and steps(medreview, plan)[0].status == "completed"
+    assert plan["activity"][0]["outcomeReference"] == [{"reference": order_ref}]
     assert medreview.events("taper.approved.v1", f"CarePlan/{careplan['id']}")
-    assert approval_task(medreview, patient)["focus"] == {"reference": steps_of(careplan)[1].proposal}
+    assert approval_task(medreview, patient)["focus"] == {"reference": steps(medreview, careplan)[1].proposal}
 
 
 def test_a_gp_system_declines_a_step_through_the_api_with_a_reason(medreview: Medreview) -> None:
@@ -92,11 +117,12 @@ def test_a_gp_system_declines_a_step_through_the_api_with_a_reason(medreview: Me
     assert closed.status_code == 200 and closed.json()["status"] == "rejected"
     plan = medreview.get(f"/fhir/CarePlan/{careplan['id']}").json()
     assert plan["status"] == "revoked"
-    assert plan["activity"][0]["detail"]["statusReason"] == {
-        "text": "Review after the pain clinic appointment"
-    }
+    first = steps(medreview, plan)[0]
+    assert first.reason == "Review after the pain clinic appointment"
     [declined] = medreview.events("taper.declined.v1", f"CarePlan/{careplan['id']}")
-    assert declined["data"]["status"] == "revoked"
+    assert unbundle(declined["data"])[0]["status"] == "revoked"
+    reason = unbundle(declined["data"])[1][first.proposal or ""]["statusReason"]
+    assert reason["coding"][0]["code"] == "declined" and reason["text"] == first.reason
     again = medreview.post(
         f"/fhir/Task/{task['id']}/$decide",
         {**PARAMS, "parameter": [{"name": "decision", "valueCode": "approved"}]},
@@ -125,8 +151,8 @@ def test_a_withdrawal_score_posted_to_medreview_pauses_the_plan(medreview: Medre
     plan = medreview.get(f"/fhir/CarePlan/{careplan['id']}").json()
     assert plan["status"] == "on-hold" and "withdrawal score 17" in plan["note"][-1]["text"]
     [paused] = medreview.events("taper.paused.v1", f"CarePlan/{careplan['id']}")
-    assert paused["data"]["status"] == "on-hold"
-    pending = [s for s in steps_of(plan) if s.pending]
+    assert unbundle(paused["data"])[0]["status"] == "on-hold"
+    pending = [s for s in steps(medreview, plan) if s.pending]
     assert pending[0].date.isoformat() == "2026-04-10"
     assert all(s.total <= 120 for s in pending)
     none_open = medreview.get(
@@ -160,3 +186,37 @@ def test_a_second_plan_while_one_is_open_is_a_conflict_and_another_practice_sees
     other = medreview.other_practice_token()
     assert medreview.get(f"/fhir/CarePlan/{careplan['id']}", token=other).status_code == 404
     assert medreview.post(f"/fhir/Patient/{patient}/$propose-taper", PARAMS, token=other).status_code == 404
+
+
+def test_the_cpl3_check_finds_an_activity_with_both_a_reference_and_a_detail() -> None:
+    both = {"reference": {"reference": "MedicationRequest/x"}, "detail": {"status": "not-started"}}
+    plan = {"resourceType": "CarePlan", "id": "c", "activity": [{"detail": {}}, both]}
+    assert cpl3_violations(plan) == ["cpl-3: CarePlan (CarePlan/c) activity[1] has both reference and detail"]
+    bundle = {"resourceType": "Bundle", "entry": [{"resource": plan}]}
+    assert cpl3_violations(bundle) and not cpl3_violations({**plan, "activity": [both["detail"]]})
+
+
+def test_every_resource_medreview_emits_and_every_taper_plan_it_keeps_is_valid_r4_and_keeps_cpl3(
+    medreview: Medreview,
+) -> None:
+    patient, careplan = start(medreview)  # at least one plan, whichever tests ran before
+    answer = {
+        **approval_task(medreview, patient),
+        "status": "completed",
+        "businessStatus": {"text": "approved"},
+    }
+    medreview.publish("gpconnect", GP_TASK_COMPLETED_V1, answer, f"Task/{answer['id']}")
+    eventually(lambda: medreview.events("taper.approved.v1", f"CarePlan/{careplan['id']}"))
+    with medreview.system.services["medreview"].engine.connect() as conn:
+        events = [from_json(row.payload) for row in conn.execute(sa.select(outbox.c.payload))]
+    assert {"taper.proposed.v1", "taper.approved.v1", "gp.task-requested.v1"} <= {e.type for e in events}
+    for event in events:
+        validate_resource(event.data)
+        assert_invariants(event.data)
+        if event.type.startswith("taper."):
+            assert event.data["resourceType"] == "Bundle"
+    plans = medreview.get("/fhir/CarePlan", _count="100").json()
+    assert plans["total"] >= 1
+    for entry in plans["entry"]:
+        validate_resource(entry["resource"], "CarePlan")
+        assert_invariants(entry["resource"])

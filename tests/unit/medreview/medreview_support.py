@@ -12,6 +12,7 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy import Engine
 
+from services.medreview.fhir_mapping import StepRecord, step_references, steps_of
 from services.medreview.handlers import Session
 from services.medreview.repository import MedreviewRepository
 from shared.auth.principal import Principal, parse_scopes
@@ -72,6 +73,12 @@ class Harness:
     ) -> list[dict[str, Any]]:
         with self.engine.connect() as conn:
             return self.repo.search(conn, resource_type, params, {practice})
+
+    def steps(self, careplan: dict[str, Any], practice: str = PRACTICE) -> list[StepRecord]:
+        """The plan's steps, read with their MedicationRequests as stored now."""
+        with self.engine.connect() as conn:
+            requests = {ref: self.repo.read(conn, ref, {practice}) for ref in step_references(careplan)}
+        return steps_of(careplan, requests)
 
     def events(self, *types: str) -> list[tuple[str, dict[str, Any]]]:
         """(type, data) of every outbox event so far, oldest first; only ``types`` when given."""

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from services.medreview.fhir_mapping import Decision, Outcome, steps_of
+from services.medreview.fhir_mapping import Decision, Outcome, steps_of, unbundle
 from services.medreview.handlers import (
     decide_step,
     on_medication_list_synced,
@@ -23,7 +23,8 @@ from services.medreview.handlers import (
 from services.medreview.ome import oral_morphine_equivalent
 from services.medreview.taper import TaperPolicy
 from shared.contracts import GP_TASK_COMPLETED_V1, MEDICATION_LIST_SYNCED_V1
-from shared.fhir import Conflict, Unprocessable
+from shared.fhir import Conflict, Unprocessable, validate_resource
+from tests.contract.fhir.invariants import assert_invariants
 from tests.unit.medreview.medreview_support import (
     NOW,
     Harness,
@@ -34,6 +35,7 @@ from tests.unit.medreview.medreview_support import (
 )
 
 MORPHINE_60_MR = "Morphine sulfate 60mg modified-release tablets"
+BASE = "https://pain-review.example.org/fhir"
 START = date(2026, 3, 2)
 THRESHOLD = Decimal(11)
 
@@ -74,12 +76,24 @@ def ome_of(resource: dict[str, Any]) -> Decimal:
 def test_a_proposal_is_a_draft_careplan_of_proposed_steps_with_one_task_for_the_first(mr: Harness) -> None:
     careplan = propose(mr)
     assert (careplan["status"], careplan["intent"]) == ("draft", "plan")
-    steps = steps_of(careplan)
+    steps = mr.steps(careplan)
     assert [s.total for s in steps[:3]] == [110, 100, 90] and steps[-1].total == 0
     proposals = [mr.read(s.proposal) for s in steps if s.proposal]
     assert all((p["intent"], p["status"]) == ("proposal", "draft") for p in proposals)
+    assert proposals[0]["identifier"] == [
+        {"system": f"{BASE}/Id/taper-step", "value": f"{careplan['id']}-step-1"}
+    ]
+    assert proposals[0]["dispenseRequest"]["validityPeriod"]["start"] == START.isoformat()
+    assert careplan["activity"][0] == {
+        "reference": {"reference": steps[0].proposal, "display": steps[0].description}
+    }
     types = [t for t, _ in mr.events()]
     assert types == ["taper.proposed.v1", "gp.task-requested.v1"]
+    [(_, proposed)] = mr.events("taper.proposed.v1")
+    plan, requests = unbundle(proposed)
+    assert proposed["type"] == "collection" and plan["id"] == careplan["id"]
+    assert list(requests) == [s.proposal for s in steps if s.proposal]
+    assert steps_of(proposed) == steps
     [(_, task)] = mr.events("gp.task-requested.v1")
     assert task["focus"] == {"reference": steps[0].proposal} and task["for"] == {"reference": "Patient/p1"}
     assert task["code"]["coding"][0]["code"] == "approve-taper-step"
@@ -94,18 +108,23 @@ def test_the_gps_approval_orders_the_step_and_announces_the_prescription_change(
     gp_answers(mr, task, "completed", "approved")
     [(_, change)] = mr.events("prescription.changed.v1")
     order, replaced = (e["resource"] for e in change["entry"])
-    first = steps_of(careplan)[0]
+    first = mr.steps(careplan)[0]
+    assert "identifier" not in order and "extension" not in order  # the step's marks stay on the proposal
     assert (order["intent"], order["status"]) == ("order", "active")
     assert order["priorPrescription"] == {"reference": "MedicationRequest/mor"}
     assert order["basedOn"][0] == {"reference": first.proposal}
     assert (replaced["id"], replaced["status"]) == ("mor", "stopped")
     assert ome_of(order) == 110
     [(_, approved)] = mr.events("taper.approved.v1")
-    assert approved["status"] == "active"
-    assert steps_of(approved)[0].status == "in-progress"
+    plan, requests = unbundle(approved)
+    assert plan["status"] == "active"
+    step = steps_of(approved)[0]
+    assert (step.status, step.outcome) == ("completed", f"MedicationRequest/{order['id']}")
+    assert requests[first.proposal or ""]["status"] == "completed"
+    assert "Approved by the GP" in plan["activity"][0]["progress"][0]["text"]
     assert mr.read(f"Task/{task['id']}")["status"] == "completed"
     second = open_task(mr)  # the next step is asked for
-    assert second["focus"] == {"reference": steps_of(careplan)[1].proposal}
+    assert second["focus"] == {"reference": mr.steps(careplan)[1].proposal}
     gp_answers(mr, task, "completed", "approved")  # a redelivered answer changes nothing
     assert len(mr.events("prescription.changed.v1")) == 1
 
@@ -127,10 +146,22 @@ def test_a_decline_records_the_gps_reason_and_ends_the_plan(mr: Harness) -> None
     closed = mr.api(lambda s: decide_step(s, task, Outcome(Decision.DECLINED, "Wait until after surgery")))
     assert (closed["status"], closed["businessStatus"]["text"]) == ("rejected", "declined")
     [(_, declined)] = mr.events("taper.declined.v1")
-    assert declined["status"] == "revoked"
-    first = steps_of(declined)[0]
-    assert declined["activity"][0]["detail"]["statusReason"] == {"text": "Wait until after surgery"}
+    plan, requests = unbundle(declined)
+    assert plan["status"] == "revoked"
+    first, second = steps_of(declined)[:2]
+    assert requests[first.proposal or ""]["statusReason"] == {
+        "coding": [
+            {
+                "system": f"{BASE}/CodeSystem/taper-step-status-reason",
+                "code": "declined",
+                "display": "Declined by the GP",
+            }
+        ],
+        "text": "Wait until after surgery",
+    }
+    assert requests[second.proposal or ""]["statusReason"]["coding"][0]["code"] == "withdrawn"
     assert first.status == "cancelled" and all(not s.pending for s in steps_of(declined))
+    assert plan["activity"][0]["progress"][-1]["text"] == "Declined: Wait until after surgery"
     assert mr.read(first.proposal or "")["status"] == "cancelled"
     assert mr.events("prescription.changed.v1") == []
 
@@ -144,10 +175,13 @@ def test_a_high_withdrawal_score_pauses_and_replans_slower_from_the_current_dose
     assert plan["status"] == "on-hold" and "withdrawal score 14" in plan["note"][-1]["text"]
     assert [t for t, _ in mr.events()][-2:] == ["taper.paused.v1", "gp.task-requested.v1"]
     assert mr.read(f"Task/{pending_task['id']}")["status"] == "cancelled"
-    steps = steps_of(plan)
-    old = [s for s in steps if s.number <= len(steps_of(careplan))]
-    new = [s for s in steps if s.number > len(steps_of(careplan))]
-    assert [s.status for s in old[:2]] == ["in-progress", "cancelled"] and not any(s.pending for s in old)
+    steps = mr.steps(plan)
+    old = [s for s in steps if s.number <= len(careplan["activity"])]
+    new = [s for s in steps if s.number > len(careplan["activity"])]
+    assert [s.status for s in old[:2]] == ["completed", "cancelled"] and not any(s.pending for s in old)
+    assert "Re-planned after a pause" in (old[1].reason or "")
+    [(_, announced)] = mr.events("taper.paused.v1")
+    assert steps_of(announced) == steps
     assert new[0].date == date(2026, 3, 20)
     assert {(b.date - a.date).days for a, b in itertools.pairwise(new)} == {28}  # twice the 14-day interval
     totals = [Decimal(110), *(s.total for s in new)]
@@ -185,7 +219,7 @@ def test_resuming_replans_from_that_day_and_asks_the_gp_for_the_next_step(mr: Ha
     resumed = mr.api(lambda s: resume_taper(s, plan, on=date(2026, 5, 4)), now=NOW + timedelta(days=60))
     assert resumed["status"] == "draft"  # no step was ever approved
     task = open_task(mr)
-    first_pending = next(s for s in steps_of(resumed) if s.pending)
+    first_pending = next(s for s in mr.steps(resumed) if s.pending)
     assert first_pending.date == date(2026, 5, 4) and task["focus"] == {"reference": first_pending.proposal}
 
 
@@ -199,7 +233,7 @@ def test_a_step_is_not_ordered_when_the_gp_record_now_shows_a_lower_dose(mr: Har
     gp_answers(mr, task, "completed", "approved")
     assert mr.events("prescription.changed.v1") == []
     [(_, declined)] = mr.events("taper.declined.v1")
-    assert "would not lower" in declined["activity"][0]["detail"]["statusReason"]["text"]
+    assert "would not lower" in (steps_of(declined)[0].reason or "")
 
 
 def test_a_regimen_with_a_dose_that_cannot_be_computed_is_not_tapered(mr: Harness) -> None:
@@ -226,3 +260,52 @@ def test_a_task_completed_for_someone_elses_task_is_left_alone(mr: Harness) -> N
                "identifier": [{"system": "https://example.org/other", "value": "x"}]}  # fmt: skip
     mr.consume(on_task_completed, GP_TASK_COMPLETED_V1, foreign, subject="Task/careplan-task")
     assert mr.events("prescription.changed.v1") == [] and open_task(mr)["status"] == "requested"
+
+
+def test_a_plan_stored_before_cpl3_is_made_conformant_when_next_changed(mr: Harness) -> None:
+    careplan = propose(mr)
+    steps = mr.steps(careplan)
+    with mr.connection() as conn, conn.begin():  # the shape medreview stored before: reference and detail
+        legacy = {**careplan, "activity": []}
+        for step, activity in zip(steps, careplan["activity"], strict=True):
+            if step.proposal is None:
+                legacy["activity"].append(activity)
+                continue
+            request = mr.repo.read(conn, step.proposal, {"A81001"})
+            legacy["activity"].append(
+                {
+                    "extension": request["extension"],
+                    "reference": {"reference": step.proposal},
+                    "detail": {
+                        "status": "not-started",
+                        "scheduledPeriod": {"start": step.date.isoformat()},
+                        "description": step.description,
+                    },
+                }
+            )
+            old = {k: v for k, v in request.items() if k not in ("identifier", "extension")}
+            mr.repo.store.update(conn, old, tenants={"A81001"}, practice="A81001")
+        mr.repo.store.update(conn, legacy, tenants={"A81001"}, practice="A81001")
+    assert mr.steps(mr.read(f"CarePlan/{careplan['id']}")) == steps
+    gp_answers(mr, open_task(mr), "completed", "approved")
+    plan = mr.read(f"CarePlan/{careplan['id']}")
+    assert_invariants(plan)
+    assert mr.read(steps[1].proposal or "")["identifier"][0]["value"] == f"{careplan['id']}-step-2"
+    [(_, approved)] = mr.events("taper.approved.v1")
+    assert_invariants(approved)
+    assert [s.number for s in steps_of(approved)] == [s.number for s in steps]
+
+
+def test_every_event_of_a_taper_is_valid_r4_and_keeps_cpl3(mr: Harness) -> None:
+    careplan = propose(mr)
+    gp_answers(mr, open_task(mr), "completed", "approved")
+    [plan] = mr.api(lambda s: on_withdrawal_score(s, withdrawal_score("p1", 14), THRESHOLD))
+    mr.api(lambda s: resume_taper(s, plan, on=date(2026, 5, 4)))
+    task = open_task(mr)
+    mr.api(lambda s: decide_step(s, task, Outcome(Decision.DECLINED, "Not now")))
+    types = {t for t, _ in mr.events()}
+    assert {"taper.proposed.v1", "taper.approved.v1", "taper.paused.v1", "taper.declined.v1"} <= types
+    for _, data in mr.events():
+        validate_resource(data)
+        assert_invariants(data)
+    assert_invariants(mr.read(f"CarePlan/{careplan['id']}"))
