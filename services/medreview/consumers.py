@@ -1,7 +1,8 @@
 """medreview's subscriptions: each consumed event goes to its handler inside the inbox transaction.
 
 * ``medreview-medication-list``: ``patient.enrolled`` and ``medication.list-synced`` keep the patient's list;
-* ``medreview-gp-decisions``: ``gp.task-completed`` applies the GP's approval or decline of a taper step.
+* ``medreview-gp-decisions``: ``gp.task-completed`` applies the GP's approval or decline of a taper step;
+* ``medreview-discharge``: ``patient.discharged`` ends the patient's open taper plan.
 
 Consumer names key the inbox and the broker's durable consumers: they must not change between releases.
 """
@@ -15,6 +16,7 @@ from sqlalchemy import Connection
 from services.medreview.handlers import (
     Session,
     on_medication_list_synced,
+    on_patient_discharged,
     on_patient_enrolled,
     on_task_completed,
 )
@@ -22,6 +24,7 @@ from services.medreview.repository import MedreviewRepository
 from shared.contracts import (
     GP_TASK_COMPLETED_V1,
     MEDICATION_LIST_SYNCED_V1,
+    PATIENT_DISCHARGED_V1,
     PATIENT_ENROLLED_V1,
     CloudEvent,
 )
@@ -38,6 +41,7 @@ def consumers(repo: MedreviewRepository) -> list[Consumer]:
         PATIENT_ENROLLED_V1.type: on_patient_enrolled,
         MEDICATION_LIST_SYNCED_V1.type: on_medication_list_synced,
         GP_TASK_COMPLETED_V1.type: on_task_completed,
+        PATIENT_DISCHARGED_V1.type: on_patient_discharged,
     }
 
     def apply(conn: Connection, event: CloudEvent) -> None:
@@ -46,4 +50,5 @@ def consumers(repo: MedreviewRepository) -> list[Consumer]:
     return [
         Consumer("medreview-medication-list", (PATIENT_ENROLLED_V1, MEDICATION_LIST_SYNCED_V1), apply),
         Consumer("medreview-gp-decisions", (GP_TASK_COMPLETED_V1,), apply),
+        Consumer("medreview-discharge", (PATIENT_DISCHARGED_V1,), apply),
     ]

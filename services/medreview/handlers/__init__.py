@@ -1,6 +1,7 @@
 """One function per command or consumed event; each works inside the caller's transaction (a Session)."""
 
 from services.medreview.handlers.decisions import decide_step, on_task_completed
+from services.medreview.handlers.discharge import close_taper, on_patient_discharged
 from services.medreview.handlers.medication_list import (
     on_medication_list_synced,
     on_patient_enrolled,
@@ -25,9 +26,11 @@ from services.medreview.handlers.taper import propose_taper
 
 __all__ = [
     "Session",
+    "close_taper",
     "current_regimen",
     "decide_step",
     "on_medication_list_synced",
+    "on_patient_discharged",
     "on_patient_enrolled",
     "on_task_completed",
     "on_withdrawal_score",

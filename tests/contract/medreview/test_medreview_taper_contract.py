@@ -1,6 +1,6 @@
 """Taper plans over HTTP and the bus: proposal -> GP Task -> gp.task-completed -> order and
 prescription.changed; decline through ``$decide``; pause by a posted withdrawal score; pause and resume;
-every resource medreview emits is valid R4 and keeps cpl-3."""
+patient.discharged ends the plan; every resource medreview emits is valid R4 and keeps cpl-3."""
 
 from __future__ import annotations
 
@@ -9,11 +9,12 @@ from typing import Any
 import sqlalchemy as sa
 
 from services.medreview.fhir_mapping import StepRecord, step_references, steps_of, unbundle
-from shared.contracts import GP_TASK_COMPLETED_V1, from_json
-from shared.fhir import validate_resource
+from shared.contracts import GP_TASK_COMPLETED_V1, PATIENT_DISCHARGED_V1, from_json
+from shared.fhir import ResourceStore, validate_resource
 from shared.outbox import outbox
 from tests.contract.fhir.invariants import assert_invariants, cpl3_violations
 from tests.contract.medreview.conftest import (
+    PRACTICE,
     Medreview,
     eventually,
     medicine,
@@ -47,6 +48,13 @@ def steps(medreview: Medreview, careplan: dict[str, Any]) -> list[StepRecord]:
     ).json()
     proposals = {f"MedicationRequest/{e['resource']['id']}": e["resource"] for e in found.get("entry", [])}
     return steps_of(careplan, {ref: proposals[ref] for ref in step_references(careplan)})
+
+
+def stored(medreview: Medreview, reference: str) -> dict[str, Any]:
+    """A resource as medreview stores it, read without HTTP (to poll without spending the rate limit)."""
+    resource_type, _, resource_id = reference.partition("/")
+    with medreview.system.services["medreview"].engine.connect() as conn:
+        return ResourceStore().read(conn, resource_type, resource_id, tenants={PRACTICE})
 
 
 def approval_task(medreview: Medreview, patient: str) -> dict[str, Any]:
@@ -186,6 +194,28 @@ def test_a_second_plan_while_one_is_open_is_a_conflict_and_another_practice_sees
     other = medreview.other_practice_token()
     assert medreview.get(f"/fhir/CarePlan/{careplan['id']}", token=other).status_code == 404
     assert medreview.post(f"/fhir/Patient/{patient}/$propose-taper", PARAMS, token=other).status_code == 404
+
+
+def test_a_discharge_ends_the_open_plan_and_withdraws_its_proposed_steps(medreview: Medreview) -> None:
+    patient, careplan = start(medreview)
+    task = approval_task(medreview, patient)
+    episode = {
+        "resourceType": "EpisodeOfCare",
+        "id": f"ep-{patient}",
+        "status": "finished",
+        "patient": {"reference": f"Patient/{patient}"},
+        "period": {"start": "2026-01-05", "end": "2026-04-20"},
+    }
+    medreview.publish("referral", PATIENT_DISCHARGED_V1, episode, f"EpisodeOfCare/ep-{patient}")
+    plan = eventually(
+        lambda: (
+            p
+            if (p := medreview.get(f"/fhir/CarePlan/{careplan['id']}").json())["status"] == "revoked"
+            else None
+        )
+    )
+    assert plan["period"]["end"] == "2026-04-20" and not any(s.pending for s in steps(medreview, plan))
+    assert medreview.get(f"/fhir/Task/{task['id']}").json()["status"] == "cancelled"
 
 
 def test_the_cpl3_check_finds_an_activity_with_both_a_reference_and_a_detail() -> None:

@@ -15,6 +15,7 @@ from services.medreview.fhir_mapping import Decision, Outcome, steps_of, unbundl
 from services.medreview.handlers import (
     decide_step,
     on_medication_list_synced,
+    on_patient_discharged,
     on_task_completed,
     on_withdrawal_score,
     propose_taper,
@@ -22,7 +23,7 @@ from services.medreview.handlers import (
 )
 from services.medreview.ome import oral_morphine_equivalent
 from services.medreview.taper import TaperPolicy
-from shared.contracts import GP_TASK_COMPLETED_V1, MEDICATION_LIST_SYNCED_V1
+from shared.contracts import GP_TASK_COMPLETED_V1, MEDICATION_LIST_SYNCED_V1, PATIENT_DISCHARGED_V1
 from shared.fhir import Conflict, Unprocessable, validate_resource
 from tests.contract.fhir.invariants import assert_invariants
 from tests.unit.medreview.medreview_support import (
@@ -260,6 +261,56 @@ def test_a_task_completed_for_someone_elses_task_is_left_alone(mr: Harness) -> N
                "identifier": [{"system": "https://example.org/other", "value": "x"}]}  # fmt: skip
     mr.consume(on_task_completed, GP_TASK_COMPLETED_V1, foreign, subject="Task/careplan-task")
     assert mr.events("prescription.changed.v1") == [] and open_task(mr)["status"] == "requested"
+
+
+def discharged(patient: str = "p1", end: str = "2026-04-30") -> dict[str, Any]:
+    return {
+        "resourceType": "EpisodeOfCare",
+        "id": f"ep-{patient}",
+        "status": "finished",
+        "patient": {"reference": f"Patient/{patient}"},
+        "period": {"start": "2026-01-05", "end": end},
+    }
+
+
+def test_a_discharge_completes_a_plan_with_an_ordered_step_and_withdraws_the_rest(mr: Harness) -> None:
+    careplan = propose(mr)
+    gp_answers(mr, open_task(mr), "completed", "approved")
+    pending_task = open_task(mr)
+    before = len(mr.events())
+    mr.consume(on_patient_discharged, PATIENT_DISCHARGED_V1, discharged(), subject="EpisodeOfCare/ep-p1")
+    plan = mr.read(f"CarePlan/{careplan['id']}")
+    assert plan["status"] == "completed" and plan["period"]["end"] == "2026-04-30"
+    assert "discharged from the service on 2026-04-30" in plan["note"][-1]["text"]
+    assert_invariants(plan)
+    steps = mr.steps(plan)
+    assert steps[0].approved and not any(s.pending for s in steps)
+    assert all("discharged" in (s.reason or "") for s in steps[1:])
+    assert mr.read(steps[1].proposal or "")["statusReason"]["coding"][0]["code"] == "withdrawn"
+    assert mr.read(f"Task/{pending_task['id']}")["status"] == "cancelled"
+    assert len(mr.events()) == before  # recorded here; nothing announced
+    mr.consume(on_patient_discharged, PATIENT_DISCHARGED_V1, discharged(), subject="EpisodeOfCare/ep-p1")
+    assert mr.read(f"CarePlan/{careplan['id']}")["meta"]["versionId"] == plan["meta"]["versionId"]
+    gp_answers(mr, pending_task, "completed", "approved")  # the GP answers the cancelled Task: no order
+    assert len(mr.events("prescription.changed.v1")) == 1
+
+
+def test_a_discharge_revokes_a_plan_never_approved_and_cancels_a_paused_plans_review(mr: Harness) -> None:
+    careplan = propose(mr)
+    mr.api(lambda s: on_withdrawal_score(s, withdrawal_score("p1", 14), THRESHOLD))
+    [review] = mr.search("Task", ("status", "requested"), ("code", "review"))
+    mr.consume(
+        on_patient_discharged, PATIENT_DISCHARGED_V1, discharged(end=""), subject="EpisodeOfCare/ep-p1"
+    )
+    plan = mr.read(f"CarePlan/{careplan['id']}")
+    assert plan["status"] == "revoked" and plan["period"]["end"] == NOW.date().isoformat()
+    assert mr.read(f"Task/{review['id']}")["status"] == "cancelled"
+
+
+def test_a_discharge_of_another_patient_leaves_the_plan_alone(mr: Harness) -> None:
+    careplan = propose(mr)
+    mr.consume(on_patient_discharged, PATIENT_DISCHARGED_V1, discharged("p2"), subject="EpisodeOfCare/ep-p2")
+    assert mr.read(f"CarePlan/{careplan['id']}")["status"] == "draft"
 
 
 def test_a_plan_stored_before_cpl3_is_made_conformant_when_next_changed(mr: Harness) -> None:
