@@ -110,6 +110,7 @@ class FhirKernel:
     store: ResourceStore = field(default_factory=ResourceStore)
     rate_limiter: RateLimiter | None = None
     max_body_bytes: int = 5 * 1024 * 1024
+    max_bundle_entries: int = 1000
     resources: dict[str, ResourceConfig] = field(default_factory=dict)
     operations: list[Operation] = field(default_factory=list)
 
@@ -188,7 +189,12 @@ class FhirKernel:
             if size > self.max_body_bytes:
                 raise PayloadTooLarge(f"The body is larger than {self.max_body_bytes} bytes")
             chunks.append(chunk)
-        return loads(b"".join(chunks))
+        body = loads(b"".join(chunks))
+        if isinstance(body, dict) and isinstance(body.get("entry"), list):
+            if len(body["entry"]) > self.max_bundle_entries:
+                entries, limit = len(body["entry"]), self.max_bundle_entries
+                raise PayloadTooLarge(f"The Bundle has {entries} entries; at most {limit} are accepted")
+        return body
 
     def audit(self, conn: Connection, ctx: RequestContext, record: AuditRecord) -> None:
         record_audit(self.store, conn, ctx, record)

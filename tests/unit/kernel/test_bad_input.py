@@ -163,3 +163,13 @@ def test_an_unexpected_failure_is_a_500_outcome_without_a_stack_trace(db_url: st
     body = outcome(response, 500)
     assert "hunter2" not in response.text and "RuntimeError" not in response.text
     assert body["issue"][0]["code"] == "exception"
+
+
+def test_a_bundle_with_too_many_entries_is_413_before_anything_is_parsed_as_fhir(client: TestClient) -> None:
+    bundle = {
+        "resourceType": "Bundle",
+        "type": "collection",
+        "entry": [{"resource": {"resourceType": "Basic"}}] * 1001,
+    }
+    outcome(client.post("/fhir/Patient", json=bundle, headers=FHIR), 413)
+    assert count(client, "Patient") == 0
