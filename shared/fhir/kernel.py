@@ -190,10 +190,10 @@ class FhirKernel:
                 raise PayloadTooLarge(f"The body is larger than {self.max_body_bytes} bytes")
             chunks.append(chunk)
         body = loads(b"".join(chunks))
-        if isinstance(body, dict) and isinstance(body.get("entry"), list):
-            if len(body["entry"]) > self.max_bundle_entries:
-                entries, limit = len(body["entry"]), self.max_bundle_entries
-                raise PayloadTooLarge(f"The Bundle has {entries} entries; at most {limit} are accepted")
+        entries = body.get("entry") if isinstance(body, dict) else None
+        if isinstance(entries, list) and len(entries) > self.max_bundle_entries:
+            limit = self.max_bundle_entries
+            raise PayloadTooLarge(f"The Bundle has {len(entries)} entries; at most {limit} are accepted")
         return body
 
     def audit(self, conn: Connection, ctx: RequestContext, record: AuditRecord) -> None:
