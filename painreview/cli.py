@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from pathlib import Path
 
@@ -53,6 +54,9 @@ def up(host: str, port: int, var_dir: Path, mesh_port: int, mesh: bool) -> None:
     os.environ.setdefault("GPCONNECT_SIMULATOR_URL", simulator_url(host, port))
     # A MESH URL given in the environment means someone else runs the mailbox server.
     start_sandbox = mesh and not os.environ.get("GPCONNECT_MESH_URL")
+    if start_sandbox and importlib.util.find_spec("mesh_sandbox") is None:
+        click.echo("mesh-sandbox is not installed (a development dependency): documents will wait for MESH")
+        start_sandbox = False
     sandbox = MeshSandbox(var_dir / "mesh", host="127.0.0.1", port=mesh_port) if start_sandbox else None
     if sandbox is not None:
         os.environ["GPCONNECT_MESH_URL"] = sandbox.url
