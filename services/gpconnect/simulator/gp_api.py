@@ -20,12 +20,15 @@ NHS_NUMBER = "https://fhir.nhs.uk/Id/nhs-number"
 FHIR = "application/fhir+json"
 
 
-def _outcome(status: int, code: str, text: str) -> JSONResponse:
-    body = {
+def _outcome_body(code: str, text: str) -> dict[str, Any]:
+    return {
         "resourceType": "OperationOutcome",
         "issue": [{"severity": "error", "code": code, "diagnostics": text}],
     }
-    return JSONResponse(body, status_code=status, media_type=FHIR)
+
+
+def _outcome(status: int, code: str, text: str) -> JSONResponse:
+    return JSONResponse(_outcome_body(code, text), status_code=status, media_type=FHIR)
 
 
 def _nhs(reference: Any) -> str | None:
@@ -111,16 +114,7 @@ def gp_api_router(sim: Simulator) -> APIRouter:
         def write() -> tuple[int, dict[str, Any]]:
             nhs = _nhs(task.get("for"))
             if nhs is None or nhs not in state.patients or poisoned(nhs):
-                return 422, {
-                    "resourceType": "OperationOutcome",
-                    "issue": [
-                        {
-                            "severity": "error",
-                            "code": "processing",
-                            "diagnostics": "Patient not registered here",
-                        }
-                    ],
-                }
+                return 422, _outcome_body("processing", "Patient not registered here")
             code = next((c.get("code") for c in (task.get("code") or {}).get("coding", ())), "review")
             summary = " ".join(
                 i["valueString"] for i in task.get("input", ()) if isinstance(i.get("valueString"), str)
@@ -164,16 +158,7 @@ def gp_api_router(sim: Simulator) -> APIRouter:
         def write() -> tuple[int, dict[str, Any]]:
             nhs = _nhs(new.get("subject"))
             if nhs is None or nhs not in state.patients or poisoned(nhs):
-                return 422, {
-                    "resourceType": "OperationOutcome",
-                    "issue": [
-                        {
-                            "severity": "error",
-                            "code": "processing",
-                            "diagnostics": "Prescription change refused",
-                        }
-                    ],
-                }
+                return 422, _outcome_body("processing", "Prescription change refused")
             concept = new.get("medicationCodeableConcept") or {}
             code = next((c.get("code") for c in concept.get("coding", ())), None)
             prior = str((new.get("priorPrescription") or {}).get("reference", "")).rsplit("/", 1)[-1] or None
