@@ -18,25 +18,27 @@ after a warm-up. Server CPU time and peak memory come from ``/proc/<pid>`` (peak
   Two bare rows: ``echo`` (the body read whole and sent back: the bytes in and out, memory growing
   with the body) and ``drain`` (the body read as it streams, its size sent back: the transfer alone).
 
-Prints a table and writes ``bench/results-referral.json``. Not a test. Environment: ``BENCH_MESSAGES``
-(600), ``BENCH_CONCURRENCY`` (4), ``BENCH_PATIENTS`` (10000), ``BENCH_PG_ADMIN_URL``.
+The two halves live in ``bench/referral_intake.py`` and ``bench/referral_screen.py``; this module
+holds the processes and the run. Prints a table and writes ``bench/results-referral.json``. Not a
+test. Environment: ``BENCH_REFERRAL`` (``intake,screen``: the parts to run), ``BENCH_MESSAGES``
+(600), ``BENCH_CONCURRENCY`` (4), ``BENCH_PATIENTS`` (10000), ``BENCH_PG_ADMIN_URL``, ``BENCH_PYSPY``
+(a folder: profile each intake server with py-spy, see ``bench/referral_intake.py``). Intake alone::
+
+    BENCH_REFERRAL=intake .venv/bin/python -m bench referral
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
-import re
 import shutil
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
@@ -46,19 +48,16 @@ import orjson
 from fastapi import FastAPI, Request
 from starlette.responses import Response
 
+from bench.referral_intake import CONCURRENCY, ENDPOINT, MESSAGES, intake_run
+from bench.referral_screen import CHUNK, practice_file, screen_run, stream
+
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = Path(__file__).with_name("results-referral.json")
-EXAMPLE = ROOT.parent / "shared" / "reference" / "bars-examples" / "ValidationRequest_POST.json"
-MESSAGES = int(os.environ.get("BENCH_MESSAGES", "600"))
-CONCURRENCY = int(os.environ.get("BENCH_CONCURRENCY", "4"))
 PATIENTS = int(os.environ.get("BENCH_PATIENTS", "10000"))
+PARTS = frozenset(os.environ.get("BENCH_REFERRAL", "intake,screen").replace(" ", "").split(","))
 PG_ADMIN = os.environ.get("BENCH_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
-WARMUP = 40
-ENDPOINT = "https://fhir.nhs.uk/Id/dos-service-id|2000099999"
 PRACTICE = "A81001"
-CHUNK = 64 * 1024
 GOALS = {"intake_resources_per_cpu_s": 1000.0, "screen_10k_seconds": 20.0}
-UUID = re.compile(rb"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 TICKS = os.sysconf("SC_CLK_TCK")
 
 
@@ -112,9 +111,13 @@ class Server:
             time.sleep(0.2)
         raise TimeoutError(f"{command} did not start")
 
-    def cpu_seconds(self) -> float:
+    def cpu_times(self) -> tuple[float, float]:
+        """User and system CPU seconds so far, every thread."""
         fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / TICKS  # utime + stime, every thread
+        return int(fields[11]) / TICKS, int(fields[12]) / TICKS  # utime, stime
+
+    def cpu_seconds(self) -> float:
+        return sum(self.cpu_times())
 
     def _status(self, key: str) -> float:
         for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
@@ -201,178 +204,71 @@ def _token(var_dir: Path) -> str:
     return mint_local_token(auth, practice=PRACTICE, scope="system/*.cruds", lifetime_s=3600)
 
 
-# ---- intake ---------------------------------------------------------------------------------------
-def _nhs_numbers() -> Iterator[str]:
-    """Valid NHS numbers (modulus 11) from the 999 test range, each once."""
-    for serial in range(10**6):
-        first_nine = f"999{serial:06d}"
-        check = 11 - sum(int(d) * w for d, w in zip(first_nine, range(10, 1, -1), strict=True)) % 11
-        if check != 10:
-            yield f"{first_nine}{0 if check == 11 else check}"
-
-
-_NUMBERS = _nhs_numbers()
-
-
-def _messages(count: int) -> list[bytes]:
-    """The BaRS example addressed to us, each copy a new referral: its own uuids, its own patient
-    (the example's NHS number replaced by a synthetic one from the 999 test range)."""
-    message = json.loads(EXAMPLE.read_text())
-    message["entry"][0]["resource"]["destination"][0]["endpoint"] = ENDPOINT
-    template = orjson.dumps(message)
-    uuids = set(UUID.findall(template))
-    bodies = []
-    for _ in range(count):
-        body = template.replace(b"3478526985", next(_NUMBERS).encode())
-        for old in uuids:
-            body = body.replace(old, str(uuid.uuid4()).encode())
-        bodies.append(body)
-    return bodies
-
-
-async def _send_all(url: str, bodies: list[bytes], headers: dict[str, str], expect: int) -> dict[str, Any]:
-    latencies: list[float] = []
-    queue = iter(bodies)
-    async with httpx.AsyncClient(timeout=120, limits=httpx.Limits(max_connections=CONCURRENCY)) as client:
-
-        async def worker() -> None:
-            for body in queue:
-                start = time.perf_counter()
-                response = await client.post(
-                    url, content=body, headers={**headers, "x-request-id": str(uuid.uuid4())}
-                )
-                latencies.append(time.perf_counter() - start)
-                if response.status_code != expect:
-                    raise RuntimeError(f"{url}: {response.status_code} {response.text[:600]}")
-
-        start = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
-        elapsed = time.perf_counter() - start
-    latencies.sort()
-    return {
-        "elapsed_s": elapsed,
-        "p50_ms": round(statistics.median(latencies) * 1000, 1),
-        "p99_ms": round(latencies[int(len(latencies) * 0.99) - 1] * 1000, 1),
-    }
-
-
-def _intake_run(server: Server, path: str, headers: dict[str, str], expect: int) -> dict[str, Any]:
-    entries = len(json.loads(EXAMPLE.read_text())["entry"])
-    asyncio.run(_send_all(server.url + path, _messages(WARMUP), headers, expect))
-    bodies = _messages(MESSAGES)
-    cpu = server.cpu_seconds()
-    timing = asyncio.run(_send_all(server.url + path, bodies, headers, expect))
-    cpu = server.cpu_seconds() - cpu
-    resources = MESSAGES * entries
-    return {
-        "messages": MESSAGES,
-        "resources": resources,
-        "messages_per_s": round(MESSAGES / timing["elapsed_s"], 1),
-        "resources_per_s": round(resources / timing["elapsed_s"], 1),
-        "server_cpu_s": round(cpu, 2),
-        "resources_per_cpu_s": round(resources / cpu, 1) if cpu else None,
-        "p50_ms": timing["p50_ms"],
-        "p99_ms": timing["p99_ms"],
-    }
-
-
-# ---- screen ---------------------------------------------------------------------------------------
-def _practice_file(folder: Path, patients: int) -> Path:
-    sys.path.insert(0, str(ROOT))
-    from tests.unit.referral.referral_records import practice
-
-    path = folder / f"practice-{patients}.ndjson"
-    with path.open("wb") as out:
-        for resource in practice(patients):
-            out.write(orjson.dumps(resource) + b"\n")
-    return path
-
-
-async def _file_chunks(path: Path) -> AsyncIterator[bytes]:
-    with path.open("rb") as source:
-        while chunk := source.read(CHUNK):
-            yield chunk
-
-
-def _stream(url: str, path: Path, headers: dict[str, str]) -> tuple[float, bytes]:
-    async def send() -> tuple[float, bytes]:
-        async with httpx.AsyncClient(timeout=600) as client:
-            start = time.perf_counter()
-            async with client.stream("POST", url, content=_file_chunks(path), headers=headers) as response:
-                last = b""
-                async for chunk in response.aiter_bytes():  # read it all, keep only the tail
-                    last = chunk
-                if response.status_code != 200:
-                    raise RuntimeError(f"{url}: {response.status_code} {last[:300]!r}")
-            return time.perf_counter() - start, last
-
-    return asyncio.run(send())
-
-
-def _screen_run(server: Server, url: str, path: Path, headers: dict[str, str]) -> dict[str, Any]:
-    baseline = server.reset_peak()
-    cpu = server.cpu_seconds()
-    elapsed, _body = _stream(url, path, headers)
-    return {
-        "seconds": round(elapsed, 2),
-        "server_cpu_s": round(server.cpu_seconds() - cpu, 2),
-        "rss_before_mib": round(baseline, 1),
-        "peak_rss_mib": round(server.peak_mib(), 1),
-        "peak_growth_mib": round(server.peak_mib() - baseline, 1),
-        "body_mib": round(path.stat().st_size / 2**20, 1),
-    }
-
-
 # ---- the run --------------------------------------------------------------------------------------
+def _intake(report: dict[str, Any], folder: Path, fhir: dict[str, str]) -> None:
+    with bare_server() as bare:
+        report["intake"]["bare-echo"] = intake_run(bare, "/echo", fhir, 200, "bare-echo")
+    with postgres_database() as pg_url:
+        for label, url in (("referral-sqlite", None), ("referral-postgresql", pg_url)):
+            if label.endswith("postgresql") and url is None:
+                continue
+            with referral_server(folder, folder / label, url) as server:
+                report["intake"][label] = intake_run(server, "/fhir/$process-message", fhir, 201, label)
+    best = max(r["resources_per_cpu_s"] or 0 for k, r in report["intake"].items() if k.startswith("referral"))
+    report["goals"]["intake >= 1000 resources per CPU second"] = {
+        "value": best,
+        "met": best >= GOALS["intake_resources_per_cpu_s"],
+    }
+
+
+def _screen(report: dict[str, Any], folder: Path, fhir: dict[str, str]) -> None:
+    print("generating the practices ...", flush=True)
+    files = {n: practice_file(folder, n) for n in sorted({200, 1000, PATIENTS})}
+    ndjson = {**fhir, "content-type": "application/fhir+ndjson"}
+    query = "?date=2024-06-15&_count=100"
+    with bare_server() as bare:
+        stream(bare.url + "/echo", files[200], ndjson)  # warm-up
+        for n in sorted({1000, PATIENTS}):
+            for path in ("echo", "drain"):
+                report["screen"][f"bare-{path}-{n}"] = screen_run(
+                    bare, f"{bare.url}/{path}", files[n], ndjson
+                )
+    with referral_server(folder, folder / "screen", None) as server:
+        url = server.url + "/fhir/$screen" + query
+        stream(url, files[200], ndjson)  # warm-up
+        for n in sorted({1000, PATIENTS}):
+            report["screen"][f"referral-{n}"] = screen_run(server, url, files[n], ndjson)
+    screened = report["screen"][f"referral-{PATIENTS}"]
+    report["patients"] = PATIENTS
+    report["goals"][f"screen {PATIENTS} patients <= 20 s"] = {
+        "value": screened["seconds"],
+        "met": screened["seconds"] <= GOALS["screen_10k_seconds"],
+    }
+    report["goals"]["screen memory flat (peak growth 10x patients < 2x)"] = {
+        "value": [report["screen"]["referral-1000"]["peak_growth_mib"], screened["peak_growth_mib"]],
+        "met": screened["peak_growth_mib"] < 2 * max(report["screen"]["referral-1000"]["peak_growth_mib"], 8),
+    }
+
+
 def _run() -> dict[str, Any]:
     folder = Path(tempfile.mkdtemp(prefix="bench-referral-"))
-    report: dict[str, Any] = {"cpus": os.cpu_count(), "concurrency": CONCURRENCY, "intake": {}, "screen": {}}
+    report: dict[str, Any] = {
+        "cpus": os.cpu_count(),
+        "concurrency": CONCURRENCY,
+        "parts": sorted(PARTS),
+        "intake": {},
+        "screen": {},
+        "goals": {},
+    }
     try:
         token = _token(folder)
         fhir = {"authorization": f"Bearer {token}", "content-type": "application/fhir+json"}
-        with bare_server() as bare:
-            report["intake"]["bare-echo"] = _intake_run(bare, "/echo", fhir, 200)
-        with postgres_database() as pg_url:
-            for label, url in (("referral-sqlite", None), ("referral-postgresql", pg_url)):
-                if label.endswith("postgresql") and url is None:
-                    continue
-                with referral_server(folder, folder / label, url) as server:
-                    report["intake"][label] = _intake_run(server, "/fhir/$process-message", fhir, 201)
-        print("generating the practices ...", flush=True)
-        files = {n: _practice_file(folder, n) for n in sorted({200, 1000, PATIENTS})}
-        ndjson = {**fhir, "content-type": "application/fhir+ndjson"}
-        query = "?date=2024-06-15&_count=100"
-        with bare_server() as bare:
-            _stream(bare.url + "/echo", files[200], ndjson)  # warm-up
-            for n in sorted({1000, PATIENTS}):
-                for path in ("echo", "drain"):
-                    run = _screen_run(bare, f"{bare.url}/{path}", files[n], ndjson)
-                    report["screen"][f"bare-{path}-{n}"] = run
-        with referral_server(folder, folder / "screen", None) as server:
-            url = server.url + "/fhir/$screen" + query
-            _stream(url, files[200], ndjson)  # warm-up
-            for n in sorted({1000, PATIENTS}):
-                report["screen"][f"referral-{n}"] = _screen_run(server, url, files[n], ndjson)
+        if "intake" in PARTS:
+            _intake(report, folder, fhir)
+        if "screen" in PARTS:
+            _screen(report, folder, fhir)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
-    best = max(r["resources_per_cpu_s"] or 0 for k, r in report["intake"].items() if k.startswith("referral"))
-    screened = report["screen"][f"referral-{PATIENTS}"]
-    report["patients"] = PATIENTS
-    report["goals"] = {
-        "intake >= 1000 resources per CPU second": {
-            "value": best,
-            "met": best >= GOALS["intake_resources_per_cpu_s"],
-        },
-        f"screen {PATIENTS} patients <= 20 s": {
-            "value": screened["seconds"],
-            "met": screened["seconds"] <= GOALS["screen_10k_seconds"],
-        },
-        "screen memory flat (peak growth 10x patients < 2x)": {
-            "value": [report["screen"]["referral-1000"]["peak_growth_mib"], screened["peak_growth_mib"]],
-            "met": screened["peak_growth_mib"]
-            < 2 * max(report["screen"]["referral-1000"]["peak_growth_mib"], 8),
-        },
-    }
     return report
 
 
@@ -388,46 +284,62 @@ def _table(header: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:
 
 
 def _print(report: dict[str, Any]) -> None:
-    print(f"intake: {MESSAGES} BaRS ValidationRequest messages (19 entries each), {CONCURRENCY} in flight")
-    _table(
-        ("server", "msg/s", "resources/s", "server CPU s", "resources/CPU s", "p50 ms", "p99 ms"),
-        [
+    if report["intake"]:
+        print(
+            f"intake: {MESSAGES} BaRS ValidationRequest messages (19 entries each), {CONCURRENCY} in flight"
+        )
+        _table(
             (
-                name,
-                r["messages_per_s"],
-                r["resources_per_s"],
-                r["server_cpu_s"],
-                r["resources_per_cpu_s"],
-                r["p50_ms"],
-                r["p99_ms"],
-            )
-            for name, r in report["intake"].items()
-        ],
-    )
-    print(f"screen: a generated practice streamed as NDJSON ({CHUNK // 1024} KiB chunks)")
-    _table(
-        (
-            "server",
-            "seconds",
-            "server CPU s",
-            "body MiB",
-            "RSS before MiB",
-            "peak RSS MiB",
-            "peak growth MiB",
-        ),
-        [
+                "server",
+                "msg/s",
+                "resources/s",
+                "server CPU s",
+                "of it sys s",
+                "CPU ms/msg",
+                "resources/CPU s",
+                "p50 ms",
+                "p99 ms",
+            ),
+            [
+                (
+                    name,
+                    r["messages_per_s"],
+                    r["resources_per_s"],
+                    r["server_cpu_s"],
+                    r["server_sys_s"],
+                    r["server_cpu_ms_per_message"],
+                    r["resources_per_cpu_s"],
+                    r["p50_ms"],
+                    r["p99_ms"],
+                )
+                for name, r in report["intake"].items()
+            ],
+        )
+    if report["screen"]:
+        print(f"screen: a generated practice streamed as NDJSON ({CHUNK // 1024} KiB chunks)")
+        _table(
             (
-                name,
-                r["seconds"],
-                r["server_cpu_s"],
-                r["body_mib"],
-                r["rss_before_mib"],
-                r["peak_rss_mib"],
-                r["peak_growth_mib"],
-            )
-            for name, r in report["screen"].items()
-        ],
-    )
+                "server",
+                "seconds",
+                "server CPU s",
+                "body MiB",
+                "RSS before MiB",
+                "peak RSS MiB",
+                "peak growth MiB",
+            ),
+            [
+                (
+                    name,
+                    r["seconds"],
+                    r["server_cpu_s"],
+                    r["body_mib"],
+                    r["rss_before_mib"],
+                    r["peak_rss_mib"],
+                    r["peak_growth_mib"],
+                )
+                for name, r in report["screen"].items()
+            ],
+        )
     for name, goal in report["goals"].items():
         print(f"goal {name}: {'met' if goal['met'] else 'NOT met'} ({goal['value']})")
 
