@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Any
 
 import nats
-import sqlalchemy as sa
 from sqlalchemy import Connection, Engine, create_engine, text
 
 from shared.bus import InProcessTransport, NatsSettings, NatsTransport, Transport
@@ -33,16 +32,6 @@ NATS_URL = os.environ.get("BENCH_NATS_URL", "nats://127.0.0.1:4222")
 PG_ADMIN = os.environ.get("BENCH_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 
 Send = Callable[[CloudEvent], Awaitable[None]]
-
-arrivals = sa.Table(
-    "bench_arrivals",
-    sa.MetaData(),
-    sa.Column(
-        "n", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True, autoincrement=True
-    ),
-    sa.Column("event_id", sa.String(64), nullable=False),
-    sa.Column("arrived", sa.Float, nullable=False),
-)
 
 
 def event_for(i: int) -> CloudEvent:
@@ -150,7 +139,6 @@ def _pg_database(stack: AsyncExitStack, admin: Engine, role: str) -> Engine:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
     engine = make_engine(f"{PG_ADMIN.rsplit('/', 1)[0]}/{name}", pool_size=5)
     metadata.create_all(engine)
-    arrivals.create(engine)
 
     def drop() -> None:
         engine.dispose()
@@ -161,19 +149,12 @@ def _pg_database(stack: AsyncExitStack, admin: Engine, role: str) -> Engine:
     return engine
 
 
-async def _watch_arrivals(clock: Clock, consumer: Engine, stop: asyncio.Event) -> None:
-    """Feed the clock with the arrival times the consumer process wrote."""
-    last = 0
-
-    def fetch() -> list[Any]:
-        with consumer.connect() as conn:
-            return list(conn.execute(sa.select(arrivals).where(arrivals.c.n > last).order_by(arrivals.c.n)))
-
-    while not stop.is_set():
-        for row in await asyncio.to_thread(fetch):
-            last = row.n
-            clock.arrive(row.event_id, row.arrived)
-        await asyncio.sleep(0.02)
+async def _watch_arrivals(clock: Clock, lines: asyncio.StreamReader) -> None:
+    """Feed the clock with the arrival times the consumer process reports, a line per event."""
+    while line := await lines.readline():
+        event_id, _, arrived = line.decode().partition(" ")
+        if arrived:
+            clock.arrive(event_id, float(arrived))
 
 
 async def outbox_nats_postgres(stack: AsyncExitStack, clock: Clock) -> Send:
@@ -200,34 +181,35 @@ async def outbox_nats_postgres(stack: AsyncExitStack, clock: Clock) -> Send:
         NATS_URL, settings.stream, settings.subject_prefix, stdout=asyncio.subprocess.PIPE,
     )  # fmt: skip
 
+    assert child.stdout is not None
+    watcher: asyncio.Task[None] | None = None
+
     async def stop_child() -> None:
         child.send_signal(signal.SIGTERM)
         await child.wait()
+        if watcher is not None:
+            await watcher  # the pipe is closed: it has read every line
 
     stack.push_async_callback(stop_child)
-    assert child.stdout is not None
     assert (await asyncio.wait_for(child.stdout.readline(), 60)).strip() == b"ready"
-    stop = asyncio.Event()
-    watcher = asyncio.create_task(_watch_arrivals(clock, consumer, stop))
-
-    async def stop_watching() -> None:
-        stop.set()
-        await watcher
-
-    stack.push_async_callback(stop_watching)
+    watcher = asyncio.create_task(_watch_arrivals(clock, child.stdout))
     await _relay(stack, producer, transport)
     return OutboxProducer(stack, clock, producer)
 
 
 async def consume(consumer_url: str, nats_url: str, stream: str, prefix: str) -> None:
-    """The consuming service of ``outbox-nats-postgres``: records each event's arrival time."""
+    """The consuming service of ``outbox-nats-postgres``: reports each event's arrival on stdout.
+
+    The handler's only effect is that report, as in the in-process scenario (where it is ``clock.arrive``)
+    and the bare loops: what is measured is the backbone (outbox, relay, JetStream, inbox and their
+    commits), not a handler's own database work.
+    """
     engine = make_engine(consumer_url, pool_size=2)
     transport = NatsTransport(NatsSettings(servers=(nats_url,), stream=stream, subject_prefix=prefix))
 
-    arrived = arrivals.insert()
-
     def handler(conn: Connection, event: CloudEvent) -> None:
-        conn.execute(arrived, {"event_id": event.id, "arrived": time.monotonic()})
+        sys.stdout.write(f"{event.id} {time.monotonic()}\n")  # one write: whole lines across threads
+        sys.stdout.flush()
 
     inbox = Inbox(engine, transport)
     await inbox.subscribe("bench", [REFERRAL_ACCEPTED_V1], handler)

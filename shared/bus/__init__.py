@@ -17,6 +17,7 @@ from shared.bus.transport import (
     Subscription,
     Transport,
     describe_error,
+    publish_each,
 )
 
 __all__ = [
@@ -38,5 +39,6 @@ __all__ = [
     "Transport",
     "TransportClosed",
     "describe_error",
+    "publish_each",
     "transport_from_url",
 ]

@@ -13,7 +13,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from shared.bus.errors import TransportClosed
+from shared.bus.errors import PublishError, TransportClosed
 from shared.bus.metrics import DEAD_LETTERED, REDELIVERED
 from shared.bus.transport import (
     DeadLetter,
@@ -25,6 +25,7 @@ from shared.bus.transport import (
     Received,
     Subscription,
     describe_error,
+    publish_each,
 )
 from shared.contracts import CloudEvent
 
@@ -205,6 +206,11 @@ class InProcessTransport:
         if targets:
             await asyncio.gather(*(c.deliver(event) for c in targets))
         return Receipt()
+
+    async def publish_many(self, events: Sequence[CloudEvent]) -> list[Receipt | PublishError]:
+        if self._closed:
+            raise TransportClosed("transport closed")
+        return await publish_each(self, events)
 
     async def close(self) -> None:
         if self._closed:

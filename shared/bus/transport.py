@@ -7,11 +7,13 @@ consumer's inbox makes the effect happen once.
 
 from __future__ import annotations
 
+import asyncio
 import random
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
+from shared.bus.errors import PublishError
 from shared.contracts import CloudEvent
 
 __all__ = [
@@ -27,6 +29,7 @@ __all__ = [
     "Subscription",
     "Transport",
     "describe_error",
+    "publish_each",
 ]
 
 
@@ -130,12 +133,31 @@ class Transport(Protocol):
         """Return only once the event is durable (JetStream PubAck) or applied by every local consumer."""
         ...
 
+    async def publish_many(self, events: Sequence[CloudEvent]) -> list[Receipt | PublishError]:
+        """Publish several events at once; one result per event, in order: its receipt, or the
+        :class:`PublishError` saying why it is not confirmed. Raises only when the transport is closed."""
+        ...
+
     async def subscribe(self, subscription: Subscription) -> None:
         """Register a durable consumer."""
 
     async def health(self) -> Health:
         """Is the transport able to publish and deliver right now?"""
         ...
+
+
+async def publish_each(transport: Transport, events: Sequence[CloudEvent]) -> list[Receipt | PublishError]:
+    """``publish_many`` for a transport without a batch publish: every ``publish`` at once."""
+    outcomes = await asyncio.gather(*(transport.publish(e) for e in events), return_exceptions=True)
+    results: list[Receipt | PublishError] = []
+    for outcome in outcomes:
+        if isinstance(outcome, Receipt | PublishError):
+            results.append(outcome)
+        elif isinstance(outcome, Exception):
+            results.append(PublishError(describe_error(outcome)))
+        else:  # CancelledError and other BaseExceptions are not failures of one event
+            raise outcome
+    return results
 
 
 def describe_error(exc: BaseException) -> str:

@@ -20,9 +20,9 @@ from typing import Any
 
 from sqlalchemy import Engine, event
 
-from shared.bus import Backoff, Health, Transport, describe_error
+from shared.bus import Backoff, Health, Receipt, Transport, describe_error
 from shared.bus.metrics import OUTBOX_LAG, OUTBOX_OLDEST_AGE, PUBLISH_FAILURES, PUBLISHED
-from shared.contracts import from_json
+from shared.contracts import CloudEvent, from_json
 from shared.observability.tracing import SpanKind, event_span, tracing_enabled
 from shared.outbox import relay_store as store
 from shared.outbox.record import OUTBOX_DIRTY
@@ -47,8 +47,8 @@ class OutboxRelay:
         transport: Transport,
         *,
         name: str = "outbox",
-        max_in_flight: int = 64,
-        window: int = 1000,
+        max_in_flight: int = 512,
+        window: int = 2000,
         poll_interval: float = 0.25,
         backoff: Backoff | None = None,
         lag_interval: float = 5.0,
@@ -119,9 +119,11 @@ class OutboxRelay:
                         in_flight=held,
                         confirmed=confirmed,
                     )
-                    for row in rows:
-                        if row.sequence not in self._in_flight and row.sequence not in self._settled:
-                            self._in_flight[row.sequence] = asyncio.create_task(self._publish(row))
+                    busy = self._in_flight.keys() | self._settled.keys()
+                    fresh = [r for r in rows if r.sequence not in busy]
+                    if fresh:
+                        task = asyncio.create_task(self._publish(fresh))
+                        self._in_flight.update(dict.fromkeys((r.sequence for r in fresh), task))
                 if not self._busy():
                     self._idle.set()
                 if time.monotonic() - self._last_lag >= self._lag_interval:
@@ -134,30 +136,41 @@ class OutboxRelay:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self._poll)
 
-    async def _publish(self, row: OutboxRow) -> None:
-        error: str | None = None
+    async def _publish(self, rows: list[OutboxRow]) -> None:
+        """Publish one claimed batch at once; each row settles with its own outcome."""
+        errors: dict[int, str | None] = {}
+        events: list[tuple[OutboxRow, CloudEvent]] = []
+        for row in rows:
+            try:
+                events.append((row, from_json(row.payload)))
+            except Exception as exc:  # an unreadable row: it stays unpublished, with the reason
+                errors[row.sequence] = describe_error(exc)
         try:
-            event = from_json(row.payload)
             if tracing_enabled():
-                attributes = {"messaging.message.id": event.id, "messaging.system": self.transport.name}
-                with event_span(
-                    f"publish {event.type}",
-                    traceparent=event.traceparent,
-                    kind=SpanKind.PRODUCER,
-                    attributes=attributes,
-                ):
-                    await self.transport.publish(event)
+                outcomes = await asyncio.gather(*(self._traced(e) for _, e in events), return_exceptions=True)
             else:  # the no-op span still costs a few percent of the relay's CPU
-                await self.transport.publish(event)
+                outcomes = list(await self.transport.publish_many([e for _, e in events]))
         except asyncio.CancelledError:
-            self._in_flight.pop(row.sequence, None)
+            for row in rows:
+                self._in_flight.pop(row.sequence, None)
             raise
-        except Exception as exc:
-            error = describe_error(exc)
-        self._in_flight.pop(row.sequence, None)
-        self._settled[row.sequence] = PublishResult(row, error)
+        except Exception as exc:  # the transport is closed or broke: none of them is confirmed
+            outcomes = [exc] * len(events)
+        for (row, _), outcome in zip(events, outcomes, strict=True):
+            if isinstance(outcome, asyncio.CancelledError):
+                raise outcome
+            errors[row.sequence] = describe_error(outcome) if isinstance(outcome, BaseException) else None
+        for row in rows:
+            self._in_flight.pop(row.sequence, None)
+            self._settled[row.sequence] = PublishResult(row, errors[row.sequence])
         self._settled_event.set()
-        self._wake.set()  # a slot is free, and the next event of this subject may go
+        self._wake.set()  # slots are free, and the next events of these subjects may go
+
+    async def _traced(self, event: CloudEvent) -> Receipt:
+        attributes = {"messaging.message.id": event.id, "messaging.system": self.transport.name}
+        span = f"publish {event.type}"
+        with event_span(span, traceparent=event.traceparent, kind=SpanKind.PRODUCER, attributes=attributes):
+            return await self.transport.publish(event)
 
     async def _mark_loop(self) -> None:
         while True:
@@ -211,7 +224,7 @@ class OutboxRelay:
         self._stopping = True
         self._wake.set()
         await asyncio.gather(self._claimer, return_exceptions=True)
-        in_flight = list(self._in_flight.values())
+        in_flight = list(set(self._in_flight.values()))
         for task in in_flight:
             task.cancel()
         await asyncio.gather(*in_flight, return_exceptions=True)
