@@ -1,9 +1,10 @@
 """One durable JetStream pull consumer, pulled continuously so that latency stays low.
 
-The consumer keeps one pull request open (``batch`` messages, ``expires`` seconds, idle heartbeats), hands
-whatever has arrived to the subscription's batch handler, acknowledges after the handler's commit, naks
-with backoff on failure, and after the redelivery limit publishes the message to the dead-letter subject
-(original headers plus the failure) and terminates it. A missing heartbeat or a reconnect renews the pull.
+The consumer keeps pull requests open (``batch`` messages each, ``expires`` seconds, idle heartbeats; the
+next asked for when half of the last has arrived), hands whatever has arrived to the subscription's
+batch handler, acknowledges after the handler's commit, naks with backoff on failure, and after the
+redelivery limit publishes the message to the dead-letter subject (original headers plus the failure) and
+terminates it. A missing heartbeat or a reconnect renews the pull.
 """
 
 from __future__ import annotations
@@ -108,12 +109,16 @@ class JetStreamConsumer:
 
     async def _run(self) -> None:
         batch_size = self.subscription.max_batch
-        received = 0
+        outstanding = 0  # messages asked for and not yet received
         while not self._stopping:
             try:
-                if self._renew or received >= batch_size:
-                    self._renew, received = False, 0
+                if self._renew:
+                    self._renew, outstanding = False, 0
+                # Ask for the next batch while half of this one is still coming: the server never
+                # waits for a pull request while we apply a batch.
+                if outstanding <= batch_size // 2:
                     await self._pull(batch_size)
+                    outstanding += batch_size
                 try:
                     first = await asyncio.wait_for(self._queue.get(), self._opts.heartbeat * 3)
                 except TimeoutError:
@@ -129,7 +134,7 @@ class JetStreamConsumer:
                     status = (msg.headers or {}).get("Status")
                     if status is None:
                         messages.append(msg)
-                        received += 1
+                        outstanding -= 1
                     elif status != "100":  # 408 expired, 409 limits or leadership change: ask again
                         self._renew = True
                         if (
