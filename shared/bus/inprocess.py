@@ -21,6 +21,7 @@ from shared.bus.transport import (
     Failure,
     Health,
     Outcome,
+    Outgoing,
     Receipt,
     Received,
     Subscription,
@@ -207,7 +208,7 @@ class InProcessTransport:
             await asyncio.gather(*(c.deliver(event) for c in targets))
         return Receipt()
 
-    async def publish_many(self, events: Sequence[CloudEvent]) -> list[Receipt | PublishError]:
+    async def publish_many(self, events: Sequence[Outgoing]) -> list[Receipt | PublishError]:
         if self._closed:
             raise TransportClosed("transport closed")
         return await publish_each(self, events)

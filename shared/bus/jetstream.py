@@ -24,7 +24,7 @@ from nats.js.errors import NotFoundError
 
 from shared.bus.errors import BusError, PublishError, TransportClosed
 from shared.bus.nats_consumer import JetStreamConsumer, PullOptions
-from shared.bus.transport import Health, Receipt, Subscription
+from shared.bus.transport import Health, Outgoing, Receipt, Subscription
 from shared.contracts import CLOUDEVENTS_JSON, CloudEvent, to_json
 
 __all__ = ["NatsSettings", "NatsTransport"]
@@ -185,7 +185,8 @@ class NatsTransport:
         if self._js is not None:
             await self._start_consumers(subscription)
 
-    def _headers(self, event: CloudEvent) -> dict[str, str]:
+    @staticmethod
+    def _headers(event: CloudEvent | Outgoing) -> dict[str, str]:
         headers = {
             "Nats-Msg-Id": event.id,
             "Content-Type": CLOUDEVENTS_JSON,
@@ -211,7 +212,7 @@ class NatsTransport:
             raise PublishError(f"no PubAck for {event.id}: {type(exc).__name__}") from exc
         return Receipt(duplicate=bool(ack.duplicate), sequence=ack.seq)
 
-    async def publish_many(self, events: Sequence[CloudEvent]) -> list[Receipt | PublishError]:
+    async def publish_many(self, events: Sequence[Outgoing]) -> list[Receipt | PublishError]:
         """Send every event before waiting for any PubAck (JetStream async publish), then wait at most
         ``publish_timeout`` for them all: one round trip for the batch instead of one per event."""
         if self._closed or self._js is None:
@@ -223,7 +224,7 @@ class NatsTransport:
                 sent.append(
                     await self._js.publish_async(
                         s.subject_for(event.type),
-                        to_json(event),
+                        event.payload,
                         wait_stall=None,  # at most max_in_flight are pending: never stalls
                         stream=s.stream,
                         headers=self._headers(event),

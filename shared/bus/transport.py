@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
 from shared.bus.errors import PublishError
-from shared.contracts import CloudEvent
+from shared.contracts import CloudEvent, from_json, to_json
 
 __all__ = [
     "Backoff",
@@ -24,6 +24,7 @@ __all__ = [
     "Failure",
     "Health",
     "Outcome",
+    "Outgoing",
     "Receipt",
     "Received",
     "Subscription",
@@ -102,6 +103,26 @@ class Subscription:
 
 
 @dataclass(frozen=True)
+class Outgoing:
+    """An event as the outbox holds it: its structured-mode JSON (written by ``to_json`` after its contract
+    was checked) and the attributes a broker's headers carry, so that publishing needs no re-parse."""
+
+    id: str
+    type: str
+    practice: str
+    payload: bytes
+    traceparent: str | None = None
+
+    @classmethod
+    def of(cls, event: CloudEvent) -> Outgoing:
+        return cls(event.id, event.type, event.practice, to_json(event), event.traceparent)
+
+    def event(self) -> CloudEvent:
+        """The envelope itself (raises ``InvalidEnvelope`` if the stored JSON is not one)."""
+        return from_json(self.payload)
+
+
+@dataclass(frozen=True)
 class Receipt:
     """The transport's confirmation of a publish. ``duplicate``: the broker already had this event id."""
 
@@ -133,7 +154,7 @@ class Transport(Protocol):
         """Return only once the event is durable (JetStream PubAck) or applied by every local consumer."""
         ...
 
-    async def publish_many(self, events: Sequence[CloudEvent]) -> list[Receipt | PublishError]:
+    async def publish_many(self, events: Sequence[Outgoing]) -> list[Receipt | PublishError]:
         """Publish several events at once; one result per event, in order: its receipt, or the
         :class:`PublishError` saying why it is not confirmed. Raises only when the transport is closed."""
         ...
@@ -146,9 +167,13 @@ class Transport(Protocol):
         ...
 
 
-async def publish_each(transport: Transport, events: Sequence[CloudEvent]) -> list[Receipt | PublishError]:
+async def publish_each(transport: Transport, events: Sequence[Outgoing]) -> list[Receipt | PublishError]:
     """``publish_many`` for a transport without a batch publish: every ``publish`` at once."""
-    outcomes = await asyncio.gather(*(transport.publish(e) for e in events), return_exceptions=True)
+
+    async def one(item: Outgoing) -> Receipt:
+        return await transport.publish(item.event())
+
+    outcomes = await asyncio.gather(*(one(e) for e in events), return_exceptions=True)
     results: list[Receipt | PublishError] = []
     for outcome in outcomes:
         if isinstance(outcome, Receipt | PublishError):

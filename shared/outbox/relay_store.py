@@ -25,6 +25,8 @@ class OutboxRow:
     type: str
     payload: str
     attempts: int
+    event_id: str
+    practice: str
 
 
 @dataclass(frozen=True)
@@ -108,18 +110,19 @@ def claim(
         return []
     if with_payload:
         wanted = set(chosen)
-        rows = [(h[0], h[3], h[4], h[5]) for h in heads if h[0] in wanted]
+        rows = [(h[0], *h[3:]) for h in heads if h[0] in wanted]
     else:
         numbers = ",".join(str(int(s)) for s in chosen)
         rows = reader.read(f'{_ROWS} WHERE "sequence" IN ({numbers}) ORDER BY "sequence"')
-    return [OutboxRow(int(r[0]), str(r[1]), str(r[2]), int(r[3])) for r in rows]
+    return [OutboxRow(int(r[0]), str(r[1]), str(r[2]), int(r[3]), str(r[4]), str(r[5])) for r in rows]
 
 
 # Only integers are interpolated into these (a LIMIT, and sequence numbers read from the table).
 _PENDING = 'FROM outbox WHERE published_at IS NULL ORDER BY "sequence"'
 _HEADS = f'SELECT "sequence", subject, next_attempt_at {_PENDING}'
-_HEADS_FULL = f'SELECT "sequence", subject, next_attempt_at, type, payload, attempts {_PENDING}'
-_ROWS = 'SELECT "sequence", type, payload, attempts FROM outbox'
+_COLUMNS = "type, payload, attempts, event_id, practice"  # after "sequence": the fields of OutboxRow
+_HEADS_FULL = f'SELECT "sequence", subject, next_attempt_at, {_COLUMNS} {_PENDING}'
+_ROWS = f'SELECT "sequence", {_COLUMNS} FROM outbox'
 _WITH_PAYLOAD = 256
 
 
