@@ -21,6 +21,7 @@ from services.careplan.catalogue import definitions
 from shared.fhir import NotFound, PreconditionFailed, ResourceStore
 from shared.fhir.search import SearchRequest
 from shared.fhir.store import SearchResult, StoredVersion
+from shared.fhir.tenancy import Tenancy
 
 __all__ = ["DEFINITIONAL_TYPES", "SHARED_TENANT", "DefinitionStore", "seed_definitions"]
 
@@ -32,7 +33,7 @@ DEFINITIONAL_TYPES = frozenset({"CodeSystem", "ValueSet", "Questionnaire", "Plan
 
 def _with_shared(resource_type: str, tenants: Collection[str]) -> Collection[str]:
     if resource_type in DEFINITIONAL_TYPES:
-        return frozenset(tenants) | {SHARED_TENANT}
+        return Tenancy.of(tenants, SHARED_TENANT)  # keeps a staff caller's enrolled-only view
     return tenants
 
 

@@ -23,6 +23,7 @@ from services.careplan.repository import CLOSED_PLAN, pain_plan_for, record_fact
 from shared.auth.principal import Principal
 from shared.contracts import CloudEvent
 from shared.fhir import FhirKernel, NotFound, RequestContext
+from shared.fhir.tenancy import record_enrolment_event
 
 __all__ = ["CareplanHandlers"]
 
@@ -93,6 +94,7 @@ class CareplanHandlers:
             raise ValueError("patient.enrolled names no patient")
         key = str(episode.get("id") or patient)
         practice = event.practice
+        record_enrolment_event(conn, practice=practice, data=event.data, at=event.time)
         record_fact(
             conn,
             practice=practice,
@@ -132,6 +134,7 @@ class CareplanHandlers:
         episode = event.data
         patient = (episode.get("patient") or {}).get("reference")
         end = (episode.get("period") or {}).get("end")
+        record_enrolment_event(conn, practice=event.practice, data=episode, at=event.time, discharged=True)
         record_fact(
             conn,
             practice=event.practice,

@@ -21,6 +21,7 @@ from services.careplan.definitions import SHARED_TENANT
 from services.careplan.evaluation import EvaluationFacts, OmeReview
 from services.careplan.tables import evaluation_fact
 from shared.fhir.tables import resource_table
+from shared.fhir.tenancy import visible_rows
 
 __all__ = [
     "CLOSED_PLAN",
@@ -49,7 +50,7 @@ def is_pain_plan(plan: dict[str, Any]) -> bool:
 def _rows(
     conn: Connection, resource_type: str, tenants: Collection[str], patient: str | None = None
 ) -> list[Any]:
-    where = [R.c.resource_type == resource_type, R.c.practice.in_(list(tenants)), R.c.deleted.is_(False)]
+    where = [R.c.resource_type == resource_type, visible_rows(tenants), R.c.deleted.is_(False)]
     if patient is not None:
         where.append(R.c.patient == patient)
     return [orjson.loads(r.content) for r in conn.execute(select(R.c.content).where(*where).order_by(R.c.id))]

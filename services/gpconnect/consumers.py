@@ -5,6 +5,7 @@ from __future__ import annotations
 from services.gpconnect import handlers
 from shared.contracts import (
     GP_TASK_REQUESTED_V1,
+    PATIENT_DISCHARGED_V1,
     PATIENT_ENROLLED_V1,
     PRESCRIPTION_CHANGED_V1,
     REFERRAL_ACCEPTED_V1,
@@ -23,4 +24,5 @@ CONSUMERS = (
     ),
     Consumer("gpconnect-tasks", (GP_TASK_REQUESTED_V1,), handlers.on_task_requested),
     Consumer("gpconnect-prescriptions", (PRESCRIPTION_CHANGED_V1,), handlers.on_prescription_changed),
+    Consumer("gpconnect-discharge", (PATIENT_DISCHARGED_V1,), handlers.on_patient_discharged),
 )

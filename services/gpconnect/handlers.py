@@ -9,9 +9,11 @@ from sqlalchemy import Connection
 
 from services.gpconnect import repository
 from shared.contracts import CloudEvent, to_json
+from shared.fhir.tenancy import record_enrolment_event
 
 __all__ = [
     "TASK_TYPES",
+    "on_patient_discharged",
     "on_patient_enrolled",
     "on_prescription_changed",
     "on_referral_decided",
@@ -65,8 +67,14 @@ def _enqueue(conn: Connection, event: CloudEvent, kind: str) -> bool:
 
 def on_patient_enrolled(conn: Connection, event: CloudEvent) -> None:
     """Remember the patient's NHS number and read their GP record (medications and problems)."""
+    record_enrolment_event(conn, practice=event.practice, data=event.data, at=event.time)
     if _remember(conn, event) is not None:
         _enqueue(conn, event, "record-read")
+
+
+def on_patient_discharged(conn: Connection, event: CloudEvent) -> None:
+    """The episode ended: the patient's enrolment here is closed (service staff lose sight of it)."""
+    record_enrolment_event(conn, practice=event.practice, data=event.data, at=event.time, discharged=True)
 
 
 def request_record_read(conn: Connection, event: CloudEvent) -> bool:

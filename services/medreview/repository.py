@@ -23,6 +23,7 @@ from services.medreview.codes import (
 from shared.fhir import FhirError, NotFound, ResourceStore, register_search_param
 from shared.fhir.search import parse_search
 from shared.fhir.tables import resource_table
+from shared.fhir.tenancy import visible_rows
 
 __all__ = ["MAX_ROWS", "MedreviewRepository"]
 
@@ -76,7 +77,7 @@ class MedreviewRepository:
             select(resource_table.c.practice).where(
                 resource_table.c.resource_type == resource_type,
                 resource_table.c.id == resource_id,
-                resource_table.c.practice.in_(list(tenants)),
+                visible_rows(tenants),
             )
         ).first()
         return str(row.practice) if row else None

@@ -21,6 +21,7 @@ from shared.fhir import ResourceStore, now_instant
 from shared.fhir.search import parse_search
 from shared.fhir.searchparams import extract_index_values, patient_of
 from shared.fhir.tables import history_table, resource_table, search_index_table
+from shared.fhir.tenancy import visible_rows
 
 __all__ = [
     "NHS_NUMBER_SYSTEM",
@@ -140,7 +141,7 @@ def patient_records(conn: Connection, patient: str, tenants: Collection[str]) ->
         .where(
             R.c.patient == patient,
             R.c.resource_type.in_(RECORD_TYPES),
-            R.c.practice.in_(list(tenants)),
+            visible_rows(tenants),
             R.c.deleted.is_(False),
         )
         .order_by(R.c.last_updated, R.c.id)
@@ -155,7 +156,7 @@ def patient_with_nhs_number(conn: Connection, nhs_number: str, tenants: Collecti
         .join(X, (X.c.resource_type == R.c.resource_type) & (X.c.resource_id == R.c.id))
         .where(
             R.c.resource_type == "Patient",
-            R.c.practice.in_(list(tenants)),
+            visible_rows(tenants),
             R.c.deleted.is_(False),
             X.c.param == "identifier",
             X.c.system == NHS_NUMBER_SYSTEM,

@@ -29,6 +29,7 @@ from services.referral.unit_of_work import UnitOfWork
 from services.referral.workflow import OPERATION_FOR, InvalidTransition, State, check_transition
 from shared.contracts import PATIENT_DISCHARGED_V1, PATIENT_ENROLLED_V1, PATIENT_INVITED_V1
 from shared.fhir import Conflict, Gone, NotFound, Unprocessable
+from shared.fhir.tenancy import record_discharge, record_enrolment
 
 __all__ = ["discharge", "enrol", "invite", "move", "record_consent", "workflow_state"]
 
@@ -165,6 +166,13 @@ def enrol(
             "referralRequest": [{"reference": reference(service_request)}],
         }
     )
+    record_enrolment(
+        uow.conn,
+        practice=uow.practice,
+        patient=task["for"]["reference"],
+        episode=reference(episode),
+        enrolled_at=now,
+    )
     consent = _consent(uow, task)
     output = {"type": {"text": "Enrolment"}, "valueReference": {"reference": reference(episode)}}
     uow.replace(moved_task(task, State.ENROLLED, now, outputs=[output]))
@@ -201,6 +209,8 @@ def discharge(
         raise Unprocessable("A discharge cannot come before the enrolment began")
     period = {**episode["period"], "end": on.isoformat()}
     episode = uow.replace({**episode, "status": "finished", "period": period})
+    patient = str(episode["patient"]["reference"])
+    record_discharge(uow.conn, practice=uow.practice, patient=patient, episode=ref, discharged_at=now)
     if service_request.get("status") == "active":
         uow.replace({**service_request, "status": "completed"})
     uow.replace(moved_task(task, State.DISCHARGED, now, note=note))

@@ -33,7 +33,17 @@ from shared.auth.issuer import (
     smart_configuration_router,
 )
 from shared.auth.jwks import JwksSource, LocalJwks, RemoteJwks
-from shared.auth.principal import INTERACTIONS, Interaction, Principal, Role, Scope, parse_scopes
+from shared.auth.principal import (
+    INTERACTIONS,
+    STAFF_ROLES,
+    UNAUTHENTICATED_TENANT,
+    Interaction,
+    Principal,
+    Role,
+    Scope,
+    Tenancy,
+    parse_scopes,
+)
 from shared.auth.ratelimit import RateLimiter
 from shared.auth.settings import AuthSettings
 from shared.auth.verify import TokenVerifier
@@ -41,6 +51,8 @@ from shared.auth.verify import TokenVerifier
 __all__ = [
     "ALGORITHMS",
     "INTERACTIONS",
+    "STAFF_ROLES",
+    "UNAUTHENTICATED_TENANT",
     "AuthSettings",
     "Authenticator",
     "ClientRegistrationError",
@@ -59,6 +71,7 @@ __all__ = [
     "RemoteJwks",
     "Role",
     "Scope",
+    "Tenancy",
     "TokenIssuer",
     "TokenVerifier",
     "bearer_token",

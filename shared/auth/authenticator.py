@@ -63,9 +63,9 @@ class Authenticator:
     async def authenticate(self, request: Request) -> Principal:
         """The verified caller; also kept as ``request.state.principal`` for audit and logging."""
         principal = await self.verifier.verify(bearer_token(request))
+        request.state.principal = principal  # before the limit: a 429 is audited under the caller's practice
         if self.rate_limiter is not None:
             self.rate_limiter.check(principal.client_id)
-        request.state.principal = principal
         return principal
 
 

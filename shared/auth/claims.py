@@ -16,6 +16,7 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any, Final, get_args
 
+from shared.auth.principal import STAFF_ROLES as STAFF_ROLES  # defined beside Tenancy, which reads it
 from shared.auth.principal import Interaction, Principal, Role, Scope, parse_scopes
 
 CLIENT_ID: Final = "client_id"
@@ -30,7 +31,6 @@ ALGORITHMS: Final = ("RS384", "ES384")
 ROLES: Final[frozenset[str]] = frozenset(get_args(Role))
 # "service" is another of our own services, never a client of the public API, so no token carries it.
 CLIENT_ROLES: Final[frozenset[str]] = ROLES - {"service"}
-STAFF_ROLES: Final[frozenset[str]] = frozenset({"project-worker", "specialist"})
 
 # ODS organisation codes: GP practices are one letter and five digits (A81001); trusts, CCGs and
 # the like are 3 to 5 alphanumerics. Anything else is a typo or an injection attempt.

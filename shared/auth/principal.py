@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -13,6 +14,75 @@ INTERACTIONS: tuple[Interaction, ...] = ("c", "r", "u", "d", "s")
 # specialists) act for the practices they are assigned to; auditors read AuditEvent; "service" is
 # another service of ours (event consumers), never a client of the public API.
 Role = Literal["gp-system", "project-worker", "specialist", "auditor", "service"]
+
+STAFF_ROLES: frozenset[str] = frozenset({"project-worker", "specialist"})
+
+UNAUTHENTICATED_TENANT = "#unauthenticated"
+"""Where refused authentications are audited: not an ODS code, so no caller ever acts for it; only
+auditors' tenancy includes it (the only resources filed under it are AuditEvents)."""
+
+
+class Tenancy(frozenset[str]):
+    """The tenants (practice ODS codes) a caller may see, and how much of them.
+
+    ``enrolled_only`` (service staff): of the resources that belong to a patient, only those of patients
+    enrolled, and not discharged, with one of the tenants; resources without a patient (Organization,
+    PlanDefinition, CodeSystem...) stay visible by practice. Set operations keep the flag, so a derived set
+    of tenants (``tenants | {SHARED_TENANT}``) never widens what a staff caller sees; ``frozenset(t)`` does
+    not, so code that copies tenants must use ``Tenancy.of``.
+    """
+
+    __slots__ = ("enrolled_only",)
+    enrolled_only: bool
+
+    def __new__(cls, practices: Iterable[str] = (), *, enrolled_only: bool = False) -> Tenancy:
+        tenancy = super().__new__(cls, practices)
+        tenancy.enrolled_only = enrolled_only
+        return tenancy
+
+    @classmethod
+    def of(cls, tenants: Iterable[str], *extra: str) -> Tenancy:
+        """``tenants`` (a Tenancy keeps its flag; any other collection is whole-practice) plus ``extra``."""
+        return cls([*tenants, *extra], enrolled_only=bool(getattr(tenants, "enrolled_only", False)))
+
+    def __repr__(self) -> str:
+        return f"Tenancy({sorted(self)!r}, enrolled_only={self.enrolled_only})"
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (_tenancy, (tuple(self), self.enrolled_only))
+
+    def _same(self, practices: Iterable[str]) -> Tenancy:
+        return Tenancy(practices, enrolled_only=self.enrolled_only)
+
+    def __or__(self, other: object) -> Tenancy:
+        return self._same(frozenset.__or__(self, other))  # type: ignore[operator]
+
+    __ror__ = __or__
+
+    def __and__(self, other: object) -> Tenancy:
+        return self._same(frozenset.__and__(self, other))  # type: ignore[operator]
+
+    __rand__ = __and__
+
+    def __sub__(self, other: object) -> Tenancy:
+        return self._same(frozenset.__sub__(self, other))  # type: ignore[operator]
+
+    def union(self, *others: Iterable[object]) -> Tenancy:
+        return self._same(frozenset.union(self, *others))  # type: ignore[arg-type]
+
+    def intersection(self, *others: Iterable[object]) -> Tenancy:
+        return self._same(frozenset.intersection(self, *others))
+
+    def difference(self, *others: Iterable[object]) -> Tenancy:
+        return self._same(frozenset.difference(self, *others))
+
+    def copy(self) -> Tenancy:
+        return self._same(self)
+
+
+def _tenancy(practices: tuple[str, ...], enrolled_only: bool) -> Tenancy:
+    return Tenancy(practices, enrolled_only=enrolled_only)
+
 
 _V2 = re.compile(r"^(system|user|patient)/(\*|[A-Z][A-Za-z]+)\.([cruds]+)$")
 _V1 = re.compile(r"^(system|user|patient)/(\*|[A-Z][A-Za-z]+)\.(read|write|\*)$")
@@ -59,9 +129,11 @@ class Principal:
     token_id: str | None = None
 
     @property
-    def tenants(self) -> frozenset[str]:
-        """Every practice this caller acts for: its own, plus assignments for service staff."""
-        return frozenset({self.practice}) | self.practices
+    def tenants(self) -> Tenancy:
+        """Every practice this caller acts for: its own, plus assignments for service staff, who see only
+        enrolled patients' data; auditors also see the audit of refused authentications."""
+        extra = {UNAUTHENTICATED_TENANT} if self.role == "auditor" else set()
+        return Tenancy({self.practice, *self.practices, *extra}, enrolled_only=self.role in STAFF_ROLES)
 
     def allows(self, resource_type: str, interaction: Interaction) -> bool:
         return any(scope.grants(resource_type, interaction) for scope in self.scopes)

@@ -11,10 +11,11 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from shared.auth.principal import Principal
+from shared.auth.principal import UNAUTHENTICATED_TENANT, Principal, Tenancy
+from shared.fhir.errors import Unauthorized
 from shared.fhir.store import ResourceStore, now_instant
 
-__all__ = ["AuditRecord", "RequestContext", "audit_event", "provenance"]
+__all__ = ["AuditRecord", "RequestContext", "audit_event", "provenance", "unauthenticated_audit_event"]
 
 ODS_SYSTEM = "https://fhir.nhs.uk/Id/ods-organization-code"
 CLIENT_SYSTEM = "https://pain-review.example.org/fhir/Id/client"
@@ -24,6 +25,11 @@ BALP_REST = {
     "system": "http://terminology.hl7.org/CodeSystem/audit-event-type",
     "code": "rest",
     "display": "RESTful Operation",
+}
+SOURCE_ROLE = {
+    "system": "http://dicom.nema.org/resources/ontology/DCM",
+    "code": "110153",
+    "display": "Source Role ID",
 }
 ACTIONS = {
     "create": "C",
@@ -49,7 +55,7 @@ class RequestContext:
     request_id_supplied: bool = True
 
     @property
-    def tenants(self) -> frozenset[str]:
+    def tenants(self) -> Tenancy:
         return self.principal.tenants
 
 
@@ -65,9 +71,7 @@ class AuditRecord:
     outcome_text: str | None = None
 
 
-def audit_event(ctx: RequestContext, record: AuditRecord) -> dict[str, Any]:
-    principal = ctx.principal
-    subtype = {"system": INTERACTION_SYSTEM, "code": record.interaction}
+def _entities(record: AuditRecord, request_id: str, correlation_id: str) -> list[dict[str, Any]]:
     entities: list[dict[str, Any]] = []
     if record.resource_type:
         what: dict[str, Any] = {"type": record.resource_type}
@@ -104,44 +108,94 @@ def audit_event(ctx: RequestContext, record: AuditRecord) -> dict[str, Any]:
         )
     entities.append(
         {
-            "what": {"identifier": {"system": REQUEST_ID_SYSTEM, "value": ctx.request_id}},
+            "what": {"identifier": {"system": REQUEST_ID_SYSTEM, "value": request_id}},
             "description": "X-Request-Id",
-            "detail": [{"type": "X-Correlation-Id", "valueString": ctx.correlation_id}],
+            "detail": [{"type": "X-Correlation-Id", "valueString": correlation_id}],
         }
     )
+    return entities
+
+
+def _event(
+    service: str, record: AuditRecord, agents: list[dict[str, Any]], entities: list[dict[str, Any]]
+) -> dict[str, Any]:
     event: dict[str, Any] = {
         "resourceType": "AuditEvent",
         "type": BALP_REST,
-        "subtype": [subtype],
+        "subtype": [{"system": INTERACTION_SYSTEM, "code": record.interaction}],
         "action": ACTIONS.get(record.interaction, "E"),
         "recorded": now_instant().isoformat(timespec="milliseconds").replace("+00:00", "Z"),
         "outcome": record.outcome,
-        "agent": [
-            {
-                "type": {
-                    "coding": [
-                        {
-                            "system": "http://dicom.nema.org/resources/ontology/DCM",
-                            "code": "110153",
-                            "display": "Source Role ID",
-                        }
-                    ]
-                },
-                "who": {"identifier": {"system": CLIENT_SYSTEM, "value": principal.client_id}},
-                "requestor": True,
-                "role": [{"text": principal.role}],
-            },
-            {
-                "who": {"identifier": {"system": ODS_SYSTEM, "value": principal.practice}},
-                "requestor": False,
-            },
-        ],
-        "source": {"observer": {"display": f"pain-review {ctx.service}"}},
+        "agent": agents,
+        "source": {"observer": {"display": f"pain-review {service}"}},
         "entity": entities,
     }
     if record.outcome_text:
         event["outcomeDesc"] = record.outcome_text[:500]
     return event
+
+
+def audit_event(ctx: RequestContext, record: AuditRecord) -> dict[str, Any]:
+    principal = ctx.principal
+    agents = [
+        {
+            "type": {"coding": [SOURCE_ROLE]},
+            "who": {"identifier": {"system": CLIENT_SYSTEM, "value": principal.client_id}},
+            "requestor": True,
+            "role": [{"text": principal.role}],
+        },
+        {
+            "who": {"identifier": {"system": ODS_SYSTEM, "value": principal.practice}},
+            "requestor": False,
+        },
+    ]
+    return _event(ctx.service, record, agents, _entities(record, ctx.request_id, ctx.correlation_id))
+
+
+# What an unauthenticated call's AuditEvent says of why (never the token, nor what it claimed).
+_REFUSAL_CATEGORIES = (
+    ("needs an access token", "no access token"),
+    ("not a Bearer token", "the Authorization header is not a Bearer token"),
+    ("has expired", "the access token has expired"),
+    ("signature is not valid", "the access token signature is not valid"),
+    ("key this server does not know", "the access token was signed with an unknown key"),
+    ("malformed", "the access token is malformed"),
+    ("not valid for this server", "the access token was issued for another server or by another issuer"),
+    ("not usable here", "the access token does not describe a client this server serves"),
+)
+
+
+def refusal_category(exc: Unauthorized) -> str:
+    """The reason a token was refused, as one of a few fixed phrases (never the token or its claims)."""
+    return next((why for key, why in _REFUSAL_CATEGORIES if key in exc.diagnostics), "access token refused")
+
+
+def unauthenticated_audit_event(
+    service: str,
+    record: AuditRecord,
+    *,
+    request_id: str,
+    correlation_id: str,
+    address: str | None,
+) -> dict[str, Any]:
+    """A call refused before we knew who made it (401). The client is unknown: nothing the token claims
+    is recorded, since it was not verified, and no patient; only what was asked for, the request id, the
+    network address it came from, and the reason category in ``outcomeDesc``."""
+    agent: dict[str, Any] = {
+        "type": {"coding": [SOURCE_ROLE]},
+        "who": {"display": "unknown client (not authenticated)"},
+        "requestor": True,
+    }
+    if address:
+        agent["network"] = {"address": address, "type": "2"}  # 2: IP address
+    anonymous = AuditRecord(
+        record.interaction,
+        record.resource_type,
+        operation=record.operation,
+        outcome=record.outcome,
+        outcome_text=record.outcome_text,
+    )
+    return _event(service, anonymous, [agent], _entities(anonymous, request_id, correlation_id))
 
 
 def provenance(ctx: RequestContext, target: dict[str, Any], activity: str) -> dict[str, Any]:
@@ -175,4 +229,9 @@ def record_audit(store: ResourceStore, conn: Connection, ctx: RequestContext, re
     store.create(conn, audit_event(ctx, record), practice=ctx.principal.practice)
 
 
-__all__ += ["record_audit"]
+def record_unauthenticated_audit(store: ResourceStore, conn: Connection, event: dict[str, Any]) -> None:
+    """File the AuditEvent of a refused authentication under a tenant no caller acts for; auditors see it."""
+    store.create(conn, event, practice=UNAUTHENTICATED_TENANT)
+
+
+__all__ += ["record_audit", "record_unauthenticated_audit", "refusal_category"]

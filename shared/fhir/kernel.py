@@ -18,9 +18,17 @@ from sqlalchemy import Connection, Engine
 
 from shared.auth.principal import Interaction, Principal
 from shared.fhir import idempotency
-from shared.fhir.audit import AuditRecord, RequestContext, provenance, record_audit
+from shared.fhir.audit import (
+    AuditRecord,
+    RequestContext,
+    provenance,
+    record_audit,
+    record_unauthenticated_audit,
+    refusal_category,
+    unauthenticated_audit_event,
+)
 from shared.fhir.capability import capability_statement
-from shared.fhir.errors import FhirError, Forbidden, PayloadTooLarge
+from shared.fhir.errors import FhirError, Forbidden, PayloadTooLarge, TooManyRequests, Unauthorized
 from shared.fhir.jsonio import check_media_type, loads
 from shared.fhir.models import validate_resource
 from shared.fhir.store import ResourceStore
@@ -148,24 +156,62 @@ class FhirKernel:
     async def context(self, request: Request, resource_type: str, interaction: Interaction) -> RequestContext:
         """Authenticate (401), rate limit (429) and check the scope (403) of one call.
 
-        A refused scope is audited too: the caller is known, so the attempt is accountable.
+        Every refusal is audited: a 401 under the unauthenticated tenant (the caller is unknown), a 429
+        and a 403 under the caller's practice (the caller is known, so the attempt is accountable).
         """
-        principal = await self.authenticator.authenticate(request)
-        if self.rate_limiter is not None:
-            self.rate_limiter.check(principal.client_id)
+        record = AuditRecord(INTERACTION_CODES[interaction], resource_type)
         state = request.state
-        ctx = RequestContext(
-            principal, state.request_id, state.correlation_id, self.service, state.request_id_supplied
-        )
+        try:
+            principal = await self.authenticator.authenticate(request)
+        except Unauthorized as exc:
+            await self.audit_unauthenticated(request, record, exc)
+            raise
+        except TooManyRequests as exc:  # an authenticator that limits itself names the caller first
+            known: Principal | None = getattr(state, "principal", None)
+            if known is None:
+                await self.audit_unauthenticated(request, record, exc)
+            else:
+                await self.audit_failure(self._context(request, known), record, exc)
+            raise
+        ctx = self._context(request, principal)
+        if self.rate_limiter is not None:
+            try:
+                self.rate_limiter.check(principal.client_id)
+            except TooManyRequests as exc:
+                await self.audit_failure(ctx, record, exc)
+                raise
         refusal: Forbidden | None = None
         if resource_type == "AuditEvent" and principal.role != "auditor":
             refusal = Forbidden("The audit trail is readable by auditors only")
         elif not principal.allows(resource_type, interaction):
             refusal = Forbidden(f"This call needs the scope system/{resource_type}.{interaction}")
         if refusal is not None:
-            await self.audit_failure(ctx, AuditRecord(INTERACTION_CODES[interaction], resource_type), refusal)
+            await self.audit_failure(ctx, record, refusal)
             raise refusal
         return ctx
+
+    def _context(self, request: Request, principal: Principal) -> RequestContext:
+        state = request.state
+        return RequestContext(
+            principal, state.request_id, state.correlation_id, self.service, state.request_id_supplied
+        )
+
+    async def audit_unauthenticated(self, request: Request, record: AuditRecord, exc: FhirError) -> None:
+        """The AuditEvent of a call refused before its caller was known: ``unauthenticated_audit_event``."""
+        why = refusal_category(exc) if isinstance(exc, Unauthorized) else "too many requests"
+        event = unauthenticated_audit_event(
+            self.service,
+            AuditRecord(record.interaction, record.resource_type, outcome="4", outcome_text=why),
+            request_id=request.state.request_id,
+            correlation_id=request.state.correlation_id,
+            address=request.client.host if request.client else None,
+        )
+
+        def write() -> None:
+            with self.engine.begin() as conn:
+                record_unauthenticated_audit(self.store, conn, event)
+
+        await anyio.to_thread.run_sync(write)
 
     async def body(self, request: Request, *, optional: bool = False) -> Any:
         """The parsed JSON body; with ``optional``, an empty body (no Content-Type) is ``None``."""

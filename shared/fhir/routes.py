@@ -15,6 +15,7 @@ from shared.fhir.errors import BadRequest, InvalidResource, PreconditionFailed
 from shared.fhir.http import etag_version, id_path, resource_response
 from shared.fhir.jsonio import FhirResponse
 from shared.fhir.search import parse_search
+from shared.fhir.tenancy import check_writable
 
 if TYPE_CHECKING:
     from shared.fhir.kernel import FhirKernel, Operation, ResourceConfig
@@ -120,6 +121,7 @@ def _add_resource_routes(router: APIRouter, kernel: FhirKernel, config: Resource
                         return found.resources[0], 200
                     if found.total > 1:
                         raise PreconditionFailed(f"If-None-Exist matched {found.total} resources")
+                check_writable(conn, ctx.tenants, rt, None, resource)
                 stored = store.create(conn, resource, practice=ctx.principal.practice)
                 kernel.write_provenance(conn, ctx, stored, "CREATE")
                 if config.on_write is not None:
@@ -269,6 +271,7 @@ def _add_resource_routes(router: APIRouter, kernel: FhirKernel, config: Resource
             if_match = etag_version(request.headers.get("if-match"))
 
             def work(conn: Connection) -> tuple[dict[str, Any], bool]:
+                check_writable(conn, ctx.tenants, rt, resource_id, resource)
                 stored, created = store.update(
                     conn, resource, tenants=ctx.tenants, practice=ctx.principal.practice, if_match=if_match
                 )
@@ -297,6 +300,7 @@ def _add_resource_routes(router: APIRouter, kernel: FhirKernel, config: Resource
             if_match = etag_version(request.headers.get("if-match"))
 
             def work(conn: Connection) -> int:
+                check_writable(conn, ctx.tenants, rt, resource_id)
                 if if_match is not None:
                     current = store.current_version(conn, rt, resource_id, tenants=ctx.tenants)
                     if current != if_match:

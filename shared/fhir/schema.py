@@ -10,7 +10,12 @@ from typing import Any
 
 import sqlalchemy as sa
 
-__all__ = ["create_kernel_tables_v1", "drop_kernel_tables_v1"]
+__all__ = [
+    "create_enrolment_table_v2",
+    "create_kernel_tables_v1",
+    "drop_enrolment_table_v2",
+    "drop_kernel_tables_v1",
+]
 
 
 def create_kernel_tables_v1(op: Any) -> None:
@@ -69,3 +74,21 @@ def drop_kernel_tables_v1(op: Any) -> None:
     op.drop_index("ix_fhir_resource_practice", table_name="fhir_resource")
     op.drop_index("ix_fhir_resource_type_updated", table_name="fhir_resource")
     op.drop_table("fhir_resource")
+
+
+def create_enrolment_table_v2(op: Any) -> None:
+    """Enrolments per practice and episode: the tenancy filter of service staff (see ``tenancy.py``)."""
+    op.create_table(
+        "fhir_enrolment",
+        sa.Column("practice", sa.String(16), primary_key=True),
+        sa.Column("patient", sa.String(80), primary_key=True),
+        sa.Column("episode", sa.String(80), primary_key=True),
+        sa.Column("enrolled_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("discharged_at", sa.DateTime(timezone=True), nullable=True),
+    )
+    op.create_index("ix_fhir_enrolment_patient", "fhir_enrolment", ["patient", "practice"])
+
+
+def drop_enrolment_table_v2(op: Any) -> None:
+    op.drop_index("ix_fhir_enrolment_patient", table_name="fhir_enrolment")
+    op.drop_table("fhir_enrolment")

@@ -13,6 +13,7 @@ from shared.fhir.errors import BadRequest
 from shared.fhir.search import Criterion, SearchRequest
 from shared.fhir.searchparams import date_range, params_for
 from shared.fhir.tables import resource_table, search_index_table
+from shared.fhir.tenancy import visible_rows
 
 __all__ = ["included_resources", "read_many", "where_clause"]
 
@@ -31,7 +32,7 @@ def where_clause(
     clauses: list[ColumnElement[bool]] = [
         R.c.resource_type == resource_type,
         R.c.deleted.is_(False),
-        R.c.practice.in_(list(tenants)),
+        visible_rows(tenants),
     ]
     for criterion in criteria:
         name = criterion.param.name
@@ -167,7 +168,7 @@ def read_many(
         select(R.c.content).where(
             R.c.resource_type == resource_type,
             R.c.id.in_(ids),
-            R.c.practice.in_(list(tenants)),
+            visible_rows(tenants),
             R.c.deleted.is_(False),
         )
     ).all()

@@ -21,6 +21,7 @@ from shared.fhir.search import SearchRequest
 from shared.fhir.search_sql import included_resources, where_clause
 from shared.fhir.searchparams import extract_index_values, patient_of
 from shared.fhir.tables import history_table, resource_table, search_index_table
+from shared.fhir.tenancy import Tenancy, history_visible, visible_rows
 
 __all__ = ["SHARED_TENANT", "ResourceStore", "SearchResult", "StoredVersion", "new_id", "now_instant"]
 
@@ -83,7 +84,7 @@ class ResourceStore:
     def visible(self, resource_type: str, tenants: Collection[str]) -> Collection[str]:
         """The tenants a read of ``resource_type`` may see: the caller's, plus the shared ones."""
         if resource_type in self.shared_types:
-            return frozenset(tenants) | {SHARED_TENANT}
+            return Tenancy.of(tenants, SHARED_TENANT)
         return tenants
 
     # ---- writes -------------------------------------------------------------------------------
@@ -262,7 +263,7 @@ class ResourceStore:
         tenants = self.visible(resource_type, tenants)
         row = conn.execute(
             select(R.c.content, R.c.deleted).where(
-                R.c.resource_type == resource_type, R.c.id == resource_id, R.c.practice.in_(list(tenants))
+                R.c.resource_type == resource_type, R.c.id == resource_id, visible_rows(tenants)
             )
         ).first()
         if row is None:
@@ -286,7 +287,7 @@ class ResourceStore:
                 H.c.resource_type == resource_type,
                 H.c.id == resource_id,
                 H.c.version_id == version,
-                H.c.practice.in_(list(tenants)),
+                history_visible(tenants),
             )
         ).first()
         if row is None:
@@ -306,9 +307,7 @@ class ResourceStore:
         offset: int = 0,
     ) -> tuple[int, list[StoredVersion]]:
         tenants = self.visible(resource_type, tenants)
-        where = and_(
-            H.c.resource_type == resource_type, H.c.id == resource_id, H.c.practice.in_(list(tenants))
-        )
+        where = and_(H.c.resource_type == resource_type, H.c.id == resource_id, history_visible(tenants))
         total = conn.execute(select(func.count()).select_from(H).where(where)).scalar_one()
         if total == 0:
             raise NotFound(f"{resource_type}/{resource_id} is not known")
@@ -329,7 +328,7 @@ class ResourceStore:
             select(R.c.version_id).where(
                 R.c.resource_type == resource_type,
                 R.c.id == resource_id,
-                R.c.practice.in_(list(tenants)),
+                visible_rows(tenants),
                 R.c.deleted.is_(False),
             )
         ).scalar_one_or_none()

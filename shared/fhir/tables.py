@@ -11,10 +11,12 @@ from sqlalchemy import Column, DateTime, Index, Integer, MetaData, String, Table
 from sqlmodel import Field, SQLModel
 
 __all__ = [
+    "EnrolmentRow",
     "RequestRow",
     "ResourceHistoryRow",
     "ResourceRow",
     "SearchIndexRow",
+    "enrolment_table",
     "history_table",
     "kernel_metadata",
     "request_table",
@@ -92,8 +94,31 @@ class RequestRow(SQLModel, table=True):
     received_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
 
 
+class EnrolmentRow(SQLModel, table=True):
+    """Which patients are enrolled with which practice, per episode of care: what service staff may see.
+
+    Written where enrolment happens (referral's ``$enrol``) and by each service's ``patient.enrolled`` and
+    ``patient.discharged`` consumers. ``enrolled_at`` is None when the discharge arrived first (events of
+    two consumers may arrive out of order); a row with ``discharged_at`` set no longer grants sight.
+    """
+
+    __tablename__ = "fhir_enrolment"
+    __table_args__ = (Index("ix_fhir_enrolment_patient", "patient", "practice"),)
+
+    practice: str = Field(sa_column=Column(String(16), primary_key=True))
+    patient: str = Field(sa_column=Column(String(80), primary_key=True))
+    episode: str = Field(sa_column=Column(String(80), primary_key=True))
+    enrolled_at: datetime | None = Field(
+        default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
+    )
+    discharged_at: datetime | None = Field(
+        default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
+    )
+
+
 # Core tables for the queries (SQLModel declares them; the store speaks SQLAlchemy Core).
 resource_table: Table = ResourceRow.__table__  # type: ignore[attr-defined]
 history_table: Table = ResourceHistoryRow.__table__  # type: ignore[attr-defined]
 search_index_table: Table = SearchIndexRow.__table__  # type: ignore[attr-defined]
 request_table: Table = RequestRow.__table__  # type: ignore[attr-defined]
+enrolment_table: Table = EnrolmentRow.__table__  # type: ignore[attr-defined]

@@ -19,6 +19,7 @@ from services.medreview.fhir_mapping import instant
 from services.medreview.handlers.planning import cancel_step, plan_steps, set_note, store_plan
 from services.medreview.handlers.session import Session
 from shared.contracts import CloudEvent
+from shared.fhir.tenancy import record_enrolment_event
 
 __all__ = ["close_taper", "on_patient_discharged"]
 
@@ -28,6 +29,7 @@ log = logging.getLogger(__name__)
 def on_patient_discharged(s: Session, event: CloudEvent) -> None:
     """Close the patient's open taper plans (draft, active, on hold) as of the episode's end."""
     episode = event.data
+    record_enrolment_event(s.conn, practice=event.practice, data=episode, at=event.time, discharged=True)
     patient = str((episode.get("patient") or {}).get("reference", ""))
     if not patient.startswith("Patient/"):
         log.warning("patient.discharged %s names no patient: nothing to close", event.id)

@@ -32,6 +32,7 @@ from services.medreview.fhir_mapping import instant
 from services.medreview.handlers.session import Session
 from services.medreview.medication_list import reference, resources_from_bundle
 from shared.contracts import CloudEvent
+from shared.fhir.tenancy import record_enrolment_event
 
 __all__ = ["on_medication_list_synced", "on_patient_enrolled", "store_medication_list"]
 
@@ -45,6 +46,7 @@ _TITLES = {
 
 def on_patient_enrolled(s: Session, event: CloudEvent) -> None:
     """``patient.enrolled``: keep the referral's medication list unless the GP record's is here already."""
+    record_enrolment_event(s.conn, practice=event.practice, data=event.data, at=event.time)
     store_medication_list(s, event.data, source=SOURCE_REFERRAL, listed_at=event.time)
 
 

@@ -25,7 +25,7 @@ class PracticeAuthenticator:
     """Test fake at the authentication seam: every caller is practice A81001 with every scope."""
 
     async def authenticate(self, request: Request) -> Principal:
-        return Principal("test-client", "A81001", "project-worker", parse_scopes("system/*.cruds"))
+        return Principal("test-client", "A81001", "gp-system", parse_scopes("system/*.cruds"))
 
 
 @pytest.fixture

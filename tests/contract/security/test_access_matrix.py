@@ -150,10 +150,11 @@ def test_practice_b_reading_searching_paging_history_and_including_practice_a_da
         assert send(client, "DELETE", f"{base}/{rid}", other).status_code == 404
     included = client.get(
         "/referral/fhir/ServiceRequest",
-        params={"_include": "ServiceRequest:patient", "_revinclude": "Provenance:target"},
+        params={"_include": "ServiceRequest:patient", "_revinclude": "Task:focus"},
         headers={"authorization": f"Bearer {other}"},
-    ).json()
-    assert "entry" not in included
+    )
+    # (Provenance:target is not a search parameter here: such a search is a 400, which proves nothing.)
+    assert included.status_code == 200 and "entry" not in included.json()
     mine = client.get(
         "/referral/fhir/ServiceRequest",
         params={"_include": "ServiceRequest:patient"},
@@ -164,16 +165,3 @@ def test_practice_b_reading_searching_paging_history_and_including_practice_a_da
     patient = seeded["referral/Patient"]
     own = send(client, "GET", f"/referral/fhir/Patient/{patient['id']}", tokens.valid("A81001")).json()
     assert own["meta"]["versionId"] == "1"
-
-
-def test_service_staff_see_the_practices_they_are_assigned_to_and_no_others(
-    secured: tuple[EmbeddedSystem, TestClient, Tokens],
-) -> None:
-    _system, client, tokens = secured
-    seeded = _seed(client, tokens.valid("C83003"))
-    _seed(client, tokens.valid("D84004"))
-    worker = tokens.sign(tokens.claims("Y01234", role="project-worker", practices=["C83003"]))
-    seen = client.get("/referral/fhir/Patient", headers={"authorization": f"Bearer {worker}"}).json()
-    ids = {e["resource"]["id"] for e in seen.get("entry", [])}
-    assert seeded["referral/Patient"]["id"] in ids
-    assert seen["total"] == 1
