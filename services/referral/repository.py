@@ -19,8 +19,7 @@ from services.referral.tables import bars_message, bars_resource, invitation_tem
 from shared.db import is_postgres
 from shared.fhir import ResourceStore, now_instant
 from shared.fhir.search import parse_search
-from shared.fhir.searchparams import extract_index_values, patient_of
-from shared.fhir.tables import history_table, resource_table, search_index_table
+from shared.fhir.tables import resource_table, search_index_table
 from shared.fhir.tenancy import visible_rows
 
 __all__ = [
@@ -28,11 +27,9 @@ __all__ = [
     "RECORD_TYPES",
     "HeldMessage",
     "held_message",
-    "insert_new",
     "latest_message",
     "lock",
     "message_seen",
-    "new_version",
     "patient_records",
     "patient_with_nhs_number",
     "record_message",
@@ -55,63 +52,6 @@ class HeldMessage:
     reason: str
     sent_at: datetime | None
     header: dict[str, Any]
-
-
-def new_version(resource: dict[str, Any], version: int) -> dict[str, Any]:
-    """The resource as the kernel store stamps a version: ``meta.versionId`` and ``meta.lastUpdated``."""
-    moment = now_instant()
-    stamp = moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
-    return {
-        **resource,
-        "meta": {**(resource.get("meta") or {}), "versionId": str(version), "lastUpdated": stamp},
-    }
-
-
-def _moment(resource: dict[str, Any]) -> datetime:
-    return datetime.fromisoformat(resource["meta"]["lastUpdated"].replace("Z", "+00:00"))
-
-
-def insert_new(conn: Connection, practice: str, resources: list[list[dict[str, Any]]]) -> None:
-    """Insert new resources into the kernel's tables, each given as its successive versions.
-
-    The rows the kernel store writes for a create and its updates (current version, every version
-    in history, the current version's search index), in three multi-row statements: the store
-    writes a resource at a time, which costs a message of twenty resources most of its time.
-    """
-    current, history, index = [], [], []
-    for versions in resources:
-        last = versions[-1]
-        kind, rid = last["resourceType"], last["id"]
-        for version in versions:
-            history.append(
-                {
-                    "resource_type": kind,
-                    "id": rid,
-                    "version_id": int(version["meta"]["versionId"]),
-                    "last_updated": _moment(version),
-                    "practice": practice,
-                    "method": "POST" if version["meta"]["versionId"] == "1" else "PUT",
-                    "deleted": False,
-                    "content": orjson.dumps(version).decode(),
-                }
-            )
-        current.append({**history[-1], "patient": patient_of(last)})
-        del current[-1]["method"]
-        index += [
-            {
-                "resource_type": kind,
-                "resource_id": rid,
-                "param": v.param,
-                "system": v.system,
-                "value": v.value,
-                "value_high": v.value_high,
-            }
-            for v in extract_index_values(last)
-        ]
-    conn.execute(insert(resource_table), current)
-    conn.execute(insert(history_table), history)
-    if index:
-        conn.execute(insert(search_index_table), index)
 
 
 def lock(conn: Connection, *keys: str) -> None:

@@ -18,8 +18,9 @@ from sqlalchemy import Connection
 
 from services.referral import repository
 from shared.contracts import EventType, new_event
-from shared.fhir import PreconditionFailed, RequestContext, ResourceStore, new_id
+from shared.fhir import PreconditionFailed, RequestContext, ResourceStore, new_id, now_instant
 from shared.fhir.audit import provenance
+from shared.fhir.store_write import stamp
 from shared.outbox import record_event
 
 __all__ = ["SOURCE", "UnitOfWork"]
@@ -48,7 +49,7 @@ class UnitOfWork:
 
     def create(self, resource: dict[str, Any], resource_id: str | None = None) -> dict[str, Any]:
         """A new resource as version 1 (inserted at the next `flush`)."""
-        stored = repository.new_version({**resource, "id": resource_id or new_id()}, 1)
+        stored = stamp({**resource, "id": resource_id or new_id()}, 1, now_instant())
         self.pending[(stored["resourceType"], stored["id"])] = [stored]
         self.written.append(stored)
         return stored
@@ -62,7 +63,7 @@ class UnitOfWork:
                 raise PreconditionFailed(
                     f"{resource['resourceType']}/{resource['id']} changed in this request"
                 )
-            stored = repository.new_version(resource, version + 1)
+            stored = stamp(resource, version + 1, now_instant())
             versions.append(stored)
         else:
             stored, _created = self.store.update(
@@ -78,7 +79,7 @@ class UnitOfWork:
     def flush(self) -> None:
         """Insert the new resources kept so far (every version, with history and search index)."""
         if self.pending:
-            repository.insert_new(self.conn, self.practice, list(self.pending.values()))
+            self.store.create_many(self.conn, list(self.pending.values()), practice=self.practice)
             self.pending = {}
 
     def event(self, event_type: EventType, subject: str, data: dict[str, Any]) -> None:

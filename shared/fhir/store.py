@@ -8,7 +8,7 @@ the filter lives here, in the repository, so no route can forget it.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -19,7 +19,9 @@ from sqlalchemy import Connection, and_, delete, func, insert, select, update
 from shared.fhir.errors import Gone, NotFound, PreconditionFailed
 from shared.fhir.search import SearchRequest
 from shared.fhir.search_sql import included_resources, where_clause
-from shared.fhir.searchparams import extract_index_values, patient_of
+from shared.fhir.searchparams import patient_of
+from shared.fhir.store_write import index_rows, insert_new, stamp, version_row
+from shared.fhir.store_write import instant as _instant
 from shared.fhir.tables import history_table, resource_table, search_index_table
 from shared.fhir.tenancy import Tenancy, history_visible, visible_rows
 
@@ -39,12 +41,6 @@ def new_id() -> str:
 
 def now_instant() -> datetime:
     return datetime.now(UTC)
-
-
-def _instant(moment: datetime) -> str:
-    if moment.tzinfo is None:  # SQLite hands back naive datetimes; we only ever store UTC
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 @dataclass(frozen=True)
@@ -95,6 +91,13 @@ class ResourceStore:
         resource = dict(resource)
         resource["id"] = resource_id or new_id()
         return self._write(conn, resource, practice=practice, version=1, method="POST", insert_new=True)
+
+    def create_many(
+        self, conn: Connection, resources: Sequence[Sequence[dict[str, Any]]], *, practice: str
+    ) -> None:
+        """Insert new resources, each given as its successive versions (from ``stamp``), in three
+        multi-row statements: the rows `create` and then `update` would write for each version."""
+        insert_new(conn, [(practice, versions) for versions in resources])
 
     def update(
         self,
@@ -197,20 +200,11 @@ class ResourceStore:
         expected_version: int | None = None,
     ) -> dict[str, Any]:
         moment = now_instant()
-        meta = dict(resource.get("meta") or {})
-        meta["versionId"] = str(version)
-        meta["lastUpdated"] = _instant(moment)
-        resource = {**resource, "meta": meta}
+        resource = stamp(resource, version, moment)
         resource_type, resource_id = resource["resourceType"], resource["id"]
-        content = orjson.dumps(resource).decode()
-        row = {
-            "version_id": version,
-            "last_updated": moment,
-            "practice": practice,
-            "patient": patient_of(resource),
-            "deleted": False,
-            "content": content,
-        }
+        history = version_row(resource, practice, method, moment)
+        row = {k: v for k, v in history.items() if k not in ("resource_type", "id", "method")}
+        row["patient"] = patient_of(resource)
         if insert_new:
             conn.execute(insert(R).values(resource_type=resource_type, id=resource_id, **row))
         else:
@@ -226,34 +220,9 @@ class ResourceStore:
             if changed != 1:
                 raise PreconditionFailed(f"{resource_type}/{resource_id} was changed by another request")
             conn.execute(delete(X).where(X.c.resource_type == resource_type, X.c.resource_id == resource_id))
-        conn.execute(
-            insert(H).values(
-                resource_type=resource_type,
-                id=resource_id,
-                version_id=version,
-                last_updated=moment,
-                practice=practice,
-                method=method,
-                deleted=False,
-                content=content,
-            )
-        )
-        values = extract_index_values(resource)
-        if values:
-            conn.execute(
-                insert(X),
-                [
-                    {
-                        "resource_type": resource_type,
-                        "resource_id": resource_id,
-                        "param": v.param,
-                        "system": v.system,
-                        "value": v.value,
-                        "value_high": v.value_high,
-                    }
-                    for v in values
-                ],
-            )
+        conn.execute(insert(H).values(**history))
+        if index := index_rows(resource):
+            conn.execute(insert(X), index)
         return resource
 
     # ---- reads --------------------------------------------------------------------------------

@@ -1,0 +1,99 @@
+"""The rows the kernel store writes for a resource version, and new resources inserted many at a time.
+
+`ResourceStore` writes one resource per call (its create, update and delete); a unit of work that
+creates many resources at once (a BaRS message: twenty resources, a Task written three times, its
+Provenance and AuditEvent) hands them to `insert_new` instead, which writes the same rows in three
+multi-row statements: the current versions, every version into history, the search index of each
+current version.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from sqlalchemy import Connection, insert
+
+from shared.fhir.searchparams import extract_index_values, patient_of
+from shared.fhir.tables import history_table, resource_table, search_index_table
+
+__all__ = ["NewResource", "index_rows", "insert_new", "instant", "stamp", "version_row"]
+
+NewResource = tuple[str, Sequence[dict[str, Any]]]
+"""A new resource to insert: the owning practice and its successive versions (each from `stamp`)."""
+
+
+def instant(moment: datetime) -> str:
+    """A FHIR instant in UTC with milliseconds: ``meta.lastUpdated``."""
+    if moment.tzinfo is None:  # SQLite hands back naive datetimes; we only ever store UTC
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def stamp(resource: dict[str, Any], version: int, moment: datetime) -> dict[str, Any]:
+    """The resource as stored as ``version``: ``meta.versionId`` and ``meta.lastUpdated`` set."""
+    meta = {**(resource.get("meta") or {}), "versionId": str(version), "lastUpdated": instant(moment)}
+    return {**resource, "meta": meta}
+
+
+def _moment(resource: dict[str, Any]) -> datetime:
+    return datetime.fromisoformat(resource["meta"]["lastUpdated"].replace("Z", "+00:00"))
+
+
+def version_row(resource: dict[str, Any], practice: str, method: str, moment: datetime) -> dict[str, Any]:
+    """The history row of a stamped version (the current row is the same less ``method``, plus
+    ``patient``)."""
+    return {
+        "resource_type": resource["resourceType"],
+        "id": resource["id"],
+        "version_id": int(resource["meta"]["versionId"]),
+        "last_updated": moment,
+        "practice": practice,
+        "method": method,
+        "deleted": False,
+        "content": orjson.dumps(resource).decode(),
+    }
+
+
+def index_rows(resource: dict[str, Any]) -> list[dict[str, Any]]:
+    """The search index rows of a resource's current version."""
+    kind, rid = resource["resourceType"], resource["id"]
+    return [
+        {
+            "resource_type": kind,
+            "resource_id": rid,
+            "param": v.param,
+            "system": v.system,
+            "value": v.value,
+            "value_high": v.value_high,
+        }
+        for v in extract_index_values(resource)
+    ]
+
+
+def insert_new(conn: Connection, resources: Iterable[NewResource]) -> None:
+    """Insert new resources, each with every version in history and its last one current and indexed.
+
+    Version 1 is recorded as a POST, later ones as PUTs, each at its own ``meta.lastUpdated``: the
+    rows `ResourceStore.create` and then `update` would have written, in three statements.
+    """
+    current: list[dict[str, Any]] = []
+    history: list[dict[str, Any]] = []
+    index: list[dict[str, Any]] = []
+    for practice, versions in resources:
+        for version in versions:
+            method = "POST" if version["meta"]["versionId"] == "1" else "PUT"
+            history.append(version_row(version, practice, method, _moment(version)))
+        last = versions[-1]
+        row = {**history[-1], "patient": patient_of(last)}
+        del row["method"]
+        current.append(row)
+        index += index_rows(last)
+    if not current:
+        return
+    conn.execute(insert(resource_table), current)
+    conn.execute(insert(history_table), history)
+    if index:
+        conn.execute(insert(search_index_table), index)
