@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Connection, insert, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Connection
+from sqlalchemy.dialects import postgresql, sqlite
 
 from shared.fhir.errors import Duplicate
 from shared.fhir.store import now_instant
@@ -18,25 +18,23 @@ __all__ = ["claim"]
 
 T = request_table
 DUPLICATE_TEXT = "the message has been identified as having already been processed."
+_KEY = [T.c.practice, T.c.request_id]
+_CLAIMS = {  # RETURNING the key: a row back is our claim (rowcount is not reliable for inserts)
+    "postgresql": postgresql.insert(T).on_conflict_do_nothing(index_elements=_KEY).returning(T.c.request_id),
+    "sqlite": sqlite.insert(T).on_conflict_do_nothing(index_elements=_KEY).returning(T.c.request_id),
+}
 
 
 def claim(conn: Connection, ctx: RequestContext) -> None:
     """Record the request id; 409 duplicate when this practice already sent it.
 
-    Only ids the client chose count: generated ones are unique anyway and are not stored.
+    One ``INSERT ... ON CONFLICT DO NOTHING RETURNING``: no row inserted means the id is taken, by a committed
+    request or by a concurrent twin (PostgreSQL makes this insert wait for the twin's transaction:
+    a twin that commits wins, one that rolls back leaves the id to us). Only ids the client chose
+    count: generated ones are unique anyway and are not stored.
     """
     if not ctx.request_id_supplied:
         return
-    practice = ctx.principal.practice
-    seen = conn.execute(
-        select(T.c.request_id).where(T.c.practice == practice, T.c.request_id == ctx.request_id)
-    )
-    if seen.first() is not None:
+    row = {"practice": ctx.principal.practice, "request_id": ctx.request_id, "received_at": now_instant()}
+    if conn.execute(_CLAIMS[conn.dialect.name], row).first() is None:
         raise Duplicate(DUPLICATE_TEXT)
-    try:
-        with conn.begin_nested():
-            conn.execute(
-                insert(T).values(practice=practice, request_id=ctx.request_id, received_at=now_instant())
-            )
-    except IntegrityError as exc:  # a concurrent twin won the race
-        raise Duplicate(DUPLICATE_TEXT) from exc
