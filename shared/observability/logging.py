@@ -15,8 +15,11 @@ __all__ = ["configure_logging"]
 
 class _ContextFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
-        record.request_id = request_id.get()
-        record.correlation_id = correlation_id.get()
+        # A line may name its request itself (the access log, written after the request's context ended).
+        if getattr(record, "request_id", None) is None:
+            record.request_id = request_id.get()
+        if getattr(record, "correlation_id", None) is None:
+            record.correlation_id = correlation_id.get()
         return True
 
 

@@ -11,6 +11,7 @@ template the request matched (``/fhir/Patient/{resource_id}``), or ``<unmatched>
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 import weakref
@@ -29,6 +30,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 __all__ = [
+    "ACCESS_LOG",
     "CONSUMER_ACK_PENDING",
     "CONSUMER_LAG",
     "HTTP_IN_FLIGHT",
@@ -45,6 +47,9 @@ __all__ = [
 ]
 
 UNMATCHED_ROUTE = "<unmatched>"
+ACCESS_LOG = logging.getLogger("pain-review.access")
+"""One line per request: service, method, route template, status, duration and the request id the
+service used (the one its AuditEvent names): never a raw path, query or body, so no patient data."""
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 
 HTTP_REQUESTS = Counter(
@@ -117,8 +122,23 @@ class MetricsMiddleware:
             route = scope.get("route")
             template = UNMATCHED_ROUTE if route is None or route is outer_route else _route_template(route)
             labels = (self.service, method, template, str(status))
+            elapsed = time.perf_counter() - start
             HTTP_REQUESTS.labels(*labels).inc()
-            HTTP_LATENCY.labels(*labels).observe(time.perf_counter() - start)
+            HTTP_LATENCY.labels(*labels).observe(elapsed)
+            if ACCESS_LOG.isEnabledFor(logging.INFO):
+                state = scope.get("state") or {}
+                ACCESS_LOG.info(
+                    "request",
+                    extra={
+                        "http_service": self.service,
+                        "http_method": method,
+                        "http_route": template,
+                        "http_status": status,
+                        "duration_ms": round(elapsed * 1000, 2),
+                        "request_id": state.get("request_id"),
+                        "correlation_id": state.get("correlation_id"),
+                    },
+                )
 
 
 def metrics_response() -> Response:

@@ -14,6 +14,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from shared.db import sqlite_path_for
+from tests.e2e.audit_count import SERVICES, TALLY, check_audit_trail
+
 BIN = Path(sys.executable).parent
 
 
@@ -78,3 +81,17 @@ def embedded_system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runnin
         except subprocess.TimeoutExpired:
             process.kill()
         log.close()
+    check_embedded_audit_trail("embedded system", workdir)
+
+
+def check_embedded_audit_trail(system: str, workdir: Path) -> None:
+    """Every audited request to ``pain-review up`` in ``workdir`` has its AuditEvent (see audit_count.py)."""
+    databases = {service: sqlite_path_for(workdir / "var", service) for service in SERVICES}
+    check_audit_trail(system, [workdir / "server.log"], databases)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if TALLY.systems:
+        terminalreporter.write_sep("-", TALLY.summary())
+        for line in TALLY.systems:
+            terminalreporter.write_line(f"  {line}")

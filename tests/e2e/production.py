@@ -40,6 +40,7 @@ from sqlalchemy import create_engine, make_url, text
 
 from shared.auth import AuthSettings, Role, mint_local_token
 from tests.contract.deploy.compose import app_processes, load_compose
+from tests.e2e.audit_count import check_audit_trail
 from tests.e2e.conftest import free_port
 
 __all__ = ["SERVICES", "ManagedProcess", "ProductionStack", "production_stack"]
@@ -83,6 +84,7 @@ class ProductionStack:
     mesh_url: str
     auth: AuthSettings
     processes: dict[str, ManagedProcess] = field(default_factory=dict)
+    databases: dict[str, str] = field(default_factory=dict)  # service -> its database URL
     timings: dict[str, float] = field(default_factory=dict)  # seconds from the start to each one ready
 
     def token(self, practice: str = "A81001", scope: str = "system/*.cruds", role: Role = "gp-system") -> str:
@@ -222,6 +224,14 @@ def _mesh_sandbox(workdir: Path) -> tuple[ManagedProcess, str]:
     return process, process.base
 
 
+def _check_audit_trail(workdir: Path, urls: Mapping[str, str], started: list[ManagedProcess]) -> None:
+    """Every audited request the services logged has its AuditEvent (tests/e2e/audit_count.py); only
+    when every service came up (a stack that failed to start has already failed)."""
+    logs = [p.log_path for p in started if p.name in SERVICES]
+    if len(logs) == len(SERVICES):
+        check_audit_trail(f"production stack ({workdir.name})", logs, urls)
+
+
 @contextmanager
 def production_stack(pg_admin_url: str, nats_url: str, workdir: Path) -> Iterator[ProductionStack]:
     """Start the stack (see the module doc); stop everything and drop what it made on the way out."""
@@ -235,6 +245,8 @@ def production_stack(pg_admin_url: str, nats_url: str, workdir: Path) -> Iterato
     with ExitStack() as stack:
         stack.callback(_delete_stream, nats_url, stream)
         urls = stack.enter_context(_databases(pg_admin_url, run))
+        # Once every process has stopped (their logs complete) and before the databases are dropped.
+        stack.callback(_check_audit_trail, workdir, urls, started)
         stack.callback(_stop_all, started)  # runs before the databases are dropped
         mesh, mesh_url = _mesh_sandbox(workdir)
         started.append(mesh)
@@ -271,6 +283,7 @@ def production_stack(pg_admin_url: str, nats_url: str, workdir: Path) -> Iterato
             ),
         )
         result.processes["mesh-sandbox"] = mesh
+        result.databases.update(urls)
 
         def launch(name: str) -> ManagedProcess:
             compose = processes[name]

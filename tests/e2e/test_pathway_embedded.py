@@ -14,7 +14,7 @@ import pytest
 
 from painreview.demo import run_demo
 from shared.auth import AuthSettings, mint_local_token
-from tests.e2e.conftest import free_port, wait_healthy
+from tests.e2e.conftest import check_embedded_audit_trail, free_port, wait_healthy
 
 pytestmark = pytest.mark.e2e
 BIN = Path(sys.executable).parent
@@ -96,6 +96,7 @@ def pathway_system(tmp_path_factory: pytest.TempPathFactory, mesh_sandbox: str) 
     finally:
         _stop(process)
         log.close()
+    check_embedded_audit_trail("embedded pathway", workdir)
 
 
 def test_the_whole_pathway_runs_from_referral_to_prescription_and_mesh_document(pathway_system, mesh_sandbox):
