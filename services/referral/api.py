@@ -185,7 +185,7 @@ def register_operations(kernel: FhirKernel, settings: ReferralSettings) -> None:
 
     async def template(call: OperationCall) -> dict[str, Any]:
         practice = call.request.query_params.get("practice") or call.ctx.principal.practice
-        if practice not in call.ctx.tenants:
+        if practice not in call.ctx.tenants or practice.startswith("#"):  # "#...": not a practice
             raise Forbidden(f"This client does not act for practice {practice}")
         text, details = "", {}
         if call.request.method == "POST":
