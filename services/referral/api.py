@@ -98,6 +98,7 @@ def register_operations(kernel: FhirKernel, settings: ReferralSettings) -> None:
                 uow = UnitOfWork(conn, store, call.ctx, call.ctx.principal.practice)
                 intake = process_message(uow, message, now_instant())
                 call.resource_id, call.patient = intake.service_request_id, intake.patient
+                uow.flush(audit=call.audit_event())  # the AuditEvent in the same multi-row inserts
             status, code, display, text = SUCCESS[intake.reason]
             return (
                 status,

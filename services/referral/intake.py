@@ -127,7 +127,10 @@ def _check_message(
 
 
 def process_message(uow: UnitOfWork, message: Message, now: datetime) -> Intake:
-    """Store a checked BaRS message (resources, message record, workflow) in the caller's transaction."""
+    """Store a checked BaRS message (resources, message record, workflow) in the caller's transaction.
+
+    The new resources and their Provenance are left in ``uow`` for the caller to `UnitOfWork.flush`
+    together with its AuditEvent (which names the referral and patient this returns)."""
     patients = [_nhs_number(e.resource) for e in message.entries if e.resource["resourceType"] == "Patient"]
     repository.lock(  # concurrent messages naming the same ids or patient take turns (PostgreSQL)
         uow.conn,
@@ -177,5 +180,5 @@ def process_message(uow: UnitOfWork, message: Message, now: datetime) -> Intake:
         start_workflow(uow, service_request, patient, now, records)
     elif task is not None and not withdrawn and state_of(task) in UNDECIDED:
         triage(uow, service_request, task, now, records)  # new records may decide a referral still open
-    uow.finish("CREATE" if current is None else "UPDATE")
+    uow.sign("CREATE" if current is None else "UPDATE")
     return Intake(service_request["id"], reference(patient), current is None, message.reason)

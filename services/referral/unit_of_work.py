@@ -4,9 +4,10 @@ Handlers never commit: the request (or operation) owns the transaction and hands
 here, so resources, events, the audit record and the X-Request-Id claim commit or vanish together.
 
 New resources are kept until `flush` (or `finish`) and then inserted together, every version of
-each in its history (a new referral's Task is written received, triaged and decided in one go):
-three multi-row statements instead of a few per resource and version. Reads see what is kept;
-queries that go to the database directly must `flush` first.
+each in its history (a new referral's Task is written received, triaged and decided in one go),
+with the Provenance and, for an operation that hands it over, the AuditEvent: three multi-row
+statements instead of a few per resource and version. Reads see what is kept; queries that go to
+the database directly must `flush` first.
 """
 
 from __future__ import annotations
@@ -76,11 +77,19 @@ class UnitOfWork:
         """Update a resource read in this transaction, refusing if it changed since."""
         return self.update(resource, if_match=int(resource["meta"]["versionId"]))
 
-    def flush(self) -> None:
-        """Insert the new resources kept so far (every version, with history and search index)."""
-        if self.pending:
-            self.store.create_many(self.conn, list(self.pending.values()), practice=self.practice)
-            self.pending = {}
+    def flush(self, *, audit: dict[str, Any] | None = None) -> None:
+        """Insert the new resources kept so far (every version, with history and search index), and
+        with them the operation's ``audit`` event when given (filed under the caller's practice)."""
+        new, self.pending = list(self.pending.values()), {}
+        if audit is not None:
+            event = [stamp({**audit, "id": new_id()}, 1, now_instant())]
+            caller = self.ctx.principal.practice
+            if caller == self.practice:
+                new.append(event)
+            else:
+                self.store.create_many(self.conn, [event], practice=caller)
+        if new:
+            self.store.create_many(self.conn, new, practice=self.practice)
 
     def event(self, event_type: EventType, subject: str, data: dict[str, Any]) -> None:
         record_event(
@@ -96,7 +105,12 @@ class UnitOfWork:
         )
 
     def finish(self, activity: str = "UPDATE") -> None:
-        """One Provenance for every version written here (the kernel writes one per REST write)."""
+        """`sign` then `flush`."""
+        self.sign(activity)
+        self.flush()
+
+    def sign(self, activity: str = "UPDATE") -> None:
+        """One Provenance for every version written since (the kernel writes one per REST write)."""
         if self.written:
             record = provenance(self.ctx, self.written[-1], activity)
             record["target"] = [
@@ -105,4 +119,3 @@ class UnitOfWork:
             ]
             self.create(record)
             self.written = []
-        self.flush()

@@ -21,6 +21,7 @@ from shared.fhir import idempotency
 from shared.fhir.audit import (
     AuditRecord,
     RequestContext,
+    audit_event,
     provenance,
     record_audit,
     record_unauthenticated_audit,
@@ -72,11 +73,19 @@ class OperationCall:
 
     @contextmanager
     def transaction(self) -> Iterator[Connection]:
-        """A transaction that also records this operation's AuditEvent."""
+        """A transaction that also records this operation's AuditEvent (unless `audit_event` gave it
+        to the handler to store with its own writes)."""
         with self.kernel.engine.begin() as conn:
             yield conn
-            self.kernel.audit(conn, self.ctx, self._record())
+            if not self.audited:
+                self.kernel.audit(conn, self.ctx, self._record())
             self.audited = True
+
+    def audit_event(self) -> dict[str, Any]:
+        """This operation's AuditEvent, for a handler that stores it in its `transaction` together
+        with its own resources (filed under the caller's practice); the transaction then adds none."""
+        self.audited = True
+        return audit_event(self.ctx, self._record())
 
     def _record(self, outcome: str = "0", text: str | None = None) -> AuditRecord:
         return AuditRecord(
