@@ -3,17 +3,25 @@
 Only RS384 and ES384 are accepted, and the algorithm must match the key's type, so ``none``, HS256
 signed with a public key, and RS256 are refused before any cryptography runs. Error messages name
 what was wrong, never the token or its claim values.
+
+A token whose signature verified is remembered (by the SHA-256 of its exact text, a bounded number
+of them, until it expires) with the key that verified it, so a client sending the same token again
+skips the signature check; every request still checks the claims (``exp``, ``nbf``, ``iss``,
+``aud``) against the clock, and a token whose key the issuer no longer publishes is verified afresh
+(and refused).
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import json
 import logging
 import re
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from joserfc import jwt
@@ -31,6 +39,18 @@ log = logging.getLogger(__name__)
 MAX_TOKEN_CHARS = 16 * 1024
 _COMPACT_JWS = re.compile(r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$")
 _KEY_TYPE = {"RS384": RSAKey, "ES384": ECKey}
+CACHED_TOKENS = 1024
+
+
+@dataclass(frozen=True)
+class _Verified:
+    """A token whose signature ``key`` verified: its claims and the caller they name."""
+
+    kid: str
+    key: Key
+    claims: dict[str, Any]
+    principal: Principal
+    expires: float
 
 
 def _json_segment(segment: str) -> dict[str, Any]:
@@ -98,9 +118,29 @@ class TokenVerifier:
         self.audiences = [audience] if isinstance(audience, str) else list(audience)
         self.leeway_s = leeway_s
         self._clock = clock
+        self._verified: dict[bytes, _Verified] = {}  # by SHA-256 of the token, oldest first
 
     async def verify(self, token: str) -> Principal:
         """The caller a bearer token identifies; raises ``Unauthorized`` with a safe message."""
+        digest = hashlib.sha256(token.encode()).digest()
+        known = self._verified.get(digest)
+        if known is not None and await self.jwks.key_for(known.kid) is known.key:
+            self._check_claims(known.claims)  # expiry and the rest, at every use
+            return known.principal
+        principal, verified = await self._verify(token)
+        self._remember(digest, verified)
+        return principal
+
+    def _remember(self, digest: bytes, verified: _Verified) -> None:
+        if len(self._verified) >= CACHED_TOKENS:
+            now = self._clock()
+            for stale in [d for d, v in self._verified.items() if v.expires < now]:
+                del self._verified[stale]
+            while len(self._verified) >= CACHED_TOKENS:
+                del self._verified[next(iter(self._verified))]
+        self._verified[digest] = verified
+
+    async def _verify(self, token: str) -> tuple[Principal, _Verified]:
         try:
             alg, kid = check_header(unverified_header(token))
         except ValueError as exc:
@@ -114,9 +154,11 @@ class TokenVerifier:
             raise self._refuse("The access token signature is not valid") from None
         self._check_claims(claims)
         try:
-            return principal_from_claims(claims)
+            principal = principal_from_claims(claims)
         except InvalidClaims as exc:
             raise self._refuse(f"The access token is not usable here: {exc}") from None
+        expires = float(claims["exp"]) + self.leeway_s  # exp is essential: _check_claims saw it
+        return principal, _Verified(kid, key, claims, principal, expires)
 
     def _check_claims(self, claims: dict[str, Any]) -> None:
         registry = JWTClaimsRegistry(
