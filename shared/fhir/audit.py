@@ -13,6 +13,7 @@ from sqlalchemy import Connection
 
 from shared.auth.principal import UNAUTHENTICATED_TENANT, Principal, Tenancy
 from shared.fhir.errors import Unauthorized
+from shared.fhir.searchparams import TARGET_PATIENT_EXTENSION, patient_of
 from shared.fhir.store import ResourceStore, now_instant
 
 __all__ = ["AuditRecord", "RequestContext", "audit_event", "provenance", "unauthenticated_audit_event"]
@@ -201,8 +202,11 @@ def unauthenticated_audit_event(
 def provenance(ctx: RequestContext, target: dict[str, Any], activity: str) -> dict[str, Any]:
     """Provenance of one write: the client and the practice it acted for."""
     reference = f"{target['resourceType']}/{target['id']}/_history/{target['meta']['versionId']}"
+    record: dict[str, Any] = {"resourceType": "Provenance"}
+    if patient := patient_of(target):  # filed in the target's patient compartment (tenancy filter)
+        record["extension"] = [{"url": TARGET_PATIENT_EXTENSION, "valueReference": {"reference": patient}}]
     return {
-        "resourceType": "Provenance",
+        **record,
         "target": [{"reference": reference}],
         "recorded": target["meta"]["lastUpdated"],
         "activity": {

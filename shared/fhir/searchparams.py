@@ -50,6 +50,11 @@ COMMON_PARAMS = {
 
 _PATIENT_PATHS = ("subject.reference", "patient.reference", "beneficiary.reference", "for.reference")
 
+TARGET_PATIENT_EXTENSION = "https://pain-review.example.org/fhir/StructureDefinition/target-patient"
+"""On a Provenance: the patient its target belongs to. R4 puts a Provenance in a patient's compartment
+only when its target is the Patient; this puts the Provenance of any of their resources there, so that
+it is seen exactly by those who see its target."""
+
 _REGISTRY: dict[str, dict[str, SearchParam]] = {}
 
 
@@ -157,6 +162,11 @@ def patient_of(resource: dict[str, Any]) -> str | None:
         return f"Patient/{resource['id']}" if resource.get("id") else None
     for path in _PATIENT_PATHS:
         for ref in _walk(resource, path.split(".")):
+            if isinstance(ref, str) and ref.startswith("Patient/"):
+                return ref
+    for extension in resource.get("extension") or ():
+        if isinstance(extension, dict) and extension.get("url") == TARGET_PATIENT_EXTENSION:
+            ref = (extension.get("valueReference") or {}).get("reference")
             if isinstance(ref, str) and ref.startswith("Patient/"):
                 return ref
     return None

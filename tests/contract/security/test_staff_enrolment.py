@@ -132,6 +132,16 @@ def test_a_project_worker_sees_enrolled_patients_of_an_assigned_practice_only_un
     revincluded = _entries(client, worker, "/referral/fhir/Patient", _revinclude="ServiceRequest:subject")
     assert {r.get("subject", {}).get("reference", patient) for r in revincluded} == {patient}
 
+    # Provenance follows its target: the enrolled patient's writes, none of the other patient's.
+    def provenance_targets(token: str) -> set[str]:
+        found = _entries(client, token, "/referral/fhir/Provenance", _count="100")
+        return {t["reference"].split("/_history")[0] for p in found for t in p["target"]}
+
+    hidden_writes = {f"{k.split('/')[1]}/{r['id']}" for k, r in hidden.items() if k.startswith("referral/")}
+    assert hidden_writes <= provenance_targets(gp)
+    assert patient in provenance_targets(worker)
+    assert not hidden_writes & provenance_targets(worker)
+
     # The GP system still sees both of its patients: only staff are narrowed.
     assert len(_entries(client, gp, "/referral/fhir/Patient")) == 2
 
