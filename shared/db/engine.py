@@ -6,12 +6,46 @@ power cut; PostgreSQL (production) is reached through psycopg 3.
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.pool import StaticPool
+from sqlalchemy.pool import ConnectionPoolEntry, StaticPool
+
+
+class OneThreadAtATimePool(StaticPool):
+    """The one connection of an in-memory SQLite database, lent to one thread at a time.
+
+    An in-memory database lives in its connection, so every checkout must get that same connection; but
+    a sqlite3 connection used by two threads at once (the outbox relay, an inbox and a request thread)
+    can crash the interpreter. A thread may hold it more than once (nested checkouts); others wait.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._turn = threading.Condition()
+        self._holder: int | None = None
+        self._depth = 0
+
+    def _do_get(self) -> ConnectionPoolEntry:
+        me = threading.get_ident()
+        with self._turn:
+            while self._holder not in (None, me):
+                self._turn.wait()
+            self._holder, self._depth = me, self._depth + 1
+        return super()._do_get()
+
+    def _do_return_conn(self, record: ConnectionPoolEntry) -> None:
+        try:
+            super()._do_return_conn(record)
+        finally:
+            with self._turn:
+                self._depth = max(0, self._depth - 1)
+                if self._depth == 0:
+                    self._holder = None
+                    self._turn.notify_all()
 
 
 def is_sqlite(engine_or_url: Engine | str) -> bool:
@@ -45,7 +79,7 @@ def make_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Engine:
         memory = url in ("sqlite://", "sqlite:///:memory:")
         kwargs: dict[str, Any] = {"connect_args": {"check_same_thread": False, "timeout": 30}}
         if memory:
-            kwargs["poolclass"] = StaticPool  # one shared in-memory database
+            kwargs["poolclass"] = OneThreadAtATimePool  # one shared in-memory database
         else:
             kwargs["pool_size"] = pool_size
             kwargs["max_overflow"] = pool_size
