@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections import Counter
 from typing import Any
 
 import orjson
@@ -205,10 +206,11 @@ class OutboxRelay:
                 await asyncio.sleep(self._poll)
                 self._settled_event.set()
                 continue
+            published: Counter[str] = Counter()
             for result in batch:
                 self._settled.pop(result.row.sequence, None)
                 if result.error is None:
-                    PUBLISHED.labels(self.name, result.row.type).inc()
+                    published[result.row.type] += 1
                 else:
                     PUBLISH_FAILURES.labels(self.name, result.row.type).inc()
                     log.warning(
@@ -218,6 +220,8 @@ class OutboxRelay:
                         result.error.split(":")[0],
                         result.row.attempts + 1,
                     )
+            for type_, n in published.items():
+                PUBLISHED.labels(self.name, type_).inc(n)
             if not self._busy():
                 self._idle.set()
             if self._stopping and not self._settled:
