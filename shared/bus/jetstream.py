@@ -233,8 +233,13 @@ class NatsTransport:
             except (NatsError, TimeoutError, OSError) as exc:
                 sent.append(exc)
         waiting = [f for f in sent if isinstance(f, asyncio.Future)]
-        if waiting:
-            await asyncio.wait(waiting, timeout=s.publish_timeout)
+        try:
+            if waiting:
+                await asyncio.wait(waiting, timeout=s.publish_timeout)
+        except asyncio.CancelledError:  # the relay is stopping: give the client its slots back
+            for future in waiting:
+                future.cancel()
+            raise
         results: list[Receipt | PublishError] = []
         for event, outcome in zip(events, sent, strict=True):
             if isinstance(outcome, asyncio.Future):

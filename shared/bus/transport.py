@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
 from shared.bus.errors import PublishError
-from shared.contracts import CloudEvent, from_json, to_json
+from shared.contracts import CloudEvent, from_json
 
 __all__ = [
     "Backoff",
@@ -112,10 +112,6 @@ class Outgoing:
     practice: str
     payload: bytes
     traceparent: str | None = None
-
-    @classmethod
-    def of(cls, event: CloudEvent) -> Outgoing:
-        return cls(event.id, event.type, event.practice, to_json(event), event.traceparent)
 
     def event(self) -> CloudEvent:
         """The envelope itself (raises ``InvalidEnvelope`` if the stored JSON is not one)."""

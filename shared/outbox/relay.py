@@ -164,13 +164,13 @@ class OutboxRelay:
             else:  # the no-op span still costs a few percent of the relay's CPU
                 outcomes = list(await self.transport.publish_many([o for _, o in items]))
         except asyncio.CancelledError:
-            for row in rows:
-                self._in_flight.pop(row.sequence, None)
+            self._release(rows)
             raise
         except Exception as exc:  # the transport is closed or broke: none of them is confirmed
             outcomes = [exc] * len(items)
         for (row, _), outcome in zip(items, outcomes, strict=True):
-            if isinstance(outcome, asyncio.CancelledError):
+            if isinstance(outcome, asyncio.CancelledError):  # a traced publish was cancelled: stopping
+                self._release(rows)
                 raise outcome
             errors[row.sequence] = describe_error(outcome) if isinstance(outcome, BaseException) else None
         for row in rows:
@@ -178,6 +178,11 @@ class OutboxRelay:
             self._settled[row.sequence] = PublishResult(row, errors[row.sequence])
         self._settled_event.set()
         self._wake.set()  # slots are free, and the next events of these subjects may go
+
+    def _release(self, rows: list[OutboxRow]) -> None:
+        """Abandoned publishes: the rows stay unpublished and may be claimed again."""
+        for row in rows:
+            self._in_flight.pop(row.sequence, None)
 
     async def _traced(self, item: Outgoing) -> Receipt:
         event = item.event()
