@@ -2,15 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 
-import anyio
-from fastapi import FastAPI
-
+from services.careplan.catalogue import definitions
 from services.careplan.consumers import consumers
-from services.careplan.definitions import DefinitionStore, seed_definitions
 from services.careplan.handlers import CareplanHandlers
 from services.careplan.hooks import WriteRules
 from services.careplan.operations_plan import PlanOperations
@@ -46,14 +41,6 @@ RESOURCES: tuple[str, ...] = (
 )
 
 
-@asynccontextmanager
-async def publish_definitions(app: FastAPI) -> AsyncIterator[None]:
-    """Store the catalogue, templates, questionnaire and measure (``data/``) when they changed."""
-    kernel: FhirKernel = app.state.kernel
-    await anyio.to_thread.run_sync(seed_definitions, kernel.engine, kernel.store)
-    yield
-
-
 def create_service(
     settings: CareplanSettings,
     *,
@@ -73,9 +60,6 @@ def create_service(
 
     def configure(kernel: FhirKernel) -> None:
         handlers.kernel = kernel
-        kernel.store = DefinitionStore(
-            default_count=kernel.store.default_count, max_count=kernel.store.max_count
-        )
         rules = WriteRules(kernel, settings.community_budget_gbp)
         kernel.resource("CarePlan", on_write=rules.careplan_written)
         kernel.resource("ServiceRequest", on_write=rules.service_request_written)
@@ -97,5 +81,6 @@ def create_service(
         consumers=consumers(handlers),
         migrations_dir=MIGRATIONS,
         configure=configure,
-        lifespan_parts=[publish_definitions],
+        # The catalogue, templates, questionnaire and measure (``data/``): read by every practice.
+        published=definitions(),
     )

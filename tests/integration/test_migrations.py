@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import inspect
+from sqlalchemy import insert, inspect, select
 
 from shared.db import downgrade, make_engine, migrate
+from shared.fhir.tables import history_table, resource_table
 
 SERVICES = ("referral", "careplan", "medreview", "gpconnect")
 ROOT = Path(__file__).resolve().parents[2]
@@ -35,4 +37,34 @@ def test_migrations_upgrade_downgrade_and_upgrade_again(service: str, database_u
         migrate(migrations, engine)
         assert "fhir_resource" in inspect(engine).get_table_names()
     finally:
+        engine.dispose()
+
+
+def test_careplan_definitions_seeded_under_its_old_tenant_move_to_the_kernels_shared_one(
+    database_url: str,
+) -> None:
+    engine = make_engine(database_url)
+    migrations = ROOT / "services" / "careplan" / "migrations"
+    row = {"resource_type": "CodeSystem", "id": "careplan-interventions", "version_id": 1, "deleted": False}
+    moment = datetime.now(UTC)
+    try:
+        migrate(migrations, engine, "careplan_0004")
+        with engine.begin() as conn:
+            conn.execute(
+                insert(resource_table),
+                {**row, "last_updated": moment, "practice": "#service", "patient": None, "content": "{}"},
+            )
+            conn.execute(
+                insert(history_table),
+                {**row, "last_updated": moment, "practice": "#service", "method": "PUT", "content": "{}"},
+            )
+        migrate(migrations, engine)
+        with engine.connect() as conn:
+            assert conn.execute(select(resource_table.c.practice)).scalars().all() == ["#shared"]
+            assert conn.execute(select(history_table.c.practice)).scalars().all() == ["#shared"]
+        downgrade(migrations, engine, "careplan_0004")
+        with engine.connect() as conn:
+            assert conn.execute(select(resource_table.c.practice)).scalars().all() == ["#service"]
+    finally:
+        downgrade(migrations, engine)
         engine.dispose()
