@@ -37,6 +37,21 @@ _RECORD = {
     "postgresql": postgresql.insert(inbox).on_conflict_do_nothing().returning(inbox.c.event_id),
     "sqlite": sqlite.insert(inbox).on_conflict_do_nothing().returning(inbox.c.event_id),
 }
+# PostgreSQL, several events: the ids as one array parameter, so the statement has one shape whatever
+# the batch size (a multi-row VALUES list is a new query for SQLAlchemy and psycopg at each size).
+_RECORD_MANY_PG = (
+    postgresql.insert(inbox)
+    .from_select(
+        ["consumer", "event_id", "processed_at"],
+        sa.select(
+            sa.bindparam("consumer", type_=inbox.c.consumer.type),
+            sa.func.unnest(sa.bindparam("ids", type_=postgresql.ARRAY(inbox.c.event_id.type))),
+            sa.bindparam("now", type_=inbox.c.processed_at.type),
+        ),
+    )
+    .on_conflict_do_nothing()
+    .returning(inbox.c.event_id)
+)
 
 
 def record_in_inbox(conn: Connection, consumer: str, event_ids: Sequence[str]) -> set[str]:
@@ -44,7 +59,11 @@ def record_in_inbox(conn: Connection, consumer: str, event_ids: Sequence[str]) -
     if not event_ids:
         return set()
     now = utcnow()
-    rows = [{"consumer": consumer, "event_id": i, "processed_at": now} for i in dict.fromkeys(event_ids)]
+    ids = list(dict.fromkeys(event_ids))
+    if len(ids) > 1 and conn.dialect.name == "postgresql":
+        params = {"consumer": consumer, "ids": ids, "now": now}
+        return {str(r.event_id) for r in conn.execute(_RECORD_MANY_PG, params)}
+    rows = [{"consumer": consumer, "event_id": i, "processed_at": now} for i in ids]
     stmt = _RECORD.get(conn.dialect.name)
     if stmt is not None:
         return {str(r.event_id) for r in conn.execute(stmt, rows[0] if len(rows) == 1 else rows)}

