@@ -10,14 +10,17 @@ Runs, in one go:
   stdout (as ``clock.arrive`` does in-process). Latency: producer commit -> consumer handler.
 * ``outbox-inprocess-sqlite``: embedded mode, SQLite files and the in-process transport.
 
-Each at a controlled rate (500 events/s by default) for a fixed time, then as a burst (as fast as it
-goes, one event per producer transaction) for throughput; the outbox scenarios also drain a backlog
-(``BENCH_BURST`` events committed at once): the throughput of relay, transport and consumer together.
+All four are set up at once. Latency: each in turn at a controlled rate (500 events/s by default) for a
+fixed time while the others idle. Throughput, in rounds: every scenario's burst (as fast as it goes, one
+event per producer transaction) and the outbox scenarios' drain of a backlog (``BENCH_BURST`` events
+committed at once: relay, transport and consumer together), each drain right after the bare JetStream
+burst of its round. The drain ratio is the median over rounds of drain / that round's bare burst, so the
+machine's drift (its speed moves by a third from minute to minute on a shared host) cancels out.
 Prints a table and writes ``bench/results-events.json``. Not a test: the numbers depend on the machine.
 Environment: ``BENCH_NATS_URL`` (nats://127.0.0.1:4222), ``BENCH_PG_ADMIN_URL``
 (postgresql+psycopg://postgres@127.0.0.1:5432/postgres), ``BENCH_RATE``, ``BENCH_SECONDS``, ``BENCH_BURST``,
-``BENCH_REPEAT`` (3: each burst and drain is run that many times and the median run reported, with
-every run's throughput, because other processes on the machine skew single runs).
+``BENCH_REPEAT`` (5 rounds; each burst and drain is reported as its median run, with every run's
+throughput).
 """
 
 from __future__ import annotations
@@ -38,7 +41,7 @@ RESULTS = Path(__file__).with_name("results-events.json")
 RATE = int(os.environ.get("BENCH_RATE", "500"))
 SECONDS = float(os.environ.get("BENCH_SECONDS", "10"))
 BURST = int(os.environ.get("BENCH_BURST", "5000"))
-REPEAT = int(os.environ.get("BENCH_REPEAT", "3"))  # bursts and drains: the median of this many
+REPEAT = int(os.environ.get("BENCH_REPEAT", "5"))  # rounds of bursts and drains
 WARMUP = 200
 GOALS = {"outbox-nats-postgres": 100.0, "outbox-inprocess-sqlite": 50.0}  # p99 ms at the controlled rate
 
@@ -92,53 +95,71 @@ def _median_of(runs: list[dict[str, Any]]) -> dict[str, Any]:
     return {**ranked[len(ranked) // 2], "runs_per_s": [r["throughput_per_s"] for r in runs]}
 
 
-async def _measure(send: Send, clock: Clock) -> dict[str, Any]:
+async def _paced_latency(send: Send, clock: Clock) -> dict[str, Any]:
     await _paced(send, clock, WARMUP, RATE)
-    paced_elapsed = await _paced(send, clock, int(RATE * SECONDS), RATE)
-    result = {"paced": _summary(clock, paced_elapsed)}
-    bursts = []
-    for _ in range(REPEAT):
-        bursts.append(_summary(clock, await _paced(send, clock, BURST, None)))
-    result["burst"] = _median_of(bursts)
-    if hasattr(send, "bulk"):
-        drains = []
-        for _ in range(REPEAT):
-            drains.append(_summary(clock, await _drain(send, clock, BURST)))
-        result["drain"] = _median_of(drains)
-    return result
+    return _summary(clock, await _paced(send, clock, int(RATE * SECONDS), RATE))
+
+
+async def _round(scenarios: dict[str, tuple[Send, Clock]], runs: dict[str, dict[str, list[Any]]]) -> None:
+    """One round of throughput runs. The bare JetStream burst goes right before the drains it is the
+    baseline of; the outbox's one-event-per-transaction bursts (seconds each) come after them."""
+    fast = [(n, "burst") for n in scenarios if not hasattr(scenarios[n][0], "bulk")]
+    drains = [(n, "drain") for n in scenarios if hasattr(scenarios[n][0], "bulk")]
+    slow = [(n, "burst") for n, _ in drains]
+    for name, kind in fast + drains + slow:
+        send, clock = scenarios[name]
+        elapsed = await (_drain(send, clock, BURST) if kind == "drain" else _paced(send, clock, BURST, None))
+        runs[name].setdefault(kind, []).append(_summary(clock, elapsed))
 
 
 async def _run() -> dict[str, Any]:
     load_before = os.getloadavg()[0]
     results: dict[str, Any] = {}
-    for name, scenario in SCENARIOS.items():
-        clock = Clock()
-        async with AsyncExitStack() as stack:
-            send = await scenario(stack, clock)
-            results[name] = await _measure(send, clock)
-    bare = results["bare-jetstream"]["burst"]["throughput_per_s"]
-    ratios = {
-        name: {
-            "burst_throughput_vs_bare_jetstream": round(results[name]["burst"]["throughput_per_s"] / bare, 2),
-            "drain_throughput_vs_bare_jetstream": round(results[name]["drain"]["throughput_per_s"] / bare, 2),
+    async with AsyncExitStack() as stack:
+        scenarios: dict[str, tuple[Send, Clock]] = {}
+        for name, scenario in SCENARIOS.items():
+            clock = Clock()
+            scenarios[name] = (await scenario(stack, clock), clock)
+        for name, (send, clock) in scenarios.items():  # latency: one scenario at a time, the others idle
+            results[name] = {"paced": await _paced_latency(send, clock)}
+        runs: dict[str, dict[str, list[Any]]] = {name: {} for name in scenarios}
+        for _ in range(REPEAT):
+            await _round(scenarios, runs)
+    for name, kinds in runs.items():
+        results[name].update({kind: _median_of(summaries) for kind, summaries in kinds.items()})
+    bare_runs = [r["throughput_per_s"] for r in runs["bare-jetstream"]["burst"]]
+    ratios = {}
+    for name in ("outbox-nats-postgres", "outbox-inprocess-sqlite"):
+        paired = [
+            round(d["throughput_per_s"] / b, 3) for d, b in zip(runs[name]["drain"], bare_runs, strict=True)
+        ]
+        ratios[name] = {
+            "burst_throughput_vs_bare_jetstream": round(
+                results[name]["burst"]["throughput_per_s"]
+                / results["bare-jetstream"]["burst"]["throughput_per_s"],
+                2,
+            ),
+            # Each drain against the bare burst of its own round, then the median: the machine's speed
+            # drifts between rounds, and a ratio of medians taken minutes apart would carry that drift.
+            "drain_throughput_vs_bare_jetstream": statistics.median(paired),
+            "drain_vs_bare_per_round": paired,
             "paced_p99_vs_bare_jetstream": round(
                 results[name]["paced"]["p99_ms"] / results["bare-jetstream"]["paced"]["p99_ms"], 1
             ),
         }
-        for name in ("outbox-nats-postgres", "outbox-inprocess-sqlite")
-    }
     goals = {
         name: {"p99_ms_goal": goal, "met": results[name]["paced"]["p99_ms"] <= goal}
         for name, goal in GOALS.items()
     }
     goals["throughput"] = {
-        "goal": "outbox-nats-postgres drain >= 0.5 of bare-jetstream burst",
+        "goal": "outbox-nats-postgres drain >= 0.5 of bare-jetstream burst (median over rounds)",
         "met": ratios["outbox-nats-postgres"]["drain_throughput_vs_bare_jetstream"] >= 0.5,
     }
     return {
         "rate_per_s": RATE,
         "seconds": SECONDS,
         "burst_events": BURST,
+        "rounds": REPEAT,
         "cpus": os.cpu_count(),
         # Other work on the machine skews every figure: record how busy it was.
         "load_average_1m": {"before": round(load_before, 2), "after": round(os.getloadavg()[0], 2)},
@@ -178,7 +199,8 @@ def _print(report: dict[str, Any]) -> None:
     for name, ratio in report["ratios"].items():
         print(
             f"{name}: vs bare JetStream: burst {ratio['burst_throughput_vs_bare_jetstream']}x, "
-            f"drain {ratio['drain_throughput_vs_bare_jetstream']}x, "
+            f"drain {ratio['drain_throughput_vs_bare_jetstream']}x (rounds: "
+            f"{', '.join(str(r) for r in ratio['drain_vs_bare_per_round'])}), "
             f"paced p99 {ratio['paced_p99_vs_bare_jetstream']}x"
         )
     for name, goal in report["goals"].items():
