@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import signal
 from pathlib import Path
+from types import FrameType
 
 import click
 
@@ -74,10 +76,17 @@ def up(host: str, port: int, var_dir: Path, mesh_port: int, mesh: bool) -> None:
             f"  {'token':<12} {base}/auth/token  (pain-review token --practice A81001 --scope 'system/*.rs')"
         )
         click.echo(f"  then try:     pain-review demo --url {base}")
+        # uvicorn shuts down gracefully on SIGTERM and then raises the signal again: with the default
+        # handler the process would die there, before this function's cleanup, leaving mesh-sandbox behind.
+        signal.signal(signal.SIGTERM, _exit_after_shutdown)
         uvicorn.run(system.app, host=host, port=port, log_config=None, proxy_headers=False)
     finally:
         if sandbox is not None:
             sandbox.stop()
+
+
+def _exit_after_shutdown(signum: int, _frame: FrameType | None) -> None:
+    raise SystemExit(128 + signum)  # as a shell reports a process ended by the signal
 
 
 @main.command()

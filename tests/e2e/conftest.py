@@ -61,11 +61,15 @@ class RunningSystem:
 @pytest.fixture(scope="session")
 def embedded_system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSystem]:
     workdir = tmp_path_factory.mktemp("embedded")
-    port = free_port()
+    port, mesh_port = free_port(), free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PAINREVIEW_", "REFERRAL_", "CAREPLAN_"))}
+    env.pop("GPCONNECT_MESH_URL", None)  # `up` starts its own mesh-sandbox, as on a user's machine
     log = (workdir / "server.log").open("wb")
     process = subprocess.Popen(
-        [str(BIN / "pain-review"), "up", "--host", "127.0.0.1", "--port", str(port)],
+        [
+            *(str(BIN / "pain-review"), "up", "--host", "127.0.0.1", "--port", str(port)),
+            *("--mesh-port", str(mesh_port)),
+        ],
         cwd=workdir,
         env=env,
         stdout=log,
@@ -73,6 +77,7 @@ def embedded_system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runnin
     )
     try:
         wait_healthy(f"http://127.0.0.1:{port}/healthz", process)
+        assert _listening(mesh_port), "pain-review up did not start its mesh-sandbox"
         yield RunningSystem(f"http://127.0.0.1:{port}", workdir)
     finally:
         process.terminate()
@@ -81,7 +86,15 @@ def embedded_system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runnin
         except subprocess.TimeoutExpired:
             process.kill()
         log.close()
+    # SIGTERM (as from compose or a terminal) stops the mesh-sandbox child too: none is left behind.
+    assert not _listening(mesh_port), "pain-review up left its mesh-sandbox running after SIGTERM"
     check_embedded_audit_trail("embedded system", workdir)
+
+
+def _listening(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(1)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
 def check_embedded_audit_trail(system: str, workdir: Path) -> None:
