@@ -20,13 +20,13 @@ from typing import Any
 
 from services.careplan.activities import activity_key
 from services.careplan.catalogue import FHIR_BASE
+from shared.contracts.taper import taper_parts
 
 __all__ = [
     "DESCRIPTING",
     "TaperProgress",
     "TaperStep",
     "apply_taper_progress",
-    "taper_plan",
     "taper_progress",
     "taper_steps",
 ]
@@ -87,23 +87,6 @@ def _coded(concept: Any, system: str, code: str) -> bool:
     return any(
         isinstance(c, Mapping) and c.get("system") == system and c.get("code") == code for c in codings or []
     )
-
-
-def taper_plan(data: Mapping[str, Any]) -> tuple[Mapping[str, Any], dict[str, Mapping[str, Any]]]:
-    """The taper CarePlan (or, for a decline sent that way, the Task) and the MedicationRequests by
-    ``MedicationRequest/<id>`` of a taper event's data."""
-    if data.get("resourceType") != "Bundle":
-        return data, {}
-    resources = [e["resource"] for e in data.get("entry") or [] if isinstance(e.get("resource"), Mapping)]
-    plan = next((r for r in resources if r.get("resourceType") == "CarePlan"), None)
-    if plan is None:
-        raise ValueError("the taper event's Bundle holds no CarePlan")
-    requests = {
-        f"MedicationRequest/{r['id']}": r
-        for r in resources
-        if r.get("resourceType") == "MedicationRequest" and r.get("id")
-    }
-    return plan, requests
 
 
 def _step_number(node: Mapping[str, Any]) -> int | None:
@@ -184,7 +167,7 @@ def taper_progress(kind: str, data: Mapping[str, Any]) -> TaperProgress:
     declined, paused), from the event's data: a Bundle, a CarePlan or (a decline) a Task."""
     if kind not in KINDS:
         raise ValueError(f"unknown taper event kind {kind!r}")
-    taper, requests = taper_plan(data)
+    taper, requests = taper_parts(data)
     if kind == "declined" and taper.get("resourceType") == "Task":
         reason = _text(taper.get("statusReason")) or "Declined by the GP"
         return TaperProgress("on-hold", reason, f"The GP declined the dose reduction step: {reason}.")

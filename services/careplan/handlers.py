@@ -16,12 +16,12 @@ from typing import Any
 from sqlalchemy import Connection
 
 from services.careplan.catalogue import interventions
-from services.careplan.descripting import apply_taper_progress, taper_plan, taper_progress
+from services.careplan.descripting import apply_taper_progress, taper_progress
 from services.careplan.fhir_mapping import care_team, draft_plan, entries, stable_id
 from services.careplan.publishing import record_plan_updated
 from services.careplan.repository import CLOSED_PLAN, pain_plan_for, record_fact
 from shared.auth.principal import Principal
-from shared.contracts import CloudEvent
+from shared.contracts import CloudEvent, taper_parts
 from shared.fhir import FhirKernel, NotFound, RequestContext
 from shared.fhir.tenancy import record_enrolment_event
 
@@ -162,7 +162,7 @@ class CareplanHandlers:
     # ---- medication steps from medreview ------------------------------------------------------
     def taper(self, kind: str) -> Callable[[Connection, CloudEvent], None]:
         def handle(conn: Connection, event: CloudEvent) -> None:
-            taper, _ = taper_plan(event.data)  # the taper CarePlan (the Bundle's, or sent alone) or a Task
+            taper, _ = taper_parts(event.data)  # the taper CarePlan (the Bundle's, or sent alone) or a Task
             patient = ((taper.get("subject") or taper.get("for")) or {}).get("reference")
             plan = pain_plan_for(conn, str(patient), {event.practice}) if patient else None
             if plan is None or plan.get("status") in CLOSED_PLAN:

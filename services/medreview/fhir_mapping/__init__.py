@@ -29,7 +29,6 @@ from services.medreview.fhir_mapping.taper_plan import (
     taper_bundle,
     taper_careplan,
     taper_category,
-    unbundle,
 )
 from services.medreview.fhir_mapping.tasks import (
     APPROVE_STEP,
@@ -77,5 +76,4 @@ __all__ = [
     "taper_category",
     "task_identifier",
     "total_ome_code",
-    "unbundle",
 ]

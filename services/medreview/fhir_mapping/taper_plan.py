@@ -42,6 +42,7 @@ from services.medreview.codes import (
 )
 from services.medreview.fhir_mapping.quantities import daily_ome, decimal_of, instant, number, quantity
 from services.medreview.taper import StepBasis, TaperPlan, TaperPolicy, TaperStep
+from shared.contracts.taper import taper_parts
 
 __all__ = [
     "POLICY_URL",
@@ -59,7 +60,6 @@ __all__ = [
     "taper_bundle",
     "taper_careplan",
     "taper_category",
-    "unbundle",
 ]
 
 POLICY_URL = f"{EXTENSION}/taper-policy"
@@ -260,23 +260,6 @@ def step_references(careplan: Mapping[str, Any]) -> list[str]:
     return list(dict.fromkeys(ref for ref in found if ref))
 
 
-def unbundle(taper: Mapping[str, Any]) -> tuple[Mapping[str, Any], dict[str, Mapping[str, Any]]]:
-    """The CarePlan and the MedicationRequests (by ``MedicationRequest/<id>``) of a taper event's data: a
-    Bundle (:func:`taper_bundle`) or, as before it, the CarePlan alone."""
-    if taper.get("resourceType") != "Bundle":
-        return taper, {}
-    resources = [e.get("resource") or {} for e in taper.get("entry") or []]
-    careplan = next((r for r in resources if r.get("resourceType") == "CarePlan"), None)
-    if careplan is None:
-        raise ValueError("the taper Bundle holds no CarePlan")
-    requests = {
-        f"MedicationRequest/{r['id']}": r
-        for r in resources
-        if r.get("resourceType") == "MedicationRequest" and r.get("id")
-    }
-    return careplan, requests
-
-
 def taper_bundle(careplan: Mapping[str, Any], requests: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
     """A taper event's data (docs/EVENTS.md): a collection Bundle of the CarePlan, then the MedicationRequest
     of each step it refers to, in the plan's order."""
@@ -306,7 +289,7 @@ def steps_of(
     """Every step of a taper CarePlan, in order. ``taper`` is the CarePlan, with its steps' MedicationRequests
     in ``requests`` (by reference), or a taper Bundle holding both. A plan stored before cpl-3 was kept
     (reference and detail on one activity, the step extension on the activity) reads the same."""
-    careplan, found = unbundle(taper)
+    careplan, found = taper_parts(taper)
     found = {**found, **(requests or {})}
     steps = []
     for index, activity in enumerate(careplan.get("activity") or []):

@@ -8,8 +8,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from services.medreview.fhir_mapping import StepRecord, step_references, steps_of, unbundle
-from shared.contracts import GP_TASK_COMPLETED_V1, PATIENT_DISCHARGED_V1, from_json
+from services.medreview.fhir_mapping import StepRecord, step_references, steps_of
+from shared.contracts import GP_TASK_COMPLETED_V1, PATIENT_DISCHARGED_V1, from_json, taper_parts
 from shared.fhir import ResourceStore, validate_resource
 from shared.outbox import outbox
 from tests.contract.fhir.invariants import assert_invariants, cpl3_violations
@@ -78,7 +78,7 @@ def test_a_proposed_plan_goes_to_the_gp_and_an_approval_comes_back_as_a_prescrip
     proposal = medreview.get(f"/fhir/{first.proposal}").json()
     assert proposal["dispenseRequest"]["validityPeriod"]["start"] == "2026-04-06"
     [proposed] = medreview.events("taper.proposed.v1", f"CarePlan/{careplan['id']}")
-    plan, requests = unbundle(proposed["data"])
+    plan, requests = taper_parts(proposed["data"])
     assert plan["id"] == careplan["id"] and first.proposal in requests
     task = approval_task(medreview, patient)
     [requested] = medreview.events("gp.task-requested.v1", f"Task/{task['id']}")
@@ -128,8 +128,8 @@ def test_a_gp_system_declines_a_step_through_the_api_with_a_reason(medreview: Me
     first = steps(medreview, plan)[0]
     assert first.reason == "Review after the pain clinic appointment"
     [declined] = medreview.events("taper.declined.v1", f"CarePlan/{careplan['id']}")
-    assert unbundle(declined["data"])[0]["status"] == "revoked"
-    reason = unbundle(declined["data"])[1][first.proposal or ""]["statusReason"]
+    assert taper_parts(declined["data"])[0]["status"] == "revoked"
+    reason = taper_parts(declined["data"])[1][first.proposal or ""]["statusReason"]
     assert reason["coding"][0]["code"] == "declined" and reason["text"] == first.reason
     again = medreview.post(
         f"/fhir/Task/{task['id']}/$decide",
@@ -159,7 +159,7 @@ def test_a_withdrawal_score_posted_to_medreview_pauses_the_plan(medreview: Medre
     plan = medreview.get(f"/fhir/CarePlan/{careplan['id']}").json()
     assert plan["status"] == "on-hold" and "withdrawal score 17" in plan["note"][-1]["text"]
     [paused] = medreview.events("taper.paused.v1", f"CarePlan/{careplan['id']}")
-    assert unbundle(paused["data"])[0]["status"] == "on-hold"
+    assert taper_parts(paused["data"])[0]["status"] == "on-hold"
     pending = [s for s in steps(medreview, plan) if s.pending]
     assert pending[0].date.isoformat() == "2026-04-10"
     assert all(s.total <= 120 for s in pending)

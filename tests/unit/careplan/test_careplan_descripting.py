@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 
 from services.careplan.catalogue import interventions
-from services.careplan.descripting import apply_taper_progress, taper_plan, taper_progress, taper_steps
+from services.careplan.descripting import apply_taper_progress, taper_progress, taper_steps
+from shared.contracts import taper_parts
 from tests.contract.fhir.invariants import assert_invariants
 
 BASE = "https://pain-review.example.org/fhir"
@@ -236,7 +237,7 @@ def test_the_bundles_steps_are_read_from_their_medication_requests_and_keep_cpl3
         _request(3, "cancelled", "2024-04-01", _declined("Too fast")),
     )
     assert_invariants(bundle)
-    plan, requests = taper_plan(bundle)
+    plan, requests = taper_parts(bundle)
     assert plan["id"] == "taper-1" and set(requests) == {
         "MedicationRequest/step-1",
         "MedicationRequest/step-3",

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from services.medreview.fhir_mapping import Decision, Outcome, steps_of, unbundle
+from services.medreview.fhir_mapping import Decision, Outcome, steps_of
 from services.medreview.handlers import (
     decide_step,
     on_medication_list_synced,
@@ -23,7 +23,12 @@ from services.medreview.handlers import (
 )
 from services.medreview.ome import oral_morphine_equivalent
 from services.medreview.taper import TaperPolicy
-from shared.contracts import GP_TASK_COMPLETED_V1, MEDICATION_LIST_SYNCED_V1, PATIENT_DISCHARGED_V1
+from shared.contracts import (
+    GP_TASK_COMPLETED_V1,
+    MEDICATION_LIST_SYNCED_V1,
+    PATIENT_DISCHARGED_V1,
+    taper_parts,
+)
 from shared.fhir import Conflict, Unprocessable, validate_resource
 from tests.contract.fhir.invariants import assert_invariants
 from tests.unit.medreview.medreview_support import (
@@ -91,7 +96,7 @@ def test_a_proposal_is_a_draft_careplan_of_proposed_steps_with_one_task_for_the_
     types = [t for t, _ in mr.events()]
     assert types == ["taper.proposed.v1", "gp.task-requested.v1"]
     [(_, proposed)] = mr.events("taper.proposed.v1")
-    plan, requests = unbundle(proposed)
+    plan, requests = taper_parts(proposed)
     assert proposed["type"] == "collection" and plan["id"] == careplan["id"]
     assert list(requests) == [s.proposal for s in steps if s.proposal]
     assert steps_of(proposed) == steps
@@ -117,7 +122,7 @@ def test_the_gps_approval_orders_the_step_and_announces_the_prescription_change(
     assert (replaced["id"], replaced["status"]) == ("mor", "stopped")
     assert ome_of(order) == 110
     [(_, approved)] = mr.events("taper.approved.v1")
-    plan, requests = unbundle(approved)
+    plan, requests = taper_parts(approved)
     assert plan["status"] == "active"
     step = steps_of(approved)[0]
     assert (step.status, step.outcome) == ("completed", f"MedicationRequest/{order['id']}")
@@ -147,7 +152,7 @@ def test_a_decline_records_the_gps_reason_and_ends_the_plan(mr: Harness) -> None
     closed = mr.api(lambda s: decide_step(s, task, Outcome(Decision.DECLINED, "Wait until after surgery")))
     assert (closed["status"], closed["businessStatus"]["text"]) == ("rejected", "declined")
     [(_, declined)] = mr.events("taper.declined.v1")
-    plan, requests = unbundle(declined)
+    plan, requests = taper_parts(declined)
     assert plan["status"] == "revoked"
     first, second = steps_of(declined)[:2]
     assert requests[first.proposal or ""]["statusReason"] == {

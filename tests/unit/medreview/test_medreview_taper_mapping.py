@@ -21,7 +21,6 @@ from services.medreview.fhir_mapping import (
     steps_of,
     taper_bundle,
     taper_careplan,
-    unbundle,
 )
 from services.medreview.ome import oral_morphine_equivalent
 from services.medreview.taper import (
@@ -34,6 +33,7 @@ from services.medreview.taper import (
     plan_taper,
     regimen_from_ome,
 )
+from shared.contracts import taper_parts
 from shared.fhir import validate_resource
 from shared.terminology import load_product_catalogue
 from tests.contract.fhir.invariants import assert_invariants, cpl3_violations
@@ -246,7 +246,7 @@ def test_the_taper_bundle_holds_the_plan_and_each_steps_proposal_in_order() -> N
         "CarePlan/c1",
         *(a["reference"]["reference"] for a in careplan["activity"] if "reference" in a),
     ]
-    assert unbundle(bundle) == (careplan, requests)
+    assert taper_parts(bundle) == (careplan, requests)
     assert steps_of(bundle) == steps_of(careplan, requests)
 
 
