@@ -20,7 +20,7 @@ from typing import Any
 
 from services.careplan.activities import activity_key
 from services.careplan.catalogue import FHIR_BASE
-from shared.contracts.taper import taper_parts
+from shared.contracts.taper import step_status, taper_parts
 
 __all__ = [
     "DESCRIPTING",
@@ -37,16 +37,6 @@ TAPER_STEP_EXTENSION = f"{FHIR_BASE}/StructureDefinition/taper-step"
 STEP_STATUS_REASON = f"{FHIR_BASE}/CodeSystem/taper-step-status-reason"
 PENDING = frozenset({"not-started", "scheduled"})
 ORDERED = frozenset({"in-progress", "completed"})
-# A step's MedicationRequest status as a CarePlan activity status.
-_REQUEST_STATUS = {
-    "draft": "not-started",
-    "active": "not-started",
-    "on-hold": "on-hold",
-    "completed": "completed",
-    "cancelled": "cancelled",
-    "stopped": "cancelled",
-    "entered-in-error": "entered-in-error",
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,7 +112,7 @@ def taper_steps(plan: Mapping[str, Any], requests: Mapping[str, Mapping[str, Any
                 TaperStep(
                     number=_step_number(request) or position,
                     date=_request_date(request),
-                    status=_REQUEST_STATUS.get(str(request.get("status")), "unknown"),
+                    status=step_status(request),
                     reason=_text(reason),
                     declined=_coded(reason, STEP_STATUS_REASON, "declined"),
                     ordered_by_request=True,

@@ -33,7 +33,7 @@ from shared.contracts.envelope import (
     new_event_id,
     to_json,
 )
-from shared.contracts.taper import taper_parts
+from shared.contracts.taper import step_status, taper_parts
 
 __all__ = [
     "CAREPLAN_UPDATED_V1",
@@ -63,6 +63,7 @@ __all__ = [
     "from_json",
     "new_event",
     "new_event_id",
+    "step_status",
     "taper_parts",
     "to_json",
     "validate_event",

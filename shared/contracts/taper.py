@@ -10,7 +10,18 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["taper_parts"]
+__all__ = ["step_status", "taper_parts"]
+
+# A step's MedicationRequest status as the CarePlan activity status of that step.
+_STEP_STATUS = {
+    "draft": "not-started",
+    "active": "not-started",
+    "on-hold": "on-hold",
+    "completed": "completed",
+    "cancelled": "cancelled",
+    "stopped": "cancelled",
+    "entered-in-error": "entered-in-error",
+}
 
 
 def taper_parts(data: Mapping[str, Any]) -> tuple[Mapping[str, Any], dict[str, Mapping[str, Any]]]:
@@ -31,3 +42,8 @@ def taper_parts(data: Mapping[str, Any]) -> tuple[Mapping[str, Any], dict[str, M
         if r.get("resourceType") == "MedicationRequest" and r.get("id")
     }
     return plan, requests
+
+
+def step_status(request: Mapping[str, Any]) -> str:
+    """The CarePlan activity status a step's MedicationRequest stands for (``unknown`` if none does)."""
+    return _STEP_STATUS.get(str(request.get("status")), "unknown")

@@ -42,7 +42,7 @@ from services.medreview.codes import (
 )
 from services.medreview.fhir_mapping.quantities import daily_ome, decimal_of, instant, number, quantity
 from services.medreview.taper import StepBasis, TaperPlan, TaperPolicy, TaperStep
-from shared.contracts.taper import taper_parts
+from shared.contracts.taper import step_status, taper_parts
 
 __all__ = [
     "POLICY_URL",
@@ -232,18 +232,6 @@ class StepRecord:
         return self.status in ("in-progress", "completed") and self.action != "hold"
 
 
-# A proposal's status as its step's (CarePlan activity status codes).
-_STEP_STATUS = {
-    "draft": "not-started",
-    "active": "not-started",
-    "on-hold": "on-hold",
-    "completed": "completed",
-    "cancelled": "cancelled",
-    "stopped": "cancelled",
-    "entered-in-error": "entered-in-error",
-}
-
-
 def step_reason(code: str, text: str) -> dict[str, Any]:
     """Why a step was cancelled: ``taper-step-status-reason`` ``declined`` or ``withdrawn``, and the words."""
     return {"coding": [coding(STEP_STATUS_REASON, code, STEP_REASON_DISPLAY.get(code))], "text": text}
@@ -303,7 +291,7 @@ def steps_of(
         detail = activity.get("detail") or {}
         if request is not None:
             day = _request_date(request) or (detail.get("scheduledPeriod") or {}).get("start")
-            status = _STEP_STATUS.get(str(request.get("status")), "unknown")
+            status = step_status(request)
             notes = [str(n["text"]) for n in request.get("note") or [] if n.get("text")]
             description = notes[0] if notes else str(detail.get("description", ""))
             reason = _text(request.get("statusReason"))
