@@ -4,7 +4,7 @@ verify        TokenVerifier: bearer JWT -> Principal (RS384/ES384, iss/aud/exp/n
 jwks          where verification keys come from: LocalJwks, RemoteJwks (cached, rotation-aware)
 claims        the claim names an issuer must emit, scope narrowing
 authenticator Authenticator (request -> Principal), require(), FastAPI dependencies
-ratelimit     per-client token buckets -> 429 with Retry-After
+ratelimit     per-client token buckets -> 429 with Retry-After; refused authentications per address
 egress        SSRF guard for server-side fetches
 settings      AuthSettings (PAINREVIEW_AUTH_*)
 issuer        the embedded token endpoint, client registry, signing keys, local minting
@@ -44,7 +44,7 @@ from shared.auth.principal import (
     Tenancy,
     parse_scopes,
 )
-from shared.auth.ratelimit import RateLimiter
+from shared.auth.ratelimit import RateLimiter, RefusalLimiter
 from shared.auth.settings import AuthSettings
 from shared.auth.verify import TokenVerifier
 
@@ -66,6 +66,7 @@ __all__ = [
     "OutboundUrlRefused",
     "Principal",
     "RateLimiter",
+    "RefusalLimiter",
     "RegisteredClient",
     "RegisteredEndpoint",
     "RemoteJwks",

@@ -15,7 +15,7 @@ from fastapi import Request
 from shared.auth.issuer.keys import IssuerKeys
 from shared.auth.jwks import RemoteJwks
 from shared.auth.principal import Interaction, Principal
-from shared.auth.ratelimit import RateLimiter
+from shared.auth.ratelimit import RateLimiter, RefusalLimiter
 from shared.auth.settings import AuthSettings
 from shared.auth.verify import TokenVerifier
 from shared.fhir.errors import Forbidden, Unauthorized
@@ -39,16 +39,23 @@ def bearer_token(request: Request) -> str:
 
 
 class Authenticator:
-    def __init__(self, verifier: TokenVerifier, rate_limiter: RateLimiter | None = None) -> None:
+    def __init__(
+        self,
+        verifier: TokenVerifier,
+        rate_limiter: RateLimiter | None = None,
+        refusals: RefusalLimiter | None = None,
+    ) -> None:
         self.verifier = verifier
         self.rate_limiter = rate_limiter
+        self.refusals = refusals
 
     @classmethod
     def from_settings(cls, settings: AuthSettings, *, rate_limit: bool = True) -> Authenticator:
         """Embedded mode trusts the key file beside us; external mode fetches the issuer's JWKS.
 
         Rate limiting per client is on by default; pass ``rate_limit=False`` only when the caller
-        limits itself (e.g. hands ``RateLimiter.from_settings`` to the FHIR kernel instead).
+        limits itself (e.g. hands ``RateLimiter.from_settings`` to the FHIR kernel instead). Refused
+        authentications are always limited per network address (``RefusalLimiter``).
         """
         jwks: IssuerKeys | RemoteJwks
         if settings.mode == "embedded":
@@ -58,11 +65,17 @@ class Authenticator:
                 settings.jwks_uri, ttl_s=settings.jwks_cache_ttl_s, min_refetch_s=settings.jwks_min_refetch_s
             )
         verifier = TokenVerifier(jwks, settings.issuer, settings.audiences, settings.leeway_s)
-        return cls(verifier, RateLimiter.from_settings(settings) if rate_limit else None)
+        limiter = RateLimiter.from_settings(settings) if rate_limit else None
+        return cls(verifier, limiter, RefusalLimiter.from_settings(settings))
 
     async def authenticate(self, request: Request) -> Principal:
         """The verified caller; also kept as ``request.state.principal`` for audit and logging."""
-        principal = await self.verifier.verify(bearer_token(request))
+        try:
+            principal = await self.verifier.verify(bearer_token(request))
+        except Unauthorized as refusal:
+            if self.refusals is not None:
+                self.refusals.refused(request.client.host if request.client else "unknown", refusal)
+            raise
         request.state.principal = principal  # before the limit: a 429 is audited under the caller's practice
         if self.rate_limiter is not None:
             self.rate_limiter.check(principal.client_id)

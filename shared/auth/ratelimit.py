@@ -1,12 +1,14 @@
-"""Per-client request rate limits: a token bucket per client id, in process.
+"""Request rate limits, in process: a token bucket per client id, and one per network address for
+refused authentications.
 
 Each process limits on its own, so in production (one process per service) a client gets the rate
 per service. Buckets of clients not seen for a while are dropped, oldest first, so memory stays
-bounded however many client ids turn up.
+bounded however many client ids (or addresses) turn up.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import threading
 import time
@@ -15,7 +17,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from shared.auth.settings import AuthSettings
-from shared.fhir.errors import TooManyRequests
+from shared.fhir.errors import RefusalsThrottled, TooManyRequests, Unauthorized
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -74,3 +78,56 @@ class RateLimiter:
                 f"Too many requests from this client; retry after {retry_after} seconds",
                 headers={"Retry-After": str(retry_after)},
             )
+
+
+class RefusalLimiter:
+    """Refused authentications (401) per network address.
+
+    Every refusal is audited, which costs a database write; a caller without a valid token must not be
+    able to make us write without bound. So each address may have ``burst`` refusals, then ``rate_per_s``,
+    answered 401 and audited one by one. Beyond that a request without a valid token is answered 429
+    (``RefusalsThrottled``) and only counted, and the count goes into the AuditEvent of the next audited
+    refusal from that address. Requests with a valid token never touch this budget, so a client behind
+    the same address as a misconfigured one is not held up.
+    """
+
+    def __init__(
+        self,
+        *,
+        rate_per_s: float,
+        burst: int,
+        max_addresses: int = 10_000,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._buckets = RateLimiter(
+            rate_per_s=rate_per_s, burst=burst, max_clients=max_addresses, clock=clock
+        )
+        self._unaudited: OrderedDict[str, int] = OrderedDict()
+        self._max_addresses = max_addresses
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_settings(cls, settings: AuthSettings) -> RefusalLimiter:
+        return cls(rate_per_s=settings.refused_per_minute / 60.0, burst=settings.refused_burst)
+
+    def refused(self, address: str, refusal: Unauthorized) -> None:
+        """Count ``refusal`` from ``address``. Within budget it is returned to be audited, carrying in
+        ``unaudited_before`` how many were not audited since the last; beyond, ``RefusalsThrottled``."""
+        wait_s = self._buckets.try_acquire(address)
+        with self._lock:
+            if wait_s > 0:
+                unaudited = self._unaudited.pop(address, 0) + 1
+                self._unaudited[address] = unaudited
+                while len(self._unaudited) > self._max_addresses:
+                    self._unaudited.popitem(last=False)
+            else:
+                refusal.unaudited_before = self._unaudited.pop(address, 0)
+        if wait_s > 0:
+            if unaudited == 1:  # once per spell; an address is not patient data
+                log.warning("no valid token from %s too often: 429s, not audited one by one", address)
+            retry_after = max(1, math.ceil(wait_s))
+            raise RefusalsThrottled(
+                "Too many requests without a valid access token from this address; "
+                f"retry after {retry_after} seconds",
+                headers={"Retry-After": str(retry_after)},
+            ) from refusal

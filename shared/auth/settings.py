@@ -40,6 +40,9 @@ class AuthSettings(BaseSettings):
     database_url: str | None = None  # embedded issuer's own database; defaults to <var>/auth.db
     rate_per_minute: float = Field(600.0, gt=0)  # per client
     rate_burst: int = Field(60, ge=1)
+    # Per network address: refused authentications audited one by one; beyond, 429 (shared/auth/ratelimit.py).
+    refused_per_minute: float = Field(120.0, gt=0)
+    refused_burst: int = Field(60, ge=1)
     allow_insecure_http: bool = False  # plain http issuers and outbound calls: development only
 
     @property

@@ -21,6 +21,7 @@ __all__ = ["AuditRecord", "RequestContext", "audit_event", "provenance", "unauth
 ODS_SYSTEM = "https://fhir.nhs.uk/Id/ods-organization-code"
 CLIENT_SYSTEM = "https://pain-review.example.org/fhir/Id/client"
 REQUEST_ID_SYSTEM = "https://pain-review.example.org/fhir/Id/x-request-id"
+UNAUDITED_REFUSALS = "refusals-not-audited-since-the-last"  # entity.detail.type; valueString a count
 INTERACTION_SYSTEM = "http://hl7.org/fhir/restful-interaction"
 BALP_REST = {
     "system": "http://terminology.hl7.org/CodeSystem/audit-event-type",
@@ -178,10 +179,13 @@ def unauthenticated_audit_event(
     request_id: str,
     correlation_id: str,
     address: str | None,
+    unaudited_before: int = 0,
 ) -> dict[str, Any]:
     """A call refused before we knew who made it (401). The client is unknown: nothing the token claims
     is recorded, since it was not verified, and no patient; only what was asked for, the request id, the
-    network address it came from, and the reason category in ``outcomeDesc``."""
+    network address it came from, and the reason category in ``outcomeDesc``. ``unaudited_before``:
+    refusals from the same address answered 429 without an AuditEvent each since the last audited one
+    (``shared.auth.ratelimit.RefusalLimiter``), recorded as a detail of the request entity."""
     agent: dict[str, Any] = {
         "type": {"coding": [SOURCE_ROLE]},
         "who": {"display": "unknown client (not authenticated)"},
@@ -196,7 +200,10 @@ def unauthenticated_audit_event(
         outcome=record.outcome,
         outcome_text=record.outcome_text,
     )
-    return _event(service, anonymous, [agent], _entities(anonymous, request_id, correlation_id))
+    entities = _entities(anonymous, request_id, correlation_id)
+    if unaudited_before:
+        entities[-1]["detail"].append({"type": UNAUDITED_REFUSALS, "valueString": str(unaudited_before)})
+    return _event(service, anonymous, [agent], entities)
 
 
 def provenance(ctx: RequestContext, target: dict[str, Any], activity: str) -> dict[str, Any]:

@@ -15,6 +15,7 @@
     ├── UnsupportedMediaType       415 not-supported           REC_UNSUPPORTED_MEDIA_TYPE
     ├── Unprocessable              422 business-rule           REC_UNPROCESSABLE_ENTITY
     └── TooManyRequests            429 throttled               REC_TOO_MANY_REQUESTS
+        └── RefusalsThrottled      429: too many refused authentications from one network address
 
 The ``REC_*`` codes are the NHS Booking and Referral Standard's error codes, with the system URL
 spelt exactly as BaRS's own examples spell it; the ``issue.code`` values are FHIR's.
@@ -92,6 +93,10 @@ class Unauthorized(FhirError):
     issue_code = "login"
     bars_code = "REC_UNAUTHORIZED"
 
+    # Refusals from the same address answered 429 and not audited one by one since the last audited one
+    # (set by the refusal limiter; the AuditEvent of this refusal carries the count).
+    unaudited_before: int = 0
+
     def __init__(self, diagnostics: str, **kwargs: Any) -> None:
         kwargs.setdefault("headers", {"WWW-Authenticate": 'Bearer error="invalid_token"'})
         super().__init__(diagnostics, **kwargs)
@@ -159,6 +164,14 @@ class TooManyRequests(FhirError):
     status = 429
     issue_code = "throttled"
     bars_code = "REC_TOO_MANY_REQUESTS"
+
+
+class RefusalsThrottled(TooManyRequests):
+    """A request without a valid token from an address over its budget of refused authentications.
+
+    Not audited one by one: the refusal limiter counts it, and the count goes into the AuditEvent of
+    the next refusal from that address that is audited (``Unauthorized.unaudited_before``).
+    """
 
 
 def information_outcome(

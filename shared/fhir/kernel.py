@@ -29,7 +29,14 @@ from shared.fhir.audit import (
     unauthenticated_audit_event,
 )
 from shared.fhir.capability import capability_statement
-from shared.fhir.errors import FhirError, Forbidden, PayloadTooLarge, TooManyRequests, Unauthorized
+from shared.fhir.errors import (
+    FhirError,
+    Forbidden,
+    PayloadTooLarge,
+    RefusalsThrottled,
+    TooManyRequests,
+    Unauthorized,
+)
 from shared.fhir.jsonio import check_media_type, loads
 from shared.fhir.models import validate_resource
 from shared.fhir.store import ResourceStore
@@ -167,6 +174,9 @@ class FhirKernel:
 
         Every refusal is audited: a 401 under the unauthenticated tenant (the caller is unknown), a 429
         and a 403 under the caller's practice (the caller is known, so the attempt is accountable).
+        The one exception bounds what callers without a valid token can make us write: an address over
+        its budget of refusals gets 429 (``RefusalsThrottled``), counted into the AuditEvent of its next
+        audited refusal instead of one each.
         """
         record = AuditRecord(INTERACTION_CODES[interaction], resource_type)
         state = request.state
@@ -174,6 +184,8 @@ class FhirKernel:
             principal = await self.authenticator.authenticate(request)
         except Unauthorized as exc:
             await self.audit_unauthenticated(request, record, exc)
+            raise
+        except RefusalsThrottled:
             raise
         except TooManyRequests as exc:  # an authenticator that limits itself names the caller first
             known: Principal | None = getattr(state, "principal", None)
@@ -214,6 +226,7 @@ class FhirKernel:
             request_id=request.state.request_id,
             correlation_id=request.state.correlation_id,
             address=request.client.host if request.client else None,
+            unaudited_before=exc.unaudited_before if isinstance(exc, Unauthorized) else 0,
         )
 
         def write() -> None:

@@ -97,7 +97,15 @@ class Tokens:
 @pytest.fixture(scope="module")
 def secured(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[EmbeddedSystem, TestClient, Tokens]]:
     var_dir: Path = tmp_path_factory.mktemp("var")
-    system = create_embedded_system(var_dir, rate_per_minute=1_000_000, rate_burst=100_000)
+    # The access matrix refuses hundreds of requests from one address: no limit on that here (the
+    # refusal limit's own test is in test_refusal_audit.py).
+    system = create_embedded_system(
+        var_dir,
+        rate_per_minute=1_000_000,
+        rate_burst=100_000,
+        refused_per_minute=1_000_000,
+        refused_burst=100_000,
+    )
     tokens = Tokens(system, IssuerKeys(system.auth.issuer_key_path, algorithm=system.auth.signing_algorithm))
     with TestClient(system.app) as client:
         yield system, client, tokens

@@ -3,15 +3,19 @@ readable by auditors only, holding nothing the unverified token said."""
 
 from __future__ import annotations
 
+import time
 import uuid
+from pathlib import Path
 from typing import Any
 
 import orjson
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from painreview.embedded import EmbeddedSystem
+from painreview.embedded import EmbeddedSystem, create_embedded_system
+from shared.auth.issuer import mint_local_token
 from shared.auth.principal import UNAUTHENTICATED_TENANT, Tenancy
+from shared.fhir.audit import UNAUDITED_REFUSALS
 from shared.fhir.search import parse_search
 from shared.fhir.tables import resource_table
 from tests.contract.security.conftest import Tokens
@@ -87,3 +91,37 @@ def test_a_forged_token_is_audited_by_reason_without_the_token_or_anything_it_cl
         assert not any(part in text for part in forged.split(".") if len(part) > 8), why
         assert "test-A81001" not in text and "A81001" not in text, why  # unverified claims stay out
         assert event["outcomeDesc"] and event["outcomeDesc"] != forged, why
+
+
+def test_an_address_refused_too_often_gets_429_counted_into_its_next_audited_refusal(
+    tmp_path: Path, secured: tuple[EmbeddedSystem, TestClient, Tokens]
+) -> None:
+    """Callers without a valid token cannot make us write without bound: past its budget an address
+    is answered 429 with no AuditEvent each, and the next refusal audited from it says how many."""
+    _, _, tokens = secured
+    system = create_embedded_system(tmp_path / "var", refused_burst=3, refused_per_minute=60)
+    gp = tokens.valid("A81001", "system/*.rs")  # signed by the other system's key: a forgery here
+    try:
+        with TestClient(system.app) as client:
+            url = "/careplan/fhir/CarePlan"
+            ids = [str(uuid.uuid4()) for _ in range(6)]
+            statuses = [client.get(url, headers={"x-request-id": i}).status_code for i in ids[:5]]
+            assert statuses == [401, 401, 401, 429, 429]
+            throttled = client.get(url, headers={"x-request-id": ids[5], "authorization": f"Bearer {gp}"})
+            assert throttled.status_code == 429 and int(throttled.headers["retry-after"]) >= 1
+            assert throttled.json()["issue"][0]["code"] == "throttled"
+            assert [len(_stored(system, "careplan", i)) for i in ids] == [1, 1, 1, 0, 0, 0]
+
+            time.sleep(1.1)  # one refusal a second comes back into the budget
+            later = str(uuid.uuid4())
+            assert client.get(url, headers={"x-request-id": later}).status_code == 401
+            [(_, event)] = _stored(system, "careplan", later)
+            [request_entity] = [e for e in event["entity"] if e.get("description") == "X-Request-Id"]
+            assert {"type": UNAUDITED_REFUSALS, "valueString": "3"} in request_entity["detail"]
+
+            # A caller with a valid token from the same address is not held up by the others' refusals.
+            mine = mint_local_token(system.auth, practice="A81001", scope="system/*.rs")
+            assert client.get(url, headers={"authorization": f"Bearer {mine}"}).status_code == 200
+    finally:
+        for parts in system.services.values():
+            parts.engine.dispose()

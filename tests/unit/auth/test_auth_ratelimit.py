@@ -1,15 +1,17 @@
-"""Per-client token buckets: bursts allowed, then 429 with Retry-After, clients independent."""
+"""Per-client token buckets: bursts allowed, then 429 with Retry-After, clients independent; refused
+authentications limited per address."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 from joserfc.jwk import ECKey
 
-from shared.auth import Authenticator, AuthSettings, RateLimiter, TokenVerifier
-from shared.fhir.errors import TooManyRequests
+from shared.auth import Authenticator, AuthSettings, RateLimiter, RefusalLimiter, TokenVerifier
+from shared.fhir.errors import RefusalsThrottled, TooManyRequests, Unauthorized
 
 
 class Tick:
@@ -71,3 +73,40 @@ def test_an_authenticator_built_from_settings_rate_limits_unless_told_not_to(tmp
     limiter = Authenticator.from_settings(settings).rate_limiter
     assert limiter is not None and limiter.burst == 5 and limiter.rate_per_s == 1.0
     assert Authenticator.from_settings(settings, rate_limit=False).rate_limiter is None
+
+
+def test_refusals_from_an_address_are_audited_within_budget_then_counted_into_the_next_audited_one() -> None:
+    tick = Tick()
+    limiter = RefusalLimiter(rate_per_s=0.5, burst=2, clock=tick)
+    audited = [Unauthorized("no access token") for _ in range(2)]
+    for refusal in audited:
+        limiter.refused("10.0.0.7", refusal)
+    assert [r.unaudited_before for r in audited] == [0, 0]
+    for _ in range(3):
+        with pytest.raises(RefusalsThrottled) as throttled:
+            limiter.refused("10.0.0.7", Unauthorized("no access token"))
+        assert throttled.value.status == 429 and throttled.value.headers == {"Retry-After": "2"}
+    elsewhere = Unauthorized("no access token")
+    limiter.refused("10.0.0.8", elsewhere)  # another address has its own budget
+    assert elsewhere.unaudited_before == 0
+    tick.now += 2
+    next_audited = Unauthorized("expired")
+    limiter.refused("10.0.0.7", next_audited)
+    assert next_audited.unaudited_before == 3
+    with pytest.raises(RefusalsThrottled):
+        limiter.refused("10.0.0.7", Unauthorized("expired"))
+    tick.now += 2
+    again = Unauthorized("expired")
+    limiter.refused("10.0.0.7", again)
+    assert again.unaudited_before == 1  # counted afresh since the last audited one
+
+
+def test_an_authenticator_built_from_settings_limits_refusals_per_address(tmp_path: Path) -> None:
+    settings = AuthSettings(var_dir=tmp_path, refused_per_minute=30, refused_burst=4)
+    refusals = Authenticator.from_settings(settings, rate_limit=False).refusals
+    assert refusals is not None
+    for _ in range(4):
+        refusals.refused("10.0.0.7", Unauthorized("garbage"))
+    with pytest.raises(RefusalsThrottled) as throttled:
+        refusals.refused("10.0.0.7", Unauthorized("garbage"))
+    assert throttled.value.headers == {"Retry-After": "2"}  # 30 a minute: one every two seconds
