@@ -20,7 +20,7 @@ from services.careplan.descripting import apply_taper_progress, taper_progress
 from services.careplan.fhir_mapping import care_team, draft_plan, entries, stable_id
 from services.careplan.publishing import record_plan_updated
 from services.careplan.repository import CLOSED_PLAN, pain_plan_for, record_fact
-from shared.auth.principal import Principal
+from shared.auth.principal import Principal, Tenancy
 from shared.contracts import CloudEvent, taper_parts
 from shared.fhir import FhirKernel, NotFound, RequestContext
 from shared.fhir.tenancy import record_enrolment_event
@@ -67,14 +67,14 @@ class CareplanHandlers:
     def _update(self, conn: Connection, event: CloudEvent, resource: dict[str, Any]) -> dict[str, Any]:
         version = int(resource["meta"]["versionId"])
         stored, _ = self.kernel.store.update(
-            conn, resource, tenants={event.practice}, practice=event.practice, if_match=version
+            conn, resource, tenants=Tenancy({event.practice}), practice=event.practice, if_match=version
         )
         self.kernel.write_provenance(conn, self._ctx(event), stored, "UPDATE")
         return stored
 
     def _exists(self, conn: Connection, resource_type: str, resource_id: str, practice: str) -> bool:
         try:
-            self.kernel.store.read(conn, resource_type, resource_id, tenants={practice})
+            self.kernel.store.read(conn, resource_type, resource_id, tenants=Tenancy({practice}))
         except NotFound:
             return False
         return True
@@ -143,7 +143,7 @@ class CareplanHandlers:
             patient=patient,
             occurred_at=_instant(end, event.time),
         )
-        plan = pain_plan_for(conn, str(patient), {event.practice}) if patient else None
+        plan = pain_plan_for(conn, str(patient), Tenancy({event.practice})) if patient else None
         if plan is None or plan.get("status") in CLOSED_PLAN:
             return
         plan["status"] = "revoked" if plan.get("status") == "draft" else "completed"
@@ -153,7 +153,7 @@ class CareplanHandlers:
         for ref in plan.get("careTeam") or []:
             team_id = str(ref.get("reference", "")).removeprefix("CareTeam/")
             try:
-                team = self.kernel.store.read(conn, "CareTeam", team_id, tenants={event.practice})
+                team = self.kernel.store.read(conn, "CareTeam", team_id, tenants=Tenancy({event.practice}))
             except NotFound:
                 continue
             if team.get("status") == "active":
@@ -164,7 +164,7 @@ class CareplanHandlers:
         def handle(conn: Connection, event: CloudEvent) -> None:
             taper, _ = taper_parts(event.data)  # the taper CarePlan (the Bundle's, or sent alone) or a Task
             patient = ((taper.get("subject") or taper.get("for")) or {}).get("reference")
-            plan = pain_plan_for(conn, str(patient), {event.practice}) if patient else None
+            plan = pain_plan_for(conn, str(patient), Tenancy({event.practice})) if patient else None
             if plan is None or plan.get("status") in CLOSED_PLAN:
                 log.info("taper.%s: no open pain management plan to show it in", kind)
                 return
@@ -238,7 +238,7 @@ class CareplanHandlers:
         ours = [i.get("value") for i in done.get("identifier") or [] if "gp-task" in str(i.get("system"))]
         for task_id in ours:
             try:
-                task = self.kernel.store.read(conn, "Task", str(task_id), tenants={event.practice})
+                task = self.kernel.store.read(conn, "Task", str(task_id), tenants=Tenancy({event.practice}))
             except NotFound:
                 continue
             changed = {**task, "status": done.get("status", task["status"])}

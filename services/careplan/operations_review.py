@@ -111,25 +111,26 @@ class ReviewOperations:
         start = datetime.combine(day, self.at, tzinfo=UTC)
         ctx, store = call.ctx, self.kernel.store
         practice = ctx.principal.practice
+        mine = ctx.tenants & {practice}  # the caller's own practice, under the caller's tenancy rules
 
         def work() -> list[dict[str, Any]]:
             with call.transaction() as conn:
                 idempotency.claim(conn, ctx)
                 if patient is not None:
                     call.patient = patient
-                    found = pain_plan_for(conn, patient, {practice})
+                    found = pain_plan_for(conn, patient, mine)
                     plans = [found] if found is not None else []
                     if not plans:
                         raise Unprocessable(f"{patient} has no pain management plan in this practice")
                 else:
-                    plans = pain_plans(conn, {practice})
+                    plans = pain_plans(conn, mine)
                 appointments = []
                 for plan in plans:
                     if plan.get("status") in CLOSED_PLAN:
                         continue
                     appointment_id = stable_id(practice, "mdt-review", plan["id"], f"{year:04d}-{month:02d}")
                     try:
-                        existing = store.read(conn, "Appointment", appointment_id, tenants={practice})
+                        existing = store.read(conn, "Appointment", appointment_id, tenants=mine)
                         appointments.append(existing)
                         continue
                     except NotFound:
@@ -138,7 +139,7 @@ class ReviewOperations:
                     for ref in plan.get("careTeam") or []:
                         try:
                             team_id = str(ref.get("reference", "")).removeprefix("CareTeam/")
-                            team = store.read(conn, "CareTeam", team_id, tenants={practice})
+                            team = store.read(conn, "CareTeam", team_id, tenants=mine)
                         except NotFound:
                             continue
                     proposal = mdt_review(

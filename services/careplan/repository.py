@@ -7,7 +7,6 @@ the practices given; writes of FHIR resources go through the kernel's ``Resource
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Collection
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -19,6 +18,7 @@ from services.careplan.activities import received_interventions
 from services.careplan.catalogue import CAREPLAN_CATEGORY_SYSTEM, COMMUNITY_STATUS_EXTENSION
 from services.careplan.evaluation import EvaluationFacts, OmeReview
 from services.careplan.tables import evaluation_fact
+from shared.auth.principal import Tenancy
 from shared.fhir.store import SHARED_TENANT
 from shared.fhir.tables import resource_table
 from shared.fhir.tenancy import visible_rows
@@ -47,9 +47,7 @@ def is_pain_plan(plan: dict[str, Any]) -> bool:
     )
 
 
-def _rows(
-    conn: Connection, resource_type: str, tenants: Collection[str], patient: str | None = None
-) -> list[Any]:
+def _rows(conn: Connection, resource_type: str, tenants: Tenancy, patient: str | None = None) -> list[Any]:
     where = [R.c.resource_type == resource_type, visible_rows(tenants), R.c.deleted.is_(False)]
     if patient is not None:
         where.append(R.c.patient == patient)
@@ -57,17 +55,17 @@ def _rows(
 
 
 def patient_resources(
-    conn: Connection, resource_type: str, patient: str, tenants: Collection[str]
+    conn: Connection, resource_type: str, patient: str, tenants: Tenancy
 ) -> list[dict[str, Any]]:
     """Every current resource of a type in a patient's compartment (``Patient/<id>``)."""
     return _rows(conn, resource_type, tenants, patient)
 
 
-def pain_plans(conn: Connection, tenants: Collection[str]) -> list[dict[str, Any]]:
+def pain_plans(conn: Connection, tenants: Tenancy) -> list[dict[str, Any]]:
     return [p for p in _rows(conn, "CarePlan", tenants) if is_pain_plan(p)]
 
 
-def pain_plan_for(conn: Connection, patient: str, tenants: Collection[str]) -> dict[str, Any] | None:
+def pain_plan_for(conn: Connection, patient: str, tenants: Tenancy) -> dict[str, Any] | None:
     """The patient's pain management plan: the open one, else the latest closed one."""
     plans = [p for p in patient_resources(conn, "CarePlan", patient, tenants) if is_pain_plan(p)]
     if not plans:
@@ -122,18 +120,16 @@ def _received_in_community(request: dict[str, Any]) -> bool:
     )
 
 
-def _local_displays(conn: Connection, tenants: Collection[str]) -> dict[tuple[str, str], str]:
+def _local_displays(conn: Connection, tenants: Tenancy) -> dict[tuple[str, str], str]:
     displays: dict[tuple[str, str], str] = {}
-    for system in _rows(conn, "CodeSystem", [t for t in tenants if t != SHARED_TENANT]):
+    for system in _rows(conn, "CodeSystem", tenants - {SHARED_TENANT}):
         for concept in system.get("concept") or []:
             if system.get("url") and concept.get("code"):
                 displays[(system["url"], concept["code"])] = concept.get("display") or concept["code"]
     return displays
 
 
-def evaluation_facts(
-    conn: Connection, tenants: Collection[str], start: datetime, end: datetime
-) -> EvaluationFacts:
+def evaluation_facts(conn: Connection, tenants: Tenancy, start: datetime, end: datetime) -> EvaluationFacts:
     """What the evaluation counts for the practices ``tenants`` in [start, end]."""
     in_tenants = F.c.practice.in_(list(tenants))
     first_seen = (

@@ -8,7 +8,7 @@ Tasks. Every read takes the tenants (practice ODS codes) it may see.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import Connection, select
@@ -20,6 +20,7 @@ from services.medreview.codes import (
     TASK_ID_SYSTEM,
     TOTAL_DAILY_OME,
 )
+from shared.auth.principal import Tenancy
 from shared.fhir import FhirError, NotFound, ResourceStore, register_search_param
 from shared.fhir.search import parse_search
 from shared.fhir.tables import resource_table
@@ -50,27 +51,27 @@ class MedreviewRepository:
         conn: Connection,
         resource_type: str,
         params: Iterable[tuple[str, str]],
-        tenants: Collection[str],
+        tenants: Tenancy,
     ) -> list[dict[str, Any]]:
         """Every match (up to :data:`MAX_ROWS`), most recently updated first."""
         request = parse_search(resource_type, list(params), default_count=MAX_ROWS, max_count=MAX_ROWS)
         return self.store.search(conn, request, tenants=tenants).resources
 
-    def read(self, conn: Connection, reference: str, tenants: Collection[str]) -> dict[str, Any]:
+    def read(self, conn: Connection, reference: str, tenants: Tenancy) -> dict[str, Any]:
         """The resource ``Type/id`` refers to; 404 when it is not known to these tenants (410 deleted)."""
         resource_type, _, resource_id = reference.partition("/")
         if not resource_type or not resource_id:
             raise NotFound(f"'{reference}' is not a Type/id reference")
         return self.store.read(conn, resource_type, resource_id, tenants=tenants)
 
-    def find(self, conn: Connection, reference: str, tenants: Collection[str]) -> dict[str, Any] | None:
+    def find(self, conn: Connection, reference: str, tenants: Tenancy) -> dict[str, Any] | None:
         """Like :meth:`read`, ``None`` when it is not there (or deleted)."""
         try:
             return self.read(conn, reference, tenants)
         except FhirError:
             return None
 
-    def practice_of(self, conn: Connection, reference: str, tenants: Collection[str]) -> str | None:
+    def practice_of(self, conn: Connection, reference: str, tenants: Tenancy) -> str | None:
         """The practice that owns a resource, among ``tenants``."""
         resource_type, _, resource_id = reference.partition("/")
         row = conn.execute(
@@ -94,18 +95,14 @@ class MedreviewRepository:
         return (str(row.practice), row.patient) if row else None
 
     # ---- the medication list ------------------------------------------------------------------
-    def medication_list(
-        self, conn: Connection, patient: str, tenants: Collection[str]
-    ) -> dict[str, Any] | None:
+    def medication_list(self, conn: Connection, patient: str, tenants: Tenancy) -> dict[str, Any] | None:
         """The patient's current synced medication List, if the patient is known here."""
         found = self.search(
             conn, "List", [("patient", patient), ("code", "medications"), ("status", "current")], tenants
         )
         return found[0] if found else None
 
-    def patient_medications(
-        self, conn: Connection, patient: str, tenants: Collection[str]
-    ) -> list[dict[str, Any]]:
+    def patient_medications(self, conn: Connection, patient: str, tenants: Tenancy) -> list[dict[str, Any]]:
         """Every stored MedicationRequest and MedicationStatement of the patient."""
         return [
             *self.search(conn, "MedicationRequest", [("patient", patient)], tenants),
@@ -113,7 +110,7 @@ class MedreviewRepository:
         ]
 
     def medications(
-        self, conn: Connection, resources: Sequence[dict[str, Any]], tenants: Collection[str]
+        self, conn: Connection, resources: Sequence[dict[str, Any]], tenants: Tenancy
     ) -> dict[str, dict[str, Any]]:
         """The Medication resources the given resources refer to, by ``Medication/id``."""
         refs = {
@@ -125,7 +122,7 @@ class MedreviewRepository:
         return {ref: resource for ref, resource in found.items() if resource is not None}
 
     # ---- reviews, plans and tasks -------------------------------------------------------------
-    def ome_trend(self, conn: Connection, patient: str, tenants: Collection[str]) -> list[dict[str, Any]]:
+    def ome_trend(self, conn: Connection, patient: str, tenants: Tenancy) -> list[dict[str, Any]]:
         """The patient's total daily OME Observations, oldest first."""
         found = self.search(
             conn,
@@ -139,7 +136,7 @@ class MedreviewRepository:
         self,
         conn: Connection,
         patient: str,
-        tenants: Collection[str],
+        tenants: Tenancy,
         statuses: Sequence[str] = OPEN_PLAN_STATUSES,
     ) -> list[dict[str, Any]]:
         """The patient's taper CarePlans in ``statuses``, most recently changed first."""
@@ -154,12 +151,12 @@ class MedreviewRepository:
             tenants,
         )
 
-    def task(self, conn: Connection, identifier: str, tenants: Collection[str]) -> dict[str, Any] | None:
+    def task(self, conn: Connection, identifier: str, tenants: Tenancy) -> dict[str, Any] | None:
         """Our Task with this identifier value."""
         found = self.search(conn, "Task", [("identifier", f"{TASK_ID_SYSTEM}|{identifier}")], tenants)
         return found[0] if found else None
 
-    def open_tasks(self, conn: Connection, focus: str, tenants: Collection[str]) -> list[dict[str, Any]]:
+    def open_tasks(self, conn: Connection, focus: str, tenants: Tenancy) -> list[dict[str, Any]]:
         """Tasks about ``focus`` the practice has not answered yet."""
         return self.search(
             conn,

@@ -7,7 +7,7 @@ practices the caller may touch.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Collection, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -16,6 +16,7 @@ import orjson
 from sqlalchemy import Connection, func, insert, select, text, update
 
 from services.referral.tables import bars_message, bars_resource, invitation_template
+from shared.auth.principal import Tenancy
 from shared.db import is_postgres
 from shared.fhir import ResourceStore, now_instant
 from shared.fhir.search import parse_search
@@ -74,7 +75,7 @@ def lock(conn: Connection, *keys: str) -> None:
     )
 
 
-def patient_records(conn: Connection, patient: str, tenants: Collection[str]) -> list[dict[str, Any]]:
+def patient_records(conn: Connection, patient: str, tenants: Tenancy) -> list[dict[str, Any]]:
     """The patient's medicines, conditions and flags held here ("Patient/<id>"), oldest first."""
     rows = conn.execute(
         select(R.c.content)
@@ -89,7 +90,7 @@ def patient_records(conn: Connection, patient: str, tenants: Collection[str]) ->
     return [orjson.loads(row.content) for row in rows]
 
 
-def patient_with_nhs_number(conn: Connection, nhs_number: str, tenants: Collection[str]) -> str | None:
+def patient_with_nhs_number(conn: Connection, nhs_number: str, tenants: Tenancy) -> str | None:
     """The id of the patient held here with this NHS number, if any."""
     row = conn.execute(
         select(R.c.id)
@@ -109,7 +110,7 @@ def patient_with_nhs_number(conn: Connection, nhs_number: str, tenants: Collecti
 
 
 def workflow_task(
-    conn: Connection, store: ResourceStore, service_request_id: str, tenants: Collection[str]
+    conn: Connection, store: ResourceStore, service_request_id: str, tenants: Tenancy
 ) -> dict[str, Any] | None:
     """The workflow Task whose focus is the referral, if it has one."""
     query = parse_search(
@@ -157,7 +158,7 @@ def held_message(conn: Connection, practice: str, message_id: str) -> HeldMessag
     return _held(row) if row is not None else None
 
 
-def latest_message(conn: Connection, service_request_id: str, tenants: Collection[str]) -> HeldMessage | None:
+def latest_message(conn: Connection, service_request_id: str, tenants: Tenancy) -> HeldMessage | None:
     """The newest message held about a referral (by its own timestamp), or None for a REST referral."""
     row = conn.execute(
         select(bars_message)

@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from services.referral import repository
+from shared.auth.principal import Tenancy
 from shared.contracts import EventType, new_event
 from shared.fhir import PreconditionFailed, RequestContext, ResourceStore, new_id, now_instant
 from shared.fhir.audit import provenance
@@ -40,7 +41,7 @@ class UnitOfWork:
     messages: dict[str, repository.HeldMessage] = field(default_factory=dict)  # by ServiceRequest id
 
     @property
-    def tenants(self) -> frozenset[str]:
+    def tenants(self) -> Tenancy:
         return self.ctx.tenants
 
     def read(self, resource_type: str, resource_id: str) -> dict[str, Any]:

@@ -29,7 +29,8 @@ class Tenancy(frozenset[str]):
     enrolled, and not discharged, with one of the tenants; resources without a patient (Organization,
     PlanDefinition, CodeSystem...) stay visible by practice. Set operations keep the flag, so a derived set
     of tenants (``tenants | {SHARED_TENANT}``) never widens what a staff caller sees; ``frozenset(t)`` does
-    not, so code that copies tenants must use ``Tenancy.of``.
+    not, so code that copies tenants must use ``Tenancy.of``. The store and the repositories take only a
+    Tenancy (typed, and checked where the filter starts: a plain set is a ``TypeError``, not whole-practice).
     """
 
     __slots__ = ("enrolled_only",)

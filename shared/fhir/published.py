@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 
+from shared.auth.principal import Tenancy
 from shared.fhir.errors import NotFound, PreconditionFailed
 from shared.fhir.models import validate_resource
 from shared.fhir.store import SHARED_TENANT, ResourceStore
@@ -41,13 +42,13 @@ def seed_published(engine: Engine, store: ResourceStore, resources: Iterable[dic
             with engine.begin() as conn:
                 try:
                     current = store.read(
-                        conn, resource["resourceType"], resource["id"], tenants={SHARED_TENANT}
+                        conn, resource["resourceType"], resource["id"], tenants=Tenancy({SHARED_TENANT})
                     )
                 except NotFound:
                     current = None
                 if current is not None and _same(current, resource):
                     continue
-                store.update(conn, resource, tenants={SHARED_TENANT}, practice=SHARED_TENANT)
+                store.update(conn, resource, tenants=Tenancy({SHARED_TENANT}), practice=SHARED_TENANT)
                 written += 1
         except (IntegrityError, PreconditionFailed):
             log.info("%s/%s seeded by another replica", resource["resourceType"], resource["id"])

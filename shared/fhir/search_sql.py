@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 from sqlalchemy import ColumnElement, Connection, and_, exists, or_, select
 
+from shared.auth.principal import Tenancy
 from shared.fhir.errors import BadRequest
 from shared.fhir.search import Criterion, SearchRequest
 from shared.fhir.searchparams import date_range, params_for
@@ -26,9 +27,7 @@ def _load(content: str) -> dict[str, Any]:
     return value
 
 
-def where_clause(
-    resource_type: str, criteria: Sequence[Criterion], tenants: Collection[str]
-) -> ColumnElement[bool]:
+def where_clause(resource_type: str, criteria: Sequence[Criterion], tenants: Tenancy) -> ColumnElement[bool]:
     clauses: list[ColumnElement[bool]] = [
         R.c.resource_type == resource_type,
         R.c.deleted.is_(False),
@@ -115,7 +114,7 @@ def included_resources(
     conn: Connection,
     request: SearchRequest,
     matches: list[dict[str, Any]],
-    tenants: Collection[str],
+    tenants: Tenancy,
 ) -> list[dict[str, Any]]:
     if not matches or not (request.includes or request.revincludes):
         return []
@@ -159,9 +158,7 @@ def included_resources(
     return found
 
 
-def read_many(
-    conn: Connection, resource_type: str, ids: list[str], tenants: Collection[str]
-) -> list[dict[str, Any]]:
+def read_many(conn: Connection, resource_type: str, ids: list[str], tenants: Tenancy) -> list[dict[str, Any]]:
     if not ids:
         return []
     rows = conn.execute(

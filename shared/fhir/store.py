@@ -77,7 +77,7 @@ class ResourceStore:
         # ...) live under SHARED_TENANT; reads of these types see them besides the caller's own.
         self.shared_types = frozenset(shared_types)
 
-    def visible(self, resource_type: str, tenants: Collection[str]) -> Collection[str]:
+    def visible(self, resource_type: str, tenants: Tenancy) -> Tenancy:
         """The tenants a read of ``resource_type`` may see: the caller's, plus the shared ones."""
         if resource_type in self.shared_types:
             return Tenancy.of(tenants, SHARED_TENANT)
@@ -104,7 +104,7 @@ class ResourceStore:
         conn: Connection,
         resource: dict[str, Any],
         *,
-        tenants: Collection[str],
+        tenants: Tenancy,
         practice: str,
         if_match: int | None = None,
     ) -> tuple[dict[str, Any], bool]:
@@ -142,9 +142,7 @@ class ResourceStore:
         )
         return stored, False
 
-    def delete(
-        self, conn: Connection, resource_type: str, resource_id: str, *, tenants: Collection[str]
-    ) -> int:
+    def delete(self, conn: Connection, resource_type: str, resource_id: str, *, tenants: Tenancy) -> int:
         """Soft-delete: a new version flagged deleted; reads then answer 410. Returns the version."""
         current = conn.execute(
             select(R.c.version_id, R.c.practice, R.c.deleted, R.c.content).where(
@@ -227,7 +225,7 @@ class ResourceStore:
 
     # ---- reads --------------------------------------------------------------------------------
     def read(
-        self, conn: Connection, resource_type: str, resource_id: str, *, tenants: Collection[str]
+        self, conn: Connection, resource_type: str, resource_id: str, *, tenants: Tenancy
     ) -> dict[str, Any]:
         tenants = self.visible(resource_type, tenants)
         row = conn.execute(
@@ -248,7 +246,7 @@ class ResourceStore:
         resource_id: str,
         version: int,
         *,
-        tenants: Collection[str],
+        tenants: Tenancy,
     ) -> dict[str, Any]:
         tenants = self.visible(resource_type, tenants)
         row = conn.execute(
@@ -271,7 +269,7 @@ class ResourceStore:
         resource_type: str,
         resource_id: str,
         *,
-        tenants: Collection[str],
+        tenants: Tenancy,
         count: int,
         offset: int = 0,
     ) -> tuple[int, list[StoredVersion]]:
@@ -291,7 +289,7 @@ class ResourceStore:
         ]
 
     def current_version(
-        self, conn: Connection, resource_type: str, resource_id: str, *, tenants: Collection[str]
+        self, conn: Connection, resource_type: str, resource_id: str, *, tenants: Tenancy
     ) -> int | None:
         return conn.execute(
             select(R.c.version_id).where(
@@ -303,7 +301,7 @@ class ResourceStore:
         ).scalar_one_or_none()
 
     # ---- search -------------------------------------------------------------------------------
-    def search(self, conn: Connection, request: SearchRequest, *, tenants: Collection[str]) -> SearchResult:
+    def search(self, conn: Connection, request: SearchRequest, *, tenants: Tenancy) -> SearchResult:
         where = where_clause(
             request.resource_type, request.criteria, self.visible(request.resource_type, tenants)
         )

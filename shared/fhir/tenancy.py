@@ -10,7 +10,6 @@ practice alone. History rows carry no patient: they follow their resource's curr
 
 from __future__ import annotations
 
-from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
@@ -39,18 +38,25 @@ H = history_table
 E = enrolment_table
 
 
-def enrolled_only(tenants: Collection[str]) -> bool:
-    """Whether these tenants see only enrolled patients' data (service staff)."""
-    return bool(getattr(tenants, "enrolled_only", False))
+def enrolled_only(tenants: Tenancy) -> bool:
+    """Whether these tenants see only enrolled patients' data (service staff).
+
+    Only a ``Tenancy`` says so: a plain set of practices has lost the flag (``frozenset(t)``, a list
+    comprehension), and reading it as whole-practice would show staff every patient. So it is refused
+    here, where every read's filter starts, rather than trusted; mypy catches the same at call sites.
+    """
+    if not isinstance(tenants, Tenancy):
+        raise TypeError(f"tenants must be a Tenancy (Tenancy.of keeps the staff flag), not {type(tenants)}")
+    return tenants.enrolled_only
 
 
-def _enrolled(patient: Any, tenants: Collection[str]) -> ColumnElement[bool]:
+def _enrolled(patient: Any, tenants: Tenancy) -> ColumnElement[bool]:
     return exists().where(
         E.c.patient == patient, E.c.practice.in_(sorted(tenants)), E.c.discharged_at.is_(None)
     )
 
 
-def visible_rows(tenants: Collection[str], table: Table = R) -> ColumnElement[bool]:
+def visible_rows(tenants: Tenancy, table: Table = R) -> ColumnElement[bool]:
     """The rows of ``table`` (default the kernel's ``fhir_resource``; any table with ``practice`` and
     ``patient`` columns) that ``tenants`` may see."""
     in_practice = table.c.practice.in_(sorted(tenants))
@@ -60,7 +66,7 @@ def visible_rows(tenants: Collection[str], table: Table = R) -> ColumnElement[bo
     return and_(in_practice, or_(patient.is_(None), _enrolled(patient, tenants)))
 
 
-def history_visible(tenants: Collection[str]) -> ColumnElement[bool]:
+def history_visible(tenants: Tenancy) -> ColumnElement[bool]:
     """The ``fhir_resource_history`` rows ``tenants`` may see: staff only while the current row is seen."""
     in_practice = H.c.practice.in_(sorted(tenants))
     if not enrolled_only(tenants):
@@ -73,14 +79,14 @@ def history_visible(tenants: Collection[str]) -> ColumnElement[bool]:
     return and_(in_practice, current)
 
 
-def is_enrolled(conn: Connection, patient: str, tenants: Collection[str]) -> bool:
+def is_enrolled(conn: Connection, patient: str, tenants: Tenancy) -> bool:
     """Whether ``patient`` ("Patient/<id>") is enrolled, and not discharged, with one of ``tenants``."""
     return bool(conn.execute(select(true()).where(_enrolled(patient, tenants))).first())
 
 
 def check_writable(
     conn: Connection,
-    tenants: Collection[str],
+    tenants: Tenancy,
     resource_type: str,
     resource_id: str | None,
     resource: dict[str, Any] | None = None,

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from services.medreview.repository import MedreviewRepository
-from shared.auth.principal import Principal
+from shared.auth.principal import Principal, Tenancy
 from shared.contracts import CloudEvent, EventType, new_event
 from shared.fhir import RequestContext
 from shared.fhir.audit import provenance
@@ -39,7 +39,7 @@ class Session:
     conn: Connection
     repo: MedreviewRepository
     actor: RequestContext
-    tenants: frozenset[str]
+    tenants: Tenancy
     practice: str
     now: datetime
     correlation_id: str | None = None
@@ -57,7 +57,7 @@ class Session:
         cls, conn: Connection, repo: MedreviewRepository, event: CloudEvent, now: datetime | None = None
     ) -> Session:
         actor = service_actor(event.practice, event.id, event.correlationid)
-        tenants = frozenset({event.practice})
+        tenants = Tenancy({event.practice})  # the service acting for the event's practice
         return cls(conn, repo, actor, tenants, event.practice, now or datetime.now(UTC), event.correlationid)
 
     def owned_by(self, practice: str) -> Session:

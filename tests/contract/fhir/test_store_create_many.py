@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Connection, Engine, select
 
+from shared.auth.principal import Tenancy
 from shared.db import make_engine
 from shared.fhir import ResourceStore, kernel_metadata
 from shared.fhir.search import parse_search
@@ -49,7 +50,7 @@ def task(rid: str, patient_id: str, status: str) -> dict[str, Any]:
 
 def search(store: ResourceStore, conn: Connection, kind: str, **params: str) -> list[str]:
     query = parse_search(kind, list(params.items()), default_count=20, max_count=100)
-    return sorted(r["id"] for r in store.search(conn, query, tenants={PRACTICE}).resources)
+    return sorted(r["id"] for r in store.search(conn, query, tenants=Tenancy({PRACTICE})).resources)
 
 
 def test_new_resources_with_their_versions_read_search_and_history_as_if_written_one_by_one(
@@ -64,9 +65,9 @@ def test_new_resources_with_their_versions_read_search_and_history_as_if_written
     with engine.begin() as conn:
         store.create_many(conn, [*patients, versions], practice=PRACTICE)
     with engine.connect() as conn:
-        assert store.read(conn, "Task", "t1", tenants={PRACTICE}) == versions[-1]
-        assert store.vread(conn, "Task", "t1", 1, tenants={PRACTICE}) == versions[0]
-        total, history = store.history(conn, "Task", "t1", tenants={PRACTICE}, count=10)
+        assert store.read(conn, "Task", "t1", tenants=Tenancy({PRACTICE})) == versions[-1]
+        assert store.vread(conn, "Task", "t1", 1, tenants=Tenancy({PRACTICE})) == versions[0]
+        total, history = store.history(conn, "Task", "t1", tenants=Tenancy({PRACTICE}), count=10)
         assert total == 3
         assert [(v.version_id, v.method, v.last_updated) for v in history] == [
             (3, "PUT", "2026-01-02T03:04:08.006Z"),
@@ -98,4 +99,4 @@ def test_other_practices_do_not_see_them(engine: Engine) -> None:
     with engine.connect() as conn:
         assert search(store, conn, "Patient", identifier="9990000099") == ["p9"]
         query = parse_search("Patient", [("identifier", "9990000099")], default_count=20, max_count=100)
-        assert store.search(conn, query, tenants={"B82002"}).resources == []
+        assert store.search(conn, query, tenants=Tenancy({"B82002"})).resources == []

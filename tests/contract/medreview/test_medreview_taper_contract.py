@@ -9,6 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from services.medreview.fhir_mapping import StepRecord, step_references, steps_of
+from shared.auth.principal import Tenancy
 from shared.contracts import GP_TASK_COMPLETED_V1, PATIENT_DISCHARGED_V1, from_json, taper_parts
 from shared.fhir import ResourceStore, validate_resource
 from shared.outbox import outbox
@@ -54,7 +55,7 @@ def stored(medreview: Medreview, reference: str) -> dict[str, Any]:
     """A resource as medreview stores it, read without HTTP (to poll without spending the rate limit)."""
     resource_type, _, resource_id = reference.partition("/")
     with medreview.system.services["medreview"].engine.connect() as conn:
-        return ResourceStore().read(conn, resource_type, resource_id, tenants={PRACTICE})
+        return ResourceStore().read(conn, resource_type, resource_id, tenants=Tenancy({PRACTICE}))
 
 
 def approval_task(medreview: Medreview, patient: str) -> dict[str, Any]:

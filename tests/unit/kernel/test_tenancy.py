@@ -168,7 +168,17 @@ def test_tenants_widened_for_shared_resources_keep_the_staff_restriction() -> No
     assert (
         enrolled_only(STAFF | {"X"}) and enrolled_only(STAFF - {A}) and enrolled_only(Tenancy.of(STAFF, "Z"))
     )
-    assert not enrolled_only(Tenancy.of({A}, "Z")) and not enrolled_only(frozenset({A}))
+    assert not enrolled_only(Tenancy.of({A}, "Z"))
+
+
+@pytest.mark.parametrize("plain", [frozenset(STAFF), set(STAFF), [t for t in STAFF if t != HOME]])
+def test_a_plain_set_of_practices_is_refused_not_read_as_whole_practice(engine: Engine, plain: Any) -> None:
+    """Copying a staff Tenancy into a plain collection drops the flag: the filter refuses it rather than
+    showing every patient of the practices."""
+    with pytest.raises(TypeError, match="Tenancy"):
+        enrolled_only(plain)
+    with engine.connect() as conn, pytest.raises(TypeError, match="Tenancy"):
+        STORE.search(conn, parse_search("Observation", [], default_count=10, max_count=10), tenants=plain)
 
 
 def test_staff_writes_to_a_patient_not_enrolled_are_refused_as_not_found(engine: Engine) -> None:

@@ -15,7 +15,7 @@ from sqlalchemy import Engine
 from services.medreview.fhir_mapping import StepRecord, step_references, steps_of
 from services.medreview.handlers import Session
 from services.medreview.repository import MedreviewRepository
-from shared.auth.principal import Principal, parse_scopes
+from shared.auth.principal import Principal, Tenancy, parse_scopes
 from shared.contracts import EventType, new_event
 from shared.db import make_engine
 from shared.fhir import RequestContext, ResourceStore, kernel_metadata
@@ -66,18 +66,19 @@ class Harness:
 
     def read(self, reference: str, practice: str = PRACTICE) -> dict[str, Any]:
         with self.engine.connect() as conn:
-            return self.repo.read(conn, reference, {practice})
+            return self.repo.read(conn, reference, Tenancy({practice}))
 
     def search(
         self, resource_type: str, *params: tuple[str, str], practice: str = PRACTICE
     ) -> list[dict[str, Any]]:
         with self.engine.connect() as conn:
-            return self.repo.search(conn, resource_type, params, {practice})
+            return self.repo.search(conn, resource_type, params, Tenancy({practice}))
 
     def steps(self, careplan: dict[str, Any], practice: str = PRACTICE) -> list[StepRecord]:
         """The plan's steps, read with their MedicationRequests as stored now."""
         with self.engine.connect() as conn:
-            requests = {ref: self.repo.read(conn, ref, {practice}) for ref in step_references(careplan)}
+            tenants = Tenancy({practice})
+            requests = {ref: self.repo.read(conn, ref, tenants) for ref in step_references(careplan)}
         return steps_of(careplan, requests)
 
     def events(self, *types: str) -> list[tuple[str, dict[str, Any]]]:

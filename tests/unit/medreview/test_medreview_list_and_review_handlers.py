@@ -13,6 +13,7 @@ from services.medreview.handlers import (
     review_bundle_resources,
     review_patient,
 )
+from shared.auth.principal import Tenancy
 from shared.contracts import MEDICATION_LIST_SYNCED_V1, PATIENT_ENROLLED_V1
 from shared.fhir import NotFound
 from tests.unit.medreview.medreview_support import NOW, Harness, database, medicine, patient_bundle
@@ -41,7 +42,7 @@ def test_a_gp_sync_replaces_the_referral_list_and_keeps_the_old_one_in_history(m
     assert [r["id"] for r in mr.search("MedicationRequest", ("patient", "Patient/p1"))] == ["gp-mor"]
     with mr.connection() as conn:
         total, versions = mr.repo.store.history(
-            conn, "MedicationRequest", "r-cod", tenants={"A81001"}, count=5
+            conn, "MedicationRequest", "r-cod", tenants=Tenancy({"A81001"}), count=5
         )
     assert total == 2 and versions[0].deleted  # soft-deleted, still in history
 
@@ -97,7 +98,7 @@ def test_a_review_is_stored_as_an_ome_observation_with_its_issues_and_announced(
     ]
     mr.api(lambda s: review_patient(s, "Patient/p1", "cdc-2022"), now=NOW + timedelta(days=30))
     with mr.connection() as conn:
-        trend = mr.repo.ome_trend(conn, "Patient/p1", {"A81001"})
+        trend = mr.repo.ome_trend(conn, "Patient/p1", Tenancy({"A81001"}))
     assert [o["method"]["coding"][0]["code"] for o in trend] == ["uk-opioids-aware", "cdc-2022"]
 
 

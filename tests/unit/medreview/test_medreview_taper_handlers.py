@@ -23,6 +23,7 @@ from services.medreview.handlers import (
 )
 from services.medreview.ome import oral_morphine_equivalent
 from services.medreview.taper import TaperPolicy
+from shared.auth.principal import Tenancy
 from shared.contracts import (
     GP_TASK_COMPLETED_V1,
     MEDICATION_LIST_SYNCED_V1,
@@ -327,7 +328,7 @@ def test_a_plan_stored_before_cpl3_is_made_conformant_when_next_changed(mr: Harn
             if step.proposal is None:
                 legacy["activity"].append(activity)
                 continue
-            request = mr.repo.read(conn, step.proposal, {"A81001"})
+            request = mr.repo.read(conn, step.proposal, Tenancy({"A81001"}))
             legacy["activity"].append(
                 {
                     "extension": request["extension"],
@@ -340,8 +341,8 @@ def test_a_plan_stored_before_cpl3_is_made_conformant_when_next_changed(mr: Harn
                 }
             )
             old = {k: v for k, v in request.items() if k not in ("identifier", "extension")}
-            mr.repo.store.update(conn, old, tenants={"A81001"}, practice="A81001")
-        mr.repo.store.update(conn, legacy, tenants={"A81001"}, practice="A81001")
+            mr.repo.store.update(conn, old, tenants=Tenancy({"A81001"}), practice="A81001")
+        mr.repo.store.update(conn, legacy, tenants=Tenancy({"A81001"}), practice="A81001")
     assert mr.steps(mr.read(f"CarePlan/{careplan['id']}")) == steps
     gp_answers(mr, open_task(mr), "completed", "approved")
     plan = mr.read(f"CarePlan/{careplan['id']}")
