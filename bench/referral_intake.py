@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from bench.referral import Server
 
 ROOT = Path(__file__).resolve().parents[1]
-EXAMPLE = ROOT.parent / "shared" / "reference" / "bars-examples" / "ValidationRequest_POST.json"
+EXAMPLE = ROOT / "tests" / "fixtures" / "bars-examples" / "ValidationRequest_POST.json"
 MESSAGES = int(os.environ.get("BENCH_MESSAGES", "600"))
 CONCURRENCY = int(os.environ.get("BENCH_CONCURRENCY", "4"))
 PYSPY = os.environ.get("BENCH_PYSPY")

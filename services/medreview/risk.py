@@ -1,7 +1,8 @@
 """Risk flags over an OME result: pure rules, each flag with a severity and its evidence.
 
-Rules (figures from shared/reference/README.md, UK "Opioids Aware"; co-prescription from the MHRA Drug Safety
-Updates on benzodiazepines with opioids (March 2020), gabapentin (October 2017) and pregabalin (2021)):
+Rules (figures from docs/domain/reference-facts.md, UK "Opioids Aware"; co-prescription from the MHRA
+Drug Safety Updates on benzodiazepines with opioids (March 2020), gabapentin (October 2017) and
+pregabalin (2021)):
 
 * ``ome-high-dose``: total at or above 120 mg OME/day (high);
 * ``ome-specialist-advice``: total at or above 300 mg OME/day, seek specialist support (high);
@@ -28,7 +29,7 @@ __all__ = ["HIGH_DOSE_MG_PER_DAY", "SPECIALIST_MG_PER_DAY", "RiskFlag", "Severit
 
 HIGH_DOSE_MG_PER_DAY = Decimal(120)
 SPECIALIST_MG_PER_DAY = Decimal(300)
-OPIOIDS_AWARE = "Faculty of Pain Medicine, Opioids Aware (shared/reference/README.md)"
+OPIOIDS_AWARE = "Faculty of Pain Medicine, Opioids Aware (docs/domain/reference-facts.md)"
 MHRA_BENZODIAZEPINES = "MHRA Drug Safety Update, March 2020: benzodiazepines and opioids"
 MHRA_GABAPENTINOIDS = (
     "MHRA Drug Safety Updates: gabapentin, risk of severe respiratory depression (October 2017); "

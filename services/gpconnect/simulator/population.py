@@ -1,6 +1,6 @@
 """A GP practice's synthetic patients, deterministic from a seed. Pure (no I/O; dates from ``today``).
 
-Proportions follow the interviewed cohort of the service evaluation (``shared/domain/BRIEF.md``, Table 1):
+Proportions follow the interviewed cohort of the service evaluation (``docs/domain/BRIEF.md``, Table 1):
 female 67%, age mean 52.8 (SD 9.8); opioids codeine family 61%, morphine 50%, oxycodone 39%,
 buprenorphine 22%, tramadol 22%; other medicines benzodiazepines 28%, amitriptyline 17%, gabapentin 17%,
 pregabalin 6%; arthritis 50%, joint and muscular pain 50%, depression 10 of 18, anxiety 2 of 18. Each

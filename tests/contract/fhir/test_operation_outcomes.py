@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -11,8 +10,9 @@ from fastapi.testclient import TestClient
 from painreview.embedded import EmbeddedSystem
 from shared.fhir.errors import Duplicate, InvalidResource, NotFound, Unprocessable
 from shared.fhir.models import validate_resource
+from tests.fixtures import BARS_EXAMPLES
 
-BARS = Path(__file__).resolve().parents[3].parent / "shared" / "reference" / "bars-examples"
+BARS = BARS_EXAMPLES
 EXAMPLES = {
     "409-REC_CONFLICT-duplicate.json": Duplicate("dup"),
     "400-REC_BAD_REQUEST-invariant.json": InvalidResource("bad"),

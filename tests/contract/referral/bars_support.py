@@ -7,12 +7,12 @@ import json
 import re
 import uuid
 from datetime import date
-from pathlib import Path
 from typing import Any
 
+from tests.fixtures import BARS_EXAMPLES
 from tests.unit.referral.referral_records import CHRONIC_BACK_PAIN, monthly, patient
 
-EXAMPLES = Path(__file__).resolve().parents[4] / "shared" / "reference" / "bars-examples"
+EXAMPLES = BARS_EXAMPLES
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 

@@ -1,8 +1,8 @@
 """Oral morphine equivalent calculator: sourced figures, as FHIR R4 dicts in and mg/day out.
 
 Expected figures use the UK Faculty of Pain Medicine "Opioids Aware" factors recorded in
-shared/reference/README.md (codeine, dihydrocodeine, tramadol 0.1; tapentadol 0.4; morphine 1; oxycodone 1.5;
-patches 2.4 mg/day per microgram/hour) and the CDC 2022 MME table where named.
+docs/domain/reference-facts.md (codeine, dihydrocodeine, tramadol 0.1; tapentadol 0.4; morphine 1;
+oxycodone 1.5; patches 2.4 mg/day per microgram/hour) and the CDC 2022 MME table where named.
 """
 
 from __future__ import annotations

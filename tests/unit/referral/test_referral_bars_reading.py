@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import copy
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from services.referral.bars import check_version, read_message, references, resolve_references
 from shared.fhir import FhirError
+from tests.fixtures import BARS_EXAMPLES
 
 OURS = "https://fhir.nhs.uk/Id/dos-service-id|2000099999"
-EXAMPLE = Path(__file__).resolve().parents[3].parent / "shared" / "reference" / "bars-examples"
+EXAMPLE = BARS_EXAMPLES
 
 
 def message() -> dict[str, Any]:
