@@ -137,4 +137,13 @@ class Principal:
         return Tenancy({self.practice, *self.practices, *extra}, enrolled_only=self.role in STAFF_ROLES)
 
     def allows(self, resource_type: str, interaction: Interaction) -> bool:
-        return any(scope.grants(resource_type, interaction) for scope in self.scopes)
+        return self.refusal(resource_type, interaction) is None
+
+    def refusal(self, resource_type: str, interaction: Interaction) -> str | None:
+        """Why this caller may not do ``interaction`` on ``resource_type`` (``None``: it may). The one
+        check behind every route, every operation and every resource a search response contains."""
+        if resource_type == "AuditEvent" and self.role != "auditor":
+            return "The audit trail is readable by auditors only"
+        if not any(scope.grants(resource_type, interaction) for scope in self.scopes):
+            return f"This call needs the scope system/{resource_type}.{interaction}"
+        return None
