@@ -40,6 +40,7 @@ def role_permits(role: str, resource_type: str, interaction: Interaction) -> boo
     access = ROLE_ACCESS.get(role, {})
     return interaction in access.get(resource_type, access.get("*", _NONE))
 
+
 UNAUTHENTICATED_TENANT = "#unauthenticated"
 """Where refused authentications are audited: not an ODS code, so no caller ever acts for it; only
 auditors' tenancy includes it (the only resources filed under it are AuditEvents)."""

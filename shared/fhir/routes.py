@@ -12,7 +12,7 @@ from starlette.responses import Response
 from shared.fhir.audit import AuditRecord
 from shared.fhir.bundles import history_bundle, searchset_bundle
 from shared.fhir.errors import BadRequest, Forbidden, InvalidResource, PreconditionFailed
-from shared.fhir.http import etag_version, id_path, resource_response
+from shared.fhir.http import etag_version, id_path, resource_response, version_number
 from shared.fhir.jsonio import FhirResponse
 from shared.fhir.search import parse_search
 from shared.fhir.tenancy import check_writable
@@ -233,13 +233,14 @@ def _add_resource_routes(router: APIRouter, kernel: FhirKernel, config: Resource
             request: Request, resource_id: str = id_path(), version_id: str = id_path("Version id")
         ) -> Response:
             ctx = await kernel.context(request, rt, "r")
-            if not version_id.isdigit():
-                raise BadRequest("A version id is a whole number")
+            version = version_number(version_id)
+            if version is None:
+                raise BadRequest("A version id is a whole number of at most 9 digits")
             record = AuditRecord("vread", rt, resource_id)
             resource = await kernel.run(
                 ctx,
                 record,
-                lambda conn: store.vread(conn, rt, resource_id, int(version_id), tenants=ctx.tenants),
+                lambda conn: store.vread(conn, rt, resource_id, version, tenants=ctx.tenants),
             )
             return resource_response(resource)
 
