@@ -66,7 +66,12 @@ def list_practices() -> None:
 @click.option("--ods", required=True, help="The practice's ODS code, e.g. A81001.")
 @click.option("--supplier", required=True, type=click.Choice(SUPPLIERS))
 @click.option("--endpoint", required=True, help="Base URL of the GP system's API.")
-@click.option("--credentials-ref", default="", help="NAME of the environment variable holding its token.")
+@click.option(
+    "--credentials-ref",
+    default="",
+    help="Name of its bearer token in the secret store: the variable GPCONNECT_SECRET_<NAME> "
+    "or the file <GPCONNECT_SECRETS_DIR>/<NAME>.",
+)
 @click.option("--mesh-mailbox", default="", help="The practice's MESH mailbox id.")
 @click.option("--bars-endpoint", default="", help="Where BaRS servicerequest-response messages go.")
 @click.option("--allow-private", is_flag=True, help="The endpoint is on a private network (e.g. HSCN).")
@@ -79,7 +84,7 @@ def set_practice(
     bars_endpoint: str,
     allow_private: bool,
 ) -> None:
-    """Add or change a practice's GP system."""
+    """Add or change a practice's GP system (the only way: the API cannot set endpoints or credentials)."""
     try:
         config = PracticeConfig(
             ods.upper(),

@@ -1,11 +1,15 @@
-"""gpconnect's operations: re-read a patient's GP record, configure a practice's GP system."""
+"""gpconnect's operation: re-read a patient's GP record.
+
+A practice's GP system (its endpoints, credentials, MESH mailbox) is configured by an operator only,
+with ``pain-review gp practices set``: no API caller may choose where the server sends requests or
+which secret it sends with them (the ``$configure-practice`` operation that let it is gone).
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 from services.gpconnect import handlers, repository
-from services.gpconnect.practices import InvalidPracticeConfig, PracticeConfig
 from shared.contracts import CloudEvent
 from shared.fhir import BadRequest, FhirKernel, NotFound, OperationCall, Unprocessable, information_outcome
 
@@ -61,26 +65,6 @@ async def sync_medications(call: OperationCall) -> Any:
     return information_outcome("The GP record will be read again; medication.list-synced follows")
 
 
-async def configure_practice(call: OperationCall) -> Any:
-    """``POST [base]/$configure-practice``: ``supplier``, ``endpoint``, and optionally ``credentialsRef``,
-    ``meshMailbox``, ``barsEndpoint``, for the caller's own practice (its token's ODS code)."""
-    params = _parameters(call.body)
-    try:
-        config = PracticeConfig(
-            ods=call.ctx.principal.practice,
-            supplier=str(params.get("supplier") or ""),
-            endpoint=str(params.get("endpoint") or ""),
-            credentials_ref=str(params.get("credentialsRef") or ""),
-            mesh_mailbox=str(params.get("meshMailbox") or ""),
-            bars_endpoint=str(params.get("barsEndpoint") or ""),
-        )
-    except InvalidPracticeConfig as exc:
-        raise Unprocessable(str(exc)) from None
-    with call.transaction() as conn:
-        repository.upsert_practice(conn, config)
-    return information_outcome(f"Practice {config.ods} uses a {config.supplier} GP system")
-
-
 def configure_operations(kernel: FhirKernel) -> None:
     kernel.operation(
         "sync-medications",
@@ -88,11 +72,4 @@ def configure_operations(kernel: FhirKernel) -> None:
         level="system",
         scope=("MedicationStatement", "c"),
         documentation="Read the patient's GP record again (GP Connect) and publish medication.list-synced",
-    )
-    kernel.operation(
-        "configure-practice",
-        configure_practice,
-        level="system",
-        scope=("Endpoint", "c"),
-        documentation="Set the caller's practice's GP system: supplier style, endpoint, MESH mailbox",
     )

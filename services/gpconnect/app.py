@@ -50,7 +50,8 @@ def documents_channel(settings: GpconnectSettings) -> DocumentChannel:
 
 
 def simulated_practice(settings: GpconnectSettings, ods: str, supplier: str) -> PracticeConfig:
-    """A practice served by the GP practice simulator (``services/gpconnect/simulator``)."""
+    """A practice served by the GP practice simulator (``services/gpconnect/simulator``). The operator
+    named its address (``GPCONNECT_SIMULATOR_URL``), so it may be private or loopback."""
     base = f"{str(settings.simulator_url).rstrip('/')}/practices/{ods}"
     return PracticeConfig(
         ods=ods,
@@ -58,6 +59,7 @@ def simulated_practice(settings: GpconnectSettings, ods: str, supplier: str) -> 
         endpoint=base,
         mesh_mailbox=settings.simulator_mesh_mailbox,
         bars_endpoint=f"{base}/bars",
+        allow_private=True,
     )
 
 
@@ -76,9 +78,11 @@ def create_service(
         if settings.simulator_url:
             with engine.begin() as conn:
                 for ods, supplier in settings.simulated_practices():
-                    repository.upsert_practice(
-                        conn, simulated_practice(settings, ods, supplier), only_if_absent=True
-                    )
+                    config = simulated_practice(settings, ods, supplier)
+                    current = repository.get_practice(conn, ods)
+                    # A practice an operator configured otherwise keeps its configuration.
+                    if current is None or current.endpoint == config.endpoint:
+                        repository.upsert_practice(conn, config)
         if not settings.delivery_enabled:
             yield
             return
@@ -87,7 +91,7 @@ def create_service(
             dispatcher = Dispatcher(
                 engine,
                 client,
-                default_guard(settings.insecure_http_allowed),
+                default_guard(settings.insecure_http_allowed, settings.allow_private_endpoints),
                 documents_channel(settings),
                 workflow_id=settings.mesh_workflow_id,
                 now=utcnow,

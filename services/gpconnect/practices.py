@@ -5,15 +5,20 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-__all__ = ["SUPPLIERS", "InvalidPracticeConfig", "PracticeConfig"]
+__all__ = ["SUPPLIERS", "InvalidPracticeConfig", "PracticeConfig", "valid_credentials_ref"]
 
 SUPPLIERS = ("gpconnect-fhir", "emis-style")
 """The adapter styles: GP Connect/FHIR-speaking systems, and an EMIS-style JSON API for tasks and
 prescription changes (each GP Connect read is FHIR in both)."""
 
 _ODS = re.compile(r"^[A-Z0-9]{3,12}$")
-_ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]{0,127}$")
 _MAILBOX = re.compile(r"^[A-Z0-9]{3,20}$")
+_CREDENTIALS_REF = re.compile(r"^[A-Z0-9][A-Z0-9_]{0,63}$")
+
+
+def valid_credentials_ref(ref: str) -> bool:
+    """A secret's name in the operator's store: capital letters, digits and ``_`` (so never a path)."""
+    return bool(_CREDENTIALS_REF.match(ref))
 
 
 class InvalidPracticeConfig(ValueError):
@@ -22,8 +27,10 @@ class InvalidPracticeConfig(ValueError):
 
 @dataclass(frozen=True)
 class PracticeConfig:
-    """``credentials_ref`` names the environment variable (or mounted secret) that holds the GP system's
-    bearer token: secrets never live in the database. ``mesh_mailbox`` is the practice's MESH mailbox.
+    """Set by an operator only (``pain-review gp practices set`` or the simulator's settings), never
+    through the API. ``credentials_ref`` names the GP system's bearer token in the operator's secret
+    store (``services/gpconnect/credentials.py``): secrets never live in the database.
+    ``mesh_mailbox`` is the practice's MESH mailbox.
     ``bars_endpoint``: where BaRS ``servicerequest-response`` messages to the referrer go (its receiver's
     base URL); empty means the practice takes none. ``allow_private``: the endpoint is on a private
     network (e.g. HSCN) and the SSRF guard may let it resolve to a private address."""
@@ -46,7 +53,9 @@ class PracticeConfig:
                 raise InvalidPracticeConfig(f"{name}: an http(s) base URL")
         if not self.endpoint:
             raise InvalidPracticeConfig("endpoint: the GP system's base URL is required")
-        if self.credentials_ref and not _ENV_NAME.match(self.credentials_ref):
-            raise InvalidPracticeConfig("credentials_ref: the NAME of an environment variable, not a secret")
+        if self.credentials_ref and not valid_credentials_ref(self.credentials_ref):
+            raise InvalidPracticeConfig(
+                "credentials_ref: a secret's NAME in the store (capital letters, digits, _), not a secret"
+            )
         if self.mesh_mailbox and not _MAILBOX.match(self.mesh_mailbox):
             raise InvalidPracticeConfig("mesh_mailbox: a MESH mailbox id, e.g. X26ABC2")

@@ -38,6 +38,11 @@ class GpconnectSettings(ServiceSettings):
     allow_insecure_http: bool | None = Field(
         default=None, description="Plain http to GP systems; default: allowed outside production."
     )
+    allow_private_endpoints: bool = Field(
+        default=False,
+        description="Development only: every registered GP endpoint may be a private or loopback "
+        "address (refused in production; register an HSCN practice with `gp practices set --allow-private`).",
+    )
     connect_timeout_s: float = Field(default=2.0, gt=0)
     read_timeout_s: float = Field(default=5.0, gt=0)
     consumer_asid: str = "200000000359"
@@ -59,6 +64,15 @@ class GpconnectSettings(ServiceSettings):
             for secret in (self.mesh_password, self.mesh_shared_key):
                 if secret.get_secret_value() in SANDBOX_SECRETS:
                     raise ValueError("production MESH needs real credentials, not the sandbox's")
+        return self
+
+    @model_validator(mode="after")
+    def _no_private_endpoints_allowance_in_production(self) -> GpconnectSettings:
+        if self.environment == "production" and self.allow_private_endpoints:
+            raise ValueError(
+                "GPCONNECT_ALLOW_PRIVATE_ENDPOINTS is for development; in production register each "
+                "private endpoint with `pain-review gp practices set --allow-private`"
+            )
         return self
 
     @property

@@ -19,6 +19,7 @@ from services.gpconnect.adapters import NotReady, PermanentDeliveryError, Transi
 from services.gpconnect.delivery_policy import CircuitBreaker, RetryPolicy
 from services.gpconnect.dispatch import Awaiting, Dispatcher, Done, Outcome, StillPending
 from shared.outbox import record_events
+from shared.web.errors import where
 
 __all__ = ["DeliveryWorker"]
 
@@ -137,7 +138,12 @@ class DeliveryWorker:
             await self._dead(item, item.attempts + 1, str(exc))
         except Exception as exc:  # a bug of ours: retried within the budget, then visible as a dead letter
             breaker.release()
-            log.exception("delivery %s failed unexpectedly", item.id)
+            # Where, not what: the message may carry what the GP system sent (patient data).
+            log.error(
+                "delivery %s failed unexpectedly",
+                item.id,
+                extra={"error_type": type(exc).__name__, "where": where(exc)},
+            )
             await self._failed(item, f"unexpected {type(exc).__name__}")
         else:
             breaker.record_success()

@@ -35,6 +35,7 @@ from shared.auth.issuer import (
 from shared.auth.jwks import JwksSource, LocalJwks, RemoteJwks
 from shared.auth.principal import (
     INTERACTIONS,
+    ROLE_ACCESS,
     STAFF_ROLES,
     UNAUTHENTICATED_TENANT,
     Interaction,
@@ -43,6 +44,7 @@ from shared.auth.principal import (
     Scope,
     Tenancy,
     parse_scopes,
+    role_permits,
 )
 from shared.auth.ratelimit import RateLimiter, RefusalLimiter
 from shared.auth.settings import AuthSettings
@@ -51,6 +53,7 @@ from shared.auth.verify import TokenVerifier
 __all__ = [
     "ALGORITHMS",
     "INTERACTIONS",
+    "ROLE_ACCESS",
     "STAFF_ROLES",
     "UNAUTHENTICATED_TENANT",
     "AuthSettings",
@@ -87,6 +90,7 @@ __all__ = [
     "principal_from_claims",
     "require",
     "required_scope",
+    "role_permits",
     "scope_dependency",
     "smart_configuration_router",
 ]

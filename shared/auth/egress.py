@@ -2,9 +2,12 @@
 
 ``check_outbound_url`` refuses a URL unless it lies under a registered endpoint (same scheme, host
 and port, path below the registered path), uses https (plain http only with an explicit development
-allowance), carries no credentials, and resolves to public addresses only. Private, loopback and
-link-local targets pass only when the registration says so (``allow_private``) or the registered
-host is itself that literal address or ``localhost``. Call it before every server-side fetch; pass
+allowance), carries no credentials, and resolves to public addresses only. Private, loopback,
+link-local (cloud metadata at 169.254.169.254), unspecified, multicast and site-local targets, and
+IPv6 addresses that embed one (IPv4-mapped, IPv4-compatible, 6to4, NAT64), are refused whether the
+URL names them literally or a hostname resolves to them. They pass only when the operator's
+registration says so (``allow_private``, e.g. an HSCN address) or the caller passes the development
+allowance (``allow_private=True``). Call it before every server-side fetch; pass
 ``OutboundTarget.addresses`` to the connection if you can, so a DNS change between check and connect
 (rebinding) cannot redirect the request.
 """
@@ -63,19 +66,29 @@ def _parts(url: str) -> tuple[SplitResult, str, int]:
     return parts, host, port
 
 
+_NAT64 = (ipaddress.IPv6Network("64:ff9b::/96"), ipaddress.IPv6Network("64:ff9b:1::/48"))
+_IPV4_COMPATIBLE = ipaddress.IPv6Network("::/96")
+
+
+def _embedded_ipv4(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    """The IPv4 address an IPv6 one carries (and a host would reach through it), if any."""
+    if address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    if address.sixtofour is not None:
+        return address.sixtofour
+    if any(address in net for net in _NAT64) or address in _IPV4_COMPATIBLE:
+        return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+    return None
+
+
 def _is_public(address: IPAddress) -> bool:
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
-    return address.is_global and not address.is_multicast
-
-
-def _literal_private(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return not _is_public(ipaddress.ip_address(host))
-    except ValueError:
-        return False
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.is_site_local:
+            return False
+        embedded = _embedded_ipv4(address)
+        if embedded is not None:
+            address = embedded
+    return address.is_global and not address.is_multicast and not address.is_unspecified
 
 
 def _under(parts: SplitResult, host: str, port: int, endpoint: RegisteredEndpoint) -> bool:
@@ -91,9 +104,12 @@ def check_outbound_url(
     allowed: Iterable[str | RegisteredEndpoint],
     *,
     allow_insecure_http: bool = False,
+    allow_private: bool = False,
     resolve: Resolver = system_resolver,
 ) -> OutboundTarget:
-    """The vetted target of ``url``; raises ``OutboundUrlRefused`` (403) for anything else."""
+    """The vetted target of ``url``; raises ``OutboundUrlRefused`` (403) for anything else.
+    ``allow_private`` is the development allowance (a GP simulator on this machine): every registered
+    endpoint may then resolve to private or loopback addresses."""
     parts, host, port = _parts(url)
     if parts.scheme == "http" and not allow_insecure_http:
         raise OutboundUrlRefused("Only https URLs may be fetched outside development")
@@ -105,7 +121,7 @@ def check_outbound_url(
     endpoint = next((e for e in endpoints if _under(parts, host, port, e)), None)
     if endpoint is None:
         raise OutboundUrlRefused("The URL is not under a registered endpoint")
-    private_ok = endpoint.allow_private or _literal_private(host)
+    private_ok = endpoint.allow_private or allow_private
     try:
         addresses = resolve(host, port)
     except OSError:

@@ -17,6 +17,30 @@ Role = Literal["gp-system", "project-worker", "specialist", "auditor", "service"
 
 STAFF_ROLES: frozenset[str] = frozenset({"project-worker", "specialist"})
 
+_ALL: frozenset[Interaction] = frozenset(INTERACTIONS)
+_READ: frozenset[Interaction] = frozenset({"r", "s"})
+_NONE: frozenset[Interaction] = frozenset()
+
+ROLE_ACCESS: dict[str, dict[str, frozenset[Interaction]]] = {
+    # role:           {resource type ("*": any other): interactions the role may ever do}
+    "gp-system": {"*": _ALL, "AuditEvent": _NONE},
+    "project-worker": {"*": _ALL, "AuditEvent": _NONE},
+    "specialist": {"*": _ALL, "AuditEvent": _NONE},
+    "auditor": {"AuditEvent": _READ, "Provenance": _READ},
+    "service": {"*": _ALL, "AuditEvent": _NONE},
+}
+"""Least privilege, role by role: the most a role may do, whatever its token's scopes (which narrow it
+further). The auditor reads the audit trail and the Provenance of writes it names (who wrote which
+version, when, for which practice), nothing else, and writes nothing. The one place roles are enforced:
+``Principal.refusal`` reads it for every route, operation and resource a response contains. Operations
+are checked as the interaction on the type their scope names (``$screen`` is a ``Patient`` search)."""
+
+
+def role_permits(role: str, resource_type: str, interaction: Interaction) -> bool:
+    access = ROLE_ACCESS.get(role, {})
+    return interaction in access.get(resource_type, access.get("*", _NONE))
+
+
 UNAUTHENTICATED_TENANT = "#unauthenticated"
 """Where refused authentications are audited: not an ODS code, so no caller ever acts for it; only
 auditors' tenancy includes it (the only resources filed under it are AuditEvents)."""
@@ -137,4 +161,17 @@ class Principal:
         return Tenancy({self.practice, *self.practices, *extra}, enrolled_only=self.role in STAFF_ROLES)
 
     def allows(self, resource_type: str, interaction: Interaction) -> bool:
-        return any(scope.grants(resource_type, interaction) for scope in self.scopes)
+        return self.refusal(resource_type, interaction) is None
+
+    def refusal(self, resource_type: str, interaction: Interaction) -> str | None:
+        """Why this caller may not do ``interaction`` on ``resource_type`` (``None``: it may). The one
+        check behind every route, every operation and every resource a search response contains."""
+        if not role_permits(self.role, resource_type, interaction):
+            if resource_type == "AuditEvent":
+                return "The audit trail is readable by auditors only"
+            if self.role == "auditor":
+                return "The auditor role reads AuditEvent and Provenance only"
+            return f"The {self.role} role may not do this to {resource_type}"
+        if not any(scope.grants(resource_type, interaction) for scope in self.scopes):
+            return f"This call needs the scope system/{resource_type}.{interaction}"
+        return None

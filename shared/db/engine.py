@@ -73,7 +73,8 @@ def _normalise(url: str) -> str:
 
 
 def make_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Engine:
-    """Create an engine; SQLite gets WAL, full fsync, foreign keys and a busy timeout."""
+    """Create an engine; SQLite gets WAL, full fsync, foreign keys and a busy timeout. Bound parameters
+    (NHS numbers, resource content) never appear in an exception's text or a log line."""
     url = _normalise(url)
     if is_sqlite(url):
         memory = url in ("sqlite://", "sqlite:///:memory:")
@@ -83,7 +84,7 @@ def make_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Engine:
         else:
             kwargs["pool_size"] = pool_size
             kwargs["max_overflow"] = pool_size
-        engine = create_engine(url, echo=echo, **kwargs)
+        engine = create_engine(url, echo=echo, hide_parameters=True, **kwargs)
 
         @event.listens_for(engine, "connect")
         def _pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -103,4 +104,6 @@ def make_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Engine:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
-    return create_engine(url, echo=echo, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+    return create_engine(
+        url, echo=echo, hide_parameters=True, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
+    )

@@ -27,9 +27,20 @@ def etag_version(header: str | None) -> int | None:
     text = header.strip()
     if text.startswith("W/"):
         text = text[2:]
-    text = text.strip('"')
-    if not text.isdigit():
-        raise BadRequest(f'If-Match must be a version ETag such as W/"1", not {header!r}')
+    version = version_number(text.strip('"'))
+    if version is None:
+        raise BadRequest('If-Match must be a version ETag such as W/"1"')
+    return version
+
+
+MAX_VERSION_DIGITS = 9
+
+
+def version_number(text: str) -> int | None:
+    """A version id as a number: 1 to 9 ASCII digits (a bigger one is no version of ours, and would
+    overflow the database's integers); ``None`` for anything else."""
+    if not (0 < len(text) <= MAX_VERSION_DIGITS and text.isascii() and text.isdigit()):
+        return None
     return int(text)
 
 

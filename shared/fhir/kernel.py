@@ -7,7 +7,7 @@ CapabilityStatement from exactly what it routes.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
@@ -201,15 +201,22 @@ class FhirKernel:
             except TooManyRequests as exc:
                 await self.audit_failure(ctx, record, exc)
                 raise
-        refusal: Forbidden | None = None
-        if resource_type == "AuditEvent" and principal.role != "auditor":
-            refusal = Forbidden("The audit trail is readable by auditors only")
-        elif not principal.allows(resource_type, interaction):
-            refusal = Forbidden(f"This call needs the scope system/{resource_type}.{interaction}")
-        if refusal is not None:
+        reason = principal.refusal(resource_type, interaction)
+        if reason is not None:
+            refusal = Forbidden(reason)
             await self.audit_failure(ctx, record, refusal)
             raise refusal
         return ctx
+
+    @staticmethod
+    def check_contained(ctx: RequestContext, resource_types: Iterable[str], why: str) -> None:
+        """Raise ``Forbidden`` unless the caller may read every type a response would contain (what a
+        search's ``_include``/``_revinclude`` add): scopes and roles hold for every resource returned,
+        wherever it came from, and a refusal names the type rather than hiding data silently."""
+        for resource_type in sorted(set(resource_types)):
+            reason = ctx.principal.refusal(resource_type, "r")
+            if reason is not None:
+                raise Forbidden(f"{why} would return {resource_type}: {reason}")
 
     def _context(self, request: Request, principal: Principal) -> RequestContext:
         state = request.state

@@ -11,8 +11,8 @@ from starlette.responses import Response
 
 from shared.fhir.audit import AuditRecord
 from shared.fhir.bundles import history_bundle, searchset_bundle
-from shared.fhir.errors import BadRequest, InvalidResource, PreconditionFailed
-from shared.fhir.http import etag_version, id_path, resource_response
+from shared.fhir.errors import BadRequest, Forbidden, InvalidResource, PreconditionFailed
+from shared.fhir.http import etag_version, id_path, resource_response, version_number
 from shared.fhir.jsonio import FhirResponse
 from shared.fhir.search import parse_search
 from shared.fhir.tenancy import check_writable
@@ -154,9 +154,23 @@ def _add_resource_routes(router: APIRouter, kernel: FhirKernel, config: Resource
                 items += [(k, str(v)) for k, v in form.multi_items()]
             query = parse_search(rt, items, default_count=store.default_count, max_count=store.max_count)
             record = AuditRecord("search-type", rt, query=str(request.url.query))
-            result = await kernel.run(
-                ctx, record, lambda conn: store.search(conn, query, tenants=ctx.tenants)
-            )
+            # What the request names is refused before anything is read: every _revinclude's type and
+            # every typed _include's target. An untyped _include's targets are known once the matches
+            # are (from references the caller is already shown), so they are checked in the transaction.
+            named = [source for source, _p, _t in query.revincludes]
+            named += [target for source, _p, target in query.includes if target and source == rt]
+            try:
+                kernel.check_contained(ctx, named, "_include/_revinclude")
+            except Forbidden as exc:
+                await kernel.audit_failure(ctx, record, exc)
+                raise
+
+            def work(conn: Connection) -> Any:
+                found = store.search(conn, query, tenants=ctx.tenants)
+                kernel.check_contained(ctx, (r["resourceType"] for r in found.included), "_include")
+                return found
+
+            result = await kernel.run(ctx, record, work)
             url = f"{kernel.base_url(request)}/{rt}"
             return FhirResponse(
                 searchset_bundle(kernel.base_url(request), url, items, result, query.offset, query.count)
@@ -219,13 +233,14 @@ def _add_resource_routes(router: APIRouter, kernel: FhirKernel, config: Resource
             request: Request, resource_id: str = id_path(), version_id: str = id_path("Version id")
         ) -> Response:
             ctx = await kernel.context(request, rt, "r")
-            if not version_id.isdigit():
-                raise BadRequest("A version id is a whole number")
+            version = version_number(version_id)
+            if version is None:
+                raise BadRequest("A version id is a whole number of at most 9 digits")
             record = AuditRecord("vread", rt, resource_id)
             resource = await kernel.run(
                 ctx,
                 record,
-                lambda conn: store.vread(conn, rt, resource_id, int(version_id), tenants=ctx.tenants),
+                lambda conn: store.vread(conn, rt, resource_id, version, tenants=ctx.tenants),
             )
             return resource_response(resource)
 

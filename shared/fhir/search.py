@@ -16,6 +16,14 @@ RESULT_PARAMS = frozenset(
 )
 SORTABLE = frozenset({"_lastUpdated", "-_lastUpdated", "_id", "-_id"})
 
+# Every count a query can make the server work through is bounded before it is used (a 400 beyond).
+MAX_OFFSET = 100_000
+MAX_PARAMETERS = 50
+MAX_VALUES = 100  # alternatives of one parameter (a,b,c...)
+MAX_TOTAL_VALUES = 300  # over every parameter: what the SQL binds
+MAX_INCLUDES = 10  # _include and _revinclude together
+MAX_VALUE_LENGTH = 8_000
+
 
 @dataclass(frozen=True)
 class Criterion:
@@ -75,13 +83,13 @@ def _parse_value(param: SearchParam, modifier: str | None, raw: str) -> tuple[st
     return ("eq", None, raw)  # reference
 
 
-def _parse_int(name: str, raw: str, lowest: int) -> int:
-    try:
-        number = int(raw)
-    except ValueError as exc:
-        raise BadRequest(f"{name} must be a whole number, not '{raw}'") from exc
-    if number < lowest:
-        raise BadRequest(f"{name} must be at least {lowest}")
+def _parse_int(name: str, raw: str, lowest: int, highest: int) -> int:
+    text = raw.strip()
+    if not (text.isascii() and text.isdigit() and len(text) <= len(str(highest))):
+        raise BadRequest(f"{name} must be a whole number from {lowest} to {highest}")
+    number = int(text)
+    if not lowest <= number <= highest:
+        raise BadRequest(f"{name} must be a whole number from {lowest} to {highest}")
     return number
 
 
@@ -101,12 +109,20 @@ def parse_search(
     """Turn query items into a ``SearchRequest``; unknown parameters are a 400, never ignored."""
     request = SearchRequest(resource_type, count=default_count)
     known = params_for(resource_type)
+    items = list(items)
+    if len(items) > MAX_PARAMETERS:
+        raise BadRequest(f"A search takes at most {MAX_PARAMETERS} parameters")
+    if sum(1 for key, _ in items if key in ("_include", "_revinclude")) > MAX_INCLUDES:
+        raise BadRequest(f"A search takes at most {MAX_INCLUDES} _include and _revinclude parameters")
+    bound = 0
     for key, raw in items:
+        if len(raw) > MAX_VALUE_LENGTH:
+            raise BadRequest(f"The value of '{key[:40]}' is longer than {MAX_VALUE_LENGTH} characters")
         if key in RESULT_PARAMS:
             if key == "_count":
-                request.count = min(_parse_int("_count", raw, 0), max_count)
+                request.count = min(_parse_int("_count", raw, 0, 10**9), max_count)
             elif key == "_offset":
-                request.offset = _parse_int("_offset", raw, 0)
+                request.offset = _parse_int("_offset", raw, 0, MAX_OFFSET)
             elif key == "_sort":
                 if raw not in SORTABLE:
                     raise BadRequest(f"_sort={raw} is not supported; use one of {sorted(SORTABLE)}")
@@ -131,6 +147,11 @@ def parse_search(
         values = _split_values(raw)
         if not values:
             raise BadRequest(f"The search parameter '{name}' has no value")
+        if len(values) > MAX_VALUES:
+            raise BadRequest(f"The search parameter '{name}' takes at most {MAX_VALUES} values")
+        bound += len(values)
+        if bound > MAX_TOTAL_VALUES:
+            raise BadRequest(f"A search takes at most {MAX_TOTAL_VALUES} values over all its parameters")
         parsed = tuple(_parse_value(param, modifier or None, value) for value in values)
         request.criteria.append(Criterion(param, modifier or None, parsed))
     return request

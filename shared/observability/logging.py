@@ -36,5 +36,7 @@ def configure_logging(level: str = "INFO", service: str = "pain-review") -> None
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    for noisy in ("uvicorn.access",):
+    # uvicorn's access log has query strings; SQLAlchemy's INFO/DEBUG lines have statements and rows;
+    # httpx's INFO lines have URLs. None of them is raised above WARNING by a DEBUG root.
+    for noisy in ("uvicorn.access", "sqlalchemy", "httpx", "httpcore"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

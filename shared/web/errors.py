@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import traceback
+from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -18,9 +20,15 @@ from shared.fhir.errors import (
 )
 from shared.fhir.jsonio import FhirResponse
 
-__all__ = ["install_error_handlers", "render_error"]
+__all__ = ["install_error_handlers", "render_error", "where"]
 
 log = logging.getLogger("pain-review.errors")
+
+
+def where(exc: BaseException) -> list[str]:
+    """The frames an exception passed through (file:line function), innermost last; no message."""
+    frames = traceback.extract_tb(exc.__traceback__)[-12:]
+    return [f"{'/'.join(Path(f.filename).parts[-3:])}:{f.lineno} {f.name}" for f in frames]
 
 
 def render_error(exc: FhirError) -> Response:
@@ -55,7 +63,9 @@ def install_error_handlers(app: FastAPI) -> None:
         return render_error(BadRequest("; ".join(parts) or "Invalid request"))
 
     async def unexpected(_request: Request, exc: Exception) -> Response:
-        log.exception("unhandled error", extra={"error_type": type(exc).__name__})
+        # Where it failed, not what it said: an exception's message may carry what it was given
+        # (a driver's error names the values of a key), and no log line carries patient data.
+        log.error("unhandled error", extra={"error_type": type(exc).__name__, "where": where(exc)})
         return render_error(FhirError("An internal error occurred; quote the X-Request-Id to the operator"))
 
     app.add_exception_handler(FhirError, fhir_error)

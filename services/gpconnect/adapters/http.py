@@ -3,7 +3,6 @@ httpx outcomes into transient or permanent delivery errors."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from typing import Any
 
@@ -11,6 +10,7 @@ import anyio
 import httpx
 
 from services.gpconnect.adapters.base import PermanentDeliveryError, TransientDeliveryError
+from services.gpconnect.credentials import bearer_token
 from services.gpconnect.practices import PracticeConfig
 from shared.auth.egress import OutboundUrlRefused, RegisteredEndpoint, check_outbound_url
 
@@ -22,14 +22,16 @@ OutboundGuard = Callable[[str, PracticeConfig], None]
 _RETRYABLE = frozenset({408, 425, 429, 500, 502, 503, 504})
 
 
-def default_guard(allow_insecure_http: bool) -> OutboundGuard:
-    """The SSRF guard with the practice's registered endpoints as the only allowed bases."""
+def default_guard(allow_insecure_http: bool, allow_private: bool = False) -> OutboundGuard:
+    """The SSRF guard with the practice's registered endpoints as the only allowed bases; private and
+    loopback destinations only for a practice registered with ``allow_private`` or under the
+    development allowance (``GPCONNECT_ALLOW_PRIVATE_ENDPOINTS``)."""
 
     def guard(url: str, practice: PracticeConfig) -> None:
         allowed = [RegisteredEndpoint(practice.endpoint, allow_private=practice.allow_private)]
         if practice.bars_endpoint:
             allowed.append(RegisteredEndpoint(practice.bars_endpoint, allow_private=practice.allow_private))
-        check_outbound_url(url, allowed, allow_insecure_http=allow_insecure_http)
+        check_outbound_url(url, allowed, allow_insecure_http=allow_insecure_http, allow_private=allow_private)
 
     return guard
 
@@ -45,7 +47,7 @@ class HttpGpSystem:
 
     def headers(self, **extra: str) -> dict[str, str]:
         headers = {"Accept": "application/fhir+json, application/json"}
-        token = os.environ.get(self.practice.credentials_ref) if self.practice.credentials_ref else None
+        token = bearer_token(self.practice.credentials_ref)
         if token:
             headers["Authorization"] = f"Bearer {token}"
         headers.update(extra)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ipaddress
+
 import pytest
 
 from shared.auth import OutboundUrlRefused, RegisteredEndpoint, check_outbound_url
@@ -14,8 +16,33 @@ DNS = {
     "metadata.example.com": ["169.254.169.254"],
     "v6.example.com": ["::ffff:127.0.0.1"],
     "localhost": ["127.0.0.1"],
-    "127.0.0.1": ["127.0.0.1"],
+    "2130706433": ["127.0.0.1"],  # what getaddrinfo makes of a decimal IPv4 address
 }
+
+# Literal addresses a URL may name, each of them somewhere the server must not be sent.
+PRIVATE_LITERALS = [
+    "127.0.0.1",
+    "10.1.2.3",
+    "172.16.0.1",
+    "192.168.1.1",
+    "169.254.169.254",  # cloud metadata
+    "100.64.0.1",  # carrier-grade NAT
+    "0.0.0.0",
+    "224.0.0.1",
+    "255.255.255.255",
+    "[::1]",
+    "[::]",
+    "[fe80::1]",
+    "[fc00::1]",
+    "[fec0::1]",  # site-local
+    "[ff02::1]",
+    "[::ffff:127.0.0.1]",  # IPv4-mapped
+    "[::ffff:169.254.169.254]",
+    "[::127.0.0.1]",  # IPv4-compatible
+    "[2002:7f00:1::]",  # 6to4 of 127.0.0.1
+    "[64:ff9b::a9fe:a9fe]",  # NAT64 of 169.254.169.254
+    "2130706433",
+]
 
 REGISTERED = [
     "https://gp.example.nhs.uk/fhir",
@@ -25,11 +52,15 @@ REGISTERED = [
     "https://v6.example.com/",
     RegisteredEndpoint("https://hscn.gp.nhs.uk/fhir", allow_private=True),
     "http://localhost:9000/simulator",
-    "https://127.0.0.1:8443/",
+    *(f"https://{literal}:8443/" for literal in PRIVATE_LITERALS),
 ]
 
 
 def resolve(host: str, _port: int) -> list[str]:
+    try:
+        return [str(ipaddress.ip_address(host))]
+    except ValueError:
+        pass
     if host not in DNS:
         raise OSError("no such host")
     return DNS[host]
@@ -40,7 +71,6 @@ ALLOWED = [
     "https://gp.example.nhs.uk/fhir",
     "https://GP.example.nhs.uk:443/fhir/metadata",
     "https://hscn.gp.nhs.uk/fhir/Patient",  # private, and registered as such
-    "https://127.0.0.1:8443/anything",  # loopback, registered literally
 ]
 
 REFUSED = {
@@ -67,6 +97,23 @@ REFUSED = {
 }
 
 
+@pytest.mark.parametrize("literal", PRIVATE_LITERALS)
+def test_a_private_loopback_or_link_local_literal_is_refused_even_when_registered(literal: str) -> None:
+    with pytest.raises(OutboundUrlRefused, match="private or loopback"):
+        check_outbound_url(f"https://{literal}:8443/anything", REGISTERED, resolve=resolve)
+
+
+@pytest.mark.parametrize("literal", PRIVATE_LITERALS)
+def test_the_development_allowance_lets_a_registered_private_endpoint_through(literal: str) -> None:
+    target = check_outbound_url(f"https://{literal}:8443/x", REGISTERED, allow_private=True, resolve=resolve)
+    assert target.addresses
+
+
+def test_the_development_allowance_never_lets_an_unregistered_endpoint_through() -> None:
+    with pytest.raises(OutboundUrlRefused, match="not under a registered endpoint"):
+        check_outbound_url("https://10.9.9.9/x", REGISTERED, allow_private=True, resolve=resolve)
+
+
 @pytest.mark.parametrize("url", ALLOWED)
 def test_a_url_under_a_registered_endpoint_is_allowed(url: str) -> None:
     target = check_outbound_url(url, REGISTERED, resolve=resolve)
@@ -81,9 +128,12 @@ def test_a_url_the_guard_refuses(url: str) -> None:
     assert url not in refused.value.diagnostics
 
 
-def test_plain_http_to_a_registered_local_simulator_needs_the_development_allowance() -> None:
+def test_plain_http_to_a_registered_local_simulator_needs_both_development_allowances() -> None:
     url = "http://localhost:9000/simulator/Patient"
-    target = check_outbound_url(url, REGISTERED, allow_insecure_http=True, resolve=resolve)
+    with pytest.raises(OutboundUrlRefused, match="private or loopback"):
+        check_outbound_url(url, REGISTERED, allow_insecure_http=True, resolve=resolve)
+    allowances = {"allow_insecure_http": True, "allow_private": True}
+    target = check_outbound_url(url, REGISTERED, **allowances, resolve=resolve)
     assert target.addresses == ("127.0.0.1",)
 
 

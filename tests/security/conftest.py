@@ -1,0 +1,77 @@
+"""The security tier: each finding of the hostile review (issue 16) replayed as the attack, against the
+embedded system in-process. Tokens are made as ``tests/contract/security`` makes them."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+
+from tests.contract.security.conftest import Tokens, secured
+
+__all__ = ["Listener", "Tokens", "eventually", "secured"]
+
+
+class Listener:
+    """An HTTP server on a free loopback port that records every request it receives (an attacker's
+    listener, or an internal service the attacker wants reached)."""
+
+    def __init__(self) -> None:
+        self.requests: list[dict[str, Any]] = []
+        received = self.requests
+
+        class Handler(BaseHTTPRequestHandler):
+            def _record(self) -> None:
+                length = int(self.headers.get("content-length") or 0)
+                body = self.rfile.read(length) if length else b""
+                received.append(
+                    {"method": self.command, "path": self.path, "headers": dict(self.headers), "body": body}
+                )
+                payload = json.dumps({"resourceType": "Bundle", "type": "collection", "entry": []}).encode()
+                self.send_response(200)
+                self.send_header("content-type", "application/fhir+json")
+                self.send_header("content-length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            do_GET = do_POST = do_PUT = _record
+
+            def log_message(self, format: str, *args: Any) -> None:
+                return
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+
+@pytest.fixture
+def listener() -> Iterator[Listener]:
+    server = Listener()
+    server.thread.start()
+    try:
+        yield server
+    finally:
+        server.server.shutdown()
+        server.server.server_close()
+        server.thread.join(timeout=10)
+
+
+def eventually(condition: Callable[[], Any], *, deadline_s: float = 30.0, what: str = "the condition") -> Any:
+    """Poll ``condition`` until it returns something truthy (a generous deadline, not a timing)."""
+    end = time.monotonic() + deadline_s
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > end:
+            raise AssertionError(f"{what} did not happen within {deadline_s} s")
+        time.sleep(0.05)
