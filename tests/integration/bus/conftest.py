@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import shutil
+import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
@@ -43,10 +44,23 @@ def make_pg(pg_admin_url: str) -> Iterator[Callable[[str], Engine]]:
 
     yield make
     for name, engine in created:
+        _wait_until_every_connection_is_back(engine, name)
         engine.dispose()
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     admin.dispose()
+
+
+def _wait_until_every_connection_is_back(engine: Engine, name: str, deadline_s: float = 120.0) -> None:
+    """A thread of the test may still hold a connection (a batch in hand when its task was stopped):
+    dropping the database under it would leave it to die unclosed, so wait for it to come back."""
+    deadline = time.monotonic() + deadline_s
+    while engine.pool.checkedout() > 0:  # type: ignore[attr-defined]
+        if time.monotonic() > deadline:
+            raise AssertionError(
+                f"{engine.pool.checkedout()} connections to {name} still out after {deadline_s:.0f} s"
+            )  # type: ignore[attr-defined]
+        time.sleep(0.05)
 
 
 @pytest.fixture
