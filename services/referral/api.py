@@ -24,13 +24,14 @@ from services.referral.fhir_mapping import owner_practice
 from services.referral.intake import process_message
 from services.referral.invitations import DETAILS, check_template, practice_template
 from services.referral.letters import letter_pdf
-from services.referral.repository import save_template
+from services.referral.repository import referral_of_message, save_template
 from services.referral.settings import ReferralSettings
 from services.referral.transitions import discharge, enrol, invite, move, record_consent
 from services.referral.unit_of_work import UnitOfWork
 from services.referral.workflow import State
 from shared.fhir import (
     BadRequest,
+    Duplicate,
     FhirKernel,
     FhirResponse,
     Forbidden,
@@ -91,14 +92,24 @@ def register_operations(kernel: FhirKernel, settings: ReferralSettings) -> None:
         if not call.ctx.request_id_supplied:
             raise BadRequest("A BaRS message needs an X-Request-Id header", issue_code="required")
 
+        base = kernel.base_url(request)
+
         def work() -> tuple[int, str, dict[str, Any]]:
             message = read_message(call.body, settings.bars_endpoint)
-            with call.transaction() as conn:
-                claim(conn, call.ctx)
-                uow = UnitOfWork(conn, store, call.ctx, call.ctx.principal.practice)
-                intake = process_message(uow, message, now_instant())
-                call.resource_id, call.patient = intake.service_request_id, intake.patient
-                uow.flush(audit=call.audit_event())  # the AuditEvent in the same multi-row inserts
+            try:
+                with call.transaction() as conn:
+                    claim(conn, call.ctx)
+                    uow = UnitOfWork(conn, store, call.ctx, call.ctx.principal.practice)
+                    intake = process_message(uow, message, now_instant())
+                    call.resource_id, call.patient = intake.service_request_id, intake.patient
+                    uow.flush(audit=call.audit_event())  # the AuditEvent in the same multi-row inserts
+            except Duplicate as duplicate:
+                # A sender that lost its 201 and resent learns where its referral is without a search.
+                with kernel.engine.connect() as conn:
+                    original = referral_of_message(conn, call.ctx.principal.practice, message.message_id)
+                if original is not None:
+                    duplicate.headers["Location"] = f"{base}/ServiceRequest/{original}"
+                raise
             status, code, display, text = SUCCESS[intake.reason]
             return (
                 status,
@@ -107,7 +118,7 @@ def register_operations(kernel: FhirKernel, settings: ReferralSettings) -> None:
             )
 
         status, service_request_id, outcome = await anyio.to_thread.run_sync(work)
-        location = f"{kernel.base_url(request)}/ServiceRequest/{service_request_id}"
+        location = f"{base}/ServiceRequest/{service_request_id}"
         return FhirResponse(outcome, status_code=status, headers={"Location": location})
 
     def task_operation(action: TaskAction) -> Callable[[OperationCall], Any]:

@@ -158,6 +158,14 @@ def held_message(conn: Connection, practice: str, message_id: str) -> HeldMessag
     return _held(row) if row is not None else None
 
 
+def referral_of_message(conn: Connection, practice: str, message_id: str) -> str | None:
+    """The id of the ServiceRequest a message this practice sent was stored as, or None."""
+    row = conn.execute(
+        select(M.service_request_id).where(M.practice == practice, M.message_id == message_id)
+    ).first()
+    return str(row[0]) if row is not None else None
+
+
 def latest_message(conn: Connection, service_request_id: str, tenants: Tenancy) -> HeldMessage | None:
     """The newest message held about a referral (by its own timestamp), or None for a REST referral."""
     row = conn.execute(

@@ -112,6 +112,8 @@ class RemoteJwks:
         self._lock = asyncio.Lock()
 
     async def key_for(self, kid: str) -> Key | None:
+        # A request that needs a fetch waits on the lock for the one in flight (the first fetch after
+        # a start, or a rotation refetch) and reads the keys it brought: never an empty cache.
         if self._should_fetch(kid):
             async with self._lock:
                 if self._should_fetch(kid):  # another request may have refreshed while we waited
@@ -126,10 +128,12 @@ class RemoteJwks:
         return stale or kid not in self._keys
 
     async def _refresh(self) -> None:
-        self._attempted_at = self._clock()
+        # The attempt is stamped when it ends, not when it starts: stamped early, requests arriving
+        # during the fetch would see "just attempted", skip the lock and be judged on the empty cache.
         try:
-            self._keys = await self._fetch()
+            keys = await self._fetch()
         except (httpx.HTTPError, ValueError) as exc:
+            self._attempted_at = self._clock()
             # Keep the keys we had: an issuer outage should not lock every caller out at once.
             log.warning(
                 "JWKS fetch failed; keeping %d cached keys",
@@ -137,7 +141,8 @@ class RemoteJwks:
                 extra={"error": type(exc).__name__},
             )
             return
-        self._fetched_at = self._attempted_at
+        self._keys = keys  # one assignment: a reader sees the old set or the new one, never a part
+        self._fetched_at = self._attempted_at = self._clock()
 
     async def _fetch(self) -> dict[str, Key]:
         client = self._client or httpx.AsyncClient(timeout=self._timeout_s, follow_redirects=False)

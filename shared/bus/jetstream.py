@@ -275,7 +275,10 @@ class NatsTransport:
         self._closed = True
         await asyncio.gather(*(c.close(self._close_timeout) for c in self._consumers))
         if self._nc is not None and not self._nc.is_closed:
-            await self._nc.close()
+            try:
+                await self._nc.close()
+            except OSError as exc:  # the server went away mid-flush (BrokenPipeError): closed all the same
+                log.warning("NATS connection closed with %s", type(exc).__name__)
 
     async def _on_error(self, exc: Exception) -> None:
         log.warning("NATS: %s", type(exc).__name__)

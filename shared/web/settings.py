@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from shared.bus.jetstream import NatsSettings
 from shared.db import sqlite_path_for
 
 __all__ = ["ServiceSettings"]
@@ -34,9 +36,30 @@ class ServiceSettings(BaseSettings):
         if self.environment == "production":
             if not self.database_url or self.database_url.startswith("sqlite"):
                 raise ValueError("production needs a PostgreSQL database_url")
-            if not self.nats_url:
-                raise ValueError("production needs a nats_url (NATS JetStream)")
+            _refuse_anything_but_a_broker(self.nats_url)
         return self
 
     def resolved_database_url(self) -> str:
         return self.database_url or sqlite_path_for(self.var_dir, self.service_name)
+
+
+def _refuse_anything_but_a_broker(url: str | None) -> None:
+    """Production events go to NATS JetStream and nowhere else.
+
+    ``inprocess://``, ``memory://``, a blank or a space would otherwise start the in-process bus:
+    the outbox would mark events published that no other process ever receives.
+    """
+    refusal = (
+        f"production needs nats_url to name a NATS JetStream server (nats://host:port or tls://host:port), "
+        f"not {url.strip()!r}"
+        if url and url.strip()
+        else "production needs a nats_url (NATS JetStream): nats://host:port"
+    )
+    if not url or not url.strip():
+        raise ValueError(refusal)
+    try:
+        servers = NatsSettings.from_url(url.strip()).servers
+    except ValueError as exc:
+        raise ValueError(refusal) from exc
+    if any(not urlsplit(server).hostname for server in servers):
+        raise ValueError(refusal)

