@@ -45,6 +45,7 @@ from services.medreview.repository import MedreviewRepository
 from shared.fhir import (
     BadRequest,
     FhirKernel,
+    Forbidden,
     OperationCall,
     RequestContext,
     idempotency,
@@ -54,6 +55,9 @@ from shared.fhir import (
 __all__ = ["register_operations"]
 
 T = TypeVar("T")
+PRESCRIBING_ROLES = frozenset({"gp-system", "prescriber"})
+"""Who may approve or decline a taper step: the patient's practice's GP system or a prescriber there.
+Project workers and specialists propose; they never decide (a refusal is audited with who tried)."""
 _DECISIONS = {"approved": Decision.APPROVED, "approve": Decision.APPROVED}
 _DECISIONS |= {"declined": Decision.DECLINED, "decline": Decision.DECLINED, "rejected": Decision.DECLINED}
 
@@ -124,9 +128,19 @@ def register_operations(
         outcome = Outcome(_DECISIONS[word], params.text("reason"))
         if outcome.decision is Decision.DECLINED and not outcome.reason:
             raise BadRequest("A decline needs a 'reason' (it is recorded on the plan)")
+        principal = call.ctx.principal
+        if principal.role not in PRESCRIBING_ROLES:
+            raise Forbidden(
+                f"A taper step is approved or declined by a prescriber at the patient's practice; "
+                f"the role {principal.role} may propose, not decide"
+            )
 
         def work(s: Session) -> dict[str, Any]:
-            task = s.repo.read(s.conn, f"Task/{call.resource_id}", s.tenants)
+            reference = f"Task/{call.resource_id}"
+            task = s.repo.read(s.conn, reference, s.tenants)
+            call.patient = str((task.get("for") or {}).get("reference") or "") or None
+            if s.repo.practice_of(s.conn, reference, s.tenants) != principal.practice:
+                raise Forbidden("Only a prescriber at the patient's own practice may decide this step")
             return decide_step(s, task, outcome)
 
         return await _in_transaction(call, repo, work)

@@ -1,7 +1,7 @@
 """Taper plans: a schedule of dose reductions (or holds) from a patient's current opioid regimen.
 
-Pure and date-driven (the start date is an argument). Defaults follow docs/domain/reference-facts.md: 10% of the starting
-dose every 2 weeks (UK practice guidance), or 10% a month after a year or more of use
+Pure and date-driven (the start date is an argument). Defaults follow docs/domain/reference-facts.md: 10% of
+the starting dose every 2 weeks (UK practice guidance), or 10% a month after a year or more of use
 (:meth:`TaperPolicy.long_term_use`); slow down at lower doses; never reduce faster than the monthly cap; round
 every dose to one made of strengths that exist; never increase a dose.
 
