@@ -147,6 +147,64 @@ def test_the_next_order_replaces_the_previous_order_not_the_original(mr: Harness
     assert ome_of(second[0]["resource"]) == 100
 
 
+def _reread(mr: Harness, hours: int, *resources: dict[str, Any]) -> None:
+    """The GP record read again after a write-back (``medication.list-synced``), ``hours`` after NOW."""
+    mr.consume(
+        on_medication_list_synced,
+        MEDICATION_LIST_SYNCED_V1,
+        patient_bundle("p1", *resources),
+        time=NOW + timedelta(hours=hours),
+    )
+
+
+def _mismatch_flags(mr: Harness) -> list[dict[str, Any]]:
+    return [
+        i
+        for i in mr.search("DetectedIssue", ("patient", "Patient/p1"))
+        if i["code"]["coding"][0]["code"] == "opioid-authorisations-mismatch"
+    ]
+
+
+def test_the_gp_record_read_after_a_write_back_must_hold_one_active_authorisation_per_opioid(
+    mr: Harness,
+) -> None:
+    """Replaced as asked (the old authorisation stopped, the new one active): nothing to do. The old one
+    still active beside the new: a review Task to the practice and a high-severity flag naming both, once."""
+    careplan = propose(mr)
+    gp_answers(mr, open_task(mr), "completed", "approved")
+    stopped = medicine("mor", MORPHINE_60_MR, "one twice a day") | {"status": "stopped"}
+    new = medicine(
+        "AUTH-2",
+        "Morphine sulfate 100mg modified-release tablets",
+        "110 mg a day",
+        priorPrescription={"reference": "MedicationRequest/mor"},
+    )
+    _reread(mr, 1, stopped, new)
+    assert not _mismatch_flags(mr)
+    assert not mr.search("Task", ("code", "review"))
+    still_active = medicine("mor", MORPHINE_60_MR, "one twice a day")
+    _reread(mr, 2, still_active, new)
+    [flag] = _mismatch_flags(mr)
+    assert flag["severity"] == "high"
+    assert {i["reference"] for i in flag["implicated"]} == {
+        "MedicationRequest/mor",
+        "MedicationRequest/AUTH-2",
+    }
+    assert "morphine: 2 active authorisation(s) in the GP record, 1 expected" in flag["code"]["text"]
+    [task] = mr.search("Task", ("code", "review"), ("status", "requested"))
+    assert task["focus"] == {"reference": f"CarePlan/{careplan['id']}"}
+    assert [t for t, d in mr.events("gp.task-requested.v1") if d["id"] == task["id"]]
+    _reread(mr, 3, still_active, new)  # read again before the practice answered: no second Task or flag
+    assert len(mr.search("Task", ("code", "review"))) == 1 and len(_mismatch_flags(mr)) == 1
+
+
+def test_a_gp_record_read_before_any_step_was_written_back_is_not_reconciled(mr: Harness) -> None:
+    propose(mr)
+    twice = medicine("mor2", MORPHINE_60_MR, "one twice a day")
+    _reread(mr, 1, medicine("mor", MORPHINE_60_MR, "one twice a day"), twice)
+    assert not _mismatch_flags(mr) and not mr.search("Task", ("code", "review"))
+
+
 def test_a_decline_records_the_gps_reason_and_ends_the_plan(mr: Harness) -> None:
     propose(mr)
     task = open_task(mr)
