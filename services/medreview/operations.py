@@ -29,6 +29,7 @@ from sqlalchemy import Connection
 
 from services.medreview.fhir_mapping import Decision, Outcome, policy_of
 from services.medreview.handlers import (
+    APPROVAL_LEAD_DAYS,
     Session,
     decide_step,
     on_withdrawal_score,
@@ -62,11 +63,16 @@ _DECISIONS = {"approved": Decision.APPROVED, "approve": Decision.APPROVED}
 _DECISIONS |= {"declined": Decision.DECLINED, "decline": Decision.DECLINED, "rejected": Decision.DECLINED}
 
 
-async def _in_transaction(call: OperationCall, repo: MedreviewRepository, work: Callable[[Session], T]) -> T:
+async def _in_session(
+    call: OperationCall, repo: MedreviewRepository, work: Callable[[Session], T], lead_days: int
+) -> T:
     def run() -> T:
         with call.transaction() as conn:
             idempotency.claim(conn, call.ctx)
-            return work(Session.for_request(conn, repo, call.ctx, datetime.now(UTC)))
+            session = Session.for_request(
+                conn, repo, call.ctx, datetime.now(UTC), approval_lead_days=lead_days
+            )
+            return work(session)
 
     return await anyio.to_thread.run_sync(run)
 
@@ -78,9 +84,18 @@ def _patient(call: OperationCall) -> str:
 
 
 def register_operations(
-    kernel: FhirKernel, repo: MedreviewRepository, *, withdrawal_pause_score: Decimal
+    kernel: FhirKernel,
+    repo: MedreviewRepository,
+    *,
+    withdrawal_pause_score: Decimal,
+    approval_lead_days: int = APPROVAL_LEAD_DAYS,
 ) -> None:
     """Declare the operations and the Observation write hook on ``kernel``."""
+
+    async def _in_transaction(
+        call: OperationCall, repo: MedreviewRepository, work: Callable[[Session], T]
+    ) -> T:
+        return await _in_session(call, repo, work, approval_lead_days)
 
     async def review_stored(call: OperationCall) -> dict[str, Any]:
         patient = _patient(call)
@@ -173,7 +188,8 @@ def register_operations(
         conn: Connection, ctx: RequestContext, resource: dict[str, Any], interaction: str
     ) -> None:
         if interaction != "delete":
-            on_withdrawal_score(Session.for_request(conn, repo, ctx), resource, withdrawal_pause_score)
+            session = Session.for_request(conn, repo, ctx, approval_lead_days=approval_lead_days)
+            on_withdrawal_score(session, resource, withdrawal_pause_score)
 
     kernel.resource("Observation", on_write=withdrawal_hook)
     kernel.operation(

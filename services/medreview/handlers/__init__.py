@@ -21,10 +21,11 @@ from services.medreview.handlers.review import (
     review_patient,
     reviewed,
 )
-from services.medreview.handlers.session import Session
+from services.medreview.handlers.session import APPROVAL_LEAD_DAYS, Session
 from services.medreview.handlers.taper import propose_taper
 
 __all__ = [
+    "APPROVAL_LEAD_DAYS",
     "Session",
     "close_taper",
     "current_regimen",

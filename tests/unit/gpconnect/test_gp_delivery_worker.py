@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -227,3 +228,28 @@ async def test_a_change_naming_nothing_it_replaces_is_refused_for_good(deliverie
     await deliveries.drain()
     assert deliveries.states()[f"{event.id}:prescription"] == "dead"
     assert not deliveries.gp.prescriptions
+
+
+async def test_a_dated_change_is_written_on_its_date_and_a_task_reaches_the_gp_on_its_send_day(deliveries):
+    """Nothing reaches the GP system early: the clock is moved on, nothing sleeps."""
+    await enrol(deliveries)
+    today = datetime.now(UTC).date()
+    change = prescription_changed(1)
+    change.data["entry"][0]["resource"]["dispenseRequest"] = {
+        "validityPeriod": {"start": (today + timedelta(days=14)).isoformat()}
+    }
+    task = task_requested(
+        "approve-taper-step", executionPeriod={"start": (today + timedelta(days=7)).isoformat()}
+    )
+    deliveries.deliver_event(change)
+    deliveries.deliver_event(task)
+    for _ in range(3):
+        await deliveries.worker.run_once()
+        deliveries.clock.advance(3600)
+    assert not deliveries.gp.tasks and not deliveries.gp.prescriptions
+    deliveries.clock.advance(7 * 86400)
+    await deliveries.worker.run_once()
+    assert len(deliveries.gp.tasks) == 1 and not deliveries.gp.prescriptions
+    deliveries.clock.advance(7 * 86400)
+    await deliveries.worker.run_once()
+    assert len(deliveries.gp.prescriptions) == 1

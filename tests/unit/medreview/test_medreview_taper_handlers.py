@@ -147,6 +147,37 @@ def test_the_next_order_replaces_the_previous_order_not_the_original(mr: Harness
     assert ome_of(second[0]["resource"]) == 100
 
 
+def test_each_approval_task_is_for_the_practice_a_set_number_of_days_before_its_step(mr: Harness) -> None:
+    """The default lead is 7 days (MEDREVIEW_APPROVAL_LEAD_DAYS); a step already due is asked for today."""
+    propose(mr)
+    first = open_task(mr)
+    assert first["executionPeriod"] == {"start": "2026-03-02"}  # step 1 is dated today
+    assert first["restriction"]["period"]["start"] == "2026-03-02"
+    gp_answers(mr, first, "completed", "approved")
+    second = open_task(mr)
+    assert second["restriction"]["period"]["start"] == "2026-03-16"  # step 2, two weeks on
+    assert second["executionPeriod"] == {"start": "2026-03-09"}  # 16 March less 7 days
+
+
+def test_a_late_approval_starts_the_step_that_day_and_moves_every_later_step_as_far(mr: Harness) -> None:
+    careplan = propose(mr)
+    gp_answers(mr, open_task(mr), "completed", "approved")
+    before = mr.steps(careplan)
+    assert [st.date for st in before[1:4]] == [date(2026, 3, 16), date(2026, 3, 30), date(2026, 4, 13)]
+    answer = {**open_task(mr), "status": "completed", "businessStatus": {"text": "approved"}}
+    late = NOW + timedelta(days=20)  # 22 March: step 2 was dated 16 March, six days late
+    mr.consume(on_task_completed, GP_TASK_COMPLETED_V1, answer, subject=f"Task/{answer['id']}", time=late)
+    after = mr.steps(careplan)
+    assert after[1].date == date(2026, 3, 22) and after[1].status == "completed"
+    assert [st.date for st in after[2:4]] == [date(2026, 4, 5), date(2026, 4, 19)]
+    assert [st.date for st in after[1:]] == [st.date + timedelta(days=6) for st in before[1:]]
+    [_, (_, change)] = mr.events("prescription.changed.v1")
+    order = change["entry"][0]["resource"]
+    assert order["dispenseRequest"]["validityPeriod"]["start"] == "2026-03-22"
+    plan = mr.read(f"CarePlan/{careplan['id']}")
+    assert "6 day(s) after its date" in plan["activity"][1]["progress"][0]["text"]
+
+
 def _reread(mr: Harness, hours: int, *resources: dict[str, Any]) -> None:
     """The GP record read again after a write-back (``medication.list-synced``), ``hours`` after NOW."""
     mr.consume(
