@@ -314,7 +314,13 @@ def regimen_from_ome(result: OmeResult, catalogue: ProductCatalogue | None = Non
         product = med.identified.product if med.identified else None
         if not med.computable or product is None or med.daily_dose is None or med.factor is None:
             continue
-        strengths = tuple(p.strength_per_unit for p in catalogue.family_of(product))
+        # A combination product (co-codamol, co-dydramol) keeps the one strength taken: mixing strengths
+        # would make a step no prescriber writes, and never lowers the partner (paracetamol) per unit.
+        strengths = (
+            (product.strength_per_unit,)
+            if product.with_ingredients
+            else tuple(p.strength_per_unit for p in catalogue.family_of(product))
+        )
         taken = int(-(-med.daily_dose // product.strength_per_unit))  # units a day now
         taken = taken if product.with_ingredients else max(taken, _SINGLE_PRODUCT_MIN_UNITS)
         dose, unit = med.daily_dose, med.unit or "mg/day"
