@@ -32,6 +32,7 @@ from services.medreview.handlers import (
     APPROVAL_LEAD_DAYS,
     Session,
     decide_step,
+    inferred_pace,
     on_withdrawal_score,
     pause_taper,
     propose_taper,
@@ -128,12 +129,19 @@ def register_operations(
     async def propose(call: OperationCall) -> dict[str, Any]:
         patient = _patient(call)
         params = Params(call.body)
+        stated = params.value("longTermUse") is not None  # a clinician's word wins over the record
         policy = policy_of_params(params)
         table = factor_table_of(params)
         start = params.day("startDate")
-        return await _in_transaction(
-            call, repo, lambda s: propose_taper(s, patient, policy, start or s.now.date(), table)
-        )
+
+        def work(s: Session) -> dict[str, Any]:
+            day = start or s.now.date()
+            if stated:
+                return propose_taper(s, patient, policy, day, table)
+            base, why = inferred_pace(s, patient, day)
+            return propose_taper(s, patient, policy_of_params(params, base), day, table, pace=why)
+
+        return await _in_transaction(call, repo, work)
 
     async def decide(call: OperationCall) -> dict[str, Any]:
         params = Params(call.body)

@@ -205,6 +205,37 @@ def test_only_a_prescriber_at_the_practice_decides_and_every_decision_and_refusa
     assert medreview.events("taper.approved.v1", f"CarePlan/{careplan['id']}")
 
 
+def test_the_pace_follows_the_records_first_prescription_unless_a_clinician_says_otherwise(
+    medreview: Medreview,
+) -> None:
+    """Morphine first prescribed on 2 January 2024, more than a year before the plan starts on 6 April 2026:
+    10% of the starting dose a month (steps 28 days apart), said on the plan; a clinician's
+    ``longTermUse`` false keeps the two-weekly default."""
+    patient = new_patient()
+    morphine = medicine(
+        patient, f"{patient}-mor", "Morphine sulfate 60mg modified-release tablets", "one twice a day"
+    )
+    synced(medreview, patient, morphine | {"authoredOn": "2024-01-02T09:00:00Z"})
+    body = {**PARAMS, "parameter": [{"name": "startDate", "valueDate": "2026-04-06"}]}
+    response = medreview.post(f"/fhir/Patient/{patient}/$propose-taper", body)
+    assert response.status_code == 200, response.text
+    plan = response.json()
+    first, second = steps(medreview, plan)[:2]
+    assert (first.date.isoformat(), second.date.isoformat()) == ("2026-04-06", "2026-05-04")
+    assert "since 2024-01-02: a year or more" in plan["note"][-1]["text"]
+    discharge = {**PARAMS, "parameter": [{"name": "reason", "valueString": "clinician review"}]}
+    assert medreview.post(f"/fhir/CarePlan/{plan['id']}/$pause", discharge).status_code == 200
+    revoke = medreview.get(f"/fhir/CarePlan/{plan['id']}").json() | {"status": "revoked"}
+    medreview.client.put(
+        f"/medreview/fhir/CarePlan/{plan['id']}", json=revoke, headers=medreview.headers()
+    ).raise_for_status()
+    said = [{"name": "startDate", "valueDate": "2026-04-06"}, {"name": "longTermUse", "valueBoolean": False}]
+    again = medreview.post(f"/fhir/Patient/{patient}/$propose-taper", {**PARAMS, "parameter": said})
+    assert again.status_code == 200, again.text
+    first, second = steps(medreview, again.json())[:2]
+    assert (second.date - first.date).days == 14
+
+
 def test_a_withdrawal_score_posted_to_medreview_pauses_the_plan(medreview: Medreview) -> None:
     patient, careplan = start(medreview)
     score = {
