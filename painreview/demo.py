@@ -341,6 +341,15 @@ class Pathway:
             return next((m for m in meds if m["replaces"] and m["status"] == "active"), None)
 
         med = self.wait("the new prescription in the GP record", probe)
+        meds = httpx.get(f"{self.sim}/patients/{self.facts['nhs']}", timeout=30).json()["medications"]
+        active = [m for m in meds if m["status"] == "active" and m["group"] == med["group"]]
+        if len(active) != 1:  # the change must replace the GP's authorisation, not sit beside it
+            names = ", ".join(f"{m['authorisationId']} {m['medicine']}" for m in active)
+            raise DemoFailed(f"{len(active)} active {med['group']} authorisations in the GP record: {names}")
+        self.facts["active_per_opioid"] = {
+            group: sum(1 for m in meds if m["status"] == "active" and m["group"] == group)
+            for group in {m["group"] for m in meds if m["status"] == "active"}
+        }
         return f"{med['authorisationId']}: {med['medicine']}, {med['dosage']} (replaces {med['replaces']})"
 
     def mesh_document(self) -> str:

@@ -30,6 +30,7 @@ from services.gpconnect.bars_response import servicerequest_response
 from services.gpconnect.handlers import has_attachment, is_decision_task, nhs_number
 from services.gpconnect.mapping import RecordMismatch, map_structured_record
 from services.gpconnect.practices import PracticeConfig
+from services.gpconnect.writeback import gp_authorisation, naming_gp_authorisation, replaced_reference
 from shared.contracts import (
     GP_TASK_COMPLETED_V1,
     MEDICATION_LIST_SYNCED_V1,
@@ -188,22 +189,7 @@ class Dispatcher:
         config, _ = await self._lookup(item.practice, None)
         adapter = self._adapters(config, self.client, self.guard, self.documents)
         record = await adapter.read_record(str(nhs_number(patient)), trace_id=item.idempotency_key[:36])
-        try:
-            synced = map_structured_record(record, patient=patient)
-            validate_resource(synced, "Bundle")
-        except RecordMismatch as exc:
-            raise PermanentDeliveryError(f"GP record refused: {exc}") from None
-        except FhirError as exc:
-            raise PermanentDeliveryError(f"mapped record is not valid R4: {exc.diagnostics[:200]}") from None
-        synced_event = new_event(
-            MEDICATION_LIST_SYNCED_V1,
-            source=SOURCE,
-            subject=f"Patient/{patient['id']}",
-            practice=item.practice,
-            data=synced,
-            correlationid=event.correlationid,
-        )
-        return Done(None, (synced_event,))
+        return Done(None, (self._synced(item, event, record, patient),))
 
     async def _task(self, item: repository.Delivery, event: CloudEvent) -> Outcome:
         task = event.data
@@ -219,6 +205,9 @@ class Dispatcher:
         return Done(remote_ref, (task_completed(event, decision, remote_ref),))
 
     async def _prescription(self, item: repository.Delivery, event: CloudEvent) -> Outcome:
+        """Write the change naming the GP's own authorisation it replaces, remember the GP's id of the new
+        one (the next change replaces that), then read the record again: the synced list it gives is what
+        medreview reconciles (one active authorisation per opioid)."""
         data = event.data
         resources = (
             [e.get("resource") or {} for e in data.get("entry", ())]
@@ -228,9 +217,49 @@ class Dispatcher:
         subject = next(
             (r.get("subject") for r in resources if r.get("resourceType") == "MedicationRequest"), None
         )
-        adapter, _, number = await self._adapter_and_patient(item.practice, _patient_id(subject))
-        remote = await adapter.write_prescription_change(data, number, idempotency_key=item.idempotency_key)
-        return Done(remote)
+        patient_id = _patient_id(subject)
+        adapter, _, number = await self._adapter_and_patient(item.practice, patient_id)
+        prior = replaced_reference(data)
+
+        def written() -> str | None:
+            with self.engine.connect() as conn:
+                return repository.gp_authorisation_of(conn, item.practice, prior)
+
+        gp_prior = gp_authorisation(data, await anyio.to_thread.run_sync(written))
+        change = naming_gp_authorisation(data, gp_prior)
+        remote = await adapter.write_prescription_change(change, number, idempotency_key=item.idempotency_key)
+
+        def remember() -> None:
+            with self.engine.begin() as conn:
+                repository.remember_written(conn, item.practice, event.subject, remote)
+
+        await anyio.to_thread.run_sync(remember)
+        patient = {
+            "resourceType": "Patient",
+            "id": patient_id,
+            "identifier": [{"system": "https://fhir.nhs.uk/Id/nhs-number", "value": number}],
+        }
+        record = await adapter.read_record(number, trace_id=item.idempotency_key[:36])
+        return Done(remote, (self._synced(item, event, record, patient),))
+
+    def _synced(
+        self, item: repository.Delivery, event: CloudEvent, record: dict[str, Any], patient: dict[str, Any]
+    ) -> CloudEvent:
+        try:
+            synced = map_structured_record(record, patient=patient)
+            validate_resource(synced, "Bundle")
+        except RecordMismatch as exc:
+            raise PermanentDeliveryError(f"GP record refused: {exc}") from None
+        except FhirError as exc:
+            raise PermanentDeliveryError(f"mapped record is not valid R4: {exc.diagnostics[:200]}") from None
+        return new_event(
+            MEDICATION_LIST_SYNCED_V1,
+            source=SOURCE,
+            subject=f"Patient/{patient['id']}",
+            practice=item.practice,
+            data=synced,
+            correlationid=event.correlationid,
+        )
 
     async def _document(self, item: repository.Delivery, event: CloudEvent) -> Outcome:
         if not has_attachment(event.data):

@@ -3,6 +3,7 @@ the inbox transaction. Nothing here calls the network; the delivery worker does 
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import Connection
@@ -53,7 +54,7 @@ def _remember(conn: Connection, event: CloudEvent) -> dict[str, Any] | None:
     return patient
 
 
-def _enqueue(conn: Connection, event: CloudEvent, kind: str) -> bool:
+def _enqueue(conn: Connection, event: CloudEvent, kind: str, not_before: datetime | None = None) -> bool:
     return repository.enqueue(
         conn,
         key=f"{event.id}:{kind}",
@@ -62,7 +63,39 @@ def _enqueue(conn: Connection, event: CloudEvent, kind: str) -> bool:
         event_id=event.id,
         event_type=event.type,
         payload=to_json(event).decode(),
+        not_before=not_before,
     )
+
+
+def day_start(value: Any) -> datetime | None:
+    """The start (00:00 UTC) of the day a FHIR date or dateTime names; ``None`` when it names none."""
+    if not isinstance(value, str) or len(value) < 10:
+        return None
+    try:
+        day = date.fromisoformat(value[:10])
+    except ValueError:
+        return None
+    return datetime(day.year, day.month, day.day, tzinfo=UTC)
+
+
+def task_send_on(task: dict[str, Any]) -> datetime | None:
+    """When the practice is to have the Task: its ``executionPeriod.start`` (an approval Task goes to the GP
+    a set number of days before the step it asks about)."""
+    return day_start((task.get("executionPeriod") or {}).get("start"))
+
+
+def prescription_date(change: dict[str, Any]) -> datetime | None:
+    """The day a prescription change takes effect: its new prescription's ``validityPeriod.start`` (a
+    taper step's date). Nothing is written to the GP system before it."""
+    new = next(
+        (
+            r
+            for r in _resources(change)
+            if r.get("resourceType") == "MedicationRequest" and r.get("status") == "active"
+        ),
+        None,
+    )
+    return day_start((((new or {}).get("dispenseRequest") or {}).get("validityPeriod") or {}).get("start"))
 
 
 def on_patient_enrolled(conn: Connection, event: CloudEvent) -> None:
@@ -103,14 +136,14 @@ def has_attachment(task: dict[str, Any]) -> bool:
 
 def on_task_requested(conn: Connection, event: CloudEvent) -> None:
     """The task goes to the practice's workflow; a plan summary's attachment also goes through MESH."""
-    _enqueue(conn, event, "task")
+    _enqueue(conn, event, "task", task_send_on(event.data))
     if _task_code(event.data) == "plan-summary" and has_attachment(event.data):
         _enqueue(conn, event, "document")
 
 
 def on_prescription_changed(conn: Connection, event: CloudEvent) -> None:
-    """The GP-approved change is written to the GP system's medication record."""
-    _enqueue(conn, event, "prescription")
+    """The GP-approved change is written to the GP system's medication record on its date, not before."""
+    _enqueue(conn, event, "prescription", prescription_date(event.data))
 
 
 def is_decision_task(task: dict[str, Any]) -> bool:

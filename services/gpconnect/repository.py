@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy import Connection
 
 from services.gpconnect.practices import PracticeConfig
-from services.gpconnect.tables import delivery, patient, practice
+from services.gpconnect.tables import delivery, patient, practice, written_prescription
 from shared.outbox import dead_letter
 from shared.outbox.tables import as_utc, utcnow
 
@@ -21,6 +21,7 @@ __all__ = [
     "delivery_counts",
     "enqueue",
     "get_practice",
+    "gp_authorisation_of",
     "list_deliveries",
     "list_practices",
     "mark_awaiting",
@@ -28,6 +29,7 @@ __all__ = [
     "mark_done",
     "nhs_number_for",
     "remember_patient",
+    "remember_written",
     "replays_requested",
     "reschedule",
     "upsert_practice",
@@ -136,10 +138,39 @@ def nhs_number_for(conn: Connection, practice_ods: str, patient_id: str) -> str 
 
 
 # ---- deliveries -----------------------------------------------------------------------------------
+def remember_written(conn: Connection, practice_ods: str, our_reference: str, gp_id: str) -> None:
+    """Our order ``our_reference`` is in the GP record as the GP system's authorisation ``gp_id``."""
+    t = written_prescription.c
+    key = (t.practice == practice_ods) & (t.our_reference == our_reference)
+    if conn.execute(sa.select(t.gp_id).where(key)).first() is None:
+        conn.execute(
+            written_prescription.insert().values(
+                practice=practice_ods, our_reference=our_reference, gp_id=gp_id, written_at=utcnow()
+            )
+        )
+
+
+def gp_authorisation_of(conn: Connection, practice_ods: str, our_reference: str) -> str | None:
+    """The GP system's id of the authorisation our order was written back as, if it was."""
+    t = written_prescription.c
+    key = (t.practice == practice_ods) & (t.our_reference == our_reference)
+    row = conn.execute(sa.select(t.gp_id).where(key)).first()
+    return str(row.gp_id) if row is not None else None
+
+
 def enqueue(
-    conn: Connection, *, key: str, practice_ods: str, kind: str, event_id: str, event_type: str, payload: str
+    conn: Connection,
+    *,
+    key: str,
+    practice_ods: str,
+    kind: str,
+    event_id: str,
+    event_type: str,
+    payload: str,
+    not_before: datetime | None = None,
 ) -> bool:
-    """Add a delivery unless one with the same idempotency key exists; True when added."""
+    """Add a delivery unless one with the same idempotency key exists; True when added. ``not_before``: the
+    delivery is not due before then (a dated write waits for its date)."""
     if conn.execute(sa.select(delivery.c.id).where(delivery.c.idempotency_key == key)).first() is not None:
         return False
     now = utcnow()
@@ -153,7 +184,7 @@ def enqueue(
             payload=payload,
             state="pending",
             attempts=0,
-            next_attempt_at=now,
+            next_attempt_at=max(now, not_before) if not_before is not None else now,
             created_at=now,
             updated_at=now,
         )

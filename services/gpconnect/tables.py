@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-__all__ = ["DELIVERY_STATES", "delivery", "metadata", "patient", "practice"]
+__all__ = ["DELIVERY_STATES", "delivery", "metadata", "patient", "practice", "written_prescription"]
 
 metadata = sa.MetaData()
 _Id = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
@@ -63,3 +63,14 @@ delivery = sa.Table(
 
 ``payload`` is the CloudEvent it came from; ``remote_ref`` the far end's id (task, prescription, message).
 """
+
+written_prescription = sa.Table(
+    "gp_written_prescription",
+    metadata,
+    sa.Column("practice", sa.String(16), primary_key=True),
+    sa.Column("our_reference", sa.String(160), primary_key=True),
+    sa.Column("gp_id", sa.String(160), nullable=False),
+    sa.Column("written_at", sa.DateTime(timezone=True), nullable=False),
+)
+"""Each prescription change written back: our order (``MedicationRequest/<id>``) to the id the GP system
+gave the authorisation it created, so that the next change names that authorisation as the one it replaces."""

@@ -46,7 +46,12 @@ def create_service(
             interactions=READ_ONLY,
             documentation="Each patient's medication list as last synced (code medications); read-only",
         )
-        register_operations(kernel, repo, withdrawal_pause_score=settings.withdrawal_pause_score)
+        register_operations(
+            kernel,
+            repo,
+            withdrawal_pause_score=settings.withdrawal_pause_score,
+            approval_lead_days=settings.approval_lead_days,
+        )
         cds_hooks.bind(kernel)
 
     return build_service(
@@ -57,7 +62,7 @@ def create_service(
         transport=transport,
         rate_limiter=rate_limiter,
         resources=RESOURCES,
-        consumers=consumers(repo),
+        consumers=consumers(repo, approval_lead_days=settings.approval_lead_days),
         migrations_dir=MIGRATIONS,
         configure=configure,
         routers=[cds_hooks.router()],

@@ -76,6 +76,7 @@ RISK_DISPLAY = {
     "opioid-other-sedative": "Opioid with another sedative",
     "multiple-opioids": "More than one opioid",
     "ome-not-computable": "Oral morphine equivalent not computable",
+    "opioid-authorisations-mismatch": "GP record's opioid prescriptions do not match the taper",
 }
 OME_REASON_SYSTEM = f"{BASE}/CodeSystem/ome-not-computable-reason"
 FACTOR_TABLE_SYSTEM = f"{BASE}/CodeSystem/ome-factor-table"

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from sqlalchemy import Connection
 
 from services.medreview.handlers import (
+    APPROVAL_LEAD_DAYS,
     Session,
     on_medication_list_synced,
     on_patient_discharged,
@@ -35,7 +36,7 @@ __all__ = ["consumers"]
 EventHandler = Callable[[Session, CloudEvent], None]
 
 
-def consumers(repo: MedreviewRepository) -> list[Consumer]:
+def consumers(repo: MedreviewRepository, *, approval_lead_days: int = APPROVAL_LEAD_DAYS) -> list[Consumer]:
     """The service's durable consumers over ``repo``."""
     routes: dict[str, EventHandler] = {
         PATIENT_ENROLLED_V1.type: on_patient_enrolled,
@@ -45,7 +46,7 @@ def consumers(repo: MedreviewRepository) -> list[Consumer]:
     }
 
     def apply(conn: Connection, event: CloudEvent) -> None:
-        routes[event.type](Session.for_event(conn, repo, event), event)
+        routes[event.type](Session.for_event(conn, repo, event, approval_lead_days=approval_lead_days), event)
 
     return [
         Consumer("medreview-medication-list", (PATIENT_ENROLLED_V1, MEDICATION_LIST_SYNCED_V1), apply),

@@ -29,8 +29,10 @@ from sqlalchemy import Connection
 
 from services.medreview.fhir_mapping import Decision, Outcome, policy_of
 from services.medreview.handlers import (
+    APPROVAL_LEAD_DAYS,
     Session,
     decide_step,
+    inferred_pace,
     on_withdrawal_score,
     pause_taper,
     propose_taper,
@@ -45,6 +47,7 @@ from services.medreview.repository import MedreviewRepository
 from shared.fhir import (
     BadRequest,
     FhirKernel,
+    Forbidden,
     OperationCall,
     RequestContext,
     idempotency,
@@ -54,15 +57,23 @@ from shared.fhir import (
 __all__ = ["register_operations"]
 
 T = TypeVar("T")
+PRESCRIBING_ROLES = frozenset({"gp-system", "prescriber"})
+"""Who may approve or decline a taper step: the patient's practice's GP system or a prescriber there.
+Project workers and specialists propose; they never decide (a refusal is audited with who tried)."""
 _DECISIONS = {"approved": Decision.APPROVED, "approve": Decision.APPROVED}
 _DECISIONS |= {"declined": Decision.DECLINED, "decline": Decision.DECLINED, "rejected": Decision.DECLINED}
 
 
-async def _in_transaction(call: OperationCall, repo: MedreviewRepository, work: Callable[[Session], T]) -> T:
+async def _in_session(
+    call: OperationCall, repo: MedreviewRepository, work: Callable[[Session], T], lead_days: int
+) -> T:
     def run() -> T:
         with call.transaction() as conn:
             idempotency.claim(conn, call.ctx)
-            return work(Session.for_request(conn, repo, call.ctx, datetime.now(UTC)))
+            session = Session.for_request(
+                conn, repo, call.ctx, datetime.now(UTC), approval_lead_days=lead_days
+            )
+            return work(session)
 
     return await anyio.to_thread.run_sync(run)
 
@@ -74,9 +85,18 @@ def _patient(call: OperationCall) -> str:
 
 
 def register_operations(
-    kernel: FhirKernel, repo: MedreviewRepository, *, withdrawal_pause_score: Decimal
+    kernel: FhirKernel,
+    repo: MedreviewRepository,
+    *,
+    withdrawal_pause_score: Decimal,
+    approval_lead_days: int = APPROVAL_LEAD_DAYS,
 ) -> None:
     """Declare the operations and the Observation write hook on ``kernel``."""
+
+    async def _in_transaction(
+        call: OperationCall, repo: MedreviewRepository, work: Callable[[Session], T]
+    ) -> T:
+        return await _in_session(call, repo, work, approval_lead_days)
 
     async def review_stored(call: OperationCall) -> dict[str, Any]:
         patient = _patient(call)
@@ -109,12 +129,19 @@ def register_operations(
     async def propose(call: OperationCall) -> dict[str, Any]:
         patient = _patient(call)
         params = Params(call.body)
+        stated = params.value("longTermUse") is not None  # a clinician's word wins over the record
         policy = policy_of_params(params)
         table = factor_table_of(params)
         start = params.day("startDate")
-        return await _in_transaction(
-            call, repo, lambda s: propose_taper(s, patient, policy, start or s.now.date(), table)
-        )
+
+        def work(s: Session) -> dict[str, Any]:
+            day = start or s.now.date()
+            if stated:
+                return propose_taper(s, patient, policy, day, table)
+            base, why = inferred_pace(s, patient, day)
+            return propose_taper(s, patient, policy_of_params(params, base), day, table, pace=why)
+
+        return await _in_transaction(call, repo, work)
 
     async def decide(call: OperationCall) -> dict[str, Any]:
         params = Params(call.body)
@@ -124,9 +151,19 @@ def register_operations(
         outcome = Outcome(_DECISIONS[word], params.text("reason"))
         if outcome.decision is Decision.DECLINED and not outcome.reason:
             raise BadRequest("A decline needs a 'reason' (it is recorded on the plan)")
+        principal = call.ctx.principal
+        if principal.role not in PRESCRIBING_ROLES:
+            raise Forbidden(
+                f"A taper step is approved or declined by a prescriber at the patient's practice; "
+                f"the role {principal.role} may propose, not decide"
+            )
 
         def work(s: Session) -> dict[str, Any]:
-            task = s.repo.read(s.conn, f"Task/{call.resource_id}", s.tenants)
+            reference = f"Task/{call.resource_id}"
+            task = s.repo.read(s.conn, reference, s.tenants)
+            call.patient = str((task.get("for") or {}).get("reference") or "") or None
+            if s.repo.practice_of(s.conn, reference, s.tenants) != principal.practice:
+                raise Forbidden("Only a prescriber at the patient's own practice may decide this step")
             return decide_step(s, task, outcome)
 
         return await _in_transaction(call, repo, work)
@@ -159,7 +196,8 @@ def register_operations(
         conn: Connection, ctx: RequestContext, resource: dict[str, Any], interaction: str
     ) -> None:
         if interaction != "delete":
-            on_withdrawal_score(Session.for_request(conn, repo, ctx), resource, withdrawal_pause_score)
+            session = Session.for_request(conn, repo, ctx, approval_lead_days=approval_lead_days)
+            on_withdrawal_score(session, resource, withdrawal_pause_score)
 
     kernel.resource("Observation", on_write=withdrawal_hook)
     kernel.operation(

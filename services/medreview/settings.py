@@ -26,3 +26,12 @@ class MedreviewSettings(ServiceSettings):
             "choice to review locally, not a figure from the scale's authors."
         ),
     )
+    approval_lead_days: int = Field(
+        default=7,
+        ge=0,
+        le=28,
+        description=(
+            "Days before a taper step's date its approval Task goes to the practice (the GP system gets it "
+            "then, not before); the prescription change itself is written on the step's date. Default 7."
+        ),
+    )

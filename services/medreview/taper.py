@@ -68,6 +68,9 @@ class RegimenItem:
     factor: Decimal
     strengths: tuple[Decimal, ...]
     max_units: int | None = None
+    doses_per_day: int = 1
+    """Equal administrations a day: a new dose is ``doses_per_day`` times a composition of ``strengths``
+    (``max_units`` then bounds the units of one administration), so twice a day stays twice a day."""
 
 
 class StepBasis(StrEnum):
@@ -122,6 +125,8 @@ class ItemDose:
     unit: str
     units: tuple[tuple[Decimal, int], ...]
     ome_mg_per_day: Decimal
+    doses_per_day: int = 1
+    """When above 1, ``units`` make one of that many equal administrations a day (not the day's total)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,7 +196,10 @@ def plan_taper(
     policy = policy or TaperPolicy()
     items = _ordered(regimen, policy.order)
     doses = {item.reference: item.daily_dose for item in items}
-    tables = {i.reference: Compositions(i.strengths, i.daily_dose, i.max_units) for i in items}
+    tables = {
+        i.reference: Compositions([s * i.doses_per_day for s in i.strengths], i.daily_dose, i.max_units)
+        for i in items
+    }
     starting = sum((_ome(i, i.daily_dose) for i in items), Decimal(0))
     baseline = starting if baseline_ome_mg_per_day is None else baseline_ome_mg_per_day
     cap = baseline * policy.max_monthly_reduction_percent / _HUNDRED
@@ -261,10 +269,20 @@ def _snapshot(
 ) -> tuple[ItemDose, ...]:
     def units(item: RegimenItem) -> tuple[tuple[Decimal, int], ...]:
         made = tables[item.reference].units(doses[item.reference])
-        return ((doses[item.reference], 1),) if made is None else made  # a starting dose kept as prescribed
+        if made is None:  # a starting dose kept as prescribed
+            return ((doses[item.reference] / item.doses_per_day, 1),)
+        return tuple((strength / item.doses_per_day, count) for strength, count in made)
 
     return tuple(
-        ItemDose(i.reference, i.product, doses[i.reference], i.unit, units(i), _ome(i, doses[i.reference]))
+        ItemDose(
+            i.reference,
+            i.product,
+            doses[i.reference],
+            i.unit,
+            units(i),
+            _ome(i, doses[i.reference]),
+            i.doses_per_day,
+        )
         for i in items
     )
 
@@ -296,7 +314,13 @@ def regimen_from_ome(result: OmeResult, catalogue: ProductCatalogue | None = Non
         product = med.identified.product if med.identified else None
         if not med.computable or product is None or med.daily_dose is None or med.factor is None:
             continue
-        strengths = tuple(p.strength_per_unit for p in catalogue.family_of(product))
+        # A combination product (co-codamol, co-dydramol) keeps the one strength taken: mixing strengths
+        # would make a step no prescriber writes, and never lowers the partner (paracetamol) per unit.
+        strengths = (
+            (product.strength_per_unit,)
+            if product.with_ingredients
+            else tuple(p.strength_per_unit for p in catalogue.family_of(product))
+        )
         taken = int(-(-med.daily_dose // product.strength_per_unit))  # units a day now
         taken = taken if product.with_ingredients else max(taken, _SINGLE_PRODUCT_MIN_UNITS)
         dose, unit = med.daily_dose, med.unit or "mg/day"

@@ -10,10 +10,11 @@ from typing import Literal
 Interaction = Literal["c", "r", "u", "d", "s"]
 INTERACTIONS: tuple[Interaction, ...] = ("c", "r", "u", "d", "s")
 
-# Roles: a GP practice system acts for its own practice; service staff (project workers,
-# specialists) act for the practices they are assigned to; auditors read AuditEvent; "service" is
-# another service of ours (event consumers), never a client of the public API.
-Role = Literal["gp-system", "project-worker", "specialist", "auditor", "service"]
+# Roles: a GP practice system acts for its own practice, and so does a prescriber there (a clinician
+# who may sign prescriptions); service staff (project workers, specialists) act for the practices they
+# are assigned to; auditors read AuditEvent; "service" is another service of ours (event consumers),
+# never a client of the public API.
+Role = Literal["gp-system", "prescriber", "project-worker", "specialist", "auditor", "service"]
 
 STAFF_ROLES: frozenset[str] = frozenset({"project-worker", "specialist"})
 

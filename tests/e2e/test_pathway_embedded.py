@@ -107,3 +107,5 @@ def test_the_whole_pathway_runs_from_referral_to_prescription_and_mesh_document(
     facts = run_demo(base, token=token, practice="A81001", mesh_url=mesh_sandbox, echo=lines.append)
     assert facts["nhs"].startswith("999")
     assert any("new prescription" in line for line in lines)
+    # The approved step replaced the GP system's own authorisation: one active authorisation per medicine.
+    assert facts["active_per_opioid"] and set(facts["active_per_opioid"].values()) == {1}

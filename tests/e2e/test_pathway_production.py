@@ -67,6 +67,7 @@ def test_the_whole_pathway_runs_on_separate_processes_and_a_withdrawal_score_pau
         print("\n".join(lines))
         assert facts["nhs"].startswith("999")
         assert any("new prescription" in line for line in lines)
+        assert facts["active_per_opioid"] and set(facts["active_per_opioid"].values()) == {1}
 
         # Issue 6: a final SOWS total at or above MEDREVIEW_WITHDRAWAL_PAUSE_SCORE (default 11), written to
         # medreview, puts the taper on hold there; taper.paused puts de-scripting on hold in careplan.

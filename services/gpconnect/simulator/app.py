@@ -60,6 +60,7 @@ def _patient_json(patient: SimPatient) -> dict[str, Any]:
             {
                 "authorisationId": m.id,
                 "medicine": m.regimen.name,
+                "group": m.regimen.group,
                 "dmdCode": m.regimen.dmd_code or None,
                 "dosage": m.dosage,
                 "status": m.status,

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
 from services.gpconnect.simulator.record import structured_record
-from services.gpconnect.simulator.state import PracticeState, SimTask, Simulator
+from services.gpconnect.simulator.state import NotReplaceable, PracticeState, SimTask, Simulator
 
 __all__ = ["gp_api_router"]
 
@@ -163,16 +163,19 @@ def gp_api_router(sim: Simulator) -> APIRouter:
             code = next((c.get("code") for c in concept.get("coding", ())), None)
             prior = str((new.get("priorPrescription") or {}).get("reference", "")).rsplit("/", 1)[-1] or None
             quantity = ((new.get("dispenseRequest") or {}).get("quantity") or {}).get("value")
-            applied = state.apply_change(
-                nhs,
-                prior_id=prior,
-                dmd_code=code,
-                name=str(concept.get("text") or code or "medicine"),
-                dosage=" ".join(d.get("text", "") for d in new.get("dosageInstruction", ())),
-                quantity=int(quantity) if quantity else None,
-                reference=new.get("id"),
-                today=sim.today,
-            )
+            try:
+                applied = state.apply_change(
+                    nhs,
+                    prior_id=prior,
+                    dmd_code=code,
+                    name=str(concept.get("text") or code or "medicine"),
+                    dosage=" ".join(d.get("text", "") for d in new.get("dosageInstruction", ())),
+                    quantity=int(quantity) if quantity else None,
+                    reference=new.get("id"),
+                    today=sim.today,
+                )
+            except NotReplaceable as exc:
+                return 422, _outcome_body("business-rule", str(exc))
             sim.stats["prescription-changes"] += 1
             return 201, {**new, "id": applied.id, "intent": "plan"}
 
@@ -236,16 +239,19 @@ def gp_api_router(sim: Simulator) -> APIRouter:
             if nhs not in state.patients or poisoned(nhs):
                 return 422, {"error": "prescription change refused"}
             drug = change.get("drug") or {}
-            applied = state.apply_change(
-                nhs,
-                prior_id=change.get("replacesAuthorisationId"),
-                dmd_code=drug.get("dmdCode"),
-                name=str(drug.get("name", "medicine")),
-                dosage=str(change.get("dosage", "")),
-                quantity=(change.get("quantity") or {}).get("value"),
-                reference=change.get("externalReference"),
-                today=sim.today,
-            )
+            try:
+                applied = state.apply_change(
+                    nhs,
+                    prior_id=change.get("replacesAuthorisationId"),
+                    dmd_code=drug.get("dmdCode"),
+                    name=str(drug.get("name", "medicine")),
+                    dosage=str(change.get("dosage", "")),
+                    quantity=(change.get("quantity") or {}).get("value"),
+                    reference=change.get("externalReference"),
+                    today=sim.today,
+                )
+            except NotReplaceable as exc:
+                return 422, {"error": str(exc)}
             sim.stats["prescription-changes"] += 1
             return 201, {"authorisationId": applied.id}
 

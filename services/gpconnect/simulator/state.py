@@ -17,13 +17,18 @@ from services.gpconnect.simulator.population import (
     synthetic_practice,
 )
 
-__all__ = ["Faults", "PracticeState", "SimTask", "Simulator", "UnknownPatient"]
+__all__ = ["Faults", "NotReplaceable", "PracticeState", "SimTask", "Simulator", "UnknownPatient"]
 
 DECISION_TYPES = frozenset({"approve-taper-step", "review", "MedicationReview"})
 
 
 class UnknownPatient(LookupError):
     pass
+
+
+class NotReplaceable(ValueError):
+    """A change naming an authorisation the patient has no active one of: applying it would leave two
+    active prescriptions of one medicine (or stop nothing), so the GP system refuses it."""
 
 
 @dataclass
@@ -127,9 +132,12 @@ class PracticeState:
         today: date,
     ) -> SimMedication:
         """Stop the authorisation the change replaces and add the new one (a new authorisation, as GP
-        Connect's guidance says a dosage change is recorded)."""
+        Connect's guidance says a dosage change is recorded). A change that names an authorisation which is
+        not one of the patient's active ones is refused (``NotReplaceable``): this system's ids only."""
         patient = self.patient(nhs_number)
         prior = next((m for m in patient.medications if m.id == prior_id), None) if prior_id else None
+        if prior_id and (prior is None or prior.status != "active"):
+            raise NotReplaceable(f"no active authorisation {prior_id} for this patient")
         if prior is not None:
             prior.status = "stopped"
         regimen = _regimen(dmd_code, name, prior)

@@ -18,6 +18,8 @@ from services.medreview.fhir_mapping.review import (
 from services.medreview.fhir_mapping.taper_plan import (
     StepRecord,
     conformant,
+    moved,
+    moved_activity,
     policy_extension,
     policy_of,
     step_activity,
@@ -54,6 +56,8 @@ __all__ = [
     "gp_task",
     "instant",
     "medication_names",
+    "moved",
+    "moved_activity",
     "number",
     "ome_observation",
     "order_from_proposal",

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -49,6 +49,8 @@ __all__ = [
     "STEP_URL",
     "StepRecord",
     "conformant",
+    "moved",
+    "moved_activity",
     "policy_extension",
     "policy_of",
     "step_activity",
@@ -265,6 +267,50 @@ def _request_date(request: Mapping[str, Any]) -> str | None:
         bounds = ((dosage.get("timing") or {}).get("repeat") or {}).get("boundsPeriod") or {}
         start = start or bounds.get("start")
     return str(start) if start else None
+
+
+def _later(text: Any, days: int) -> Any:
+    if not isinstance(text, str) or len(text) < 10:
+        return text
+    return (date.fromisoformat(text[:10]) + timedelta(days=days)).isoformat() + text[10:]
+
+
+def moved(request: Mapping[str, Any], days: int) -> dict[str, Any]:
+    """A step's proposed MedicationRequest ``days`` later: its validity start and its dosages' start (a late
+    approval moves the step to the day it was approved, and every later step as far)."""
+    found = dict(request)
+    dispense = dict(found.get("dispenseRequest") or {})
+    if "validityPeriod" in dispense:
+        period = dict(dispense["validityPeriod"])
+        period["start"] = _later(period.get("start"), days)
+        dispense["validityPeriod"] = period
+        found["dispenseRequest"] = dispense
+    dosages = []
+    for dosage in found.get("dosageInstruction") or []:
+        bounds = ((dosage.get("timing") or {}).get("repeat") or {}).get("boundsPeriod")
+        if bounds:
+            repeat = {
+                **dosage["timing"]["repeat"],
+                "boundsPeriod": {**bounds, "start": _later(bounds.get("start"), days)},
+            }
+            dosage = {**dosage, "timing": {**dosage["timing"], "repeat": repeat}}
+        dosages.append(dosage)
+    if dosages:
+        found["dosageInstruction"] = dosages
+    return found
+
+
+def moved_activity(activity: Mapping[str, Any], days: int) -> dict[str, Any]:
+    """A hold's activity ``days`` later (its ``detail.scheduledPeriod.start``)."""
+    found = dict(activity)
+    detail = dict(found.get("detail") or {})
+    if "scheduledPeriod" in detail:
+        detail["scheduledPeriod"] = {
+            **detail["scheduledPeriod"],
+            "start": _later(detail["scheduledPeriod"].get("start"), days),
+        }
+        found["detail"] = detail
+    return found
 
 
 def _text(concept: Any) -> str | None:

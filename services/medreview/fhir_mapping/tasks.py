@@ -62,8 +62,11 @@ def gp_task(
     summary: str,
     based_on: str | None = None,
     due: date | None = None,
+    send_on: date | None = None,
 ) -> dict[str, Any]:
-    """A Task for the practice (``status`` requested, ``intent`` order) with a new identifier."""
+    """A Task for the practice (``status`` requested, ``intent`` order) with a new identifier. ``due``: the
+    date it is about (``restriction.period.start``, a step's date); ``send_on``: the day the practice is to
+    have it (``executionPeriod.start``): gpconnect does not deliver it to the GP system before then."""
     task: dict[str, Any] = {
         "resourceType": "Task",
         "identifier": [{"system": TASK_ID_SYSTEM, "value": str(uuid.uuid4())}],
@@ -83,6 +86,8 @@ def gp_task(
         task["basedOn"] = [{"reference": based_on}]
     if due:
         task["restriction"] = {"period": {"start": instant(due)}}
+    if send_on:
+        task["executionPeriod"] = {"start": instant(send_on)}
     return task
 
 

@@ -21,14 +21,16 @@ from services.medreview.handlers.review import (
     review_patient,
     reviewed,
 )
-from services.medreview.handlers.session import Session
-from services.medreview.handlers.taper import propose_taper
+from services.medreview.handlers.session import APPROVAL_LEAD_DAYS, Session
+from services.medreview.handlers.taper import inferred_pace, propose_taper
 
 __all__ = [
+    "APPROVAL_LEAD_DAYS",
     "Session",
     "close_taper",
     "current_regimen",
     "decide_step",
+    "inferred_pace",
     "on_medication_list_synced",
     "on_patient_discharged",
     "on_patient_enrolled",

@@ -21,6 +21,8 @@ from services.medreview.fhir_mapping import (
     Outcome,
     StepRecord,
     instant,
+    moved,
+    moved_activity,
     order_from_proposal,
     outcome_of,
     task_identifier,
@@ -97,6 +99,9 @@ def decide_step(
         if answer is not None and answer.get(key):
             closed[key] = answer[key]
     if outcome.decision is Decision.APPROVED:
+        late = (s.now.date() - step.date).days
+        if late > 0:  # approved after its date: it starts today, and every later step as much later
+            steps, step = _moved_on(s, careplan, steps, step, late)
         refusal = _increase(s, steps, step)
         if refusal is None:
             order = _approve(s, careplan, steps, step)
@@ -113,6 +118,27 @@ def decide_step(
     stored = s.put(closed)  # closed first, so that cancelling the step finds no open Task to cancel
     _decline(s, careplan, steps, step, reason)
     return stored
+
+
+def _moved_on(
+    s: Session, careplan: dict[str, Any], steps: Sequence[StepRecord], step: StepRecord, days: int
+) -> tuple[list[StepRecord], StepRecord]:
+    """Move ``step`` and every later pending step ``days`` on; the steps read again and the step."""
+    for later in steps:
+        if later.index < step.index or not later.pending:
+            continue
+        if later.proposal is not None:
+            s.put(moved(s.repo.read(s.conn, later.proposal, s.tenants), days))
+        else:
+            careplan["activity"][later.index] = moved_activity(careplan["activity"][later.index], days)
+    add_progress(
+        s,
+        careplan,
+        step,
+        f"Approved {days} day(s) after its date: it and every later step move {days} day(s) on",
+    )
+    moved_steps = plan_steps(s, careplan)
+    return moved_steps, next(st for st in moved_steps if st.index == step.index)
 
 
 def _prior(steps: Sequence[StepRecord], step: StepRecord) -> str:

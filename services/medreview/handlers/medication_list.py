@@ -29,6 +29,7 @@ from services.medreview.codes import (
     source_tag,
 )
 from services.medreview.fhir_mapping import instant
+from services.medreview.handlers.reconcile import reconcile_gp_record
 from services.medreview.handlers.session import Session
 from services.medreview.medication_list import reference, resources_from_bundle
 from shared.contracts import CloudEvent
@@ -51,8 +52,12 @@ def on_patient_enrolled(s: Session, event: CloudEvent) -> None:
 
 
 def on_medication_list_synced(s: Session, event: CloudEvent) -> None:
-    """``medication.list-synced``: the GP record's list replaces the one stored."""
-    store_medication_list(s, event.data, source=SOURCE_GP_RECORD, listed_at=event.time)
+    """``medication.list-synced``: the GP record's list replaces the one stored; after a write-back (the
+    record is read again each time) it is reconciled with the patient's taper (``reconcile``)."""
+    stored = store_medication_list(s, event.data, source=SOURCE_GP_RECORD, listed_at=event.time)
+    if stored is not None:
+        patient = str(stored["subject"]["reference"])
+        reconcile_gp_record(s, patient, resources_from_bundle(event.data), event.time)
 
 
 def _patient(resources: Sequence[Mapping[str, Any]]) -> str | None:

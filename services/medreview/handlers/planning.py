@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from datetime import timedelta
 from typing import Any
 
 from services.medreview.codes import STEP_WITHDRAWN
@@ -213,6 +214,7 @@ def request_next_approval(s: Session, careplan: Mapping[str, Any]) -> dict[str, 
             summary=summary,
             based_on=f"CarePlan/{careplan['id']}",
             due=upcoming.date,
+            send_on=max(s.now.date(), upcoming.date - timedelta(days=s.approval_lead_days)),
         )
     )
     s.emit(GP_TASK_REQUESTED_V1, f"Task/{task['id']}", task)

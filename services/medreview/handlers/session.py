@@ -20,10 +20,12 @@ from shared.fhir import RequestContext
 from shared.fhir.audit import provenance
 from shared.outbox import record_event
 
-__all__ = ["SOURCE", "Session", "service_actor"]
+__all__ = ["APPROVAL_LEAD_DAYS", "SOURCE", "Session", "service_actor"]
 
 SOURCE = "/painreview/medreview"
 SERVICE_CLIENT = "medreview"
+APPROVAL_LEAD_DAYS = 7
+"""Default days before a step's date its approval Task reaches the practice (MEDREVIEW_APPROVAL_LEAD_DAYS)."""
 
 
 def service_actor(practice: str, event_id: str, correlation_id: str | None) -> RequestContext:
@@ -43,22 +45,44 @@ class Session:
     practice: str
     now: datetime
     correlation_id: str | None = None
+    approval_lead_days: int = APPROVAL_LEAD_DAYS
+    """A step's approval Task is for the practice this many days before the step's date."""
 
     @classmethod
     def for_request(
-        cls, conn: Connection, repo: MedreviewRepository, ctx: RequestContext, now: datetime | None = None
+        cls,
+        conn: Connection,
+        repo: MedreviewRepository,
+        ctx: RequestContext,
+        now: datetime | None = None,
+        *,
+        approval_lead_days: int = APPROVAL_LEAD_DAYS,
     ) -> Session:
         return cls(
-            conn, repo, ctx, ctx.tenants, ctx.principal.practice, now or datetime.now(UTC), ctx.correlation_id
+            conn,
+            repo,
+            ctx,
+            ctx.tenants,
+            ctx.principal.practice,
+            now or datetime.now(UTC),
+            ctx.correlation_id,
+            approval_lead_days,
         )
 
     @classmethod
     def for_event(
-        cls, conn: Connection, repo: MedreviewRepository, event: CloudEvent, now: datetime | None = None
+        cls,
+        conn: Connection,
+        repo: MedreviewRepository,
+        event: CloudEvent,
+        now: datetime | None = None,
+        *,
+        approval_lead_days: int = APPROVAL_LEAD_DAYS,
     ) -> Session:
         actor = service_actor(event.practice, event.id, event.correlationid)
         tenants = Tenancy({event.practice})  # the service acting for the event's practice
-        return cls(conn, repo, actor, tenants, event.practice, now or datetime.now(UTC), event.correlationid)
+        now = now or datetime.now(UTC)
+        return cls(conn, repo, actor, tenants, event.practice, now, event.correlationid, approval_lead_days)
 
     def owned_by(self, practice: str) -> Session:
         """The same unit of work creating resources for ``practice`` (one of the tenants)."""

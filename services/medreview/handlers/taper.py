@@ -5,19 +5,38 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from services.medreview.fhir_mapping import taper_careplan
+from services.medreview.fhir_mapping import instant, taper_careplan
 from services.medreview.handlers.planning import add_steps, announce, request_next_approval, taper_input
 from services.medreview.handlers.review import patient_session
 from services.medreview.handlers.session import Session
+from services.medreview.pace import first_opioid_use, is_long_term
 from services.medreview.taper import TaperPolicy, plan_taper
 from shared.contracts import TAPER_PROPOSED_V1
 from shared.fhir import Conflict, Unprocessable, new_id
+from shared.terminology import load_product_catalogue
 
-__all__ = ["propose_taper"]
+__all__ = ["inferred_pace", "propose_taper"]
+
+
+def inferred_pace(s: Session, patient: str, on: date) -> tuple[TaperPolicy, str]:
+    """The default policy for the patient's length of opioid use as the record tells it (``pace``), and a
+    sentence saying why, for the plan."""
+    stored = s.repo.patient_medications(s.conn, patient, s.tenants)
+    first = first_opioid_use(stored, load_product_catalogue(), s.repo.medications(s.conn, stored, s.tenants))
+    if is_long_term(first, on):
+        return TaperPolicy.long_term_use(), (
+            f"Opioids used since {first}: a year or more, so 10% of the starting dose a month "
+            "(a clinician may say otherwise with longTermUse)."
+        )
+    since = f"since {first}" if first else "for an unknown time (no date on the record)"
+    return TaperPolicy.uk_default(), (
+        f"Opioids used {since}: under a year as far as the record shows, so 10% of the starting dose every "
+        "2 weeks (a clinician may say otherwise with longTermUse)."
+    )
 
 
 def propose_taper(
-    s: Session, patient: str, policy: TaperPolicy, start: date, factor_table: str
+    s: Session, patient: str, policy: TaperPolicy, start: date, factor_table: str, *, pace: str | None = None
 ) -> dict[str, Any]:
     """Plan a taper from the current regimen and store it as a draft CarePlan with one proposed
     MedicationRequest per reduction; emit ``taper.proposed`` (the plan and those MedicationRequests) and ask
@@ -52,6 +71,8 @@ def propose_taper(
     careplan = taper_careplan(
         plan, patient=patient, created=s.now, activities=activities, description=description
     )
+    if pace:
+        careplan["note"] = [*careplan.get("note", []), {"time": instant(s.now), "text": pace}]
     stored = s.create(careplan, resource_id=careplan_id)
     announce(s, TAPER_PROPOSED_V1, stored)
     request_next_approval(s, stored)

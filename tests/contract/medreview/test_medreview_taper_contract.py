@@ -4,14 +4,17 @@ patient.discharged ends the plan; every resource medreview emits is valid R4 and
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import sqlalchemy as sa
 
 from services.medreview.fhir_mapping import StepRecord, step_references, steps_of
+from shared.auth import mint_local_token
 from shared.auth.principal import Tenancy
 from shared.contracts import GP_TASK_COMPLETED_V1, PATIENT_DISCHARGED_V1, from_json, taper_parts
 from shared.fhir import ResourceStore, validate_resource
+from shared.fhir.search import parse_search
 from shared.outbox import outbox
 from tests.contract.fhir.invariants import assert_invariants, cpl3_violations
 from tests.contract.medreview.conftest import (
@@ -137,6 +140,100 @@ def test_a_gp_system_declines_a_step_through_the_api_with_a_reason(medreview: Me
         {**PARAMS, "parameter": [{"name": "decision", "valueCode": "approved"}]},
     )
     assert again.status_code == 409
+
+
+def _audit_events(medreview: Medreview, practice: str, request_id: str) -> list[dict[str, Any]]:
+    query = parse_search("AuditEvent", [], default_count=1000, max_count=1000)
+    with medreview.system.services["medreview"].engine.connect() as conn:
+        found = ResourceStore().search(conn, query, tenants=Tenancy({practice})).resources
+    return [
+        e
+        for e in found
+        if any(
+            (entity.get("what") or {}).get("identifier", {}).get("value") == request_id
+            for entity in e.get("entity", [])
+        )
+    ]
+
+
+def _agent(event: dict[str, Any]) -> tuple[str, str]:
+    requestor = next(a for a in event["agent"] if a.get("requestor"))
+    return requestor["who"]["identifier"]["value"], requestor["role"][0]["text"]
+
+
+def test_only_a_prescriber_at_the_practice_decides_and_every_decision_and_refusal_is_audited_with_who(
+    medreview: Medreview,
+) -> None:
+    """A project worker or specialist assigned to the practice is refused 403 (audited, naming them) and the
+    step stays proposed; a prescriber of another practice cannot reach it; the practice's prescriber's
+    decision is audited naming the prescriber."""
+    patient, careplan = start(medreview)
+    task = approval_task(medreview, patient)
+    approve = {**PARAMS, "parameter": [{"name": "decision", "valueCode": "approved"}]}
+    for role in ("project-worker", "specialist"):
+        staff = mint_local_token(
+            medreview.system.auth, practice=PRACTICE, scope="system/*.cruds", role=role, practices=[PRACTICE]
+        )
+        request_id = str(uuid.uuid4())
+        refused = medreview.client.post(
+            f"/medreview/fhir/Task/{task['id']}/$decide",
+            json=approve,
+            headers={**medreview.headers(staff), "x-request-id": request_id},
+        )
+        assert refused.status_code == 403, refused.text
+        assert refused.json()["resourceType"] == "OperationOutcome"
+        [event] = _audit_events(medreview, PRACTICE, request_id)
+        assert event["outcome"] == "4" and _agent(event) == (f"local-cli-{role}-{PRACTICE}", role)
+        assert medreview.get(f"/fhir/Task/{task['id']}").json()["status"] == "requested"
+    assert not medreview.events("taper.approved.v1", f"CarePlan/{careplan['id']}")
+    elsewhere = mint_local_token(
+        medreview.system.auth, practice="B82002", scope="system/*.cruds", role="prescriber"
+    )
+    assert medreview.post(f"/fhir/Task/{task['id']}/$decide", approve, token=elsewhere).status_code == 404
+    prescriber = mint_local_token(
+        medreview.system.auth, practice=PRACTICE, scope="system/*.cruds", role="prescriber"
+    )
+    request_id = str(uuid.uuid4())
+    decided = medreview.client.post(
+        f"/medreview/fhir/Task/{task['id']}/$decide",
+        json=approve,
+        headers={**medreview.headers(prescriber), "x-request-id": request_id},
+    )
+    assert decided.status_code == 200 and decided.json()["status"] == "completed", decided.text
+    [event] = _audit_events(medreview, PRACTICE, request_id)
+    assert event["outcome"] == "0" and _agent(event) == (f"local-cli-prescriber-{PRACTICE}", "prescriber")
+    assert medreview.events("taper.approved.v1", f"CarePlan/{careplan['id']}")
+
+
+def test_the_pace_follows_the_records_first_prescription_unless_a_clinician_says_otherwise(
+    medreview: Medreview,
+) -> None:
+    """Morphine first prescribed on 2 January 2024, more than a year before the plan starts on 6 April 2026:
+    10% of the starting dose a month (steps 28 days apart), said on the plan; a clinician's
+    ``longTermUse`` false keeps the two-weekly default."""
+    patient = new_patient()
+    morphine = medicine(
+        patient, f"{patient}-mor", "Morphine sulfate 60mg modified-release tablets", "one twice a day"
+    )
+    synced(medreview, patient, morphine | {"authoredOn": "2024-01-02T09:00:00Z"})
+    body = {**PARAMS, "parameter": [{"name": "startDate", "valueDate": "2026-04-06"}]}
+    response = medreview.post(f"/fhir/Patient/{patient}/$propose-taper", body)
+    assert response.status_code == 200, response.text
+    plan = response.json()
+    first, second = steps(medreview, plan)[:2]
+    assert (first.date.isoformat(), second.date.isoformat()) == ("2026-04-06", "2026-05-04")
+    assert "since 2024-01-02: a year or more" in plan["note"][-1]["text"]
+    discharge = {**PARAMS, "parameter": [{"name": "reason", "valueString": "clinician review"}]}
+    assert medreview.post(f"/fhir/CarePlan/{plan['id']}/$pause", discharge).status_code == 200
+    revoke = medreview.get(f"/fhir/CarePlan/{plan['id']}").json() | {"status": "revoked"}
+    medreview.client.put(
+        f"/medreview/fhir/CarePlan/{plan['id']}", json=revoke, headers=medreview.headers()
+    ).raise_for_status()
+    said = [{"name": "startDate", "valueDate": "2026-04-06"}, {"name": "longTermUse", "valueBoolean": False}]
+    again = medreview.post(f"/fhir/Patient/{patient}/$propose-taper", {**PARAMS, "parameter": said})
+    assert again.status_code == 200, again.text
+    first, second = steps(medreview, again.json())[:2]
+    assert (second.date - first.date).days == 14
 
 
 def test_a_withdrawal_score_posted_to_medreview_pauses_the_plan(medreview: Medreview) -> None:

@@ -17,6 +17,7 @@ from services.gpconnect.adapters import (
 from services.gpconnect.adapters.gpconnect_fhir import GP_CONNECT_INTERACTION
 from services.gpconnect.practices import PracticeConfig
 from services.gpconnect.simulator import SimulatorSettings, create_simulator_app
+from services.gpconnect.writeback import naming_gp_authorisation
 from tests.unit.gpconnect.deliveries import prescription_changed, task_requested
 from tests.unit.gpconnect.records import load_fixture
 
@@ -131,7 +132,8 @@ async def test_both_supplier_styles_read_task_and_prescribe_against_the_simulato
         await client.post(f"{base}/inbox/{task_id}/approve", json={"reason": "Agreed"})
         decision = await adapter.task_decision(task_id)
         assert decision is not None and decision.business_status == "approved" and decision.reason == "Agreed"
-        change = prescription_changed(7).data
+        current = patient.opioids[0].id  # the GP system's own authorisation, as read over GP Connect
+        change = naming_gp_authorisation(prescription_changed(7).data, current)
         first = await adapter.write_prescription_change(
             change, patient.nhs_number, idempotency_key=f"{supplier}-p"
         )
@@ -144,6 +146,16 @@ async def test_both_supplier_styles_read_task_and_prescribe_against_the_simulato
         assert [c["authorisationId"] for c in changes["changes"]].count(first) == 1
         meds = (await client.get(f"{base}/patients/{patient.nhs_number}")).json()["medications"]
         assert any(m["authorisationId"] == first and m["status"] == "active" for m in meds)
+        assert next(m for m in meds if m["authorisationId"] == current)["status"] == "stopped"
+        # The same authorisation again (it is stopped now), or one this system never issued: refused, so the
+        # record never ends with the old and the new both active.
+        for stale in (current, "MR-MORPH"):
+            with pytest.raises(PermanentDeliveryError):
+                await adapter.write_prescription_change(
+                    naming_gp_authorisation(prescription_changed(8).data, stale),
+                    patient.nhs_number,
+                    idempotency_key=f"{supplier}-{stale}",
+                )
 
 
 async def test_a_poisoned_patients_writes_are_refused_for_good(simulator):

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import base64
 import json
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from services.gpconnect.adapters import PermanentDeliveryError, TaskDecision, TransientDeliveryError
+from services.gpconnect.adapters.gpconnect_fhir import new_prescription
+from shared.contracts import CloudEvent
 from shared.outbox import request_replay
 from tests.unit.gpconnect.deliveries import (
     enrolled,
@@ -18,6 +21,7 @@ from tests.unit.gpconnect.records import load_fixture
 
 pytestmark = pytest.mark.anyio
 
+MEDICATION_SOURCE = "https://pain-review.example.org/fhir/CodeSystem/medication-source"
 TIMEOUT = TransientDeliveryError("ReadTimeout calling the GP system")
 
 
@@ -180,3 +184,72 @@ async def test_a_plan_summary_with_an_attachment_also_goes_to_the_mesh_mailbox(d
     assert mailbox == "X26ABC2"
     assert document.content == b"Pain management plan: pacing, sleep hygiene"
     assert document.filename == "plan.txt"
+
+
+def _following(previous: CloudEvent, n: int) -> CloudEvent:
+    """Step ``n``'s change: it replaces medreview's order of the step before (ours, tagged as ours)."""
+    event = prescription_changed(n)
+    new, _ = (e["resource"] for e in event.data["entry"])
+    before = json.loads(json.dumps(previous.data["entry"][0]["resource"]))
+    before |= {"status": "stopped", "meta": {"tag": [{"system": MEDICATION_SOURCE, "code": "medreview"}]}}
+    new["priorPrescription"] = {"reference": previous.subject}
+    event.data["entry"][1] = {"fullUrl": previous.subject, "resource": before}
+    return event
+
+
+async def test_each_change_names_the_gp_systems_own_authorisation_and_the_record_is_read_again(deliveries):
+    """Step 1 replaces the authorisation read over GP Connect (its GP identifier); step 2 replaces our step-1
+    order, which the GP system knows only by the id it gave it; step 2 waits until step 1 is written; after
+    each write the record is read again and published as the synced medication list."""
+    await enrol(deliveries)
+    first = prescription_changed(1)
+    second = _following(first, 2)
+    deliveries.deliver_event(second)
+    await deliveries.worker.run_once()
+    [waiting] = [r for r in deliveries.rows() if r.kind == "prescription"]
+    assert waiting.state == "pending" and "not in the GP record yet" in waiting.last_error
+    assert not deliveries.gp.prescriptions
+    deliveries.deliver_event(first)
+    await deliveries.drain()
+    written = {key: change for key, change in deliveries.gp.prescriptions.items()}
+    sent_first = new_prescription(written[f"{first.id}:prescription"])
+    sent_second = new_prescription(written[f"{second.id}:prescription"])
+    assert sent_first["priorPrescription"] == {"reference": "MedicationRequest/MR-MORPH"}
+    assert sent_second["priorPrescription"] == {"reference": f"MedicationRequest/P-{first.id}:prescription"}
+    synced = [e for e in deliveries.outbox_events() if e.type == "medication.list-synced.v1"]
+    assert len(synced) == 3  # the enrolment's read and one after each write
+
+
+async def test_a_change_naming_nothing_it_replaces_is_refused_for_good(deliveries):
+    await enrol(deliveries)
+    event = prescription_changed(1)
+    del event.data["entry"][0]["resource"]["priorPrescription"]
+    deliveries.deliver_event(event)
+    await deliveries.drain()
+    assert deliveries.states()[f"{event.id}:prescription"] == "dead"
+    assert not deliveries.gp.prescriptions
+
+
+async def test_a_dated_change_is_written_on_its_date_and_a_task_reaches_the_gp_on_its_send_day(deliveries):
+    """Nothing reaches the GP system early: the clock is moved on, nothing sleeps."""
+    await enrol(deliveries)
+    today = datetime.now(UTC).date()
+    change = prescription_changed(1)
+    change.data["entry"][0]["resource"]["dispenseRequest"] = {
+        "validityPeriod": {"start": (today + timedelta(days=14)).isoformat()}
+    }
+    task = task_requested(
+        "approve-taper-step", executionPeriod={"start": (today + timedelta(days=7)).isoformat()}
+    )
+    deliveries.deliver_event(change)
+    deliveries.deliver_event(task)
+    for _ in range(3):
+        await deliveries.worker.run_once()
+        deliveries.clock.advance(3600)
+    assert not deliveries.gp.tasks and not deliveries.gp.prescriptions
+    deliveries.clock.advance(7 * 86400)
+    await deliveries.worker.run_once()
+    assert len(deliveries.gp.tasks) == 1 and not deliveries.gp.prescriptions
+    deliveries.clock.advance(7 * 86400)
+    await deliveries.worker.run_once()
+    assert len(deliveries.gp.prescriptions) == 1

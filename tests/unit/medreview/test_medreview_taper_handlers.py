@@ -147,6 +147,95 @@ def test_the_next_order_replaces_the_previous_order_not_the_original(mr: Harness
     assert ome_of(second[0]["resource"]) == 100
 
 
+def test_each_approval_task_is_for_the_practice_a_set_number_of_days_before_its_step(mr: Harness) -> None:
+    """The default lead is 7 days (MEDREVIEW_APPROVAL_LEAD_DAYS); a step already due is asked for today."""
+    propose(mr)
+    first = open_task(mr)
+    assert first["executionPeriod"] == {"start": "2026-03-02"}  # step 1 is dated today
+    assert first["restriction"]["period"]["start"] == "2026-03-02"
+    gp_answers(mr, first, "completed", "approved")
+    second = open_task(mr)
+    assert second["restriction"]["period"]["start"] == "2026-03-16"  # step 2, two weeks on
+    assert second["executionPeriod"] == {"start": "2026-03-09"}  # 16 March less 7 days
+
+
+def test_a_late_approval_starts_the_step_that_day_and_moves_every_later_step_as_far(mr: Harness) -> None:
+    careplan = propose(mr)
+    gp_answers(mr, open_task(mr), "completed", "approved")
+    before = mr.steps(careplan)
+    assert [st.date for st in before[1:4]] == [date(2026, 3, 16), date(2026, 3, 30), date(2026, 4, 13)]
+    answer = {**open_task(mr), "status": "completed", "businessStatus": {"text": "approved"}}
+    late = NOW + timedelta(days=20)  # 22 March: step 2 was dated 16 March, six days late
+    mr.consume(on_task_completed, GP_TASK_COMPLETED_V1, answer, subject=f"Task/{answer['id']}", time=late)
+    after = mr.steps(careplan)
+    assert after[1].date == date(2026, 3, 22) and after[1].status == "completed"
+    assert [st.date for st in after[2:4]] == [date(2026, 4, 5), date(2026, 4, 19)]
+    assert [st.date for st in after[1:]] == [st.date + timedelta(days=6) for st in before[1:]]
+    [_, (_, change)] = mr.events("prescription.changed.v1")
+    order = change["entry"][0]["resource"]
+    assert order["dispenseRequest"]["validityPeriod"]["start"] == "2026-03-22"
+    plan = mr.read(f"CarePlan/{careplan['id']}")
+    assert "6 day(s) after its date" in plan["activity"][1]["progress"][0]["text"]
+
+
+def _reread(mr: Harness, hours: int, *resources: dict[str, Any]) -> None:
+    """The GP record read again after a write-back (``medication.list-synced``), ``hours`` after NOW."""
+    mr.consume(
+        on_medication_list_synced,
+        MEDICATION_LIST_SYNCED_V1,
+        patient_bundle("p1", *resources),
+        time=NOW + timedelta(hours=hours),
+    )
+
+
+def _mismatch_flags(mr: Harness) -> list[dict[str, Any]]:
+    return [
+        i
+        for i in mr.search("DetectedIssue", ("patient", "Patient/p1"))
+        if i["code"]["coding"][0]["code"] == "opioid-authorisations-mismatch"
+    ]
+
+
+def test_the_gp_record_read_after_a_write_back_must_hold_one_active_authorisation_per_opioid(
+    mr: Harness,
+) -> None:
+    """Replaced as asked (the old authorisation stopped, the new one active): nothing to do. The old one
+    still active beside the new: a review Task to the practice and a high-severity flag naming both, once."""
+    careplan = propose(mr)
+    gp_answers(mr, open_task(mr), "completed", "approved")
+    stopped = medicine("mor", MORPHINE_60_MR, "one twice a day") | {"status": "stopped"}
+    new = medicine(
+        "AUTH-2",
+        "Morphine sulfate 100mg modified-release tablets",
+        "110 mg a day",
+        priorPrescription={"reference": "MedicationRequest/mor"},
+    )
+    _reread(mr, 1, stopped, new)
+    assert not _mismatch_flags(mr)
+    assert not mr.search("Task", ("code", "review"))
+    still_active = medicine("mor", MORPHINE_60_MR, "one twice a day")
+    _reread(mr, 2, still_active, new)
+    [flag] = _mismatch_flags(mr)
+    assert flag["severity"] == "high"
+    assert {i["reference"] for i in flag["implicated"]} == {
+        "MedicationRequest/mor",
+        "MedicationRequest/AUTH-2",
+    }
+    assert "morphine: 2 active authorisation(s) in the GP record, 1 expected" in flag["code"]["text"]
+    [task] = mr.search("Task", ("code", "review"), ("status", "requested"))
+    assert task["focus"] == {"reference": f"CarePlan/{careplan['id']}"}
+    assert [t for t, d in mr.events("gp.task-requested.v1") if d["id"] == task["id"]]
+    _reread(mr, 3, still_active, new)  # read again before the practice answered: no second Task or flag
+    assert len(mr.search("Task", ("code", "review"))) == 1 and len(_mismatch_flags(mr)) == 1
+
+
+def test_a_gp_record_read_before_any_step_was_written_back_is_not_reconciled(mr: Harness) -> None:
+    propose(mr)
+    twice = medicine("mor2", MORPHINE_60_MR, "one twice a day")
+    _reread(mr, 1, medicine("mor", MORPHINE_60_MR, "one twice a day"), twice)
+    assert not _mismatch_flags(mr) and not mr.search("Task", ("code", "review"))
+
+
 def test_a_decline_records_the_gps_reason_and_ends_the_plan(mr: Harness) -> None:
     propose(mr)
     task = open_task(mr)

@@ -150,7 +150,7 @@ def test_the_regimen_comes_from_an_ome_result_with_the_product_familys_strengths
     assert regimen.strengths == OXYCODONE_MR
 
 
-def test_co_codamol_never_takes_more_tablets_than_now_so_paracetamol_never_rises() -> None:
+def test_co_codamol_keeps_its_strength_and_never_takes_more_tablets_so_paracetamol_never_rises() -> None:
     resource = {
         "resourceType": "MedicationRequest",
         "id": "cc",
@@ -159,10 +159,13 @@ def test_co_codamol_never_takes_more_tablets_than_now_so_paracetamol_never_rises
         "dosageInstruction": [{"text": "two tablets four times a day"}],
     }
     [regimen] = regimen_from_ome(oral_morphine_equivalent([resource]))
-    assert regimen.max_units == 8 and regimen.strengths == (Decimal(8), Decimal(15), Decimal(30))
+    assert regimen.max_units == 8 and regimen.strengths == (Decimal(30),)  # one strength kept
     plan = plan_taper([regimen], START)
     assert plan.reaches_target
     assert all(sum(n for _, n in step.dose.units) <= 8 for step in plan.steps)
+    assert {strength for step in plan.steps for strength, _ in step.dose.units} <= {Decimal(30)}
+    # 240 mg a day, 10% of it (24 mg) a step is nearest one 30 mg tablet less: 210, then 180, 150, ...
+    assert [step.dose.daily_dose for step in plan.steps[:3]] == [210, 180, 150]
 
 
 # --- properties ------------------------------------------------------------------------------------------

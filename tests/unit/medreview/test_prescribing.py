@@ -1,0 +1,277 @@
+"""Taper steps as orders a GP could sign (``services.medreview.prescribing``).
+
+The table's expected orders are worked out by hand from the dm+d strengths in
+shared/terminology/data/dmd-opioid-products.csv (MST-style morphine MR tablets 5, 10, 15, 30, 60, 100, 200 mg;
+fentanyl patches 12, 25, 37.5, 50, 75, 100 micrograms/hour changed every 72 h; buprenorphine 7-day patches)
+and the Misuse of Drugs Regulations 2001 schedules as the BNF lists them (morphine and oxycodone Schedule 2,
+morphine oral solution of not more than 2 mg/ml Schedule 5, buprenorphine Schedule 3, codeine Schedule 5).
+The properties run plans over generated regimens of every opioid product in that file.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from decimal import Decimal
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from services.medreview.prescribing import (
+    Order,
+    PrescribingProblem,
+    controlled_schedule,
+    in_words,
+    issuable_per_dose,
+    step_orders,
+)
+from services.medreview.strengths import compose_dose
+from services.medreview.taper import CAP_WINDOW_DAYS, RegimenItem, TaperPolicy, plan_taper
+from shared.terminology import DmdProduct, DrugClass, load_product_catalogue
+
+CATALOGUE = load_product_catalogue()
+OPIOIDS = tuple(p for p in CATALOGUE.products if p.drug_class is DrugClass.OPIOID)
+
+
+def product(name: str) -> DmdProduct:
+    return next(p for p in CATALOGUE.products if p.name == name)
+
+
+def orders(name: str, daily: str, per_day: int, days: int) -> tuple[Order, ...] | PrescribingProblem:
+    chosen = product(name)
+    return step_orders(Decimal(daily), chosen, CATALOGUE.family_of(chosen), doses_per_day=per_day, days=days)
+
+
+def summary(found: tuple[Order, ...] | PrescribingProblem) -> object:
+    if isinstance(found, PrescribingProblem):
+        return found.code
+    return [(o.product.name, o.per_dose, o.doses_per_day, o.quantity, o.controlled) for o in found]
+
+
+MST = "Morphine {}mg modified-release tablets"
+
+
+@pytest.mark.parametrize(
+    ("name", "daily", "per_day", "days", "expected"),
+    [
+        # 60 mg twice a day: one 60 mg tablet a dose, 2 x 14 = 28 tablets.
+        (MST.format(60), "120", 2, 14, [(MST.format(60), 1, 2, 28, True)]),
+        # 110 mg a day twice a day = 55 mg a dose = 30 + 15 + 10 (no two tablets make 55): 28 of each.
+        (
+            MST.format(60),
+            "110",
+            2,
+            14,
+            [
+                (MST.format(30), 1, 2, 28, True),
+                (MST.format(15), 1, 2, 28, True),
+                (MST.format(10), 1, 2, 28, True),
+            ],
+        ),
+        # 15 mg a day twice a day is 7.5 mg a dose: no whole MR tablets make it (never divided).
+        (MST.format(60), "15", 2, 14, "not-issuable"),
+        # Co-codamol keeps its one strength: 120 mg a day four times a day is one 30/500 tablet a dose, 56
+        # for 14 days; codeine is Schedule 5, so no controlled-drug wording is needed.
+        ("Co-codamol 30mg/500mg tablets", "120", 4, 14, [("Co-codamol 30mg/500mg tablets", 1, 4, 56, False)]),
+        # ... and 120 mg a day three times a day (40 mg a dose) is not whole 30 mg tablets: refused, never
+        # made up with the 8 mg strength (that would add paracetamol).
+        ("Co-codamol 30mg/500mg tablets", "120", 3, 14, "not-issuable"),
+        # 62.5 micrograms/hour = 37.5 + 25 worn together, changed every 72 h: 28 days need ceil(672/72) = 10.
+        (
+            "Fentanyl 50micrograms/hour transdermal patches",
+            "62.5",
+            1,
+            28,
+            [
+                ("Fentanyl 37.5microgram/hour transdermal patches", 1, 1, 10, True),
+                ("Fentanyl 25micrograms/hour transdermal patches", 1, 1, 10, True),
+            ],
+        ),
+        # Buprenorphine 10 micrograms/hour, a 7-day patch: 28 days need 4; Schedule 3.
+        (
+            "Buprenorphine 10micrograms/hour transdermal patches",
+            "10",
+            1,
+            28,
+            [("Buprenorphine 10micrograms/hour transdermal patches", 1, 1, 4, True)],
+        ),
+        # Oramorph 10 mg/5 ml (2 mg/ml, Schedule 5): 32 mg a day four times = 8 mg = 4 ml a dose;
+        # 4 x 4 x 28 = 448 ml.
+        (
+            "Morphine sulfate 10mg/5ml oral solution",
+            "32",
+            4,
+            28,
+            [("Morphine sulfate 10mg/5ml oral solution", 4, 4, 448, False)],
+        ),
+        # 30 mg a day four times is 7.5 mg = 3.75 ml a dose: not a 0.5 ml measure.
+        ("Morphine sulfate 10mg/5ml oral solution", "30", 4, 28, "not-issuable"),
+        # Oxycodone 5 mg/5 ml (1 mg/ml, Schedule 2): 20 mg a day four times = 5 ml a dose, 280 ml in 14 days.
+        (
+            "Oxycodone 5mg/5ml oral solution sugar free",
+            "20",
+            4,
+            14,
+            [("Oxycodone 5mg/5ml oral solution sugar free", 5, 4, 280, True)],
+        ),
+        # A stop orders nothing.
+        (MST.format(60), "0", 2, 14, []),
+    ],
+)
+def test_a_steps_dose_becomes_the_orders_worked_out_by_hand(
+    name: str, daily: str, per_day: int, days: int, expected: object
+) -> None:
+    assert summary(orders(name, daily, per_day, days)) == expected
+
+
+def test_controlled_drug_orders_state_the_dose_and_the_total_in_words_and_figures() -> None:
+    [order] = orders(MST.format(60), "120", 2, 14)  # type: ignore[misc]
+    assert order.instruction == (
+        "Take one 60 mg modified-release tablet twice a day (60 mg a dose, 120 mg a day)"
+    )
+    assert order.supply == "28 (twenty-eight) tablets"
+    [patch] = orders("Buprenorphine 10micrograms/hour transdermal patches", "10", 1, 28)  # type: ignore[misc]
+    assert patch.instruction == "Apply one 10 micrograms/hour patch, replacing it every 168 hours"
+    assert patch.supply == "4 (four) patches"
+    [liquid] = orders("Oxycodone 5mg/5ml oral solution sugar free", "20", 4, 14)  # type: ignore[misc]
+    assert liquid.instruction == "Take 5 ml (5 mg) of the 5 mg in 5 ml oral solution four times a day"
+    assert liquid.supply == "280 (two hundred and eighty) ml"
+
+
+@pytest.mark.parametrize(
+    ("value", "words"),
+    [
+        ("1", "one"),
+        ("14", "fourteen"),
+        ("28", "twenty-eight"),
+        ("56", "fifty-six"),
+        ("100", "one hundred"),
+        ("115", "one hundred and fifteen"),
+        ("448", "four hundred and forty-eight"),
+        ("1005", "one thousand and five"),
+        ("1120", "one thousand one hundred and twenty"),
+        ("17.5", "seventeen point five"),
+        ("0.5", "zero point five"),
+    ],
+)
+def test_quantities_in_words(value: str, words: str) -> None:
+    assert in_words(Decimal(value)) == words
+
+
+@pytest.mark.parametrize(
+    ("name", "schedule"),
+    [
+        (MST.format(60), 2),
+        ("Morphine sulfate 20mg/ml oral solution sugar free", 2),
+        ("Morphine sulfate 10mg/5ml oral solution", None),
+        ("Oxycodone 5mg/5ml oral solution sugar free", 2),
+        ("Fentanyl 25micrograms/hour transdermal patches", 2),
+        ("Tapentadol 50mg modified-release tablets", 2),
+        ("Buprenorphine 5micrograms/hour transdermal patches", 3),
+        ("Codeine 30mg tablets", None),
+        ("Co-dydramol 10mg/500mg tablets", None),
+    ],
+)
+def test_controlled_drug_schedules(name: str, schedule: int | None) -> None:
+    found = next((p for p in CATALOGUE.products if p.name == name), None)
+    if found is None:
+        pytest.skip(f"{name} is not in the product data")
+    assert controlled_schedule(found) == schedule
+
+
+# ---- properties over generated regimens ---------------------------------------------------------------
+@st.composite
+def regimens(draw: st.DrawFn) -> tuple[DmdProduct, RegimenItem, int]:
+    """A regimen of one opioid product as a GP could have written it: a per-dose composition of issuable
+    units, at a frequency the form allows (patches one worn; modified-release once or twice a day)."""
+    chosen = draw(st.sampled_from(OPIOIDS))
+    family = CATALOGUE.family_of(chosen)
+    strengths = issuable_per_dose(chosen, family)
+    if chosen.is_patch:
+        per_day = 1
+    elif chosen.modified_release:
+        per_day = draw(st.sampled_from((1, 2)))
+    else:
+        per_day = draw(st.sampled_from((1, 2, 3, 4)))
+    units = draw(st.lists(st.sampled_from(strengths), min_size=1, max_size=3))
+    per_dose = sum(units, Decimal(0))
+    max_units = len(units) if chosen.with_ingredients else max(len(units), 3)
+    if chosen.per_unit == "ml":
+        max_units = None
+    unit = "microgram/hour" if chosen.is_patch else "mg/day"
+    factor = Decimal("2.4") if chosen.is_patch else Decimal(1)
+    item = RegimenItem(
+        "MedicationRequest/x",
+        chosen.name,
+        chosen.ingredient,
+        per_dose * per_day,
+        unit,
+        factor,
+        strengths,
+        max_units,
+        per_day,
+    )
+    interval = draw(st.sampled_from((14, 28)))
+    return chosen, item, interval
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(regimens())
+def test_every_step_of_a_plan_is_issuable_as_written_never_up_and_within_the_monthly_cap(
+    drawn: tuple[DmdProduct, RegimenItem, int],
+) -> None:
+    chosen, item, interval = drawn
+    start = date(2026, 3, 2)
+    plan = plan_taper([item], start, TaperPolicy(interval_days=interval))
+    family = CATALOGUE.family_of(chosen)
+    previous = item.daily_dose
+    for step in plan.steps:
+        dose = step.dose.daily_dose
+        assert dose <= previous  # never an increase
+        previous = dose
+        found = step_orders(dose, chosen, family, doses_per_day=item.doses_per_day, days=interval)
+        assert not isinstance(found, PrescribingProblem), (chosen.name, dose, found)
+        covered = Decimal(0)
+        for order in found:
+            if chosen.is_patch or chosen.per_unit != "ml":
+                assert order.per_dose == order.per_dose.to_integral_value()  # MR, patches: whole units
+            if chosen.is_patch:
+                changes = -(-Decimal(interval * 24) // Decimal(chosen.patch_change_hours or 1))
+                assert order.quantity >= order.per_dose * changes
+                covered += order.mg_per_dose
+            else:
+                assert order.quantity >= order.per_dose * order.doses_per_day * interval
+                assert order.doses_per_day == item.doses_per_day  # the frequency is kept
+                covered += order.mg_per_dose * order.doses_per_day
+            assert "as directed" not in order.text.lower()
+            if order.controlled:
+                assert "mg a dose" in order.instruction or "micrograms/hour" in order.instruction
+                assert f"({in_words(order.quantity)})" in order.supply
+            if chosen.with_ingredients:
+                assert order.product.strength_per_unit == chosen.strength_per_unit  # one strength kept
+        assert covered == dose  # the orders give exactly the step's dose
+    baseline = plan.baseline_ome_mg_per_day
+    for step in plan.steps:
+        window = [
+            s.reduction_mg_per_day
+            for s in plan.steps
+            if step.date - timedelta(days=CAP_WINDOW_DAYS) < s.date <= step.date
+        ]
+        assert sum(window, Decimal(0)) * 100 <= baseline * 30  # never above 30% in any 28 days
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.sampled_from(OPIOIDS), st.integers(min_value=1, max_value=6), st.integers(min_value=1, max_value=40)
+)
+def test_any_dose_refused_is_one_no_whole_units_or_measures_make(
+    chosen: DmdProduct, per_day: int, tenths: int
+) -> None:
+    daily = Decimal(tenths) * chosen.strength_per_unit / 2
+    found = step_orders(daily, chosen, CATALOGUE.family_of(chosen), doses_per_day=per_day, days=14)
+    strengths = issuable_per_dose(chosen, CATALOGUE.family_of(chosen))
+    if chosen.is_patch:
+        issuable = compose_dose(daily, strengths) is not None
+    else:
+        issuable = compose_dose(daily / per_day, strengths) is not None
+    assert isinstance(found, PrescribingProblem) is (not issuable)
