@@ -7,7 +7,7 @@ from decimal import Decimal
 from hypothesis import given
 from hypothesis import strategies as st
 
-from shared.medicines.amounts import DailyAmount, DoseForm, DosageProblem
+from shared.medicines.amounts import DailyAmount, DosageProblem, DoseForm
 from shared.medicines.dose_text import read_dosage_text
 
 TABLET = DoseForm("tablet", Decimal(30), is_patch=False)
