@@ -16,7 +16,15 @@ from typing import Any
 
 from services.careplan.catalogue import EVALUATION_SYSTEM, FHIR_BASE, INTERVENTION_SYSTEM, Intervention
 
-__all__ = ["EvaluationFacts", "OmeReview", "Share", "intervention_shares", "measure_report", "ome_change"]
+__all__ = [
+    "EvaluationFacts",
+    "OmeReview",
+    "Share",
+    "intervention_shares",
+    "measure_report",
+    "ome_change",
+    "ome_not_computable",
+]
 
 MEASURE_URL = f"{FHIR_BASE}/Measure/service-evaluation"
 POPULATION = "http://terminology.hl7.org/CodeSystem/measure-population"
@@ -25,10 +33,14 @@ UCUM = "http://unitsofmeasure.org"
 
 @dataclass(frozen=True, slots=True)
 class OmeReview:
-    """One medication review's total daily OME (mg/day) at ``when`` (ISO 8601, sortable)."""
+    """One medication review's total daily OME (mg/day) at ``when`` (ISO 8601, sortable).
+
+    ``mg_per_day`` is ``None`` when the review could not compute every opioid's dose (its total was only a
+    lower bound): such a review is never used as a figure.
+    """
 
     when: str
-    mg_per_day: Decimal
+    mg_per_day: Decimal | None
 
 
 @dataclass(frozen=True)
@@ -97,17 +109,37 @@ def intervention_shares(facts: EvaluationFacts, catalogue: Mapping[str, Interven
     return shares
 
 
+def ome_not_computable(reviews: Mapping[str, Sequence[OmeReview]]) -> int:
+    """Patients reviewed twice or more whose first or latest total OME was not computable: left out."""
+    return sum(
+        1
+        for series in reviews.values()
+        if len(series) > 1 and None in (min(series, key=_when).mg_per_day, max(series, key=_when).mg_per_day)
+    )
+
+
+def _when(review: OmeReview) -> str:
+    return review.when
+
+
 def ome_change(reviews: Mapping[str, Sequence[OmeReview]]) -> tuple[int, Decimal, Decimal, Decimal | None]:
-    """(patients with two or more reviews, their total first OME, total latest OME, mean change), mg/day."""
+    """(patients with two or more reviews, their total first OME, total latest OME, mean change), mg/day.
+
+    A patient whose first or latest review's total was not computable (a lower bound) is left out: a
+    change measured from a lower bound would be a guess (:func:`ome_not_computable` counts them).
+    """
     firsts, latests = Decimal(0), Decimal(0)
     patients = 0
     for series in reviews.values():
-        ordered = sorted(series, key=lambda r: r.when)
+        ordered = sorted(series, key=_when)
         if len(ordered) < 2:
             continue
+        first, latest = ordered[0].mg_per_day, ordered[-1].mg_per_day
+        if first is None or latest is None:
+            continue
         patients += 1
-        firsts += ordered[0].mg_per_day
-        latests += ordered[-1].mg_per_day
+        firsts += first
+        latests += latest
     mean = None
     if patients:
         mean = ((latests - firsts) / patients).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
@@ -158,7 +190,10 @@ def measure_report(
     ]
     ome_group: dict[str, Any] = {
         "code": _concept(EVALUATION_SYSTEM, "ome-change", "Change in total daily OME"),
-        "population": [_population(EVALUATION_SYSTEM, "patients-reviewed-twice", patients)],
+        "population": [
+            _population(EVALUATION_SYSTEM, "patients-reviewed-twice", patients),
+            _population(EVALUATION_SYSTEM, "ome-not-computable", ome_not_computable(facts.reviews)),
+        ],
     }
     if mean is not None:
         ome_group["measureScore"] = _mg(mean)

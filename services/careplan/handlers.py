@@ -209,16 +209,22 @@ class CareplanHandlers:
         )
 
     def medication_reviewed(self, conn: Connection, event: CloudEvent) -> None:
-        """medreview.completed: the total daily OME (mg/day) at that review."""
+        """medreview.completed: the total daily OME (mg/day) at that review.
+
+        A total marked ``comparator: ">="`` is only a lower bound (an opioid's dose was not computable): it
+        is recorded without a value, so the evaluation counts the review as not computable, never as a figure.
+        """
         for observation in entries(event.data, "Observation"):
             quantity = observation.get("valueQuantity") or {}
             unit = (quantity.get("code"), quantity.get("unit"))
             if not {"mg/d", "mg/(24.h)", "mg/day"} & set(unit):
                 continue
             try:
-                value = Decimal(str(quantity["value"]))
+                value: Decimal | None = Decimal(str(quantity["value"]))
             except (KeyError, InvalidOperation):
                 continue
+            if quantity.get("comparator"):
+                value = None
             record_fact(
                 conn,
                 practice=event.practice,

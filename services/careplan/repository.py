@@ -176,11 +176,12 @@ def evaluation_facts(conn: Connection, tenants: Tenancy, start: datetime, end: d
     reviews: dict[str, list[OmeReview]] = defaultdict(list)
     for row in conn.execute(
         select(F.c.patient, F.c.occurred_at, F.c.value).where(
-            in_tenants, F.c.kind == "ome", F.c.occurred_at <= end, F.c.value.is_not(None)
+            in_tenants, F.c.kind == "ome", F.c.occurred_at <= end
         )
     ):
         if row.patient in enrolled:
-            reviews[row.patient].append(OmeReview(row.occurred_at.isoformat(), Decimal(row.value)))
+            value = None if row.value is None else Decimal(row.value)
+            reviews[row.patient].append(OmeReview(row.occurred_at.isoformat(), value))
     return EvaluationFacts(
         referrals=int(referrals),
         invited=int(invited),

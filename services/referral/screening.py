@@ -10,15 +10,14 @@ Score (points; `ScreeningWeights` holds every number): the opioid dose as oral m
 prescriptions in the course (1 point per 12, at most 2: it overlaps with time), co-prescribed
 benzodiazepine (3), gabapentinoid (2) or Z-drug (1.5), and more than one opioid (2). Dose leads because
 harm rises with it; sedatives next because with opioids they raise the risk of overdose. The dose is
-a ranking signal only, read from structured dosage (or quantity over expected supply) and the strength
-in the medicine's name; the medication review service computes the clinical OME. Patients are ranked
-eligible first, then needs-review, then ineligible, each by score.
+computed by the one OME engine (`shared.medicines`), the same function and data as the medication
+review: a dose it cannot read is shown as not computable, never estimated (a dispensed quantity is not
+a dose). Patients are ranked eligible first, then needs-review, then ineligible, each by score.
 """
 
 from __future__ import annotations
 
 import heapq
-import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date
@@ -37,8 +36,8 @@ from services.referral.eligibility import (
     distinct_medicines,
     latest_opioid_course,
     load_data,
-    medicine_entry,
 )
+from shared.medicines.ome import oral_morphine_equivalent
 
 __all__ = [
     "SCREENING_SIGNAL_SYSTEM",
@@ -112,63 +111,20 @@ def _signal(code: str, points: float, detail: str = "") -> Signal:
     return Signal(Coding(SCREENING_SIGNAL_SYSTEM, code, _signal_displays()[code]), round(points, 2), detail)
 
 
-_PATCH_RATE = re.compile(r"(\d+(?:\.\d+)?)\s*(?:micrograms?|mcg|µg)\s*/\s*(?:hour|hr|h)(?![a-z])")
-_STRENGTH = re.compile(r"(\d+(?:\.\d+)?)\s*(mg|micrograms?|mcg)(?:\s*/\s*(\d+(?:\.\d+)?)?\s*ml)?(?![a-z])")
-_PER_DAY = {"h": 24.0, "d": 1.0, "wk": 1 / 7, "mo": 12 / 365}
-_DAYS = {"d": 1.0, "day": 1.0, "days": 1.0, "wk": 7.0, "week": 7.0, "weeks": 7.0, "mo": 365 / 12}
-
-
-def _quantity(value: object) -> tuple[float, str] | None:
-    if isinstance(value, Mapping) and isinstance(value.get("value"), int | float):
-        return float(value["value"]), str(value.get("unit") or value.get("code") or "").lower()
-    return None
-
-
-def _amount_a_day(resource: Resource) -> tuple[float, str] | None:
-    """How much a day (value, unit) from structured dosage, else dispensed quantity over supply days."""
-    for dosage in [*resource.get("dosageInstruction", ()), *resource.get("dosage", ())]:
-        repeat = (dosage.get("timing") or {}).get("repeat") or {}
-        per_unit = _PER_DAY.get(str(repeat.get("periodUnit")))
-        for rate in dosage.get("doseAndRate", ()):
-            dose = _quantity(rate.get("doseQuantity")) or _quantity((rate.get("doseRange") or {}).get("high"))
-            if dose and per_unit and repeat.get("period"):
-                times = repeat.get("frequencyMax") or repeat.get("frequency") or 1
-                return dose[0] * times * per_unit / float(repeat["period"]), dose[1]
-    dispense = resource.get("dispenseRequest") or {}
-    quantity, supply = _quantity(dispense.get("quantity")), _quantity(dispense.get("expectedSupplyDuration"))
-    if quantity and supply and supply[0] > 0 and supply[1] in _DAYS:
-        return quantity[0] / (supply[0] * _DAYS[supply[1]]), quantity[1]
-    return None
-
-
 def daily_ome_mg(record: MedicineRecord) -> float | None:
-    """Rough oral morphine equivalent of one opioid record in mg/day; None when it cannot be read.
+    """Oral morphine equivalent of one opioid record in mg/day, by the one OME engine; None if not computable.
 
-    Patches: strength in micrograms an hour x the factor per microgram an hour, one patch at a time
-    (two strengths worn together are two records). Others: strength in mg per tablet, capsule or ml x
-    the amount a day x the route's factor (oral, or sublingual when the name says so).
+    The record counts as taken (screening decides what is current by its dates, not its status); a record
+    that names its medicine only through a Medication elsewhere is read by the name screening recognised.
     """
-    if len(record.ingredients) != 1:
+    resource = dict(record.resource)
+    resource["status"] = "active"
+    if not isinstance(resource.get("medicationCodeableConcept"), Mapping) and record.name:
+        resource["medicationCodeableConcept"] = {"text": record.name}
+    result = oral_morphine_equivalent([resource])
+    if result.incomplete or not result.medications:
         return None
-    (ingredient,) = record.ingredients
-    factors = medicine_entry(ingredient).get("ome", {})
-    rate = _PATCH_RATE.search(record.name)
-    if rate or "patch" in record.name or "transdermal" in record.name:
-        factor = factors.get("patch_per_microgram_hour")
-        return float(rate[1]) * float(factor) if rate and factor else None
-    amount = _amount_a_day(record.resource)
-    route = "sublingual" if "sublingual" in record.name else "oral"
-    factor, strength = float(factors.get(route) or 0), _STRENGTH.search(record.name)
-    if not (factor and strength and amount):
-        return None
-    mg = float(strength[1]) / (1000 if strength[2].startswith(("mic", "mcg")) else 1)
-    per_ml = mg / float(strength[3] or 1) if "ml" in strength[0] else None
-    value, unit = amount
-    if unit == "mg":
-        return value * factor
-    if unit == "ml":
-        return value * per_ml * factor if per_ml is not None else None
-    return value * mg * factor if per_ml is None else None
+    return float(result.total_mg_per_day)
 
 
 def _current(medicines: list[MedicineRecord], on: date) -> list[MedicineRecord]:

@@ -13,6 +13,7 @@ from services.careplan.evaluation import (
     intervention_shares,
     measure_report,
     ome_change,
+    ome_not_computable,
 )
 from shared.fhir import validate_resource
 from tests.unit.careplan.careplan_cohort import (
@@ -108,3 +109,29 @@ def test_the_chart_is_well_formed_svg_with_one_bar_per_intervention() -> None:
     bars = root.findall("{http://www.w3.org/2000/svg}rect")[1:]
     assert len(bars) == len(interventions())
     assert "74%" in svg and "Enrolled: 34" in svg
+
+
+def test_a_review_whose_total_was_a_lower_bound_is_never_used_as_a_figure() -> None:
+    reviews = {
+        "Patient/a": [OmeReview("2024-01-01", Decimal(120)), OmeReview("2024-05-01", Decimal(60))],
+        # the first review could not compute every opioid's dose: a change from it would be a guess
+        "Patient/b": [OmeReview("2024-01-01", None), OmeReview("2024-06-01", Decimal(70))],
+        # a lower bound in between changes nothing: the first and latest are both figures
+        "Patient/c": [
+            OmeReview("2024-01-01", Decimal(90)),
+            OmeReview("2024-02-01", None),
+            OmeReview("2024-03-01", Decimal(80)),
+        ],
+    }
+    # a: 120 -> 60, c: 90 -> 80; mean change ((60 - 120) + (80 - 90)) / 2 = -35.0
+    assert ome_change(reviews) == (2, Decimal(210), Decimal(140), Decimal("-35.0"))
+    assert ome_not_computable(reviews) == 1
+    facts = EvaluationFacts(
+        referrals=3, invited=3, enrolled=frozenset(reviews), retained=frozenset(reviews), reviews=reviews
+    )
+    report = measure_report(
+        facts, interventions(), period_start="2024-01-01", period_end="2024-12-31", generated="2025-01-01"
+    )
+    ome = report["group"][2]
+    counts = {p["code"]["coding"][0]["code"]: p["count"] for p in ome["population"]}
+    assert counts == {"patients-reviewed-twice": 2, "ome-not-computable": 1}

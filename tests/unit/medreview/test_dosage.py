@@ -7,11 +7,19 @@ from typing import Any
 
 import pytest
 
-from services.medreview.dosage import DailyAmount, DosageProblem, max_daily_amount, parse_dosage_text
+from shared.medicines.amounts import DailyAmount, DosageProblem, DoseForm
+from shared.medicines.dosage import max_daily_amount
+from shared.medicines.dose_text import read_dosage_text
+
+TABLET = DoseForm("tablet", Decimal(30), is_patch=False)
 
 
 def amount(dosages: list[dict[str, Any]], product_unit: str = "tablet", is_patch: bool = False) -> Any:
-    return max_daily_amount(dosages, product_unit=product_unit, is_patch=is_patch)
+    return max_daily_amount(dosages, DoseForm(product_unit, Decimal(30), is_patch))
+
+
+def parse_dosage_text(text: str, *, product_unit: str, is_patch: bool) -> DailyAmount | DosageProblem:
+    return read_dosage_text(text, DoseForm(product_unit, Decimal(30), is_patch))
 
 
 @pytest.mark.parametrize(
@@ -43,7 +51,8 @@ def test_uk_free_text_dosages_give_the_daily_maximum(text: str, expected: str, a
 
 def test_a_dose_written_in_mg_stays_in_mg() -> None:
     result = parse_dosage_text("20mg daily", product_unit="tablet", is_patch=False)
-    assert result == DailyAmount(Decimal(20), "mg", False, "20 mg x 1 a day")
+    assert isinstance(result, DailyAmount)
+    assert (result.quantity, result.unit, result.basis) == (Decimal(20), "mg", "20 mg x 1 a day")
 
 
 def test_ml_of_a_liquid_counts_in_the_products_own_unit() -> None:
@@ -152,3 +161,67 @@ def test_no_dosage_at_all_is_a_problem() -> None:
 def test_a_structured_dose_without_frequency_is_a_problem() -> None:
     result = amount([{"doseAndRate": [{"doseQuantity": {"value": 1, "unit": "tablet"}}]}])
     assert isinstance(result, DosageProblem) and result.code == "frequency-missing"
+
+
+@pytest.mark.parametrize(
+    ("text", "form", "expected", "unit"),
+    [
+        # a mass is a quantity of drug: 200 micrograms x 2 = 400 micrograms = 0.4 mg, never 400 tablets
+        ("200 micrograms twice a day", DoseForm("tablet", Decimal("0.4"), False), "0.4", "mg"),
+        # a rate on a patch: 10 microgram/hour worn, never 10 patches
+        (
+            "10 micrograms/hour applied once a week",
+            DoseForm("patch", Decimal(10), True),
+            "10",
+            "microgram/hour",
+        ),
+        # "one and a half" and "1½" keep their half: 1.5 x 2 = 3
+        ("one and a half tablets twice a day", TABLET, "3", "unit"),
+        ("1½ tablets bd", TABLET, "3", "unit"),
+        # an alternative counts its maximum: 2 x 6 (every 4 hours = 24/4) = 12
+        ("a tablet or two every 4 to 6 hours", TABLET, "12", "unit"),
+        ("10ml to 20ml every 4 hours when required", DoseForm("ml", Decimal(2), False), "120", "unit"),
+        # Latin numerals: ii qds = 2 x 4
+        ("ii qds prn", TABLET, "8", "unit"),
+        ("i-ii tds", TABLET, "6", "unit"),
+        # the maintenance dose counts, not the loading dose: 1 x 6
+        ("two now, then one every 4 hours", TABLET, "6", "unit"),
+        # a cap in mg below the frequency maximum: 2 x 30 mg x 6 = 360 mg, capped at 240 mg
+        ("1-2 every 4 hours, maximum 240mg in 24 hours", TABLET, "240", "mg"),
+        # a cap on doses: 2 tablets x min(6, 4) = 8
+        ("2 tablets every 4 hours, not more than 4 doses in 24 hours", TABLET, "8", "unit"),
+    ],
+)
+def test_masses_rates_fractions_alternatives_and_loading_doses_are_read(
+    text: str, form: DoseForm, expected: str, unit: str
+) -> None:
+    result = read_dosage_text(text, form)
+    assert isinstance(result, DailyAmount), result
+    assert (result.quantity, result.unit) == (Decimal(expected), unit)
+
+
+def test_a_loading_dose_is_noted_in_the_reading() -> None:
+    result = read_dosage_text("two now, then one every 4 hours", TABLET)
+    assert isinstance(result, DailyAmount) and result.loading == "2 now" and "loading" in result.basis
+
+
+@pytest.mark.parametrize(
+    ("text", "code", "words"),
+    [
+        ("2 tablets qds as per pain clinic", "dosage-words-unread", ("per", "clinic")),
+        ("5 qds", "dose-unit-missing", ("5",)),  # a bare number of a liquid: ml or mg?
+        ("10mg (10ml) every 4 hours", "dose-inconsistent", ("10mg", "10ml")),
+        ("apply one 25 microgram/hour patch", "dose-ambiguous", ("1", "25 microgram/hour")),
+    ],
+)
+def test_what_is_not_read_with_certainty_names_the_words(
+    text: str, code: str, words: tuple[str, ...]
+) -> None:
+    form = DoseForm("ml", Decimal(2), False) if "qds" in text and "tablets" not in text else TABLET
+    if "patch" in text:
+        form = DoseForm("patch", Decimal(25), True)
+    if "(" in text:
+        form = DoseForm("ml", Decimal(2), False)
+    result = read_dosage_text(text, form)
+    assert isinstance(result, DosageProblem) and result.code == code
+    assert set(words) <= set(result.words)

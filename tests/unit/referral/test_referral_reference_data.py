@@ -72,18 +72,12 @@ def test_no_code_is_listed_for_two_different_things() -> None:
         assert owners.setdefault(coding["code"], entry) == entry, coding["code"]
 
 
-def test_every_medicine_has_a_class_names_and_only_opioids_have_morphine_equivalents() -> None:
+def test_every_medicine_has_a_class_and_names_and_no_second_set_of_ome_factors() -> None:
     medicines = load_data("medicine-terms.json")["medicines"]
     assert {m["class"] for m in medicines} == {"opioid", "benzodiazepine", "gabapentinoid", "z-drug"}
     for medicine in medicines:
         assert medicine["names"] and all(n == n.lower() for n in medicine["names"])
-        if medicine["class"] != "opioid":
-            assert "ome" not in medicine
-        for factor in medicine.get("ome", {}).values():
-            assert 0 < factor <= 100
-    ome = {m["ingredient"]: m.get("ome", {}) for m in medicines}
-    assert ome["codeine"] == {"oral": 0.1} and ome["oxycodone"] == {"oral": 1.5}
-    assert ome["methadone"] == {}, "methadone has no fixed factor: not computable, never guessed"
+        assert "ome" not in medicine, "OME factors live in shared/terminology only (one engine)"
 
 
 def test_every_data_file_names_its_sources() -> None:

@@ -111,13 +111,17 @@ def ome(regimen: dict[str, Any]) -> float | None:
             {
                 "medicationCodeableConcept": medicine(
                     "Buprenorphine 10micrograms/hour seven day transdermal patches"
-                )
+                ),
+                "dosageInstruction": [{"text": "apply one patch every 7 days"}],
             },
             24.0,
             id="a 10 microgram an hour buprenorphine patch is 24 mg",
         ),
         pytest.param(
-            {"medicationCodeableConcept": medicine("Fentanyl 25micrograms/hour transdermal patches")},
+            {
+                "medicationCodeableConcept": medicine("Fentanyl 25micrograms/hour transdermal patches"),
+                "dosageInstruction": [{"text": "apply one patch every 72 hours"}],
+            },
             60.0,
             id="a 25 microgram an hour fentanyl patch is 60 mg",
         ),
@@ -129,8 +133,8 @@ def ome(regimen: dict[str, Any]) -> float | None:
                     "expectedSupplyDuration": {"value": 28, "unit": "days"},
                 },
             },
-            12.0,
-            id="quantity over expected supply stands in for missing dosage",
+            None,
+            id="a dispensed quantity over its supply is not a dose: not computable, never estimated",
         ),
         pytest.param(
             {
@@ -144,6 +148,11 @@ def ome(regimen: dict[str, Any]) -> float | None:
             {"medicationCodeableConcept": medicine("Codeine phosphate 30mg tablets")},
             None,
             id="no dosage and no quantity is not computable",
+        ),
+        pytest.param(
+            {"medicationCodeableConcept": medicine("Fentanyl 25micrograms/hour transdermal patches")},
+            None,
+            id="a patch with no dosage is not computable: the patches worn are not assumed",
         ),
         pytest.param(
             dosed("Morphine sulfate 10mg/5ml oral solution", 2, "tablet", 4),

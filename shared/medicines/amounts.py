@@ -1,0 +1,118 @@
+"""What a dose reader returns: a daily amount with how it was read, or a problem naming what was not read.
+
+Pure. Units of a daily amount: ``unit`` (the product's own units: tablets, capsules, patches worn, ml of a
+liquid, sachets), ``mg`` (of the ingredient) or ``microgram/hour`` (a patch's delivery rate worn at once).
+A dose written as a mass or a rate is a quantity of drug, converted with the product's strength: never a
+count of tablets or patches.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from decimal import Decimal
+
+__all__ = [
+    "MG",
+    "RATE",
+    "UNIT",
+    "DailyAmount",
+    "DosageProblem",
+    "DoseForm",
+    "dose_kind",
+    "in_ingredient",
+    "n",
+]
+
+UNIT = "unit"
+MG = "mg"
+RATE = "microgram/hour"
+_SOLID = ("tablet", "capsule", "caplet", "tab", "cap")
+
+
+@dataclass(frozen=True, slots=True)
+class DoseForm:
+    """What the reader needs of a product: its unit, the ingredient in one unit, and whether it is a patch.
+
+    ``strength_per_unit`` is mg per tablet, capsule, sachet or ml, or microgram/hour per patch (``None``
+    when unknown: doses in mass units then cannot be converted to units and back).
+    """
+
+    per_unit: str
+    strength_per_unit: Decimal | None
+    is_patch: bool
+
+
+@dataclass(frozen=True, slots=True)
+class DailyAmount:
+    """At most ``quantity`` a day in ``unit`` (module docstring), and how it was read.
+
+    ``dose`` ``dose_unit`` is the most taken at one administration and ``per_day`` the most administrations
+    a day (``None`` for a patch, worn whatever its change interval, or for a prescribed daily maximum read on
+    its own). ``words`` are the words relied on; ``loading`` notes a loading dose left out of the daily total.
+    """
+
+    quantity: Decimal
+    unit: str
+    as_needed: bool
+    basis: str
+    dose: Decimal | None = None
+    dose_unit: str = ""
+    per_day: Decimal | None = None
+    words: tuple[str, ...] = ()
+    loading: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class DosageProblem:
+    """Why no daily amount could be read: a ``code``, a sentence and the ``words`` not read."""
+
+    code: str
+    text: str
+    words: tuple[str, ...] = ()
+
+
+def _word(unit: str) -> str:
+    word = unit.strip().strip("{}").lower()
+    return re.sub(r"(?<=patch)es$|(?<=[^s])s$", "", word)
+
+
+def dose_kind(unit: str, form: DoseForm) -> tuple[str, Decimal] | None:
+    """(kind, multiplier) for a dose written in ``unit`` of this product, or ``None`` when it does not fit.
+
+    ``kind`` is :data:`UNIT`, :data:`MG` or :data:`RATE`; the multiplier turns the written number into that
+    kind (1 g = 1000 mg, 1 microgram = 0.001 mg). A bare number counts units of a solid or a patch, but not
+    of a liquid (ml or mg? it cannot tell).
+    """
+    word = _word(unit)
+    if word in ("g", "gram"):
+        return (MG, Decimal(1000)) if not form.is_patch else None
+    if word in ("mg", "milligram"):
+        return (MG, Decimal(1)) if not form.is_patch else None
+    if word in ("microgram", "mcg", "ug"):
+        return (MG, Decimal("0.001")) if not form.is_patch else None
+    if word in ("microgram/hour", "ug/h", "mcg/h", "microgram/h"):
+        return (RATE, Decimal(1)) if form.is_patch else None
+    if word in ("ml", "millilitre", "milliliter", "ml/dose"):
+        return (UNIT, Decimal(1)) if form.per_unit == "ml" else None
+    if word in ("", "unit", "each", "1", "{unit}"):
+        return (UNIT, Decimal(1)) if form.per_unit != "ml" else None
+    if word == form.per_unit or (form.per_unit in _SOLID and word in _SOLID):
+        return UNIT, Decimal(1)
+    if form.per_unit == "dose" and word in ("lozenge", "film", "dose", "spray"):
+        return UNIT, Decimal(1)
+    return None
+
+
+def in_ingredient(quantity: Decimal, kind: str, form: DoseForm) -> tuple[Decimal, str] | None:
+    """``quantity`` of ``kind`` as ingredient (mg, or microgram/hour of a patch), if the strength is known."""
+    if kind != UNIT:
+        return quantity, kind
+    if form.strength_per_unit is None:
+        return None
+    return quantity * form.strength_per_unit, RATE if form.is_patch else MG
+
+
+def n(value: Decimal) -> str:
+    """A number as a pharmacist writes it: no trailing zeros, at most 3 decimals."""
+    return format(value.quantize(Decimal("0.001")).normalize(), "f")

@@ -1,0 +1,274 @@
+"""Read a UK free-text dosage instruction into the most a patient may take a day, or refuse it.
+
+Pure. The words are read by :mod:`shared.medicines.dose_words`; every word must be understood, or the
+instruction is not computable and the problem names the words. Rules:
+
+* a dose is a count of the product's units ("2 tablets", "ii", "one and a half") or a quantity of drug
+  ("200 micrograms", "10mg", "5ml", "10 micrograms/hour"), converted with the product's strength; a range or
+  alternative ("1-2", "a tablet or two", "10ml to 20ml") counts its maximum;
+* administrations a day come from a frequency ("qds", "3 times a day", "1-2 times a day": its maximum), an
+  interval ("every 4 to 6 hours": the shortest, 24/4 = 6; an interval that does not divide 24 counts the
+  doses that fit in 24 hours, rounded up) or times of day ("one in the morning and two at night" adds up);
+  a frequency written beside an interval ("every 4 hours, up to 4 times a day") is the lower;
+* a prescribed cap ("maximum 8 in 24 hours", "max 240mg a day", "not more than 4 doses a day") lowers the
+  daily amount to it; with no frequency it is the daily amount itself;
+* "two now, then one every 4 hours": the loading dose is noted, the maintenance counts; other phases joined
+  by "then" take the largest;
+* a patch counts the patches (or microgram/hour) worn at once, whatever its change interval.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from shared.medicines.amounts import (
+    UNIT,
+    DailyAmount,
+    DosageProblem,
+    DoseForm,
+    dose_kind,
+    in_ingredient,
+    n,
+)
+from shared.medicines.dose_words import Token, normalise, tokens
+
+__all__ = ["read_dosage_text"]
+
+_SCHEDULE = frozenset({"frequency", "interval", "time-of-day"})
+_SEPARATORS = frozenset({",", ";", "and", "&", "plus", "+", "."})
+
+
+@dataclass
+class _Group:
+    quantity: Token
+    schedule: list[Token] = field(default_factory=list)
+    restated: Token | None = None
+
+
+def label(kind: str, form: DoseForm) -> str:
+    """How a kind of amount is named for this product."""
+    return form.per_unit if kind == UNIT else kind
+
+
+def _problem(code: str, text: str, words: tuple[str, ...] = ()) -> DosageProblem:
+    return DosageProblem(code, text, words)
+
+
+def read_dosage_text(text: str, form: DoseForm) -> DailyAmount | DosageProblem:
+    """The most of the product a day that ``text`` allows (module docstring), or why it cannot be read."""
+    found = tokens(normalise(text))
+    unread = tuple(t.text for t in found if t.kind == "unread")
+    if unread:
+        words = ", ".join(f"'{w}'" for w in unread)
+        return _problem("dosage-words-unread", f"Could not read {words} in '{text}'", unread)
+    as_needed = any(t.kind == "as-needed" for t in found)
+    caps = [t for t in found if t.kind == "cap"]
+    phases: list[list[Token]] = [[]]
+    for token in found:
+        if token.kind == "then":
+            phases.append([])
+        elif token.kind != "cap":
+            phases[-1].append(token)
+    loading = ""
+    if len(phases) > 1 and any(t.kind == "loading" for t in phases[0]):
+        loading = " ".join(t.text for t in phases[0] if t.kind != "filler")
+        phases = phases[1:]
+    if any(t.kind == "loading" for phase in phases for t in phase):
+        return _problem("dose-loading-unclear", f"A loading dose without a dose to follow it in '{text}'")
+    amounts: list[DailyAmount] = []
+    for phase in phases:
+        amount = _phase(phase, caps, form, text, as_needed)
+        if isinstance(amount, DosageProblem):
+            return amount
+        amounts.append(amount)
+    best = _largest(amounts, form, text)
+    if isinstance(best, DosageProblem) or not loading:
+        return best
+    basis = f"{best.basis}; loading dose '{loading}' noted, not counted in the daily total"
+    return DailyAmount(
+        best.quantity,
+        best.unit,
+        as_needed,
+        basis,
+        best.dose,
+        best.dose_unit,
+        best.per_day,
+        best.words,
+        loading,
+    )
+
+
+def _largest(amounts: list[DailyAmount], form: DoseForm, text: str) -> DailyAmount | DosageProblem:
+    if len({a.unit for a in amounts}) == 1:
+        return max(amounts, key=lambda a: a.quantity)
+    converted = [(in_ingredient(a.quantity, a.unit, form), a) for a in amounts]
+    if any(c is None for c, _ in converted):
+        return _problem("dose-unit-mixed", f"The phases of '{text}' are written in different units")
+    return max(converted, key=lambda pair: pair[0][0] if pair[0] else Decimal(0))[1]
+
+
+def _groups(phase: list[Token], text: str) -> list[_Group] | DosageProblem:
+    groups: list[_Group] = []
+    pending: list[Token] = []
+    previous: Token | None = None
+    for token in phase:
+        if token.kind == "quantity":
+            if previous is not None and previous.text == "(" and groups and not groups[-1].restated:
+                groups[-1].restated = token
+            elif previous is not None and previous.kind == "quantity":
+                words = (previous.text, token.text)
+                return _problem("dose-ambiguous", f"Two quantities side by side in '{text}'", words)
+            else:
+                groups.append(_Group(token))
+        elif token.kind in _SCHEDULE:
+            (groups[-1].schedule if groups else pending).append(token)
+        if token.kind != "filler" or token.text in _SEPARATORS or token.text == "(":
+            previous = token
+    if groups and pending:
+        groups[0].schedule[:0] = pending
+    return groups
+
+
+def _per_day(group: _Group, text: str) -> Decimal | DosageProblem | None:
+    frequencies = {t.high for t in group.schedule if t.kind == "frequency"}
+    intervals = [t.low for t in group.schedule if t.kind == "interval" and t.low]
+    slots = {t.slot for t in group.schedule if t.kind == "time-of-day"}
+    if len(frequencies) > 1:
+        return _problem("frequency-conflict", f"Two different frequencies in '{text}'")
+    candidates: list[Decimal] = [f for f in frequencies if f is not None]
+    if intervals:
+        hours = min(intervals)
+        per_day = Decimal(24) / hours
+        candidates.append(Decimal(math.ceil(per_day)) if hours < 24 else per_day)
+    if not candidates:
+        return Decimal(len(slots)) if slots else None
+    per_day = min(candidates)
+    if len(slots) > per_day:
+        return _problem("frequency-conflict", f"More times of day than the frequency allows in '{text}'")
+    return per_day
+
+
+def _phase(
+    phase: list[Token], caps: list[Token], form: DoseForm, text: str, as_needed: bool
+) -> DailyAmount | DosageProblem:
+    groups = _groups(phase, text)
+    if isinstance(groups, DosageProblem):
+        return groups
+    if not groups:
+        return _problem("dose-quantity-missing", f"No dose quantity could be read in '{text}'")
+    parts: list[tuple[Decimal, str, Decimal, Decimal | None]] = []  # daily, kind, dose, per day
+    for group in groups:
+        unit = group.quantity.unit
+        kind = dose_kind(unit, form) if unit != "mixed" else None
+        if kind is None:
+            code = "dose-unit-missing" if not unit else "dose-unit-unknown"
+            written = unit or "a bare number"
+            return _problem(
+                code, f"Dose unit '{written}' does not fit a {form.per_unit}", (group.quantity.text,)
+            )
+        dose = (group.quantity.high or Decimal(0)) * kind[1]
+        restated = _restatement(group, dose, kind[0], form, text)
+        if restated is not None:
+            return restated
+        if form.is_patch:
+            parts.append((dose, kind[0], dose, None))
+            continue
+        per_day = _per_day(group, text)
+        if isinstance(per_day, DosageProblem):
+            return per_day
+        if per_day is None and (len(groups) > 1 or not caps):
+            return _problem("frequency-missing", f"No frequency could be read in '{text}'")
+        parts.append((dose * per_day if per_day is not None else Decimal(-1), kind[0], dose, per_day))
+    return _total(parts, caps, form, text, as_needed, phase)
+
+
+def _restatement(group: _Group, dose: Decimal, kind: str, form: DoseForm, text: str) -> DosageProblem | None:
+    """A quantity restated in brackets ("10mg (5ml)") must say the same amount of drug."""
+    if group.restated is None:
+        return None
+    other = dose_kind(group.restated.unit, form)
+    first = in_ingredient(dose, kind, form)
+    second = in_ingredient((group.restated.high or Decimal(0)) * other[1], other[0], form) if other else None
+    if first is None or second is None or first != second:
+        words = (group.quantity.text, group.restated.text)
+        return _problem("dose-inconsistent", f"The dose and its restatement differ in '{text}'", words)
+    return None
+
+
+def _total(
+    parts: list[tuple[Decimal, str, Decimal, Decimal | None]],
+    caps: list[Token],
+    form: DoseForm,
+    text: str,
+    as_needed: bool,
+    phase: list[Token],
+) -> DailyAmount | DosageProblem:
+    words = tuple(t.text for t in phase if t.kind not in ("filler", "duration"))
+    words += tuple(t.text for t in caps)
+    dose_unit = label(parts[0][1], form)
+    if form.is_patch:
+        basis = " + ".join(f"{n(d)} {label(k, form)}" for d, k, _, _ in parts) + " worn at once"
+    else:
+        basis = " + ".join(
+            f"{n(dose)} {label(k, form)} x {n(pd or Decimal(0))} a day" for _, k, dose, pd in parts
+        )
+    if len({kind for _, kind, _, _ in parts}) > 1:
+        converted = [(in_ingredient(d, k, form), dose, pd) for d, k, dose, pd in parts]
+        if any(c is None for c, _, _ in converted):
+            return _problem("dose-unit-mixed", f"Doses in '{text}' are written in different units")
+        parts = [(c[0], c[1], dose, pd) for c, dose, pd in converted if c is not None]
+        dose_unit = ""
+    kind = parts[0][1]
+    if form.is_patch:
+        total = sum((d for d, _, _, _ in parts), Decimal(0))
+        return DailyAmount(total, kind, as_needed, basis, total, label(kind, form), None, words)
+    uncapped = None if parts[0][3] is None else sum((d for d, _, _, _ in parts), Decimal(0))
+    capped_total: Decimal | None = uncapped
+    per_day = parts[0][3] if len(parts) == 1 else None
+    for cap in caps:
+        capped = _apply_cap(cap, capped_total, kind, parts, form, text)
+        if isinstance(capped, DosageProblem):
+            return capped
+        if capped is not None:
+            capped_total, kind = capped
+            basis = f"{basis}, capped at '{cap.text}'" if uncapped is not None else f"'{cap.text}'"
+            if cap.slot == "doses" or cap.unit in ("dose", "doses", "times"):
+                per_day = cap.high
+    if capped_total is None:
+        return _problem("frequency-missing", f"No frequency could be read in '{text}'")
+    dose = parts[0][2] if len(parts) == 1 and dose_unit else None
+    return DailyAmount(capped_total, kind, as_needed, basis, dose, dose_unit, per_day, words)
+
+
+def _apply_cap(
+    cap: Token,
+    total: Decimal | None,
+    kind: str,
+    parts: list[tuple[Decimal, str, Decimal, Decimal | None]],
+    form: DoseForm,
+    text: str,
+) -> tuple[Decimal, str] | DosageProblem | None:
+    """The daily amount the cap allows when lower than ``total`` (or there is none), else ``None``."""
+    limit = cap.high or Decimal(0)
+    if cap.slot == "doses" or cap.unit in ("dose", "doses", "times"):
+        if len(parts) != 1:
+            return _problem(
+                "cap-unclear", f"A cap on doses a day over several doses in '{text}'", (cap.text,)
+            )
+        value, unit = parts[0][2] * limit, parts[0][1]
+    else:
+        cap_kind = dose_kind(cap.unit, form)
+        if cap_kind is None:
+            words = (cap.text,)
+            return _problem("cap-unit-unknown", f"The maximum's unit does not fit a {form.per_unit}", words)
+        value, unit = limit * cap_kind[1], cap_kind[0]
+    if total is None:
+        return value, unit
+    if unit == kind:
+        return (value, unit) if value < total else None
+    mine, theirs = in_ingredient(total, kind, form), in_ingredient(value, unit, form)
+    if mine is None or theirs is None:
+        return _problem("cap-unit-unknown", f"The maximum cannot be compared with the dose in '{text}'")
+    return theirs if theirs[0] < mine[0] else None

@@ -1,0 +1,247 @@
+"""The words of a UK dosage instruction, as tokens: quantities, frequencies, intervals, times of day, caps.
+
+Pure. :func:`normalise` rewrites numbers in words, fractions ("one and a half", "1½", "half a"), Latin
+numerals ("i", "ii", "i-ii") and unit spellings (mcg, µg, micrograms/hour) into one spelling;
+:func:`tokens` then reads the text left to right with a closed vocabulary. A word the vocabulary does not
+hold becomes an ``unread`` token, so the reader can refuse the instruction and name it: nothing unknown is
+skipped.
+
+Sources of the forms: NHS Digital "Dose syntax" implementation guidance (dm+d dose forms, UCUM units,
+"1-2 tablets every 4-6 hours when required, maximum 8 tablets in 24 hours"), the BNF's Latin abbreviations
+(od, bd, tds, qds, mane, nocte, prn, stat) and the forms GP systems print.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
+
+__all__ = ["Token", "normalise", "tokens"]
+
+_NUMBER_WORDS = {
+    "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9,
+    "ten": 10, "eleven": 11, "twelve": 12, "fifteen": 15, "twenty": 20, "thirty": 30, "forty": 40,
+    "forty-eight": 48, "seventy-two": 72, "ninety-six": 96, "twenty-four": 24,
+}  # fmt: skip
+_NUMBER_WORD = "|".join(sorted(_NUMBER_WORDS, key=len, reverse=True))
+_LATIN = {"i": "1", "ii": "2", "iii": "3"}
+NUM = r"\d+(?:\.\d+)?"
+_RANGE = rf"(?P<lo>{NUM})(?:\s*(?:-|to|or)\s*(?P<hi>{NUM}))?"
+UNITS = (
+    r"microgram/hour|micrograms?|mg|g|ml|tablets?|tabs?|capsules?|caps?|caplets?|patch(?:es)?|sachets?"
+    r"|lozenges?|films?|doses?|puffs?|drops?|sprays?|spoonfuls?|units?|suppositor(?:y|ies)|pessar(?:y|ies)"
+    r"|vials?|ampoules?|injections?|applications?|measures?"
+)
+_HOURS = r"(?:hours?|hrs?|h)\b"
+_PER_DAY = (
+    rf"(?:in\s+(?:any\s+|a\s+|one\s+)?24\s*{_HOURS}(?:\s*period)?|(?:per|a|each|every|in\s+a|in\s+one|in\s+any)"
+    rf"\s+(?:day\b|24\s*{_HOURS})|daily\b|/\s*(?:day\b|24\s*{_HOURS}|d\b))"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Token:
+    """One reading of a span of the text: ``kind`` and its values (``low``/``high``: numbers)."""
+
+    # quantity, frequency, interval, time-of-day, cap, as-needed, loading, then, duration, filler, unread
+    kind: str
+    text: str
+    low: Decimal | None = None
+    high: Decimal | None = None
+    unit: str = ""
+    slot: str = ""  # a time of day's slot; a cap's "doses" when it caps administrations
+
+
+def _number(match: re.Match[str]) -> str:
+    return str(_NUMBER_WORDS[match.group(0)])
+
+
+def normalise(text: str) -> str:
+    """Lower case, one spelling per unit, digits for numbers, fractions as decimals."""
+    t = " " + text.lower().replace("\u2013", "-").replace("\u2014", "-").replace("\u00a0", " ") + " "
+    t = t.replace("µ", "u").replace("μ", "u").replace("\u2019", "'")
+    for symbol, value in (("½", ".5"), ("¼", ".25"), ("¾", ".75")):
+        t = re.sub(rf"(\d)\s*{symbol}", rf"\g<1>{value}", t).replace(symbol, f" 0{value} ")
+    t = re.sub(rf"\b(?:{_NUMBER_WORD})\b", _number, t)
+    t = re.sub(r"(?<![\d./])1/2(?![\d/])", "0.5", t)
+    t = re.sub(rf"({NUM})\s+and\s+a\s+half\b", lambda m: str(Decimal(m[1]) + Decimal("0.5")), t)
+    t = re.sub(r"\bhalf\s+(?:of\s+)?(?:a|an|1)\b|\ba\s+half\b|\bhalf\b", "0.5", t)
+    t = re.sub(r"(?<![\w.])(i{1,3})(?:\s*-\s*(i{1,3}))?(?![\w.])", _latin, t)
+    t = re.sub(r"(?<![\w.])(\.\d)", r"0\1", t)
+    t = re.sub(r"\b(?:micrograms?|mcg|ug)\s*(?:/|per|an|a|each)\s*(?:hour|hr|h)\b", "microgram/hour", t)
+    t = re.sub(r"\b(?:micrograms?|mcg|ug)\b", "microgram", t)
+    t = re.sub(r"\b(?:milligrams?|mgs)\b", "mg", t)
+    t = re.sub(r"\b(?:millilitres?|milliliters?|mls)\b", "ml", t)
+    t = re.sub(r"(\d)\s*(?:grams?|gm)\b", r"\1 g", t)
+    t = re.sub(r"\b5\s*ml\s+spoonfuls?\b", "5 ml", t)
+    t = re.sub(rf"\ban?\s+(?=(?:{UNITS})\b)", "1 ", t)
+    return " ".join(t.split())
+
+
+def _latin(match: re.Match[str]) -> str:
+    return _LATIN[match[1]] + (f"-{_LATIN[match[2]]}" if match[2] else "")
+
+
+def _decimal(value: str | None) -> Decimal | None:
+    return None if value is None else Decimal(value)
+
+
+def _range(m: re.Match[str]) -> tuple[Decimal | None, Decimal | None]:
+    low = _decimal(m.group("lo"))
+    return low, _decimal(m.group("hi")) or low
+
+
+_Make = Callable[[re.Match[str]], Token]
+
+
+def _fixed(kind: str, value: str = "", slot: str = "") -> _Make:
+    number = Decimal(value) if value else None
+    return lambda m: Token(kind, m.group(0), number, number, slot=slot)
+
+
+def _ranged(kind: str, unit: str = "") -> _Make:
+    def make(m: re.Match[str]) -> Token:
+        low, high = _range(m)
+        return Token(kind, m.group(0), low, high, unit)
+
+    return make
+
+
+def _every_days(days: str) -> _Make:
+    return lambda m: Token("interval", m.group(0), Decimal(days) * 24, Decimal(days) * 24)
+
+
+def _interval_days(m: re.Match[str]) -> Token:
+    low, high = _range(m)
+    weeks = "week" in m.group(0)
+    factor = Decimal(168 if weeks else 24)
+    return Token("interval", m.group(0), (low or Decimal(1)) * factor, (high or Decimal(1)) * factor)
+
+
+def _quantity(m: re.Match[str]) -> Token:
+    unit = m.group("u2") or m.group("u1") or ""
+    if m.group("u1") and m.group("u2") and _unit_word(m.group("u1")) != _unit_word(m.group("u2")):
+        unit = "mixed"
+    return Token(
+        "quantity", m.group(0), _decimal(m.group("lo")), _decimal(m.group("hi") or m.group("lo")), unit
+    )
+
+
+def _unit_word(word: str) -> str:
+    return re.sub(r"(?<=patch)es$|(?<=[^s])s$", "", word)
+
+
+def _cap(m: re.Match[str]) -> Token:
+    number = Decimal(m.group("n"))
+    doses = "doses" if m.group("doses") else ""
+    return Token("cap", m.group(0), number, number, m.group("u") or "", doses)
+
+
+_TIMES_OF_DAY = (
+    (r"(?:in\s+the\s+|each\s+|every\s+)?mornings?|mane|with\s+breakfast|at\s+breakfast|breakfast", "morning"),
+    (r"(?:at\s+)?(?:midday|lunchtime|lunch|noon)", "midday"),
+    (r"(?:in\s+the\s+)?afternoon|(?:at\s+)?teatime|(?:at\s+)?tea\s+time", "afternoon"),
+    (r"(?:in\s+the\s+|each\s+|every\s+)?evenings?", "evening"),
+    (r"(?:at\s+|each\s+|every\s+)?night|nocte|(?:at\s+)?bedtime|before\s+bed", "night"),
+)
+_FILLER = (
+    r"to\s+be\s+(?:taken|applied|given|used|dissolved|swallowed)|to\s+be|take|taken|apply|applied|give|use|used"
+    r"|swallow(?:ed)?\s+whole|swallowed|swallow|whole|chew(?:ed)?|dissolve(?:d)?|in\s+water|with\s+water"
+    r"|(?:with|in)\s+(?:a\s+)?(?:glass|little)\s+of\s+water|with\s+or\s+after\s+food|after\s+food|with\s+food"
+    r"|before\s+food|with\s+meals|after\s+meals|on\s+an\s+empty\s+stomach|by\s+mouth|orally|sublingually"
+    r"|under\s+the\s+tongue|(?:to|on|onto)\s+(?:the\s+)?(?:clean\s+)?(?:dry\s+)?(?:non-hairy\s+)?skin"
+    r"|(?:for|to\s+relieve)\s+(?:severe\s+)?pain(?:\s+relief)?|as\s+directed(?:\s+by\s+(?:your\s+)?"
+    r"(?:doctor|gp|prescriber|pharmacist))?|do\s+not\s+(?:crush|chew|break)|and\s+do\s+not\s+(?:crush|chew)"
+    r"|(?:remove|removing|replace|replacing|change|changing|changed|replaced)(?:\s+(?:the\s+)?old\s+patch)?"
+    r"|(?:the|a)\s+new\s+patch|old\s+patch|new|the|of|up\s*to|upto|regularly|regular|please|each\s+time"
+    r"|tablets?|tabs?|capsules?|caplets?|patch(?:es)?|sachets?|at\s+the\s+same\s+time|to|only|dose|doses"
+    r"|at\s+least|apart|leaving|between|rotate\s+sites?|(?:each|every|a)\s+time|,|;|:|\.|\(|\)|\+|&|and|plus|/"
+)
+_RULES: tuple[tuple[re.Pattern[str], _Make], ...] = tuple(
+    (re.compile(pattern + r"(?![a-z0-9])"), make)
+    for pattern, make in (
+        (
+            r"(?:max(?:imum|\.)?|not\s+(?:to\s+)?(?:more\s+than|exceed)|no\s+more\s+than|do\s+not\s+(?:take|exceed|use"
+            r"|have)\s+more\s+than|do\s+not\s+exceed|don't\s+take\s+more\s+than|up\s+to\s+a\s+max(?:imum)?\s+of"
+            r"|limit\s+of)\s*(?:dose\s*)?(?:of\s*)?(?:up\s+to\s+)?(?P<n>"
+            + NUM
+            + r")\s*(?P<u>"
+            + UNITS
+            + r")?\s*"
+            r"(?:tablets?|capsules?|patch(?:es)?)?\s*(?P<doses>doses?|times)?\s*" + _PER_DAY,
+            _cap,
+        ),
+        (rf"(?:every|each|q)\s*{_RANGE}\s*(?:-|to)?\s*{_HOURS}", _ranged("interval")),
+        (rf"{_RANGE}\s*-?\s*hourly", _ranged("interval")),
+        (r"every\s+hour|hourly", _fixed("interval", "1")),
+        (rf"every\s+{_RANGE}\s*(?:days?|weeks?)", _interval_days),
+        (r"every\s+other\s+day|on\s+alternate\s+days|alternate\s+days", _every_days("2")),
+        (r"twice\s+(?:a|per|each|every)\s+week|twice\s+weekly|twice-weekly", _every_days("3.5")),
+        (r"(?:once\s+)?(?:a|per|each|every)\s+week|once\s+weekly|once-weekly|weekly", _every_days("7")),
+        (r"every\s+fortnight|fortnightly", _every_days("14")),
+        (r"(?:once\s+)?(?:a|per|each|every)\s+month|monthly", _every_days("30")),
+        (
+            rf"(?:{_RANGE}\s*(?:times|x)|(?P<w>once|twice|thrice))\s*(?:a|per|each|every|in\s+(?:a|one|any))?\s*"
+            rf"(?:day\b|daily\b|24\s*{_HOURS}|/\s*day\b|/\s*d\b)",
+            lambda m: _frequency(m),
+        ),
+        (
+            r"o\.?d\.?|o\.?m\.?|daily|every\s+day|each\s+day|a\s+day|per\s+day|/\s*day",
+            _fixed("frequency", "1"),
+        ),
+        (r"b\.?d\.?|b\.?i\.?d\.?", _fixed("frequency", "2")),
+        (r"t\.?d\.?s\.?|t\.?i\.?d\.?", _fixed("frequency", "3")),
+        (r"q\.?d\.?s\.?|q\.?i\.?d\.?", _fixed("frequency", "4")),
+        *((p, _fixed("time-of-day", slot=s)) for p, s in _TIMES_OF_DAY),
+        (
+            r"when\s+required|as\s+required|when\s+needed|as\s+needed|if\s+needed|if\s+required|when\s+necessary"
+            r"|as\s+necessary|if\s+necessary|p\.?r\.?n\.?|when\s+req|as\s+req|(?:for\s+)?breakthrough(?:\s+pain)?",
+            _fixed("as-needed"),
+        ),
+        (
+            r"now|stat|immediately|initially|at\s+first|first\s+dose|to\s+start(?:\s+with)?|loading\s+dose"
+            r"|straight\s+away|at\s+once|on\s+day\s+1",
+            _fixed("loading"),
+        ),
+        (r"then|followed\s+by|thereafter|after\s+that", _fixed("then")),
+        (rf"for\s+(?:up\s+to\s+)?{_RANGE}\s*(?:days?|weeks?|months?)(?:\s+only)?", _ranged("duration")),
+        (
+            rf"(?P<lo>{NUM})\s*(?P<u1>{UNITS})?(?:\s*(?:-|to|or)\s*(?:up\s+to\s+)?(?P<hi>{NUM})\s*(?P<u2>{UNITS})?)?",
+            _quantity,
+        ),
+        (_FILLER, _fixed("filler")),
+    )
+)
+
+
+def _frequency(m: re.Match[str]) -> Token:
+    word = m.group("w")
+    if word:
+        number = Decimal({"once": 1, "twice": 2, "thrice": 3}[word])
+        return Token("frequency", m.group(0), number, number)
+    low, high = _range(m)
+    return Token("frequency", m.group(0), low, high)
+
+
+def tokens(text: str) -> list[Token]:
+    """The normalised ``text`` as tokens, left to right; unknown words come back as ``unread`` tokens."""
+    found: list[Token] = []
+    position = 0
+    while position < len(text):
+        if text[position] == " ":
+            position += 1
+            continue
+        for pattern, make in _RULES:
+            match = pattern.match(text, position)
+            if match and match.end() > position:
+                found.append(make(match))
+                position = match.end()
+                break
+        else:
+            word = re.match(r"\S+?(?=\s|[,;:.()]|$)|\S", text[position:])
+            span = word.group(0) if word else text[position]
+            found.append(Token("unread", span))
+            position += len(span)
+    return found

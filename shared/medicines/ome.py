@@ -1,0 +1,204 @@
+"""Oral morphine equivalent (OME): each opioid's mg of oral morphine a day, and the total, in mg/day.
+
+Pure rules over plain FHIR R4 dicts (MedicationRequest / MedicationStatement). For each medication:
+product (``products``) x most it may be taken a day (``dosage``) x factor (``shared.terminology`` table,
+``uk-opioids-aware`` by default, ``cdc-2022`` selectable). Patches count by microgram/hour x factor whatever
+their change interval. What cannot be computed (methadone, an unknown product, a dose that cannot be read) is
+reported with a reason code and a sentence, never guessed and never counted as zero: the total is then marked
+incomplete.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+from enum import StrEnum
+from typing import Any
+
+from shared.medicines.amounts import RATE, DailyAmount, DosageProblem, DoseForm, in_ingredient
+from shared.medicines.dosage import max_daily_amount
+from shared.medicines.products import IdentifiedMedication, identify_medication
+from shared.terminology import (
+    DEFAULT_OME_FACTOR_TABLE,
+    DrugClass,
+    OmeFactorTable,
+    ProductCatalogue,
+    load_ome_factor_table,
+    load_product_catalogue,
+)
+
+__all__ = [
+    "INACTIVE_STATUSES",
+    "MedicationOme",
+    "OmeReason",
+    "OmeResult",
+    "medication_ome",
+    "oral_morphine_equivalent",
+]
+
+# Statuses whose medication is not being taken; drafts stay in so CDS order-sign can add a new order.
+INACTIVE_STATUSES = frozenset({"cancelled", "entered-in-error", "stopped", "completed", "not-taken"})
+_CENT = Decimal("0.01")
+_MICROGRAM_PER_HOUR = "microgram/hour"
+
+
+class OmeReason(StrEnum):
+    """Machine-readable reasons an opioid's OME is not computed."""
+
+    NO_FIXED_FACTOR = "no-fixed-factor"  # the table says it has no factor (methadone)
+    NO_FACTOR = "no-factor"  # the table has no row for this ingredient by this route
+    UNKNOWN_PRODUCT = "unknown-product"  # nothing names the product (an unknown code and no text)
+    PRODUCT_NOT_PARSED = "product-not-parsed"  # an opioid, but its strength or form could not be read
+    DOSAGE = "dosage"  # prefix: the dosage could not be read; the code is "dosage:<problem code>"
+
+
+@dataclass(frozen=True, slots=True)
+class MedicationOme:
+    """One opioid medication's oral morphine equivalent.
+
+    ``daily_dose`` is the most of ``ingredient`` a day in ``unit``: ``mg/day``, or ``microgram/hour`` (patch
+    strength x patches worn) for patches. ``factor`` is mg OME/day per ``unit``. ``ome_mg_per_day`` is
+    ``daily_dose x factor`` in mg oral morphine a day, rounded to 0.01. When ``computable`` is false the
+    figures that could not be known are ``None`` and ``reason_code``/``reason`` say why.
+    """
+
+    reference: str
+    name: str
+    ingredient: str | None
+    factor: Decimal | None
+    daily_dose: Decimal | None
+    unit: str | None
+    ome_mg_per_day: Decimal | None
+    computable: bool
+    reason_code: str | None = None
+    reason: str | None = None
+    as_needed: bool = False
+    dosage_basis: str = ""
+    identified: IdentifiedMedication | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OmeResult:
+    """The patient's total OME in mg/day over every computable opioid.
+
+    ``incomplete`` is true when any opioid (or unidentifiable product) could not be computed: the true total
+    is then at least ``total_mg_per_day``. ``others`` holds the non-opioid medicines, with their class where
+    the service knows it (benzodiazepine, gabapentinoid...), for the risk rules. ``excluded`` lists
+    references skipped because their status says they are not being taken.
+    """
+
+    total_mg_per_day: Decimal
+    medications: tuple[MedicationOme, ...]
+    incomplete: bool
+    factor_table: str
+    factor_table_version: str
+    others: tuple[IdentifiedMedication, ...] = ()
+    excluded: tuple[str, ...] = ()
+
+    @property
+    def not_computable(self) -> tuple[MedicationOme, ...]:
+        """The opioid medications whose OME could not be computed."""
+        return tuple(m for m in self.medications if not m.computable)
+
+
+def _dosages(resource: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    key = "dosage" if resource.get("resourceType") == "MedicationStatement" else "dosageInstruction"
+    return list(resource.get(key) or [])
+
+
+def _not_computable(
+    med: IdentifiedMedication, code: str, reason: str, factor: Decimal | None = None
+) -> MedicationOme:
+    return MedicationOme(
+        med.reference, med.name, med.ingredient, factor, None, None, None, False, code, reason, identified=med
+    )
+
+
+def medication_ome(
+    med: IdentifiedMedication, dosages: Sequence[Mapping[str, Any]], factors: OmeFactorTable
+) -> MedicationOme:
+    """The OME of one identified opioid (or unidentifiable product) under the given dosages."""
+    product = med.product
+    if product is None:
+        if med.problem == OmeReason.UNKNOWN_PRODUCT:
+            return _not_computable(med, OmeReason.UNKNOWN_PRODUCT, "The product could not be identified")
+        text = f"The strength or form of '{med.name}' could not be read"
+        return _not_computable(med, OmeReason.PRODUCT_NOT_PARSED, text)
+    row = factors.factor_for(product.ingredient, product.route)
+    if row is None or row.factor is None:
+        if row is not None:
+            return _not_computable(med, OmeReason.NO_FIXED_FACTOR, row.reason)
+        text = f"Table {factors.table_id} has no factor for {product.ingredient} by the {product.route} route"
+        return _not_computable(med, OmeReason.NO_FACTOR, text)
+    form = DoseForm(product.per_unit, product.strength_per_unit, product.is_patch)
+    amount = max_daily_amount(dosages, form)
+    if isinstance(amount, DosageProblem):
+        return _not_computable(med, f"{OmeReason.DOSAGE}:{amount.code}", amount.text, row.factor)
+    daily_dose, unit = _daily_dose(amount, form)
+    if unit != row.dose_unit:
+        text = f"The dose is in {unit} but the factor is per {row.dose_unit}"
+        return _not_computable(med, f"{OmeReason.DOSAGE}:dose-unit-unknown", text, row.factor)
+    ome = (daily_dose * row.factor).quantize(_CENT, rounding=ROUND_HALF_UP)
+    return MedicationOme(
+        reference=med.reference,
+        name=med.name,
+        ingredient=product.ingredient,
+        factor=row.factor,
+        daily_dose=daily_dose,
+        unit=unit,
+        ome_mg_per_day=ome,
+        computable=True,
+        as_needed=amount.as_needed,
+        dosage_basis=amount.basis,
+        identified=med,
+    )
+
+
+def _daily_dose(amount: DailyAmount, form: DoseForm) -> tuple[Decimal, str]:
+    """(amount, unit): mg of ingredient a day, or microgram/hour for patches."""
+    converted = in_ingredient(amount.quantity, amount.unit, form)
+    assert converted is not None  # a catalogue product always has its strength
+    return converted[0], _MICROGRAM_PER_HOUR if converted[1] == RATE else "mg/day"
+
+
+def oral_morphine_equivalent(
+    resources: Sequence[Mapping[str, Any]],
+    *,
+    factor_table: str = DEFAULT_OME_FACTOR_TABLE,
+    medications: Mapping[str, Mapping[str, Any]] | None = None,
+    catalogue: ProductCatalogue | None = None,
+    factors: OmeFactorTable | None = None,
+) -> OmeResult:
+    """Total and per-opioid OME in mg/day for a patient's MedicationRequest/MedicationStatement dicts.
+
+    ``factor_table`` picks the table (``uk-opioids-aware`` or ``cdc-2022``); ``factors`` and ``catalogue``
+    may be passed to use other data. ``medications`` resolves ``medicationReference`` targets
+    (``"Medication/123"`` to a Medication dict). Resources whose status is in :data:`INACTIVE_STATUSES` are
+    left out and listed in ``excluded``.
+    """
+    catalogue = catalogue or load_product_catalogue()
+    factors = factors or load_ome_factor_table(factor_table)
+    opioids: list[MedicationOme] = []
+    others: list[IdentifiedMedication] = []
+    excluded: list[str] = []
+    for index, resource in enumerate(resources):
+        med = identify_medication(
+            resource, catalogue, medications=medications, fallback_reference=f"#{index}"
+        )
+        if resource.get("status") in INACTIVE_STATUSES:
+            excluded.append(med.reference)
+        elif med.drug_class is DrugClass.OPIOID or med.problem == OmeReason.UNKNOWN_PRODUCT:
+            opioids.append(medication_ome(med, _dosages(resource), factors))
+        else:
+            others.append(med)
+    total = sum((m.ome_mg_per_day for m in opioids if m.ome_mg_per_day is not None), Decimal(0))
+    return OmeResult(
+        total_mg_per_day=total.quantize(_CENT),
+        medications=tuple(opioids),
+        incomplete=any(not m.computable for m in opioids),
+        factor_table=factors.table_id,
+        factor_table_version=factors.version,
+        others=tuple(others),
+        excluded=tuple(excluded),
+    )

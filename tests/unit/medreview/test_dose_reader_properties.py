@@ -1,0 +1,48 @@
+"""Properties of the dose reader: an unread word never yields a number; doubling a dose doubles the amount."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from shared.medicines.amounts import DailyAmount, DosageProblem, DoseForm
+from shared.medicines.dose_text import read_dosage_text
+
+TABLET = DoseForm("tablet", Decimal(30), is_patch=False)
+READABLE = (
+    "1-2 four times a day when required",
+    "two tablets qds",
+    "one at night",
+    "take one every 12 hours",
+    "one in the morning and two at night",
+    "1-2 every 4-6 hours when required, max 8 in 24 hours",
+    "two now, then one every 4 hours",
+    "one and a half tablets twice a day",
+    "20mg three times a day",
+)
+# No word of the reader's vocabulary starts with "zq", so each of these is unknown to it.
+UNKNOWN = st.text(alphabet="abcdefghijklmnopqrstuvwxyz", min_size=1, max_size=8).map(lambda s: "zq" + s)
+
+
+@given(st.sampled_from(READABLE), UNKNOWN, st.integers(min_value=0, max_value=20))
+def test_an_unknown_word_anywhere_in_a_dose_never_yields_a_number(text: str, word: str, where: int) -> None:
+    assert isinstance(read_dosage_text(text, TABLET), DailyAmount)
+    words = text.split()
+    words.insert(where % (len(words) + 1), word)
+    result = read_dosage_text(" ".join(words), TABLET)
+    assert isinstance(result, DosageProblem) and result.code == "dosage-words-unread"
+    assert word in result.words
+
+
+@given(
+    st.integers(min_value=1, max_value=40),
+    st.sampled_from(("tablets", "mg", "micrograms")),
+    st.sampled_from(("once a day", "bd", "three times a day", "qds", "every 6 hours", "at night")),
+)
+def test_doubling_a_dose_doubles_the_daily_amount(count: int, unit: str, frequency: str) -> None:
+    single = read_dosage_text(f"{count} {unit} {frequency}", TABLET)
+    double = read_dosage_text(f"{count * 2} {unit} {frequency}", TABLET)
+    assert isinstance(single, DailyAmount) and isinstance(double, DailyAmount)
+    assert double.unit == single.unit and double.quantity == 2 * single.quantity
