@@ -21,8 +21,8 @@ from services.medreview.fhir_mapping import REVIEW, gp_task, instant
 from services.medreview.handlers.planning import plan_steps
 from services.medreview.handlers.session import Session
 from services.medreview.medication_list import medications_index
-from services.medreview.products import identify_medication
 from shared.contracts import GP_TASK_REQUESTED_V1
+from shared.medicines.products import identify_medication
 from shared.terminology import DrugClass, ProductCatalogue, load_product_catalogue
 
 __all__ = ["MISMATCH", "authorisation_counts", "reconcile_gp_record"]
