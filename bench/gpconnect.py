@@ -157,7 +157,9 @@ def fault_run(
         chosen = []
         with engine.begin() as conn:
             for ods, supplier in PRACTICES.items():
-                repository.upsert_practice(conn, PracticeConfig(ods, supplier, f"{base}/practices/{ods}"))
+                # The simulator runs on loopback: registered as an operator would a private endpoint.
+                config = PracticeConfig(ods, supplier, f"{base}/practices/{ods}", allow_private=True)
+                repository.upsert_practice(conn, config)
             cohorts = {
                 ods: [p for p in sim.practice(ods).patients.values() if p.group == "cohort" and p.opioids]
                 for ods in PRACTICES

@@ -25,6 +25,7 @@ _NONE: frozenset[Interaction] = frozenset()
 ROLE_ACCESS: dict[str, dict[str, frozenset[Interaction]]] = {
     # role:           {resource type ("*": any other): interactions the role may ever do}
     "gp-system": {"*": _ALL, "AuditEvent": _NONE},
+    "prescriber": {"*": _ALL, "AuditEvent": _NONE},
     "project-worker": {"*": _ALL, "AuditEvent": _NONE},
     "specialist": {"*": _ALL, "AuditEvent": _NONE},
     "auditor": {"AuditEvent": _READ, "Provenance": _READ},

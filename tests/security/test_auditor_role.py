@@ -4,12 +4,12 @@ scopes; the role table (``shared.auth.ROLE_ACCESS``) is the one place that says 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, get_args
 
 from fastapi.testclient import TestClient
 
 from painreview.embedded import EmbeddedSystem
-from shared.auth import INTERACTIONS, ROLE_ACCESS, Principal, parse_scopes
+from shared.auth import INTERACTIONS, ROLE_ACCESS, Principal, Role, parse_scopes
 from tests.contract.security.test_access_matrix import SERVICES, protected_routes
 from tests.security.conftest import Tokens
 
@@ -83,3 +83,9 @@ def test_the_role_table_is_the_most_any_scope_can_give() -> None:
     auditor = Principal("c", "A81001", "auditor", everything)
     assert [i for i in INTERACTIONS if auditor.allows("AuditEvent", i)] == ["r", "s"]
     assert not any(auditor.allows("Patient", i) for i in INTERACTIONS)
+
+
+def test_every_role_a_token_may_carry_has_a_row_in_the_role_table() -> None:
+    """A role added to ``Role`` without a row would be refused everything (or, worse, be given a default):
+    the table names every role, so adding one means deciding what it may do."""
+    assert set(get_args(Role)) == set(ROLE_ACCESS)
