@@ -76,6 +76,9 @@ RISK_DISPLAY = {
     "opioid-other-sedative": "Opioid with another sedative",
     "multiple-opioids": "More than one opioid",
     "ome-not-computable": "Oral morphine equivalent not computable",
+    "transmucosal-fentanyl": "Transmucosal fentanyl: no fixed OME, specialist advice",
+    "opioid-substitution-therapy": "Opioid substitution therapy: liaise with the drug service",
+    "above-licensed-maximum": "Dose above the licensed maximum",
 }
 OME_REASON_SYSTEM = f"{BASE}/CodeSystem/ome-not-computable-reason"
 FACTOR_TABLE_SYSTEM = f"{BASE}/CodeSystem/ome-factor-table"
