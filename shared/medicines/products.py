@@ -22,6 +22,8 @@ CODE_SYSTEMS = frozenset({DMD_SYSTEM, SNOMED_SYSTEM, "https://snomed.info/sct"})
 _NUMBER = r"\d+(?:\.\d+)?"
 _STRENGTH = re.compile(
     rf"(?P<value>{_NUMBER})\s*(?P<unit>mg|g|micrograms?|mcg|µg|ug)\b"
+    # a compound's partner strength ("Co-codamol 8mg/500mg/5ml") sits between the strength and the volume
+    rf"(?:\s*/\s*{_NUMBER}\s*(?:mg|g)\b)*"
     rf"(?:\s*/\s*(?P<per>{_NUMBER})?\s*(?P<per_unit>ml|hours?|hr|h)\b)?",
     re.IGNORECASE,
 )

@@ -228,6 +228,14 @@ def load_product_catalogue() -> ProductCatalogue:
         row["code"]: OpioidCode(row["code"], row["dmd_type"], row["term"], row["vmp"], row["group"])
         for row in read_data_file("dmd-opioid-codes.csv").rows
     }
+    for code, entry in list(codes.items()):  # an AMP of an older VMP id is the current VMP's
+        target = entry.vmp
+        for _ in range(5):
+            following = codes.get(target)
+            if following is None or following.vmp == target:
+                break
+            target = following.vmp
+        codes[code] = replace(entry, vmp=target)
     by_term: dict[str, str] = {}
     for entry in sorted(codes.values(), key=lambda c: c.dmd_type != "VMP"):  # a VMP wins a shared name
         by_term.setdefault(normalised_name(entry.term), entry.code)

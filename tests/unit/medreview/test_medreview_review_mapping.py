@@ -129,7 +129,9 @@ def test_each_medicine_says_how_its_dose_was_read() -> None:
 
 
 def test_the_words_a_dose_could_not_be_read_by_are_named() -> None:
-    result = oral_morphine_equivalent([med("cc", "Co-codamol 30mg/500mg tablets", "2 qds as per pain clinic")])
+    result = oral_morphine_equivalent(
+        [med("cc", "Co-codamol 30mg/500mg tablets", "2 qds as per pain clinic")]
+    )
     fields = {p["name"]: p for p in parts(review_parameters(result, []), "medication")[0]["part"]}
     assert "clinic" in fields["wordsNotRead"]["valueString"]
     assert "ome" not in fields
