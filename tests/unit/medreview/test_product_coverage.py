@@ -1,6 +1,6 @@
-"""Coverage of the product data, measured against public lists (figures stated in services/medreview/README.md).
+"""Coverage of the product data against public lists (figures stated in services/medreview/README.md).
 
-1. Every dm+d opioid VMP and AMP of the OpenSAFELY opioid codelists (shared/terminology/data/dmd-opioid-codes.csv),
+1. Every dm+d opioid VMP and AMP of the OpenSAFELY opioid codelists (data/dmd-opioid-codes.csv),
    by its code and by its name alone: each is recognised as an opioid; most resolve to a product whose dose
    can be computed; the rest are transmucosal fentanyl (never converted) or unrecognised-opioid-product.
 2. Every ingredient-by-route row of OpenPrescribing's opioid OME table (the products its opioid measures
@@ -47,7 +47,7 @@ def test_every_dmd_opioid_product_is_recognised_and_97_percent_resolve_to_a_prod
             {"coding": [{"system": "http://snomed.info/sct", "code": c.code}]}
             if by == "code"
             else {"text": c.term}
-        )  # fmt: skip
+        )
         for c in codes
     )
     total = sum(outcomes.values())
