@@ -63,7 +63,5 @@ def test_every_ingredient_of_openprescribings_opioid_table_is_recognised_as_an_o
     catalogue = load_product_catalogue()
     recognised = [r for r in rows if (a := ingredient_in(r["nm"], catalogue)) and
                   catalogue.drug_class(a[0]) is DrugClass.OPIOID]  # fmt: skip
-    print(
-        f"\nOpenPrescribing opioid OME table: {len(recognised)}/{len(rows)} ingredient-by-route rows recognised"
-    )
+    print(f"\nOpenPrescribing opioid OME table: {len(recognised)}/{len(rows)} rows recognised")
     assert len(recognised) == len(rows) == 51
