@@ -75,6 +75,7 @@ def normalise(text: str) -> str:
     t = re.sub(r"\b(?:milligrams?|mgs)\b", "mg", t)
     t = re.sub(r"\b(?:millilitres?|milliliters?|mls)\b", "ml", t)
     t = re.sub(r"(\d)\s*(?:grams?|gm)\b", r"\1 g", t)
+    t = re.sub(rf"({NUM})\s+5\s*ml\s+spoonfuls?\b", lambda m: f"{Decimal(m[1]) * 5} ml", t)
     t = re.sub(r"\b5\s*ml\s+spoonfuls?\b", "5 ml", t)
     t = re.sub(rf"\ban?\s+(?=(?:{UNITS})\b)", "1 ", t)
     return " ".join(t.split())
