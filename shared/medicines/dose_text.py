@@ -14,16 +14,23 @@ instruction is not computable and the problem names the words. Rules:
   daily amount to it; with no frequency it is the daily amount itself;
 * "two now, then one every 4 hours": the loading dose is noted, the maintenance counts; other phases joined
   by "then" take the largest;
-* a patch counts the patches (or microgram/hour) worn at once, whatever its change interval.
+* a patch counts the patches (or microgram/hour) worn at once, whatever its change interval;
+* a stated daily total with what makes it up, as this service writes a taper step ("110 mg morphine a
+  day: 1 x 100 mg tablet + 1 x 10 mg tablet, in divided doses as the prescriber directs"; "Apply 37
+  micrograms/hour: 1 x 25 micrograms/hour patch + 1 x 12 micrograms/hour patch worn at once"), which comes
+  back from the GP record as text alone, is read when the parts add up to the total, else refused.
 """
 
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 from decimal import Decimal
 
 from shared.medicines.amounts import (
+    MG,
+    RATE,
     UNIT,
     DailyAmount,
     DosageProblem,
@@ -32,7 +39,7 @@ from shared.medicines.amounts import (
     in_ingredient,
     n,
 )
-from shared.medicines.dose_words import Token, normalise, tokens
+from shared.medicines.dose_words import NUM, Token, normalise, tokens
 
 __all__ = ["read_dosage_text"]
 
@@ -56,9 +63,38 @@ def _problem(code: str, text: str, words: tuple[str, ...] = ()) -> DosageProblem
     return DosageProblem(code, text, words)
 
 
+_STATED_MG = re.compile(
+    rf"(?P<total>{NUM}) mg (?:[a-z-]+ )?a day: (?P<made>.+?)"
+    r"(?:, in divided doses as the prescriber directs)?\.?"
+)
+_STATED_RATE = re.compile(rf"apply (?P<total>{NUM}) microgram/hour: (?P<made>.+?) worn at once\.?")
+_PART = re.compile(rf"(?P<count>{NUM}) x (?P<strength>{NUM}) (?:mg|microgram/hour) [a-z]+")
+
+
+def _stated_total(normal: str, form: DoseForm, text: str) -> DailyAmount | DosageProblem | None:
+    """A daily total written with the units that make it up (module docstring), if ``normal`` is one."""
+    stated = _STATED_RATE.fullmatch(normal) if form.is_patch else _STATED_MG.fullmatch(normal)
+    if stated is None:
+        return None
+    parts = [p.strip() for p in stated["made"].split(" + ")]
+    matches = [_PART.fullmatch(p) for p in parts]
+    total = Decimal(stated["total"])
+    made = sum((Decimal(m["count"]) * Decimal(m["strength"]) for m in matches if m), Decimal(0))
+    if not all(matches) or made != total:
+        return _problem("dose-inconsistent", f"The parts of '{text}' do not add up to its daily total")
+    kind = RATE if form.is_patch else MG
+    stated_as = "worn at once" if form.is_patch else "a day"
+    basis = f"stated total {n(total)} {kind} {stated_as} ({stated['made']})"
+    return DailyAmount(total, kind, False, basis, None, label(kind, form), None, (normal,))
+
+
 def read_dosage_text(text: str, form: DoseForm) -> DailyAmount | DosageProblem:
     """The most of the product a day that ``text`` allows (module docstring), or why it cannot be read."""
-    found = tokens(normalise(text))
+    normal = normalise(text)
+    stated = _stated_total(normal, form, text)
+    if stated is not None:
+        return stated
+    found = tokens(normal)
     unread = tuple(t.text for t in found if t.kind == "unread")
     if unread:
         words = ", ".join(f"'{w}'" for w in unread)
