@@ -5,7 +5,8 @@ Pure: plain dicts in, frozen dataclasses out. In order:
 1. a code (``http://snomed.info/sct`` as UK Core codes dm+d, or ``https://dmd.nhs.uk``) of a catalogue
    product;
 2. a code of any dm+d opioid VMP or AMP (``data/dmd-opioid-codes.csv``): an AMP is its VMP; the VMP is the
-   catalogue's product or the one its dm+d name describes;
+   catalogue's product or the one its dm+d name describes; a SNOMED CT code of an opioid substance alone
+   (OpenPrescribing's table) is an opioid whose product is unknown;
 3. a name that is a dm+d VMP or AMP name (text-only entries, pack displays that repeat it);
 4. a brand written in the name ("Zydol SR 100mg", "Nurofen Plus tablets"): one of the brand's products;
 5. an ingredient named in the name: "Co-codamol 30mg/500mg tablets", "Morphine sulfate 10mg/5ml oral
@@ -147,6 +148,9 @@ def identify_medication(
         found = _by_dmd_code(code, reference, name, IdentifiedBy.CODE, catalogue)
         if found is not None:
             return found
+    substance = next((catalogue.ingredient_codes[c] for c in codes if c in catalogue.ingredient_codes), None)
+    if substance is not None and not names:  # an opioid ingredient's code alone names no product
+        return _opioid(reference, substance, IdentifiedBy.CODE, None, substance, codes[0])
     for candidate in names:
         term = catalogue.by_term.get(normalised_name(candidate))
         if term is not None:

@@ -124,7 +124,8 @@ class ProductCatalogue:
     """Products by code (current and older ids), the aliases longest first, and each ingredient's class.
 
     ``opioid_codes`` holds every dm+d opioid VMP and AMP code known, with ``by_term`` finding one by its dm+d
-    name and ``brands`` the generic products (VMP codes) each brand name stands for.
+    name and ``brands`` the generic products (VMP codes) each brand name stands for. ``ingredient_codes``:
+    SNOMED CT substance ids of opioid ingredients (OpenPrescribing's OME table) -> the ingredient.
     """
 
     products: tuple[DmdProduct, ...]
@@ -134,6 +135,7 @@ class ProductCatalogue:
     opioid_codes: Mapping[str, OpioidCode] = field(default_factory=dict)
     by_term: Mapping[str, str] = field(default_factory=dict)
     brands: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    ingredient_codes: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
     def build(
@@ -241,4 +243,16 @@ def load_product_catalogue() -> ProductCatalogue:
         by_term.setdefault(normalised_name(entry.term), entry.code)
     built = ProductCatalogue.build(products, aliases)
     generic = frozenset(a.ingredient for a in aliases)
-    return replace(built, opioid_codes=codes, by_term=by_term, brands=_brand_names(codes, generic))
+    substances = {}
+    for row in read_data_file("openprescribing-opioid-ing-form-ome.csv").rows:
+        name = normalised_name(row["nm"])
+        alias = next((a for a in built.aliases if name.startswith(a.alias)), None)
+        if alias is not None:
+            substances[row["vpi"]] = alias.ingredient
+    return replace(
+        built,
+        opioid_codes=codes,
+        by_term=by_term,
+        brands=_brand_names(codes, generic),
+        ingredient_codes=substances,
+    )

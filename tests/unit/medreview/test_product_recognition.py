@@ -124,3 +124,10 @@ def test_a_medicine_the_service_does_not_assess_is_listed_as_not_assessed() -> N
     result = oral_morphine_equivalent([resource("Omeprazole 20mg capsules")])
     assert result.medications == () and not result.incomplete
     assert [o.name for o in result.not_assessed] == ["Omeprazole 20mg capsules"]
+
+
+def test_an_opioid_substance_code_alone_is_an_unrecognised_opioid_not_an_unknown_product() -> None:
+    # 387024006: Oxycodone hydrochloride (substance), OpenPrescribing's opioid OME table
+    result = oral_morphine_equivalent([resource(code="387024006")])
+    [med] = result.medications
+    assert (med.reason_code, med.ingredient) == (UNRECOGNISED_OPIOID, "oxycodone") and result.incomplete
