@@ -181,8 +181,8 @@ def _per_day(group: _Group, text: str) -> Decimal | DosageProblem | None:
     if not candidates:
         return Decimal(len(slots)) if slots else None
     per_day = min(candidates)
-    if len(slots) > per_day:
-        return _problem("frequency-conflict", f"More times of day than the frequency allows in '{text}'")
+    if slots and len(slots) != per_day:  # "one at night (12-hourly)": which is it?
+        return _problem("frequency-conflict", f"The times of day and the frequency differ in '{text}'")
     return per_day
 
 

@@ -77,6 +77,7 @@ def normalise(text: str) -> str:
     t = re.sub(r"(\d)\s*(?:grams?|gm)\b", r"\1 g", t)
     t = re.sub(rf"({NUM})\s+5\s*ml\s+spoonfuls?\b", lambda m: f"{Decimal(m[1]) * 5} ml", t)
     t = re.sub(r"\b5\s*ml\s+spoonfuls?\b", "5 ml", t)
+    t = re.sub(r"\b(?:a|one|1)\s+(?:new|fresh)\s+patch\b", "1 patch", t)
     t = re.sub(rf"\ban?\s+(?=(?:{UNITS})\b)", "1 ", t)
     return " ".join(t.split())
 
@@ -140,7 +141,16 @@ def _cap(m: re.Match[str]) -> Token:
     return Token("cap", m.group(0), number, number, m.group("u") or "", doses)
 
 
+def _clock(m: re.Match[str]) -> Token:
+    """A clock time ("at 8am", "20:00") is a time of day of its own."""
+    return Token("time-of-day", m.group(0), slot=re.sub(r"^at\s+|\s+", "", m.group(0)))
+
+
 _TIMES_OF_DAY = (
+    (
+        r"at\s+\d{1,2}(?:[:.]\d{2})?\s*(?:am|pm)|at\s+\d{1,2}[:.]\d{2}|\d{1,2}(?:[:.]\d{2})?\s*(?:am|pm)",
+        "clock",
+    ),
     (r"(?:in\s+the\s+|each\s+|every\s+)?mornings?|mane|with\s+breakfast|at\s+breakfast|breakfast", "morning"),
     (r"(?:at\s+)?(?:midday|lunchtime|lunch|noon)", "midday"),
     (r"(?:in\s+the\s+)?afternoon|(?:at\s+)?teatime|(?:at\s+)?tea\s+time", "afternoon"),
@@ -195,7 +205,7 @@ _RULES: tuple[tuple[re.Pattern[str], _Make], ...] = tuple(
         (r"b\.?d\.?|b\.?i\.?d\.?", _fixed("frequency", "2")),
         (r"t\.?d\.?s\.?|t\.?i\.?d\.?", _fixed("frequency", "3")),
         (r"q\.?d\.?s\.?|q\.?i\.?d\.?", _fixed("frequency", "4")),
-        *((p, _fixed("time-of-day", slot=s)) for p, s in _TIMES_OF_DAY),
+        *((p, _clock if s == "clock" else _fixed("time-of-day", slot=s)) for p, s in _TIMES_OF_DAY),
         (
             r"when\s+required|as\s+required|when\s+needed|as\s+needed|if\s+needed|if\s+required|when\s+necessary"
             r"|as\s+necessary|if\s+necessary|p\.?r\.?n\.?|when\s+req|as\s+req|(?:for\s+)?breakthrough(?:\s+pain)?",
