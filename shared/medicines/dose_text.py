@@ -88,13 +88,40 @@ def _stated_total(normal: str, form: DoseForm, text: str) -> DailyAmount | Dosag
     return DailyAmount(total, kind, False, basis, None, label(kind, form), None, (normal,))
 
 
+_RESTATED = re.compile(
+    rf"\b(?P<count>{NUM})\s*(?:x\s*)?(?P<strength>{NUM})\s*(?P<unit>mg|microgram/hour|microgram)"
+    rf"(?:\s*/\s*{NUM}\s*(?:mg|g))?\s+(?P<form>tablets?|tabs?|capsules?|caps?|caplets?|patch(?:es)?)\b"
+)
+
+
+def _strength_restated(normal: str, form: DoseForm, text: str) -> str | DosageProblem:
+    """ "two 30mg tablets", "1 x 25 microgram/hour patch": counts, when the strength is the product's."""
+
+    def check(match: re.Match[str]) -> str:
+        strength = Decimal(match["strength"]) * (Decimal("0.001") if match["unit"] == "microgram" else 1)
+        if form.strength_per_unit is None or strength != form.strength_per_unit:
+            raise ValueError(match.group(0))
+        return f"{match['count']} {match['form']}"
+
+    try:
+        return _RESTATED.sub(check, normal)
+    except ValueError as mismatch:
+        words = (str(mismatch),)
+        return _problem(
+            "dose-inconsistent", f"The strength written differs from the product's in '{text}'", words
+        )
+
+
 def read_dosage_text(text: str, form: DoseForm) -> DailyAmount | DosageProblem:
     """The most of the product a day that ``text`` allows (module docstring), or why it cannot be read."""
     normal = normalise(text)
     stated = _stated_total(normal, form, text)
     if stated is not None:
         return stated
-    found = tokens(normal)
+    restated = _strength_restated(normal, form, text)
+    if isinstance(restated, DosageProblem):
+        return restated
+    found = tokens(restated)
     unread = tuple(t.text for t in found if t.kind == "unread")
     if unread:
         words = ", ".join(f"'{w}'" for w in unread)

@@ -211,7 +211,7 @@ def test_a_loading_dose_is_noted_in_the_reading() -> None:
         ("2 tablets qds as per pain clinic", "dosage-words-unread", ("per", "clinic")),
         ("5 qds", "dose-unit-missing", ("5",)),  # a bare number of a liquid: ml or mg?
         ("10mg (10ml) every 4 hours", "dose-inconsistent", ("10mg", "10ml")),
-        ("apply one 25 microgram/hour patch", "dose-ambiguous", ("1", "25 microgram/hour")),
+        ("apply one 25 microgram/hour patch and one 12", "dose-ambiguous", ("1", "12")),
     ],
 )
 def test_what_is_not_read_with_certainty_names_the_words(
