@@ -72,6 +72,8 @@ def normalise(text: str) -> str:
     t = re.sub(r"(?<![\w.])(\.\d)", r"0\1", t)
     t = re.sub(r"\b(?:micrograms?|mcg|ug)\s*(?:/|per|an|a|each)\s*(?:hour|hr|h)\b", "microgram/hour", t)
     t = re.sub(r"\b(?:micrograms?|mcg|ug)\b", "microgram", t)
+    t = re.sub(r"(?<=[a-z])-(?=[a-z])", " ", t)  # "twice-daily", "four-hourly"
+    t = re.sub(r"(?:(?<=\d)|\b)(?:hrly|hly)\b", " hourly", t)
     t = re.sub(r"\b(?:milligrams?|mgs)\b", "mg", t)
     t = re.sub(r"\b(?:millilitres?|milliliters?|mls)\b", "ml", t)
     t = re.sub(r"(\d)\s*(?:grams?|gm)\b", r"\1 g", t)
@@ -162,7 +164,9 @@ _FILLER = (
     r"|swallow(?:ed)?\s+whole|swallowed|swallow|whole|chew(?:ed)?|dissolve(?:d)?|in\s+water|with\s+water"
     r"|(?:with|in)\s+(?:a\s+)?(?:glass|little)\s+of\s+water|with\s+or\s+after\s+food|after\s+food|with\s+food"
     r"|before\s+food|with\s+meals|after\s+meals|on\s+an\s+empty\s+stomach|by\s+mouth|orally|sublingually"
-    r"|under\s+the\s+tongue|(?:to|on|onto)\s+(?:the\s+)?(?:clean\s+)?(?:dry\s+)?(?:non-hairy\s+)?skin"
+    r"|under\s+the\s+tongue|(?:to|on|onto)\s+(?:the\s+|an?\s+)?(?:(?:clean|dry|non\s+hairy|hairless|intact|unbroken)"
+    r"[\s,]+(?:and\s+)?)*(?:area\s+of\s+)?skin(?:\s+on\s+the\s+(?:upper\s+)?(?:arm|chest|back))?"
+    r"|(?:to|on|onto)\s+(?:the\s+)?(?:upper\s+|outer\s+)*(?:arm|chest|back|body)"
     r"|(?:for|to\s+relieve)\s+(?:severe\s+)?pain(?:\s+relief)?|as\s+directed(?:\s+by\s+(?:your\s+)?"
     r"(?:doctor|gp|prescriber|pharmacist))?|do\s+not\s+(?:crush|chew|break)|and\s+do\s+not\s+(?:crush|chew)"
     r"|(?:remove|removing|replace|replacing|change|changing|changed|replaced)(?:\s+(?:the\s+)?old\s+patch)?"
