@@ -29,7 +29,7 @@ _STRENGTH = re.compile(
 )
 _MODIFIED_RELEASE = re.compile(
     r"modified[- ]release|prolonged[- ]release|extended[- ]release|\b(?:m/?r|sr|xl|cr|la|pr)\b"
-    r"|retard|continus|24 ?hr|zomorph|mxl|oxycontin|longtec|reltebon|onexila",
+    r"|retard|continus|24 ?hr|zomorph|mxl|\bmst\b|oxycontin|longtec|reltebon|onexila",
     re.IGNORECASE,
 )
 # Non-opioid partners of compound products; "co-" names imply theirs.

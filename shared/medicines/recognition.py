@@ -19,6 +19,7 @@ from shared.terminology import DmdProduct, OpioidCode, ProductCatalogue, normali
 __all__ = ["brand_in", "product_by_brand", "product_of_vmp"]
 
 _WRITTEN = re.compile(r"(\d+(?:\.\d+)?)\s*(mg|g|micrograms?|mcg|µg|ug)\b", re.IGNORECASE)
+_LIQUID = re.compile(r"liquid|solution|concentrate|mixture|syrup|linctus|elixir|/\s*\d*\s*ml\b")
 _UNIT_WORDS = {
     "tablet": "tablet",
     "caplet": "tablet",
@@ -70,6 +71,8 @@ def _one(candidates: set[DmdProduct], lowered: str) -> DmdProduct | None:
     """The single product among ``candidates`` the name's form and release words leave, if one."""
     if len(candidates) > 1:
         named = {u for word, u in _UNIT_WORDS.items() if word in lowered}
+        if _LIQUID.search(lowered):
+            named.add("ml")
         candidates = {p for p in candidates if not named or p.per_unit in named} or candidates
     if len(candidates) > 1:
         modified = bool(re.search(r"\b(?:sr|xl|mr|la|cr|pr|retard|continus)\b|modified|prolonged", lowered))
