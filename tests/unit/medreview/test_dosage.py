@@ -257,3 +257,23 @@ def test_a_stated_total_whose_parts_do_not_add_up_is_refused() -> None:
     # 1 x 100 + 2 x 10 = 120, not 110
     result = read_dosage_text("110 mg morphine a day: 1 x 100 mg tablet + 2 x 10 mg tablet", TABLET)
     assert isinstance(result, DosageProblem) and result.code == "dose-inconsistent"
+
+
+def test_a_structured_dose_and_its_text_that_disagree_are_refused() -> None:
+    # structured: 1 tablet twice a day (2 a day); text: 2 tablets twice a day (4 a day): which?
+    dosage = {
+        "text": "2 tablets twice a day",
+        "doseAndRate": [{"doseQuantity": {"value": 1, "unit": "tablet"}}],
+        "timing": {"repeat": {"frequency": 2, "period": 1, "periodUnit": "d"}},
+    }
+    result = amount([dosage])
+    assert isinstance(result, DosageProblem) and result.code == "dose-inconsistent"
+
+
+def test_a_structured_dose_and_its_text_that_agree_are_read() -> None:
+    dosage = {
+        "text": "one tablet twice a day",
+        "doseAndRate": [{"doseQuantity": {"value": 1, "unit": "tablet"}}],
+        "timing": {"repeat": {"frequency": 2, "period": 1, "periodUnit": "d"}},
+    }
+    assert amount([dosage]).quantity == 2
