@@ -200,6 +200,12 @@ _BRAND = re.compile(
 
 
 _GENERIC_WORDS = frozenset({"co-codamol", "co-dydramol", "co-codaprin", "co-proxamol", "generic"})
+# Words that make no brand on their own ("Dental Pain Relief", "Migraine Relief"), and retailers' own labels
+# ("Boots Ibuprofen and Codeine"): such names would catch other medicines, so they are not brands here.
+_COMMON_WORDS = frozenset(
+    {"dental", "pain", "relief", "migraine", "headache", "period", "extra", "max", "plus"}
+)
+_RETAILERS = frozenset({"boots", "superdrug", "lloyds", "tesco", "asda", "sainsbury's", "numark", "bell's"})
 
 
 def _brand_names(codes: Mapping[str, OpioidCode], generic: frozenset[str]) -> dict[str, frozenset[str]]:
@@ -213,8 +219,15 @@ def _brand_names(codes: Mapping[str, OpioidCode], generic: frozenset[str]) -> di
         if entry.dmd_type != "AMP" or vmp is None or normalised_name(entry.term) == normalised_name(vmp.term):
             continue
         found = _BRAND.match(normalised_name(entry.term))
-        if found and len(found["brand"]) > 3 and found["brand"].split()[0] not in generic | _GENERIC_WORDS:
-            brands.setdefault(found["brand"], set()).add(entry.vmp)
+        brand = found["brand"] if found else ""
+        words = brand.split()
+        if (
+            len(brand) <= 3
+            or words[0] in generic | _GENERIC_WORDS | _RETAILERS
+            or set(words) <= _COMMON_WORDS
+        ):
+            continue
+        brands.setdefault(brand, set()).add(entry.vmp)
     return {brand: frozenset(vmps) for brand, vmps in brands.items()}
 
 

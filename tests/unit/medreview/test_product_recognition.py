@@ -131,3 +131,17 @@ def test_an_opioid_substance_code_alone_is_an_unrecognised_opioid_not_an_unknown
     result = oral_morphine_equivalent([resource(code="387024006")])
     [med] = result.medications
     assert (med.reason_code, med.ingredient) == (UNRECOGNISED_OPIOID, "oxycodone") and result.incomplete
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "Nurofen 200mg tablets",  # ibuprofen: Nurofen Plus is the codeine product
+        "Solpadeine Headache soluble tablets",  # paracetamol and caffeine
+        "Panadol 500mg tablets",
+        "Migraine Relief tablets",  # a phrase, not a brand: other makers' products share it
+        "Boots Ibuprofen 200mg tablets",
+    ],
+)
+def test_a_non_opioid_sharing_words_with_an_opioid_brand_is_not_an_opioid(name: str) -> None:
+    assert identify_medication(resource(name), load_product_catalogue()).drug_class is None
