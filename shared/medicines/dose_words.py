@@ -73,6 +73,7 @@ def normalise(text: str) -> str:
     t = re.sub(r"\b(?:micrograms?|mcg|ug)\s*(?:/|per|an|a|each)\s*(?:hour|hr|h)\b", "microgram/hour", t)
     t = re.sub(r"\b(?:micrograms?|mcg|ug)\b", "microgram", t)
     t = re.sub(r"(?<=[a-z])-(?=[a-z])", " ", t)  # "twice-daily", "four-hourly"
+    t = re.sub(r"(?<=\d)(?=(?:od|bd|tds|qds|tid|qid|bid|prn|nocte|mane)\b)", " ", t)  # "1bd", "2qds"
     t = re.sub(r"(?:(?<=\d)|\b)(?:hrly|hly)\b", " hourly", t)
     t = re.sub(r"\b(?:milligrams?|mgs)\b", "mg", t)
     t = re.sub(r"\b(?:millilitres?|milliliters?|mls)\b", "ml", t)
