@@ -24,13 +24,10 @@ instruction is not computable and the problem names the words. Rules:
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass, field
 from decimal import Decimal
 
 from shared.medicines.amounts import (
-    MG,
-    RATE,
     UNIT,
     DailyAmount,
     DosageProblem,
@@ -39,7 +36,8 @@ from shared.medicines.amounts import (
     in_ingredient,
     n,
 )
-from shared.medicines.dose_words import NUM, Token, normalise, tokens
+from shared.medicines.dose_restated import stated_total, strength_restated
+from shared.medicines.dose_words import Token, normalise, tokens
 
 __all__ = ["read_dosage_text"]
 
@@ -63,62 +61,13 @@ def _problem(code: str, text: str, words: tuple[str, ...] = ()) -> DosageProblem
     return DosageProblem(code, text, words)
 
 
-_STATED_MG = re.compile(
-    rf"(?P<total>{NUM}) mg (?:[a-z-]+ )?a day: (?P<made>.+?)"
-    r"(?:, in divided doses as the prescriber directs)?\.?"
-)
-_STATED_RATE = re.compile(rf"apply (?P<total>{NUM}) microgram/hour: (?P<made>.+?) worn at once\.?")
-_PART = re.compile(rf"(?P<count>{NUM}) x (?P<strength>{NUM}) (?:mg|microgram/hour) [a-z]+")
-
-
-def _stated_total(normal: str, form: DoseForm, text: str) -> DailyAmount | DosageProblem | None:
-    """A daily total written with the units that make it up (module docstring), if ``normal`` is one."""
-    stated = _STATED_RATE.fullmatch(normal) if form.is_patch else _STATED_MG.fullmatch(normal)
-    if stated is None:
-        return None
-    parts = [p.strip() for p in stated["made"].split(" + ")]
-    matches = [_PART.fullmatch(p) for p in parts]
-    total = Decimal(stated["total"])
-    made = sum((Decimal(m["count"]) * Decimal(m["strength"]) for m in matches if m), Decimal(0))
-    if not all(matches) or made != total:
-        return _problem("dose-inconsistent", f"The parts of '{text}' do not add up to its daily total")
-    kind = RATE if form.is_patch else MG
-    stated_as = "worn at once" if form.is_patch else "a day"
-    basis = f"stated total {n(total)} {kind} {stated_as} ({stated['made']})"
-    return DailyAmount(total, kind, False, basis, None, label(kind, form), None, (normal,))
-
-
-_RESTATED = re.compile(
-    rf"\b(?P<count>{NUM})\s*(?:x\s*)?(?P<strength>{NUM})\s*(?P<unit>mg|microgram/hour|microgram)"
-    rf"(?:\s*/\s*{NUM}\s*(?:mg|g))?\s+(?P<form>tablets?|tabs?|capsules?|caps?|caplets?|patch(?:es)?)\b"
-)
-
-
-def _strength_restated(normal: str, form: DoseForm, text: str) -> str | DosageProblem:
-    """ "two 30mg tablets", "1 x 25 microgram/hour patch": counts, when the strength is the product's."""
-
-    def check(match: re.Match[str]) -> str:
-        strength = Decimal(match["strength"]) * (Decimal("0.001") if match["unit"] == "microgram" else 1)
-        if form.strength_per_unit is None or strength != form.strength_per_unit:
-            raise ValueError(match.group(0))
-        return f"{match['count']} {match['form']}"
-
-    try:
-        return _RESTATED.sub(check, normal)
-    except ValueError as mismatch:
-        words = (str(mismatch),)
-        return _problem(
-            "dose-inconsistent", f"The strength written differs from the product's in '{text}'", words
-        )
-
-
 def read_dosage_text(text: str, form: DoseForm) -> DailyAmount | DosageProblem:
     """The most of the product a day that ``text`` allows (module docstring), or why it cannot be read."""
     normal = normalise(text)
-    stated = _stated_total(normal, form, text)
+    stated = stated_total(normal, form, text)
     if stated is not None:
         return stated
-    restated = _strength_restated(normal, form, text)
+    restated = strength_restated(normal, form, text)
     if isinstance(restated, DosageProblem):
         return restated
     found = tokens(restated)
