@@ -10,8 +10,8 @@ Pure: plain dicts in, frozen dataclasses out. In order:
 3. a name that is a dm+d VMP or AMP name (text-only entries, pack displays that repeat it);
 4. a brand written in the name ("Zydol SR 100mg", "Nurofen Plus tablets"): one of the brand's products;
 5. an ingredient named in the name: "Co-codamol 30mg/500mg tablets", "Morphine sulfate 10mg/5ml oral
-   solution" (VMPP and AMPP displays, "... tablets 100 tablet", are read this way: their codes have no
-   public source here).
+   solution" (VTM, VMPP and AMPP displays, "... tablets 100 tablet", are read this way: their codes have
+   no public source here; a VTM such as "Morphine" names no product, so it is an unrecognised opioid).
 
 An opioid recognised by its code or name whose product cannot be known for certain is
 ``unrecognised-opioid-product``: never counted as zero, never guessed.
