@@ -77,6 +77,9 @@ RISK_DISPLAY = {
     "multiple-opioids": "More than one opioid",
     "ome-not-computable": "Oral morphine equivalent not computable",
     "opioid-authorisations-mismatch": "GP record's opioid prescriptions do not match the taper",
+    "transmucosal-fentanyl": "Transmucosal fentanyl: no fixed OME, specialist advice",
+    "opioid-substitution-therapy": "Opioid substitution therapy: liaise with the drug service",
+    "above-licensed-maximum": "Dose above the licensed maximum",
 }
 OME_REASON_SYSTEM = f"{BASE}/CodeSystem/ome-not-computable-reason"
 FACTOR_TABLE_SYSTEM = f"{BASE}/CodeSystem/ome-factor-table"

@@ -13,7 +13,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from services.medreview.codes import MEDICATION_SOURCE, SOURCE_MEDREVIEW
-from shared.medicines.products import identify_medication
+from shared.medicines.identify import identify_medication
 from shared.terminology import DrugClass, ProductCatalogue
 
 __all__ = ["LONG_TERM_DAYS", "first_opioid_use", "is_long_term"]

@@ -10,7 +10,11 @@ pregabalin (2021)):
 * ``opioid-other-sedative``: an opioid with a z-drug (moderate). Amitriptyline is not counted as a sedative
   here (see the product data file's header);
 * ``multiple-opioids``: more than one opioid medication (moderate);
-* ``ome-not-computable``: an opioid's dose could not be computed, so the total is a lower bound (moderate).
+* ``ome-not-computable``: an opioid's dose could not be computed, so the total is a lower bound (moderate);
+* ``transmucosal-fentanyl``: no fixed OME, seek specialist advice (high); ``opioid-substitution-therapy``:
+  liaise with the drug service, never tapered here (moderate) (``shared.medicines.special``);
+* ``above-licensed-maximum``: tramadol over 400 mg a day, codeine or dihydrocodeine over 240 mg, paracetamol
+  in combinations over 4 g (high; BNF, ``shared.medicines.licensed``).
 
 The service layer renders each flag as a FHIR ``DetectedIssue`` (``severity`` is its value set:
 high | moderate | low) with ``evidence`` as the implicated medication references.
@@ -23,6 +27,8 @@ from decimal import Decimal
 from enum import StrEnum
 
 from services.medreview.ome import OmeResult
+from shared.medicines.licensed import above_licensed_maximum
+from shared.medicines.special import OPIOID_SUBSTITUTION, TRANSMUCOSAL_FENTANYL
 from shared.terminology import DrugClass
 
 __all__ = ["HIGH_DOSE_MG_PER_DAY", "SPECIALIST_MG_PER_DAY", "RiskFlag", "Severity", "risk_flags"]
@@ -105,6 +111,7 @@ def risk_flags(
                 OPIOIDS_AWARE,
             )
         )
+    flags += _special_and_licensed(result)
     for med in result.not_computable:
         flags.append(
             RiskFlag(
@@ -158,4 +165,43 @@ def _co_prescription(result: OmeResult, opioids: tuple[str, ...]) -> list[RiskFl
                     source,
                 )
             )
+    return flags
+
+
+_SPECIAL = {
+    TRANSMUCOSAL_FENTANYL: (Severity.HIGH, "Transmucosal fentanyl: no fixed OME, seek specialist advice"),
+    OPIOID_SUBSTITUTION: (Severity.MODERATE, "Opioid substitution therapy: liaise with the drug service"),
+}
+BNF = "BNF, licensed maximum daily doses (shared/terminology/data/licensed-daily-maxima.csv)"
+DRUG_MISUSE = "DHSC, Drug misuse and dependence: UK guidelines on clinical management (2017)"
+
+
+def _special_and_licensed(result: OmeResult) -> list[RiskFlag]:
+    flags = []
+    for med in result.not_computable:
+        if med.reason_code in _SPECIAL:
+            severity, summary = _SPECIAL[med.reason_code]
+            source = OPIOIDS_AWARE if med.reason_code == TRANSMUCOSAL_FENTANYL else DRUG_MISUSE
+            flags.append(
+                RiskFlag(
+                    str(med.reason_code),
+                    severity,
+                    f"{summary}: {med.name or med.reference}",
+                    med.reason or "",
+                    (med.reference,),
+                    source,
+                )
+            )
+    for excess in above_licensed_maximum(result):
+        flags.append(
+            RiskFlag(
+                "above-licensed-maximum",
+                Severity.HIGH,
+                f"{excess.ingredient.capitalize()} {excess.mg_per_day:f} mg a day is above the licensed "
+                f"maximum of {excess.maximum:f} mg",
+                f"{excess.reference}. Review the dose.",
+                excess.evidence,
+                BNF,
+            )
+        )
     return flags

@@ -73,7 +73,9 @@ class DosageProblem:
 
 
 def _word(unit: str) -> str:
-    word = unit.strip().strip("{}").lower()
+    word = unit.strip().strip("{}").lower().replace("µ", "u").replace("μ", "u")
+    word = re.sub(r"\b(?:micrograms?|mcg|ug)\b", "microgram", word)
+    word = re.sub(r"\s*(?:/|per|an|a)\s*(?:hours?|hrs?|h)$", "/hour", word)
     return re.sub(r"(?<=patch)es$|(?<=[^s])s$", "", word)
 
 
@@ -89,9 +91,9 @@ def dose_kind(unit: str, form: DoseForm) -> tuple[str, Decimal] | None:
         return (MG, Decimal(1000)) if not form.is_patch else None
     if word in ("mg", "milligram"):
         return (MG, Decimal(1)) if not form.is_patch else None
-    if word in ("microgram", "mcg", "ug"):
+    if word == "microgram":
         return (MG, Decimal("0.001")) if not form.is_patch else None
-    if word in ("microgram/hour", "ug/h", "mcg/h", "microgram/h"):
+    if word == "microgram/hour":
         return (RATE, Decimal(1)) if form.is_patch else None
     if word in ("ml", "millilitre", "milliliter", "ml/dose"):
         return (UNIT, Decimal(1)) if form.per_unit == "ml" else None

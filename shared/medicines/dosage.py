@@ -84,12 +84,25 @@ def max_daily_amount(dosages: Sequence[Mapping[str, Any]], form: DoseForm) -> Da
 
 def _one_dosage(dosage: Mapping[str, Any], form: DoseForm) -> DailyAmount | DosageProblem:
     structured = _structured(dosage, form)
-    if isinstance(structured, DailyAmount):
-        return structured
     text = str(dosage.get("text") or dosage.get("patientInstruction") or "").strip()
+    if isinstance(structured, DailyAmount):
+        written = read_dosage_text(text, form) if text else None
+        if isinstance(written, DailyAmount) and _differ(structured, written, form):
+            sentence = f"The structured dose ({structured.basis}) and the text '{text}' say different amounts"
+            return DosageProblem("dose-inconsistent", sentence)
+        return structured
     if text:
         return read_dosage_text(text, form)
     return structured or DosageProblem("dosage-missing", "The dosage has neither a structured dose nor text")
+
+
+def _differ(structured: DailyAmount, written: DailyAmount, form: DoseForm) -> bool:
+    """Whether a dosage's structured fields and its text, both read, give different daily amounts."""
+    if structured.unit == written.unit:
+        return structured.quantity != written.quantity
+    one = in_ingredient(structured.quantity, structured.unit, form)
+    other = in_ingredient(written.quantity, written.unit, form)
+    return one is not None and other is not None and one != other
 
 
 def _quantity(doses: Sequence[Mapping[str, Any]]) -> tuple[Decimal, str] | None:

@@ -14,7 +14,11 @@ instruction is not computable and the problem names the words. Rules:
   daily amount to it; with no frequency it is the daily amount itself;
 * "two now, then one every 4 hours": the loading dose is noted, the maintenance counts; other phases joined
   by "then" take the largest;
-* a patch counts the patches (or microgram/hour) worn at once, whatever its change interval.
+* a patch counts the patches (or microgram/hour) worn at once, whatever its change interval;
+* a stated daily total with what makes it up, as this service writes a taper step ("110 mg morphine a
+  day: 1 x 100 mg tablet + 1 x 10 mg tablet, in divided doses as the prescriber directs"; "Apply 37
+  micrograms/hour: 1 x 25 micrograms/hour patch + 1 x 12 micrograms/hour patch worn at once"), which comes
+  back from the GP record as text alone, is read when the parts add up to the total, else refused.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from shared.medicines.amounts import (
     in_ingredient,
     n,
 )
+from shared.medicines.dose_restated import stated_total, strength_restated
 from shared.medicines.dose_words import Token, normalise, tokens
 
 __all__ = ["read_dosage_text"]
@@ -58,7 +63,14 @@ def _problem(code: str, text: str, words: tuple[str, ...] = ()) -> DosageProblem
 
 def read_dosage_text(text: str, form: DoseForm) -> DailyAmount | DosageProblem:
     """The most of the product a day that ``text`` allows (module docstring), or why it cannot be read."""
-    found = tokens(normalise(text))
+    normal = normalise(text)
+    stated = stated_total(normal, form, text)
+    if stated is not None:
+        return stated
+    restated = strength_restated(normal, form, text)
+    if isinstance(restated, DosageProblem):
+        return restated
+    found = tokens(restated)
     unread = tuple(t.text for t in found if t.kind == "unread")
     if unread:
         words = ", ".join(f"'{w}'" for w in unread)
@@ -145,8 +157,8 @@ def _per_day(group: _Group, text: str) -> Decimal | DosageProblem | None:
     if not candidates:
         return Decimal(len(slots)) if slots else None
     per_day = min(candidates)
-    if len(slots) > per_day:
-        return _problem("frequency-conflict", f"More times of day than the frequency allows in '{text}'")
+    if slots and len(slots) != per_day:  # "one at night (12-hourly)": which is it?
+        return _problem("frequency-conflict", f"The times of day and the frequency differ in '{text}'")
     return per_day
 
 

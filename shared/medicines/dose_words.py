@@ -72,10 +72,15 @@ def normalise(text: str) -> str:
     t = re.sub(r"(?<![\w.])(\.\d)", r"0\1", t)
     t = re.sub(r"\b(?:micrograms?|mcg|ug)\s*(?:/|per|an|a|each)\s*(?:hour|hr|h)\b", "microgram/hour", t)
     t = re.sub(r"\b(?:micrograms?|mcg|ug)\b", "microgram", t)
+    t = re.sub(r"(?<=[a-z])-(?=[a-z])", " ", t)  # "twice-daily", "four-hourly"
+    t = re.sub(r"(?<=\d)(?=(?:od|bd|tds|qds|tid|qid|bid|prn|nocte|mane)\b)", " ", t)  # "1bd", "2qds"
+    t = re.sub(r"(?:(?<=\d)|\b)(?:hrly|hly)\b", " hourly", t)
     t = re.sub(r"\b(?:milligrams?|mgs)\b", "mg", t)
     t = re.sub(r"\b(?:millilitres?|milliliters?|mls)\b", "ml", t)
     t = re.sub(r"(\d)\s*(?:grams?|gm)\b", r"\1 g", t)
+    t = re.sub(rf"({NUM})\s+5\s*ml\s+spoonfuls?\b", lambda m: f"{Decimal(m[1]) * 5} ml", t)
     t = re.sub(r"\b5\s*ml\s+spoonfuls?\b", "5 ml", t)
+    t = re.sub(r"\b(?:a|one|1)\s+(?:new|fresh)\s+patch\b", "1 patch", t)
     t = re.sub(rf"\ban?\s+(?=(?:{UNITS})\b)", "1 ", t)
     return " ".join(t.split())
 
@@ -139,7 +144,16 @@ def _cap(m: re.Match[str]) -> Token:
     return Token("cap", m.group(0), number, number, m.group("u") or "", doses)
 
 
+def _clock(m: re.Match[str]) -> Token:
+    """A clock time ("at 8am", "20:00") is a time of day of its own."""
+    return Token("time-of-day", m.group(0), slot=re.sub(r"^at\s+|\s+", "", m.group(0)))
+
+
 _TIMES_OF_DAY = (
+    (
+        r"at\s+\d{1,2}(?:[:.]\d{2})?\s*(?:am|pm)|at\s+\d{1,2}[:.]\d{2}|\d{1,2}(?:[:.]\d{2})?\s*(?:am|pm)",
+        "clock",
+    ),
     (r"(?:in\s+the\s+|each\s+|every\s+)?mornings?|mane|with\s+breakfast|at\s+breakfast|breakfast", "morning"),
     (r"(?:at\s+)?(?:midday|lunchtime|lunch|noon)", "midday"),
     (r"(?:in\s+the\s+)?afternoon|(?:at\s+)?teatime|(?:at\s+)?tea\s+time", "afternoon"),
@@ -151,7 +165,9 @@ _FILLER = (
     r"|swallow(?:ed)?\s+whole|swallowed|swallow|whole|chew(?:ed)?|dissolve(?:d)?|in\s+water|with\s+water"
     r"|(?:with|in)\s+(?:a\s+)?(?:glass|little)\s+of\s+water|with\s+or\s+after\s+food|after\s+food|with\s+food"
     r"|before\s+food|with\s+meals|after\s+meals|on\s+an\s+empty\s+stomach|by\s+mouth|orally|sublingually"
-    r"|under\s+the\s+tongue|(?:to|on|onto)\s+(?:the\s+)?(?:clean\s+)?(?:dry\s+)?(?:non-hairy\s+)?skin"
+    r"|under\s+the\s+tongue|(?:to|on|onto)\s+(?:the\s+|an?\s+)?(?:(?:clean|dry|non\s+hairy|hairless|intact|unbroken)"
+    r"[\s,]+(?:and\s+)?)*(?:area\s+of\s+)?skin(?:\s+on\s+the\s+(?:upper\s+)?(?:arm|chest|back))?"
+    r"|(?:to|on|onto)\s+(?:the\s+)?(?:upper\s+|outer\s+)*(?:arm|chest|back|body)"
     r"|(?:for|to\s+relieve)\s+(?:severe\s+)?pain(?:\s+relief)?|as\s+directed(?:\s+by\s+(?:your\s+)?"
     r"(?:doctor|gp|prescriber|pharmacist))?|do\s+not\s+(?:crush|chew|break)|and\s+do\s+not\s+(?:crush|chew)"
     r"|(?:remove|removing|replace|replacing|change|changing|changed|replaced)(?:\s+(?:the\s+)?old\s+patch)?"
@@ -194,7 +210,7 @@ _RULES: tuple[tuple[re.Pattern[str], _Make], ...] = tuple(
         (r"b\.?d\.?|b\.?i\.?d\.?", _fixed("frequency", "2")),
         (r"t\.?d\.?s\.?|t\.?i\.?d\.?", _fixed("frequency", "3")),
         (r"q\.?d\.?s\.?|q\.?i\.?d\.?", _fixed("frequency", "4")),
-        *((p, _fixed("time-of-day", slot=s)) for p, s in _TIMES_OF_DAY),
+        *((p, _clock if s == "clock" else _fixed("time-of-day", slot=s)) for p, s in _TIMES_OF_DAY),
         (
             r"when\s+required|as\s+required|when\s+needed|as\s+needed|if\s+needed|if\s+required|when\s+necessary"
             r"|as\s+necessary|if\s+necessary|p\.?r\.?n\.?|when\s+req|as\s+req|(?:for\s+)?breakthrough(?:\s+pain)?",

@@ -11,14 +11,20 @@ incomplete.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
 from typing import Any
 
-from shared.medicines.amounts import RATE, DailyAmount, DosageProblem, DoseForm, in_ingredient
+from shared.medicines.amounts import MG, RATE, UNIT, DailyAmount, DosageProblem, DoseForm, in_ingredient, n
 from shared.medicines.dosage import max_daily_amount
-from shared.medicines.products import IdentifiedMedication, identify_medication
+from shared.medicines.identify import IdentifiedMedication, identify_medication
+from shared.medicines.special import (
+    OPIOID_SUBSTITUTION,
+    SUBSTITUTION_TEXT,
+    special_product,
+    substitution_dose,
+)
 from shared.terminology import (
     DEFAULT_OME_FACTOR_TABLE,
     DrugClass,
@@ -49,7 +55,10 @@ class OmeReason(StrEnum):
     NO_FIXED_FACTOR = "no-fixed-factor"  # the table says it has no factor (methadone)
     NO_FACTOR = "no-factor"  # the table has no row for this ingredient by this route
     UNKNOWN_PRODUCT = "unknown-product"  # nothing names the product (an unknown code and no text)
-    PRODUCT_NOT_PARSED = "product-not-parsed"  # an opioid, but its strength or form could not be read
+    PRODUCT_NOT_PARSED = "product-not-parsed"  # its strength or form could not be read
+    UNRECOGNISED_OPIOID = "unrecognised-opioid-product"  # an opioid whose product is not known for certain
+    TRANSMUCOSAL_FENTANYL = "transmucosal-fentanyl"  # no fixed OME: specialist advice
+    OPIOID_SUBSTITUTION = "opioid-substitution-therapy"  # the drug service's dose: liaise, never tapered here
     DOSAGE = "dosage"  # prefix: the dosage could not be read; the code is "dosage:<problem code>"
 
 
@@ -76,6 +85,17 @@ class MedicationOme:
     as_needed: bool = False
     dosage_basis: str = ""
     identified: IdentifiedMedication | None = None
+    reading: DailyAmount | None = None  # how the dosage was read: dose, administrations a day, words
+    unread: tuple[str, ...] = ()  # the words of a dosage that could not be read
+
+    @property
+    def strength(self) -> str:
+        """The product's strength as read, e.g. ``30 mg per tablet`` (empty when no product is known)."""
+        product = self.identified.product if self.identified else None
+        if product is None:
+            return ""
+        unit = "microgram/hour" if product.is_patch else "mg"
+        return f"{n(product.strength_per_unit)} {unit} per {product.per_unit}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +115,11 @@ class OmeResult:
     factor_table_version: str
     others: tuple[IdentifiedMedication, ...] = ()
     excluded: tuple[str, ...] = ()
+
+    @property
+    def not_assessed(self) -> tuple[IdentifiedMedication, ...]:
+        """Medicines that are not opioids and that no rule of this service assesses (no known class)."""
+        return tuple(o for o in self.others if o.drug_class is None)
 
     @property
     def not_computable(self) -> tuple[MedicationOme, ...]:
@@ -119,12 +144,18 @@ def medication_ome(
     med: IdentifiedMedication, dosages: Sequence[Mapping[str, Any]], factors: OmeFactorTable
 ) -> MedicationOme:
     """The OME of one identified opioid (or unidentifiable product) under the given dosages."""
+    special = special_product(med)
+    if special is not None:
+        return _not_computable(med, special[0], special[1])
     product = med.product
     if product is None:
         if med.problem == OmeReason.UNKNOWN_PRODUCT:
             return _not_computable(med, OmeReason.UNKNOWN_PRODUCT, "The product could not be identified")
-        text = f"The strength or form of '{med.name}' could not be read"
-        return _not_computable(med, OmeReason.PRODUCT_NOT_PARSED, text)
+        text = (
+            f"'{med.name}' is an opioid product whose strength and form are not known for certain "
+            "(not in the product data, or its name does not say): its dose is not counted"
+        )
+        return _not_computable(med, OmeReason.UNRECOGNISED_OPIOID, text)
     row = factors.factor_for(product.ingredient, product.route)
     if row is None or row.factor is None:
         if row is not None:
@@ -134,8 +165,12 @@ def medication_ome(
     form = DoseForm(product.per_unit, product.strength_per_unit, product.is_patch)
     amount = max_daily_amount(dosages, form)
     if isinstance(amount, DosageProblem):
-        return _not_computable(med, f"{OmeReason.DOSAGE}:{amount.code}", amount.text, row.factor)
+        failed = _not_computable(med, f"{OmeReason.DOSAGE}:{amount.code}", amount.text, row.factor)
+        return replace(failed, unread=amount.words)
     daily_dose, unit = _daily_dose(amount, form)
+    per_dose = in_ingredient(amount.dose, _kind(amount), form) if amount.dose is not None else None
+    if substitution_dose(med, per_dose[0] if per_dose else None):
+        return _not_computable(med, OPIOID_SUBSTITUTION, SUBSTITUTION_TEXT)
     if unit != row.dose_unit:
         text = f"The dose is in {unit} but the factor is per {row.dose_unit}"
         return _not_computable(med, f"{OmeReason.DOSAGE}:dose-unit-unknown", text, row.factor)
@@ -152,7 +187,13 @@ def medication_ome(
         as_needed=amount.as_needed,
         dosage_basis=amount.basis,
         identified=med,
+        reading=amount,
     )
+
+
+def _kind(amount: DailyAmount) -> str:
+    """The kind of one administration's dose: the product's units, mg or microgram/hour."""
+    return {"mg": MG, "microgram/hour": RATE}.get(amount.dose_unit, UNIT)
 
 
 def _daily_dose(amount: DailyAmount, form: DoseForm) -> tuple[Decimal, str]:

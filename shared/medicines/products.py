@@ -9,33 +9,27 @@ comes from ``shared.terminology``.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Sequence
+from dataclasses import replace
 from decimal import Decimal
-from enum import StrEnum
-from typing import Any
 
-from shared.terminology import DMD_SYSTEM, SNOMED_SYSTEM, DmdProduct, DrugClass, ProductCatalogue
+from shared.terminology import DMD_SYSTEM, SNOMED_SYSTEM, DmdProduct, ProductCatalogue
 
-__all__ = [
-    "IdentifiedBy",
-    "IdentifiedMedication",
-    "identify_medication",
-    "parse_medicine_name",
-    "reference_of",
-]
+__all__ = ["CODE_SYSTEMS", "ingredient_in", "parse_medicine_name"]
 
 CODE_SYSTEMS = frozenset({DMD_SYSTEM, SNOMED_SYSTEM, "https://snomed.info/sct"})
 
 _NUMBER = r"\d+(?:\.\d+)?"
 _STRENGTH = re.compile(
     rf"(?P<value>{_NUMBER})\s*(?P<unit>mg|g|micrograms?|mcg|µg|ug)\b"
+    # a compound's partner strength ("Co-codamol 8mg/500mg/5ml") sits between the strength and the volume
+    rf"(?:\s*/\s*{_NUMBER}\s*(?:mg|g)\b)*"
     rf"(?:\s*/\s*(?P<per>{_NUMBER})?\s*(?P<per_unit>ml|hours?|hr|h)\b)?",
     re.IGNORECASE,
 )
 _MODIFIED_RELEASE = re.compile(
     r"modified[- ]release|prolonged[- ]release|extended[- ]release|\b(?:m/?r|sr|xl|cr|la|pr)\b"
-    r"|retard|continus|24 ?hr|zomorph|mxl|oxycontin|longtec|reltebon|onexila",
+    r"|retard|continus|24 ?hr|zomorph|mxl|\bmst\b|oxycontin|longtec|reltebon|onexila",
     re.IGNORECASE,
 )
 # Non-opioid partners of compound products; "co-" names imply theirs.
@@ -57,106 +51,7 @@ _PATCH_HOURS = (
 )
 
 
-class IdentifiedBy(StrEnum):
-    """How a medication was recognised."""
-
-    CODE = "code"
-    NAME = "name"
-    NOTHING = "nothing"
-
-
-@dataclass(frozen=True, slots=True)
-class IdentifiedMedication:
-    """A medication resource as the rules see it.
-
-    ``product`` is ``None`` when the ingredient is known but its strength or form is not (``problem`` says
-    so), when the name names no ingredient the service reviews (``drug_class`` is then ``None`` too), or when
-    nothing identifies it at all (``problem`` is ``unknown-product``).
-    """
-
-    reference: str
-    name: str
-    identified_by: IdentifiedBy
-    product: DmdProduct | None
-    ingredient: str | None
-    drug_class: DrugClass | None
-    problem: str | None = None
-
-
-def reference_of(resource: Mapping[str, Any], fallback: str) -> str:
-    """``ResourceType/id`` for a resource with an id, else ``fallback``."""
-    resource_id = resource.get("id")
-    return f"{resource.get('resourceType', 'Resource')}/{resource_id}" if resource_id else fallback
-
-
-def _concept(resource: Mapping[str, Any], medications: Mapping[str, Mapping[str, Any]]) -> Mapping[str, Any]:
-    concept = resource.get("medicationCodeableConcept")
-    if isinstance(concept, Mapping):
-        return concept
-    target = str((resource.get("medicationReference") or {}).get("reference", ""))
-    medication: Mapping[str, Any] | None = None
-    if target.startswith("#"):
-        medication = next((c for c in resource.get("contained", []) if c.get("id") == target[1:]), None)
-    elif target:
-        medication = medications.get(target)
-    code = (medication or {}).get("code")
-    return code if isinstance(code, Mapping) else {}
-
-
-def _names(concept: Mapping[str, Any]) -> list[str]:
-    names = [str(concept["text"])] if concept.get("text") else []
-    names += [str(c["display"]) for c in concept.get("coding", []) if c.get("display")]
-    return names
-
-
-def identify_medication(
-    resource: Mapping[str, Any],
-    catalogue: ProductCatalogue,
-    *,
-    medications: Mapping[str, Mapping[str, Any]] | None = None,
-    fallback_reference: str = "",
-) -> IdentifiedMedication:
-    """Identify the product of a MedicationRequest/MedicationStatement dict.
-
-    ``medications`` resolves ``medicationReference`` values such as ``Medication/123`` (contained ``#id``
-    references are resolved from the resource itself).
-    """
-    reference = reference_of(resource, fallback_reference or str(resource.get("resourceType", "Medication")))
-    concept = _concept(resource, medications or {})
-    names = _names(concept)
-    name = names[0] if names else ""
-    for coding in concept.get("coding", []):
-        if coding.get("system") in CODE_SYSTEMS and coding.get("code"):
-            product = catalogue.lookup(str(coding["code"]))
-            if product is not None:
-                return IdentifiedMedication(
-                    reference,
-                    name or product.name,
-                    IdentifiedBy.CODE,
-                    product,
-                    product.ingredient,
-                    product.drug_class,
-                )
-    for candidate in names:
-        alias = _ingredient_in(candidate, catalogue)
-        if alias is None:
-            continue
-        product = parse_medicine_name(candidate, catalogue)
-        problem = None if product else "product-not-parsed"
-        return IdentifiedMedication(
-            reference,
-            candidate,
-            IdentifiedBy.NAME,
-            product,
-            alias[0],
-            catalogue.drug_class(alias[0]),
-            problem,
-        )
-    problem = None if names else "unknown-product"
-    return IdentifiedMedication(reference, name, IdentifiedBy.NOTHING, None, None, None, problem)
-
-
-def _ingredient_in(name: str, catalogue: ProductCatalogue) -> tuple[str, int] | None:
+def ingredient_in(name: str, catalogue: ProductCatalogue) -> tuple[str, int] | None:
     """The ingredient an alias in ``name`` names, and where the alias ends; longest alias wins."""
     lowered = name.lower()
     for alias in catalogue.aliases:
@@ -197,7 +92,7 @@ def parse_medicine_name(name: str, catalogue: ProductCatalogue) -> DmdProduct | 
     ("Co-codamol 30mg/500mg" is codeine 30 mg per tablet). A catalogue product with the same ingredient,
     strength, form and release is returned when there is one, so its dm+d code and family are known.
     """
-    found = _ingredient_in(name, catalogue)
+    found = ingredient_in(name, catalogue)
     if found is None:
         return None
     ingredient, after = found

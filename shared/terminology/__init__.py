@@ -11,8 +11,10 @@ from shared.terminology.medicines import (
     DmdProduct,
     DrugClass,
     IngredientAlias,
+    OpioidCode,
     ProductCatalogue,
     load_product_catalogue,
+    normalised_name,
 )
 from shared.terminology.ome_factors import (
     DEFAULT_OME_FACTOR_TABLE,
@@ -33,8 +35,10 @@ __all__ = [
     "IngredientAlias",
     "OmeFactor",
     "OmeFactorTable",
+    "OpioidCode",
     "ProductCatalogue",
     "load_ome_factor_table",
     "load_product_catalogue",
+    "normalised_name",
     "read_data_file",
 ]

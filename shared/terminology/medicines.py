@@ -7,8 +7,9 @@ names).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from enum import StrEnum
 from functools import cache
@@ -21,8 +22,10 @@ __all__ = [
     "DmdProduct",
     "DrugClass",
     "IngredientAlias",
+    "OpioidCode",
     "ProductCatalogue",
     "load_product_catalogue",
+    "normalised_name",
 ]
 
 DMD_SYSTEM = "https://dmd.nhs.uk"
@@ -98,13 +101,41 @@ class IngredientAlias:
 
 
 @dataclass(frozen=True, slots=True)
+class OpioidCode:
+    """A dm+d opioid product code (``VMP`` or ``AMP``) from ``data/dmd-opioid-codes.csv``: its dm+d name,
+    ``vmp``, the generic product it is (itself for a VMP), and ``group``: oral, transdermal or
+    buccal-nasal-oromucosal.
+    """
+
+    code: str
+    dmd_type: str
+    term: str
+    vmp: str
+    group: str
+
+
+def normalised_name(name: str) -> str:
+    """A medicine name compared loosely: lower case, single spaces."""
+    return " ".join(name.lower().split())
+
+
+@dataclass(frozen=True, slots=True)
 class ProductCatalogue:
-    """Products by code (current and older ids), the aliases longest first, and each ingredient's class."""
+    """Products by code (current and older ids), the aliases longest first, and each ingredient's class.
+
+    ``opioid_codes`` holds every dm+d opioid VMP and AMP code known, with ``by_term`` finding one by its dm+d
+    name and ``brands`` the generic products (VMP codes) each brand name stands for. ``ingredient_codes``:
+    SNOMED CT substance ids of opioid ingredients (OpenPrescribing's OME table) -> the ingredient.
+    """
 
     products: tuple[DmdProduct, ...]
     aliases: tuple[IngredientAlias, ...]
     by_code: Mapping[str, DmdProduct]
     classes: Mapping[str, DrugClass]
+    opioid_codes: Mapping[str, OpioidCode] = field(default_factory=dict)
+    by_term: Mapping[str, str] = field(default_factory=dict)
+    brands: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    ingredient_codes: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
     def build(
@@ -160,6 +191,46 @@ def _product(row: Mapping[str, str]) -> DmdProduct:
     )
 
 
+# The brand part of an AMP name: the words before its strength or its form (dm+d AMP naming).
+_BRAND = re.compile(
+    r"^(?P<brand>[a-z][\w'&.-]*(?:\s+[a-z][\w'&.-]*)*?)(?=\s+(?:\d|tablets|capsules|caplets|oral|modified|prolonged"
+    r"|chewable|soluble|dispersible|effervescent|transdermal|sublingual|buccal|nasal|lozenges|linctus|granules|sachets"
+    r"|suspension|mixture|syrup|liquid|orodispersible|powder|films|patch))"
+)
+
+
+_GENERIC_WORDS = frozenset({"co-codamol", "co-dydramol", "co-codaprin", "co-proxamol", "generic"})
+# Words that make no brand on their own ("Dental Pain Relief", "Migraine Relief"), and retailers' own labels
+# ("Boots Ibuprofen and Codeine"): such names would catch other medicines, so they are not brands here.
+_COMMON_WORDS = frozenset(
+    {"dental", "pain", "relief", "migraine", "headache", "period", "extra", "max", "plus"}
+)
+_RETAILERS = frozenset({"boots", "superdrug", "lloyds", "tesco", "asda", "sainsbury's", "numark", "bell's"})
+
+
+def _brand_names(codes: Mapping[str, OpioidCode], generic: frozenset[str]) -> dict[str, frozenset[str]]:
+    """Brand name (lower case) -> the VMP codes its AMPs are, for AMPs named otherwise than their VMP.
+
+    Names that begin with a generic word ("Codeine 15mg/5ml linctus" from another supplier) are not brands.
+    """
+    brands: dict[str, set[str]] = {}
+    for entry in codes.values():
+        vmp = codes.get(entry.vmp)
+        if entry.dmd_type != "AMP" or vmp is None or normalised_name(entry.term) == normalised_name(vmp.term):
+            continue
+        found = _BRAND.match(normalised_name(entry.term))
+        brand = found["brand"] if found else ""
+        words = brand.split()
+        if (
+            len(brand) <= 3
+            or words[0] in generic | _GENERIC_WORDS | _RETAILERS
+            or set(words) <= _COMMON_WORDS
+        ):
+            continue
+        brands.setdefault(brand, set()).add(entry.vmp)
+    return {brand: frozenset(vmps) for brand, vmps in brands.items()}
+
+
 @cache
 def load_product_catalogue() -> ProductCatalogue:
     """The catalogue built from the shipped data files (read once, then cached)."""
@@ -168,4 +239,33 @@ def load_product_catalogue() -> ProductCatalogue:
         IngredientAlias(row["alias"].lower(), row["ingredient"].lower(), DrugClass(row["drug_class"]))
         for row in read_data_file("medicine-name-aliases.csv").rows
     )
-    return ProductCatalogue.build(products, aliases)
+    codes = {
+        row["code"]: OpioidCode(row["code"], row["dmd_type"], row["term"], row["vmp"], row["group"])
+        for row in read_data_file("dmd-opioid-codes.csv").rows
+    }
+    for code, entry in list(codes.items()):  # an AMP of an older VMP id is the current VMP's
+        target = entry.vmp
+        for _ in range(5):
+            following = codes.get(target)
+            if following is None or following.vmp == target:
+                break
+            target = following.vmp
+        codes[code] = replace(entry, vmp=target)
+    by_term: dict[str, str] = {}
+    for entry in sorted(codes.values(), key=lambda c: c.dmd_type != "VMP"):  # a VMP wins a shared name
+        by_term.setdefault(normalised_name(entry.term), entry.code)
+    built = ProductCatalogue.build(products, aliases)
+    generic = frozenset(a.ingredient for a in aliases)
+    substances = {}
+    for row in read_data_file("openprescribing-opioid-ing-form-ome.csv").rows:
+        name = normalised_name(row["nm"])
+        alias = next((a for a in built.aliases if name.startswith(a.alias)), None)
+        if alias is not None:
+            substances[row["vpi"]] = alias.ingredient
+    return replace(
+        built,
+        opioid_codes=codes,
+        by_term=by_term,
+        brands=_brand_names(codes, generic),
+        ingredient_codes=substances,
+    )

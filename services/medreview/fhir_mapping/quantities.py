@@ -15,7 +15,10 @@ UNIT_CODES = {
     "mg/day": ("mg/d", "mg/d"),
     "microgram/hour": ("microgram/hour", "ug/h"),
     "mg": ("mg", "mg"),
+    "ml": ("ml", "mL"),
 }
+# The product's own units are UCUM annotations: {tablet}, {capsule}, {patch}...
+COUNT_UNITS = frozenset({"tablet", "capsule", "patch", "sachet", "dose"})
 
 
 def number(value: Decimal) -> int | float:
@@ -31,7 +34,7 @@ def decimal_of(value: Any) -> Decimal:
 
 def quantity(value: Decimal, unit: str, *, lower_bound: bool = False) -> dict[str, Any]:
     """A UCUM Quantity; ``lower_bound`` marks a total that is at least ``value`` (comparator ``>=``)."""
-    label, code = UNIT_CODES.get(unit, (unit, unit))
+    label, code = UNIT_CODES.get(unit, (unit, f"{{{unit}}}" if unit in COUNT_UNITS else unit))
     found: dict[str, Any] = {"value": number(value)}
     if lower_bound:
         found["comparator"] = ">="

@@ -146,8 +146,7 @@ def _medication_part(med: MedicationOme, names: Mapping[str, str]) -> dict[str, 
         parts.append({"name": "ingredient", "valueString": med.ingredient})
     if med.daily_dose is not None and med.unit:
         parts.append({"name": "dailyDose", "valueQuantity": quantity(med.daily_dose, med.unit)})
-    if med.dosage_basis:
-        parts.append({"name": "basis", "valueString": med.dosage_basis})
+    parts += _reading_parts(med)
     if med.computable:
         parts.append({"name": "asNeeded", "valueBoolean": med.as_needed})
     else:
@@ -157,6 +156,29 @@ def _medication_part(med: MedicationOme, names: Mapping[str, str]) -> dict[str, 
         }
         parts.append({"name": "reason", "valueCodeableConcept": reason})
     return {"name": "medication", "part": parts}
+
+
+def _reading_parts(med: MedicationOme) -> list[dict[str, Any]]:
+    """How the dose was read, for a pharmacist to check at a glance (DESIGN.md "Operations")."""
+    parts: list[dict[str, Any]] = []
+    if med.strength:
+        parts.append({"name": "strength", "valueString": med.strength})
+    reading = med.reading
+    if reading is not None and reading.dose is not None:
+        parts.append(
+            {"name": "dosePerAdministration", "valueQuantity": quantity(reading.dose, reading.dose_unit)}
+        )
+    if reading is not None and reading.per_day is not None:
+        parts.append({"name": "administrationsPerDay", "valueDecimal": number(reading.per_day)})
+    if med.dosage_basis:
+        parts.append({"name": "basis", "valueString": med.dosage_basis})
+    if reading is not None and reading.words:
+        parts.append({"name": "wordsReadAs", "valueString": " | ".join(reading.words)})
+    if reading is not None and reading.loading:
+        parts.append({"name": "loadingDose", "valueString": reading.loading})
+    if med.unread:
+        parts.append({"name": "wordsNotRead", "valueString": " | ".join(med.unread)})
+    return parts
 
 
 def review_parameters(
@@ -173,6 +195,9 @@ def review_parameters(
         {"name": "factorTable", "valueCoding": coding(FACTOR_TABLE_SYSTEM, result.factor_table)},
     ]
     parameters += [_medication_part(m, names) for m in result.medications]
+    parameters += [
+        {"name": "notAssessed", "valueReference": _reference(o.reference, names)} for o in result.not_assessed
+    ]
     parameters += [{"name": "issue", "resource": dict(issue)} for issue in issues]
     if observation:
         parameters.append({"name": "observation", "valueReference": {"reference": observation}})

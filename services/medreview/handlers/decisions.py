@@ -162,7 +162,10 @@ def _increase(s: Session, steps: Sequence[StepRecord], step: StepRecord) -> str 
     medications = s.repo.medications(s.conn, [prior], s.tenants)
     before = oral_morphine_equivalent([prior], medications=medications)
     after = oral_morphine_equivalent([proposal])
-    if before.incomplete or after.incomplete or after.total_mg_per_day > before.total_mg_per_day:
+    if unknown := before.not_computable + after.not_computable:
+        reasons = "; ".join(f"{m.name or m.reference}: {m.reason}" for m in unknown)
+        return f"Not ordered: a dose could not be computed ({reasons}); prescriber to review and re-plan"
+    if after.total_mg_per_day > before.total_mg_per_day:
         return (
             "Not ordered: the step would not lower the current prescription "
             f"({before.total_mg_per_day.normalize():f} mg OME a day now); re-plan from the current dose"

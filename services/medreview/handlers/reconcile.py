@@ -22,7 +22,7 @@ from services.medreview.handlers.planning import plan_steps
 from services.medreview.handlers.session import Session
 from services.medreview.medication_list import medications_index
 from shared.contracts import GP_TASK_REQUESTED_V1
-from shared.medicines.products import identify_medication
+from shared.medicines.identify import identify_medication
 from shared.terminology import DrugClass, ProductCatalogue, load_product_catalogue
 
 __all__ = ["MISMATCH", "authorisation_counts", "reconcile_gp_record"]

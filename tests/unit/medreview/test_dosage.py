@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from shared.medicines.amounts import DailyAmount, DosageProblem, DoseForm
+from shared.medicines.amounts import RATE, DailyAmount, DosageProblem, DoseForm
 from shared.medicines.dosage import max_daily_amount
 from shared.medicines.dose_text import read_dosage_text
 
@@ -211,7 +211,7 @@ def test_a_loading_dose_is_noted_in_the_reading() -> None:
         ("2 tablets qds as per pain clinic", "dosage-words-unread", ("per", "clinic")),
         ("5 qds", "dose-unit-missing", ("5",)),  # a bare number of a liquid: ml or mg?
         ("10mg (10ml) every 4 hours", "dose-inconsistent", ("10mg", "10ml")),
-        ("apply one 25 microgram/hour patch", "dose-ambiguous", ("1", "25 microgram/hour")),
+        ("apply one 25 microgram/hour patch and one 12", "dose-ambiguous", ("1", "12")),
     ],
 )
 def test_what_is_not_read_with_certainty_names_the_words(
@@ -225,3 +225,55 @@ def test_what_is_not_read_with_certainty_names_the_words(
     result = read_dosage_text(text, form)
     assert isinstance(result, DosageProblem) and result.code == code
     assert set(words) <= set(result.words)
+
+
+@pytest.mark.parametrize(
+    ("text", "form", "expected", "unit"),
+    [
+        (
+            "110 mg morphine a day: 1 x 100 mg tablet + 1 x 10 mg tablet, "
+            "in divided doses as the prescriber directs",
+            DoseForm("tablet", Decimal(100), False),
+            "110",
+            "mg",
+        ),
+        (
+            "Apply 37 micrograms/hour: 1 x 25 micrograms/hour patch + 1 x 12 micrograms/hour patch "
+            "worn at once",
+            DoseForm("patch", Decimal(25), True),
+            "37",
+            RATE,
+        ),
+    ],
+)
+def test_a_taper_steps_own_text_back_from_the_gp_record_is_read_when_its_parts_add_up(
+    text: str, form: DoseForm, expected: str, unit: str
+) -> None:
+    result = read_dosage_text(text, form)
+    assert isinstance(result, DailyAmount) and (result.quantity, result.unit) == (Decimal(expected), unit)
+
+
+def test_a_stated_total_whose_parts_do_not_add_up_is_refused() -> None:
+    # 1 x 100 + 2 x 10 = 120, not 110
+    result = read_dosage_text("110 mg morphine a day: 1 x 100 mg tablet + 2 x 10 mg tablet", TABLET)
+    assert isinstance(result, DosageProblem) and result.code == "dose-inconsistent"
+
+
+def test_a_structured_dose_and_its_text_that_disagree_are_refused() -> None:
+    # structured: 1 tablet twice a day (2 a day); text: 2 tablets twice a day (4 a day): which?
+    dosage = {
+        "text": "2 tablets twice a day",
+        "doseAndRate": [{"doseQuantity": {"value": 1, "unit": "tablet"}}],
+        "timing": {"repeat": {"frequency": 2, "period": 1, "periodUnit": "d"}},
+    }
+    result = amount([dosage])
+    assert isinstance(result, DosageProblem) and result.code == "dose-inconsistent"
+
+
+def test_a_structured_dose_and_its_text_that_agree_are_read() -> None:
+    dosage = {
+        "text": "one tablet twice a day",
+        "doseAndRate": [{"doseQuantity": {"value": 1, "unit": "tablet"}}],
+        "timing": {"repeat": {"frequency": 2, "period": 1, "periodUnit": "d"}},
+    }
+    assert amount([dosage]).quantity == 2

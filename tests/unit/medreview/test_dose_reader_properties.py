@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from shared.medicines.amounts import DailyAmount, DosageProblem, DoseForm
 from shared.medicines.dose_text import read_dosage_text
+from shared.medicines.ome import oral_morphine_equivalent
 
 TABLET = DoseForm("tablet", Decimal(30), is_patch=False)
 READABLE = (
@@ -46,3 +47,59 @@ def test_doubling_a_dose_doubles_the_daily_amount(count: int, unit: str, frequen
     double = read_dosage_text(f"{count * 2} {unit} {frequency}", TABLET)
     assert isinstance(single, DailyAmount) and isinstance(double, DailyAmount)
     assert double.unit == single.unit and double.quantity == 2 * single.quantity
+
+
+OPIOID_WORDS = (
+    "codeine", "dihydrocodeine", "tramadol", "tapentadol", "morphine", "diamorphine", "oxycodone",
+    "hydromorphone", "fentanyl", "buprenorphine", "methadone", "pethidine", "meptazinol", "pentazocine",
+    "dipipanone", "levorphanol", "co-codamol", "co-dydramol", "Zydol SR", "MST Continus", "Butrans",
+    "Abstral", "Solpadol", "Nurofen Plus", "OxyContin", "Longtec", "Durogesic", "Palexia", "Subutex",
+)  # fmt: skip
+FORMS = ("tablets", "capsules", "oral solution", "transdermal patches", "sublingual tablets", "", "granules")
+STRENGTHS = ("", "5mg", "10mg", "30mg/500mg", "12micrograms/hour", "200microgram", "77mg", "10mg/5ml")
+TEXTS = (
+    "one twice a day",
+    "2 qds prn",
+    "as directed",
+    "apply one patch every 72 hours",
+    "5ml four times a day",
+)
+
+
+@given(
+    st.sampled_from(OPIOID_WORDS),
+    st.sampled_from(STRENGTHS),
+    st.sampled_from(FORMS),
+    st.sampled_from(TEXTS),
+)
+def test_a_product_with_an_opioid_ingredient_is_never_zero_with_the_total_complete(
+    word: str, strength: str, form: str, text: str
+) -> None:
+    name = " ".join(part for part in (word, strength, form) if part)
+    resource = {
+        "resourceType": "MedicationRequest",
+        "status": "active",
+        "medicationCodeableConcept": {"text": name},
+        "dosageInstruction": [{"text": text}],
+    }
+    result = oral_morphine_equivalent([resource])
+    [med] = result.medications
+    assert med.computable or result.incomplete
+    if med.computable:
+        assert med.ome_mg_per_day is not None and med.ome_mg_per_day > 0
+
+
+@given(st.integers(min_value=1, max_value=12), st.sampled_from(("bd", "qds", "every 6 hours", "at night")))
+def test_doubling_a_dose_doubles_its_ome(count: int, frequency: str) -> None:
+    def total(tablets: int) -> Decimal:
+        resource = {
+            "resourceType": "MedicationRequest",
+            "status": "active",
+            "medicationCodeableConcept": {"text": "Oxycodone 5mg capsules"},
+            "dosageInstruction": [{"text": f"{tablets} capsules {frequency}"}],
+        }
+        result = oral_morphine_equivalent([resource])
+        assert not result.incomplete
+        return result.total_mg_per_day
+
+    assert total(2 * count) == 2 * total(count)

@@ -88,7 +88,8 @@ def test_an_incomplete_total_is_a_lower_bound_never_a_plain_figure() -> None:
     answer = review_parameters(result, [])
     assert parts(answer, "complete")[0]["valueBoolean"] is False
     methadone_part = {p["name"]: p for p in parts(answer, "medication")[1]["part"]}
-    assert methadone_part["reason"]["valueCodeableConcept"]["coding"][0]["code"] == "no-fixed-factor"
+    reason = methadone_part["reason"]["valueCodeableConcept"]["coding"][0]["code"]
+    assert reason == "opioid-substitution-therapy"
     assert "ome" not in methadone_part
 
 
@@ -109,3 +110,34 @@ def test_an_issue_about_a_medicine_without_an_id_names_it_by_display_only() -> N
     issue = detected_issue(flag, patient=None, identified=NOW, names=medication_names(result))
     validate_resource(issue, "DetectedIssue")
     assert all("reference" not in ref for ref in issue["implicated"])
+
+
+def test_each_medicine_says_how_its_dose_was_read() -> None:
+    # Co-codamol 30/500, "1-2 every 4-6 hours when required, max 8 in 24 hours":
+    # 2 tablets x 6 (24/4) = 12, capped at 8 tablets = 240 mg codeine x 0.1 = 24 mg OME
+    result = oral_morphine_equivalent(
+        [med("cc", "Co-codamol 30mg/500mg tablets", "1-2 every 4-6 hours when required, max 8 in 24 hours")]
+    )
+    fields = {p["name"]: p for p in parts(review_parameters(result, []), "medication")[0]["part"]}
+    assert fields["ome"]["valueQuantity"]["value"] == 24
+    assert fields["strength"]["valueString"] == "30 mg per tablet"
+    assert fields["dosePerAdministration"]["valueQuantity"]["value"] == 2
+    assert fields["dosePerAdministration"]["valueQuantity"]["code"] == "{tablet}"
+    assert fields["factor"]["valueDecimal"] == 0.1
+    assert "max 8 in 24 hours" in fields["wordsReadAs"]["valueString"]
+    assert "capped" in fields["basis"]["valueString"]
+
+
+def test_the_words_a_dose_could_not_be_read_by_are_named() -> None:
+    result = oral_morphine_equivalent(
+        [med("cc", "Co-codamol 30mg/500mg tablets", "2 qds as per pain clinic")]
+    )
+    fields = {p["name"]: p for p in parts(review_parameters(result, []), "medication")[0]["part"]}
+    assert "clinic" in fields["wordsNotRead"]["valueString"]
+    assert "ome" not in fields
+
+
+def test_medicines_the_service_does_not_assess_are_listed_as_such() -> None:
+    result = oral_morphine_equivalent([med("ome", "Omeprazole 20mg capsules", "one daily")])
+    answer = review_parameters(result, [])
+    assert parts(answer, "notAssessed")[0]["valueReference"]["display"] == "Omeprazole 20mg capsules"

@@ -175,10 +175,10 @@ def test_methadone_is_not_computable_and_says_why() -> None:
     assert result.not_computable == (methadone,)
 
 
-def test_methadone_oral_solution_by_name_is_not_computable_either() -> None:
+def test_methadone_1mg_per_ml_oral_solution_is_opioid_substitution_therapy_not_computable() -> None:
     resource = request(None, {"text": "30ml once daily"}, text="Methadone 1mg/ml oral solution")
     [med] = oral_morphine_equivalent([resource]).medications
-    assert med.reason_code == "no-fixed-factor"
+    assert med.reason_code == "opioid-substitution-therapy" and "drug service" in (med.reason or "")
 
 
 def test_an_unknown_code_without_any_name_is_an_unknown_product_not_a_zero() -> None:
@@ -195,11 +195,11 @@ def test_an_opioid_whose_dose_cannot_be_read_makes_the_total_incomplete() -> Non
     assert result.incomplete and result.total_mg_per_day == 0
 
 
-def test_an_opioid_name_without_a_strength_is_reported_as_not_parsed() -> None:
+def test_an_opioid_name_without_a_strength_is_an_unrecognised_opioid_product() -> None:
     [med] = oral_morphine_equivalent(
         [request(None, {"text": "one daily"}, text="Tramadol capsules")]
     ).medications
-    assert med.reason_code == "product-not-parsed"
+    assert med.reason_code == "unrecognised-opioid-product"
 
 
 def test_non_opioids_are_kept_aside_for_the_risk_rules_and_do_not_make_the_total_incomplete() -> None:

@@ -89,3 +89,44 @@ def test_flags_come_most_severe_first() -> None:
     result = oral_morphine_equivalent([rx("Methadone 1mg/ml oral solution", "30ml daily", "meth"), OXY_40_BD])
     severities = [flag.severity for flag in risk_flags(result)]
     assert severities == sorted(severities, key=list(Severity).index)
+
+
+def test_tramadol_above_400mg_a_day_is_above_the_licensed_maximum() -> None:
+    # Tramadol 100mg MR: 2 tablets twice a day + 50mg capsules 2 four times a day when required
+    # = 400 + 400 = 800 mg tramadol a day > 400 (BNF)
+    flags = flags_for(
+        rx("Tramadol 100mg modified-release tablets", "two twice a day", "mr"),
+        rx("Tramadol 50mg capsules", "two four times a day when required", "ir"),
+    )
+    excess = flags["above-licensed-maximum"]
+    assert excess.severity is Severity.HIGH and "800 mg" in excess.summary
+    assert excess.evidence == ("MedicationRequest/mr", "MedicationRequest/ir")
+
+
+def test_400mg_tramadol_a_day_is_at_the_maximum_not_above_it() -> None:
+    assert "above-licensed-maximum" not in flags_for(rx("Tramadol 50mg capsules", "2 qds", "t"))
+
+
+def test_co_codamol_over_8_tablets_a_day_is_above_both_codeine_and_paracetamol_maxima() -> None:
+    # 3 x 30/500 four times a day = 12 tablets: codeine 360 mg > 240, paracetamol 6000 mg > 4000
+    flags = risk_flags(oral_morphine_equivalent([rx("Co-codamol 30mg/500mg tablets", "3 qds", "cc")]))
+    summaries = sorted(f.summary for f in flags if f.code == "above-licensed-maximum")
+    assert summaries == [
+        "Codeine 360 mg a day is above the licensed maximum of 240 mg",
+        "Paracetamol 6000 mg a day is above the licensed maximum of 4000 mg",
+    ]
+
+
+def test_dihydrocodeine_above_240mg_a_day_is_flagged() -> None:
+    # DF118 Forte 40mg: 2 tablets four times a day = 320 mg > 240
+    assert "above-licensed-maximum" in flags_for(rx("DF118 Forte 40mg tablets", "2 qds", "d"))
+
+
+def test_transmucosal_fentanyl_and_substitution_therapy_have_their_own_flags() -> None:
+    flags = flags_for(
+        rx("Effentora 100microgram buccal tablets", "one when required", "f"),
+        rx("Espranor 8mg oral lyophilisates", "one daily", "b"),
+    )
+    assert flags["transmucosal-fentanyl"].severity is Severity.HIGH
+    assert "specialist" in flags["transmucosal-fentanyl"].detail
+    assert "drug service" in flags["opioid-substitution-therapy"].detail

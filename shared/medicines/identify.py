@@ -1,0 +1,180 @@
+"""Which product a FHIR R4 MedicationRequest or MedicationStatement is for, at every dm+d level.
+
+Pure: plain dicts in, frozen dataclasses out. In order:
+
+1. a code (``http://snomed.info/sct`` as UK Core codes dm+d, or ``https://dmd.nhs.uk``) of a catalogue
+   product;
+2. a code of any dm+d opioid VMP or AMP (``data/dmd-opioid-codes.csv``): an AMP is its VMP; the VMP is the
+   catalogue's product or the one its dm+d name describes; a SNOMED CT code of an opioid substance alone
+   (OpenPrescribing's table) is an opioid whose product is unknown;
+3. a name that is a dm+d VMP or AMP name (text-only entries, pack displays that repeat it);
+4. a brand written in the name ("Zydol SR 100mg", "Nurofen Plus tablets"): one of the brand's products;
+5. an ingredient named in the name: "Co-codamol 30mg/500mg tablets", "Morphine sulfate 10mg/5ml oral
+   solution" (VTM, VMPP and AMPP displays, "... tablets 100 tablet", are read this way: their codes have
+   no public source here; a VTM such as "Morphine" names no product, so it is an unrecognised opioid).
+
+An opioid recognised by its code or name whose product cannot be known for certain is
+``unrecognised-opioid-product``: never counted as zero, never guessed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from shared.medicines.products import CODE_SYSTEMS, ingredient_in, parse_medicine_name
+from shared.medicines.recognition import brand_in, product_by_brand, product_of_vmp
+from shared.terminology import DmdProduct, DrugClass, ProductCatalogue, normalised_name
+
+__all__ = [
+    "UNRECOGNISED_OPIOID",
+    "IdentifiedBy",
+    "IdentifiedMedication",
+    "identify_medication",
+    "reference_of",
+]
+
+UNRECOGNISED_OPIOID = "unrecognised-opioid-product"
+
+
+class IdentifiedBy(StrEnum):
+    """How a medication was recognised."""
+
+    CODE = "code"
+    NAME = "name"
+    NOTHING = "nothing"
+
+
+@dataclass(frozen=True, slots=True)
+class IdentifiedMedication:
+    """A medication resource as the rules see it.
+
+    ``product`` is ``None`` when the ingredient is known but its product is not (``problem`` says so:
+    ``unrecognised-opioid-product`` for an opioid), when the name names no ingredient the service reviews
+    (``drug_class`` is then ``None`` too), or when nothing identifies it at all (``unknown-product``).
+    ``code`` is the dm+d code it was recognised by, if any.
+    """
+
+    reference: str
+    name: str
+    identified_by: IdentifiedBy
+    product: DmdProduct | None
+    ingredient: str | None
+    drug_class: DrugClass | None
+    problem: str | None = None
+    code: str | None = None
+
+
+def reference_of(resource: Mapping[str, Any], fallback: str) -> str:
+    """``ResourceType/id`` for a resource with an id, else ``fallback``."""
+    resource_id = resource.get("id")
+    return f"{resource.get('resourceType', 'Resource')}/{resource_id}" if resource_id else fallback
+
+
+def _concept(resource: Mapping[str, Any], medications: Mapping[str, Mapping[str, Any]]) -> Mapping[str, Any]:
+    concept = resource.get("medicationCodeableConcept")
+    if isinstance(concept, Mapping):
+        return concept
+    target = str((resource.get("medicationReference") or {}).get("reference", ""))
+    medication: Mapping[str, Any] | None = None
+    if target.startswith("#"):
+        medication = next((c for c in resource.get("contained", []) if c.get("id") == target[1:]), None)
+    elif target:
+        medication = medications.get(target)
+    code = (medication or {}).get("code")
+    return code if isinstance(code, Mapping) else {}
+
+
+def _names(concept: Mapping[str, Any]) -> list[str]:
+    names = [str(concept["text"])] if concept.get("text") else []
+    names += [str(c["display"]) for c in concept.get("coding", []) if c.get("display")]
+    return names
+
+
+def _opioid(
+    reference: str, name: str, by: IdentifiedBy, product: DmdProduct | None, ingredient: str | None, code: str
+) -> IdentifiedMedication:
+    if product is not None:
+        return IdentifiedMedication(
+            reference, name, by, product, product.ingredient, product.drug_class, code=code
+        )
+    return IdentifiedMedication(
+        reference, name, by, None, ingredient, DrugClass.OPIOID, UNRECOGNISED_OPIOID, code or None
+    )
+
+
+def _by_dmd_code(
+    code: str, reference: str, name: str, by: IdentifiedBy, catalogue: ProductCatalogue
+) -> IdentifiedMedication | None:
+    entry = catalogue.opioid_codes.get(code)
+    if entry is None:
+        return None
+    product = product_of_vmp(entry.vmp, catalogue)
+    vmp = catalogue.opioid_codes.get(entry.vmp, entry)
+    ingredient = next((i for i in (ingredient_in(t, catalogue) for t in (vmp.term, entry.term)) if i), None)
+    return _opioid(reference, name or entry.term, by, product, ingredient[0] if ingredient else None, code)
+
+
+def identify_medication(
+    resource: Mapping[str, Any],
+    catalogue: ProductCatalogue,
+    *,
+    medications: Mapping[str, Mapping[str, Any]] | None = None,
+    fallback_reference: str = "",
+) -> IdentifiedMedication:
+    """Identify the product of a MedicationRequest/MedicationStatement dict (module docstring's order).
+
+    ``medications`` resolves ``medicationReference`` values such as ``Medication/123`` (contained ``#id``
+    references are resolved from the resource itself).
+    """
+    reference = reference_of(resource, fallback_reference or str(resource.get("resourceType", "Medication")))
+    concept = _concept(resource, medications or {})
+    names = _names(concept)
+    name = names[0] if names else ""
+    codes = [
+        str(c["code"]).strip()
+        for c in concept.get("coding", [])
+        if c.get("system") in CODE_SYSTEMS and c.get("code")
+    ]
+    for code in codes:
+        product = catalogue.lookup(code)
+        if product is not None:
+            by = IdentifiedBy.CODE
+            return IdentifiedMedication(reference, name or product.name, by, product, product.ingredient,
+                                        product.drug_class, code=code)  # fmt: skip
+    for code in codes:
+        found = _by_dmd_code(code, reference, name, IdentifiedBy.CODE, catalogue)
+        if found is not None:
+            return found
+    substance = next((catalogue.ingredient_codes[c] for c in codes if c in catalogue.ingredient_codes), None)
+    if substance is not None and not names:  # an opioid ingredient's code alone names no product
+        return _opioid(reference, substance, IdentifiedBy.CODE, None, substance, codes[0])
+    for candidate in names:
+        term = catalogue.by_term.get(normalised_name(candidate))
+        if term is not None:
+            found = _by_dmd_code(term, reference, candidate, IdentifiedBy.NAME, catalogue)
+            if found is not None:
+                return found
+        brand = brand_in(candidate, catalogue)
+        if brand is not None:
+            product = product_by_brand(candidate, brand, catalogue)
+            alias = ingredient_in(candidate, catalogue)
+            vmps = sorted(catalogue.brands[brand])
+            if alias is None and vmps:
+                alias = ingredient_in(catalogue.opioid_codes[vmps[0]].term, catalogue)
+            return _opioid(reference, candidate, IdentifiedBy.NAME, product, alias[0] if alias else None, "")
+        alias = ingredient_in(candidate, catalogue)
+        if alias is None:
+            continue
+        product = parse_medicine_name(candidate, catalogue)
+        drug_class = catalogue.drug_class(alias[0])
+        if drug_class is DrugClass.OPIOID:
+            return _opioid(reference, candidate, IdentifiedBy.NAME, product, alias[0], "")
+        problem = None if product else "product-not-parsed"
+        return IdentifiedMedication(
+            reference, candidate, IdentifiedBy.NAME, product, alias[0], drug_class, problem
+        )
+    problem = None if names else "unknown-product"
+    return IdentifiedMedication(reference, name, IdentifiedBy.NOTHING, None, None, None, problem)

@@ -1,0 +1,96 @@
+"""Opioid products known by a dm+d code (VMP or AMP) or by a brand name, resolved to their generic product.
+
+Pure. An AMP (a brand or a supplier's product) is its VMP; a VMP is the catalogue's product when the catalogue
+has it, else the product its dm+d name describes. A brand written in free text ("Zydol SR 100mg tablets",
+"Nurofen Plus tablets", "Eroset 500mg/10mg tablets") is one of the generic products its AMPs are: the
+strength written must be one of theirs, or the brand must have a single product. Anything else is not
+guessed.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+from decimal import Decimal
+
+from shared.medicines.products import parse_medicine_name
+from shared.terminology import DmdProduct, OpioidCode, ProductCatalogue, normalised_name
+
+__all__ = ["brand_in", "product_by_brand", "product_of_vmp"]
+
+_WRITTEN = re.compile(r"(\d+(?:\.\d+)?)\s*(mg|g|micrograms?|mcg|µg|ug)\b", re.IGNORECASE)
+_LIQUID = re.compile(r"liquid|solution|concentrate|mixture|syrup|linctus|elixir|/\s*\d*\s*ml\b")
+_UNIT_WORDS = {
+    "tablet": "tablet",
+    "caplet": "tablet",
+    "capsule": "capsule",
+    "patch": "patch",
+    "sachet": "sachet",
+}
+
+
+def product_of_vmp(vmp: str, catalogue: ProductCatalogue) -> DmdProduct | None:
+    """The product of a VMP code: the catalogue's, else parsed from its dm+d name (``None`` if neither)."""
+    known = catalogue.lookup(vmp)
+    if known is not None:
+        return known
+    entry: OpioidCode | None = catalogue.opioid_codes.get(vmp)
+    if entry is None:
+        return None
+    parsed = parse_medicine_name(entry.term, catalogue)
+    if parsed is None:
+        return None
+    return replace(parsed, code=vmp, name=entry.term, source="dm+d VMP name (dmd-opioid-codes.csv)")
+
+
+def brand_in(name: str, catalogue: ProductCatalogue) -> str | None:
+    """The longest brand name written in ``name`` (whole words), if any."""
+    lowered = normalised_name(name)
+    found = [
+        brand for brand in catalogue.brands if re.search(rf"(?<![\w-]){re.escape(brand)}(?![\w-])", lowered)
+    ]
+    return max(found, key=len) if found else None
+
+
+def product_by_brand(name: str, brand: str, catalogue: ProductCatalogue) -> DmdProduct | None:
+    """The one generic product of ``brand`` that ``name`` describes, or ``None`` when it is not certain."""
+    candidates = {p for vmp in catalogue.brands.get(brand, ()) if (p := product_of_vmp(vmp, catalogue))}
+    lowered = name.lower()
+    written = [_mg(value, unit) for value, unit in _WRITTEN.findall(name)]
+    if not written:
+        return _one(candidates, lowered)
+    for amount in written:  # the opioid's strength is usually first, but "Eroset 500mg/10mg" writes it last
+        # a tablet's mg, or a patch's microgram/hour (read as micrograms, so x 1000)
+        matching = {p for p in candidates if _strength(p) in (amount, amount * 1000)}
+        if matching:
+            return _one(matching, lowered)
+    return None
+
+
+def _one(candidates: set[DmdProduct], lowered: str) -> DmdProduct | None:
+    """The single product among ``candidates`` the name's form and release words leave, if one."""
+    if len(candidates) > 1:
+        named = {u for word, u in _UNIT_WORDS.items() if word in lowered}
+        if _LIQUID.search(lowered):
+            named.add("ml")
+        candidates = {p for p in candidates if not named or p.per_unit in named} or candidates
+    if len(candidates) > 1:
+        modified = bool(re.search(r"\b(?:sr|xl|mr|la|cr|pr|retard|continus)\b|modified|prolonged", lowered))
+        candidates = {p for p in candidates if p.modified_release is modified} or candidates
+    distinct = {
+        (p.ingredient, p.with_ingredients, p.strength_per_unit, p.per_unit, p.route) for p in candidates
+    }
+    if len(distinct) != 1:
+        return None
+    return min(candidates, key=lambda p: p.code or "")
+
+
+def _mg(value: str, unit: str) -> Decimal:
+    amount = Decimal(value)
+    if unit.lower() == "g":
+        return amount * 1000
+    return amount if unit.lower() == "mg" else amount / 1000
+
+
+def _strength(product: DmdProduct) -> Decimal:
+    return product.strength

@@ -1,0 +1,72 @@
+"""The taper planner and the GP approval refuse to work from a dose that was not computable, and say why.
+
+(The service evaluation's refusal is in tests/unit/careplan/test_careplan_ome_facts.py and
+test_careplan_evaluation.py.)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date, timedelta
+from typing import Any
+
+import pytest
+
+from services.medreview.fhir_mapping import steps_of
+from services.medreview.handlers import on_medication_list_synced, on_task_completed, propose_taper
+from services.medreview.taper import TaperPolicy
+from shared.contracts import GP_TASK_COMPLETED_V1, MEDICATION_LIST_SYNCED_V1
+from shared.fhir import Unprocessable
+from tests.unit.medreview.medreview_support import NOW, Harness, database, medicine, patient_bundle
+
+MORPHINE_60_MR = "Morphine sulfate 60mg modified-release tablets"
+
+
+@pytest.fixture
+def mr(medreview_db_url: str) -> Iterator[Harness]:
+    harness = Harness(database(medreview_db_url))
+    yield harness
+    harness.engine.dispose()
+
+
+def synced(mr: Harness, *medicines: dict[str, Any], hours: int = 0) -> None:
+    gp = patient_bundle("p1", *medicines)
+    mr.consume(on_medication_list_synced, MEDICATION_LIST_SYNCED_V1, gp, time=NOW + timedelta(hours=hours))
+
+
+def propose(mr: Harness) -> dict[str, Any]:
+    return mr.api(
+        lambda s: propose_taper(s, "Patient/p1", TaperPolicy(), date(2026, 3, 2), "uk-opioids-aware")
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "why"),
+    [
+        (MORPHINE_60_MR, "one twice a day as per pain clinic", "clinic"),  # a word not read
+        ("Oramorph 10mg/5ml oral solution", "10 every 4 hours", "does not fit"),  # ml or mg?
+        ("Subutex 8mg sublingual tablets", "one daily", "drug service"),  # substitution therapy
+        ("Abstral 100microgram sublingual tablets", "one when required", "specialist"),
+        ("Kaolin and Morphine mixture", "10ml four times a day", "not known for certain"),
+    ],
+)
+def test_the_taper_planner_refuses_a_dose_it_could_not_compute_and_says_why(
+    mr: Harness, name: str, text: str, why: str
+) -> None:
+    synced(mr, medicine("mor", MORPHINE_60_MR, "one twice a day"), medicine("x", name, text))
+    with pytest.raises(Unprocessable, match=why):
+        propose(mr)
+
+
+def test_the_gp_approval_is_not_ordered_when_the_current_dose_is_no_longer_computable(mr: Harness) -> None:
+    synced(mr, medicine("mor", MORPHINE_60_MR, "one twice a day"))
+    propose(mr)
+    [task] = mr.search("Task", ("status", "requested"), ("code", "approve-taper-step"))
+    # the GP record now says something the reader cannot read with certainty
+    synced(mr, medicine("mor", MORPHINE_60_MR, "one twice a day or as per pain team"), hours=1)
+    answer = {**task, "status": "completed", "businessStatus": {"text": "approved"}}
+    mr.consume(on_task_completed, GP_TASK_COMPLETED_V1, answer, subject=f"Task/{task['id']}")
+    assert mr.events("prescription.changed.v1") == []
+    [(_, declined)] = mr.events("taper.declined.v1")
+    reason = steps_of(declined)[0].reason or ""
+    assert "could not be computed" in reason and "team" in reason

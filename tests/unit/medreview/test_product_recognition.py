@@ -1,0 +1,147 @@
+"""Opioid products recognised at every dm+d level, by code or by name, brands and packs included.
+
+Expected products are read from the dm+d names in shared/terminology/data/dmd-opioid-codes.csv (OpenSAFELY
+codelists): an AMP is its VMP; the strength of a brand is one of its VMPs'.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from shared.medicines.identify import UNRECOGNISED_OPIOID, identify_medication
+from shared.medicines.ome import oral_morphine_equivalent
+from shared.terminology import DrugClass, load_product_catalogue
+
+SNOMED = "http://snomed.info/sct"
+DMD = "https://dmd.nhs.uk"
+
+
+def resource(text: str | None = None, code: str | None = None, system: str = SNOMED) -> dict[str, Any]:
+    concept: dict[str, Any] = {}
+    if text:
+        concept["text"] = text
+    if code:
+        concept["coding"] = [{"system": system, "code": code}]
+    return {"resourceType": "MedicationRequest", "status": "active", "medicationCodeableConcept": concept}
+
+
+@pytest.mark.parametrize(
+    ("name", "ingredient", "strength", "per_unit", "modified"),
+    [
+        ("Abstral 100microgram sublingual tablets", "fentanyl", "0.1", "tablet", False),
+        ("Solpadol 30mg/500mg caplets", "codeine", "30", "tablet", False),
+        ("Tylex capsules", "codeine", "30", "capsule", False),  # Tylex is only 30/500 capsules
+        ("Zapain 30mg/500mg tablets", "codeine", "30", "tablet", False),
+        ("Kapake 30mg/500mg tablets", "codeine", "30", "tablet", False),
+        ("Nurofen Plus tablets", "codeine", "12.8", "tablet", False),  # ibuprofen 200mg / codeine 12.8mg
+        ("Zydol SR 100mg tablets", "tramadol", "100", "tablet", True),
+        ("Zydol XL 150mg tablets", "tramadol", "150", "tablet", True),
+        ("Tramquel SR 50mg capsules", "tramadol", "50", "capsule", True),
+        ("Maxitram SR 50mg capsules", "tramadol", "50", "capsule", True),
+        ("Zamadol SR 50mg capsules", "tramadol", "50", "capsule", True),
+        ("MST Continus 30mg tablets", "morphine", "30", "tablet", True),
+        ("Zomorph 10mg modified-release capsules", "morphine", "10", "capsule", True),
+        ("Longtec 20mg tablets", "oxycodone", "20", "tablet", True),
+        ("Shortec 5mg capsules", "oxycodone", "5", "capsule", False),
+        ("OxyNorm 10mg capsules", "oxycodone", "10", "capsule", False),
+        ("Targinact 10mg/5mg prolonged-release tablets", "oxycodone", "10", "tablet", True),
+        ("BuTrans 10micrograms/hour transdermal patches", "buprenorphine", "10", "patch", False),
+        ("Transtec 35micrograms/hour transdermal patches", "buprenorphine", "35", "patch", False),
+        ("Matrifen 25micrograms/hour transdermal patches", "fentanyl", "25", "patch", False),
+        ("Palexia SR 50mg tablets", "tapentadol", "50", "tablet", True),
+        ("Oramorph 10mg/5ml oral solution", "morphine", "2", "ml", False),
+        ("Sevredol 10mg tablets", "morphine", "10", "tablet", False),
+        ("DF118 Forte 40mg tablets", "dihydrocodeine", "40", "tablet", False),
+        ("Eroset 500mg/10mg tablets", "dihydrocodeine", "10", "tablet", False),  # paracetamol written first
+    ],
+)
+def test_a_brand_named_in_text_is_its_generic_product(
+    name: str, ingredient: str, strength: str, per_unit: str, modified: bool
+) -> None:
+    med = identify_medication(resource(name), load_product_catalogue())
+    assert med.product is not None, med.problem
+    product = med.product
+    assert (product.ingredient, product.strength_per_unit, product.per_unit) == (
+        ingredient,
+        Decimal(strength),
+        per_unit,
+    )
+    assert product.modified_release is modified
+
+
+@pytest.mark.parametrize("system", [SNOMED, DMD])
+def test_an_amp_code_is_its_vmp_under_either_system(system: str) -> None:
+    # 22785311000001107: "Co-codamol 30mg/500mg caplets" (AMP) of VMP 42009811000001101 (tablets)
+    med = identify_medication(resource(code="22785311000001107", system=system), load_product_catalogue())
+    assert med.product is not None and med.product.code == "42009811000001101"
+    assert med.identified_by == "code" and med.code == "22785311000001107"
+
+
+def test_a_pack_display_is_read_by_its_name() -> None:
+    # an AMPP display: the pack size after the product name does not change the product
+    med = identify_medication(
+        resource("Zomorph 30mg modified-release capsules 60 capsule", code="1234567890"),
+        load_product_catalogue(),
+    )
+    assert med.product is not None
+    assert (med.product.strength_per_unit, med.product.per_unit) == (30, "capsule")
+
+
+def test_an_opioid_code_whose_product_cannot_be_read_is_an_unrecognised_opioid_not_a_zero() -> None:
+    # 14610811000001109: "Kaolin and Morphine mixture" (VMP): morphine, strength not in its name
+    result = oral_morphine_equivalent([resource(code="14610811000001109")])
+    [med] = result.medications
+    assert (med.reason_code, med.ingredient, med.computable) == (UNRECOGNISED_OPIOID, "morphine", False)
+    assert result.incomplete
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "Pethidine 50mg tablets",
+        "Meptazinol 200mg tablets",
+        "Pentazocine 25mg capsules",
+        "Dipipanone 10mg / Cyclizine 30mg tablets",
+        "Levorphanol tablets",
+        "Diamorphine 10mg tablets",
+        "Hydromorphone 1.3mg capsules",
+        "Morphine sulfate suppositories",
+        "Zydol 77mg tablets",  # a strength no Zydol product has: not guessed
+    ],
+)
+def test_every_opioid_ingredient_is_recognised_and_never_counted_as_zero(name: str) -> None:
+    dosed = {**resource(name), "dosageInstruction": [{"text": "one twice a day"}]}
+    result = oral_morphine_equivalent([dosed])
+    [med] = result.medications
+    assert med.identified is not None and med.identified.drug_class is DrugClass.OPIOID
+    assert med.computable or result.incomplete
+
+
+def test_a_medicine_the_service_does_not_assess_is_listed_as_not_assessed() -> None:
+    result = oral_morphine_equivalent([resource("Omeprazole 20mg capsules")])
+    assert result.medications == () and not result.incomplete
+    assert [o.name for o in result.not_assessed] == ["Omeprazole 20mg capsules"]
+
+
+def test_an_opioid_substance_code_alone_is_an_unrecognised_opioid_not_an_unknown_product() -> None:
+    # 387024006: Oxycodone hydrochloride (substance), OpenPrescribing's opioid OME table
+    result = oral_morphine_equivalent([resource(code="387024006")])
+    [med] = result.medications
+    assert (med.reason_code, med.ingredient) == (UNRECOGNISED_OPIOID, "oxycodone") and result.incomplete
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "Nurofen 200mg tablets",  # ibuprofen: Nurofen Plus is the codeine product
+        "Solpadeine Headache soluble tablets",  # paracetamol and caffeine
+        "Panadol 500mg tablets",
+        "Migraine Relief tablets",  # a phrase, not a brand: other makers' products share it
+        "Boots Ibuprofen 200mg tablets",
+    ],
+)
+def test_a_non_opioid_sharing_words_with_an_opioid_brand_is_not_an_opioid(name: str) -> None:
+    assert identify_medication(resource(name), load_product_catalogue()).drug_class is None
