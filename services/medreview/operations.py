@@ -36,6 +36,7 @@ from services.medreview.handlers import (
     on_withdrawal_score,
     pause_taper,
     propose_taper,
+    record_mdt_review,
     resume_taper,
     review_bundle_resources,
     review_patient,
@@ -58,6 +59,8 @@ __all__ = ["register_operations"]
 
 T = TypeVar("T")
 PRESCRIBING_ROLES = frozenset({"gp-system", "prescriber"})
+REVIEWING_ROLES = frozenset({"gp-system", "prescriber", "specialist"})
+"""Who may record the MDT or specialist review that opens a taper's safety gates (not a project worker)."""
 """Who may approve or decline a taper step: the patient's practice's GP system or a prescriber there.
 Project workers and specialists propose; they never decide (a refusal is audited with who tried)."""
 _DECISIONS = {"approved": Decision.APPROVED, "approve": Decision.APPROVED}
@@ -168,6 +171,39 @@ def register_operations(
 
         return await _in_transaction(call, repo, work)
 
+    async def mdt_review(call: OperationCall) -> dict[str, Any]:
+        patient = _patient(call)
+        params = Params(call.body)
+        outcome, summary = params.text("outcome"), params.text("summary")
+        if not outcome or not summary:
+            raise BadRequest(
+                "Parameters 'outcome' (taper-agreed | taper-not-advised) and 'summary' are required"
+            )
+        appointment = params.value("appointment")
+        reference = str(appointment.get("reference", "")) if isinstance(appointment, dict) else None
+        if appointment is not None and not (reference or "").startswith("Appointment/"):
+            raise BadRequest("Parameter 'appointment' must be a Reference to the Appointment of the review")
+        if call.ctx.principal.role not in REVIEWING_ROLES:
+            role = call.ctx.principal.role
+            raise Forbidden(
+                f"An MDT or specialist review is recorded by a specialist or a prescriber, not {role}"
+            )
+        day = params.day("date")
+        table = factor_table_of(params)
+        return await _in_transaction(
+            call,
+            repo,
+            lambda s: record_mdt_review(
+                s,
+                patient,
+                outcome=outcome,
+                summary=summary,
+                on=day or s.now.date(),
+                appointment=reference,
+                factor_table=table,
+            ),
+        )
+
     async def pause(call: OperationCall) -> dict[str, Any]:
         params = Params(call.body)
         why = params.text("reason")
@@ -222,6 +258,14 @@ def register_operations(
         resource_type="Patient",
         scope=("CarePlan", "c"),
         documentation="Propose a taper plan (CarePlan, draft) for the GP's step-by-step approval",
+    )
+    kernel.operation(
+        "record-mdt-review",
+        mdt_review,
+        level="instance",
+        resource_type="Patient",
+        scope=("Task", "c"),
+        documentation="Record the MDT or specialist review that a taper past a safety gate needs",
     )
     kernel.operation(
         "decide",

@@ -2,6 +2,7 @@
 
 from services.medreview.handlers.decisions import decide_step, on_task_completed
 from services.medreview.handlers.discharge import close_taper, on_patient_discharged
+from services.medreview.handlers.gates import latest_mdt_review, record_mdt_review
 from services.medreview.handlers.medication_list import (
     on_medication_list_synced,
     on_patient_enrolled,
@@ -31,6 +32,7 @@ __all__ = [
     "current_regimen",
     "decide_step",
     "inferred_pace",
+    "latest_mdt_review",
     "on_medication_list_synced",
     "on_patient_discharged",
     "on_patient_enrolled",
@@ -39,6 +41,7 @@ __all__ = [
     "pause_taper",
     "plan_steps",
     "propose_taper",
+    "record_mdt_review",
     "resume_taper",
     "review_bundle_resources",
     "review_patient",

@@ -6,6 +6,7 @@ from datetime import date
 from typing import Any
 
 from services.medreview.fhir_mapping import instant, taper_careplan
+from services.medreview.handlers.gates import gate_note
 from services.medreview.handlers.planning import add_steps, announce, request_next_approval, taper_input
 from services.medreview.handlers.review import patient_session
 from services.medreview.handlers.session import Session
@@ -51,6 +52,7 @@ def propose_taper(
             f"{patient} already has an open taper plan (CarePlan/{open_plans[0]['id']}, "
             f"{open_plans[0]['status']}): pause, resume or revoke it rather than proposing another"
         )
+    gated = gate_note(s, patient, factor_table)  # 422 until an MDT or specialist review agreed a taper
     found = taper_input(s, patient, factor_table)
     plan = plan_taper(found.items, start, policy)
     if not plan.steps:
@@ -71,8 +73,9 @@ def propose_taper(
     careplan = taper_careplan(
         plan, patient=patient, created=s.now, activities=activities, description=description
     )
-    if pace:
-        careplan["note"] = [*careplan.get("note", []), {"time": instant(s.now), "text": pace}]
+    for text in (gated, pace):
+        if text:
+            careplan["note"] = [*careplan.get("note", []), {"time": instant(s.now), "text": text}]
     stored = s.create(careplan, resource_id=careplan_id)
     announce(s, TAPER_PROPOSED_V1, stored)
     request_next_approval(s, stored)

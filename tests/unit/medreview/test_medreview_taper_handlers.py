@@ -336,10 +336,10 @@ def test_a_regimen_with_a_dose_that_cannot_be_computed_is_not_tapered(mr: Harnes
     gp = patient_bundle(
         "p1",
         medicine("mor", MORPHINE_60_MR, "one twice a day"),
-        medicine("met", "Methadone 1mg/ml oral solution", "30ml daily"),
+        medicine("oxy", "Oxycodone 10mg modified-release tablets", "as directed"),
     )
     mr.consume(on_medication_list_synced, MEDICATION_LIST_SYNCED_V1, gp, time=NOW + timedelta(hours=1))
-    with pytest.raises(Unprocessable, match="Methadone"):
+    with pytest.raises(Unprocessable, match="Oxycodone"):
         propose(mr)
 
 
