@@ -137,12 +137,17 @@ def register_operations(
         table = factor_table_of(params)
         start = params.day("startDate")
 
+        agreed = params.text("patientAgreement")
+        if agreed is not None and not _is_datetime(agreed):
+            raise BadRequest("Parameter 'patientAgreement' must be a dateTime (when the patient agreed)")
+
         def work(s: Session) -> dict[str, Any]:
             day = start or s.now.date()
             if stated:
-                return propose_taper(s, patient, policy, day, table)
+                return propose_taper(s, patient, policy, day, table, agreed=agreed)
             base, why = inferred_pace(s, patient, day)
-            return propose_taper(s, patient, policy_of_params(params, base), day, table, pace=why)
+            chosen = policy_of_params(params, base)
+            return propose_taper(s, patient, chosen, day, table, pace=why, agreed=agreed)
 
         return await _in_transaction(call, repo, work)
 
@@ -305,3 +310,11 @@ def _reference(value: Any) -> str:
     if text == "Patient/" or "/" in text.removeprefix("Patient/"):
         raise BadRequest("Parameter 'patient' must be a Patient reference or id")
     return text
+
+
+def _is_datetime(text: str) -> bool:
+    try:
+        datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return False
+    return True

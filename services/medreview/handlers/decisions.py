@@ -32,6 +32,7 @@ from services.medreview.handlers.planning import (
     announce,
     cancel_step,
     plan_steps,
+    replaced_by,
     request_next_approval,
     set_note,
     store_plan,
@@ -142,13 +143,7 @@ def _moved_on(
 
 
 def _prior(steps: Sequence[StepRecord], step: StepRecord) -> str:
-    """What the step's order replaces: the latest order approved for the same opioid, else the original."""
-    earlier = [
-        st.outcome
-        for st in steps
-        if st.index < step.index and st.item == step.item and st.approved and st.outcome
-    ]
-    return earlier[-1] if earlier else step.item
+    return replaced_by(steps, step)
 
 
 def _increase(s: Session, steps: Sequence[StepRecord], step: StepRecord) -> str | None:

@@ -4,7 +4,7 @@ proposed MedicationRequests and CarePlan activities, reading the steps back, sto
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
@@ -17,6 +17,7 @@ from services.medreview.fhir_mapping import (
     dose_text,
     gp_task,
     instant,
+    policy_of,
     product_concept,
     step_activity,
     step_marks,
@@ -26,6 +27,7 @@ from services.medreview.fhir_mapping import (
     steps_of,
     taper_bundle,
 )
+from services.medreview.fhir_mapping.gp_view import StepView, agreement_of, flags_of, prescription_text
 from services.medreview.handlers.review import Regimen, current_regimen, reviewed
 from services.medreview.handlers.session import Session
 from services.medreview.ome import OmeResult
@@ -41,9 +43,11 @@ __all__ = [
     "announce",
     "cancel_step",
     "plan_steps",
+    "replaced_by",
     "request_next_approval",
     "set_note",
     "step_requests",
+    "step_view",
     "store_plan",
     "taper_input",
 ]
@@ -185,8 +189,45 @@ def cancel_step(
         )
 
 
+def replaced_by(steps: Sequence[StepRecord], step: StepRecord) -> str:
+    """What the step's order replaces: the latest order approved for the same opioid, else the original."""
+    earlier = [
+        st.outcome
+        for st in steps
+        if st.index < step.index and st.item == step.item and st.approved and st.outcome
+    ]
+    return earlier[-1] if earlier else step.item
+
+
+def step_view(
+    s: Session, careplan: Mapping[str, Any], steps: Sequence[StepRecord], step: StepRecord
+) -> StepView:
+    """The step as the GP is asked to decide it (``gp_view``)."""
+    assert step.proposal is not None
+    current = s.repo.find(s.conn, replaced_by(steps, step), s.tenants)
+    medications = s.repo.medications(s.conn, [current], s.tenants) if current is not None else {}
+    proposal = s.repo.find(s.conn, step.proposal, s.tenants)
+    patient = str(careplan["subject"]["reference"])
+    issues = s.repo.search(s.conn, "DetectedIssue", [("patient", patient)], s.tenants)
+    later = next((st for st in steps if st.index > step.index and st.pending), None)
+    interval = policy_of(careplan)[0].interval_days
+    return StepView(
+        number=step.number,
+        day=step.date,
+        current=prescription_text(current, medications),
+        proposed=prescription_text(proposal),
+        ome_before=step.total + step.reduction,
+        ome_after=step.total,
+        flags=flags_of(issues),
+        agreement=agreement_of(careplan),
+        next_review=later.date if later else step.date + timedelta(days=interval),
+    )
+
+
 def request_next_approval(s: Session, careplan: Mapping[str, Any]) -> dict[str, Any] | None:
-    """Ask the practice to approve the plan's next proposed step, unless it was asked already."""
+    """Ask the practice to approve the plan's next proposed step, unless it was asked already: the Task shows
+    the current prescription against the proposed one, OME before and after, the patient's flags, their
+    agreement and the next review date (``gp_view``)."""
     steps = plan_steps(s, careplan)
     upcoming = next((st for st in steps if st.pending and st.proposal), None)
     if upcoming is None or upcoming.proposal is None:
@@ -195,27 +236,28 @@ def request_next_approval(s: Session, careplan: Mapping[str, Any]) -> dict[str, 
         return None
     proposed = [st for st in steps if st.proposal and st.status != "cancelled"]
     position = proposed.index(upcoming) + 1
-    previous = next((st.total for st in reversed(steps) if st.approved), None)
-    description = upcoming.description.rstrip(".")
-    summary = (
-        f"Opioid dose reduction: please approve step {upcoming.number} ({position} of {len(proposed)} "
-        f"proposed). {description}."
-        + (f" Total now {previous.normalize():f} mg OME a day." if previous is not None else "")
-        + " Approve to have the new prescription issued, or decline with a reason."
+    view = step_view(s, careplan, steps, upcoming)
+    summary = " ".join(
+        [
+            f"Opioid dose reduction: please approve step {upcoming.number} ({position} of {len(proposed)} "
+            "proposed).",
+            *view.lines(),
+            "Approve to have the new prescription issued on its date, or decline with a reason.",
+        ]
     )
-    task = s.create(
-        gp_task(
-            APPROVE_STEP,
-            patient=str(careplan["subject"]["reference"]),
-            focus=upcoming.proposal,
-            practice=s.practice,
-            authored=s.now,
-            description=f"Approve step {upcoming.number} of an opioid dose reduction plan",
-            summary=summary,
-            based_on=f"CarePlan/{careplan['id']}",
-            due=upcoming.date,
-            send_on=max(s.now.date(), upcoming.date - timedelta(days=s.approval_lead_days)),
-        )
+    task = gp_task(
+        APPROVE_STEP,
+        patient=str(careplan["subject"]["reference"]),
+        focus=upcoming.proposal,
+        practice=s.practice,
+        authored=s.now,
+        description=f"Approve step {upcoming.number} of an opioid dose reduction plan",
+        summary=summary,
+        based_on=f"CarePlan/{careplan['id']}",
+        due=upcoming.date,
+        send_on=max(s.now.date(), upcoming.date - timedelta(days=s.approval_lead_days)),
     )
-    s.emit(GP_TASK_REQUESTED_V1, f"Task/{task['id']}", task)
-    return task
+    task["input"] = [*task["input"], *view.task_inputs()]
+    stored = s.create(task)
+    s.emit(GP_TASK_REQUESTED_V1, f"Task/{stored['id']}", stored)
+    return stored

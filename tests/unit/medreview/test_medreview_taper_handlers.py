@@ -20,6 +20,7 @@ from services.medreview.handlers import (
     on_withdrawal_score,
     propose_taper,
     resume_taper,
+    review_patient,
 )
 from services.medreview.ome import oral_morphine_equivalent
 from services.medreview.taper import TaperPolicy
@@ -145,6 +146,44 @@ def test_the_next_order_replaces_the_previous_order_not_the_original(mr: Harness
         "reference": f"MedicationRequest/{first[0]['resource']['id']}"
     }
     assert ome_of(second[0]["resource"]) == 100
+
+
+def _inputs(task: dict[str, Any]) -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    for part in task["input"]:
+        value = next(v for k, v in part.items() if k.startswith("value"))
+        found.setdefault(part["type"]["text"], []).append(value)
+    return found
+
+
+def test_the_approval_task_shows_the_gp_current_against_proposed_ome_flags_agreement_and_next_review(
+    mr: Harness,
+) -> None:
+    """Morphine MR 60 mg twice a day is 120 mg OME a day (factor 1); step 1 takes 10 mg off (10% of 120 ->
+    110); the next review is step 2's date, 14 days on (16 March); the review before the plan flagged the
+    120 mg high dose; the patient agreed on 1 March."""
+    mr.api(lambda s: review_patient(s, "Patient/p1", "uk-opioids-aware"))
+    mr.api(
+        lambda s: propose_taper(
+            s, "Patient/p1", TaperPolicy(), START, "uk-opioids-aware", agreed="2026-03-01T10:00:00Z"
+        )
+    )
+    task = open_task(mr)
+    parts = _inputs(task)
+    assert parts["current-prescription"] == [f"{MORPHINE_60_MR}: one twice a day"]
+    assert parts["proposed-prescription"][0].startswith("Morphine 100mg modified-release tablets: 110 mg")
+    assert [q["value"] for q in parts["ome-before"] + parts["ome-after"]] == [120, 110]
+    assert parts["flag"] == ["High opioid dose: total oral morphine equivalent 120.00 mg/day"]
+    assert parts["patient-agreement"] == ["2026-03-01T10:00:00Z"]
+    assert parts["next-review"] == ["2026-03-16"]
+    summary = parts["summary"][0]
+    assert "Now: Morphine sulfate 60mg modified-release tablets: one twice a day." in summary
+    assert "Oral morphine equivalent 120 -> 110 mg a day." in summary
+    assert "Patient agreed the plan on 2026-03-01. Next review 2026-03-16." in summary
+    gp_answers(mr, task, "completed", "approved")
+    second = _inputs(open_task(mr))  # step 2 replaces the step-1 order: the GP sees that as current
+    assert second["current-prescription"][0].startswith("Morphine 100mg modified-release tablets: 110 mg")
+    assert [q["value"] for q in second["ome-before"] + second["ome-after"]] == [110, 100]
 
 
 def test_each_approval_task_is_for_the_practice_a_set_number_of_days_before_its_step(mr: Harness) -> None:
