@@ -41,6 +41,7 @@ from services.medreview.handlers import (
     review_bundle_resources,
     review_patient,
     slower,
+    step_back,
 )
 from services.medreview.medication_list import resources_from_bundle
 from services.medreview.operation_params import Params, factor_table_of, policy_of_params
@@ -224,6 +225,21 @@ def register_operations(
 
         return await _in_transaction(call, repo, work)
 
+    async def back(call: OperationCall) -> dict[str, Any]:
+        params = Params(call.body)
+        why = params.text("reason")
+        if not why:
+            raise BadRequest(
+                "Parameter 'reason' is required (the flare or withdrawal, in the patient's words)"
+            )
+        day = params.day("date")
+
+        def work(s: Session) -> dict[str, Any]:
+            careplan = s.repo.read(s.conn, f"CarePlan/{call.resource_id}", s.tenants)
+            return step_back(s, careplan, why=why, on=day or s.now.date())
+
+        return await _in_transaction(call, repo, work)
+
     async def resume(call: OperationCall) -> dict[str, Any]:
         day = Params(call.body).day("date")
 
@@ -287,6 +303,14 @@ def register_operations(
         resource_type="CarePlan",
         scope=("CarePlan", "u"),
         documentation="Pause a taper at the patient's request and re-plan it more slowly",
+    )
+    kernel.operation(
+        "step-back",
+        back,
+        level="instance",
+        resource_type="CarePlan",
+        scope=("CarePlan", "u"),
+        documentation="Go back to the previous step (a flare or withdrawal): the GP reviews and approves it",
     )
     kernel.operation(
         "resume",

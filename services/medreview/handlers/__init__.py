@@ -23,6 +23,7 @@ from services.medreview.handlers.review import (
     reviewed,
 )
 from services.medreview.handlers.session import APPROVAL_LEAD_DAYS, Session
+from services.medreview.handlers.step_back import step_back
 from services.medreview.handlers.taper import inferred_pace, propose_taper
 
 __all__ = [
@@ -47,6 +48,7 @@ __all__ = [
     "review_patient",
     "reviewed",
     "slower",
+    "step_back",
     "store_medication_list",
     "withdrawal_score",
 ]

@@ -21,6 +21,7 @@ from services.medreview.handlers import (
     propose_taper,
     resume_taper,
     review_patient,
+    step_back,
 )
 from services.medreview.ome import oral_morphine_equivalent
 from services.medreview.taper import TaperPolicy
@@ -215,6 +216,47 @@ def test_a_late_approval_starts_the_step_that_day_and_moves_every_later_step_as_
     assert order["dispenseRequest"]["validityPeriod"]["start"] == "2026-03-22"
     plan = mr.read(f"CarePlan/{careplan['id']}")
     assert "6 day(s) after its date" in plan["activity"][1]["progress"][0]["text"]
+
+
+def test_going_back_a_step_for_a_flare_asks_the_gp_to_review_and_never_exceeds_the_starting_dose(
+    mr: Harness,
+) -> None:
+    """120 -> 110 -> 100 mg OME a day approved; a flare: back to the dose before step 2 (110 = 100 + the 10
+    step 2 took off, below the 120 the plan started from), proposed for the GP's review; approved, it
+    replaces the step-2 order and the plan stays on hold until resumed."""
+    careplan = propose(mr)
+
+    def back_a_step(why: str, on: date) -> dict[str, Any]:
+        stored = mr.read(f"CarePlan/{careplan['id']}")
+        return mr.api(lambda s: step_back(s, stored, why=why, on=on))
+
+    with pytest.raises(Conflict):  # nothing approved yet: nothing to go back from
+        back_a_step("pain flare", START)
+    gp_answers(mr, open_task(mr), "completed", "approved")
+    gp_answers(mr, open_task(mr), "completed", "approved")
+    first_order, second_order = (d["entry"][0]["resource"] for _, d in mr.events("prescription.changed.v1"))
+    on = date(2026, 3, 20)
+    plan = back_a_step("Pain flare", on)
+    assert plan["status"] == "on-hold"
+    steps = mr.steps(plan)
+    back = steps[-1]
+    assert (back.action, back.total, back.date, back.status) == ("back", 110, on, "not-started")
+    assert back.total <= 120  # never above the starting dose
+    assert not any(st.pending for st in steps[:-1])  # the rest withdrawn
+    assert not mr.search("Task", ("status", "requested"), ("code", "approve-taper-step"))
+    [review] = mr.search("Task", ("status", "requested"), ("code", "review"))
+    assert review["focus"] == {"reference": back.proposal}
+    proposal = mr.read(back.proposal or "")
+    assert proposal["medicationCodeableConcept"] == first_order["medicationCodeableConcept"]
+    assert proposal["dosageInstruction"][0]["text"] == first_order["dosageInstruction"][0]["text"]
+    with pytest.raises(Conflict):  # one step back at a time
+        back_a_step("again", on)
+    gp_answers(mr, review, "completed", "approved")
+    *_, (_, change) = mr.events("prescription.changed.v1")
+    order = change["entry"][0]["resource"]
+    assert order["priorPrescription"] == {"reference": f"MedicationRequest/{second_order['id']}"}
+    assert ome_of(order) == 110
+    assert mr.read(f"CarePlan/{careplan['id']}")["status"] == "on-hold"
 
 
 def _reread(mr: Harness, hours: int, *resources: dict[str, Any]) -> None:
