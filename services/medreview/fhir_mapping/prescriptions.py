@@ -22,6 +22,7 @@ from typing import Any
 
 from services.medreview.codes import SOURCE_MEDREVIEW, UCUM, source_tag
 from services.medreview.fhir_mapping.quantities import instant, number
+from services.medreview.prescribing import FREQUENCY_WORDS
 from services.medreview.taper import ItemDose
 from shared.terminology import DMD_SYSTEM, DmdProduct
 
@@ -56,6 +57,17 @@ def dose_text(dose: ItemDose, product: DmdProduct) -> str:
     if product.is_patch:
         made = _made_of(dose, "patch", "micrograms/hour")
         return f"{_n(dose.daily_dose)} micrograms/hour: {made} worn at once"
+    if dose.frequency_read:  # equal doses at the prescription's own frequency
+        per = dose.daily_dose / dose.doses_per_day
+        often = FREQUENCY_WORDS[dose.doses_per_day]
+        if product.per_unit == "ml":
+            ml = per / product.strength_per_unit
+            return (
+                f"{_n(per)} mg {product.ingredient} ({_n(ml)} ml of {product.name}) {often}, "
+                f"{_n(dose.daily_dose)} mg a day"
+            )
+        made = _made_of(dose, product.per_unit, "mg")
+        return f"{_n(per)} mg {product.ingredient} {often} ({_n(dose.daily_dose)} mg a day): {made} each dose"
     made = _made_of(dose, product.per_unit, "mg")
     split = "in divided doses as the prescriber directs"
     return f"{_n(dose.daily_dose)} mg {product.ingredient} a day: {made}, {split}"
@@ -84,6 +96,34 @@ def _daily_dosage(text: str, numerator: dict[str, Any], start: date) -> dict[str
     }
 
 
+def _per_administration(
+    dose: ItemDose,
+    text: str,
+    current: DmdProduct,
+    family: Sequence[DmdProduct],
+    single: DmdProduct | None,
+    start: date,
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """A dose given as equal administrations: the dose of one administration and how often (the OME reader
+    multiplies them back to the day's total)."""
+    per = dose.daily_dose / dose.doses_per_day
+    repeat = {
+        "frequency": dose.doses_per_day,
+        "period": 1,
+        "periodUnit": "d",
+        "boundsPeriod": {"start": instant(start)},
+    }
+    if current.per_unit == "ml":
+        medication, amount = current, {"value": number(per / current.strength_per_unit), "unit": "ml"}
+    elif single is not None:
+        medication, amount = single, {"value": dose.units[0][1], "unit": single.per_unit}
+    else:
+        strongest = _strength(family, max(s for s, _ in dose.units)) or current
+        medication, amount = strongest, {"value": number(per), "unit": "mg", "system": UCUM, "code": "mg"}
+    dosage = {"text": text, "timing": {"repeat": repeat}, "doseAndRate": [{"doseQuantity": amount}]}
+    return product_concept(medication), [dosage]
+
+
 def _medication_and_dosage(
     dose: ItemDose, current: DmdProduct, family: Sequence[DmdProduct], start: date
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
@@ -91,6 +131,8 @@ def _medication_and_dosage(
     if dose.daily_dose == 0:
         return product_concept(current), [{"text": text}]
     single = _strength(family, dose.units[0][0]) if len(dose.units) == 1 else None
+    if dose.frequency_read and not current.is_patch:
+        return _per_administration(dose, text, current, family, single, start)
     if current.is_patch:
         if single is not None:
             return product_concept(single), [_patch_dosage(dose, single, dose.units[0][1], start)]

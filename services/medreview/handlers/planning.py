@@ -31,17 +31,24 @@ from services.medreview.fhir_mapping.gp_view import StepView, agreement_of, flag
 from services.medreview.handlers.review import Regimen, current_regimen, reviewed
 from services.medreview.handlers.session import Session
 from services.medreview.ome import OmeResult
+from services.medreview.prescribing import administrations_per_day, issuable_per_dose
+from services.medreview.strengths import compose_dose
 from services.medreview.taper import RegimenItem, StepAction, TaperPlan, regimen_from_ome
 from shared.contracts import GP_TASK_REQUESTED_V1, EventType
 from shared.fhir import Unprocessable
-from shared.terminology import DEFAULT_OME_FACTOR_TABLE, DmdProduct, load_product_catalogue
+from shared.terminology import DEFAULT_OME_FACTOR_TABLE, DmdProduct, ProductCatalogue, load_product_catalogue
+
+PER_DOSE_UNITS = 3
+"""At most this many tablets or capsules make one administration of a new dose (or as many as now)."""
 
 __all__ = [
+    "PER_DOSE_UNITS",
     "TaperInput",
     "add_progress",
     "add_steps",
     "announce",
     "cancel_step",
+    "per_administration",
     "plan_steps",
     "replaced_by",
     "request_next_approval",
@@ -73,7 +80,14 @@ def taper_input(s: Session, patient: str, factor_table: str = DEFAULT_OME_FACTOR
             f"A taper needs every opioid's dose, and these could not be computed: {names}. "
             "Prescriber to review."
         )
-    items = regimen_from_ome(result)
+    catalogue = load_product_catalogue()
+    by_reference = {f"{r['resourceType']}/{r['id']}": r for r in regimen.resources if r.get("id")}
+    items = tuple(
+        per_administration(
+            item, by_reference.get(item.reference), _product(result, item.reference), catalogue
+        )
+        for item in regimen_from_ome(result)
+    )
     if not items:
         raise Unprocessable(f"{patient} takes no opioid whose dose could be reduced")
     products = {
@@ -82,6 +96,36 @@ def taper_input(s: Session, patient: str, factor_table: str = DEFAULT_OME_FACTOR
         if m.computable and m.identified is not None and m.identified.product is not None
     }
     return TaperInput(regimen, result, items, products)
+
+
+def _product(result: OmeResult, reference: str) -> DmdProduct | None:
+    med = next((m for m in result.medications if m.reference == reference), None)
+    return med.identified.product if med is not None and med.identified is not None else None
+
+
+def per_administration(
+    item: RegimenItem,
+    resource: Mapping[str, Any] | None,
+    product: DmdProduct | None,
+    catalogue: ProductCatalogue,
+) -> RegimenItem:
+    """A modified-release or liquid opioid taken a known number of times a day is tapered in equal doses at
+    that frequency (``prescribing``: MR tablets whole, liquids in 0.5 ml), so twice a day stays twice a day.
+    Other forms, an unread frequency, or a current dose that is not equal doses keep the day's total."""
+    if resource is None or product is None or product.is_patch:
+        return item
+    if not (product.modified_release or product.per_unit == "ml"):
+        return item
+    per_day = administrations_per_day(resource)
+    if per_day is None:
+        return item
+    strengths = issuable_per_dose(product, catalogue.family_of(product))
+    made = compose_dose(item.daily_dose / per_day, strengths)
+    if made is None:
+        return item
+    units = sum(n for _, n in made)
+    max_units = None if product.per_unit == "ml" else max(units, PER_DOSE_UNITS)
+    return replace(item, strengths=strengths, max_units=max_units, doses_per_day=per_day, frequency_read=True)
 
 
 def add_steps(

@@ -138,6 +138,22 @@ def test_the_gps_approval_orders_the_step_and_announces_the_prescription_change(
     assert len(mr.events("prescription.changed.v1")) == 1
 
 
+def test_a_twice_daily_mr_opioid_stays_twice_daily_in_whole_tablets(mr: Harness) -> None:
+    """Morphine MR 60 mg twice a day: every step is two equal doses a day of whole MR tablets (never "in
+    divided doses"), and reads back as the step's total."""
+    careplan = propose(mr)
+    for step in mr.steps(careplan):
+        if step.proposal is None or step.action == "stop":
+            continue
+        proposal = mr.read(step.proposal)
+        [dosage] = proposal["dosageInstruction"]
+        assert (
+            dosage["timing"]["repeat"]["frequency"] == 2 and dosage["timing"]["repeat"]["periodUnit"] == "d"
+        )
+        assert "twice a day" in dosage["text"] and "divided" not in dosage["text"]
+        assert ome_of(proposal) == step.total
+
+
 def test_the_next_order_replaces_the_previous_order_not_the_original(mr: Harness) -> None:
     propose(mr)
     gp_answers(mr, open_task(mr), "completed", "approved")
@@ -172,7 +188,11 @@ def test_the_approval_task_shows_the_gp_current_against_proposed_ome_flags_agree
     task = open_task(mr)
     parts = _inputs(task)
     assert parts["current-prescription"] == [f"{MORPHINE_60_MR}: one twice a day"]
-    assert parts["proposed-prescription"][0].startswith("Morphine 100mg modified-release tablets: 110 mg")
+    # 110 mg a day twice a day is 55 mg a dose; the only three MR tablets making 55 are 30 + 15 + 10.
+    assert parts["proposed-prescription"] == [
+        "Morphine 30mg modified-release tablets: 55 mg morphine twice a day (110 mg a day): "
+        "1 x 30 mg tablet + 1 x 15 mg tablet + 1 x 10 mg tablet each dose"
+    ]
     assert [q["value"] for q in parts["ome-before"] + parts["ome-after"]] == [120, 110]
     assert parts["flag"] == ["High opioid dose: total oral morphine equivalent 120.00 mg/day"]
     assert parts["patient-agreement"] == ["2026-03-01T10:00:00Z"]
@@ -183,7 +203,7 @@ def test_the_approval_task_shows_the_gp_current_against_proposed_ome_flags_agree
     assert "Patient agreed the plan on 2026-03-01. Next review 2026-03-16." in summary
     gp_answers(mr, task, "completed", "approved")
     second = _inputs(open_task(mr))  # step 2 replaces the step-1 order: the GP sees that as current
-    assert second["current-prescription"][0].startswith("Morphine 100mg modified-release tablets: 110 mg")
+    assert second["current-prescription"][0].startswith("Morphine 30mg modified-release tablets: 55 mg")
     assert [q["value"] for q in second["ome-before"] + second["ome-after"]] == [110, 100]
 
 
