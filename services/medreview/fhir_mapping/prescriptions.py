@@ -22,7 +22,7 @@ from typing import Any
 
 from services.medreview.codes import SOURCE_MEDREVIEW, UCUM, source_tag
 from services.medreview.fhir_mapping.quantities import instant, number
-from services.medreview.prescribing import FREQUENCY_WORDS
+from services.medreview.prescribing import FREQUENCY_WORDS, Order, PrescribingProblem, step_orders
 from services.medreview.taper import ItemDose
 from shared.terminology import DMD_SYSTEM, DmdProduct
 
@@ -160,10 +160,17 @@ def step_proposal(
     careplan: str,
     authored: datetime,
     note: str,
+    days: int | None = None,
 ) -> dict[str, Any]:
     """The proposed MedicationRequest (``intent`` proposal, ``status`` draft) for one step of a taper, from
-    ``start`` (``dispenseRequest.validityPeriod.start``); ``taper_plan.step_marks`` makes it a plan's step."""
+    ``start`` (``dispenseRequest.validityPeriod.start``); ``taper_plan.step_marks`` makes it a plan's step.
+
+    ``days`` (the step's interval): a dose given at a known frequency, or a patch, also says what to supply
+    for it (``prescribing.step_orders``): each strength's total in words and figures, the controlled drug
+    schedule when it is 2 or 3, and, when one strength makes the dose, ``dispenseRequest.quantity`` and
+    ``expectedSupplyDuration``."""
     medication, dosage = _medication_and_dosage(dose, current, family, start)
+    supply = _supply(dose, current, family, days)
     proposal: dict[str, Any] = {
         "resourceType": "MedicationRequest",
         "meta": {"tag": [source_tag(SOURCE_MEDREVIEW)]},
@@ -179,7 +186,30 @@ def step_proposal(
     }
     if dose.daily_dose == 0:
         proposal["doNotPerform"] = True
+    if supply is not None:
+        words, orders = supply
+        proposal["dosageInstruction"] = [{**dosage[0], "text": f"{dosage[0]['text']}. {words}"}, *dosage[1:]]
+        if len(orders) == 1 and days:
+            proposal["dispenseRequest"] |= {
+                "quantity": {"value": number(orders[0].quantity), "unit": orders[0].unit},
+                "expectedSupplyDuration": {"value": days, "unit": "day", "system": UCUM, "code": "d"},
+            }
     return proposal
+
+
+def _supply(
+    dose: ItemDose, current: DmdProduct, family: Sequence[DmdProduct], days: int | None
+) -> tuple[str, tuple[Order, ...]] | None:
+    """What to supply for the step's interval, in words, and the orders it is (``None`` when not known)."""
+    if not days or dose.daily_dose == 0 or not (dose.frequency_read or current.is_patch):
+        return None
+    found = step_orders(dose.daily_dose, current, family, doses_per_day=dose.doses_per_day, days=days)
+    if isinstance(found, PrescribingProblem) or not found:
+        return None
+    schedules = sorted({o.schedule for o in found if o.schedule in (2, 3)} - {None})
+    controlled = f"Controlled drug, Schedule {schedules[0]}. " if schedules else ""
+    each = "; ".join(f"{o.supply} of {o.product.name}" for o in found)
+    return f"{controlled}Supply {each} ({days} days)", found
 
 
 def order_from_proposal(

@@ -162,6 +162,7 @@ def add_steps(
                 careplan=careplan,
                 authored=s.now,
                 note=description,
+                days=plan.policy.interval_days,
             ) | step_marks(step, item=step.dose.reference, careplan=careplan)
             proposal = f"MedicationRequest/{s.create(resource)['id']}"
         activities.append(

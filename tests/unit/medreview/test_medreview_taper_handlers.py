@@ -142,6 +142,7 @@ def test_a_twice_daily_mr_opioid_stays_twice_daily_in_whole_tablets(mr: Harness)
     """Morphine MR 60 mg twice a day: every step is two equal doses a day of whole MR tablets (never "in
     divided doses"), and reads back as the step's total."""
     careplan = propose(mr)
+    checked = 0
     for step in mr.steps(careplan):
         if step.proposal is None or step.action == "stop":
             continue
@@ -152,6 +153,13 @@ def test_a_twice_daily_mr_opioid_stays_twice_daily_in_whole_tablets(mr: Harness)
         )
         assert "twice a day" in dosage["text"] and "divided" not in dosage["text"]
         assert ome_of(proposal) == step.total
+        assert "Controlled drug, Schedule 2. Supply " in dosage["text"]  # morphine: Schedule 2
+        if "quantity" in proposal["dispenseRequest"]:  # one strength: n tablets a dose, 2 a day, 14 days
+            count = dosage["doseAndRate"][0]["doseQuantity"]["value"]
+            assert proposal["dispenseRequest"]["quantity"] == {"value": count * 2 * 14, "unit": "tablet"}
+            assert proposal["dispenseRequest"]["expectedSupplyDuration"]["value"] == 14
+            checked += 1
+    assert checked  # the plan passes through single-strength doses (60 mg a day: one 30 mg twice a day)
 
 
 def test_the_next_order_replaces_the_previous_order_not_the_original(mr: Harness) -> None:
@@ -189,9 +197,13 @@ def test_the_approval_task_shows_the_gp_current_against_proposed_ome_flags_agree
     parts = _inputs(task)
     assert parts["current-prescription"] == [f"{MORPHINE_60_MR}: one twice a day"]
     # 110 mg a day twice a day is 55 mg a dose; the only three MR tablets making 55 are 30 + 15 + 10.
+    # For 14 days: one of each twice a day is 28 of each; morphine is a Schedule 2 controlled drug.
     assert parts["proposed-prescription"] == [
         "Morphine 30mg modified-release tablets: 55 mg morphine twice a day (110 mg a day): "
-        "1 x 30 mg tablet + 1 x 15 mg tablet + 1 x 10 mg tablet each dose"
+        "1 x 30 mg tablet + 1 x 15 mg tablet + 1 x 10 mg tablet each dose. Controlled drug, Schedule 2. "
+        "Supply 28 (twenty-eight) tablets of Morphine 30mg modified-release tablets; "
+        "28 (twenty-eight) tablets of Morphine 15mg modified-release tablets; "
+        "28 (twenty-eight) tablets of Morphine 10mg modified-release tablets (14 days)"
     ]
     assert [q["value"] for q in parts["ome-before"] + parts["ome-after"]] == [120, 110]
     assert parts["flag"] == ["High opioid dose: total oral morphine equivalent 120.00 mg/day"]
