@@ -24,12 +24,15 @@ __all__ = [
     "EXTENSION",
     "FACTOR_TABLE_SYSTEM",
     "GP_TASK_TYPE",
+    "MDT_OUTCOMES",
+    "MDT_REVIEW",
     "MEDICATION_LIST_CODE",
     "MEDICATION_REVIEW",
     "MEDICATION_SOURCE",
     "OBSERVATION_CODES",
     "ODS_SYSTEM",
     "OME_REASON_SYSTEM",
+    "REVIEW_CODES",
     "RISK_CODES",
     "RISK_DISPLAY",
     "SNOMED",
@@ -83,6 +86,14 @@ RISK_DISPLAY = {
 }
 OME_REASON_SYSTEM = f"{BASE}/CodeSystem/ome-not-computable-reason"
 FACTOR_TABLE_SYSTEM = f"{BASE}/CodeSystem/ome-factor-table"
+
+# A recorded MDT or specialist review before a taper (a completed Task): its code and outcomes.
+REVIEW_CODES = f"{BASE}/CodeSystem/medreview-review"
+MDT_REVIEW = "mdt-review"
+MDT_OUTCOMES = {
+    "taper-agreed": "A taper may be proposed",
+    "taper-not-advised": "A taper is not advised now",
+}
 
 CAREPLAN_CATEGORY = f"{BASE}/CodeSystem/careplan-category"
 MEDICATION_REVIEW = "medication-review"

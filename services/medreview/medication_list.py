@@ -77,12 +77,22 @@ def orders_in_force(orders: Iterable[Mapping[str, Any]], listed_at: datetime | N
     """medreview's own GP-approved orders that the GP record has not caught up with yet.
 
     A medication list read from the GP record at ``listed_at`` already holds every prescription change written
-    back before then, so only orders authored after it still add to (or replace in) the list.
+    back before then, so only orders authored after it still add to (or replace in) the list, and orders
+    dated after the day it was read: a change is written to the GP record on its date, not when approved.
     """
     kept = []
     for order in orders:
         authored = order.get("authoredOn")
-        if listed_at is None or not isinstance(authored, str) or _instant(authored) >= listed_at:
+        start = ((order.get("dispenseRequest") or {}).get("validityPeriod") or {}).get("start")
+        not_written = (
+            isinstance(start, str) and listed_at is not None and start[:10] > listed_at.date().isoformat()
+        )
+        if (
+            listed_at is None
+            or not isinstance(authored, str)
+            or _instant(authored) >= listed_at
+            or not_written
+        ):
             kept.append(dict(order))
     return kept
 

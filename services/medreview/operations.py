@@ -36,10 +36,12 @@ from services.medreview.handlers import (
     on_withdrawal_score,
     pause_taper,
     propose_taper,
+    record_mdt_review,
     resume_taper,
     review_bundle_resources,
     review_patient,
     slower,
+    step_back,
 )
 from services.medreview.medication_list import resources_from_bundle
 from services.medreview.operation_params import Params, factor_table_of, policy_of_params
@@ -58,6 +60,8 @@ __all__ = ["register_operations"]
 
 T = TypeVar("T")
 PRESCRIBING_ROLES = frozenset({"gp-system", "prescriber"})
+REVIEWING_ROLES = frozenset({"gp-system", "prescriber", "specialist"})
+"""Who may record the MDT or specialist review that opens a taper's safety gates (not a project worker)."""
 """Who may approve or decline a taper step: the patient's practice's GP system or a prescriber there.
 Project workers and specialists propose; they never decide (a refusal is audited with who tried)."""
 _DECISIONS = {"approved": Decision.APPROVED, "approve": Decision.APPROVED}
@@ -134,12 +138,17 @@ def register_operations(
         table = factor_table_of(params)
         start = params.day("startDate")
 
+        agreed = params.text("patientAgreement")
+        if agreed is not None and not _is_datetime(agreed):
+            raise BadRequest("Parameter 'patientAgreement' must be a dateTime (when the patient agreed)")
+
         def work(s: Session) -> dict[str, Any]:
             day = start or s.now.date()
             if stated:
-                return propose_taper(s, patient, policy, day, table)
+                return propose_taper(s, patient, policy, day, table, agreed=agreed)
             base, why = inferred_pace(s, patient, day)
-            return propose_taper(s, patient, policy_of_params(params, base), day, table, pace=why)
+            chosen = policy_of_params(params, base)
+            return propose_taper(s, patient, chosen, day, table, pace=why, agreed=agreed)
 
         return await _in_transaction(call, repo, work)
 
@@ -168,6 +177,39 @@ def register_operations(
 
         return await _in_transaction(call, repo, work)
 
+    async def mdt_review(call: OperationCall) -> dict[str, Any]:
+        patient = _patient(call)
+        params = Params(call.body)
+        outcome, summary = params.text("outcome"), params.text("summary")
+        if not outcome or not summary:
+            raise BadRequest(
+                "Parameters 'outcome' (taper-agreed | taper-not-advised) and 'summary' are required"
+            )
+        appointment = params.value("appointment")
+        reference = str(appointment.get("reference", "")) if isinstance(appointment, dict) else None
+        if appointment is not None and not (reference or "").startswith("Appointment/"):
+            raise BadRequest("Parameter 'appointment' must be a Reference to the Appointment of the review")
+        if call.ctx.principal.role not in REVIEWING_ROLES:
+            role = call.ctx.principal.role
+            raise Forbidden(
+                f"An MDT or specialist review is recorded by a specialist or a prescriber, not {role}"
+            )
+        day = params.day("date")
+        table = factor_table_of(params)
+        return await _in_transaction(
+            call,
+            repo,
+            lambda s: record_mdt_review(
+                s,
+                patient,
+                outcome=outcome,
+                summary=summary,
+                on=day or s.now.date(),
+                appointment=reference,
+                factor_table=table,
+            ),
+        )
+
     async def pause(call: OperationCall) -> dict[str, Any]:
         params = Params(call.body)
         why = params.text("reason")
@@ -180,6 +222,21 @@ def register_operations(
             careplan = s.repo.read(s.conn, f"CarePlan/{call.resource_id}", s.tenants)
             policy = policy_of_params(params, slower(policy_of(careplan)[0])) if changed else None
             return pause_taper(s, careplan, why=f"asked for: {why}", on=day or s.now.date(), policy=policy)
+
+        return await _in_transaction(call, repo, work)
+
+    async def back(call: OperationCall) -> dict[str, Any]:
+        params = Params(call.body)
+        why = params.text("reason")
+        if not why:
+            raise BadRequest(
+                "Parameter 'reason' is required (the flare or withdrawal, in the patient's words)"
+            )
+        day = params.day("date")
+
+        def work(s: Session) -> dict[str, Any]:
+            careplan = s.repo.read(s.conn, f"CarePlan/{call.resource_id}", s.tenants)
+            return step_back(s, careplan, why=why, on=day or s.now.date())
 
         return await _in_transaction(call, repo, work)
 
@@ -224,6 +281,14 @@ def register_operations(
         documentation="Propose a taper plan (CarePlan, draft) for the GP's step-by-step approval",
     )
     kernel.operation(
+        "record-mdt-review",
+        mdt_review,
+        level="instance",
+        resource_type="Patient",
+        scope=("Task", "c"),
+        documentation="Record the MDT or specialist review that a taper past a safety gate needs",
+    )
+    kernel.operation(
         "decide",
         decide,
         level="instance",
@@ -238,6 +303,14 @@ def register_operations(
         resource_type="CarePlan",
         scope=("CarePlan", "u"),
         documentation="Pause a taper at the patient's request and re-plan it more slowly",
+    )
+    kernel.operation(
+        "step-back",
+        back,
+        level="instance",
+        resource_type="CarePlan",
+        scope=("CarePlan", "u"),
+        documentation="Go back to the previous step (a flare or withdrawal): the GP reviews and approves it",
     )
     kernel.operation(
         "resume",
@@ -261,3 +334,11 @@ def _reference(value: Any) -> str:
     if text == "Patient/" or "/" in text.removeprefix("Patient/"):
         raise BadRequest("Parameter 'patient' must be a Patient reference or id")
     return text
+
+
+def _is_datetime(text: str) -> bool:
+    try:
+        datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return False
+    return True

@@ -71,6 +71,8 @@ class RegimenItem:
     doses_per_day: int = 1
     """Equal administrations a day: a new dose is ``doses_per_day`` times a composition of ``strengths``
     (``max_units`` then bounds the units of one administration), so twice a day stays twice a day."""
+    frequency_read: bool = False
+    """The administrations a day were read from the prescription (else a dose is a day's total)."""
 
 
 class StepBasis(StrEnum):
@@ -127,6 +129,7 @@ class ItemDose:
     ome_mg_per_day: Decimal
     doses_per_day: int = 1
     """When above 1, ``units`` make one of that many equal administrations a day (not the day's total)."""
+    frequency_read: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -282,6 +285,7 @@ def _snapshot(
             units(i),
             _ome(i, doses[i.reference]),
             i.doses_per_day,
+            i.frequency_read,
         )
         for i in items
     )

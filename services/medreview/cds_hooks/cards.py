@@ -186,7 +186,8 @@ def patient_view_cards(
     trend: Sequence[tuple[date, Decimal, bool]], plan: Mapping[str, Any] | None
 ) -> list[dict[str, Any]]:
     """Cards for a patient: ``trend`` is (date, total mg OME a day, complete) oldest first; ``plan`` holds the
-    taper's ``status``, ``approved`` and ``proposed`` step counts and ``next`` date (or is ``None``)."""
+    taper's ``status``, ``approved`` and ``proposed`` step counts, ``next`` date and ``view`` (the next step
+    as the GP sees it on the approval Task: current against proposed, OME, flags, agreement, next review)."""
     cards = []
     if trend:
         day, latest, complete = trend[-1]
@@ -204,5 +205,6 @@ def patient_view_cards(
         text = f"Opioid dose reduction {words.get(status, status)}: {progress}"
         if plan.get("next"):
             text += f"; next step from {plan['next']}"
-        cards.append(card(text, "warning" if status == "on-hold" else "info"))
+        detail = "\n".join(f"* {line}" for line in plan.get("view") or []) or None
+        cards.append(card(text, "warning" if status == "on-hold" else "info", detail=detail))
     return cards

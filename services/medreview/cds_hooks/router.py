@@ -25,6 +25,7 @@ from services.medreview.cds_hooks.cards import (
 )
 from services.medreview.fhir_mapping import decimal_of
 from services.medreview.handlers import Session, current_regimen, plan_steps, reviewed
+from services.medreview.handlers.planning import step_view
 from services.medreview.medication_list import (
     MEDICATION_TYPES,
     by_type,
@@ -178,5 +179,6 @@ def _patient_view(s: Session, patient_id: str) -> list[dict[str, Any]]:
             "approved": sum(1 for st in steps if st.approved),
             "proposed": len(steps),
             "next": upcoming.date.isoformat() if upcoming else None,
+            "view": step_view(s, plans[0], plan_steps(s, plans[0]), upcoming).lines() if upcoming else [],
         }
     return patient_view_cards(trend, plan)

@@ -22,6 +22,7 @@ from typing import Any
 
 from services.medreview.codes import SOURCE_MEDREVIEW, UCUM, source_tag
 from services.medreview.fhir_mapping.quantities import instant, number
+from services.medreview.prescribing import FREQUENCY_WORDS, Order, PrescribingProblem, step_orders
 from services.medreview.taper import ItemDose
 from shared.terminology import DMD_SYSTEM, DmdProduct
 
@@ -56,6 +57,17 @@ def dose_text(dose: ItemDose, product: DmdProduct) -> str:
     if product.is_patch:
         made = _made_of(dose, "patch", "micrograms/hour")
         return f"{_n(dose.daily_dose)} micrograms/hour: {made} worn at once"
+    if dose.frequency_read:  # equal doses at the prescription's own frequency
+        per = dose.daily_dose / dose.doses_per_day
+        often = FREQUENCY_WORDS[dose.doses_per_day]
+        if product.per_unit == "ml":
+            ml = per / product.strength_per_unit
+            return (
+                f"{_n(per)} mg {product.ingredient} ({_n(ml)} ml of {product.name}) {often}, "
+                f"{_n(dose.daily_dose)} mg a day"
+            )
+        made = _made_of(dose, product.per_unit, "mg")
+        return f"{_n(per)} mg {product.ingredient} {often} ({_n(dose.daily_dose)} mg a day): {made} each dose"
     made = _made_of(dose, product.per_unit, "mg")
     split = "in divided doses as the prescriber directs"
     return f"{_n(dose.daily_dose)} mg {product.ingredient} a day: {made}, {split}"
@@ -84,6 +96,34 @@ def _daily_dosage(text: str, numerator: dict[str, Any], start: date) -> dict[str
     }
 
 
+def _per_administration(
+    dose: ItemDose,
+    text: str,
+    current: DmdProduct,
+    family: Sequence[DmdProduct],
+    single: DmdProduct | None,
+    start: date,
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """A dose given as equal administrations: the dose of one administration and how often (the OME reader
+    multiplies them back to the day's total)."""
+    per = dose.daily_dose / dose.doses_per_day
+    repeat = {
+        "frequency": dose.doses_per_day,
+        "period": 1,
+        "periodUnit": "d",
+        "boundsPeriod": {"start": instant(start)},
+    }
+    if current.per_unit == "ml":
+        medication, amount = current, {"value": number(per / current.strength_per_unit), "unit": "ml"}
+    elif single is not None:
+        medication, amount = single, {"value": dose.units[0][1], "unit": single.per_unit}
+    else:
+        strongest = _strength(family, max(s for s, _ in dose.units)) or current
+        medication, amount = strongest, {"value": number(per), "unit": "mg", "system": UCUM, "code": "mg"}
+    dosage = {"text": text, "timing": {"repeat": repeat}, "doseAndRate": [{"doseQuantity": amount}]}
+    return product_concept(medication), [dosage]
+
+
 def _medication_and_dosage(
     dose: ItemDose, current: DmdProduct, family: Sequence[DmdProduct], start: date
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
@@ -91,6 +131,8 @@ def _medication_and_dosage(
     if dose.daily_dose == 0:
         return product_concept(current), [{"text": text}]
     single = _strength(family, dose.units[0][0]) if len(dose.units) == 1 else None
+    if dose.frequency_read and not current.is_patch:
+        return _per_administration(dose, text, current, family, single, start)
     if current.is_patch:
         if single is not None:
             return product_concept(single), [_patch_dosage(dose, single, dose.units[0][1], start)]
@@ -118,10 +160,17 @@ def step_proposal(
     careplan: str,
     authored: datetime,
     note: str,
+    days: int | None = None,
 ) -> dict[str, Any]:
     """The proposed MedicationRequest (``intent`` proposal, ``status`` draft) for one step of a taper, from
-    ``start`` (``dispenseRequest.validityPeriod.start``); ``taper_plan.step_marks`` makes it a plan's step."""
+    ``start`` (``dispenseRequest.validityPeriod.start``); ``taper_plan.step_marks`` makes it a plan's step.
+
+    ``days`` (the step's interval): a dose given at a known frequency, or a patch, also says what to supply
+    for it (``prescribing.step_orders``): each strength's total in words and figures, the controlled drug
+    schedule when it is 2 or 3, and, when one strength makes the dose, ``dispenseRequest.quantity`` and
+    ``expectedSupplyDuration``."""
     medication, dosage = _medication_and_dosage(dose, current, family, start)
+    supply = _supply(dose, current, family, days)
     proposal: dict[str, Any] = {
         "resourceType": "MedicationRequest",
         "meta": {"tag": [source_tag(SOURCE_MEDREVIEW)]},
@@ -137,7 +186,30 @@ def step_proposal(
     }
     if dose.daily_dose == 0:
         proposal["doNotPerform"] = True
+    if supply is not None:
+        words, orders = supply
+        proposal["dosageInstruction"] = [{**dosage[0], "text": f"{dosage[0]['text']}. {words}"}, *dosage[1:]]
+        if len(orders) == 1 and days:
+            proposal["dispenseRequest"] |= {
+                "quantity": {"value": number(orders[0].quantity), "unit": orders[0].unit},
+                "expectedSupplyDuration": {"value": days, "unit": "day", "system": UCUM, "code": "d"},
+            }
     return proposal
+
+
+def _supply(
+    dose: ItemDose, current: DmdProduct, family: Sequence[DmdProduct], days: int | None
+) -> tuple[str, tuple[Order, ...]] | None:
+    """What to supply for the step's interval, in words, and the orders it is (``None`` when not known)."""
+    if not days or dose.daily_dose == 0 or not (dose.frequency_read or current.is_patch):
+        return None
+    found = step_orders(dose.daily_dose, current, family, doses_per_day=dose.doses_per_day, days=days)
+    if isinstance(found, PrescribingProblem) or not found:
+        return None
+    schedules = sorted({o.schedule for o in found if o.schedule in (2, 3)} - {None})
+    controlled = f"Controlled drug, Schedule {schedules[0]}. " if schedules else ""
+    each = "; ".join(f"{o.supply} of {o.product.name}" for o in found)
+    return f"{controlled}Supply {each} ({days} days)", found
 
 
 def order_from_proposal(

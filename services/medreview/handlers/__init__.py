@@ -2,6 +2,7 @@
 
 from services.medreview.handlers.decisions import decide_step, on_task_completed
 from services.medreview.handlers.discharge import close_taper, on_patient_discharged
+from services.medreview.handlers.gates import latest_mdt_review, record_mdt_review
 from services.medreview.handlers.medication_list import (
     on_medication_list_synced,
     on_patient_enrolled,
@@ -22,6 +23,7 @@ from services.medreview.handlers.review import (
     reviewed,
 )
 from services.medreview.handlers.session import APPROVAL_LEAD_DAYS, Session
+from services.medreview.handlers.step_back import step_back
 from services.medreview.handlers.taper import inferred_pace, propose_taper
 
 __all__ = [
@@ -31,6 +33,7 @@ __all__ = [
     "current_regimen",
     "decide_step",
     "inferred_pace",
+    "latest_mdt_review",
     "on_medication_list_synced",
     "on_patient_discharged",
     "on_patient_enrolled",
@@ -39,11 +42,13 @@ __all__ = [
     "pause_taper",
     "plan_steps",
     "propose_taper",
+    "record_mdt_review",
     "resume_taper",
     "review_bundle_resources",
     "review_patient",
     "reviewed",
     "slower",
+    "step_back",
     "store_medication_list",
     "withdrawal_score",
 ]

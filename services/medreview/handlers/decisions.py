@@ -17,6 +17,7 @@ from typing import Any
 from services.medreview.codes import GP_TASK_TYPE, STEP_DECLINED, has_coding
 from services.medreview.fhir_mapping import (
     APPROVE_STEP,
+    REVIEW,
     Decision,
     Outcome,
     StepRecord,
@@ -32,11 +33,13 @@ from services.medreview.handlers.planning import (
     announce,
     cancel_step,
     plan_steps,
+    replaced_by,
     request_next_approval,
     set_note,
     store_plan,
 )
 from services.medreview.handlers.session import Session
+from services.medreview.handlers.step_back import BACK
 from services.medreview.ome import oral_morphine_equivalent
 from shared.contracts import (
     PRESCRIPTION_CHANGED_V1,
@@ -58,7 +61,7 @@ def on_task_completed(s: Session, event: CloudEvent) -> None:
     task = s.repo.task(s.conn, identifier, s.tenants) if identifier else None
     if task is None and identifier is None and event.data.get("id"):  # an answer that lost our identifier
         task = s.repo.find(s.conn, f"Task/{event.data['id']}", s.tenants)
-    if task is None or not has_coding(task.get("code"), GP_TASK_TYPE, APPROVE_STEP):
+    if task is None or not _decides_a_step(task):
         return
     outcome = outcome_of(event.data)
     if outcome is None:
@@ -77,8 +80,8 @@ def decide_step(
     A repeat of the decision already recorded changes nothing; a different decision on a decided Task, or a
     decision on a step the plan no longer proposes, is a 409.
     """
-    if not has_coding(task.get("code"), GP_TASK_TYPE, APPROVE_STEP):
-        raise Unprocessable("Only an approve-taper-step Task can be approved or declined here")
+    if not _decides_a_step(task):
+        raise Unprocessable("Only an approve-taper-step Task (or a review of a step back) is decided here")
     if task.get("status") in DONE:
         previous = outcome_of(task)
         if previous is not None and previous.decision == outcome.decision:
@@ -89,7 +92,10 @@ def decide_step(
     focus = str((task.get("focus") or {}).get("reference", ""))
     steps = plan_steps(s, careplan)
     step = next((st for st in steps if st.proposal == focus), None)
-    if step is None or not step.pending or careplan.get("status") not in ("draft", "active"):
+    running = (
+        ("draft", "active", "on-hold") if step is not None and step.action == BACK else ("draft", "active")
+    )
+    if step is None or not step.pending or careplan.get("status") not in running:
         raise Conflict(
             f"{focus} is no longer a proposed step of {careplan_ref} (paused, re-planned or ended)"
         )
@@ -142,18 +148,23 @@ def _moved_on(
 
 
 def _prior(steps: Sequence[StepRecord], step: StepRecord) -> str:
-    """What the step's order replaces: the latest order approved for the same opioid, else the original."""
-    earlier = [
-        st.outcome
-        for st in steps
-        if st.index < step.index and st.item == step.item and st.approved and st.outcome
-    ]
-    return earlier[-1] if earlier else step.item
+    return replaced_by(steps, step)
+
+
+def _decides_a_step(task: Mapping[str, Any]) -> bool:
+    """An approval Task, or a review Task about a step back (its focus the step's MedicationRequest)."""
+    if has_coding(task.get("code"), GP_TASK_TYPE, APPROVE_STEP):
+        return True
+    focus = str((task.get("focus") or {}).get("reference", ""))
+    return has_coding(task.get("code"), GP_TASK_TYPE, REVIEW) and focus.startswith("MedicationRequest/")
 
 
 def _increase(s: Session, steps: Sequence[StepRecord], step: StepRecord) -> str | None:
-    """Why ordering the step would not lower the current dose, or ``None`` when it would."""
+    """Why ordering the step would not lower the current dose, or ``None`` when it would. A step back raises
+    it on purpose, and is checked instead against the dose the plan started from."""
     if step.proposal is None or step.action == "stop":
+        return None
+    if step.action == BACK:
         return None
     prior = s.repo.find(s.conn, _prior(steps, step), s.tenants)
     proposal = s.repo.read(s.conn, step.proposal, s.tenants)
@@ -189,7 +200,7 @@ def _approve(s: Session, careplan: dict[str, Any], steps: Sequence[StepRecord], 
     activity = careplan["activity"][step.index]
     activity["outcomeReference"] = [{"reference": f"MedicationRequest/{order['id']}"}]
     add_progress(s, careplan, step, f"Approved by the GP: ordered as MedicationRequest/{order['id']}")
-    careplan["status"] = "active"
+    careplan["status"] = "on-hold" if step.action == BACK else "active"  # a step back waits for a resume
     stored = store_plan(s, careplan)
     entries = [order, *([replaced] if replaced is not None else [])]
     bundle = {

@@ -4,7 +4,7 @@ proposed MedicationRequests and CarePlan activities, reading the steps back, sto
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
@@ -17,6 +17,7 @@ from services.medreview.fhir_mapping import (
     dose_text,
     gp_task,
     instant,
+    policy_of,
     product_concept,
     step_activity,
     step_marks,
@@ -26,24 +27,34 @@ from services.medreview.fhir_mapping import (
     steps_of,
     taper_bundle,
 )
+from services.medreview.fhir_mapping.gp_view import StepView, agreement_of, flags_of, prescription_text
 from services.medreview.handlers.review import Regimen, current_regimen, reviewed
 from services.medreview.handlers.session import Session
 from services.medreview.ome import OmeResult
+from services.medreview.prescribing import administrations_per_day, issuable_per_dose
+from services.medreview.strengths import compose_dose
 from services.medreview.taper import RegimenItem, StepAction, TaperPlan, regimen_from_ome
 from shared.contracts import GP_TASK_REQUESTED_V1, EventType
 from shared.fhir import Unprocessable
-from shared.terminology import DEFAULT_OME_FACTOR_TABLE, DmdProduct, load_product_catalogue
+from shared.terminology import DEFAULT_OME_FACTOR_TABLE, DmdProduct, ProductCatalogue, load_product_catalogue
+
+PER_DOSE_UNITS = 3
+"""At most this many tablets or capsules make one administration of a new dose (or as many as now)."""
 
 __all__ = [
+    "PER_DOSE_UNITS",
     "TaperInput",
     "add_progress",
     "add_steps",
     "announce",
     "cancel_step",
+    "per_administration",
     "plan_steps",
+    "replaced_by",
     "request_next_approval",
     "set_note",
     "step_requests",
+    "step_view",
     "store_plan",
     "taper_input",
 ]
@@ -69,7 +80,14 @@ def taper_input(s: Session, patient: str, factor_table: str = DEFAULT_OME_FACTOR
             f"A taper needs every opioid's dose, and these could not be computed: {names}. "
             "Prescriber to review."
         )
-    items = regimen_from_ome(result)
+    catalogue = load_product_catalogue()
+    by_reference = {f"{r['resourceType']}/{r['id']}": r for r in regimen.resources if r.get("id")}
+    items = tuple(
+        per_administration(
+            item, by_reference.get(item.reference), _product(result, item.reference), catalogue
+        )
+        for item in regimen_from_ome(result)
+    )
     if not items:
         raise Unprocessable(f"{patient} takes no opioid whose dose could be reduced")
     products = {
@@ -78,6 +96,36 @@ def taper_input(s: Session, patient: str, factor_table: str = DEFAULT_OME_FACTOR
         if m.computable and m.identified is not None and m.identified.product is not None
     }
     return TaperInput(regimen, result, items, products)
+
+
+def _product(result: OmeResult, reference: str) -> DmdProduct | None:
+    med = next((m for m in result.medications if m.reference == reference), None)
+    return med.identified.product if med is not None and med.identified is not None else None
+
+
+def per_administration(
+    item: RegimenItem,
+    resource: Mapping[str, Any] | None,
+    product: DmdProduct | None,
+    catalogue: ProductCatalogue,
+) -> RegimenItem:
+    """A modified-release or liquid opioid taken a known number of times a day is tapered in equal doses at
+    that frequency (``prescribing``: MR tablets whole, liquids in 0.5 ml), so twice a day stays twice a day.
+    Other forms, an unread frequency, or a current dose that is not equal doses keep the day's total."""
+    if resource is None or product is None or product.is_patch:
+        return item
+    if not (product.modified_release or product.per_unit == "ml"):
+        return item
+    per_day = administrations_per_day(resource)
+    if per_day is None:
+        return item
+    strengths = issuable_per_dose(product, catalogue.family_of(product))
+    made = compose_dose(item.daily_dose / per_day, strengths)
+    if made is None:
+        return item
+    units = sum(n for _, n in made)
+    max_units = None if product.per_unit == "ml" else max(units, PER_DOSE_UNITS)
+    return replace(item, strengths=strengths, max_units=max_units, doses_per_day=per_day, frequency_read=True)
 
 
 def add_steps(
@@ -114,6 +162,7 @@ def add_steps(
                 careplan=careplan,
                 authored=s.now,
                 note=description,
+                days=plan.policy.interval_days,
             ) | step_marks(step, item=step.dose.reference, careplan=careplan)
             proposal = f"MedicationRequest/{s.create(resource)['id']}"
         activities.append(
@@ -185,8 +234,45 @@ def cancel_step(
         )
 
 
+def replaced_by(steps: Sequence[StepRecord], step: StepRecord) -> str:
+    """What the step's order replaces: the latest order approved for the same opioid, else the original."""
+    earlier = [
+        st.outcome
+        for st in steps
+        if st.index < step.index and st.item == step.item and st.approved and st.outcome
+    ]
+    return earlier[-1] if earlier else step.item
+
+
+def step_view(
+    s: Session, careplan: Mapping[str, Any], steps: Sequence[StepRecord], step: StepRecord
+) -> StepView:
+    """The step as the GP is asked to decide it (``gp_view``)."""
+    assert step.proposal is not None
+    current = s.repo.find(s.conn, replaced_by(steps, step), s.tenants)
+    medications = s.repo.medications(s.conn, [current], s.tenants) if current is not None else {}
+    proposal = s.repo.find(s.conn, step.proposal, s.tenants)
+    patient = str(careplan["subject"]["reference"])
+    issues = s.repo.search(s.conn, "DetectedIssue", [("patient", patient)], s.tenants)
+    later = next((st for st in steps if st.index > step.index and st.pending), None)
+    interval = policy_of(careplan)[0].interval_days
+    return StepView(
+        number=step.number,
+        day=step.date,
+        current=prescription_text(current, medications),
+        proposed=prescription_text(proposal),
+        ome_before=step.total + step.reduction,
+        ome_after=step.total,
+        flags=flags_of(issues),
+        agreement=agreement_of(careplan),
+        next_review=later.date if later else step.date + timedelta(days=interval),
+    )
+
+
 def request_next_approval(s: Session, careplan: Mapping[str, Any]) -> dict[str, Any] | None:
-    """Ask the practice to approve the plan's next proposed step, unless it was asked already."""
+    """Ask the practice to approve the plan's next proposed step, unless it was asked already: the Task shows
+    the current prescription against the proposed one, OME before and after, the patient's flags, their
+    agreement and the next review date (``gp_view``)."""
     steps = plan_steps(s, careplan)
     upcoming = next((st for st in steps if st.pending and st.proposal), None)
     if upcoming is None or upcoming.proposal is None:
@@ -195,27 +281,28 @@ def request_next_approval(s: Session, careplan: Mapping[str, Any]) -> dict[str, 
         return None
     proposed = [st for st in steps if st.proposal and st.status != "cancelled"]
     position = proposed.index(upcoming) + 1
-    previous = next((st.total for st in reversed(steps) if st.approved), None)
-    description = upcoming.description.rstrip(".")
-    summary = (
-        f"Opioid dose reduction: please approve step {upcoming.number} ({position} of {len(proposed)} "
-        f"proposed). {description}."
-        + (f" Total now {previous.normalize():f} mg OME a day." if previous is not None else "")
-        + " Approve to have the new prescription issued, or decline with a reason."
+    view = step_view(s, careplan, steps, upcoming)
+    summary = " ".join(
+        [
+            f"Opioid dose reduction: please approve step {upcoming.number} ({position} of {len(proposed)} "
+            "proposed).",
+            *view.lines(),
+            "Approve to have the new prescription issued on its date, or decline with a reason.",
+        ]
     )
-    task = s.create(
-        gp_task(
-            APPROVE_STEP,
-            patient=str(careplan["subject"]["reference"]),
-            focus=upcoming.proposal,
-            practice=s.practice,
-            authored=s.now,
-            description=f"Approve step {upcoming.number} of an opioid dose reduction plan",
-            summary=summary,
-            based_on=f"CarePlan/{careplan['id']}",
-            due=upcoming.date,
-            send_on=max(s.now.date(), upcoming.date - timedelta(days=s.approval_lead_days)),
-        )
+    task = gp_task(
+        APPROVE_STEP,
+        patient=str(careplan["subject"]["reference"]),
+        focus=upcoming.proposal,
+        practice=s.practice,
+        authored=s.now,
+        description=f"Approve step {upcoming.number} of an opioid dose reduction plan",
+        summary=summary,
+        based_on=f"CarePlan/{careplan['id']}",
+        due=upcoming.date,
+        send_on=max(s.now.date(), upcoming.date - timedelta(days=s.approval_lead_days)),
     )
-    s.emit(GP_TASK_REQUESTED_V1, f"Task/{task['id']}", task)
-    return task
+    task["input"] = [*task["input"], *view.task_inputs()]
+    stored = s.create(task)
+    s.emit(GP_TASK_REQUESTED_V1, f"Task/{stored['id']}", stored)
+    return stored

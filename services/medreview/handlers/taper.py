@@ -6,6 +6,8 @@ from datetime import date
 from typing import Any
 
 from services.medreview.fhir_mapping import instant, taper_careplan
+from services.medreview.fhir_mapping.gp_view import AGREEMENT_URL
+from services.medreview.handlers.gates import gate_note
 from services.medreview.handlers.planning import add_steps, announce, request_next_approval, taper_input
 from services.medreview.handlers.review import patient_session
 from services.medreview.handlers.session import Session
@@ -36,7 +38,14 @@ def inferred_pace(s: Session, patient: str, on: date) -> tuple[TaperPolicy, str]
 
 
 def propose_taper(
-    s: Session, patient: str, policy: TaperPolicy, start: date, factor_table: str, *, pace: str | None = None
+    s: Session,
+    patient: str,
+    policy: TaperPolicy,
+    start: date,
+    factor_table: str,
+    *,
+    pace: str | None = None,
+    agreed: str | None = None,
 ) -> dict[str, Any]:
     """Plan a taper from the current regimen and store it as a draft CarePlan with one proposed
     MedicationRequest per reduction; emit ``taper.proposed`` (the plan and those MedicationRequests) and ask
@@ -51,6 +60,7 @@ def propose_taper(
             f"{patient} already has an open taper plan (CarePlan/{open_plans[0]['id']}, "
             f"{open_plans[0]['status']}): pause, resume or revoke it rather than proposing another"
         )
+    gated = gate_note(s, patient, factor_table)  # 422 until an MDT or specialist review agreed a taper
     found = taper_input(s, patient, factor_table)
     plan = plan_taper(found.items, start, policy)
     if not plan.steps:
@@ -71,8 +81,14 @@ def propose_taper(
     careplan = taper_careplan(
         plan, patient=patient, created=s.now, activities=activities, description=description
     )
-    if pace:
-        careplan["note"] = [*careplan.get("note", []), {"time": instant(s.now), "text": pace}]
+    if agreed:  # when the patient agreed the plan: the GP sees it on every approval Task
+        careplan["extension"] = [
+            *careplan.get("extension", []),
+            {"url": AGREEMENT_URL, "valueDateTime": agreed},
+        ]
+    for text in (gated, pace):
+        if text:
+            careplan["note"] = [*careplan.get("note", []), {"time": instant(s.now), "text": text}]
     stored = s.create(careplan, resource_id=careplan_id)
     announce(s, TAPER_PROPOSED_V1, stored)
     request_next_approval(s, stored)

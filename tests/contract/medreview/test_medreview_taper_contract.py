@@ -236,6 +236,64 @@ def test_the_pace_follows_the_records_first_prescription_unless_a_clinician_says
     assert (second.date - first.date).days == 14
 
 
+def test_a_gated_regimen_gets_no_plan_until_an_mdt_review_agrees_one(medreview: Medreview) -> None:
+    """Morphine with diazepam (MHRA: opioid with a benzodiazepine): 422 naming the gate; a project worker
+    cannot record the review (403); a review advising against keeps the 422; one agreeing opens it, and the
+    plan's note names the review (and the careplan Appointment it was held at)."""
+    patient = new_patient()
+    synced(
+        medreview,
+        patient,
+        medicine(
+            patient, f"{patient}-mor", "Morphine sulfate 60mg modified-release tablets", "one twice a day"
+        ),
+        medicine(patient, f"{patient}-dia", "Diazepam 5mg tablets", "one at night"),
+    )
+    body = {**PARAMS, "parameter": [{"name": "startDate", "valueDate": "2026-04-06"}]}
+    refused = medreview.post(f"/fhir/Patient/{patient}/$propose-taper", body)
+    assert refused.status_code == 422
+    assert "a benzodiazepine prescribed with the opioid" in refused.json()["issue"][0]["diagnostics"]
+
+    def review(outcome: str, token: str | None = None) -> Any:
+        said = [
+            {"name": "outcome", "valueCode": outcome},
+            {
+                "name": "summary",
+                "valueString": f"Pain MDT: {outcome}; diazepam to be reduced after the opioid",
+            },
+            {"name": "date", "valueDate": "2026-04-01"},
+            {"name": "appointment", "valueReference": {"reference": "Appointment/mdt-2026-04"}},
+        ]
+        return medreview.post(
+            f"/fhir/Patient/{patient}/$record-mdt-review", {**PARAMS, "parameter": said}, token
+        )
+
+    worker = mint_local_token(
+        medreview.system.auth,
+        practice=PRACTICE,
+        scope="system/*.cruds",
+        role="project-worker",
+        practices=[PRACTICE],
+    )
+    assert review("taper-agreed", worker).status_code == 403
+    assert medreview.post(f"/fhir/Patient/{patient}/$propose-taper", body).status_code == 422
+    prescriber = mint_local_token(
+        medreview.system.auth, practice=PRACTICE, scope="system/*.cruds", role="prescriber"
+    )
+    against = review("taper-not-advised", prescriber)
+    assert against.status_code == 200 and against.json()["status"] == "completed"
+    still = medreview.post(f"/fhir/Patient/{patient}/$propose-taper", body)
+    assert still.status_code == 422 and "advised against" in still.json()["issue"][0]["diagnostics"]
+    agreed = review("taper-agreed", prescriber).json()
+    assert agreed["focus"] == {"reference": "Appointment/mdt-2026-04"}
+    assert agreed["input"] == [
+        {"type": {"text": "gate"}, "valueString": "a benzodiazepine prescribed with the opioid"}
+    ]
+    proposed = medreview.post(f"/fhir/Patient/{patient}/$propose-taper", body)
+    assert proposed.status_code == 200, proposed.text
+    assert f"Task/{agreed['id']} of 2026-04-01 agreed a taper" in proposed.json()["note"][0]["text"]
+
+
 def test_a_withdrawal_score_posted_to_medreview_pauses_the_plan(medreview: Medreview) -> None:
     patient, careplan = start(medreview)
     score = {

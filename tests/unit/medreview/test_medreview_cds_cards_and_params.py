@@ -94,6 +94,12 @@ def test_patient_view_cards_give_the_latest_dose_against_the_first_and_the_plan(
         "warning",
     )
     assert patient_view_cards([], None) == []
+    lines = ["Now: Morphine 60mg MR: one twice a day.", "Oral morphine equivalent 120 -> 110 mg a day."]
+    [card] = patient_view_cards([], {**plan, "status": "draft", "next": "2026-03-02", "view": lines})
+    assert (
+        card["detail"]
+        == "* Now: Morphine 60mg MR: one twice a day.\n* Oral morphine equivalent 120 -> 110 mg a day."
+    )
 
 
 def test_a_long_summary_is_cut_below_140_characters() -> None:

@@ -103,3 +103,16 @@ def test_only_orders_authored_after_the_gp_list_was_read_are_still_in_force() ->
     ]
     assert [o["id"] for o in orders_in_force(orders, listed_at)] == ["new"]
     assert [o["id"] for o in orders_in_force(orders, None)] == ["old", "new"]
+
+
+def test_an_order_dated_after_the_gp_list_was_read_is_still_in_force_however_early_it_was_approved() -> None:
+    """Approved on 28 February for 16 March: a list read on 1 March cannot hold it yet (it is written to the
+    GP record on its date); a list read on 16 March can."""
+    dated = mr(
+        "step",
+        "order",
+        authoredOn="2026-02-28T10:00:00Z",
+        dispenseRequest={"validityPeriod": {"start": "2026-03-16"}},
+    )
+    assert [o["id"] for o in orders_in_force([dated], datetime(2026, 3, 1, 12, 0, tzinfo=UTC))] == ["step"]
+    assert orders_in_force([dated], datetime(2026, 3, 16, 9, 0, tzinfo=UTC)) == []

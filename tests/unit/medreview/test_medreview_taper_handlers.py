@@ -20,6 +20,8 @@ from services.medreview.handlers import (
     on_withdrawal_score,
     propose_taper,
     resume_taper,
+    review_patient,
+    step_back,
 )
 from services.medreview.ome import oral_morphine_equivalent
 from services.medreview.taper import TaperPolicy
@@ -136,6 +138,30 @@ def test_the_gps_approval_orders_the_step_and_announces_the_prescription_change(
     assert len(mr.events("prescription.changed.v1")) == 1
 
 
+def test_a_twice_daily_mr_opioid_stays_twice_daily_in_whole_tablets(mr: Harness) -> None:
+    """Morphine MR 60 mg twice a day: every step is two equal doses a day of whole MR tablets (never "in
+    divided doses"), and reads back as the step's total."""
+    careplan = propose(mr)
+    checked = 0
+    for step in mr.steps(careplan):
+        if step.proposal is None or step.action == "stop":
+            continue
+        proposal = mr.read(step.proposal)
+        [dosage] = proposal["dosageInstruction"]
+        assert (
+            dosage["timing"]["repeat"]["frequency"] == 2 and dosage["timing"]["repeat"]["periodUnit"] == "d"
+        )
+        assert "twice a day" in dosage["text"] and "divided" not in dosage["text"]
+        assert ome_of(proposal) == step.total
+        assert "Controlled drug, Schedule 2. Supply " in dosage["text"]  # morphine: Schedule 2
+        if "quantity" in proposal["dispenseRequest"]:  # one strength: n tablets a dose, 2 a day, 14 days
+            count = dosage["doseAndRate"][0]["doseQuantity"]["value"]
+            assert proposal["dispenseRequest"]["quantity"] == {"value": count * 2 * 14, "unit": "tablet"}
+            assert proposal["dispenseRequest"]["expectedSupplyDuration"]["value"] == 14
+            checked += 1
+    assert checked  # the plan passes through single-strength doses (60 mg a day: one 30 mg twice a day)
+
+
 def test_the_next_order_replaces_the_previous_order_not_the_original(mr: Harness) -> None:
     propose(mr)
     gp_answers(mr, open_task(mr), "completed", "approved")
@@ -145,6 +171,52 @@ def test_the_next_order_replaces_the_previous_order_not_the_original(mr: Harness
         "reference": f"MedicationRequest/{first[0]['resource']['id']}"
     }
     assert ome_of(second[0]["resource"]) == 100
+
+
+def _inputs(task: dict[str, Any]) -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    for part in task["input"]:
+        value = next(v for k, v in part.items() if k.startswith("value"))
+        found.setdefault(part["type"]["text"], []).append(value)
+    return found
+
+
+def test_the_approval_task_shows_the_gp_current_against_proposed_ome_flags_agreement_and_next_review(
+    mr: Harness,
+) -> None:
+    """Morphine MR 60 mg twice a day is 120 mg OME a day (factor 1); step 1 takes 10 mg off (10% of 120 ->
+    110); the next review is step 2's date, 14 days on (16 March); the review before the plan flagged the
+    120 mg high dose; the patient agreed on 1 March."""
+    mr.api(lambda s: review_patient(s, "Patient/p1", "uk-opioids-aware"))
+    mr.api(
+        lambda s: propose_taper(
+            s, "Patient/p1", TaperPolicy(), START, "uk-opioids-aware", agreed="2026-03-01T10:00:00Z"
+        )
+    )
+    task = open_task(mr)
+    parts = _inputs(task)
+    assert parts["current-prescription"] == [f"{MORPHINE_60_MR}: one twice a day"]
+    # 110 mg a day twice a day is 55 mg a dose; the only three MR tablets making 55 are 30 + 15 + 10.
+    # For 14 days: one of each twice a day is 28 of each; morphine is a Schedule 2 controlled drug.
+    assert parts["proposed-prescription"] == [
+        "Morphine 30mg modified-release tablets: 55 mg morphine twice a day (110 mg a day): "
+        "1 x 30 mg tablet + 1 x 15 mg tablet + 1 x 10 mg tablet each dose. Controlled drug, Schedule 2. "
+        "Supply 28 (twenty-eight) tablets of Morphine 30mg modified-release tablets; "
+        "28 (twenty-eight) tablets of Morphine 15mg modified-release tablets; "
+        "28 (twenty-eight) tablets of Morphine 10mg modified-release tablets (14 days)"
+    ]
+    assert [q["value"] for q in parts["ome-before"] + parts["ome-after"]] == [120, 110]
+    assert parts["flag"] == ["High opioid dose: total oral morphine equivalent 120.00 mg/day"]
+    assert parts["patient-agreement"] == ["2026-03-01T10:00:00Z"]
+    assert parts["next-review"] == ["2026-03-16"]
+    summary = parts["summary"][0]
+    assert "Now: Morphine sulfate 60mg modified-release tablets: one twice a day." in summary
+    assert "Oral morphine equivalent 120 -> 110 mg a day." in summary
+    assert "Patient agreed the plan on 2026-03-01. Next review 2026-03-16." in summary
+    gp_answers(mr, task, "completed", "approved")
+    second = _inputs(open_task(mr))  # step 2 replaces the step-1 order: the GP sees that as current
+    assert second["current-prescription"][0].startswith("Morphine 30mg modified-release tablets: 55 mg")
+    assert [q["value"] for q in second["ome-before"] + second["ome-after"]] == [110, 100]
 
 
 def test_each_approval_task_is_for_the_practice_a_set_number_of_days_before_its_step(mr: Harness) -> None:
@@ -176,6 +248,47 @@ def test_a_late_approval_starts_the_step_that_day_and_moves_every_later_step_as_
     assert order["dispenseRequest"]["validityPeriod"]["start"] == "2026-03-22"
     plan = mr.read(f"CarePlan/{careplan['id']}")
     assert "6 day(s) after its date" in plan["activity"][1]["progress"][0]["text"]
+
+
+def test_going_back_a_step_for_a_flare_asks_the_gp_to_review_and_never_exceeds_the_starting_dose(
+    mr: Harness,
+) -> None:
+    """120 -> 110 -> 100 mg OME a day approved; a flare: back to the dose before step 2 (110 = 100 + the 10
+    step 2 took off, below the 120 the plan started from), proposed for the GP's review; approved, it
+    replaces the step-2 order and the plan stays on hold until resumed."""
+    careplan = propose(mr)
+
+    def back_a_step(why: str, on: date) -> dict[str, Any]:
+        stored = mr.read(f"CarePlan/{careplan['id']}")
+        return mr.api(lambda s: step_back(s, stored, why=why, on=on))
+
+    with pytest.raises(Conflict):  # nothing approved yet: nothing to go back from
+        back_a_step("pain flare", START)
+    gp_answers(mr, open_task(mr), "completed", "approved")
+    gp_answers(mr, open_task(mr), "completed", "approved")
+    first_order, second_order = (d["entry"][0]["resource"] for _, d in mr.events("prescription.changed.v1"))
+    on = date(2026, 3, 20)
+    plan = back_a_step("Pain flare", on)
+    assert plan["status"] == "on-hold"
+    steps = mr.steps(plan)
+    back = steps[-1]
+    assert (back.action, back.total, back.date, back.status) == ("back", 110, on, "not-started")
+    assert back.total <= 120  # never above the starting dose
+    assert not any(st.pending for st in steps[:-1])  # the rest withdrawn
+    assert not mr.search("Task", ("status", "requested"), ("code", "approve-taper-step"))
+    [review] = mr.search("Task", ("status", "requested"), ("code", "review"))
+    assert review["focus"] == {"reference": back.proposal}
+    proposal = mr.read(back.proposal or "")
+    assert proposal["medicationCodeableConcept"] == first_order["medicationCodeableConcept"]
+    assert proposal["dosageInstruction"][0]["text"] == first_order["dosageInstruction"][0]["text"]
+    with pytest.raises(Conflict):  # one step back at a time
+        back_a_step("again", on)
+    gp_answers(mr, review, "completed", "approved")
+    *_, (_, change) = mr.events("prescription.changed.v1")
+    order = change["entry"][0]["resource"]
+    assert order["priorPrescription"] == {"reference": f"MedicationRequest/{second_order['id']}"}
+    assert ome_of(order) == 110
+    assert mr.read(f"CarePlan/{careplan['id']}")["status"] == "on-hold"
 
 
 def _reread(mr: Harness, hours: int, *resources: dict[str, Any]) -> None:
@@ -336,10 +449,10 @@ def test_a_regimen_with_a_dose_that_cannot_be_computed_is_not_tapered(mr: Harnes
     gp = patient_bundle(
         "p1",
         medicine("mor", MORPHINE_60_MR, "one twice a day"),
-        medicine("met", "Methadone 1mg/ml oral solution", "30ml daily"),
+        medicine("oxy", "Oxycodone 10mg modified-release tablets", "as directed"),
     )
     mr.consume(on_medication_list_synced, MEDICATION_LIST_SYNCED_V1, gp, time=NOW + timedelta(hours=1))
-    with pytest.raises(Unprocessable, match="Methadone"):
+    with pytest.raises(Unprocessable, match="Oxycodone"):
         propose(mr)
 
 
