@@ -17,10 +17,10 @@ takes (docs/domain/reference-facts.md and the clinical review of issue 15):
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import Decimal
 
 from services.medreview.ome import OmeResult
 from services.medreview.risk import SPECIALIST_MG_PER_DAY
+from shared.medicines.special import OPIOID_SUBSTITUTION, TRANSMUCOSAL_FENTANYL
 from shared.terminology import DrugClass
 
 __all__ = ["GATE_TEXT", "Gate", "taper_gates"]
@@ -29,20 +29,10 @@ GATE_TEXT = {
     "high-dose": "a total of 300 mg oral morphine equivalent a day or more",
     "methadone": "methadone",
     "transmucosal-fentanyl": "transmucosal (buccal, sublingual or nasal) fentanyl",
-    "opioid-substitution": "opioid substitution therapy",
+    "opioid-substitution": "opioid substitution therapy (liaise with the patient's drug service, which owns "
+    "that dose: this service does not taper it)",
     "benzodiazepine": "a benzodiazepine prescribed with the opioid",
 }
-_TRANSMUCOSAL = ("buccal", "sublingual", "nasal", "lozenge", "oromucosal", "film", "abstral", "effentora")
-_OST_NAMES = (
-    "naloxone",
-    "suboxone",
-    "subutex",
-    "espranor",
-    "buvidal",
-    "sixmo",
-    "prolonged-release injection",
-)
-_OST_BUPRENORPHINE_MG = Decimal(2)
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,22 +55,15 @@ def taper_gates(result: OmeResult) -> list[Gate]:
         found.setdefault(code, []).append(reference)
 
     for med in result.medications:
-        name = (med.name or "").lower()
-        identified = med.identified
-        product = identified.product if identified else None
-        ingredient = med.ingredient or (identified.ingredient if identified else None) or ""
-        if ingredient == "methadone" or "methadone" in name:
+        # The medicines engine names the special products (shared.medicines.special), so the gates and the
+        # OME review never disagree on what is transmucosal fentanyl or substitution therapy.
+        ingredient = med.ingredient or (med.identified.ingredient if med.identified else None) or ""
+        if ingredient == "methadone":
             add("methadone", med.reference)
-            add("opioid-substitution", med.reference)
-        if (ingredient == "fentanyl" or "fentanyl" in name) and (
-            (product is not None and not product.is_patch) or any(w in name for w in _TRANSMUCOSAL)
-        ):
+        if med.reason_code == TRANSMUCOSAL_FENTANYL:
             add("transmucosal-fentanyl", med.reference)
-        if ingredient == "buprenorphine" or "buprenorphine" in name:
-            sublingual = product is not None and product.route == "sublingual"
-            strong = product is not None and product.strength_per_unit >= _OST_BUPRENORPHINE_MG
-            if (sublingual and strong) or any(w in name for w in _OST_NAMES):
-                add("opioid-substitution", med.reference)
+        if med.reason_code == OPIOID_SUBSTITUTION:
+            add("opioid-substitution", med.reference)
     for other in result.others:
         if other.drug_class is DrugClass.BENZODIAZEPINE:
             add("benzodiazepine", other.reference)

@@ -43,8 +43,10 @@ X = "MedicationRequest/x"
             [("transmucosal-fentanyl", (X,))],
         ),
         (
+            # Substitution therapy is never converted by a factor (issue 14): no OME total to gate on;
+            # the substitution gate alone holds the plan.
             [rx("Buprenorphine 8mg sublingual tablets", "one daily")],
-            [("high-dose", ("total",)), ("opioid-substitution", (X,))],
+            [("opioid-substitution", (X,))],
         ),
         ([rx("Buprenorphine 200microgram sublingual tablets", "one three times a day")], []),  # analgesic
         ([rx("Buprenorphine 10micrograms/hour transdermal patches", "one patch every 7 days")], []),
