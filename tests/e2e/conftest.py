@@ -16,6 +16,7 @@ import pytest
 
 from shared.db import sqlite_path_for
 from tests.e2e.audit_count import SERVICES, TALLY, check_audit_trail
+from tests.e2e.crash_load import FIGURES
 
 BIN = Path(sys.executable).parent
 
@@ -104,6 +105,8 @@ def check_embedded_audit_trail(system: str, workdir: Path) -> None:
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    for line in FIGURES:
+        terminalreporter.write_line(line)
     if TALLY.systems:
         terminalreporter.write_sep("-", TALLY.summary())
         for line in TALLY.systems:
