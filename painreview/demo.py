@@ -137,7 +137,7 @@ class Pathway:
             raise DemoFailed(refusal(f"{method} {path}", response))
         return response
 
-    def wait(self, what: str, probe: Callable[[], Any], deadline_s: float = 60.0) -> Any:
+    def wait(self, what: str, probe: Callable[[], Any], deadline_s: float = 120.0) -> Any:
         started = time.monotonic()
         while time.monotonic() - started < deadline_s:
             found = probe()

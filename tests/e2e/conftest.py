@@ -28,7 +28,7 @@ def free_port() -> int:
         return port
 
 
-def wait_healthy(url: str, process: subprocess.Popen[bytes], timeout: float = 60) -> None:
+def wait_healthy(url: str, process: subprocess.Popen[bytes], timeout: float = 180) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:

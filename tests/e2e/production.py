@@ -182,7 +182,7 @@ def _wait_ok(process: ManagedProcess, url: str, deadline: float, *, optional: bo
     raise TimeoutError(f"{process.name}: {url} not ok in time (last: {last})")
 
 
-def _wait_ready(process: ManagedProcess, timeout: float = 90.0) -> None:
+def _wait_ready(process: ManagedProcess, timeout: float = 180.0) -> None:
     assert process.base is not None
     deadline = time.monotonic() + timeout
     _wait_ok(process, f"{process.base}/healthz", deadline)
