@@ -100,7 +100,7 @@ class Pathway:
         url: str | None,
         token: str,
         practice: str,
-        mesh_url: str | None,
+        mesh_url: str,
         echo: Callable[[str], None],
         services: Mapping[str, str] | None = None,
     ) -> None:
@@ -148,12 +148,12 @@ class Pathway:
 
     # ---- the steps --------------------------------------------------------------------------------
     def choose_patient(self) -> str:
-        """A cohort patient on an active opioid whom the referral service does not hold yet, so that
-        every run of the demo walks the pathway anew (a patient already referred has a plan open)."""
-        answer = httpx.get(f"{self.sim}/patients", params={"group": "cohort", "limit": 1000}, timeout=30)
-        if answer.status_code != 200:
-            raise DemoFailed(refusal("the GP practice simulator's patient list", answer))
-        candidates = (p for p in answer.json() if any(m["status"] == "active" for m in p["medications"]))
+        patients = httpx.get(
+            f"{self.sim}/patients", params={"group": "cohort", "limit": 200}, timeout=30
+        ).json()
+        # One the referral service does not hold yet, so that every run of the demo walks the pathway
+        # anew (a patient referred before has a plan open).
+        candidates = (p for p in patients if any(m["status"] == "active" for m in p["medications"]))
         patient = next((p for p in candidates if not self._referred(p["nhsNumber"])), None)
         if patient is None:
             raise DemoFailed(
@@ -439,7 +439,7 @@ def run_demo(
     *,
     token: str,
     practice: str = "A81001",
-    mesh_url: str | None = "http://127.0.0.1:8700",
+    mesh_url: str = "http://127.0.0.1:8700",
     echo: Callable[[str], None] = print,
     services: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
@@ -482,8 +482,7 @@ def run_demo(
 @click.option("--practice", default="A81001", show_default=True)
 @click.option(
     "--mesh-url",
-    envvar="GPCONNECT_MESH_URL",
-    default=None,
+    default=lambda: os.environ.get("GPCONNECT_MESH_URL", ""),
     help="The MESH mailbox server (default: the one the running system at --url names, else :8700).",
 )
 @click.option(
@@ -497,14 +496,14 @@ def run_demo(
     show_default=True,
 )
 def demo(
-    url: str, services: str | None, practice: str, mesh_url: str | None, token: str | None, var_dir: Path
+    url: str, services: str | None, practice: str, mesh_url: str, token: str | None, var_dir: Path
 ) -> None:
     """Run the whole pathway against the running system, printing each step."""
     try:
         bases = parse_services(services)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--services") from None
-    if mesh_url is None:
+    if not mesh_url:
         mesh_url = mesh_of_running_system(None if "gpconnect" in bases else url) or DEFAULT_MESH
         click.echo(f"MESH mailbox server: {mesh_url} (another: --mesh-url)")
     try:
