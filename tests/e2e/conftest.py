@@ -16,6 +16,7 @@ import pytest
 
 from shared.db import sqlite_path_for
 from tests.e2e.audit_count import SERVICES, TALLY, check_audit_trail
+from tests.e2e.crash_load import FIGURES
 
 BIN = Path(sys.executable).parent
 
@@ -27,7 +28,7 @@ def free_port() -> int:
         return port
 
 
-def wait_healthy(url: str, process: subprocess.Popen[bytes], timeout: float = 60) -> None:
+def wait_healthy(url: str, process: subprocess.Popen[bytes], timeout: float = 180) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -104,6 +105,8 @@ def check_embedded_audit_trail(system: str, workdir: Path) -> None:
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    for line in FIGURES:
+        terminalreporter.write_line(line)
     if TALLY.systems:
         terminalreporter.write_sep("-", TALLY.summary())
         for line in TALLY.systems:

@@ -31,7 +31,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -87,6 +87,25 @@ class ProductionStack:
     processes: dict[str, ManagedProcess] = field(default_factory=dict)
     databases: dict[str, str] = field(default_factory=dict)  # service -> its database URL
     timings: dict[str, float] = field(default_factory=dict)  # seconds from the start to each one ready
+    launcher: Callable[[str], ManagedProcess] | None = None  # starts a process of the compose file again
+
+    def kill(self, name: str) -> None:
+        """``kill -9`` of a process (its whole process group): no shutdown code runs."""
+        process = self.processes[name]
+        if process.popen.poll() is None:
+            with suppress(ProcessLookupError):
+                os.killpg(process.popen.pid, signal.SIGKILL)
+        process.popen.wait(timeout=60)
+
+    def restart(self, name: str, timeout: float = 180.0) -> float:
+        """Start a stopped process again with its compose command and environment; the seconds it took
+        to be ready (``/healthz`` and ``/readyz``)."""
+        assert self.launcher is not None and self.processes[name].popen.poll() is not None
+        began = time.monotonic()
+        process = self.launcher(name)
+        _wait_ready(process, timeout)
+        self.services[name] = str(process.base)
+        return time.monotonic() - began
 
     def token(self, practice: str = "A81001", scope: str = "system/*.cruds", role: Role = "gp-system") -> str:
         """A token of the ``auth`` process's issuer (its key, its client database), as
@@ -113,6 +132,10 @@ class ProductionStack:
 
 def _start(name: str, argv: list[str], env: Mapping[str, str], workdir: Path) -> ManagedProcess:
     log_path = workdir / "logs" / f"{name}.log"
+    for run in range(2, 100):  # a restarted process writes a log of its own beside the first
+        if not log_path.exists():
+            break
+        log_path = workdir / "logs" / f"{name}-{run}.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with log_path.open("wb") as log:  # the child keeps its own descriptor
         popen = subprocess.Popen(
@@ -159,7 +182,7 @@ def _wait_ok(process: ManagedProcess, url: str, deadline: float, *, optional: bo
     raise TimeoutError(f"{process.name}: {url} not ok in time (last: {last})")
 
 
-def _wait_ready(process: ManagedProcess, timeout: float = 90.0) -> None:
+def _wait_ready(process: ManagedProcess, timeout: float = 180.0) -> None:
     assert process.base is not None
     deadline = time.monotonic() + timeout
     _wait_ok(process, f"{process.base}/healthz", deadline)
@@ -195,7 +218,8 @@ def _delete_stream(nats_url: str, stream: str) -> None:
     from nats.js.errors import NotFoundError
 
     async def delete() -> None:
-        nc = await nats.connect(nats_url.partition("?")[0], connect_timeout=2, max_reconnect_attempts=1)
+        servers = nats_url.partition("?")[0].split(",")
+        nc = await nats.connect(servers, connect_timeout=2, max_reconnect_attempts=1)
         try:
             await nc.jetstream().delete_stream(stream)
         except NotFoundError:
@@ -234,11 +258,19 @@ def _check_audit_trail(workdir: Path, urls: Mapping[str, str], started: list[Man
 
 
 @contextmanager
-def production_stack(pg_admin_url: str, nats_url: str, workdir: Path) -> Iterator[ProductionStack]:
-    """Start the stack (see the module doc); stop everything and drop what it made on the way out."""
+def production_stack(
+    pg_admin_url: str, nats_url: str, workdir: Path, *, replicas: int = 1, check_audit: bool = True
+) -> Iterator[ProductionStack]:
+    """Start the stack (see the module doc); stop everything and drop what it made on the way out.
+
+    ``replicas=3`` with a three-node cluster's URL (comma-separated) keeps the stream in three replicas, as
+    production does; ``check_audit=False`` for a run that kills processes (a request killed mid-way
+    leaves a log line without a committed AuditEvent, as it should)."""
     run = uuid.uuid4().hex[:10]
     stream, prefix = f"PAINREVIEW_E2E_{run.upper()}", f"e2e{run}"
     bus_url = f"{nats_url.partition('?')[0]}?stream={stream}&prefix={prefix}"
+    if replicas != 1:
+        bus_url += f"&replicas={replicas}"
     auth_var = workdir / "auth-var"
     auth_var.mkdir(parents=True)
     compose_ports = {8000 + n: free_port() for n in range(6)}  # auth, four services, gp-simulator
@@ -247,7 +279,8 @@ def production_stack(pg_admin_url: str, nats_url: str, workdir: Path) -> Iterato
         stack.callback(_delete_stream, nats_url, stream)
         urls = stack.enter_context(_databases(pg_admin_url, run))
         # Once every process has stopped (their logs complete) and before the databases are dropped.
-        stack.callback(_check_audit_trail, workdir, urls, started)
+        if check_audit:
+            stack.callback(_check_audit_trail, workdir, urls, started)
         stack.callback(_stop_all, started)  # runs before the databases are dropped
         mesh, mesh_url = _mesh_sandbox(workdir)
         started.append(mesh)
@@ -295,6 +328,7 @@ def production_stack(pg_admin_url: str, nats_url: str, workdir: Path) -> Iterato
             result.processes[name] = process
             return process
 
+        result.launcher = launch
         began = time.monotonic()
         with result.diagnosed():
             # auth and the simulator depend on nothing in compose, so they start beside migrate as there;

@@ -99,6 +99,30 @@ def pathway_system(tmp_path_factory: pytest.TempPathFactory, mesh_sandbox: str) 
     check_embedded_audit_trail("embedded pathway", workdir)
 
 
+def test_the_demo_cli_learns_the_mesh_address_and_each_run_picks_a_patient_not_yet_referred(
+    pathway_system, mesh_sandbox
+):
+    """As a newcomer runs it, twice: the CLI, no --mesh-url, and the second run walks the pathway anew."""
+    base, workdir = pathway_system
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PAINREVIEW_", "GPCONNECT_"))}
+    patients = []
+    for _run in range(2):
+        result = subprocess.run(
+            [str(BIN / "pain-review"), "demo", "--url", base],
+            cwd=workdir,  # where `up` keeps var/ (the demo mints its token with that key)
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+        )
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert f"MESH mailbox server: {mesh_sandbox}" in result.stdout
+        assert "the whole pathway ran end to end" in result.stdout
+        patients.append(next(line for line in result.stdout.splitlines() if "NHS number" in line))
+    assert patients[0] != patients[1], "the second run referred the patient of the first again"
+
+
 def test_the_whole_pathway_runs_from_referral_to_prescription_and_mesh_document(pathway_system, mesh_sandbox):
     base, workdir = pathway_system
     assert httpx.get(f"{base}/gp-simulator/healthz", timeout=5).status_code == 200

@@ -38,7 +38,7 @@ def stack(
         yield running
 
 
-def _poll(what: str, probe: Any, deadline_s: float = 20.0) -> Any:
+def _poll(what: str, probe: Any, deadline_s: float = 120.0) -> Any:
     started = time.monotonic()
     last = None
     while time.monotonic() - started < deadline_s:

@@ -175,7 +175,6 @@ def test_the_init_script_and_nats_config_are_mounted_from_deploy(compose: dict[s
     assert mounts, "NATS must run the durable configuration from deploy/nats"
     source = mounts[0].split(":", 1)[0]
     assert nats["command"][1:3] == ["--config", mounts[0].split(":")[1]]
-    assert "--jetstream" in nats["command"]
     config = ROOT / source
     assert config.exists(), f"{source} is missing"
     text = config.read_text(encoding="utf-8")

