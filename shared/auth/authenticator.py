@@ -78,7 +78,8 @@ class Authenticator:
             raise
         request.state.principal = principal  # before the limit: a 429 is audited under the caller's practice
         if self.rate_limiter is not None:
-            self.rate_limiter.check(principal.client_id)
+            # 429s of this client not audited one by one: this request's AuditEvent carries the count.
+            request.state.throttled_unaudited = self.rate_limiter.check(principal.client_id)
         return principal
 
 
