@@ -13,7 +13,7 @@ FHIR_JSON = "application/fhir+json"
 ACCEPTED_MEDIA_TYPES = frozenset({FHIR_JSON, "application/json", "application/json+fhir"})
 MAX_DEPTH = 64
 
-__all__ = ["FHIR_JSON", "MAX_DEPTH", "FhirResponse", "check_media_type", "dumps", "loads"]
+__all__ = ["FHIR_JSON", "MAX_DEPTH", "FhirResponse", "check_media_type", "depth_ok", "dumps", "loads"]
 
 
 def check_media_type(content_type: str | None) -> None:
@@ -37,7 +37,7 @@ def _too_deep(container: Any, allowed: int) -> bool:
     return False
 
 
-def _depth_ok(value: Any, limit: int) -> bool:
+def depth_ok(value: Any, limit: int) -> bool:
     """True when ``value`` nests at most ``limit`` objects and arrays (itself included)."""
     if type(value) is not dict and type(value) is not list:
         return True
@@ -52,7 +52,7 @@ def loads(body: bytes, *, max_depth: int = MAX_DEPTH) -> Any:
         value = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
         raise BadRequest(f"The body is not valid JSON: {exc.msg} at position {exc.pos}") from exc
-    if not _depth_ok(value, max_depth):
+    if not depth_ok(value, max_depth):
         raise BadRequest(f"The JSON is nested more than {max_depth} levels deep")
     return value
 

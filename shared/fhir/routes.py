@@ -12,7 +12,7 @@ from starlette.responses import Response
 from shared.fhir.audit import AuditRecord
 from shared.fhir.bundles import history_bundle, searchset_bundle
 from shared.fhir.errors import BadRequest, Forbidden, InvalidResource, PreconditionFailed
-from shared.fhir.http import etag_version, id_path, resource_response, version_number
+from shared.fhir.http import etag_version, id_path, resource_response, search_form, version_number
 from shared.fhir.jsonio import FhirResponse
 from shared.fhir.search import parse_search
 from shared.fhir.tenancy import check_writable
@@ -150,8 +150,7 @@ def _add_resource_routes(router: APIRouter, kernel: FhirKernel, config: Resource
             ctx = await kernel.context(request, rt, "s")
             items = list(request.query_params.multi_items())
             if request.method == "POST":
-                form = await request.form()
-                items += [(k, str(v)) for k, v in form.multi_items()]
+                items += await search_form(request)
             query = parse_search(rt, items, default_count=store.default_count, max_count=store.max_count)
             record = AuditRecord("search-type", rt, query=str(request.url.query))
             # What the request names is refused before anything is read: every _revinclude's type and
