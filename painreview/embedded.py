@@ -39,7 +39,8 @@ class EmbeddedSystem:
 def create_embedded_system(
     var_dir: Path, *, with_simulator: bool = False, **auth_overrides: Any
 ) -> EmbeddedSystem:
-    """Build the whole system; ``with_simulator`` mounts the GP practice simulator at /gp-simulator;
+    """Build the whole system; ``with_simulator`` mounts the GP practice simulator at /gp-simulator
+    (behind its own token, ``<var>/gp-simulator.token``; never when the environment is production);
     ``auth_overrides`` adjust ``AuthSettings`` (e.g. rate limits in tests)."""
     var_dir.mkdir(parents=True, exist_ok=True)
     auth = AuthSettings(var_dir=var_dir, mode="embedded", **auth_overrides)
@@ -113,7 +114,8 @@ def create_embedded_system(
     for name, parts in services.items():
         app.mount(f"/{name}", parts.app)
     if with_simulator:
-        from painreview.simulator_app import SIMULATOR_MOUNT, standalone_simulator_app
+        from painreview.simulator_app import SIMULATOR_MOUNT, embedded_simulator_app, simulator_allowed
 
-        app.mount(SIMULATOR_MOUNT, standalone_simulator_app())
+        if simulator_allowed():
+            app.mount(SIMULATOR_MOUNT, embedded_simulator_app(var_dir))
     return EmbeddedSystem(app, services, auth)
