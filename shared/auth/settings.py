@@ -31,6 +31,10 @@ class AuthSettings(BaseSettings):
     token_url: str | None = None  # defaults to <issuer>/token
     token_lifetime_s: int = Field(300, ge=30, le=3600)
     leeway_s: int = Field(30, ge=0, le=300)
+    # RFC 9068: an access token's header says typ at+jwt. True: a token typed otherwise (JWT, as a client
+    # assertion is) is refused; tokens without typ pass. False only for an external issuer that types
+    # its access tokens JWT.
+    require_at_jwt: bool = True
     jwks_cache_ttl_s: float = Field(300.0, gt=0)
     jwks_min_refetch_s: float = Field(30.0, ge=0)
     signing_algorithm: Literal["ES384", "RS384"] = "ES384"
