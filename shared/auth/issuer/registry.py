@@ -103,10 +103,43 @@ class ClientRegistry:
         )
 
     def set_disabled(self, client_id: str, disabled: bool = True) -> None:
+        """A disabled client gets no token (its tokens already issued live out their few minutes)."""
+        with self.engine.begin() as conn:
+            changed = conn.execute(
+                update(client_table).where(client_table.c.client_id == client_id).values(disabled=disabled)
+            ).rowcount
+        if not changed:
+            raise ClientRegistrationError(f"client {client_id!r} is not registered")
+
+    def replace_keys(self, client_id: str, jwks: dict[str, Any]) -> RegisteredClient:
+        """Rotate: ``jwks`` becomes the client's only keys, so an assertion signed with any other (a
+        leaked or retired key) is refused from now on."""
+        current = self.get(client_id)
+        if current is None:
+            raise ClientRegistrationError(f"client {client_id!r} is not registered")
+        rotated = RegisteredClient(
+            current.client_id,
+            current.practice,
+            current.role,
+            current.scopes,
+            jwks,
+            current.practices,
+            current.disabled,
+        )
+        if not jwks.get("keys"):
+            raise ClientRegistrationError("a rotation needs at least one new public key")
+        rotated.validate()
         with self.engine.begin() as conn:
             conn.execute(
-                update(client_table).where(client_table.c.client_id == client_id).values(disabled=disabled)
+                update(client_table)
+                .where(client_table.c.client_id == client_id)
+                .values(jwks=json.dumps(jwks))
             )
+        return rotated
+
+    def all(self) -> list[RegisteredClient]:
+        clients = [self.get(client_id) for client_id in sorted(self.ids())]
+        return [client for client in clients if client is not None]
 
     def use_assertion(self, client_id: str, jti: str, expires_at: int, now: int) -> bool:
         """Record a client assertion's ``jti``; ``False`` if this client already used it (a replay)."""
