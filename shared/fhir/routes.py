@@ -286,8 +286,15 @@ def _add_resource_routes(router: APIRouter, kernel: FhirKernel, config: Resource
 
             def work(conn: Connection) -> tuple[dict[str, Any], bool]:
                 check_writable(conn, ctx.tenants, rt, resource_id, resource)
+                # No update-as-create over REST: ids are assigned by POST, so an unknown id and another
+                # practice's answer the same 404 (neither probed nor squatted).
                 stored, created = store.update(
-                    conn, resource, tenants=ctx.tenants, practice=ctx.principal.practice, if_match=if_match
+                    conn,
+                    resource,
+                    tenants=ctx.tenants,
+                    practice=ctx.principal.practice,
+                    if_match=if_match,
+                    create=False,
                 )
                 kernel.write_provenance(conn, ctx, stored, "CREATE" if created else "UPDATE")
                 if config.on_write is not None:
@@ -303,7 +310,7 @@ def _add_resource_routes(router: APIRouter, kernel: FhirKernel, config: Resource
             methods=["PUT"],
             tags=tags,
             name=f"update-{rt}",
-            summary=f"Update (or create) a {rt}; honours If-Match",
+            summary=f"Update a {rt} (create with POST); honours If-Match",
             openapi_extra=fhir_body(rt),
         )
 
