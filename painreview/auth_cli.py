@@ -168,6 +168,19 @@ def rotate_key(client_id: str, jwk_file: Path, var_dir: Path) -> None:
     click.echo(f"{client_id} now has keys: {', '.join(sorted(rotated.keys()))}")
 
 
+@clients.command("refusals")
+@click.option("--limit", default=50, show_default=True)
+@_var_dir
+def refusals(limit: int, var_dir: Path) -> None:
+    """Refused token requests, newest first: when, from where, the client id claimed, why."""
+    rows = _registry_call(var_dir, lambda registry: registry.refusals(limit))
+    if not rows:
+        click.echo("no refused token requests")
+    for row in rows:
+        who = row["claimed_client_id"] or "-"
+        click.echo(f"{row['at']}  {row['address']:<15} {who:<30} {row['error']}: {row['description']}")
+
+
 @click.command("token")
 @click.option("--practice", required=True, help="ODS code the token acts for, e.g. A81001.")
 @click.option("--scope", required=True, help='SMART system scopes, e.g. "system/Patient.rs".')

@@ -19,6 +19,7 @@ from shared.auth import (
     issuer_router,
     smart_configuration_router,
 )
+from shared.auth.issuer.router import token_rate_limiter
 from shared.bus import InProcessTransport
 from shared.observability import CorrelationMiddleware
 from shared.observability.metrics import metrics_endpoint
@@ -74,7 +75,7 @@ def create_embedded_system(
     app = FastAPI(title="pain-review (embedded)", version="0.1.0", lifespan=lifespan)
     app.add_middleware(CorrelationMiddleware)
     install_error_handlers(app)
-    app.include_router(issuer_router(issuer))
+    app.include_router(issuer_router(issuer, rate_limiter=token_rate_limiter(auth)))
     for prefix in ["", *(f"/{name}/fhir" for name in services)]:
         app.include_router(
             smart_configuration_router(

@@ -47,6 +47,9 @@ class AuthSettings(BaseSettings):
     # Per network address: refused authentications audited one by one; beyond, 429 (shared/auth/ratelimit.py).
     refused_per_minute: float = Field(120.0, gt=0)
     refused_burst: int = Field(60, ge=1)
+    # The embedded token endpoint, per network address (every request, granted or refused).
+    token_requests_per_minute: float = Field(120.0, gt=0)
+    token_requests_burst: int = Field(60, ge=1)
     allow_insecure_http: bool = False  # plain http issuers and outbound calls: development only
 
     @property

@@ -1,6 +1,7 @@
-"""Finding 9, clients: ``pain-review clients`` could not disable a client or revoke a key. Replayed as the
-attack: a client with a leaked key keeps asking for tokens; once disabled, or its key rotated, the
-token endpoint refuses it (a rotated-out key for good), and ``clients list`` shows what is registered."""
+"""Finding 9, clients: ``pain-review clients`` could not disable a client or revoke a key, and ``/auth/token``
+was not rate limited nor its failed assertions audited. Replayed as the attack: a client with a leaked
+key keeps asking for tokens; once disabled, or its key rotated, the token endpoint refuses it (a
+rotated-out key for good); a stranger's assertions are audited one by one, then 429."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from joserfc.jwk import ECKey
 from painreview.auth_cli import clients
 from shared.auth import AuthSettings
 from shared.auth.issuer import embedded_issuer, issuer_router
+from shared.auth.issuer.router import token_rate_limiter
 
 
 @pytest.fixture
@@ -109,3 +111,24 @@ def test_managing_a_client_that_is_not_registered_says_so(var_dir: Path) -> None
     for args in (["disable", "nobody"], ["enable", "nobody"]):
         result = CliRunner().invoke(clients, args)
         assert result.exit_code == 1 and "not registered" in result.output
+
+
+def test_refused_assertions_are_audited_and_the_token_endpoint_is_rate_limited(
+    var_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PAINREVIEW_AUTH_TOKEN_REQUESTS_PER_MINUTE", "1")
+    monkeypatch.setenv("PAINREVIEW_AUTH_TOKEN_REQUESTS_BURST", "5")
+    settings = AuthSettings()
+    issuer = embedded_issuer(settings)
+    app = FastAPI()
+    app.include_router(issuer_router(issuer, rate_limiter=token_rate_limiter(settings)))
+    stranger = ECKey.generate_key("P-384", private=True, auto_kid=True)
+    with TestClient(app) as client:
+        statuses = [_ask(client, settings, stranger) for _ in range(8)]
+        throttled = client.post("/auth/token", data={"grant_type": "client_credentials"})
+    issuer.registry.engine.dispose()
+    assert statuses == [401] * 5 + [429] * 3
+    assert throttled.status_code == 429 and int(throttled.headers["retry-after"]) >= 1
+    listed = _cli("refusals")
+    assert listed.count("emis-a") == 5 and "invalid_client" in listed  # the five let through, each audited
+    assert "eyJ" not in listed  # never the assertion itself

@@ -12,7 +12,7 @@ from sqlalchemy import Engine, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from shared.auth.claims import CLIENT_ROLES, STAFF_ROLES, is_ods_code, narrow_scopes
-from shared.auth.issuer.tables import client_table, used_assertion_table
+from shared.auth.issuer.tables import client_table, token_refusal_table, used_assertion_table
 from shared.auth.jwks import public_keys
 
 
@@ -152,6 +152,26 @@ class ClientRegistry:
         except IntegrityError:
             return False
         return True
+
+    def record_refusal(self, *, address: str, claimed_client_id: str, error: str, description: str) -> None:
+        """Audit one refused token request (nothing of the assertion but the client id it claimed)."""
+        claimed = "".join(ch for ch in claimed_client_id if ch.isprintable())[:200]
+        with self.engine.begin() as conn:
+            conn.execute(
+                insert(token_refusal_table).values(
+                    address=address[:64],
+                    claimed_client_id=claimed,
+                    error=error[:40],
+                    description=description[:200],
+                )
+            )
+
+    def refusals(self, limit: int = 50) -> list[dict[str, Any]]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(token_refusal_table).order_by(token_refusal_table.c.id.desc()).limit(limit)
+            ).all()
+        return [dict(row._mapping) for row in rows]
 
     def ids(self) -> Iterable[str]:
         with self.engine.connect() as conn:
