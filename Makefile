@@ -33,7 +33,7 @@ lint: install
 	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy && $(BIN)/lint-imports
 
 unit: install
-	$(BIN)/python -m pytest tests/unit tests/contract $(PYTEST_ARGS)
+	$(BIN)/python -m pytest tests/unit tests/contract tests/security $(PYTEST_ARGS)
 
 bench: install  ## benchmark suite; prints a table and writes bench/results.json
 	$(BIN)/python -m bench

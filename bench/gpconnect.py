@@ -14,6 +14,7 @@ import asyncio
 import json
 import os
 import random
+import secrets
 import socket
 import tempfile
 import threading
@@ -26,10 +27,12 @@ from typing import Any
 import httpx
 import sqlalchemy as sa
 import uvicorn
+from pydantic import SecretStr
 
 from services.gpconnect import handlers, repository
 from services.gpconnect.adapters import FakeDocumentChannel, default_guard
 from services.gpconnect.app import MIGRATIONS
+from services.gpconnect.credentials import SECRET_ENV_PREFIX
 from services.gpconnect.delivery_policy import CircuitBreaker, RetryPolicy
 from services.gpconnect.dispatch import Dispatcher
 from services.gpconnect.practices import PracticeConfig
@@ -51,11 +54,19 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+# The simulator's own token, given to the worker as the practices' credentials (its secret store).
+SIMULATOR_REF = "BENCH_GP_SIMULATOR"
+
+
 @contextmanager
 def running_simulator(patients_per_practice: int) -> Iterator[tuple[str, Any]]:
-    """The simulator served by uvicorn on a free loopback port, in a thread."""
-    settings = SimulatorSettings(practices=",".join(PRACTICES), patients_per_practice=patients_per_practice)
+    """The simulator served by uvicorn on a free loopback port, in a thread, behind its token."""
+    token = secrets.token_urlsafe(24)
+    settings = SimulatorSettings(
+        practices=",".join(PRACTICES), patients_per_practice=patients_per_practice, token=SecretStr(token)
+    )
     app = create_simulator_app(settings)
+    os.environ[f"{SECRET_ENV_PREFIX}{SIMULATOR_REF}"] = token
     port = _free_port()
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", log_config=None)
@@ -70,6 +81,7 @@ def running_simulator(patients_per_practice: int) -> Iterator[tuple[str, Any]]:
     try:
         yield f"http://127.0.0.1:{port}", app.state.simulator
     finally:
+        os.environ.pop(f"{SECRET_ENV_PREFIX}{SIMULATOR_REF}", None)
         server.should_exit = True
         thread.join(timeout=15)
 
@@ -157,8 +169,14 @@ def fault_run(
         chosen = []
         with engine.begin() as conn:
             for ods, supplier in PRACTICES.items():
-                # The simulator runs on loopback: registered as an operator would a private endpoint.
-                config = PracticeConfig(ods, supplier, f"{base}/practices/{ods}", allow_private=True)
+                # The simulator is on loopback: registered as a private endpoint, as an operator would.
+                config = PracticeConfig(
+                    ods,
+                    supplier,
+                    f"{base}/practices/{ods}",
+                    credentials_ref=SIMULATOR_REF,
+                    allow_private=True,
+                )
                 repository.upsert_practice(conn, config)
             cohorts = {
                 ods: [p for p in sim.practice(ods).patients.values() if p.group == "cohort" and p.opioids]

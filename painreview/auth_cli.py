@@ -105,6 +105,82 @@ def add_client(
     click.echo(f"registered {client_id} ({role}, {client.practice}) for: {' '.join(scopes.split())}")
 
 
+def _registry_call(var_dir: Path, action: Any) -> Any:
+    engine = issuer_engine(_settings(var_dir))
+    try:
+        return action(ClientRegistry(engine))
+    except ClientRegistrationError as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        engine.dispose()
+
+
+@clients.command("list")
+@_var_dir
+def list_clients(var_dir: Path) -> None:
+    """Every registered client: id, role, practice, state, key ids and allowed scopes."""
+    for client in _registry_call(var_dir, lambda registry: registry.all()):
+        state = "disabled" if client.disabled else "enabled"
+        kids = ",".join(sorted(client.keys())) or "-"
+        click.echo(
+            f"{client.client_id}  {client.role}  {client.practice}  {state}  keys={kids}  {client.scopes}"
+        )
+
+
+@clients.command("disable")
+@click.argument("client_id")
+@_var_dir
+def disable_client(client_id: str, var_dir: Path) -> None:
+    """Refuse the client any new token (tokens already issued expire within their lifetime)."""
+    _registry_call(var_dir, lambda registry: registry.set_disabled(client_id, True))
+    click.echo(f"{client_id} disabled")
+
+
+@clients.command("enable")
+@click.argument("client_id")
+@_var_dir
+def enable_client(client_id: str, var_dir: Path) -> None:
+    """Let a disabled client ask for tokens again."""
+    _registry_call(var_dir, lambda registry: registry.set_disabled(client_id, False))
+    click.echo(f"{client_id} enabled")
+
+
+@clients.command("rotate-key")
+@click.argument("client_id")
+@click.option(
+    "--jwk-file",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="The client's new PUBLIC key(s); every key not in it is revoked.",
+)
+@_var_dir
+def rotate_key(client_id: str, jwk_file: Path, var_dir: Path) -> None:
+    """Replace the client's keys: assertions signed with any other key are refused from now on."""
+    try:
+        document: Any = json.loads(jwk_file.read_text())
+    except (OSError, ValueError) as exc:
+        raise click.ClickException(f"cannot read a JWK from {jwk_file}: {type(exc).__name__}") from None
+    try:
+        jwks = jwks_from_document(document)
+    except ClientRegistrationError as exc:
+        raise click.ClickException(str(exc)) from None
+    rotated = _registry_call(var_dir, lambda registry: registry.replace_keys(client_id, jwks))
+    click.echo(f"{client_id} now has keys: {', '.join(sorted(rotated.keys()))}")
+
+
+@clients.command("refusals")
+@click.option("--limit", default=50, show_default=True)
+@_var_dir
+def refusals(limit: int, var_dir: Path) -> None:
+    """Refused token requests, newest first: when, from where, the client id claimed, why."""
+    rows = _registry_call(var_dir, lambda registry: registry.refusals(limit))
+    if not rows:
+        click.echo("no refused token requests")
+    for row in rows:
+        who = row["claimed_client_id"] or "-"
+        click.echo(f"{row['at']}  {row['address']:<15} {who:<30} {row['error']}: {row['description']}")
+
+
 @click.command("token")
 @click.option("--practice", required=True, help="ODS code the token acts for, e.g. A81001.")
 @click.option("--scope", required=True, help='SMART system scopes, e.g. "system/Patient.rs".')

@@ -77,7 +77,7 @@ def up(host: str, port: int, var_dir: Path, mesh_port: int, mesh: bool) -> None:
         click.echo(f"pain-review is starting on {base} (data in {var_dir.resolve()})")
         for name in system.services:
             click.echo(f"  {name:<12} {base}/{name}/fhir   (metadata: {base}/{name}/fhir/metadata)")
-        click.echo(f"  {'simulator':<12} {base}/gp-simulator   (GP practice: record, tasks, approval inbox)")
+        click.echo(f"  {'simulator':<12} {base}/gp-simulator   (GP practice; token: var/gp-simulator.token)")
         if sandbox is not None:
             click.echo(f"  {'mesh':<12} {sandbox.url}   (mesh-sandbox)")
         click.echo(

@@ -103,10 +103,13 @@ class Pathway:
         mesh_url: str,
         echo: Callable[[str], None],
         services: Mapping[str, str] | None = None,
+        sim_token: str = "",
     ) -> None:
         self.url, self.practice, self.mesh_url, self.echo = (url or "").rstrip("/"), practice, mesh_url, echo
         self.services = {name: base.rstrip("/") for name, base in (services or {}).items()}
         self.http = httpx.Client(timeout=30, headers={"Authorization": f"Bearer {token}", "Accept": FHIR})
+        # The GP practice simulator has a token of its own (GPSIM_TOKEN, or <var>/gp-simulator.token).
+        self.gp = httpx.Client(timeout=30, headers={"Authorization": f"Bearer {sim_token}"})
         self.sim = f"{self.base('gp-simulator')}/practices/{practice}"
         self.facts: dict[str, Any] = {}
         self.bars_destination = os.environ.get(
@@ -128,6 +131,7 @@ class Pathway:
 
     def close(self) -> None:
         self.http.close()
+        self.gp.close()
 
     def fhir(self, method: str, path: str, body: Any = None, **headers: str) -> httpx.Response:
         if body is not None:
@@ -148,7 +152,7 @@ class Pathway:
 
     # ---- the steps --------------------------------------------------------------------------------
     def choose_patient(self) -> str:
-        patients = httpx.get(
+        patients = self.gp.get(
             f"{self.sim}/patients", params={"group": "cohort", "limit": 200}, timeout=30
         ).json()
         # One the referral service does not hold yet, so that every run of the demo walks the pathway
@@ -243,7 +247,7 @@ class Pathway:
                 {"name": "patientNHSNumber", "valueIdentifier": {"system": NHS, "value": self.facts["nhs"]}}
             ],
         }
-        record = httpx.post(f"{self.sim}/Patient/$gpc.getstructuredrecord", json=body, timeout=30).json()
+        record = self.gp.post(f"{self.sim}/Patient/$gpc.getstructuredrecord", json=body, timeout=30).json()
         patient = {
             "resourceType": "Patient",
             "id": patient_id,
@@ -366,18 +370,18 @@ class Pathway:
 
     def approve(self) -> str:
         def probe() -> Any:
-            inbox = httpx.get(f"{self.sim}/inbox", timeout=30).json()
+            inbox = self.gp.get(f"{self.sim}/inbox", timeout=30).json()
             return next((t for t in inbox if t["nhsNumber"] == self.facts["nhs"]), None)
 
         task = self.wait("the approval Task in the GP system's inbox", probe)
-        httpx.post(
+        self.gp.post(
             f"{self.sim}/inbox/{task['id']}/approve", json={"reason": "Agreed with the patient"}, timeout=30
         )
         return f"GP approved {task['id']}: {task['subject']}"
 
     def new_prescription(self) -> str:
         def probe() -> Any:
-            meds = httpx.get(f"{self.sim}/patients/{self.facts['nhs']}", timeout=30).json()["medications"]
+            meds = self.gp.get(f"{self.sim}/patients/{self.facts['nhs']}", timeout=30).json()["medications"]
             return next((m for m in meds if m["replaces"] and m["status"] == "active"), None)
 
         med = self.wait("the new prescription in the GP record", probe)
@@ -451,13 +455,16 @@ def run_demo(
     mesh_url: str = "http://127.0.0.1:8700",
     echo: Callable[[str], None] = print,
     services: Mapping[str, str] | None = None,
+    sim_token: str | None = None,
 ) -> dict[str, Any]:
     """Run every step; raises :class:`DemoFailed` naming the step and what it waited for.
 
     ``url``: the embedded system (every service under ``<url>/<service>``); ``services``: service name ->
-    base URL of a service served alone (production), which wins over ``url`` for that service.
+    base URL of a service served alone (production), which wins over ``url`` for that service;
+    ``sim_token``: the GP practice simulator's own token (default ``GPSIM_TOKEN``).
     """
-    pathway = Pathway(url, token, practice, mesh_url, echo, services)
+    sim = sim_token or os.environ.get("GPSIM_TOKEN", "")
+    pathway = Pathway(url, token, practice, mesh_url, echo, services, sim_token=sim)
     try:
         steps = pathway.steps()
         for n, (title, step) in enumerate(steps, start=1):
@@ -504,8 +511,20 @@ def run_demo(
     default=Path("var"),
     show_default=True,
 )
+@click.option(
+    "--sim-token",
+    envvar="GPSIM_TOKEN",
+    default=None,
+    help="The GP simulator's token (default: <var-dir>/gp-simulator.token, as `pain-review up` keeps it).",
+)
 def demo(
-    url: str, services: str | None, practice: str, mesh_url: str, token: str | None, var_dir: Path
+    url: str,
+    services: str | None,
+    practice: str,
+    mesh_url: str,
+    token: str | None,
+    var_dir: Path,
+    sim_token: str | None,
 ) -> None:
     """Run the whole pathway against the running system, printing each step."""
     try:
@@ -523,7 +542,15 @@ def demo(
             mesh_url=mesh_url,
             echo=click.echo,
             services=bases,
+            sim_token=sim_token or _simulator_token(var_dir),
         )
     except DemoFailed as exc:
         raise click.ClickException(str(exc)) from None
     click.echo("the whole pathway ran end to end")
+
+
+def _simulator_token(var_dir: Path) -> str:
+    from painreview.simulator_app import TOKEN_FILE
+
+    path = var_dir / TOKEN_FILE
+    return path.read_text(encoding="utf-8").strip() if path.exists() else ""

@@ -19,6 +19,7 @@ from shared.auth import (
     issuer_router,
     smart_configuration_router,
 )
+from shared.auth.issuer.router import token_rate_limiter
 from shared.bus import InProcessTransport
 from shared.observability import CorrelationMiddleware
 from shared.observability.metrics import metrics_endpoint
@@ -39,7 +40,8 @@ class EmbeddedSystem:
 def create_embedded_system(
     var_dir: Path, *, with_simulator: bool = False, **auth_overrides: Any
 ) -> EmbeddedSystem:
-    """Build the whole system; ``with_simulator`` mounts the GP practice simulator at /gp-simulator;
+    """Build the whole system; ``with_simulator`` mounts the GP practice simulator at /gp-simulator
+    (behind its own token, ``<var>/gp-simulator.token``; never when the environment is production);
     ``auth_overrides`` adjust ``AuthSettings`` (e.g. rate limits in tests)."""
     var_dir.mkdir(parents=True, exist_ok=True)
     auth = AuthSettings(var_dir=var_dir, mode="embedded", **auth_overrides)
@@ -73,7 +75,7 @@ def create_embedded_system(
     app = FastAPI(title="pain-review (embedded)", version="0.1.0", lifespan=lifespan)
     app.add_middleware(CorrelationMiddleware)
     install_error_handlers(app)
-    app.include_router(issuer_router(issuer))
+    app.include_router(issuer_router(issuer, rate_limiter=token_rate_limiter(auth)))
     for prefix in ["", *(f"/{name}/fhir" for name in services)]:
         app.include_router(
             smart_configuration_router(
@@ -117,7 +119,8 @@ def create_embedded_system(
     for name, parts in services.items():
         app.mount(f"/{name}", parts.app)
     if with_simulator:
-        from painreview.simulator_app import SIMULATOR_MOUNT, standalone_simulator_app
+        from painreview.simulator_app import SIMULATOR_MOUNT, embedded_simulator_app, simulator_allowed
 
-        app.mount(SIMULATOR_MOUNT, standalone_simulator_app())
+        if simulator_allowed():
+            app.mount(SIMULATOR_MOUNT, embedded_simulator_app(var_dir))
     return EmbeddedSystem(app, services, auth)

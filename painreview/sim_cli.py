@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 
 import click
 import httpx
@@ -17,6 +18,24 @@ _url = click.option(
     help="The running simulator (GPSIM_URL).",
 )
 _practice = click.option("--practice", default="A81001", show_default=True, help="ODS code.")
+_token = click.option(
+    "--token",
+    envvar="GPSIM_TOKEN",
+    default=lambda: _kept_token(),
+    show_default="var/gp-simulator.token",
+    help="The simulator's own token (GPSIM_TOKEN, or what `pain-review up` keeps in var/).",
+)
+
+
+def _kept_token() -> str:
+    from painreview.simulator_app import TOKEN_FILE
+
+    path = Path(os.environ.get("PAINREVIEW_VAR_DIR", "var")) / TOKEN_FILE
+    return path.read_text(encoding="utf-8").strip() if path.exists() else ""
+
+
+def _auth(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
 
 
 @click.group()
@@ -43,9 +62,11 @@ def serve(host: str, port: int) -> None:
 @simulator.command()
 @_url
 @_practice
-def inbox(url: str, practice: str) -> None:
+@_token
+def inbox(url: str, practice: str, token: str) -> None:
     """Tasks awaiting the GP's decision."""
-    tasks = httpx.get(f"{url}/practices/{practice}/inbox", timeout=10).raise_for_status().json()
+    answer = httpx.get(f"{url}/practices/{practice}/inbox", headers=_auth(token), timeout=10)
+    tasks = answer.raise_for_status().json()
     if not tasks:
         click.echo("the inbox is empty")
     for task in tasks:
@@ -57,10 +78,14 @@ def inbox(url: str, practice: str) -> None:
 @_practice
 @click.argument("task_id")
 @click.option("--reason", default=None)
-def approve(url: str, practice: str, task_id: str, reason: str | None) -> None:
+@_token
+def approve(url: str, practice: str, task_id: str, reason: str | None, token: str) -> None:
     """Approve a task as the GP."""
     answer = httpx.post(
-        f"{url}/practices/{practice}/inbox/{task_id}/approve", json={"reason": reason}, timeout=10
+        f"{url}/practices/{practice}/inbox/{task_id}/approve",
+        json={"reason": reason},
+        headers=_auth(token),
+        timeout=10,
     )
     click.echo(json.dumps(answer.raise_for_status().json(), indent=2))
 
@@ -70,10 +95,14 @@ def approve(url: str, practice: str, task_id: str, reason: str | None) -> None:
 @_practice
 @click.argument("task_id")
 @click.option("--reason", required=True)
-def decline(url: str, practice: str, task_id: str, reason: str) -> None:
+@_token
+def decline(url: str, practice: str, task_id: str, reason: str, token: str) -> None:
     """Decline a task as the GP, with a reason."""
     answer = httpx.post(
-        f"{url}/practices/{practice}/inbox/{task_id}/decline", json={"reason": reason}, timeout=10
+        f"{url}/practices/{practice}/inbox/{task_id}/decline",
+        json={"reason": reason},
+        headers=_auth(token),
+        timeout=10,
     )
     click.echo(json.dumps(answer.raise_for_status().json(), indent=2))
 
@@ -85,8 +114,15 @@ def decline(url: str, practice: str, task_id: str, reason: str) -> None:
 @click.option("--slow-rate", default=0.0, type=float)
 @click.option("--timeout-s", default=10.0, type=float)
 @click.option("--slow-s", default=1.0, type=float)
+@_token
 def faults(
-    url: str, error_rate: float, timeout_rate: float, slow_rate: float, timeout_s: float, slow_s: float
+    url: str,
+    error_rate: float,
+    timeout_rate: float,
+    slow_rate: float,
+    timeout_s: float,
+    slow_s: float,
+    token: str,
 ) -> None:
     """Make the simulated GP systems fail (all zero: behave)."""
     body = {
@@ -96,4 +132,5 @@ def faults(
         "timeout_s": timeout_s,
         "slow_s": slow_s,
     }
-    click.echo(json.dumps(httpx.put(f"{url}/admin/faults", json=body, timeout=10).raise_for_status().json()))
+    answer = httpx.put(f"{url}/admin/faults", json=body, headers=_auth(token), timeout=10)
+    click.echo(json.dumps(answer.raise_for_status().json()))

@@ -17,6 +17,7 @@ from shared.auth import (
     issuer_router,
     smart_configuration_router,
 )
+from shared.auth.issuer.router import token_rate_limiter
 from shared.bus import transport_from_url
 from shared.observability import CorrelationMiddleware
 from shared.web import install_error_handlers
@@ -48,7 +49,7 @@ def create_auth_app() -> FastAPI:
     app = FastAPI(title="pain-review token endpoint", version="0.1.0")
     app.add_middleware(CorrelationMiddleware)
     install_error_handlers(app)
-    app.include_router(issuer_router(embedded_issuer(auth)))
+    app.include_router(issuer_router(embedded_issuer(auth), rate_limiter=token_rate_limiter(auth)))
     app.include_router(
         smart_configuration_router(
             issuer=auth.issuer,

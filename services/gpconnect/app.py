@@ -57,6 +57,7 @@ def simulated_practice(settings: GpconnectSettings, ods: str, supplier: str) -> 
         ods=ods,
         supplier=supplier,
         endpoint=base,
+        credentials_ref=settings.simulator_credentials_ref,
         mesh_mailbox=settings.simulator_mesh_mailbox,
         bars_endpoint=f"{base}/bars",
         allow_private=True,

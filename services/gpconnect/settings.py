@@ -25,6 +25,10 @@ class GpconnectSettings(ServiceSettings):
         description="ODS:supplier pairs the simulator stands in for (comma-separated).",
     )
     simulator_mesh_mailbox: str = Field(default="X26ABC2", description="The simulated practices' mailbox.")
+    simulator_credentials_ref: str = Field(
+        default="GP_SIMULATOR",
+        description="The simulator's token in the secret store: GPCONNECT_SECRET_<REF>.",
+    )
 
     # MESH (documents): NHS England's mesh-sandbox locally; our mailbox sends, the practice's receives.
     mesh_url: str | None = Field(default=None, description="e.g. http://127.0.0.1:8700; unset = no MESH")

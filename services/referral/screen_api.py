@@ -35,6 +35,7 @@ from shared.fhir import (
     BadRequest,
     FhirResponse,
     OperationCall,
+    PayloadTooLarge,
     UnsupportedMediaType,
     now_instant,
 )
@@ -125,7 +126,8 @@ def _options(items: list[tuple[str, str]], settings: ReferralSettings) -> tuple[
         raise BadRequest(f"Unknown $screen parameter(s): {', '.join(unknown)}; known: _count, count, date")
     values = dict(items)
     raw_count = values.get("_count", values.get("count", str(settings.screen_default_count)))
-    if not raw_count.isdigit() or not 1 <= int(raw_count) <= settings.screen_max_count:
+    valid = raw_count.isascii() and raw_count.isdigit() and len(raw_count) <= 9
+    if not valid or not 1 <= int(raw_count) <= settings.screen_max_count:
         raise BadRequest(f"_count must be a whole number from 1 to {settings.screen_max_count}")
     try:
         on = date.fromisoformat(values["date"]) if "date" in values else now_instant().date()
@@ -147,7 +149,11 @@ def screen_operation(settings: ReferralSettings) -> Any:
                 "$screen takes a Bundle (application/fhir+json) or application/fhir+ndjson, "
                 f"not {media_type!r}"
             )
-        body = BlockingBody(request.stream().__aiter__())
+        limit = settings.screen_max_body_bytes
+        declared = request.headers.get("content-length") or ""
+        if declared.isascii() and declared.isdigit() and int(declared) > limit:
+            raise PayloadTooLarge(f"The body is larger than {limit} bytes")
+        body = BlockingBody(request.stream().__aiter__(), max_bytes=limit)
 
         def work() -> ScreenSummary:
             resources = (

@@ -17,21 +17,32 @@ import anyio.from_thread
 import ijson
 import orjson
 
-from shared.fhir import BadRequest
+from shared.fhir import BadRequest, PayloadTooLarge
+from shared.fhir.jsonio import MAX_DEPTH, depth_ok
 
-__all__ = ["NDJSON_TYPES", "BlockingBody", "bundle_resources", "entry_resource", "ndjson_resources"]
+__all__ = [
+    "MAX_LINE_BYTES",
+    "NDJSON_TYPES",
+    "BlockingBody",
+    "bundle_resources",
+    "entry_resource",
+    "ndjson_resources",
+]
 
 NDJSON_TYPES = frozenset({"application/fhir+ndjson", "application/x-ndjson", "application/ndjson"})
 PEEK_BYTES = 64 * 1024
+MAX_LINE_BYTES = 1024 * 1024
+"""One NDJSON line (one patient's resource) at most; a longer one is refused as soon as it is seen."""
 
 
 class BlockingBody(io.RawIOBase):
     """A blocking, read-only file over an async chunk stream, for use from an anyio worker thread."""
 
-    def __init__(self, chunks: AsyncIterator[bytes]) -> None:
+    def __init__(self, chunks: AsyncIterator[bytes], *, max_bytes: int | None = None) -> None:
         self._chunks = chunks
         self._pending = b""
         self._done = False
+        self._max_bytes, self._read = max_bytes, 0
 
     def readable(self) -> bool:
         return True
@@ -46,6 +57,9 @@ class BlockingBody(io.RawIOBase):
             if chunk is None:
                 self._done = True
             elif chunk:
+                self._read += len(chunk)
+                if self._max_bytes is not None and self._read > self._max_bytes:
+                    raise PayloadTooLarge(f"The body is larger than {self._max_bytes} bytes")
                 return chunk
         return b""
 
@@ -80,18 +94,31 @@ def _resource(value: Any, where: str) -> dict[str, Any]:
     return value
 
 
-def ndjson_resources(next_chunk: Callable[[], bytes]) -> Iterator[dict[str, Any]]:
-    """One resource per non-blank line."""
-    buffer, line_number = b"", 0
+def ndjson_resources(
+    next_chunk: Callable[[], bytes], *, max_line_bytes: int = MAX_LINE_BYTES
+) -> Iterator[dict[str, Any]]:
+    """One resource per non-blank line. Each byte is looked at once (a line's pieces are joined only
+    when its end arrives), so time is linear in the body however long a line is."""
+    pieces: list[bytes] = []
+    held, line_number = 0, 0
     while chunk := next_chunk():
-        buffer += chunk
-        *lines, buffer = buffer.split(b"\n")
-        for line in lines:
+        start = 0
+        while (end := chunk.find(b"\n", start)) != -1:
             line_number += 1
+            if held + end - start > max_line_bytes:
+                raise PayloadTooLarge(f"Line {line_number} is longer than {max_line_bytes} bytes")
+            line = b"".join([*pieces, chunk[start:end]]) if pieces else chunk[start:end]
+            pieces, held, start = [], 0, end + 1
             if line.strip():
                 yield _parse_line(line, line_number)
-    if buffer.strip():
-        yield _parse_line(buffer, line_number + 1)
+        if start < len(chunk):
+            pieces.append(chunk[start:])
+            held += len(chunk) - start
+            if held > max_line_bytes:
+                raise PayloadTooLarge(f"Line {line_number + 1} is longer than {max_line_bytes} bytes")
+    last = b"".join(pieces)
+    if last.strip():
+        yield _parse_line(last, line_number + 1)
 
 
 def _parse_line(line: bytes, number: int) -> dict[str, Any]:
@@ -99,6 +126,8 @@ def _parse_line(line: bytes, number: int) -> dict[str, Any]:
         value = orjson.loads(line)
     except orjson.JSONDecodeError as exc:
         raise BadRequest(f"Line {number} is not JSON: {exc.msg}") from exc
+    if not depth_ok(value, MAX_DEPTH):
+        raise BadRequest(f"Line {number} is nested more than {MAX_DEPTH} levels deep")
     return _resource(value, f"Line {number}")
 
 
@@ -148,6 +177,9 @@ def bundle_resources(body: BlockingBody) -> Iterator[dict[str, Any]]:
     body.push_back(head)
     try:
         for index, entry in enumerate(ijson.items(body, "entry.item", use_float=True)):
+            # The Bundle and its entry list are two levels: an entry may nest what any body may.
+            if not depth_ok(entry, MAX_DEPTH - 2):
+                raise BadRequest(f"Bundle.entry[{index}] is nested more than {MAX_DEPTH} levels deep")
             yield entry_resource(entry, index)
     except ijson.common.JSONError as exc:
         raise BadRequest(f"The Bundle is not valid JSON: {exc}") from exc

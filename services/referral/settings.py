@@ -25,4 +25,9 @@ class ReferralSettings(ServiceSettings):
     )
     screen_default_count: int = Field(default=100, ge=1, description="$screen: patients returned by default")
     screen_max_count: int = Field(default=1000, ge=1, description="$screen: most patients one call returns")
+    screen_max_body_bytes: int = Field(
+        default=256 * 1024 * 1024,
+        ge=1024,
+        description="$screen: the largest body (413 past it, as it streams)",
+    )
     enrolment_months: int = Field(default=24, ge=1, le=24, description="Longest enrolment (months)")

@@ -64,7 +64,13 @@ class Authenticator:
             jwks = RemoteJwks(
                 settings.jwks_uri, ttl_s=settings.jwks_cache_ttl_s, min_refetch_s=settings.jwks_min_refetch_s
             )
-        verifier = TokenVerifier(jwks, settings.issuer, settings.audiences, settings.leeway_s)
+        verifier = TokenVerifier(
+            jwks,
+            settings.issuer,
+            settings.audiences,
+            settings.leeway_s,
+            require_at_jwt=settings.require_at_jwt,
+        )
         limiter = RateLimiter.from_settings(settings) if rate_limit else None
         return cls(verifier, limiter, RefusalLimiter.from_settings(settings))
 
@@ -78,7 +84,8 @@ class Authenticator:
             raise
         request.state.principal = principal  # before the limit: a 429 is audited under the caller's practice
         if self.rate_limiter is not None:
-            self.rate_limiter.check(principal.client_id)
+            # 429s of this client not audited one by one: this request's AuditEvent carries the count.
+            request.state.throttled_unaudited = self.rate_limiter.check(principal.client_id)
         return principal
 
 

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from shared.auth.settings import AuthSettings
-from shared.fhir.errors import RefusalsThrottled, TooManyRequests, Unauthorized
+from shared.fhir.errors import ClientThrottled, RefusalsThrottled, TooManyRequests, Unauthorized
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +44,7 @@ class RateLimiter:
         self.max_clients = max_clients
         self._clock = clock
         self._buckets: OrderedDict[str, _Bucket] = OrderedDict()
+        self._throttled: OrderedDict[str, int] = OrderedDict()  # client -> 429s not audited this spell
         self._lock = threading.Lock()
 
     @classmethod
@@ -69,15 +70,26 @@ class RateLimiter:
                 return 0.0
             return (cost - bucket.tokens) / self.rate_per_s
 
-    def check(self, client_id: str) -> None:
-        """Count one request; raises ``TooManyRequests`` with ``Retry-After`` (whole seconds) when over."""
+    def check(self, client_id: str) -> int:
+        """Count one request. Allowed: returns how many of this client's 429s were not audited since its
+        last audited request (to be recorded in this request's AuditEvent). Over the limit: the first
+        429 of a spell raises ``TooManyRequests`` (audited), the rest ``ClientThrottled`` (only counted),
+        each with ``Retry-After`` (whole seconds). So a client hammering us costs no audit write per
+        request, and the trail still shows that it was throttled and how often."""
         wait_s = self.try_acquire(client_id)
-        if wait_s > 0:
-            retry_after = max(1, math.ceil(wait_s))
-            raise TooManyRequests(
-                f"Too many requests from this client; retry after {retry_after} seconds",
-                headers={"Retry-After": str(retry_after)},
-            )
+        with self._lock:
+            if wait_s <= 0:
+                return self._throttled.pop(client_id, 0)
+            spell = client_id in self._throttled
+            self._throttled[client_id] = self._throttled.pop(client_id, -1) + 1
+            while len(self._throttled) > self.max_clients:
+                self._throttled.popitem(last=False)
+        retry_after = max(1, math.ceil(wait_s))
+        error = ClientThrottled if spell else TooManyRequests
+        raise error(
+            f"Too many requests from this client; retry after {retry_after} seconds",
+            headers={"Retry-After": str(retry_after)},
+        )
 
 
 class RefusalLimiter:

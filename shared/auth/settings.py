@@ -31,6 +31,10 @@ class AuthSettings(BaseSettings):
     token_url: str | None = None  # defaults to <issuer>/token
     token_lifetime_s: int = Field(300, ge=30, le=3600)
     leeway_s: int = Field(30, ge=0, le=300)
+    # RFC 9068: an access token's header says typ at+jwt. True: a token typed otherwise (JWT, as a client
+    # assertion is) is refused; tokens without typ pass. False only for an external issuer that types
+    # its access tokens JWT.
+    require_at_jwt: bool = True
     jwks_cache_ttl_s: float = Field(300.0, gt=0)
     jwks_min_refetch_s: float = Field(30.0, ge=0)
     signing_algorithm: Literal["ES384", "RS384"] = "ES384"
@@ -43,6 +47,9 @@ class AuthSettings(BaseSettings):
     # Per network address: refused authentications audited one by one; beyond, 429 (shared/auth/ratelimit.py).
     refused_per_minute: float = Field(120.0, gt=0)
     refused_burst: int = Field(60, ge=1)
+    # The embedded token endpoint, per network address (every request, granted or refused).
+    token_requests_per_minute: float = Field(120.0, gt=0)
+    token_requests_burst: int = Field(60, ge=1)
     allow_insecure_http: bool = False  # plain http issuers and outbound calls: development only
 
     @property

@@ -101,6 +101,14 @@ def verify_signed(token: str, key: Key, alg: str) -> dict[str, Any]:
     return dict(claims)
 
 
+MAX_ACCESS_TOKEN_LIFETIME_S = 3600
+"""The longest an access token may live, at the issuer and here: a token that expires later than this
+from now (or from its ``iat``) is refused whoever signed it, so a leaked one cannot serve for years."""
+ACCESS_TOKEN_TYPES = frozenset({"at+jwt", "application/at+jwt"})
+"""RFC 9068's ``typ`` for access tokens: a JWT typed otherwise (e.g. ``JWT``, a client assertion's) is
+not one. Tokens without ``typ`` are accepted, since some issuers do not set it."""
+
+
 class TokenVerifier:
     """Checks bearer tokens from one issuer for one audience (or any of several)."""
 
@@ -112,7 +120,10 @@ class TokenVerifier:
         leeway_s: int = 30,
         *,
         clock: Callable[[], float] = time.time,
+        max_lifetime_s: int = MAX_ACCESS_TOKEN_LIFETIME_S,
+        require_at_jwt: bool = True,
     ) -> None:
+        self.max_lifetime_s, self.require_at_jwt = max_lifetime_s, require_at_jwt
         self.jwks = jwks
         self.issuer = issuer
         self.audiences = [audience] if isinstance(audience, str) else list(audience)
@@ -142,7 +153,11 @@ class TokenVerifier:
 
     async def _verify(self, token: str) -> tuple[Principal, _Verified]:
         try:
-            alg, kid = check_header(unverified_header(token))
+            header = unverified_header(token)
+            alg, kid = check_header(header)
+            typ = str(header.get("typ", "at+jwt")).lower()
+            if self.require_at_jwt and typ not in ACCESS_TOKEN_TYPES:
+                raise ValueError("its typ is not at+jwt: it is not an access token")
         except ValueError as exc:
             raise self._refuse(f"The access token is malformed or unacceptable: {exc}") from None
         key = await self.jwks.key_for(kid)
@@ -175,6 +190,17 @@ class TokenVerifier:
             raise self._refuse("The access token has expired") from None
         except ClaimError as exc:
             raise self._refuse(f"The access token is not valid for this server ({exc.claim} claim)") from None
+        exp, iat, latest = (
+            claims["exp"],
+            claims.get("iat"),
+            self._clock() + self.max_lifetime_s + self.leeway_s,
+        )
+        too_long = exp > latest or (
+            isinstance(iat, int | float) and exp - iat > self.max_lifetime_s + self.leeway_s
+        )
+        if too_long:
+            longest = self.max_lifetime_s
+            raise self._refuse(f"The access token is not valid for this server (it lives over {longest} s)")
 
     @staticmethod
     def _refuse(message: str) -> Unauthorized:

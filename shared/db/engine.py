@@ -6,6 +6,8 @@ power cut; PostgreSQL (production) is reached through psycopg 3.
 
 from __future__ import annotations
 
+import os
+import stat
 import threading
 from pathlib import Path
 from typing import Any
@@ -72,6 +74,20 @@ def _normalise(url: str) -> str:
     return url
 
 
+def _owner_only(database: str | None) -> None:
+    """The database file readable and writable by its owner only (0600), made so before SQLite opens it;
+    SQLite gives its -wal and -shm files the same permissions as the database file."""
+    if not database or database.startswith("file:"):
+        return
+    path = Path(database)
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+    for file in (path, path.with_name(f"{path.name}-wal"), path.with_name(f"{path.name}-shm")):
+        if file.exists() and stat.S_IMODE(file.stat().st_mode) & 0o077:
+            file.chmod(0o600)
+
+
 def make_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Engine:
     """Create an engine; SQLite gets WAL, full fsync, foreign keys and a busy timeout. Bound parameters
     (NHS numbers, resource content) never appear in an exception's text or a log line."""
@@ -84,6 +100,7 @@ def make_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Engine:
         else:
             kwargs["pool_size"] = pool_size
             kwargs["max_overflow"] = pool_size
+            _owner_only(make_url(url).database)
         engine = create_engine(url, echo=echo, hide_parameters=True, **kwargs)
 
         @event.listens_for(engine, "connect")

@@ -22,6 +22,7 @@ ODS_SYSTEM = "https://fhir.nhs.uk/Id/ods-organization-code"
 CLIENT_SYSTEM = "https://pain-review.example.org/fhir/Id/client"
 REQUEST_ID_SYSTEM = "https://pain-review.example.org/fhir/Id/x-request-id"
 UNAUDITED_REFUSALS = "refusals-not-audited-since-the-last"  # entity.detail.type; valueString a count
+UNAUDITED_THROTTLED = "throttled-requests-not-audited-since-the-last"  # the same, for a client's 429s
 INTERACTION_SYSTEM = "http://hl7.org/fhir/restful-interaction"
 BALP_REST = {
     "system": "http://terminology.hl7.org/CodeSystem/audit-event-type",
@@ -55,6 +56,9 @@ class RequestContext:
     correlation_id: str
     service: str
     request_id_supplied: bool = True
+    # This client's 429s answered without an AuditEvent each since its last audited request
+    # (``ClientThrottled``): recorded in this request's AuditEvent (a request leaves one).
+    unaudited_before: int = 0
 
     @property
     def tenants(self) -> Tenancy:
@@ -151,7 +155,10 @@ def audit_event(ctx: RequestContext, record: AuditRecord) -> dict[str, Any]:
             "requestor": False,
         },
     ]
-    return _event(ctx.service, record, agents, _entities(record, ctx.request_id, ctx.correlation_id))
+    entities = _entities(record, ctx.request_id, ctx.correlation_id)
+    if ctx.unaudited_before:
+        entities[-1]["detail"].append({"type": UNAUDITED_THROTTLED, "valueString": str(ctx.unaudited_before)})
+    return _event(ctx.service, record, agents, entities)
 
 
 # What an unauthenticated call's AuditEvent says of why (never the token, nor what it claimed).

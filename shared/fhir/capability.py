@@ -30,7 +30,7 @@ def capability_statement(kernel: FhirKernel, base: str) -> dict[str, Any]:
             "interaction": [{"code": code} for code in sorted(config.interactions)],
             "versioning": "versioned-update",
             "readHistory": "vread" in config.interactions,
-            "updateCreate": "update" in config.interactions,
+            "updateCreate": False,  # PUT never creates: ids are assigned by POST
             "conditionalCreate": "create" in config.interactions,
             "conditionalDelete": "not-supported",
         }

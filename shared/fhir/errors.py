@@ -15,6 +15,7 @@
     ├── UnsupportedMediaType       415 not-supported           REC_UNSUPPORTED_MEDIA_TYPE
     ├── Unprocessable              422 business-rule           REC_UNPROCESSABLE_ENTITY
     └── TooManyRequests            429 throttled               REC_TOO_MANY_REQUESTS
+        ├── ClientThrottled        429: a valid token's client, again within one spell of throttling
         └── RefusalsThrottled      429: too many refused authentications from one network address
 
 The ``REC_*`` codes are the NHS Booking and Referral Standard's error codes, with the system URL
@@ -164,6 +165,14 @@ class TooManyRequests(FhirError):
     status = 429
     issue_code = "throttled"
     bars_code = "REC_TOO_MANY_REQUESTS"
+
+
+class ClientThrottled(TooManyRequests):
+    """A request with a valid token from a client already answered 429 in this spell of throttling.
+
+    Not audited one by one (the first 429 of the spell is): the rate limiter counts it, and the count
+    goes into the AuditEvent of the client's next audited request (``RequestContext.unaudited_before``).
+    """
 
 
 class RefusalsThrottled(TooManyRequests):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import orjson
@@ -13,7 +14,7 @@ FHIR_JSON = "application/fhir+json"
 ACCEPTED_MEDIA_TYPES = frozenset({FHIR_JSON, "application/json", "application/json+fhir"})
 MAX_DEPTH = 64
 
-__all__ = ["FHIR_JSON", "MAX_DEPTH", "FhirResponse", "check_media_type", "dumps", "loads"]
+__all__ = ["FHIR_JSON", "MAX_DEPTH", "FhirResponse", "check_media_type", "depth_ok", "dumps", "loads"]
 
 
 def check_media_type(content_type: str | None) -> None:
@@ -37,7 +38,7 @@ def _too_deep(container: Any, allowed: int) -> bool:
     return False
 
 
-def _depth_ok(value: Any, limit: int) -> bool:
+def depth_ok(value: Any, limit: int) -> bool:
     """True when ``value`` nests at most ``limit`` objects and arrays (itself included)."""
     if type(value) is not dict and type(value) is not list:
         return True
@@ -52,9 +53,36 @@ def loads(body: bytes, *, max_depth: int = MAX_DEPTH) -> Any:
         value = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
         raise BadRequest(f"The body is not valid JSON: {exc.msg} at position {exc.pos}") from exc
-    if not _depth_ok(value, max_depth):
+    if not depth_ok(value, max_depth):
         raise BadRequest(f"The JSON is nested more than {max_depth} levels deep")
+    if type(value) is dict or type(value) is list:
+        _refuse_duplicate_keys(body)
     return value
+
+
+class _DuplicateKey(ValueError):
+    pass
+
+
+def _unique(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    found = dict(pairs)
+    if len(found) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _DuplicateKey(key)
+            seen.add(key)
+    return found
+
+
+def _refuse_duplicate_keys(body: bytes) -> None:
+    """400 when an object names a key twice: JSON parsers keep one of the two silently (orjson the last),
+    so what we store could differ from what a client, a proxy or a signature checked. A second parse with
+    the standard library (about 1.7 times orjson's time), after orjson has vouched for the body."""
+    try:
+        json.loads(body, object_pairs_hook=_unique)
+    except _DuplicateKey as exc:
+        raise BadRequest(f"A JSON object names the key {str(exc)[:60]!r} more than once") from None
 
 
 def dumps(value: Any) -> bytes:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal, Protocol
 
 import anyio
@@ -30,6 +30,7 @@ from shared.fhir.audit import (
 )
 from shared.fhir.capability import capability_statement
 from shared.fhir.errors import (
+    ClientThrottled,
     FhirError,
     Forbidden,
     PayloadTooLarge,
@@ -54,7 +55,10 @@ class Authenticator(Protocol):
 
 
 class RateLimiter(Protocol):
-    def check(self, client_id: str) -> None: ...
+    def check(self, client_id: str) -> int | None:
+        """Count one request (raise ``TooManyRequests`` over the limit); may return how many earlier
+        429s were not audited (``ClientThrottled``), for this request's AuditEvent to carry."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -185,8 +189,8 @@ class FhirKernel:
         except Unauthorized as exc:
             await self.audit_unauthenticated(request, record, exc)
             raise
-        except RefusalsThrottled:
-            raise
+        except (RefusalsThrottled, ClientThrottled):
+            raise  # counted, not audited one by one
         except TooManyRequests as exc:  # an authenticator that limits itself names the caller first
             known: Principal | None = getattr(state, "principal", None)
             if known is None:
@@ -197,7 +201,10 @@ class FhirKernel:
         ctx = self._context(request, principal)
         if self.rate_limiter is not None:
             try:
-                self.rate_limiter.check(principal.client_id)
+                unaudited = self.rate_limiter.check(principal.client_id) or 0
+                ctx = replace(ctx, unaudited_before=ctx.unaudited_before + unaudited)
+            except ClientThrottled:
+                raise
             except TooManyRequests as exc:
                 await self.audit_failure(ctx, record, exc)
                 raise
@@ -221,7 +228,12 @@ class FhirKernel:
     def _context(self, request: Request, principal: Principal) -> RequestContext:
         state = request.state
         return RequestContext(
-            principal, state.request_id, state.correlation_id, self.service, state.request_id_supplied
+            principal,
+            state.request_id,
+            state.correlation_id,
+            self.service,
+            state.request_id_supplied,
+            unaudited_before=getattr(state, "throttled_unaudited", 0) or 0,
         )
 
     async def audit_unauthenticated(self, request: Request, record: AuditRecord, exc: FhirError) -> None:

@@ -14,6 +14,7 @@ from fhir.resources.R4B import get_fhir_model_class as _r4b_class
 from fhir.resources.STU3 import get_fhir_model_class as _stu3_class
 from pydantic import ValidationError
 
+from shared.fhir.bindings import binding_issues
 from shared.fhir.errors import InvalidResource
 
 FHIR_VERSION = "4.0.1"
@@ -101,7 +102,12 @@ def validate_resource(resource: Any, expected_type: str | None = None) -> Any:
         klass = model_class(resource["resourceType"])
     else:
         klass = object
-    return _validate(klass, resource, expected_type, "R4")
+    model = _validate(klass, resource, expected_type, "R4")
+    if issues := binding_issues(resource):
+        raise InvalidResource(
+            f"The {resource['resourceType']} has codes outside their value sets", issues=issues[:20]
+        )
+    return model
 
 
 def validate_stu3_resource(resource: Any, expected_type: str | None = None) -> Any:

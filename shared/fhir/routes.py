@@ -12,7 +12,7 @@ from starlette.responses import Response
 from shared.fhir.audit import AuditRecord
 from shared.fhir.bundles import history_bundle, searchset_bundle
 from shared.fhir.errors import BadRequest, Forbidden, InvalidResource, PreconditionFailed
-from shared.fhir.http import etag_version, id_path, resource_response, version_number
+from shared.fhir.http import etag_version, id_path, resource_response, search_form, version_number
 from shared.fhir.jsonio import FhirResponse
 from shared.fhir.search import parse_search
 from shared.fhir.tenancy import check_writable
@@ -150,8 +150,7 @@ def _add_resource_routes(router: APIRouter, kernel: FhirKernel, config: Resource
             ctx = await kernel.context(request, rt, "s")
             items = list(request.query_params.multi_items())
             if request.method == "POST":
-                form = await request.form()
-                items += [(k, str(v)) for k, v in form.multi_items()]
+                items += await search_form(request)
             query = parse_search(rt, items, default_count=store.default_count, max_count=store.max_count)
             record = AuditRecord("search-type", rt, query=str(request.url.query))
             # What the request names is refused before anything is read: every _revinclude's type and
@@ -287,8 +286,15 @@ def _add_resource_routes(router: APIRouter, kernel: FhirKernel, config: Resource
 
             def work(conn: Connection) -> tuple[dict[str, Any], bool]:
                 check_writable(conn, ctx.tenants, rt, resource_id, resource)
+                # No update-as-create over REST: ids are assigned by POST, so an unknown id and another
+                # practice's answer the same 404 (neither probed nor squatted).
                 stored, created = store.update(
-                    conn, resource, tenants=ctx.tenants, practice=ctx.principal.practice, if_match=if_match
+                    conn,
+                    resource,
+                    tenants=ctx.tenants,
+                    practice=ctx.principal.practice,
+                    if_match=if_match,
+                    create=False,
                 )
                 kernel.write_provenance(conn, ctx, stored, "CREATE" if created else "UPDATE")
                 if config.on_write is not None:
@@ -304,7 +310,7 @@ def _add_resource_routes(router: APIRouter, kernel: FhirKernel, config: Resource
             methods=["PUT"],
             tags=tags,
             name=f"update-{rt}",
-            summary=f"Update (or create) a {rt}; honours If-Match",
+            summary=f"Update a {rt} (create with POST); honours If-Match",
             openapi_extra=fhir_body(rt),
         )
 

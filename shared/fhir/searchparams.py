@@ -7,6 +7,7 @@ walked; ``[x]`` choice elements are written with their suffixes). Services add t
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -16,6 +17,7 @@ SearchType = Literal["token", "reference", "string", "date"]
 
 __all__ = [
     "COMMON_PARAMS",
+    "UNRESOLVED_PATIENT",
     "IndexValue",
     "SearchParam",
     "date_range",
@@ -48,7 +50,13 @@ COMMON_PARAMS = {
     "_lastUpdated": SearchParam("_lastUpdated", "date", ("meta.lastUpdated",), "When last changed"),
 }
 
-_PATIENT_PATHS = ("subject.reference", "patient.reference", "beneficiary.reference", "for.reference")
+_PATIENT_PATHS = (
+    "subject.reference",
+    "patient.reference",
+    "beneficiary.reference",
+    "for.reference",
+    "participant.actor.reference",  # an Appointment's patient is one of its participants
+)
 
 TARGET_PATIENT_EXTENSION = "https://pain-review.example.org/fhir/StructureDefinition/target-patient"
 """On a Provenance: the patient its target belongs to. R4 puts a Provenance in a patient's compartment
@@ -156,20 +164,60 @@ def extract_index_values(resource: dict[str, Any]) -> list[IndexValue]:
     return rows
 
 
+UNRESOLVED_PATIENT = "Patient/#unresolved"
+"""The patient recorded for a resource whose patient reference names no ``Patient/<id>`` of ours (an
+identifier or display only): no such patient is ever enrolled, so service staff never see it (fails
+closed) while its practice still does. ``#`` cannot occur in an id, so no Patient can take its place."""
+
+_PATIENT_ELEMENTS = frozenset({"subject", "patient", "beneficiary", "for"})
+_PATIENT_REFERENCE = re.compile(r"(?:^|/)Patient/([A-Za-z0-9\-\.]{1,64})(?:/_history/[^/]+)?$")
+
+
+def _patient_reference(element: Any, *, typed_only: bool) -> str | None:
+    """``Patient/<id>`` for a Reference to a patient, whether relative, absolute
+    (``https://.../Patient/<id>``) or versioned; ``UNRESOLVED_PATIENT`` for one to a patient by
+    identifier or display only; ``None`` for a reference to anything else."""
+    if not isinstance(element, dict):
+        return None
+    reference = element.get("reference")
+    if isinstance(reference, str) and reference:
+        if reference.startswith("urn:"):  # a Bundle-local reference, resolved before anything is stored
+            return None
+        path = reference.split("?", 1)[0]  # a conditional reference names the type before its query
+        match = _PATIENT_REFERENCE.search(path)
+        if match is not None:
+            return f"Patient/{match.group(1)}"
+        return UNRESOLVED_PATIENT if "Patient" in path.split("/") else None
+    kind = element.get("type")
+    if (kind == "Patient" or (kind is None and not typed_only)) and (
+        element.get("identifier") or element.get("display")
+    ):
+        return UNRESOLVED_PATIENT
+    return None
+
+
 def patient_of(resource: dict[str, Any]) -> str | None:
-    """The patient compartment a resource belongs to ("Patient/<id>"), when it names one."""
+    """The patient compartment a resource belongs to ("Patient/<id>"), when it names one; a reference
+    that names a patient only by identifier (or any other way we cannot resolve) gives
+    ``UNRESOLVED_PATIENT``, so that a resource about a patient always records one."""
     if resource["resourceType"] == "Patient":
         return f"Patient/{resource['id']}" if resource.get("id") else None
+    unresolved = False
     for path in _PATIENT_PATHS:
-        for ref in _walk(resource, path.split(".")):
-            if isinstance(ref, str) and ref.startswith("Patient/"):
-                return ref
+        element_path = path.split(".")[:-1]  # the Reference elements, not their .reference strings
+        typed_only = element_path[-1] not in _PATIENT_ELEMENTS or len(element_path) > 1
+        for element in _walk(resource, element_path):
+            found = _patient_reference(element, typed_only=typed_only)
+            if found == UNRESOLVED_PATIENT:
+                unresolved = True
+            elif found is not None:
+                return found
     for extension in resource.get("extension") or ():
         if isinstance(extension, dict) and extension.get("url") == TARGET_PATIENT_EXTENSION:
             ref = (extension.get("valueReference") or {}).get("reference")
             if isinstance(ref, str) and ref.startswith("Patient/"):
                 return ref
-    return None
+    return UNRESOLVED_PATIENT if unresolved else None
 
 
 def _register_defaults() -> None:

@@ -107,8 +107,10 @@ class ResourceStore:
         tenants: Tenancy,
         practice: str,
         if_match: int | None = None,
+        create: bool = True,
     ) -> tuple[dict[str, Any], bool]:
-        """Replace a resource; create it when it does not exist (update-as-create).
+        """Replace a resource; create it when it does not exist (update-as-create), unless ``create`` is
+        False (the REST PUT): an id nobody holds then answers 404 exactly as another practice's id does.
 
         Returns the stored resource and whether it was created. ``if_match`` must equal the
         current version or the update fails with 412 and nothing changes.
@@ -122,7 +124,7 @@ class ResourceStore:
         if current is None or current.practice not in tenants:
             if if_match is not None:
                 raise PreconditionFailed(f"{resource_type}/{resource_id} does not exist (If-Match given)")
-            if current is not None:  # someone else's id: do not reveal it exists
+            if current is not None or not create:  # someone else's id, or none: the same answer
                 raise NotFound(f"{resource_type}/{resource_id} is not known")
             return self._write(
                 conn, resource, practice=practice, version=1, method="PUT", insert_new=True

@@ -32,7 +32,9 @@ class CorrelationMiddleware:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or "request_id" in scope.get("state", {}):
+            # An outer CorrelationMiddleware (the embedded process around a mounted service) already
+            # gave this request its ids and echoes them: one request, one id.
             await self.app(scope, receive, send)
             return
         supplied = _header(scope, b"x-request-id")

@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from painreview.demo import run_demo
+from painreview.simulator_app import TOKEN_FILE
 from shared.auth import AuthSettings, mint_local_token
 from tests.e2e.conftest import check_embedded_audit_trail, free_port, wait_healthy
 
@@ -128,7 +129,10 @@ def test_the_whole_pathway_runs_from_referral_to_prescription_and_mesh_document(
     assert httpx.get(f"{base}/gp-simulator/healthz", timeout=5).status_code == 200
     token = mint_local_token(AuthSettings(var_dir=workdir / "var"), practice="A81001", scope="system/*.cruds")
     lines: list[str] = []
-    facts = run_demo(base, token=token, practice="A81001", mesh_url=mesh_sandbox, echo=lines.append)
+    sim_token = (workdir / "var" / TOKEN_FILE).read_text().strip()  # as `pain-review up` keeps it
+    facts = run_demo(
+        base, token=token, practice="A81001", mesh_url=mesh_sandbox, echo=lines.append, sim_token=sim_token
+    )
     assert facts["nhs"].startswith("999")
     assert any("new prescription" in line for line in lines)
     # The approved step replaced the GP system's own authorisation: one active authorisation per medicine.

@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from painreview.demo import Pathway, parse_services, run_demo
-from tests.contract.deploy.compose import app_processes
+from tests.contract.deploy.compose import app_processes, load_compose
 from tests.e2e.production import ProductionStack, production_stack
 
 pytestmark = pytest.mark.e2e
@@ -62,6 +62,7 @@ def test_the_whole_pathway_runs_on_separate_processes_and_a_withdrawal_score_pau
             mesh_url=stack.mesh_url,
             echo=lines.append,
             services=stack.services,
+            sim_token=load_compose(environ={})["services"]["gp-simulator"]["environment"]["GPSIM_TOKEN"],
         )
         print(stack.timings)
         print("\n".join(lines))

@@ -11,10 +11,11 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from fastapi import FastAPI, HTTPException
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from services.gpconnect.simulator.gp_api import gp_api_router
+from services.gpconnect.simulator.guard import MAX_BODY_BYTES, SimulatorGuard
 from services.gpconnect.simulator.population import SimPatient
 from services.gpconnect.simulator.state import Faults, PracticeState, Simulator
 
@@ -22,13 +23,18 @@ __all__ = ["SimulatorSettings", "create_simulator_app"]
 
 
 class SimulatorSettings(BaseSettings):
-    """``GPSIM_*``: which practices, how many patients each, the seed that makes them."""
+    """``GPSIM_*``: which practices, how many patients each, the seed that makes them; ``token``, the
+    bearer token every route but the health probes needs (``guard.py``). A development tool: refused when
+    ``environment`` is ``production``."""
 
     model_config = SettingsConfigDict(env_prefix="GPSIM_", extra="ignore")
 
     practices: str = "A81001,A81002"
     patients_per_practice: int = Field(default=3000, ge=1, le=100_000)
     seed: int = 1
+    token: SecretStr | None = None
+    max_body_bytes: int = Field(default=MAX_BODY_BYTES, ge=1024)
+    environment: str = "development"
 
     def practice_codes(self) -> tuple[str, ...]:
         return tuple(p.strip().upper() for p in self.practices.replace(" ", ",").split(",") if p.strip())
@@ -73,8 +79,13 @@ def _patient_json(patient: SimPatient) -> dict[str, Any]:
 
 
 def create_simulator_app(settings: SimulatorSettings | None = None, *, today: date | None = None) -> FastAPI:
-    """A GP practice simulator for ``settings.practices`` (default A81001, A81002; 3,000 patients each)."""
+    """A GP practice simulator for ``settings.practices`` (default A81001, A81002; 3,000 patients each),
+    behind its token (``settings.token``, required) and body limit."""
     settings = settings or SimulatorSettings()
+    if settings.environment == "production":
+        raise ValueError("The GP practice simulator is for development and tests, not production")
+    if settings.token is None:
+        raise ValueError("The GP practice simulator needs its own token: set GPSIM_TOKEN")
     sim = Simulator(
         settings.practice_codes(),
         seed=settings.seed,
@@ -82,6 +93,9 @@ def create_simulator_app(settings: SimulatorSettings | None = None, *, today: da
         today=today or datetime.now(UTC).date(),
     )
     app = FastAPI(title="GP practice simulator", version="0.1.0", description=__doc__)
+    app.add_middleware(
+        SimulatorGuard, token=settings.token.get_secret_value(), max_body_bytes=settings.max_body_bytes
+    )
     app.state.simulator = sim
     app.include_router(gp_api_router(sim))
 

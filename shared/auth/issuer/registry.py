@@ -12,7 +12,7 @@ from sqlalchemy import Engine, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from shared.auth.claims import CLIENT_ROLES, STAFF_ROLES, is_ods_code, narrow_scopes
-from shared.auth.issuer.tables import client_table, used_assertion_table
+from shared.auth.issuer.tables import client_table, token_refusal_table, used_assertion_table
 from shared.auth.jwks import public_keys
 
 
@@ -103,10 +103,43 @@ class ClientRegistry:
         )
 
     def set_disabled(self, client_id: str, disabled: bool = True) -> None:
+        """A disabled client gets no token (its tokens already issued live out their few minutes)."""
+        with self.engine.begin() as conn:
+            changed = conn.execute(
+                update(client_table).where(client_table.c.client_id == client_id).values(disabled=disabled)
+            ).rowcount
+        if not changed:
+            raise ClientRegistrationError(f"client {client_id!r} is not registered")
+
+    def replace_keys(self, client_id: str, jwks: dict[str, Any]) -> RegisteredClient:
+        """Rotate: ``jwks`` becomes the client's only keys, so an assertion signed with any other (a
+        leaked or retired key) is refused from now on."""
+        current = self.get(client_id)
+        if current is None:
+            raise ClientRegistrationError(f"client {client_id!r} is not registered")
+        rotated = RegisteredClient(
+            current.client_id,
+            current.practice,
+            current.role,
+            current.scopes,
+            jwks,
+            current.practices,
+            current.disabled,
+        )
+        if not jwks.get("keys"):
+            raise ClientRegistrationError("a rotation needs at least one new public key")
+        rotated.validate()
         with self.engine.begin() as conn:
             conn.execute(
-                update(client_table).where(client_table.c.client_id == client_id).values(disabled=disabled)
+                update(client_table)
+                .where(client_table.c.client_id == client_id)
+                .values(jwks=json.dumps(jwks))
             )
+        return rotated
+
+    def all(self) -> list[RegisteredClient]:
+        clients = [self.get(client_id) for client_id in sorted(self.ids())]
+        return [client for client in clients if client is not None]
 
     def use_assertion(self, client_id: str, jti: str, expires_at: int, now: int) -> bool:
         """Record a client assertion's ``jti``; ``False`` if this client already used it (a replay)."""
@@ -119,6 +152,26 @@ class ClientRegistry:
         except IntegrityError:
             return False
         return True
+
+    def record_refusal(self, *, address: str, claimed_client_id: str, error: str, description: str) -> None:
+        """Audit one refused token request (nothing of the assertion but the client id it claimed)."""
+        claimed = "".join(ch for ch in claimed_client_id if ch.isprintable())[:200]
+        with self.engine.begin() as conn:
+            conn.execute(
+                insert(token_refusal_table).values(
+                    address=address[:64],
+                    claimed_client_id=claimed,
+                    error=error[:40],
+                    description=description[:200],
+                )
+            )
+
+    def refusals(self, limit: int = 50) -> list[dict[str, Any]]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(token_refusal_table).order_by(token_refusal_table.c.id.desc()).limit(limit)
+            ).all()
+        return [dict(row._mapping) for row in rows]
 
     def ids(self) -> Iterable[str]:
         with self.engine.connect() as conn:

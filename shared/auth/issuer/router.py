@@ -12,6 +12,10 @@ from fastapi.responses import JSONResponse
 
 from shared.auth.claims import ALGORITHMS
 from shared.auth.issuer.service import JWT_BEARER, OAuthError, TokenIssuer
+from shared.auth.ratelimit import RateLimiter
+from shared.auth.settings import AuthSettings
+from shared.auth.verify import unverified_claims
+from shared.fhir.errors import TooManyRequests
 
 MAX_FORM_BYTES = 16 * 1024
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
@@ -55,9 +59,30 @@ async def _token_form(request: Request) -> dict[str, str]:
     return {name: values[0] for name, values in fields.items()}
 
 
-def issuer_router(issuer: TokenIssuer, *, prefix: str = "/auth") -> APIRouter:
-    """The token endpoint and the issuer's public JWKS; mount on the app serving ``issuer`` URLs."""
+def token_rate_limiter(settings: AuthSettings) -> RateLimiter:
+    """The token endpoint's limit per network address, from ``PAINREVIEW_AUTH_TOKEN_REQUESTS_*``."""
+    return RateLimiter.per_minute(settings.token_requests_per_minute, burst=settings.token_requests_burst)
+
+
+def _claimed_client(form: dict[str, str]) -> str:
+    try:
+        claimed = unverified_claims(form.get("client_assertion", "")).get("iss")
+    except ValueError:
+        return ""
+    return claimed if isinstance(claimed, str) else ""
+
+
+def issuer_router(
+    issuer: TokenIssuer, *, prefix: str = "/auth", rate_limiter: RateLimiter | None = None
+) -> APIRouter:
+    """The token endpoint and the issuer's public JWKS; mount on the app serving ``issuer`` URLs.
+
+    Token requests are limited per network address (``rate_limiter``; default 120 a minute, burst 60):
+    past it, 429 with ``Retry-After`` before the form is read. Every refused request within the limit
+    is audited in the issuer's database (``auth_token_refusal``: time, address, the client id the
+    assertion claimed, the error), never with the assertion."""
     router = APIRouter(prefix=prefix, tags=["auth"])
+    limiter = rate_limiter or RateLimiter.per_minute(120, burst=60)
 
     @router.post(
         "/token",
@@ -65,10 +90,27 @@ def issuer_router(issuer: TokenIssuer, *, prefix: str = "/auth") -> APIRouter:
         openapi_extra=_TOKEN_OPENAPI,
     )
     async def token(request: Request) -> JSONResponse:
+        address = request.client.host if request.client else "unknown"
+        try:
+            limiter.check(address)
+        except TooManyRequests as exc:
+            body = {
+                "error": "invalid_request",
+                "error_description": "too many token requests from this address",
+            }
+            return JSONResponse(body, status_code=429, headers={**NO_STORE, **(exc.headers or {})})
+        form: dict[str, str] = {}
         try:
             form = await _token_form(request)
             response = await run_in_threadpool(issuer.exchange, form)
         except OAuthError as error:
+            await run_in_threadpool(
+                issuer.registry.record_refusal,
+                address=address,
+                claimed_client_id=_claimed_client(form),
+                error=error.error,
+                description=error.description,
+            )
             return _oauth_error(error)
         return JSONResponse(response.body(), headers=NO_STORE)
 

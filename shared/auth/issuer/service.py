@@ -23,7 +23,13 @@ from shared.auth.claims import narrow_scopes
 from shared.auth.issuer.keys import IssuerKeys
 from shared.auth.issuer.registry import ClientRegistry, RegisteredClient
 from shared.auth.jwks import algorithm_for
-from shared.auth.verify import check_header, unverified_claims, unverified_header, verify_signed
+from shared.auth.verify import (
+    MAX_ACCESS_TOKEN_LIFETIME_S,
+    check_header,
+    unverified_claims,
+    unverified_header,
+    verify_signed,
+)
 
 log = logging.getLogger(__name__)
 
@@ -114,7 +120,11 @@ class TokenIssuer:
         practices: Iterable[str] | None = None,
         lifetime_s: int | None = None,
     ) -> str:
-        """Sign an access token for ``client`` carrying exactly ``scope`` (already narrowed)."""
+        """Sign an access token for ``client`` carrying exactly ``scope`` (already narrowed), living at
+        most ``MAX_ACCESS_TOKEN_LIFETIME_S`` (``ValueError`` for longer)."""
+        lifetime = lifetime_s or self.lifetime_s
+        if not 0 < lifetime <= MAX_ACCESS_TOKEN_LIFETIME_S:
+            raise ValueError(f"an access token lives 1 to {MAX_ACCESS_TOKEN_LIFETIME_S} seconds")
         now = int(self._clock())
         assigned = sorted(client.practices if practices is None else practices)
         claims: dict[str, Any] = {
@@ -123,7 +133,7 @@ class TokenIssuer:
             "aud": self.audience,
             "iat": now,
             "nbf": now,
-            "exp": now + (lifetime_s or self.lifetime_s),
+            "exp": now + lifetime,
             "jti": str(uuid.uuid4()),
             c.CLIENT_ID: client.client_id,
             c.SCOPE: scope,

@@ -13,6 +13,7 @@ from sqlalchemy import (
     Column,
     DateTime,
     Engine,
+    Integer,
     MetaData,
     PrimaryKeyConstraint,
     String,
@@ -45,6 +46,20 @@ used_assertion_table = Table(
     Column("jti", String(200), nullable=False),
     Column("expires_at", BigInteger, nullable=False, index=True),  # Unix seconds
     PrimaryKeyConstraint("client_id", "jti"),
+)
+
+
+# Refused token requests: when, from where, which client the (unverified) assertion named, and why;
+# never the assertion itself. Written for each refusal the token endpoint's rate limit lets through.
+token_refusal_table = Table(
+    "auth_token_refusal",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True),
+    Column("at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("address", String(64), nullable=False, default=""),
+    Column("claimed_client_id", String(200), nullable=False, default=""),
+    Column("error", String(40), nullable=False),
+    Column("description", String(200), nullable=False),
 )
 
 

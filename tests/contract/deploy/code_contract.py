@@ -14,6 +14,9 @@ from pydantic_settings import BaseSettings
 
 from painreview.cli import main
 from painreview.registry import SERVICES
+from painreview.simulator_app import SIMULATOR_CREDENTIALS_REF
+from services.gpconnect.credentials import SECRET_ENV_PREFIX
+from services.gpconnect.simulator import SimulatorSettings
 from shared.auth.settings import AuthSettings
 
 __all__ = [
@@ -52,7 +55,17 @@ def settings_variables(settings: type[BaseSettings]) -> set[str]:
 
 SERVICE_VARIABLES = {name: settings_variables(entry.settings) for name, entry in SERVICES.items()}
 AUTH_VARIABLES = settings_variables(AuthSettings)
-KNOWN_VARIABLES = set().union(*SERVICE_VARIABLES.values(), AUTH_VARIABLES, CLI_VARIABLES, OTEL_VARIABLES)
+SIMULATOR_VARIABLES = settings_variables(SimulatorSettings)
+# gpconnect's secret store: GPCONNECT_SECRET_<REF> for the references practices are registered with.
+SECRET_VARIABLES = {f"{SECRET_ENV_PREFIX}{SIMULATOR_CREDENTIALS_REF}"}
+KNOWN_VARIABLES = set().union(
+    *SERVICE_VARIABLES.values(),
+    AUTH_VARIABLES,
+    CLI_VARIABLES,
+    OTEL_VARIABLES,
+    SIMULATOR_VARIABLES,
+    SECRET_VARIABLES,
+)
 
 
 def resolve(args: tuple[str, ...]) -> click.Command:

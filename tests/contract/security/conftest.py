@@ -57,7 +57,9 @@ class Tokens:
 
     def sign(self, claims: dict[str, Any], key: Any = None) -> str:
         key = key or self.keys.signing_key()
-        return jwt.encode({"alg": "ES384", "kid": key.kid}, claims, key, algorithms=["ES384"])
+        return jwt.encode(
+            {"alg": "ES384", "kid": key.kid, "typ": "at+jwt"}, claims, key, algorithms=["ES384"]
+        )
 
     def valid(self, practice: str = "A81001", scope: str = "system/*.cruds", role: str = "gp-system") -> str:
         return self.sign(self.claims(practice, scope, role))

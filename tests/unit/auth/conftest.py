@@ -70,7 +70,7 @@ def hs256_with_public_key(key: Key, claims: dict[str, Any]) -> str:
 
 def sign(key: Key, claims: dict[str, Any], alg: str | None = None, **header: Any) -> str:
     alg = alg or ("RS384" if isinstance(key, RSAKey) else "ES384")
-    return jwt.encode({"alg": alg, "kid": key.kid, **header}, claims, key, algorithms=[alg])
+    return jwt.encode({"alg": alg, "kid": key.kid, "typ": "at+jwt", **header}, claims, key, algorithms=[alg])
 
 
 def access_claims(**overrides: Any) -> dict[str, Any]:

@@ -31,7 +31,7 @@ def anyio_backend():
 
 
 def fhir_adapter(client: httpx.AsyncClient, base: str = BASE, supplier: str = "gpconnect-fhir"):
-    practice = PracticeConfig("A81001", supplier, base, mesh_mailbox="X26ABC2")
+    practice = PracticeConfig("A81001", supplier, base, "UNIT_SIMULATOR", mesh_mailbox="X26ABC2")
     cls = GpConnectFhirAdapter if supplier == "gpconnect-fhir" else EmisStyleAdapter
     return cls(practice, client, lambda url, p: None, FakeDocumentChannel())
 
@@ -106,9 +106,19 @@ async def test_writes_carry_the_idempotency_key_and_the_patients_nhs_number():
 
 
 # ---- against the simulator's real endpoints -------------------------------------------------------
+SIM_TOKEN = "unit-test-simulator-token"
+SIM_AUTH = {"Authorization": f"Bearer {SIM_TOKEN}"}
+
+
 @pytest.fixture(scope="module")
 def simulator():
-    return create_simulator_app(SimulatorSettings(practices="A81001,A81002", patients_per_practice=40))
+    settings = SimulatorSettings(practices="A81001,A81002", patients_per_practice=40, token=SIM_TOKEN)
+    return create_simulator_app(settings)
+
+
+@pytest.fixture(autouse=True)
+def simulator_credentials(monkeypatch):
+    monkeypatch.setenv("GPCONNECT_SECRET_UNIT_SIMULATOR", SIM_TOKEN)
 
 
 def cohort_patient(simulator, ods: str):
@@ -129,7 +139,7 @@ async def test_both_supplier_styles_read_task_and_prescribe_against_the_simulato
             task_requested().data, patient.nhs_number, idempotency_key=f"{supplier}-t"
         )
         assert await adapter.task_decision(task_id) is None
-        await client.post(f"{base}/inbox/{task_id}/approve", json={"reason": "Agreed"})
+        await client.post(f"{base}/inbox/{task_id}/approve", json={"reason": "Agreed"}, headers=SIM_AUTH)
         decision = await adapter.task_decision(task_id)
         assert decision is not None and decision.business_status == "approved" and decision.reason == "Agreed"
         current = patient.opioids[0].id  # the GP system's own authorisation, as read over GP Connect
@@ -141,10 +151,12 @@ async def test_both_supplier_styles_read_task_and_prescribe_against_the_simulato
             change, patient.nhs_number, idempotency_key=f"{supplier}-p"
         )
         assert first == again
-        changes = (await client.get(f"{base}/prescription-changes")).json()
+        changes = (await client.get(f"{base}/prescription-changes", headers=SIM_AUTH)).json()
         assert changes["duplicates"] == {}
         assert [c["authorisationId"] for c in changes["changes"]].count(first) == 1
-        meds = (await client.get(f"{base}/patients/{patient.nhs_number}")).json()["medications"]
+        meds = (await client.get(f"{base}/patients/{patient.nhs_number}", headers=SIM_AUTH)).json()[
+            "medications"
+        ]
         assert any(m["authorisationId"] == first and m["status"] == "active" for m in meds)
         assert next(m for m in meds if m["authorisationId"] == current)["status"] == "stopped"
         # The same authorisation again (it is stopped now), or one this system never issued: refused, so the
@@ -161,19 +173,20 @@ async def test_both_supplier_styles_read_task_and_prescribe_against_the_simulato
 async def test_a_poisoned_patients_writes_are_refused_for_good(simulator):
     patient = cohort_patient(simulator, "A81001")
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=simulator)) as client:
-        await client.put("http://sim/admin/faults", json={"poison_nhs_numbers": [patient.nhs_number]})
+        poison = {"poison_nhs_numbers": [patient.nhs_number]}
+        await client.put("http://sim/admin/faults", json=poison, headers=SIM_AUTH)
         adapter = fhir_adapter(client, "http://sim/practices/A81001")
         with pytest.raises(PermanentDeliveryError):
             await adapter.write_prescription_change(
                 prescription_changed().data, patient.nhs_number, idempotency_key="x"
             )
-        await client.put("http://sim/admin/faults", json={})
+        await client.put("http://sim/admin/faults", json={}, headers=SIM_AUTH)
 
 
 async def test_the_simulated_practice_holds_the_cohort_and_the_people_to_exclude(simulator):
     groups = {p.group for p in simulator.state.simulator.practice("A81001").patients.values()}
     big = create_simulator_app(
-        SimulatorSettings(practices="A81001", patients_per_practice=2000)
+        SimulatorSettings(practices="A81001", patients_per_practice=2000, token=SIM_TOKEN)
     ).state.simulator
     patients = list(big.practice("A81001").patients.values())
     assert {"cohort", "no-opioid"} <= groups

@@ -48,7 +48,10 @@ def test_a_published_code_system_is_shared_read_only_and_seeded_once(tmp_path: P
             assert client.delete("/fhir/CodeSystem/intervention", headers=headers).status_code == 404
         own = {**CODES, "id": "mine", "url": "https://a81001.example/CodeSystem/local"}
         headers = {"x-test-practice": "A81001", **FHIR}
-        assert client.put("/fhir/CodeSystem/mine", json=own, headers=headers).status_code == 201
+        assert (
+            client.put("/fhir/CodeSystem/mine", json=own, headers=headers).status_code == 404
+        )  # no PUT-create
+        assert client.post("/fhir/CodeSystem", json=own, headers=headers).status_code == 201
         other = {"x-test-practice": "B82002"}
         assert client.get("/fhir/CodeSystem", headers=other).json()["total"] == 1  # the shared one only
     engine.dispose()
