@@ -10,6 +10,7 @@ incomplete.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from decimal import ROUND_HALF_UP, Decimal
@@ -27,6 +28,7 @@ from shared.medicines.special import (
 )
 from shared.terminology import (
     DEFAULT_OME_FACTOR_TABLE,
+    DmdProduct,
     DrugClass,
     OmeFactorTable,
     ProductCatalogue,
@@ -47,6 +49,17 @@ __all__ = [
 INACTIVE_STATUSES = frozenset({"cancelled", "entered-in-error", "stopped", "completed", "not-taken"})
 _CENT = Decimal("0.01")
 _MICROGRAM_PER_HOUR = "microgram/hour"
+# A mass written in a dosage: in a compound product (co-codamol, Nurofen Plus, Tramacet, Targinact) it may be
+# the other ingredient's ("1g qds" of co-codamol is 2 tablets of paracetamol, not 1 g of codeine).
+_MASS_UNIT = r"(mg|g|grams?|milligrams?|micrograms?|mcg|ug|µg)\b"
+_MASS = re.compile(rf"(\d+(?:\.\d+)?)\s*{_MASS_UNIT}", re.IGNORECASE)
+_MASS_WORD = re.compile(rf"(?<![\w.]){_MASS_UNIT}|(?<=\d){_MASS_UNIT}", re.IGNORECASE)
+_HALF = Decimal("0.5")
+# An antagonist added against misuse (oxycodone with naloxone) is never prescribed by its own mass.
+_NEVER_DOSED_BY_MASS = frozenset({"naloxone"})
+_RESTATED_STRENGTH = re.compile(rf"\d+(?:\.\d+)?\s*{_MASS_UNIT}\s*/\s*\d+(?:\.\d+)?\s*{_MASS_UNIT}", re.I)
+MASS_IN_COMPOUND = "dose-mass-in-compound"
+PART_PATCH = "dose-part-patch"
 
 
 class OmeReason(StrEnum):
@@ -163,11 +176,24 @@ def medication_ome(
         text = f"Table {factors.table_id} has no factor for {product.ingredient} by the {product.route} route"
         return _not_computable(med, OmeReason.NO_FACTOR, text)
     form = DoseForm(product.per_unit, product.strength_per_unit, product.is_patch)
+    if set(product.with_ingredients) - _NEVER_DOSED_BY_MASS and _mass_is_ambiguous(product, dosages):
+        text = (
+            "A dose or maximum written as a mass cannot be read with certainty for a product of "
+            f"{product.ingredient} with {', '.join(product.with_ingredients)}: "
+            "the mass may be of either ingredient"
+        )
+        return _not_computable(med, f"{OmeReason.DOSAGE}:{MASS_IN_COMPOUND}", text, row.factor)
     amount = max_daily_amount(dosages, form)
     if isinstance(amount, DosageProblem):
         failed = _not_computable(med, f"{OmeReason.DOSAGE}:{amount.code}", amount.text, row.factor)
         return replace(failed, unread=amount.words)
     daily_dose, unit = _daily_dose(amount, form)
+    if product.is_patch and (daily_dose / product.strength_per_unit) % 1:
+        text = (
+            f"{n(daily_dose)} microgram/hour is not a whole number of {n(product.strength_per_unit)} "
+            "microgram/hour patches: a patch is not cut or partly worn, so the dose is not certain"
+        )
+        return _not_computable(med, f"{OmeReason.DOSAGE}:{PART_PATCH}", text, row.factor)
     per_dose = in_ingredient(amount.dose, _kind(amount), form) if amount.dose is not None else None
     if substitution_dose(med, per_dose[0] if per_dose else None):
         return _not_computable(med, OPIOID_SUBSTITUTION, SUBSTITUTION_TEXT)
@@ -189,6 +215,68 @@ def medication_ome(
         identified=med,
         reading=amount,
     )
+
+
+def _mg(value: str, unit: str) -> Decimal:
+    unit = unit.lower()
+    if unit.startswith(("mg", "milligram")):
+        return Decimal(value)
+    return Decimal(value) * 1000 if unit.startswith("g") else Decimal(value) / 1000
+
+
+def _masses(dosages: Sequence[Mapping[str, Any]]) -> list[Decimal] | None:
+    """Every dose or maximum the dosages write as a mass, in mg; ``None`` when a mass has no number read."""
+    found: list[Decimal] = []
+    for dosage in dosages:
+        text = " ".join(str(dosage.get(k) or "") for k in ("text", "patientInstruction"))
+        text = _RESTATED_STRENGTH.sub(" ", text)  # "TWO 30mg/500mg tablets": the product's strength restated
+        numbered = _MASS.findall(text)
+        if len(numbered) != len(_MASS_WORD.findall(text)):
+            return None  # "sixty mg": a mass whose number is in words
+        found += [_mg(value, unit) for value, unit in numbered]
+        quantities = [
+            d.get("doseQuantity") or (d.get("doseRange") or {}).get("high")
+            for d in dosage.get("doseAndRate") or []
+        ]
+        quantities.append((dosage.get("maxDosePerPeriod") or {}).get("numerator"))
+        for quantity in quantities:
+            unit = str((quantity or {}).get("unit") or (quantity or {}).get("code") or "").strip()
+            if quantity and re.fullmatch(_MASS_UNIT, unit, re.IGNORECASE):
+                if quantity.get("value") is None:
+                    return None
+                found.append(_mg(str(quantity["value"]), unit))
+    return found
+
+
+def _whole_units(mass: Decimal, per_unit: Decimal) -> bool:
+    """Whether ``mass`` is a whole or half number of units of ``per_unit`` mg each."""
+    return per_unit > 0 and (mass / per_unit / _HALF) % 1 == 0
+
+
+def _mass_is_ambiguous(product: DmdProduct, dosages: Sequence[Mapping[str, Any]]) -> bool:
+    """Whether a compound product's dosage writes a mass that may not be of its opioid.
+
+    A mass is read as the opioid's only when it is a whole (or half) number of the opioid's units and not of
+    any partner ingredient's (strengths from the product's dm+d name): "60mg" of co-codamol 30mg/500mg is 2
+    tablets of codeine; "1g" is 2 tablets of paracetamol, never 33 tablets of codeine. A liquid, a name that
+    gives no partner strength, or a mass fitting both (aspirin 400 mg, codeine 8 mg: "400mg") is ambiguous.
+    """
+    masses = _masses(dosages)
+    if masses is None:
+        return True
+    if not masses:
+        return False
+    partners = [_mg(v, u) for v, u in _MASS.findall(product.name)]
+    if product.strength in partners:
+        partners.remove(product.strength)
+    if not partners or product.per_unit == "ml":
+        return True
+    for mass in masses:
+        if not _whole_units(mass, product.strength_per_unit):
+            return True
+        if any(_whole_units(mass, partner / product.per_quantity) for partner in partners):
+            return True
+    return False
 
 
 def _kind(amount: DailyAmount) -> str:

@@ -290,3 +290,68 @@ def test_an_ingredient_missing_from_the_chosen_table_is_not_computable() -> None
         [request(DIHYDROCODEINE_30_TABLETS, dose(1, "tablet", 4))], factor_table="cdc-2022"
     )
     assert result.medications[0].reason_code == "no-factor" and result.incomplete
+
+
+@pytest.mark.parametrize(
+    "dosage",
+    [
+        {
+            "text": "1g qds"
+        },  # 1 g is 2 tablets of paracetamol; as codeine it was read as 4000 mg a day (OME 400)
+        {
+            "text": "2 qds max 2g a day"
+        },  # a paracetamol cap (4 tablets), never a codeine cap that does not bind
+        {"text": "sixty mg qds"},  # a mass whose number is in words
+        dose(1, "g", 4),  # structured, the same
+        dose(
+            2,
+            "tablet",
+            4,
+            maxDosePerPeriod={
+                "numerator": {"value": 2, "unit": "g"},
+                "denominator": {"value": 1, "unit": "d"},
+            },
+        ),
+    ],
+)
+def test_a_mass_that_may_be_the_partner_ingredients_in_a_compound_is_not_computable(
+    dosage: dict[str, Any],
+) -> None:
+    result = oral_morphine_equivalent([request(CO_CODAMOL_30_500_TABLETS, dosage)])
+    [med] = result.medications
+    assert not med.computable and result.incomplete
+    assert med.reason_code == f"{OmeReason.DOSAGE}:dose-mass-in-compound"
+
+
+def test_a_mass_that_only_the_opioid_fits_is_read_in_a_compound() -> None:
+    # co-codamol 30mg/500mg: 60 mg = 2 tablets of codeine (0.12 of paracetamol): 60 x 4 = 240 mg x 0.1 = 24
+    result = oral_morphine_equivalent([request(CO_CODAMOL_30_500_TABLETS, {"text": "60mg qds"})])
+    assert result.total_mg_per_day == Decimal("24.00") and not result.incomplete
+    # the product's strength restated in the text is not a dose: 2 tablets x 4 = 8 x 30 mg = 240 x 0.1 = 24
+    restated = {"text": "Take TWO 30mg/500mg tablets four times daily"}
+    assert oral_morphine_equivalent(
+        [request(CO_CODAMOL_30_500_TABLETS, restated)]
+    ).total_mg_per_day == Decimal("24.00")
+
+
+@pytest.mark.parametrize(
+    ("code", "dosage"),
+    [
+        (FENTANYL_75_PATCH, {"text": "25 micrograms/hour every 72 hours"}),  # a third of a 75 patch
+        (FENTANYL_50_PATCH, {"text": "apply half a patch every 3 days"}),
+        (BUPRENORPHINE_20_PATCH, dose(1.5, "patch")),
+    ],
+)
+def test_part_of_a_patch_is_not_computable(code: str, dosage: dict[str, Any]) -> None:
+    result = oral_morphine_equivalent([request(code, dosage)])
+    [med] = result.medications
+    assert not med.computable and result.incomplete
+    assert med.reason_code == f"{OmeReason.DOSAGE}:dose-part-patch"
+
+
+def test_a_rate_that_is_whole_patches_counts_them() -> None:
+    # fentanyl 50 microgram/hour patches, "100 micrograms/hour": 2 patches worn, 100 x 2.4 = 240
+    result = oral_morphine_equivalent(
+        [request(FENTANYL_50_PATCH, {"text": "100 micrograms/hour every 72 hours"})]
+    )
+    assert result.total_mg_per_day == Decimal("240.00")
