@@ -44,7 +44,10 @@ def simulator_token(var_dir: Path) -> str:
     if path.exists():
         return path.read_text(encoding="utf-8").strip()
     token = secrets.token_urlsafe(32)
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another process made it first: use theirs
+        return path.read_text(encoding="utf-8").strip()
     with os.fdopen(descriptor, "w", encoding="utf-8") as file:
         file.write(token + "\n")
     return token

@@ -5,10 +5,13 @@ credentials come only from the operator's secret store (``GPCONNECT_SECRET_<REF>
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import anyio
+import httpx
 import pytest
 from click.testing import CliRunner
 from fastapi.testclient import TestClient
@@ -16,8 +19,11 @@ from fastapi.testclient import TestClient
 from painreview.embedded import EmbeddedSystem, create_embedded_system
 from painreview.gp_cli import gp
 from services.gpconnect import repository
+from services.gpconnect.adapters import DeliveryError, FakeDocumentChannel, GpConnectFhirAdapter
 from services.gpconnect.credentials import bearer_token
+from services.gpconnect.practices import PracticeConfig
 from services.gpconnect.settings import GpconnectSettings
+from shared.auth.egress import OutboundTarget, RegisteredEndpoint, check_outbound_url
 from shared.auth.issuer import IssuerKeys
 from tests.security.conftest import Listener, Tokens, eventually
 
@@ -171,3 +177,32 @@ def test_the_secret_store_reads_only_its_prefix_or_its_directory(tmp_path: Path)
     assert bearer_token("A81002_GP", environ) == "from-the-mounted-secret"
     assert bearer_token("../A81002_GP", environ) is None
     assert bearer_token("A81001_GP", {**environ, "GPCONNECT_SECRET_A81001_GP": "t"}) == "t"
+
+
+def test_the_call_goes_to_the_address_the_guard_vetted_not_to_a_second_lookup(listener: Listener) -> None:
+    """DNS rebinding: a name that resolved to an allowed address when checked must not be looked up again
+    (and answer an internal one) when connecting. The name here resolves only in the guard's resolver."""
+    lookups: list[str] = []
+
+    def resolve(host: str, _port: int) -> list[str]:
+        lookups.append(host)
+        return ["127.0.0.1"]
+
+    endpoint = f"http://rebind.invalid:{listener.port}/gp"
+    practice = PracticeConfig("A81001", "gpconnect-fhir", endpoint, allow_private=True)
+
+    def guard(url: str, config: PracticeConfig) -> OutboundTarget:
+        allowed = [RegisteredEndpoint(config.endpoint, allow_private=True)]
+        return check_outbound_url(url, allowed, allow_insecure_http=True, resolve=resolve)
+
+    async def read() -> None:
+        async with httpx.AsyncClient(timeout=10) as client:
+            adapter = GpConnectFhirAdapter(practice, client, guard, FakeDocumentChannel())
+            with contextlib.suppress(DeliveryError):  # what the listener answers is beside the point
+                await adapter.read_record("9990000018", trace_id="rebinding")
+
+    anyio.run(read)
+    assert lookups == ["rebind.invalid"]
+    assert len(listener.requests) == 1
+    headers = {k.lower(): v for k, v in listener.requests[0]["headers"].items()}
+    assert headers["host"] == f"rebind.invalid:{listener.port}"

@@ -12,12 +12,13 @@ import httpx
 from services.gpconnect.adapters.base import PermanentDeliveryError, TransientDeliveryError
 from services.gpconnect.credentials import bearer_token
 from services.gpconnect.practices import PracticeConfig
-from shared.auth.egress import OutboundUrlRefused, RegisteredEndpoint, check_outbound_url
+from shared.auth.egress import OutboundTarget, OutboundUrlRefused, RegisteredEndpoint, check_outbound_url
 
 __all__ = ["HttpGpSystem", "OutboundGuard", "default_guard"]
 
-OutboundGuard = Callable[[str, PracticeConfig], None]
-"""Raises (``OutboundUrlRefused``) unless the URL may be called for this practice."""
+OutboundGuard = Callable[[str, PracticeConfig], OutboundTarget | None]
+"""Raises (``OutboundUrlRefused``) unless the URL may be called for this practice; returns the vetted
+target (the addresses it resolved to), which the call then connects to, or None (a test's guard)."""
 
 _RETRYABLE = frozenset({408, 425, 429, 500, 502, 503, 504})
 
@@ -27,13 +28,24 @@ def default_guard(allow_insecure_http: bool, allow_private: bool = False) -> Out
     loopback destinations only for a practice registered with ``allow_private`` or under the
     development allowance (``GPCONNECT_ALLOW_PRIVATE_ENDPOINTS``)."""
 
-    def guard(url: str, practice: PracticeConfig) -> None:
+    def guard(url: str, practice: PracticeConfig) -> OutboundTarget:
         allowed = [RegisteredEndpoint(practice.endpoint, allow_private=practice.allow_private)]
         if practice.bars_endpoint:
             allowed.append(RegisteredEndpoint(practice.bars_endpoint, allow_private=practice.allow_private))
-        check_outbound_url(url, allowed, allow_insecure_http=allow_insecure_http, allow_private=allow_private)
+        return check_outbound_url(
+            url, allowed, allow_insecure_http=allow_insecure_http, allow_private=allow_private
+        )
 
     return guard
+
+
+def _pinned(url: str, target: OutboundTarget) -> tuple[str, str, dict[str, Any]]:
+    """``url`` aimed at the first vetted address; the Host header; the TLS server name to verify."""
+    parts = httpx.URL(url)
+    name = f"[{parts.host}]" if ":" in parts.host else parts.host
+    host_header = name if parts.port is None else f"{name}:{parts.port}"
+    pinned = parts.copy_with(host=target.addresses[0].split("%", 1)[0])
+    return str(pinned), host_header, {"sni_hostname": parts.host}
 
 
 class HttpGpSystem:
@@ -65,11 +77,19 @@ class HttpGpSystem:
         """One request, vetted by the SSRF guard; raises a delivery error unless the answer is 2xx (or
         one of ``accept``)."""
         try:
-            await anyio.to_thread.run_sync(self._guard, url, self.practice)
+            target = await anyio.to_thread.run_sync(self._guard, url, self.practice)
         except OutboundUrlRefused as exc:
             raise PermanentDeliveryError(f"outbound call refused: {exc.diagnostics}") from None
+        request_url, extensions = url, dict[str, Any]()
+        if target is not None and target.addresses:
+            # Connect to the address the guard vetted, not to whatever a second DNS lookup says (DNS
+            # rebinding): the URL names the address, Host and TLS SNI/verification keep the name.
+            request_url, host_header, extensions = _pinned(url, target)
+            headers = {**headers, "Host": host_header}
         try:
-            response = await self.client.request(method, url, headers=headers, json=json)
+            response = await self.client.request(
+                method, request_url, headers=headers, json=json, extensions=extensions
+            )
         except httpx.TimeoutException as exc:
             raise TransientDeliveryError(f"{type(exc).__name__} calling the GP system") from None
         except httpx.TransportError as exc:
