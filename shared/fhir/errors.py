@@ -128,7 +128,15 @@ class Conflict(FhirError):
 
 
 class Duplicate(Conflict):
+    """A repeated ``X-Request-Id``. ``location``: where the original request's resource was stored
+    (``Type/id/_history/n``, relative to the FHIR base) when it is known; the route answering the repeat
+    turns it into the 409's ``Location`` header."""
+
     issue_code = "duplicate"
+
+    def __init__(self, diagnostics: str, *, location: str | None = None, **kwargs: Any) -> None:
+        super().__init__(diagnostics, **kwargs)
+        self.location = location
 
 
 class Gone(FhirError):

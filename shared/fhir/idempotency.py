@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from shared.fhir.errors import Duplicate
@@ -14,7 +14,7 @@ from shared.fhir.tables import request_table
 if TYPE_CHECKING:
     from shared.fhir.audit import RequestContext
 
-__all__ = ["claim"]
+__all__ = ["claim", "remember_location"]
 
 T = request_table
 DUPLICATE_TEXT = "the message has been identified as having already been processed."
@@ -37,4 +37,19 @@ def claim(conn: Connection, ctx: RequestContext) -> None:
         return
     row = {"practice": ctx.principal.practice, "request_id": ctx.request_id, "received_at": now_instant()}
     if conn.execute(_CLAIMS[conn.dialect.name], row).first() is None:
-        raise Duplicate(DUPLICATE_TEXT)
+        original = conn.execute(
+            select(T.c.location).where(T.c.practice == row["practice"], T.c.request_id == row["request_id"])
+        ).scalar()
+        raise Duplicate(DUPLICATE_TEXT, location=original)
+
+
+def remember_location(conn: Connection, ctx: RequestContext, location: str) -> None:
+    """Keep where the claimed request's resource was stored (``Type/id/_history/n``, relative to the FHIR
+    base), in the same transaction, so that a repeat's 409 can name it."""
+    if not ctx.request_id_supplied:
+        return
+    conn.execute(
+        update(T)
+        .where(T.c.practice == ctx.principal.practice, T.c.request_id == ctx.request_id)
+        .values(location=location)
+    )

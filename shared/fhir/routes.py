@@ -9,9 +9,10 @@ from fastapi import APIRouter, Request
 from sqlalchemy import Connection
 from starlette.responses import Response
 
+from shared.fhir import idempotency
 from shared.fhir.audit import AuditRecord
 from shared.fhir.bundles import history_bundle, searchset_bundle
-from shared.fhir.errors import BadRequest, Forbidden, InvalidResource, PreconditionFailed
+from shared.fhir.errors import BadRequest, Duplicate, Forbidden, InvalidResource, PreconditionFailed
 from shared.fhir.http import etag_version, id_path, resource_response, search_form, version_number
 from shared.fhir.jsonio import FhirResponse
 from shared.fhir.search import parse_search
@@ -126,10 +127,17 @@ def _add_resource_routes(router: APIRouter, kernel: FhirKernel, config: Resource
                 kernel.write_provenance(conn, ctx, stored, "CREATE")
                 if config.on_write is not None:
                     config.on_write(conn, ctx, stored, "create")
+                version = stored["meta"]["versionId"]
+                idempotency.remember_location(conn, ctx, f"{rt}/{stored['id']}/_history/{version}")
                 return stored, 201
 
-            stored, status = await kernel.run(ctx, AuditRecord("create", rt), work, write=True)
             base = kernel.base_url(request)
+            try:
+                stored, status = await kernel.run(ctx, AuditRecord("create", rt), work, write=True)
+            except Duplicate as repeat:
+                if repeat.location:  # the sender lost its 201: tell it where the original went
+                    repeat.headers["Location"] = f"{base}/{repeat.location}"
+                raise
             location = f"{base}/{rt}/{stored['id']}/_history/{stored['meta']['versionId']}"
             return resource_response(stored, status, location)
 

@@ -92,3 +92,15 @@ def create_enrolment_table_v2(op: Any) -> None:
 def drop_enrolment_table_v2(op: Any) -> None:
     op.drop_index("ix_fhir_enrolment_patient", table_name="fhir_enrolment")
     op.drop_table("fhir_enrolment")
+
+
+def add_request_location_v3(op: Any) -> None:
+    """Where an accepted create was stored (``Type/id/_history/n``): a repeated ``X-Request-Id`` is answered
+    409 with that ``Location``, so a sender that lost its 201 finds what it created without a search."""
+    with op.batch_alter_table("fhir_request") as batch:
+        batch.add_column(sa.Column("location", sa.String(255), nullable=True))
+
+
+def drop_request_location_v3(op: Any) -> None:
+    with op.batch_alter_table("fhir_request") as batch:
+        batch.drop_column("location")

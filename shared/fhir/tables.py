@@ -92,6 +92,7 @@ class RequestRow(SQLModel, table=True):
     practice: str = Field(sa_column=Column(String(16), primary_key=True))
     request_id: str = Field(sa_column=Column(String(128), primary_key=True))
     received_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    location: str | None = Field(default=None, sa_column=Column(String(255), nullable=True))
 
 
 class EnrolmentRow(SQLModel, table=True):

@@ -1,0 +1,22 @@
+"""The kernel's request table keeps where an accepted create was stored: a repeat's 409 carries it.
+
+Revision ID: gpconnect_0006
+Revises: gpconnect_0005
+"""
+
+from alembic import op
+
+from shared.fhir.schema import add_request_location_v3, drop_request_location_v3
+
+revision = "gpconnect_0006"
+down_revision = "gpconnect_0005"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    add_request_location_v3(op)
+
+
+def downgrade() -> None:
+    drop_request_location_v3(op)

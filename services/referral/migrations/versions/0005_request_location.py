@@ -1,0 +1,22 @@
+"""The kernel's request table keeps where an accepted create was stored: a repeat's 409 carries it.
+
+Revision ID: referral_0005
+Revises: referral_0004
+"""
+
+from alembic import op
+
+from shared.fhir.schema import add_request_location_v3, drop_request_location_v3
+
+revision = "referral_0005"
+down_revision = "referral_0004"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    add_request_location_v3(op)
+
+
+def downgrade() -> None:
+    drop_request_location_v3(op)
