@@ -385,7 +385,7 @@ class Pathway:
             return next((m for m in meds if m["replaces"] and m["status"] == "active"), None)
 
         med = self.wait("the new prescription in the GP record", probe)
-        meds = httpx.get(f"{self.sim}/patients/{self.facts['nhs']}", timeout=30).json()["medications"]
+        meds = self.gp.get(f"{self.sim}/patients/{self.facts['nhs']}", timeout=30).json()["medications"]
         active = [m for m in meds if m["status"] == "active" and m["group"] == med["group"]]
         if len(active) != 1:  # the change must replace the GP's authorisation, not sit beside it
             names = ", ".join(f"{m['authorisationId']} {m['medicine']}" for m in active)
