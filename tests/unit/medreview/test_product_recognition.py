@@ -182,3 +182,45 @@ def test_solpadeine_plus_and_migraleve_pink_have_their_codeine_strength() -> Non
     for name in ("Solpadeine Plus tablets", "Migraleve Pink tablets"):
         result = oral_morphine_equivalent([{**resource(name), "dosageInstruction": [{"text": "2 qds"}]}])
         assert result.total_mg_per_day == Decimal("6.40") and not result.incomplete, name
+
+
+@pytest.mark.parametrize(
+    "concept",
+    [
+        # the code of co-codamol 8mg/500mg tablets (42010211000001106) shown as 30mg/500mg: 24 or 6.4 mg OME?
+        {
+            "coding": [{"system": SNOMED, "code": "42010211000001106"}],
+            "text": "Co-codamol 30mg/500mg tablets",
+        },
+        {
+            "coding": [
+                {"system": SNOMED, "code": "42010211000001106", "display": "Co-codamol 30mg/500mg tablets"}
+            ]
+        },
+        # the code of co-codamol 30mg/500mg tablets named as dihydrocodeine
+        {"coding": [{"system": SNOMED, "code": "42009811000001101"}], "text": "Dihydrocodeine 30mg tablets"},
+    ],
+)
+def test_a_code_whose_name_says_another_opioid_product_is_not_counted(concept: dict[str, Any]) -> None:
+    request = {**resource(), "medicationCodeableConcept": concept, "dosageInstruction": [{"text": "2 qds"}]}
+    result = oral_morphine_equivalent([request])
+    [med] = result.medications
+    assert not med.computable and med.reason_code == UNRECOGNISED_OPIOID and result.incomplete
+
+
+def test_a_code_whose_name_agrees_is_counted() -> None:
+    # co-codamol 8mg/500mg, 2 qds: 8 x 8 = 64 mg codeine x 0.1 = 6.4
+    concept = {
+        "coding": [{"system": SNOMED, "code": "42010211000001106", "display": "Co-codamol 8mg/500mg tablets"}]
+    }
+    result = oral_morphine_equivalent(
+        [{**resource(), "medicationCodeableConcept": concept, "dosageInstruction": [{"text": "2 qds"}]}]
+    )
+    assert result.total_mg_per_day == Decimal("6.40") and not result.incomplete
+
+
+def test_oral_unit_dose_vials_are_oral() -> None:
+    # Oramorph 10mg/5ml oral solution unit dose vials, 5 ml qds: 20 ml x 2 mg/ml = 40 mg morphine x 1
+    name = "Morphine sulfate 10mg/5ml oral solution unit dose vials"
+    result = oral_morphine_equivalent([{**resource(name), "dosageInstruction": [{"text": "5ml qds"}]}])
+    assert result.total_mg_per_day == Decimal("40.00") and not result.incomplete
