@@ -29,13 +29,8 @@ MG_PER_DAY_PER_MICROGRAM_HOUR = Decimal("0.024")  # a patch's µg/h x 24 h / 100
 
 # Computable by hand, refused by the engine (the less harmful kind of discrepancy): why it refuses.
 ENGINE_REFUSES = {
-    "H022": "'at onset' (a first dose) is not read",
-    "H058": "'x2' for a dose of two is not read",
-    "H066": "'5mls' (ml with a plural s) is not read",
-    "H117": "'every third day' is not read",
-    "H118": "'25mcg/hr' written without spaces is not read",
+    "H058": "'x2' is not read: a dose of two, or twice (as in '1 x2 daily')? not certain",
     "H142": "a misspelling ('twcie') is an unknown word: never guessed",
-    "H143": "'teaspoonful' (5 ml) is not read",
 }
 
 
