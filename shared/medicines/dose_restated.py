@@ -1,20 +1,22 @@
-"""Doses written twice: a stated daily total with the units that make it up, and a count with its strength.
+"""Doses written twice: a stated daily total and its units, a count with its strength, a schedule.
 
 Pure; used by :mod:`shared.medicines.dose_text`. "110 mg morphine a day: 1 x 100 mg tablet + 1 x 10 mg tablet,
 in divided doses as the prescriber directs" (as this service writes a taper step, which comes back from the
 GP record as text alone) is read when its parts add up; "two 30mg/500mg tablets" is two tablets when 30 mg is
-the product's strength. Either refused when the two writings disagree.
+the product's strength. Either refused when the two writings disagree. A schedule that may be written twice
+("1 qds 1 qds") is refused rather than added up.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from decimal import Decimal
 
 from shared.medicines.amounts import MG, RATE, DailyAmount, DosageProblem, DoseForm, n
-from shared.medicines.dose_words import NUM
+from shared.medicines.dose_words import NUM, Token
 
-__all__ = ["stated_total", "strength_restated"]
+__all__ = ["schedule_repeated", "stated_total", "strength_restated"]
 
 
 def _label(kind: str, form: DoseForm) -> str:
@@ -68,3 +70,26 @@ def strength_restated(normal: str, form: DoseForm, text: str) -> str | DosagePro
         return DosageProblem(
             "dose-inconsistent", f"The strength written differs from the product's in '{text}'", words
         )
+
+
+def schedule_repeated(
+    schedules: Sequence[Sequence[Token]], form: DoseForm, text: str
+) -> DosageProblem | None:
+    """Doses (each with its schedule's tokens) that may say one schedule twice, which adding up would double.
+
+    "1 qds 1 qds", "1-2 qds, 2 qds" (two doses each with a daily frequency) and "2 tablets twice a day, 1 in
+    the morning and 1 at night" (a frequency and times of day that may restate it) are not added up; a dose
+    with a frequency plus a dose at one time of day ("1 tds and 2 at night") still is.
+    """
+    if form.is_patch:
+        return None
+    scheduled = sum(1 for s in schedules if any(t.kind in ("frequency", "interval") for t in s))
+    timed = sum(
+        1
+        for s in schedules
+        if not any(t.kind in ("frequency", "interval") for t in s) and any(t.kind == "time-of-day" for t in s)
+    )
+    if scheduled > 1 or (scheduled and timed > 1):
+        sentence = f"Doses in '{text}' may repeat one schedule: adding them up is not certain"
+        return DosageProblem("dose-repeated", sentence)
+    return None

@@ -36,7 +36,7 @@ from shared.medicines.amounts import (
     in_ingredient,
     n,
 )
-from shared.medicines.dose_restated import stated_total, strength_restated
+from shared.medicines.dose_restated import schedule_repeated, stated_total, strength_restated
 from shared.medicines.dose_words import Token, normalise, tokens
 
 __all__ = ["read_dosage_text"]
@@ -170,6 +170,9 @@ def _phase(
         return groups
     if not groups:
         return _problem("dose-quantity-missing", f"No dose quantity could be read in '{text}'")
+    repeated = schedule_repeated([g.schedule for g in groups], form, text)
+    if repeated is not None:
+        return repeated
     parts: list[tuple[Decimal, str, Decimal, Decimal | None]] = []  # daily, kind, dose, per day
     for group in groups:
         unit = group.quantity.unit

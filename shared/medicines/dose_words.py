@@ -70,16 +70,21 @@ def normalise(text: str) -> str:
     t = re.sub(r"\bhalf\s+(?:of\s+)?(?:a|an|1)\b|\ba\s+half\b|\bhalf\b", "0.5", t)
     t = re.sub(r"(?<![\w.])(i{1,3})(?:\s*-\s*(i{1,3}))?(?![\w.])", _latin, t)
     t = re.sub(r"(?<![\w.])(\.\d)", r"0\1", t)
-    t = re.sub(r"\b(?:micrograms?|mcg|ug)\s*(?:/|per|an|a|each)\s*(?:hour|hr|h)\b", "microgram/hour", t)
-    t = re.sub(r"\b(?:micrograms?|mcg|ug)\b", "microgram", t)
+    t = re.sub(
+        r"(?:(?<=\d)|\b)(?:micrograms?|mcg|ug)\s*(?:/|per|an|a|each)\s*(?:hour|hr|h)\b", " microgram/hour", t
+    )
+    t = re.sub(r"(?:(?<=\d)|\b)(?:micrograms?|mcg|ug)\b", " microgram", t)  # "25mcg/hr", "200mcg"
     t = re.sub(r"(?<=[a-z])-(?=[a-z])", " ", t)  # "twice-daily", "four-hourly"
     t = re.sub(r"(?<=\d)(?=(?:od|bd|tds|qds|tid|qid|bid|prn|nocte|mane)\b)", " ", t)  # "1bd", "2qds"
     t = re.sub(r"(?:(?<=\d)|\b)(?:hrly|hly)\b", " hourly", t)
     t = re.sub(r"\b(?:milligrams?|mgs)\b", "mg", t)
-    t = re.sub(r"\b(?:millilitres?|milliliters?|mls)\b", "ml", t)
+    t = re.sub(
+        r"(?:(?<=\d)|\b)(?:millilitres?|milliliters?|mls|ml's)(?![\w'])", " ml", t
+    )  # "5mls", "10 ml's"
     t = re.sub(r"(\d)\s*(?:grams?|gm)\b", r"\1 g", t)
     t = re.sub(rf"({NUM})\s+5\s*ml\s+spoonfuls?\b", lambda m: f"{Decimal(m[1]) * 5} ml", t)
     t = re.sub(r"\b5\s*ml\s+spoonfuls?\b", "5 ml", t)
+    t = re.sub(rf"({NUM})\s*(?:x\s*)?(?:5\s*ml\s+)?teaspoonfuls?\b", lambda m: f"{Decimal(m[1]) * 5} ml", t)
     t = re.sub(r"\b(?:a|one|1)\s+(?:new|fresh)\s+patch\b", "1 patch", t)
     t = re.sub(rf"\ban?\s+(?=(?:{UNITS})\b)", "1 ", t)
     return " ".join(t.split())
@@ -193,7 +198,12 @@ _RULES: tuple[tuple[re.Pattern[str], _Make], ...] = tuple(
         (rf"{_RANGE}\s*-?\s*hourly", _ranged("interval")),
         (r"every\s+hour|hourly", _fixed("interval", "1")),
         (rf"every\s+{_RANGE}\s*(?:days?|weeks?)", _interval_days),
-        (r"every\s+other\s+day|on\s+alternate\s+days|alternate\s+days", _every_days("2")),
+        (
+            r"every\s+other\s+day|on\s+alternate\s+days|alternate\s+days|every\s+second\s+day",
+            _every_days("2"),
+        ),
+        (r"every\s+third\s+day", _every_days("3")),
+        (r"every\s+fourth\s+day", _every_days("4")),
         (r"twice\s+(?:a|per|each|every)\s+week|twice\s+weekly|twice-weekly", _every_days("3.5")),
         (r"(?:once\s+)?(?:a|per|each|every)\s+week|once\s+weekly|once-weekly|weekly", _every_days("7")),
         (r"every\s+fortnight|fortnightly", _every_days("14")),
@@ -218,7 +228,8 @@ _RULES: tuple[tuple[re.Pattern[str], _Make], ...] = tuple(
         ),
         (
             r"now|stat|immediately|initially|at\s+first|first\s+dose|to\s+start(?:\s+with)?|loading\s+dose"
-            r"|straight\s+away|at\s+once|on\s+day\s+1",
+            r"|straight\s+away|at\s+once|on\s+day\s+1|at\s+(?:the\s+)?onset(?:\s+of\s+(?:an?\s+|the\s+)?(?:migraine|attack|pain"
+            r"|headache))?",
             _fixed("loading"),
         ),
         (r"then|followed\s+by|thereafter|after\s+that", _fixed("then")),

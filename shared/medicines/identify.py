@@ -117,6 +117,23 @@ def _by_dmd_code(
     return _opioid(reference, name or entry.term, by, product, ingredient[0] if ingredient else None, code)
 
 
+def _named_otherwise(product: DmdProduct, names: list[str], catalogue: ProductCatalogue) -> bool:
+    """Whether an opioid's text or display names another opioid or another strength than its code's product.
+
+    "Co-codamol 30mg/500mg tablets" shown for the code of co-codamol 8mg/500mg: which one the patient takes is
+    not certain, so neither is counted (the code alone would read the dose almost four times too low).
+    """
+    if product.drug_class is not DrugClass.OPIOID:
+        return False
+    for candidate in names:
+        named = parse_medicine_name(candidate, catalogue)
+        if named is None or named.drug_class is not DrugClass.OPIOID:
+            continue
+        if (named.ingredient, named.strength_per_unit) != (product.ingredient, product.strength_per_unit):
+            return True
+    return False
+
+
 def identify_medication(
     resource: Mapping[str, Any],
     catalogue: ProductCatalogue,
@@ -141,12 +158,16 @@ def identify_medication(
     for code in codes:
         product = catalogue.lookup(code)
         if product is not None:
+            if _named_otherwise(product, names, catalogue):
+                return _opioid(reference, name, IdentifiedBy.CODE, None, product.ingredient, code)
             by = IdentifiedBy.CODE
             return IdentifiedMedication(reference, name or product.name, by, product, product.ingredient,
                                         product.drug_class, code=code)  # fmt: skip
     for code in codes:
         found = _by_dmd_code(code, reference, name, IdentifiedBy.CODE, catalogue)
         if found is not None:
+            if found.product is not None and _named_otherwise(found.product, names, catalogue):
+                return _opioid(reference, found.name, IdentifiedBy.CODE, None, found.ingredient, code)
             return found
     substance = next((catalogue.ingredient_codes[c] for c in codes if c in catalogue.ingredient_codes), None)
     if substance is not None and not names:  # an opioid ingredient's code alone names no product

@@ -2,7 +2,8 @@
 
 Pure. Maxima in ``shared/terminology/data/licensed-daily-maxima.csv`` (BNF). An ingredient's daily total is
 summed over every computable medicine containing it; paracetamol is counted from the partner strength in
-the product's name (co-codamol 30mg/500mg: 500 mg a tablet) times the units taken a day.
+the product's name (co-codamol 30mg/500mg: 500 mg a tablet) times the units taken a day, plus paracetamol
+prescribed on its own alongside a combination (``OmeResult.paracetamol``).
 """
 
 from __future__ import annotations
@@ -71,6 +72,10 @@ def above_licensed_maximum(result: OmeResult) -> tuple[LicensedExcess, ...]:
         for ingredient, amount in amounts.items():
             totals[ingredient] = totals.get(ingredient, Decimal(0)) + amount
             evidence.setdefault(ingredient, []).append(med.reference)
+    if "paracetamol" in totals:  # paracetamol taken on its own counts with a combination's
+        for reference, amount in result.paracetamol:
+            totals["paracetamol"] += amount
+            evidence["paracetamol"].append(reference)
     maxima = licensed_maxima()
     excesses = []
     for ingredient, total in sorted(totals.items()):

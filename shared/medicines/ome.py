@@ -20,6 +20,7 @@ from typing import Any
 from shared.medicines.amounts import MG, RATE, UNIT, DailyAmount, DosageProblem, DoseForm, in_ingredient, n
 from shared.medicines.dosage import max_daily_amount
 from shared.medicines.identify import IdentifiedMedication, identify_medication
+from shared.medicines.paracetamol import plain_paracetamol_mg_per_day
 from shared.medicines.special import (
     OPIOID_SUBSTITUTION,
     SUBSTITUTION_TEXT,
@@ -128,6 +129,7 @@ class OmeResult:
     factor_table_version: str
     others: tuple[IdentifiedMedication, ...] = ()
     excluded: tuple[str, ...] = ()
+    paracetamol: tuple[tuple[str, Decimal], ...] = ()  # (reference, mg a day) of paracetamol taken on its own
 
     @property
     def not_assessed(self) -> tuple[IdentifiedMedication, ...]:
@@ -311,6 +313,7 @@ def oral_morphine_equivalent(
     opioids: list[MedicationOme] = []
     others: list[IdentifiedMedication] = []
     excluded: list[str] = []
+    paracetamol: list[tuple[str, Decimal]] = []
     for index, resource in enumerate(resources):
         med = identify_medication(
             resource, catalogue, medications=medications, fallback_reference=f"#{index}"
@@ -321,6 +324,9 @@ def oral_morphine_equivalent(
             opioids.append(medication_ome(med, _dosages(resource), factors))
         else:
             others.append(med)
+            plain = plain_paracetamol_mg_per_day(med.name, _dosages(resource))
+            if plain is not None:
+                paracetamol.append((med.reference, plain))
     total = sum((m.ome_mg_per_day for m in opioids if m.ome_mg_per_day is not None), Decimal(0))
     return OmeResult(
         total_mg_per_day=total.quantize(_CENT),
@@ -330,4 +336,5 @@ def oral_morphine_equivalent(
         factor_table_version=factors.version,
         others=tuple(others),
         excluded=tuple(excluded),
+        paracetamol=tuple(paracetamol),
     )

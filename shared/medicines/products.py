@@ -41,7 +41,7 @@ _LIQUID = re.compile(
 _OTHER_ROUTES = (
     (re.compile(r"buccal|oromucosal"), "buccal"),
     (re.compile(r"nasal"), "nasal"),
-    (re.compile(r"inject|ampoule|infusion|vial"), "parenteral"),
+    (re.compile(r"inject|ampoule|infusion|(?<!unit dose )vial"), "parenteral"),  # not oral unit dose vials
     (re.compile(r"suppositor|rectal|enema"), "rectal"),
 )
 _PATCH_HOURS = (

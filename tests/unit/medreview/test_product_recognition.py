@@ -145,3 +145,82 @@ def test_an_opioid_substance_code_alone_is_an_unrecognised_opioid_not_an_unknown
 )
 def test_a_non_opioid_sharing_words_with_an_opioid_brand_is_not_an_opioid(name: str) -> None:
     assert identify_medication(resource(name), load_product_catalogue()).drug_class is None
+
+
+# UK opioid brands (aim-rsf/drug-lists, CC BY 4.0) that a pharmacist's held-out check found counted as
+# non-opioids when written without a dm+d strength that matches one of their AMPs.
+@pytest.mark.parametrize(
+    ("brand", "ingredient"),
+    [
+        ("Tramquel 100mg capsules", "tramadol"),
+        ("Invodol tablets", "tramadol"),
+        ("Zytram SR 150mg tablets", "tramadol"),
+        ("Morcap SR 20mg capsules", "morphine"),
+        ("Prefibin 8mg sublingual tablets", "buprenorphine"),
+        ("Sixmo 74.2mg implant", "buprenorphine"),
+        ("Metharose 1mg/ml oral solution", "methadone"),
+        ("Eptadone 5mg/ml oral solution", "methadone"),
+        ("Fenhuma 100microgram sublingual tablets", "fentanyl"),
+        ("Ayendi 720micrograms/actuation nasal spray", "diamorphine"),
+        ("Proladone 30mg suppositories", "oxycodone"),
+        ("Tapimio 50mg modified-release tablets", "tapentadol"),
+        ("Meptid 200mg tablets", "meptazinol"),
+        ("Migraleve Pink tablets", "codeine"),
+        ("Syndol Headache Relief tablets", "codeine"),
+        ("Panadeine tablets", "codeine"),
+    ],
+)
+def test_an_opioid_brand_is_never_a_non_opioid(brand: str, ingredient: str) -> None:
+    med = identify_medication(resource(brand), load_product_catalogue())
+    assert med.drug_class is DrugClass.OPIOID and med.ingredient == ingredient
+    result = oral_morphine_equivalent([{**resource(brand), "dosageInstruction": [{"text": "1 daily"}]}])
+    assert len(result.medications) == 1 and not result.others
+
+
+def test_solpadeine_plus_and_migraleve_pink_have_their_codeine_strength() -> None:
+    # Solpadeine Plus and Migraleve Pink: codeine phosphate 8 mg a tablet (SmPC); 2 qds = 8 x 8 = 64 mg x 0.1
+    for name in ("Solpadeine Plus tablets", "Migraleve Pink tablets"):
+        result = oral_morphine_equivalent([{**resource(name), "dosageInstruction": [{"text": "2 qds"}]}])
+        assert result.total_mg_per_day == Decimal("6.40") and not result.incomplete, name
+
+
+@pytest.mark.parametrize(
+    "concept",
+    [
+        # the code of co-codamol 8mg/500mg tablets (42010211000001106) shown as 30mg/500mg: 24 or 6.4 mg OME?
+        {
+            "coding": [{"system": SNOMED, "code": "42010211000001106"}],
+            "text": "Co-codamol 30mg/500mg tablets",
+        },
+        {
+            "coding": [
+                {"system": SNOMED, "code": "42010211000001106", "display": "Co-codamol 30mg/500mg tablets"}
+            ]
+        },
+        # the code of co-codamol 30mg/500mg tablets named as dihydrocodeine
+        {"coding": [{"system": SNOMED, "code": "42009811000001101"}], "text": "Dihydrocodeine 30mg tablets"},
+    ],
+)
+def test_a_code_whose_name_says_another_opioid_product_is_not_counted(concept: dict[str, Any]) -> None:
+    request = {**resource(), "medicationCodeableConcept": concept, "dosageInstruction": [{"text": "2 qds"}]}
+    result = oral_morphine_equivalent([request])
+    [med] = result.medications
+    assert not med.computable and med.reason_code == UNRECOGNISED_OPIOID and result.incomplete
+
+
+def test_a_code_whose_name_agrees_is_counted() -> None:
+    # co-codamol 8mg/500mg, 2 qds: 8 x 8 = 64 mg codeine x 0.1 = 6.4
+    concept = {
+        "coding": [{"system": SNOMED, "code": "42010211000001106", "display": "Co-codamol 8mg/500mg tablets"}]
+    }
+    result = oral_morphine_equivalent(
+        [{**resource(), "medicationCodeableConcept": concept, "dosageInstruction": [{"text": "2 qds"}]}]
+    )
+    assert result.total_mg_per_day == Decimal("6.40") and not result.incomplete
+
+
+def test_oral_unit_dose_vials_are_oral() -> None:
+    # Oramorph 10mg/5ml oral solution unit dose vials, 5 ml qds: 20 ml x 2 mg/ml = 40 mg morphine x 1
+    name = "Morphine sulfate 10mg/5ml oral solution unit dose vials"
+    result = oral_morphine_equivalent([{**resource(name), "dosageInstruction": [{"text": "5ml qds"}]}])
+    assert result.total_mg_per_day == Decimal("40.00") and not result.incomplete

@@ -130,3 +130,35 @@ def test_transmucosal_fentanyl_and_substitution_therapy_have_their_own_flags() -
     assert flags["transmucosal-fentanyl"].severity is Severity.HIGH
     assert "specialist" in flags["transmucosal-fentanyl"].detail
     assert "drug service" in flags["opioid-substitution-therapy"].detail
+
+
+def test_paracetamol_prescribed_alongside_a_combination_counts_towards_its_maximum() -> None:
+    # co-codamol 30/500 2 qds: 8 x 500 = 4000 mg; paracetamol 500mg tablets 2 qds: 4000 mg; 8000 > 4000 (BNF)
+    flags = risk_flags(
+        oral_morphine_equivalent(
+            [
+                rx("Co-codamol 30mg/500mg tablets", "2 qds", "cc"),
+                rx("Paracetamol 500mg tablets", "2 qds", "p"),
+            ]
+        )
+    )
+    [excess] = [f for f in flags if f.code == "above-licensed-maximum"]
+    assert excess.summary == "Paracetamol 8000 mg a day is above the licensed maximum of 4000 mg"
+    assert excess.evidence == ("MedicationRequest/cc", "MedicationRequest/p")
+
+
+def test_paracetamol_liquid_alongside_a_combination_is_counted_by_its_strength() -> None:
+    # co-codamol 8/500 2 qds = 4000 mg; paracetamol 250mg/5ml 10 ml qds = 50 mg/ml x 40 ml = 2000; 6000 > 4000
+    flags = flags_for(
+        rx("Co-codamol 8mg/500mg tablets", "2 qds", "cc"),
+        rx("Paracetamol 250mg/5ml oral suspension", "10ml qds", "p"),
+    )
+    assert "Paracetamol 6000 mg a day" in flags["above-licensed-maximum"].summary
+
+
+def test_paracetamol_within_the_maximum_with_a_combination_is_not_flagged() -> None:
+    # co-codamol 30/500 1 qds (2000 mg) + paracetamol 500mg 1 qds (2000 mg) = 4000 mg: at the maximum
+    flags = flags_for(
+        rx("Co-codamol 30mg/500mg tablets", "1 qds", "cc"), rx("Paracetamol 500mg tablets", "1 qds", "p")
+    )
+    assert "above-licensed-maximum" not in flags

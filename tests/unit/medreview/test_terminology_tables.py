@@ -69,7 +69,7 @@ def test_methadone_has_no_factor_but_a_reason_in_every_table(table_id: str) -> N
 def test_the_product_file_names_its_code_system_and_sources() -> None:
     data = read_data_file("dmd-opioid-products.csv")
     assert data.meta["table"] == "dmd-opioid-products"
-    assert {row["source"] for row in data.rows} <= {"OS-ORAL", "OS-TD", "GM-SDE", "EPS", "NAME"}
+    assert {row["source"] for row in data.rows} <= {"OS-ORAL", "OS-TD", "GM-SDE", "EPS", "SPC", "NAME"}
     assert all(not row["code"] for row in data.rows if row["source"] == "NAME")
 
 
