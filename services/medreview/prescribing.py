@@ -17,11 +17,9 @@ regulation 15 of the same Regulations.
 
 from __future__ import annotations
 
-import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, Decimal
-from typing import Any
 
 from services.medreview.strengths import compose_dose
 from shared.terminology import DmdProduct
@@ -31,7 +29,6 @@ __all__ = [
     "LIQUID_STEP_ML",
     "Order",
     "PrescribingProblem",
-    "administrations_per_day",
     "controlled_schedule",
     "in_words",
     "issuable_per_dose",
@@ -291,46 +288,3 @@ def _patch_orders(
         )
         for strength, count in made
     )
-
-
-# How often a regular dose is taken, from the prescription as written: structured timing first, the text
-# second. Only a regular schedule counts; "when required" doses, several dosage lines, and anything not
-# recognised give ``None`` (the step is then written as a day's total, as before).
-_TIMING_CODES = {"QD": 1, "AM": 1, "PM": 1, "BID": 2, "TID": 3, "QID": 4, "Q6H": 4, "Q8H": 3, "Q12H": 2}
-_TEXT = (
-    (re.compile(r"\b(four times (a|per|each) day|qds|q\.d\.s|qid|every 6 hours|6[- ]hourly)\b"), 4),
-    (re.compile(r"\b(three times (a|per|each) day|tds|t\.d\.s|tid|every 8 hours|8[- ]hourly)\b"), 3),
-    (re.compile(r"\b(twice (a|per|each) day|twice daily|bd|b\.d|bid|every 12 hours|12[- ]hourly)\b"), 2),
-    (
-        re.compile(
-            r"\b(once (a|per|each) day|once daily|daily|od|o\.d|at night|nocte|in the morning|mane)\b"
-        ),
-        1,
-    ),
-)
-_AS_NEEDED = re.compile(r"\b(when required|as required|if required|when needed|as needed|prn|p\.r\.n)\b")
-
-
-def administrations_per_day(resource: Mapping[str, Any]) -> int | None:
-    """Regular administrations a day of a MedicationRequest or MedicationStatement, if its dosage says."""
-    dosages = resource.get("dosageInstruction") or resource.get("dosage") or []
-    if len(dosages) != 1:
-        return None
-    dosage = dosages[0]
-    text = str(dosage.get("text") or "").lower()
-    if dosage.get("asNeededBoolean") or dosage.get("asNeededCodeableConcept") or _AS_NEEDED.search(text):
-        return None
-    timing = dosage.get("timing") or {}
-    repeat = timing.get("repeat") or {}
-    frequency, period, unit = repeat.get("frequency"), repeat.get("period"), repeat.get("periodUnit")
-    if frequency and period and unit in ("d", "h"):
-        per_day = (
-            Decimal(str(frequency)) * (Decimal(24) if unit == "h" else Decimal(1)) / Decimal(str(period))
-        )
-        return int(per_day) if per_day == per_day.to_integral_value() and 1 <= per_day <= 6 else None
-    code = next((str(c.get("code")) for c in (timing.get("code") or {}).get("coding", [])), None)
-    if code in _TIMING_CODES:
-        return _TIMING_CODES[code]
-    if re.search(r"\b(and|then|or|plus|with)\b|[,;+]", text):
-        return None  # more than one schedule in words: not read here
-    return next((n for pattern, n in _TEXT if pattern.search(text)), None)

@@ -20,7 +20,6 @@ from hypothesis import strategies as st
 from services.medreview.prescribing import (
     Order,
     PrescribingProblem,
-    administrations_per_day,
     controlled_schedule,
     in_words,
     issuable_per_dose,
@@ -276,33 +275,3 @@ def test_any_dose_refused_is_one_no_whole_units_or_measures_make(
     else:
         issuable = compose_dose(daily / per_day, strengths) is not None
     assert isinstance(found, PrescribingProblem) is (not issuable)
-
-
-@pytest.mark.parametrize(
-    ("dosage", "per_day"),
-    [
-        ({"text": "one twice a day"}, 2),
-        ({"text": "One tablet twice daily"}, 2),
-        ({"text": "1 bd"}, 2),
-        ({"text": "take one every 12 hours"}, 2),
-        ({"text": "two tablets four times a day"}, 4),
-        ({"text": "one tds"}, 3),
-        ({"text": "one at night"}, 1),
-        ({"text": "30ml daily"}, 1),
-        ({"timing": {"repeat": {"frequency": 1, "period": 12, "periodUnit": "h"}}}, 2),
-        ({"timing": {"repeat": {"frequency": 3, "period": 1, "periodUnit": "d"}}}, 3),
-        ({"timing": {"code": {"coding": [{"code": "BID"}]}}}, 2),
-        # not a regular schedule, or more than one: not read (the step keeps the day's total)
-        ({"text": "1-2 four times a day when required"}, None),
-        ({"text": "one twice a day", "asNeededBoolean": True}, None),
-        ({"text": "three times a day and at night"}, None),
-        ({"text": "one patch every 72 hours"}, None),
-        ({"timing": {"repeat": {"frequency": 1, "period": 7, "periodUnit": "d"}}}, None),
-        ({"text": "as directed"}, None),
-    ],
-)
-def test_administrations_a_day_are_read_only_from_a_regular_schedule(
-    dosage: dict[str, object], per_day: int | None
-) -> None:
-    assert administrations_per_day({"dosageInstruction": [dosage]}) == per_day
-    assert administrations_per_day({"dosageInstruction": [dosage, dosage]}) is None  # two lines: not read
