@@ -108,17 +108,25 @@ def taper_input(s: Session, patient: str, factor_table: str = DEFAULT_OME_FACTOR
 def per_administration(
     item: RegimenItem, med: MedicationOme | None, catalogue: ProductCatalogue
 ) -> RegimenItem | str:
-    """A modified-release or liquid opioid is tapered in equal doses at the frequency the one dose reader
-    read from its prescription (``shared.medicines.administrations``; ``prescribing``: MR tablets whole,
-    liquids in 0.5 ml), so twice a day stays twice a day. Patches and other forms keep the day's total.
+    """An opioid taken by mouth is tapered in its form's own terms at the frequency the one dose reader read
+    from its prescription (``shared.medicines.administrations``; ``prescribing``: tablets and capsules whole,
+    liquids in 0.5 ml): a modified-release tablet or capsule, or a regular liquid, in equal doses at that
+    frequency (twice a day stays twice a day); an immediate-release tablet or capsule, or a liquid "when
+    required", also at fewer administrations a day, never a bigger dose each time (one capsule four times a
+    day, then three times a day); "when required" stays "when required", with its most a day. Patches and
+    other forms keep the day's total.
 
     Refused (the sentence why, naming the medicine) when that frequency is not read as one regular schedule,
-    is "when required", or the current dose is not equal doses of whole units or 0.5 ml measures: a step
-    written at a guessed frequency could be a dose nobody prescribed."""
+    a modified-release dose is "when required", or the current dose is not equal doses of whole units or
+    0.5 ml measures: a step written at a guessed frequency could be a dose nobody prescribed."""
     product = med.identified.product if med is not None and med.identified is not None else None
     if med is None or product is None or product.is_patch:
         return item
-    if not (product.modified_release or product.per_unit == "ml"):
+    liquid = product.per_unit == "ml"
+    immediate = (
+        not product.modified_release and product.route == "oral" and product.per_unit in ("tablet", "capsule")
+    )
+    if not (product.modified_release or liquid or immediate):
         return item
     name = med.name or product.name
     if med.reading is None:
@@ -126,18 +134,31 @@ def per_administration(
     read = administrations(med.reading)
     if isinstance(read, DosageProblem):
         return f"the frequency of {name} is not known: {read.text}"
-    if read.as_needed:
+    if read.as_needed and product.modified_release:
         return f"{name} is taken when required ({med.reading.basis}), not at a regular frequency"
     per_day = read.per_day
     strengths = issuable_per_dose(product, catalogue.family_of(product))
     made = compose_dose(item.daily_dose / per_day, strengths)
     if made is None:
         return f"the dose of {name} ({med.reading.basis}) is not {per_day} equal doses of " + (
-            "0.5 ml measures" if product.per_unit == "ml" else "whole units"
+            "0.5 ml measures" if liquid else "whole units"
         )
     units = sum(n for _, n in made)
-    max_units = None if product.per_unit == "ml" else max(units, PER_DOSE_UNITS)
-    return replace(item, strengths=strengths, max_units=max_units, doses_per_day=per_day, frequency_read=True)
+    if liquid:
+        max_units = None
+    elif product.with_ingredients:
+        max_units = units  # never more paracetamol a dose
+    else:
+        max_units = max(units, PER_DOSE_UNITS)
+    return replace(
+        item,
+        strengths=strengths,
+        max_units=max_units,
+        doses_per_day=per_day,
+        frequency_read=True,
+        fewer_administrations=immediate or read.as_needed,
+        as_needed=read.as_needed,
+    )
 
 
 def add_steps(

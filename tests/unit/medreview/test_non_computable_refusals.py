@@ -79,13 +79,13 @@ def test_the_gp_approval_is_not_ordered_when_the_current_dose_is_no_longer_compu
         (MORPHINE_60_MR, "one in the morning and one at night", "not read as one schedule"),
         # an MR tablet "when required" has no regular frequency to keep
         (MORPHINE_60_MR, "one twice a day when required", "when required"),
-        # Oramorph 10 mg/5 ml every 4 hours when required: the day's most, 6 x 5 ml, is no schedule
-        ("Oramorph 10mg/5ml oral solution", "5ml every 4 hours when required", "when required"),
         # one every other day: half a dose a day is no daily schedule
         (MORPHINE_60_MR, "one every other day", "not a daily schedule"),
+        # an immediate-release tablet is stepped at its frequency too: two doses that add up are not one
+        ("Oxycodone 5mg capsules", "one in the morning and two at night", "not read as one schedule"),
     ],
 )
-def test_a_modified_release_or_liquid_dose_whose_frequency_is_not_one_schedule_is_not_stepped(
+def test_an_oral_dose_whose_frequency_is_not_one_regular_schedule_is_not_stepped(
     mr: Harness, name: str, text: str, why: str
 ) -> None:
     """The dose reader reads each of these (its OME is computable), but a step is written at the

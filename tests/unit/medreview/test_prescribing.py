@@ -183,7 +183,8 @@ def test_controlled_drug_schedules(name: str, schedule: int | None) -> None:
 @st.composite
 def regimens(draw: st.DrawFn) -> tuple[DmdProduct, RegimenItem, int]:
     """A regimen of one opioid product as a GP could have written it: a per-dose composition of issuable
-    units, at a frequency the form allows (patches one worn; modified-release once or twice a day)."""
+    units, at a frequency the form allows (patches one worn; modified-release once or twice a day; others up
+    to four times a day, immediate-release tablets and capsules and liquids regular or "when required")."""
     chosen = draw(st.sampled_from(OPIOIDS))
     family = CATALOGUE.family_of(chosen)
     strengths = issuable_per_dose(chosen, family)
@@ -200,6 +201,12 @@ def regimens(draw: st.DrawFn) -> tuple[DmdProduct, RegimenItem, int]:
         max_units = None
     unit = "microgram/hour" if chosen.is_patch else "mg/day"
     factor = Decimal("2.4") if chosen.is_patch else Decimal(1)
+    # as the planner takes them (handlers.planning.per_administration): immediate-release tablets and
+    # capsules, and liquids "when required", may also step to fewer administrations a day
+    immediate = (
+        not chosen.modified_release and chosen.route == "oral" and chosen.per_unit in ("tablet", "capsule")
+    )
+    as_needed = (immediate or chosen.per_unit == "ml") and draw(st.booleans())
     item = RegimenItem(
         "MedicationRequest/x",
         chosen.name,
@@ -210,6 +217,9 @@ def regimens(draw: st.DrawFn) -> tuple[DmdProduct, RegimenItem, int]:
         strengths,
         max_units,
         per_day,
+        frequency_read=not chosen.is_patch,
+        fewer_administrations=immediate or as_needed,
+        as_needed=as_needed,
     )
     interval = draw(st.sampled_from((14, 28)))
     return chosen, item, interval
@@ -229,7 +239,10 @@ def test_every_step_of_a_plan_is_issuable_as_written_never_up_and_within_the_mon
         dose = step.dose.daily_dose
         assert dose <= previous  # never an increase
         previous = dose
-        found = step_orders(dose, chosen, family, doses_per_day=item.doses_per_day, days=interval)
+        per_day = step.dose.doses_per_day
+        found = step_orders(
+            dose, chosen, family, doses_per_day=per_day, days=interval, as_needed=item.as_needed
+        )
         assert not isinstance(found, PrescribingProblem), (chosen.name, dose, found)
         covered = Decimal(0)
         for order in found:
@@ -241,9 +254,14 @@ def test_every_step_of_a_plan_is_issuable_as_written_never_up_and_within_the_mon
                 covered += order.mg_per_dose
             else:
                 assert order.quantity >= order.per_dose * order.doses_per_day * interval
-                assert order.doses_per_day == item.doses_per_day  # the frequency is kept
+                if item.fewer_administrations:  # never more often, never a bigger dose each time
+                    assert order.doses_per_day <= item.doses_per_day
+                    assert dose / per_day <= item.daily_dose / item.doses_per_day
+                else:
+                    assert order.doses_per_day == item.doses_per_day  # the frequency is kept
+                assert ("when required" in order.instruction) is item.as_needed
                 covered += order.mg_per_dose * order.doses_per_day
-            assert "as directed" not in order.text.lower()
+            assert "as directed" not in order.text.lower() and "divided" not in order.text.lower()
             if order.controlled:
                 assert "mg a dose" in order.instruction or "micrograms/hour" in order.instruction
                 assert f"({in_words(order.quantity)})" in order.supply
