@@ -10,13 +10,15 @@ The properties run plans over generated regimens of every opioid product in that
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
+from services.medreview.fhir_mapping import step_proposal
+from services.medreview.ome import OmeReason, oral_morphine_equivalent
 from services.medreview.prescribing import (
     Order,
     PrescribingProblem,
@@ -217,7 +219,7 @@ def regimens(draw: st.DrawFn) -> tuple[DmdProduct, RegimenItem, int]:
         strengths,
         max_units,
         per_day,
-        frequency_read=not chosen.is_patch,
+        frequency_read=chosen.route == "oral" and chosen.per_unit in ("tablet", "capsule", "ml"),
         fewer_administrations=immediate or as_needed,
         as_needed=as_needed,
     )
@@ -263,7 +265,8 @@ def test_every_step_of_a_plan_is_issuable_as_written_never_up_and_within_the_mon
                 covered += order.mg_per_dose * order.doses_per_day
             assert "as directed" not in order.text.lower() and "divided" not in order.text.lower()
             if order.controlled:
-                assert "mg a dose" in order.instruction or "micrograms/hour" in order.instruction
+                stated = format(order.mg_per_dose.normalize(), "f")  # the dose each time, in mg
+                assert f"{stated} mg" in order.instruction or "micrograms/hour" in order.instruction
                 assert f"({in_words(order.quantity)})" in order.supply
             if chosen.with_ingredients:
                 assert order.product.strength_per_unit == chosen.strength_per_unit  # one strength kept
@@ -293,3 +296,74 @@ def test_any_dose_refused_is_one_no_whole_units_or_measures_make(
     else:
         issuable = compose_dose(daily / per_day, strengths) is not None
     assert isinstance(found, PrescribingProblem) is (not issuable)
+
+
+_NEVER_PLANNED = frozenset(
+    {
+        OmeReason.NO_FIXED_FACTOR,
+        OmeReason.NO_FACTOR,
+        OmeReason.TRANSMUCOSAL_FENTANYL,
+        OmeReason.OPIOID_SUBSTITUTION,
+    }
+)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(regimens())
+def test_every_proposed_step_reads_back_as_its_dose_with_its_supply_and_controlled_drug_wording(
+    drawn: tuple[DmdProduct, RegimenItem, int],
+) -> None:
+    """Each step of a plan over a generated regimen, as the proposed MedicationRequest the GP signs: the one
+    dose reader reads it back as the step's dose (mg a day, or microgram/hour worn); its wording never says
+    "in divided doses" or "as directed"; it states what to supply for the interval, with "Controlled drug,
+    Schedule n" exactly when an order is Schedule 2 or 3; with one strength, dispenseRequest.quantity covers
+    the interval; "when required" stays "when required"."""
+    chosen, item, interval = drawn
+    # Forms the planner writes per administration (oral tablets, capsules, liquids) or as patches; other
+    # forms (sublingual, buccal, sachets) still keep the day's total: open in the hazard log (H6).
+    assume(item.frequency_read or chosen.is_patch)
+    family = CATALOGUE.family_of(chosen)
+    plan = plan_taper([item], date(2026, 3, 2), TaperPolicy(interval_days=interval))
+    for step in plan.steps:
+        if step.action.value == "hold" or step.dose.daily_dose == 0:
+            continue
+        proposal = step_proposal(
+            step.dose,
+            current=chosen,
+            family=family,
+            start=step.date,
+            patient="Patient/p",
+            careplan="CarePlan/c",
+            authored=datetime(2026, 3, 1, tzinfo=UTC),
+            note="step",
+            days=interval,
+        )
+        [med] = oral_morphine_equivalent([{**proposal, "status": "active"}]).medications
+        # never planned: no OME (methadone), or the drug service's or a specialist's (gates, C1.1)
+        assume(med.reason_code not in _NEVER_PLANNED)
+        assert med.computable, (chosen.name, step.dose, med.reason)
+        assert med.daily_dose == step.dose.daily_dose
+        assert med.as_needed is item.as_needed
+        text = " ".join(d["text"] for d in proposal["dosageInstruction"])
+        assert "divided" not in text and "as directed" not in text
+        found = step_orders(
+            step.dose.daily_dose,
+            chosen,
+            family,
+            doses_per_day=step.dose.doses_per_day,
+            days=interval,
+            as_needed=item.as_needed,
+        )
+        assert isinstance(found, tuple) and found
+        schedules = {o.schedule for o in found} - {None}
+        assert ("Controlled drug, Schedule" in text) is bool(schedules)
+        for order in found:
+            assert f"{order.supply} of {order.product.name}" in text
+        if len(found) == 1:
+            supplied = Decimal(str(proposal["dispenseRequest"]["quantity"]["value"]))
+            per_interval = found[0].per_dose * (
+                -(-Decimal(interval * 24) // (chosen.patch_change_hours or 1))
+                if chosen.is_patch
+                else found[0].doses_per_day * interval
+            )
+            assert supplied >= per_interval
