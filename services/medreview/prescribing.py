@@ -2,11 +2,13 @@
 
 A step's dose (a day's total of one opioid) becomes one order per product strength needed, each in the form's
 own terms: tablets, capsules and patches whole (a modified-release tablet is never divided), a liquid in ml
-(measured to 0.5 ml), the dose per administration at the regimen's frequency (twice a day stays twice a day:
-the day's dose is given as that many equal doses), a quantity covering the step's interval, and for a Schedule
-2 or 3 controlled drug the dose stated and the total quantity in words and figures (never "as directed").
-Combination products (co-codamol, co-dydramol) keep the one strength the patient takes: their partner
-(paracetamol) never rises. A dose that cannot be written so is refused with the reason, never rounded here.
+(measured to 0.5 ml), the dose per administration at the step's frequency (twice a day stays twice a day:
+the day's dose is given as that many equal doses; "when required" is written as "up to" that many a day,
+with the most a day), a quantity covering the step's interval (for "when required", its most), and for a
+Schedule 2 or 3 controlled drug the dose stated and the total quantity in words and figures (never "as
+directed"). Combination products (co-codamol, co-dydramol) keep the one strength the patient takes: their
+partner (paracetamol) never rises. A dose that cannot be written so is refused with the reason, never
+rounded here.
 
 Sources: controlled drug schedules from the Misuse of Drugs Regulations 2001, Schedules 2 to 5, as the BNF's
 "Controlled drugs and drug dependence" guidance lists them (morphine oral solutions of not more than 0.2%,
@@ -17,11 +19,9 @@ regulation 15 of the same Regulations.
 
 from __future__ import annotations
 
-import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, Decimal
-from typing import Any
 
 from services.medreview.strengths import compose_dose
 from shared.terminology import DmdProduct
@@ -31,7 +31,6 @@ __all__ = [
     "LIQUID_STEP_ML",
     "Order",
     "PrescribingProblem",
-    "administrations_per_day",
     "controlled_schedule",
     "in_words",
     "issuable_per_dose",
@@ -145,6 +144,8 @@ class Order:
     days: int
     quantity: Decimal
     worn_with: tuple[DmdProduct, ...] = ()
+    as_needed: bool = False
+    """Taken "when required": ``doses_per_day`` is the most a day, and ``quantity`` covers that most."""
 
     @property
     def unit(self) -> str:
@@ -188,16 +189,20 @@ class Order:
                 f"replacing {'them' if self.per_dose != 1 else 'it'} {every}"
             )
         often = FREQUENCY_WORDS[self.doses_per_day]
+        if self.as_needed:
+            often = f"up to {often} when required"
+        daily = self.mg_per_dose * self.doses_per_day
+        most = "at most " if self.as_needed else ""
         if self.product.per_unit == "ml":
             dose = f"{_n(self.per_dose)} ml ({_n(self.mg_per_dose)} mg)"
-            return f"Take {dose} of the {self._strength()} {self.product.form} {often}"
+            total = f" ({most}{_n(daily)} mg a day)" if self.as_needed else ""
+            return f"Take {dose} of the {self._strength()} {self.product.form} {often}{total}"
         form = self.product.form if self.product.form in ("tablet", "capsule") else self.product.per_unit
         release = "modified-release " if self.product.modified_release else ""
         plural = "s" if self.per_dose != 1 else ""
-        daily = self.mg_per_dose * self.doses_per_day
         return (
             f"Take {in_words(self.per_dose)} {self._strength()} {release}{form}{plural} {often} "
-            f"({_n(self.mg_per_dose)} mg a dose, {_n(daily)} mg a day)"
+            f"({_n(self.mg_per_dose)} mg a dose, {most}{_n(daily)} mg a day)"
         )
 
     @property
@@ -228,10 +233,17 @@ def issuable_per_dose(product: DmdProduct, family: Sequence[DmdProduct]) -> tupl
 
 
 def step_orders(
-    daily_dose: Decimal, product: DmdProduct, family: Sequence[DmdProduct], *, doses_per_day: int, days: int
+    daily_dose: Decimal,
+    product: DmdProduct,
+    family: Sequence[DmdProduct],
+    *,
+    doses_per_day: int,
+    days: int,
+    as_needed: bool = False,
 ) -> tuple[Order, ...] | PrescribingProblem:
     """The orders for one opioid's dose after a step (``daily_dose``: mg a day, or microgram/hour worn for
-    patches), at ``doses_per_day`` equal administrations, for ``days`` days. ``()`` for a stop."""
+    patches), at ``doses_per_day`` equal administrations (``as_needed``: at most that many, when required),
+    for ``days`` days. ``()`` for a stop."""
     if days < 1:
         return PrescribingProblem("no-interval", "A step needs an interval of at least one day to supply")
     if daily_dose < 0:
@@ -255,13 +267,14 @@ def step_orders(
         )
     if product.per_unit == "ml":
         ml = per_dose / product.strength_per_unit
-        return (Order(product, ml, doses_per_day, days, ml * doses_per_day * days),)
+        return (Order(product, ml, doses_per_day, days, ml * doses_per_day * days, as_needed=as_needed),)
     by_strength = {p.strength_per_unit: p for p in members} | {product.strength_per_unit: product}
     orders = []
     for strength, count in made:
         chosen = by_strength.get(strength, product)
         count_d = Decimal(count)
-        orders.append(Order(chosen, count_d, doses_per_day, days, count_d * doses_per_day * days))
+        quantity = count_d * doses_per_day * days
+        orders.append(Order(chosen, count_d, doses_per_day, days, quantity, as_needed=as_needed))
     return tuple(orders)
 
 
@@ -291,46 +304,3 @@ def _patch_orders(
         )
         for strength, count in made
     )
-
-
-# How often a regular dose is taken, from the prescription as written: structured timing first, the text
-# second. Only a regular schedule counts; "when required" doses, several dosage lines, and anything not
-# recognised give ``None`` (the step is then written as a day's total, as before).
-_TIMING_CODES = {"QD": 1, "AM": 1, "PM": 1, "BID": 2, "TID": 3, "QID": 4, "Q6H": 4, "Q8H": 3, "Q12H": 2}
-_TEXT = (
-    (re.compile(r"\b(four times (a|per|each) day|qds|q\.d\.s|qid|every 6 hours|6[- ]hourly)\b"), 4),
-    (re.compile(r"\b(three times (a|per|each) day|tds|t\.d\.s|tid|every 8 hours|8[- ]hourly)\b"), 3),
-    (re.compile(r"\b(twice (a|per|each) day|twice daily|bd|b\.d|bid|every 12 hours|12[- ]hourly)\b"), 2),
-    (
-        re.compile(
-            r"\b(once (a|per|each) day|once daily|daily|od|o\.d|at night|nocte|in the morning|mane)\b"
-        ),
-        1,
-    ),
-)
-_AS_NEEDED = re.compile(r"\b(when required|as required|if required|when needed|as needed|prn|p\.r\.n)\b")
-
-
-def administrations_per_day(resource: Mapping[str, Any]) -> int | None:
-    """Regular administrations a day of a MedicationRequest or MedicationStatement, if its dosage says."""
-    dosages = resource.get("dosageInstruction") or resource.get("dosage") or []
-    if len(dosages) != 1:
-        return None
-    dosage = dosages[0]
-    text = str(dosage.get("text") or "").lower()
-    if dosage.get("asNeededBoolean") or dosage.get("asNeededCodeableConcept") or _AS_NEEDED.search(text):
-        return None
-    timing = dosage.get("timing") or {}
-    repeat = timing.get("repeat") or {}
-    frequency, period, unit = repeat.get("frequency"), repeat.get("period"), repeat.get("periodUnit")
-    if frequency and period and unit in ("d", "h"):
-        per_day = (
-            Decimal(str(frequency)) * (Decimal(24) if unit == "h" else Decimal(1)) / Decimal(str(period))
-        )
-        return int(per_day) if per_day == per_day.to_integral_value() and 1 <= per_day <= 6 else None
-    code = next((str(c.get("code")) for c in (timing.get("code") or {}).get("coding", [])), None)
-    if code in _TIMING_CODES:
-        return _TIMING_CODES[code]
-    if re.search(r"\b(and|then|or|plus|with)\b|[,;+]", text):
-        return None  # more than one schedule in words: not read here
-    return next((n for pattern, n in _TEXT if pattern.search(text)), None)

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
-__all__ = ["Compositions", "compose_dose"]
+__all__ = ["Compositions", "Schedules", "compose_dose"]
 
 
 def compose_dose(dose: Decimal, strengths: Sequence[Decimal]) -> tuple[tuple[Decimal, int], ...] | None:
@@ -53,3 +53,41 @@ class Compositions:
             counts[self.last[value]] = counts.get(self.last[value], 0) + 1
             value -= self.last[value]
         return tuple((Decimal(c) / self.scale, n) for c, n in sorted(counts.items(), reverse=True))
+
+
+class Schedules:
+    """Daily doses given as ``k`` equal administrations a day (``k`` from 1 to ``most_per_day``), each a
+    composition of ``strengths`` of at most ``max_units`` units: an immediate-release dose steps down by fewer
+    units a dose or fewer doses a day (one capsule four times a day, then three times a day). ``ceiling`` is
+    the most one administration may hold (the dose taken each time now: never a bigger one). A daily dose
+    that several schedules make is given at the most administrations a day (the smallest dose each time)."""
+
+    def __init__(
+        self, strengths: Sequence[Decimal], ceiling: Decimal, max_units: int | None, most_per_day: int
+    ) -> None:
+        per_dose = Compositions(strengths, ceiling, max_units)
+        doses = per_dose.below(ceiling)
+        made = per_dose.units(ceiling)
+        if made is not None and (max_units is None or sum(n for _, n in made) <= max_units):
+            doses.append(ceiling)
+        self._per_dose = per_dose
+        self._schedule: dict[Decimal, tuple[int, Decimal]] = {Decimal(0): (most_per_day, Decimal(0))}
+        for dose in doses:
+            for per_day in range(1, most_per_day + 1):
+                total = dose * per_day
+                if total > 0 and per_day > self._schedule.get(total, (0, dose))[0]:
+                    self._schedule[total] = (per_day, dose)
+
+    def below(self, dose: Decimal) -> list[Decimal]:
+        """Every daily dose some schedule makes below ``dose``, largest first (0 included)."""
+        return sorted((d for d in self._schedule if d < dose), reverse=True)
+
+    def per_day(self, dose: Decimal) -> int | None:
+        """Administrations a day of the schedule making ``dose``; ``None`` if none does."""
+        found = self._schedule.get(dose)
+        return found[0] if found else None
+
+    def units(self, dose: Decimal) -> tuple[tuple[Decimal, int], ...] | None:
+        """The fewest units making one administration of ``dose``, strongest first; ``None`` if none does."""
+        found = self._schedule.get(dose)
+        return None if found is None else self._per_dose.units(found[1])

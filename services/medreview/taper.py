@@ -16,8 +16,10 @@ Choices made here (all configurable in :class:`TaperPolicy`):
   product is only ever replaced by strengths of its own family (same ingredient, form, route, release);
 * doses are composed per day from the family's unit strengths, with at most ``RegimenItem.max_units`` units;
   :func:`regimen_from_ome` sets that to the units taken now for compound products (so paracetamol in
-  co-codamol never rises) and to the larger of that and 4 (two strengths twice a day) otherwise; splitting a
-  day's dose across the day is the prescriber's (patches: strengths worn together);
+  co-codamol never rises) and to the larger of that and 4 (two strengths twice a day) otherwise (patches:
+  strengths worn together); an item whose administrations a day were read is composed per administration
+  (``doses_per_day`` equal doses, ``max_units`` each), and an immediate-release one may also step to fewer
+  administrations a day, never a bigger dose each time (``strengths.Schedules``);
 * the plan ends at the first total at or below the target: exactly the target when a strength combination
   reaches it, otherwise the nearest combination below it.
 """
@@ -31,7 +33,7 @@ from decimal import Decimal
 from enum import StrEnum
 
 from services.medreview.ome import OmeResult
-from services.medreview.strengths import Compositions, compose_dose
+from services.medreview.strengths import Compositions, Schedules, compose_dose
 from shared.terminology import ProductCatalogue, load_product_catalogue
 
 __all__ = [
@@ -73,6 +75,11 @@ class RegimenItem:
     (``max_units`` then bounds the units of one administration), so twice a day stays twice a day."""
     frequency_read: bool = False
     """The administrations a day were read from the prescription (else a dose is a day's total)."""
+    fewer_administrations: bool = False
+    """An immediate-release dose may also step down to fewer administrations a day (``doses_per_day`` is
+    then the most), each of at most ``max_units`` units (``strengths.Schedules``)."""
+    as_needed: bool = False
+    """Taken "when required": ``doses_per_day`` administrations a day at most."""
 
 
 class StepBasis(StrEnum):
@@ -130,6 +137,7 @@ class ItemDose:
     doses_per_day: int = 1
     """When above 1, ``units`` make one of that many equal administrations a day (not the day's total)."""
     frequency_read: bool = False
+    as_needed: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,6 +175,19 @@ class TaperPlan:
         return self.steps[-1].total_ome_mg_per_day if self.steps else self.starting_ome_mg_per_day
 
 
+_Table = Compositions | Schedules
+
+
+def _table(item: RegimenItem) -> _Table:
+    """The daily doses an item can step down to: equal doses at its frequency, or (immediate release) also at
+    fewer administrations a day."""
+    if item.fewer_administrations:
+        return Schedules(
+            item.strengths, item.daily_dose / item.doses_per_day, item.max_units, item.doses_per_day
+        )
+    return Compositions([s * item.doses_per_day for s in item.strengths], item.daily_dose, item.max_units)
+
+
 def _ome(item: RegimenItem, dose: Decimal) -> Decimal:
     return dose * item.factor
 
@@ -199,10 +220,7 @@ def plan_taper(
     policy = policy or TaperPolicy()
     items = _ordered(regimen, policy.order)
     doses = {item.reference: item.daily_dose for item in items}
-    tables = {
-        i.reference: Compositions([s * i.doses_per_day for s in i.strengths], i.daily_dose, i.max_units)
-        for i in items
-    }
+    tables = {i.reference: _table(i) for i in items}
     starting = sum((_ome(i, i.daily_dose) for i in items), Decimal(0))
     baseline = starting if baseline_ome_mg_per_day is None else baseline_ome_mg_per_day
     cap = baseline * policy.max_monthly_reduction_percent / _HUNDRED
@@ -230,8 +248,8 @@ def plan_taper(
             note = f"Held: the {CAP_WINDOW_DAYS}-day reduction cap of {cap.normalize()} mg OME/day is reached"
         else:
             blocked = (
-                f"The smallest possible reduction of {item.product} ({gentlest.normalize()} mg OME/day) is "
-                f"over the {CAP_WINDOW_DAYS}-day cap of {cap.normalize()} mg OME/day: prescriber to review"
+                f"The smallest possible reduction of {item.product} ({gentlest.normalize():f} mg OME/day) is "
+                f"over the {CAP_WINDOW_DAYS}-day cap of {cap.normalize():f} mg OME/day: prescriber to review"
             )
             break
         reduction = _ome(item, current - new)
@@ -251,7 +269,7 @@ def plan_taper(
 def _candidates(
     items: Sequence[RegimenItem],
     doses: dict[str, Decimal],
-    tables: dict[str, Compositions],
+    tables: dict[str, _Table],
     total: Decimal,
     target: Decimal,
 ) -> tuple[RegimenItem, list[Decimal]]:
@@ -268,27 +286,28 @@ def _candidates(
 
 
 def _snapshot(
-    items: Sequence[RegimenItem], doses: dict[str, Decimal], tables: dict[str, Compositions]
+    items: Sequence[RegimenItem], doses: dict[str, Decimal], tables: dict[str, _Table]
 ) -> tuple[ItemDose, ...]:
-    def units(item: RegimenItem) -> tuple[tuple[Decimal, int], ...]:
-        made = tables[item.reference].units(doses[item.reference])
-        if made is None:  # a starting dose kept as prescribed
-            return ((doses[item.reference] / item.doses_per_day, 1),)
-        return tuple((strength / item.doses_per_day, count) for strength, count in made)
+    def schedule(item: RegimenItem) -> tuple[int, tuple[tuple[Decimal, int], ...]]:
+        table, dose = tables[item.reference], doses[item.reference]
+        if isinstance(table, Schedules):
+            per_day, made = table.per_day(dose), table.units(dose)
+            if per_day is not None and made is not None:
+                return per_day, made
+        else:
+            found = table.units(dose)
+            if found is not None:
+                return item.doses_per_day, tuple((s / item.doses_per_day, n) for s, n in found)
+        return item.doses_per_day, ((dose / item.doses_per_day, 1),)  # a starting dose kept as prescribed
 
-    return tuple(
-        ItemDose(
-            i.reference,
-            i.product,
-            doses[i.reference],
-            i.unit,
-            units(i),
-            _ome(i, doses[i.reference]),
-            i.doses_per_day,
-            i.frequency_read,
+    def one(i: RegimenItem) -> ItemDose:
+        per_day, made = schedule(i)
+        dose = doses[i.reference]
+        return ItemDose(
+            i.reference, i.product, dose, i.unit, made, _ome(i, dose), per_day, i.frequency_read, i.as_needed
         )
-        for i in items
-    )
+
+    return tuple(one(i) for i in items)
 
 
 def replan_taper(

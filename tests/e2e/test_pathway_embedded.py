@@ -16,6 +16,7 @@ from painreview.demo import run_demo
 from painreview.simulator_app import TOKEN_FILE
 from shared.auth import AuthSettings, mint_local_token
 from tests.e2e.conftest import check_embedded_audit_trail, free_port, wait_healthy
+from tests.e2e.decide_roles import assert_a_project_worker_cannot_decide_a_step
 
 pytestmark = pytest.mark.e2e
 BIN = Path(sys.executable).parent
@@ -137,3 +138,5 @@ def test_the_whole_pathway_runs_from_referral_to_prescription_and_mesh_document(
     assert any("new prescription" in line for line in lines)
     # The approved step replaced the GP system's own authorisation: one active authorisation per medicine.
     assert facts["active_per_opioid"] and set(facts["active_per_opioid"].values()) == {1}
+    settings = AuthSettings(var_dir=workdir / "var")
+    assert_a_project_worker_cannot_decide_a_step(f"{base}/medreview", settings, facts, token)

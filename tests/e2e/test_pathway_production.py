@@ -19,6 +19,7 @@ import pytest
 
 from painreview.demo import Pathway, parse_services, run_demo
 from tests.contract.deploy.compose import app_processes, load_compose
+from tests.e2e.decide_roles import assert_a_project_worker_cannot_decide_a_step
 from tests.e2e.production import ProductionStack, production_stack
 
 pytestmark = pytest.mark.e2e
@@ -69,6 +70,7 @@ def test_the_whole_pathway_runs_on_separate_processes_and_a_withdrawal_score_pau
         assert facts["nhs"].startswith("999")
         assert any("new prescription" in line for line in lines)
         assert facts["active_per_opioid"] and set(facts["active_per_opioid"].values()) == {1}
+        assert_a_project_worker_cannot_decide_a_step(stack.services["medreview"], stack.auth, facts, token)
 
         # Issue 6: a final SOWS total at or above MEDREVIEW_WITHDRAWAL_PAUSE_SCORE (default 11), written to
         # medreview, puts the taper on hold there; taper.paused puts de-scripting on hold in careplan.

@@ -1,10 +1,11 @@
 """A taper step's dose as a MedicationRequest: the proposal the GP approves, and the order it becomes.
 
-Pure. A step's dose is a day's total made of strengths that exist (``ItemDose.units``); how the day's dose is
-split across the day is the prescriber's, so tablets, capsules and liquids are written as a daily maximum
-(``maxDosePerPeriod``, per 1 day) with the arithmetic in the text, and patches as the patches worn at once.
-The encoding is chosen so that the OME calculator reads the same figure back from the MedicationRequest
-(tested):
+Pure. A step's dose is made of strengths that exist (``ItemDose.units``). An oral dose whose frequency was
+read (``ItemDose.frequency_read``) is written per administration: the dose each time (``doseQuantity``) at
+the step's frequency (``timing.repeat``; ``asNeededBoolean`` for "when required", then at most that many a
+day). Other tablets, capsules and liquids are written as a daily maximum (``maxDosePerPeriod``, per 1 day)
+with the arithmetic in the text, and patches as the patches worn at once. The encoding is chosen so that the
+OME calculator reads the same figure back from the MedicationRequest (tested):
 
 * one strength: the dm+d product of that strength, ``n`` units a day (patches: ``n`` patches worn);
 * several strengths of tablets/capsules/liquid: the strongest product used, the day's total in mg;
@@ -57,17 +58,21 @@ def dose_text(dose: ItemDose, product: DmdProduct) -> str:
     if product.is_patch:
         made = _made_of(dose, "patch", "micrograms/hour")
         return f"{_n(dose.daily_dose)} micrograms/hour: {made} worn at once"
-    if dose.frequency_read:  # equal doses at the prescription's own frequency
+    if dose.frequency_read:  # equal doses at the step's frequency, in the form's own terms
         per = dose.daily_dose / dose.doses_per_day
         often = FREQUENCY_WORDS[dose.doses_per_day]
+        most = ""
+        if dose.as_needed:
+            often, most = f"up to {often} when required", "at most "
         if product.per_unit == "ml":
             ml = per / product.strength_per_unit
             return (
                 f"{_n(per)} mg {product.ingredient} ({_n(ml)} ml of {product.name}) {often}, "
-                f"{_n(dose.daily_dose)} mg a day"
+                f"{most}{_n(dose.daily_dose)} mg a day"
             )
         made = _made_of(dose, product.per_unit, "mg")
-        return f"{_n(per)} mg {product.ingredient} {often} ({_n(dose.daily_dose)} mg a day): {made} each dose"
+        daily = f"{most}{_n(dose.daily_dose)} mg a day"
+        return f"{_n(per)} mg {product.ingredient} {often} ({daily}): {made} each dose"
     made = _made_of(dose, product.per_unit, "mg")
     split = "in divided doses as the prescriber directs"
     return f"{_n(dose.daily_dose)} mg {product.ingredient} a day: {made}, {split}"
@@ -120,7 +125,10 @@ def _per_administration(
     else:
         strongest = _strength(family, max(s for s, _ in dose.units)) or current
         medication, amount = strongest, {"value": number(per), "unit": "mg", "system": UCUM, "code": "mg"}
-    dosage = {"text": text, "timing": {"repeat": repeat}, "doseAndRate": [{"doseQuantity": amount}]}
+    dosage: dict[str, Any] = {"text": text, "timing": {"repeat": repeat}}
+    if dose.as_needed:  # "when required", at most ``doses_per_day`` a day
+        dosage["asNeededBoolean"] = True
+    dosage["doseAndRate"] = [{"doseQuantity": amount}]
     return product_concept(medication), [dosage]
 
 
@@ -203,7 +211,14 @@ def _supply(
     """What to supply for the step's interval, in words, and the orders it is (``None`` when not known)."""
     if not days or dose.daily_dose == 0 or not (dose.frequency_read or current.is_patch):
         return None
-    found = step_orders(dose.daily_dose, current, family, doses_per_day=dose.doses_per_day, days=days)
+    found = step_orders(
+        dose.daily_dose,
+        current,
+        family,
+        doses_per_day=dose.doses_per_day,
+        days=days,
+        as_needed=dose.as_needed,
+    )
     if isinstance(found, PrescribingProblem) or not found:
         return None
     schedules = sorted({o.schedule for o in found if o.schedule in (2, 3)} - {None})

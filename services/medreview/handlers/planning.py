@@ -30,12 +30,14 @@ from services.medreview.fhir_mapping import (
 from services.medreview.fhir_mapping.gp_view import StepView, agreement_of, flags_of, prescription_text
 from services.medreview.handlers.review import Regimen, current_regimen, reviewed
 from services.medreview.handlers.session import Session
-from services.medreview.ome import OmeResult
-from services.medreview.prescribing import administrations_per_day, issuable_per_dose
+from services.medreview.ome import MedicationOme, OmeResult
+from services.medreview.prescribing import issuable_per_dose
 from services.medreview.strengths import compose_dose
 from services.medreview.taper import RegimenItem, StepAction, TaperPlan, regimen_from_ome
 from shared.contracts import GP_TASK_REQUESTED_V1, EventType
 from shared.fhir import Unprocessable
+from shared.medicines.administrations import administrations
+from shared.medicines.amounts import DosageProblem
 from shared.terminology import DEFAULT_OME_FACTOR_TABLE, DmdProduct, ProductCatalogue, load_product_catalogue
 
 PER_DOSE_UNITS = 3
@@ -81,13 +83,18 @@ def taper_input(s: Session, patient: str, factor_table: str = DEFAULT_OME_FACTOR
             "Prescriber to review."
         )
     catalogue = load_product_catalogue()
-    by_reference = {f"{r['resourceType']}/{r['id']}": r for r in regimen.resources if r.get("id")}
-    items = tuple(
-        per_administration(
-            item, by_reference.get(item.reference), _product(result, item.reference), catalogue
-        )
+    by_reference = {m.reference: m for m in result.medications}
+    read = [
+        per_administration(item, by_reference.get(item.reference), catalogue)
         for item in regimen_from_ome(result)
-    )
+    ]
+    refused = [r for r in read if isinstance(r, str)]
+    if refused:
+        raise Unprocessable(
+            f"A taper step is written at the prescription's own frequency, and {'; '.join(refused)}. "
+            "Prescriber to review (write the dose as one regular schedule) before a taper is proposed."
+        )
+    items = tuple(r for r in read if isinstance(r, RegimenItem))
     if not items:
         raise Unprocessable(f"{patient} takes no opioid whose dose could be reduced")
     products = {
@@ -98,34 +105,60 @@ def taper_input(s: Session, patient: str, factor_table: str = DEFAULT_OME_FACTOR
     return TaperInput(regimen, result, items, products)
 
 
-def _product(result: OmeResult, reference: str) -> DmdProduct | None:
-    med = next((m for m in result.medications if m.reference == reference), None)
-    return med.identified.product if med is not None and med.identified is not None else None
-
-
 def per_administration(
-    item: RegimenItem,
-    resource: Mapping[str, Any] | None,
-    product: DmdProduct | None,
-    catalogue: ProductCatalogue,
-) -> RegimenItem:
-    """A modified-release or liquid opioid taken a known number of times a day is tapered in equal doses at
-    that frequency (``prescribing``: MR tablets whole, liquids in 0.5 ml), so twice a day stays twice a day.
-    Other forms, an unread frequency, or a current dose that is not equal doses keep the day's total."""
-    if resource is None or product is None or product.is_patch:
+    item: RegimenItem, med: MedicationOme | None, catalogue: ProductCatalogue
+) -> RegimenItem | str:
+    """An opioid taken by mouth is tapered in its form's own terms at the frequency the one dose reader read
+    from its prescription (``shared.medicines.administrations``; ``prescribing``: tablets and capsules whole,
+    liquids in 0.5 ml): a modified-release tablet or capsule, or a regular liquid, in equal doses at that
+    frequency (twice a day stays twice a day); an immediate-release tablet or capsule, or a liquid "when
+    required", also at fewer administrations a day, never a bigger dose each time (one capsule four times a
+    day, then three times a day); "when required" stays "when required", with its most a day. Patches and
+    other forms keep the day's total.
+
+    Refused (the sentence why, naming the medicine) when that frequency is not read as one regular schedule,
+    a modified-release dose is "when required", or the current dose is not equal doses of whole units or
+    0.5 ml measures: a step written at a guessed frequency could be a dose nobody prescribed."""
+    product = med.identified.product if med is not None and med.identified is not None else None
+    if med is None or product is None or product.is_patch:
         return item
-    if not (product.modified_release or product.per_unit == "ml"):
+    liquid = product.per_unit == "ml"
+    immediate = (
+        not product.modified_release and product.route == "oral" and product.per_unit in ("tablet", "capsule")
+    )
+    if not (product.modified_release or liquid or immediate):
         return item
-    per_day = administrations_per_day(resource)
-    if per_day is None:
-        return item
+    name = med.name or product.name
+    if med.reading is None:
+        return f"the dose of {name} was not read"
+    read = administrations(med.reading)
+    if isinstance(read, DosageProblem):
+        return f"the frequency of {name} is not known: {read.text}"
+    if read.as_needed and product.modified_release:
+        return f"{name} is taken when required ({med.reading.basis}), not at a regular frequency"
+    per_day = read.per_day
     strengths = issuable_per_dose(product, catalogue.family_of(product))
     made = compose_dose(item.daily_dose / per_day, strengths)
     if made is None:
-        return item
+        return f"the dose of {name} ({med.reading.basis}) is not {per_day} equal doses of " + (
+            "0.5 ml measures" if liquid else "whole units"
+        )
     units = sum(n for _, n in made)
-    max_units = None if product.per_unit == "ml" else max(units, PER_DOSE_UNITS)
-    return replace(item, strengths=strengths, max_units=max_units, doses_per_day=per_day, frequency_read=True)
+    if liquid:
+        max_units = None
+    elif product.with_ingredients:
+        max_units = units  # never more paracetamol a dose
+    else:
+        max_units = max(units, PER_DOSE_UNITS)
+    return replace(
+        item,
+        strengths=strengths,
+        max_units=max_units,
+        doses_per_day=per_day,
+        frequency_read=True,
+        fewer_administrations=immediate or read.as_needed,
+        as_needed=read.as_needed,
+    )
 
 
 def add_steps(

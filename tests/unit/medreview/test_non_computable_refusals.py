@@ -70,3 +70,27 @@ def test_the_gp_approval_is_not_ordered_when_the_current_dose_is_no_longer_compu
     [(_, declined)] = mr.events("taper.declined.v1")
     reason = steps_of(declined)[0].reason or ""
     assert "could not be computed" in reason and "team" in reason
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "why"),
+    [
+        # 60 mg in the morning and 60 mg at night is 120 mg a day, but two doses, not one schedule
+        (MORPHINE_60_MR, "one in the morning and one at night", "not read as one schedule"),
+        # an MR tablet "when required" has no regular frequency to keep
+        (MORPHINE_60_MR, "one twice a day when required", "when required"),
+        # one every other day: half a dose a day is no daily schedule
+        (MORPHINE_60_MR, "one every other day", "not a daily schedule"),
+        # an immediate-release tablet is stepped at its frequency too: two doses that add up are not one
+        ("Oxycodone 5mg capsules", "one in the morning and two at night", "not read as one schedule"),
+    ],
+)
+def test_an_oral_dose_whose_frequency_is_not_one_regular_schedule_is_not_stepped(
+    mr: Harness, name: str, text: str, why: str
+) -> None:
+    """The dose reader reads each of these (its OME is computable), but a step is written at the
+    prescription's own frequency, so one that is not one regular daily schedule is refused, naming it."""
+    synced(mr, medicine("x", name, text))
+    with pytest.raises(Unprocessable, match=why):
+        propose(mr)
+    assert mr.search("CarePlan") == []

@@ -1,0 +1,52 @@
+"""How often a dose is taken, from the one dose reader's reading: administrations a day, or why not known.
+
+Pure. A taper step is written in the prescription's own terms (twice a day stays twice a day), so it needs
+the number of administrations a day the prescription states, read by :func:`shared.medicines.dosage.
+max_daily_amount` (structured timing or text). This module only judges that reading; it reads no words of
+its own. A whole number of administrations from 1 to 6 a day, in one schedule, is a frequency a step can be
+written at; anything else (no frequency read, several dosage lines or times of day that add up, a frequency
+that is not whole, a patch, a prescribed maximum standing in for the frequency) is a :class:`DosageProblem`
+naming why, never a guess.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from shared.medicines.amounts import DailyAmount, DosageProblem
+
+__all__ = ["MAX_ADMINISTRATIONS", "Administrations", "administrations"]
+
+MAX_ADMINISTRATIONS = 6
+"""Every 4 hours: the most often an oral opioid is written to be taken in a day."""
+
+
+@dataclass(frozen=True, slots=True)
+class Administrations:
+    """``per_day`` administrations a day of ``dose`` ``dose_unit`` each (when the reading knows one dose);
+    ``as_needed``: "when required", so ``per_day`` is the most a day, not a regular schedule."""
+
+    per_day: int
+    as_needed: bool
+    dose: Decimal | None = None
+    dose_unit: str = ""
+
+
+def administrations(amount: DailyAmount) -> Administrations | DosageProblem:
+    """The administrations a day of a dosage the reader has read, or why they are not known."""
+    if amount.per_day is None:
+        return DosageProblem(
+            "frequency-not-one-schedule",
+            f"How many times a day is not read as one schedule from '{amount.basis}'",
+            amount.words,
+        )
+    per_day = amount.per_day
+    if per_day != per_day.to_integral_value() or not 1 <= per_day <= MAX_ADMINISTRATIONS:
+        return DosageProblem(
+            "frequency-not-daily",
+            f"{format(per_day.normalize(), 'f')} administrations a day ('{amount.basis}') is not a daily "
+            f"schedule of 1 to {MAX_ADMINISTRATIONS} doses",
+            amount.words,
+        )
+    return Administrations(int(per_day), amount.as_needed, amount.dose, amount.dose_unit)

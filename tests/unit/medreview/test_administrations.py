@@ -1,0 +1,107 @@
+"""Administrations a day from the one dose reader's reading (``shared.medicines.administrations``).
+
+Expected figures by hand from the BNF's abbreviations and the R4 timing fields: bd = 2, tds = 3, qds = 4,
+"every 12 hours" = 24 / 12 = 2, "every 4 to 6 hours" = 24 / 4 = 6 (its most often), ``frequency`` 1 per
+``period`` 12 h = 2 a day, timing code BID = 2. A taper step is written at this frequency, so what is not one
+regular daily schedule is refused with the reason, never guessed.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from shared.medicines.administrations import Administrations, administrations
+from shared.medicines.amounts import DailyAmount, DosageProblem, DoseForm
+from shared.medicines.dosage import max_daily_amount
+
+TABLET = DoseForm("tablet", Decimal(30), is_patch=False)
+LIQUID = DoseForm("ml", Decimal(2), is_patch=False)
+PATCH = DoseForm("patch", Decimal(10), is_patch=True)
+
+
+def read(dosages: list[dict[str, Any]], form: DoseForm = TABLET) -> Administrations | DosageProblem:
+    amount = max_daily_amount(dosages, form)
+    assert isinstance(amount, DailyAmount), amount
+    return administrations(amount)
+
+
+@pytest.mark.parametrize(
+    ("dosage", "form", "per_day", "as_needed", "dose"),
+    [
+        ({"text": "one twice a day"}, TABLET, 2, False, "1"),
+        ({"text": "One tablet twice daily"}, TABLET, 2, False, "1"),
+        ({"text": "1 bd"}, TABLET, 2, False, "1"),
+        ({"text": "1bd"}, TABLET, 2, False, "1"),
+        ({"text": "take one every 12 hours"}, TABLET, 2, False, "1"),  # 24 / 12
+        ({"text": "two tablets four times a day"}, TABLET, 4, False, "2"),
+        ({"text": "one tds"}, TABLET, 3, False, "1"),
+        ({"text": "one at night"}, TABLET, 1, False, "1"),
+        ({"text": "30ml daily"}, LIQUID, 1, False, "30"),
+        ({"text": "5ml every 4 to 6 hours when required"}, LIQUID, 6, True, "5"),  # 24 / 4, its most
+        ({"text": "2 tds prn"}, TABLET, 3, True, "2"),
+        (
+            {
+                "timing": {"repeat": {"frequency": 1, "period": 12, "periodUnit": "h"}},
+                "doseAndRate": [{"doseQuantity": {"value": 1, "unit": "tablet"}}],
+            },
+            TABLET,
+            2,
+            False,
+            "1",
+        ),
+        (
+            {
+                "timing": {"code": {"coding": [{"code": "BID"}]}},
+                "doseAndRate": [{"doseQuantity": {"value": 2, "unit": "tablet"}}],
+            },
+            TABLET,
+            2,
+            False,
+            "2",
+        ),
+    ],
+)
+def test_administrations_a_day_as_the_reader_read_them(
+    dosage: dict[str, Any], form: DoseForm, per_day: int, as_needed: bool, dose: str
+) -> None:
+    assert read([dosage], form) == Administrations(per_day, as_needed, Decimal(dose), form.per_unit)
+
+
+@pytest.mark.parametrize(
+    ("dosages", "form", "code"),
+    [
+        # one in the morning and two at night: 3 a day, but not one dose at one frequency
+        ([{"text": "one in the morning and two at night"}], TABLET, "frequency-not-one-schedule"),
+        # two dosage lines taken together add up: no one schedule
+        ([{"text": "one twice a day"}, {"text": "one at night"}], TABLET, "frequency-not-one-schedule"),
+        # a prescribed maximum alone says how much, not how often
+        (
+            [
+                {
+                    "maxDosePerPeriod": {
+                        "numerator": {"value": 8, "unit": "tablet"},
+                        "denominator": {"value": 1, "unit": "d"},
+                    }
+                }
+            ],
+            TABLET,
+            "frequency-not-one-schedule",
+        ),
+        # every other day: half an administration a day is not a daily schedule
+        ([{"text": "one every other day"}], TABLET, "frequency-not-daily"),
+        # every hour: 24 a day, more than 6
+        ([{"text": "one every hour"}], TABLET, "frequency-not-daily"),
+        # a patch is worn, not taken a number of times a day
+        ([{"text": "apply one patch every 7 days"}], PATCH, "frequency-not-one-schedule"),
+    ],
+)
+def test_what_is_not_one_regular_daily_schedule_is_refused_with_the_reason(
+    dosages: list[dict[str, Any]], form: DoseForm, code: str
+) -> None:
+    found = read(dosages, form)
+    assert isinstance(found, DosageProblem)
+    assert found.code == code
+    assert found.text
