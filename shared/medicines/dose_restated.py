@@ -16,19 +16,70 @@ from decimal import Decimal
 from shared.medicines.amounts import MG, RATE, DailyAmount, DosageProblem, DoseForm, n
 from shared.medicines.dose_words import NUM, Token
 
-__all__ = ["schedule_repeated", "stated_total", "strength_restated"]
+__all__ = ["schedule_repeated", "stated_total", "step_dose", "strength_restated"]
 
 
 def _label(kind: str, form: DoseForm) -> str:
     return form.per_unit if kind == "unit" else kind
 
 
+# What to supply, after the dose (as this service writes a step): the quantity for the interval, not the dose.
+_SUPPLY = r"(?:\. (?:controlled drug, schedule [2-5]\. )?supply .+ \([0-9]+ days\))?\.?"
 _STATED_MG = re.compile(
     rf"(?P<total>{NUM}) mg (?:[a-z-]+ )?a day: (?P<made>.+?)"
-    r"(?:, in divided doses as the prescriber directs)?\.?"
+    r"(?:, in divided doses as the prescriber directs)?" + _SUPPLY
 )
-_STATED_RATE = re.compile(rf"apply (?P<total>{NUM}) microgram/hour: (?P<made>.+?) worn at once\.?")
+_STATED_RATE = re.compile(rf"apply (?P<total>{NUM}) microgram/hour: (?P<made>.+?) worn at once" + _SUPPLY)
 _PART = re.compile(rf"(?P<count>{NUM}) x (?P<strength>{NUM}) (?:mg|microgram/hour) [a-z]+")
+
+
+_TIMES = {"once": 1, "twice": 2, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6}
+_TIMES.update({str(k): k for k in range(1, 7)})
+_OFTEN = (
+    r"(?P<upto>up to )?(?P<times>once|twice|one|two|three|four|five|six|[1-6])(?: times)? a day"
+    r"(?P<prn> when required)?"
+)
+_STEP_UNITS = re.compile(
+    rf"(?P<per>{NUM}) mg (?:[a-z-]+ )?{_OFTEN} \((?:at most )?(?P<total>{NUM}) mg a day\): "
+    r"(?P<made>.+?) each dose" + _SUPPLY
+)
+_STEP_LIQUID = re.compile(
+    rf"(?P<per>{NUM}) mg (?:[a-z-]+ )?\((?P<ml>{NUM}) ml of [^()]*(?:\([^()]*\)[^()]*)*\) {_OFTEN}, "
+    rf"(?:at most )?(?P<total>{NUM}) mg a day" + _SUPPLY
+)
+
+
+def step_dose(normal: str, form: DoseForm, text: str) -> DailyAmount | DosageProblem | None:
+    """A dose per administration as this service writes a taper step, read back from a GP record that keeps
+    only the text: "25 mg morphine twice a day (50 mg a day): 1 x 15 mg tablet + 1 x 10 mg tablet each
+    dose", "2.5 mg morphine (1.25 ml of ...) up to 4 times a day when required, at most 10 mg a day", each
+    optionally followed by what to supply. Read only when every writing agrees: the units make the dose, the
+    ml make it with the product's strength, and dose x times a day is the daily total; else refused."""
+    match = _STEP_UNITS.fullmatch(normal)
+    liquid = match is None
+    if liquid:
+        match = _STEP_LIQUID.fullmatch(normal)
+    if match is None:
+        return None
+    per, total, times = Decimal(match["per"]), Decimal(match["total"]), _TIMES[match["times"]]
+    as_needed = match["prn"] is not None
+    agree = per * times == total and (match["upto"] is not None) == as_needed
+    if liquid:
+        strength = form.strength_per_unit
+        agree = (
+            agree
+            and form.per_unit == "ml"
+            and strength is not None
+            and Decimal(match["ml"]) * strength == per
+        )
+    else:
+        parts = [_PART.fullmatch(p.strip()) for p in match["made"].split(" + ")]
+        made = sum((Decimal(m["count"]) * Decimal(m["strength"]) for m in parts if m), Decimal(0))
+        agree = agree and all(parts) and made == per
+    if not agree:
+        return DosageProblem("dose-inconsistent", f"The parts of '{text}' do not agree with one another")
+    basis = f"stated dose {n(per)} mg x {times} a day = {n(total)} mg a day"
+    return DailyAmount(total, MG, as_needed, basis, per, MG, Decimal(times), (normal,))
 
 
 def stated_total(normal: str, form: DoseForm, text: str) -> DailyAmount | DosageProblem | None:

@@ -36,7 +36,7 @@ from shared.medicines.amounts import (
     in_ingredient,
     n,
 )
-from shared.medicines.dose_restated import schedule_repeated, stated_total, strength_restated
+from shared.medicines.dose_restated import schedule_repeated, stated_total, step_dose, strength_restated
 from shared.medicines.dose_words import Token, normalise, tokens
 
 __all__ = ["read_dosage_text"]
@@ -67,6 +67,9 @@ def read_dosage_text(text: str, form: DoseForm) -> DailyAmount | DosageProblem:
     stated = stated_total(normal, form, text)
     if stated is not None:
         return stated
+    step = step_dose(normal, form, text)
+    if step is not None:
+        return step
     restated = strength_restated(normal, form, text)
     if isinstance(restated, DosageProblem):
         return restated

@@ -344,6 +344,12 @@ def test_every_proposed_step_reads_back_as_its_dose_with_its_supply_and_controll
         assert med.computable, (chosen.name, step.dose, med.reason)
         assert med.daily_dose == step.dose.daily_dose
         assert med.as_needed is item.as_needed
+        # As the GP record gives it back (GP Connect: the dosage as text alone), it reads as the same dose.
+        as_text = [{"text": d["text"]} for d in proposal["dosageInstruction"]]
+        [back] = oral_morphine_equivalent(
+            [{**proposal, "status": "active", "dosageInstruction": as_text}]
+        ).medications
+        assert back.computable and back.daily_dose == step.dose.daily_dose, (proposal, back.reason)
         text = " ".join(d["text"] for d in proposal["dosageInstruction"])
         assert "divided" not in text and "as directed" not in text
         found = step_orders(
