@@ -16,7 +16,7 @@ from decimal import Decimal
 from shared.medicines.amounts import MG, RATE, DailyAmount, DosageProblem, DoseForm, n
 from shared.medicines.dose_words import NUM, Token
 
-__all__ = ["schedule_repeated", "stated_total", "step_dose", "strength_restated"]
+__all__ = ["schedule_repeated", "stated_total", "step_dose", "step_ingredient", "strength_restated"]
 
 
 def _label(kind: str, form: DoseForm) -> str:
@@ -26,7 +26,7 @@ def _label(kind: str, form: DoseForm) -> str:
 # What to supply, after the dose (as this service writes a step): the quantity for the interval, not the dose.
 _SUPPLY = r"(?:\. (?:controlled drug, schedule [2-5]\. )?supply .+ \([0-9]+ days\))?\.?"
 _STATED_MG = re.compile(
-    rf"(?P<total>{NUM}) mg (?:[a-z-]+ )?a day: (?P<made>.+?)"
+    rf"(?P<total>{NUM}) mg (?:(?P<ingredient>[a-z-]+) )?a day: (?P<made>.+?)"
     r"(?:, in divided doses as the prescriber directs)?" + _SUPPLY
 )
 _STATED_RATE = re.compile(rf"apply (?P<total>{NUM}) microgram/hour: (?P<made>.+?) worn at once" + _SUPPLY)
@@ -40,11 +40,12 @@ _OFTEN = (
     r"(?P<prn> when required)?"
 )
 _STEP_UNITS = re.compile(
-    rf"(?P<per>{NUM}) mg (?:[a-z-]+ )?{_OFTEN} \((?:at most )?(?P<total>{NUM}) mg a day\): "
+    rf"(?P<per>{NUM}) mg (?:(?P<ingredient>[a-z-]+) )?{_OFTEN} \((?:at most )?(?P<total>{NUM}) mg a day\): "
     r"(?P<made>.+?) each dose" + _SUPPLY
 )
 _STEP_LIQUID = re.compile(
-    rf"(?P<per>{NUM}) mg (?:[a-z-]+ )?\((?P<ml>{NUM}) ml of [^()]*(?:\([^()]*\)[^()]*)*\) {_OFTEN}, "
+    rf"(?P<per>{NUM}) mg (?:(?P<ingredient>[a-z-]+) )?"
+    rf"\((?P<ml>{NUM}) ml of [^()]*(?:\([^()]*\)[^()]*)*\) {_OFTEN}, "
     rf"(?:at most )?(?P<total>{NUM}) mg a day" + _SUPPLY
 )
 
@@ -143,4 +144,15 @@ def schedule_repeated(
     if scheduled > 1 or (scheduled and timed > 1):
         sentence = f"Doses in '{text}' may repeat one schedule: adding them up is not certain"
         return DosageProblem("dose-repeated", sentence)
+    return None
+
+
+def step_ingredient(normal: str) -> str | None:
+    """The ingredient named by a dose written as this service writes a step ("8 mg codeine three times a
+    day (24 mg a day): 1 x 8 mg tablet each dose": codeine), or ``None`` when ``normal`` is not such a
+    dose. Its masses are that ingredient's, whatever the product's partner ingredients."""
+    for pattern in (_STEP_UNITS, _STEP_LIQUID, _STATED_MG):
+        match = pattern.fullmatch(normal)
+        if match is not None:
+            return match["ingredient"]
     return None

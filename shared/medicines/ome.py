@@ -19,6 +19,8 @@ from typing import Any
 
 from shared.medicines.amounts import MG, RATE, UNIT, DailyAmount, DosageProblem, DoseForm, in_ingredient, n
 from shared.medicines.dosage import max_daily_amount
+from shared.medicines.dose_restated import step_ingredient
+from shared.medicines.dose_words import normalise
 from shared.medicines.identify import IdentifiedMedication, identify_medication
 from shared.medicines.paracetamol import plain_paracetamol_mg_per_day
 from shared.medicines.special import (
@@ -226,11 +228,15 @@ def _mg(value: str, unit: str) -> Decimal:
     return Decimal(value) * 1000 if unit.startswith("g") else Decimal(value) / 1000
 
 
-def _masses(dosages: Sequence[Mapping[str, Any]]) -> list[Decimal] | None:
+def _masses(dosages: Sequence[Mapping[str, Any]], ingredient: str = "") -> list[Decimal] | None:
     """Every dose or maximum the dosages write as a mass, in mg; ``None`` when a mass has no number read."""
     found: list[Decimal] = []
     for dosage in dosages:
         text = " ".join(str(dosage.get(k) or "") for k in ("text", "patientInstruction"))
+        if ingredient and step_ingredient(normalise(text.strip())) == ingredient:
+            text = (
+                ""  # a step as this service writes it: its masses name the opioid (cross-checked when read)
+            )
         text = _RESTATED_STRENGTH.sub(" ", text)  # "TWO 30mg/500mg tablets": the product's strength restated
         numbered = _MASS.findall(text)
         if len(numbered) != len(_MASS_WORD.findall(text)):
@@ -263,7 +269,7 @@ def _mass_is_ambiguous(product: DmdProduct, dosages: Sequence[Mapping[str, Any]]
     tablets of codeine; "1g" is 2 tablets of paracetamol, never 33 tablets of codeine. A liquid, a name that
     gives no partner strength, or a mass fitting both (aspirin 400 mg, codeine 8 mg: "400mg") is ambiguous.
     """
-    masses = _masses(dosages)
+    masses = _masses(dosages, product.ingredient)
     if masses is None:
         return True
     if not masses:

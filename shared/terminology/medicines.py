@@ -28,6 +28,9 @@ __all__ = [
     "normalised_name",
 ]
 
+SUBSTITUTION_SUBLINGUAL_BUPRENORPHINE_MG = Decimal(2)
+"""Sublingual buprenorphine from 2 mg a tablet is opioid substitution therapy, not analgesia."""
+
 DMD_SYSTEM = "https://dmd.nhs.uk"
 SNOMED_SYSTEM = "http://snomed.info/sct"
 MG_PER_MICROGRAM = Decimal("0.001")
@@ -162,9 +165,24 @@ class ProductCatalogue:
 
     def family_of(self, product: DmdProduct) -> tuple[DmdProduct, ...]:
         """Known products of the same family as ``product`` (itself included), weakest first."""
-        same = {p.strength_per_unit: p for p in self.products if p.family == product.family}
+        # Sublingual buprenorphine from 2 mg a dose is substitution therapy (DHSC "Orange book"), from 200
+        # and 400 micrograms pain relief: one is never made of the other's tablets.
+        kind = _substitution_strength(product)
+        same = {
+            p.strength_per_unit: p
+            for p in self.products
+            if p.family == product.family and _substitution_strength(p) == kind
+        }
         same.setdefault(product.strength_per_unit, product)
         return tuple(same[k] for k in sorted(same))
+
+
+def _substitution_strength(product: DmdProduct) -> bool:
+    return (
+        product.ingredient == "buprenorphine"
+        and product.route == "sublingual"
+        and product.strength_per_unit >= SUBSTITUTION_SUBLINGUAL_BUPRENORPHINE_MG
+    )
 
 
 def _product(row: Mapping[str, str]) -> DmdProduct:

@@ -69,6 +69,15 @@ def _read(product: str, text: str) -> tuple[bool, Decimal | None, bool, str | No
             True,
             "1 x 5 = 5 mg a dose; x 3 = 15 mg a day at most; oxycodone x 1.5 = 22.5",
         ),
+        (
+            "Generic Solpadeine Plus tablets",
+            "8 mg codeine three times a day (24 mg a day): 1 x 8 mg tablet each dose. Supply 42 (forty-two) "
+            "tablets of Generic Solpadeine Plus tablets (14 days)",
+            "2.4",
+            False,
+            "a compound product: the masses are codeine's because the step names codeine (and agree: 1 x 8 "
+            "= 8 mg a dose, x 3 = 24 mg a day); codeine x 0.1 = 2.4",
+        ),
     ],
 )
 def test_a_step_written_back_reads_as_the_dose_approved(
@@ -105,9 +114,15 @@ def test_a_step_written_back_reads_as_the_dose_approved(
             "each dose",
             "'when required' without 'up to': the two halves disagree on whether the doses are a maximum",
         ),
+        (
+            "Generic Solpadeine Plus tablets",
+            "500 mg paracetamol three times a day (1500 mg a day): 1 x 500 mg tablet each dose",
+            "a step naming the partner ingredient: its masses are not the opioid's",
+        ),
     ],
 )
 def test_a_step_whose_writings_disagree_is_refused(product: str, text: str, why: str) -> None:
     computable, figure, _prn, reason = _read(product, text)
     assert not computable and figure is None, why
-    assert reason is not None and reason.endswith("dose-inconsistent"), (reason, why)
+    refused_as = ("dose-inconsistent", "dose-mass-in-compound")
+    assert reason is not None and reason.endswith(refused_as), (reason, why)

@@ -101,3 +101,20 @@ def test_microgram_strengths_are_held_in_mg() -> None:
     assert Decimal("0.2") in {p.strength for p in sublingual}
     assert all(p.strength_unit == "mg" for p in sublingual)
     assert catalogue.drug_class("amitriptyline") is DrugClass.TRICYCLIC_ANTIDEPRESSANT
+
+
+def test_a_sublingual_buprenorphine_for_pain_is_never_made_of_substitution_strengths() -> None:
+    """200 and 400 microgram tablets are analgesia, 2 mg and 8 mg substitution therapy (DHSC Orange book):
+    a taper step of the first is composed from the first only, and the reverse."""
+    catalogue = load_product_catalogue()
+    by_name = {p.name: p for p in catalogue.products}
+    pain = catalogue.family_of(by_name["Buprenorphine 400microgram sublingual tablets"])
+    assert [p.name for p in pain] == [
+        "Buprenorphine 200microgram sublingual tablets",
+        "Buprenorphine 400microgram sublingual tablets",
+    ]
+    substitution = catalogue.family_of(by_name["Buprenorphine 8mg sublingual tablets"])
+    assert [p.name for p in substitution] == [
+        "Buprenorphine 2mg sublingual tablets",
+        "Buprenorphine 8mg sublingual tablets",
+    ]
