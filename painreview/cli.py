@@ -16,6 +16,7 @@ from painreview.events_cli import events
 from painreview.gp_cli import gp
 from painreview.registry import SERVICES
 from painreview.sim_cli import simulator
+from shared.auth.settings import AuthSettings
 from shared.db import make_engine, migrate
 from shared.observability import configure_logging
 
@@ -72,8 +73,11 @@ def up(host: str, port: int, var_dir: Path, mesh_port: int, mesh: bool) -> None:
         except (RuntimeError, TimeoutError) as exc:
             raise click.ClickException(f"{exc}; or run without it: pain-review up --no-mesh") from None
     try:
-        system = create_embedded_system(var_dir, with_simulator=True)
         base = f"http://{host}:{port}"
+        if not os.environ.get("PAINREVIEW_AUTH_ISSUER"):  # discovery and tokens name the real address
+            advertised = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104
+            AuthSettings(var_dir=var_dir).advertise(f"http://{advertised}:{port}")
+        system = create_embedded_system(var_dir, with_simulator=True)
         click.echo(f"pain-review is starting on {base} (data in {var_dir.resolve()})")
         for name in system.services:
             click.echo(f"  {name:<12} {base}/{name}/fhir   (metadata: {base}/{name}/fhir/metadata)")

@@ -7,6 +7,7 @@ settings refuse the embedded issuer, plain-HTTP issuers and placeholder password
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Literal, Self
 
@@ -74,6 +75,29 @@ class AuthSettings(BaseSettings):
             return self.database_url
         self.var_dir.mkdir(parents=True, exist_ok=True)
         return f"sqlite:///{(self.var_dir / 'auth.db').resolve()}"
+
+    @property
+    def advertised_path(self) -> Path:
+        """Where ``pain-review up`` records the issuer and audience it advertises (its real address)."""
+        return self.var_dir / "issuer-url.json"
+
+    @model_validator(mode="after")
+    def _advertised_by_up(self) -> Self:
+        """An issuer and audience not set in the environment are the ones ``pain-review up`` recorded for
+        this var directory (the address it serves on), so discovery, the tokens ``pain-review token`` mints
+        and the verifier agree on the real address, not a fixed ``localhost:8000``."""
+        if {"issuer", "audience"} & self.model_fields_set or not self.advertised_path.is_file():
+            return self
+        recorded = json.loads(self.advertised_path.read_text())
+        self.issuer, self.audience = str(recorded["issuer"]), str(recorded["audience"])
+        return self
+
+    def advertise(self, base_url: str) -> None:
+        """Record ``base_url``'s issuer and audience for this var directory (``pain-review up``)."""
+        base = base_url.rstrip("/")
+        self.issuer, self.audience = f"{base}/auth", f"{base}/fhir"
+        self.var_dir.mkdir(parents=True, exist_ok=True)
+        self.advertised_path.write_text(json.dumps({"issuer": self.issuer, "audience": self.audience}))
 
     @model_validator(mode="after")
     def _refuse_unsafe_outside_development(self) -> Self:

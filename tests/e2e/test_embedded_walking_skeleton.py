@@ -73,3 +73,15 @@ def test_a_practice_never_sees_another_practices_patients(embedded_system: Runni
         == 404
     )
     assert httpx.get(f"{embedded_system.base}/referral/fhir/Patient", headers=theirs).json()["total"] == 0
+
+
+def test_discovery_and_tokens_name_the_address_up_serves_on(embedded_system: RunningSystem) -> None:
+    """`up` on a port other than 8000 advertises that address (issue 16: discovery said localhost:8000
+    whatever the real address), and a token from `pain-review token` is issued for it and accepted."""
+    config = httpx.get(f"{embedded_system.base}/referral/fhir/.well-known/smart-configuration").json()
+    assert config["token_endpoint"] == f"{embedded_system.base}/auth/token"
+    token = embedded_system.token()
+    read = httpx.get(
+        f"{embedded_system.base}/referral/fhir/Patient", headers={"authorization": f"Bearer {token}"}
+    )
+    assert read.status_code == 200, read.text

@@ -56,3 +56,20 @@ def test_a_production_configuration_with_an_external_https_issuer_is_accepted() 
 def test_production_refuses_unsafe_settings(overrides: dict[str, object], complaint: str) -> None:
     with pytest.raises(ValidationError, match=complaint):
         AuthSettings(**{**PRODUCTION, **overrides})
+
+
+def test_an_issuer_recorded_by_up_is_used_unless_the_environment_names_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("PAINREVIEW_AUTH_ISSUER", raising=False)
+    monkeypatch.delenv("PAINREVIEW_AUTH_AUDIENCE", raising=False)
+    assert AuthSettings(var_dir=tmp_path).issuer == "http://localhost:8000/auth"  # nothing recorded yet
+    AuthSettings(var_dir=tmp_path).advertise("http://127.0.0.1:9123")
+    recorded = AuthSettings(var_dir=tmp_path)
+    assert (recorded.issuer, recorded.audiences) == (
+        "http://127.0.0.1:9123/auth",
+        ["http://127.0.0.1:9123/fhir"],
+    )
+    assert recorded.token_endpoint == "http://127.0.0.1:9123/auth/token"
+    monkeypatch.setenv("PAINREVIEW_AUTH_ISSUER", "http://issuer.example/auth")
+    assert AuthSettings(var_dir=tmp_path).issuer == "http://issuer.example/auth"
