@@ -104,3 +104,30 @@ def add_request_location_v3(op: Any) -> None:
 def drop_request_location_v3(op: Any) -> None:
     with op.batch_alter_table("fhir_request") as batch:
         batch.drop_column("location")
+
+
+def backfill_patients_v3(op: Any) -> None:
+    """Record the patient of stored resources written before every patient reference was resolved
+    (absolute, versioned or identifier-only references left ``patient`` empty, so service staff saw them
+    whatever the enrolment): the kernel's own ``patient_of``, as every write now records it. Only empty
+    rows change; nothing to undo on downgrade (the column was already there)."""
+    import orjson
+
+    from shared.fhir.searchparams import patient_of
+
+    conn = op.get_bind()
+    rows = conn.execute(
+        sa.text("SELECT resource_type, id, content FROM fhir_resource WHERE patient IS NULL")
+    ).all()
+    for row in rows:
+        resource = orjson.loads(row.content)
+        if not isinstance(resource, dict) or "resourceType" not in resource:
+            continue  # not a resource body this function can read: left as it was
+        patient = patient_of(resource)
+        if patient is not None:
+            conn.execute(
+                sa.text(
+                    "UPDATE fhir_resource SET patient = :patient WHERE resource_type = :type AND id = :id"
+                ),
+                {"patient": patient, "type": row.resource_type, "id": row.id},
+            )
