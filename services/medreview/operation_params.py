@@ -75,9 +75,12 @@ class Params:
         if value is None:
             return None
         try:
-            return Decimal(str(value))
+            number = Decimal(str(value))
         except InvalidOperation as exc:
             raise BadRequest(f"Parameter '{name}' must be a number") from exc
+        if not number.is_finite():  # 'NaN', 'Infinity' parse, then fail every comparison (a 500)
+            raise BadRequest(f"Parameter '{name}' must be a finite number")
+        return number
 
     def day(self, name: str) -> date | None:
         text = self.text(name)
