@@ -1,4 +1,4 @@
-"""The repository stands alone: nothing in it reads a folder beside the clone (the shared folder beside it above all).
+"""The repository stands alone: nothing in it reads a folder beside the clone.
 
 A fresh ``git clone`` has nothing beside it, so a path that climbs out of the repository works on the
 machine that wrote it and fails for every newcomer. This test reads every tracked text file.
