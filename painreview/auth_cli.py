@@ -23,8 +23,8 @@ from shared.auth.issuer import (
     local_client_id,
     mint_local_token,
 )
-from shared.auth.principal import Role
 from shared.auth.settings import AuthSettings
+from shared.core.principal import Role
 
 _var_dir = click.option(
     "--var-dir",

@@ -20,8 +20,8 @@ from services.careplan.descripting import apply_taper_progress, taper_progress
 from services.careplan.fhir_mapping import care_team, draft_plan, entries, stable_id
 from services.careplan.publishing import record_plan_updated
 from services.careplan.repository import CLOSED_PLAN, pain_plan_for, record_fact
-from shared.auth.principal import Principal, Tenancy
 from shared.contracts import CloudEvent, taper_parts
+from shared.core.principal import Principal, Tenancy
 from shared.fhir import FhirKernel, NotFound, RequestContext
 from shared.fhir.tenancy import record_enrolment_event
 

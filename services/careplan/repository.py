@@ -18,7 +18,7 @@ from services.careplan.activities import received_interventions
 from services.careplan.catalogue import CAREPLAN_CATEGORY_SYSTEM, COMMUNITY_STATUS_EXTENSION
 from services.careplan.evaluation import EvaluationFacts, OmeReview
 from services.careplan.tables import evaluation_fact
-from shared.auth.principal import Tenancy
+from shared.core.principal import Tenancy
 from shared.fhir.store import SHARED_TENANT
 from shared.fhir.tables import resource_table
 from shared.fhir.tenancy import visible_rows

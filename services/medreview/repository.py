@@ -20,7 +20,7 @@ from services.medreview.codes import (
     TASK_ID_SYSTEM,
     TOTAL_DAILY_OME,
 )
-from shared.auth.principal import Tenancy
+from shared.core.principal import Tenancy
 from shared.fhir import FhirError, NotFound, ResourceStore, register_search_param
 from shared.fhir.search import parse_search
 from shared.fhir.tables import resource_table

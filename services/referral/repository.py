@@ -16,7 +16,7 @@ import orjson
 from sqlalchemy import Connection, func, insert, select, text, update
 
 from services.referral.tables import bars_message, bars_resource, invitation_template
-from shared.auth.principal import Tenancy
+from shared.core.principal import Tenancy
 from shared.db import is_postgres
 from shared.fhir import ResourceStore, now_instant
 from shared.fhir.search import parse_search

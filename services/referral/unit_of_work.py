@@ -18,8 +18,8 @@ from typing import Any
 from sqlalchemy import Connection
 
 from services.referral import repository
-from shared.auth.principal import Tenancy
 from shared.contracts import EventType, new_event
+from shared.core.principal import Tenancy
 from shared.fhir import PreconditionFailed, RequestContext, ResourceStore, new_id, now_instant
 from shared.fhir.audit import provenance
 from shared.fhir.store_write import stamp

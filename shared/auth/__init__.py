@@ -33,7 +33,10 @@ from shared.auth.issuer import (
     smart_configuration_router,
 )
 from shared.auth.jwks import JwksSource, LocalJwks, RemoteJwks
-from shared.auth.principal import (
+from shared.auth.ratelimit import RateLimiter, RefusalLimiter
+from shared.auth.settings import AuthSettings
+from shared.auth.verify import TokenVerifier
+from shared.core.principal import (
     INTERACTIONS,
     ROLE_ACCESS,
     STAFF_ROLES,
@@ -46,9 +49,6 @@ from shared.auth.principal import (
     parse_scopes,
     role_permits,
 )
-from shared.auth.ratelimit import RateLimiter, RefusalLimiter
-from shared.auth.settings import AuthSettings
-from shared.auth.verify import TokenVerifier
 
 __all__ = [
     "ALGORITHMS",

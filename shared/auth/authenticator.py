@@ -14,11 +14,11 @@ from fastapi import Request
 
 from shared.auth.issuer.keys import IssuerKeys
 from shared.auth.jwks import RemoteJwks
-from shared.auth.principal import Interaction, Principal
 from shared.auth.ratelimit import RateLimiter, RefusalLimiter
 from shared.auth.settings import AuthSettings
 from shared.auth.verify import TokenVerifier
-from shared.fhir.errors import Forbidden, Unauthorized
+from shared.core.errors import Forbidden, Unauthorized
+from shared.core.principal import Interaction, Principal
 
 _BEARER = re.compile(r"^Bearer +([A-Za-z0-9._~+/-]+=*) *$", re.IGNORECASE)
 _INTERACTION_NAMES = {"c": "create", "r": "read", "u": "update", "d": "delete", "s": "search"}

@@ -16,8 +16,8 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any, Final, get_args
 
-from shared.auth.principal import STAFF_ROLES as STAFF_ROLES  # defined beside Tenancy, which reads it
-from shared.auth.principal import Interaction, Principal, Role, Scope, parse_scopes
+from shared.core.principal import STAFF_ROLES as STAFF_ROLES  # defined beside Tenancy, which reads it
+from shared.core.principal import Interaction, Principal, Role, Scope, parse_scopes
 
 CLIENT_ID: Final = "client_id"
 SCOPE: Final = "scope"

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from shared.auth.settings import AuthSettings
-from shared.fhir.errors import ClientThrottled, RefusalsThrottled, TooManyRequests, Unauthorized
+from shared.core.errors import ClientThrottled, RefusalsThrottled, TooManyRequests, Unauthorized
 
 log = logging.getLogger(__name__)
 

@@ -31,8 +31,8 @@ from joserfc.jwt import JWTClaimsRegistry
 
 from shared.auth.claims import ALGORITHMS, InvalidClaims, principal_from_claims
 from shared.auth.jwks import JwksSource, is_signing_key
-from shared.auth.principal import Principal
-from shared.fhir.errors import Unauthorized
+from shared.core.errors import Unauthorized
+from shared.core.principal import Principal
 
 log = logging.getLogger(__name__)
 

@@ -1,7 +1,6 @@
 """The FHIR REST kernel every service uses: models, JSON I/O, errors, store, search, routes."""
 
-from shared.fhir.audit import AuditRecord, RequestContext
-from shared.fhir.errors import (
+from shared.core.errors import (
     BadRequest,
     Conflict,
     Duplicate,
@@ -19,6 +18,7 @@ from shared.fhir.errors import (
     UnsupportedMediaType,
     information_outcome,
 )
+from shared.fhir.audit import AuditRecord, RequestContext
 from shared.fhir.jsonio import FHIR_JSON, FhirResponse, dumps, loads
 from shared.fhir.kernel import Authenticator, FhirKernel, OperationCall, RateLimiter
 from shared.fhir.models import FHIR_VERSION, validate_resource, validate_stu3_resource

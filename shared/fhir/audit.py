@@ -11,8 +11,8 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from shared.auth.principal import UNAUTHENTICATED_TENANT, Principal, Tenancy
-from shared.fhir.errors import Unauthorized
+from shared.core.errors import Unauthorized
+from shared.core.principal import UNAUTHENTICATED_TENANT, Principal, Tenancy
 from shared.fhir.searchparams import TARGET_PATIENT_EXTENSION, patient_of
 from shared.fhir.store import ResourceStore, now_instant
 

@@ -8,7 +8,7 @@ from urllib.parse import parse_qsl
 from fastapi import Path, Request
 from starlette.responses import Response
 
-from shared.fhir.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
+from shared.core.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
 from shared.fhir.jsonio import FhirResponse
 
 __all__ = [

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import Connection, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from shared.fhir.errors import Duplicate
+from shared.core.errors import Duplicate
 from shared.fhir.store import now_instant
 from shared.fhir.tables import request_table
 

@@ -8,7 +8,7 @@ from typing import Any
 import orjson
 from starlette.responses import Response
 
-from shared.fhir.errors import BadRequest, UnsupportedMediaType
+from shared.core.errors import BadRequest, UnsupportedMediaType
 
 FHIR_JSON = "application/fhir+json"
 ACCEPTED_MEDIA_TYPES = frozenset({FHIR_JSON, "application/json", "application/json+fhir"})

@@ -16,7 +16,16 @@ import anyio
 from fastapi import APIRouter, Request
 from sqlalchemy import Connection, Engine
 
-from shared.auth.principal import Interaction, Principal
+from shared.core.errors import (
+    ClientThrottled,
+    FhirError,
+    Forbidden,
+    PayloadTooLarge,
+    RefusalsThrottled,
+    TooManyRequests,
+    Unauthorized,
+)
+from shared.core.principal import Interaction, Principal
 from shared.fhir import idempotency
 from shared.fhir.audit import (
     AuditRecord,
@@ -29,15 +38,6 @@ from shared.fhir.audit import (
     unauthenticated_audit_event,
 )
 from shared.fhir.capability import capability_statement
-from shared.fhir.errors import (
-    ClientThrottled,
-    FhirError,
-    Forbidden,
-    PayloadTooLarge,
-    RefusalsThrottled,
-    TooManyRequests,
-    Unauthorized,
-)
 from shared.fhir.jsonio import check_media_type, loads
 from shared.fhir.models import validate_resource
 from shared.fhir.store import ResourceStore

@@ -14,8 +14,8 @@ from fhir.resources.R4B import get_fhir_model_class as _r4b_class
 from fhir.resources.STU3 import get_fhir_model_class as _stu3_class
 from pydantic import ValidationError
 
+from shared.core.errors import InvalidResource
 from shared.fhir.bindings import binding_issues
-from shared.fhir.errors import InvalidResource
 
 FHIR_VERSION = "4.0.1"
 """What we announce: R4. R4B's models validate R4 resources of the kinds this service uses."""

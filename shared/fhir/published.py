@@ -11,8 +11,8 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 
-from shared.auth.principal import Tenancy
-from shared.fhir.errors import NotFound, PreconditionFailed
+from shared.core.errors import NotFound, PreconditionFailed
+from shared.core.principal import Tenancy
 from shared.fhir.models import validate_resource
 from shared.fhir.store import SHARED_TENANT, ResourceStore
 

@@ -9,10 +9,10 @@ from fastapi import APIRouter, Request
 from sqlalchemy import Connection
 from starlette.responses import Response
 
+from shared.core.errors import BadRequest, Duplicate, Forbidden, InvalidResource, PreconditionFailed
 from shared.fhir import idempotency
 from shared.fhir.audit import AuditRecord
 from shared.fhir.bundles import history_bundle, searchset_bundle
-from shared.fhir.errors import BadRequest, Duplicate, Forbidden, InvalidResource, PreconditionFailed
 from shared.fhir.http import etag_version, id_path, resource_response, search_form, version_number
 from shared.fhir.jsonio import FhirResponse
 from shared.fhir.search import parse_search
@@ -42,7 +42,7 @@ def build_router(kernel: FhirKernel) -> APIRouter:
             try:
                 result = await op.handler(call)
             except Exception as exc:
-                from shared.fhir.errors import FhirError
+                from shared.core.errors import FhirError
 
                 if isinstance(exc, FhirError):
                     await kernel.audit_failure(ctx, call._record(), exc)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from shared.fhir.errors import BadRequest
+from shared.core.errors import BadRequest
 from shared.fhir.searchparams import SearchParam, date_range, params_for
 
 __all__ = ["Criterion", "SearchRequest", "parse_search"]

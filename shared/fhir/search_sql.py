@@ -9,8 +9,8 @@ from typing import Any
 import orjson
 from sqlalchemy import ColumnElement, Connection, and_, exists, or_, select
 
-from shared.auth.principal import Tenancy
-from shared.fhir.errors import BadRequest
+from shared.core.errors import BadRequest
+from shared.core.principal import Tenancy
 from shared.fhir.search import Criterion, SearchRequest
 from shared.fhir.searchparams import date_range, params_for
 from shared.fhir.tables import resource_table, search_index_table

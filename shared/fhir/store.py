@@ -16,7 +16,7 @@ from typing import Any
 import orjson
 from sqlalchemy import Connection, and_, delete, func, insert, select, update
 
-from shared.fhir.errors import Gone, NotFound, PreconditionFailed
+from shared.core.errors import Gone, NotFound, PreconditionFailed
 from shared.fhir.search import SearchRequest
 from shared.fhir.search_sql import included_resources, where_clause
 from shared.fhir.searchparams import patient_of

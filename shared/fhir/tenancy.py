@@ -15,8 +15,8 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, Table, and_, exists, insert, or_, select, true, update
 
-from shared.auth.principal import UNAUTHENTICATED_TENANT, Tenancy
-from shared.fhir.errors import NotFound
+from shared.core.errors import NotFound
+from shared.core.principal import UNAUTHENTICATED_TENANT, Tenancy
 from shared.fhir.searchparams import patient_of
 from shared.fhir.tables import enrolment_table, history_table, resource_table
 

@@ -11,7 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
-from shared.fhir.errors import (
+from shared.core.errors import (
     BadRequest,
     FhirError,
     MethodNotAllowed,

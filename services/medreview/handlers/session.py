@@ -14,8 +14,8 @@ from typing import Any
 from sqlalchemy import Connection
 
 from services.medreview.repository import MedreviewRepository
-from shared.auth.principal import Principal, Tenancy
 from shared.contracts import CloudEvent, EventType, new_event
+from shared.core.principal import Principal, Tenancy
 from shared.fhir import RequestContext
 from shared.fhir.audit import provenance
 from shared.outbox import record_event

@@ -12,8 +12,8 @@ from shared.auth.issuer.keys import IssuerKeys
 from shared.auth.issuer.registry import ClientRegistrationError, ClientRegistry, RegisteredClient
 from shared.auth.issuer.service import TokenIssuer
 from shared.auth.issuer.tables import create_issuer_tables
-from shared.auth.principal import Role
 from shared.auth.settings import AuthSettings
+from shared.core.principal import Role
 from shared.db import make_engine
 
 # The local CLI client may be granted anything; who can read the issuer key can sign anything anyway.

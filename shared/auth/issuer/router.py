@@ -15,7 +15,7 @@ from shared.auth.issuer.service import JWT_BEARER, OAuthError, TokenIssuer
 from shared.auth.ratelimit import RateLimiter
 from shared.auth.settings import AuthSettings
 from shared.auth.verify import unverified_claims
-from shared.fhir.errors import TooManyRequests
+from shared.core.errors import TooManyRequests
 
 MAX_FORM_BYTES = 16 * 1024
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}

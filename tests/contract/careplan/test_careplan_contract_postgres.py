@@ -13,8 +13,8 @@ from fastapi.testclient import TestClient
 
 from services.careplan.app import create_service
 from services.careplan.settings import CareplanSettings
-from shared.auth.principal import Principal, parse_scopes
 from shared.bus import InProcessTransport
+from shared.core.principal import Principal, parse_scopes
 from shared.web import ServiceParts
 from tests.contract.careplan.test_careplan_contract_plans import _community
 

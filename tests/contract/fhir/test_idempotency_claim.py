@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import Engine, func, select
 
 from shared.auth import parse_scopes
-from shared.auth.principal import Principal
+from shared.core.principal import Principal
 from shared.db import make_engine
 from shared.fhir import Duplicate, kernel_metadata
 from shared.fhir.audit import RequestContext

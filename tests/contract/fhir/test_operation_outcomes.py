@@ -8,7 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from painreview.embedded import EmbeddedSystem
-from shared.fhir.errors import Duplicate, InvalidResource, NotFound, Unprocessable
+from shared.core.errors import Duplicate, InvalidResource, NotFound, Unprocessable
 from shared.fhir.models import validate_resource
 from tests.fixtures import BARS_EXAMPLES
 

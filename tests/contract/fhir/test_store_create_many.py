@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Connection, Engine, select
 
-from shared.auth.principal import Tenancy
+from shared.core.principal import Tenancy
 from shared.db import make_engine
 from shared.fhir import ResourceStore, kernel_metadata
 from shared.fhir.search import parse_search

@@ -11,8 +11,8 @@ import sqlalchemy as sa
 
 from services.medreview.fhir_mapping import StepRecord, step_references, steps_of
 from shared.auth import mint_local_token
-from shared.auth.principal import Tenancy
 from shared.contracts import GP_TASK_COMPLETED_V1, PATIENT_DISCHARGED_V1, from_json, taper_parts
+from shared.core.principal import Tenancy
 from shared.fhir import ResourceStore, validate_resource
 from shared.fhir.search import parse_search
 from shared.outbox import outbox

@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from painreview.embedded import EmbeddedSystem, create_embedded_system
 from shared.auth.issuer import mint_local_token
-from shared.auth.principal import UNAUTHENTICATED_TENANT, Tenancy
+from shared.core.principal import UNAUTHENTICATED_TENANT, Tenancy
 from shared.fhir.audit import UNAUDITED_REFUSALS
 from shared.fhir.search import parse_search
 from shared.fhir.tables import resource_table

@@ -28,8 +28,8 @@ from shared.auth.issuer import (
     issuer_router,
     smart_configuration_router,
 )
+from shared.core.errors import FhirError
 from shared.db import make_engine
-from shared.fhir.errors import FhirError
 
 ISSUER = "https://auth.test/auth"
 TOKEN_URL = f"{ISSUER}/token"

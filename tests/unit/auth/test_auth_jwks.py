@@ -13,7 +13,7 @@ from joserfc.jwk import ECKey, RSAKey
 
 from shared.auth import RemoteJwks, TokenVerifier
 from shared.auth.jwks import public_keys
-from shared.fhir.errors import Unauthorized
+from shared.core.errors import Unauthorized
 
 JWKS_URL = "https://auth.test/auth/jwks.json"
 

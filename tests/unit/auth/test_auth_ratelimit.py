@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from joserfc.jwk import ECKey
 
 from shared.auth import Authenticator, AuthSettings, RateLimiter, RefusalLimiter, TokenVerifier
-from shared.fhir.errors import RefusalsThrottled, TooManyRequests, Unauthorized
+from shared.core.errors import RefusalsThrottled, TooManyRequests, Unauthorized
 
 
 class Tick:

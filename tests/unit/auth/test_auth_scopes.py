@@ -6,7 +6,7 @@ import pytest
 
 from shared.auth import Principal, Scope, narrow_scopes, parse_scopes
 from shared.auth.authenticator import require
-from shared.fhir.errors import Forbidden
+from shared.core.errors import Forbidden
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 from joserfc.jwk import ECKey, RSAKey
 
 from shared.auth import Authenticator, LocalJwks, Scope, TokenVerifier
-from shared.fhir.errors import Unauthorized
+from shared.core.errors import Unauthorized
 
 Forger = Callable[[Any, ECKey, RSAKey, ECKey], str]
 

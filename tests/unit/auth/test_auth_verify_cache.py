@@ -10,7 +10,7 @@ from joserfc.jwk import ECKey, Key, RSAKey
 
 from shared.auth import LocalJwks, TokenVerifier
 from shared.auth import verify as verify_module
-from shared.fhir.errors import Unauthorized
+from shared.core.errors import Unauthorized
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from shared.fhir.errors import BadRequest
+from shared.core.errors import BadRequest
 from shared.fhir.jsonio import MAX_DEPTH, loads
 
 

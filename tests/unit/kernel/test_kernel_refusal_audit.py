@@ -11,8 +11,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select
 
-from shared.auth.principal import UNAUTHENTICATED_TENANT
 from shared.auth.ratelimit import RateLimiter
+from shared.core.principal import UNAUTHENTICATED_TENANT
 from shared.db import make_engine
 from shared.fhir import kernel_metadata
 from shared.fhir.tables import resource_table

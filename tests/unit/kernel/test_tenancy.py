@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine
 
-from shared.auth.principal import UNAUTHENTICATED_TENANT, Principal, Tenancy, parse_scopes
+from shared.core.principal import UNAUTHENTICATED_TENANT, Principal, Tenancy, parse_scopes
 from shared.db import make_engine
 from shared.fhir import NotFound, ResourceStore, kernel_metadata
 from shared.fhir.search import parse_search

@@ -15,8 +15,8 @@ from sqlalchemy import Engine
 from services.medreview.fhir_mapping import StepRecord, step_references, steps_of
 from services.medreview.handlers import Session
 from services.medreview.repository import MedreviewRepository
-from shared.auth.principal import Principal, Tenancy, parse_scopes
 from shared.contracts import EventType, new_event
+from shared.core.principal import Principal, Tenancy, parse_scopes
 from shared.db import make_engine
 from shared.fhir import RequestContext, ResourceStore, kernel_metadata
 from shared.outbox import metadata as outbox_metadata

@@ -13,8 +13,8 @@ from services.medreview.handlers import (
     review_bundle_resources,
     review_patient,
 )
-from shared.auth.principal import Tenancy
 from shared.contracts import MEDICATION_LIST_SYNCED_V1, PATIENT_ENROLLED_V1
+from shared.core.principal import Tenancy
 from shared.fhir import NotFound
 from tests.unit.medreview.medreview_support import NOW, Harness, database, medicine, patient_bundle
 

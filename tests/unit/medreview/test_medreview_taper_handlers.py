@@ -25,13 +25,13 @@ from services.medreview.handlers import (
 )
 from services.medreview.ome import oral_morphine_equivalent
 from services.medreview.taper import TaperPolicy
-from shared.auth.principal import Tenancy
 from shared.contracts import (
     GP_TASK_COMPLETED_V1,
     MEDICATION_LIST_SYNCED_V1,
     PATIENT_DISCHARGED_V1,
     taper_parts,
 )
+from shared.core.principal import Tenancy
 from shared.fhir import Conflict, Unprocessable, validate_resource
 from tests.contract.fhir.invariants import assert_invariants
 from tests.unit.medreview.medreview_support import (

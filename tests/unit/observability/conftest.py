@@ -10,7 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
-from shared.auth.principal import Principal, parse_scopes
+from shared.core.principal import Principal, parse_scopes
 from shared.db import make_engine
 from shared.fhir import FhirKernel, Unauthorized, kernel_metadata
 from shared.web import service_app
