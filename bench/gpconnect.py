@@ -129,7 +129,12 @@ async def _deliver_all(engine: sa.Engine, base: str, timeout_s: float, deadline_
         worker = DeliveryWorker(
             engine,
             dispatcher,
-            policy=RetryPolicy(max_attempts=15, base_seconds=0.05, cap_seconds=1.0),
+            # A delivery attempt makes two or more GP calls (the write, then the read-back), each failing
+            # 40% of the time here, so an attempt fails with p >= 1 - 0.6**2 = 0.64, and more where the
+            # read takes several calls. With 15 tries a healthy change was dead-lettered in about 1 run
+            # of 5 (CI, 2026-12-04); with 60, even at p = 0.784 (three calls) it is 0.784**60 = 4.6e-7
+            # per change: under 1 run in 4,000 at N=500. Budgets here are the test's, not production's.
+            policy=RetryPolicy(max_attempts=60, base_seconds=0.05, cap_seconds=1.0),
             breaker=lambda: CircuitBreaker(failure_threshold=8, open_seconds=0.5),
             concurrency=32,
             poll_s=0.05,
