@@ -22,7 +22,7 @@ from services.careplan.hooks import WriteRules
 from services.careplan.publishing import record_gp_task_requested
 from services.careplan.repository import CLOSED_PLAN, is_pain_plan, pain_plan_for, patient_resources
 from services.careplan.summaries import plan_summary, session_summary
-from shared.fhir import BadRequest, FhirKernel, OperationCall, Unprocessable, idempotency, new_id, now_instant
+from shared.fhir import BadRequest, FhirKernel, OperationCall, Unprocessable, new_id, now_instant
 from shared.fhir.http import etag_version
 
 __all__ = ["PlanOperations", "parameter"]
@@ -102,7 +102,6 @@ class PlanOperations:
 
         def work() -> dict[str, Any]:
             with call.transaction() as conn:
-                idempotency.claim(conn, ctx)
                 definition = store.read(conn, "PlanDefinition", str(call.resource_id), tenants=ctx.tenants)
                 additions = [_new_activity(a) for a in definition.get("action") or [] if a.get("code")]
                 plan = pain_plan_for(conn, subject, ctx.tenants)
@@ -147,7 +146,6 @@ class PlanOperations:
 
         def work() -> dict[str, Any]:
             with call.transaction() as conn:
-                idempotency.claim(conn, ctx)
                 plan = store.read(conn, "CarePlan", str(call.resource_id), tenants=ctx.tenants)
                 call.patient = (plan.get("subject") or {}).get("reference")
                 if plan.get("status") != "draft":
@@ -178,7 +176,6 @@ class PlanOperations:
 
         def work() -> dict[str, Any]:
             with call.transaction() as conn:
-                idempotency.claim(conn, ctx)
                 focus = store.read(conn, resource_type, str(call.resource_id), tenants=ctx.tenants)
                 call.patient = (focus.get("subject") or {}).get("reference")
                 if resource_type == "CarePlan":

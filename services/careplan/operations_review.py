@@ -28,7 +28,6 @@ from shared.fhir import (
     NotFound,
     OperationCall,
     Unprocessable,
-    idempotency,
     now_instant,
 )
 
@@ -115,7 +114,6 @@ class ReviewOperations:
 
         def work() -> list[dict[str, Any]]:
             with call.transaction() as conn:
-                idempotency.claim(conn, ctx)
                 if patient is not None:
                     call.patient = patient
                     found = pain_plan_for(conn, patient, mine)

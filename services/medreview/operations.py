@@ -52,7 +52,6 @@ from shared.fhir import (
     Forbidden,
     OperationCall,
     RequestContext,
-    idempotency,
     validate_resource,
 )
 
@@ -73,7 +72,6 @@ async def _in_session(
 ) -> T:
     def run() -> T:
         with call.transaction() as conn:
-            idempotency.claim(conn, call.ctx)
             session = Session.for_request(
                 conn, repo, call.ctx, datetime.now(UTC), approval_lead_days=lead_days
             )

@@ -40,7 +40,6 @@ from shared.fhir import (
     now_instant,
     validate_resource,
 )
-from shared.fhir.idempotency import claim
 
 __all__ = ["register_operations"]
 
@@ -98,7 +97,6 @@ def register_operations(kernel: FhirKernel, settings: ReferralSettings) -> None:
             message = read_message(call.body, settings.bars_endpoint)
             try:
                 with call.transaction() as conn:
-                    claim(conn, call.ctx)
                     uow = UnitOfWork(conn, store, call.ctx, call.ctx.principal.practice)
                     intake = process_message(uow, message, now_instant())
                     call.resource_id, call.patient = intake.service_request_id, intake.patient

@@ -81,16 +81,28 @@ class OperationCall:
     operation: Operation
     audited: bool = False
     patient: str | None = None
+    claimed: bool = False
+
+    @property
+    def writes(self) -> bool:
+        """An operation declared with a create, update or delete scope changes something."""
+        return self.operation.scope[1] in WRITE_INTERACTIONS
 
     @contextmanager
     def transaction(self) -> Iterator[Connection]:
-        """A transaction that also records this operation's AuditEvent (unless `audit_event` gave it
-        to the handler to store with its own writes)."""
+        """A transaction that claims the caller's ``X-Request-Id`` for a writing operation (a repeat is
+        a 409 and changes nothing; the claim commits or rolls back with the effect) and records this
+        operation's AuditEvent (unless `audit_event` gave it to the handler to store with its own
+        writes). Handlers never claim the id themselves."""
         with self.kernel.engine.begin() as conn:
+            if self.writes and not self.claimed:
+                idempotency.claim(conn, self.ctx)
             yield conn
             if not self.audited:
                 self.kernel.audit(conn, self.ctx, self._record())
-            self.audited = True
+        # Only once committed: a transaction that rolled back left the id free for the next one.
+        self.audited = True
+        self.claimed = self.claimed or self.writes
 
     def audit_event(self) -> dict[str, Any]:
         """This operation's AuditEvent, for a handler that stores it in its `transaction` together
@@ -109,6 +121,8 @@ class OperationCall:
             outcome_text=text,
         )
 
+
+WRITE_INTERACTIONS: frozenset[Interaction] = frozenset({"c", "u", "d"})
 
 OperationHandler = Callable[[OperationCall], Awaitable[Any]]
 

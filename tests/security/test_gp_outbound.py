@@ -111,6 +111,21 @@ def test_an_api_caller_cannot_point_the_practice_at_its_listener_nor_name_a_secr
     assert listener.requests == []
 
 
+def test_a_sync_sent_twice_with_one_request_id_queues_one_read(
+    gp_system: tuple[EmbeddedSystem, TestClient, Tokens],
+) -> None:
+    """$sync-medications makes gpconnect call the GP system: a client's retry of the same X-Request-Id
+    is a 409 and queues no second read."""
+    system, client, tokens = gp_system
+    body = {"resourceType": "Parameters", "parameter": [{"name": "patient", "resource": PATIENT}]}
+    headers = {**FHIR, "authorization": f"Bearer {tokens.valid()}", "x-request-id": "sync-once-1"}
+    first = client.post("/gpconnect/fhir/$sync-medications", json=body, headers=headers)
+    assert first.status_code == 200, first.text
+    repeat = client.post("/gpconnect/fhir/$sync-medications", json=body, headers=headers)
+    assert repeat.status_code == 409, repeat.text
+    assert len(_deliveries(system)) == 1
+
+
 def test_a_loopback_endpoint_an_operator_registered_is_refused_without_the_private_allowance(
     gp_system: tuple[EmbeddedSystem, TestClient, Tokens], listener: Listener
 ) -> None:

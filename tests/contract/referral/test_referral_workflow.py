@@ -175,3 +175,16 @@ def test_the_capability_statement_documents_the_workflow_operations(referral: Re
         "discharge",
     }
     assert {o["name"] for o in statement["rest"][0]["operation"]} == {"process-message", "screen"}
+
+
+def test_a_task_operation_sent_twice_with_one_request_id_moves_the_referral_once(referral: Referral) -> None:
+    """Each Task operation changes the referral, so a repeat of its X-Request-Id (a client retrying
+    after a lost answer) is a 409 duplicate and writes no second letter or event."""
+    task = eligible_task(referral)
+    first = referral.post(f"Task/{task['id']}/$invite", params(), request_id="invite-once-1")
+    assert first.status_code == 200, first.text
+    repeat = referral.post(f"Task/{task['id']}/$invite", params(), request_id="invite-once-1")
+    assert repeat.status_code == 409, repeat.text
+    assert repeat.json()["issue"][0]["code"] == "duplicate"
+    assert len(referral.events("patient.invited")) == 1
+    assert state(current(referral, task)) == "invited"
