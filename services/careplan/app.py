@@ -56,10 +56,8 @@ def create_service(
         )
         if name
     }
-    handlers = CareplanHandlers(specialists)
 
     def configure(kernel: FhirKernel) -> None:
-        handlers.kernel = kernel
         rules = WriteRules(kernel, settings.community_budget_gbp)
         kernel.resource("CarePlan", on_write=rules.careplan_written)
         kernel.resource("ServiceRequest", on_write=rules.service_request_written)
@@ -78,7 +76,7 @@ def create_service(
         transport=transport,
         rate_limiter=rate_limiter,
         resources=RESOURCES,
-        consumers=consumers(handlers),
+        consumers=lambda kernel: consumers(CareplanHandlers(kernel, specialists)),
         migrations_dir=MIGRATIONS,
         configure=configure,
         # The catalogue, templates, questionnaire and measure (``data/``): read by every practice.

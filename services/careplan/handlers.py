@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -47,10 +47,10 @@ def _iso(moment: datetime) -> str:
 
 @dataclass
 class CareplanHandlers:
-    """The handlers; ``kernel`` is bound when the service's kernel exists (``configure``)."""
+    """The handlers, writing through the service's kernel (built before them)."""
 
+    kernel: FhirKernel
     specialists: Mapping[str, str]
-    kernel: FhirKernel = field(init=False)
 
     # ---- plumbing ---------------------------------------------------------------------------
     def _ctx(self, event: CloudEvent) -> RequestContext:

@@ -7,7 +7,7 @@ from pathlib import Path
 from services.medreview.cds_hooks import CdsHooks
 from services.medreview.consumers import consumers
 from services.medreview.operations import register_operations
-from services.medreview.repository import MedreviewRepository
+from services.medreview.repository import MedreviewRepository, medreview_search_params
 from services.medreview.settings import MedreviewSettings
 from shared.bus import Transport
 from shared.fhir import Authenticator, FhirKernel, RateLimiter, ResourceStore
@@ -36,11 +36,17 @@ def create_service(
     transport: Transport,
     rate_limiter: RateLimiter | None = None,
 ) -> ServiceParts:
-    repo = MedreviewRepository(ResourceStore())
+    # The store the kernel will use, built first: the repository, its consumers and the CDS service
+    # query it before the kernel exists.
+    store = ResourceStore(
+        default_count=settings.default_page_size,
+        max_count=settings.max_page_size,
+        search_params=medreview_search_params(),
+    )
+    repo = MedreviewRepository(store)
     cds_hooks = CdsHooks(repo)
 
     def configure(kernel: FhirKernel) -> None:
-        repo.store = kernel.store
         kernel.resource(
             "List",
             interactions=READ_ONLY,
@@ -66,4 +72,5 @@ def create_service(
         migrations_dir=MIGRATIONS,
         configure=configure,
         routers=[cds_hooks.router()],
+        store=store,
     )

@@ -21,22 +21,26 @@ from services.medreview.codes import (
     TOTAL_DAILY_OME,
 )
 from shared.core.principal import Tenancy
-from shared.fhir import FhirError, NotFound, ResourceStore, register_search_param
-from shared.fhir.search import parse_search
+from shared.fhir import FhirError, NotFound, ResourceStore, SearchParams
 from shared.fhir.tables import resource_table
 from shared.fhir.tenancy import visible_rows
 
-__all__ = ["MAX_ROWS", "MedreviewRepository"]
+__all__ = ["MAX_ROWS", "MedreviewRepository", "medreview_search_params"]
 
 MAX_ROWS = 1000  # a patient's medication list or plans never come near this
 OPEN_PLAN_STATUSES = ("draft", "active", "on-hold")
 
-# The medication list is a FHIR List; it is served read-only, searchable by patient and code.
-register_search_param("List", "patient", "reference", "subject")
-register_search_param("List", "subject", "reference", "subject")
-register_search_param("List", "code", "token", "code")
-register_search_param("List", "status", "token", "status")
-register_search_param("List", "date", "date", "date")
+
+def medreview_search_params() -> SearchParams:
+    """The standard parameters, and the medication list's: a FHIR List, served read-only, searchable
+    by patient, code, status and date."""
+    params = SearchParams.standard()
+    params.add("List", "patient", "reference", "subject")
+    params.add("List", "subject", "reference", "subject")
+    params.add("List", "code", "token", "code")
+    params.add("List", "status", "token", "status")
+    params.add("List", "date", "date", "date")
+    return params
 
 
 class MedreviewRepository:
@@ -54,7 +58,7 @@ class MedreviewRepository:
         tenants: Tenancy,
     ) -> list[dict[str, Any]]:
         """Every match (up to :data:`MAX_ROWS`), most recently updated first."""
-        request = parse_search(resource_type, list(params), default_count=MAX_ROWS, max_count=MAX_ROWS)
+        request = self.store.query(resource_type, params, count=MAX_ROWS)
         return self.store.search(conn, request, tenants=tenants).resources
 
     def read(self, conn: Connection, reference: str, tenants: Tenancy) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from services.referral.direct import service_request_hook
 from services.referral.screen_api import screen_operation
 from services.referral.settings import ReferralSettings
 from shared.bus import Transport
-from shared.fhir import Authenticator, FhirKernel, RateLimiter, register_search_param
+from shared.fhir import Authenticator, FhirKernel, RateLimiter
 from shared.web import READ_ONLY, ServiceParts, build_service
 
 __all__ = ["RESOURCES", "create_service"]
@@ -44,11 +44,10 @@ RECEIVED_RESOURCES = (
     "Medication",
 )
 
-register_search_param("Flag", "patient", "reference", "subject")
-
 
 def _configure(settings: ReferralSettings) -> Callable[[FhirKernel], None]:
     def configure(kernel: FhirKernel) -> None:
+        kernel.search_param("Flag", "patient", "reference", "subject")
         kernel.resource(
             "ServiceRequest",
             on_write=service_request_hook(kernel.store),

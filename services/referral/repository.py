@@ -19,7 +19,6 @@ from services.referral.tables import bars_message, bars_resource, invitation_tem
 from shared.core.principal import Tenancy
 from shared.db import is_postgres
 from shared.fhir import ResourceStore, now_instant
-from shared.fhir.search import parse_search
 from shared.fhir.tables import resource_table, search_index_table
 from shared.fhir.tenancy import visible_rows
 
@@ -113,9 +112,7 @@ def workflow_task(
     conn: Connection, store: ResourceStore, service_request_id: str, tenants: Tenancy
 ) -> dict[str, Any] | None:
     """The workflow Task whose focus is the referral, if it has one."""
-    query = parse_search(
-        "Task", [("focus", f"ServiceRequest/{service_request_id}")], default_count=1, max_count=1
-    )
+    query = store.query("Task", [("focus", f"ServiceRequest/{service_request_id}")], count=1)
     found = store.search(conn, query, tenants=tenants)
     return found.resources[0] if found.resources else None
 

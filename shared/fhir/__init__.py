@@ -22,7 +22,7 @@ from shared.fhir.audit import AuditRecord, RequestContext
 from shared.fhir.jsonio import FHIR_JSON, FhirResponse, dumps, loads
 from shared.fhir.kernel import Authenticator, FhirKernel, OperationCall, RateLimiter
 from shared.fhir.models import FHIR_VERSION, validate_resource, validate_stu3_resource
-from shared.fhir.searchparams import register_search_param
+from shared.fhir.searchparams import SearchParams
 from shared.fhir.store import ResourceStore, new_id, now_instant
 from shared.fhir.tables import kernel_metadata
 
@@ -48,6 +48,7 @@ __all__ = [
     "RateLimiter",
     "RequestContext",
     "ResourceStore",
+    "SearchParams",
     "TooManyRequests",
     "Unauthorized",
     "Unprocessable",
@@ -58,7 +59,6 @@ __all__ = [
     "loads",
     "new_id",
     "now_instant",
-    "register_search_param",
     "validate_resource",
     "validate_stu3_resource",
 ]

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from shared.fhir.models import FHIR_VERSION
-from shared.fhir.searchparams import params_for
 from shared.fhir.store import now_instant
 
 if TYPE_CHECKING:
@@ -43,11 +42,11 @@ def capability_statement(kernel: FhirKernel, base: str) -> dict[str, Any]:
                     "type": p.type,
                     **({"documentation": p.documentation} if p.documentation else {}),
                 }
-                for p in params_for(resource_type).values()
+                for p in kernel.store.search_params.of(resource_type).values()
             ]
             entry["searchInclude"] = sorted(
                 f"{resource_type}:{p.name}"
-                for p in params_for(resource_type).values()
+                for p in kernel.store.search_params.of(resource_type).values()
                 if p.type == "reference"
             )
         ops = [op for op in kernel.operations if op.resource_type == resource_type and op.level != "system"]

@@ -40,6 +40,7 @@ from shared.fhir.audit import (
 from shared.fhir.capability import capability_statement
 from shared.fhir.jsonio import check_media_type, loads
 from shared.fhir.models import validate_resource
+from shared.fhir.searchparams import SearchType
 from shared.fhir.store import ResourceStore
 
 __all__ = ["Authenticator", "FhirKernel", "Operation", "OperationCall", "RateLimiter", "ResourceConfig"]
@@ -157,6 +158,13 @@ class FhirKernel:
     operations: list[Operation] = field(default_factory=list)
 
     # ---- declaration --------------------------------------------------------------------------
+    def search_param(
+        self, resource_type: str, name: str, type_: SearchType, *paths: str, doc: str = ""
+    ) -> None:
+        """Declare a search parameter this kernel indexes, searches by and advertises (its own: another
+        service's kernel is unchanged)."""
+        self.store.search_params.add(resource_type, name, type_, *paths, doc=doc)
+
     def resource(
         self,
         resource_type: str,

@@ -15,7 +15,6 @@ from shared.fhir.audit import AuditRecord
 from shared.fhir.bundles import history_bundle, searchset_bundle
 from shared.fhir.http import etag_version, id_path, resource_response, search_form, version_number
 from shared.fhir.jsonio import FhirResponse
-from shared.fhir.search import parse_search
 from shared.fhir.tenancy import check_writable
 
 if TYPE_CHECKING:
@@ -115,9 +114,7 @@ def _add_resource_routes(router: APIRouter, kernel: FhirKernel, config: Resource
                     from urllib.parse import parse_qsl
 
                     items = parse_qsl(condition.split("?", 1)[-1], keep_blank_values=True)
-                    found = store.search(
-                        conn, parse_search(rt, items, default_count=2, max_count=2), tenants=ctx.tenants
-                    )
+                    found = store.search(conn, store.query(rt, items, count=2), tenants=ctx.tenants)
                     if found.total == 1:
                         return found.resources[0], 200
                     if found.total > 1:
@@ -159,7 +156,7 @@ def _add_resource_routes(router: APIRouter, kernel: FhirKernel, config: Resource
             items = list(request.query_params.multi_items())
             if request.method == "POST":
                 items += await search_form(request)
-            query = parse_search(rt, items, default_count=store.default_count, max_count=store.max_count)
+            query = store.query(rt, items)
             record = AuditRecord("search-type", rt, query=str(request.url.query))
             # What the request names is refused before anything is read: every _revinclude's type and
             # every typed _include's target. An untyped _include's targets are known once the matches
@@ -203,7 +200,7 @@ def _add_resource_routes(router: APIRouter, kernel: FhirKernel, config: Resource
             unknown = {k for k, _ in items} - {"_count", "_offset"}
             if unknown:
                 raise BadRequest(f"Unsupported history parameters: {', '.join(sorted(unknown))}")
-            query = parse_search(rt, items, default_count=store.default_count, max_count=store.max_count)
+            query = store.query(rt, items)
             record = AuditRecord("history-instance", rt, resource_id)
             total, versions = await kernel.run(
                 ctx,

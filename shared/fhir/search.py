@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from shared.core.errors import BadRequest
-from shared.fhir.searchparams import SearchParam, date_range, params_for
+from shared.fhir.searchparams import SearchParam, SearchParams, date_range
 
 __all__ = ["Criterion", "SearchRequest", "parse_search"]
 
@@ -93,22 +93,29 @@ def _parse_int(name: str, raw: str, lowest: int, highest: int) -> int:
     return number
 
 
-def _parse_include(raw: str, name: str) -> tuple[str, str, str | None]:
+def _parse_include(raw: str, name: str, params: SearchParams) -> tuple[str, str, str | None]:
     parts = raw.split(":")
     if len(parts) not in (2, 3):
         raise BadRequest(f"{name} must look like 'Type:param' or 'Type:param:Target'")
     source, param = parts[0], parts[1]
-    if param not in params_for(source) or params_for(source)[param].type != "reference":
+    declared = params.of(source)
+    if param not in declared or declared[param].type != "reference":
         raise BadRequest(f"{name}={raw}: '{param}' is not a reference parameter of {source}")
     return (source, param, parts[2] if len(parts) == 3 else None)
 
 
 def parse_search(
-    resource_type: str, items: Iterable[tuple[str, str]], *, default_count: int, max_count: int
+    resource_type: str,
+    items: Iterable[tuple[str, str]],
+    *,
+    params: SearchParams,
+    default_count: int,
+    max_count: int,
 ) -> SearchRequest:
-    """Turn query items into a ``SearchRequest``; unknown parameters are a 400, never ignored."""
+    """Turn query items into a ``SearchRequest`` against the ``params`` a kernel declares; unknown
+    parameters are a 400, never ignored."""
     request = SearchRequest(resource_type, count=default_count)
-    known = params_for(resource_type)
+    known = params.of(resource_type)
     items = list(items)
     if len(items) > MAX_PARAMETERS:
         raise BadRequest(f"A search takes at most {MAX_PARAMETERS} parameters")
@@ -128,9 +135,9 @@ def parse_search(
                     raise BadRequest(f"_sort={raw} is not supported; use one of {sorted(SORTABLE)}")
                 request.sort = raw
             elif key == "_include":
-                request.includes.append(_parse_include(raw, "_include"))
+                request.includes.append(_parse_include(raw, "_include", params))
             elif key == "_revinclude":
-                request.revincludes.append(_parse_include(raw, "_revinclude"))
+                request.revincludes.append(_parse_include(raw, "_revinclude", params))
             elif key == "_summary":
                 if raw != "count":
                     raise BadRequest("Only _summary=count is supported")

@@ -12,7 +12,7 @@ from sqlalchemy import ColumnElement, Connection, and_, exists, or_, select
 from shared.core.errors import BadRequest
 from shared.core.principal import Tenancy
 from shared.fhir.search import Criterion, SearchRequest
-from shared.fhir.searchparams import date_range, params_for
+from shared.fhir.searchparams import SearchParams, date_range
 from shared.fhir.tables import resource_table, search_index_table
 from shared.fhir.tenancy import visible_rows
 
@@ -115,6 +115,7 @@ def included_resources(
     request: SearchRequest,
     matches: list[dict[str, Any]],
     tenants: Tenancy,
+    params: SearchParams,
 ) -> list[dict[str, Any]]:
     if not matches or not (request.includes or request.revincludes):
         return []
@@ -140,7 +141,7 @@ def included_resources(
                     found.extend(read_many(conn, ref_type, [ref_id], tenants))
                     seen.add((ref_type, ref_id))
     for source, param, _target in request.revincludes:
-        if param not in params_for(source):
+        if param not in params.of(source):
             continue
         refs = [f"{request.resource_type}/{i}" for i in ids]
         rev_ids = (

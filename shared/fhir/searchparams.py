@@ -1,8 +1,9 @@
 """Search parameters, declared in one place, and the extraction of their values from resources.
 
 A parameter has a FHIR search type and one or more simple paths (dotted element names; lists are
-walked; ``[x]`` choice elements are written with their suffixes). Services add their own with
-``register_search_param``; the CapabilityStatement lists exactly what is declared here.
+walked; ``[x]`` choice elements are written with their suffixes). Each kernel holds its own
+``SearchParams`` (the standard ones, plus any its service adds while composing it); the
+CapabilityStatement lists exactly what that kernel declares.
 """
 
 from __future__ import annotations
@@ -20,11 +21,9 @@ __all__ = [
     "UNRESOLVED_PATIENT",
     "IndexValue",
     "SearchParam",
+    "SearchParams",
     "date_range",
-    "extract_index_values",
-    "params_for",
     "patient_of",
-    "register_search_param",
 ]
 
 
@@ -63,18 +62,38 @@ TARGET_PATIENT_EXTENSION = "https://pain-review.example.org/fhir/StructureDefini
 only when its target is the Patient; this puts the Provenance of any of their resources there, so that
 it is seen exactly by those who see its target."""
 
-_REGISTRY: dict[str, dict[str, SearchParam]] = {}
 
+class SearchParams:
+    """The search parameters one kernel serves: the standard ones (``standard()``) and any a service
+    adds when it composes its kernel (``add``). Each kernel has its own, so one service's parameters
+    are neither indexed nor advertised by another, and nothing is declared at import time."""
 
-def register_search_param(
-    resource_type: str, name: str, type_: SearchType, *paths: str, doc: str = ""
-) -> None:
-    _REGISTRY.setdefault(resource_type, {})[name] = SearchParam(name, type_, tuple(paths), doc)
+    def __init__(self) -> None:
+        self._by_type: dict[str, dict[str, SearchParam]] = {}
 
+    @classmethod
+    def standard(cls) -> SearchParams:
+        """A registry holding the parameters common to the resources this system stores."""
+        params = cls()
+        _declare_standard(params)
+        return params
 
-def params_for(resource_type: str) -> dict[str, SearchParam]:
-    """Every search parameter of a type, the common ones included."""
-    return {**COMMON_PARAMS, **_REGISTRY.get(resource_type, {})}
+    def add(self, resource_type: str, name: str, type_: SearchType, *paths: str, doc: str = "") -> None:
+        """Declare (or redeclare) ``name`` on ``resource_type``: its type and element paths."""
+        self._by_type.setdefault(resource_type, {})[name] = SearchParam(name, type_, tuple(paths), doc)
+
+    def of(self, resource_type: str) -> dict[str, SearchParam]:
+        """Every search parameter of a type, the common ones included."""
+        return {**COMMON_PARAMS, **self._by_type.get(resource_type, {})}
+
+    def index_values(self, resource: dict[str, Any]) -> list[IndexValue]:
+        """Every index value of a resource for the parameters declared for its type."""
+        rows: list[IndexValue] = []
+        for param in self._by_type.get(resource["resourceType"], {}).values():
+            for path in param.paths:
+                for node in _walk(resource, path.split(".")):
+                    rows.extend(_values(param, node))
+        return rows
 
 
 def _walk(node: Any, parts: list[str]) -> Iterator[Any]:
@@ -154,16 +173,6 @@ def _values(param: SearchParam, node: Any) -> Iterator[IndexValue]:
             yield IndexValue(name, None, start[0] if start else "0001", end[1] if end else "9999")
 
 
-def extract_index_values(resource: dict[str, Any]) -> list[IndexValue]:
-    """Every index value of a resource for the parameters declared for its type."""
-    rows: list[IndexValue] = []
-    for param in _REGISTRY.get(resource["resourceType"], {}).values():
-        for path in param.paths:
-            for node in _walk(resource, path.split(".")):
-                rows.extend(_values(param, node))
-    return rows
-
-
 UNRESOLVED_PATIENT = "Patient/#unresolved"
 """The patient recorded for a resource whose patient reference names no ``Patient/<id>`` of ours (an
 identifier or display only): no such patient is ever enrolled, so service staff never see it (fails
@@ -220,8 +229,8 @@ def patient_of(resource: dict[str, Any]) -> str | None:
     return UNRESOLVED_PATIENT if unresolved else None
 
 
-def _register_defaults() -> None:
-    """Parameters common to the resources this service stores (R4 definitions, simplified paths)."""
+def _declare_standard(params: SearchParams) -> None:
+    """Parameters common to the resources this system stores (R4 definitions, simplified paths)."""
     identifier: tuple[str, SearchType, str] = ("identifier", "token", "identifier")
     patient_linked = {
         "ServiceRequest": ("subject",),
@@ -245,10 +254,10 @@ def _register_defaults() -> None:
         "Provenance": ("target",),
     }
     for resource_type, paths in patient_linked.items():
-        register_search_param(resource_type, "patient", "reference", *(f"{p}" for p in paths))
+        params.add(resource_type, "patient", "reference", *(f"{p}" for p in paths))
         if "subject" in paths:
-            register_search_param(resource_type, "subject", "reference", "subject")
-        register_search_param(resource_type, *identifier)
+            params.add(resource_type, "subject", "reference", "subject")
+        params.add(resource_type, *identifier)
     for resource_type in (
         "ServiceRequest",
         "Task",
@@ -273,7 +282,7 @@ def _register_defaults() -> None:
         "Measure",
         "Medication",
     ):
-        register_search_param(resource_type, "status", "token", "status")
+        params.add(resource_type, "status", "token", "status")
     for resource_type in (
         "Patient",
         "Questionnaire",
@@ -285,43 +294,40 @@ def _register_defaults() -> None:
         "Organization",
         "Practitioner",
     ):
-        register_search_param(resource_type, *identifier)
-    register_search_param("Patient", "family", "string", "name.family")
-    register_search_param("Patient", "given", "string", "name.given")
-    register_search_param("Patient", "name", "string", "name")
-    register_search_param("Patient", "birthdate", "date", "birthDate")
-    register_search_param("Patient", "gender", "token", "gender")
+        params.add(resource_type, *identifier)
+    params.add("Patient", "family", "string", "name.family")
+    params.add("Patient", "given", "string", "name.given")
+    params.add("Patient", "name", "string", "name")
+    params.add("Patient", "birthdate", "date", "birthDate")
+    params.add("Patient", "gender", "token", "gender")
     for resource_type in ("Condition", "Observation", "Medication"):
-        register_search_param(resource_type, "code", "token", "code")
+        params.add(resource_type, "code", "token", "code")
     for resource_type in ("MedicationRequest", "MedicationStatement"):
-        register_search_param(resource_type, "code", "token", "medicationCodeableConcept")
-        register_search_param(resource_type, "medication", "reference", "medicationReference")
-    register_search_param("MedicationRequest", "intent", "token", "intent")
-    register_search_param("MedicationRequest", "authoredon", "date", "authoredOn")
-    register_search_param("MedicationStatement", "effective", "date", "effectiveDateTime", "effectivePeriod")
-    register_search_param("Observation", "date", "date", "effectiveDateTime", "effectivePeriod")
-    register_search_param("ServiceRequest", "category", "token", "category")
-    register_search_param("ServiceRequest", "requester", "reference", "requester")
-    register_search_param("ServiceRequest", "authored", "date", "authoredOn")
-    register_search_param("Task", "business-status", "token", "businessStatus")
-    register_search_param("Task", "focus", "reference", "focus")
-    register_search_param("Task", "code", "token", "code")
-    register_search_param("Task", "owner", "reference", "owner")
-    register_search_param("Communication", "based-on", "reference", "basedOn")
-    register_search_param("CarePlan", "category", "token", "category")
-    register_search_param("CarePlan", "intent", "token", "intent")
-    register_search_param("Encounter", "date", "date", "period")
-    register_search_param("Appointment", "date", "date", "start")
-    register_search_param("Appointment", "actor", "reference", "participant.actor")
-    register_search_param("DetectedIssue", "code", "token", "code")
-    register_search_param("AuditEvent", "date", "date", "recorded")
-    register_search_param("AuditEvent", "entity", "reference", "entity.what")
-    register_search_param("AuditEvent", "agent", "reference", "agent.who")
-    register_search_param("AuditEvent", "action", "token", "action")
-    register_search_param("AuditEvent", "outcome", "token", "outcome")
+        params.add(resource_type, "code", "token", "medicationCodeableConcept")
+        params.add(resource_type, "medication", "reference", "medicationReference")
+    params.add("MedicationRequest", "intent", "token", "intent")
+    params.add("MedicationRequest", "authoredon", "date", "authoredOn")
+    params.add("MedicationStatement", "effective", "date", "effectiveDateTime", "effectivePeriod")
+    params.add("Observation", "date", "date", "effectiveDateTime", "effectivePeriod")
+    params.add("ServiceRequest", "category", "token", "category")
+    params.add("ServiceRequest", "requester", "reference", "requester")
+    params.add("ServiceRequest", "authored", "date", "authoredOn")
+    params.add("Task", "business-status", "token", "businessStatus")
+    params.add("Task", "focus", "reference", "focus")
+    params.add("Task", "code", "token", "code")
+    params.add("Task", "owner", "reference", "owner")
+    params.add("Communication", "based-on", "reference", "basedOn")
+    params.add("CarePlan", "category", "token", "category")
+    params.add("CarePlan", "intent", "token", "intent")
+    params.add("Encounter", "date", "date", "period")
+    params.add("Appointment", "date", "date", "start")
+    params.add("Appointment", "actor", "reference", "participant.actor")
+    params.add("DetectedIssue", "code", "token", "code")
+    params.add("AuditEvent", "date", "date", "recorded")
+    params.add("AuditEvent", "entity", "reference", "entity.what")
+    params.add("AuditEvent", "agent", "reference", "agent.who")
+    params.add("AuditEvent", "action", "token", "action")
+    params.add("AuditEvent", "outcome", "token", "outcome")
     for resource_type in ("Questionnaire", "PlanDefinition", "CodeSystem", "ValueSet", "Measure"):
-        register_search_param(resource_type, "url", "token", "url")
-        register_search_param(resource_type, "name", "string", "name")
-
-
-_register_defaults()
+        params.add(resource_type, "url", "token", "url")
+        params.add(resource_type, "name", "string", "name")

@@ -8,7 +8,7 @@ the filter lives here, in the repository, so no route can forget it.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -17,9 +17,9 @@ import orjson
 from sqlalchemy import Connection, and_, delete, func, insert, select, update
 
 from shared.core.errors import Gone, NotFound, PreconditionFailed
-from shared.fhir.search import SearchRequest
+from shared.fhir.search import SearchRequest, parse_search
 from shared.fhir.search_sql import included_resources, where_clause
-from shared.fhir.searchparams import patient_of
+from shared.fhir.searchparams import SearchParams, patient_of
 from shared.fhir.store_write import index_rows, insert_new, stamp, version_row
 from shared.fhir.store_write import instant as _instant
 from shared.fhir.tables import history_table, resource_table, search_index_table
@@ -69,10 +69,18 @@ class ResourceStore:
     """Create, read, vread, update, delete, history and search over the kernel tables."""
 
     def __init__(
-        self, *, default_count: int = 20, max_count: int = 100, shared_types: Collection[str] = ()
+        self,
+        *,
+        default_count: int = 20,
+        max_count: int = 100,
+        shared_types: Collection[str] = (),
+        search_params: SearchParams | None = None,
     ) -> None:
         self.default_count = default_count
         self.max_count = max_count
+        # What this store indexes and searches by: the standard parameters unless its service's
+        # composition gives its own (see ``FhirKernel.search_param``).
+        self.search_params = search_params or SearchParams.standard()
         # Definitional resources the service publishes to every practice (CodeSystem, Questionnaire,
         # ...) live under SHARED_TENANT; reads of these types see them besides the caller's own.
         self.shared_types = frozenset(shared_types)
@@ -97,7 +105,7 @@ class ResourceStore:
     ) -> None:
         """Insert new resources, each given as its successive versions (from ``stamp``), in three
         multi-row statements: the rows `create` and then `update` would write for each version."""
-        insert_new(conn, [(practice, versions) for versions in resources])
+        insert_new(conn, [(practice, versions) for versions in resources], self.search_params)
 
     def update(
         self,
@@ -221,7 +229,7 @@ class ResourceStore:
                 raise PreconditionFailed(f"{resource_type}/{resource_id} was changed by another request")
             conn.execute(delete(X).where(X.c.resource_type == resource_type, X.c.resource_id == resource_id))
         conn.execute(insert(H).values(**history))
-        if index := index_rows(resource):
+        if index := index_rows(resource, self.search_params):
             conn.execute(insert(X), index)
         return resource
 
@@ -303,6 +311,19 @@ class ResourceStore:
         ).scalar_one_or_none()
 
     # ---- search -------------------------------------------------------------------------------
+    def query(
+        self, resource_type: str, items: Iterable[tuple[str, str]], *, count: int | None = None
+    ) -> SearchRequest:
+        """A search of ``resource_type`` by this store's parameters (unknown ones are a 400); ``count``
+        sets both the page size and its cap (otherwise the store's own)."""
+        return parse_search(
+            resource_type,
+            items,
+            params=self.search_params,
+            default_count=self.default_count if count is None else count,
+            max_count=self.max_count if count is None else count,
+        )
+
     def search(self, conn: Connection, request: SearchRequest, *, tenants: Tenancy) -> SearchResult:
         where = where_clause(
             request.resource_type, request.criteria, self.visible(request.resource_type, tenants)
@@ -320,5 +341,5 @@ class ResourceStore:
             select(R.c.content).where(where).order_by(*order).limit(request.count).offset(request.offset)
         ).all()
         resources = [_load(r.content) for r in rows]
-        included = included_resources(conn, request, resources, tenants)
+        included = included_resources(conn, request, resources, tenants, self.search_params)
         return SearchResult(total, resources, included)

@@ -16,7 +16,7 @@ from typing import Any
 import orjson
 from sqlalchemy import Connection, insert
 
-from shared.fhir.searchparams import extract_index_values, patient_of
+from shared.fhir.searchparams import SearchParams, patient_of
 from shared.fhir.tables import history_table, resource_table, search_index_table
 
 __all__ = ["NewResource", "index_rows", "insert_new", "instant", "stamp", "version_row"]
@@ -57,8 +57,8 @@ def version_row(resource: dict[str, Any], practice: str, method: str, moment: da
     }
 
 
-def index_rows(resource: dict[str, Any]) -> list[dict[str, Any]]:
-    """The search index rows of a resource's current version."""
+def index_rows(resource: dict[str, Any], params: SearchParams) -> list[dict[str, Any]]:
+    """The search index rows of a resource's current version, for the ``params`` declared."""
     kind, rid = resource["resourceType"], resource["id"]
     return [
         {
@@ -69,11 +69,11 @@ def index_rows(resource: dict[str, Any]) -> list[dict[str, Any]]:
             "value": v.value,
             "value_high": v.value_high,
         }
-        for v in extract_index_values(resource)
+        for v in params.index_values(resource)
     ]
 
 
-def insert_new(conn: Connection, resources: Iterable[NewResource]) -> None:
+def insert_new(conn: Connection, resources: Iterable[NewResource], params: SearchParams) -> None:
     """Insert new resources, each with every version in history and its last one current and indexed.
 
     Version 1 is recorded as a POST, later ones as PUTs, each at its own ``meta.lastUpdated``: the
@@ -90,7 +90,7 @@ def insert_new(conn: Connection, resources: Iterable[NewResource]) -> None:
         row = {**history[-1], "patient": patient_of(last)}
         del row["method"]
         current.append(row)
-        index += index_rows(last)
+        index += index_rows(last, params)
     if not current:
         return
     conn.execute(insert(resource_table), current)

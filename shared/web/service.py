@@ -43,7 +43,7 @@ def build_service(
     authenticator: Authenticator,
     transport: Transport,
     resources: Sequence[str],
-    consumers: Sequence[Consumer] = (),
+    consumers: Sequence[Consumer] | Callable[[FhirKernel], Sequence[Consumer]] = (),
     migrations_dir: Path,
     rate_limiter: RateLimiter | None = None,
     configure: Callable[[FhirKernel], None] | None = None,
@@ -52,27 +52,37 @@ def build_service(
     readiness: dict[str, ReadinessCheck] | None = None,
     engine: Engine | None = None,
     published: Sequence[dict[str, Any]] = (),
+    store: ResourceStore | None = None,
 ) -> ServiceParts:
     """Every service: its own database (migrated at start), its resources, AuditEvent and Provenance,
     the definitional resources it ``published`` to every practice (seeded at start, read-only),
-    its event consumers and outbox relay (started by the composition root, see ``ServiceEvents``)."""
+    its event consumers and outbox relay (started by the composition root, see ``ServiceEvents``).
+
+    The kernel is built first: ``consumers`` may be a function of it (handlers that write through its
+    store), and a service whose repositories need the store before then builds it and passes ``store``."""
     engine = engine or make_engine(settings.resolved_database_url())
     if settings.run_migrations:
         migrate(migrations_dir, engine)
-    events = ServiceEvents(settings.service_name, engine, transport, consumers)
-    watch_dead_letters(settings.service_name, engine)
+    shared_types = {resource["resourceType"] for resource in published}
+    if store is None:
+        store = ResourceStore(
+            default_count=settings.default_page_size,
+            max_count=settings.max_page_size,
+            shared_types=shared_types,
+        )
+    elif not shared_types <= store.shared_types:
+        raise ValueError(f"the store must share what the service publishes: {sorted(shared_types)}")
     kernel = FhirKernel(
         service=settings.service_name,
         engine=engine,
         authenticator=authenticator,
-        store=ResourceStore(
-            default_count=settings.default_page_size,
-            max_count=settings.max_page_size,
-            shared_types={resource["resourceType"] for resource in published},
-        ),
+        store=store,
         rate_limiter=rate_limiter,
         max_body_bytes=settings.max_body_bytes,
     )
+    handlers = consumers(kernel) if callable(consumers) else consumers
+    events = ServiceEvents(settings.service_name, engine, transport, handlers)
+    watch_dead_letters(settings.service_name, engine)
     for resource_type in resources:
         kernel.resource(resource_type)
     kernel.resource("AuditEvent", interactions=READ_ONLY, documentation="Audit trail; auditor scope only")

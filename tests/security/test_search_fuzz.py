@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from painreview.embedded import EmbeddedSystem
-from shared.fhir.searchparams import params_for
+from shared.fhir.searchparams import SearchParams
 from tests.security.conftest import Tokens
 
 TYPES = ("Patient", "MedicationRequest", "ServiceRequest", "Observation", "Task")
@@ -63,7 +63,7 @@ values = st.one_of(
 
 
 def _keys(resource_type: str) -> st.SearchStrategy[str]:
-    names = sorted(params_for(resource_type)) + RESULT + ["unknown", "_id", "_lastUpdated"]
+    names = sorted(SearchParams.standard().of(resource_type)) + RESULT + ["unknown", "_id", "_lastUpdated"]
     return st.tuples(st.sampled_from(names), st.sampled_from(MODIFIERS)).map("".join) | st.text(max_size=12)
 
 

@@ -13,7 +13,6 @@ from sqlalchemy import Connection, Engine, select
 from shared.core.principal import Tenancy
 from shared.db import make_engine
 from shared.fhir import ResourceStore, kernel_metadata
-from shared.fhir.search import parse_search
 from shared.fhir.store_write import stamp
 from shared.fhir.tables import history_table
 
@@ -49,7 +48,7 @@ def task(rid: str, patient_id: str, status: str) -> dict[str, Any]:
 
 
 def search(store: ResourceStore, conn: Connection, kind: str, **params: str) -> list[str]:
-    query = parse_search(kind, list(params.items()), default_count=20, max_count=100)
+    query = ResourceStore().query(kind, list(params.items()))
     return sorted(r["id"] for r in store.search(conn, query, tenants=Tenancy({PRACTICE})).resources)
 
 
@@ -98,5 +97,5 @@ def test_other_practices_do_not_see_them(engine: Engine) -> None:
         )
     with engine.connect() as conn:
         assert search(store, conn, "Patient", identifier="9990000099") == ["p9"]
-        query = parse_search("Patient", [("identifier", "9990000099")], default_count=20, max_count=100)
+        query = store.query("Patient", [("identifier", "9990000099")])
         assert store.search(conn, query, tenants=Tenancy({"B82002"})).resources == []

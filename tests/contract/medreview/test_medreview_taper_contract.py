@@ -14,7 +14,6 @@ from shared.auth import mint_local_token
 from shared.contracts import GP_TASK_COMPLETED_V1, PATIENT_DISCHARGED_V1, from_json, taper_parts
 from shared.core.principal import Tenancy
 from shared.fhir import ResourceStore, validate_resource
-from shared.fhir.search import parse_search
 from shared.outbox import outbox
 from tests.contract.fhir.invariants import assert_invariants, cpl3_violations
 from tests.contract.medreview.conftest import (
@@ -143,7 +142,7 @@ def test_a_gp_system_declines_a_step_through_the_api_with_a_reason(medreview: Me
 
 
 def _audit_events(medreview: Medreview, practice: str, request_id: str) -> list[dict[str, Any]]:
-    query = parse_search("AuditEvent", [], default_count=1000, max_count=1000)
+    query = ResourceStore().query("AuditEvent", [], count=1000)
     with medreview.system.services["medreview"].engine.connect() as conn:
         found = ResourceStore().search(conn, query, tenants=Tenancy({practice})).resources
     return [

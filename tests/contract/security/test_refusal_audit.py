@@ -15,8 +15,8 @@ from sqlalchemy import select
 from painreview.embedded import EmbeddedSystem, create_embedded_system
 from shared.auth.issuer import mint_local_token
 from shared.core.principal import UNAUTHENTICATED_TENANT, Tenancy
+from shared.fhir import ResourceStore
 from shared.fhir.audit import UNAUDITED_REFUSALS
-from shared.fhir.search import parse_search
 from shared.fhir.tables import resource_table
 from tests.contract.security.conftest import Tokens
 
@@ -72,7 +72,7 @@ def test_a_call_without_a_token_leaves_one_audit_event_an_auditor_finds_and_no_p
     )
     # Below the route too: no practice's tenancy reaches the unauthenticated tenant.
     store = system.services["careplan"].kernel.store
-    query = parse_search("AuditEvent", [("outcome", "4")], default_count=100, max_count=100)
+    query = ResourceStore().query("AuditEvent", [("outcome", "4")], count=100)
     with system.services["careplan"].engine.connect() as conn:
         seen = store.search(conn, query, tenants=Tenancy({"A81001"})).resources
     assert request_id not in orjson.dumps(seen).decode()

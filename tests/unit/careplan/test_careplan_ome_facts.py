@@ -45,7 +45,9 @@ def test_a_lower_bound_total_is_recorded_without_a_figure(quantity: dict[str, An
         data=_review("o1", quantity, "2024-01-01T09:00:00Z"),
     )
     with engine.begin() as conn:
-        CareplanHandlers(specialists={}).medication_reviewed(conn, event)
+        # This handler records an evaluation fact only: it writes no resource, so it needs no kernel.
+        handlers = CareplanHandlers(None, specialists={})  # type: ignore[arg-type]
+        handlers.medication_reviewed(conn, event)
         (value,) = conn.execute(select(evaluation_fact.c.value)).one()
     assert value == stored
     engine.dispose()

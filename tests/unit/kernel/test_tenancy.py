@@ -14,7 +14,6 @@ from sqlalchemy import Engine
 from shared.core.principal import UNAUTHENTICATED_TENANT, Principal, Tenancy, parse_scopes
 from shared.db import make_engine
 from shared.fhir import NotFound, ResourceStore, kernel_metadata
-from shared.fhir.search import parse_search
 from shared.fhir.tenancy import (
     check_writable,
     enrolled_only,
@@ -67,16 +66,12 @@ def _enrol(
 
 def _seen(engine: Engine, resource_type: str, tenants: Tenancy) -> set[str]:
     with engine.connect() as conn:
-        found = STORE.search(
-            conn, parse_search(resource_type, [], default_count=50, max_count=50), tenants=tenants
-        )
+        found = STORE.search(conn, STORE.query(resource_type, [], count=50), tenants=tenants)
     return {r["id"] for r in found.resources}
 
 
 def _observations_of(engine: Engine, patient: dict[str, Any], tenants: Tenancy) -> int:
-    query = parse_search(
-        "Observation", [("subject", f"Patient/{patient['id']}")], default_count=50, max_count=50
-    )
+    query = STORE.query("Observation", [("subject", f"Patient/{patient['id']}")], count=50)
     with engine.connect() as conn:
         return STORE.search(conn, query, tenants=tenants).total
 
@@ -178,7 +173,7 @@ def test_a_plain_set_of_practices_is_refused_not_read_as_whole_practice(engine: 
     with pytest.raises(TypeError, match="Tenancy"):
         enrolled_only(plain)
     with engine.connect() as conn, pytest.raises(TypeError, match="Tenancy"):
-        STORE.search(conn, parse_search("Observation", [], default_count=10, max_count=10), tenants=plain)
+        STORE.search(conn, STORE.query("Observation", [], count=10), tenants=plain)
 
 
 def test_staff_writes_to_a_patient_not_enrolled_are_refused_as_not_found(engine: Engine) -> None:

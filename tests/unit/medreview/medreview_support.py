@@ -14,7 +14,7 @@ from sqlalchemy import Engine
 
 from services.medreview.fhir_mapping import StepRecord, step_references, steps_of
 from services.medreview.handlers import Session
-from services.medreview.repository import MedreviewRepository
+from services.medreview.repository import MedreviewRepository, medreview_search_params
 from shared.contracts import EventType, new_event
 from shared.core.principal import Principal, Tenancy, parse_scopes
 from shared.db import make_engine
@@ -40,7 +40,7 @@ class Harness:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        self.repo = MedreviewRepository(ResourceStore())
+        self.repo = MedreviewRepository(ResourceStore(search_params=medreview_search_params()))
 
     def api(self, work: Callable[[Session], T], *, practice: str = PRACTICE, now: datetime = NOW) -> T:
         principal = Principal("gp-test", practice, "gp-system", parse_scopes("system/*.cruds"))
