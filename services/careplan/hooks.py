@@ -26,23 +26,20 @@ from services.careplan.assessment import (
 from services.careplan.budget import BudgetError, budget_of, position
 from services.careplan.catalogue import (
     ASSESSMENT_QUESTIONNAIRE,
-    CAREPLAN_CATEGORY_SYSTEM,
     INTERVENTION_SYSTEM,
     interventions,
 )
 from services.careplan.publishing import record_plan_updated
-from services.careplan.repository import is_pain_plan, lock, pain_plan_for, patient_resources
+from services.careplan.repository import (
+    is_community_request,
+    is_pain_plan,
+    lock,
+    pain_plan_for,
+    patient_resources,
+)
 from shared.fhir import FhirKernel, RequestContext, Unprocessable
 
 __all__ = ["WriteRules", "is_community_request"]
-
-
-def is_community_request(request: dict[str, Any]) -> bool:
-    return any(
-        c.get("system") == CAREPLAN_CATEGORY_SYSTEM and c.get("code") == "social-prescribing"
-        for category in request.get("category") or []
-        for c in category.get("coding") or []
-    )
 
 
 @dataclass

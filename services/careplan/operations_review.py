@@ -4,7 +4,8 @@
   patient of the caller's practice with an open plan) and ``month`` (YYYY-MM, default next month);
   answers a Bundle (collection) of the proposed Appointments. A month's proposal is made once: asked
   again, the existing Appointment is returned.
-* ``GET Measure/service-evaluation/$evaluate-measure?periodStart=&periodEnd=``: the MeasureReport;
+* ``GET Measure/service-evaluation/$evaluate-measure?periodStart=&periodEnd=[&practice=ODS]``: the
+  MeasureReport over every practice the caller acts for (overall), or over one of them (``practice``);
   with ``_format=svg`` a bar chart (``image/svg+xml``) of the same figures.
 """
 
@@ -18,13 +19,15 @@ from starlette.responses import Response
 
 from services.careplan.catalogue import interventions
 from services.careplan.chart import evaluation_chart_svg
-from services.careplan.evaluation import intervention_shares, measure_report
+from services.careplan.evaluation import engaged, intervention_shares
+from services.careplan.evaluation_report import measure_report
 from services.careplan.fhir_mapping import mdt_review, stable_id
 from services.careplan.operations_plan import parameter
 from services.careplan.repository import CLOSED_PLAN, evaluation_facts, pain_plan_for, pain_plans
 from shared.fhir import (
     BadRequest,
     FhirKernel,
+    Forbidden,
     NotFound,
     OperationCall,
     Unprocessable,
@@ -97,8 +100,8 @@ class ReviewOperations:
             resource_type="Measure",
             scope=("Measure", "r"),
             methods=("GET",),
-            documentation="The service evaluation for periodStart..periodEnd as a MeasureReport "
-            "(_format=svg: a bar chart)",
+            documentation="The service evaluation for periodStart..periodEnd as a MeasureReport, overall "
+            "or for one practice (practice=ODS code); _format=svg: a bar chart",
         )
 
     async def propose(self, call: OperationCall) -> dict[str, Any]:
@@ -169,13 +172,19 @@ class ReviewOperations:
         low, high = period_bounds(start_text, end_text)
         wants_svg = query.get("_format") in ("svg", SVG)
         ctx, store = call.ctx, self.kernel.store
+        tenants = ctx.tenants
+        practice = query.get("practice")
+        if practice is not None:
+            if practice not in ctx.tenants:
+                raise Forbidden(f"practice {practice!r} is not one this caller acts for")
+            tenants = ctx.tenants & {practice}
 
         def work() -> Any:
             with call.transaction() as conn:
                 measure = store.read(conn, "Measure", str(call.resource_id), tenants=ctx.tenants)
                 if measure.get("id") != "service-evaluation":
                     raise Unprocessable("only Measure/service-evaluation can be evaluated here")
-                return evaluation_facts(conn, ctx.tenants, low, high)
+                return evaluation_facts(conn, tenants, low, high)
 
         facts = await anyio.to_thread.run_sync(work)
         catalogue = interventions()
@@ -189,17 +198,18 @@ class ReviewOperations:
                     ("Referred", facts.referrals),
                     ("Invited", facts.invited),
                     ("Enrolled", len(facts.enrolled)),
+                    ("Engaged", len(engaged(facts))),
                     ("Retained", len(facts.retained)),
                 ),
             )
             return Response(svg, media_type=SVG)
-        tenants = sorted(ctx.tenants)
+        reporters = sorted(tenants)
         report = measure_report(
             facts,
             catalogue,
             period_start=str(start_text),
             period_end=str(end_text),
             generated=now_instant().isoformat(timespec="seconds").replace("+00:00", "Z"),
-            reporter_ods=tenants[0] if len(tenants) == 1 else None,
+            reporter_ods=reporters[0] if len(reporters) == 1 else None,
         )
         return self.kernel.validate(report, "MeasureReport")

@@ -87,14 +87,22 @@ def _seed_cohort(careplan: Careplan) -> None:
             "period": {"start": "2017-09-01", "end": "2018-02-01"},
         }
         careplan.publish("referral", PATIENT_DISCHARGED_V1, f"EpisodeOfCare/ep-ev{n}", finished)
-    # Medication reviews: two patients reviewed twice (120 -> 90, 60 -> 40 mg/day), one once.
-    for patient, series in {"ev2": [120, 90], "ev3": [60, 40], "ev4": [200]}.items():
-        for i, mg in enumerate(series):
+    # Medication reviews (enrolments: ev2 2017-11-03, ev3 2017-12-04, ev4 2017-09-05):
+    # ev2 120 at baseline (2017-11-10), 90 at 6 months (day 182 is 2018-05-04; review 2018-05-01);
+    # ev3 60 at baseline (2017-12-04), 40 at 6 months (day 182 is 2018-06-04; review 2018-06-10);
+    # ev4 200 at baseline (2017-09-10) and nothing after.
+    series = {
+        "ev2": [("2017-11-10", 120), ("2018-05-01", 90)],
+        "ev3": [("2017-12-04", 60), ("2018-06-10", 40)],
+        "ev4": [("2017-09-10", 200)],
+    }
+    for patient, reviews in series.items():
+        for i, (day, mg) in enumerate(reviews):
             careplan.publish(
                 "medreview",
                 MEDREVIEW_COMPLETED_V1,
                 f"Observation/ome-{patient}-{i}",
-                _ome(patient, i, f"2018-0{1 + 3 * i}-10", mg),
+                _ome(patient, i, f"{day}T10:00:00Z", mg),
             )
 
 
@@ -147,14 +155,14 @@ def test_the_papers_cohort_shape_reproduces_its_percentages_in_the_measure_repor
     assert response.status_code == 200
     report = response.json()
     validate_resource(report, "MeasureReport")
-    recruitment, shares, ome, first, latest = report["group"]
-    assert [p["count"] for p in recruitment["population"]] == [
-        REFERRED,
-        INVITED,
-        COHORT_SIZE,
-        COHORT_SIZE - 2,
-    ]
-    by_code = {s["value"]["coding"][0]["code"]: s for s in shares["stratifier"][0]["stratum"]}
+    groups = {g["code"]["coding"][0]["code"]: g for g in report["group"]}
+    recruitment = _counts(groups["recruitment"])
+    assert (recruitment["referred"], recruitment["invited"]) == (REFERRED, INVITED)
+    assert (recruitment["enrolled"], recruitment["retained"]) == (COHORT_SIZE, COHORT_SIZE - 2)
+    assert recruitment["discharged"] == 2
+    by_code = {
+        s["value"]["coding"][0]["code"]: s for s in groups["intervention-share"]["stratifier"][0]["stratum"]
+    }
     reproduced = {}
     for code in PAPER_PERCENT:
         counts = {p["code"]["coding"][0]["code"]: p["count"] for p in by_code[code]["population"]}
@@ -163,13 +171,35 @@ def test_the_papers_cohort_shape_reproduces_its_percentages_in_the_measure_repor
         assert round(by_code[code]["measureScore"]["value"]) == reproduced[code]
     assert reproduced == PAPER_PERCENT
     assert by_code["goal-setting"]["population"][2]["count"] == 0  # planned, not yet received
-    assert ome["population"][0]["count"] == 2 and ome["measureScore"]["value"] == -25.0
-    assert first["measureScore"]["value"] == 180.0 and latest["measureScore"]["value"] == 130.0
+    # baseline: ev2 120, ev3 60, ev4 200 -> mean 380 / 3 = 126.7, median 120; 31 others have no reading
+    baseline = groups["ome-baseline"]
+    assert baseline["measureScore"]["value"] == 126.7
+    assert _counts(baseline)["measure-population"] == 3 and _counts(baseline)["no-reading-in-window"] == 31
+    # 6 months: ev2 90 - 120 = -30, ev3 40 - 60 = -20 -> mean -25.0; falls 25% and 33.3%: both >= 15%
+    change = groups["ome-change-6-months"]
+    assert change["measureScore"]["value"] == -25.0 and _counts(change)["measure-population"] == 2
+    strata = groups["ome-reduction-6-months"]["stratifier"][0]["stratum"]
+    assert [s["population"][1]["count"] for s in strata] == [2, 0, 0]
 
     before = careplan.get(
         "/Measure/service-evaluation/$evaluate-measure", periodStart="2016-01-01", periodEnd="2016-12-31"
     ).json()
-    assert before["group"][0]["population"][2]["count"] == 0
+    assert _counts(before["group"][0])["enrolled"] == 0
+    mine = careplan.get(
+        "/Measure/service-evaluation/$evaluate-measure",
+        periodStart="2017-08-01",
+        periodEnd="2018-08-31",
+        practice="A81001",
+    )
+    assert mine.status_code == 200 and _counts(mine.json()["group"][0])["enrolled"] == COHORT_SIZE
+    assert mine.json()["reporter"]["identifier"]["value"] == "A81001"
+    elsewhere = careplan.get(
+        "/Measure/service-evaluation/$evaluate-measure",
+        periodStart="2017-08-01",
+        periodEnd="2018-08-31",
+        practice="B82002",
+    )
+    assert elsewhere.status_code == 403
 
     chart = careplan.get(
         "/Measure/service-evaluation/$evaluate-measure",
@@ -182,11 +212,16 @@ def test_the_papers_cohort_shape_reproduces_its_percentages_in_the_measure_repor
     assert all(f">{percent}%<" in chart.text for percent in PAPER_PERCENT.values())
 
 
+def _counts(group: dict[str, Any]) -> dict[str, int]:
+    return {p["code"]["coding"][0]["code"]: p["count"] for p in group.get("population", [])}
+
+
 def _reviews_seen(careplan: Careplan) -> bool:
     report = careplan.get(
         "/Measure/service-evaluation/$evaluate-measure", periodStart="2017-08-01", periodEnd="2018-08-31"
     ).json()
-    return bool(report["group"][2]["population"][0]["count"] == 2)
+    groups = {g["code"]["coding"][0]["code"]: g for g in report["group"]}
+    return _counts(groups["ome-6-months"])["measure-population"] == 2
 
 
 def test_evaluate_measure_needs_a_period_and_only_knows_the_service_evaluation(careplan: Careplan) -> None:
