@@ -113,13 +113,14 @@ class CareplanHandlers:
         key = str(episode.get("id") or patient)
         practice = event.practice
         record_enrolment_event(conn, practice=practice, data=event.data, at=event.time)
+        enrolled_at = _instant((episode.get("period") or {}).get("start"), event.time)
         record_fact(
             conn,
             practice=practice,
             kind="enrolled",
             subject=f"EpisodeOfCare/{key}",
             patient=patient,
-            occurred_at=_instant((episode.get("period") or {}).get("start"), event.time),
+            occurred_at=enrolled_at,
         )
         for consent in entries(event.data, "Consent"):
             if consent.get("status") == "active":
@@ -129,7 +130,7 @@ class CareplanHandlers:
                     kind="consented",
                     subject=f"Consent/{consent.get('id') or key}",
                     patient=patient,
-                    occurred_at=_instant(consent.get("dateTime"), event.time),
+                    occurred_at=_instant(consent.get("dateTime"), enrolled_at),  # undated: at enrolment
                 )
         team_id, plan_id = stable_id(practice, "care-team", key), stable_id(practice, "pain-plan", key)
         if self._exists(conn, "CarePlan", plan_id, practice):

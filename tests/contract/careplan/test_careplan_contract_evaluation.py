@@ -13,6 +13,7 @@ from shared.contracts import (
     PATIENT_DISCHARGED_V1,
     PATIENT_ENROLLED_V1,
     PATIENT_INVITED_V1,
+    REFERRAL_ACCEPTED_V1,
     REFERRAL_RECEIVED_V1,
 )
 from shared.fhir import validate_resource
@@ -20,7 +21,7 @@ from tests.contract.careplan.conftest import Careplan, enrolment, wait_for
 from tests.contract.careplan.test_careplan_contract_plans import _community
 from tests.unit.careplan.careplan_cohort import COHORT_SIZE, PAPER_PERCENT, received_by
 
-REFERRED, INVITED = 45, 40
+REFERRED, ELIGIBLE, INVITED = 45, 42, 40
 
 
 def _referral(n: int) -> dict[str, Any]:
@@ -69,14 +70,16 @@ def _seed_cohort(careplan: Careplan) -> None:
             "payload": [{"contentString": "An invitation from your GP practice"}],
         }
         careplan.publish("referral", PATIENT_INVITED_V1, f"Communication/invite-{n}", letter)
+    for n in range(ELIGIBLE):
+        careplan.publish("referral", REFERRAL_ACCEPTED_V1, f"ServiceRequest/referral-{n}", _referral(n))
     for n in range(COHORT_SIZE):
         start = f"2017-{9 + n % 4:02d}-{1 + n % 28:02d}"
-        careplan.publish(
-            "referral",
-            PATIENT_ENROLLED_V1,
-            f"EpisodeOfCare/ep-ev{n}",
-            enrolment(f"ev{n}", f"ep-ev{n}", start=start),
-        )
+        bundle = enrolment(f"ev{n}", f"ep-ev{n}", start=start)
+        # each enrolment carries the patient's Consent: dated at enrolment, but ev33's before the period
+        for entry in bundle["entry"]:
+            if entry["resource"]["resourceType"] == "Consent" and n == COHORT_SIZE - 1:
+                entry["resource"]["dateTime"] = "2017-07-20"
+        careplan.publish("referral", PATIENT_ENROLLED_V1, f"EpisodeOfCare/ep-ev{n}", bundle)
     # Two patients left early.
     for n in (0, 1):
         finished = {
@@ -160,6 +163,8 @@ def test_the_papers_cohort_shape_reproduces_its_percentages_in_the_measure_repor
     assert (recruitment["referred"], recruitment["invited"]) == (REFERRED, INVITED)
     assert (recruitment["enrolled"], recruitment["retained"]) == (COHORT_SIZE, COHORT_SIZE - 2)
     assert recruitment["discharged"] == 2
+    # 42 referrals accepted; 33 consents dated in the period (ev33's was 2017-07-20)
+    assert (recruitment["eligible"], recruitment["consented"]) == (ELIGIBLE, COHORT_SIZE - 1)
     by_code = {
         s["value"]["coding"][0]["code"]: s for s in groups["intervention-share"]["stratifier"][0]["stratum"]
     }
