@@ -62,6 +62,8 @@ class EvaluationFacts:
     * ``ome``: per patient, total daily OME readings (mg/day) up to the period's end; a lower bound has no
       figure and says why. ``proms``: per instrument (``peg``, ``phq-9``, ``gad-7``), per patient, scores.
     * ``sessions``: per cohort patient, the sessions that started in the period.
+    * ``acceptability``: per cohort patient, construct -> score (1 to 5) from their latest acceptability
+      questionnaire answered in the period.
     * ``spent``: GBP committed to community services by referrals made in the period (not revoked, not
       entered in error, not declined).
     """
@@ -78,6 +80,7 @@ class EvaluationFacts:
     ome: Mapping[str, Sequence[Reading]] = field(default_factory=dict)
     proms: Mapping[str, Mapping[str, Sequence[Reading]]] = field(default_factory=dict)
     sessions: Mapping[str, Sequence[Session]] = field(default_factory=dict)
+    acceptability: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
     spent: Decimal = Decimal("0.00")
 
 

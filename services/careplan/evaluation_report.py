@@ -14,6 +14,7 @@ from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+from services.careplan.acceptability import CONSTRUCTS
 from services.careplan.catalogue import EVALUATION_SYSTEM, FHIR_BASE, Intervention
 from services.careplan.evaluation import EvaluationFacts, attendance, engaged, intervention_shares
 from services.careplan.outcomes import (
@@ -23,6 +24,8 @@ from services.careplan.outcomes import (
     Change,
     Summary,
     change_from_baseline,
+    mean,
+    median,
     summary_at,
 )
 
@@ -194,6 +197,26 @@ def _attendance(facts: EvaluationFacts) -> dict[str, Any]:
     return _scored(group, seen.mean_per_patient, seen.median_per_patient, "session")
 
 
+def _acceptability(facts: EvaluationFacts) -> dict[str, Any]:
+    answered = {p: scores for p, scores in facts.acceptability.items() if p in facts.enrolled}
+    strata = []
+    for construct in CONSTRUCTS:
+        values = [Decimal(scores[construct.code]) for scores in answered.values() if construct.code in scores]
+        stratum: dict[str, Any] = {
+            "value": _concept(EVALUATION_SYSTEM, construct.code, construct.display),
+            "population": [_population(POPULATION, "measure-population", len(values))],
+        }
+        strata.append(_scored(stratum, mean(values), median(values), "score"))
+    return {
+        "code": _concept(EVALUATION_SYSTEM, "acceptability", "Acceptability per construct"),
+        "population": [
+            _population(POPULATION, "initial-population", len(facts.enrolled)),
+            _population(POPULATION, "measure-population", len(answered)),
+        ],
+        "stratifier": [{"code": [{"text": "construct"}], "stratum": strata}],
+    }
+
+
 def measure_report(
     facts: EvaluationFacts,
     catalogue: Mapping[str, Intervention],
@@ -223,6 +246,7 @@ def measure_report(
             change = change_from_baseline(cohort, readings, timepoint, end)
             display = f"Change in {name}, baseline to {timepoint.display}"
             groups.append(_change_group(f"{prom}-change-{timepoint.code}", display, change, size, "score"))
+    groups.append(_acceptability(facts))
     groups.append(
         {
             "code": _concept(EVALUATION_SYSTEM, "budget-spent", "Community services budget committed"),

@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from services.careplan.acceptability import AcceptabilityError, construct_scores
 from services.careplan.activities import PlanRuleError, check_plan_update, intervention_codes
 from services.careplan.assessment import (
     GAD7_TOTAL,
@@ -25,6 +26,7 @@ from services.careplan.assessment import (
 )
 from services.careplan.budget import BudgetError, budget_of, position
 from services.careplan.catalogue import (
+    ACCEPTABILITY_QUESTIONNAIRE,
     ASSESSMENT_QUESTIONNAIRE,
     INTERVENTION_SYSTEM,
     interventions,
@@ -112,7 +114,14 @@ class WriteRules:
     ) -> None:
         if interaction == "delete":
             return
-        if str(response.get("questionnaire", "")).split("|")[0] != ASSESSMENT_QUESTIONNAIRE:
+        questionnaire = str(response.get("questionnaire", "")).split("|")[0]
+        if questionnaire == ACCEPTABILITY_QUESTIONNAIRE:
+            try:
+                construct_scores(answers_of(response.get("item") or []))
+            except AcceptabilityError as exc:
+                raise Unprocessable(str(exc), expression=["QuestionnaireResponse.item"]) from None
+            return
+        if questionnaire != ASSESSMENT_QUESTIONNAIRE:
             return
         answers = answers_of(response.get("item") or [])
         try:

@@ -15,10 +15,12 @@ from typing import Any
 import orjson
 from sqlalchemy import Connection, func, insert, select
 
+from services.careplan.acceptability import AcceptabilityError, construct_scores
 from services.careplan.activities import received_in_any_version
 from services.careplan.assessment import AssessmentError, answers_of, score_assessment
 from services.careplan.budget import BudgetError, cost_of, counts_against_budget
 from services.careplan.catalogue import (
+    ACCEPTABILITY_QUESTIONNAIRE,
     ASSESSMENT_QUESTIONNAIRE,
     CAREPLAN_CATEGORY_SYSTEM,
     COMMUNITY_STATUS_EXTENSION,
@@ -254,6 +256,28 @@ def _prom_readings(
     return proms
 
 
+def _acceptability(
+    conn: Connection, tenants: Tenancy, cohort: set[str], start: datetime, end: datetime
+) -> dict[str, dict[str, int]]:
+    """Each cohort patient's latest acceptability questionnaire answered in the period, by construct."""
+    latest: dict[str, tuple[str, dict[str, int]]] = {}
+    for response in _rows(conn, "QuestionnaireResponse", tenants):
+        patient = (response.get("subject") or {}).get("reference")
+        on = _day(response.get("authored"))
+        if patient not in cohort or on is None or not start.date() <= on <= end.date():
+            continue
+        if str(response.get("questionnaire", "")).split("|")[0] != ACCEPTABILITY_QUESTIONNAIRE:
+            continue
+        try:
+            scores = construct_scores(answers_of(response.get("item") or []))
+        except AcceptabilityError:
+            continue  # refused when written
+        authored = str(response.get("authored"))
+        if scores and (patient not in latest or authored > latest[patient][0]):
+            latest[str(patient)] = (authored, scores)
+    return {patient: scores for patient, (_, scores) in latest.items()}
+
+
 def _sessions(
     conn: Connection, tenants: Tenancy, cohort: set[str], start: datetime, end: datetime
 ) -> dict[str, list[Session]]:
@@ -318,5 +342,6 @@ def evaluation_facts(conn: Connection, tenants: Tenancy, start: datetime, end: d
         ome=_ome_readings(conn, tenants, patients, end),
         proms=_prom_readings(conn, tenants, patients, end),
         sessions=_sessions(conn, tenants, patients, start, end),
+        acceptability=_acceptability(conn, tenants, patients, start, end),
         spent=spent,
     )

@@ -243,3 +243,25 @@ def test_evaluate_measure_needs_a_period_and_only_knows_the_service_evaluation(c
         ).status_code
         == 404
     )
+
+
+def test_acceptability_answers_outside_1_to_5_are_refused_and_the_questionnaire_is_published(
+    careplan: Careplan,
+) -> None:
+    questionnaire = careplan.get("/Questionnaire/pain-review-acceptability")
+    assert questionnaire.status_code == 200
+    assert len(questionnaire.json()["item"]) == 7
+
+    def answered(score: int) -> dict[str, Any]:
+        return {
+            "resourceType": "QuestionnaireResponse",
+            "status": "completed",
+            "questionnaire": "https://pain-review.example.org/fhir/Questionnaire/pain-review-acceptability",
+            "subject": {"reference": "Patient/acc1"},
+            "authored": "2024-05-01T10:00:00Z",
+            "item": [{"linkId": "burden", "answer": [{"valueInteger": score}]}],
+        }
+
+    refused = careplan.post("/QuestionnaireResponse", answered(6))
+    assert refused.status_code == 422 and "Burden is answered 1" in refused.text
+    assert careplan.post("/QuestionnaireResponse", answered(2)).status_code == 201

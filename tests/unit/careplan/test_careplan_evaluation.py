@@ -217,6 +217,12 @@ def _hand_built() -> EvaluationFacts:
             "Patient/b": [Session(date(2024, 2, 10), "finished")],
             "Patient/d": [Session(date(2024, 4, 10), "entered-in-error")],
         },
+        acceptability={
+            "Patient/a": {"affective-attitude": 5, "burden": 2, "self-efficacy": 4},
+            "Patient/b": {"affective-attitude": 4, "burden": 4},
+            "Patient/c": {"affective-attitude": 3},
+            "Patient/x": {"affective-attitude": 1},  # not in the cohort: not counted
+        },
         spent=Decimal("150.00"),
     )
 
@@ -308,6 +314,20 @@ def test_the_hand_built_cohort_gives_every_measure() -> None:
     # PHQ-9 to 6 months: a 9 - 14 = -5 (day 182 is 2024-07-15; 2024-07-20 is 5 days off); others no reading
     assert groups["phq-9-change-6-months"]["measureScore"]["value"] == -5.0
     assert "measureScore" not in groups["peg-change-6-months"]
+    # acceptability: a, b, c answered (x is not in the cohort). Affective attitude 5, 4, 3: mean 4.0,
+    # median 4.0; burden 2, 4: mean 3.0, median 3.0; self-efficacy a alone: 4.0; ethicality: nobody
+    acceptability = groups["acceptability"]
+    assert _counts(acceptability) == {"initial-population": 4, "measure-population": 3}
+    constructs = {s["value"]["coding"][0]["code"]: s for s in acceptability["stratifier"][0]["stratum"]}
+    assert len(constructs) == 7
+    summary = {
+        code: (s["population"][0]["count"], s.get("measureScore", {}).get("value"), _median(s))
+        for code, s in constructs.items()
+    }
+    assert summary["affective-attitude"] == (3, 4.0, 4.0)
+    assert summary["burden"] == (2, 3.0, 3.0)
+    assert summary["self-efficacy"] == (1, 4.0, 4.0)
+    assert summary["ethicality"] == (0, None, None)
     assert groups["budget-spent"]["measureScore"] == {
         "value": 150.0,
         "unit": "GBP",

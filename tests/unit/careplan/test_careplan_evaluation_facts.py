@@ -17,6 +17,7 @@ from sqlalchemy import Connection, Engine
 
 from services.careplan.assessment import PHQ9_ITEMS
 from services.careplan.catalogue import (
+    ACCEPTABILITY_QUESTIONNAIRE,
     ASSESSMENT_QUESTIONNAIRE,
     CAREPLAN_CATEGORY_SYSTEM,
     COMMUNITY_STATUS_EXTENSION,
@@ -149,6 +150,23 @@ def _seed(engine: Engine) -> None:
             "item": [{"linkId": link, "answer": [{"valueInteger": 1}]} for link in PHQ9_ITEMS],
         }
         STORE.create(conn, response, practice=A81001)
+        # a answered the acceptability questionnaire twice in the period (the later one counts), and once
+        # after it; c once, before the period
+        for patient, authored, score in (
+            ("Patient/a", "2024-06-01T10:00:00Z", 2),
+            ("Patient/a", "2024-11-01T10:00:00Z", 4),
+            ("Patient/a", "2025-01-10T10:00:00Z", 5),
+            ("Patient/c", "2023-12-20T10:00:00Z", 3),
+        ):
+            answered = {
+                "resourceType": "QuestionnaireResponse",
+                "status": "completed",
+                "questionnaire": ACCEPTABILITY_QUESTIONNAIRE,
+                "subject": {"reference": patient},
+                "authored": authored,
+                "item": [{"linkId": "affective-attitude", "answer": [{"valueInteger": score}]}],
+            }
+            STORE.create(conn, answered, practice=A81001)
 
 
 def test_the_cohort_counts_re_referred_patients_once_and_retention_follows_their_latest_enrolment(
@@ -198,3 +216,5 @@ def test_readings_sessions_and_assessments_up_to_the_period_end(engine: Engine) 
     assert facts.sessions == {"Patient/a": [Session(date(2024, 2, 1), "finished")]}
     assert facts.proms["phq-9"] == {"Patient/a": [Reading(date(2024, 1, 16), Decimal(9))]}
     assert facts.proms["peg"] == {} and facts.proms["gad-7"] == {}
+    # a's latest acceptability answers in the period (2024-11-01); c's were before it
+    assert facts.acceptability == {"Patient/a": {"affective-attitude": 4}}
