@@ -213,8 +213,25 @@ def test_the_papers_cohort_shape_reproduces_its_percentages_in_the_measure_repor
         _format="svg",
     )
     assert chart.headers["content-type"].startswith("image/svg+xml")
-    ElementTree.fromstring(chart.text)
-    assert all(f">{percent}%<" in chart.text for percent in PAPER_PERCENT.values())
+    root = ElementTree.fromstring(chart.text)
+    texts = " ".join("".join(t.itertext()) for t in root.iter("{http://www.w3.org/2000/svg}text"))
+    assert all(f"{percent}% (" in texts for percent in PAPER_PERCENT.values())
+    png = careplan.get(
+        "/Measure/service-evaluation/$evaluate-measure",
+        periodStart="2017-08-01",
+        periodEnd="2018-08-31",
+        _format="png",
+    )
+    assert png.headers["content-type"] == "image/png" and png.content.startswith(b"\x89PNG")
+    page = careplan.get(
+        "/Measure/service-evaluation/$evaluate-measure",
+        periodStart="2017-08-01",
+        periodEnd="2018-08-31",
+        _format="html",
+        practice="A81001",
+    )
+    assert page.headers["content-type"].startswith("text/html")
+    assert "<svg" in page.text and "(practice A81001)" in page.text and "126.7 mg/d" in page.text
 
 
 def _counts(group: dict[str, Any]) -> dict[str, int]:

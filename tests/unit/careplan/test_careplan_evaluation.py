@@ -5,11 +5,9 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 from typing import Any
-from xml.etree import ElementTree
 
 from services.careplan.activities import received_in_any_version
 from services.careplan.catalogue import EVALUATION_SYSTEM, INTERVENTION_SYSTEM, interventions
-from services.careplan.chart import evaluation_chart_svg
 from services.careplan.descripting import apply_taper_progress, taper_progress
 from services.careplan.evaluation import (
     EvaluationFacts,
@@ -113,18 +111,6 @@ def test_the_measure_report_is_valid_r4_and_carries_recruitment_shares_and_ome()
     assert [p["count"] for p in book["population"]] == [34, 34, 25]
     assert book["measureScore"]["value"] == 73.5
     assert "measureScore" not in groups["ome-change-6-months"]  # nobody has a figure
-
-
-def test_the_chart_is_well_formed_svg_with_one_bar_per_intervention() -> None:
-    shares = intervention_shares(_cohort(), interventions())
-    svg = evaluation_chart_svg(
-        shares, title="Interventions & <shares>", subtitle="2017-2018", recruitment=[("Enrolled", 34)]
-    )
-    root = ElementTree.fromstring(svg)
-    assert root.tag == "{http://www.w3.org/2000/svg}svg"
-    bars = root.findall("{http://www.w3.org/2000/svg}rect")[1:]
-    assert len(bars) == len(interventions())
-    assert "74%" in svg and "Enrolled: 34" in svg
 
 
 def _r(on: str, value: int | None, reason: str | None = None) -> Reading:
