@@ -218,3 +218,25 @@ def test_readings_sessions_and_assessments_up_to_the_period_end(engine: Engine) 
     assert facts.proms["peg"] == {} and facts.proms["gad-7"] == {}
     # a's latest acceptability answers in the period (2024-11-01); c's were before it
     assert facts.acceptability == {"Patient/a": {"affective-attitude": 4}}
+
+
+def test_one_practice_or_all_of_them(engine: Engine) -> None:
+    _seed(engine)
+    with engine.begin() as conn:
+        # f: enrolled 2024-05-01 with another practice
+        record_fact(
+            conn,
+            practice="B82002",
+            kind="enrolled",
+            subject="EpisodeOfCare/ep-f",
+            patient="Patient/f",
+            occurred_at=_at("2024-05-01"),
+        )
+    with engine.connect() as conn:
+        one = evaluation_facts(conn, Tenancy({A81001}), START, END)
+        both = evaluation_facts(conn, Tenancy({A81001, "B82002"}), START, END)
+        other = evaluation_facts(conn, Tenancy({"B82002"}), START, END)
+    # A81001 alone: a, b, c, d; both: f as well; B82002 alone: f only
+    assert set(one.enrolled) == {"Patient/a", "Patient/b", "Patient/c", "Patient/d"}
+    assert set(both.enrolled) == set(one.enrolled) | {"Patient/f"}
+    assert set(other.enrolled) == {"Patient/f"} and other.ome == {} and other.spent == Decimal("0.00")
