@@ -25,6 +25,7 @@ __all__ = [
     "check_plan_change",
     "check_plan_update",
     "intervention_codes",
+    "received_in_any_version",
     "received_interventions",
     "with_agreements",
 ]
@@ -171,6 +172,15 @@ def received_interventions(plan: Mapping[str, Any]) -> set[tuple[str, str]]:
     for activity in plan.get("activity") or []:
         if (activity.get("detail") or {}).get("status") in RECEIVED_STATUSES:
             received.update(intervention_codes(activity))
+    return received
+
+
+def received_in_any_version(versions: Iterable[Mapping[str, Any]]) -> set[tuple[str, str]]:
+    """The interventions any version of a plan showed as received: an activity started and later paused
+    (on hold), stopped or cancelled was still received (a paused taper is de-scripting received)."""
+    received: set[tuple[str, str]] = set()
+    for version in versions:
+        received |= received_interventions(version)
     return received
 
 

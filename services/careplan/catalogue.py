@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 __all__ = [
+    "ACCEPTABILITY_QUESTIONNAIRE",
     "AGREEMENT_EXTENSION",
     "ASSESSMENT_QUESTIONNAIRE",
     "BUDGET_EXTENSION",
@@ -45,6 +46,7 @@ COMMUNITY_STATUS_SYSTEM = f"{FHIR_BASE}/CodeSystem/community-service-status"
 EVALUATION_SYSTEM = f"{FHIR_BASE}/CodeSystem/service-evaluation"
 GP_TASK_TYPE_SYSTEM = f"{FHIR_BASE}/CodeSystem/gp-task-type"
 ASSESSMENT_QUESTIONNAIRE = f"{FHIR_BASE}/Questionnaire/pain-review-assessment"
+ACCEPTABILITY_QUESTIONNAIRE = f"{FHIR_BASE}/Questionnaire/pain-review-acceptability"
 
 # Extensions this service defines (documented in README.md beside this file).
 COST_EXTENSION = f"{FHIR_BASE}/StructureDefinition/community-service-cost"

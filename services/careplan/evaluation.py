@@ -1,59 +1,87 @@
-"""The service evaluation: recruitment, retention, who received which intervention, change in OME.
+"""The service evaluation's facts and counts: recruitment, who received which intervention, attendance.
 
-Pure: facts in (gathered by the repository from events and plans), a FHIR ``MeasureReport`` out.
-Definitions are those of ``data/measure-service-evaluation.json``: an intervention is received when
-the patient's plan shows it started or completed (or a community referral for it started or
-finished); the denominator is the patients enrolled in the period, as in the paper ("the proportion
-of all patients").
+Pure: facts in (gathered by the repository from events, plans and sessions), counts out; the FHIR
+``MeasureReport`` is :mod:`services.careplan.evaluation_report`, the outcomes (OME, PROMs at baseline,
+6 and 12 months) :mod:`services.careplan.outcomes`. Each population's definition is written beside its
+field below, in ``data/codesystem-service-evaluation.json`` and in the service README.
+
+The **cohort** of a period is the patients whose enrolment (an EpisodeOfCare) started in it, each counted
+once from their first enrolment in the period; it is the denominator of the paper's shares ("the proportion
+of all patients") and the population of every outcome.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any
 
-from services.careplan.catalogue import EVALUATION_SYSTEM, FHIR_BASE, INTERVENTION_SYSTEM, Intervention
+from services.careplan.catalogue import INTERVENTION_SYSTEM, Intervention
+from services.careplan.outcomes import Reading, median
 
 __all__ = [
+    "ATTENDED",
+    "Attendance",
     "EvaluationFacts",
-    "OmeReview",
+    "Session",
     "Share",
+    "attendance",
+    "engaged",
     "intervention_shares",
-    "measure_report",
-    "ome_change",
-    "ome_not_computable",
 ]
 
-MEASURE_URL = f"{FHIR_BASE}/Measure/service-evaluation"
-POPULATION = "http://terminology.hl7.org/CodeSystem/measure-population"
-UCUM = "http://unitsofmeasure.org"
+#: Encounter statuses of a session the patient came to (R4 has no "did not attend" for an Encounter).
+ATTENDED = frozenset({"arrived", "triaged", "in-progress", "onleave", "finished"})
 
 
 @dataclass(frozen=True, slots=True)
-class OmeReview:
-    """One medication review's total daily OME (mg/day) at ``when`` (ISO 8601, sortable).
+class Session:
+    """One session (an Encounter) of a cohort patient in the period: its day and ``Encounter.status``."""
 
-    ``mg_per_day`` is ``None`` when the review could not compute every opioid's dose (its total was only a
-    lower bound): such a review is never used as a figure.
-    """
-
-    when: str
-    mg_per_day: Decimal | None
+    on: date
+    status: str
 
 
 @dataclass(frozen=True)
 class EvaluationFacts:
-    """What happened in the period, for the practices the caller acts for (patients as references)."""
+    """What happened in the period, for the practices evaluated (patients as ``Patient/<id>`` references).
+
+    * ``referrals``: referrals first seen (received, or decided when the receipt was missed) in the period.
+    * ``eligible``: referrals triaged eligible, dated by the referral's ``authoredOn``, in the period.
+    * ``invited``: patients sent an invitation letter in the period.
+    * ``consented``: patients whose consent (an active Consent, dated by ``Consent.dateTime``) falls in the
+      period; careplan learns of a consent at enrolment, so one never followed by enrolment is not seen.
+    * ``enrolled``: the cohort, patient -> the start of their first enrolment in the period.
+    * ``retained``: cohort patients whose latest enrolment starting by the period's end had not ended by it.
+    * ``discharged``: enrolments (episodes, of any patient) ended in the period; a patient discharged and
+      re-referred counts once per discharge.
+    * ``received``: per patient, the interventions any version of their plan (up to the period's end)
+      showed started or completed, or a community referral showed started or finished: a de-scripting
+      activity paused (on hold) after it started was received.
+    * ``ome``: per patient, total daily OME readings (mg/day) up to the period's end; a lower bound has no
+      figure and says why. ``proms``: per instrument (``peg``, ``phq-9``, ``gad-7``), per patient, scores.
+    * ``sessions``: per cohort patient, the sessions that started in the period.
+    * ``acceptability``: per cohort patient, construct -> score (1 to 5) from their latest acceptability
+      questionnaire answered in the period.
+    * ``spent``: GBP committed to community services by referrals made in the period (not revoked, not
+      entered in error, not declined).
+    """
 
     referrals: int
     invited: int
-    enrolled: frozenset[str]
+    enrolled: Mapping[str, date]
     retained: frozenset[str]
+    eligible: int = 0
+    consented: int = 0
+    discharged: int = 0
     received: Mapping[str, frozenset[tuple[str, str]]] = field(default_factory=dict)
     local_displays: Mapping[tuple[str, str], str] = field(default_factory=dict)
-    reviews: Mapping[str, Sequence[OmeReview]] = field(default_factory=dict)
+    ome: Mapping[str, Sequence[Reading]] = field(default_factory=dict)
+    proms: Mapping[str, Mapping[str, Sequence[Reading]]] = field(default_factory=dict)
+    sessions: Mapping[str, Sequence[Session]] = field(default_factory=dict)
+    acceptability: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
+    spent: Decimal = Decimal("0.00")
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,134 +137,47 @@ def intervention_shares(facts: EvaluationFacts, catalogue: Mapping[str, Interven
     return shares
 
 
-def ome_not_computable(reviews: Mapping[str, Sequence[OmeReview]]) -> int:
-    """Patients reviewed twice or more whose first or latest total OME was not computable: left out."""
-    return sum(
-        1
-        for series in reviews.values()
-        if len(series) > 1 and None in (min(series, key=_when).mg_per_day, max(series, key=_when).mg_per_day)
+@dataclass(frozen=True)
+class Attendance:
+    """Sessions of the cohort in the period: booked (every one not entered in error), attended
+    (:data:`ATTENDED`), cancelled; patients who attended one or more; attended sessions per cohort patient."""
+
+    booked: int
+    attended: int
+    cancelled: int
+    patients_attending: int
+    per_patient: tuple[int, ...]
+
+    @property
+    def mean_per_patient(self) -> Decimal | None:
+        if not self.per_patient:
+            return None
+        exact = Decimal(sum(self.per_patient)) / len(self.per_patient)
+        return exact.quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
+
+    @property
+    def median_per_patient(self) -> Decimal | None:
+        return median([Decimal(n) for n in self.per_patient])
+
+
+def attendance(facts: EvaluationFacts) -> Attendance:
+    """Attendance over the cohort (a patient with no session counts 0 in the per-patient figures)."""
+    booked = attended = cancelled = 0
+    per_patient = []
+    for patient in sorted(facts.enrolled):
+        sessions = [s for s in facts.sessions.get(patient, ()) if s.status != "entered-in-error"]
+        came = sum(1 for s in sessions if s.status in ATTENDED)
+        booked += len(sessions)
+        attended += came
+        cancelled += sum(1 for s in sessions if s.status == "cancelled")
+        per_patient.append(came)
+    return Attendance(booked, attended, cancelled, sum(1 for n in per_patient if n), tuple(per_patient))
+
+
+def engaged(facts: EvaluationFacts) -> frozenset[str]:
+    """Cohort patients who attended a session in the period or received an intervention by its end."""
+    return frozenset(
+        p
+        for p in facts.enrolled
+        if facts.received.get(p) or any(s.status in ATTENDED for s in facts.sessions.get(p, ()))
     )
-
-
-def _when(review: OmeReview) -> str:
-    return review.when
-
-
-def ome_change(reviews: Mapping[str, Sequence[OmeReview]]) -> tuple[int, Decimal, Decimal, Decimal | None]:
-    """(patients with two or more reviews, their total first OME, total latest OME, mean change), mg/day.
-
-    A patient whose first or latest review's total was not computable (a lower bound) is left out: a
-    change measured from a lower bound would be a guess (:func:`ome_not_computable` counts them).
-    """
-    firsts, latests = Decimal(0), Decimal(0)
-    patients = 0
-    for series in reviews.values():
-        ordered = sorted(series, key=_when)
-        if len(ordered) < 2:
-            continue
-        first, latest = ordered[0].mg_per_day, ordered[-1].mg_per_day
-        if first is None or latest is None:
-            continue
-        patients += 1
-        firsts += first
-        latests += latest
-    mean = None
-    if patients:
-        mean = ((latests - firsts) / patients).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
-    return patients, firsts, latests, mean
-
-
-def _concept(system: str, code: str, display: str | None = None) -> dict[str, Any]:
-    coding: dict[str, str] = {"system": system, "code": code}
-    if display:
-        coding["display"] = display
-    return {"coding": [coding]}
-
-
-def _population(system: str, code: str, count: int) -> dict[str, Any]:
-    return {"code": _concept(system, code), "count": count}
-
-
-def _mg(value: Decimal) -> dict[str, Any]:
-    return {"value": float(value), "unit": "mg/d", "system": UCUM, "code": "mg/d"}
-
-
-def measure_report(
-    facts: EvaluationFacts,
-    catalogue: Mapping[str, Intervention],
-    *,
-    period_start: str,
-    period_end: str,
-    generated: str,
-    reporter_ods: str | None = None,
-) -> dict[str, Any]:
-    """The summary ``MeasureReport`` of the service evaluation for the period."""
-    shares = intervention_shares(facts, catalogue)
-    patients, firsts, latests, mean = ome_change(facts.reviews)
-    strata = [
-        {
-            "value": {
-                "coding": [{"system": s.system, "code": s.code, "display": s.display}],
-                "text": s.display,
-            },
-            "population": [
-                _population(POPULATION, "initial-population", s.denominator),
-                _population(POPULATION, "denominator", s.denominator),
-                _population(POPULATION, "numerator", s.numerator),
-            ],
-            "measureScore": {"value": float(s.percent), "unit": "%", "system": UCUM, "code": "%"},
-        }
-        for s in shares
-    ]
-    ome_group: dict[str, Any] = {
-        "code": _concept(EVALUATION_SYSTEM, "ome-change", "Change in total daily OME"),
-        "population": [
-            _population(EVALUATION_SYSTEM, "patients-reviewed-twice", patients),
-            _population(EVALUATION_SYSTEM, "ome-not-computable", ome_not_computable(facts.reviews)),
-        ],
-    }
-    if mean is not None:
-        ome_group["measureScore"] = _mg(mean)
-    report: dict[str, Any] = {
-        "resourceType": "MeasureReport",
-        "status": "complete",
-        "type": "summary",
-        "measure": MEASURE_URL,
-        "date": generated,
-        "period": {"start": period_start, "end": period_end},
-        "group": [
-            {
-                "code": _concept(EVALUATION_SYSTEM, "recruitment", "Recruitment and retention"),
-                "population": [
-                    _population(EVALUATION_SYSTEM, "referred", facts.referrals),
-                    _population(EVALUATION_SYSTEM, "invited", facts.invited),
-                    _population(EVALUATION_SYSTEM, "enrolled", len(facts.enrolled)),
-                    _population(EVALUATION_SYSTEM, "retained", len(facts.retained)),
-                ],
-            },
-            {
-                "code": _concept(EVALUATION_SYSTEM, "intervention-share", "Share receiving an intervention"),
-                "population": [
-                    _population(POPULATION, "initial-population", len(facts.enrolled)),
-                    _population(POPULATION, "denominator", len(facts.enrolled)),
-                ],
-                "stratifier": [{"code": [{"text": "intervention"}], "stratum": strata}],
-            },
-            ome_group,
-            {
-                "code": _concept(EVALUATION_SYSTEM, "ome-first", "Total daily OME at first review"),
-                "population": [_population(EVALUATION_SYSTEM, "patients-reviewed-twice", patients)],
-                "measureScore": _mg(firsts),
-            },
-            {
-                "code": _concept(EVALUATION_SYSTEM, "ome-latest", "Total daily OME at latest review"),
-                "population": [_population(EVALUATION_SYSTEM, "patients-reviewed-twice", patients)],
-                "measureScore": _mg(latests),
-            },
-        ],
-    }
-    if reporter_ods:
-        report["reporter"] = {
-            "identifier": {"system": "https://fhir.nhs.uk/Id/ods-organization-code", "value": reporter_ods}
-        }
-    return report

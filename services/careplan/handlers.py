@@ -7,6 +7,7 @@ service's consumer, and every change to a pain management plan is published as `
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -39,6 +40,23 @@ def _instant(text: Any, fallback: datetime) -> datetime:
     except ValueError:
         return fallback.astimezone(UTC)
     return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC)
+
+
+_REASON_CODE = re.compile(r"\(([a-z0-9:-]+)\)\. The total OME is a lower bound")
+
+
+def _lower_bound_reason(data: Mapping[str, Any], comparator: str) -> str:
+    """Why a review's total is not a figure: the engine's reason codes when the review names them."""
+    codes = sorted(
+        {
+            match.group(1)
+            for issue in entries(data, "DetectedIssue")
+            for match in [_REASON_CODE.search(str(issue.get("detail") or ""))]
+            if match
+        }
+    )
+    named = f": {', '.join(codes)}" if codes else ""
+    return f"lower bound ({comparator}){named}"
 
 
 def _iso(moment: datetime) -> str:
@@ -95,14 +113,25 @@ class CareplanHandlers:
         key = str(episode.get("id") or patient)
         practice = event.practice
         record_enrolment_event(conn, practice=practice, data=event.data, at=event.time)
+        enrolled_at = _instant((episode.get("period") or {}).get("start"), event.time)
         record_fact(
             conn,
             practice=practice,
             kind="enrolled",
             subject=f"EpisodeOfCare/{key}",
             patient=patient,
-            occurred_at=_instant((episode.get("period") or {}).get("start"), event.time),
+            occurred_at=enrolled_at,
         )
+        for consent in entries(event.data, "Consent"):
+            if consent.get("status") == "active":
+                record_fact(
+                    conn,
+                    practice=practice,
+                    kind="consented",
+                    subject=f"Consent/{consent.get('id') or key}",
+                    patient=patient,
+                    occurred_at=_instant(consent.get("dateTime"), enrolled_at),  # undated: at enrolment
+                )
         team_id, plan_id = stable_id(practice, "care-team", key), stable_id(practice, "pain-plan", key)
         if self._exists(conn, "CarePlan", plan_id, practice):
             return
@@ -209,22 +238,32 @@ class CareplanHandlers:
         )
 
     def medication_reviewed(self, conn: Connection, event: CloudEvent) -> None:
-        """medreview.completed: the total daily OME (mg/day) at that review.
+        """medreview.completed: the total daily OME (mg/day) at that review, as medreview's OME engine
+        (``shared.medicines.ome``) computed it.
 
-        A total marked ``comparator: ">="`` is only a lower bound (an opioid's dose was not computable): it
-        is recorded without a value, so the evaluation counts the review as not computable, never as a figure.
+        A total with a ``comparator`` (``>=``: an opioid's dose was not computable) is only a lower bound,
+        and one with no value is no figure: either is recorded without a value and with the reason (the
+        engine's reason codes, from the review's ``ome-not-computable`` DetectedIssues), so the evaluation
+        counts the review as not computable, never as a figure.
         """
         for observation in entries(event.data, "Observation"):
             quantity = observation.get("valueQuantity") or {}
             unit = (quantity.get("code"), quantity.get("unit"))
-            if not {"mg/d", "mg/(24.h)", "mg/day"} & set(unit):
+            absent = observation.get("dataAbsentReason")
+            if not {"mg/d", "mg/(24.h)", "mg/day"} & set(unit) and not absent:
                 continue
+            value: Decimal | None
             try:
-                value: Decimal | None = Decimal(str(quantity["value"]))
+                value = Decimal(str(quantity["value"]))
             except (KeyError, InvalidOperation):
-                continue
-            if quantity.get("comparator"):
                 value = None
+            if value is not None and not value.is_finite():
+                value = None
+            note = None
+            if value is None:
+                note = "no figure: the review's total has no value"
+            elif quantity.get("comparator"):
+                value, note = None, _lower_bound_reason(event.data, str(quantity["comparator"]))
             record_fact(
                 conn,
                 practice=event.practice,
@@ -235,6 +274,7 @@ class CareplanHandlers:
                     observation.get("effectiveDateTime") or observation.get("issued"), event.time
                 ),
                 value=value,
+                note=note,
             )
             return
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from services.careplan.acceptability import AcceptabilityError, construct_scores
 from services.careplan.activities import PlanRuleError, check_plan_update, intervention_codes
 from services.careplan.assessment import (
     GAD7_TOTAL,
@@ -25,24 +26,22 @@ from services.careplan.assessment import (
 )
 from services.careplan.budget import BudgetError, budget_of, position
 from services.careplan.catalogue import (
+    ACCEPTABILITY_QUESTIONNAIRE,
     ASSESSMENT_QUESTIONNAIRE,
-    CAREPLAN_CATEGORY_SYSTEM,
     INTERVENTION_SYSTEM,
     interventions,
 )
 from services.careplan.publishing import record_plan_updated
-from services.careplan.repository import is_pain_plan, lock, pain_plan_for, patient_resources
+from services.careplan.repository import (
+    is_community_request,
+    is_pain_plan,
+    lock,
+    pain_plan_for,
+    patient_resources,
+)
 from shared.fhir import FhirKernel, RequestContext, Unprocessable
 
 __all__ = ["WriteRules", "is_community_request"]
-
-
-def is_community_request(request: dict[str, Any]) -> bool:
-    return any(
-        c.get("system") == CAREPLAN_CATEGORY_SYSTEM and c.get("code") == "social-prescribing"
-        for category in request.get("category") or []
-        for c in category.get("coding") or []
-    )
 
 
 @dataclass
@@ -115,7 +114,14 @@ class WriteRules:
     ) -> None:
         if interaction == "delete":
             return
-        if str(response.get("questionnaire", "")).split("|")[0] != ASSESSMENT_QUESTIONNAIRE:
+        questionnaire = str(response.get("questionnaire", "")).split("|")[0]
+        if questionnaire == ACCEPTABILITY_QUESTIONNAIRE:
+            try:
+                construct_scores(answers_of(response.get("item") or []))
+            except AcceptabilityError as exc:
+                raise Unprocessable(str(exc), expression=["QuestionnaireResponse.item"]) from None
+            return
+        if questionnaire != ASSESSMENT_QUESTIONNAIRE:
             return
         answers = answers_of(response.get("item") or [])
         try:

@@ -4,8 +4,10 @@
   patient of the caller's practice with an open plan) and ``month`` (YYYY-MM, default next month);
   answers a Bundle (collection) of the proposed Appointments. A month's proposal is made once: asked
   again, the existing Appointment is returned.
-* ``GET Measure/service-evaluation/$evaluate-measure?periodStart=&periodEnd=``: the MeasureReport;
-  with ``_format=svg`` a bar chart (``image/svg+xml``) of the same figures.
+* ``GET Measure/service-evaluation/$evaluate-measure?periodStart=&periodEnd=[&practice=ODS]``: the
+  MeasureReport over every practice the caller acts for (overall), or over one of them (``practice``);
+  with ``_format=svg`` or ``png`` a chart of the same figures, ``_format=html`` a one-page summary (both
+  drawn from the MeasureReport, by :mod:`services.careplan.report_render`).
 """
 
 from __future__ import annotations
@@ -17,14 +19,15 @@ import anyio
 from starlette.responses import Response
 
 from services.careplan.catalogue import interventions
-from services.careplan.chart import evaluation_chart_svg
-from services.careplan.evaluation import intervention_shares, measure_report
+from services.careplan.evaluation_report import measure_report
 from services.careplan.fhir_mapping import mdt_review, stable_id
 from services.careplan.operations_plan import parameter
+from services.careplan.report_render import evaluation_chart, evaluation_html
 from services.careplan.repository import CLOSED_PLAN, evaluation_facts, pain_plan_for, pain_plans
 from shared.fhir import (
     BadRequest,
     FhirKernel,
+    Forbidden,
     NotFound,
     OperationCall,
     Unprocessable,
@@ -33,7 +36,15 @@ from shared.fhir import (
 
 __all__ = ["ReviewOperations", "first_weekday", "period_bounds"]
 
-SVG = "image/svg+xml"
+#: ``_format`` values (and their media types) that render the report for a reader rather than as FHIR.
+RENDERED = {
+    "svg": "image/svg+xml",
+    "image/svg+xml": "image/svg+xml",
+    "png": "image/png",
+    "image/png": "image/png",
+    "html": "text/html",
+    "text/html": "text/html",
+}
 
 
 def first_weekday(year: int, month: int, weekday: int) -> date:
@@ -96,8 +107,8 @@ class ReviewOperations:
             resource_type="Measure",
             scope=("Measure", "r"),
             methods=("GET",),
-            documentation="The service evaluation for periodStart..periodEnd as a MeasureReport "
-            "(_format=svg: a bar chart)",
+            documentation="The service evaluation for periodStart..periodEnd as a MeasureReport, overall "
+            "or for one practice (practice=ODS code); _format=svg or png: a chart, html: a one-page summary",
         )
 
     async def propose(self, call: OperationCall) -> dict[str, Any]:
@@ -165,39 +176,43 @@ class ReviewOperations:
         query = call.request.query_params
         start_text, end_text = query.get("periodStart"), query.get("periodEnd")
         low, high = period_bounds(start_text, end_text)
-        wants_svg = query.get("_format") in ("svg", SVG)
+        rendered = RENDERED.get(str(query.get("_format")))
         ctx, store = call.ctx, self.kernel.store
+        tenants = ctx.tenants
+        practice = query.get("practice")
+        if practice is not None:
+            if practice not in ctx.tenants:
+                raise Forbidden(f"practice {practice!r} is not one this caller acts for")
+            tenants = ctx.tenants & {practice}
 
         def work() -> Any:
             with call.transaction() as conn:
                 measure = store.read(conn, "Measure", str(call.resource_id), tenants=ctx.tenants)
                 if measure.get("id") != "service-evaluation":
                     raise Unprocessable("only Measure/service-evaluation can be evaluated here")
-                return evaluation_facts(conn, ctx.tenants, low, high)
+                return evaluation_facts(conn, tenants, low, high)
 
         facts = await anyio.to_thread.run_sync(work)
         catalogue = interventions()
-        if wants_svg:
-            shares = intervention_shares(facts, catalogue)
-            svg = evaluation_chart_svg(
-                shares,
-                title="Share of enrolled patients receiving each intervention",
-                subtitle=f"{start_text} to {end_text}; {len(facts.enrolled)} patients enrolled",
-                recruitment=(
-                    ("Referred", facts.referrals),
-                    ("Invited", facts.invited),
-                    ("Enrolled", len(facts.enrolled)),
-                    ("Retained", len(facts.retained)),
-                ),
-            )
-            return Response(svg, media_type=SVG)
-        tenants = sorted(ctx.tenants)
+        reporters = sorted(tenants)
         report = measure_report(
             facts,
             catalogue,
             period_start=str(start_text),
             period_end=str(end_text),
             generated=now_instant().isoformat(timespec="seconds").replace("+00:00", "Z"),
-            reporter_ods=tenants[0] if len(tenants) == 1 else None,
+            reporter_ods=reporters[0] if len(reporters) == 1 else None,
         )
-        return self.kernel.validate(report, "MeasureReport")
+        report = self.kernel.validate(report, "MeasureReport")
+        if rendered is None:
+            return report
+        settings = {code: i.setting for code, i in catalogue.items()}
+
+        def render() -> bytes:
+            if rendered == "text/html":
+                return evaluation_html(report, settings).encode("utf-8")
+            return evaluation_chart(report, settings, "png" if rendered == "image/png" else "svg")
+
+        body = await anyio.to_thread.run_sync(render)
+        media = f"{rendered}; charset=utf-8" if rendered == "text/html" else rendered
+        return Response(body, media_type=media)

@@ -7,25 +7,36 @@ the practices given; writes of FHIR resources go through the kernel's ``Resource
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import datetime
+from contextlib import suppress
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
 import orjson
 from sqlalchemy import Connection, func, insert, select
 
-from services.careplan.activities import received_interventions
-from services.careplan.catalogue import CAREPLAN_CATEGORY_SYSTEM, COMMUNITY_STATUS_EXTENSION
-from services.careplan.evaluation import EvaluationFacts, OmeReview
+from services.careplan.acceptability import AcceptabilityError, construct_scores
+from services.careplan.activities import received_in_any_version
+from services.careplan.assessment import AssessmentError, answers_of, score_assessment
+from services.careplan.budget import BudgetError, cost_of, counts_against_budget
+from services.careplan.catalogue import (
+    ACCEPTABILITY_QUESTIONNAIRE,
+    ASSESSMENT_QUESTIONNAIRE,
+    CAREPLAN_CATEGORY_SYSTEM,
+    COMMUNITY_STATUS_EXTENSION,
+)
+from services.careplan.evaluation import EvaluationFacts, Session
+from services.careplan.outcomes import Reading
 from services.careplan.tables import evaluation_fact
 from shared.core.principal import Tenancy
 from shared.fhir.store import SHARED_TENANT
-from shared.fhir.tables import resource_table
-from shared.fhir.tenancy import visible_rows
+from shared.fhir.tables import history_table, resource_table
+from shared.fhir.tenancy import history_visible, visible_rows
 
 __all__ = [
     "CLOSED_PLAN",
     "evaluation_facts",
+    "is_community_request",
     "is_pain_plan",
     "lock",
     "pain_plan_for",
@@ -35,6 +46,7 @@ __all__ = [
 ]
 
 R = resource_table
+H = history_table
 F = evaluation_fact
 CLOSED_PLAN = frozenset({"completed", "revoked", "entered-in-error"})
 
@@ -92,6 +104,7 @@ def record_fact(
     patient: str | None,
     occurred_at: datetime,
     value: Decimal | None = None,
+    note: str | None = None,
 ) -> bool:
     """Keep one fact per (kind, subject); returns whether it was new."""
     exists = conn.execute(select(F.c.id).where(F.c.kind == kind, F.c.subject == subject)).first()
@@ -105,9 +118,19 @@ def record_fact(
             patient=patient,
             occurred_at=occurred_at,
             value=value,
+            note=None if note is None else note[:200],
         )
     )
     return True
+
+
+def is_community_request(request: dict[str, Any]) -> bool:
+    """A community service (social prescribing) referral: the ServiceRequest's careplan category."""
+    return any(
+        c.get("system") == CAREPLAN_CATEGORY_SYSTEM and c.get("code") == "social-prescribing"
+        for category in request.get("category") or []
+        for c in category.get("coding") or []
+    )
 
 
 def _received_in_community(request: dict[str, Any]) -> bool:
@@ -129,9 +152,148 @@ def _local_displays(conn: Connection, tenants: Tenancy) -> dict[tuple[str, str],
     return displays
 
 
+def _versions(conn: Connection, resource_type: str, tenants: Tenancy) -> dict[str, list[dict[str, Any]]]:
+    """Every stored version of every resource of a type the tenants may see, by id (oldest first)."""
+    found: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    query = (
+        select(H.c.id, H.c.content)
+        .where(H.c.resource_type == resource_type, history_visible(tenants), H.c.deleted.is_(False))
+        .order_by(H.c.id, H.c.version_id)
+    )
+    for row in conn.execute(query):
+        found[str(row.id)].append(orjson.loads(row.content))
+    return found
+
+
+def _day(text: Any) -> date | None:
+    if not isinstance(text, str) or len(text) < 10:
+        return None
+    try:
+        return date.fromisoformat(text[:10])
+    except ValueError:
+        return None
+
+
+def _facts(conn: Connection, tenants: Tenancy, kind: str) -> list[Any]:
+    return list(
+        conn.execute(
+            select(F.c.subject, F.c.patient, F.c.occurred_at, F.c.value, F.c.note).where(
+                F.c.practice.in_(sorted(tenants)), F.c.kind == kind
+            )
+        )
+    )
+
+
+def _when(row: Any) -> datetime:
+    moment: datetime = row.occurred_at
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _count_distinct(rows: list[Any], start: datetime, end: datetime, by: str = "patient") -> int:
+    return len({getattr(r, by) for r in rows if start <= _when(r) <= end and getattr(r, by)})
+
+
+def _cohort(
+    conn: Connection, tenants: Tenancy, start: datetime, end: datetime
+) -> tuple[dict[str, date], dict[str, date], dict[str, date]]:
+    """(cohort: patient -> first enrolment start in the period, retained, discharged in the period)."""
+    enrolments = _facts(conn, tenants, "enrolled")
+    discharges = {str(r.subject): _when(r) for r in _facts(conn, tenants, "discharged")}
+    cohort: dict[str, date] = {}
+    latest: dict[str, tuple[datetime, str]] = {}
+    for row in sorted(enrolments, key=_when):
+        if not row.patient:
+            continue
+        moment = _when(row)
+        if start <= moment <= end:
+            cohort.setdefault(str(row.patient), moment.date())
+        if moment <= end:
+            latest[str(row.patient)] = (moment, str(row.subject))
+    retained = {
+        p: on
+        for p, on in cohort.items()
+        if not (latest[p][1] in discharges and discharges[latest[p][1]] <= end)
+    }
+    ended = {subject: on for subject, on in discharges.items() if start <= on <= end}
+    return cohort, retained, {s: o.date() for s, o in ended.items()}
+
+
+def _ome_readings(
+    conn: Connection, tenants: Tenancy, cohort: set[str], end: datetime
+) -> dict[str, list[Reading]]:
+    readings: dict[str, list[Reading]] = defaultdict(list)
+    for row in _facts(conn, tenants, "ome"):
+        if row.patient in cohort and _when(row) <= end:
+            value = None if row.value is None else Decimal(row.value)
+            reason = row.note or (None if value is not None else "no figure")
+            readings[str(row.patient)].append(Reading(_when(row).date(), value, reason))
+    return readings
+
+
+def _prom_readings(
+    conn: Connection, tenants: Tenancy, cohort: set[str], end: datetime
+) -> dict[str, dict[str, list[Reading]]]:
+    """PEG mean, PHQ-9 and GAD-7 totals of each assessment (QuestionnaireResponse) up to the period's end."""
+    proms: dict[str, dict[str, list[Reading]]] = {"peg": {}, "phq-9": {}, "gad-7": {}}
+    for response in _rows(conn, "QuestionnaireResponse", tenants):
+        patient = (response.get("subject") or {}).get("reference")
+        on = _day(response.get("authored"))
+        if patient not in cohort or on is None or on > end.date():
+            continue
+        if str(response.get("questionnaire", "")).split("|")[0] != ASSESSMENT_QUESTIONNAIRE:
+            continue
+        try:
+            scores = score_assessment(answers_of(response.get("item") or []))
+        except AssessmentError:
+            continue  # refused when written; one stored before the rules is not a score
+        for prom, value in (
+            ("peg", scores.peg_mean),
+            ("phq-9", scores.phq9_total),
+            ("gad-7", scores.gad7_total),
+        ):
+            if value is not None:
+                proms[prom].setdefault(str(patient), []).append(Reading(on, Decimal(value)))
+    return proms
+
+
+def _acceptability(
+    conn: Connection, tenants: Tenancy, cohort: set[str], start: datetime, end: datetime
+) -> dict[str, dict[str, int]]:
+    """Each cohort patient's latest acceptability questionnaire answered in the period, by construct."""
+    latest: dict[str, tuple[str, dict[str, int]]] = {}
+    for response in _rows(conn, "QuestionnaireResponse", tenants):
+        patient = (response.get("subject") or {}).get("reference")
+        on = _day(response.get("authored"))
+        if patient not in cohort or on is None or not start.date() <= on <= end.date():
+            continue
+        if str(response.get("questionnaire", "")).split("|")[0] != ACCEPTABILITY_QUESTIONNAIRE:
+            continue
+        try:
+            scores = construct_scores(answers_of(response.get("item") or []))
+        except AcceptabilityError:
+            continue  # refused when written
+        authored = str(response.get("authored"))
+        if scores and (patient not in latest or authored > latest[patient][0]):
+            latest[str(patient)] = (authored, scores)
+    return {patient: scores for patient, (_, scores) in latest.items()}
+
+
+def _sessions(
+    conn: Connection, tenants: Tenancy, cohort: set[str], start: datetime, end: datetime
+) -> dict[str, list[Session]]:
+    sessions: dict[str, list[Session]] = defaultdict(list)
+    for encounter in _rows(conn, "Encounter", tenants):
+        patient = (encounter.get("subject") or {}).get("reference")
+        on = _day((encounter.get("period") or {}).get("start"))
+        if patient in cohort and on is not None and start.date() <= on <= end.date():
+            sessions[str(patient)].append(Session(on, str(encounter.get("status"))))
+    return sessions
+
+
 def evaluation_facts(conn: Connection, tenants: Tenancy, start: datetime, end: datetime) -> EvaluationFacts:
-    """What the evaluation counts for the practices ``tenants`` in [start, end]."""
-    in_tenants = F.c.practice.in_(list(tenants))
+    """What the evaluation counts for the practices ``tenants`` in [start, end] (definitions:
+    :class:`~services.careplan.evaluation.EvaluationFacts`)."""
+    in_tenants = F.c.practice.in_(sorted(tenants))
     first_seen = (
         select(F.c.subject, func.min(F.c.occurred_at).label("first"))
         .where(in_tenants, F.c.kind.in_(("referral-received", "referral-accepted", "referral-rejected")))
@@ -141,53 +303,45 @@ def evaluation_facts(conn: Connection, tenants: Tenancy, start: datetime, end: d
     referrals = conn.execute(
         select(func.count()).select_from(first_seen).where(first_seen.c.first.between(start, end))
     ).scalar_one()
-    invited = conn.execute(
-        select(func.count(func.distinct(F.c.patient))).where(
-            in_tenants, F.c.kind == "invited", F.c.occurred_at.between(start, end)
-        )
-    ).scalar_one()
-    enrolled = {
-        str(r.patient)
-        for r in conn.execute(
-            select(F.c.patient).where(in_tenants, F.c.kind == "enrolled", F.c.occurred_at.between(start, end))
-        )
-        if r.patient
-    }
-    left = {
-        str(r.patient)
-        for r in conn.execute(
-            select(F.c.patient).where(in_tenants, F.c.kind == "discharged", F.c.occurred_at <= end)
-        )
-        if r.patient
-    }
+    cohort, retained, discharged = _cohort(conn, tenants, start, end)
+    patients = set(cohort)
     received: dict[str, set[tuple[str, str]]] = defaultdict(set)
-    for plan in pain_plans(conn, tenants):
-        patient = (plan.get("subject") or {}).get("reference")
-        if patient in enrolled:
-            received[patient] |= received_interventions(plan)
-    for request in _rows(conn, "ServiceRequest", tenants):
+    for versions in _versions(conn, "CarePlan", tenants).values():
+        patient = (versions[-1].get("subject") or {}).get("reference")
+        if patient in patients and is_pain_plan(versions[-1]):
+            received[patient] |= received_in_any_version(versions)
+    spent = Decimal("0.00")
+    for versions in _versions(conn, "ServiceRequest", tenants).values():
+        request = versions[-1]
         patient = (request.get("subject") or {}).get("reference")
-        if patient in enrolled and _received_in_community(request):
+        if patient in patients and any(_received_in_community(v) for v in versions):
             received[patient] |= {
                 (str(c.get("system")), str(c.get("code")))
                 for c in (request.get("code") or {}).get("coding") or []
                 if c.get("code")
             }
-    reviews: dict[str, list[OmeReview]] = defaultdict(list)
-    for row in conn.execute(
-        select(F.c.patient, F.c.occurred_at, F.c.value).where(
-            in_tenants, F.c.kind == "ome", F.c.occurred_at <= end
-        )
-    ):
-        if row.patient in enrolled:
-            value = None if row.value is None else Decimal(row.value)
-            reviews[row.patient].append(OmeReview(row.occurred_at.isoformat(), value))
+        authored = _day(request.get("authoredOn"))
+        if (
+            is_community_request(request)
+            and authored is not None
+            and start.date() <= authored <= end.date()
+            and counts_against_budget(request)
+        ):
+            with suppress(BudgetError):  # refused when written; an unreadable cost is not spend
+                spent += cost_of(request)
     return EvaluationFacts(
         referrals=int(referrals),
-        invited=int(invited),
-        enrolled=frozenset(enrolled),
-        retained=frozenset(enrolled - left),
-        received={p: frozenset(v) for p, v in received.items()},
+        eligible=_count_distinct(_facts(conn, tenants, "referral-accepted"), start, end, by="subject"),
+        invited=_count_distinct(_facts(conn, tenants, "invited"), start, end),
+        consented=_count_distinct(_facts(conn, tenants, "consented"), start, end),
+        enrolled=cohort,
+        retained=frozenset(retained),
+        discharged=len(discharged),
+        received={p: frozenset(v) for p, v in received.items() if v},
         local_displays=_local_displays(conn, tenants),
-        reviews=reviews,
+        ome=_ome_readings(conn, tenants, patients, end),
+        proms=_prom_readings(conn, tenants, patients, end),
+        sessions=_sessions(conn, tenants, patients, start, end),
+        acceptability=_acceptability(conn, tenants, patients, start, end),
+        spent=spent,
     )

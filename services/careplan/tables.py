@@ -18,6 +18,7 @@ FACT_KINDS = (
     "referral-accepted",
     "referral-rejected",
     "invited",
+    "consented",
     "enrolled",
     "discharged",
     "ome",
@@ -33,6 +34,7 @@ evaluation_fact = Table(
     Column("patient", String(80), nullable=True),  # Patient/<referral id>
     Column("occurred_at", DateTime(timezone=True), nullable=False),
     Column("value", Numeric(12, 3), nullable=True),  # total daily OME, mg/day, for kind "ome"
+    Column("note", String(200), nullable=True),  # why an "ome" fact has no value (careplan_0007)
     UniqueConstraint("kind", "subject", name="uq_careplan_fact_kind_subject"),
     Index("ix_careplan_fact_practice_kind", "practice", "kind", "occurred_at"),
 )

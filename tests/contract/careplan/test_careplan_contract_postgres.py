@@ -76,5 +76,8 @@ def test_the_evaluation_runs_on_postgresql(service: tuple[ServiceParts, TestClie
         params={"periodStart": "2024-01-01", "periodEnd": "2024-12-31"},
     )
     assert response.status_code == 200
-    assert response.json()["group"][0]["population"][2]["count"] == 0
+    recruitment = {
+        p["code"]["coding"][0]["code"]: p["count"] for p in response.json()["group"][0]["population"]
+    }
+    assert recruitment["enrolled"] == 0
     assert client.get("/fhir/CodeSystem", params={"name": "PainReviewIntervention"}).json()["total"] == 1
