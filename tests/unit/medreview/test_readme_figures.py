@@ -15,6 +15,7 @@ from tests.unit.medreview.test_product_coverage import OPENPRESCRIBING, _outcome
 
 ROOT = Path(__file__).parents[3]
 README = " ".join((ROOT / "services/medreview/README.md").read_text(encoding="utf-8").split())
+HAZARD_LOG = " ".join((ROOT / "docs/clinical-safety/hazard-log.md").read_text(encoding="utf-8").split())
 HERE = Path(__file__).parent
 
 
@@ -30,6 +31,9 @@ def _stated(fragment: str) -> None:
 def test_the_corpus_and_held_out_sizes_are_the_tables() -> None:
     _stated(f"a corpus of {_rows('dose_corpus.csv')} UK prescriptions")
     _stated(f"a pharmacist's held-out set of {_rows('heldout_pharmacist.csv')}")
+    # and the hazard log's control C1.3 says the same
+    assert f"{_rows('dose_corpus.csv')} prescriptions worked by hand" in HAZARD_LOG
+    assert f"a pharmacist's held-out {_rows('heldout_pharmacist.csv')}" in HAZARD_LOG
 
 
 def test_the_dmd_coverage_figures_are_the_datas() -> None:
