@@ -305,3 +305,25 @@ def test_a_pack_name_is_read_as_its_product(pack: str, dose: str, mg_per_day: st
     result = oral_morphine_equivalent([dosed])
     [med] = result.medications
     assert med.daily_dose == Decimal(mg_per_day) and not result.incomplete
+
+
+def _opioid_names() -> list[str]:
+    catalogue = load_product_catalogue()
+    aliases = {a.alias for a in catalogue.aliases if a.drug_class is DrugClass.OPIOID}
+    return sorted(set(catalogue.brands) | aliases)
+
+
+@pytest.mark.parametrize("written", ["{}", "{} tablets", "{} 10mg", "{} 30mg/500mg tablets 100 tablet"])
+def test_every_opioid_brand_and_name_is_never_zero_with_the_total_complete(written: str) -> None:
+    """Each brand of the dm+d opioid AMPs and each opioid word of the aliases, however little a name says."""
+    wrong = []
+    for name in _opioid_names():
+        dosed = {**resource(written.format(name.title())), "dosageInstruction": [{"text": "one twice a day"}]}
+        result = oral_morphine_equivalent([dosed])
+        opioid = [
+            m for m in result.medications if m.identified and m.identified.drug_class is DrugClass.OPIOID
+        ]
+        if len(opioid) != 1 or not (opioid[0].computable or result.incomplete):
+            wrong.append(name)
+    assert wrong == []
+    assert len(_opioid_names()) >= 200
