@@ -82,6 +82,12 @@ def max_daily_amount(dosages: Sequence[Mapping[str, Any]], form: DoseForm) -> Da
     return max(totals, key=lambda a: a.quantity)
 
 
+_TEXT_LEAVES_TO_STRUCTURED = frozenset({"dose-quantity-missing", "frequency-missing"})
+"""Text problems that only mean the text says less than the structured fields ("twice a day" beside a
+structured dose of two tablets): the structured dose stands. Any other (words not read, a contradiction)
+makes the dosage not computable even with a structured dose."""
+
+
 def _one_dosage(dosage: Mapping[str, Any], form: DoseForm) -> DailyAmount | DosageProblem:
     structured = _structured(dosage, form)
     text = str(dosage.get("text") or dosage.get("patientInstruction") or "").strip()
@@ -90,6 +96,11 @@ def _one_dosage(dosage: Mapping[str, Any], form: DoseForm) -> DailyAmount | Dosa
         if isinstance(written, DailyAmount) and _differ(structured, written, form):
             sentence = f"The structured dose ({structured.basis}) and the text '{text}' say different amounts"
             return DosageProblem("dose-inconsistent", sentence)
+        if isinstance(written, DosageProblem) and written.code not in _TEXT_LEAVES_TO_STRUCTURED:
+            # the text says something not read with certainty ("... or as the pain clinic advises"): the
+            # structured dose may not be all of the prescription, so it is not taken alone
+            sentence = f"{written.text}: the structured dose ({structured.basis}) may not be all it says"
+            return DosageProblem(written.code, sentence, written.words)
         return structured
     if text:
         return read_dosage_text(text, form)

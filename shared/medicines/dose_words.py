@@ -234,6 +234,8 @@ _RULES: tuple[tuple[re.Pattern[str], _Make], ...] = tuple(
         ),
         (r"then|followed\s+by|thereafter|after\s+that", _fixed("then")),
         (rf"for\s+(?:up\s+to\s+)?{_RANGE}\s*(?:days?|weeks?|months?)(?:\s+only)?", _ranged("duration")),
+        # a course written as UK clinicians do: "for 5/7" (days), "for 2/52" (weeks), "for 3/12" (months)
+        (rf"for\s+(?:up\s+to\s+)?{_RANGE}\s*/\s*(?:7|52|12)(?![\d/])(?:\s+only)?", _ranged("duration")),
         (
             rf"(?P<lo>{NUM})\s*(?P<u1>{UNITS})?(?:\s*(?:-|to|or)\s*(?:up\s+to\s+)?(?P<hi>{NUM})\s*(?P<u2>{UNITS})?)?",
             _quantity,

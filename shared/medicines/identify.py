@@ -7,11 +7,13 @@ Pure: plain dicts in, frozen dataclasses out. In order:
 2. a code of any dm+d opioid VMP or AMP (``data/dmd-opioid-codes.csv``): an AMP is its VMP; the VMP is the
    catalogue's product or the one its dm+d name describes; a SNOMED CT code of an opioid substance alone
    (OpenPrescribing's table) is an opioid whose product is unknown;
+   a dm+d VTM code with an opioid ingredient (``data/dmd-opioid-vtms.csv``) names no product (no strength,
+   no form): the opioid's dose is not computable unless the text names a product of that ingredient;
 3. a name that is a dm+d VMP or AMP name (text-only entries, pack displays that repeat it);
 4. a brand written in the name ("Zydol SR 100mg", "Nurofen Plus tablets"): one of the brand's products;
 5. an ingredient named in the name: "Co-codamol 30mg/500mg tablets", "Morphine sulfate 10mg/5ml oral
-   solution" (VTM, VMPP and AMPP displays, "... tablets 100 tablet", are read this way: their codes have
-   no public source here; a VTM such as "Morphine" names no product, so it is an unrecognised opioid).
+   solution" (VMPP and AMPP displays, "... tablets (100 tablet)", are read this way: their codes have no
+   public source here; a VTM's display such as "Morphine" names no product, so it is an unrecognised opioid).
 
 An opioid recognised by its code or name whose product cannot be known for certain is
 ``unrecognised-opioid-product``: never counted as zero, never guessed.
@@ -26,7 +28,7 @@ from typing import Any
 
 from shared.medicines.products import CODE_SYSTEMS, ingredient_in, parse_medicine_name
 from shared.medicines.recognition import brand_in, product_by_brand, product_of_vmp
-from shared.terminology import DmdProduct, DrugClass, ProductCatalogue, normalised_name
+from shared.terminology import DmdProduct, DrugClass, OpioidVtm, ProductCatalogue, normalised_name
 
 __all__ = [
     "UNRECOGNISED_OPIOID",
@@ -65,6 +67,7 @@ class IdentifiedMedication:
     drug_class: DrugClass | None
     problem: str | None = None
     code: str | None = None
+    detail: str | None = None  # why the product is not known, when more can be said than ``problem``
 
 
 def reference_of(resource: Mapping[str, Any], fallback: str) -> str:
@@ -115,6 +118,46 @@ def _by_dmd_code(
     vmp = catalogue.opioid_codes.get(entry.vmp, entry)
     ingredient = next((i for i in (ingredient_in(t, catalogue) for t in (vmp.term, entry.term)) if i), None)
     return _opioid(reference, name or entry.term, by, product, ingredient[0] if ingredient else None, code)
+
+
+def _by_vtm(
+    vtm: OpioidVtm,
+    code: str,
+    resource: Mapping[str, Any],
+    names: list[str],
+    reference: str,
+    catalogue: ProductCatalogue,
+) -> IdentifiedMedication:
+    """A medicine coded by an opioid VTM: the product its text names, if that is a product of the VTM's
+    ingredient; otherwise an opioid whose product is not known (a VTM has no strength or form)."""
+    if names:
+        text_only = {"text": names[0], "coding": [{"display": n} for n in names[1:]]}
+        named = identify_medication(
+            {
+                "resourceType": resource.get("resourceType", "MedicationRequest"),
+                "medicationCodeableConcept": text_only,
+            },
+            catalogue,
+            fallback_reference=reference,
+        )
+        if named.product is not None and named.product.ingredient in vtm.ingredients:
+            return named
+        if named.ingredient is not None and named.ingredient not in vtm.ingredients:
+            detail = (
+                f"'{names[0]}' is coded as the dm+d VTM {vtm.term} ({code}) but its name says "
+                f"{named.ingredient}: which the patient takes is not certain, so its dose is not counted"
+            )
+            return IdentifiedMedication(reference, names[0], IdentifiedBy.CODE, None, vtm.ingredients[0],
+                                        DrugClass.OPIOID, UNRECOGNISED_OPIOID, code, detail)  # fmt: skip
+    name = names[0] if names else vtm.term
+    detail = (
+        f"'{name}' is coded as the dm+d VTM {vtm.term} ({code}), which names the ingredient but no product: "
+        "no strength or form, so its dose is not counted (record the product, VMP or AMP, or name it in "
+        "the text)"
+    )
+    ingredient = vtm.ingredients[0]
+    return IdentifiedMedication(reference, name, IdentifiedBy.CODE, None, ingredient, DrugClass.OPIOID,
+                                UNRECOGNISED_OPIOID, code, detail)  # fmt: skip
 
 
 def _named_otherwise(product: DmdProduct, names: list[str], catalogue: ProductCatalogue) -> bool:
@@ -169,6 +212,9 @@ def identify_medication(
             if found.product is not None and _named_otherwise(found.product, names, catalogue):
                 return _opioid(reference, found.name, IdentifiedBy.CODE, None, found.ingredient, code)
             return found
+    vtm_code = next((c for c in codes if c in catalogue.vtms), None)
+    if vtm_code is not None:
+        return _by_vtm(catalogue.vtms[vtm_code], vtm_code, resource, names, reference, catalogue)
     substance = next((catalogue.ingredient_codes[c] for c in codes if c in catalogue.ingredient_codes), None)
     if substance is not None and not names:  # an opioid ingredient's code alone names no product
         return _opioid(reference, substance, IdentifiedBy.CODE, None, substance, codes[0])

@@ -168,7 +168,7 @@ def medication_ome(
     if product is None:
         if med.problem == OmeReason.UNKNOWN_PRODUCT:
             return _not_computable(med, OmeReason.UNKNOWN_PRODUCT, "The product could not be identified")
-        text = (
+        text = med.detail or (
             f"'{med.name}' is an opioid product whose strength and form are not known for certain "
             "(not in the product data, or its name does not say): its dose is not counted"
         )

@@ -23,6 +23,7 @@ __all__ = [
     "DrugClass",
     "IngredientAlias",
     "OpioidCode",
+    "OpioidVtm",
     "ProductCatalogue",
     "load_product_catalogue",
     "normalised_name",
@@ -117,6 +118,19 @@ class OpioidCode:
     group: str
 
 
+@dataclass(frozen=True, slots=True)
+class OpioidVtm:
+    """A dm+d VTM (virtual therapeutic moiety) with an opioid ingredient, from ``data/dmd-opioid-vtms.csv``.
+
+    A VTM names ingredients ("Morphine", "Co-codamol"), never a strength or form: it is no product.
+    ``ingredients`` are its opioid ingredients (lower case).
+    """
+
+    code: str
+    term: str
+    ingredients: tuple[str, ...]
+
+
 def normalised_name(name: str) -> str:
     """A medicine name compared loosely: lower case, single spaces."""
     return " ".join(name.lower().split())
@@ -128,7 +142,8 @@ class ProductCatalogue:
 
     ``opioid_codes`` holds every dm+d opioid VMP and AMP code known, with ``by_term`` finding one by its dm+d
     name and ``brands`` the generic products (VMP codes) each brand name stands for. ``ingredient_codes``:
-    SNOMED CT substance ids of opioid ingredients (OpenPrescribing's OME table) -> the ingredient.
+    SNOMED CT substance ids of opioid ingredients (OpenPrescribing's OME table) -> the ingredient;
+    ``vtms``: dm+d VTM ids (current and previous) of VTMs with an opioid ingredient.
     """
 
     products: tuple[DmdProduct, ...]
@@ -139,6 +154,7 @@ class ProductCatalogue:
     by_term: Mapping[str, str] = field(default_factory=dict)
     brands: Mapping[str, frozenset[str]] = field(default_factory=dict)
     ingredient_codes: Mapping[str, str] = field(default_factory=dict)
+    vtms: Mapping[str, OpioidVtm] = field(default_factory=dict)
 
     @classmethod
     def build(
@@ -286,4 +302,16 @@ def load_product_catalogue() -> ProductCatalogue:
         by_term=by_term,
         brands=_brand_names(codes, generic),
         ingredient_codes=substances,
+        vtms=_opioid_vtms(),
     )
+
+
+def _opioid_vtms() -> dict[str, OpioidVtm]:
+    """VTMs by their id and by their previous id (a record may still carry the older one)."""
+    vtms: dict[str, OpioidVtm] = {}
+    for row in read_data_file("dmd-opioid-vtms.csv").rows:
+        vtm = OpioidVtm(row["code"], row["term"], tuple(row["opioid_ingredients"].split(";")))
+        for code in (row["code"], row["previous_code"]):
+            if code:
+                vtms.setdefault(code, vtm)
+    return vtms

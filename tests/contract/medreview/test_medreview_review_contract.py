@@ -100,6 +100,31 @@ def test_an_uncomputable_dose_makes_the_total_a_flagged_lower_bound(medreview: M
     assert {"ome-not-computable", "opioid-substitution-therapy"} <= codes
 
 
+def test_a_medicine_coded_only_by_its_dmd_vtm_is_an_opioid_refused_with_the_reason(
+    medreview: Medreview,
+) -> None:
+    """UK Core codes dm+d under SNOMED CT; 73572009 is the VTM Morphine: an ingredient, no strength."""
+    patient = new_patient()
+    coded = medicine(patient, "vtm", "", "10mg twice a day")
+    coded["medicationCodeableConcept"] = {
+        "coding": [{"system": "http://snomed.info/sct", "code": "73572009", "display": "Morphine"}]
+    }
+    posted = bundle_of(coded, medicine(patient, "oxy", "Oxycodone 5mg capsules", "one four times a day"))
+    answer = medreview.post("/fhir/$medication-review", posted).json()
+    total = parts(answer, "totalDailyOME")[0]["valueQuantity"]
+    assert (total["value"], total["comparator"]) == (30, ">=")  # oxycodone 5 mg x 4 x 1.5; morphine unknown
+    assert parts(answer, "complete")[0]["valueBoolean"] is False
+    [morphine] = [
+        {p["name"]: p for p in m["part"]}
+        for m in parts(answer, "medication")
+        if m["part"][0]["valueReference"]["reference"] == "MedicationRequest/vtm"
+    ]
+    reason = morphine["reason"]["valueCodeableConcept"]
+    assert reason["coding"][0]["code"] == "unrecognised-opioid-product"
+    assert "VTM" in reason["text"] and "no strength" in reason["text"]
+    assert "ome" not in morphine
+
+
 def test_an_enrolled_patients_stored_list_is_reviewed_and_only_by_their_practice(
     medreview: Medreview,
 ) -> None:

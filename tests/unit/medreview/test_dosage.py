@@ -277,3 +277,38 @@ def test_a_structured_dose_and_its_text_that_agree_are_read() -> None:
         "timing": {"repeat": {"frequency": 2, "period": 1, "periodUnit": "d"}},
     }
     assert amount([dosage]).quantity == 2
+
+
+@pytest.mark.parametrize(
+    ("text", "code", "words"),
+    [
+        # the text says more than the structured dose: the patient may take up to twice as much
+        ("1 tablet twice daily, may increase to 2 twice daily if pain", "dosage-words-unread", ("increase",)),
+        ("one twice a day as per pain clinic", "dosage-words-unread", ("clinic",)),
+        ("one tablet twice daily or three times daily", "dosage-words-unread", ("or",)),
+        ("one twice a day and three times a day", "frequency-conflict", ()),
+    ],
+)
+def test_a_structured_dose_beside_text_not_read_with_certainty_is_refused(
+    text: str, code: str, words: tuple[str, ...]
+) -> None:
+    dosage = {
+        "text": text,
+        "doseAndRate": [{"doseQuantity": {"value": 1, "unit": "tablet"}}],
+        "timing": {"repeat": {"frequency": 2, "period": 1, "periodUnit": "d"}},
+    }
+    result = amount([dosage])
+    assert isinstance(result, DosageProblem) and result.code == code, result
+    assert set(words) <= set(result.words) and "structured dose" in result.text
+
+
+@pytest.mark.parametrize("text", ["twice a day", "one tablet", "take as directed twice a day"])
+def test_a_structured_dose_beside_text_that_only_says_less_stands(text: str) -> None:
+    """Text giving only the frequency or only the dose adds nothing the structured fields do not say."""
+    dosage = {
+        "text": text,
+        "doseAndRate": [{"doseQuantity": {"value": 1, "unit": "tablet"}}],
+        "timing": {"repeat": {"frequency": 2, "period": 1, "periodUnit": "d"}},
+    }
+    result = amount([dosage])
+    assert isinstance(result, DailyAmount) and result.quantity == 2, result

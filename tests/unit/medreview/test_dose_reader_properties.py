@@ -1,15 +1,18 @@
-"""Properties of the dose reader: an unread word never yields a number; doubling a dose doubles the amount."""
+"""Properties of the dose reader and the OME engine: an unread word never yields a number; doubling a dose
+doubles the amount and the OME; an opioid (by name, or by any dm+d VMP, AMP or VTM code) is never zero with
+the total complete."""
 
 from __future__ import annotations
 
 from decimal import Decimal
 
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from shared.medicines.amounts import DailyAmount, DosageProblem, DoseForm
 from shared.medicines.dose_text import read_dosage_text
 from shared.medicines.ome import oral_morphine_equivalent
+from shared.terminology import DrugClass, load_product_catalogue
 
 TABLET = DoseForm("tablet", Decimal(30), is_patch=False)
 READABLE = (
@@ -103,3 +106,64 @@ def test_doubling_a_dose_doubles_its_ome(count: int, frequency: str) -> None:
         return result.total_mg_per_day
 
     assert total(2 * count) == 2 * total(count)
+
+
+def _opioid_codes() -> list[str]:
+    catalogue = load_product_catalogue()
+    return sorted({*catalogue.opioid_codes, *catalogue.vtms})
+
+
+@settings(max_examples=300)
+@given(
+    st.sampled_from(_opioid_codes()),
+    st.sampled_from(("http://snomed.info/sct", "https://dmd.nhs.uk")),
+    st.sampled_from(("", "Morphine", "Co-codamol 30mg/500mg tablets", "Oxycodone 5mg capsules")),
+    st.sampled_from(TEXTS),
+)
+def test_an_opioid_code_at_any_dmd_level_is_never_zero_with_the_total_complete(
+    code: str, system: str, text: str, dose: str
+) -> None:
+    """Every dm+d opioid VMP, AMP and VTM code, with or without a text (agreeing with it or not)."""
+    concept: dict[str, object] = {"coding": [{"system": system, "code": code}]}
+    if text:
+        concept["text"] = text
+    resource = {
+        "resourceType": "MedicationRequest",
+        "status": "active",
+        "medicationCodeableConcept": concept,
+        "dosageInstruction": [{"text": dose}],
+    }
+    result = oral_morphine_equivalent([resource])
+    [med] = result.medications
+    assert med.identified is not None and med.identified.drug_class is DrugClass.OPIOID
+    assert med.computable or result.incomplete
+    if med.computable:
+        assert med.ome_mg_per_day is not None and med.ome_mg_per_day > 0
+
+
+PRODUCTS = (
+    "Oxycodone 5mg capsules",
+    "Co-codamol 30mg/500mg tablets",
+    "Morphine sulfate 10mg/5ml oral solution",
+    "Zomorph 30mg modified-release capsules",
+    "Tramadol 50mg capsules",
+)
+
+
+@given(st.sampled_from(PRODUCTS), st.sampled_from(READABLE), UNKNOWN, st.integers(min_value=0, max_value=20))
+def test_an_unknown_word_never_yields_an_ome(product: str, text: str, word: str, where: int) -> None:
+    """Through the engine every service uses: the medicine is not computable and the total is 'at least'."""
+    words = text.split()
+    words.insert(where % (len(words) + 1), word)
+    resource = {
+        "resourceType": "MedicationRequest",
+        "status": "active",
+        "medicationCodeableConcept": {"text": product},
+        "dosageInstruction": [{"text": " ".join(words)}],
+    }
+    result = oral_morphine_equivalent([resource])
+    [med] = result.medications
+    assert not med.computable and med.ome_mg_per_day is None and med.daily_dose is None
+    assert result.incomplete
+    # the unread word is named, unless the dose was refused before its words were read ("20mg" of co-codamol)
+    assert word in med.unread or med.reason_code == "dosage:dose-mass-in-compound", med.reason

@@ -40,6 +40,15 @@ def propose(mr: Harness) -> dict[str, Any]:
     )
 
 
+def test_the_taper_planner_refuses_an_opioid_coded_only_by_its_vtm_and_says_why(mr: Harness) -> None:
+    # dm+d VTM 108507005 Tramadol (dmd-opioid-vtms.csv): an ingredient, no strength, so no dose to taper from
+    vtm = medicine("tram", "Tramadol", "50mg four times a day", code="108507005")
+    synced(mr, medicine("mor", MORPHINE_60_MR, "one twice a day"), vtm)
+    with pytest.raises(Unprocessable, match="VTM"):
+        propose(mr)
+    assert mr.search("CarePlan") == []
+
+
 @pytest.mark.parametrize(
     ("name", "text", "why"),
     [

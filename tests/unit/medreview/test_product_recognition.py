@@ -224,3 +224,106 @@ def test_oral_unit_dose_vials_are_oral() -> None:
     name = "Morphine sulfate 10mg/5ml oral solution unit dose vials"
     result = oral_morphine_equivalent([{**resource(name), "dosageInstruction": [{"text": "5ml qds"}]}])
     assert result.total_mg_per_day == Decimal("40.00") and not result.incomplete
+
+
+# VTM codes and names from shared/terminology/data/dmd-opioid-vtms.csv (NHSBSA dm+d VTM file, as stored in
+# ebmdatalab/openprescribing): 73572009 Morphine, 412556009 Co-codamol (previously 346608002),
+# 108507005 Tramadol.
+VTMS = [
+    ("73572009", "morphine"),
+    ("412556009", "codeine"),
+    ("346608002", "codeine"),
+    ("108507005", "tramadol"),
+]
+
+
+@pytest.mark.parametrize("system", [SNOMED, DMD])
+@pytest.mark.parametrize(("code", "ingredient"), VTMS)
+def test_a_vtm_code_alone_is_an_opioid_whose_dose_is_refused_with_the_reason(
+    code: str, ingredient: str, system: str
+) -> None:
+    dosed = {**resource(code=code, system=system), "dosageInstruction": [{"text": "one twice a day"}]}
+    result = oral_morphine_equivalent([dosed])
+    [med] = result.medications
+    assert (med.reason_code, med.ingredient, med.computable) == (UNRECOGNISED_OPIOID, ingredient, False)
+    assert med.ome_mg_per_day is None and result.incomplete
+    assert "VTM" in (med.reason or "") and "no strength" in (med.reason or "")
+
+
+def test_a_vtm_code_with_text_naming_a_product_of_its_ingredient_is_that_product() -> None:
+    # Co-codamol 30mg/500mg: two tablets four times a day = 8 x 30 mg = 240 mg codeine; x 0.1 = 24 mg OME
+    dosed = {
+        **resource("Co-codamol 30mg/500mg tablets", code="412556009"),
+        "dosageInstruction": [{"text": "two four times a day"}],
+    }
+    result = oral_morphine_equivalent([dosed])
+    [med] = result.medications
+    assert (med.daily_dose, med.ome_mg_per_day) == (Decimal(240), Decimal("24.00"))
+    assert not result.incomplete
+
+
+@pytest.mark.parametrize("text", ["Oxycodone 5mg capsules", "Morphine sulfate 10mg tablets"])
+def test_a_vtm_code_whose_text_names_another_opioid_is_refused(text: str) -> None:
+    # the code says co-codamol (codeine); the text another opioid: which one is taken is not certain
+    dosed = {**resource(text, code="412556009"), "dosageInstruction": [{"text": "one four times a day"}]}
+    result = oral_morphine_equivalent([dosed])
+    [med] = result.medications
+    assert (med.reason_code, med.computable) == (UNRECOGNISED_OPIOID, False) and result.incomplete
+    assert "Co-codamol" in (med.reason or "")
+
+
+def test_the_vtm_data_names_its_source_and_every_opioid_ingredient() -> None:
+    catalogue = load_product_catalogue()
+    terms = {v.term for v in catalogue.vtms.values()}
+    expected = {"Morphine", "Co-codamol", "Co-dydramol", "Tramadol", "Tapentadol", "Oxycodone", "Fentanyl",
+                "Buprenorphine", "Methadone", "Dihydrocodeine", "Hydromorphone", "Pethidine"}  # fmt: skip
+    assert expected <= terms
+    assert all(
+        catalogue.drug_class(i) is DrugClass.OPIOID for v in catalogue.vtms.values() for i in v.ingredients
+    )
+    # no VTM is also a product code: a VTM never resolves to a strength
+    assert not set(catalogue.vtms) & (set(catalogue.by_code) | set(catalogue.opioid_codes))
+
+
+@pytest.mark.parametrize(
+    ("pack", "dose", "mg_per_day"),
+    [
+        # AMPP and VMPP displays (dm+d pack names: product, supplier in brackets, pack size): no pack code has
+        # a public source here, so the pack is read by its name. By hand: dose x strength x times a day.
+        ("Zapain 30mg/500mg tablets (100 tablet)", "two four times a day", "240"),  # 2 x 30 x 4
+        ("Co-codamol 30mg/500mg tablets 100 tablet", "two four times a day", "240"),  # 2 x 30 x 4
+        (
+            "MST Continus 10mg tablets (Napp Pharmaceuticals Ltd) 60 tablet",
+            "one twice a day",
+            "20",
+        ),  # 1 x 10 x 2
+        ("Tramadol 50mg capsules (30 capsule)", "one or two four times a day", "400"),  # 2 x 50 x 4
+    ],
+)
+def test_a_pack_name_is_read_as_its_product(pack: str, dose: str, mg_per_day: str) -> None:
+    dosed = {**resource(pack, code="9999999999"), "dosageInstruction": [{"text": dose}]}
+    result = oral_morphine_equivalent([dosed])
+    [med] = result.medications
+    assert med.daily_dose == Decimal(mg_per_day) and not result.incomplete
+
+
+def _opioid_names() -> list[str]:
+    catalogue = load_product_catalogue()
+    aliases = {a.alias for a in catalogue.aliases if a.drug_class is DrugClass.OPIOID}
+    return sorted(set(catalogue.brands) | aliases)
+
+
+@pytest.mark.parametrize("written", ["{}", "{} tablets", "{} 10mg", "{} 30mg/500mg tablets 100 tablet"])
+def test_every_opioid_brand_and_name_is_never_zero_with_the_total_complete(written: str) -> None:
+    """Each brand of the dm+d opioid AMPs and each opioid word of the aliases, however little a name says."""
+    wrong = []
+    for name in _opioid_names():
+        dosed = {**resource(written.format(name.title())), "dosageInstruction": [{"text": "one twice a day"}]}
+        result = oral_morphine_equivalent([dosed])
+        opioid = [
+            m for m in result.medications if m.identified and m.identified.drug_class is DrugClass.OPIOID
+        ]
+        if len(opioid) != 1 or not (opioid[0].computable or result.incomplete):
+            wrong.append(name)
+    assert wrong == []
+    assert len(_opioid_names()) >= 200
