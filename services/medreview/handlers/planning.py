@@ -58,6 +58,7 @@ __all__ = [
     "step_requests",
     "step_view",
     "store_plan",
+    "sublingual_buprenorphine",
     "taper_input",
 ]
 
@@ -105,6 +106,16 @@ def taper_input(s: Session, patient: str, factor_table: str = DEFAULT_OME_FACTOR
     return TaperInput(regimen, result, items, products)
 
 
+def sublingual_buprenorphine(product: DmdProduct) -> bool:
+    """A sublingual buprenorphine tablet (for pain, or substitution: ``family_of`` keeps them apart)."""
+    return (
+        product.ingredient == "buprenorphine"
+        and product.route == "sublingual"
+        and product.per_unit == "tablet"
+        and not product.modified_release
+    )
+
+
 def per_administration(
     item: RegimenItem, med: MedicationOme | None, catalogue: ProductCatalogue
 ) -> RegimenItem | str:
@@ -113,8 +124,10 @@ def per_administration(
     liquids in 0.5 ml): a modified-release tablet or capsule, or a regular liquid, in equal doses at that
     frequency (twice a day stays twice a day); an immediate-release tablet or capsule, or a liquid "when
     required", also at fewer administrations a day, never a bigger dose each time (one capsule four times a
-    day, then three times a day); "when required" stays "when required", with its most a day. Patches and
-    other forms keep the day's total.
+    day, then three times a day); "when required" stays "when required", with its most a day. Sublingual
+    buprenorphine tablets step as immediate-release tablets do (whole tablets, never a bigger dose each time).
+    Patches keep the patches worn. Any other form (buccal, nasal, sachets...) is refused: its step could only
+    be a day's total "as directed", which no prescriber can sign for a Schedule 2 or 3 drug.
 
     Refused (the sentence why, naming the medicine) when that frequency is not read as one regular schedule,
     a modified-release dose is "when required", or the current dose is not equal doses of whole units or
@@ -122,13 +135,17 @@ def per_administration(
     product = med.identified.product if med is not None and med.identified is not None else None
     if med is None or product is None or product.is_patch:
         return item
-    liquid = product.per_unit == "ml"
-    immediate = (
-        not product.modified_release and product.route == "oral" and product.per_unit in ("tablet", "capsule")
-    )
-    if not (product.modified_release or liquid or immediate):
-        return item
     name = med.name or product.name
+    liquid = product.per_unit == "ml" and product.route == "oral"
+    immediate = not product.modified_release and (
+        (product.route == "oral" and product.per_unit in ("tablet", "capsule"))
+        or sublingual_buprenorphine(product)
+    )
+    if not ((product.modified_release and product.route == "oral") or liquid or immediate):
+        return (
+            f"{name} is a {product.form} ({product.route}), a form whose steps are not written here "
+            "(tablets and capsules by mouth, sublingual buprenorphine tablets, oral liquids and patches are)"
+        )
     if med.reading is None:
         return f"the dose of {name} was not read"
     read = administrations(med.reading)

@@ -18,6 +18,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from services.medreview.fhir_mapping import step_proposal
+from services.medreview.handlers.planning import sublingual_buprenorphine
 from services.medreview.ome import OmeReason, oral_morphine_equivalent
 from services.medreview.prescribing import (
     Order,
@@ -205,8 +206,9 @@ def regimens(draw: st.DrawFn) -> tuple[DmdProduct, RegimenItem, int]:
     factor = Decimal("2.4") if chosen.is_patch else Decimal(1)
     # as the planner takes them (handlers.planning.per_administration): immediate-release tablets and
     # capsules, and liquids "when required", may also step to fewer administrations a day
-    immediate = (
-        not chosen.modified_release and chosen.route == "oral" and chosen.per_unit in ("tablet", "capsule")
+    immediate = not chosen.modified_release and (
+        (chosen.route == "oral" and chosen.per_unit in ("tablet", "capsule"))
+        or sublingual_buprenorphine(chosen)
     )
     as_needed = (immediate or chosen.per_unit == "ml") and draw(st.booleans())
     item = RegimenItem(
@@ -219,7 +221,7 @@ def regimens(draw: st.DrawFn) -> tuple[DmdProduct, RegimenItem, int]:
         strengths,
         max_units,
         per_day,
-        frequency_read=chosen.route == "oral" and chosen.per_unit in ("tablet", "capsule", "ml"),
+        frequency_read=not chosen.is_patch,
         fewer_administrations=immediate or as_needed,
         as_needed=as_needed,
     )
@@ -319,9 +321,10 @@ def test_every_proposed_step_reads_back_as_its_dose_with_its_supply_and_controll
     Schedule n" exactly when an order is Schedule 2 or 3; with one strength, dispenseRequest.quantity covers
     the interval; "when required" stays "when required"."""
     chosen, item, interval = drawn
-    # Forms the planner writes per administration (oral tablets, capsules, liquids) or as patches; other
-    # forms (sublingual, buccal, sachets) still keep the day's total: open in the hazard log (H6).
-    assume(item.frequency_read or chosen.is_patch)
+    # Every form in the product data is written per administration (oral tablets, capsules, liquids,
+    # sublingual buprenorphine tablets) or as patches; any other form is refused by the planner
+    # (test_immediate_release_steps.py::test_a_form_whose_steps_are_not_written_here_is_refused_naming_it).
+    assert item.frequency_read or chosen.is_patch
     family = CATALOGUE.family_of(chosen)
     plan = plan_taper([item], date(2026, 3, 2), TaperPolicy(interval_days=interval))
     for step in plan.steps:
