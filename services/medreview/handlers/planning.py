@@ -17,11 +17,13 @@ from services.medreview.fhir_mapping import (
     dose_text,
     gp_task,
     instant,
+    order_marks,
     policy_of,
     product_concept,
     step_activity,
     step_marks,
-    step_proposal,
+    step_orders_of,
+    step_proposals,
     step_reason,
     step_references,
     steps_of,
@@ -203,7 +205,7 @@ def add_steps(
         )
         proposal = None
         if step.action is not StepAction.HOLD:
-            resource = step_proposal(
+            own, *others = step_proposals(
                 step.dose,
                 current=product,
                 family=family,
@@ -213,7 +215,12 @@ def add_steps(
                 authored=s.now,
                 note=description,
                 days=plan.policy.interval_days,
-            ) | step_marks(step, item=step.dose.reference, careplan=careplan)
+            )
+            orders = [  # a step in several strengths: one order per strength, the first naming the others
+                f"MedicationRequest/{s.create(other | order_marks(step.number, k, careplan))['id']}"
+                for k, other in enumerate(others, start=2)
+            ]
+            resource = own | step_marks(step, item=step.dose.reference, careplan=careplan, orders=orders)
             proposal = f"MedicationRequest/{s.create(resource)['id']}"
         activities.append(
             step_activity(
@@ -228,9 +235,12 @@ def add_steps(
 
 
 def step_requests(s: Session, careplan: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
-    """The MedicationRequests the plan's steps refer to, as stored now, by reference."""
+    """The MedicationRequests the plan's steps refer to, and the further orders of steps in several
+    strengths, as stored now, by reference."""
     found = {ref: s.repo.find(s.conn, ref, s.tenants) for ref in step_references(careplan)}
-    return {ref: request for ref, request in found.items() if request is not None}
+    firsts = {ref: request for ref, request in found.items() if request is not None}
+    others = {ref: s.repo.find(s.conn, ref, s.tenants) for r in firsts.values() for ref in step_orders_of(r)}
+    return firsts | {ref: request for ref, request in others.items() if request is not None}
 
 
 def plan_steps(s: Session, careplan: Mapping[str, Any]) -> list[StepRecord]:
@@ -275,23 +285,25 @@ def cancel_step(
         detail["status"] = "cancelled"
         detail["statusReason"] = why
         return
-    proposal = s.repo.find(s.conn, step.proposal, s.tenants)
-    if proposal is not None and proposal.get("status") == "draft":
-        s.put({**proposal, "status": "cancelled", "statusReason": why})
+    for reference in step.proposals:
+        proposal = s.repo.find(s.conn, reference, s.tenants)
+        if proposal is not None and proposal.get("status") == "draft":
+            s.put({**proposal, "status": "cancelled", "statusReason": why})
     for task in s.repo.open_tasks(s.conn, step.proposal, s.tenants):
         s.put(
             {**task, "status": "cancelled", "statusReason": {"text": reason}, "lastModified": instant(s.now)}
         )
 
 
-def replaced_by(steps: Sequence[StepRecord], step: StepRecord) -> str:
-    """What the step's order replaces: the latest order approved for the same opioid, else the original."""
+def replaced_by(steps: Sequence[StepRecord], step: StepRecord) -> tuple[str, ...]:
+    """What the step's orders replace: every order of the latest step approved for the same opioid (one per
+    strength), else the original prescription."""
     earlier = [
-        st.outcome
+        st.outcomes or (st.outcome,)
         for st in steps
         if st.index < step.index and st.item == step.item and st.approved and st.outcome
     ]
-    return earlier[-1] if earlier else step.item
+    return tuple(str(ref) for ref in earlier[-1]) if earlier else (step.item,)
 
 
 def step_view(
@@ -299,9 +311,10 @@ def step_view(
 ) -> StepView:
     """The step as the GP is asked to decide it (``gp_view``)."""
     assert step.proposal is not None
-    current = s.repo.find(s.conn, replaced_by(steps, step), s.tenants)
-    medications = s.repo.medications(s.conn, [current], s.tenants) if current is not None else {}
-    proposal = s.repo.find(s.conn, step.proposal, s.tenants)
+    found = [s.repo.find(s.conn, ref, s.tenants) for ref in replaced_by(steps, step)]
+    currents = [c for c in found if c is not None]
+    medications = s.repo.medications(s.conn, currents, s.tenants) if currents else {}
+    proposals = [p for ref in step.proposals if (p := s.repo.find(s.conn, ref, s.tenants)) is not None]
     patient = str(careplan["subject"]["reference"])
     issues = s.repo.search(s.conn, "DetectedIssue", [("patient", patient)], s.tenants)
     later = next((st for st in steps if st.index > step.index and st.pending), None)
@@ -309,8 +322,8 @@ def step_view(
     return StepView(
         number=step.number,
         day=step.date,
-        current=prescription_text(current, medications),
-        proposed=prescription_text(proposal),
+        current="; ".join(prescription_text(c, medications) for c in currents) or prescription_text(None),
+        proposed="; ".join(prescription_text(p) for p in proposals) or prescription_text(None),
         ome_before=step.total + step.reduction,
         ome_after=step.total,
         flags=flags_of(issues),
