@@ -71,6 +71,7 @@ def _patient_json(patient: SimPatient) -> dict[str, Any]:
                 "dosage": m.dosage,
                 "status": m.status,
                 "replaces": m.prior_id,
+                "changeGroup": m.change_group,
                 "start": m.start.isoformat(),
             }
             for m in patient.medications

@@ -25,10 +25,11 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from services.medreview.codes import EXTENSION, SOURCE_MEDREVIEW, UCUM, source_tag
+from services.medreview.codes import SOURCE_MEDREVIEW, UCUM, source_tag
 from services.medreview.fhir_mapping.quantities import instant, number
 from services.medreview.prescribing import FREQUENCY_WORDS, Order, PrescribingProblem, step_orders
 from services.medreview.taper import ItemDose
+from shared.contracts.taper import REPLACES_PRESCRIPTION_URL
 from shared.terminology import DMD_SYSTEM, DmdProduct
 
 __all__ = [
@@ -40,7 +41,7 @@ __all__ = [
     "step_proposals",
 ]
 
-REPLACES_URL = f"{EXTENSION}/replaces-prescription"
+REPLACES_URL = REPLACES_PRESCRIPTION_URL
 """On an order: each prescription it replaces (``valueReference``), when a step's orders replace several."""
 
 _PATCH_INTERVAL_WORDS = {72: "72-hour", 96: "96-hour", 168: "seven day"}
