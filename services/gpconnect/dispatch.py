@@ -268,6 +268,7 @@ class Dispatcher:
             practice=item.practice,
             data=synced,
             correlationid=event.correlationid,
+            time=self.now(),  # when the record was read, on the service's clock
         )
 
     async def _document(self, item: repository.Delivery, event: CloudEvent) -> Outcome:

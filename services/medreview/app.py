@@ -37,7 +37,8 @@ def create_service(
     rate_limiter: RateLimiter | None = None,
 ) -> ServiceParts:
     repo = MedreviewRepository(ResourceStore())
-    cds_hooks = CdsHooks(repo)
+    clock = settings.clock()  # the system clock, or a movable one in development and tests
+    cds_hooks = CdsHooks(repo, now=clock)
 
     def configure(kernel: FhirKernel) -> None:
         repo.store = kernel.store
@@ -51,6 +52,7 @@ def create_service(
             repo,
             withdrawal_pause_score=settings.withdrawal_pause_score,
             approval_lead_days=settings.approval_lead_days,
+            now=clock,
         )
         cds_hooks.bind(kernel)
 
@@ -62,7 +64,7 @@ def create_service(
         transport=transport,
         rate_limiter=rate_limiter,
         resources=RESOURCES,
-        consumers=consumers(repo, approval_lead_days=settings.approval_lead_days),
+        consumers=consumers(repo, approval_lead_days=settings.approval_lead_days, now=clock),
         migrations_dir=MIGRATIONS,
         configure=configure,
         routers=[cds_hooks.router()],

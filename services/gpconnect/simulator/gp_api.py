@@ -96,7 +96,7 @@ def gp_api_router(sim: Simulator) -> APIRouter:
                     "issue": [{"severity": "error", "code": "not-found", "diagnostics": "PATIENT_NOT_FOUND"}],
                 }
             sim.stats["records-read"] += 1
-            return 200, structured_record(state.patients[nhs], state.ods, today=sim.today)
+            return 200, structured_record(state.patients[nhs], state.ods, today=sim.day)
 
         return await faulty(read, key=None, state=state)
 
@@ -181,7 +181,7 @@ def gp_api_router(sim: Simulator) -> APIRouter:
                     dosage=" ".join(d.get("text", "") for d in new.get("dosageInstruction", ())),
                     quantity=int(quantity) if quantity else None,
                     reference=new.get("id"),
-                    today=sim.today,
+                    today=sim.day,
                 )
             except NotReplaceable as exc:
                 return 422, _outcome_body("business-rule", str(exc))
@@ -259,7 +259,7 @@ def gp_api_router(sim: Simulator) -> APIRouter:
                     dosage=str(change.get("dosage", "")),
                     quantity=(change.get("quantity") or {}).get("value"),
                     reference=change.get("externalReference"),
-                    today=sim.today,
+                    today=sim.day,
                 )
             except NotReplaceable as exc:
                 return 422, {"error": str(exc)}

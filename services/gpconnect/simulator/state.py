@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import random
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
@@ -192,8 +193,16 @@ def _regimen(dmd_code: str | None, name: str, prior: SimMedication | None) -> Re
 
 
 class Simulator:
-    def __init__(self, practices: tuple[str, ...], *, seed: int, size: int, today: date) -> None:
-        self.today, self.seed = today, seed
+    def __init__(
+        self,
+        practices: tuple[str, ...],
+        *,
+        seed: int,
+        size: int,
+        today: date,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        self.today, self.seed, self.clock = today, seed, clock
         self.practices = {
             ods: PracticeState(
                 ods, {p.nhs_number: p for p in synthetic_practice(ods, seed=seed, size=size, today=today)}
@@ -203,6 +212,11 @@ class Simulator:
         self.faults = Faults()
         self.rng = random.Random(seed)  # noqa: S311 (fault injection, not secrets)
         self.stats: Counter[str] = Counter()
+
+    @property
+    def day(self) -> date:
+        """The GP system's today: its clock's (``GPSIM_CLOCK_FILE`` moves it), else the day it started."""
+        return self.clock().date() if self.clock is not None else self.today
 
     def practice(self, ods: str) -> PracticeState:
         return self.practices[ods.upper()]
