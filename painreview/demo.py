@@ -385,16 +385,36 @@ class Pathway:
             return next((m for m in meds if m["replaces"] and m["status"] == "active"), None)
 
         med = self.wait("the new prescription in the GP record", probe)
-        meds = self.gp.get(f"{self.sim}/patients/{self.facts['nhs']}", timeout=30).json()["medications"]
+        # A step in several strengths is one order per strength (one change group): wait for all of them.
+        plan = self.fhir("GET", f"medreview/fhir/CarePlan/{self.facts['taper']}").json()
+        orders = len(next((a.get("outcomeReference") or [] for a in plan.get("activity", ())), []) or [1])
+
+        def written() -> Any:
+            meds = self.gp.get(f"{self.sim}/patients/{self.facts['nhs']}", timeout=30).json()["medications"]
+            active = [m for m in meds if m["status"] == "active" and m["group"] == med["group"]]
+            return meds if len(active) >= orders else None
+
+        meds = self.wait(f"the step's {orders} prescription(s) in the GP record", written)
         active = [m for m in meds if m["status"] == "active" and m["group"] == med["group"]]
-        if len(active) != 1:  # the change must replace the GP's authorisation, not sit beside it
+        sets = {m.get("changeGroup") or m["authorisationId"] for m in active}
+        if len(sets) != 1 or len(active) != orders:  # the change must replace the GP's authorisation
             names = ", ".join(f"{m['authorisationId']} {m['medicine']}" for m in active)
             raise DemoFailed(f"{len(active)} active {med['group']} authorisations in the GP record: {names}")
-        self.facts["active_per_opioid"] = {
-            group: sum(1 for m in meds if m["status"] == "active" and m["group"] == group)
+        self.facts["active_per_opioid"] = {  # authorisation sets: one step's orders together are one
+            group: len(
+                {
+                    m.get("changeGroup") or m["authorisationId"]
+                    for m in meds
+                    if m["status"] == "active" and m["group"] == group
+                }
+            )
             for group in {m["group"] for m in meds if m["status"] == "active"}
         }
-        return f"{med['authorisationId']}: {med['medicine']}, {med['dosage']} (replaces {med['replaces']})"
+        self.facts["step_orders"] = orders
+        return "; ".join(
+            f"{m['authorisationId']}: {m['medicine']}, {m['dosage']} (replaces {m['replaces']})"
+            for m in active
+        )
 
     def mesh_document(self) -> str:
         from mesh_client import MeshClient

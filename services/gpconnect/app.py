@@ -23,7 +23,6 @@ from services.gpconnect.settings import GpconnectSettings
 from services.gpconnect.worker import DeliveryWorker
 from shared.bus import Transport
 from shared.fhir import Authenticator, RateLimiter
-from shared.outbox.tables import utcnow
 from shared.web import ServiceParts, build_service
 
 __all__ = ["RESOURCES", "create_service", "documents_channel", "simulated_practice"]
@@ -87,6 +86,7 @@ def create_service(
         if not settings.delivery_enabled:
             yield
             return
+        clock = settings.clock()  # the system clock, or a movable one in development and tests
         timeout = httpx.Timeout(settings.read_timeout_s, connect=settings.connect_timeout_s)
         async with httpx.AsyncClient(timeout=timeout, follow_redirects=False) as client:
             dispatcher = Dispatcher(
@@ -95,7 +95,7 @@ def create_service(
                 default_guard(settings.insecure_http_allowed, settings.allow_private_endpoints),
                 documents_channel(settings),
                 workflow_id=settings.mesh_workflow_id,
-                now=utcnow,
+                now=clock,
             )
             worker = DeliveryWorker(
                 engine,
@@ -108,6 +108,7 @@ def create_service(
                 poll_s=settings.delivery_poll_s,
                 decision_poll_s=settings.decision_poll_s,
                 rng=random.Random(),  # noqa: S311 (jitter, not secrets)
+                now=clock,
             )
             state["worker"] = worker
             await worker.start()

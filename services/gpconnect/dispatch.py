@@ -30,7 +30,7 @@ from services.gpconnect.bars_response import servicerequest_response
 from services.gpconnect.handlers import has_attachment, is_decision_task, nhs_number
 from services.gpconnect.mapping import RecordMismatch, map_structured_record
 from services.gpconnect.practices import PracticeConfig
-from services.gpconnect.writeback import gp_authorisation, naming_gp_authorisation, replaced_reference
+from services.gpconnect.writeback import gp_authorisations, new_orders, order_change, replaced_references
 from shared.contracts import (
     GP_TASK_COMPLETED_V1,
     MEDICATION_LIST_SYNCED_V1,
@@ -205,9 +205,10 @@ class Dispatcher:
         return Done(remote_ref, (task_completed(event, decision, remote_ref),))
 
     async def _prescription(self, item: repository.Delivery, event: CloudEvent) -> Outcome:
-        """Write the change naming the GP's own authorisation it replaces, remember the GP's id of the new
-        one (the next change replaces that), then read the record again: the synced list it gives is what
-        medreview reconciles (one active authorisation per opioid)."""
+        """Write each new order of the change (one, or one per strength of a step) naming every GP
+        authorisation it replaces, remember the GP's id of each (the next change replaces those), then read
+        the record again: the synced list it gives is what medreview reconciles (exactly the step's
+        authorisations of each opioid)."""
         data = event.data
         resources = (
             [e.get("resource") or {} for e in data.get("entry", ())]
@@ -219,19 +220,27 @@ class Dispatcher:
         )
         patient_id = _patient_id(subject)
         adapter, _, number = await self._adapter_and_patient(item.practice, patient_id)
-        prior = replaced_reference(data)
+        priors = replaced_references(data)
 
-        def written() -> str | None:
+        def written() -> dict[str, str | None]:
             with self.engine.connect() as conn:
-                return repository.gp_authorisation_of(conn, item.practice, prior)
+                return {ref: repository.gp_authorisation_of(conn, item.practice, ref) for ref in priors}
 
-        gp_prior = gp_authorisation(data, await anyio.to_thread.run_sync(written))
-        change = naming_gp_authorisation(data, gp_prior)
-        remote = await adapter.write_prescription_change(change, number, idempotency_key=item.idempotency_key)
+        gp_priors = gp_authorisations(data, await anyio.to_thread.run_sync(written))
+        remotes: list[tuple[str, str]] = []
+        for position, order in enumerate(new_orders(data)):
+            key = item.idempotency_key if position == 0 else f"{item.idempotency_key}:order-{position + 1}"
+            change = order_change(data, order, gp_priors)
+            remote = await adapter.write_prescription_change(change, number, idempotency_key=key)
+            names = {f"MedicationRequest/{order['id']}"} if order.get("id") else set()
+            if position == 0 and event.subject:
+                names.add(event.subject)  # the change's subject is its (first) order
+            remotes += [(ours, remote) for ours in sorted(names)]
 
         def remember() -> None:
             with self.engine.begin() as conn:
-                repository.remember_written(conn, item.practice, event.subject, remote)
+                for ours, remote in remotes:
+                    repository.remember_written(conn, item.practice, ours, remote)
 
         await anyio.to_thread.run_sync(remember)
         patient = {
@@ -240,7 +249,7 @@ class Dispatcher:
             "identifier": [{"system": "https://fhir.nhs.uk/Id/nhs-number", "value": number}],
         }
         record = await adapter.read_record(number, trace_id=item.idempotency_key[:36])
-        return Done(remote, (self._synced(item, event, record, patient),))
+        return Done(remotes[0][1], (self._synced(item, event, record, patient),))
 
     def _synced(
         self, item: repository.Delivery, event: CloudEvent, record: dict[str, Any], patient: dict[str, Any]
@@ -259,6 +268,7 @@ class Dispatcher:
             practice=item.practice,
             data=synced,
             correlationid=event.correlationid,
+            time=self.now(),  # when the record was read, on the service's clock
         )
 
     async def _document(self, item: repository.Delivery, event: CloudEvent) -> Outcome:

@@ -44,7 +44,8 @@ def create_service(
         search_params=medreview_search_params(),
     )
     repo = MedreviewRepository(store)
-    cds_hooks = CdsHooks(repo)
+    clock = settings.clock()  # the system clock, or a movable one in development and tests
+    cds_hooks = CdsHooks(repo, now=clock)
 
     def configure(kernel: FhirKernel) -> None:
         kernel.resource(
@@ -57,6 +58,7 @@ def create_service(
             repo,
             withdrawal_pause_score=settings.withdrawal_pause_score,
             approval_lead_days=settings.approval_lead_days,
+            now=clock,
         )
         cds_hooks.bind(kernel)
 
@@ -68,7 +70,7 @@ def create_service(
         transport=transport,
         rate_limiter=rate_limiter,
         resources=RESOURCES,
-        consumers=consumers(repo, approval_lead_days=settings.approval_lead_days),
+        consumers=consumers(repo, approval_lead_days=settings.approval_lead_days, now=clock),
         migrations_dir=MIGRATIONS,
         configure=configure,
         routers=[cds_hooks.router()],

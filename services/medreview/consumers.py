@@ -30,14 +30,17 @@ from shared.contracts import (
     CloudEvent,
 )
 from shared.web import Consumer
+from shared.web.clock import Clock, system_clock
 
 __all__ = ["consumers"]
 
 EventHandler = Callable[[Session, CloudEvent], None]
 
 
-def consumers(repo: MedreviewRepository, *, approval_lead_days: int = APPROVAL_LEAD_DAYS) -> list[Consumer]:
-    """The service's durable consumers over ``repo``."""
+def consumers(
+    repo: MedreviewRepository, *, approval_lead_days: int = APPROVAL_LEAD_DAYS, now: Clock = system_clock
+) -> list[Consumer]:
+    """The service's durable consumers over ``repo``; ``now``: the service's clock."""
     routes: dict[str, EventHandler] = {
         PATIENT_ENROLLED_V1.type: on_patient_enrolled,
         MEDICATION_LIST_SYNCED_V1.type: on_medication_list_synced,
@@ -46,7 +49,8 @@ def consumers(repo: MedreviewRepository, *, approval_lead_days: int = APPROVAL_L
     }
 
     def apply(conn: Connection, event: CloudEvent) -> None:
-        routes[event.type](Session.for_event(conn, repo, event, approval_lead_days=approval_lead_days), event)
+        session = Session.for_event(conn, repo, event, now(), approval_lead_days=approval_lead_days)
+        routes[event.type](session, event)
 
     return [
         Consumer("medreview-medication-list", (PATIENT_ENROLLED_V1, MEDICATION_LIST_SYNCED_V1), apply),

@@ -20,7 +20,7 @@ running taper in the same transaction (``Observation`` write hook).
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 from typing import Any, TypeVar
 
@@ -54,6 +54,7 @@ from shared.fhir import (
     RequestContext,
     validate_resource,
 )
+from shared.web.clock import Clock, system_clock
 
 __all__ = ["register_operations"]
 
@@ -68,13 +69,15 @@ _DECISIONS |= {"declined": Decision.DECLINED, "decline": Decision.DECLINED, "rej
 
 
 async def _in_session(
-    call: OperationCall, repo: MedreviewRepository, work: Callable[[Session], T], lead_days: int
+    call: OperationCall,
+    repo: MedreviewRepository,
+    work: Callable[[Session], T],
+    lead_days: int,
+    now: Clock = system_clock,
 ) -> T:
     def run() -> T:
         with call.transaction() as conn:
-            session = Session.for_request(
-                conn, repo, call.ctx, datetime.now(UTC), approval_lead_days=lead_days
-            )
+            session = Session.for_request(conn, repo, call.ctx, now(), approval_lead_days=lead_days)
             return work(session)
 
     return await anyio.to_thread.run_sync(run)
@@ -92,13 +95,14 @@ def register_operations(
     *,
     withdrawal_pause_score: Decimal,
     approval_lead_days: int = APPROVAL_LEAD_DAYS,
+    now: Clock = system_clock,
 ) -> None:
-    """Declare the operations and the Observation write hook on ``kernel``."""
+    """Declare the operations and the Observation write hook on ``kernel``; ``now``: the service's clock."""
 
     async def _in_transaction(
         call: OperationCall, repo: MedreviewRepository, work: Callable[[Session], T]
     ) -> T:
-        return await _in_session(call, repo, work, approval_lead_days)
+        return await _in_session(call, repo, work, approval_lead_days, now)
 
     async def review_stored(call: OperationCall) -> dict[str, Any]:
         patient = _patient(call)
@@ -251,7 +255,7 @@ def register_operations(
         conn: Connection, ctx: RequestContext, resource: dict[str, Any], interaction: str
     ) -> None:
         if interaction != "delete":
-            session = Session.for_request(conn, repo, ctx, approval_lead_days=approval_lead_days)
+            session = Session.for_request(conn, repo, ctx, now(), approval_lead_days=approval_lead_days)
             on_withdrawal_score(session, resource, withdrawal_pause_score)
 
     kernel.resource("Observation", on_write=withdrawal_hook)

@@ -10,7 +10,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["step_status", "taper_parts"]
+__all__ = ["REPLACES_AUTHORISATION_URL", "REPLACES_PRESCRIPTION_URL", "step_status", "taper_parts"]
+
+REPLACES_PRESCRIPTION_URL = "https://pain-review.example.org/fhir/StructureDefinition/replaces-prescription"
+"""On an order in ``prescription.changed``: each prescription it replaces (``valueReference``, medreview's
+references), when a step's orders (one per strength) replace several."""
+REPLACES_AUTHORISATION_URL = "https://pain-review.example.org/fhir/StructureDefinition/replaces-authorisation"
+"""On an order as written to the GP system: each of the GP system's own authorisations it replaces
+(``valueReference`` ``MedicationRequest/<the GP's id>``)."""
 
 # A step's MedicationRequest status as the CarePlan activity status of that step.
 _STEP_STATUS = {

@@ -11,6 +11,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared.bus.jetstream import NatsSettings
 from shared.db import sqlite_path_for
+from shared.web.clock import Clock, clock_for, refuse_in_production
 
 __all__ = ["ServiceSettings"]
 
@@ -30,14 +31,26 @@ class ServiceSettings(BaseSettings):
     default_page_size: int = Field(default=20, ge=1, le=100)
     max_page_size: int = Field(default=100, ge=1, le=1000)
     run_migrations: bool = True
+    clock_file: Path | None = Field(
+        default=None,
+        description=(
+            "Development and tests only: a file holding an ISO instant the service's clock runs from "
+            "(shared.web.clock), so a test can move time on; refused in production"
+        ),
+    )
 
     @model_validator(mode="after")
     def _production_needs_real_engines(self) -> ServiceSettings:
+        refuse_in_production(self.clock_file, self.environment)
         if self.environment == "production":
             if not self.database_url or self.database_url.startswith("sqlite"):
                 raise ValueError("production needs a PostgreSQL database_url")
             _refuse_anything_but_a_broker(self.nats_url)
         return self
+
+    def clock(self) -> Clock:
+        """The time the service acts on (``shared.web.clock``): the system clock unless ``clock_file``."""
+        return clock_for(self.clock_file, self.environment)
 
     def resolved_database_url(self) -> str:
         return self.database_url or sqlite_path_for(self.var_dir, self.service_name)

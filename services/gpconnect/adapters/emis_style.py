@@ -16,6 +16,7 @@ from services.gpconnect.adapters.base import (
 from services.gpconnect.adapters.gpconnect_fhir import GpConnectFhirAdapter, new_prescription
 from services.gpconnect.adapters.http import HttpGpSystem, OutboundGuard
 from services.gpconnect.practices import PracticeConfig
+from shared.contracts.taper import REPLACES_AUTHORISATION_URL
 
 __all__ = ["EmisStyleAdapter", "emis_prescription_change", "emis_task"]
 
@@ -71,14 +72,23 @@ def _drug(request: dict[str, Any]) -> dict[str, Any]:
 
 
 def emis_prescription_change(change: dict[str, Any], nhs_number: str) -> dict[str, Any]:
-    """An EMIS-style prescription change: stop the authorisation it replaces, add the new one."""
+    """An EMIS-style prescription change: stop the authorisations it replaces (every one named; the first
+    also as ``replacesAuthorisationId``), add the new one; ``groupId`` the step's group (one prescription
+    per strength)."""
     new = new_prescription(change)
     prior = str((new.get("priorPrescription") or {}).get("reference", "")).rsplit("/", 1)[-1] or None
+    replaces = [
+        str((e.get("valueReference") or {}).get("reference", "")).rsplit("/", 1)[-1]
+        for e in new.get("extension") or ()
+        if e.get("url") == REPLACES_AUTHORISATION_URL
+    ]
     dispense = new.get("dispenseRequest") or {}
     quantity = dispense.get("quantity") or {}
     return {
         "patientNhsNumber": nhs_number,
         "replacesAuthorisationId": prior,
+        "replacesAuthorisationIds": [r for r in replaces if r] or ([prior] if prior else []),
+        "groupId": (new.get("groupIdentifier") or {}).get("value"),
         "drug": _drug(new),
         "dosage": _dosage_text(new),
         "quantity": {"value": quantity.get("value"), "unit": quantity.get("unit")},

@@ -7,7 +7,8 @@ prescription changes applied, and ``/admin/faults`` to make the GP system fail o
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, HTTPException
@@ -18,6 +19,7 @@ from services.gpconnect.simulator.gp_api import gp_api_router
 from services.gpconnect.simulator.guard import MAX_BODY_BYTES, SimulatorGuard
 from services.gpconnect.simulator.population import SimPatient
 from services.gpconnect.simulator.state import Faults, PracticeState, Simulator
+from shared.web.clock import clock_for, system_clock
 
 __all__ = ["SimulatorSettings", "create_simulator_app"]
 
@@ -35,6 +37,8 @@ class SimulatorSettings(BaseSettings):
     token: SecretStr | None = None
     max_body_bytes: int = Field(default=MAX_BODY_BYTES, ge=1024)
     environment: str = "development"
+    clock_file: Path | None = None
+    """Tests only: a file holding the instant the GP system's clock runs from (``shared.web.clock``)."""
 
     def practice_codes(self) -> tuple[str, ...]:
         return tuple(p.strip().upper() for p in self.practices.replace(" ", ",").split(",") if p.strip())
@@ -71,6 +75,7 @@ def _patient_json(patient: SimPatient) -> dict[str, Any]:
                 "dosage": m.dosage,
                 "status": m.status,
                 "replaces": m.prior_id,
+                "changeGroup": m.change_group,
                 "start": m.start.isoformat(),
             }
             for m in patient.medications
@@ -86,11 +91,13 @@ def create_simulator_app(settings: SimulatorSettings | None = None, *, today: da
         raise ValueError("The GP practice simulator is for development and tests, not production")
     if settings.token is None:
         raise ValueError("The GP practice simulator needs its own token: set GPSIM_TOKEN")
+    clock = clock_for(settings.clock_file, settings.environment) if settings.clock_file else None
     sim = Simulator(
         settings.practice_codes(),
         seed=settings.seed,
         size=settings.patients_per_practice,
-        today=today or datetime.now(UTC).date(),
+        today=today or (clock or system_clock)().date(),
+        clock=clock,
     )
     app = FastAPI(title="GP practice simulator", version="0.1.0", description=__doc__)
     app.add_middleware(

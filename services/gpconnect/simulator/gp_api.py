@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse, Response
 
 from services.gpconnect.simulator.record import structured_record
 from services.gpconnect.simulator.state import NotReplaceable, PracticeState, SimTask, Simulator
+from shared.contracts.taper import REPLACES_AUTHORISATION_URL
 
 __all__ = ["gp_api_router"]
 
@@ -95,7 +96,7 @@ def gp_api_router(sim: Simulator) -> APIRouter:
                     "issue": [{"severity": "error", "code": "not-found", "diagnostics": "PATIENT_NOT_FOUND"}],
                 }
             sim.stats["records-read"] += 1
-            return 200, structured_record(state.patients[nhs], state.ods, today=sim.today)
+            return 200, structured_record(state.patients[nhs], state.ods, today=sim.day)
 
         return await faulty(read, key=None, state=state)
 
@@ -162,17 +163,25 @@ def gp_api_router(sim: Simulator) -> APIRouter:
             concept = new.get("medicationCodeableConcept") or {}
             code = next((c.get("code") for c in concept.get("coding", ())), None)
             prior = str((new.get("priorPrescription") or {}).get("reference", "")).rsplit("/", 1)[-1] or None
+            replaces = tuple(
+                str((e.get("valueReference") or {}).get("reference", "")).rsplit("/", 1)[-1]
+                for e in new.get("extension") or ()
+                if e.get("url") == REPLACES_AUTHORISATION_URL
+            )
+            group = (new.get("groupIdentifier") or {}).get("value")
             quantity = ((new.get("dispenseRequest") or {}).get("quantity") or {}).get("value")
             try:
                 applied = state.apply_change(
                     nhs,
                     prior_id=prior,
+                    prior_ids=tuple(r for r in replaces if r),
+                    group=str(group) if group else None,
                     dmd_code=code,
                     name=str(concept.get("text") or code or "medicine"),
                     dosage=" ".join(d.get("text", "") for d in new.get("dosageInstruction", ())),
                     quantity=int(quantity) if quantity else None,
                     reference=new.get("id"),
-                    today=sim.today,
+                    today=sim.day,
                 )
             except NotReplaceable as exc:
                 return 422, _outcome_body("business-rule", str(exc))
@@ -243,12 +252,14 @@ def gp_api_router(sim: Simulator) -> APIRouter:
                 applied = state.apply_change(
                     nhs,
                     prior_id=change.get("replacesAuthorisationId"),
+                    prior_ids=tuple(str(i) for i in change.get("replacesAuthorisationIds") or ()),
+                    group=change.get("groupId"),
                     dmd_code=drug.get("dmdCode"),
                     name=str(drug.get("name", "medicine")),
                     dosage=str(change.get("dosage", "")),
                     quantity=(change.get("quantity") or {}).get("value"),
                     reference=change.get("externalReference"),
-                    today=sim.today,
+                    today=sim.day,
                 )
             except NotReplaceable as exc:
                 return 422, {"error": str(exc)}

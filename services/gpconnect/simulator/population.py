@@ -211,6 +211,8 @@ class SimMedication:
     prior_id: str | None = None
     dosage_text: str | None = None
     quantity: int | None = None
+    change_group: str | None = None
+    """The group of the change that made it (one prescription per strength of one dose), if any."""
 
     @property
     def dosage(self) -> str:

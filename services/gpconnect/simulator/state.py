@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import random
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
@@ -130,32 +131,47 @@ class PracticeState:
         quantity: int | None,
         reference: str | None,
         today: date,
+        prior_ids: tuple[str, ...] = (),
+        group: str | None = None,
     ) -> SimMedication:
-        """Stop the authorisation the change replaces and add the new one (a new authorisation, as GP
-        Connect's guidance says a dosage change is recorded). A change that names an authorisation which is
-        not one of the patient's active ones is refused (``NotReplaceable``): this system's ids only."""
+        """Stop the authorisations the change replaces (``prior_ids``, else ``prior_id``) and add the new one
+        (a new authorisation, as GP Connect's guidance says a dosage change is recorded). A change naming an
+        authorisation which is not one of the patient's active ones is refused (``NotReplaceable``): this
+        system's ids only. A change of a ``group`` (one prescription per strength of one dose) may name
+        the authorisations an earlier change of the same group stopped: the group replaces them together."""
         patient = self.patient(nhs_number)
-        prior = next((m for m in patient.medications if m.id == prior_id), None) if prior_id else None
-        if prior_id and (prior is None or prior.status != "active"):
-            raise NotReplaceable(f"no active authorisation {prior_id} for this patient")
-        if prior is not None:
+        named = tuple(dict.fromkeys(prior_ids or ((prior_id,) if prior_id else ())))
+        by_group = {
+            stopped for c in self.changes if group and c.get("group") == group for stopped in c["stopped"]
+        }
+        priors = []
+        for wanted in named:
+            prior = next((m for m in patient.medications if m.id == wanted), None)
+            if prior is None or (prior.status != "active" and wanted not in by_group):
+                raise NotReplaceable(f"no active authorisation {wanted} for this patient")
+            priors.append(prior)
+        for prior in priors:
             prior.status = "stopped"
+        prior = priors[0] if priors else None
         regimen = _regimen(dmd_code, name, prior)
         new = SimMedication(
             f"{self.ods}-AUTH-CHG-{len(self.changes) + 1:06d}",
             regimen,
             today,
             issues=1,
-            prior_id=prior.id if prior else prior_id,
+            prior_id=prior.id if prior else (named[0] if named else prior_id),
             dosage_text=dosage or regimen.dosage,
             quantity=quantity,
+            change_group=group,
         )
         patient.medications.append(new)
         self.changes.append(
             {
                 "authorisationId": new.id,
                 "nhsNumber": nhs_number,
-                "replaces": prior_id,
+                "replaces": named[0] if named else prior_id,
+                "stopped": list(named),
+                "group": group,
                 "medicine": name,
                 "dosage": new.dosage,
                 "reference": reference,
@@ -177,8 +193,16 @@ def _regimen(dmd_code: str | None, name: str, prior: SimMedication | None) -> Re
 
 
 class Simulator:
-    def __init__(self, practices: tuple[str, ...], *, seed: int, size: int, today: date) -> None:
-        self.today, self.seed = today, seed
+    def __init__(
+        self,
+        practices: tuple[str, ...],
+        *,
+        seed: int,
+        size: int,
+        today: date,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        self.today, self.seed, self.clock = today, seed, clock
         self.practices = {
             ods: PracticeState(
                 ods, {p.nhs_number: p for p in synthetic_practice(ods, seed=seed, size=size, today=today)}
@@ -188,6 +212,11 @@ class Simulator:
         self.faults = Faults()
         self.rng = random.Random(seed)  # noqa: S311 (fault injection, not secrets)
         self.stats: Counter[str] = Counter()
+
+    @property
+    def day(self) -> date:
+        """The GP system's today: its clock's (``GPSIM_CLOCK_FILE`` moves it), else the day it started."""
+        return self.clock().date() if self.clock is not None else self.today
 
     def practice(self, ods: str) -> PracticeState:
         return self.practices[ods.upper()]

@@ -37,6 +37,7 @@ from services.medreview.medication_list import (
 from services.medreview.repository import MedreviewRepository
 from shared.fhir import AuditRecord, BadRequest, FhirKernel, NotFound
 from shared.terminology import DEFAULT_OME_FACTOR_TABLE
+from shared.web.clock import Clock, system_clock
 
 __all__ = ["CdsHooks"]
 
@@ -46,8 +47,8 @@ _HOOKS = {ORDER_SIGN: "order-sign", PATIENT_VIEW: "patient-view"}
 class CdsHooks:
     """The CDS Hooks router; the kernel (auth, audit) is bound once the service has built it."""
 
-    def __init__(self, repo: MedreviewRepository) -> None:
-        self.repo = repo
+    def __init__(self, repo: MedreviewRepository, *, now: Clock = system_clock) -> None:
+        self.repo, self.now = repo, now
         self.kernel: FhirKernel | None = None
 
     def bind(self, kernel: FhirKernel) -> None:
@@ -88,7 +89,7 @@ class CdsHooks:
         )
 
         def work(conn: Connection) -> list[dict[str, Any]]:
-            s = Session.for_request(conn, self.repo, ctx)
+            s = Session.for_request(conn, self.repo, ctx, self.now())
             if service_id == ORDER_SIGN:
                 return _order_sign(s, body, patient_id)
             return _patient_view(s, patient_id)

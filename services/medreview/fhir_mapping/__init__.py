@@ -1,10 +1,12 @@
 """R4 resources <-> medreview's domain objects (the anti-corruption layer); pure, plain dicts."""
 
 from services.medreview.fhir_mapping.prescriptions import (
+    REPLACES_URL,
     dose_text,
     order_from_proposal,
     product_concept,
     step_proposal,
+    step_proposals,
 )
 from services.medreview.fhir_mapping.quantities import daily_ome, decimal_of, instant, number, quantity
 from services.medreview.fhir_mapping.review import (
@@ -20,11 +22,14 @@ from services.medreview.fhir_mapping.taper_plan import (
     conformant,
     moved,
     moved_activity,
+    order_marks,
     policy_extension,
     policy_of,
     step_activity,
     step_extension,
+    step_group,
     step_marks,
+    step_orders_of,
     step_reason,
     step_references,
     steps_of,
@@ -44,6 +49,7 @@ from services.medreview.fhir_mapping.tasks import (
 
 __all__ = [
     "APPROVE_STEP",
+    "REPLACES_URL",
     "REVIEW",
     "Decision",
     "Outcome",
@@ -61,6 +67,7 @@ __all__ = [
     "number",
     "ome_observation",
     "order_from_proposal",
+    "order_marks",
     "outcome_of",
     "policy_extension",
     "policy_of",
@@ -70,8 +77,11 @@ __all__ = [
     "review_parameters",
     "step_activity",
     "step_extension",
+    "step_group",
     "step_marks",
+    "step_orders_of",
     "step_proposal",
+    "step_proposals",
     "step_reason",
     "step_references",
     "steps_of",

@@ -8,7 +8,10 @@ with the arithmetic in the text, and patches as the patches worn at once. The en
 OME calculator reads the same figure back from the MedicationRequest (tested):
 
 * one strength: the dm+d product of that strength, ``n`` units a day (patches: ``n`` patches worn);
-* several strengths of tablets/capsules/liquid: the strongest product used, the day's total in mg;
+* several strengths of tablets/capsules (or patches) given at a known frequency: one proposal per strength
+  (:func:`step_proposals`), each a prescription of its own (that product, its units a dose at the step's
+  frequency, its own quantity for the interval), the step's orders sharing a ``groupIdentifier``;
+* otherwise several strengths of tablets/capsules/liquid: the strongest product used, the day's total in mg;
 * several patch strengths worn together: named by their total (e.g. "Fentanyl 87.5micrograms/hour ... (50 +
   37.5 micrograms/hour patches worn together)"), one such dose worn;
 * a stop: the current product with ``doNotPerform`` true.
@@ -17,6 +20,7 @@ OME calculator reads the same figure back from the MedicationRequest (tested):
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -25,9 +29,20 @@ from services.medreview.codes import SOURCE_MEDREVIEW, UCUM, source_tag
 from services.medreview.fhir_mapping.quantities import instant, number
 from services.medreview.prescribing import FREQUENCY_WORDS, Order, PrescribingProblem, step_orders
 from services.medreview.taper import ItemDose
+from shared.contracts.taper import REPLACES_PRESCRIPTION_URL
 from shared.terminology import DMD_SYSTEM, DmdProduct
 
-__all__ = ["dose_text", "order_from_proposal", "product_concept", "step_proposal"]
+__all__ = [
+    "REPLACES_URL",
+    "dose_text",
+    "order_from_proposal",
+    "product_concept",
+    "step_proposal",
+    "step_proposals",
+]
+
+REPLACES_URL = REPLACES_PRESCRIPTION_URL
+"""On an order: each prescription it replaces (``valueReference``), when a step's orders replace several."""
 
 _PATCH_INTERVAL_WORDS = {72: "72-hour", 96: "96-hour", 168: "seven day"}
 _DAY = {"value": 1, "unit": "day", "system": UCUM, "code": "d"}
@@ -205,6 +220,67 @@ def step_proposal(
     return proposal
 
 
+def step_proposals(
+    dose: ItemDose,
+    *,
+    current: DmdProduct,
+    family: Sequence[DmdProduct],
+    start: date,
+    patient: str,
+    careplan: str,
+    authored: datetime,
+    note: str,
+    days: int | None = None,
+) -> list[dict[str, Any]]:
+    """The step's proposed MedicationRequests: one per strength when its dose needs several strengths and
+    what to supply is known (a dose at a known frequency, or patches), each that product's units a dose at
+    the step's frequency, its own ``dispenseRequest.quantity`` and wording (read back alone, each is its own
+    share of the step's dose); else the one :func:`step_proposal`. The first is the step's; every proposal
+    of a step shares one ``groupIdentifier`` (``taper_plan.step_marks``)."""
+    supply = _supply(dose, current, family, days)
+    if supply is None or len(supply[1]) < 2 or days is None:
+        one = step_proposal(
+            dose,
+            current=current,
+            family=family,
+            start=start,
+            patient=patient,
+            careplan=careplan,
+            authored=authored,
+            note=note,
+            days=days,
+        )
+        return [one]
+    orders = supply[1]
+    found = []
+    for position, order in enumerate(orders, start=1):
+        others = " and ".join(o.product.name for o in orders if o is not order)
+        share = replace(
+            dose,
+            product=order.product.name,
+            daily_dose=order.mg_per_dose * (1 if order.product.is_patch else order.doses_per_day),
+            units=((order.product.strength_per_unit, int(order.per_dose)),),
+            ome_mg_per_day=Decimal(0),
+        )
+        proposal = step_proposal(
+            share,
+            current=order.product,
+            family=[order.product],
+            start=start,
+            patient=patient,
+            careplan=careplan,
+            authored=authored,
+            note=note,
+            days=days,
+        )
+        proposal["note"] = [
+            *proposal["note"],
+            {"text": f"Order {position} of {len(orders)} of this step, given together with {others}."},
+        ]
+        found.append(proposal)
+    return found
+
+
 def _supply(
     dose: ItemDose, current: DmdProduct, family: Sequence[DmdProduct], days: int | None
 ) -> tuple[str, tuple[Order, ...]] | None:
@@ -228,10 +304,17 @@ def _supply(
 
 
 def order_from_proposal(
-    proposal: dict[str, Any], *, prior: str | None, authored: datetime, requester: dict[str, Any] | None
+    proposal: dict[str, Any],
+    *,
+    prior: str | None,
+    authored: datetime,
+    requester: dict[str, Any] | None,
+    priors: Sequence[str] = (),
 ) -> dict[str, Any]:
     """The GP-approved order a proposal becomes: ``intent`` order, ``status`` active, ``basedOn`` the proposal
-    (then the plan), ``priorPrescription`` the MedicationRequest it replaces."""
+    (then the plan), ``priorPrescription`` the MedicationRequest it replaces. When the step replaces several
+    (``priors``: the orders of a step given in several strengths), each is named in a
+    ``replaces-prescription`` extension (``priorPrescription`` is the first)."""
     # The step's identifier and extension stay the proposal's: the order is a prescription like any other.
     mine = ("id", "meta", "identifier", "extension", "statusReason", "basedOn", "priorPrescription")
     order = {k: v for k, v in proposal.items() if k not in mine}
@@ -244,6 +327,12 @@ def order_from_proposal(
     }
     if prior and prior.startswith("MedicationRequest/"):
         order["priorPrescription"] = {"reference": prior}
+    named = [
+        p for p in dict.fromkeys([*([prior] if prior else []), *priors]) if p.startswith("MedicationRequest/")
+    ]
+    if len(named) > 1:
+        order["priorPrescription"] = {"reference": named[0]}
+        order["extension"] = [{"url": REPLACES_URL, "valueReference": {"reference": p}} for p in named]
     if requester:
         order["requester"] = requester
     return order

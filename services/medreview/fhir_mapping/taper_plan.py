@@ -51,11 +51,14 @@ __all__ = [
     "conformant",
     "moved",
     "moved_activity",
+    "order_marks",
     "policy_extension",
     "policy_of",
     "step_activity",
     "step_extension",
+    "step_group",
     "step_marks",
+    "step_orders_of",
     "step_reason",
     "step_references",
     "steps_of",
@@ -131,9 +134,10 @@ def policy_of(careplan: Mapping[str, Any]) -> tuple[TaperPolicy, Decimal]:
     return policy, decimal_of(one("baselineOme", "valueQuantity")["value"])
 
 
-def step_extension(step: TaperStep, *, item: str) -> dict[str, Any]:
+def step_extension(step: TaperStep, *, item: str, orders: Sequence[str] = ()) -> dict[str, Any]:
     """The ``taper-step`` extension: the step's number, action, the regimen item it changes, its daily dose,
-    the reduction and the total OME (mg/day) it leads to."""
+    the reduction and the total OME (mg/day) it leads to; ``orders``: the step's other proposed
+    MedicationRequests (one per further strength), as ``order`` parts."""
     dose = step.dose
     return {
         "url": STEP_URL,
@@ -144,18 +148,41 @@ def step_extension(step: TaperStep, *, item: str) -> dict[str, Any]:
             _sub("dailyDose", valueQuantity=quantity(dose.daily_dose, dose.unit)),
             _sub("reduction", valueQuantity=daily_ome(step.reduction_mg_per_day)),
             _sub("totalOme", valueQuantity=daily_ome(step.total_ome_mg_per_day)),
+            *(_sub("order", valueReference={"reference": ref}) for ref in orders),
         ],
     }
 
 
-def step_marks(step: TaperStep, *, item: str, careplan: str) -> dict[str, Any]:
+def step_group(number: int, careplan: str) -> dict[str, Any]:
+    """The ``groupIdentifier`` every proposed MedicationRequest (and order) of step ``number`` shares."""
+    return {"system": STEP_ID_SYSTEM, "value": f"{careplan.removeprefix('CarePlan/')}-step-{number}"}
+
+
+def step_marks(step: TaperStep, *, item: str, careplan: str, orders: Sequence[str] = ()) -> dict[str, Any]:
     """What makes a proposed MedicationRequest a step of ``careplan`` (``CarePlan/<id>``): its identifier
-    (``<id>-step-<n>``) and the ``taper-step`` extension."""
-    plan_id = careplan.removeprefix("CarePlan/")
+    (``<id>-step-<n>``), the step's ``groupIdentifier`` and the ``taper-step`` extension (naming the step's
+    other ``orders``)."""
+    group = step_group(step.number, careplan)
     return {
-        "identifier": [{"system": STEP_ID_SYSTEM, "value": f"{plan_id}-step-{step.number}"}],
-        "extension": [step_extension(step, item=item)],
+        "identifier": [dict(group)],
+        "groupIdentifier": group,
+        "extension": [step_extension(step, item=item, orders=orders)],
     }
+
+
+def order_marks(number: int, position: int, careplan: str) -> dict[str, Any]:
+    """What makes a proposed MedicationRequest a further order (``position`` 2, 3...) of step ``number``: its
+    identifier (``<id>-step-<n>-order-<k>``) and the step's ``groupIdentifier``."""
+    group = step_group(number, careplan)
+    return {
+        "identifier": [{"system": STEP_ID_SYSTEM, "value": f"{group['value']}-order-{position}"}],
+        "groupIdentifier": group,
+    }
+
+
+def step_orders_of(request: Mapping[str, Any]) -> list[str]:
+    """The step's other proposed MedicationRequests named on its first (``taper-step`` ``order`` parts)."""
+    return [str(p["valueReference"]["reference"]) for p in _parts(request, STEP_URL).get("order", [])]
 
 
 def step_activity(
@@ -224,6 +251,15 @@ class StepRecord:
     outcome: str | None
     description: str = ""
     reason: str | None = None
+    orders: tuple[str, ...] = ()
+    """The step's other proposed MedicationRequests (one per further strength), after ``proposal``."""
+    outcomes: tuple[str, ...] = ()
+    """Every order the step became (``outcome`` is the first)."""
+
+    @property
+    def proposals(self) -> tuple[str, ...]:
+        """Every proposed MedicationRequest of the step: ``proposal``, then ``orders``."""
+        return (self.proposal, *self.orders) if self.proposal else ()
 
     @property
     def pending(self) -> bool:
@@ -253,7 +289,13 @@ def step_references(careplan: Mapping[str, Any]) -> list[str]:
 def taper_bundle(careplan: Mapping[str, Any], requests: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
     """A taper event's data (docs/EVENTS.md): a collection Bundle of the CarePlan, then the MedicationRequest
     of each step it refers to, in the plan's order."""
-    resources = [careplan, *(requests[ref] for ref in step_references(careplan) if ref in requests)]
+    refs = [
+        ref
+        for first in step_references(careplan)
+        if first in requests
+        for ref in (first, *step_orders_of(requests[first]))
+    ]
+    resources = [careplan, *(requests[ref] for ref in dict.fromkeys(refs) if ref in requests)]
     return {
         "resourceType": "Bundle",
         "type": "collection",
@@ -361,6 +403,8 @@ def steps_of(
                 outcome=outcomes[0].get("reference") if outcomes else None,
                 description=description,
                 reason=reason,
+                orders=tuple(str(o["valueReference"]["reference"]) for o in parts.get("order", [])),
+                outcomes=tuple(str(o["reference"]) for o in outcomes if o.get("reference")),
             )
         )
     return steps

@@ -133,9 +133,9 @@ def _moved_on(
     for later in steps:
         if later.index < step.index or not later.pending:
             continue
-        if later.proposal is not None:
-            s.put(moved(s.repo.read(s.conn, later.proposal, s.tenants), days))
-        else:
+        for reference in later.proposals:  # every order of the step
+            s.put(moved(s.repo.read(s.conn, reference, s.tenants), days))
+        if later.proposal is None:
             careplan["activity"][later.index] = moved_activity(careplan["activity"][later.index], days)
     add_progress(
         s,
@@ -147,7 +147,7 @@ def _moved_on(
     return moved_steps, next(st for st in moved_steps if st.index == step.index)
 
 
-def _prior(steps: Sequence[StepRecord], step: StepRecord) -> str:
+def _prior(steps: Sequence[StepRecord], step: StepRecord) -> tuple[str, ...]:
     return replaced_by(steps, step)
 
 
@@ -166,13 +166,14 @@ def _increase(s: Session, steps: Sequence[StepRecord], step: StepRecord) -> str 
         return None
     if step.action == BACK:
         return None
-    prior = s.repo.find(s.conn, _prior(steps, step), s.tenants)
-    proposal = s.repo.read(s.conn, step.proposal, s.tenants)
-    if prior is None:
+    priors = [s.repo.find(s.conn, ref, s.tenants) for ref in _prior(steps, step)]
+    proposals = [s.repo.read(s.conn, ref, s.tenants) for ref in step.proposals]
+    found = [p for p in priors if p is not None]
+    if len(found) < len(priors):
         return "Not ordered: the prescription this step reduces is no longer on the record; re-plan"
-    medications = s.repo.medications(s.conn, [prior], s.tenants)
-    before = oral_morphine_equivalent([prior], medications=medications)
-    after = oral_morphine_equivalent([proposal])
+    medications = s.repo.medications(s.conn, found, s.tenants)
+    before = oral_morphine_equivalent(found, medications=medications)
+    after = oral_morphine_equivalent([{**p, "status": "active"} for p in proposals])
     if unknown := before.not_computable + after.not_computable:
         reasons = "; ".join(f"{m.name or m.reference}: {m.reason}" for m in unknown)
         return f"Not ordered: a dose could not be computed ({reasons}); prescriber to review and re-plan"
@@ -188,21 +189,32 @@ def _approve(s: Session, careplan: dict[str, Any], steps: Sequence[StepRecord], 
     """Order the step: the order replaces the prior prescription (stopped), the proposal is completed, the
     order is the activity's outcome; holds before the step are done."""
     assert step.proposal is not None
-    proposal = s.repo.read(s.conn, step.proposal, s.tenants)
-    prior_ref = _prior(steps, step)
-    order = s.create(order_from_proposal(proposal, prior=prior_ref, authored=s.now, requester=None))
-    s.put({**proposal, "status": "completed"})
-    prior = s.repo.find(s.conn, prior_ref, s.tenants)
-    replaced = s.put({**prior, "status": "stopped"}) if prior is not None else None
+    priors = _prior(steps, step)
+    orders = []
+    for reference in step.proposals:  # one order per strength of the step, each replacing every prior
+        proposal = s.repo.read(s.conn, reference, s.tenants)
+        orders.append(
+            s.create(
+                order_from_proposal(proposal, prior=priors[0], priors=priors, authored=s.now, requester=None)
+            )
+        )
+        s.put({**proposal, "status": "completed"})
+    replaced = []
+    for prior_ref in priors:
+        prior = s.repo.find(s.conn, prior_ref, s.tenants)
+        if prior is not None:
+            replaced.append(s.put({**prior, "status": "stopped"}))
     for earlier in steps:
         if earlier.index < step.index and earlier.pending and earlier.proposal is None:
             careplan["activity"][earlier.index]["detail"]["status"] = "completed"
     activity = careplan["activity"][step.index]
-    activity["outcomeReference"] = [{"reference": f"MedicationRequest/{order['id']}"}]
-    add_progress(s, careplan, step, f"Approved by the GP: ordered as MedicationRequest/{order['id']}")
+    ordered = [f"MedicationRequest/{o['id']}" for o in orders]
+    activity["outcomeReference"] = [{"reference": ref} for ref in ordered]
+    add_progress(s, careplan, step, f"Approved by the GP: ordered as {', '.join(ordered)}")
     careplan["status"] = "on-hold" if step.action == BACK else "active"  # a step back waits for a resume
     stored = store_plan(s, careplan)
-    entries = [order, *([replaced] if replaced is not None else [])]
+    order = orders[0]
+    entries = [*orders, *replaced]
     bundle = {
         "resourceType": "Bundle",
         "type": "collection",

@@ -17,11 +17,13 @@ from services.medreview.fhir_mapping import (
     dose_text,
     gp_task,
     instant,
+    order_marks,
     policy_of,
     product_concept,
     step_activity,
     step_marks,
-    step_proposal,
+    step_orders_of,
+    step_proposals,
     step_reason,
     step_references,
     steps_of,
@@ -58,6 +60,7 @@ __all__ = [
     "step_requests",
     "step_view",
     "store_plan",
+    "sublingual_buprenorphine",
     "taper_input",
 ]
 
@@ -105,6 +108,16 @@ def taper_input(s: Session, patient: str, factor_table: str = DEFAULT_OME_FACTOR
     return TaperInput(regimen, result, items, products)
 
 
+def sublingual_buprenorphine(product: DmdProduct) -> bool:
+    """A sublingual buprenorphine tablet (for pain, or substitution: ``family_of`` keeps them apart)."""
+    return (
+        product.ingredient == "buprenorphine"
+        and product.route == "sublingual"
+        and product.per_unit == "tablet"
+        and not product.modified_release
+    )
+
+
 def per_administration(
     item: RegimenItem, med: MedicationOme | None, catalogue: ProductCatalogue
 ) -> RegimenItem | str:
@@ -113,8 +126,10 @@ def per_administration(
     liquids in 0.5 ml): a modified-release tablet or capsule, or a regular liquid, in equal doses at that
     frequency (twice a day stays twice a day); an immediate-release tablet or capsule, or a liquid "when
     required", also at fewer administrations a day, never a bigger dose each time (one capsule four times a
-    day, then three times a day); "when required" stays "when required", with its most a day. Patches and
-    other forms keep the day's total.
+    day, then three times a day); "when required" stays "when required", with its most a day. Sublingual
+    buprenorphine tablets step as immediate-release tablets do (whole tablets, never a bigger dose each time).
+    Patches keep the patches worn. Any other form (buccal, nasal, sachets...) is refused: its step could only
+    be a day's total "as directed", which no prescriber can sign for a Schedule 2 or 3 drug.
 
     Refused (the sentence why, naming the medicine) when that frequency is not read as one regular schedule,
     a modified-release dose is "when required", or the current dose is not equal doses of whole units or
@@ -122,13 +137,17 @@ def per_administration(
     product = med.identified.product if med is not None and med.identified is not None else None
     if med is None or product is None or product.is_patch:
         return item
-    liquid = product.per_unit == "ml"
-    immediate = (
-        not product.modified_release and product.route == "oral" and product.per_unit in ("tablet", "capsule")
-    )
-    if not (product.modified_release or liquid or immediate):
-        return item
     name = med.name or product.name
+    liquid = product.per_unit == "ml" and product.route == "oral"
+    immediate = not product.modified_release and (
+        (product.route == "oral" and product.per_unit in ("tablet", "capsule"))
+        or sublingual_buprenorphine(product)
+    )
+    if not ((product.modified_release and product.route == "oral") or liquid or immediate):
+        return (
+            f"{name} is a {product.form} ({product.route}), a form whose steps are not written here "
+            "(tablets and capsules by mouth, sublingual buprenorphine tablets, oral liquids and patches are)"
+        )
     if med.reading is None:
         return f"the dose of {name} was not read"
     read = administrations(med.reading)
@@ -186,7 +205,7 @@ def add_steps(
         )
         proposal = None
         if step.action is not StepAction.HOLD:
-            resource = step_proposal(
+            own, *others = step_proposals(
                 step.dose,
                 current=product,
                 family=family,
@@ -196,7 +215,12 @@ def add_steps(
                 authored=s.now,
                 note=description,
                 days=plan.policy.interval_days,
-            ) | step_marks(step, item=step.dose.reference, careplan=careplan)
+            )
+            orders = [  # a step in several strengths: one order per strength, the first naming the others
+                f"MedicationRequest/{s.create(other | order_marks(step.number, k, careplan))['id']}"
+                for k, other in enumerate(others, start=2)
+            ]
+            resource = own | step_marks(step, item=step.dose.reference, careplan=careplan, orders=orders)
             proposal = f"MedicationRequest/{s.create(resource)['id']}"
         activities.append(
             step_activity(
@@ -211,9 +235,12 @@ def add_steps(
 
 
 def step_requests(s: Session, careplan: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
-    """The MedicationRequests the plan's steps refer to, as stored now, by reference."""
+    """The MedicationRequests the plan's steps refer to, and the further orders of steps in several
+    strengths, as stored now, by reference."""
     found = {ref: s.repo.find(s.conn, ref, s.tenants) for ref in step_references(careplan)}
-    return {ref: request for ref, request in found.items() if request is not None}
+    firsts = {ref: request for ref, request in found.items() if request is not None}
+    others = {ref: s.repo.find(s.conn, ref, s.tenants) for r in firsts.values() for ref in step_orders_of(r)}
+    return firsts | {ref: request for ref, request in others.items() if request is not None}
 
 
 def plan_steps(s: Session, careplan: Mapping[str, Any]) -> list[StepRecord]:
@@ -258,23 +285,25 @@ def cancel_step(
         detail["status"] = "cancelled"
         detail["statusReason"] = why
         return
-    proposal = s.repo.find(s.conn, step.proposal, s.tenants)
-    if proposal is not None and proposal.get("status") == "draft":
-        s.put({**proposal, "status": "cancelled", "statusReason": why})
+    for reference in step.proposals:
+        proposal = s.repo.find(s.conn, reference, s.tenants)
+        if proposal is not None and proposal.get("status") == "draft":
+            s.put({**proposal, "status": "cancelled", "statusReason": why})
     for task in s.repo.open_tasks(s.conn, step.proposal, s.tenants):
         s.put(
             {**task, "status": "cancelled", "statusReason": {"text": reason}, "lastModified": instant(s.now)}
         )
 
 
-def replaced_by(steps: Sequence[StepRecord], step: StepRecord) -> str:
-    """What the step's order replaces: the latest order approved for the same opioid, else the original."""
+def replaced_by(steps: Sequence[StepRecord], step: StepRecord) -> tuple[str, ...]:
+    """What the step's orders replace: every order of the latest step approved for the same opioid (one per
+    strength), else the original prescription."""
     earlier = [
-        st.outcome
+        st.outcomes or (st.outcome,)
         for st in steps
         if st.index < step.index and st.item == step.item and st.approved and st.outcome
     ]
-    return earlier[-1] if earlier else step.item
+    return tuple(str(ref) for ref in earlier[-1]) if earlier else (step.item,)
 
 
 def step_view(
@@ -282,9 +311,10 @@ def step_view(
 ) -> StepView:
     """The step as the GP is asked to decide it (``gp_view``)."""
     assert step.proposal is not None
-    current = s.repo.find(s.conn, replaced_by(steps, step), s.tenants)
-    medications = s.repo.medications(s.conn, [current], s.tenants) if current is not None else {}
-    proposal = s.repo.find(s.conn, step.proposal, s.tenants)
+    found = [s.repo.find(s.conn, ref, s.tenants) for ref in replaced_by(steps, step)]
+    currents = [c for c in found if c is not None]
+    medications = s.repo.medications(s.conn, currents, s.tenants) if currents else {}
+    proposals = [p for ref in step.proposals if (p := s.repo.find(s.conn, ref, s.tenants)) is not None]
     patient = str(careplan["subject"]["reference"])
     issues = s.repo.search(s.conn, "DetectedIssue", [("patient", patient)], s.tenants)
     later = next((st for st in steps if st.index > step.index and st.pending), None)
@@ -292,8 +322,8 @@ def step_view(
     return StepView(
         number=step.number,
         day=step.date,
-        current=prescription_text(current, medications),
-        proposed=prescription_text(proposal),
+        current="; ".join(prescription_text(c, medications) for c in currents) or prescription_text(None),
+        proposed="; ".join(prescription_text(p) for p in proposals) or prescription_text(None),
         ome_before=step.total + step.reduction,
         ome_after=step.total,
         flags=flags_of(issues),

@@ -1,12 +1,14 @@
 """After a write-back the GP record is read again (``medication.list-synced``): does it hold exactly the
 opioid authorisations the taper expects?
 
-For each opioid (ingredient) the patient's taper changes, the GP record must hold as many active
-authorisations as the plan has prescriptions of it in force: one per regimen item, none once a step written
-back stopped it. More means the replaced prescription is still active beside the new one (a duplicate: the
-patient could be issued both); fewer means the change did not land. Either way the practice gets a ``review``
-Task and the patient a ``DetectedIssue`` (``opioid-authorisations-mismatch``), once per plan while the Task
-is open. Only steps whose date has come are counted: a later step is not written before its date.
+For each opioid (ingredient) the patient's taper changes, the GP record must hold exactly the active
+authorisations the plan has in force: the original prescription until a step is written back, then that
+step's orders (one per strength: a step in several strengths is one set of authorisations), none once a step
+written back stopped it. More means the replaced prescription is still active beside the new one (a
+duplicate: the patient could be issued both); fewer means the change (or part of it) did not land. Either
+way the practice gets a ``review`` Task and the patient a ``DetectedIssue``
+(``opioid-authorisations-mismatch``), once per plan while the Task is open. Only steps whose date has come
+are counted: a later step is not written before its date.
 """
 
 from __future__ import annotations
@@ -58,20 +60,19 @@ def _expected(
     expected: Counter[str] = Counter()
     written = False
     for plan in plans:
-        items: dict[str, tuple[str | None, bool]] = {}  # regimen item -> (ingredient, stopped)
+        items: dict[str, tuple[str | None, int]] = {}  # regimen item -> (ingredient, authorisations)
         for step in plan_steps(s, plan):
             proposal = s.repo.find(s.conn, step.proposal, s.tenants) if step.proposal else None
             if proposal is None:
                 continue
-            ingredient, stopped = items.get(
-                step.item, (identify_medication(proposal, catalogue).ingredient, False)
-            )
+            ingredient, count = items.get(step.item, (identify_medication(proposal, catalogue).ingredient, 1))
             if step.approved and step.date <= listed_at.date():
-                written, stopped = True, step.action == "stop"
-            items[step.item] = (ingredient, stopped)
-        for ingredient, stopped in items.values():
+                written = True
+                count = 0 if step.action == "stop" else max(len(step.outcomes), 1)
+            items[step.item] = (ingredient, count)
+        for ingredient, count in items.values():
             if ingredient:
-                expected[ingredient] += 0 if stopped else 1
+                expected[ingredient] += count
     return expected, written
 
 

@@ -16,7 +16,7 @@ from typing import Any
 from services.medreview.codes import SOURCE_MEDREVIEW, STEP_ID_SYSTEM, source_tag
 from services.medreview.fhir_mapping import REVIEW, gp_task, instant, policy_of
 from services.medreview.fhir_mapping.quantities import daily_ome
-from services.medreview.fhir_mapping.taper_plan import STEP_URL
+from services.medreview.fhir_mapping.taper_plan import STEP_URL, order_marks, step_group
 from services.medreview.handlers.planning import (
     announce,
     cancel_step,
@@ -54,8 +54,9 @@ def step_back(s: Session, careplan: dict[str, Any], *, why: str, on: date) -> di
     last = approved[-1]
     if last.action == BACK:
         raise Conflict(f"CarePlan/{careplan['id']} has just gone back a step: review and resume it first")
-    previous = s.repo.find(s.conn, replaced_by(steps, last), s.tenants)
-    if previous is None:
+    found = [s.repo.find(s.conn, ref, s.tenants) for ref in replaced_by(steps, last)]
+    previous_all = [p for p in found if p is not None]
+    if not previous_all or len(previous_all) < len(found):
         raise Unprocessable(
             "The prescription before the last step is no longer on the record: review instead"
         )
@@ -69,23 +70,47 @@ def step_back(s: Session, careplan: dict[str, Any], *, why: str, on: date) -> di
     for step in steps:
         if step.pending:
             cancel_step(s, careplan, step, f"Withdrawn: going back a step ({why})")
-    concept = previous.get("medicationCodeableConcept")
-    if not concept:
-        target = str((previous.get("medicationReference") or {}).get("reference", ""))
-        concept = (s.repo.medications(s.conn, [previous], s.tenants).get(target) or {}).get("code")
-    if not concept:
-        raise Unprocessable("The previous prescription names no medicine this service can re-propose")
+    concepts = []
+    for previous in previous_all:  # one per strength when the step before was given in several
+        concept = previous.get("medicationCodeableConcept")
+        if not concept:
+            target = str((previous.get("medicationReference") or {}).get("reference", ""))
+            concept = (s.repo.medications(s.conn, [previous], s.tenants).get(target) or {}).get("code")
+        if not concept:
+            raise Unprocessable("The previous prescription names no medicine this service can re-propose")
+        concepts.append(concept)
     number = max(st.number for st in steps) + 1
     plan_ref = f"CarePlan/{careplan['id']}"
     description = (
         f"Step {number} (back) from {on.isoformat()}: back to the dose before step {last.number}; total "
         f"{total.normalize():f} mg OME a day ({why})"
     )
-    dosages = list(previous.get("dosageInstruction") or previous.get("dosage") or [])
-    proposal = s.create(
-        {
+    group = step_group(number, plan_ref)
+
+    def returning(previous: dict[str, Any], concept: dict[str, Any]) -> dict[str, Any]:
+        dosages = list(previous.get("dosageInstruction") or previous.get("dosage") or [])
+        return {
             "resourceType": "MedicationRequest",
             "meta": {"tag": [source_tag(SOURCE_MEDREVIEW)]},
+            "groupIdentifier": group,
+            "status": "draft",
+            "intent": "proposal",
+            "medicationCodeableConcept": concept,
+            "subject": careplan["subject"],
+            "authoredOn": instant(s.now),
+            "basedOn": [{"reference": plan_ref}],
+            "note": [{"text": description}],
+            "dosageInstruction": dosages or [{"text": "as before step " + str(last.number)}],
+            "dispenseRequest": {"validityPeriod": {"start": instant(on)}},
+        }
+
+    orders = [
+        f"MedicationRequest/{s.create(returning(p, c) | order_marks(number, k, plan_ref))['id']}"
+        for k, (p, c) in enumerate(zip(previous_all[1:], concepts[1:], strict=True), start=2)
+    ]
+    proposal = s.create(
+        returning(previous_all[0], concepts[0])
+        | {
             "identifier": [{"system": STEP_ID_SYSTEM, "value": f"{careplan['id']}-step-{number}"}],
             "extension": [
                 {
@@ -96,18 +121,10 @@ def step_back(s: Session, careplan: dict[str, Any], *, why: str, on: date) -> di
                         _sub("regimenItem", valueReference={"reference": last.item}),
                         _sub("reduction", valueQuantity=daily_ome(-last.reduction)),
                         _sub("totalOme", valueQuantity=daily_ome(total)),
+                        *(_sub("order", valueReference={"reference": ref}) for ref in orders),
                     ],
                 }
             ],
-            "status": "draft",
-            "intent": "proposal",
-            "medicationCodeableConcept": concept,
-            "subject": careplan["subject"],
-            "authoredOn": instant(s.now),
-            "basedOn": [{"reference": plan_ref}],
-            "note": [{"text": description}],
-            "dosageInstruction": dosages or [{"text": "as before step " + str(last.number)}],
-            "dispenseRequest": {"validityPeriod": {"start": instant(on)}},
         }
     )
     reference = f"MedicationRequest/{proposal['id']}"

@@ -93,7 +93,7 @@ def test_a_proposed_plan_goes_to_the_gp_and_an_approval_comes_back_as_a_prescrip
             (
                 e["subject"]
                 for e in medreview.events("prescription.changed.v1")
-                if e["data"]["entry"][1]["resource"]["id"] == f"{patient}-mor"
+                if e["data"]["entry"][-1]["resource"]["id"] == f"{patient}-mor"
             ),
             None,
         )
@@ -104,7 +104,12 @@ def test_a_proposed_plan_goes_to_the_gp_and_an_approval_comes_back_as_a_prescrip
     assert medreview.get(f"/fhir/MedicationRequest/{patient}-mor").json()["status"] == "stopped"
     plan = medreview.get(f"/fhir/CarePlan/{careplan['id']}").json()
     assert plan["status"] == "active" and steps(medreview, plan)[0].status == "completed"
-    assert plan["activity"][0]["outcomeReference"] == [{"reference": order_ref}]
+    # a step in several strengths is one order per strength, each replacing the prescription
+    assert plan["activity"][0]["outcomeReference"][0] == {"reference": order_ref}
+    for outcome in plan["activity"][0]["outcomeReference"][1:]:
+        other = medreview.get(f"/fhir/{outcome['reference']}").json()
+        assert other["priorPrescription"] == {"reference": f"MedicationRequest/{patient}-mor"}
+        assert other["groupIdentifier"] == order["groupIdentifier"]
     assert medreview.events("taper.approved.v1", f"CarePlan/{careplan['id']}")
     assert approval_task(medreview, patient)["focus"] == {"reference": steps(medreview, careplan)[1].proposal}
 

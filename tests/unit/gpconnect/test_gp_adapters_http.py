@@ -17,7 +17,7 @@ from services.gpconnect.adapters import (
 from services.gpconnect.adapters.gpconnect_fhir import GP_CONNECT_INTERACTION
 from services.gpconnect.practices import PracticeConfig
 from services.gpconnect.simulator import SimulatorSettings, create_simulator_app
-from services.gpconnect.writeback import naming_gp_authorisation
+from services.gpconnect.writeback import naming_gp_authorisation, new_orders, order_change
 from tests.unit.gpconnect.deliveries import prescription_changed, task_requested
 from tests.unit.gpconnect.records import load_fixture
 
@@ -168,6 +168,65 @@ async def test_both_supplier_styles_read_task_and_prescribe_against_the_simulato
                     patient.nhs_number,
                     idempotency_key=f"{supplier}-{stale}",
                 )
+
+
+def _group_change(n: int, strengths: tuple[int, ...], group: str) -> dict:
+    """A step's change in several strengths: one order per strength, sharing ``group``."""
+    change = prescription_changed(n).data
+    first, replaced_entry = change["entry"]
+    orders = []
+    for k, mg in enumerate(strengths):
+        order = {
+            **first["resource"],
+            "id": f"mr-{n}-{mg}",
+            "groupIdentifier": {"value": group},
+            "medicationCodeableConcept": {"text": f"Morphine {mg}mg modified-release tablets"},
+            "dosageInstruction": [{"text": f"{mg} mg morphine twice a day ({2 * mg} mg a day)"}],
+        }
+        orders.append({"fullUrl": f"MedicationRequest/mr-{n}-{k}", "resource": order})
+    return {**change, "entry": [*orders, replaced_entry]}
+
+
+@pytest.mark.parametrize("supplier", ["gpconnect-fhir", "emis-style"])
+async def test_the_simulator_takes_a_steps_orders_in_several_strengths_as_one_replacement(
+    simulator, supplier
+):
+    """Step 1 (30 + 15 mg twice a day) replaces the GP's authorisation with two, one per strength, each
+    naming it (the second after the first stopped it: same group); step 2 (one 30 mg) names both: exactly one
+    set active each time. Naming an authorisation another group stopped is refused."""
+    ods = "A81001" if supplier == "gpconnect-fhir" else "A81002"
+    patient = cohort_patient(simulator, ods)
+    base = f"http://sim/practices/{ods}"
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=simulator)) as client:
+        adapter = fhir_adapter(client, base, supplier)
+        current = patient.opioids[0].id
+        step1 = _group_change(21, (30, 15), f"{supplier}-plan-step-1")
+        written = [
+            await adapter.write_prescription_change(
+                order_change(step1, order, [current]), patient.nhs_number, idempotency_key=f"{supplier}-1-{k}"
+            )
+            for k, order in enumerate(new_orders(step1))
+        ]
+
+        async def active() -> set[str]:
+            meds = (await client.get(f"{base}/patients/{patient.nhs_number}", headers=SIM_AUTH)).json()
+            return {m["authorisationId"] for m in meds["medications"] if m["status"] == "active"}
+
+        assert set(written) <= await active() and current not in await active()
+        step2 = _group_change(22, (30,), f"{supplier}-plan-step-2")
+        [order] = new_orders(step2)
+        latest = await adapter.write_prescription_change(
+            order_change(step2, order, written), patient.nhs_number, idempotency_key=f"{supplier}-2"
+        )
+        now = await active()
+        assert latest in now and not set(written) & now
+        other = _group_change(23, (15,), "other")
+        with pytest.raises(PermanentDeliveryError, match="422"):  # stopped by another group: refused
+            await adapter.write_prescription_change(
+                order_change(other, new_orders(other)[0], [written[1]]),
+                patient.nhs_number,
+                idempotency_key=f"{supplier}-3",
+            )
 
 
 async def test_a_poisoned_patients_writes_are_refused_for_good(simulator):

@@ -11,6 +11,7 @@ import pytest
 from services.gpconnect.adapters import PermanentDeliveryError, TaskDecision, TransientDeliveryError
 from services.gpconnect.adapters.gpconnect_fhir import new_prescription
 from shared.contracts import CloudEvent
+from shared.contracts.taper import REPLACES_AUTHORISATION_URL, REPLACES_PRESCRIPTION_URL
 from shared.outbox import request_replay
 from tests.unit.gpconnect.deliveries import (
     enrolled,
@@ -218,6 +219,54 @@ async def test_each_change_names_the_gp_systems_own_authorisation_and_the_record
     assert sent_second["priorPrescription"] == {"reference": f"MedicationRequest/P-{first.id}:prescription"}
     synced = [e for e in deliveries.outbox_events() if e.type == "medication.list-synced.v1"]
     assert len(synced) == 3  # the enrolment's read and one after each write
+
+
+def _replaces(sent: dict) -> list[str]:
+    order = new_prescription(sent)
+    return [
+        e["valueReference"]["reference"]
+        for e in order.get("extension", ())
+        if e["url"] == REPLACES_AUTHORISATION_URL
+    ]
+
+
+async def test_a_steps_orders_in_several_strengths_are_all_written_each_naming_the_gp_authorisations(
+    deliveries,
+):
+    """Step 1 is two orders (one per strength) replacing the GP's MR-MORPH: both are written (each its own
+    idempotency key), each naming MR-MORPH in replaces-authorisation; step 2 replaces both step-1 orders,
+    waits until they are written, then names both by the GP system's ids."""
+    await enrol(deliveries)
+    first = prescription_changed(1)
+    new, old = first.data["entry"]
+    second_order = json.loads(json.dumps(new)) | {"fullUrl": "MedicationRequest/mr-new-1b"}
+    second_order["resource"]["id"] = "mr-new-1b"
+    first.data["entry"] = [new, second_order, old]
+    following = prescription_changed(2)
+    order2, _ = following.data["entry"]
+    ours = {"meta": {"tag": [{"system": MEDICATION_SOURCE, "code": "medreview"}]}, "status": "stopped"}
+    order2["resource"]["priorPrescription"] = {"reference": "MedicationRequest/mr-new-1"}
+    order2["resource"]["extension"] = [
+        {"url": REPLACES_PRESCRIPTION_URL, "valueReference": {"reference": f"MedicationRequest/{i}"}}
+        for i in ("mr-new-1", "mr-new-1b")
+    ]
+    following.data["entry"] = [
+        order2,
+        *({"fullUrl": e["fullUrl"], "resource": e["resource"] | ours} for e in (new, second_order)),
+    ]
+    deliveries.deliver_event(following)
+    await deliveries.worker.run_once()
+    assert not deliveries.gp.prescriptions  # step 2 waits for step 1's orders
+    deliveries.deliver_event(first)
+    await deliveries.drain()
+    written = deliveries.gp.prescriptions
+    one, two = written[f"{first.id}:prescription"], written[f"{first.id}:prescription:order-2"]
+    assert [new_prescription(w)["id"] for w in (one, two)] == ["mr-new-1", "mr-new-1b"]
+    assert _replaces(one) == _replaces(two) == ["MedicationRequest/MR-MORPH"]
+    assert _replaces(written[f"{following.id}:prescription"]) == [
+        f"MedicationRequest/P-{first.id}:prescription",
+        f"MedicationRequest/P-{first.id}:prescription:order-2",
+    ]
 
 
 async def test_a_change_naming_nothing_it_replaces_is_refused_for_good(deliveries):

@@ -10,6 +10,7 @@ dose each time than now.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from datetime import date
 from decimal import Decimal
@@ -18,9 +19,11 @@ from typing import Any
 import pytest
 
 from services.medreview.handlers import on_medication_list_synced, propose_taper
+from services.medreview.handlers.planning import per_administration
+from services.medreview.ome import oral_morphine_equivalent
 from services.medreview.prescribing import step_orders
 from services.medreview.strengths import Schedules
-from services.medreview.taper import RegimenItem, TaperPolicy, plan_taper
+from services.medreview.taper import RegimenItem, TaperPolicy, plan_taper, regimen_from_ome
 from shared.contracts import MEDICATION_LIST_SYNCED_V1
 from shared.terminology import load_product_catalogue
 from tests.unit.medreview.medreview_support import NOW, Harness, database, medicine, patient_bundle
@@ -158,3 +161,43 @@ def test_co_codamol_two_tablets_four_times_a_day_steps_to_two_three_times_a_day(
     assert "Controlled drug" not in dosage["text"]
     assert "Supply 84 (eighty-four) tablets" in dosage["text"]
     assert proposal["dispenseRequest"]["quantity"] == {"value": 84, "unit": "tablet"}
+
+
+def test_sublingual_buprenorphine_for_pain_steps_in_whole_tablets_never_as_directed(mr: Harness) -> None:
+    """One 400 microgram sublingual buprenorphine tablet four times a day: 1.6 mg a day x 40 (Opioids Aware,
+    sublingual buprenorphine) = 64 mg OME. 10% of 64 = 6.4 mg OME wanted (0.16 mg); the cap is 30% of 64 =
+    19.2. Whole 200 and 400 microgram tablets, never a bigger dose than 400 micrograms each time, make
+    1.2 (400 x 3), 0.8, 0.6, 0.4, 0.2 mg a day below 1.6: the nearest to 1.44 is 1.2 mg, 16 mg OME <= 19.2.
+    One 400 microgram tablet three times a day for 14 days: 42 tablets; buprenorphine is Schedule 3."""
+    proposal = first_proposal(
+        mr, "Buprenorphine 400microgram sublingual tablets", "one tablet four times a day"
+    )
+    [dosage] = proposal["dosageInstruction"]
+    assert proposal["medicationCodeableConcept"]["text"] == "Buprenorphine 400microgram sublingual tablets"
+    assert dosage["timing"]["repeat"]["frequency"] == 3 and dosage["timing"]["repeat"]["periodUnit"] == "d"
+    assert dosage["doseAndRate"] == [{"doseQuantity": {"value": 1, "unit": "tablet"}}]
+    assert "Controlled drug, Schedule 3. Supply 42 (forty-two) tablets" in dosage["text"]
+    assert "divided" not in dosage["text"] and "directs" not in dosage["text"]
+    assert proposal["dispenseRequest"]["quantity"] == {"value": 42, "unit": "tablet"}
+
+
+def test_a_form_whose_steps_are_not_written_here_is_refused_naming_it() -> None:
+    """A buprenorphine buccal film (not in the product data: made here from the sublingual tablet) could only
+    be stepped as a day's total "as directed", which no prescriber signs for a Schedule 3 drug: refused."""
+    tablet = next(p for p in CATALOGUE.products if p.name == "Buprenorphine 400microgram sublingual tablets")
+    film = dataclasses.replace(
+        tablet,
+        code=None,
+        name="Buprenorphine 75microgram buccal films",
+        form="buccal film",
+        route="buccal",
+        per_unit="film",
+    )
+    request = medicine("f", "Buprenorphine 400microgram sublingual tablets", "one tablet four times a day")
+    [med] = oral_morphine_equivalent([request]).medications
+    assert med.identified is not None and med.computable
+    buccal = dataclasses.replace(med, identified=dataclasses.replace(med.identified, product=film))
+    [item] = regimen_from_ome(dataclasses.replace(oral_morphine_equivalent([request]), medications=(buccal,)))
+    refused = per_administration(item, buccal, CATALOGUE)
+    assert isinstance(refused, str)
+    assert "buccal film (buccal), a form whose steps are not written here" in refused

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from services.medreview.fhir_mapping import Decision, Outcome, steps_of
+from services.medreview.fhir_mapping import REPLACES_URL, Decision, Outcome, steps_of
 from services.medreview.handlers import (
     decide_step,
     on_medication_list_synced,
@@ -78,8 +78,31 @@ def gp_answers(
     mr.consume(on_task_completed, GP_TASK_COMPLETED_V1, answer, subject=f"Task/{task['id']}")
 
 
-def ome_of(resource: dict[str, Any]) -> Decimal:
-    return oral_morphine_equivalent([resource]).total_mg_per_day
+def ome_of(*resources: dict[str, Any]) -> Decimal:
+    return oral_morphine_equivalent([{**r, "status": "active"} for r in resources]).total_mg_per_day
+
+
+def test_a_step_in_several_strengths_is_one_proposal_per_strength_sharing_a_group(mr: Harness) -> None:
+    """Morphine MR 60 mg twice a day (120 mg OME); step 1 is 110 mg a day, 55 mg twice a day, which only
+    30 + 15 + 10 mg MR tablets make (dm+d strengths 5, 10, 15, 30, 60, 100, 200 mg): three proposals, one per
+    strength, each one tablet twice a day, 28 tablets for 14 days, sharing the step's groupIdentifier; read
+    back one by one they add up to the step's 110 mg."""
+    careplan = propose(mr)
+    first = mr.steps(careplan)[0]
+    assert len(first.proposals) == 3
+    proposals = [mr.read(ref) for ref in first.proposals]
+    names = [p["medicationCodeableConcept"]["text"] for p in proposals]
+    assert names == [f"Morphine {n}mg modified-release tablets" for n in (30, 15, 10)]
+    group = {"system": f"{BASE}/Id/taper-step", "value": f"{careplan['id']}-step-1"}
+    for proposal, mg in zip(proposals, (30, 15, 10), strict=True):
+        [dosage] = proposal["dosageInstruction"]
+        assert proposal["groupIdentifier"] == group
+        assert dosage["doseAndRate"] == [{"doseQuantity": {"value": 1, "unit": "tablet"}}]
+        assert dosage["timing"]["repeat"]["frequency"] == 2
+        assert dosage["text"].startswith(f"{mg} mg morphine twice a day ({2 * mg} mg a day)")
+        assert proposal["dispenseRequest"]["quantity"] == {"value": 28, "unit": "tablet"}
+        assert ome_of(proposal) == 2 * mg
+    assert ome_of(*proposals) == 110
 
 
 def test_a_proposal_is_a_draft_careplan_of_proposed_steps_with_one_task_for_the_first(mr: Harness) -> None:
@@ -101,7 +124,7 @@ def test_a_proposal_is_a_draft_careplan_of_proposed_steps_with_one_task_for_the_
     [(_, proposed)] = mr.events("taper.proposed.v1")
     plan, requests = taper_parts(proposed)
     assert proposed["type"] == "collection" and plan["id"] == careplan["id"]
-    assert list(requests) == [s.proposal for s in steps if s.proposal]
+    assert list(requests) == [ref for s in steps for ref in s.proposals]  # a step's orders follow it
     assert steps_of(proposed) == steps
     [(_, task)] = mr.events("gp.task-requested.v1")
     assert task["focus"] == {"reference": steps[0].proposal} and task["for"] == {"reference": "Patient/p1"}
@@ -116,19 +139,24 @@ def test_the_gps_approval_orders_the_step_and_announces_the_prescription_change(
     task = open_task(mr)
     gp_answers(mr, task, "completed", "approved")
     [(_, change)] = mr.events("prescription.changed.v1")
-    order, replaced = (e["resource"] for e in change["entry"])
+    *orders, replaced = (e["resource"] for e in change["entry"])
+    order = orders[0]
     first = mr.steps(careplan)[0]
     assert "identifier" not in order and "extension" not in order  # the step's marks stay on the proposal
-    assert (order["intent"], order["status"]) == ("order", "active")
-    assert order["priorPrescription"] == {"reference": "MedicationRequest/mor"}
-    assert order["basedOn"][0] == {"reference": first.proposal}
+    assert len(orders) == 3  # 30 + 15 + 10 mg MR tablets: one order per strength, each replacing "mor"
+    for each, proposal in zip(orders, first.proposals, strict=True):
+        assert (each["intent"], each["status"]) == ("order", "active")
+        assert each["priorPrescription"] == {"reference": "MedicationRequest/mor"}
+        assert each["basedOn"][0] == {"reference": proposal}
+        assert each["groupIdentifier"] == orders[0]["groupIdentifier"]
     assert (replaced["id"], replaced["status"]) == ("mor", "stopped")
-    assert ome_of(order) == 110
+    assert ome_of(*orders) == 110
     [(_, approved)] = mr.events("taper.approved.v1")
     plan, requests = taper_parts(approved)
     assert plan["status"] == "active"
     step = steps_of(approved)[0]
     assert (step.status, step.outcome) == ("completed", f"MedicationRequest/{order['id']}")
+    assert step.outcomes == tuple(f"MedicationRequest/{o['id']}" for o in orders)
     assert requests[first.proposal or ""]["status"] == "completed"
     assert "Approved by the GP" in plan["activity"][0]["progress"][0]["text"]
     assert mr.read(f"Task/{task['id']}")["status"] == "completed"
@@ -146,20 +174,19 @@ def test_a_twice_daily_mr_opioid_stays_twice_daily_in_whole_tablets(mr: Harness)
     for step in mr.steps(careplan):
         if step.proposal is None or step.action == "stop":
             continue
-        proposal = mr.read(step.proposal)
-        [dosage] = proposal["dosageInstruction"]
-        assert (
-            dosage["timing"]["repeat"]["frequency"] == 2 and dosage["timing"]["repeat"]["periodUnit"] == "d"
-        )
-        assert "twice a day" in dosage["text"] and "divided" not in dosage["text"]
-        assert ome_of(proposal) == step.total
-        assert "Controlled drug, Schedule 2. Supply " in dosage["text"]  # morphine: Schedule 2
-        if "quantity" in proposal["dispenseRequest"]:  # one strength: n tablets a dose, 2 a day, 14 days
-            count = dosage["doseAndRate"][0]["doseQuantity"]["value"]
+        proposals = [mr.read(ref) for ref in step.proposals]  # one per strength
+        for proposal in proposals:
+            [dosage] = proposal["dosageInstruction"]
+            repeat = dosage["timing"]["repeat"]
+            assert repeat["frequency"] == 2 and repeat["periodUnit"] == "d"
+            assert "twice a day" in dosage["text"] and "divided" not in dosage["text"]
+            assert "Controlled drug, Schedule 2. Supply " in dosage["text"]  # morphine: Schedule 2
+            count = dosage["doseAndRate"][0]["doseQuantity"]["value"]  # n tablets a dose, 2 a day, 14 days
             assert proposal["dispenseRequest"]["quantity"] == {"value": count * 2 * 14, "unit": "tablet"}
             assert proposal["dispenseRequest"]["expectedSupplyDuration"]["value"] == 14
             checked += 1
-    assert checked  # the plan passes through single-strength doses (60 mg a day: one 30 mg twice a day)
+        assert ome_of(*proposals) == step.total
+    assert checked
 
 
 def test_the_next_order_replaces_the_previous_order_not_the_original(mr: Harness) -> None:
@@ -167,10 +194,17 @@ def test_the_next_order_replaces_the_previous_order_not_the_original(mr: Harness
     gp_answers(mr, open_task(mr), "completed", "approved")
     gp_answers(mr, open_task(mr), "completed", "approved")
     first, second = (data["entry"] for _, data in mr.events("prescription.changed.v1"))
-    assert second[0]["resource"]["priorPrescription"] == {
-        "reference": f"MedicationRequest/{first[0]['resource']['id']}"
-    }
-    assert ome_of(second[0]["resource"]) == 100
+    # step 1: 30 + 15 + 10 mg twice a day (three orders); step 2: 100 mg a day is 50 mg a dose, which takes
+    # three MR tablets (no 50 mg in dm+d): three orders again, each replacing all three of step 1
+    ordered = [e["resource"] for e in first if e["resource"]["status"] == "active"]
+    replacing = [e["resource"] for e in second if e["resource"]["status"] == "active"]
+    named = [{"reference": f"MedicationRequest/{o['id']}"} for o in ordered]
+    for order in replacing:
+        assert order["priorPrescription"] == named[0]
+        assert [e["valueReference"] for e in order["extension"] if e["url"] == REPLACES_URL] == named
+    stopped = [e["resource"]["id"] for e in second if e["resource"]["status"] == "stopped"]
+    assert stopped == [o["id"] for o in ordered]
+    assert ome_of(*replacing) == 100
 
 
 def _inputs(task: dict[str, Any]) -> dict[str, Any]:
@@ -196,14 +230,16 @@ def test_the_approval_task_shows_the_gp_current_against_proposed_ome_flags_agree
     task = open_task(mr)
     parts = _inputs(task)
     assert parts["current-prescription"] == [f"{MORPHINE_60_MR}: one twice a day"]
-    # 110 mg a day twice a day is 55 mg a dose; the only three MR tablets making 55 are 30 + 15 + 10.
-    # For 14 days: one of each twice a day is 28 of each; morphine is a Schedule 2 controlled drug.
+    # 110 mg a day twice a day is 55 mg a dose; the only three MR tablets making 55 are 30 + 15 + 10: one
+    # prescription per strength, each one tablet twice a day; for 14 days 28 of each; morphine is a Schedule 2
+    # controlled drug.
     assert parts["proposed-prescription"] == [
-        "Morphine 30mg modified-release tablets: 55 mg morphine twice a day (110 mg a day): "
-        "1 x 30 mg tablet + 1 x 15 mg tablet + 1 x 10 mg tablet each dose. Controlled drug, Schedule 2. "
-        "Supply 28 (twenty-eight) tablets of Morphine 30mg modified-release tablets; "
-        "28 (twenty-eight) tablets of Morphine 15mg modified-release tablets; "
-        "28 (twenty-eight) tablets of Morphine 10mg modified-release tablets (14 days)"
+        "; ".join(
+            f"Morphine {mg}mg modified-release tablets: {mg} mg morphine twice a day ({2 * mg} mg a day): "
+            f"1 x {mg} mg tablet each dose. Controlled drug, Schedule 2. Supply 28 (twenty-eight) tablets of "
+            f"Morphine {mg}mg modified-release tablets (14 days)"
+            for mg in (30, 15, 10)
+        )
     ]
     assert [q["value"] for q in parts["ome-before"] + parts["ome-after"]] == [120, 110]
     assert parts["flag"] == ["High opioid dose: total oral morphine equivalent 120.00 mg/day"]
@@ -215,7 +251,8 @@ def test_the_approval_task_shows_the_gp_current_against_proposed_ome_flags_agree
     assert "Patient agreed the plan on 2026-03-01. Next review 2026-03-16." in summary
     gp_answers(mr, task, "completed", "approved")
     second = _inputs(open_task(mr))  # step 2 replaces the step-1 order: the GP sees that as current
-    assert second["current-prescription"][0].startswith("Morphine 30mg modified-release tablets: 55 mg")
+    assert second["current-prescription"][0].startswith("Morphine 30mg modified-release tablets: 30 mg")
+    assert "Morphine 10mg modified-release tablets: 10 mg" in second["current-prescription"][0]
     assert [q["value"] for q in second["ome-before"] + second["ome-after"]] == [110, 100]
 
 
@@ -266,7 +303,10 @@ def test_going_back_a_step_for_a_flare_asks_the_gp_to_review_and_never_exceeds_t
         back_a_step("pain flare", START)
     gp_answers(mr, open_task(mr), "completed", "approved")
     gp_answers(mr, open_task(mr), "completed", "approved")
-    first_order, second_order = (d["entry"][0]["resource"] for _, d in mr.events("prescription.changed.v1"))
+    first_orders, second_orders = (
+        [e["resource"] for e in d["entry"] if e["resource"]["status"] == "active"]
+        for _, d in mr.events("prescription.changed.v1")
+    )
     on = date(2026, 3, 20)
     plan = back_a_step("Pain flare", on)
     assert plan["status"] == "on-hold"
@@ -278,16 +318,21 @@ def test_going_back_a_step_for_a_flare_asks_the_gp_to_review_and_never_exceeds_t
     assert not mr.search("Task", ("status", "requested"), ("code", "approve-taper-step"))
     [review] = mr.search("Task", ("status", "requested"), ("code", "review"))
     assert review["focus"] == {"reference": back.proposal}
-    proposal = mr.read(back.proposal or "")
-    assert proposal["medicationCodeableConcept"] == first_order["medicationCodeableConcept"]
-    assert proposal["dosageInstruction"][0]["text"] == first_order["dosageInstruction"][0]["text"]
+    proposals = [mr.read(ref) for ref in back.proposals]  # the step-1 orders again, one per strength
+    assert len(proposals) == len(first_orders) == 3
+    for proposal, first_order in zip(proposals, first_orders, strict=True):
+        assert proposal["medicationCodeableConcept"] == first_order["medicationCodeableConcept"]
+        assert proposal["dosageInstruction"][0]["text"] == first_order["dosageInstruction"][0]["text"]
     with pytest.raises(Conflict):  # one step back at a time
         back_a_step("again", on)
     gp_answers(mr, review, "completed", "approved")
     *_, (_, change) = mr.events("prescription.changed.v1")
-    order = change["entry"][0]["resource"]
-    assert order["priorPrescription"] == {"reference": f"MedicationRequest/{second_order['id']}"}
-    assert ome_of(order) == 110
+    orders = [e["resource"] for e in change["entry"] if e["resource"]["status"] == "active"]
+    named = [{"reference": f"MedicationRequest/{o['id']}"} for o in second_orders]
+    for order in orders:  # each replaces every step-2 order
+        assert order["priorPrescription"] == named[0]
+        assert [e["valueReference"] for e in order["extension"] if e["url"] == REPLACES_URL] == named
+    assert ome_of(*orders) == 110
     assert mr.read(f"CarePlan/{careplan['id']}")["status"] == "on-hold"
 
 
@@ -312,34 +357,55 @@ def _mismatch_flags(mr: Harness) -> list[dict[str, Any]]:
 def test_the_gp_record_read_after_a_write_back_must_hold_one_active_authorisation_per_opioid(
     mr: Harness,
 ) -> None:
-    """Replaced as asked (the old authorisation stopped, the new one active): nothing to do. The old one
-    still active beside the new: a review Task to the practice and a high-severity flag naming both, once."""
+    """Step 1 (110 mg a day) is three orders, one per strength (30 + 15 + 10 mg MR tablets twice a day): one
+    set of authorisations for morphine. Replaced as asked (the old authorisation stopped, the three new ones
+    active): nothing to do. The old one still active beside them: a review Task to the practice and a
+    high-severity flag naming all four, once. Only part of the set written is a mismatch too."""
     careplan = propose(mr)
     gp_answers(mr, open_task(mr), "completed", "approved")
     stopped = medicine("mor", MORPHINE_60_MR, "one twice a day") | {"status": "stopped"}
-    new = medicine(
-        "AUTH-2",
-        "Morphine sulfate 100mg modified-release tablets",
-        "110 mg a day",
-        priorPrescription={"reference": "MedicationRequest/mor"},
-    )
-    _reread(mr, 1, stopped, new)
+    new = [
+        medicine(
+            f"AUTH-{mg}",
+            f"Morphine {mg}mg modified-release tablets",
+            f"{mg} mg morphine twice a day ({2 * mg} mg a day): 1 x {mg} mg tablet each dose",
+            priorPrescription={"reference": "MedicationRequest/mor"},
+        )
+        for mg in (30, 15, 10)
+    ]
+    _reread(mr, 1, stopped, *new)
     assert not _mismatch_flags(mr)
     assert not mr.search("Task", ("code", "review"))
     still_active = medicine("mor", MORPHINE_60_MR, "one twice a day")
-    _reread(mr, 2, still_active, new)
+    _reread(mr, 2, still_active, *new)
     [flag] = _mismatch_flags(mr)
     assert flag["severity"] == "high"
     assert {i["reference"] for i in flag["implicated"]} == {
         "MedicationRequest/mor",
-        "MedicationRequest/AUTH-2",
+        *(f"MedicationRequest/AUTH-{mg}" for mg in (30, 15, 10)),
     }
-    assert "morphine: 2 active authorisation(s) in the GP record, 1 expected" in flag["code"]["text"]
+    assert "morphine: 4 active authorisation(s) in the GP record, 3 expected" in flag["code"]["text"]
     [task] = mr.search("Task", ("code", "review"), ("status", "requested"))
     assert task["focus"] == {"reference": f"CarePlan/{careplan['id']}"}
     assert [t for t, d in mr.events("gp.task-requested.v1") if d["id"] == task["id"]]
-    _reread(mr, 3, still_active, new)  # read again before the practice answered: no second Task or flag
+    _reread(mr, 3, still_active, *new)  # read again before the practice answered: no second Task or flag
     assert len(mr.search("Task", ("code", "review"))) == 1 and len(_mismatch_flags(mr)) == 1
+
+
+def test_a_step_in_several_strengths_only_partly_written_back_is_a_mismatch(mr: Harness) -> None:
+    """Step 1's three orders (30 + 15 + 10 mg MR tablets), of which the GP record holds only the 30 mg: the
+    patient would get 60 of the 110 mg a day agreed. 1 active authorisation, 3 expected: flagged."""
+    propose(mr)
+    gp_answers(mr, open_task(mr), "completed", "approved")
+    stopped = medicine("mor", MORPHINE_60_MR, "one twice a day") | {"status": "stopped"}
+    only = medicine(
+        "AUTH-30",
+        "Morphine 30mg modified-release tablets",
+        "30 mg morphine twice a day (60 mg a day): 1 x 30 mg tablet each dose",
+    )
+    _reread(mr, 1, stopped, only)
+    [flag] = _mismatch_flags(mr)
+    assert "morphine: 1 active authorisation(s) in the GP record, 3 expected" in flag["code"]["text"]
 
 
 def test_a_gp_record_read_before_any_step_was_written_back_is_not_reconciled(mr: Harness) -> None:

@@ -17,7 +17,8 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from services.medreview.fhir_mapping import step_proposal
+from services.medreview.fhir_mapping import step_proposals
+from services.medreview.handlers.planning import sublingual_buprenorphine
 from services.medreview.ome import OmeReason, oral_morphine_equivalent
 from services.medreview.prescribing import (
     Order,
@@ -205,8 +206,9 @@ def regimens(draw: st.DrawFn) -> tuple[DmdProduct, RegimenItem, int]:
     factor = Decimal("2.4") if chosen.is_patch else Decimal(1)
     # as the planner takes them (handlers.planning.per_administration): immediate-release tablets and
     # capsules, and liquids "when required", may also step to fewer administrations a day
-    immediate = (
-        not chosen.modified_release and chosen.route == "oral" and chosen.per_unit in ("tablet", "capsule")
+    immediate = not chosen.modified_release and (
+        (chosen.route == "oral" and chosen.per_unit in ("tablet", "capsule"))
+        or sublingual_buprenorphine(chosen)
     )
     as_needed = (immediate or chosen.per_unit == "ml") and draw(st.booleans())
     item = RegimenItem(
@@ -219,7 +221,7 @@ def regimens(draw: st.DrawFn) -> tuple[DmdProduct, RegimenItem, int]:
         strengths,
         max_units,
         per_day,
-        frequency_read=chosen.route == "oral" and chosen.per_unit in ("tablet", "capsule", "ml"),
+        frequency_read=not chosen.is_patch,
         fewer_administrations=immediate or as_needed,
         as_needed=as_needed,
     )
@@ -316,18 +318,20 @@ def test_every_proposed_step_reads_back_as_its_dose_with_its_supply_and_controll
     """Each step of a plan over a generated regimen, as the proposed MedicationRequest the GP signs: the one
     dose reader reads it back as the step's dose (mg a day, or microgram/hour worn); its wording never says
     "in divided doses" or "as directed"; it states what to supply for the interval, with "Controlled drug,
-    Schedule n" exactly when an order is Schedule 2 or 3; with one strength, dispenseRequest.quantity covers
-    the interval; "when required" stays "when required"."""
+    Schedule n" exactly when an order is Schedule 2 or 3; a step in several strengths is one proposal per
+    strength (each read back alone, adding up to the step's dose), and each proposal's
+    dispenseRequest.quantity covers the interval; "when required" stays "when required"."""
     chosen, item, interval = drawn
-    # Forms the planner writes per administration (oral tablets, capsules, liquids) or as patches; other
-    # forms (sublingual, buccal, sachets) still keep the day's total: open in the hazard log (H6).
-    assume(item.frequency_read or chosen.is_patch)
+    # Every form in the product data is written per administration (oral tablets, capsules, liquids,
+    # sublingual buprenorphine tablets) or as patches; any other form is refused by the planner
+    # (test_immediate_release_steps.py::test_a_form_whose_steps_are_not_written_here_is_refused_naming_it).
+    assert item.frequency_read or chosen.is_patch
     family = CATALOGUE.family_of(chosen)
     plan = plan_taper([item], date(2026, 3, 2), TaperPolicy(interval_days=interval))
     for step in plan.steps:
         if step.action.value == "hold" or step.dose.daily_dose == 0:
             continue
-        proposal = step_proposal(
+        proposals = step_proposals(
             step.dose,
             current=chosen,
             family=family,
@@ -338,20 +342,30 @@ def test_every_proposed_step_reads_back_as_its_dose_with_its_supply_and_controll
             note="step",
             days=interval,
         )
-        [med] = oral_morphine_equivalent([{**proposal, "status": "active"}]).medications
+        read = oral_morphine_equivalent([{**p, "status": "active"} for p in proposals]).medications
         # never planned: no OME (methadone), or the drug service's or a specialist's (gates, C1.1)
-        assume(med.reason_code not in _NEVER_PLANNED)
-        assert med.computable, (chosen.name, step.dose, med.reason)
-        assert med.daily_dose == step.dose.daily_dose
-        assert med.as_needed is item.as_needed
+        assume(all(med.reason_code not in _NEVER_PLANNED for med in read))
+        assert all(med.computable for med in read), (chosen.name, step.dose, [m.reason for m in read])
+        assert sum(med.daily_dose or 0 for med in read) == step.dose.daily_dose  # one order per strength
+        assert all(med.as_needed is item.as_needed for med in read)
         # As the GP record gives it back (GP Connect: the dosage as text alone), it reads as the same dose.
-        as_text = [{"text": d["text"]} for d in proposal["dosageInstruction"]]
-        [back] = oral_morphine_equivalent(
-            [{**proposal, "status": "active", "dosageInstruction": as_text}]
+        back = oral_morphine_equivalent(
+            [
+                {
+                    **p,
+                    "status": "active",
+                    "dosageInstruction": [{"text": d["text"]} for d in p["dosageInstruction"]],
+                }
+                for p in proposals
+            ]
         ).medications
-        assert back.computable and back.daily_dose == step.dose.daily_dose, (proposal, back.reason)
-        text = " ".join(d["text"] for d in proposal["dosageInstruction"])
+        assert all(b.computable for b in back), (proposals, [b.reason for b in back])
+        assert sum(b.daily_dose or 0 for b in back) == step.dose.daily_dose
+        text = " ".join(d["text"] for p in proposals for d in p["dosageInstruction"])
         assert "divided" not in text and "as directed" not in text
+        if len(proposals) > 1:  # a step in several strengths: one prescription each, one group
+            assert len({str(p["medicationCodeableConcept"]) for p in proposals}) == len(proposals)
+            assert all("quantity" in p["dispenseRequest"] for p in proposals)
         found = step_orders(
             step.dose.daily_dose,
             chosen,
@@ -365,11 +379,14 @@ def test_every_proposed_step_reads_back_as_its_dose_with_its_supply_and_controll
         assert ("Controlled drug, Schedule" in text) is bool(schedules)
         for order in found:
             assert f"{order.supply} of {order.product.name}" in text
-        if len(found) == 1:
+        assert len(proposals) == len(found)
+        for proposal, order in zip(
+            proposals, found, strict=True
+        ):  # each order's quantity covers the interval
             supplied = Decimal(str(proposal["dispenseRequest"]["quantity"]["value"]))
-            per_interval = found[0].per_dose * (
+            per_interval = order.per_dose * (
                 -(-Decimal(interval * 24) // (chosen.patch_change_hours or 1))
                 if chosen.is_patch
-                else found[0].doses_per_day * interval
+                else order.doses_per_day * interval
             )
             assert supplied >= per_interval
