@@ -27,7 +27,8 @@ The intake load is in ``bench/wrk.py`` and ``bench/intake.lua`` (profiling in
 ``bench/referral_intake.py``), the screen half in ``bench/referral_screen.py``; this module holds the
 processes and the run. Prints a table and writes ``bench/results-referral.json``. Not a test.
 Environment: ``BENCH_REFERRAL`` (``intake,screen``: the parts to run), ``BENCH_SECONDS`` (10),
-``BENCH_CONCURRENCY`` (``4,32``), ``BENCH_IDLE_SECONDS`` (5), ``BENCH_PATIENTS`` (10000),
+``BENCH_CONCURRENCY`` (``4,32``), ``BENCH_IDLE_SECONDS`` (5), ``BENCH_INTAKE_SERVERS``
+(``sqlite,postgresql,up``: the intake servers beside the bare echo), ``BENCH_PATIENTS`` (10000),
 ``BENCH_PG_ADMIN_URL``, ``BENCH_PYSPY`` (a folder: profile each intake server's first run with py-spy,
 see ``bench/referral_intake.py``). Intake alone::
 
@@ -69,6 +70,7 @@ GOALS = {"intake_over_floor": 1.5, "screen_10k_seconds": 20.0}
 CONNECTIONS = [int(c) for c in os.environ.get("BENCH_CONCURRENCY", "4,32").split(",")]
 SECONDS = float(os.environ.get("BENCH_SECONDS", "10"))
 IDLE_SECONDS = float(os.environ.get("BENCH_IDLE_SECONDS", "5"))
+SERVERS = frozenset(os.environ.get("BENCH_INTAKE_SERVERS", "sqlite,postgresql,up").split(","))
 ENTRIES = 19  # the BaRS example's entries: MessageHeader + 18 resources
 TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -275,14 +277,17 @@ def _intake(report: dict[str, Any], folder: Path, fhir: dict[str, str]) -> None:
         _intake_server("bare-echo", report, folder, bare, "/echo", fhir)
     with postgres_database() as pg_url:
         for label, url in (("referral-sqlite", None), ("referral-postgresql", pg_url)):
-            if label.endswith("postgresql") and url is None:
+            if (label.endswith("postgresql") and url is None) or label.removeprefix(
+                "referral-"
+            ) not in SERVERS:
                 continue
             with referral_server(folder, folder / label, url) as server:
                 _intake_server(label, report, folder, server, "/fhir/$process-message", fhir)
-    up_dir = folder / "up"
-    with up_server(up_dir) as server:
-        up_headers = {**fhir, "authorization": f"Bearer {_token(up_dir)}"}
-        _intake_server("up-sqlite", report, folder, server, "/referral/fhir/$process-message", up_headers)
+    if "up" in SERVERS:
+        up_dir = folder / "up"
+        with up_server(up_dir) as server:
+            up_headers = {**fhir, "authorization": f"Bearer {_token(up_dir)}"}
+            _intake_server("up-sqlite", report, folder, server, "/referral/fhir/$process-message", up_headers)
     # The floor: validating the message's resources (this process) + the bare echo of the same body
     # (its server CPU per request under wrk at the first concurrency), both measured in this run.
     echo = report["intake"]["bare-echo"]["runs"][str(CONNECTIONS[0])]["server_cpu_ms_per_request"]
@@ -293,17 +298,20 @@ def _intake(report: dict[str, Any], folder: Path, fhir: dict[str, str]) -> None:
         for r in result["runs"].values():
             r["cpu_over_floor"] = round(r["server_cpu_ms_per_request"] / floor["floor_cpu_ms_per_message"], 2)
             r["resources_per_cpu_s"] = round(ENTRIES * 1000 / r["server_cpu_ms_per_request"], 1)
-    serve = report["intake"]["referral-sqlite"]["runs"]
-    if "up-sqlite" in report["intake"]:
+    if "up-sqlite" in report["intake"] and "referral-sqlite" in report["intake"]:
+        serve = report["intake"]["referral-sqlite"]["runs"]
         up = report["intake"]["up-sqlite"]["runs"]
         report["up_over_serve_throughput"] = {c: round(up[c]["per_s"] / serve[c]["per_s"], 2) for c in up}
-    best = min(
-        r["cpu_over_floor"]
+    over = {
+        f"{k}@{c}": r["cpu_over_floor"]
         for k, result in report["intake"].items()
         if k.startswith("referral")
-        for r in result["runs"].values()
-    )
-    report["goals"]["intake CPU <= 1.5x floor"] = {"value": best, "met": best <= GOALS["intake_over_floor"]}
+        for c, r in result["runs"].items()
+    }
+    report["goals"]["intake CPU <= 1.5x floor"] = {
+        "value": over,
+        "met": all(v <= GOALS["intake_over_floor"] for v in over.values()),
+    }
     tails = {
         f"{k}@{c}": r["p99_over_p50"]
         for k, result in report["intake"].items()
