@@ -85,7 +85,6 @@ def _referral_rows(report: dict[str, Any]) -> list[Row]:
     intake = report.get("intake", {})
     if "bare-echo" in intake:
         bare = intake["bare-echo"]["runs"]
-        floor = report["floor"]["floor_cpu_ms_per_message"]
         for name, result in intake.items():
             if name == "bare-echo":
                 continue
@@ -109,7 +108,7 @@ def _referral_rows(report: dict[str, Any]) -> list[Row]:
                         database,
                         f"{label} (CPU ms/msg vs floor)",
                         r["server_cpu_ms_per_request"],
-                        floor,
+                        r["floor_cpu_ms"],
                     )
                 )
     patients = report.get("patients")
