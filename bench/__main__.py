@@ -81,26 +81,36 @@ def _events_rows(report: dict[str, Any]) -> list[Row]:
 
 
 def _referral_rows(report: dict[str, Any]) -> list[Row]:
-    intake, rows = report["intake"], []
-    bare = intake["bare-echo"]
-    for name, r in intake.items():
-        if name == "bare-echo":
-            continue
-        database = name.removeprefix("referral-")
-        rows.append(
-            _row(
-                "referral",
-                database,
-                "$process-message (resources/s)",
-                r["resources_per_s"],
-                bare["resources_per_s"],
-                p50_ms=r["p50_ms"],
-                p99_ms=r["p99_ms"],
-            )
-        )
-        rows.append(
-            _row("referral", database, "$process-message (resources/CPU s)", r["resources_per_cpu_s"])
-        )
+    rows: list[Row] = []
+    intake = report.get("intake", {})
+    if "bare-echo" in intake:
+        bare = intake["bare-echo"]["runs"]
+        for name, result in intake.items():
+            if name == "bare-echo":
+                continue
+            database = "sqlite" if name.endswith("sqlite") else "postgresql"
+            for c, r in result["runs"].items():
+                label = f"{name.removesuffix('-' + database)} $process-message {c} in flight"
+                rows.append(
+                    _row(
+                        "referral",
+                        database,
+                        f"{label} (msg/s vs bare echo)",
+                        r["per_s"],
+                        bare[c]["per_s"],
+                        p50_ms=r["p50_ms"],
+                        p99_ms=r["p99_ms"],
+                    )
+                )
+                rows.append(
+                    _row(
+                        "referral",
+                        database,
+                        f"{label} (CPU ms/msg vs floor)",
+                        r["server_cpu_ms_per_request"],
+                        r["floor_cpu_ms"],
+                    )
+                )
     patients = report.get("patients")
     for name, r in report["screen"].items():
         if name.startswith("referral-"):

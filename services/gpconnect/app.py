@@ -106,6 +106,7 @@ def create_service(
                 breaker=lambda: CircuitBreaker(settings.breaker_threshold, settings.breaker_open_s),
                 concurrency=settings.delivery_concurrency,
                 poll_s=settings.delivery_poll_s,
+                idle_poll_s=settings.delivery_idle_poll_s,
                 decision_poll_s=settings.decision_poll_s,
                 rng=random.Random(),  # noqa: S311 (jitter, not secrets)
                 now=clock,

@@ -16,6 +16,7 @@ from shared.outbox.tables import as_utc, utcnow
 
 __all__ = [
     "DEAD_LETTER_CONSUMER_PREFIX",
+    "DELIVERY_ADDED",
     "Delivery",
     "claim_due",
     "delivery_counts",
@@ -27,6 +28,7 @@ __all__ = [
     "mark_awaiting",
     "mark_dead",
     "mark_done",
+    "next_due",
     "nhs_number_for",
     "remember_patient",
     "remember_written",
@@ -158,6 +160,10 @@ def gp_authorisation_of(conn: Connection, practice_ods: str, our_reference: str)
     return str(row.gp_id) if row is not None else None
 
 
+DELIVERY_ADDED = "painreview.gpconnect.delivery-added"
+"""Key set in the connection's ``info`` by :func:`enqueue`, so the worker is woken when it is returned."""
+
+
 def enqueue(
     conn: Connection,
     *,
@@ -189,7 +195,17 @@ def enqueue(
             updated_at=now,
         )
     )
+    conn.info[DELIVERY_ADDED] = True
     return True
+
+
+def next_due(conn: Connection) -> datetime | None:
+    """When the earliest delivery still to be worked on is due (None: there is none)."""
+    d = delivery.c
+    due = conn.execute(
+        sa.select(sa.func.min(d.next_attempt_at)).where(d.state.in_(("pending", "awaiting-decision")))
+    ).scalar()
+    return as_utc(due) if isinstance(due, datetime) else None
 
 
 def claim_due(conn: Connection, now: datetime, *, limit: int, lease_seconds: float) -> list[Delivery]:

@@ -58,6 +58,11 @@ class GpconnectSettings(ServiceSettings):
     delivery_cap_s: float = Field(default=30.0, gt=0)
     delivery_concurrency: int = Field(default=16, ge=1, le=256)
     delivery_poll_s: float = Field(default=0.2, gt=0, description="How often due deliveries are looked for.")
+    delivery_idle_poll_s: float = Field(
+        default=2.0,
+        gt=0,
+        description="With nothing due: the longest sleep (deliveries added in this process wake it).",
+    )
     decision_poll_s: float = Field(default=2.0, gt=0, description="How often a pending GP decision is asked.")
     breaker_threshold: int = Field(default=5, ge=1)
     breaker_open_s: float = Field(default=5.0, gt=0)

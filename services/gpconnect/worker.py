@@ -1,6 +1,12 @@
 """The delivery worker: sends what the consumers recorded, with retries, backoff and jitter, a circuit
 breaker per practice, and a dead letter after the retry budget. Runs as an asyncio task in the
-service's lifespan. Several replicas may run: each claims due deliveries with a short lease."""
+service's lifespan. Several replicas may run: each claims due deliveries with a short lease.
+
+With nothing due the worker sleeps until the earliest delivery is (at least ``poll_s``, at most
+``idle_poll_s``), and a delivery added in this process wakes it as its transaction's connection goes
+back to the pool; the idle poll is the fallback for other processes (a replay asked from the CLI,
+another replica). Polling every ``poll_s`` with a write transaction was most of an idle
+``pain-review up``'s CPU."""
 
 from __future__ import annotations
 
@@ -12,7 +18,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import anyio
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection, Engine, event
 
 from services.gpconnect import repository
 from services.gpconnect.adapters import NotReady, PermanentDeliveryError, TransientDeliveryError
@@ -40,6 +46,7 @@ class DeliveryWorker:
         breaker: Callable[[], CircuitBreaker] = CircuitBreaker,
         concurrency: int = 16,
         poll_s: float = 0.2,
+        idle_poll_s: float = 2.0,
         decision_poll_s: float = 2.0,
         lease_s: float = 60.0,
         rng: random.Random | None = None,
@@ -53,7 +60,11 @@ class DeliveryWorker:
             decision_poll_s,
             lease_s,
         )
+        self.idle_poll_s = max(poll_s, idle_poll_s)
         self.rng, self.now = rng or random.Random(), now  # noqa: S311 (jitter, not secrets)
+        self._next_due: datetime | None = None
+        self._wake = asyncio.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
@@ -66,40 +77,68 @@ class DeliveryWorker:
     async def start(self) -> None:
         if self._task is None:
             self._stopping.clear()
+            self._loop = asyncio.get_running_loop()
+            event.listen(self.engine, "checkin", self._on_checkin)
             self._task = asyncio.create_task(self._run(), name="gpconnect-delivery")
 
     async def close(self) -> None:
         self._stopping.set()
+        self._wake.set()
         if self._task is not None:
             await asyncio.gather(self._task, return_exceptions=True)
             self._task = None
+            event.remove(self.engine, "checkin", self._on_checkin)
+
+    def notify(self) -> None:
+        """Look for due deliveries now (thread-safe)."""
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            with contextlib.suppress(RuntimeError):  # the loop is closing
+                loop.call_soon_threadsafe(self._wake.set)
+
+    def _on_checkin(self, _dbapi_connection: object, record: object) -> None:
+        info = getattr(record, "info", None)
+        if info is not None and info.pop(repository.DELIVERY_ADDED, False):
+            self.notify()
+
+    def idle_wait(self) -> float:
+        """How long to sleep after a pass that found nothing due: until the earliest delivery is due."""
+        if self._next_due is None:
+            return self.idle_poll_s
+        until = (self._next_due - self.now()).total_seconds()
+        return min(self.idle_poll_s, max(self.poll_s, until))
 
     def healthy(self) -> bool:
         return self._task is not None and not self._task.done()
 
     async def _run(self) -> None:
         while not self._stopping.is_set():
+            self._wake.clear()  # a delivery added during the pass wakes the sleep below at once
             try:
                 busy = await self.run_once()
             except Exception as exc:  # a database hiccup must not end the worker
                 log.warning("delivery pass failed: %s", type(exc).__name__)
-                busy = 0
+                busy, self._next_due = 0, None
+                wait = self.poll_s
+            else:
+                wait = self.idle_wait()
             if not busy:
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._stopping.wait(), self.poll_s)
+                    await asyncio.wait_for(self._wake.wait(), wait)
 
     # ---- one pass -------------------------------------------------------------------------------
     async def run_once(self) -> int:
         """Claim what is due and work on it concurrently; returns how many deliveries were worked on."""
 
-        def claim() -> list[repository.Delivery]:
+        def claim() -> tuple[list[repository.Delivery], datetime | None]:
             with self.engine.begin() as conn:
                 repository.replays_requested(conn)
-                return repository.claim_due(
+                items = repository.claim_due(
                     conn, self.now(), limit=self.concurrency * 4, lease_seconds=self.lease_s
                 )
+                return items, None if items else repository.next_due(conn)
 
-        items = await anyio.to_thread.run_sync(claim)
+        items, self._next_due = await anyio.to_thread.run_sync(claim)
         if not items:
             return 0
         limit = anyio.Semaphore(self.concurrency)

@@ -90,17 +90,34 @@ def patient_records(conn: Connection, patient: str, tenants: Tenancy) -> list[di
 
 
 def patient_with_nhs_number(conn: Connection, nhs_number: str, tenants: Tenancy) -> str | None:
-    """The id of the patient held here with this NHS number, if any."""
+    """The id of the patient held here with this NHS number, if any.
+
+    Two lookups, each with one right index whatever the planner knows: the search index by (type,
+    param, value), then those few resources by primary key. As one join, PostgreSQL without fresh
+    statistics (a young database, before autovacuum has analysed it) walked every patient of the
+    practice and probed the index for each: linear in the practice's patients, on every intake.
+    """
+    candidates = (
+        conn.execute(
+            select(X.c.resource_id).where(
+                X.c.resource_type == "Patient",
+                X.c.param == "identifier",
+                X.c.value == nhs_number,
+                X.c.system == NHS_NUMBER_SYSTEM,
+            )
+        )
+        .scalars()
+        .all()
+    )
+    if not candidates:
+        return None
     row = conn.execute(
         select(R.c.id)
-        .join(X, (X.c.resource_type == R.c.resource_type) & (X.c.resource_id == R.c.id))
         .where(
             R.c.resource_type == "Patient",
+            R.c.id.in_(sorted(set(candidates))),
             visible_rows(tenants),
             R.c.deleted.is_(False),
-            X.c.param == "identifier",
-            X.c.system == NHS_NUMBER_SYSTEM,
-            X.c.value == nhs_number,
         )
         .order_by(R.c.last_updated)
         .limit(1)

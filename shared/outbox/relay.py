@@ -7,7 +7,10 @@ exponential backoff. After a crash the unpublished rows are simply published aga
 repeats by ``Nats-Msg-Id`` and consumers' inboxes drop the rest.
 
 Woken by :meth:`OutboxRelay.notify` (also called automatically when a connection that recorded events
-returns to the pool), with a short poll as a fallback for writers in other processes.
+returns to the pool). While rows are unpublished (in flight, or waiting out a retry's backoff) it also
+polls every ``poll_interval``; with the outbox empty only every ``idle_poll_interval``, a fallback for
+writers in other processes (a CLI beside ``pain-review up``, another replica's leftovers): an idle
+relay costs a read every few seconds, not four a second.
 """
 
 from __future__ import annotations
@@ -63,12 +66,14 @@ class OutboxRelay:
         max_in_flight: int = 512,
         window: int = 2000,
         poll_interval: float = 0.25,
+        idle_poll_interval: float = 5.0,
         backoff: Backoff | None = None,
         lag_interval: float = 5.0,
     ) -> None:
         self.engine, self.transport, self.name = engine, transport, name
         self._max_in_flight, self._window = max_in_flight, window
         self._poll, self._lag_interval = poll_interval, lag_interval
+        self._idle_poll = max(poll_interval, idle_poll_interval)
         self._backoff = backoff or Backoff(initial=0.2, maximum=30.0)
         self._wake = asyncio.Event()
         self._settled_event = asyncio.Event()
@@ -99,6 +104,12 @@ class OutboxRelay:
     def _on_checkin(self, _dbapi_connection: Any, record: Any) -> None:
         if record is not None and record.info.pop(OUTBOX_DIRTY, False):
             self.notify()
+
+    def poll_wait(self) -> float:
+        """How long the claimer sleeps unless woken: the short poll while any row is unpublished (a
+        failed one waits out its backoff unannounced), the idle poll when the outbox is empty."""
+        quiet = not self._busy() and not self._reader.pending
+        return self._idle_poll if quiet else self._poll
 
     def _busy(self) -> bool:
         return bool(self._in_flight or self._settled)
@@ -145,9 +156,10 @@ class OutboxRelay:
                     OUTBOX_LAG.labels(self.name).set(count)
                     OUTBOX_OLDEST_AGE.labels(self.name).set(age)
             except Exception as exc:  # database unavailable: try again shortly
+                self._reader.pending = True
                 log.warning("outbox relay %s: %s", self.name, type(exc).__name__)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self._poll)
+                await asyncio.wait_for(self._wake.wait(), self.poll_wait())
 
     async def _publish(self, rows: list[OutboxRow]) -> None:
         """Publish one claimed batch at once; each row settles with its own outcome."""

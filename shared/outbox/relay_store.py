@@ -47,6 +47,7 @@ class OutboxReader:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._raw: Any = None
+        self.pending = True  # the last claim saw unpublished rows (due or not): the relay keeps polling
         # An in-memory SQLite database lives in its one shared connection: never hold or discard it.
         self._dedicated = engine.dialect.name in ("postgresql", "sqlite") and not isinstance(
             engine.pool, StaticPool
@@ -104,6 +105,7 @@ def claim(
         with_payload = size <= _WITH_PAYLOAD  # small windows: one query brings everything
         heads = reader.read(f"{_HEADS_FULL if with_payload else _HEADS} LIMIT {int(size)}")
         chosen = _choose(heads, now, limit, in_flight, confirmed)
+        reader.pending = bool(heads)
         if len(chosen) >= limit or len(heads) < size or size >= window:
             break
         size = window

@@ -325,3 +325,21 @@ def test_every_intake_is_audited_with_the_referral_and_the_patient(referral: Ref
     audit = events["entry"][0]["resource"]
     assert audit["entity"][0]["description"] == "$process-message"
     assert audit["entity"][1]["what"]["reference"].startswith("Patient/")
+
+
+def test_a_second_referral_of_a_patient_held_here_names_the_same_patient_and_no_other_practice_s(
+    referral: Referral,
+) -> None:
+    """The patient is found by NHS number (search index, then the resource by id) within the practice."""
+
+    def subject(r: Referral) -> str:
+        response = r.post("$process-message", message_for(r))
+        assert response.status_code == 201, response.text
+        location = response.headers["location"].removeprefix("http://testserver")
+        reference: str = r.client.get(location, headers=r.headers()).json()["subject"]["reference"]
+        return reference
+
+    first, second = subject(referral), subject(referral)  # two referrals, one NHS number
+    assert first == second
+    other = Referral(referral.system, referral.client, referral.practice[:-1] + "X")
+    assert subject(other) != first  # another practice's referral of that NHS number: its own patient

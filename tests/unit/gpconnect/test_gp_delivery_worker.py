@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 from datetime import UTC, datetime, timedelta
 
+import anyio
 import pytest
 
 from services.gpconnect.adapters import PermanentDeliveryError, TaskDecision, TransientDeliveryError
@@ -302,3 +304,41 @@ async def test_a_dated_change_is_written_on_its_date_and_a_task_reaches_the_gp_o
     deliveries.clock.advance(7 * 86400)
     await deliveries.worker.run_once()
     assert len(deliveries.gp.prescriptions) == 1
+
+
+# ---- sleeping when idle -------------------------------------------------------------------------------
+async def test_with_nothing_to_deliver_the_worker_sleeps_its_idle_poll(deliveries):
+    worker = deliveries.worker
+    assert await worker.run_once() == 0
+    assert worker.idle_wait() == worker.idle_poll_s
+
+
+async def test_the_worker_sleeps_until_the_earliest_delivery_is_due(deliveries):
+    await enrol(deliveries)
+    deliveries.deliver_event(prescription_changed())
+    deliveries.gp.failures.append(TIMEOUT)
+    await deliveries.worker.run_once()  # failed once: rescheduled after its backoff
+    [row] = [r for r in deliveries.rows() if r.kind == "prescription"]
+    worker = deliveries.worker
+    assert await worker.run_once() == 0  # not due yet
+    due_in = (row.next_attempt_at.replace(tzinfo=UTC) - deliveries.clock()).total_seconds()
+    assert worker.poll_s <= worker.idle_wait() <= max(worker.poll_s, min(worker.idle_poll_s, due_in))
+    deliveries.clock.advance(3600)  # an hour on: overdue
+    assert worker.idle_wait() == worker.poll_s
+
+
+async def test_a_delivery_added_in_this_process_wakes_the_sleeping_worker(deliveries):
+    """Asleep for a minute (poll 60 s), the worker still delivers at once: the enqueueing transaction's
+    connection, returned to the pool, wakes it."""
+    worker = deliveries.worker
+    worker.poll_s = worker.idle_poll_s = 60.0
+    deliveries.gp.records["9990000018"] = load_fixture("gpc-structured-opioid-record.json")
+    await worker.start()
+    try:
+        await asyncio.sleep(0.05)  # the first pass found nothing: asleep for 60 s
+        deliveries.deliver_event(enrolled())
+        with anyio.fail_after(10):
+            while list(deliveries.states().values()) != ["done"]:
+                await asyncio.sleep(0.01)
+    finally:
+        await worker.close()

@@ -1,0 +1,45 @@
+"""An idle relay (its outbox empty) reads the outbox every ``idle_poll_interval``, not every
+``poll_interval``: ``pain-review up`` runs four relays, and at 4 reads a second each they were most of
+its idle CPU. Rows waiting out a backoff keep the short poll, and a commit still wakes the relay at once."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from bus_support import accepted, applied, emit, running, wait_for
+
+from shared.outbox import relay_store
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_an_idle_relay_does_not_read_the_outbox_at_its_short_poll(make_db, monkeypatch) -> None:
+    producer, consumer = make_db("referral"), make_db("careplan")
+    claims = {"n": 0}
+    claim = relay_store.claim
+
+    def counted(*args, **kwargs):
+        claims["n"] += 1
+        return claim(*args, **kwargs)
+
+    monkeypatch.setattr(relay_store, "claim", counted)
+    async with running(producer, consumer, poll_interval=0.01, idle_poll_interval=60.0) as run:
+        emit(producer, [accepted()])  # woken by the commit, not by a poll
+        await wait_for(lambda: len(applied(consumer)) == 1)
+        assert await run.relay.wait_idle(10)
+        await wait_for(lambda: run.relay.poll_wait() == 60.0)
+        before = claims["n"]
+        await asyncio.sleep(0.3)  # thirty short polls' worth
+        assert claims["n"] - before <= 1
+        emit(producer, [accepted("ServiceRequest/2")])  # a commit still wakes it at once
+        await wait_for(lambda: len(applied(consumer)) == 2)
+
+
+@pytest.mark.parametrize(("pending", "expected"), [(True, 0.01), (False, 60.0)])
+async def test_unpublished_rows_keep_the_short_poll(make_db, pending: bool, expected: float) -> None:
+    producer, consumer = make_db("referral"), make_db("careplan")
+    async with running(producer, consumer, poll_interval=0.01, idle_poll_interval=60.0) as run:
+        assert await run.relay.wait_idle(10)
+        run.relay._reader.pending = pending  # what the last claim saw: unpublished rows, due or not
+        assert run.relay.poll_wait() == expected
