@@ -10,7 +10,7 @@ from sqlalchemy import Connection
 
 from services.gpconnect import repository
 from shared.contracts import CloudEvent, to_json
-from shared.fhir.tenancy import record_enrolment_event
+from shared.fhir import record_enrolment_event
 
 __all__ = [
     "TASK_TYPES",

@@ -17,9 +17,7 @@ from services.referral.repository import RECORD_TYPES
 from services.referral.triage import WITHDRAWN, cancel, receive, records_held, triage
 from services.referral.unit_of_work import UnitOfWork
 from services.referral.workflow import State
-from shared.fhir import Conflict, Duplicate, Unprocessable, new_id
-from shared.fhir.idempotency import DUPLICATE_TEXT
-from shared.fhir.searchparams import patient_of
+from shared.fhir import DUPLICATE_TEXT, Conflict, Duplicate, Unprocessable, new_id, patient_of
 
 __all__ = ["Intake", "process_message", "start_workflow"]
 
