@@ -38,7 +38,7 @@ from shared.contracts import (
     from_json,
     new_event,
 )
-from shared.fhir import FhirError, validate_resource
+from shared.fhir import FhirError, nhs_number_identifier, validate_resource
 
 __all__ = ["Awaiting", "Dispatcher", "Done", "Outcome", "StillPending", "task_completed"]
 
@@ -246,7 +246,7 @@ class Dispatcher:
         patient = {
             "resourceType": "Patient",
             "id": patient_id,
-            "identifier": [{"system": "https://fhir.nhs.uk/Id/nhs-number", "value": number}],
+            "identifier": [nhs_number_identifier(number)],
         }
         record = await adapter.read_record(number, trace_id=item.idempotency_key[:36])
         return Done(remotes[0][1], (self._synced(item, event, record, patient),))

@@ -10,7 +10,7 @@ from sqlalchemy import Connection
 
 from services.gpconnect import repository
 from shared.contracts import CloudEvent, to_json
-from shared.fhir import record_enrolment_event
+from shared.fhir import nhs_number_of, record_enrolment_event
 
 __all__ = [
     "TASK_TYPES",
@@ -22,7 +22,6 @@ __all__ = [
     "request_record_read",
 ]
 
-NHS_NUMBER_SYSTEM = "https://fhir.nhs.uk/Id/nhs-number"
 TASK_TYPES = "https://pain-review.example.org/fhir/CodeSystem/gp-task-type"
 DECISION_TASKS = frozenset({"approve-taper-step", "review"})
 """Task types the GP decides on: gpconnect asks the GP system for the decision until there is one."""
@@ -39,10 +38,9 @@ def _patient(data: dict[str, Any]) -> dict[str, Any] | None:
 
 
 def nhs_number(patient: dict[str, Any]) -> str | None:
-    for identifier in patient.get("identifier", ()):
-        if identifier.get("system") == NHS_NUMBER_SYSTEM and identifier.get("value"):
-            return str(identifier["value"]).replace(" ", "")
-    return None
+    """The patient's NHS number as GP systems are asked for it: ten digits, spaces removed."""
+    number = nhs_number_of(patient)
+    return number.replace(" ", "") if number else None
 
 
 def _remember(conn: Connection, event: CloudEvent) -> dict[str, Any] | None:
