@@ -167,3 +167,38 @@ def test_an_unknown_word_never_yields_an_ome(product: str, text: str, word: str,
     assert result.incomplete
     # the unread word is named, unless the dose was refused before its words were read ("20mg" of co-codamol)
     assert word in med.unread or med.reason_code == "dosage:dose-mass-in-compound", med.reason
+
+
+def _non_opioid_codes() -> list[str]:
+    catalogue = load_product_catalogue()
+    return sorted(c for c, p in catalogue.by_code.items() if p.drug_class is not DrugClass.OPIOID)
+
+
+@given(
+    st.sampled_from(_non_opioid_codes()),
+    st.sampled_from(OPIOID_WORDS),
+    st.sampled_from(STRENGTHS),
+    st.sampled_from(FORMS),
+    st.booleans(),
+)
+def test_an_opioid_named_beside_the_code_of_another_medicine_is_never_zero(
+    code: str, word: str, strength: str, form: str, as_display: bool
+) -> None:
+    """The code says a benzodiazepine or gabapentinoid, a text or display an opioid: never zero, complete."""
+    name = " ".join(part for part in (word, strength, form) if part)
+    coding: dict[str, str] = {"system": "http://snomed.info/sct", "code": code}
+    concept: dict[str, object] = {"coding": [coding]}
+    if as_display:
+        coding["display"] = name
+    else:
+        concept["text"] = name
+    resource = {
+        "resourceType": "MedicationRequest",
+        "status": "active",
+        "medicationCodeableConcept": concept,
+        "dosageInstruction": [{"text": "one twice a day"}],
+    }
+    result = oral_morphine_equivalent([resource])
+    [med] = result.medications
+    assert med.identified is not None and med.identified.drug_class is DrugClass.OPIOID
+    assert not med.computable and result.incomplete
