@@ -41,6 +41,13 @@ class DoseForm:
     per_unit: str
     strength_per_unit: Decimal | None
     is_patch: bool
+    strengths: frozenset[Decimal] = frozenset()
+    """The numbers the product's strengths are written with (in its name, its partners' too, and the
+    strengths its family is made in): a bare number equal to one ("10 twice a day" of oxycodone 10 mg,
+    "50 every 72 hours" of a fentanyl patch) may be a mass or a rate, not a count of units."""
+    unit_strengths: frozenset[Decimal] = frozenset()
+    """The product's own strengths per unit as written (30 and 500 for co-codamol 30mg/500mg, 400 for a
+    400 microgram tablet, 25 for a 25 microgram/hour patch)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +111,23 @@ def dose_kind(unit: str, form: DoseForm) -> tuple[str, Decimal] | None:
     if form.per_unit == "dose" and word in ("lozenge", "film", "dose", "spray"):
         return UNIT, Decimal(1)
     return None
+
+
+def bare_count_ambiguous(value: Decimal, unit: str, form: DoseForm) -> bool:
+    """Whether a dose written as a bare number may be a mass or a rate rather than a count of units.
+
+    It may when, read as the drug, it would be a whole number of the product's units (or half a tablet):
+    "10 twice a day" of a 10 mg tablet (ten tablets or one?), "100 four times a day" of a 50 mg capsule,
+    "200 twice a day" of a 400 microgram tablet; for a patch also when it is a strength the patch is made in
+    ("12 every 72 hours" of a 25 microgram/hour patch). "2 at night" of a 4 mg capsule is two capsules (2 mg
+    would be half a capsule), and one unit is one unit either way.
+    """
+    if unit.strip() or value == 1:
+        return False
+    if form.is_patch and value in form.strengths:
+        return True
+    step = Decimal("0.5") if form.per_unit == "tablet" else Decimal(1)
+    return any(value / s >= step and (value / s / step) % 1 == 0 for s in form.unit_strengths if s >= 1)
 
 
 def in_ingredient(quantity: Decimal, kind: str, form: DoseForm) -> tuple[Decimal, str] | None:

@@ -202,3 +202,42 @@ def test_an_opioid_named_beside_the_code_of_another_medicine_is_never_zero(
     [med] = result.medications
     assert med.identified is not None and med.identified.drug_class is DrugClass.OPIOID
     assert not med.computable and result.incomplete
+
+
+def _dosed_products() -> list[str]:
+    """Names of catalogue products with a factor and no special handling (tablets, capsules, patches)."""
+    catalogue = load_product_catalogue()
+    return sorted(
+        p.name
+        for p in catalogue.products
+        if p.drug_class is DrugClass.OPIOID and p.per_unit in ("tablet", "capsule", "patch")
+        and p.ingredient in ("codeine", "dihydrocodeine", "tramadol", "tapentadol", "morphine", "oxycodone",
+                             "hydromorphone", "fentanyl", "buprenorphine")
+    )  # fmt: skip
+
+
+@given(
+    st.sampled_from(_dosed_products()), st.integers(min_value=1, max_value=4), st.sampled_from(("bd", "qds"))
+)
+def test_a_bare_number_that_is_also_the_strength_is_never_a_count(
+    name: str, units: int, frequency: str
+) -> None:
+    """'10 twice a day' of a 10 mg tablet is ten tablets or one: never read as a count (issue 14)."""
+    catalogue = load_product_catalogue()
+    product = next(p for p in catalogue.products if p.name == name)
+    strength = product.strength_per_unit * (
+        1000 if not product.is_patch and product.strength_per_unit < 1 else 1
+    )
+    bare = strength * units
+    if bare == 1:
+        return
+    text = f"{bare.normalize():f} {'every 72 hours' if product.is_patch else frequency}"
+    resource = {
+        "resourceType": "MedicationRequest",
+        "status": "active",
+        "medicationCodeableConcept": {"text": name},
+        "dosageInstruction": [{"text": text}],
+    }
+    result = oral_morphine_equivalent([resource])
+    [med] = result.medications
+    assert not med.computable and result.incomplete, (text, med.daily_dose)
