@@ -170,7 +170,7 @@ def _structured(dosage: Mapping[str, Any], form: DoseForm) -> DailyAmount | Dosa
     if kind is None:
         return DosageProblem("dose-unit-unknown", f"Dose unit '{unit_text}' does not fit a {form.per_unit}")
     if bare_count_ambiguous(value, unit_text, form):
-        sentence = f"A structured dose of {n(value)} without a unit is also a strength of this product"
+        sentence = f"A structured dose of {n(value)} without a unit may be the drug's strength, not a count"
         return DosageProblem("dose-ambiguous", sentence, (n(value),))
     value = value * kind[1]
     words = (f"{n(value)} {label(kind[0], form)}",)

@@ -191,8 +191,8 @@ def _phase(
         if any(bare_count_ambiguous(v, unit, form) for v in bare):
             return _problem(
                 "dose-ambiguous",
-                f"'{group.quantity.text}' has no unit and is also a strength this product is made in: "
-                f"a count of {form.per_unit} units or the strength? not read",
+                f"'{group.quantity.text}' has no unit and may be the drug's strength, not a count of "
+                f"{form.per_unit} units: not read",
                 (group.quantity.text,),
             )
         dose = (group.quantity.high or Decimal(0)) * kind[1]

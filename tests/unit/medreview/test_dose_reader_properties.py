@@ -241,3 +241,23 @@ def test_a_bare_number_that_is_also_the_strength_is_never_a_count(
     result = oral_morphine_equivalent([resource])
     [med] = result.medications
     assert not med.computable and result.incomplete, (text, med.daily_dose)
+
+
+@given(
+    st.sampled_from(_dosed_products()),
+    st.integers(min_value=10, max_value=500),
+    st.sampled_from(("bd", "qds", "every 4 hours", "every 72 hours")),
+)
+def test_a_bare_number_that_is_no_plausible_count_is_never_a_count(
+    name: str, bare: int, frequency: str
+) -> None:
+    """Ten or more tablets or capsules a dose, or more than four patches, written without a unit: refused."""
+    resource = {
+        "resourceType": "MedicationRequest",
+        "status": "active",
+        "medicationCodeableConcept": {"text": name},
+        "dosageInstruction": [{"text": f"{bare} {frequency}"}],
+    }
+    result = oral_morphine_equivalent([resource])
+    [med] = result.medications
+    assert not med.computable and result.incomplete, (name, bare, med.daily_dose)
