@@ -11,6 +11,7 @@ from services.careplan.hooks import WriteRules
 from services.careplan.operations_plan import PlanOperations
 from services.careplan.operations_reads import ReadOperations
 from services.careplan.operations_review import ReviewOperations
+from services.careplan.operations_sessions import SessionOperations
 from services.careplan.settings import CareplanSettings
 from shared.bus import Transport
 from shared.fhir import Authenticator, FhirKernel, RateLimiter
@@ -30,6 +31,10 @@ RESOURCES: tuple[str, ...] = (
     "Encounter",
     "ServiceRequest",
     "Appointment",
+    "Schedule",
+    "Slot",
+    "RelatedPerson",
+    "List",
     "QuestionnaireResponse",
     "Questionnaire",
     "PlanDefinition",
@@ -69,6 +74,7 @@ def create_service(
         ReviewOperations(
             kernel, weekday=settings.mdt_weekday, at=settings.mdt_time, minutes=settings.mdt_minutes
         ).register()
+        SessionOperations(kernel).register()
 
     return build_service(
         settings,
