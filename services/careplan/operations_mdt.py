@@ -194,9 +194,10 @@ class MdtOperations:
             "title": f"MDT agenda {label}",
             "code": AGENDA_CODE,
             "date": stamp,
-            "entry": entries,
         }
-        if not entries:
+        if entries:
+            agenda_list["entry"] = entries
+        else:  # R4: an empty List says why, and JSON carries no empty arrays
             agenda_list["emptyReason"] = {"text": "No patient needs the MDT this month"}
         self.kernel.validate(agenda_list, "List")
         if existing is None:
@@ -204,7 +205,7 @@ class MdtOperations:
             self.kernel.write_provenance(conn, ctx, stored, "CREATE")
             return stored
         if existing.get("entry") == agenda_list.get("entry"):
-            return existing
+            return existing  # nothing new: the same version
         stored, _ = store.update(
             conn,
             agenda_list,

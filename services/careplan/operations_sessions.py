@@ -18,6 +18,7 @@ from __future__ import annotations
 from typing import Any
 
 import anyio
+from sqlalchemy import Connection
 
 from services.careplan.fhir_mapping import stable_id
 from services.careplan.repository import CLOSED_PLAN, lock, pain_plan_for, pain_plans, patient_resources
@@ -46,6 +47,7 @@ from shared.fhir import (
     Forbidden,
     NotFound,
     OperationCall,
+    RequestContext,
     Unprocessable,
     new_id,
     now_instant,
@@ -85,6 +87,7 @@ class SessionOperations:
 
     def register(self) -> None:
         k = self.kernel
+        k.resource("Slot", on_write=_slot_written)
         k.operation(
             "book",
             self.book,
@@ -368,6 +371,19 @@ class SessionOperations:
                 }
             )
         return {"resourceType": "Parameters", "parameter": parts}
+
+
+def _slot_written(conn: Connection, ctx: RequestContext, slot: dict[str, Any], interaction: str) -> None:
+    """A Slot's capacity is a positive integer (refused on write, not only when someone books)."""
+    if interaction == "delete":
+        return
+    try:
+        capacity_of(slot)
+    except BookingRefused as exc:
+        raise Unprocessable(str(exc)) from None
+    setting = setting_of(slot)
+    if setting is not None and setting not in SETTINGS:
+        raise Unprocessable(f"session-setting must be one of {', '.join(SETTINGS)}")
 
 
 def _patient_of(appointment: dict[str, Any]) -> str | None:

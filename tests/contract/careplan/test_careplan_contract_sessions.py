@@ -251,3 +251,19 @@ def test_only_project_workers_and_the_practice_book_and_never_another_practices_
     first = careplan.post(f"/Slot/{slot['id']}/$book", body, **repeat_id)
     assert first.status_code == 200
     assert careplan.post(f"/Slot/{slot['id']}/$book", body, **repeat_id).status_code == 409
+
+
+def test_a_slot_with_a_capacity_that_is_not_a_positive_integer_is_refused_when_written(
+    careplan: Careplan,
+) -> None:
+    schedule = _schedule(careplan, "Relaxation group")
+    slot = {
+        "resourceType": "Slot",
+        "schedule": {"reference": f"Schedule/{schedule}"},
+        "status": "free",
+        "start": "2024-03-05T18:30:00Z",
+        "end": "2024-03-05T20:00:00Z",
+        "extension": [{"url": CAPACITY_EXTENSION, "valueInteger": 0}],
+    }
+    refused = careplan.post("/Slot", slot)
+    assert refused.status_code == 422 and "positive integer" in refused.text
