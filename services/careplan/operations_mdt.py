@@ -35,7 +35,7 @@ from services.careplan.mdt import (
 from services.careplan.operations_review import first_weekday
 from services.careplan.repository import CLOSED_PLAN, pain_plans
 from services.careplan.repository_sessions import medication_reviews
-from shared.fhir import BadRequest, FhirKernel, NotFound, OperationCall, Unprocessable, now_instant
+from shared.fhir import BadRequest, FhirKernel, Forbidden, NotFound, OperationCall, Unprocessable, now_instant
 from shared.fhir.http import etag_version
 from shared.fhir.values import Parameters, format_instant, reference_id
 
@@ -43,7 +43,12 @@ __all__ = ["MdtOperations"]
 
 REASON_EXTENSION = f"{FHIR_BASE}/StructureDefinition/mdt-reason"
 PLAN_EXTENSION = f"{FHIR_BASE}/StructureDefinition/mdt-plan"
-AGENDA_CODE = {"text": "Monthly multidisciplinary review agenda"}
+AGENDA_CODING = {
+    "system": f"{FHIR_BASE}/CodeSystem/careplan-list",
+    "code": "mdt-agenda",
+    "display": "Monthly multidisciplinary review agenda",
+}
+AGENDA_CODE = {"coding": [AGENDA_CODING], "text": "Monthly multidisciplinary review agenda"}
 
 
 def _entry(item: AgendaItem, added: str) -> dict[str, Any]:
@@ -288,13 +293,20 @@ class MdtOperations:
         note = params.text("note")
         call.patient = str(patient)
         ctx, store = call.ctx, self.kernel.store
+        refusal = ctx.principal.refusal("CarePlan", "u")  # the outcome is also written into the plan
+        if refusal is not None:
+            raise Forbidden(f"$record-mdt-outcome updates the patient's CarePlan: {refusal}")
         practice = ctx.principal.practice
         if_match = etag_version(call.request.headers.get("if-match"))
 
         def work() -> dict[str, Any]:
             with call.transaction() as conn:
                 agenda_list = store.read(conn, "List", str(call.resource_id), tenants=ctx.tenants)
-                if agenda_list.get("code") != AGENDA_CODE:
+                codings = (agenda_list.get("code") or {}).get("coding") or []
+                if not any(
+                    c.get("system") == AGENDA_CODING["system"] and c.get("code") == "mdt-agenda"
+                    for c in codings
+                ):
                     raise Unprocessable("only an MDT agenda (from Appointment/$mdt-agenda) records outcomes")
                 entries = [dict(e) for e in agenda_list.get("entry") or ()]
                 at = next(

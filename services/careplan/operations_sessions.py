@@ -238,6 +238,10 @@ class SessionOperations:
             raise BadRequest("$record-attendance needs outcome (attended, did-not-attend or cancelled)")
         reason = params.text("reason")
         ctx, store = call.ctx, self.kernel.store
+        made = {"attended": "Encounter", "did-not-attend": "Task"}.get(outcome)
+        refusal = ctx.principal.refusal(made, "c") if made else None  # what this outcome creates
+        if made and refusal is not None:
+            raise Forbidden(f"$record-attendance {outcome} creates a {made}: {refusal}")
         practice = ctx.principal.practice
         if_match = etag_version(call.request.headers.get("if-match"))
 

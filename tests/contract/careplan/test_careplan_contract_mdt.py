@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from services.careplan.mdt import MDT_OUTCOME_SYSTEM
 from services.careplan.tables import medication_review
+from shared.auth import mint_local_token
 from shared.contracts import (
     MEDREVIEW_COMPLETED_V1,
     PATIENT_ENROLLED_V1,
@@ -106,6 +107,16 @@ def _notes(careplan: Careplan, patient: str, count: int) -> bool:
 def _reviews_seen(careplan: Careplan, count: int) -> bool:
     with careplan.system.services["careplan"].engine.connect() as conn:
         return len(conn.execute(select(medication_review.c.id)).all()) == count
+
+
+def _review_kept(careplan: Careplan, review: str) -> bool:
+    with careplan.system.services["careplan"].engine.connect() as conn:
+        found = conn.execute(select(medication_review.c.id).where(medication_review.c.review == review))
+        return found.first() is not None
+
+
+def _wait_for_review(careplan: Careplan, review: str) -> None:
+    wait_for(lambda: _review_kept(careplan, review))
 
 
 def _wait_reviews(careplan: Careplan, count: int) -> None:
@@ -268,3 +279,30 @@ def test_the_monthly_agenda_lists_the_patients_who_need_the_mdt_with_their_reaso
     # The other practice's agenda has its own patient only.
     _, theirs = _agenda(other)
     assert list(_reasons(theirs)) == ["Patient/elsewhere"]
+
+
+def test_recording_an_outcome_needs_the_right_to_update_the_plan_it_is_written_into(
+    careplan: Careplan,
+) -> None:
+    _enrolled(careplan, "sc")
+    _review(careplan, "sc", 1, 90, "opioid-benzodiazepine", when="2024-04-01T10:00:00Z")
+    _wait_for_review(careplan, "Observation/ome-sc-1")
+    april = {"resourceType": "Parameters", "parameter": [{"name": "month", "valueString": "2024-05"}]}
+    _, agenda = _agenda(careplan, april)
+    assert "Patient/sc" in _reasons(agenda)
+    narrow = mint_local_token(careplan.system.auth, practice="A81001", scope="system/List.u system/List.r")
+    outcome = {
+        "resourceType": "Parameters",
+        "parameter": [
+            {"name": "patient", "valueReference": {"reference": "Patient/sc"}},
+            {"name": "outcome", "valueCode": "continue-plan"},
+        ],
+    }
+    refused = careplan.client.post(
+        f"/careplan/fhir/List/{agenda['id']}/$record-mdt-outcome",
+        json=outcome,
+        headers={"authorization": f"Bearer {narrow}", "content-type": "application/fhir+json"},
+    )
+    assert refused.status_code == 403 and "CarePlan" in refused.text
+    entries = careplan.get(f"/List/{agenda['id']}").json()["entry"]
+    assert "flag" not in next(e for e in entries if e["item"]["reference"] == "Patient/sc")

@@ -31,6 +31,14 @@ def upgrade() -> None:
         "careplan_medication_review",
         ["practice", "patient", "reviewed_at"],
     )
+    # Reviews heard of before this table: their totals from the evaluation's facts (a NULL value was a
+    # lower bound, kept as no figure); their risk flags were not kept, so they come with the next review.
+    op.execute(
+        "INSERT INTO careplan_medication_review"
+        " (practice, patient, review, reviewed_at, total_ome, lower_bound, flags)"
+        " SELECT practice, patient, subject, occurred_at, value, value IS NULL, ''"
+        " FROM careplan_evaluation_fact WHERE kind = 'ome' AND patient IS NOT NULL"
+    )
 
 
 def downgrade() -> None:
