@@ -1,7 +1,8 @@
 """Operations on sessions: booking a place, recording attendance, and each patient's sessions counted.
 
 * ``POST Slot/{id}/$book``: Parameters ``patient`` (reference), ``carer`` (0..*, RelatedPerson of that
-  patient), ``setting`` (practice, home, remote; default the Slot's), ``waitlist`` (boolean), ``comment``;
+  patient), ``setting`` (practice, home, remote; default the Slot's), ``channel`` (UK Core delivery channel:
+  In-person, Telephone, Video; default the Slot's), ``waitlist`` (boolean), ``comment``;
   answers the patient's Appointment (``booked``, or ``waitlist`` when full and asked for). A full session
   without ``waitlist=true`` is a 422 saying so. Project workers and the practice book (403 for others).
 * ``POST Appointment/{id}/$record-attendance``: Parameters ``outcome`` (attended, did-not-attend,
@@ -25,6 +26,7 @@ from services.careplan.repository import CLOSED_PLAN, lock, pain_plan_for, pain_
 from services.careplan.repository_sessions import is_session, slot_appointments
 from services.careplan.session_mapping import (
     attended_encounter,
+    channel_of,
     format_of,
     reoffer_task,
     session_appointment,
@@ -37,6 +39,7 @@ from services.careplan.sessions import (
     BookingRefused,
     attendance_status,
     capacity_of,
+    delivery_channel,
     place_for,
     session_totals,
 )
@@ -136,6 +139,7 @@ class SessionOperations:
         setting = params.text("setting")
         if setting is not None and setting not in SETTINGS:
             raise BadRequest(f"setting must be one of {', '.join(SETTINGS)}")
+        channel = params.text("channel")
         waitlist = params.boolean("waitlist") is True
         comment = params.text("comment")
         store, practice = self.kernel.store, ctx.principal.practice
@@ -183,6 +187,11 @@ class SessionOperations:
                 slot_setting = setting_of(slot)
                 if setting and slot_setting and capacity > 1 and setting != slot_setting:
                     raise Unprocessable(f"this group session is held {slot_setting}, not {setting}")
+                where = setting or slot_setting or "practice"
+                try:
+                    how = delivery_channel(where, channel or channel_of(slot))
+                except BookingRefused as exc:
+                    raise Unprocessable(str(exc)) from None
                 appointment = session_appointment(
                     appointment_id=new_id(),
                     slot=slot,
@@ -190,7 +199,8 @@ class SessionOperations:
                     patient=patient,
                     plan_id=plan["id"],
                     carers=carers,
-                    setting=setting or slot_setting or "practice",
+                    setting=where,
+                    channel=how,
                     session_format=format_of(slot) or ("group" if capacity > 1 else "one-to-one"),
                     status=status,
                     created=format_instant(now_instant()),
@@ -388,6 +398,12 @@ def _slot_written(conn: Connection, ctx: RequestContext, slot: dict[str, Any], i
     setting = setting_of(slot)
     if setting is not None and setting not in SETTINGS:
         raise Unprocessable(f"session-setting must be one of {', '.join(SETTINGS)}")
+    channel = channel_of(slot)
+    if channel is not None:
+        try:
+            delivery_channel(setting or "practice", channel)
+        except BookingRefused as exc:
+            raise Unprocessable(f"the Slot's delivery channel: {exc}") from None
 
 
 def _patient_of(appointment: dict[str, Any]) -> str | None:

@@ -8,12 +8,20 @@ from typing import Any
 
 from services.careplan.catalogue import FHIR_BASE
 from services.careplan.fhir_mapping import ODS_SYSTEM
-from services.careplan.sessions import FORMAT_EXTENSION, FORMAT_SYSTEM, SETTING_EXTENSION, SETTING_SYSTEM
+from services.careplan.sessions import (
+    DELIVERY_CHANNEL_EXTENSION,
+    DELIVERY_CHANNEL_SYSTEM,
+    FORMAT_EXTENSION,
+    FORMAT_SYSTEM,
+    SETTING_EXTENSION,
+    SETTING_SYSTEM,
+)
 
 __all__ = [
     "CARE_TASK_SYSTEM",
     "attended_encounter",
     "carer_references",
+    "channel_of",
     "format_of",
     "reoffer_task",
     "session_appointment",
@@ -45,6 +53,16 @@ def setting_of(resource: Mapping[str, Any]) -> str | None:
     return None
 
 
+def channel_of(resource: Mapping[str, Any]) -> str | None:
+    """UK Core's delivery channel code (In-person, Telephone, Video) on a Slot or Appointment."""
+    for extension in resource.get("extension") or ():
+        if isinstance(extension, Mapping) and extension.get("url") == DELIVERY_CHANNEL_EXTENSION:
+            for coding in (extension.get("valueCodeableConcept") or {}).get("coding") or ():
+                if coding.get("system") == DELIVERY_CHANNEL_SYSTEM and coding.get("code"):
+                    return str(coding["code"])
+    return None
+
+
 def format_of(resource: Mapping[str, Any]) -> str | None:
     """The ``session-format`` code (one-to-one, group) on a Slot or Appointment."""
     for extension in resource.get("extension") or ():
@@ -63,6 +81,7 @@ def session_appointment(
     plan_id: str,
     carers: Sequence[str],
     setting: str,
+    channel: str | None,
     session_format: str,
     status: str,
     created: str,
@@ -102,6 +121,15 @@ def session_appointment(
         "supportingInformation": [{"reference": f"CarePlan/{plan_id}"}],
         "participant": participants,
     }
+    if channel:
+        appointment["extension"].append(
+            {
+                "url": DELIVERY_CHANNEL_EXTENSION,
+                "valueCodeableConcept": {
+                    "coding": [{"system": DELIVERY_CHANNEL_SYSTEM, "code": channel, "display": channel}]
+                },
+            }
+        )
     if slot.get("serviceType"):
         appointment["serviceType"] = slot["serviceType"]
     if comment:

@@ -24,6 +24,9 @@ from services.careplan.catalogue import FHIR_BASE
 __all__ = [
     "ATTENDANCE",
     "CAPACITY_EXTENSION",
+    "CHANNELS",
+    "DELIVERY_CHANNEL_EXTENSION",
+    "DELIVERY_CHANNEL_SYSTEM",
     "FORMAT_EXTENSION",
     "FORMAT_SYSTEM",
     "HOLDS_PLACE",
@@ -35,6 +38,7 @@ __all__ = [
     "SessionTotals",
     "attendance_status",
     "capacity_of",
+    "delivery_channel",
     "place_for",
     "session_minutes",
     "session_totals",
@@ -46,6 +50,14 @@ FORMAT_EXTENSION = f"{FHIR_BASE}/StructureDefinition/session-format"
 SETTING_SYSTEM = f"{FHIR_BASE}/CodeSystem/session-setting"
 FORMAT_SYSTEM = f"{FHIR_BASE}/CodeSystem/session-format"
 SETTINGS = ("practice", "home", "remote")
+
+# UK Core's delivery channel (HL7 UK, Extension-UKCore-DeliveryChannel 2.1.0: context Appointment and Slot,
+# valueCodeableConcept, extensible binding to ValueSet UKCore-DeliveryChannel: In-person, Telephone, Video).
+# It says how, not where: a home visit and a practice session are both In-person, so ``session-setting``
+# stays beside it; a remote session is Telephone or Video, and neither is assumed when not said.
+DELIVERY_CHANNEL_EXTENSION = "https://fhir.hl7.org.uk/StructureDefinition/Extension-UKCore-DeliveryChannel"
+DELIVERY_CHANNEL_SYSTEM = "https://fhir.hl7.org.uk/CodeSystem/UKCore-DeliveryChannel"
+CHANNELS = ("In-person", "Telephone", "Video")
 
 HOLDS_PLACE = frozenset({"booked", "arrived", "checked-in", "fulfilled", "noshow"})
 """Appointment statuses that take a place in the session (a no-show's place was kept for them)."""
@@ -80,6 +92,24 @@ def capacity_of(slot: Mapping[str, Any]) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise BookingRefused("the Slot's session-capacity must be a positive integer")
     return value
+
+
+def delivery_channel(setting: str, channel: str | None) -> str | None:
+    """UK Core's delivery channel for a session ``setting``: In-person at the practice or at home; for a
+    remote session the ``channel`` given (Telephone or Video), else ``None`` (unknown, never assumed).
+    ``BookingRefused`` when the two disagree (a telephone call at the practice)."""
+    if channel is not None and channel not in CHANNELS:
+        raise BookingRefused(f"channel must be one of {', '.join(CHANNELS)}")
+    if setting in ("practice", "home"):
+        if channel not in (None, "In-person"):
+            raise BookingRefused(f"a session {_WHERE[setting]} is In-person, not {channel}")
+        return "In-person"
+    if channel == "In-person":
+        raise BookingRefused("a remote session is by Telephone or Video, not In-person")
+    return channel
+
+
+_WHERE = {"practice": "at the practice", "home": "at home"}
 
 
 def place_for(*, capacity: int, holding: int, waitlist: bool) -> str:

@@ -8,6 +8,7 @@ from typing import Any
 
 from services.careplan.sessions import (
     CAPACITY_EXTENSION,
+    DELIVERY_CHANNEL_EXTENSION,
     FORMAT_EXTENSION,
     FORMAT_SYSTEM,
     SETTING_EXTENSION,
@@ -74,6 +75,8 @@ def _book(careplan: Careplan, slot: str, patient: str, **more: Any) -> Any:
         parameters.append({"name": "carer", "valueReference": {"reference": carer}})
     if more.get("waitlist"):
         parameters.append({"name": "waitlist", "valueBoolean": True})
+    if more.get("channel"):
+        parameters.append({"name": "channel", "valueCode": more["channel"]})
     if more.get("setting"):
         parameters.append({"name": "setting", "valueCode": more["setting"]})
     return careplan.post(f"/Slot/{slot}/$book", {"resourceType": "Parameters", "parameter": parameters})
@@ -157,6 +160,8 @@ def test_an_attended_home_session_with_a_carer_becomes_a_finished_encounter_and_
     appointment = booked.json()
     assert any(p["actor"].get("reference") == carer_ref for p in appointment["participant"])
     assert appointment["extension"][0]["valueCoding"]["code"] == "home"
+    channel = next(e for e in appointment["extension"] if e["url"] == DELIVERY_CHANNEL_EXTENSION)
+    assert channel["valueCodeableConcept"]["coding"][0]["code"] == "In-person"
     assert _book(careplan, slot["id"], "Patient/h1").status_code == 422  # one-to-one: one place
 
     done = _attendance(careplan, appointment["id"], "attended")
@@ -204,7 +209,9 @@ def test_a_missed_session_is_a_no_show_and_the_project_worker_is_asked_to_re_off
     slot = _slot(
         careplan, schedule, "2024-03-07T09:00:00Z", "2024-03-07T10:00:00Z", capacity=None, setting="remote"
     )
-    appointment = _book(careplan, slot["id"], "Patient/d1").json()
+    appointment = _book(careplan, slot["id"], "Patient/d1", channel="Video").json()
+    channel = next(e for e in appointment["extension"] if e["url"] == DELIVERY_CHANNEL_EXTENSION)
+    assert channel["valueCodeableConcept"]["coding"][0]["code"] == "Video"  # UK Core's delivery channel
     missed = _attendance(careplan, appointment["id"], "did-not-attend", **{"if-match": 'W/"1"'})
     assert missed.status_code == 200, missed.text
     after, task = (e["resource"] for e in missed.json()["entry"])
@@ -247,6 +254,8 @@ def test_only_project_workers_and_the_practice_book_and_never_another_practices_
     assert elsewhere.status_code == 404  # another practice's session is not known there
     unknown = _book(careplan, slot["id"], "Patient/nobody")
     assert unknown.status_code == 422 and "no open pain management plan" in unknown.text
+    by_phone = _book(careplan, slot["id"], "Patient/t1", channel="Telephone")
+    assert by_phone.status_code == 422 and "at the practice is In-person" in by_phone.text
     repeat_id = {"x-request-id": "book-t1-once"}
     first = careplan.post(f"/Slot/{slot['id']}/$book", body, **repeat_id)
     assert first.status_code == 200

@@ -13,6 +13,7 @@ from services.careplan.sessions import (
     BookingRefused,
     attendance_status,
     capacity_of,
+    delivery_channel,
     place_for,
     session_minutes,
     session_totals,
@@ -139,6 +140,7 @@ def _appointment(status: str = "booked") -> dict[str, Any]:
         plan_id="plan1",
         carers=["RelatedPerson/c1"],
         setting="remote",
+        channel="Video",
         session_format="group",
         status=status,
         created="2024-03-01T09:00:00Z",
@@ -152,6 +154,10 @@ def test_a_booked_appointment_names_the_patient_first_then_the_worker_and_the_ca
     actors = [p["actor"]["reference"] for p in appointment["participant"]]
     assert actors == ["Patient/p1", "Practitioner/pw1", "RelatedPerson/c1"]
     assert appointment["slot"] == [{"reference": "Slot/s1"}]
+    uk_core = next(
+        e for e in appointment["extension"] if e["url"].endswith("Extension-UKCore-DeliveryChannel")
+    )
+    assert uk_core["valueCodeableConcept"]["coding"][0]["code"] == "Video"
 
 
 def test_an_attended_remote_session_is_a_virtual_encounter_with_the_carer() -> None:
@@ -167,3 +173,29 @@ def test_a_missed_session_asks_the_project_worker_to_re_offer_one_based_on_the_p
     assert task["owner"] == {"reference": "Practitioner/pw1"}
     assert task["basedOn"] == [{"reference": "CarePlan/plan1"}]
     assert "2024-03-05" in task["description"]
+
+
+@pytest.mark.parametrize(
+    ("setting", "channel", "expected"),
+    [
+        ("practice", None, "In-person"),
+        ("home", None, "In-person"),  # a home visit is in person
+        ("home", "In-person", "In-person"),
+        ("remote", "Video", "Video"),
+        ("remote", "Telephone", "Telephone"),
+        ("remote", None, None),  # remote, but how was not said: not assumed
+    ],
+)
+def test_uk_cores_delivery_channel_follows_the_setting_and_is_never_assumed_for_remote(
+    setting: str, channel: str | None, expected: str | None
+) -> None:
+    assert delivery_channel(setting, channel) == expected
+
+
+@pytest.mark.parametrize(
+    ("setting", "channel"),
+    [("practice", "Telephone"), ("home", "Video"), ("remote", "In-person"), ("remote", "SMS")],
+)
+def test_a_delivery_channel_that_contradicts_the_setting_is_refused(setting: str, channel: str) -> None:
+    with pytest.raises(BookingRefused):
+        delivery_channel(setting, channel)
