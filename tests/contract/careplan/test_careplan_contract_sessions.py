@@ -260,6 +260,17 @@ def test_only_project_workers_and_the_practice_book_and_never_another_practices_
     first = careplan.post(f"/Slot/{slot['id']}/$book", body, **repeat_id)
     assert first.status_code == 200
     assert careplan.post(f"/Slot/{slot['id']}/$book", body, **repeat_id).status_code == 409
+    # A project worker of the practice books too (the patient is enrolled there).
+    evening = _slot(
+        careplan, schedule, "2024-03-08T19:00:00Z", "2024-03-08T20:00:00Z", capacity=None, setting="practice"
+    )
+    worker = mint_local_token(auth, practice="A81001", scope="system/*.cruds", role="project-worker")
+    booked = careplan.client.post(
+        f"/careplan/fhir/Slot/{evening['id']}/$book",
+        json=body,
+        headers={"authorization": f"Bearer {worker}", "content-type": "application/fhir+json"},
+    )
+    assert booked.status_code == 200 and booked.json()["status"] == "booked", booked.text
 
 
 def test_a_slot_with_a_capacity_that_is_not_a_positive_integer_is_refused_when_written(
