@@ -41,8 +41,10 @@ __all__ = [
     "Reason",
     "Review",
     "agenda",
+    "carry_over",
     "descripting_of",
     "parse_month",
+    "previous_month",
     "reasons_for",
 ]
 
@@ -57,6 +59,7 @@ REASONS = {
     "taper-paused": "Taper paused",
     "taper-declined": "Taper step declined",
     "dose-rising": "Dose rising during a taper",
+    "carried-over": "Deferred at last month's MDT",
 }
 OUTCOMES = {
     "continue-plan": "Continue the plan",
@@ -213,6 +216,25 @@ def agenda(patients: Iterable[MdtPatient]) -> list[AgendaItem]:
         if reasons:
             items.append(AgendaItem(p.patient, p.plan_id, tuple(reasons)))
     return items
+
+
+def carry_over(items: Sequence[AgendaItem], deferred: Mapping[str, str], previous: str) -> list[AgendaItem]:
+    """The agenda with last month's deferred items carried over: ``deferred`` maps each patient whose
+    item was deferred at the MDT of ``previous`` (YYYY-MM), and whose plan is still open, to that plan's id.
+    A patient already on the agenda gets the reason beside their others."""
+    reason = Reason("carried-over", f"Deferred at the MDT of {previous}")
+    by_patient = {item.patient: item for item in items}
+    for patient, plan_id in deferred.items():
+        found = by_patient.get(patient)
+        if found is None:
+            by_patient[patient] = AgendaItem(patient, plan_id, (reason,))
+        elif all(r.code != "carried-over" for r in found.reasons):
+            by_patient[patient] = AgendaItem(patient, found.plan_id, (*found.reasons, reason))
+    return [by_patient[p] for p in sorted(by_patient)]
+
+
+def previous_month(year: int, month: int) -> tuple[int, int]:
+    return (year - 1, 12) if month == 1 else (year, month - 1)
 
 
 def parse_month(text: str | None, today: date) -> tuple[int, int]:

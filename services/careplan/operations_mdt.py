@@ -18,6 +18,7 @@ from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 import anyio
+from sqlalchemy import Connection
 
 from services.careplan.catalogue import FHIR_BASE
 from services.careplan.fhir_mapping import stable_id
@@ -29,13 +30,25 @@ from services.careplan.mdt import (
     AgendaItem,
     MdtPatient,
     agenda,
+    carry_over,
     descripting_of,
     parse_month,
+    previous_month,
 )
 from services.careplan.operations_review import first_weekday
 from services.careplan.repository import CLOSED_PLAN, pain_plans
 from services.careplan.repository_sessions import medication_reviews
-from shared.fhir import BadRequest, FhirKernel, Forbidden, NotFound, OperationCall, Unprocessable, now_instant
+from shared.core.principal import Tenancy
+from shared.fhir import (
+    BadRequest,
+    FhirKernel,
+    Forbidden,
+    NotFound,
+    OperationCall,
+    ResourceStore,
+    Unprocessable,
+    now_instant,
+)
 from shared.fhir.http import etag_version
 from shared.fhir.values import Parameters, format_instant, reference_id
 
@@ -94,6 +107,19 @@ def _members(teams: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return participants
 
 
+def _deferred(store: ResourceStore, conn: Connection, list_id: str, tenants: Tenancy) -> list[str]:
+    """The patients whose item on an agenda (``List/<list_id>``, if it exists) was deferred."""
+    try:
+        previous = store.read(conn, "List", list_id, tenants=tenants)
+    except NotFound:
+        return []
+    return [
+        str((e.get("item") or {}).get("reference"))
+        for e in previous.get("entry") or ()
+        if any(c.get("code") == "deferred" for c in (e.get("flag") or {}).get("coding") or ())
+    ]
+
+
 class MdtOperations:
     def __init__(
         self, kernel: FhirKernel, rules: WriteRules, *, weekday: int, at: time, minutes: int
@@ -133,6 +159,9 @@ class MdtOperations:
         ctx, store = call.ctx, self.kernel.store
         practice = ctx.principal.practice
         mine = ctx.tenants & {practice}
+        last_year, last_month = previous_month(year, month)
+        last_label = f"{last_year:04d}-{last_month:02d}"
+        last_list_id = stable_id(practice, "mdt-agenda", last_label)
         list_id = stable_id(practice, "mdt-agenda", label)
         meeting_id = stable_id(practice, "mdt-meeting", label)
 
@@ -147,7 +176,12 @@ class MdtOperations:
                     patients.append(
                         MdtPatient(patient, plan["id"], status, notes, tuple(reviews.get(patient, ())))
                     )
-                items = agenda(patients)
+                deferred = {
+                    patient: by_patient[patient]["id"]
+                    for patient in _deferred(store, conn, last_list_id, mine)
+                    if patient in by_patient
+                }
+                items = carry_over(agenda(patients), deferred, last_label)
                 stamp = format_instant(now)
                 agenda_list = self._agenda_list(conn, call, list_id, label, items, stamp)
                 teams = []

@@ -306,3 +306,25 @@ def test_recording_an_outcome_needs_the_right_to_update_the_plan_it_is_written_i
     assert refused.status_code == 403 and "CarePlan" in refused.text
     entries = careplan.get(f"/List/{agenda['id']}").json()["entry"]
     assert "flag" not in next(e for e in entries if e["item"]["reference"] == "Patient/sc")
+
+
+def test_an_item_deferred_this_month_is_carried_to_the_next_months_agenda(careplan: Careplan) -> None:
+    _enrolled(careplan, "df")
+    _review(careplan, "df", 1, 90, "opioid-benzodiazepine", when="2024-06-01T10:00:00Z")
+    _wait_for_review(careplan, "Observation/ome-df-1")
+    june = {"resourceType": "Parameters", "parameter": [{"name": "month", "valueString": "2024-06"}]}
+    _, agenda = _agenda(careplan, june)
+    deferred = {
+        "resourceType": "Parameters",
+        "parameter": [
+            {"name": "patient", "valueReference": {"reference": "Patient/df"}},
+            {"name": "outcome", "valueCode": "deferred"},
+        ],
+    }
+    assert careplan.post(f"/List/{agenda['id']}/$record-mdt-outcome", deferred).status_code == 200
+    # The benzodiazepine stopped before July's agenda: the deferred item is carried over all the same.
+    _review(careplan, "df", 2, 90, when="2024-06-20T10:00:00Z")
+    _wait_for_review(careplan, "Observation/ome-df-2")
+    july = {"resourceType": "Parameters", "parameter": [{"name": "month", "valueString": "2024-07"}]}
+    _, next_month = _agenda(careplan, july)
+    assert _reasons(next_month)["Patient/df"] == ["carried-over"]

@@ -9,7 +9,18 @@ import pytest
 
 from services.careplan.catalogue import interventions
 from services.careplan.descripting import apply_taper_progress, taper_progress
-from services.careplan.mdt import MdtPatient, Review, agenda, descripting_of, parse_month, reasons_for
+from services.careplan.mdt import (
+    AgendaItem,
+    MdtPatient,
+    Reason,
+    Review,
+    agenda,
+    carry_over,
+    descripting_of,
+    parse_month,
+    previous_month,
+    reasons_for,
+)
 
 PROPOSED_AT = "2024-01-10T09:00:00Z"
 
@@ -189,3 +200,18 @@ def test_the_month_is_the_one_asked_for_or_the_next(
 def test_a_month_that_is_not_yyyy_mm_is_refused(text: str) -> None:
     with pytest.raises(ValueError, match=r"YYYY-MM|month"):
         parse_month(text, datetime.now(UTC).date())
+
+
+def test_last_months_deferred_items_are_carried_over_beside_any_reason_of_this_month() -> None:
+    items = [AgendaItem("Patient/b", "plan-b", (Reason("benzodiazepine", "x"),))]
+    carried = carry_over(items, {"Patient/a": "plan-a", "Patient/b": "plan-b"}, "2024-02")
+    assert [(i.patient, [r.code for r in i.reasons]) for i in carried] == [
+        ("Patient/a", ["carried-over"]),
+        ("Patient/b", ["benzodiazepine", "carried-over"]),
+    ]
+    assert carried[0].reasons[0].text == "Deferred at the MDT of 2024-02"
+
+
+@pytest.mark.parametrize(("year", "month", "previous"), [(2024, 3, (2024, 2)), (2024, 1, (2023, 12))])
+def test_the_previous_month_crosses_the_year(year: int, month: int, previous: tuple[int, int]) -> None:
+    assert previous_month(year, month) == previous
