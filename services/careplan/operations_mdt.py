@@ -14,18 +14,15 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, datetime, time
 from typing import Any
 
 import anyio
 from sqlalchemy import Connection
 
-from services.careplan.catalogue import FHIR_BASE
 from services.careplan.fhir_mapping import stable_id
 from services.careplan.hooks import WriteRules
 from services.careplan.mdt import (
-    MDT_OUTCOME_SYSTEM,
-    MDT_REASON_SYSTEM,
     OUTCOMES,
     AgendaItem,
     MdtPatient,
@@ -35,17 +32,26 @@ from services.careplan.mdt import (
     parse_month,
     previous_month,
 )
+from services.careplan.mdt_mapping import (
+    agenda_list,
+    deferred_patients,
+    is_agenda,
+    meeting,
+    merge_entries,
+    merge_members,
+    outcome_flag,
+    plan_of_entry,
+    plan_with_outcome,
+)
 from services.careplan.operations_review import first_weekday
 from services.careplan.repository import CLOSED_PLAN, pain_plans
 from services.careplan.repository_sessions import medication_reviews
-from shared.core.principal import Tenancy
 from shared.fhir import (
     BadRequest,
     FhirKernel,
     Forbidden,
     NotFound,
     OperationCall,
-    ResourceStore,
     Unprocessable,
     now_instant,
 )
@@ -53,71 +59,6 @@ from shared.fhir.http import etag_version
 from shared.fhir.values import Parameters, format_instant, reference_id
 
 __all__ = ["MdtOperations"]
-
-REASON_EXTENSION = f"{FHIR_BASE}/StructureDefinition/mdt-reason"
-PLAN_EXTENSION = f"{FHIR_BASE}/StructureDefinition/mdt-plan"
-AGENDA_CODING = {
-    "system": f"{FHIR_BASE}/CodeSystem/careplan-list",
-    "code": "mdt-agenda",
-    "display": "Monthly multidisciplinary review agenda",
-}
-AGENDA_CODE = {"coding": [AGENDA_CODING], "text": "Monthly multidisciplinary review agenda"}
-
-
-def _entry(item: AgendaItem, added: str) -> dict[str, Any]:
-    return {
-        "extension": [
-            {"url": PLAN_EXTENSION, "valueReference": {"reference": f"CarePlan/{item.plan_id}"}},
-            *(
-                {
-                    "url": REASON_EXTENSION,
-                    "valueCodeableConcept": {
-                        "coding": [{"system": MDT_REASON_SYSTEM, "code": r.code}],
-                        "text": r.text,
-                    },
-                }
-                for r in item.reasons
-            ),
-        ],
-        "date": added,
-        "item": {"reference": item.patient},
-    }
-
-
-def _members(teams: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    seen: set[tuple[str, str]] = set()
-    participants = []
-    for team in teams:
-        for member in team.get("participant") or ():
-            who = member.get("member")
-            if not isinstance(who, dict) or not (who.get("reference") or who.get("display")):
-                continue
-            key = (str(who.get("reference") or ""), str(who.get("display") or ""))
-            if key in seen:
-                continue
-            seen.add(key)
-            participants.append(
-                {
-                    "type": member.get("role", [])[:1],
-                    "actor": who,
-                    "required": "required",
-                    "status": "needs-action",
-                }
-            )
-    return participants
-
-
-def _deferred(store: ResourceStore, conn: Connection, list_id: str, tenants: Tenancy) -> list[str]:
-    """The patients whose item on an agenda (``List/<list_id>``, if it exists) was deferred."""
-    try:
-        previous = store.read(conn, "List", list_id, tenants=tenants)
-    except NotFound:
-        return []
-    return [
-        str((e.get("item") or {}).get("reference"))
-        for e in previous.get("entry") or ()
-        if any(c.get("code") == "deferred" for c in (e.get("flag") or {}).get("coding") or ())
-    ]
 
 
 class MdtOperations:
@@ -146,6 +87,33 @@ class MdtOperations:
             documentation="Record the MDT's outcome for one patient on the agenda; noted in their plan",
         )
 
+    def _read(self, conn: Connection, call: OperationCall, resource_type: str, resource_id: str) -> Any:
+        tenants = call.ctx.tenants & {call.ctx.principal.practice}
+        try:
+            return self.kernel.store.read(conn, resource_type, resource_id, tenants=tenants)
+        except NotFound:
+            return None
+
+    def _save(self, conn: Connection, call: OperationCall, resource: dict[str, Any], existing: Any) -> Any:
+        """Create ``resource``, or update ``existing`` to it; an unchanged resource keeps its version."""
+        ctx, store, practice = call.ctx, self.kernel.store, call.ctx.principal.practice
+        self.kernel.validate(resource, resource["resourceType"])
+        if existing is None:
+            stored = store.create(conn, resource, practice=practice, resource_id=resource["id"])
+            self.kernel.write_provenance(conn, ctx, stored, "CREATE")
+            return stored
+        if {k: v for k, v in existing.items() if k != "meta"} == resource:
+            return existing
+        stored, _ = store.update(
+            conn,
+            resource,
+            tenants=ctx.tenants & {practice},
+            practice=practice,
+            if_match=int(existing["meta"]["versionId"]),
+        )
+        self.kernel.write_provenance(conn, ctx, stored, "UPDATE")
+        return stored
+
     # ---- $mdt-agenda ----------------------------------------------------------------------------
     async def build(self, call: OperationCall) -> dict[str, Any]:
         params = Parameters(call.body)
@@ -154,14 +122,11 @@ class MdtOperations:
             year, month = parse_month(params.text("month"), now.date())
         except ValueError as exc:
             raise BadRequest(str(exc)) from None
-        label = f"{year:04d}-{month:02d}"
+        label, last = f"{year:04d}-{month:02d}", "{:04d}-{:02d}".format(*previous_month(year, month))
         start = datetime.combine(first_weekday(year, month, self.weekday), self.at, tzinfo=UTC)
         ctx, store = call.ctx, self.kernel.store
         practice = ctx.principal.practice
         mine = ctx.tenants & {practice}
-        last_year, last_month = previous_month(year, month)
-        last_label = f"{last_year:04d}-{last_month:02d}"
-        last_list_id = stable_id(practice, "mdt-agenda", last_label)
         list_id = stable_id(practice, "mdt-agenda", label)
         meeting_id = stable_id(practice, "mdt-meeting", label)
 
@@ -176,14 +141,17 @@ class MdtOperations:
                     patients.append(
                         MdtPatient(patient, plan["id"], status, notes, tuple(reviews.get(patient, ())))
                     )
-                deferred = {
-                    patient: by_patient[patient]["id"]
-                    for patient in _deferred(store, conn, last_list_id, mine)
-                    if patient in by_patient
-                }
-                items = carry_over(agenda(patients), deferred, last_label)
+                previous = self._read(conn, call, "List", stable_id(practice, "mdt-agenda", last))
+                deferred = {p: by_patient[p]["id"] for p in deferred_patients(previous) if p in by_patient}
+                items: list[AgendaItem] = carry_over(agenda(patients), deferred, last)
                 stamp = format_instant(now)
-                agenda_list = self._agenda_list(conn, call, list_id, label, items, stamp)
+                existing_list = self._read(conn, call, "List", list_id)
+                entries = merge_entries((existing_list or {}).get("entry") or (), items, stamp)
+                if existing_list is not None and (existing_list.get("entry") or []) == entries:
+                    stored_list = existing_list  # nothing new: the same version, its date kept
+                else:
+                    made_list = agenda_list(list_id, label, entries, stamp)
+                    stored_list = self._save(conn, call, made_list, existing_list)
                 teams = []
                 for item in items:
                     for ref in by_patient[item.patient].get("careTeam") or ():
@@ -193,126 +161,24 @@ class MdtOperations:
                                 teams.append(store.read(conn, "CareTeam", team_id, tenants=mine))
                             except NotFound:
                                 continue
-                meeting = self._meeting(conn, call, meeting_id, list_id, start, teams)
+                existing_meeting = self._read(conn, call, "Appointment", meeting_id)
+                participants = merge_members((existing_meeting or {}).get("participant") or (), teams)
+                if existing_meeting is None:
+                    made = meeting(meeting_id, list_id, start, self.minutes, participants)
+                else:
+                    made = {k: v for k, v in existing_meeting.items() if k != "meta"}
+                    made["participant"] = participants
+                stored_meeting = self._save(conn, call, made, existing_meeting)
                 return {
                     "resourceType": "Bundle",
                     "type": "collection",
                     "entry": [
-                        {"fullUrl": f"Appointment/{meeting['id']}", "resource": meeting},
-                        {"fullUrl": f"List/{agenda_list['id']}", "resource": agenda_list},
+                        {"fullUrl": f"Appointment/{stored_meeting['id']}", "resource": stored_meeting},
+                        {"fullUrl": f"List/{stored_list['id']}", "resource": stored_list},
                     ],
                 }
 
         return await anyio.to_thread.run_sync(work)
-
-    def _agenda_list(
-        self, conn: Any, call: OperationCall, list_id: str, label: str, items: list[AgendaItem], stamp: str
-    ) -> dict[str, Any]:
-        ctx, store = call.ctx, self.kernel.store
-        practice = ctx.principal.practice
-        try:
-            existing: dict[str, Any] | None = store.read(
-                conn, "List", list_id, tenants=ctx.tenants & {practice}
-            )
-        except NotFound:
-            existing = None
-        entries = list((existing or {}).get("entry") or ())
-        position = {str((e.get("item") or {}).get("reference")): i for i, e in enumerate(entries)}
-        for item in items:
-            fresh = _entry(item, stamp)
-            at = position.get(item.patient)
-            if at is None:
-                entries.append(fresh)
-            elif not entries[at].get("flag"):  # undecided: today's reasons
-                entries[at] = {**fresh, "date": entries[at].get("date", stamp)}
-        agenda_list: dict[str, Any] = {
-            "resourceType": "List",
-            "id": list_id,
-            "status": "current",
-            "mode": "working",
-            "title": f"MDT agenda {label}",
-            "code": AGENDA_CODE,
-            "date": stamp,
-        }
-        if entries:
-            agenda_list["entry"] = entries
-        else:  # R4: an empty List says why, and JSON carries no empty arrays
-            agenda_list["emptyReason"] = {"text": "No patient needs the MDT this month"}
-        self.kernel.validate(agenda_list, "List")
-        if existing is None:
-            stored = store.create(conn, agenda_list, practice=practice, resource_id=list_id)
-            self.kernel.write_provenance(conn, ctx, stored, "CREATE")
-            return stored
-        if existing.get("entry") == agenda_list.get("entry"):
-            return existing  # nothing new: the same version
-        stored, _ = store.update(
-            conn,
-            agenda_list,
-            tenants=ctx.tenants & {practice},
-            practice=practice,
-            if_match=int(existing["meta"]["versionId"]),
-        )
-        self.kernel.write_provenance(conn, ctx, stored, "UPDATE")
-        return stored
-
-    def _meeting(
-        self,
-        conn: Any,
-        call: OperationCall,
-        meeting_id: str,
-        list_id: str,
-        start: datetime,
-        teams: list[dict[str, Any]],
-    ) -> dict[str, Any]:
-        ctx, store = call.ctx, self.kernel.store
-        practice = ctx.principal.practice
-        try:
-            existing: dict[str, Any] | None = store.read(
-                conn, "Appointment", meeting_id, tenants=ctx.tenants & {practice}
-            )
-        except NotFound:
-            existing = None
-        participants = list((existing or {}).get("participant") or ())
-        known = {
-            (str(p["actor"].get("reference") or ""), str(p["actor"].get("display") or ""))
-            for p in participants
-        }
-        for member in _members(teams):
-            key = (str(member["actor"].get("reference") or ""), str(member["actor"].get("display") or ""))
-            if key not in known:
-                participants.append(member)
-                known.add(key)
-        if existing is not None:
-            if existing.get("participant") == participants:
-                return existing
-            changed = {**existing, "participant": participants}
-            stored, _ = store.update(
-                conn,
-                changed,
-                tenants=ctx.tenants & {practice},
-                practice=practice,
-                if_match=int(existing["meta"]["versionId"]),
-            )
-            self.kernel.write_provenance(conn, ctx, stored, "UPDATE")
-            return stored
-        meeting: dict[str, Any] = {
-            "resourceType": "Appointment",
-            "id": meeting_id,
-            "status": "proposed",
-            "serviceCategory": [{"text": "Pain and opioid review"}],
-            "appointmentType": {"text": "Multidisciplinary review"},
-            "description": f"Monthly multidisciplinary review, {start.strftime('%B %Y')}",
-            "start": format_instant(start),
-            "end": format_instant(start + timedelta(minutes=self.minutes)),
-            "minutesDuration": self.minutes,
-            "supportingInformation": [{"reference": f"List/{list_id}"}],
-            "participant": participants
-            or [{"actor": {"display": "Care team"}, "required": "required", "status": "needs-action"}],
-        }
-        self.kernel.validate(meeting, "Appointment")
-        stored = store.create(conn, meeting, practice=practice, resource_id=meeting_id)
-        self.kernel.write_provenance(conn, ctx, stored, "CREATE")
-        return stored
 
     # ---- $record-mdt-outcome --------------------------------------------------------------------
     async def record_outcome(self, call: OperationCall) -> dict[str, Any]:
@@ -322,7 +188,7 @@ class MdtOperations:
         if reference_id(patient, "Patient") is None:
             raise BadRequest("$record-mdt-outcome needs patient (a reference to the Patient)")
         outcome = params.text("outcome")
-        if outcome not in OUTCOMES:
+        if outcome is None or outcome not in OUTCOMES:
             raise BadRequest(f"outcome must be one of {', '.join(OUTCOMES)}")
         note = params.text("note")
         call.patient = str(patient)
@@ -335,59 +201,30 @@ class MdtOperations:
 
         def work() -> dict[str, Any]:
             with call.transaction() as conn:
-                agenda_list = store.read(conn, "List", str(call.resource_id), tenants=ctx.tenants)
-                codings = (agenda_list.get("code") or {}).get("coding") or []
-                if not any(
-                    c.get("system") == AGENDA_CODING["system"] and c.get("code") == "mdt-agenda"
-                    for c in codings
-                ):
+                agenda_now = store.read(conn, "List", str(call.resource_id), tenants=ctx.tenants)
+                if not is_agenda(agenda_now):
                     raise Unprocessable("only an MDT agenda (from Appointment/$mdt-agenda) records outcomes")
-                entries = [dict(e) for e in agenda_list.get("entry") or ()]
+                entries = [dict(e) for e in agenda_now.get("entry") or ()]
                 at = next(
                     (i for i, e in enumerate(entries) if (e.get("item") or {}).get("reference") == patient),
                     None,
                 )
                 if at is None:
                     raise Unprocessable(f"{patient} is not on this agenda")
-                flag: dict[str, Any] = {
-                    "coding": [
-                        {"system": MDT_OUTCOME_SYSTEM, "code": outcome, "display": OUTCOMES[str(outcome)]}
-                    ]
-                }
-                if note:
-                    flag["text"] = note
-                entries[at]["flag"] = flag
+                entries[at]["flag"] = outcome_flag(outcome, note)
                 stored_list, _ = store.update(
                     conn,
-                    {**agenda_list, "entry": entries},
+                    {**agenda_now, "entry": entries},
                     tenants=ctx.tenants,
                     practice=practice,
-                    if_match=if_match if if_match is not None else int(agenda_list["meta"]["versionId"]),
+                    if_match=if_match if if_match is not None else int(agenda_now["meta"]["versionId"]),
                 )
                 self.kernel.write_provenance(conn, ctx, stored_list, "UPDATE")
-                plan_ref = next(
-                    (
-                        e["valueReference"]["reference"]
-                        for e in entries[at].get("extension") or ()
-                        if e.get("url") == PLAN_EXTENSION
-                    ),
-                    None,
-                )
-                plan_id = reference_id(plan_ref, "CarePlan")
+                plan_id = reference_id(plan_of_entry(entries[at]), "CarePlan")
                 if plan_id is None:
                     raise Unprocessable("the agenda item names no pain management plan")
                 plan = store.read(conn, "CarePlan", plan_id, tenants=ctx.tenants)
-                text = f"{agenda_list.get('title')}: {OUTCOMES[str(outcome)]}." + (f" {note}" if note else "")
-                link = {"reference": f"List/{stored_list['id']}", "display": str(agenda_list.get("title"))}
-                changed = {
-                    **plan,
-                    "note": [
-                        *(plan.get("note") or []),
-                        {"time": format_instant(now_instant()), "text": text},
-                    ],
-                }
-                if link["reference"] not in {r.get("reference") for r in plan.get("supportingInfo") or ()}:
-                    changed["supportingInfo"] = [*(plan.get("supportingInfo") or []), link]
+                changed = plan_with_outcome(plan, stored_list, outcome, note, format_instant(now_instant()))
                 stored_plan, _ = store.update(
                     conn,
                     changed,
