@@ -8,6 +8,7 @@ from services.careplan.catalogue import definitions
 from services.careplan.consumers import consumers
 from services.careplan.handlers import CareplanHandlers
 from services.careplan.hooks import WriteRules
+from services.careplan.operations_attendance import AttendanceOperations
 from services.careplan.operations_mdt import MdtOperations
 from services.careplan.operations_plan import PlanOperations
 from services.careplan.operations_reads import ReadOperations
@@ -76,6 +77,7 @@ def create_service(
             kernel, weekday=settings.mdt_weekday, at=settings.mdt_time, minutes=settings.mdt_minutes
         ).register()
         SessionOperations(kernel).register()
+        AttendanceOperations(kernel).register()
         MdtOperations(
             kernel, rules, weekday=settings.mdt_weekday, at=settings.mdt_time, minutes=settings.mdt_minutes
         ).register()

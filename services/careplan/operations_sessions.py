@@ -1,17 +1,11 @@
-"""Operations on sessions: booking a place, recording attendance, and each patient's sessions counted.
+"""Booking sessions: ``POST Slot/{id}/$book``, and the rules on a Slot when it is written.
 
-* ``POST Slot/{id}/$book``: Parameters ``patient`` (reference), ``carer`` (0..*, RelatedPerson of that
-  patient), ``setting`` (practice, home, remote; default the Slot's), ``channel`` (UK Core delivery channel:
-  In-person, Telephone, Video; default the Slot's), ``waitlist`` (boolean), ``comment``;
-  answers the patient's Appointment (``booked``, or ``waitlist`` when full and asked for). A full session
-  without ``waitlist=true`` is a 422 saying so. Project workers and the practice book (403 for others).
-* ``POST Appointment/{id}/$record-attendance``: Parameters ``outcome`` (attended, did-not-attend,
-  cancelled), ``reason`` (why cancelled); honours If-Match; answers a Bundle of what changed: the Appointment
-  (fulfilled, noshow, cancelled) and the finished Encounter of an attended session or the Task to the
-  project worker to re-offer a missed one.
-* ``GET Appointment/$session-totals?patient=Patient/x``: Parameters, one ``patient`` part each (without
-  ``patient``: every patient with a pain management plan the caller sees): sessions attended, their total
-  length (min), and appointments booked, missed, cancelled and waiting.
+``$book``: Parameters ``patient`` (reference), ``carer`` (0..*, RelatedPerson of that patient), ``setting``
+(practice, home, remote; default the Slot's), ``channel`` (UK Core delivery channel: In-person, Telephone,
+Video; default the Slot's), ``waitlist`` (boolean), ``comment``; answers the patient's Appointment
+(``booked``, or ``waitlist`` when full and asked for). A full session without ``waitlist=true`` is a 422
+saying so. Project workers and the practice book (403 for others). Attendance and the sessions counted are in
+``operations_attendance.py``.
 """
 
 from __future__ import annotations
@@ -21,27 +15,21 @@ from typing import Any
 import anyio
 from sqlalchemy import Connection
 
-from services.careplan.fhir_mapping import stable_id
-from services.careplan.repository import CLOSED_PLAN, lock, pain_plan_for, pain_plans, patient_resources
-from services.careplan.repository_sessions import is_session, slot_appointments
+from services.careplan.repository import CLOSED_PLAN, lock, pain_plan_for
+from services.careplan.repository_sessions import slot_appointments
 from services.careplan.session_mapping import (
-    attended_encounter,
     channel_of,
     format_of,
-    reoffer_task,
     session_appointment,
     setting_of,
 )
 from services.careplan.sessions import (
     HOLDS_PLACE,
     SETTINGS,
-    AttendanceError,
     BookingRefused,
-    attendance_status,
     capacity_of,
     delivery_channel,
     place_for,
-    session_totals,
 )
 from shared.core.principal import Tenancy
 from shared.fhir import (
@@ -56,10 +44,9 @@ from shared.fhir import (
     now_instant,
     register_search_param,
 )
-from shared.fhir.http import etag_version
 from shared.fhir.values import Parameters, format_instant, reference_id
 
-__all__ = ["SessionOperations"]
+__all__ = ["SessionOperations", "patient_of_appointment", "set_slot_status"]
 
 BOOKERS = frozenset({"project-worker", "gp-system", "prescriber"})
 """Who books sessions: the project workers and the practice (its system and its clinicians)."""
@@ -99,25 +86,6 @@ class SessionOperations:
             scope=("Appointment", "c"),
             documentation="Book a patient (and their carers) into a one-to-one or group session; a full "
             "session is refused unless waitlist=true",
-        )
-        k.operation(
-            "record-attendance",
-            self.record_attendance,
-            level="instance",
-            resource_type="Appointment",
-            scope=("Appointment", "u"),
-            documentation="Record a session as attended (Encounter finished), did not attend (a Task to "
-            "re-offer) or cancelled; honours If-Match",
-        )
-        k.operation(
-            "session-totals",
-            self.totals,
-            level="type",
-            resource_type="Appointment",
-            scope=("Appointment", "r"),
-            methods=("GET",),
-            documentation="Number and total length of each patient's sessions (patient=Patient/x, or every "
-            "patient with a plan)",
         )
 
     # ---- $book ----------------------------------------------------------------------------------
@@ -176,7 +144,7 @@ class SessionOperations:
                 except BookingRefused as exc:
                     raise Unprocessable(str(exc)) from None
                 booked = slot_appointments(conn, slot_id, whole_practice)
-                mine_before = [a for a in booked if _patient_of(a) == patient]
+                mine_before = [a for a in booked if patient_of_appointment(a) == patient]
                 if any(a.get("status") in HOLDS_PLACE for a in mine_before):
                     raise Unprocessable(f"{patient} is already booked into this session")
                 holding = sum(a.get("status") in HOLDS_PLACE for a in booked)
@@ -224,167 +192,25 @@ class SessionOperations:
                     stored = store.create(conn, appointment, practice=practice, resource_id=appointment["id"])
                     self.kernel.write_provenance(conn, ctx, stored, "CREATE")
                 if status == "booked" and holding + 1 >= capacity and slot.get("status") != "busy":
-                    self._slot_status(conn, call, slot, "busy")
+                    set_slot_status(self.kernel, conn, call, slot, "busy")
                 return stored
 
         return await anyio.to_thread.run_sync(work)
 
-    def _slot_status(self, conn: Any, call: OperationCall, slot: dict[str, Any], status: str) -> None:
-        ctx = call.ctx
-        stored, _ = self.kernel.store.update(
-            conn,
-            {**slot, "status": status},
-            tenants=Tenancy({ctx.principal.practice}),
-            practice=ctx.principal.practice,
-            if_match=int(slot["meta"]["versionId"]),
-        )
-        self.kernel.write_provenance(conn, ctx, stored, "UPDATE")
 
-    # ---- $record-attendance ---------------------------------------------------------------------
-    async def record_attendance(self, call: OperationCall) -> dict[str, Any]:
-        params = Parameters(call.body)
-        outcome = params.text("outcome")
-        if outcome is None:
-            raise BadRequest("$record-attendance needs outcome (attended, did-not-attend or cancelled)")
-        reason = params.text("reason")
-        ctx, store = call.ctx, self.kernel.store
-        made = {"attended": "Encounter", "did-not-attend": "Task"}.get(outcome)
-        refusal = ctx.principal.refusal(made, "c") if made else None  # what this outcome creates
-        if made and refusal is not None:
-            raise Forbidden(f"$record-attendance {outcome} creates a {made}: {refusal}")
-        practice = ctx.principal.practice
-        if_match = etag_version(call.request.headers.get("if-match"))
-
-        def work() -> dict[str, Any]:
-            with call.transaction() as conn:
-                appointment = store.read(conn, "Appointment", str(call.resource_id), tenants=ctx.tenants)
-                call.patient = _patient_of(appointment)
-                if not is_session(appointment):
-                    raise Unprocessable(
-                        "only a session's Appointment (booked with Slot/$book) records attendance"
-                    )
-                try:
-                    status = attendance_status(str(appointment.get("status")), outcome)
-                except AttendanceError as exc:
-                    raise Unprocessable(str(exc)) from None
-                changed: dict[str, Any] = {**appointment, "status": status}
-                if status == "cancelled" and reason:
-                    changed["cancelationReason"] = {"text": reason}
-                stored, _ = store.update(
-                    conn,
-                    changed,
-                    tenants=ctx.tenants,
-                    practice=practice,
-                    if_match=if_match if if_match is not None else int(appointment["meta"]["versionId"]),
-                )
-                self.kernel.write_provenance(conn, ctx, stored, "UPDATE")
-                made = [stored]
-                if status == "fulfilled":
-                    encounter = attended_encounter(
-                        stored, encounter_id=stable_id(practice, "session", str(stored["id"]))
-                    )
-                    self.kernel.validate(encounter, "Encounter")
-                    made.append(self._create(conn, call, encounter))
-                elif status == "noshow":
-                    task = reoffer_task(
-                        stored,
-                        task_id=stable_id(practice, "re-offer", str(stored["id"])),
-                        practice=practice,
-                        authored=format_instant(now_instant()),
-                    )
-                    self.kernel.validate(task, "Task")
-                    made.append(self._create(conn, call, task))
-                elif appointment.get("status") in HOLDS_PLACE:
-                    self._free_place(conn, call, stored)
-                return {
-                    "resourceType": "Bundle",
-                    "type": "collection",
-                    "entry": [{"fullUrl": f"{r['resourceType']}/{r['id']}", "resource": r} for r in made],
-                }
-
-        return await anyio.to_thread.run_sync(work)
-
-    def _create(self, conn: Any, call: OperationCall, resource: dict[str, Any]) -> dict[str, Any]:
-        practice = call.ctx.principal.practice
-        stored = self.kernel.store.create(conn, resource, practice=practice, resource_id=resource["id"])
-        self.kernel.write_provenance(conn, call.ctx, stored, "CREATE")
-        return stored
-
-    def _free_place(self, conn: Any, call: OperationCall, appointment: dict[str, Any]) -> None:
-        """A cancelled booking frees its place: a full (busy) Slot is free again."""
-        for ref in appointment.get("slot") or ():
-            slot_id = reference_id(ref, "Slot")
-            if slot_id is None:
-                continue
-            try:
-                slot = self.kernel.store.read(
-                    conn, "Slot", slot_id, tenants=Tenancy({call.ctx.principal.practice})
-                )
-            except NotFound:
-                continue
-            if slot.get("status") == "busy":
-                self._slot_status(conn, call, slot, "free")
-
-    # ---- $session-totals ------------------------------------------------------------------------
-    async def totals(self, call: OperationCall) -> dict[str, Any]:
-        query = call.request.query_params
-        patient = query.get("patient")
-        if patient is not None and reference_id(patient, "Patient") is None:
-            raise BadRequest("patient must be a reference to a Patient (Patient/<id>)")
-        ctx = call.ctx
-
-        def work() -> list[Any]:
-            with call.transaction() as conn:
-                if patient is not None:
-                    call.patient = patient
-                    patients = [patient]
-                else:
-                    patients = sorted(
-                        {
-                            str((p.get("subject") or {}).get("reference"))
-                            for p in pain_plans(conn, ctx.tenants)
-                        }
-                    )
-                return [
-                    session_totals(
-                        who,
-                        patient_resources(conn, "Encounter", who, ctx.tenants),
-                        [
-                            a
-                            for a in patient_resources(conn, "Appointment", who, ctx.tenants)
-                            if is_session(a)
-                        ],
-                    )
-                    for who in patients
-                ]
-
-        found = await anyio.to_thread.run_sync(work)
-        parts = []
-        for t in found:
-            parts.append(
-                {
-                    "name": "patient",
-                    "part": [
-                        {"name": "patient", "valueReference": {"reference": t.patient}},
-                        {"name": "attended", "valueInteger": t.attended},
-                        {
-                            "name": "totalLength",
-                            "valueQuantity": {
-                                "value": t.minutes,
-                                "unit": "min",
-                                "system": "http://unitsofmeasure.org",
-                                "code": "min",
-                            },
-                        },
-                        {"name": "lengthUnknown", "valueInteger": t.length_unknown},
-                        {"name": "booked", "valueInteger": t.booked},
-                        {"name": "didNotAttend", "valueInteger": t.did_not_attend},
-                        {"name": "cancelled", "valueInteger": t.cancelled},
-                        {"name": "waitlisted", "valueInteger": t.waitlisted},
-                    ],
-                }
-            )
-        return {"resourceType": "Parameters", "parameter": parts}
+def set_slot_status(
+    kernel: FhirKernel, conn: Any, call: OperationCall, slot: dict[str, Any], status: str
+) -> None:
+    """A Slot busy once full, free again when a place is given back."""
+    ctx = call.ctx
+    stored, _ = kernel.store.update(
+        conn,
+        {**slot, "status": status},
+        tenants=Tenancy({ctx.principal.practice}),
+        practice=ctx.principal.practice,
+        if_match=int(slot["meta"]["versionId"]),
+    )
+    kernel.write_provenance(conn, ctx, stored, "UPDATE")
 
 
 def _slot_written(conn: Connection, ctx: RequestContext, slot: dict[str, Any], interaction: str) -> None:
@@ -406,7 +232,7 @@ def _slot_written(conn: Connection, ctx: RequestContext, slot: dict[str, Any], i
             raise Unprocessable(f"the Slot's delivery channel: {exc}") from None
 
 
-def _patient_of(appointment: dict[str, Any]) -> str | None:
+def patient_of_appointment(appointment: dict[str, Any]) -> str | None:
     for p in appointment.get("participant") or ():
         ref = str((p.get("actor") or {}).get("reference", ""))
         if ref.startswith("Patient/"):

@@ -3,7 +3,7 @@ and the follow-up Task to the project worker when one was missed. Pure builders 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from services.careplan.catalogue import FHIR_BASE
@@ -15,6 +15,7 @@ from services.careplan.sessions import (
     FORMAT_SYSTEM,
     SETTING_EXTENSION,
     SETTING_SYSTEM,
+    SessionTotals,
 )
 
 __all__ = [
@@ -26,6 +27,7 @@ __all__ = [
     "reoffer_task",
     "session_appointment",
     "setting_of",
+    "totals_parameters",
 ]
 
 CARE_TASK_SYSTEM = f"{FHIR_BASE}/CodeSystem/care-task-type"
@@ -226,3 +228,26 @@ def reoffer_task(
     if plans:
         task["basedOn"] = plans
     return task
+
+
+def totals_parameters(found: Iterable[SessionTotals]) -> dict[str, Any]:
+    """``$session-totals``' answer: one ``patient`` part each (lengths in minutes, UCUM ``min``)."""
+    parts = []
+    for t in found:
+        minutes = {"value": t.minutes, "unit": "min", "system": "http://unitsofmeasure.org", "code": "min"}
+        parts.append(
+            {
+                "name": "patient",
+                "part": [
+                    {"name": "patient", "valueReference": {"reference": t.patient}},
+                    {"name": "attended", "valueInteger": t.attended},
+                    {"name": "totalLength", "valueQuantity": minutes},
+                    {"name": "lengthUnknown", "valueInteger": t.length_unknown},
+                    {"name": "booked", "valueInteger": t.booked},
+                    {"name": "didNotAttend", "valueInteger": t.did_not_attend},
+                    {"name": "cancelled", "valueInteger": t.cancelled},
+                    {"name": "waitlisted", "valueInteger": t.waitlisted},
+                ],
+            }
+        )
+    return {"resourceType": "Parameters", "parameter": parts}
