@@ -17,6 +17,7 @@ from painreview.simulator_app import TOKEN_FILE
 from shared.auth import AuthSettings, mint_local_token
 from tests.e2e.conftest import check_embedded_audit_trail, free_port, wait_healthy
 from tests.e2e.decide_roles import assert_a_project_worker_cannot_decide_a_step
+from tests.e2e.sessions_flow import run_mdt, run_sessions
 
 pytestmark = pytest.mark.e2e
 BIN = Path(sys.executable).parent
@@ -140,3 +141,6 @@ def test_the_whole_pathway_runs_from_referral_to_prescription_and_mesh_document(
     assert facts["active_per_opioid"] and set(facts["active_per_opioid"].values()) == {1}
     settings = AuthSettings(var_dir=workdir / "var")
     assert_a_project_worker_cannot_decide_a_step(f"{base}/medreview", settings, facts, token)
+    # Issue 17: a group session over capacity, attended and missed sessions, and next month's MDT agenda.
+    run_sessions(f"{base}/careplan", token, f"Patient/{facts['patient']}")
+    run_mdt(f"{base}/careplan", token, f"Patient/{facts['patient']}", reason=None)

@@ -21,6 +21,7 @@ from painreview.demo import Pathway, parse_services, run_demo
 from tests.contract.deploy.compose import app_processes, load_compose
 from tests.e2e.decide_roles import assert_a_project_worker_cannot_decide_a_step
 from tests.e2e.production import ProductionStack, production_stack
+from tests.e2e.sessions_flow import run_mdt, run_sessions
 
 pytestmark = pytest.mark.e2e
 
@@ -113,6 +114,11 @@ def test_the_whole_pathway_runs_on_separate_processes_and_a_withdrawal_score_pau
         activity = _poll("careplan's de-scripting activity on hold (taper.paused over NATS)", descripting)
         assert any("paused" in str(p.get("text", "")).lower() for p in activity["progress"])
         assert {"reference": f"CarePlan/{facts['taper']}"}.items() <= activity["outcomeReference"][0].items()
+
+        # Issue 17: a group session over capacity, attended and missed sessions, and next month's MDT
+        # agenda listing the paused taper (taper.paused over NATS), its outcome noted in the plan.
+        run_sessions(careplan, token, f"Patient/{facts['patient']}")
+        run_mdt(careplan, token, f"Patient/{facts['patient']}", reason="taper-paused")
 
 
 def test_the_demo_addresses_services_served_alone_and_embedded_ones() -> None:
