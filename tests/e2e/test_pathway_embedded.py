@@ -16,10 +16,12 @@ from painreview.demo import run_demo
 from painreview.simulator_app import TOKEN_FILE
 from shared.auth import AuthSettings, mint_local_token
 from tests.e2e.conftest import check_embedded_audit_trail, free_port, wait_healthy
+from tests.e2e.dated_steps import assert_later_steps_are_approved_and_written_on_their_dates
 from tests.e2e.decide_roles import assert_a_project_worker_cannot_decide_a_step
 
 pytestmark = pytest.mark.e2e
 BIN = Path(sys.executable).parent
+CLOCK = "clock.txt"
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:
@@ -82,6 +84,8 @@ def pathway_system(tmp_path_factory: pytest.TempPathFactory, mesh_sandbox: str) 
             "GPCONNECT_MESH_URL": mesh_sandbox,
             "GPCONNECT_DECISION_POLL_S": "0.5",
             "GPSIM_PATIENTS_PER_PRACTICE": "300",
+            # one movable clock for the services that date things (tests/e2e/dated_steps.py moves it)
+            **{f"{p}_CLOCK_FILE": str(workdir / CLOCK) for p in ("MEDREVIEW", "GPCONNECT", "GPSIM")},
         }
     )
     log = (workdir / "server.log").open("wb")
@@ -140,3 +144,14 @@ def test_the_whole_pathway_runs_from_referral_to_prescription_and_mesh_document(
     assert facts["active_per_opioid"] and set(facts["active_per_opioid"].values()) == {1}
     settings = AuthSettings(var_dir=workdir / "var")
     assert_a_project_worker_cannot_decide_a_step(f"{base}/medreview", settings, facts, token)
+    # The next two proposed steps, each approved and written on its date (the clock moved, no sleeping).
+    seen = assert_later_steps_are_approved_and_written_on_their_dates(
+        f"{base}/medreview",
+        f"{base}/gp-simulator/practices/A81001",
+        token=token,
+        sim_token=sim_token,
+        clock_file=workdir / CLOCK,
+        facts=facts,
+    )
+    print("\n".join(seen))
+    assert len(seen) == 2, seen
