@@ -22,6 +22,10 @@ from tests.e2e.decide_roles import assert_a_project_worker_cannot_decide_a_step
 pytestmark = pytest.mark.e2e
 BIN = Path(sys.executable).parent
 CLOCK = "clock.txt"
+# Morphine MR 30 mg twice a day (60 mg OME): 10% of it is 6, so step 1 is 25 mg twice a day, 15 + 10 mg
+# tablets, and step 2 20 mg twice a day, two tablets again (dm+d MR strengths 5, 10, 15, 30, 60, 100, 200 mg):
+# steps in two strengths, each written as two authorisations replacing the set before.
+TWO_STRENGTHS = "Morphine 30mg modified-release tablets"
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:
@@ -136,12 +140,19 @@ def test_the_whole_pathway_runs_from_referral_to_prescription_and_mesh_document(
     lines: list[str] = []
     sim_token = (workdir / "var" / TOKEN_FILE).read_text().strip()  # as `pain-review up` keeps it
     facts = run_demo(
-        base, token=token, practice="A81001", mesh_url=mesh_sandbox, echo=lines.append, sim_token=sim_token
+        base,
+        token=token,
+        practice="A81001",
+        mesh_url=mesh_sandbox,
+        echo=lines.append,
+        sim_token=sim_token,
+        prefer=TWO_STRENGTHS,
     )
     assert facts["nhs"].startswith("999")
     assert any("new prescription" in line for line in lines)
     # The approved step replaced the GP system's own authorisation: one active authorisation per medicine.
     assert facts["active_per_opioid"] and set(facts["active_per_opioid"].values()) == {1}
+    assert facts["step_orders"] == 2, lines  # step 1: one order per strength (15 + 10 mg)
     settings = AuthSettings(var_dir=workdir / "var")
     assert_a_project_worker_cannot_decide_a_step(f"{base}/medreview", settings, facts, token)
     # The next two proposed steps, each approved and written on its date (the clock moved, no sleeping).
