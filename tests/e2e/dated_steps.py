@@ -23,7 +23,12 @@ import httpx
 from services.medreview.fhir_mapping import StepRecord, step_orders_of, step_references, steps_of
 from shared.web.clock import write_clock
 
-__all__ = ["assert_later_steps_are_approved_and_written_on_their_dates"]
+__all__ = ["TWO_STRENGTHS", "assert_later_steps_are_approved_and_written_on_their_dates"]
+
+# Morphine MR 30 mg twice a day (60 mg OME): 10% of it is 6, so step 1 is 25 mg twice a day, 15 + 10 mg
+# tablets, and step 2 20 mg twice a day, two tablets again (dm+d MR strengths 5, 10, 15, 30, 60, 100, 200 mg):
+# steps in two strengths, each written as two authorisations replacing the set before.
+TWO_STRENGTHS = "Morphine 30mg modified-release tablets"
 
 T = TypeVar("T")
 FHIR = "application/fhir+json"

@@ -16,16 +16,12 @@ from painreview.demo import run_demo
 from painreview.simulator_app import TOKEN_FILE
 from shared.auth import AuthSettings, mint_local_token
 from tests.e2e.conftest import check_embedded_audit_trail, free_port, wait_healthy
-from tests.e2e.dated_steps import assert_later_steps_are_approved_and_written_on_their_dates
+from tests.e2e.dated_steps import TWO_STRENGTHS, assert_later_steps_are_approved_and_written_on_their_dates
 from tests.e2e.decide_roles import assert_a_project_worker_cannot_decide_a_step
 
 pytestmark = pytest.mark.e2e
 BIN = Path(sys.executable).parent
 CLOCK = "clock.txt"
-# Morphine MR 30 mg twice a day (60 mg OME): 10% of it is 6, so step 1 is 25 mg twice a day, 15 + 10 mg
-# tablets, and step 2 20 mg twice a day, two tablets again (dm+d MR strengths 5, 10, 15, 30, 60, 100, 200 mg):
-# steps in two strengths, each written as two authorisations replacing the set before.
-TWO_STRENGTHS = "Morphine 30mg modified-release tablets"
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:
