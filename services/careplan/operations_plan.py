@@ -26,33 +26,19 @@ from shared.fhir import (
     BadRequest,
     FhirKernel,
     OperationCall,
+    Parameters,
     Unprocessable,
     etag_version,
     new_id,
     now_instant,
 )
 
-__all__ = ["PlanOperations", "parameter"]
+__all__ = ["PlanOperations"]
 
 DESCRIPTIONS = {
     "plan-summary": "Pain management plan updated",
     "session-summary": "Session with the project worker",
 }
-
-
-def parameter(body: Any, name: str) -> Any:
-    """The value[x] of the first parameter called ``name`` in a Parameters body (or ``None``)."""
-    if body is None:
-        return None
-    if not isinstance(body, dict) or body.get("resourceType") != "Parameters":
-        raise BadRequest("The body must be a Parameters resource")
-    for part in body.get("parameter") or []:
-        if isinstance(part, dict) and part.get("name") == name:
-            for key, value in part.items():
-                if key.startswith("value"):
-                    return value
-            return None
-    return None
 
 
 def _instant() -> str:
@@ -100,7 +86,9 @@ class PlanOperations:
 
     # ---- $apply ---------------------------------------------------------------------------------
     async def apply(self, call: OperationCall) -> dict[str, Any]:
-        subject = call.request.query_params.get("subject") or _reference(parameter(call.body, "subject"))
+        subject = call.request.query_params.get("subject") or _reference(
+            Parameters(call.body).value("subject")
+        )
         if not isinstance(subject, str) or not subject.startswith("Patient/") or len(subject) < 9:
             raise BadRequest("$apply needs subject=Patient/<id>")
         call.patient = subject
@@ -141,13 +129,13 @@ class PlanOperations:
     # ---- $activate ------------------------------------------------------------------------------
     async def activate(self, call: OperationCall) -> dict[str, Any]:
         agreed = {
-            "patient": parameter(call.body, "patientAgreement"),
-            "project-worker": parameter(call.body, "projectWorkerAgreement"),
+            "patient": Parameters(call.body).value("patientAgreement"),
+            "project-worker": Parameters(call.body).value("projectWorkerAgreement"),
         }
         for party, moment in agreed.items():
             if not isinstance(moment, str) or len(moment) < 10:
                 raise BadRequest(f"$activate needs the {party}'s agreement as a dateTime")
-        send = parameter(call.body, "sendSummary") is True
+        send = Parameters(call.body).value("sendSummary") is True
         ctx, store = call.ctx, self.kernel.store
         if_match = etag_version(call.request.headers.get("if-match"))
 
@@ -177,8 +165,8 @@ class PlanOperations:
     # ---- $gp-summary ----------------------------------------------------------------------------
     async def gp_summary(self, call: OperationCall) -> dict[str, Any]:
         resource_type = _type_of(call)
-        note = parameter(call.body, "note")
-        attach = parameter(call.body, "attach") is True
+        note = Parameters(call.body).value("note")
+        attach = Parameters(call.body).value("attach") is True
         ctx, store = call.ctx, self.kernel.store
 
         def work() -> dict[str, Any]:

@@ -21,7 +21,6 @@ from starlette.responses import Response
 from services.careplan.catalogue import interventions
 from services.careplan.evaluation_report import measure_report
 from services.careplan.fhir_mapping import mdt_review, stable_id
-from services.careplan.operations_plan import parameter
 from services.careplan.report_render import evaluation_chart, evaluation_html
 from services.careplan.repository import CLOSED_PLAN, evaluation_facts, pain_plan_for, pain_plans
 from shared.fhir import (
@@ -30,6 +29,7 @@ from shared.fhir import (
     Forbidden,
     NotFound,
     OperationCall,
+    Parameters,
     Unprocessable,
     now_instant,
 )
@@ -112,8 +112,8 @@ class ReviewOperations:
         )
 
     async def propose(self, call: OperationCall) -> dict[str, Any]:
-        year, month = _month(parameter(call.body, "month"))
-        patient = parameter(call.body, "patient")
+        year, month = _month(Parameters(call.body).value("month"))
+        patient = Parameters(call.body).value("patient")
         patient = patient.get("reference") if isinstance(patient, dict) else patient
         if patient is not None and (not isinstance(patient, str) or not patient.startswith("Patient/")):
             raise BadRequest("patient must be a reference to a Patient")
