@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Annotated
 
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
@@ -56,7 +57,7 @@ class MedreviewSettings(ServiceSettings):
         le=336,
         description="Hours the practice has to answer an urgent concern (a pain flare) before it escalates.",
     )
-    follow_up_months: tuple[int, ...] = Field(
+    follow_up_months: tuple[Annotated[int, Field(ge=1, le=60)], ...] = Field(
         default=(3, 12),
         min_length=1,
         description=(

@@ -358,3 +358,28 @@ def test_a_discharge_schedules_dated_follow_ups_that_record_whether_the_dose_hel
     follow = unknown["component"][1]
     assert "valueQuantity" not in follow and "dataAbsentReason" in follow
     assert medreview.get(f"/fhir/Task/{twelve['id']}").json()["status"] == "completed"
+
+
+def test_a_repeated_request_raises_one_concern_and_another_practice_cannot_raise_one(
+    clocked: tuple[Medreview, Path],
+) -> None:
+    medreview, clock = clocked
+    move(clock, START)
+    patient, plan = active_plan(medreview)
+    body = {
+        **PARAMS,
+        "parameter": [
+            {"name": "kind", "valueCode": "mood"},
+            {"name": "severity", "valueInteger": 2},
+            {"name": "description", "valueString": "Feeling low this week"},
+        ],
+    }
+    headers = {**medreview.headers(), "x-request-id": f"concern-{patient}"}
+    path = f"/medreview/fhir/CarePlan/{plan['id']}/$raise-concern"
+    assert medreview.client.post(path, json=body, headers=headers).status_code == 200
+    assert medreview.client.post(path, json=body, headers=headers).status_code == 409
+    found = medreview.get("/fhir/Task", patient=f"Patient/{patient}", code="taper-concern").json()
+    assert found["total"] == 1
+    other = medreview.other_practice_token()
+    refused = medreview.post(f"/fhir/CarePlan/{plan['id']}/$raise-concern", body, token=other)
+    assert refused.status_code == 404
