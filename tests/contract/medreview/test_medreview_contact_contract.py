@@ -383,3 +383,24 @@ def test_a_repeated_request_raises_one_concern_and_another_practice_cannot_raise
     other = medreview.other_practice_token()
     refused = medreview.post(f"/fhir/CarePlan/{plan['id']}/$raise-concern", body, token=other)
     assert refused.status_code == 404
+
+
+def test_a_concern_on_a_paused_plan_reaches_the_practice_and_does_not_pause_it_again(
+    clocked: tuple[Medreview, Path],
+) -> None:
+    medreview, clock = clocked
+    move(clock, START)
+    _, plan = active_plan(medreview)
+    assert part(concern(medreview, plan, "withdrawal", 9).json(), "paused") is True
+    paused = medreview.get(f"/fhir/CarePlan/{plan['id']}").json()
+    again = concern(medreview, paused, "mood", 10)
+    assert again.status_code == 200, again.text
+    assert part(again.json(), "paused") is False and part(again.json(), "priority") == "asap"
+    assert len(medreview.events("taper.paused.v1", f"CarePlan/{plan['id']}")) == 1
+    # an approval Task is not a concern: answering it as one is refused
+    approval = medreview.get(
+        "/fhir/Task", patient=plan["subject"]["reference"], code="approve-taper-step"
+    ).json()
+    note = {**PARAMS, "parameter": [{"name": "note", "valueString": "Called"}]}
+    refused = medreview.post(f"/fhir/Task/{approval['entry'][0]['resource']['id']}/$answer-concern", note)
+    assert refused.status_code == 422
