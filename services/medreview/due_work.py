@@ -4,9 +4,9 @@ A concern's answer time is on its Task (``restriction.period.end``). A pass (``r
 practice as the service itself, for open concerns whose time has passed by the service's clock (the movable
 one in development and tests, so a test moves the clock and runs a pass; nothing sleeps) and escalates them,
 in one transaction per practice. The service's lifespan runs a pass every ``MEDREVIEW_DUE_CHECK_SECONDS``,
-as gpconnect's delivery worker claims dated deliveries by its clock. Several replicas may run passes: an
-escalated concern is marked in the same transaction, and a concurrent pass's write of the same Task version
-fails and rolls back (the kernel store's version check), so it is escalated once.
+as gpconnect's delivery worker claims dated deliveries by its clock. Several replicas may run passes: the
+concern is marked escalated with the version it was read at (If-Match), so a pass that read it before
+another escalated it writes nothing for it.
 """
 
 from __future__ import annotations

@@ -34,7 +34,7 @@ from services.medreview.handlers.planning import plan_steps
 from services.medreview.handlers.session import Session
 from services.medreview.handlers.step_back import BACK, step_back
 from shared.contracts import GP_TASK_REQUESTED_V1, CloudEvent
-from shared.fhir import Conflict, Unprocessable
+from shared.fhir import Conflict, PreconditionFailed, Unprocessable
 
 __all__ = [
     "OPEN",
@@ -191,14 +191,18 @@ def escalate_overdue(s: Session, policy: ConcernPolicy) -> list[dict[str, Any]]:
             continue
         owner = s.owned_by(s.repo.practice_of(s.conn, f"Task/{concern['id']}", s.tenants) or s.practice)
         priority = escalated_priority(str(concern.get("priority", "routine")))
-        owner.put(
-            {
-                **concern,
-                "priority": priority,
-                "businessStatus": concept(CONCERN_STATUS, ESCALATED, "Escalated: not answered in time"),
-                "lastModified": instant(s.now),
-            }
-        )
+        try:  # a pass on another replica that escalated it first has moved its version on
+            owner.put(
+                {
+                    **concern,
+                    "priority": priority,
+                    "businessStatus": concept(CONCERN_STATUS, ESCALATED, "Escalated: not answered in time"),
+                    "lastModified": instant(s.now),
+                },
+                if_match=int(concern["meta"]["versionId"]),
+            )
+        except PreconditionFailed:
+            continue
         answer_by: datetime = s.now + timedelta(hours=policy.hours_for(priority))
         task = owner.create(
             escalation_task(

@@ -17,8 +17,13 @@ from fastapi.testclient import TestClient
 
 from painreview.embedded import create_embedded_system
 from services.gpconnect.tables import delivery
+from services.medreview.concerns import ConcernPolicy
+from services.medreview.handlers import Session
+from services.medreview.handlers.concern import escalate_overdue
+from services.medreview.handlers.session import service_actor
 from shared.auth import mint_local_token
 from shared.contracts import GP_TASK_COMPLETED_V1, PATIENT_DISCHARGED_V1, PATIENT_ENROLLED_V1
+from shared.core.principal import Tenancy
 from shared.fhir import validate_resource
 from shared.web.clock import write_clock
 from tests.contract.medreview.conftest import (
@@ -404,3 +409,42 @@ def test_a_concern_on_a_paused_plan_reaches_the_practice_and_does_not_pause_it_a
     note = {**PARAMS, "parameter": [{"name": "note", "valueString": "Called"}]}
     refused = medreview.post(f"/fhir/Task/{approval['entry'][0]['resource']['id']}/$answer-concern", note)
     assert refused.status_code == 422
+
+
+def test_a_pass_that_read_a_concern_before_another_escalated_it_writes_nothing(
+    clocked: tuple[Medreview, Path],
+) -> None:
+    """Two replicas' passes: the second read the concern at the version the first escalated."""
+    medreview, clock = clocked
+    move(clock, START)
+    _, plan = active_plan(medreview)
+    task = part(concern(medreview, plan, "mood", 2).json(), "task")
+    due_work = medreview.system.services["medreview"].app.state.due_work
+    stale = medreview.get(f"/fhir/Task/{task['id']}").json()
+    move(clock, START + timedelta(hours=5))
+    [first] = [t for t in run_due(medreview) if t["focus"]["reference"] == f"Task/{task['id']}"]
+    assert first["priority"] == "stat"
+
+    class Stale:  # the second replica's search returns the concern as it read it before the first wrote
+        def __init__(self, repo: Any) -> None:
+            self.repo = repo
+
+        def search(self, conn: Any, resource_type: str, params: Any, tenants: Any) -> list[dict[str, Any]]:
+            return (
+                [stale] if resource_type == "Task" else self.repo.search(conn, resource_type, params, tenants)
+            )
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self.repo, name)
+
+    engine = medreview.system.services["medreview"].engine
+    with engine.begin() as conn:
+        session = Session(
+            conn,
+            Stale(due_work.repo),  # type: ignore[arg-type]
+            service_actor(PRACTICE, "second-replica", None),
+            Tenancy({PRACTICE}),
+            PRACTICE,
+            START + timedelta(hours=5),
+        )
+        assert escalate_overdue(session, ConcernPolicy()) == []
