@@ -104,6 +104,7 @@ class Pathway:
         echo: Callable[[str], None],
         services: Mapping[str, str] | None = None,
         sim_token: str = "",
+        prefer: str | None = None,
     ) -> None:
         self.url, self.practice, self.mesh_url, self.echo = (url or "").rstrip("/"), practice, mesh_url, echo
         self.services = {name: base.rstrip("/") for name, base in (services or {}).items()}
@@ -112,6 +113,7 @@ class Pathway:
         self.gp = httpx.Client(timeout=30, headers={"Authorization": f"Bearer {sim_token}"})
         self.sim = f"{self.base('gp-simulator')}/practices/{practice}"
         self.facts: dict[str, Any] = {}
+        self.prefer = prefer  # a medicine: a patient taking it alone is chosen when there is one
         self.bars_destination = os.environ.get(
             "REFERRAL_BARS_ENDPOINT", "https://fhir.nhs.uk/Id/dos-service-id|2000099999"
         )
@@ -157,7 +159,14 @@ class Pathway:
         ).json()
         # One the referral service does not hold yet, so that every run of the demo walks the pathway
         # anew (a patient referred before has a plan open).
-        candidates = (p for p in patients if any(m["status"] == "active" for m in p["medications"]))
+        candidates = [p for p in patients if any(m["status"] == "active" for m in p["medications"])]
+        if self.prefer:  # e.g. a regimen whose steps need two strengths
+            alone = [
+                p
+                for p in candidates
+                if {m["medicine"] for m in p["medications"] if m["status"] == "active"} == {self.prefer}
+            ]
+            candidates = alone + [p for p in candidates if p not in alone]
         patient = next((p for p in candidates if not self._referred(p["nhsNumber"])), None)
         if patient is None:
             raise DemoFailed(
@@ -476,15 +485,17 @@ def run_demo(
     echo: Callable[[str], None] = print,
     services: Mapping[str, str] | None = None,
     sim_token: str | None = None,
+    prefer: str | None = None,
 ) -> dict[str, Any]:
     """Run every step; raises :class:`DemoFailed` naming the step and what it waited for.
 
     ``url``: the embedded system (every service under ``<url>/<service>``); ``services``: service name ->
     base URL of a service served alone (production), which wins over ``url`` for that service;
-    ``sim_token``: the GP practice simulator's own token (default ``GPSIM_TOKEN``).
+    ``sim_token``: the GP practice simulator's own token (default ``GPSIM_TOKEN``); ``prefer``: a medicine
+    (its name in the GP record): a patient taking it and nothing else is chosen when there is one.
     """
     sim = sim_token or os.environ.get("GPSIM_TOKEN", "")
-    pathway = Pathway(url, token, practice, mesh_url, echo, services, sim_token=sim)
+    pathway = Pathway(url, token, practice, mesh_url, echo, services, sim_token=sim, prefer=prefer)
     try:
         steps = pathway.steps()
         for n, (title, step) in enumerate(steps, start=1):

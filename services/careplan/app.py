@@ -8,9 +8,12 @@ from services.careplan.catalogue import definitions
 from services.careplan.consumers import consumers
 from services.careplan.handlers import CareplanHandlers
 from services.careplan.hooks import WriteRules
+from services.careplan.operations_attendance import AttendanceOperations
+from services.careplan.operations_mdt import MdtOperations
 from services.careplan.operations_plan import PlanOperations
 from services.careplan.operations_reads import ReadOperations
 from services.careplan.operations_review import ReviewOperations
+from services.careplan.operations_sessions import SessionOperations
 from services.careplan.settings import CareplanSettings
 from shared.bus import Transport
 from shared.fhir import Authenticator, FhirKernel, RateLimiter
@@ -30,6 +33,10 @@ RESOURCES: tuple[str, ...] = (
     "Encounter",
     "ServiceRequest",
     "Appointment",
+    "Schedule",
+    "Slot",
+    "RelatedPerson",
+    "List",
     "QuestionnaireResponse",
     "Questionnaire",
     "PlanDefinition",
@@ -66,6 +73,11 @@ def create_service(
         ReadOperations(kernel, rules).register()
         ReviewOperations(
             kernel, weekday=settings.mdt_weekday, at=settings.mdt_time, minutes=settings.mdt_minutes
+        ).register()
+        SessionOperations(kernel).register()
+        AttendanceOperations(kernel).register()
+        MdtOperations(
+            kernel, rules, weekday=settings.mdt_weekday, at=settings.mdt_time, minutes=settings.mdt_minutes
         ).register()
 
     return build_service(

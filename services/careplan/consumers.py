@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from sqlalchemy import Connection
 
 from services.careplan.handlers import CareplanHandlers
+from services.careplan.handlers_mdt import medication_review_for_mdt
 from shared.contracts import (
     GP_TASK_COMPLETED_V1,
     MEDREVIEW_COMPLETED_V1,
@@ -65,4 +66,6 @@ def consumers(handlers: CareplanHandlers) -> list[Consumer]:
             },
         ),
         _consumer("careplan-gp-tasks", {GP_TASK_COMPLETED_V1: handlers.gp_task_completed}),
+        # The monthly MDT agenda's facts: each review's total OME and risk flags (handlers_mdt.py).
+        _consumer("careplan-mdt", {MEDREVIEW_COMPLETED_V1: medication_review_for_mdt}),
     ]

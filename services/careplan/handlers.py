@@ -23,8 +23,7 @@ from services.careplan.publishing import record_plan_updated
 from services.careplan.repository import CLOSED_PLAN, pain_plan_for, record_fact
 from shared.contracts import CloudEvent, taper_parts
 from shared.core.principal import Principal, Tenancy
-from shared.fhir import FhirKernel, NotFound, RequestContext
-from shared.fhir.tenancy import record_enrolment_event
+from shared.fhir import FhirKernel, NotFound, RequestContext, record_enrolment_event
 
 __all__ = ["CareplanHandlers"]
 

@@ -22,8 +22,15 @@ from services.careplan.hooks import WriteRules
 from services.careplan.publishing import record_gp_task_requested
 from services.careplan.repository import CLOSED_PLAN, is_pain_plan, pain_plan_for, patient_resources
 from services.careplan.summaries import plan_summary, session_summary
-from shared.fhir import BadRequest, FhirKernel, OperationCall, Unprocessable, new_id, now_instant
-from shared.fhir.http import etag_version
+from shared.fhir import (
+    BadRequest,
+    FhirKernel,
+    OperationCall,
+    Unprocessable,
+    etag_version,
+    new_id,
+    now_instant,
+)
 
 __all__ = ["PlanOperations", "parameter"]
 

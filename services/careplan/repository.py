@@ -29,9 +29,7 @@ from services.careplan.evaluation import EvaluationFacts, Session
 from services.careplan.outcomes import Reading
 from services.careplan.tables import evaluation_fact
 from shared.core.principal import Tenancy
-from shared.fhir.store import SHARED_TENANT
-from shared.fhir.tables import history_table, resource_table
-from shared.fhir.tenancy import history_visible, visible_rows
+from shared.fhir import SHARED_TENANT, history_table, history_visible, resource_table, visible_rows
 
 __all__ = [
     "CLOSED_PLAN",

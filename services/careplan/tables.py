@@ -7,9 +7,20 @@ one row here: small, append-only, keyed by the resource it is about so that a fa
 
 from __future__ import annotations
 
-from sqlalchemy import Column, DateTime, Index, Integer, MetaData, Numeric, String, Table, UniqueConstraint
+from sqlalchemy import (
+    Boolean,
+    Column,
+    DateTime,
+    Index,
+    Integer,
+    MetaData,
+    Numeric,
+    String,
+    Table,
+    UniqueConstraint,
+)
 
-__all__ = ["FACT_KINDS", "evaluation_fact", "metadata"]
+__all__ = ["FACT_KINDS", "evaluation_fact", "medication_review", "metadata"]
 
 metadata = MetaData()
 
@@ -38,3 +49,20 @@ evaluation_fact = Table(
     UniqueConstraint("kind", "subject", name="uq_careplan_fact_kind_subject"),
     Index("ix_careplan_fact_practice_kind", "practice", "kind", "occurred_at"),
 )
+
+medication_review = Table(
+    "careplan_medication_review",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("practice", String(16), nullable=False),
+    Column("patient", String(80), nullable=False),  # Patient/<id>
+    Column("review", String(140), nullable=False),  # the total OME Observation, Observation/<id>
+    Column("reviewed_at", DateTime(timezone=True), nullable=False),
+    Column("total_ome", Numeric(12, 3), nullable=True),  # mg/day; a lower bound when lower_bound
+    Column("lower_bound", Boolean, nullable=False),  # comparator ">=": an opioid's dose not computable
+    Column("flags", String(400), nullable=False),  # the review's DetectedIssue codes (medreview-risk), spaced
+    UniqueConstraint("review", name="uq_careplan_medication_review"),
+    Index("ix_careplan_medication_review_patient", "practice", "patient", "reviewed_at"),
+)
+"""Each medication review careplan heard of (``medreview.completed``), for the monthly MDT agenda: the total
+daily OME and the risk flags raised. One row per review, so a redelivered event is kept once."""

@@ -13,8 +13,18 @@ import anyio
 
 from services.gpconnect import handlers, repository
 from shared.contracts import CloudEvent
-from shared.fhir import BadRequest, FhirKernel, NotFound, OperationCall, Unprocessable, information_outcome
-from shared.fhir.values import Parameters, nhs_number_identifier, nhs_number_of, reference_id
+from shared.fhir import (
+    BadRequest,
+    FhirKernel,
+    NotFound,
+    OperationCall,
+    Parameters,
+    Unprocessable,
+    information_outcome,
+    nhs_number_identifier,
+    nhs_number_of,
+    reference_id,
+)
 
 __all__ = ["configure_operations"]
 

@@ -38,9 +38,9 @@ from shared.contracts import (
     from_json,
     new_event,
 )
-from shared.fhir import FhirError, validate_resource
+from shared.fhir import FhirError, nhs_number_identifier, validate_resource
 
-__all__ = ["Awaiting", "Dispatcher", "Done", "Outcome", "StillPending", "task_completed"]
+__all__ = ["Awaiting", "Dispatcher", "Done", "Outcome", "PartlyWritten", "StillPending", "task_completed"]
 
 SOURCE = "/painreview/gpconnect"
 AdapterFactory = Callable[
@@ -67,6 +67,16 @@ class StillPending:
 
 
 Outcome = Done | Awaiting | StillPending
+
+
+class PartlyWritten(PermanentDeliveryError):
+    """The GP system refused an order of a step after taking an earlier one: dead-lettered, and ``events``
+    (the record read again) published with it, so that medreview's reconciliation sees the step only partly
+    written and asks the practice to put it right."""
+
+    def __init__(self, message: str, events: tuple[CloudEvent, ...]) -> None:
+        super().__init__(message)
+        self.events = events
 
 
 def _patient_id(reference: Any) -> str | None:
@@ -228,10 +238,24 @@ class Dispatcher:
 
         gp_priors = gp_authorisations(data, await anyio.to_thread.run_sync(written))
         remotes: list[tuple[str, str]] = []
+        patient = {
+            "resourceType": "Patient",
+            "id": patient_id,
+            "identifier": [nhs_number_identifier(number)],
+        }
         for position, order in enumerate(new_orders(data)):
             key = item.idempotency_key if position == 0 else f"{item.idempotency_key}:order-{position + 1}"
             change = order_change(data, order, gp_priors)
-            remote = await adapter.write_prescription_change(change, number, idempotency_key=key)
+            try:
+                remote = await adapter.write_prescription_change(change, number, idempotency_key=key)
+            except PermanentDeliveryError as exc:
+                if position == 0:
+                    raise
+                # The step's earlier orders are in the GP record, this one never will be: read the record
+                # so that the mismatch is reconciled (a Task to the practice), not left unseen.
+                record = await adapter.read_record(number, trace_id=item.idempotency_key[:36])
+                synced = self._synced(item, event, record, patient)
+                raise PartlyWritten(f"order {position + 1} of the step refused: {exc}", (synced,)) from None
             names = {f"MedicationRequest/{order['id']}"} if order.get("id") else set()
             if position == 0 and event.subject:
                 names.add(event.subject)  # the change's subject is its (first) order
@@ -243,11 +267,6 @@ class Dispatcher:
                     repository.remember_written(conn, item.practice, ours, remote)
 
         await anyio.to_thread.run_sync(remember)
-        patient = {
-            "resourceType": "Patient",
-            "id": patient_id,
-            "identifier": [{"system": "https://fhir.nhs.uk/Id/nhs-number", "value": number}],
-        }
         record = await adapter.read_record(number, trace_id=item.idempotency_key[:36])
         return Done(remotes[0][1], (self._synced(item, event, record, patient),))
 

@@ -11,8 +11,7 @@ from sqlalchemy import Connection
 
 from services.gpconnect import repository
 from shared.contracts import CloudEvent, to_json
-from shared.fhir.tenancy import record_enrolment_event
-from shared.fhir.values import nhs_number_identifier
+from shared.fhir import nhs_number_identifier, nhs_number_of, record_enrolment_event
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +26,6 @@ __all__ = [
     "request_record_read",
 ]
 
-NHS_NUMBER_SYSTEM = "https://fhir.nhs.uk/Id/nhs-number"
 TASK_TYPES = "https://pain-review.example.org/fhir/CodeSystem/gp-task-type"
 DECISION_TASKS = frozenset({"approve-taper-step", "review", "taper-concern", "concern-escalation"})
 """Task types the GP decides on: gpconnect asks the GP system for the decision until there is one."""
@@ -44,10 +42,9 @@ def _patient(data: dict[str, Any]) -> dict[str, Any] | None:
 
 
 def nhs_number(patient: dict[str, Any]) -> str | None:
-    for identifier in patient.get("identifier", ()):
-        if identifier.get("system") == NHS_NUMBER_SYSTEM and identifier.get("value"):
-            return str(identifier["value"]).replace(" ", "")
-    return None
+    """The patient's NHS number as GP systems are asked for it: ten digits, spaces removed."""
+    number = nhs_number_of(patient)
+    return number.replace(" ", "") if number else None
 
 
 def _remember(conn: Connection, event: CloudEvent) -> dict[str, Any] | None:

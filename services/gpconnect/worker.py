@@ -23,7 +23,8 @@ from sqlalchemy import Connection, Engine, event
 from services.gpconnect import repository
 from services.gpconnect.adapters import NotReady, PermanentDeliveryError, TransientDeliveryError
 from services.gpconnect.delivery_policy import CircuitBreaker, RetryPolicy
-from services.gpconnect.dispatch import Awaiting, Dispatcher, Done, Outcome, StillPending
+from services.gpconnect.dispatch import Awaiting, Dispatcher, Done, Outcome, PartlyWritten, StillPending
+from shared.contracts import CloudEvent
 from shared.outbox import record_events
 from shared.web.errors import where
 
@@ -174,7 +175,8 @@ class DeliveryWorker:
             await self._failed(item, str(exc))
         except PermanentDeliveryError as exc:
             breaker.record_success()  # the GP system answered: it is up, it refused this message
-            await self._dead(item, item.attempts + 1, str(exc))
+            events = exc.events if isinstance(exc, PartlyWritten) else ()
+            await self._dead(item, item.attempts + 1, str(exc), events)
         except Exception as exc:  # a bug of ours: retried within the budget, then visible as a dead letter
             breaker.release()
             # Where, not what: the message may carry what the GP system sent (patient data).
@@ -220,11 +222,18 @@ class DeliveryWorker:
             lambda conn: repository.reschedule(conn, item, attempts=attempts, next_at=later, error=error)
         )
 
-    async def _dead(self, item: repository.Delivery, attempts: int, error: str) -> None:
+    async def _dead(
+        self, item: repository.Delivery, attempts: int, error: str, events: tuple[CloudEvent, ...] = ()
+    ) -> None:
         log.warning(
             "delivery %s (%s) dead-lettered after %s attempts: %s", item.id, item.kind, attempts, error
         )
-        await self._write(lambda conn: repository.mark_dead(conn, item, attempts=attempts, error=error))
+
+        def dead(conn: Connection) -> None:
+            record_events(conn, events)  # what the far end now holds, when part of the change landed
+            repository.mark_dead(conn, item, attempts=attempts, error=error)
+
+        await self._write(dead)
 
     async def _write(self, work: Callable[[Connection], None]) -> None:
         def run() -> None:

@@ -20,9 +20,8 @@ import anyio
 from services.medreview.concerns import ConcernKind, ConcernPolicy
 from services.medreview.handlers import Session
 from services.medreview.handlers.concern import answer_concern, raise_concern
-from services.medreview.operation_params import Params
 from services.medreview.repository import MedreviewRepository
-from shared.fhir import BadRequest, FhirKernel, Forbidden, OperationCall
+from shared.fhir import BadRequest, FhirKernel, Forbidden, OperationCall, Parameters
 from shared.web.clock import Clock
 
 __all__ = ["register_contact_operations"]
@@ -61,7 +60,7 @@ def register_contact_operations(
         return await anyio.to_thread.run_sync(run)
 
     async def raise_(call: OperationCall) -> dict[str, Any]:
-        params = Params(call.body)
+        params = Parameters(call.body)
         kind = _kind(params.text("kind"))
         severity = _severity(params.value("severity"))
         words = params.text("description")
@@ -70,9 +69,7 @@ def register_contact_operations(
         raised_by = params.text("raisedBy") or "patient"
         if raised_by not in RAISED_BY:
             raise BadRequest(f"Parameter 'raisedBy' must be one of {', '.join(sorted(RAISED_BY))}")
-        go_back = params.value("stepBack")
-        if go_back is not None and not isinstance(go_back, bool):
-            raise BadRequest("Parameter 'stepBack' must be a boolean")
+        go_back = params.boolean("stepBack")
         day = params.day("date")
 
         def work(s: Session) -> dict[str, Any]:
@@ -93,7 +90,7 @@ def register_contact_operations(
         return await in_session(call, work)
 
     async def answer(call: OperationCall) -> dict[str, Any]:
-        note = Params(call.body).text("note")
+        note = Parameters(call.body).text("note")
         if not note:
             raise BadRequest("Parameter 'note' is required (what the practice did: called, advised, saw)")
         principal = call.ctx.principal

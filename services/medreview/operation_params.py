@@ -10,94 +10,21 @@ first, by reference or ingredient), ``startDate`` (date) and ``factorTable`` (co
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import date
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from services.medreview.taper import StepBasis, TaperPolicy
-from shared.fhir import BadRequest, validate_resource
+from shared.fhir import BadRequest, Parameters
 from shared.terminology import DEFAULT_OME_FACTOR_TABLE, OME_FACTOR_TABLES
 
-__all__ = ["Params", "factor_table_of", "parameters_of", "policy_of_params"]
-
-_VALUE_KEYS = (
-    "valueBoolean",
-    "valueCode",
-    "valueString",
-    "valueInteger",
-    "valuePositiveInt",
-    "valueUnsignedInt",
-    "valueDecimal",
-    "valueDate",
-    "valueDateTime",
-    "valueQuantity",
-    "valueReference",
-    "valueCoding",
-)
+__all__ = ["factor_table_of", "parameters_of", "policy_of_params"]
 
 
-class Params:
-    """A ``Parameters`` body by name."""
-
-    def __init__(self, body: Any) -> None:
-        self.by_name: dict[str, list[dict[str, Any]]] = {}
-        if body is None:
-            return
-        validate_resource(body, "Parameters")
-        for parameter in body.get("parameter") or []:
-            self.by_name.setdefault(str(parameter.get("name")), []).append(parameter)
-
-    def value(self, name: str) -> Any:
-        """The value of the first parameter ``name`` (``None`` when absent)."""
-        found = self.by_name.get(name)
-        if not found:
-            return None
-        return next((found[0][k] for k in _VALUE_KEYS if k in found[0]), found[0].get("resource"))
-
-    def values(self, name: str) -> list[Any]:
-        return [next((p[k] for k in _VALUE_KEYS if k in p), None) for p in self.by_name.get(name, [])]
-
-    def resource(self, name: str) -> dict[str, Any] | None:
-        found = self.by_name.get(name)
-        resource = found[0].get("resource") if found else None
-        return resource if isinstance(resource, dict) else None
-
-    def text(self, name: str) -> str | None:
-        value = self.value(name)
-        if isinstance(value, dict):  # Coding
-            value = value.get("code")
-        return str(value) if value is not None else None
-
-    def decimal(self, name: str) -> Decimal | None:
-        value = self.value(name)
-        if isinstance(value, dict):  # Quantity
-            value = value.get("value")
-        if value is None:
-            return None
-        try:
-            number = Decimal(str(value))
-        except InvalidOperation as exc:
-            raise BadRequest(f"Parameter '{name}' must be a number") from exc
-        if not number.is_finite():  # 'NaN', 'Infinity' parse, then fail every comparison (a 500)
-            raise BadRequest(f"Parameter '{name}' must be a finite number")
-        return number
-
-    def day(self, name: str) -> date | None:
-        text = self.text(name)
-        if text is None:
-            return None
-        try:
-            return date.fromisoformat(text[:10])
-        except ValueError as exc:
-            raise BadRequest(f"Parameter '{name}' must be a date (YYYY-MM-DD)") from exc
+def parameters_of(body: Any) -> Parameters:
+    """A Parameters body (400 when the body is not one; see ``shared.fhir.Parameters``)."""
+    return Parameters(body)
 
 
-def parameters_of(body: Any) -> Params:
-    """A Parameters body (400 when the body is not one)."""
-    return Params(body)
-
-
-def factor_table_of(params: Params, query: str | None = None) -> str:
+def factor_table_of(params: Parameters, query: str | None = None) -> str:
     """The ``factorTable`` parameter (or query parameter), default UK Opioids Aware; 400 when unknown."""
     table = params.text("factorTable") or query or DEFAULT_OME_FACTOR_TABLE
     if table not in OME_FACTOR_TABLES:
@@ -106,7 +33,7 @@ def factor_table_of(params: Params, query: str | None = None) -> str:
     return table
 
 
-def policy_of_params(params: Params, base: TaperPolicy | None = None) -> TaperPolicy:
+def policy_of_params(params: Parameters, base: TaperPolicy | None = None) -> TaperPolicy:
     """The taper policy the parameters ask for, over ``base`` (default: UK, or long-term use)."""
     if base is None:
         long_term = params.value("longTermUse") is True

@@ -44,13 +44,14 @@ from services.medreview.handlers import (
     step_back,
 )
 from services.medreview.medication_list import resources_from_bundle
-from services.medreview.operation_params import Params, factor_table_of, policy_of_params
+from services.medreview.operation_params import factor_table_of, policy_of_params
 from services.medreview.repository import MedreviewRepository
 from shared.fhir import (
     BadRequest,
     FhirKernel,
     Forbidden,
     OperationCall,
+    Parameters,
     RequestContext,
     validate_resource,
 )
@@ -106,7 +107,7 @@ def register_operations(
 
     async def review_stored(call: OperationCall) -> dict[str, Any]:
         patient = _patient(call)
-        table = factor_table_of(Params(call.body), call.request.query_params.get("factorTable"))
+        table = factor_table_of(Parameters(call.body), call.request.query_params.get("factorTable"))
         return await _in_transaction(call, repo, lambda s: review_patient(s, patient, table))
 
     async def review_posted(call: OperationCall) -> dict[str, Any]:
@@ -114,9 +115,9 @@ def register_operations(
         body = call.body if isinstance(call.body, dict) else {}
         bundle: dict[str, Any] | None
         if body.get("resourceType") == "Bundle":
-            bundle, params = validate_bundle(body), Params(None)
+            bundle, params = validate_bundle(body), Parameters(None)
         else:
-            params = Params(call.body)
+            params = Parameters(call.body)
             bundle = params.resource("bundle")
         table = factor_table_of(params, query_table)
         patient_ref = params.value("patient")
@@ -134,7 +135,7 @@ def register_operations(
 
     async def propose(call: OperationCall) -> dict[str, Any]:
         patient = _patient(call)
-        params = Params(call.body)
+        params = Parameters(call.body)
         stated = params.value("longTermUse") is not None  # a clinician's word wins over the record
         policy = policy_of_params(params)
         table = factor_table_of(params)
@@ -155,7 +156,7 @@ def register_operations(
         return await _in_transaction(call, repo, work)
 
     async def decide(call: OperationCall) -> dict[str, Any]:
-        params = Params(call.body)
+        params = Parameters(call.body)
         word = (params.text("decision") or "").lower()
         if word not in _DECISIONS:
             raise BadRequest("Parameter 'decision' must be 'approved' or 'declined'")
@@ -181,7 +182,7 @@ def register_operations(
 
     async def mdt_review(call: OperationCall) -> dict[str, Any]:
         patient = _patient(call)
-        params = Params(call.body)
+        params = Parameters(call.body)
         outcome, summary = params.text("outcome"), params.text("summary")
         if not outcome or not summary:
             raise BadRequest(
@@ -213,7 +214,7 @@ def register_operations(
         )
 
     async def pause(call: OperationCall) -> dict[str, Any]:
-        params = Params(call.body)
+        params = Parameters(call.body)
         why = params.text("reason")
         if not why:
             raise BadRequest("Parameter 'reason' is required (the patient's words, or what happened)")
@@ -228,7 +229,7 @@ def register_operations(
         return await _in_transaction(call, repo, work)
 
     async def back(call: OperationCall) -> dict[str, Any]:
-        params = Params(call.body)
+        params = Parameters(call.body)
         why = params.text("reason")
         if not why:
             raise BadRequest(
@@ -243,7 +244,7 @@ def register_operations(
         return await _in_transaction(call, repo, work)
 
     async def resume(call: OperationCall) -> dict[str, Any]:
-        day = Params(call.body).day("date")
+        day = Parameters(call.body).day("date")
 
         def work(s: Session) -> dict[str, Any]:
             careplan = s.repo.read(s.conn, f"CarePlan/{call.resource_id}", s.tenants)

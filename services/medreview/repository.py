@@ -21,9 +21,7 @@ from services.medreview.codes import (
     TOTAL_DAILY_OME,
 )
 from shared.core.principal import Tenancy
-from shared.fhir import FhirError, NotFound, ResourceStore, SearchParams
-from shared.fhir.tables import resource_table
-from shared.fhir.tenancy import visible_rows
+from shared.fhir import FhirError, NotFound, ResourceStore, SearchParams, resource_table, visible_rows
 
 __all__ = ["MAX_ROWS", "MedreviewRepository", "medreview_search_params"]
 

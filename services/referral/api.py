@@ -13,7 +13,7 @@ GET|POST /fhir/Communication/$invitation-template the practice's invitation temp
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
 import anyio
@@ -36,14 +36,14 @@ from shared.fhir import (
     FhirResponse,
     Forbidden,
     OperationCall,
+    Parameters,
     information_outcome,
     now_instant,
-    validate_resource,
 )
 
 __all__ = ["register_operations"]
 
-TaskAction = Callable[[UnitOfWork, dict[str, Any], dict[str, Any], datetime], dict[str, Any]]
+TaskAction = Callable[[UnitOfWork, dict[str, Any], Parameters, datetime], dict[str, Any]]
 SUCCESS = {
     "new": (201, "RESOURCE_CREATED", "Resource Created", "Resource created"),
     "update": (200, "RESOURCE_UPDATED", "Resource Updated", "Resource updated"),
@@ -52,32 +52,15 @@ SUCCESS = {
 _CAMEL = {"".join(w.capitalize() if i else w for i, w in enumerate(d.split("_"))): d for d in DETAILS}
 
 
-def parameters(body: Any) -> dict[str, Any]:
-    """A Parameters resource as name -> value (the first value[x] of each parameter)."""
-    validate_resource(body, "Parameters")
-    values: dict[str, Any] = {}
-    for parameter in body.get("parameter", []):
-        value = next((v for k, v in parameter.items() if k.startswith("value")), None)
-        values[parameter["name"]] = value
-    return values
+def parameters(body: Any) -> Parameters:
+    """An operation's Parameters (a body that is not one is a 400)."""
+    if body is None:
+        raise BadRequest("The body must be a Parameters resource")
+    return Parameters(body)
 
 
-def _date(values: dict[str, Any], name: str, default: date | None) -> date | None:
-    raw = values.get(name)
-    if raw is None:
-        return default
-    try:
-        return date.fromisoformat(str(raw)[:10])
-    except ValueError as exc:
-        raise BadRequest(f"{name} must be a date (YYYY-MM-DD)") from exc
-
-
-def _text(values: dict[str, Any], name: str) -> str | None:
-    return str(values[name]) if values.get(name) is not None else None
-
-
-def _details(values: dict[str, Any]) -> dict[str, str]:
-    return {_CAMEL[name]: str(value) for name, value in values.items() if name in _CAMEL}
+def _details(values: Parameters) -> dict[str, str]:
+    return {_CAMEL[name]: str(values.text(name)) for name in values.by_name if name in _CAMEL}
 
 
 def register_operations(kernel: FhirKernel, settings: ReferralSettings) -> None:
@@ -137,45 +120,38 @@ def register_operations(kernel: FhirKernel, settings: ReferralSettings) -> None:
         return handler
 
     def do_transition(
-        uow: UnitOfWork, task: dict[str, Any], values: dict[str, Any], now: datetime
+        uow: UnitOfWork, task: dict[str, Any], values: Parameters, now: datetime
     ) -> dict[str, Any]:
         try:
-            target = State(str(values.get("status")))
+            target = State(str(values.text("status")))
         except ValueError as exc:
             allowed = ", ".join(s.value for s in State)
             raise BadRequest(f"status must be one of {allowed}", issue_code="required") from exc
-        return move(uow, task, target, now, _text(values, "note"))
+        return move(uow, task, target, now, values.text("note"))
 
-    def do_invite(
-        uow: UnitOfWork, task: dict[str, Any], values: dict[str, Any], now: datetime
-    ) -> dict[str, Any]:
+    def do_invite(uow: UnitOfWork, task: dict[str, Any], values: Parameters, now: datetime) -> dict[str, Any]:
         overrides = _details(values)
         check_template("", overrides)
         return invite(uow, task, overrides, now)
 
     def do_consent(
-        uow: UnitOfWork, task: dict[str, Any], values: dict[str, Any], now: datetime
+        uow: UnitOfWork, task: dict[str, Any], values: Parameters, now: datetime
     ) -> dict[str, Any]:
-        agreed = values.get("consented")
-        if not isinstance(agreed, bool):
+        agreed = values.boolean("consented")
+        if agreed is None:
             raise BadRequest("consented (boolean) is required", issue_code="required")
-        on = _date(values, "date", now.date())
-        assert on is not None
+        on = values.day("date") or now.date()
         return record_consent(uow, task, agreed, on, now)
 
-    def do_enrol(
-        uow: UnitOfWork, task: dict[str, Any], values: dict[str, Any], now: datetime
-    ) -> dict[str, Any]:
-        start = _date(values, "start", now.date())
-        assert start is not None
-        return enrol(uow, task, start, _date(values, "end", None), settings.enrolment_months, now)
+    def do_enrol(uow: UnitOfWork, task: dict[str, Any], values: Parameters, now: datetime) -> dict[str, Any]:
+        start = values.day("start") or now.date()
+        return enrol(uow, task, start, values.day("end"), settings.enrolment_months, now)
 
     def do_discharge(
-        uow: UnitOfWork, task: dict[str, Any], values: dict[str, Any], now: datetime
+        uow: UnitOfWork, task: dict[str, Any], values: Parameters, now: datetime
     ) -> dict[str, Any]:
-        on = _date(values, "date", now.date())
-        assert on is not None
-        return discharge(uow, task, on, _text(values, "note"), now)
+        on = values.day("date") or now.date()
+        return discharge(uow, task, on, values.text("note"), now)
 
     async def letter(call: OperationCall) -> Response:
         wanted = call.request.query_params.get("_format") or call.request.headers.get("accept") or "pdf"
@@ -202,8 +178,8 @@ def register_operations(kernel: FhirKernel, settings: ReferralSettings) -> None:
             if not call.ctx.principal.allows("Communication", "u"):
                 raise Forbidden("Changing the invitation template needs the scope system/Communication.u")
             values = parameters(call.body)
-            given = values.get("template")
-            if not isinstance(given, str) or not given.strip():
+            given = values.text("template")
+            if not given or not given.strip():
                 raise BadRequest("template (string) is required", issue_code="required")
             text, details = given, _details(values)
             check_template(text, details)

@@ -17,8 +17,7 @@ from services.referral.fhir_mapping import owner_practice
 from services.referral.intake import start_workflow
 from services.referral.triage import WITHDRAWN, cancel, records_held
 from services.referral.unit_of_work import UnitOfWork
-from shared.fhir import Gone, NotFound, RequestContext, ResourceStore, Unprocessable, now_instant
-from shared.fhir.kernel import WriteHook
+from shared.fhir import Gone, NotFound, RequestContext, ResourceStore, Unprocessable, WriteHook, now_instant
 
 __all__ = ["service_request_hook"]
 

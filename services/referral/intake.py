@@ -17,9 +17,7 @@ from services.referral.repository import RECORD_TYPES
 from services.referral.triage import WITHDRAWN, cancel, receive, records_held, triage
 from services.referral.unit_of_work import UnitOfWork
 from services.referral.workflow import State
-from shared.fhir import Conflict, Duplicate, Unprocessable, new_id
-from shared.fhir.idempotency import DUPLICATE_TEXT
-from shared.fhir.searchparams import patient_of
+from shared.fhir import DUPLICATE_TEXT, Conflict, Duplicate, Unprocessable, new_id, nhs_number_of, patient_of
 
 __all__ = ["Intake", "process_message", "start_workflow"]
 
@@ -34,17 +32,6 @@ class Intake:
     patient: str
     created: bool
     reason: str
-
-
-def _nhs_number(patient: dict[str, Any]) -> str | None:
-    return next(
-        (
-            i.get("value")
-            for i in patient.get("identifier", [])
-            if i.get("system") == repository.NHS_NUMBER_SYSTEM
-        ),
-        None,
-    )
 
 
 def start_workflow(
@@ -74,7 +61,7 @@ def _assign_ids(
             existing.add(entry.full_url)
         else:
             found = None
-            if kind == "Patient" and (nhs := _nhs_number(entry.resource)):
+            if kind == "Patient" and (nhs := nhs_number_of(entry.resource)):
                 found = repository.patient_with_nhs_number(uow.conn, nhs, uow.tenants)
             rid = found or new_id()
             if found:
@@ -131,7 +118,7 @@ def process_message(uow: UnitOfWork, message: Message, now: datetime) -> Intake:
 
     The new resources and their Provenance are left in ``uow`` for the caller to `UnitOfWork.flush`
     together with its AuditEvent (which names the referral and patient this returns)."""
-    patients = [_nhs_number(e.resource) for e in message.entries if e.resource["resourceType"] == "Patient"]
+    patients = [nhs_number_of(e.resource) for e in message.entries if e.resource["resourceType"] == "Patient"]
     repository.lock(  # concurrent messages naming the same ids or patient take turns (PostgreSQL)
         uow.conn,
         f"{uow.practice}|message|{message.message_id}",

@@ -18,12 +18,16 @@ from sqlalchemy import Connection, func, insert, select, text, update
 from services.referral.tables import bars_message, bars_resource, invitation_template
 from shared.core.principal import Tenancy
 from shared.db import is_postgres
-from shared.fhir import ResourceStore, now_instant
-from shared.fhir.tables import resource_table, search_index_table
-from shared.fhir.tenancy import visible_rows
+from shared.fhir import (
+    NHS_NUMBER_SYSTEM,
+    ResourceStore,
+    now_instant,
+    resource_table,
+    search_index_table,
+    visible_rows,
+)
 
 __all__ = [
-    "NHS_NUMBER_SYSTEM",
     "RECORD_TYPES",
     "HeldMessage",
     "held_message",
@@ -40,7 +44,6 @@ __all__ = [
     "workflow_task",
 ]
 
-NHS_NUMBER_SYSTEM = "https://fhir.nhs.uk/Id/nhs-number"
 RECORD_TYPES = ("MedicationRequest", "MedicationStatement", "Condition", "Flag")
 R = resource_table
 X = search_index_table

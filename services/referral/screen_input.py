@@ -17,8 +17,7 @@ import anyio.from_thread
 import ijson
 import orjson
 
-from shared.fhir import BadRequest, PayloadTooLarge
-from shared.fhir.jsonio import MAX_DEPTH, depth_ok
+from shared.fhir import MAX_DEPTH, BadRequest, PayloadTooLarge, depth_ok
 
 __all__ = [
     "MAX_LINE_BYTES",

@@ -28,8 +28,7 @@ from services.referral.triage import decide, records_held
 from services.referral.unit_of_work import UnitOfWork
 from services.referral.workflow import OPERATION_FOR, InvalidTransition, State, check_transition
 from shared.contracts import PATIENT_DISCHARGED_V1, PATIENT_ENROLLED_V1, PATIENT_INVITED_V1
-from shared.fhir import Conflict, Gone, NotFound, Unprocessable
-from shared.fhir.tenancy import record_discharge, record_enrolment
+from shared.fhir import Conflict, Gone, NotFound, Unprocessable, record_discharge, record_enrolment
 
 __all__ = ["discharge", "enrol", "invite", "move", "record_consent", "workflow_state"]
 

@@ -20,9 +20,15 @@ from sqlalchemy import Connection
 from services.referral import repository
 from shared.contracts import EventType, new_event
 from shared.core.principal import Tenancy
-from shared.fhir import PreconditionFailed, RequestContext, ResourceStore, new_id, now_instant
-from shared.fhir.audit import provenance
-from shared.fhir.store_write import stamp
+from shared.fhir import (
+    PreconditionFailed,
+    RequestContext,
+    ResourceStore,
+    new_id,
+    now_instant,
+    provenance,
+    stamp,
+)
 from shared.outbox import record_event
 
 __all__ = ["SOURCE", "UnitOfWork"]

@@ -69,6 +69,7 @@ class WriterTurn:
 
     def __init__(self, timeout: float = 30.0) -> None:
         self._lock = threading.Lock()
+        self._guard = threading.Lock()  # give() from two threads for one connection releases once
         self._timeout = timeout
         self._holder: int | None = None  # id() of the DBAPI connection in the transaction
         self._thread: int | None = None
@@ -84,10 +85,12 @@ class WriterTurn:
 
     def give(self, connection: object) -> None:
         """Give the turn back if ``connection`` holds it (commit, rollback, reset, close, invalidate)."""
-        connection = _raw(connection)
-        if self._holder is not None and self._holder == id(connection):
+        key = id(_raw(connection))
+        with self._guard:
+            if self._holder != key:
+                return
             self._holder = self._thread = None
-            self._lock.release()
+        self._lock.release()
 
     def held(self) -> bool:
         return self._lock.locked()

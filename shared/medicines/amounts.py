@@ -41,6 +41,13 @@ class DoseForm:
     per_unit: str
     strength_per_unit: Decimal | None
     is_patch: bool
+    strengths: frozenset[Decimal] = frozenset()
+    """The numbers the product's strengths are written with (in its name, its partners' too, and the
+    strengths its family is made in): a bare number equal to one ("10 twice a day" of oxycodone 10 mg,
+    "50 every 72 hours" of a fentanyl patch) may be a mass or a rate, not a count of units."""
+    unit_strengths: frozenset[Decimal] = frozenset()
+    """The product's own strengths per unit as written (30 and 500 for co-codamol 30mg/500mg, 400 for a
+    400 microgram tablet, 25 for a 25 microgram/hour patch)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +111,35 @@ def dose_kind(unit: str, form: DoseForm) -> tuple[str, Decimal] | None:
     if form.per_unit == "dose" and word in ("lozenge", "film", "dose", "spray"):
         return UNIT, Decimal(1)
     return None
+
+
+MOST_PATCHES_AT_ONCE = Decimal(4)
+"""More patches than this worn at once, written as a bare number, is read as no count (more likely a rate)."""
+MOST_UNITS_A_DOSE = Decimal(10)
+"""A bare number of tablets or capsules a dose from this up is read as no count (more likely a mass)."""
+
+
+def bare_count_ambiguous(value: Decimal, unit: str, form: DoseForm) -> bool:
+    """Whether a dose written as a bare number may be a mass or a rate rather than a count of units.
+
+    It may when, read as the drug, it would be a whole number of the product's units (or half a tablet):
+    "10 twice a day" of a 10 mg tablet (ten tablets or one?), "200 twice a day" of a 400 microgram tablet;
+    when it is no plausible count: ten or more tablets or capsules a dose ("25 every 4 hours" of codeine
+    30 mg), a fraction of a capsule or past two and a half tablets ("7.5 every 4 hours"), more than four
+    patches at once ("10 every 72 hours" of a fentanyl patch); or, for a patch, when it
+    is a strength the patch is made in. "2 at night" of a 4 mg capsule is two capsules (2 mg would be half a
+    capsule), and one unit is one unit either way.
+    """
+    if unit.strip() or value == 1:
+        return False
+    if form.is_patch:
+        return value > MOST_PATCHES_AT_ONCE or value in form.strengths
+    if value >= MOST_UNITS_A_DOSE:
+        return True
+    if value % 1 and (form.per_unit != "tablet" or (value * 2) % 1 or value > 3):
+        return True  # "7.5", or a part of a capsule: no count of units (halves of tablets up to 2.5 are)
+    step = Decimal("0.5") if form.per_unit == "tablet" else Decimal(1)
+    return any(value / s >= step and (value / s / step) % 1 == 0 for s in form.unit_strengths if s >= 1)
 
 
 def in_ingredient(quantity: Decimal, kind: str, form: DoseForm) -> tuple[Decimal, str] | None:

@@ -23,6 +23,7 @@ from shared.medicines.amounts import (
     DailyAmount,
     DosageProblem,
     DoseForm,
+    bare_count_ambiguous,
     dose_kind,
     in_ingredient,
     n,
@@ -168,6 +169,9 @@ def _structured(dosage: Mapping[str, Any], form: DoseForm) -> DailyAmount | Dosa
     kind = dose_kind(unit_text, form)
     if kind is None:
         return DosageProblem("dose-unit-unknown", f"Dose unit '{unit_text}' does not fit a {form.per_unit}")
+    if bare_count_ambiguous(value, unit_text, form):
+        sentence = f"A structured dose of {n(value)} without a unit may be the drug's strength, not a count"
+        return DosageProblem("dose-ambiguous", sentence, (n(value),))
     value = value * kind[1]
     words = (f"{n(value)} {label(kind[0], form)}",)
     if form.is_patch:

@@ -32,6 +32,7 @@ from shared.medicines.amounts import (
     DailyAmount,
     DosageProblem,
     DoseForm,
+    bare_count_ambiguous,
     dose_kind,
     in_ingredient,
     n,
@@ -185,6 +186,14 @@ def _phase(
             written = unit or "a bare number"
             return _problem(
                 code, f"Dose unit '{written}' does not fit a {form.per_unit}", (group.quantity.text,)
+            )
+        bare = [v for v in (group.quantity.low, group.quantity.high) if v is not None]
+        if any(bare_count_ambiguous(v, unit, form) for v in bare):
+            return _problem(
+                "dose-ambiguous",
+                f"'{group.quantity.text}' has no unit and may be the drug's strength, not a count of "
+                f"{form.per_unit} units: not read",
+                (group.quantity.text,),
             )
         dose = (group.quantity.high or Decimal(0)) * kind[1]
         restated = _restatement(group, dose, kind[0], form, text)

@@ -160,6 +160,21 @@ def _by_vtm(
                                 UNRECOGNISED_OPIOID, code, detail)  # fmt: skip
 
 
+def _opioid_named(names: list[str], catalogue: ProductCatalogue) -> str | None:
+    """The opioid ingredient a name or display names (by its ingredient or an opioid brand), if any."""
+    for candidate in names:
+        brand = brand_in(candidate, catalogue)
+        vmps = sorted(catalogue.brands.get(brand, ())) if brand else []
+        if vmps:
+            found = ingredient_in(catalogue.opioid_codes[vmps[0]].term, catalogue)
+            if found is not None:
+                return found[0]
+        alias = ingredient_in(candidate, catalogue)
+        if alias is not None and catalogue.drug_class(alias[0]) is DrugClass.OPIOID:
+            return alias[0]
+    return None
+
+
 def _named_otherwise(product: DmdProduct, names: list[str], catalogue: ProductCatalogue) -> bool:
     """Whether an opioid's text or display names another opioid or another strength than its code's product.
 
@@ -201,6 +216,15 @@ def identify_medication(
     for code in codes:
         product = catalogue.lookup(code)
         if product is not None:
+            opioid = _opioid_named(names, catalogue) if product.drug_class is not DrugClass.OPIOID else None
+            if opioid is not None:  # the code says another medicine, the name an opioid: never zero
+                detail = (
+                    f"'{name}' is coded as {product.name} ({code}) but its name says {opioid}: which the "
+                    "patient takes is not certain, so the opioid's dose is not counted"
+                )
+                by = IdentifiedBy.CODE
+                return IdentifiedMedication(reference, name, by, None, opioid, DrugClass.OPIOID,
+                                            UNRECOGNISED_OPIOID, code, detail)  # fmt: skip
             if _named_otherwise(product, names, catalogue):
                 return _opioid(reference, name, IdentifiedBy.CODE, None, product.ingredient, code)
             by = IdentifiedBy.CODE
@@ -239,6 +263,15 @@ def identify_medication(
         drug_class = catalogue.drug_class(alias[0])
         if drug_class is DrugClass.OPIOID:
             return _opioid(reference, candidate, IdentifiedBy.NAME, product, alias[0], "")
+        opioid = _opioid_named(names, catalogue)
+        if opioid is not None:  # "Diazepam 2mg tablets" shown as "Co-codamol 30mg/500mg": never zero
+            detail = (
+                f"'{candidate}' names {alias[0]} but another of its names says {opioid}: which the patient "
+                "takes is not certain, so the opioid's dose is not counted"
+            )
+            by = IdentifiedBy.NAME
+            return IdentifiedMedication(reference, candidate, by, None, opioid, DrugClass.OPIOID,
+                                        UNRECOGNISED_OPIOID, None, detail)  # fmt: skip
         problem = None if product else "product-not-parsed"
         return IdentifiedMedication(
             reference, candidate, IdentifiedBy.NAME, product, alias[0], drug_class, problem

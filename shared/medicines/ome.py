@@ -56,6 +56,7 @@ _MICROGRAM_PER_HOUR = "microgram/hour"
 # the other ingredient's ("1g qds" of co-codamol is 2 tablets of paracetamol, not 1 g of codeine).
 _MASS_UNIT = r"(mg|g|grams?|milligrams?|micrograms?|mcg|ug|µg)\b"
 _MASS = re.compile(rf"(\d+(?:\.\d+)?)\s*{_MASS_UNIT}", re.IGNORECASE)
+_STRENGTH_NUMBER = re.compile(rf"(\d+(?:\.\d+)?)\s*(?:{_MASS_UNIT[1:-4]}|micrograms?\s*/\s*hours?)", re.I)
 _MASS_WORD = re.compile(rf"(?<![\w.]){_MASS_UNIT}|(?<=\d){_MASS_UNIT}", re.IGNORECASE)
 _HALF = Decimal("0.5")
 # An antagonist added against misuse (oxycodone with naloxone) is never prescribed by its own mass.
@@ -179,7 +180,8 @@ def medication_ome(
             return _not_computable(med, OmeReason.NO_FIXED_FACTOR, row.reason)
         text = f"Table {factors.table_id} has no factor for {product.ingredient} by the {product.route} route"
         return _not_computable(med, OmeReason.NO_FACTOR, text)
-    form = DoseForm(product.per_unit, product.strength_per_unit, product.is_patch)
+    written = _written_strengths(product)
+    form = DoseForm(product.per_unit, product.strength_per_unit, product.is_patch, *written)
     if set(product.with_ingredients) - _NEVER_DOSED_BY_MASS and _mass_is_ambiguous(product, dosages):
         text = (
             "A dose or maximum written as a mass cannot be read with certainty for a product of "
@@ -219,6 +221,26 @@ def medication_ome(
         identified=med,
         reading=amount,
     )
+
+
+def _written_strengths(product: DmdProduct) -> tuple[frozenset[Decimal], frozenset[Decimal]]:
+    """(every number a strength of ``product`` or of its family may be written with, the product's own).
+
+    Its own: the numbers in its name (its partners' too) and its strength per unit in mg and, below 1 mg, in
+    micrograms (patches: microgram/hour). Its family adds the strengths it is also made in.
+    """
+
+    def numbers(member: DmdProduct) -> set[Decimal]:
+        found = {member.strength_per_unit}
+        if not member.is_patch and member.strength_per_unit < 1:
+            found.add(member.strength_per_unit * 1000)
+        return found
+
+    own = {Decimal(value) for value in _STRENGTH_NUMBER.findall(product.name)} | {product.strength_per_unit}
+    family = set(own)
+    for member in load_product_catalogue().family_of(product):
+        family |= numbers(member)
+    return frozenset(family), frozenset(own)
 
 
 def _mg(value: str, unit: str) -> Decimal:

@@ -41,7 +41,10 @@ def plain_paracetamol_mg_per_day(name: str, dosages: Sequence[Mapping[str, Any]]
             return None
         form = DoseForm("ml", value / Decimal(found["per"] or 1), False)
     elif _SOLID.search(found["rest"]):
-        form = DoseForm("tablet" if "cap" not in found["rest"].lower() else "capsule", value, False)
+        unit = "tablet" if "cap" not in found["rest"].lower() else "capsule"
+        form = DoseForm(
+            unit, value, False, frozenset({value}), frozenset({value})
+        )  # "500 qds": not 500 tablets
     else:
         return None
     amount = max_daily_amount(dosages, form)

@@ -259,9 +259,19 @@ def _check_audit_trail(workdir: Path, urls: Mapping[str, str], started: list[Man
 
 @contextmanager
 def production_stack(
-    pg_admin_url: str, nats_url: str, workdir: Path, *, replicas: int = 1, check_audit: bool = True
+    pg_admin_url: str,
+    nats_url: str,
+    workdir: Path,
+    *,
+    replicas: int = 1,
+    check_audit: bool = True,
+    clock_file: Path | None = None,
 ) -> Iterator[ProductionStack]:
     """Start the stack (see the module doc); stop everything and drop what it made on the way out.
+
+    ``clock_file``: medreview, gpconnect and the simulator read their time from it (``shared.web.clock``),
+    so a test can move time on; a clock file is refused in production, so those two services then run
+    with environment ``test`` (still on PostgreSQL and NATS, separate processes, the compose configuration).
 
     ``replicas=3`` with a three-node cluster's URL (comma-separated) keeps the stream in three replicas, as
     production does; ``check_audit=False`` for a run that kills processes (a request killed mid-way
@@ -296,6 +306,13 @@ def production_stack(
             overrides["migrate"].update(database)
             overrides[service] = {**database, **QUICK.get(service, {})}
         overrides["gp-simulator"] = dict(QUICK["gp-simulator"])
+        if clock_file is not None:
+            for service in ("medreview", "gpconnect"):
+                overrides[service] |= {
+                    f"{service.upper()}_CLOCK_FILE": str(clock_file),
+                    f"{service.upper()}_ENVIRONMENT": "test",
+                }
+            overrides["gp-simulator"]["GPSIM_CLOCK_FILE"] = str(clock_file)
         for overridden in overrides.values():
             overridden["PAINREVIEW_HOST"] = "127.0.0.1"
         processes = app_processes(environ={}, ports=compose_ports, overrides=overrides)

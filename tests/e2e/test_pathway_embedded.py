@@ -16,10 +16,13 @@ from painreview.demo import run_demo
 from painreview.simulator_app import TOKEN_FILE
 from shared.auth import AuthSettings, mint_local_token
 from tests.e2e.conftest import check_embedded_audit_trail, free_port, wait_healthy
+from tests.e2e.dated_steps import TWO_STRENGTHS, assert_later_steps_are_approved_and_written_on_their_dates
 from tests.e2e.decide_roles import assert_a_project_worker_cannot_decide_a_step
+from tests.e2e.sessions_flow import run_mdt, run_sessions
 
 pytestmark = pytest.mark.e2e
 BIN = Path(sys.executable).parent
+CLOCK = "clock.txt"
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:
@@ -82,6 +85,8 @@ def pathway_system(tmp_path_factory: pytest.TempPathFactory, mesh_sandbox: str) 
             "GPCONNECT_MESH_URL": mesh_sandbox,
             "GPCONNECT_DECISION_POLL_S": "0.5",
             "GPSIM_PATIENTS_PER_PRACTICE": "300",
+            # one movable clock for the services that date things (tests/e2e/dated_steps.py moves it)
+            **{f"{p}_CLOCK_FILE": str(workdir / CLOCK) for p in ("MEDREVIEW", "GPCONNECT", "GPSIM")},
         }
     )
     log = (workdir / "server.log").open("wb")
@@ -132,11 +137,33 @@ def test_the_whole_pathway_runs_from_referral_to_prescription_and_mesh_document(
     lines: list[str] = []
     sim_token = (workdir / "var" / TOKEN_FILE).read_text().strip()  # as `pain-review up` keeps it
     facts = run_demo(
-        base, token=token, practice="A81001", mesh_url=mesh_sandbox, echo=lines.append, sim_token=sim_token
+        base,
+        token=token,
+        practice="A81001",
+        mesh_url=mesh_sandbox,
+        echo=lines.append,
+        sim_token=sim_token,
+        prefer=TWO_STRENGTHS,
     )
     assert facts["nhs"].startswith("999")
     assert any("new prescription" in line for line in lines)
     # The approved step replaced the GP system's own authorisation: one active authorisation per medicine.
     assert facts["active_per_opioid"] and set(facts["active_per_opioid"].values()) == {1}
+    assert facts["step_orders"] == 2, lines  # step 1: one order per strength (15 + 10 mg)
     settings = AuthSettings(var_dir=workdir / "var")
     assert_a_project_worker_cannot_decide_a_step(f"{base}/medreview", settings, facts, token)
+    # The next two proposed steps, each approved and written on its date (the clock moved, no sleeping).
+    seen = assert_later_steps_are_approved_and_written_on_their_dates(
+        f"{base}/medreview",
+        f"{base}/gp-simulator/practices/A81001",
+        token=token,
+        sim_token=sim_token,
+        clock_file=workdir / CLOCK,
+        facts=facts,
+    )
+    print("\n".join(seen))
+    assert len(seen) == 2, seen
+
+    # Issue 17: a group session over capacity, attended and missed sessions, and next month's MDT agenda.
+    run_sessions(f"{base}/careplan", token, f"Patient/{facts['patient']}")
+    run_mdt(f"{base}/careplan", token, f"Patient/{facts['patient']}", reason=None)

@@ -21,8 +21,10 @@ import sqlalchemy as sa
 from painreview.demo import Pathway, parse_services, run_demo
 from services.gpconnect.tables import delivery
 from tests.contract.deploy.compose import app_processes, load_compose
+from tests.e2e.dated_steps import TWO_STRENGTHS, assert_later_steps_are_approved_and_written_on_their_dates
 from tests.e2e.decide_roles import assert_a_project_worker_cannot_decide_a_step
 from tests.e2e.production import ProductionStack, production_stack
+from tests.e2e.sessions_flow import run_mdt, run_sessions
 
 pytestmark = pytest.mark.e2e
 
@@ -37,7 +39,8 @@ SOWS = {
 def stack(
     pg_admin_url: str, nats_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[ProductionStack]:
-    with production_stack(pg_admin_url, nats_url, tmp_path_factory.mktemp("production")) as running:
+    workdir = tmp_path_factory.mktemp("production")
+    with production_stack(pg_admin_url, nats_url, workdir, clock_file=workdir / "clock.txt") as running:
         yield running
 
 
@@ -66,13 +69,26 @@ def test_the_whole_pathway_runs_on_separate_processes_and_a_withdrawal_score_pau
             echo=lines.append,
             services=stack.services,
             sim_token=load_compose(environ={})["services"]["gp-simulator"]["environment"]["GPSIM_TOKEN"],
+            prefer=TWO_STRENGTHS,
         )
         print(stack.timings)
         print("\n".join(lines))
         assert facts["nhs"].startswith("999")
         assert any("new prescription" in line for line in lines)
         assert facts["active_per_opioid"] and set(facts["active_per_opioid"].values()) == {1}
+        assert facts["step_orders"] == 2, lines  # step 1: one order per strength (15 + 10 mg)
         assert_a_project_worker_cannot_decide_a_step(stack.services["medreview"], stack.auth, facts, token)
+        # The next two proposed steps, approved and written on their dates (the clock moved, no sleeping).
+        seen = assert_later_steps_are_approved_and_written_on_their_dates(
+            stack.services["medreview"],
+            f"{stack.services['gp-simulator']}/practices/A81001",
+            token=token,
+            sim_token=load_compose(environ={})["services"]["gp-simulator"]["environment"]["GPSIM_TOKEN"],
+            clock_file=stack.workdir / "clock.txt",
+            facts=facts,
+        )
+        print("\n".join(seen))
+        assert len(seen) == 2, seen
 
         # Issue 6: a final SOWS total at or above MEDREVIEW_WITHDRAWAL_PAUSE_SCORE (default 11), written to
         # medreview, puts the taper on hold there; taper.paused puts de-scripting on hold in careplan.
@@ -115,6 +131,11 @@ def test_the_whole_pathway_runs_on_separate_processes_and_a_withdrawal_score_pau
         activity = _poll("careplan's de-scripting activity on hold (taper.paused over NATS)", descripting)
         assert any("paused" in str(p.get("text", "")).lower() for p in activity["progress"])
         assert {"reference": f"CarePlan/{facts['taper']}"}.items() <= activity["outcomeReference"][0].items()
+
+        # Issue 17: a group session over capacity, attended and missed sessions, and next month's MDT
+        # agenda listing the paused taper (taper.paused over NATS), its outcome noted in the plan.
+        run_sessions(careplan, token, f"Patient/{facts['patient']}")
+        run_mdt(careplan, token, f"Patient/{facts['patient']}", reason="taper-paused")
 
 
 def test_the_demo_addresses_services_served_alone_and_embedded_ones() -> None:

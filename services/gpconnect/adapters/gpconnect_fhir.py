@@ -16,6 +16,7 @@ from services.gpconnect.adapters.base import (
 )
 from services.gpconnect.adapters.http import HttpGpSystem, OutboundGuard
 from services.gpconnect.practices import PracticeConfig
+from shared.fhir import nhs_number_identifier
 
 __all__ = [
     "GP_CONNECT_INTERACTION",
@@ -25,7 +26,6 @@ __all__ = [
 ]
 
 GP_CONNECT_INTERACTION = "urn:nhs:names:services:gpconnect:fhir:operation:gpc.getstructuredrecord-1"
-NHS_NUMBER_SYSTEM = "https://fhir.nhs.uk/Id/nhs-number"
 FHIR_JSON = "application/fhir+json"
 
 
@@ -36,7 +36,7 @@ def structured_record_parameters(nhs_number: str) -> dict[str, Any]:
         "parameter": [
             {
                 "name": "patientNHSNumber",
-                "valueIdentifier": {"system": NHS_NUMBER_SYSTEM, "value": nhs_number},
+                "valueIdentifier": nhs_number_identifier(nhs_number),
             },
             {
                 "name": "includeMedication",
@@ -50,7 +50,7 @@ def structured_record_parameters(nhs_number: str) -> dict[str, Any]:
 def _with_nhs_number(resource: dict[str, Any], field: str, nhs_number: str) -> dict[str, Any]:
     """The patient reference also names the NHS number: the GP system knows the patient by it."""
     reference = dict(resource.get(field) or {})
-    reference["identifier"] = {"system": NHS_NUMBER_SYSTEM, "value": nhs_number}
+    reference["identifier"] = nhs_number_identifier(nhs_number)
     return {**resource, field: reference}
 
 

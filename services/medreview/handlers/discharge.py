@@ -19,7 +19,7 @@ from services.medreview.fhir_mapping import instant
 from services.medreview.handlers.planning import cancel_step, plan_steps, set_note, store_plan
 from services.medreview.handlers.session import Session
 from shared.contracts import CloudEvent
-from shared.fhir.tenancy import record_enrolment_event
+from shared.fhir import record_enrolment_event
 
 __all__ = ["close_taper", "on_patient_discharged"]
 

@@ -33,7 +33,7 @@ from services.medreview.handlers.reconcile import reconcile_gp_record
 from services.medreview.handlers.session import Session
 from services.medreview.medication_list import reference, resources_from_bundle
 from shared.contracts import CloudEvent
-from shared.fhir.tenancy import record_enrolment_event
+from shared.fhir import record_enrolment_event
 
 __all__ = ["on_medication_list_synced", "on_patient_enrolled", "store_medication_list"]
 

@@ -135,7 +135,9 @@ def per_administration(
     a modified-release dose is "when required", or the current dose is not equal doses of whole units or
     0.5 ml measures: a step written at a guessed frequency could be a dose nobody prescribed."""
     product = med.identified.product if med is not None and med.identified is not None else None
-    if med is None or product is None or product.is_patch:
+    if med is None or product is None:  # (regimen_from_ome keeps only recognised products)
+        return f"{item.product} is not a product whose steps are written here"
+    if product.is_patch:
         return item
     name = med.name or product.name
     liquid = product.per_unit == "ml" and product.route == "oral"

@@ -16,8 +16,7 @@ from sqlalchemy import Connection
 from services.medreview.repository import MedreviewRepository
 from shared.contracts import CloudEvent, EventType, new_event
 from shared.core.principal import Principal, Tenancy
-from shared.fhir import RequestContext
-from shared.fhir.audit import provenance
+from shared.fhir import RequestContext, provenance
 from shared.outbox import record_event
 
 __all__ = ["APPROVAL_LEAD_DAYS", "SOURCE", "Session", "service_actor"]

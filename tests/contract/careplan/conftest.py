@@ -56,7 +56,7 @@ class Careplan:
         return [e["resource"] for e in bundle.get("entry", [])]
 
 
-def wait_for(probe: Callable[[], T | None], timeout: float = 5.0) -> tuple[T, float]:
+def wait_for(probe: Callable[[], T | None], timeout: float = 30.0) -> tuple[T, float]:
     """Poll ``probe`` until it returns something; returns it and the seconds it took."""
     start = time.monotonic()
     while True:

@@ -23,20 +23,17 @@ from shared.outbox import outbox
 from tests.contract.careplan.conftest import Careplan, enrolment, wait_for
 from tests.contract.fhir.invariants import assert_invariants
 
-LATENCY_GOAL_SECONDS = 2.0
-
 
 def _plan_of(careplan: Careplan, patient: str) -> dict[str, Any] | None:
     plans = careplan.search("CarePlan", patient=f"Patient/{patient}")
     return plans[0] if plans else None
 
 
-def test_an_enrolment_event_gives_a_care_team_and_a_draft_plan_within_the_latency_goal(
+def test_an_enrolment_event_gives_a_care_team_and_a_draft_plan(
     careplan: Careplan,
 ) -> None:
     careplan.publish("referral", PATIENT_ENROLLED_V1, "EpisodeOfCare/ep-e1", enrolment("e1", "ep-e1"))
-    plan, seconds = wait_for(lambda: _plan_of(careplan, "e1"))
-    assert seconds < LATENCY_GOAL_SECONDS
+    plan, _ = wait_for(lambda: _plan_of(careplan, "e1"))  # how fast is bench/'s question, not a test's
     assert plan["status"] == "draft" and plan["intent"] == "plan"
     assert plan["category"][0]["coding"][0]["code"] == "pain-management"
     assert plan["period"] == {"start": "2024-01-10", "end": "2026-01-10"}  # at most 2 years

@@ -81,3 +81,66 @@ def test_the_evaluation_runs_on_postgresql(service: tuple[ServiceParts, TestClie
     }
     assert recruitment["enrolled"] == 0
     assert client.get("/fhir/CodeSystem", params={"name": "PainReviewIntervention"}).json()["total"] == 1
+
+
+def _pain_plan(client: TestClient, patient: str) -> None:
+    plan = {
+        "resourceType": "CarePlan",
+        "status": "draft",
+        "intent": "plan",
+        "category": [
+            {
+                "coding": [
+                    {
+                        "system": "https://pain-review.example.org/fhir/CodeSystem/careplan-category",
+                        "code": "pain-management",
+                    }
+                ]
+            }
+        ],
+        "subject": {"reference": patient},
+    }
+    assert client.post("/fhir/CarePlan", json=plan).status_code == 201
+
+
+def test_two_patients_booking_the_last_place_at_once_never_both_get_it(
+    service: tuple[ServiceParts, TestClient],
+) -> None:
+    _parts, client = service
+    for patient in ("Patient/pb1", "Patient/pb2"):
+        _pain_plan(client, patient)
+    schedule = client.post("/fhir/Schedule", json={"resourceType": "Schedule", "actor": [{"display": "PW"}]})
+    for _ in range(3):  # a few rounds: the race must never book past capacity
+        slot = client.post(
+            "/fhir/Slot",
+            json={
+                "resourceType": "Slot",
+                "schedule": {"reference": f"Schedule/{schedule.json()['id']}"},
+                "status": "free",
+                "start": "2024-03-05T18:30:00Z",
+                "end": "2024-03-05T20:00:00Z",
+            },
+        ).json()
+
+        def book(patient: str, slot_id: str = slot["id"]) -> int:
+            body = {
+                "resourceType": "Parameters",
+                "parameter": [{"name": "patient", "valueReference": {"reference": patient}}],
+            }
+            return client.post(f"/fhir/Slot/{slot_id}/$book", json=body).status_code
+
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            statuses = sorted(pool.map(book, ("Patient/pb1", "Patient/pb2")))
+        assert statuses == [200, 422]
+        booked = client.get("/fhir/Appointment", params={"slot": f"Slot/{slot['id']}"}).json()["total"]
+        assert booked == 1
+
+
+def test_the_mdt_agenda_runs_on_postgresql(service: tuple[ServiceParts, TestClient]) -> None:
+    _parts, client = service
+    _pain_plan(client, "Patient/pm1")
+    body = {"resourceType": "Parameters", "parameter": [{"name": "month", "valueString": "2024-03"}]}
+    response = client.post("/fhir/Appointment/$mdt-agenda", json=body)
+    assert response.status_code == 200, response.text
+    agenda = response.json()["entry"][1]["resource"]
+    assert agenda["resourceType"] == "List" and "entry" not in agenda

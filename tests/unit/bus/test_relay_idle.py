@@ -43,3 +43,24 @@ async def test_unpublished_rows_keep_the_short_poll(make_db, pending: bool, expe
         assert await run.relay.wait_idle(10)
         run.relay._reader.pending = pending  # what the last claim saw: unpublished rows, due or not
         assert run.relay.poll_wait() == expected
+
+
+async def test_confirmations_that_settle_together_are_marked_in_one_transaction(make_db, monkeypatch) -> None:
+    """Five events committed one by one within the relay's mark delay: one or two marking transactions
+    (a second commit per event was SQLite's writer lock and an fsync taken twice per producer commit)."""
+    producer, consumer = make_db("referral"), make_db("careplan")
+    marks: list[int] = []
+    mark = relay_store.mark
+
+    def counted(engine, results, backoff):
+        marks.append(len(results))
+        return mark(engine, results, backoff)
+
+    monkeypatch.setattr(relay_store, "mark", counted)
+    async with running(producer, consumer, poll_interval=0.01, mark_delay=1.5) as run:
+        for i in range(5):  # each published before the next is committed
+            emit(producer, [accepted(f"ServiceRequest/{i}")])
+            await wait_for(lambda n=i + 1: len(applied(consumer)) == n)
+        assert await run.relay.wait_idle(10)
+    assert sum(marks) == 5
+    assert len(marks) <= 2

@@ -271,6 +271,28 @@ async def test_a_steps_orders_in_several_strengths_are_all_written_each_naming_t
     ]
 
 
+async def test_a_step_refused_after_its_first_order_was_written_is_dead_lettered_and_the_record_read(
+    deliveries,
+):
+    """The GP system takes step 1's first order, then refuses the second for good: the delivery is a dead
+    letter (never retried into a third state), and the record is read again and published, so medreview's
+    reconciliation sees one of two authorisations and asks the practice to put it right."""
+    await enrol(deliveries)
+    event = prescription_changed(1)
+    new, old = event.data["entry"]
+    other = json.loads(json.dumps(new))
+    other["resource"]["id"] = "mr-new-1b"
+    event.data["entry"] = [new, other, old]
+    deliveries.gp.failures.extend([None, PermanentDeliveryError("GP system refused the message: 422")])
+    synced_before = len([e for e in deliveries.outbox_events() if e.type == "medication.list-synced.v1"])
+    deliveries.deliver_event(event)
+    await deliveries.drain()
+    assert deliveries.states()[f"{event.id}:prescription"] == "dead"
+    assert list(deliveries.gp.prescriptions) == [f"{event.id}:prescription"]  # only the first order
+    synced = [e for e in deliveries.outbox_events() if e.type == "medication.list-synced.v1"]
+    assert len(synced) == synced_before + 1
+
+
 async def test_a_change_naming_nothing_it_replaces_is_refused_for_good(deliveries):
     await enrol(deliveries)
     event = prescription_changed(1)

@@ -61,6 +61,11 @@ def test_a_service_takes_its_clock_file_in_development_and_refuses_it_in_product
         settings_class()
     monkeypatch.delenv(f"{prefix}CLOCK_FILE")
     assert settings_class().clock() is system_clock
+    monkeypatch.setenv(f"{prefix}ENVIRONMENT", "development")  # the machine's ENVIRONMENT says production
+    monkeypatch.setenv(f"{prefix}CLOCK_FILE", str(path))
+    monkeypatch.setenv("ENVIRONMENT", "production")
+    with pytest.raises(ValidationError, match="clock file"):
+        settings_class()
 
 
 def test_the_gp_simulator_writes_a_change_on_its_clocks_day(tmp_path: Path) -> None:

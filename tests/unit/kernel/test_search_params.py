@@ -1,5 +1,5 @@
 """Search parameters belong to a kernel: a parameter one service declares is indexed, searchable and
-advertised by that service's kernel only, and importing a service's modules declares nothing."""
+advertised by that service's kernel only."""
 
 from __future__ import annotations
 
@@ -69,13 +69,3 @@ def test_the_standard_parameters_are_a_fresh_registry_each_time() -> None:
     assert "patient" in mine.of("Flag")
     assert "patient" not in SearchParams.standard().of("Flag")
     assert {"_id", "_lastUpdated", "status", "patient"} <= set(SearchParams.standard().of("Task"))
-
-
-def test_importing_the_services_declares_no_search_parameter() -> None:
-    import services.medreview.app
-    import services.referral.app  # noqa: F401
-
-    assert "patient" not in SearchParams.standard().of("Flag")
-    assert "List" not in {
-        k for k in ("List",) if SearchParams.standard().of(k).keys() - {"_id", "_lastUpdated"}
-    }

@@ -167,3 +167,97 @@ def test_an_unknown_word_never_yields_an_ome(product: str, text: str, word: str,
     assert result.incomplete
     # the unread word is named, unless the dose was refused before its words were read ("20mg" of co-codamol)
     assert word in med.unread or med.reason_code == "dosage:dose-mass-in-compound", med.reason
+
+
+def _non_opioid_codes() -> list[str]:
+    catalogue = load_product_catalogue()
+    return sorted(c for c, p in catalogue.by_code.items() if p.drug_class is not DrugClass.OPIOID)
+
+
+@given(
+    st.sampled_from(_non_opioid_codes()),
+    st.sampled_from(OPIOID_WORDS),
+    st.sampled_from(STRENGTHS),
+    st.sampled_from(FORMS),
+    st.booleans(),
+)
+def test_an_opioid_named_beside_the_code_of_another_medicine_is_never_zero(
+    code: str, word: str, strength: str, form: str, as_display: bool
+) -> None:
+    """The code says a benzodiazepine or gabapentinoid, a text or display an opioid: never zero, complete."""
+    name = " ".join(part for part in (word, strength, form) if part)
+    coding: dict[str, str] = {"system": "http://snomed.info/sct", "code": code}
+    concept: dict[str, object] = {"coding": [coding]}
+    if as_display:
+        coding["display"] = name
+    else:
+        concept["text"] = name
+    resource = {
+        "resourceType": "MedicationRequest",
+        "status": "active",
+        "medicationCodeableConcept": concept,
+        "dosageInstruction": [{"text": "one twice a day"}],
+    }
+    result = oral_morphine_equivalent([resource])
+    [med] = result.medications
+    assert med.identified is not None and med.identified.drug_class is DrugClass.OPIOID
+    assert not med.computable and result.incomplete
+
+
+def _dosed_products() -> list[str]:
+    """Names of catalogue products with a factor and no special handling (tablets, capsules, patches)."""
+    catalogue = load_product_catalogue()
+    return sorted(
+        p.name
+        for p in catalogue.products
+        if p.drug_class is DrugClass.OPIOID and p.per_unit in ("tablet", "capsule", "patch")
+        and p.ingredient in ("codeine", "dihydrocodeine", "tramadol", "tapentadol", "morphine", "oxycodone",
+                             "hydromorphone", "fentanyl", "buprenorphine")
+    )  # fmt: skip
+
+
+@given(
+    st.sampled_from(_dosed_products()), st.integers(min_value=1, max_value=4), st.sampled_from(("bd", "qds"))
+)
+def test_a_bare_number_that_is_also_the_strength_is_never_a_count(
+    name: str, units: int, frequency: str
+) -> None:
+    """'10 twice a day' of a 10 mg tablet is ten tablets or one: never read as a count (issue 14)."""
+    catalogue = load_product_catalogue()
+    product = next(p for p in catalogue.products if p.name == name)
+    strength = product.strength_per_unit * (
+        1000 if not product.is_patch and product.strength_per_unit < 1 else 1
+    )
+    bare = strength * units
+    if bare == 1:
+        return
+    text = f"{bare.normalize():f} {'every 72 hours' if product.is_patch else frequency}"
+    resource = {
+        "resourceType": "MedicationRequest",
+        "status": "active",
+        "medicationCodeableConcept": {"text": name},
+        "dosageInstruction": [{"text": text}],
+    }
+    result = oral_morphine_equivalent([resource])
+    [med] = result.medications
+    assert not med.computable and result.incomplete, (text, med.daily_dose)
+
+
+@given(
+    st.sampled_from(_dosed_products()),
+    st.integers(min_value=10, max_value=500),
+    st.sampled_from(("bd", "qds", "every 4 hours", "every 72 hours")),
+)
+def test_a_bare_number_that_is_no_plausible_count_is_never_a_count(
+    name: str, bare: int, frequency: str
+) -> None:
+    """Ten or more tablets or capsules a dose, or more than four patches, written without a unit: refused."""
+    resource = {
+        "resourceType": "MedicationRequest",
+        "status": "active",
+        "medicationCodeableConcept": {"text": name},
+        "dosageInstruction": [{"text": f"{bare} {frequency}"}],
+    }
+    result = oral_morphine_equivalent([resource])
+    [med] = result.medications
+    assert not med.computable and result.incomplete, (name, bare, med.daily_dose)

@@ -10,10 +10,10 @@ import pytest
 
 from services.medreview.cds_hooks.cards import order_sign_cards, patient_view_cards, summary
 from services.medreview.ome import oral_morphine_equivalent
-from services.medreview.operation_params import Params, factor_table_of, policy_of_params
+from services.medreview.operation_params import factor_table_of, policy_of_params
 from services.medreview.risk import risk_flags
 from services.medreview.taper import StepBasis, TaperPolicy
-from shared.fhir import BadRequest
+from shared.fhir import BadRequest, Parameters
 
 
 def med(id_: str, name: str, dosage: str) -> dict[str, Any]:
@@ -106,8 +106,8 @@ def test_a_long_summary_is_cut_below_140_characters() -> None:
     assert len(summary("word " * 60)) == 139 and summary("short") == "short"
 
 
-def params(*parameters: dict[str, Any]) -> Params:
-    return Params({"resourceType": "Parameters", "parameter": list(parameters)})
+def params(*parameters: dict[str, Any]) -> Parameters:
+    return Parameters({"resourceType": "Parameters", "parameter": list(parameters)})
 
 
 @pytest.mark.parametrize(

@@ -278,6 +278,12 @@ def test_a_late_approval_starts_the_step_that_day_and_moves_every_later_step_as_
     mr.consume(on_task_completed, GP_TASK_COMPLETED_V1, answer, subject=f"Task/{answer['id']}", time=late)
     after = mr.steps(careplan)
     assert after[1].date == date(2026, 3, 22) and after[1].status == "completed"
+    # step 2 (100 mg a day, 50 mg a dose) takes three MR tablets: every one of its orders moved
+    assert len(after[1].proposals) > 1
+    for ref in after[1].proposals:
+        assert mr.read(ref)["dispenseRequest"]["validityPeriod"]["start"] == "2026-03-22"
+    later = after[2].proposals[-1]
+    assert mr.read(later)["dispenseRequest"]["validityPeriod"]["start"] == after[2].date.isoformat()
     assert [st.date for st in after[2:4]] == [date(2026, 4, 5), date(2026, 4, 19)]
     assert [st.date for st in after[1:]] == [st.date + timedelta(days=6) for st in before[1:]]
     [_, (_, change)] = mr.events("prescription.changed.v1")
@@ -413,6 +419,18 @@ def test_a_gp_record_read_before_any_step_was_written_back_is_not_reconciled(mr:
     twice = medicine("mor2", MORPHINE_60_MR, "one twice a day")
     _reread(mr, 1, medicine("mor", MORPHINE_60_MR, "one twice a day"), twice)
     assert not _mismatch_flags(mr) and not mr.search("Task", ("code", "review"))
+
+
+def test_declining_a_step_in_several_strengths_cancels_every_one_of_its_proposals(mr: Harness) -> None:
+    """Step 1 (30 + 15 + 10 mg MR tablets twice a day) declined: its three proposals are cancelled, and
+    nothing is ordered."""
+    careplan = propose(mr)
+    first = mr.steps(careplan)[0]
+    assert len(first.proposals) == 3
+    task = open_task(mr)
+    mr.api(lambda s: decide_step(s, task, Outcome(Decision.DECLINED, "Not this month")))
+    assert [mr.read(ref)["status"] for ref in first.proposals] == ["cancelled"] * 3
+    assert not mr.events("prescription.changed.v1")
 
 
 def test_a_decline_records_the_gps_reason_and_ends_the_plan(mr: Harness) -> None:

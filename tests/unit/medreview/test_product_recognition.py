@@ -327,3 +327,25 @@ def test_every_opioid_brand_and_name_is_never_zero_with_the_total_complete(writt
             wrong.append(name)
     assert wrong == []
     assert len(_opioid_names()) >= 200
+
+
+@pytest.mark.parametrize("text", ["Co-codamol 30mg/500mg tablets", "Zydol SR 100mg tablets", "Oramorph"])
+def test_a_non_opioid_code_whose_name_says_an_opioid_is_an_unrecognised_opioid_not_a_zero(text: str) -> None:
+    # 42128111000001101: Diazepam 2mg tablets (dmd-opioid-products.csv, a benzodiazepine): the code and the
+    # name disagree, and the name is an opioid: it is never counted as nothing with the total complete
+    dosed = {**resource(text, code="42128111000001101"), "dosageInstruction": [{"text": "2 qds"}]}
+    result = oral_morphine_equivalent([dosed])
+    [med] = result.medications
+    assert (med.reason_code, med.computable) == (UNRECOGNISED_OPIOID, False) and result.incomplete
+    assert "Diazepam" in (med.reason or "")
+
+
+def test_a_non_opioid_name_beside_an_opioid_display_is_an_unrecognised_opioid_not_a_zero() -> None:
+    concept = {
+        "text": "Diazepam 2mg tablets",
+        "coding": [{"system": SNOMED, "code": "1234567890", "display": "Co-codamol 30mg/500mg tablets"}],
+    }
+    dosed = {**resource(), "medicationCodeableConcept": concept, "dosageInstruction": [{"text": "2 qds"}]}
+    result = oral_morphine_equivalent([dosed])
+    [med] = result.medications
+    assert (med.reason_code, med.ingredient) == (UNRECOGNISED_OPIOID, "codeine") and result.incomplete

@@ -1,0 +1,187 @@
+"""Sessions after booking: attendance recorded, and each patient's sessions counted.
+
+* ``POST Appointment/{id}/$record-attendance``: Parameters ``outcome`` (attended, did-not-attend,
+  cancelled), ``reason`` (why cancelled); honours If-Match; answers a Bundle of what changed: the Appointment
+  (fulfilled, noshow, cancelled) and the finished Encounter of an attended session or the Task to the
+  project worker to re-offer a missed one; a cancelled booking frees its place.
+* ``GET Appointment/$session-totals?patient=Patient/x``: Parameters, one ``patient`` part each (without
+  ``patient``: every patient with a pain management plan the caller sees): sessions attended, their total
+  length (min), and appointments booked, missed, cancelled and waiting.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import anyio
+
+from services.careplan.fhir_mapping import stable_id
+from services.careplan.operations_sessions import patient_of_appointment, set_slot_status
+from services.careplan.repository import pain_plans, patient_resources
+from services.careplan.repository_sessions import is_session
+from services.careplan.session_mapping import attended_encounter, reoffer_task, totals_parameters
+from services.careplan.sessions import HOLDS_PLACE, AttendanceError, attendance_status, session_totals
+from shared.core.principal import Tenancy
+from shared.fhir import (
+    BadRequest,
+    FhirKernel,
+    Forbidden,
+    NotFound,
+    OperationCall,
+    Parameters,
+    Unprocessable,
+    etag_version,
+    format_instant,
+    now_instant,
+    reference_id,
+)
+
+__all__ = ["AttendanceOperations"]
+
+
+class AttendanceOperations:
+    def __init__(self, kernel: FhirKernel) -> None:
+        self.kernel = kernel
+
+    def register(self) -> None:
+        k = self.kernel
+        k.operation(
+            "record-attendance",
+            self.record_attendance,
+            level="instance",
+            resource_type="Appointment",
+            scope=("Appointment", "u"),
+            documentation="Record a session as attended (Encounter finished), did not attend (a Task to "
+            "re-offer) or cancelled; honours If-Match",
+        )
+        k.operation(
+            "session-totals",
+            self.totals,
+            level="type",
+            resource_type="Appointment",
+            scope=("Appointment", "r"),
+            methods=("GET",),
+            documentation="Number and total length of each patient's sessions (patient=Patient/x, or every "
+            "patient with a plan)",
+        )
+
+    # ---- $record-attendance ---------------------------------------------------------------------
+    async def record_attendance(self, call: OperationCall) -> dict[str, Any]:
+        params = Parameters(call.body)
+        outcome = params.text("outcome")
+        if outcome is None:
+            raise BadRequest("$record-attendance needs outcome (attended, did-not-attend or cancelled)")
+        reason = params.text("reason")
+        ctx, store = call.ctx, self.kernel.store
+        made = {"attended": "Encounter", "did-not-attend": "Task"}.get(outcome)
+        refusal = ctx.principal.refusal(made, "c") if made else None  # what this outcome creates
+        if made and refusal is not None:
+            raise Forbidden(f"$record-attendance {outcome} creates a {made}: {refusal}")
+        practice = ctx.principal.practice
+        if_match = etag_version(call.request.headers.get("if-match"))
+
+        def work() -> dict[str, Any]:
+            with call.transaction() as conn:
+                appointment = store.read(conn, "Appointment", str(call.resource_id), tenants=ctx.tenants)
+                call.patient = patient_of_appointment(appointment)
+                if not is_session(appointment):
+                    raise Unprocessable(
+                        "only a session's Appointment (booked with Slot/$book) records attendance"
+                    )
+                try:
+                    status = attendance_status(str(appointment.get("status")), outcome)
+                except AttendanceError as exc:
+                    raise Unprocessable(str(exc)) from None
+                changed: dict[str, Any] = {**appointment, "status": status}
+                if status == "cancelled" and reason:
+                    changed["cancelationReason"] = {"text": reason}
+                stored, _ = store.update(
+                    conn,
+                    changed,
+                    tenants=ctx.tenants,
+                    practice=practice,
+                    if_match=if_match if if_match is not None else int(appointment["meta"]["versionId"]),
+                )
+                self.kernel.write_provenance(conn, ctx, stored, "UPDATE")
+                made = [stored]
+                if status == "fulfilled":
+                    encounter = attended_encounter(
+                        stored, encounter_id=stable_id(practice, "session", str(stored["id"]))
+                    )
+                    self.kernel.validate(encounter, "Encounter")
+                    made.append(self._create(conn, call, encounter))
+                elif status == "noshow":
+                    task = reoffer_task(
+                        stored,
+                        task_id=stable_id(practice, "re-offer", str(stored["id"])),
+                        practice=practice,
+                        authored=format_instant(now_instant()),
+                    )
+                    self.kernel.validate(task, "Task")
+                    made.append(self._create(conn, call, task))
+                elif appointment.get("status") in HOLDS_PLACE:
+                    self._free_place(conn, call, stored)
+                return {
+                    "resourceType": "Bundle",
+                    "type": "collection",
+                    "entry": [{"fullUrl": f"{r['resourceType']}/{r['id']}", "resource": r} for r in made],
+                }
+
+        return await anyio.to_thread.run_sync(work)
+
+    def _create(self, conn: Any, call: OperationCall, resource: dict[str, Any]) -> dict[str, Any]:
+        practice = call.ctx.principal.practice
+        stored = self.kernel.store.create(conn, resource, practice=practice, resource_id=resource["id"])
+        self.kernel.write_provenance(conn, call.ctx, stored, "CREATE")
+        return stored
+
+    def _free_place(self, conn: Any, call: OperationCall, appointment: dict[str, Any]) -> None:
+        """A cancelled booking frees its place: a full (busy) Slot is free again."""
+        for ref in appointment.get("slot") or ():
+            slot_id = reference_id(ref, "Slot")
+            if slot_id is None:
+                continue
+            try:
+                slot = self.kernel.store.read(
+                    conn, "Slot", slot_id, tenants=Tenancy({call.ctx.principal.practice})
+                )
+            except NotFound:
+                continue
+            if slot.get("status") == "busy":
+                set_slot_status(self.kernel, conn, call, slot, "free")
+
+    # ---- $session-totals ------------------------------------------------------------------------
+    async def totals(self, call: OperationCall) -> dict[str, Any]:
+        query = call.request.query_params
+        patient = query.get("patient")
+        if patient is not None and reference_id(patient, "Patient") is None:
+            raise BadRequest("patient must be a reference to a Patient (Patient/<id>)")
+        ctx = call.ctx
+
+        def work() -> list[Any]:
+            with call.transaction() as conn:
+                if patient is not None:
+                    call.patient = patient
+                    patients = [patient]
+                else:
+                    patients = sorted(
+                        {
+                            str((p.get("subject") or {}).get("reference"))
+                            for p in pain_plans(conn, ctx.tenants)
+                        }
+                    )
+                return [
+                    session_totals(
+                        who,
+                        patient_resources(conn, "Encounter", who, ctx.tenants),
+                        [
+                            a
+                            for a in patient_resources(conn, "Appointment", who, ctx.tenants)
+                            if is_session(a)
+                        ],
+                    )
+                    for who in patients
+                ]
+
+        found = await anyio.to_thread.run_sync(work)
+        return totals_parameters(found)
