@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from services.gpconnect import handlers
 from shared.contracts import (
+    GP_RECORD_READ_REQUESTED_V1,
     GP_TASK_REQUESTED_V1,
     PATIENT_DISCHARGED_V1,
     PATIENT_ENROLLED_V1,
@@ -24,5 +25,6 @@ CONSUMERS = (
     ),
     Consumer("gpconnect-tasks", (GP_TASK_REQUESTED_V1,), handlers.on_task_requested),
     Consumer("gpconnect-prescriptions", (PRESCRIPTION_CHANGED_V1,), handlers.on_prescription_changed),
+    Consumer("gpconnect-follow-up-read", (GP_RECORD_READ_REQUESTED_V1,), handlers.on_record_read_requested),
     Consumer("gpconnect-discharge", (PATIENT_DISCHARGED_V1,), handlers.on_patient_discharged),
 )

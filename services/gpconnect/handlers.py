@@ -3,6 +3,7 @@ the inbox transaction. Nothing here calls the network; the delivery worker does 
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -10,20 +11,23 @@ from sqlalchemy import Connection
 
 from services.gpconnect import repository
 from shared.contracts import CloudEvent, to_json
-from shared.fhir import nhs_number_of, record_enrolment_event
+from shared.fhir import nhs_number_identifier, nhs_number_of, record_enrolment_event
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "TASK_TYPES",
     "on_patient_discharged",
     "on_patient_enrolled",
     "on_prescription_changed",
+    "on_record_read_requested",
     "on_referral_decided",
     "on_task_requested",
     "request_record_read",
 ]
 
 TASK_TYPES = "https://pain-review.example.org/fhir/CodeSystem/gp-task-type"
-DECISION_TASKS = frozenset({"approve-taper-step", "review"})
+DECISION_TASKS = frozenset({"approve-taper-step", "review", "taper-concern", "concern-escalation"})
 """Task types the GP decides on: gpconnect asks the GP system for the decision until there is one."""
 
 
@@ -112,6 +116,29 @@ def request_record_read(conn: Connection, event: CloudEvent) -> bool:
     """A re-sync asked for through the API: the same delivery as on enrolment, under its own key."""
     _remember(conn, event)
     return _enqueue(conn, event, "record-read")
+
+
+def on_record_read_requested(conn: Connection, event: CloudEvent) -> None:
+    """``gp.record-read-requested`` (a follow-up after discharge): read the patient's GP record on the Task's
+    ``executionPeriod.start``, not before, as the same delivery a re-sync is. The NHS number is the one
+    remembered for the patient here; a patient never known here is skipped (nothing to read)."""
+    task = event.data
+    patient_id = str((task.get("for") or {}).get("reference", "")).removeprefix("Patient/")
+    number = repository.nhs_number_for(conn, event.practice, patient_id) if patient_id else None
+    if number is None:
+        log.warning("gp.record-read-requested %s: the patient is not known here; no read", event.id)
+        return
+    patient = {"resourceType": "Patient", "id": patient_id, "identifier": [nhs_number_identifier(number)]}
+    request = CloudEvent(  # the same request as the API's re-sync, keyed by this event's id
+        id=event.id,
+        source="/painreview/gpconnect",
+        type="gpconnect.sync-requested.v1",
+        subject=f"Patient/{patient_id}",
+        practice=event.practice,
+        correlationid=event.correlationid,
+        data={"resourceType": "Bundle", "type": "collection", "entry": [{"resource": patient}]},
+    )
+    _enqueue(conn, request, "record-read", task_send_on(task))
 
 
 def on_referral_decided(conn: Connection, event: CloudEvent) -> None:

@@ -5,7 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from services.medreview.cds_hooks import CdsHooks
+from services.medreview.concerns import ConcernPolicy
 from services.medreview.consumers import consumers
+from services.medreview.contact_operations import register_contact_operations
+from services.medreview.due_work import DueWork
 from services.medreview.operations import register_operations
 from services.medreview.repository import MedreviewRepository, medreview_search_params
 from services.medreview.settings import MedreviewSettings
@@ -46,6 +49,14 @@ def create_service(
     repo = MedreviewRepository(store)
     clock = settings.clock()  # the system clock, or a movable one in development and tests
     cds_hooks = CdsHooks(repo, now=clock)
+    concern_policy = ConcernPolicy(
+        pause_severity=settings.concern_pause_severity,
+        answer_hours=(
+            ("asap", settings.concern_answer_hours_asap),
+            ("urgent", settings.concern_answer_hours_urgent),
+        ),
+    )
+    due_work = DueWork(repo, concern_policy, now=clock, interval_s=settings.due_check_seconds)
 
     def configure(kernel: FhirKernel) -> None:
         kernel.resource(
@@ -60,9 +71,12 @@ def create_service(
             approval_lead_days=settings.approval_lead_days,
             now=clock,
         )
+        register_contact_operations(
+            kernel, repo, concern_policy, now=clock, lead_days=settings.approval_lead_days
+        )
         cds_hooks.bind(kernel)
 
-    return build_service(
+    parts = build_service(
         settings,
         title="pain-review medreview",
         description=DESCRIPTION,
@@ -70,9 +84,18 @@ def create_service(
         transport=transport,
         rate_limiter=rate_limiter,
         resources=RESOURCES,
-        consumers=consumers(repo, approval_lead_days=settings.approval_lead_days, now=clock),
+        consumers=consumers(
+            repo,
+            approval_lead_days=settings.approval_lead_days,
+            now=clock,
+            follow_up_months=settings.follow_up_months,
+        ),
         migrations_dir=MIGRATIONS,
         configure=configure,
         routers=[cds_hooks.router()],
         store=store,
+        lifespan_parts=(due_work.lifespan,),
     )
+    due_work.bind(parts.engine)
+    parts.app.state.due_work = due_work  # a test moves the clock and runs a pass (``run_once``)
+    return parts

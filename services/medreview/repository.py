@@ -166,3 +166,14 @@ class MedreviewRepository:
             [("focus", focus), ("status", "draft,requested,received,accepted,ready,in-progress,on-hold")],
             tenants,
         )
+
+    def practices_with(self, conn: Connection, resource_type: str) -> list[str]:
+        """Every practice holding a resource of ``resource_type`` (a sweep across practices, by the service
+        itself: each practice's resources are then read with that practice as the only tenant)."""
+        rows = conn.execute(
+            select(resource_table.c.practice)
+            .where(resource_table.c.resource_type == resource_type)
+            .distinct()
+            .order_by(resource_table.c.practice)
+        ).all()
+        return [str(r.practice) for r in rows]

@@ -20,6 +20,7 @@ from shared.observability.tracing import inject_traceparent
 __all__ = [
     "CAREPLAN_UPDATED_V1",
     "EVENT_TYPES",
+    "GP_RECORD_READ_REQUESTED_V1",
     "GP_TASK_COMPLETED_V1",
     "GP_TASK_REQUESTED_V1",
     "MEDICATION_LIST_SYNCED_V1",
@@ -167,6 +168,13 @@ GP_TASK_COMPLETED_V1 = _t(
     "The GP practice acted on a Task we requested (approved, declined, done). data: the Task, same "
     "identifier as requested, status completed or rejected, businessStatus and statusReason.",
 )
+GP_RECORD_READ_REQUESTED_V1 = _t(
+    "gp.record-read-requested",
+    ("Task",),
+    "Read the patient's GP record again on a given day (a follow-up review after discharge). data: the "
+    "follow-up Task: ``for`` the Patient, ``executionPeriod.start`` the day the record is to be read (not "
+    "before); medication.list-synced follows the read.",
+)
 
 EVENT_TYPES: Mapping[str, EventType] = MappingProxyType(
     {
@@ -188,6 +196,7 @@ EVENT_TYPES: Mapping[str, EventType] = MappingProxyType(
             PRESCRIPTION_CHANGED_V1,
             GP_TASK_REQUESTED_V1,
             GP_TASK_COMPLETED_V1,
+            GP_RECORD_READ_REQUESTED_V1,
         )
     }
 )

@@ -16,8 +16,10 @@ from typing import Any
 
 import httpx
 import pytest
+import sqlalchemy as sa
 
 from painreview.demo import Pathway, parse_services, run_demo
+from services.gpconnect.tables import delivery
 from tests.contract.deploy.compose import app_processes, load_compose
 from tests.e2e.dated_steps import TWO_STRENGTHS, assert_later_steps_are_approved_and_written_on_their_dates
 from tests.e2e.decide_roles import assert_a_project_worker_cannot_decide_a_step
@@ -164,3 +166,103 @@ def test_compose_ports_move_in_every_url_that_names_them() -> None:
     assert gpconnect.environment["GPCONNECT_SIMULATOR_URL"] == "http://127.0.0.1:18005"
     assert gpconnect.environment["GPCONNECT_MESH_URL"] == "http://127.0.0.1:18700"
     assert referral.environment["REFERRAL_DATABASE_URL"].endswith("@127.0.0.1:5432/referral")
+
+
+def test_a_concern_pauses_the_taper_and_a_discharge_schedules_a_dated_gp_record_read_on_separate_processes(
+    stack: ProductionStack,
+) -> None:
+    """Issue 17: a concern mid-taper pauses the plan (and careplan's de-scripting, over NATS) and reaches the
+    GP system; a discharge schedules the follow-ups, and gpconnect holds each GP record read until its day.
+    (Production refuses a movable clock, so the read on that day is shown in the embedded mode's e2e.)"""
+    with stack.diagnosed():
+        token = stack.token(practice="A81001", scope="system/*.cruds")
+        sim_token = load_compose(environ={})["services"]["gp-simulator"]["environment"]["GPSIM_TOKEN"]
+        facts = run_demo(
+            None,
+            token=token,
+            practice="A81001",
+            mesh_url=stack.mesh_url,
+            echo=lambda _: None,
+            services=stack.services,
+            sim_token=sim_token,
+        )
+        headers = {"Authorization": f"Bearer {token}", "Content-Type": FHIR}
+        medreview, careplan = stack.services["medreview"], stack.services["careplan"]
+        body = {
+            "resourceType": "Parameters",
+            "parameter": [
+                {"name": "kind", "valueCode": "mood"},
+                {"name": "severity", "valueInteger": 9},
+                {"name": "description", "valueString": "Very low since the last step"},
+            ],
+        }
+        raised = httpx.post(
+            f"{medreview}/fhir/CarePlan/{facts['taper']}/$raise-concern",
+            json=body,
+            headers=headers,
+            timeout=30,
+        )
+        assert raised.status_code == 200, raised.text
+        task = next(p["resource"] for p in raised.json()["parameter"] if p["name"] == "task")
+        assert task["priority"] == "asap"
+
+        def descripting() -> tuple[bool, Any]:
+            plan = httpx.get(
+                f"{careplan}/fhir/CarePlan/{facts['careplan']}", headers=headers, timeout=10
+            ).json()
+            activity = next((a for a in plan.get("activity", ()) if a.get("id") == "de-scripting"), {})
+            return (activity.get("detail") or {}).get("status") == "on-hold", activity
+
+        _poll("careplan's de-scripting on hold after the concern (taper.paused over NATS)", descripting)
+        sim = stack.services["gp-simulator"]
+
+        def in_gp_system() -> tuple[bool, Any]:
+            inbox = httpx.get(
+                f"{sim}/practices/A81001/inbox",
+                headers={"Authorization": f"Bearer {sim_token}"},
+                timeout=10,
+            ).json()
+            found = [t for t in inbox if t["type"] == "taper-concern" and t["nhsNumber"] == facts["nhs"]]
+            return bool(found), found
+
+        _poll("the concern in the GP system's inbox", in_gp_system)
+
+        referral = stack.services["referral"]
+        discharged = httpx.post(
+            f"{referral}/fhir/Task/{facts['task']}/$discharge",
+            json={"resourceType": "Parameters", "parameter": [{"name": "note", "valueString": "Finished"}]},
+            headers=headers,
+            timeout=30,
+        )
+        assert discharged.status_code == 200, discharged.text
+
+        def follow_ups() -> tuple[bool, Any]:
+            found = httpx.get(
+                f"{medreview}/fhir/Task",
+                params={"patient": f"Patient/{facts['patient']}", "code": "follow-up-review"},
+                headers=headers,
+                timeout=10,
+            ).json()
+            tasks = [e["resource"] for e in found.get("entry", [])]
+            return len(tasks) == 2, tasks
+
+        tasks = _poll("the follow-up Tasks in medreview", follow_ups)
+        days = sorted(t["executionPeriod"]["start"] for t in tasks)
+        engine = sa.create_engine(stack.databases["gpconnect"])
+        try:
+
+            def dated_reads() -> tuple[bool, Any]:
+                with engine.connect() as conn:
+                    rows = conn.execute(
+                        sa.select(delivery.c.next_attempt_at).where(
+                            delivery.c.kind == "record-read",
+                            delivery.c.event_type == "gpconnect.sync-requested.v1",
+                            delivery.c.state == "pending",
+                        )
+                    ).all()
+                found = sorted(r.next_attempt_at.date().isoformat() for r in rows)
+                return all(day in found for day in days), found
+
+            _poll("gpconnect's GP record reads held until each follow-up's day", dated_reads)
+        finally:
+            engine.dispose()

@@ -20,7 +20,9 @@ from services.gpconnect.simulator.population import (
 
 __all__ = ["Faults", "NotReplaceable", "PracticeState", "SimTask", "Simulator", "UnknownPatient"]
 
-DECISION_TYPES = frozenset({"approve-taper-step", "review", "MedicationReview"})
+DECISION_TYPES = frozenset(
+    {"approve-taper-step", "review", "MedicationReview", "taper-concern", "concern-escalation"}
+)
 
 
 class UnknownPatient(LookupError):

@@ -93,10 +93,15 @@ class Session:
         self._provenance(stored, "CREATE")
         return stored
 
-    def put(self, resource: dict[str, Any]) -> dict[str, Any]:
-        """Update (or create with its id) a resource; its history keeps every version."""
+    def put(self, resource: dict[str, Any], *, if_match: int | None = None) -> dict[str, Any]:
+        """Update (or create with its id) a resource; its history keeps every version. ``if_match``: the
+        version it must still be (412 ``PreconditionFailed`` otherwise, nothing written)."""
         stored, created = self.repo.store.update(
-            self.conn, resource, tenants=self.tenants | {self.practice}, practice=self.practice
+            self.conn,
+            resource,
+            tenants=self.tenants | {self.practice},
+            practice=self.practice,
+            if_match=if_match,
         )
         self._provenance(stored, "CREATE" if created else "UPDATE")
         return stored

@@ -1,0 +1,126 @@
+"""Operations for contact during a reduction:
+
+* ``POST /fhir/CarePlan/{id}/$raise-concern``: ``kind`` (withdrawal | pain-flare | mood), ``severity`` (0-10,
+  the patient's rating), ``description`` (the patient's words), ``raisedBy`` (patient | project-worker |
+  carer; default patient), ``stepBack`` (boolean: go back to the previous step now), ``date`` -> Parameters
+  ``task``, ``carePlan``, ``priority``, ``answerBy``, ``paused``, ``steppedBack``, ``stepBackOffered``;
+* ``POST /fhir/Task/{id}/$answer-concern``: ``note`` (required) -> the completed concern Task. A prescriber
+  or the GP system of the patient's practice answers (the practice's clinical answer).
+
+The kernel claims ``X-Request-Id`` (a repeat is a 409) and audits each call; handlers run in its transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import anyio
+
+from services.medreview.concerns import ConcernKind, ConcernPolicy
+from services.medreview.handlers import Session
+from services.medreview.handlers.concern import answer_concern, raise_concern
+from services.medreview.repository import MedreviewRepository
+from shared.fhir import BadRequest, FhirKernel, Forbidden, OperationCall, Parameters
+from shared.web.clock import Clock
+
+__all__ = ["register_contact_operations"]
+
+T = TypeVar("T")
+ANSWERING_ROLES = frozenset({"gp-system", "prescriber"})
+RAISED_BY = frozenset({"patient", "project-worker", "carer"})
+
+
+def _kind(text: str | None) -> ConcernKind:
+    try:
+        return ConcernKind(text or "")
+    except ValueError:
+        known = " | ".join(k.value for k in ConcernKind)
+        raise BadRequest(f"Parameter 'kind' is required: {known}") from None
+
+
+def _severity(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 10:
+        raise BadRequest(
+            "Parameter 'severity' is required: a whole number from 0 to 10 (the patient's rating)"
+        )
+    return value
+
+
+def register_contact_operations(
+    kernel: FhirKernel, repo: MedreviewRepository, policy: ConcernPolicy, *, now: Clock, lead_days: int
+) -> None:
+    """Declare ``$raise-concern`` and ``$answer-concern`` on ``kernel``; ``now``: the service's clock."""
+
+    async def in_session(call: OperationCall, work: Callable[[Session], T]) -> T:
+        def run() -> T:
+            with call.transaction() as conn:
+                return work(Session.for_request(conn, repo, call.ctx, now(), approval_lead_days=lead_days))
+
+        return await anyio.to_thread.run_sync(run)
+
+    async def raise_(call: OperationCall) -> dict[str, Any]:
+        params = Parameters(call.body)
+        kind = _kind(params.text("kind"))
+        severity = _severity(params.value("severity"))
+        words = params.text("description")
+        if not words:
+            raise BadRequest("Parameter 'description' is required (the concern in the patient's words)")
+        raised_by = params.text("raisedBy") or "patient"
+        if raised_by not in RAISED_BY:
+            raise BadRequest(f"Parameter 'raisedBy' must be one of {', '.join(sorted(RAISED_BY))}")
+        go_back = params.boolean("stepBack")
+        day = params.day("date")
+
+        def work(s: Session) -> dict[str, Any]:
+            careplan = s.repo.read(s.conn, f"CarePlan/{call.resource_id}", s.tenants)
+            call.patient = str((careplan.get("subject") or {}).get("reference") or "") or None
+            return raise_concern(
+                s,
+                careplan,
+                kind=kind,
+                severity=severity,
+                words=words,
+                raised_by=raised_by,
+                policy=policy,
+                on=day or s.now.date(),
+                go_back=bool(go_back),
+            )
+
+        return await in_session(call, work)
+
+    async def answer(call: OperationCall) -> dict[str, Any]:
+        note = Parameters(call.body).text("note")
+        if not note:
+            raise BadRequest("Parameter 'note' is required (what the practice did: called, advised, saw)")
+        principal = call.ctx.principal
+        if principal.role not in ANSWERING_ROLES:
+            raise Forbidden(f"A concern is answered by a prescriber at the practice, not {principal.role}")
+
+        def work(s: Session) -> dict[str, Any]:
+            reference = f"Task/{call.resource_id}"
+            task = s.repo.read(s.conn, reference, s.tenants)
+            call.patient = str((task.get("for") or {}).get("reference") or "") or None
+            if s.repo.practice_of(s.conn, reference, s.tenants) != principal.practice:
+                raise Forbidden("Only the patient's own practice answers this concern")
+            return answer_concern(s, task, note=note)
+
+        return await in_session(call, work)
+
+    kernel.operation(
+        "raise-concern",
+        raise_,
+        level="instance",
+        resource_type="CarePlan",
+        scope=("Task", "c"),
+        documentation="A concern during a reduction (withdrawal, pain flare, mood): a prioritised Task to "
+        "the practice; may pause the plan or go back a step",
+    )
+    kernel.operation(
+        "answer-concern",
+        answer,
+        level="instance",
+        resource_type="Task",
+        scope=("Task", "u"),
+        documentation="The practice answered a concern raised during a reduction (or its escalation)",
+    )

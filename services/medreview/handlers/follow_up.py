@@ -1,0 +1,148 @@
+"""Follow-up after discharge (the rules: ``services/medreview/follow_up.py``).
+
+* ``schedule_follow_ups`` (``patient.discharged``): the OME at discharge is reviewed from the stored list (the
+  one medication review path, ``review_patient``; none when the patient has no list here), and one dated
+  ``follow-up-review`` Task per configured interval goes to the practice on its date (``gp.task-requested``
+  with ``executionPeriod.start``, as an approval Task's lead days), with a
+  ``gp.record-read-requested`` for the same day: gpconnect reads the GP record then, not before (its dated
+  delivery outbox, by its clock).
+* ``on_follow_up_sync`` (``medication.list-synced``, after the list is stored): each open follow-up Task of
+  the patient whose date has come (by the service's clock) is done: the OME reviewed again from the list
+  just synced, and an Observation records whether the dose held; the Task ``completed``, its ``output``
+  both Observations. A sync before the date changes nothing.
+
+PROMs (PEG, PHQ-9, GAD-7) are careplan's (QuestionnaireResponse): the follow-up Task asks the practice to
+have them completed; careplan's evaluation compares them with baseline.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from services.medreview.codes import GP_TASK_TYPE
+from services.medreview.contact_fhir import FOLLOW_UP, dose_held_observation, follow_up_task, ome_figure
+from services.medreview.fhir_mapping import instant
+from services.medreview.follow_up import dose_held, follow_up_dates
+from services.medreview.handlers.concern import OPEN
+from services.medreview.handlers.review import review_patient
+from services.medreview.handlers.session import Session
+from services.medreview.medication_list import resources_from_bundle
+from shared.contracts import GP_RECORD_READ_REQUESTED_V1, GP_TASK_REQUESTED_V1, CloudEvent
+from shared.fhir import FhirError
+from shared.terminology import DEFAULT_OME_FACTOR_TABLE
+
+__all__ = ["on_follow_up_sync", "schedule_follow_ups"]
+
+
+def _review(s: Session, patient: str) -> dict[str, Any] | None:
+    """The stored total OME Observation of a review of the patient's list now; None without a list."""
+    try:
+        answer = review_patient(s, patient, DEFAULT_OME_FACTOR_TABLE)
+    except FhirError:
+        return None
+    ref = next(
+        (str(p["valueReference"]["reference"]) for p in answer["parameter"] if p["name"] == "observation"),
+        None,
+    )
+    return s.repo.find(s.conn, ref, s.tenants) if ref else None
+
+
+def schedule_follow_ups(s: Session, event: CloudEvent, months: tuple[int, ...]) -> list[dict[str, Any]]:
+    """``patient.discharged``: the follow-up Tasks, one per interval (module doc)."""
+    episode = event.data
+    patient = str((episode.get("patient") or {}).get("reference", ""))
+    if not patient.startswith("Patient/"):
+        return []
+    end = str((episode.get("period") or {}).get("end") or "")[:10]
+    discharged = date.fromisoformat(end) if end else event.time.date()
+    at_discharge = _review(s, patient)
+    tasks = []
+    for interval, due in follow_up_dates(discharged, months):
+        task = s.create(
+            follow_up_task(
+                patient=patient,
+                practice=s.practice,
+                now=s.now,
+                months=interval,
+                due=due,
+                discharged=discharged,
+                at_discharge=at_discharge,
+            )
+        )
+        s.emit(GP_TASK_REQUESTED_V1, f"Task/{task['id']}", task)
+        s.emit(GP_RECORD_READ_REQUESTED_V1, f"Task/{task['id']}", task)
+        tasks.append(task)
+    return tasks
+
+
+def _due(task: dict[str, Any]) -> date | None:
+    start = str(((task.get("restriction") or {}).get("period") or {}).get("start") or "")[:10]
+    return date.fromisoformat(start) if start else None
+
+
+def on_follow_up_sync(s: Session, event: CloudEvent) -> list[dict[str, Any]]:
+    """``medication.list-synced``: record each follow-up that has come due (module doc); the Observations."""
+    patient = next(
+        (
+            f"Patient/{r['id']}"
+            for r in resources_from_bundle(event.data)
+            if r.get("resourceType") == "Patient"
+        ),
+        None,
+    ) or next(
+        (
+            str(r["subject"]["reference"])
+            for r in resources_from_bundle(event.data)
+            if str((r.get("subject") or {}).get("reference", "")).startswith("Patient/")
+        ),
+        None,
+    )
+    if patient is None:
+        return []
+    today = s.now.date()
+    due = [
+        t
+        for t in s.repo.search(
+            s.conn,
+            "Task",
+            [("patient", patient), ("code", f"{GP_TASK_TYPE}|{FOLLOW_UP}"), ("status", ",".join(OPEN))],
+            s.tenants,
+        )
+        if (_due(t) or today) <= today
+    ]
+    if not due:
+        return []
+    follow_up = _review(s, patient)
+    recorded = []
+    for task in sorted(due, key=lambda t: _due(t) or today):
+        focus = str((task.get("focus") or {}).get("reference", ""))
+        at_discharge = s.repo.find(s.conn, focus, s.tenants) if focus.startswith("Observation/") else None
+        owner = s.owned_by(s.repo.practice_of(s.conn, f"Task/{task['id']}", s.tenants) or s.practice)
+        held = dose_held(ome_figure(at_discharge), ome_figure(follow_up))
+        observation = owner.create(
+            dose_held_observation(
+                patient=patient,
+                effective=s.now,
+                held=held,
+                at_discharge=at_discharge,
+                at_follow_up=follow_up,
+                task=f"Task/{task['id']}",
+            )
+        )
+        outputs = [
+            {
+                "type": {"text": "dose-held"},
+                "valueReference": {"reference": f"Observation/{observation['id']}"},
+            }
+        ]
+        if follow_up is not None:
+            outputs.append(
+                {
+                    "type": {"text": "ome-at-follow-up"},
+                    "valueReference": {"reference": f"Observation/{follow_up['id']}"},
+                }
+            )
+        owner.put({**task, "status": "completed", "lastModified": instant(s.now), "output": outputs})
+        recorded.append(observation)
+    return recorded
