@@ -26,9 +26,12 @@ __all__ = [
     "EvaluationFacts",
     "Session",
     "Share",
+    "StaffSession",
+    "StaffTime",
     "attendance",
     "engaged",
     "intervention_shares",
+    "staff_time",
 ]
 
 #: Encounter statuses of a session the patient came to (R4 has no "did not attend" for an Encounter).
@@ -41,6 +44,18 @@ class Session:
 
     on: date
     status: str
+
+
+@dataclass(frozen=True, slots=True)
+class StaffSession:
+    """One attended session (a finished Encounter starting in the period) as project-worker time: the
+    ``practice`` that recorded it, the ``session`` it belongs to (``Slot/<id>`` when booked for a Slot, so a
+    group session is one session however many came; else ``Encounter/<id>``) and its length in minutes,
+    ``None`` when not known."""
+
+    practice: str
+    session: str
+    minutes: int | None
 
 
 @dataclass(frozen=True)
@@ -64,6 +79,8 @@ class EvaluationFacts:
     * ``sessions``: per cohort patient, the sessions that started in the period.
     * ``acceptability``: per cohort patient, construct -> score (1 to 5) from their latest acceptability
       questionnaire answered in the period.
+    * ``staff``: every attended session (finished Encounter) of any patient starting in the period, as
+      project-worker time (:class:`StaffSession`); not only the cohort's: staff time is a cost of the period.
     * ``spent``: GBP committed to community services by referrals made in the period (not revoked, not
       entered in error, not declined).
     """
@@ -81,6 +98,7 @@ class EvaluationFacts:
     proms: Mapping[str, Mapping[str, Sequence[Reading]]] = field(default_factory=dict)
     sessions: Mapping[str, Sequence[Session]] = field(default_factory=dict)
     acceptability: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
+    staff: Sequence[StaffSession] = ()
     spent: Decimal = Decimal("0.00")
 
 
@@ -181,3 +199,39 @@ def engaged(facts: EvaluationFacts) -> frozenset[str]:
         for p in facts.enrolled
         if facts.received.get(p) or any(s.status in ATTENDED for s in facts.sessions.get(p, ()))
     )
+
+
+@dataclass(frozen=True, slots=True)
+class StaffTime:
+    """Project-worker time in the period, overall (``practice`` ``None``) or for one practice: ``sessions``
+    held, ``minutes`` over the ``timed`` ones, ``length_unknown`` held but of no known length (counted, never
+    given a guessed length: their time is missing from ``minutes``, not estimated)."""
+
+    practice: str | None
+    sessions: int
+    timed: int
+    length_unknown: int
+    minutes: int
+
+
+def _staff_time(practice: str | None, sessions: Sequence[StaffSession]) -> StaffTime:
+    lengths: dict[str, list[int | None]] = {}
+    for s in sessions:
+        lengths.setdefault(s.session, []).append(s.minutes)
+    # a session's length: the longest recorded of its Encounters (a group's are one session, one length)
+    known = [
+        max(m for m in found if m is not None)
+        for found in lengths.values()
+        if any(m is not None for m in found)
+    ]
+    return StaffTime(practice, len(lengths), len(known), len(lengths) - len(known), sum(known))
+
+
+def staff_time(facts: EvaluationFacts) -> tuple[StaffTime, list[StaffTime]]:
+    """Project-worker time overall and per practice (in ODS code order). A session is counted once (a
+    group session attended by several patients is the worker's time once), under the practice that
+    recorded it."""
+    practices = sorted({s.practice for s in facts.staff})
+    return _staff_time(None, facts.staff), [
+        _staff_time(p, [s for s in facts.staff if s.practice == p]) for p in practices
+    ]

@@ -16,7 +16,14 @@ from typing import Any
 
 from services.careplan.acceptability import CONSTRUCTS
 from services.careplan.catalogue import EVALUATION_SYSTEM, FHIR_BASE, Intervention
-from services.careplan.evaluation import EvaluationFacts, attendance, engaged, intervention_shares
+from services.careplan.evaluation import (
+    EvaluationFacts,
+    StaffTime,
+    attendance,
+    engaged,
+    intervention_shares,
+    staff_time,
+)
 from services.careplan.outcomes import (
     EXCLUSIONS,
     NOT_COMPUTABLE,
@@ -29,7 +36,7 @@ from services.careplan.outcomes import (
     summary_at,
 )
 
-__all__ = ["MEASURE_URL", "MEDIAN_EXTENSION", "PROMS", "measure_report"]
+__all__ = ["MEASURE_URL", "MEDIAN_EXTENSION", "ODS", "PROMS", "measure_report"]
 
 MEASURE_URL = f"{FHIR_BASE}/Measure/service-evaluation"
 MEDIAN_EXTENSION = f"{FHIR_BASE}/StructureDefinition/measure-median"
@@ -58,6 +65,8 @@ def _quantity(value: Decimal, unit: str) -> dict[str, Any]:
         return {"value": float(value), "unit": "mg/d", "system": UCUM, "code": "mg/d"}
     if unit == "%":
         return {"value": float(value), "unit": "%", "system": UCUM, "code": "%"}
+    if unit == "min":
+        return {"value": float(value), "unit": "min", "system": UCUM, "code": "min"}
     if unit == "GBP":
         return {"value": float(value), "unit": "GBP", "system": "urn:iso:std:iso:4217", "code": "GBP"}
     return {"value": float(value), "unit": unit, "system": UCUM, "code": f"{{{unit}}}"}
@@ -217,6 +226,37 @@ def _acceptability(facts: EvaluationFacts) -> dict[str, Any]:
     }
 
 
+ODS = "https://fhir.nhs.uk/Id/ods-organization-code"
+
+
+def _staff_populations(time: StaffTime) -> list[dict[str, Any]]:
+    return [
+        _population(EVALUATION_SYSTEM, "sessions-held", time.sessions),
+        _population(EVALUATION_SYSTEM, "sessions-timed", time.timed),
+        _population(EVALUATION_SYSTEM, "session-length-unknown", time.length_unknown),
+    ]
+
+
+def _staff_time(facts: EvaluationFacts) -> dict[str, Any]:
+    overall, practices = staff_time(facts)
+    strata = [
+        {
+            "value": {"coding": [{"system": ODS, "code": str(t.practice)}], "text": str(t.practice)},
+            "population": _staff_populations(t),
+            "measureScore": _quantity(Decimal(t.minutes), "min"),
+        }
+        for t in practices
+    ]
+    group: dict[str, Any] = {
+        "code": _concept(EVALUATION_SYSTEM, "staff-time", "Project-worker time in sessions"),
+        "population": _staff_populations(overall),
+        "measureScore": _quantity(Decimal(overall.minutes), "min"),
+    }
+    if strata:
+        group["stratifier"] = [{"code": [{"text": "practice"}], "stratum": strata}]
+    return group
+
+
 def measure_report(
     facts: EvaluationFacts,
     catalogue: Mapping[str, Intervention],
@@ -253,6 +293,7 @@ def measure_report(
             "measureScore": _quantity(facts.spent, "GBP"),
         }
     )
+    groups.append(_staff_time(facts))
     report: dict[str, Any] = {
         "resourceType": "MeasureReport",
         "status": "complete",

@@ -236,6 +236,12 @@ def evaluation_html(report: Mapping[str, Any], settings: Mapping[str, str]) -> s
         for s in _strata(groups.get("acceptability"))
     )
     spent = _score(groups.get("budget-spent", {}))
+    staff = groups.get("staff-time", {})
+    held = _counts(staff)
+    staff_line = (
+        f"{_figure(_score(staff))} min over {held.get('sessions-timed', 0)} sessions of known length; "
+        f"{held.get('session-length-unknown', 0)} more of unknown length not counted"
+    )
     title = escape(_title(report))
     style = (
         "body{font-family:Arial,Helvetica,sans-serif;color:#212b32;max-width:60rem;margin:1rem auto;"
@@ -259,7 +265,8 @@ def evaluation_html(report: Mapping[str, Any], settings: Mapping[str, str]) -> s
         f"<tr><th scope='row'>Patients attending</th><td>{seen.get('patients-attending', 0)}</td></tr>"
         f"<tr><th scope='row'>Attended per patient</th><td>mean {_figure(_score(attendance))}, "
         f"median {_figure(_median(attendance))}</td></tr></table>"
-        f"<h2>Community budget committed</h2><p>£{_figure(spent)}</p></div></div>"
+        f"<h2>Community budget committed</h2><p>£{_figure(spent)}</p>"
+        f"<h2>Project-worker time in sessions</h2><p>{staff_line}</p></div></div>"
         f"{chart}"
         "<h2>Total daily OME (mg/day)</h2><table><tr><th>Timepoint</th><th>n</th><th>Mean</th><th>Median</th>"
         f"<th>No figure (why)</th></tr>{ome}</table>"

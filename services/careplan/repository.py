@@ -25,8 +25,9 @@ from services.careplan.catalogue import (
     CAREPLAN_CATEGORY_SYSTEM,
     COMMUNITY_STATUS_EXTENSION,
 )
-from services.careplan.evaluation import EvaluationFacts, Session
+from services.careplan.evaluation import EvaluationFacts, Session, StaffSession
 from services.careplan.outcomes import Reading
+from services.careplan.sessions import session_minutes
 from services.careplan.tables import evaluation_fact
 from shared.core.principal import Tenancy
 from shared.fhir import SHARED_TENANT, history_table, history_visible, resource_table, visible_rows
@@ -288,6 +289,31 @@ def _sessions(
     return sessions
 
 
+def _staff_sessions(conn: Connection, tenants: Tenancy, start: datetime, end: datetime) -> list[StaffSession]:
+    """Every attended session (finished Encounter, any patient) starting in the period, as worker time."""
+    slots: dict[str, str] = {}
+    for appointment in _rows(conn, "Appointment", tenants):
+        for ref in appointment.get("slot") or ():
+            if isinstance(ref, dict) and str(ref.get("reference", "")).startswith("Slot/"):
+                slots[f"Appointment/{appointment['id']}"] = str(ref["reference"])
+                break
+    found = []
+    where = [R.c.resource_type == "Encounter", visible_rows(tenants), R.c.deleted.is_(False)]
+    for row in conn.execute(select(R.c.practice, R.c.content).where(*where).order_by(R.c.id)):
+        encounter = orjson.loads(row.content)
+        on = _day((encounter.get("period") or {}).get("start"))
+        if encounter.get("status") != "finished" or on is None or not start.date() <= on <= end.date():
+            continue
+        booked = [
+            slots[str(a.get("reference"))]
+            for a in encounter.get("appointment") or ()
+            if isinstance(a, dict) and str(a.get("reference")) in slots
+        ]
+        session = booked[0] if booked else f"Encounter/{encounter['id']}"
+        found.append(StaffSession(str(row.practice), session, session_minutes(encounter)))
+    return found
+
+
 def evaluation_facts(conn: Connection, tenants: Tenancy, start: datetime, end: datetime) -> EvaluationFacts:
     """What the evaluation counts for the practices ``tenants`` in [start, end] (definitions:
     :class:`~services.careplan.evaluation.EvaluationFacts`)."""
@@ -341,5 +367,6 @@ def evaluation_facts(conn: Connection, tenants: Tenancy, start: datetime, end: d
         proms=_prom_readings(conn, tenants, patients, end),
         sessions=_sessions(conn, tenants, patients, start, end),
         acceptability=_acceptability(conn, tenants, patients, start, end),
+        staff=_staff_sessions(conn, tenants, start, end),
         spent=spent,
     )

@@ -287,3 +287,78 @@ def test_a_slot_with_a_capacity_that_is_not_a_positive_integer_is_refused_when_w
     }
     refused = careplan.post("/Slot", slot)
     assert refused.status_code == 422 and "positive integer" in refused.text
+
+
+def test_the_evaluation_counts_project_worker_time_once_per_session_and_never_guesses_a_length(
+    careplan: Careplan,
+) -> None:
+    """Staff time in May 2025 (no other test of this module has a session then), worked by hand:
+    a relaxation group 14:00-15:30 (90 min) attended by s1 and s2, missed by s3: one session, 90 min;
+    a one-to-one 18:00-18:45 (45 min) attended by s1; an Encounter recorded with no end: a session of
+    unknown length, counted and not timed; a one-to-one cancelled: no time. 3 held, 2 timed, 135 min."""
+    for patient in ("s1", "s2", "s3"):
+        _enrolled(careplan, patient)
+    group = _slot(
+        careplan,
+        _schedule(careplan, "Relaxation group"),
+        "2025-05-07T14:00:00Z",
+        "2025-05-07T15:30:00Z",
+        capacity=3,
+        setting="practice",
+    )
+    one_to_one = _schedule(careplan, "Project worker one-to-one")
+    evening = _slot(
+        careplan,
+        one_to_one,
+        "2025-05-08T18:00:00Z",
+        "2025-05-08T18:45:00Z",
+        capacity=None,
+        setting="practice",
+    )
+    cancelled = _slot(
+        careplan, one_to_one, "2025-05-09T10:00:00Z", "2025-05-09T11:00:00Z", capacity=None, setting="home"
+    )
+    outcomes = [
+        (group, "s1", "attended"),
+        (group, "s2", "attended"),
+        (group, "s3", "did-not-attend"),
+        (evening, "s1", "attended"),
+        (cancelled, "s2", "cancelled"),
+    ]
+    for slot, patient, outcome in outcomes:
+        booked = _book(careplan, slot["id"], f"Patient/{patient}")
+        assert booked.status_code == 200, booked.text
+        assert _attendance(careplan, booked.json()["id"], outcome).status_code == 200
+    unknown = careplan.post(
+        "/Encounter",
+        {
+            "resourceType": "Encounter",
+            "status": "finished",
+            "class": {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "AMB"},
+            "subject": {"reference": "Patient/s3"},
+            "period": {"start": "2025-05-20T10:00:00Z"},
+        },
+    )
+    assert unknown.status_code == 201, unknown.text
+
+    answer = careplan.get(
+        "/Measure/service-evaluation/$evaluate-measure", periodStart="2025-05-01", periodEnd="2025-05-31"
+    )
+    assert answer.status_code == 200, answer.text
+    staff = next(g for g in answer.json()["group"] if g["code"]["coding"][0]["code"] == "staff-time")
+    counts = {p["code"]["coding"][0]["code"]: p["count"] for p in staff["population"]}
+    assert counts == {"sessions-held": 3, "sessions-timed": 2, "session-length-unknown": 1}
+    assert staff["measureScore"] == {
+        "value": 135.0,
+        "unit": "min",
+        "system": "http://unitsofmeasure.org",
+        "code": "min",
+    }
+    [practice] = staff["stratifier"][0]["stratum"]
+    assert practice["value"]["text"] == "A81001" and practice["measureScore"]["value"] == 135.0
+    # April 2025 held no session: nothing, and no stratum
+    april = careplan.get(
+        "/Measure/service-evaluation/$evaluate-measure", periodStart="2025-04-01", periodEnd="2025-04-30"
+    ).json()
+    none = next(g for g in april["group"] if g["code"]["coding"][0]["code"] == "staff-time")
+    assert none["measureScore"]["value"] == 0.0 and "stratifier" not in none

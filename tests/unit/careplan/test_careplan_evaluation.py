@@ -348,3 +348,44 @@ def test_every_code_in_the_report_is_defined_in_the_evaluation_code_system() -> 
                 }
     assert used - set(defined) == set()
     assert all(defined[code].get("definition") for code in used)
+
+
+def test_staff_time_counts_a_group_session_once_per_practice_and_overall_and_never_guesses_a_length() -> None:
+    from services.careplan.evaluation import StaffSession, StaffTime, staff_time
+
+    facts = EvaluationFacts(
+        referrals=0,
+        invited=0,
+        enrolled={},
+        retained=frozenset(),
+        staff=(
+            # A81001: a group of 90 min attended by three patients (one session, 90 min, not 270)
+            StaffSession("A81001", "Slot/g1", 90),
+            StaffSession("A81001", "Slot/g1", 90),
+            StaffSession("A81001", "Slot/g1", 90),
+            StaffSession("A81001", "Encounter/e1", 45),
+            StaffSession("A81001", "Encounter/e2", None),  # no length: counted, not timed
+            # B82002: a one-to-one of 30 min; a group whose second Encounter lost its length: 60 min
+            StaffSession("B82002", "Slot/s2", 30),
+            StaffSession("B82002", "Slot/g2", None),
+            StaffSession("B82002", "Slot/g2", 60),
+        ),
+    )
+    overall, practices = staff_time(facts)
+    # A81001: g1 90 + e1 45 = 135 min over 2 timed, e2 unknown; B82002: s2 30 + g2 60 = 90 over 2
+    assert practices == [
+        StaffTime("A81001", sessions=3, timed=2, length_unknown=1, minutes=135),
+        StaffTime("B82002", sessions=2, timed=2, length_unknown=0, minutes=90),
+    ]
+    assert overall == StaffTime(None, sessions=5, timed=4, length_unknown=1, minutes=225)
+
+    report = measure_report(
+        facts, interventions(), period_start="2025-05-01", period_end="2025-05-31", generated="2025-06-01"
+    )
+    validate_resource(report, "MeasureReport")
+    group = _groups(report)["staff-time"]
+    assert _counts(group) == {"sessions-held": 5, "sessions-timed": 4, "session-length-unknown": 1}
+    assert group["measureScore"]["value"] == 225.0 and group["measureScore"]["code"] == "min"
+    strata = {s["value"]["text"]: s for s in group["stratifier"][0]["stratum"]}
+    assert {k: s["measureScore"]["value"] for k, s in strata.items()} == {"A81001": 135.0, "B82002": 90.0}
+    assert _counts(strata["A81001"])["session-length-unknown"] == 1
