@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import json
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -14,7 +13,7 @@ import pytest
 
 from tests.contract.security.conftest import Tokens, secured
 
-__all__ = ["Listener", "Tokens", "eventually", "secured"]
+__all__ = ["Listener", "Tokens", "secured"]
 
 
 class Listener:
@@ -63,15 +62,3 @@ def listener() -> Iterator[Listener]:
         server.server.shutdown()
         server.server.server_close()
         server.thread.join(timeout=10)
-
-
-def eventually(condition: Callable[[], Any], *, deadline_s: float = 30.0, what: str = "the condition") -> Any:
-    """Poll ``condition`` until it returns something truthy (a generous deadline, not a timing)."""
-    end = time.monotonic() + deadline_s
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > end:
-            raise AssertionError(f"{what} did not happen within {deadline_s} s")
-        time.sleep(0.05)

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -54,18 +53,6 @@ class Careplan:
     def search(self, resource_type: str, **params: Any) -> list[dict[str, Any]]:
         bundle = self.get(f"/{resource_type}", **params).json()
         return [e["resource"] for e in bundle.get("entry", [])]
-
-
-def wait_for(probe: Callable[[], T | None], timeout: float = 30.0) -> tuple[T, float]:
-    """Poll ``probe`` until it returns something; returns it and the seconds it took."""
-    start = time.monotonic()
-    while True:
-        found = probe()
-        if found:
-            return found, time.monotonic() - start
-        if time.monotonic() - start > timeout:
-            raise AssertionError(f"nothing after {timeout} s")
-        time.sleep(0.02)
 
 
 def enrolment(

@@ -17,8 +17,9 @@ from shared.contracts import (
     REFERRAL_RECEIVED_V1,
 )
 from shared.fhir import validate_resource
-from tests.contract.careplan.conftest import Careplan, enrolment, wait_for
+from tests.contract.careplan.conftest import Careplan, enrolment
 from tests.contract.careplan.test_careplan_contract_plans import _community
+from tests.support import eventually
 from tests.unit.careplan.careplan_cohort import COHORT_SIZE, PAPER_PERCENT, received_by
 
 REFERRED, ELIGIBLE, INVITED = 45, 42, 40
@@ -118,7 +119,7 @@ def _plans(careplan: Careplan) -> list[dict[str, Any]] | None:
 
 def test_the_papers_cohort_shape_reproduces_its_percentages_in_the_measure_report(careplan: Careplan) -> None:
     _seed_cohort(careplan)
-    plans, _ = wait_for(lambda: _plans(careplan), timeout=20)
+    plans = eventually(lambda: _plans(careplan), within=20)
     catalogue = interventions()
     for plan in plans:
         index = int(plan["subject"]["reference"].removeprefix("Patient/ev"))
@@ -150,7 +151,7 @@ def test_the_papers_cohort_shape_reproduces_its_percentages_in_the_measure_repor
                 "/ServiceRequest", _community(f"ev{index}", code, "50.00", progress="started")
             )
             assert made.status_code == 201, made.text
-    wait_for(lambda: _reviews_seen(careplan), timeout=10)
+    eventually(lambda: _reviews_seen(careplan), within=10)
 
     response = careplan.get(
         "/Measure/service-evaluation/$evaluate-measure", periodStart="2017-08-01", periodEnd="2018-08-31"

@@ -20,8 +20,9 @@ from shared.contracts import (
 )
 from shared.fhir import validate_resource
 from shared.outbox import outbox
-from tests.contract.careplan.conftest import Careplan, enrolment, wait_for
+from tests.contract.careplan.conftest import Careplan, enrolment
 from tests.contract.fhir.invariants import assert_invariants
+from tests.support import eventually
 
 
 def _plan_of(careplan: Careplan, patient: str) -> dict[str, Any] | None:
@@ -33,7 +34,7 @@ def test_an_enrolment_event_gives_a_care_team_and_a_draft_plan(
     careplan: Careplan,
 ) -> None:
     careplan.publish("referral", PATIENT_ENROLLED_V1, "EpisodeOfCare/ep-e1", enrolment("e1", "ep-e1"))
-    plan, _ = wait_for(lambda: _plan_of(careplan, "e1"))  # how fast is bench/'s question, not a test's
+    plan = eventually(lambda: _plan_of(careplan, "e1"))  # how fast is bench/'s question, not a test's
     assert plan["status"] == "draft" and plan["intent"] == "plan"
     assert plan["category"][0]["coding"][0]["code"] == "pain-management"
     assert plan["period"] == {"start": "2024-01-10", "end": "2026-01-10"}  # at most 2 years
@@ -49,9 +50,9 @@ def test_an_enrolment_event_gives_a_care_team_and_a_draft_plan(
 def test_the_same_enrolment_delivered_twice_leaves_one_team_and_one_plan(careplan: Careplan) -> None:
     for _ in range(2):  # two events (two ids) about the same episode
         careplan.publish("referral", PATIENT_ENROLLED_V1, "EpisodeOfCare/ep-e2", enrolment("e2", "ep-e2"))
-    wait_for(lambda: _plan_of(careplan, "e2"))
+    eventually(lambda: _plan_of(careplan, "e2"))
     careplan.publish("referral", PATIENT_ENROLLED_V1, "EpisodeOfCare/ep-e3", enrolment("e3", "ep-e3"))
-    wait_for(lambda: _plan_of(careplan, "e3"))  # everything before it was applied too
+    eventually(lambda: _plan_of(careplan, "e3"))  # everything before it was applied too
     assert len(careplan.search("CarePlan", patient="Patient/e2")) == 1
     assert len(careplan.search("CareTeam", patient="Patient/e2")) == 1
 
@@ -108,7 +109,7 @@ def _taper_bundle(status: str, *steps: dict[str, Any]) -> dict[str, Any]:
 
 def test_taper_bundles_show_as_the_descripting_activitys_progress(careplan: Careplan) -> None:
     careplan.publish("referral", PATIENT_ENROLLED_V1, "EpisodeOfCare/ep-t2", enrolment("t2", "ep-t2"))
-    wait_for(lambda: _plan_of(careplan, "t2"))
+    eventually(lambda: _plan_of(careplan, "t2"))
     proposed = _taper_bundle("draft", _step(1, "draft", "2024-03-04"), _step(2, "draft", "2024-03-18"))
     assert_invariants(proposed)
     careplan.publish("medreview", TAPER_PROPOSED_V1, "CarePlan/taper-t2", proposed)
@@ -124,7 +125,7 @@ def test_taper_bundles_show_as_the_descripting_activitys_progress(careplan: Care
         _step(2, "cancelled", "2024-03-18", statusReason=reason),
     )
     careplan.publish("medreview", TAPER_DECLINED_V1, "CarePlan/taper-t2", declined)
-    activity, _ = wait_for(lambda: _descripting(careplan, "t2", 3))
+    activity = eventually(lambda: _descripting(careplan, "t2", 3))
     assert [p["text"] for p in activity["progress"]] == [
         "Dose reduction proposed to the GP: 2 steps, first step on 2024-03-04.",
         "The GP approved step 1 (2024-03-04) of the dose reduction.",
@@ -140,7 +141,7 @@ def test_taper_bundles_show_as_the_descripting_activitys_progress(careplan: Care
 def test_taper_events_show_as_the_descripting_activitys_progress(careplan: Careplan) -> None:
     """The taper CarePlan sent alone, as medreview did before the Bundle, still reads."""
     careplan.publish("referral", PATIENT_ENROLLED_V1, "EpisodeOfCare/ep-t1", enrolment("t1", "ep-t1"))
-    wait_for(lambda: _plan_of(careplan, "t1"))
+    eventually(lambda: _plan_of(careplan, "t1"))
     taper = {
         "resourceType": "CarePlan",
         "id": "taper-t1",
@@ -156,7 +157,7 @@ def test_taper_events_show_as_the_descripting_activitys_progress(careplan: Carep
     paused = {**taper, "status": "on-hold", "note": [{"text": "Patient asked to slow down"}]}
     careplan.publish("medreview", TAPER_PAUSED_V1, "CarePlan/taper-t1", paused)
 
-    activity, _ = wait_for(lambda: _descripting(careplan, "t1", 2))
+    activity = eventually(lambda: _descripting(careplan, "t1", 2))
     assert activity["detail"]["status"] == "on-hold"
     assert activity["detail"]["statusReason"]["text"] == "Patient asked to slow down"
     assert activity["detail"]["code"]["coding"][0] == {
@@ -169,7 +170,7 @@ def test_taper_events_show_as_the_descripting_activitys_progress(careplan: Carep
 
 def test_discharge_revokes_a_plan_never_agreed_and_ends_the_care_team(careplan: Careplan) -> None:
     careplan.publish("referral", PATIENT_ENROLLED_V1, "EpisodeOfCare/ep-d1", enrolment("d1", "ep-d1"))
-    wait_for(lambda: _plan_of(careplan, "d1"))
+    eventually(lambda: _plan_of(careplan, "d1"))
     finished = {
         "resourceType": "EpisodeOfCare",
         "id": "ep-d1",
@@ -178,7 +179,7 @@ def test_discharge_revokes_a_plan_never_agreed_and_ends_the_care_team(careplan: 
         "period": {"start": "2024-01-10", "end": "2024-06-30"},
     }
     careplan.publish("referral", PATIENT_DISCHARGED_V1, "EpisodeOfCare/ep-d1", finished)
-    plan, _ = wait_for(lambda: p if (p := _plan_of(careplan, "d1")) and p["status"] != "draft" else None)
+    plan = eventually(lambda: p if (p := _plan_of(careplan, "d1")) and p["status"] != "draft" else None)
     assert plan["status"] == "revoked" and plan["period"]["end"] == "2024-06-30"
     [team] = careplan.search("CareTeam", patient="Patient/d1")
     assert team["status"] == "inactive"

@@ -19,8 +19,9 @@ from shared.contracts import (
     from_json,
 )
 from shared.outbox import outbox
-from tests.contract.careplan.conftest import Careplan, enrolment, wait_for
+from tests.contract.careplan.conftest import Careplan, enrolment
 from tests.contract.careplan.test_careplan_contract_events import assert_round_trips
+from tests.support import eventually
 
 RISK = "https://pain-review.example.org/fhir/CodeSystem/medreview-risk"
 REASON_URL = "https://pain-review.example.org/fhir/StructureDefinition/mdt-reason"
@@ -31,7 +32,7 @@ def _enrolled(careplan: Careplan, patient: str) -> dict[str, Any]:
     careplan.publish(
         "referral", PATIENT_ENROLLED_V1, f"EpisodeOfCare/ep-{patient}", enrolment(patient, f"ep-{patient}")
     )
-    plan, _ = wait_for(lambda: next(iter(careplan.search("CarePlan", patient=f"Patient/{patient}")), None))
+    plan = eventually(lambda: next(iter(careplan.search("CarePlan", patient=f"Patient/{patient}")), None))
     return plan
 
 
@@ -116,11 +117,11 @@ def _review_kept(careplan: Careplan, review: str) -> bool:
 
 
 def _wait_for_review(careplan: Careplan, review: str) -> None:
-    wait_for(lambda: _review_kept(careplan, review))
+    eventually(lambda: _review_kept(careplan, review))
 
 
 def _wait_reviews(careplan: Careplan, count: int) -> None:
-    wait_for(lambda: _reviews_seen(careplan, count))
+    eventually(lambda: _reviews_seen(careplan, count))
 
 
 def _agenda(careplan: Careplan, body: dict[str, Any] = MONTH) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -180,11 +181,11 @@ def test_the_monthly_agenda_lists_the_patients_who_need_the_mdt_with_their_reaso
     )
     # A taper proposed, then reviews (timed by their events, after the proposal): 200, 150, then 180 mg/day.
     careplan.publish("medreview", TAPER_PROPOSED_V1, "CarePlan/taper-rs", _taper("rs", "draft"))
-    wait_for(lambda: _notes(careplan, "rs", 1))
+    eventually(lambda: _notes(careplan, "rs", 1))
     for n, mg in enumerate((200, 150, 180)):
         _review(careplan, "rs", n, mg)
         _wait_reviews(careplan, 5 + n + 1)
-    wait_for(lambda: _notes(careplan, "pz", 2))
+    eventually(lambda: _notes(careplan, "pz", 2))
 
     meeting, agenda = _agenda(careplan)
     assert _reasons(agenda) == {

@@ -17,15 +17,16 @@ from services.careplan.catalogue import (
 )
 from shared.contracts import PATIENT_ENROLLED_V1, from_json
 from shared.outbox import outbox
-from tests.contract.careplan.conftest import Careplan, enrolment, wait_for
+from tests.contract.careplan.conftest import Careplan, enrolment
 from tests.contract.careplan.test_careplan_contract_events import assert_round_trips
+from tests.support import eventually
 
 
 def _enrolled_plan(careplan: Careplan, patient: str) -> dict[str, Any]:
     careplan.publish(
         "referral", PATIENT_ENROLLED_V1, f"EpisodeOfCare/ep-{patient}", enrolment(patient, f"ep-{patient}")
     )
-    plan, _ = wait_for(lambda: next(iter(careplan.search("CarePlan", patient=f"Patient/{patient}")), None))
+    plan = eventually(lambda: next(iter(careplan.search("CarePlan", patient=f"Patient/{patient}")), None))
     return plan
 
 
@@ -374,7 +375,7 @@ def test_the_gp_practices_answer_to_a_summary_task_is_recorded(careplan: Carepla
     done = {**task, "status": "completed", "businessStatus": {"text": "filed in the GP record"}}
     done.pop("meta")
     careplan.publish("gpconnect", GP_TASK_COMPLETED_V1, f"Task/{task['id']}", done)
-    stored, _ = wait_for(
+    stored = eventually(
         lambda: t if (t := careplan.get(f"/Task/{task['id']}").json())["status"] == "completed" else None
     )
     assert stored["businessStatus"]["text"] == "filed in the GP record"

@@ -16,15 +16,16 @@ from services.careplan.sessions import (
 )
 from shared.auth import mint_local_token
 from shared.contracts import PATIENT_ENROLLED_V1
-from tests.contract.careplan.conftest import Careplan, enrolment, wait_for
+from tests.contract.careplan.conftest import Careplan, enrolment
 from tests.contract.careplan.test_careplan_contract_events import assert_round_trips
+from tests.support import eventually
 
 
 def _enrolled(careplan: Careplan, patient: str) -> dict[str, Any]:
     careplan.publish(
         "referral", PATIENT_ENROLLED_V1, f"EpisodeOfCare/ep-{patient}", enrolment(patient, f"ep-{patient}")
     )
-    plan, _ = wait_for(lambda: next(iter(careplan.search("CarePlan", patient=f"Patient/{patient}")), None))
+    plan = eventually(lambda: next(iter(careplan.search("CarePlan", patient=f"Patient/{patient}")), None))
     return plan
 
 

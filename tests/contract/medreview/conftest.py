@@ -4,9 +4,8 @@ patients), with helpers to publish another service's events and read medreview's
 from __future__ import annotations
 
 import json
-import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -21,6 +20,7 @@ from painreview.embedded import EmbeddedSystem, create_embedded_system
 from shared.auth import mint_local_token
 from shared.contracts import EventType, new_event
 from shared.outbox import outbox, record_event
+from tests.support import eventually
 
 T = TypeVar("T")
 PRACTICE = "A81001"
@@ -62,18 +62,6 @@ class Medreview:
             ).all()
         found = [orjson.loads(r.payload) for r in rows]
         return [e for e in found if str(e["subject"]).startswith(subject_prefix)]
-
-
-def eventually(check: Callable[[], T | None], timeout: float = 10.0) -> T:
-    """Poll ``check`` until it returns something truthy (events cross the in-process bus asynchronously)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError("the expected effect did not happen in time")
-        time.sleep(0.05)
 
 
 def new_patient() -> str:

@@ -29,11 +29,11 @@ from shared.web.clock import write_clock
 from tests.contract.medreview.conftest import (
     PRACTICE,
     Medreview,
-    eventually,
     medicine,
     new_patient,
     synced,
 )
+from tests.support import eventually
 
 START = datetime(2026, 4, 6, 9, 0, tzinfo=UTC)
 PARAMS = {"resourceType": "Parameters"}

@@ -8,12 +8,12 @@ from shared.contracts import PATIENT_ENROLLED_V1
 from shared.fhir import validate_resource
 from tests.contract.medreview.conftest import (
     Medreview,
-    eventually,
     list_bundle,
     medicine,
     new_patient,
     synced,
 )
+from tests.support import eventually
 
 OBSERVATION_CODE = "https://pain-review.example.org/fhir/CodeSystem/medreview-observation|total-daily-ome"
 

@@ -19,11 +19,11 @@ from tests.contract.fhir.invariants import assert_invariants, cpl3_violations
 from tests.contract.medreview.conftest import (
     PRACTICE,
     Medreview,
-    eventually,
     medicine,
     new_patient,
     synced,
 )
+from tests.support import eventually
 
 PARAMS = {"resourceType": "Parameters"}
 

@@ -4,9 +4,7 @@ includes and history too); writes to those are refused the same way; discharge e
 
 from __future__ import annotations
 
-import time
 import uuid
-from collections.abc import Callable
 from typing import Any, TypeVar
 
 import orjson
@@ -17,18 +15,10 @@ from shared.fhir.tenancy import record_enrolment
 from tests.contract.referral.bars_support import eligible_referral
 from tests.contract.security.conftest import Tokens
 from tests.contract.security.test_access_matrix import _seed, send
+from tests.support import eventually
 
 PRACTICE, OTHER = "F86006", "G87007"
 T = TypeVar("T")
-
-
-def eventually(check: Callable[[], T], timeout: float = 15.0) -> T:
-    """Events cross the in-process bus asynchronously: poll until ``check`` gives something truthy."""
-    deadline = time.monotonic() + timeout
-    while not (value := check()):
-        assert time.monotonic() < deadline, "the expected effect did not happen in time"
-        time.sleep(0.05)
-    return value
 
 
 def _params(**values: str | bool) -> dict[str, Any]:

@@ -9,7 +9,7 @@ import uuid
 
 import nats
 import pytest
-from bus_int_support import apply_effect, effect_counts, emit_many, event_for, running, wait_until
+from bus_int_support import apply_effect, effect_counts, emit_many, event_for, running
 from click.testing import CliRunner
 from sqlalchemy import Connection
 
@@ -17,6 +17,7 @@ from painreview.events_cli import events
 from shared.bus import NatsSettings, NatsTransport
 from shared.contracts import CloudEvent
 from shared.outbox import nats_dead_letters
+from tests.support import eventually_async
 
 pytestmark = pytest.mark.integration
 
@@ -48,7 +49,12 @@ def test_an_operator_lists_a_nats_dead_letter_and_replays_it_once_fixed(
 
     async def consumer_applies() -> None:
         async with running(None, consumer, NatsTransport(settings), handler=handler):
-            await wait_until(lambda: effect_counts(consumer)[1] == 1, 120, "replayed event applied")
+            await eventually_async(
+                lambda: effect_counts(consumer)[1] == 1,
+                within=120,
+                what="replayed event applied",
+                in_thread=True,
+            )
 
     async def drop_stream() -> None:
         nc = await nats.connect(nats_url)

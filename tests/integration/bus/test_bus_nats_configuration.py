@@ -4,10 +4,11 @@ wheel with deploy/nats/ (fsync on every write), and a three-node cluster holding
 from __future__ import annotations
 
 import pytest
-from bus_int_support import effect_counts, emit_many, event_for, running, wait_until
+from bus_int_support import effect_counts, emit_many, event_for, running
 
 from shared.bus import NatsSettings, NatsTransport
 from tests.nats_servers import NatsCluster, NatsNode, wheel_binary
+from tests.support import eventually_async
 
 pytestmark = [pytest.mark.integration, pytest.mark.anyio]
 
@@ -32,7 +33,12 @@ async def test_a_three_node_cluster_holds_the_stream_in_three_fsynced_replicas(
     events = [event_for(i) for i in range(200)]
     async with running(producer, consumer, NatsTransport(settings)) as run:
         emit_many(producer, events)
-        await wait_until(lambda: effect_counts(consumer) == (200, 200), 120, "200 effects once each")
+        await eventually_async(
+            lambda: effect_counts(consumer) == (200, 200),
+            within=120,
+            what="200 effects once each",
+            in_thread=True,
+        )
         info = await run.transport._js.stream_info("PAINREVIEW")  # type: ignore[attr-defined]
     assert info.config.num_replicas == 3 and info.config.storage == "file"
     assert info.cluster is not None and info.cluster.leader and len(info.cluster.replicas or []) == 2

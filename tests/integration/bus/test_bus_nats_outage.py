@@ -12,10 +12,11 @@ import threading
 import time
 
 import pytest
-from bus_int_support import FAST, effect_counts, emit_many, event_for, running, wait_until
+from bus_int_support import FAST, effect_counts, emit_many, event_for, running
 
 from shared.bus import NatsSettings, NatsTransport
 from shared.outbox import outbox_lag
+from tests.support import eventually_async
 
 pytestmark = [pytest.mark.integration, pytest.mark.anyio]
 
@@ -57,7 +58,12 @@ async def test_a_ten_second_nats_outage_mid_stream_loses_nothing_and_doubles_not
             producer, consumer, NatsTransport(settings), backoff=FAST, max_in_flight=64
         ) as run:
             producing.start()
-            await wait_until(lambda: effect_counts(consumer)[0] > 0, DEADLINE_S, "the stream flowing")
+            await eventually_async(
+                lambda: effect_counts(consumer)[0] > 0,
+                within=DEADLINE_S,
+                what="the stream flowing",
+                in_thread=True,
+            )
             nats_server.stop()
             assert effect_counts(consumer)[0] < len(events), "NATS should stop mid-stream"
             before = producing.produced
@@ -69,8 +75,11 @@ async def test_a_ten_second_nats_outage_mid_stream_loses_nothing_and_doubles_not
             nats_server.start()
             await asyncio.to_thread(producing.join, DEADLINE_S)
             assert producing.produced == len(events)
-            await wait_until(
-                lambda: effect_counts(consumer)[1] == len(events), DEADLINE_S, "every event applied"
+            await eventually_async(
+                lambda: effect_counts(consumer)[1] == len(events),
+                within=DEADLINE_S,
+                what="every event applied",
+                in_thread=True,
             )
             assert run.relay is not None and await run.relay.wait_idle(DEADLINE_S)
             assert (await run.transport.health()).ok

@@ -19,12 +19,12 @@ from bus_int_support import (
     published_count,
     running,
     url_of,
-    wait_until,
 )
 
 from shared.bus import NatsSettings, NatsTransport
 from shared.bus.nats_consumer import durable_name
 from shared.outbox import OutboxRelay, outbox_lag
+from tests.support import eventually_async
 
 pytestmark = [pytest.mark.integration, pytest.mark.anyio]
 
@@ -43,7 +43,12 @@ async def test_relay_killed_between_commit_and_publish_over_nats(make_pg, nats_s
     async with running(None, consumer, NatsTransport(nats_settings)) as run:
         first = Worker(tmp_path, *relay_args, "--max-in-flight", "4")
         await first.ready()
-        await wait_until(lambda: published_count(producer) >= N // 4, 120, "a quarter published")
+        await eventually_async(
+            lambda: published_count(producer) >= N // 4,
+            within=120,
+            what="a quarter published",
+            in_thread=True,
+        )
         first.kill()  # some rows published and confirmed but not yet marked, the rest not yet sent
         left = outbox_lag(producer).unpublished
         assert 0 < left < N
@@ -51,7 +56,9 @@ async def test_relay_killed_between_commit_and_publish_over_nats(make_pg, nats_s
         assert at_kill.state.messages >= N - left, "a row was marked published without a PubAck"
         second = Worker(tmp_path, *relay_args)
         await second.ready()
-        await wait_until(lambda: effect_counts(consumer)[1] == N, 120, f"{N} effects")
+        await eventually_async(
+            lambda: effect_counts(consumer)[1] == N, within=120, what=f"{N} effects", in_thread=True
+        )
         second.terminate()
         info = await run.transport.jetstream.stream_info(  # type: ignore[attr-defined]
             nats_settings.stream, subjects_filter=nats_settings.subject_for("referral.accepted.v1")
@@ -67,13 +74,17 @@ async def test_relay_and_consumer_killed_together_in_process(make_pg, tmp_path) 
     args = ["--transport", "inprocess", "--producer", url_of(producer), "--consumer", url_of(consumer)]
     first = Worker(tmp_path, *args, "--max-in-flight", "4")
     await first.ready()
-    await wait_until(lambda: effect_counts(consumer)[1] >= N // 4, 120, "a quarter applied")
+    await eventually_async(
+        lambda: effect_counts(consumer)[1] >= N // 4, within=120, what="a quarter applied", in_thread=True
+    )
     first.kill()  # effects committed for some events whose outbox rows are not marked published
     assert 0 < outbox_lag(producer).unpublished < N
     assert effect_counts(consumer)[1] >= published_count(producer), "marked published before applied"
     second = Worker(tmp_path, *args)
     await second.ready()
-    await wait_until(lambda: outbox_lag(producer).unpublished == 0, 120, "outbox drained")
+    await eventually_async(
+        lambda: outbox_lag(producer).unpublished == 0, within=120, what="outbox drained", in_thread=True
+    )
     second.terminate()
     assert effect_counts(consumer) == (N, N)
 
@@ -97,7 +108,9 @@ async def test_consumer_killed_after_its_effect_before_its_ack_over_nats(
         assert 0 < applied_before_restart[0] < N
         survivor = Worker(tmp_path, *consumer_args, "--ack-wait", "2")
         await survivor.ready()
-        await wait_until(lambda: effect_counts(consumer)[1] == N, 120, f"{N} effects")
+        await eventually_async(
+            lambda: effect_counts(consumer)[1] == N, within=120, what=f"{N} effects", in_thread=True
+        )
         # The survivor may apply every new event before the dead one's ack wait runs out: wait for the
         # unacknowledged batch to come again and be acknowledged, without a second effect.
         durable = durable_name("careplan", "referral.accepted.v1")
@@ -127,6 +140,8 @@ async def test_consumer_killed_after_its_effect_before_the_relay_marked_it_in_pr
     assert 0 < effect_counts(consumer)[0] < N
     survivor = Worker(tmp_path, *args)
     await survivor.ready()
-    await wait_until(lambda: outbox_lag(producer).unpublished == 0, 120, "outbox drained")
+    await eventually_async(
+        lambda: outbox_lag(producer).unpublished == 0, within=120, what="outbox drained", in_thread=True
+    )
     survivor.terminate()
     assert effect_counts(consumer) == (N, N)

@@ -7,13 +7,14 @@ import asyncio
 
 import nats
 import pytest
-from bus_int_support import apply_effect, effect_counts, emit_many, event_for, running, wait_until
+from bus_int_support import apply_effect, effect_counts, emit_many, event_for, running
 from sqlalchemy import Connection
 
 from shared.bus import InProcessTransport, NatsTransport, Receipt
 from shared.bus.nats_consumer import durable_name
 from shared.contracts import CloudEvent, to_json
 from shared.outbox import nats_dead_letters, outbox_lag, replay_nats_dead_letter
+from tests.support import eventually_async
 
 pytestmark = [pytest.mark.integration, pytest.mark.anyio]
 
@@ -32,7 +33,9 @@ async def test_every_event_delivered_twice_in_process_has_one_effect(make_pg) ->
     producer, consumer = make_pg("referral"), make_pg("careplan")
     async with running(producer, consumer, DoublingTransport()) as run:
         emit_many(producer, [event_for(i) for i in range(N)])
-        await wait_until(lambda: outbox_lag(producer).unpublished == 0, 120, "outbox drained")
+        await eventually_async(
+            lambda: outbox_lag(producer).unpublished == 0, within=120, what="outbox drained", in_thread=True
+        )
         assert isinstance(run.transport, DoublingTransport)
     assert effect_counts(consumer) == (N, N)
 
@@ -45,7 +48,12 @@ async def test_every_event_in_the_stream_twice_has_one_effect_over_nats(make_pg,
     try:
         async with running(producer, consumer, NatsTransport(nats_settings)):
             emit_many(producer, events)
-            await wait_until(lambda: effect_counts(consumer)[1] == N, 120, "first copies applied")
+            await eventually_async(
+                lambda: effect_counts(consumer)[1] == N,
+                within=120,
+                what="first copies applied",
+                in_thread=True,
+            )
             for event in events:  # a second copy of each, past the stream's deduplication
                 await js.publish(
                     nats_settings.subject_for(event.type),
@@ -89,7 +97,12 @@ async def test_a_poison_event_is_dead_lettered_over_nats_and_replays_once_fixed(
         producer, consumer, NatsTransport(nats_settings), handler=handler, max_deliver=3
     ) as run:
         emit_many(producer, events)
-        await wait_until(lambda: effect_counts(consumer)[1] == 49, 120, "all but the poison applied")
+        await eventually_async(
+            lambda: effect_counts(consumer)[1] == 49,
+            within=120,
+            what="all but the poison applied",
+            in_thread=True,
+        )
         js = run.transport.jetstream  # type: ignore[attr-defined]
         letters = []
         for _ in range(200):
@@ -111,7 +124,12 @@ async def test_a_poison_event_is_dead_lettered_over_nats_and_replays_once_fixed(
 
         handler.broken = False
         await replay_nats_dead_letter(js, nats_settings, sequence)
-        await wait_until(lambda: effect_counts(consumer)[1] == 50, 120, "the replayed event applied")
+        await eventually_async(
+            lambda: effect_counts(consumer)[1] == 50,
+            within=120,
+            what="the replayed event applied",
+            in_thread=True,
+        )
         assert await nats_dead_letters(js, nats_settings) == []
         with pytest.raises(Exception):
             await replay_nats_dead_letter(js, nats_settings, sequence)

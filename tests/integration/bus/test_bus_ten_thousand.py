@@ -9,10 +9,11 @@ from collections import defaultdict
 
 import pytest
 import sqlalchemy as sa
-from bus_int_support import effects, emit_many, event_for, running, wait_until
+from bus_int_support import effects, emit_many, event_for, running
 
 from shared.bus import InProcessTransport, NatsSettings, NatsTransport, Transport
 from shared.outbox import outbox_lag
+from tests.support import eventually_async
 
 pytestmark = [pytest.mark.integration, pytest.mark.anyio]
 
@@ -25,7 +26,9 @@ async def _ten_thousand(transport: Transport, make_pg) -> None:
     started = time.monotonic()
     async with running(producer, consumer, transport, max_in_flight=256) as run:
         await asyncio.to_thread(emit_many, producer, events)
-        await wait_until(lambda: _distinct(consumer) == N, timeout=240, what=f"{N} effects")
+        await eventually_async(
+            lambda: _distinct(consumer) == N, within=240, what=f"{N} effects", in_thread=True
+        )
         assert run.relay is not None and await run.relay.wait_idle(120)
     elapsed = time.monotonic() - started
     with consumer.connect() as conn:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import pytest
-from bus_support import accepted, applied, apply_effect, emit, running, wait_for
+from bus_support import accepted, applied, apply_effect, emit, running
 from prometheus_client import REGISTRY
 from sqlalchemy import Connection
 
 from shared.contracts import CloudEvent
 from shared.outbox import dead_letter_info, dead_letters, outbox_lag, request_replay
+from tests.support import eventually_async
 
 pytestmark = pytest.mark.anyio
 
@@ -36,7 +37,7 @@ async def test_a_poison_event_is_dead_lettered_after_the_limit_and_replays_once_
     redelivered_before = REGISTRY.get_sample_value("painreview_events_redelivered_total", labels) or 0
     async with running(producer, consumer, handler=handler, max_deliver=3) as run:
         emit(producer, [poison])
-        await wait_for(lambda: len(dead_letters(consumer, "careplan")) == 1)
+        await eventually_async(lambda: len(dead_letters(consumer, "careplan")) == 1)
         assert await run.relay.wait_idle(60)  # dead-lettered counts as handled: the relay moves on
         assert handler.calls >= 3
         [letter] = dead_letters(consumer, "careplan")
@@ -49,10 +50,10 @@ async def test_a_poison_event_is_dead_lettered_after_the_limit_and_replays_once_
 
         handler.broken = False
         emit(producer, [fine])
-        await wait_for(lambda: len(applied(consumer)) == 1)
+        await eventually_async(lambda: len(applied(consumer)) == 1)
         row_id = int(letter.id.split(":")[1])
         assert request_replay(consumer, row_id)
-        await wait_for(lambda: dead_letter_info(consumer, "careplan", row_id).state == "replayed")
+        await eventually_async(lambda: dead_letter_info(consumer, "careplan", row_id).state == "replayed")
         assert not request_replay(consumer, row_id)  # a replayed letter is not replayed again
         assert run.inbox.replay_requested() == 0
     assert sorted(applied(consumer)) == sorted([(poison.id, poison.subject), (fine.id, fine.subject)])
@@ -67,11 +68,11 @@ async def test_a_replay_that_fails_again_goes_back_to_dead(make_db) -> None:
     handler = Switchable()
     async with running(producer, consumer, handler=handler, max_deliver=1):
         emit(producer, [accepted()])
-        await wait_for(lambda: len(dead_letters(consumer, "careplan")) == 1)
+        await eventually_async(lambda: len(dead_letters(consumer, "careplan")) == 1)
         [letter] = dead_letters(consumer, "careplan")
         row_id = int(letter.id.split(":")[1])
         assert request_replay(consumer, row_id)
-        await wait_for(lambda: dead_letter_info(consumer, "careplan", row_id).state == "dead")
+        await eventually_async(lambda: dead_letter_info(consumer, "careplan", row_id).state == "dead")
     info = dead_letter_info(consumer, "careplan", row_id)
     assert info is not None and info.attempts == 2
     assert applied(consumer) == []

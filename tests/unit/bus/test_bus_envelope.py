@@ -36,8 +36,11 @@ def _accepted(**overrides: object) -> CloudEvent:
     return new_event(REFERRAL_ACCEPTED_V1, **fields)
 
 
-def test_the_registry_holds_the_starting_set_and_the_gp_decision_each_at_version_1() -> None:
-    assert {t.name for t in EVENT_TYPES.values()} == STARTING_SET | {"gp.task-completed"}
+def test_the_registry_holds_the_starting_set_the_gp_decision_and_follow_up_reads_each_at_version_1() -> None:
+    # gp.task-completed: the GP's decision coming back; gp.record-read-requested: a discharge follow-up
+    # asking gpconnect to read the GP record on its day (issue 17).
+    added = {"gp.task-completed", "gp.record-read-requested"}
+    assert {t.name for t in EVENT_TYPES.values()} == STARTING_SET | added
     assert all(type_.endswith(".v1") for type_ in EVENT_TYPES)
 
 

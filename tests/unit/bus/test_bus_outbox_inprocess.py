@@ -8,13 +8,14 @@ from collections import defaultdict
 
 import pytest
 import sqlalchemy as sa
-from bus_support import FAST, accepted, applied, apply_effect, emit, running, wait_for
+from bus_support import FAST, accepted, applied, apply_effect, emit, running
 from prometheus_client import REGISTRY
 from sqlalchemy import Connection
 
 from shared.bus import InProcessTransport, PublishError, Receipt
 from shared.contracts import CloudEvent
 from shared.outbox import outbox, outbox_lag, record_event
+from tests.support import eventually_async
 
 pytestmark = pytest.mark.anyio
 
@@ -29,7 +30,7 @@ async def test_an_event_committed_with_its_state_change_reaches_the_consumer_onc
     event = accepted()
     async with running(producer, consumer) as run:
         emit(producer, [event])
-        await wait_for(lambda: len(applied(consumer)) == 1)
+        await eventually_async(lambda: len(applied(consumer)) == 1)
         assert await run.relay.wait_idle(60)
     assert applied(consumer) == [(event.id, event.subject)]
     [(attempts, published_at)] = _published(producer)
@@ -43,7 +44,7 @@ async def test_an_event_recorded_in_a_rolled_back_transaction_is_never_published
             record_event(conn, accepted())
             raise RuntimeError("the state change failed")
         emit(producer, [marker := accepted("ServiceRequest/2")])
-        await wait_for(lambda: len(applied(consumer)) == 1)
+        await eventually_async(lambda: len(applied(consumer)) == 1)
         assert await run.relay.wait_idle(60)
     assert applied(consumer) == [(marker.id, marker.subject)]
 
@@ -58,7 +59,7 @@ async def test_events_about_one_subject_are_applied_in_commit_order(make_db) -> 
     events = [accepted(f"ServiceRequest/{i % 3}") for i in range(60)]
     async with running(producer, consumer) as run:
         emit(producer, events)
-        await wait_for(lambda: len(applied(consumer)) == 60)
+        await eventually_async(lambda: len(applied(consumer)) == 60)
         assert await run.relay.wait_idle(60)
     expected, seen = defaultdict(list), defaultdict(list)
     for e in events:
@@ -74,7 +75,7 @@ async def test_the_relay_is_woken_by_the_commit_not_by_its_poll(make_db) -> None
         await asyncio.sleep(0.1)  # the relay is now asleep for 30 s
         started = time.monotonic()
         emit(producer, [accepted()])
-        await wait_for(lambda: len(applied(consumer)) == 1, timeout=5)
+        await eventually_async(lambda: len(applied(consumer)) == 1, within=5)
         assert time.monotonic() - started < 1.0
 
 
@@ -106,7 +107,7 @@ async def test_a_failing_handler_is_retried_and_its_effect_happens_once(make_db)
 
     async with running(producer, consumer, handler=flaky, max_deliver=5) as run:
         emit(producer, [event := accepted()])
-        await wait_for(lambda: len(applied(consumer)) == 1)
+        await eventually_async(lambda: len(applied(consumer)) == 1)
         assert await run.relay.wait_idle(60)
     assert applied(consumer) == [(event.id, event.subject)]
 
@@ -145,7 +146,7 @@ async def test_a_publish_that_is_not_confirmed_is_retried_and_marked_only_when_c
     producer, consumer = make_db("referral"), make_db("careplan")
     async with running(producer, consumer, FlakyTransport(failures=3), backoff=FAST) as run:
         emit(producer, [event := accepted()])
-        await wait_for(lambda: len(applied(consumer)) == 1)
+        await eventually_async(lambda: len(applied(consumer)) == 1)
         assert await run.relay.wait_idle(60)
     assert applied(consumer) == [(event.id, event.subject)]
     with producer.connect() as conn:
@@ -170,7 +171,7 @@ async def test_rows_left_unpublished_by_a_stopped_relay_are_published_by_the_nex
         await asyncio.sleep(0.2)
     assert outbox_lag(producer).unpublished == 30
     async with running(producer, consumer) as run:
-        await wait_for(lambda: len(applied(consumer)) == 30)
+        await eventually_async(lambda: len(applied(consumer)) == 30)
         assert await run.relay.wait_idle(60)
     assert sorted(applied(consumer)) == sorted((e.id, e.subject) for e in events)
     assert outbox_lag(producer).unpublished == 0
@@ -194,7 +195,7 @@ async def test_published_and_delivered_counters_move(make_db) -> None:
     d0 = REGISTRY.get_sample_value("painreview_events_delivered_total", delivered) or 0
     async with running(producer, consumer) as run:
         emit(producer, [accepted(f"ServiceRequest/{i}") for i in range(5)])
-        await wait_for(lambda: len(applied(consumer)) == 5)
+        await eventually_async(lambda: len(applied(consumer)) == 5)
         assert await run.relay.wait_idle(60)
     assert REGISTRY.get_sample_value("painreview_events_published_total", labels) - p0 == 5
     assert REGISTRY.get_sample_value("painreview_events_delivered_total", delivered) - d0 == 5

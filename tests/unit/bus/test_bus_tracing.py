@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from bus_support import accepted, applied, emit, running, wait_for
+from bus_support import accepted, applied, emit, running
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
 
 from shared.observability.tracing import configure_tracing, reset_tracing
+from tests.support import eventually_async
 
 pytestmark = pytest.mark.anyio
 
@@ -27,7 +28,7 @@ async def test_publish_and_process_spans_join_the_producers_trace(make_db, spans
     event = accepted(traceparent=f"00-{TRACE_ID}-00f067aa0ba902b7-01")
     async with running(producer, consumer) as run:
         emit(producer, [event])
-        await wait_for(lambda: len(applied(consumer)) == 1)
+        await eventually_async(lambda: len(applied(consumer)) == 1)
         assert await run.relay.wait_idle(60)
     finished = {s.name: s for s in spans.get_finished_spans()}
     publish, process = finished["publish referral.accepted.v1"], finished["process referral.accepted.v1"]

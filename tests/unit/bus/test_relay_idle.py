@@ -7,9 +7,10 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from bus_support import accepted, applied, emit, running, wait_for
+from bus_support import accepted, applied, emit, running
 
 from shared.outbox import relay_store
+from tests.support import eventually_async
 
 pytestmark = pytest.mark.anyio
 
@@ -26,14 +27,14 @@ async def test_an_idle_relay_does_not_read_the_outbox_at_its_short_poll(make_db,
     monkeypatch.setattr(relay_store, "claim", counted)
     async with running(producer, consumer, poll_interval=0.01, idle_poll_interval=60.0) as run:
         emit(producer, [accepted()])  # woken by the commit, not by a poll
-        await wait_for(lambda: len(applied(consumer)) == 1)
+        await eventually_async(lambda: len(applied(consumer)) == 1)
         assert await run.relay.wait_idle(10)
-        await wait_for(lambda: run.relay.poll_wait() == 60.0)
+        await eventually_async(lambda: run.relay.poll_wait() == 60.0)
         before = claims["n"]
         await asyncio.sleep(0.3)  # thirty short polls' worth
         assert claims["n"] - before <= 1
         emit(producer, [accepted("ServiceRequest/2")])  # a commit still wakes it at once
-        await wait_for(lambda: len(applied(consumer)) == 2)
+        await eventually_async(lambda: len(applied(consumer)) == 2)
 
 
 @pytest.mark.parametrize(("pending", "expected"), [(True, 0.01), (False, 60.0)])
@@ -60,7 +61,7 @@ async def test_confirmations_that_settle_together_are_marked_in_one_transaction(
     async with running(producer, consumer, poll_interval=0.01, mark_delay=1.5) as run:
         for i in range(5):  # each published before the next is committed
             emit(producer, [accepted(f"ServiceRequest/{i}")])
-            await wait_for(lambda n=i + 1: len(applied(consumer)) == n)
+            await eventually_async(lambda n=i + 1: len(applied(consumer)) == n)
         assert await run.relay.wait_idle(10)
     assert sum(marks) == 5
     assert len(marks) <= 2
