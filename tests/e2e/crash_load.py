@@ -21,6 +21,7 @@ import orjson
 import sqlalchemy as sa
 
 from tests.contract.referral.bars_support import eligible_referral, header
+from tests.support import eventually
 
 ENDPOINT = "https://fhir.nhs.uk/Id/dos-service-id|2000099999"  # referral's default BaRS endpoint
 FHIR = "application/fhir+json"
@@ -133,11 +134,7 @@ class Senders:
 
 
 def wait_for(condition: Callable[[], bool], what: str, deadline_s: float = DEADLINE_S) -> None:
-    deadline = time.monotonic() + deadline_s
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {deadline_s:.0f} s: {what}")
-        time.sleep(0.2)
+    eventually(condition, within=deadline_s, every=0.2, what=what)
 
 
 @dataclass(frozen=True)

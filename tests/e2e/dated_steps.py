@@ -22,6 +22,7 @@ import httpx
 
 from services.medreview.fhir_mapping import StepRecord, step_orders_of, step_references, steps_of
 from shared.web.clock import write_clock
+from tests.support import eventually
 
 __all__ = ["TWO_STRENGTHS", "assert_later_steps_are_approved_and_written_on_their_dates"]
 
@@ -36,13 +37,7 @@ LEAD_DAYS = 7  # MEDREVIEW_APPROVAL_LEAD_DAYS's default
 
 
 def _wait(what: str, probe: Callable[[], T | None], deadline_s: float = 120) -> T:
-    started, last = time.monotonic(), None
-    while time.monotonic() - started < deadline_s:
-        last = probe()
-        if last:
-            return last
-        time.sleep(0.25)
-    raise AssertionError(f"waited {deadline_s:.0f} s for {what}")
+    return eventually(probe, within=deadline_s, every=0.25, what=what)
 
 
 def _steps(medreview: httpx.Client, plan_id: str) -> tuple[dict[str, Any], list[StepRecord]]:

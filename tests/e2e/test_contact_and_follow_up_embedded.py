@@ -9,7 +9,6 @@ import contextlib
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -25,6 +24,7 @@ from shared.auth import AuthSettings, mint_local_token
 from shared.web.clock import write_clock
 from tests.e2e.conftest import free_port, wait_healthy
 from tests.e2e.test_pathway_embedded import mesh_sandbox  # noqa: F401 (a fixture)
+from tests.support import eventually
 
 pytestmark = pytest.mark.e2e
 BIN = Path(sys.executable).parent
@@ -33,13 +33,7 @@ T = TypeVar("T")
 
 
 def until(what: str, probe: Callable[[], T | None], deadline_s: float = 120.0) -> T:
-    started = time.monotonic()
-    while time.monotonic() - started < deadline_s:
-        found = probe()
-        if found:
-            return found
-        time.sleep(0.3)
-    raise AssertionError(f"{what} did not happen in {deadline_s} s")
+    return eventually(probe, within=deadline_s, every=0.3, what=what)
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,6 @@ failed without them under ``CI=true`` (tests/conftest.py).
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -25,6 +24,7 @@ from tests.e2e.dated_steps import TWO_STRENGTHS, assert_later_steps_are_approved
 from tests.e2e.decide_roles import assert_a_project_worker_cannot_decide_a_step
 from tests.e2e.production import ProductionStack, production_stack
 from tests.e2e.sessions_flow import run_mdt, run_sessions
+from tests.support import eventually
 
 pytestmark = pytest.mark.e2e
 
@@ -45,14 +45,13 @@ def stack(
 
 
 def _poll(what: str, probe: Any, deadline_s: float = 120.0) -> Any:
-    started = time.monotonic()
-    last = None
-    while time.monotonic() - started < deadline_s:
-        last = probe()
-        if last and last[0]:
-            return last[1]
-        time.sleep(0.25)
-    raise AssertionError(f"waited {deadline_s:.0f} s for {what}; last seen: {last}")
+    """``probe`` answers (done, value): the value once done."""
+
+    def done() -> Any:
+        seen = probe()
+        return seen[1] if seen and seen[0] else None
+
+    return eventually(done, within=deadline_s, every=0.25, what=what)
 
 
 def test_the_whole_pathway_runs_on_separate_processes_and_a_withdrawal_score_pauses_the_plan(

@@ -9,7 +9,6 @@ import socket
 import subprocess
 import sys
 import textwrap
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -17,6 +16,7 @@ import pytest
 
 from painreview.mesh_sandbox import MeshPortTaken, MeshSandbox
 from tests.e2e.conftest import BIN, free_port
+from tests.support import eventually
 
 DEADLINE_S = 60.0
 
@@ -28,12 +28,7 @@ def _listening(port: int) -> bool:
 
 
 def _eventually(condition: Callable[[], bool], what: str) -> None:
-    deadline = time.monotonic() + DEADLINE_S
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"not within {DEADLINE_S:.0f} s: {what}")
+    eventually(condition, within=DEADLINE_S, every=0.2, what=what)
 
 
 def _alive(pid: int) -> bool:

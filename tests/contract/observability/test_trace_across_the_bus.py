@@ -3,7 +3,6 @@ service (careplan counting the referral) share a trace id (issue 9), asserted on
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,6 +16,7 @@ from painreview.embedded import create_embedded_system
 from shared.auth import mint_local_token
 from shared.observability.tracing import configure_tracing, reset_tracing
 from tests.contract.referral.bars_support import eligible_referral
+from tests.support import eventually
 
 
 @pytest.fixture
@@ -36,14 +36,11 @@ def traced(tmp_path: Path) -> Iterator[tuple[TestClient, InMemorySpanExporter, s
 
 
 def _wait_for(exporter: InMemorySpanExporter, name: str, timeout: float = 10.0) -> list[ReadableSpan]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        spans = [s for s in exporter.get_finished_spans() if s.name == name]
-        if spans:
-            return spans
-        time.sleep(0.05)
-    names = sorted({s.name for s in exporter.get_finished_spans()})
-    raise AssertionError(f"no span {name!r}; spans seen: {names}")
+    return eventually(
+        lambda: [s for s in exporter.get_finished_spans() if s.name == name],
+        within=timeout,
+        what=f"span {name!r}",
+    )
 
 
 def test_a_referral_traces_from_intake_through_the_outbox_to_a_consumer_in_another_service(
