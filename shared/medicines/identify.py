@@ -9,7 +9,9 @@ Pure: plain dicts in, frozen dataclasses out. In order:
    (OpenPrescribing's table) is an opioid whose product is unknown;
    a dm+d VTM code with an opioid ingredient (``data/dmd-opioid-vtms.csv``) names no product (no strength,
    no form): the opioid's dose is not computable unless the text names a product of that ingredient;
-3. a name that is a dm+d VMP or AMP name (text-only entries, pack displays that repeat it);
+3. a name that is a product's known only by name (a brand whose name gives no strength, "Propain Plus
+   tablets": its strength from its SmPC), or a dm+d VMP or AMP name (text-only entries, pack displays that
+   repeat it);
 4. a brand written in the name ("Zydol SR 100mg", "Nurofen Plus tablets"): one of the brand's products;
 5. an ingredient named in the name: "Co-codamol 30mg/500mg tablets", "Morphine sulfate 10mg/5ml oral
    solution" (VMPP and AMPP displays, "... tablets (100 tablet)", are read this way: their codes have no
@@ -243,6 +245,10 @@ def identify_medication(
     if substance is not None and not names:  # an opioid ingredient's code alone names no product
         return _opioid(reference, substance, IdentifiedBy.CODE, None, substance, codes[0])
     for candidate in names:
+        named = catalogue.by_name.get(normalised_name(candidate))
+        if named is not None:  # a product known by its exact name only (a brand whose name gives no strength)
+            return IdentifiedMedication(reference, candidate, IdentifiedBy.NAME, named, named.ingredient,
+                                        named.drug_class)  # fmt: skip
         term = catalogue.by_term.get(normalised_name(candidate))
         if term is not None:
             found = _by_dmd_code(term, reference, candidate, IdentifiedBy.NAME, catalogue)
