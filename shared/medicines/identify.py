@@ -194,6 +194,38 @@ def _named_otherwise(product: DmdProduct, names: list[str], catalogue: ProductCa
     return False
 
 
+def _names_no_opioid(
+    product: DmdProduct, code: str, names: list[str], catalogue: ProductCatalogue
+) -> str | None:
+    """A name or display of an opioid's code that names no opioid at all ("Paracetamol 500mg tablets" shown
+    for the code of co-codamol 30mg/500mg), if any. A display that begins with the code's own dm+d name (a
+    pack's: "Dental Pain Relief tablets (32 tablet)") or names an opioid or an opioid brand agrees."""
+    if product.drug_class is not DrugClass.OPIOID:
+        return None
+    entry = catalogue.opioid_codes.get(code)
+    own = {product.name, *((entry.term, catalogue.opioid_codes.get(entry.vmp, entry).term) if entry else ())}
+    own_names = tuple(normalised_name(o) for o in own)
+    for candidate in names:
+        written = normalised_name(candidate)
+        if written.startswith(own_names) or catalogue.by_term.get(written) or catalogue.by_name.get(written):
+            continue
+        if _opioid_named([candidate], catalogue) is None:
+            return candidate
+    return None
+
+
+def _code_and_name_disagree(
+    reference: str, name: str, product: DmdProduct, code: str
+) -> IdentifiedMedication:
+    detail = (
+        f"'{name}' is coded as {product.name} ({code}), an opioid, but its name names no opioid: which the "
+        "patient takes is not certain, so the opioid's dose is not counted"
+    )
+    by, opioid = IdentifiedBy.CODE, DrugClass.OPIOID
+    return IdentifiedMedication(reference, name, by, None, product.ingredient, opioid, UNRECOGNISED_OPIOID,
+                                code, detail)  # fmt: skip
+
+
 def identify_medication(
     resource: Mapping[str, Any],
     catalogue: ProductCatalogue,
@@ -229,6 +261,9 @@ def identify_medication(
                                             UNRECOGNISED_OPIOID, code, detail)  # fmt: skip
             if _named_otherwise(product, names, catalogue):
                 return _opioid(reference, name, IdentifiedBy.CODE, None, product.ingredient, code)
+            unnamed = _names_no_opioid(product, code, names, catalogue)
+            if unnamed is not None:
+                return _code_and_name_disagree(reference, unnamed, product, code)
             by = IdentifiedBy.CODE
             return IdentifiedMedication(reference, name or product.name, by, product, product.ingredient,
                                         product.drug_class, code=code)  # fmt: skip
@@ -237,6 +272,9 @@ def identify_medication(
         if found is not None:
             if found.product is not None and _named_otherwise(found.product, names, catalogue):
                 return _opioid(reference, found.name, IdentifiedBy.CODE, None, found.ingredient, code)
+            unnamed = _names_no_opioid(found.product, code, names, catalogue) if found.product else None
+            if found.product is not None and unnamed is not None:
+                return _code_and_name_disagree(reference, unnamed, found.product, code)
             return found
     vtm_code = next((c for c in codes if c in catalogue.vtms), None)
     if vtm_code is not None:
