@@ -14,8 +14,11 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from shared.medicines.ome import oral_morphine_equivalent
+from shared.terminology import DrugClass, load_product_catalogue
 
 
 def _request(product: str, text: str) -> dict[str, Any]:
@@ -145,3 +148,35 @@ def test_the_same_count_of_units_on_two_strengths_is_each_counted() -> None:
     )
     assert not result.incomplete
     assert result.total_mg_per_day == Decimal("80")
+
+
+def _families() -> list[tuple[str, str]]:
+    """Pairs of names of two strengths of one solid opioid family (the same ingredient, form and release)."""
+    catalogue = load_product_catalogue()
+    pairs = set()
+    for product in catalogue.products:
+        if product.drug_class is not DrugClass.OPIOID or product.per_unit not in ("tablet", "capsule"):
+            continue
+        for other in catalogue.family_of(product):
+            if other.strength_per_unit > product.strength_per_unit and not other.with_ingredients:
+                pairs.add((product.name, other.name))
+    return sorted(pairs)
+
+
+@settings(max_examples=60)
+@given(
+    st.sampled_from(_families()),
+    st.integers(min_value=1, max_value=24),
+    st.sampled_from(("od", "bd", "tds", "qds", "every 4 hours")),
+)
+def test_the_same_mass_on_two_strengths_of_one_family_is_never_a_complete_total(
+    pair: tuple[str, str], units: int, frequency: str
+) -> None:
+    """Whatever the mass and the frequency, the same dose in mg on two strengths' items is never added up."""
+    weaker = load_product_catalogue()
+    product = next(p for p in weaker.products if p.name == pair[0])
+    mass = product.strength_per_unit * units
+    text = f"{mass.normalize():f}mg {frequency}"
+    result = oral_morphine_equivalent([_request(pair[0], text), _request(pair[1], text)])
+    assert result.incomplete
+    assert all(not m.computable for m in result.medications)
