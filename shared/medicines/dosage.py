@@ -42,8 +42,9 @@ _TIMING_CODES_WEEKLY = {"QOD": Decimal("0.5"), "WK": Decimal(1) / 7}
 def max_daily_amount(dosages: Sequence[Mapping[str, Any]], form: DoseForm) -> DailyAmount | DosageProblem:
     """The maximum daily amount over a list of R4 Dosage dicts, for a product of ``form``.
 
-    Dosages with the same ``sequence`` run together and add up; different sequences follow one another and the
-    largest counts.
+    Dosages with the same ``sequence`` run together and add up; different sequences follow one another: when
+    their daily amounts differ the dose changes over time and is refused (``dose-changes-over-time``), as in
+    text ("1 bd for 7 days then 1 od").
     """
     if not dosages:
         return DosageProblem("dosage-missing", "No dosage instruction was given")
@@ -79,8 +80,18 @@ def max_daily_amount(dosages: Sequence[Mapping[str, Any]], form: DoseForm) -> Da
         ingredient = [in_ingredient(t.quantity, t.unit, form) for t in totals]
         if any(i is None for i in ingredient):
             return DosageProblem("dose-unit-mixed", "Dosage phases are written in different units")
-        return max(zip(ingredient, totals, strict=True), key=lambda p: p[0][0] if p[0] else Decimal(0))[1]
-    return max(totals, key=lambda a: a.quantity)
+        daily = {i[0] for i in ingredient if i is not None}
+    else:
+        daily = {t.quantity for t in totals}
+    if len(daily) > 1:
+        # phases in turn with different daily amounts: which applies today depends on when it started
+        phases_read = "; then ".join(t.basis for t in totals)
+        sentence = (
+            f"The dosage's phases ({phases_read}) change the dose over time: which applies today depends on "
+            "when it started, so it is not read"
+        )
+        return DosageProblem("dose-changes-over-time", sentence, tuple(t.basis for t in totals))
+    return totals[0]
 
 
 _TEXT_LEAVES_TO_STRUCTURED = frozenset({"dose-quantity-missing", "frequency-missing"})

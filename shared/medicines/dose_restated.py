@@ -16,7 +16,14 @@ from decimal import Decimal
 from shared.medicines.amounts import MG, RATE, DailyAmount, DosageProblem, DoseForm, n
 from shared.medicines.dose_words import NUM, Token
 
-__all__ = ["schedule_repeated", "stated_total", "step_dose", "step_ingredient", "strength_restated"]
+__all__ = [
+    "schedule_repeated",
+    "stated_total",
+    "step_dose",
+    "step_ingredient",
+    "step_names_its_units",
+    "strength_restated",
+]
 
 
 def _label(kind: str, form: DoseForm) -> str:
@@ -156,3 +163,10 @@ def step_ingredient(normal: str) -> str | None:
         if match is not None:
             return match["ingredient"]
     return None
+
+
+def step_names_its_units(normal: str) -> bool:
+    """Whether ``normal`` is a dose as this service writes a step, naming the units that make each dose
+    ("25 mg morphine twice a day (50 mg a day): 1 x 15 mg tablet + 1 x 10 mg tablet each dose"): its mass
+    is made of the strengths it names, so it is not the whole of a dose written on each strength's item."""
+    return _STEP_UNITS.fullmatch(normal) is not None

@@ -12,8 +12,10 @@ instruction is not computable and the problem names the words. Rules:
   a frequency written beside an interval ("every 4 hours, up to 4 times a day") is the lower;
 * a prescribed cap ("maximum 8 in 24 hours", "max 240mg a day", "not more than 4 doses a day") lowers the
   daily amount to it; with no frequency it is the daily amount itself;
-* "two now, then one every 4 hours": the loading dose is noted, the maintenance counts; other phases joined
-  by "then" take the largest;
+* "two now, then one every 4 hours": the loading dose is noted, the maintenance counts;
+* a dose that changes over time, phases joined by "then" ("1 bd for 7 days then 1 od", "2 qds for 3 days
+  then 1 qds"), is refused (``dose-changes-over-time``, naming the words): which phase applies today
+  depends on when it started, which the text does not say (as "reduce to 1 qds after 3 days" is refused);
 * a patch counts the patches (or microgram/hour) worn at once, whatever its change interval;
 * a stated daily total with what makes it up, as this service writes a taper step ("110 mg morphine a
   day: 1 x 100 mg tablet + 1 x 10 mg tablet, in divided doses as the prescriber directs"; "Apply 37
@@ -93,6 +95,16 @@ def read_dosage_text(text: str, form: DoseForm) -> DailyAmount | DosageProblem:
         phases = phases[1:]
     if any(t.kind == "loading" for phase in phases for t in phase):
         return _problem("dose-loading-unclear", f"A loading dose without a dose to follow it in '{text}'")
+    if len(phases) > 1:
+        # "1 bd for 7 days then 1 od": which phase applies today depends on when it started, which the
+        # prescription does not say; the largest would overstate a step-down, the first a step-up
+        changing = tuple(t.text for t in found if t.kind in ("then", "duration"))
+        named = ", ".join(f"'{w}'" for w in changing)
+        sentence = (
+            f"The dose in '{text}' changes over time ({named}): which phase applies today depends on when "
+            "it started, so it is not read"
+        )
+        return _problem("dose-changes-over-time", sentence, changing)
     amounts: list[DailyAmount] = []
     for phase in phases:
         amount = _phase(phase, caps, form, text, as_needed)

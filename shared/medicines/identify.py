@@ -9,7 +9,9 @@ Pure: plain dicts in, frozen dataclasses out. In order:
    (OpenPrescribing's table) is an opioid whose product is unknown;
    a dm+d VTM code with an opioid ingredient (``data/dmd-opioid-vtms.csv``) names no product (no strength,
    no form): the opioid's dose is not computable unless the text names a product of that ingredient;
-3. a name that is a dm+d VMP or AMP name (text-only entries, pack displays that repeat it);
+3. a name that is a product's known only by name (a brand whose name gives no strength, "Propain Plus
+   tablets": its strength from its SmPC), or a dm+d VMP or AMP name (text-only entries, pack displays that
+   repeat it);
 4. a brand written in the name ("Zydol SR 100mg", "Nurofen Plus tablets"): one of the brand's products;
 5. an ingredient named in the name: "Co-codamol 30mg/500mg tablets", "Morphine sulfate 10mg/5ml oral
    solution" (VMPP and AMPP displays, "... tablets (100 tablet)", are read this way: their codes have no
@@ -192,6 +194,38 @@ def _named_otherwise(product: DmdProduct, names: list[str], catalogue: ProductCa
     return False
 
 
+def _names_no_opioid(
+    product: DmdProduct, code: str, names: list[str], catalogue: ProductCatalogue
+) -> str | None:
+    """A name or display of an opioid's code that names no opioid at all ("Paracetamol 500mg tablets" shown
+    for the code of co-codamol 30mg/500mg), if any. A display that begins with the code's own dm+d name (a
+    pack's: "Dental Pain Relief tablets (32 tablet)") or names an opioid or an opioid brand agrees."""
+    if product.drug_class is not DrugClass.OPIOID:
+        return None
+    entry = catalogue.opioid_codes.get(code)
+    own = {product.name, *((entry.term, catalogue.opioid_codes.get(entry.vmp, entry).term) if entry else ())}
+    own_names = tuple(normalised_name(o) for o in own)
+    for candidate in names:
+        written = normalised_name(candidate)
+        if written.startswith(own_names) or catalogue.by_term.get(written) or catalogue.by_name.get(written):
+            continue
+        if _opioid_named([candidate], catalogue) is None:
+            return candidate
+    return None
+
+
+def _code_and_name_disagree(
+    reference: str, name: str, product: DmdProduct, code: str
+) -> IdentifiedMedication:
+    detail = (
+        f"'{name}' is coded as {product.name} ({code}), an opioid, but its name names no opioid: which the "
+        "patient takes is not certain, so the opioid's dose is not counted"
+    )
+    by, opioid = IdentifiedBy.CODE, DrugClass.OPIOID
+    return IdentifiedMedication(reference, name, by, None, product.ingredient, opioid, UNRECOGNISED_OPIOID,
+                                code, detail)  # fmt: skip
+
+
 def identify_medication(
     resource: Mapping[str, Any],
     catalogue: ProductCatalogue,
@@ -227,6 +261,9 @@ def identify_medication(
                                             UNRECOGNISED_OPIOID, code, detail)  # fmt: skip
             if _named_otherwise(product, names, catalogue):
                 return _opioid(reference, name, IdentifiedBy.CODE, None, product.ingredient, code)
+            unnamed = _names_no_opioid(product, code, names, catalogue)
+            if unnamed is not None:
+                return _code_and_name_disagree(reference, unnamed, product, code)
             by = IdentifiedBy.CODE
             return IdentifiedMedication(reference, name or product.name, by, product, product.ingredient,
                                         product.drug_class, code=code)  # fmt: skip
@@ -235,6 +272,9 @@ def identify_medication(
         if found is not None:
             if found.product is not None and _named_otherwise(found.product, names, catalogue):
                 return _opioid(reference, found.name, IdentifiedBy.CODE, None, found.ingredient, code)
+            unnamed = _names_no_opioid(found.product, code, names, catalogue) if found.product else None
+            if found.product is not None and unnamed is not None:
+                return _code_and_name_disagree(reference, unnamed, found.product, code)
             return found
     vtm_code = next((c for c in codes if c in catalogue.vtms), None)
     if vtm_code is not None:
@@ -243,6 +283,10 @@ def identify_medication(
     if substance is not None and not names:  # an opioid ingredient's code alone names no product
         return _opioid(reference, substance, IdentifiedBy.CODE, None, substance, codes[0])
     for candidate in names:
+        named = catalogue.by_name.get(normalised_name(candidate))
+        if named is not None:  # a product known by its exact name only (a brand whose name gives no strength)
+            return IdentifiedMedication(reference, candidate, IdentifiedBy.NAME, named, named.ingredient,
+                                        named.drug_class)  # fmt: skip
         term = catalogue.by_term.get(normalised_name(candidate))
         if term is not None:
             found = _by_dmd_code(term, reference, candidate, IdentifiedBy.NAME, catalogue)

@@ -19,7 +19,7 @@ from typing import Any
 
 from shared.medicines.amounts import MG, RATE, UNIT, DailyAmount, DosageProblem, DoseForm, in_ingredient, n
 from shared.medicines.dosage import max_daily_amount
-from shared.medicines.dose_restated import step_ingredient
+from shared.medicines.dose_restated import step_ingredient, step_names_its_units
 from shared.medicines.dose_words import normalise
 from shared.medicines.identify import IdentifiedMedication, identify_medication
 from shared.medicines.paracetamol import plain_paracetamol_mg_per_day
@@ -64,6 +64,8 @@ _NEVER_DOSED_BY_MASS = frozenset({"naloxone"})
 _RESTATED_STRENGTH = re.compile(rf"\d+(?:\.\d+)?\s*{_MASS_UNIT}\s*/\s*\d+(?:\.\d+)?\s*{_MASS_UNIT}", re.I)
 MASS_IN_COMPOUND = "dose-mass-in-compound"
 PART_PATCH = "dose-part-patch"
+PART_UNIT = "dose-part-unit"
+SAME_MASS_ON_SEVERAL = "dose-same-mass-on-several-items"
 
 
 class OmeReason(StrEnum):
@@ -200,6 +202,10 @@ def medication_ome(
             "microgram/hour patches: a patch is not cut or partly worn, so the dose is not certain"
         )
         return _not_computable(med, f"{OmeReason.DOSAGE}:{PART_PATCH}", text, row.factor)
+    part = _part_unit(amount, product)
+    if part is not None and not any(step_names_its_units(normalise(_text(d))) for d in dosages):
+        failed = _not_computable(med, f"{OmeReason.DOSAGE}:{PART_UNIT}", part, row.factor)
+        return replace(failed, reading=amount)
     per_dose = in_ingredient(amount.dose, _kind(amount), form) if amount.dose is not None else None
     if substitution_dose(med, per_dose[0] if per_dose else None):
         return _not_computable(med, OPIOID_SUBSTITUTION, SUBSTITUTION_TEXT)
@@ -309,6 +315,31 @@ def _mass_is_ambiguous(product: DmdProduct, dosages: Sequence[Mapping[str, Any]]
     return False
 
 
+def _text(dosage: Mapping[str, Any]) -> str:
+    return str(dosage.get("text") or dosage.get("patientInstruction") or "").strip()
+
+
+def _part_unit(amount: DailyAmount, product: DmdProduct) -> str | None:
+    """Why a dose written as a mass is not a whole number of the product's units, or ``None`` when it is.
+
+    A capsule or a modified-release tablet is taken whole; an immediate-release tablet may be halved. "40mg"
+    of a 30 mg capsule is one and a third capsules: the dose is made of several strengths, and the GP may have
+    written the whole of it on each strength's item, so counting it on this one may count it twice.
+    """
+    if _kind(amount) != MG or amount.dose is None or product.per_unit not in ("tablet", "capsule"):
+        return None
+    halves = product.per_unit == "tablet" and not product.modified_release
+    step = product.strength_per_unit * (_HALF if halves else 1)
+    if step <= 0 or (amount.dose / step) % 1 == 0:
+        return None
+    release = "modified-release " if product.modified_release else ""
+    whole = "a whole or half" if halves else "a whole"
+    return (
+        f"{n(amount.dose)} mg is not {whole} number of {n(product.strength_per_unit)} mg {release}"
+        f"{product.per_unit}s; if the dose is made of several strengths, it may be written on each"
+    )
+
+
 def _kind(amount: DailyAmount) -> str:
     """The kind of one administration's dose: the product's units, mg or microgram/hour."""
     return {"mg": MG, "microgram/hour": RATE}.get(amount.dose_unit, UNIT)
@@ -319,6 +350,45 @@ def _daily_dose(amount: DailyAmount, form: DoseForm) -> tuple[Decimal, str]:
     converted = in_ingredient(amount.quantity, amount.unit, form)
     assert converted is not None  # a catalogue product always has its strength
     return converted[0], _MICROGRAM_PER_HOUR if converted[1] == RATE else "mg/day"
+
+
+def _same_mass_on_several_items(opioids: list[MedicationOme]) -> list[MedicationOme]:
+    """The opioids, with every item of one ingredient that writes the same dose as a mass (or a patch rate)
+    at the same frequency as another item of it refused together: a dose made of two strengths is often
+    written whole on each strength's item ("40mg bd" on Zomorph 30 mg and on Zomorph 10 mg), and adding
+    them up would count it twice. Which it is cannot be told, so neither is counted (the total "at least").
+    """
+
+    def key(med: MedicationOme) -> tuple[str, str, Decimal, Decimal | None] | None:
+        reading, product = med.reading, med.identified.product if med.identified else None
+        if reading is None or product is None or reading.dose is None or _kind(reading) == UNIT:
+            return None
+        if not (med.computable or med.reason_code == f"{OmeReason.DOSAGE}:{PART_UNIT}"):
+            return None
+        return product.ingredient, _kind(reading), reading.dose, reading.per_day
+
+    groups: dict[tuple[str, str, Decimal, Decimal | None], list[int]] = {}
+    for index, med in enumerate(opioids):
+        found = key(med)
+        if found is not None:
+            groups.setdefault(found, []).append(index)
+    refused = list(opioids)
+    for (ingredient, kind, dose, per_day), members in groups.items():
+        if len(members) < 2:
+            continue
+        often = f" {n(per_day)} times a day" if per_day is not None else ""
+        text = (
+            f"The same dose in {'mg' if kind == MG else 'microgram/hour'} ({n(dose)}{often}) is "
+            f"written on {len(members)} items of {ingredient}: it may be one dose made of both strengths, "
+            "so it is not counted on either"
+        )
+        for index in members:
+            med = opioids[index]
+            assert med.identified is not None  # key() keeps only identified products
+            code = f"{OmeReason.DOSAGE}:{SAME_MASS_ON_SEVERAL}"
+            failed = _not_computable(med.identified, code, text, med.factor)
+            refused[index] = replace(failed, reading=med.reading)
+    return refused
 
 
 def oral_morphine_equivalent(
@@ -355,6 +425,7 @@ def oral_morphine_equivalent(
             plain = plain_paracetamol_mg_per_day(med.name, _dosages(resource))
             if plain is not None:
                 paracetamol.append((med.reference, plain))
+    opioids = _same_mass_on_several_items(opioids)
     total = sum((m.ome_mg_per_day for m in opioids if m.ome_mg_per_day is not None), Decimal(0))
     return OmeResult(
         total_mg_per_day=total.quantize(_CENT),

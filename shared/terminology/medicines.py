@@ -155,6 +155,9 @@ class ProductCatalogue:
     brands: Mapping[str, frozenset[str]] = field(default_factory=dict)
     ingredient_codes: Mapping[str, str] = field(default_factory=dict)
     vtms: Mapping[str, OpioidVtm] = field(default_factory=dict)
+    by_name: Mapping[str, DmdProduct] = field(default_factory=dict)
+    """Products with no dm+d code here, by their exact name (lower case, single spaces): a brand whose name
+    gives no strength ("Propain Plus tablets"), its strength from its SmPC (named in the product file)."""
 
     @classmethod
     def build(
@@ -169,7 +172,8 @@ class ProductCatalogue:
         classes = {a.ingredient: a.drug_class for a in aliases}
         classes.update({p.ingredient: p.drug_class for p in products})
         ordered = tuple(sorted(aliases, key=lambda a: -len(a.alias)))
-        return cls(products=products, aliases=ordered, by_code=by_code, classes=classes)
+        by_name = {normalised_name(p.name): p for p in products if not p.code}
+        return cls(products=products, aliases=ordered, by_code=by_code, classes=classes, by_name=by_name)
 
     def lookup(self, code: str) -> DmdProduct | None:
         """The product with this dm+d id (or an older id of it), if known."""

@@ -109,7 +109,10 @@ def test_a_timing_abbreviation_code_is_understood() -> None:
     assert amount([dosage]).quantity == 6
 
 
-def test_dosages_taken_together_add_and_sequential_phases_take_the_largest() -> None:
+def test_dosages_taken_together_add_and_sequential_phases_that_differ_are_refused() -> None:
+    """Sequence 1 (1 in the morning + 2 at night = 3 a day) then sequence 2 (1 at night = 1 a day): a dose
+    that changes over time; which applies today depends on when it started, so it is refused (it used to be
+    read as the largest phase, 3). The same phase alone adds up: 1 + 2 = 3."""
     morning = {
         "sequence": 1,
         "doseAndRate": [{"doseQuantity": {"value": 1}}],
@@ -125,7 +128,12 @@ def test_dosages_taken_together_add_and_sequential_phases_take_the_largest() -> 
         "doseAndRate": [{"doseQuantity": {"value": 1}}],
         "timing": {"repeat": {"when": ["NIGHT"]}},
     }
-    assert amount([morning, night, later]).quantity == 3
+    assert amount([morning, night]).quantity == 3
+    refused = amount([morning, night, later])
+    assert isinstance(refused, DosageProblem) and refused.code == "dose-changes-over-time"
+    # phases in turn with the same daily amount do not change the dose: 1 at night, then 1 at night = 1
+    again = {**later, "sequence": 3}
+    assert amount([later, again]).quantity == 1
 
 
 def test_a_maximum_per_period_alone_is_the_daily_maximum() -> None:

@@ -349,3 +349,48 @@ def test_a_non_opioid_name_beside_an_opioid_display_is_an_unrecognised_opioid_no
     result = oral_morphine_equivalent([dosed])
     [med] = result.medications
     assert (med.reason_code, med.ingredient) == (UNRECOGNISED_OPIOID, "codeine") and result.incomplete
+
+
+@pytest.mark.parametrize(
+    ("code", "display", "why"),
+    [
+        (
+            "42009811000001101",
+            "Paracetamol 500mg tablets",
+            "the co-codamol 30mg/500mg VMP shown as paracetamol: 24 OME for 2 qds, or no opioid at all",
+        ),
+        ("42009811000001101", "Ibuprofen 400mg tablets", "the co-codamol VMP shown as ibuprofen"),
+        (
+            "232711000001100",
+            "Paracetamol 500mg tablets",
+            "an AMP of it (Kapake 30mg/500mg) shown as paracetamol",
+        ),
+    ],
+)
+def test_an_opioid_code_whose_display_names_another_non_opioid_medicine_is_refused(
+    code: str, display: str, why: str
+) -> None:
+    concept = {"coding": [{"system": SNOMED, "code": code, "display": display}]}
+    dosed = {**resource(), "medicationCodeableConcept": concept, "dosageInstruction": [{"text": "2 qds"}]}
+    result = oral_morphine_equivalent([dosed])
+    [med] = result.medications
+    assert (med.reason_code, med.ingredient, med.computable) == (UNRECOGNISED_OPIOID, "codeine", False), why
+    assert result.incomplete and result.total_mg_per_day == 0  # "at least", never trusted by code alone
+    assert display in (med.reason or "") and "names no opioid" in (med.reason or "")
+
+
+@pytest.mark.parametrize(
+    "display",
+    [
+        "Co-codamol 30mg/500mg tablets",
+        "CO-CODAMOL 30MG/500MG TABLETS",
+        "Co-codamol 30mg/500mg tablets (100 tablet)",
+        "Kapake 30mg/500mg tablets",
+    ],
+)
+def test_an_opioid_code_whose_display_names_it_is_read_by_code(display: str) -> None:
+    # 2 qds of co-codamol 30mg/500mg: 8 tablets x 30 mg = 240 mg codeine x 0.1 = 24
+    concept = {"coding": [{"system": SNOMED, "code": "42009811000001101", "display": display}]}
+    dosed = {**resource(), "medicationCodeableConcept": concept, "dosageInstruction": [{"text": "2 qds"}]}
+    result = oral_morphine_equivalent([dosed])
+    assert not result.incomplete and result.total_mg_per_day == Decimal("24")

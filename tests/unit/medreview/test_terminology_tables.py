@@ -1,6 +1,7 @@
 """The shipped terminology data files load, name their sources and hold the sourced figures."""
 
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
@@ -69,8 +70,22 @@ def test_methadone_has_no_factor_but_a_reason_in_every_table(table_id: str) -> N
 def test_the_product_file_names_its_code_system_and_sources() -> None:
     data = read_data_file("dmd-opioid-products.csv")
     assert data.meta["table"] == "dmd-opioid-products"
-    assert {row["source"] for row in data.rows} <= {"OS-ORAL", "OS-TD", "GM-SDE", "EPS", "SPC", "NAME"}
-    assert all(not row["code"] for row in data.rows if row["source"] == "NAME")
+    assert {row["source"] for row in data.rows} <= {
+        "OS-ORAL",
+        "OS-TD",
+        "GM-SDE",
+        "EPS",
+        "SPC",
+        "NAME",
+        "SMPC",
+    }
+    assert all(not row["code"] for row in data.rows if row["source"] in ("NAME", "SMPC"))
+    # a strength taken from an SmPC names that SmPC beside the data
+    header = (Path(__file__).parents[3] / "shared/terminology/data/dmd-opioid-products.csv").read_text()
+    for row in data.rows:
+        if row["source"] == "SMPC":
+            brand = row["name"].removesuffix(" tablets")
+            assert f'SmPC "{brand}", section 2:' in header, row["name"]
 
 
 def test_an_older_dmd_id_finds_the_current_product() -> None:
