@@ -3,9 +3,12 @@
 * ``POST /fhir/CarePlan/{id}/$raise-concern``: ``kind`` (withdrawal | pain-flare | mood), ``severity`` (0-10,
   the patient's rating), ``description`` (the patient's words), ``raisedBy`` (patient | project-worker |
   carer; default patient), ``stepBack`` (boolean: go back to the previous step now), ``date`` -> Parameters
-  ``task``, ``carePlan``, ``priority``, ``answerBy``, ``paused``, ``steppedBack``, ``stepBackOffered``;
+  ``task``, ``carePlan``, ``priority``, ``answerBy``, ``paused``, ``steppedBack``, ``stepBackOffered``.
+  ``date`` (default today) is today or up to ``CONCERN_DAYS_BACK`` days before, by the service's clock;
+  ``description`` is at most ``MAX_WORDS`` characters (400 naming the parameter otherwise);
 * ``POST /fhir/Task/{id}/$answer-concern``: ``note`` (required) -> the completed concern Task. A prescriber
-  or the GP system of the patient's practice answers (the practice's clinical answer).
+  or the GP system of the patient's practice answers (the practice's clinical answer); ``note`` is at most
+  ``MAX_WORDS`` characters.
 
 The kernel claims ``X-Request-Id`` (a repeat is a 409) and audits each call; handlers run in its transaction.
 """
@@ -13,6 +16,7 @@ The kernel claims ``X-Request-Id`` (a repeat is a 409) and audits each call; han
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import date, timedelta
 from typing import Any, TypeVar
 
 import anyio
@@ -29,6 +33,32 @@ __all__ = ["register_contact_operations"]
 T = TypeVar("T")
 ANSWERING_ROLES = frozenset({"gp-system", "prescriber"})
 RAISED_BY = frozenset({"patient", "project-worker", "carer"})
+# A concern is raised when it happens: up to two weeks late (one taper step at the default interval), never
+# ahead. Fixed, not a setting: the date dates a step back and the plan's note, so it is a safety bound.
+CONCERN_DAYS_BACK = 14
+# The patient's words, or the practice's note, travel in a Task to the GP system: a message, not a document.
+MAX_WORDS = 2_000
+
+
+def _words(name: str, text: str | None, needed: str) -> str:
+    if not text:
+        raise BadRequest(f"Parameter '{name}' is required ({needed})")
+    if len(text) > MAX_WORDS:
+        raise BadRequest(f"Parameter '{name}' is longer than {MAX_WORDS} characters ({len(text)})")
+    return text
+
+
+def _concern_day(day: date | None, today: date) -> date:
+    """The concern's date: today by default, else today or up to ``CONCERN_DAYS_BACK`` days before."""
+    if day is None:
+        return today
+    earliest = today - timedelta(days=CONCERN_DAYS_BACK)
+    if not earliest <= day <= today:
+        raise BadRequest(
+            f"Parameter 'date' must be from {earliest.isoformat()} to {today.isoformat()} (today, by the "
+            f"service's clock, or up to {CONCERN_DAYS_BACK} days before): {day.isoformat()}"
+        )
+    return day
 
 
 def _kind(text: str | None) -> ConcernKind:
@@ -63,9 +93,7 @@ def register_contact_operations(
         params = Parameters(call.body)
         kind = _kind(params.text("kind"))
         severity = _severity(params.value("severity"))
-        words = params.text("description")
-        if not words:
-            raise BadRequest("Parameter 'description' is required (the concern in the patient's words)")
+        words = _words("description", params.text("description"), "the concern in the patient's words")
         raised_by = params.text("raisedBy") or "patient"
         if raised_by not in RAISED_BY:
             raise BadRequest(f"Parameter 'raisedBy' must be one of {', '.join(sorted(RAISED_BY))}")
@@ -83,16 +111,16 @@ def register_contact_operations(
                 words=words,
                 raised_by=raised_by,
                 policy=policy,
-                on=day or s.now.date(),
+                on=_concern_day(day, s.now.date()),
                 go_back=bool(go_back),
             )
 
         return await in_session(call, work)
 
     async def answer(call: OperationCall) -> dict[str, Any]:
-        note = Parameters(call.body).text("note")
-        if not note:
-            raise BadRequest("Parameter 'note' is required (what the practice did: called, advised, saw)")
+        note = _words(
+            "note", Parameters(call.body).text("note"), "what the practice did: called, advised, saw"
+        )
         principal = call.ctx.principal
         if principal.role not in ANSWERING_ROLES:
             raise Forbidden(f"A concern is answered by a prescriber at the practice, not {principal.role}")

@@ -448,3 +448,93 @@ def test_a_pass_that_read_a_concern_before_another_escalated_it_writes_nothing(
             START + timedelta(hours=5),
         )
         assert escalate_overdue(session, ConcernPolicy()) == []
+
+
+def _refusal(response: Any, parameter: str) -> str:
+    assert response.status_code == 400, response.text
+    outcome = response.json()
+    assert outcome["resourceType"] == "OperationOutcome"
+    text = str(outcome["issue"][0].get("diagnostics") or outcome["issue"][0].get("details"))
+    assert f"'{parameter}'" in text, text
+    return text
+
+
+def _concerns(medreview: Medreview, patient: str) -> list[dict[str, Any]]:
+    found = medreview.get("/fhir/Task", patient=f"Patient/{patient}", code="taper-concern").json()
+    return [e["resource"] for e in found.get("entry", [])]
+
+
+def test_a_concern_date_is_today_or_up_to_14_days_before_by_the_services_clock(
+    clocked: tuple[Medreview, Path],
+) -> None:
+    # Attacker finding: date=1900-01-01 with stepBack proposed a step back from 1900 and backdated the plan
+    # note; 9999-12-31 was taken too. The service's clock is at 2026-04-06 09:00Z (the wall clock is not):
+    # by hand, 14 days before 2026-04-06 is 2026-03-23 (6 days back to 31 March, 8 more to 23 March).
+    medreview, clock = clocked
+    move(clock, START)
+    patient, plan = active_plan(medreview)
+    for day, step in [("1900-01-01", True), ("0001-01-01", False), ("2026-03-22", True)]:
+        _refusal(
+            concern(
+                medreview, plan, "pain-flare", 9, date={"valueDate": day}, stepBack={"valueBoolean": step}
+            ),
+            "date",
+        )
+    for day in [
+        "9999-12-31",
+        "2026-04-07",
+    ]:  # after today by the service's clock (2026-04-07 is past by the wall's)
+        _refusal(concern(medreview, plan, "withdrawal", 9, date={"valueDate": day}), "date")
+    # nothing was written: no concern Task, the plan still active, no step back proposed
+    assert _concerns(medreview, patient) == []
+    assert medreview.get(f"/fhir/CarePlan/{plan['id']}").json()["status"] == "active"
+    drafts = medreview.get("/fhir/MedicationRequest", patient=f"Patient/{patient}", status="draft").json()
+    assert not [e for e in drafts.get("entry", []) if "1900" in str(e["resource"])]
+    # the bounds themselves are taken: 14 days before, and today
+    for day in ["2026-03-23", "2026-04-06"]:
+        answer = concern(medreview, plan, "mood", 2, date={"valueDate": day})
+        assert answer.status_code == 200, answer.text
+    assert len(_concerns(medreview, patient)) == 2
+    # the bound moves with the service's clock, not the wall's
+    move(clock, START + timedelta(days=30))
+    assert concern(medreview, plan, "mood", 2, date={"valueDate": "2026-05-06"}).status_code == 200
+    _refusal(concern(medreview, plan, "mood", 2, date={"valueDate": "2026-04-21"}), "date")
+
+
+def test_a_concern_description_and_an_answer_note_are_capped_at_2000_characters(
+    clocked: tuple[Medreview, Path],
+) -> None:
+    # Attacker finding: a 4 MB description was stored in the Task and sent to the GP system.
+    medreview, clock = clocked
+    move(clock, START)
+    patient, plan = active_plan(medreview)
+
+    def described(words: str) -> Any:
+        parameters = [
+            {"name": "kind", "valueCode": "mood"},
+            {"name": "severity", "valueInteger": 2},
+            {"name": "description", "valueString": words},
+        ]
+        return medreview.post(
+            f"/fhir/CarePlan/{plan['id']}/$raise-concern", {**PARAMS, "parameter": parameters}
+        )
+
+    for words in ["x" * 2_001, "x" * 4_000_000]:
+        _refusal(described(words), "description")
+    assert _concerns(medreview, patient) == []
+    taken = described("é" * 2_000)  # characters, not bytes: 2,000 two-byte characters are taken
+    assert taken.status_code == 200, taken.text
+    task = part(taken.json(), "task")
+    [sent] = medreview.events("gp.task-requested.v1", f"Task/{task['id']}")
+    assert "x" * 2_001 not in str(sent)
+
+    def answered(note: str) -> Any:
+        body = {**PARAMS, "parameter": [{"name": "note", "valueString": note}]}
+        return medreview.post(f"/fhir/Task/{task['id']}/$answer-concern", body)
+
+    for note in ["y" * 2_001, "y" * 4_000_000]:
+        _refusal(answered(note), "note")
+    assert medreview.get(f"/fhir/Task/{task['id']}").json()["status"] != "completed"
+    done = answered("y" * 2_000)
+    assert done.status_code == 200, done.text
+    assert medreview.get(f"/fhir/Task/{task['id']}").json()["status"] == "completed"
