@@ -15,11 +15,13 @@ import pytest
 import sqlalchemy as sa
 
 from shared.auth.issuer import IssuerKeys
+from shared.contracts import PATIENT_DISCHARGED_V1
 from shared.outbox import outbox
 from tests.contract.careplan.conftest import Careplan
 from tests.contract.careplan.test_careplan_contract_mdt import _enrolled, _review, _wait_for_review
 from tests.contract.careplan.test_careplan_contract_sessions import _book, _schedule, _slot
 from tests.contract.security.conftest import Tokens
+from tests.support import eventually
 
 A, Y = "A81001", "Y09999"
 FHIR = "/careplan/fhir"
@@ -115,3 +117,51 @@ def test_staff_mdt_outcome_event_names_the_plans_practice(careplan: Careplan) ->
         ).all()
     assert practices and {row.practice for row in practices} == {A}
     assert _readers(careplan, f"CarePlan/{plan['id']}") == (200, 404)
+
+
+# ---- 2. the MDT agenda never shows staff a patient who is no longer enrolled ---------------------
+MARCH = {"resourceType": "Parameters", "parameter": [{"name": "month", "valueString": "2024-03"}]}
+
+
+def _discharge(careplan: Careplan, patient: str) -> None:
+    finished = {
+        "resourceType": "EpisodeOfCare",
+        "id": f"ep-{patient}",
+        "status": "finished",
+        "patient": {"reference": f"Patient/{patient}"},
+        "period": {"start": "2024-01-10", "end": "2024-02-20"},
+    }
+    careplan.publish("referral", PATIENT_DISCHARGED_V1, f"EpisodeOfCare/ep-{patient}", finished)
+
+    def closed() -> Any:
+        plan = next(iter(careplan.search("CarePlan", patient=f"Patient/{patient}")), None)
+        return plan if plan and plan["status"] not in ("draft", "active") else None
+
+    eventually(closed)
+
+
+def _named(agenda: dict[str, Any]) -> set[str]:
+    return {e["item"]["reference"] for e in agenda.get("entry") or ()}
+
+
+def test_a_discharged_patient_leaves_the_mdt_agenda_and_staff_never_see_them(careplan: Careplan) -> None:
+    for patient in ("gone1", "stays1"):
+        _enrolled(careplan, patient)
+        _review(careplan, patient, 1, 400, when="2024-02-01T10:00:00Z")
+        _wait_for_review(careplan, f"Observation/ome-{patient}-1")
+    built = careplan.post("/Appointment/$mdt-agenda", MARCH)
+    assert built.status_code == 200, built.text
+    agenda = built.json()["entry"][1]["resource"]
+    assert {"Patient/gone1", "Patient/stays1"} <= _named(agenda)
+    _discharge(careplan, "gone1")
+    staff = _headers(careplan, A, "project-worker")
+    # A staff member asking for the agenda is not shown the discharged patient ...
+    asked = careplan.client.post(f"{FHIR}/Appointment/$mdt-agenda", json=MARCH, headers=staff)
+    assert asked.status_code == 200, asked.text
+    seen = asked.json()["entry"][1]["resource"]
+    assert "Patient/gone1" not in _named(seen) and "Patient/stays1" in _named(seen)
+    # ... and the rebuilt agenda no longer holds their undecided item, for anyone.
+    stored = careplan.get(f"/List/{agenda['id']}").json()
+    assert "Patient/gone1" not in _named(stored) and "Patient/stays1" in _named(stored)
+    read = careplan.client.get(f"{FHIR}/List/{agenda['id']}", headers=staff)
+    assert read.status_code == 200 and "Patient/gone1" not in read.text
