@@ -38,6 +38,7 @@ from services.careplan.repository import (
     lock,
     pain_plan_for,
     patient_resources,
+    practice_of,
 )
 from shared.fhir import FhirKernel, RequestContext, Unprocessable
 
@@ -82,7 +83,9 @@ class WriteRules:
         if interaction == "delete" or not is_pain_plan(plan):
             return
         self.check_plan(conn, ctx, plan)
-        record_plan_updated(conn, plan, practice=ctx.principal.practice, correlation_id=ctx.correlation_id)
+        # The event carries the plan's owner (staff write on behalf of each assigned practice).
+        owner = practice_of(conn, "CarePlan", str(plan["id"]), ctx.tenants) or ctx.principal.practice
+        record_plan_updated(conn, plan, practice=owner, correlation_id=ctx.correlation_id)
 
     # ---- ServiceRequest: community services against the budget ---------------------------------
     def service_request_written(

@@ -3,7 +3,7 @@ its note in the plan. Pure builders of R4 dicts (``operations_mdt.py`` stores th
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -59,11 +59,22 @@ def _entry(item: AgendaItem, added: str) -> dict[str, Any]:
 
 
 def merge_entries(
-    entries: Sequence[Mapping[str, Any]], items: Iterable[AgendaItem], stamp: str
+    entries: Sequence[Mapping[str, Any]],
+    items: Iterable[AgendaItem],
+    stamp: str,
+    open_patients: Collection[str] | None = None,
 ) -> list[dict[str, Any]]:
     """The agenda's entries after this build: new patients added; an undecided item gets today's reasons
-    (keeping the day it was added); a decided one (with a ``flag``) never changes."""
-    merged = [dict(e) for e in entries]
+    (keeping the day it was added); a decided one (with a ``flag``) never changes. When
+    ``open_patients`` is given, an undecided item of a patient not among them (no open plan any more:
+    discharged, say) is dropped."""
+    merged = [
+        dict(e)
+        for e in entries
+        if open_patients is None
+        or e.get("flag")
+        or str((e.get("item") or {}).get("reference")) in open_patients
+    ]
     position = {str((e.get("item") or {}).get("reference")): i for i, e in enumerate(merged)}
     for item in items:
         fresh = _entry(item, stamp)

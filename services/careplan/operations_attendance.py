@@ -17,7 +17,7 @@ import anyio
 
 from services.careplan.fhir_mapping import stable_id
 from services.careplan.operations_sessions import patient_of_appointment, set_slot_status
-from services.careplan.repository import pain_plans, patient_resources
+from services.careplan.repository import pain_plans, patient_resources, practice_of
 from services.careplan.repository_sessions import is_session
 from services.careplan.session_mapping import attended_encounter, reoffer_task, totals_parameters
 from services.careplan.sessions import HOLDS_PLACE, AttendanceError, attendance_status, session_totals
@@ -77,13 +77,17 @@ class AttendanceOperations:
         refusal = ctx.principal.refusal(made, "c") if made else None  # what this outcome creates
         if made and refusal is not None:
             raise Forbidden(f"$record-attendance {outcome} creates a {made}: {refusal}")
-        practice = ctx.principal.practice
         if_match = etag_version(call.request.headers.get("if-match"))
 
         def work() -> dict[str, Any]:
             with call.transaction() as conn:
                 appointment = store.read(conn, "Appointment", str(call.resource_id), tenants=ctx.tenants)
                 call.patient = patient_of_appointment(appointment)
+                # Everything this records is filed under the practice that owns the Appointment (staff
+                # act for each of their assigned practices), never under the caller's own.
+                practice = practice_of(conn, "Appointment", str(appointment["id"]), ctx.tenants)
+                if practice is None:  # read just above among the same tenants
+                    raise NotFound(f"Appointment/{call.resource_id} is not known")
                 if not is_session(appointment):
                     raise Unprocessable(
                         "only a session's Appointment (booked with Slot/$book) records attendance"
@@ -109,7 +113,7 @@ class AttendanceOperations:
                         stored, encounter_id=stable_id(practice, "session", str(stored["id"]))
                     )
                     self.kernel.validate(encounter, "Encounter")
-                    made.append(self._create(conn, call, encounter))
+                    made.append(self._create(conn, call, encounter, practice))
                 elif status == "noshow":
                     task = reoffer_task(
                         stored,
@@ -118,9 +122,9 @@ class AttendanceOperations:
                         authored=format_instant(now_instant()),
                     )
                     self.kernel.validate(task, "Task")
-                    made.append(self._create(conn, call, task))
+                    made.append(self._create(conn, call, task, practice))
                 elif appointment.get("status") in HOLDS_PLACE:
-                    self._free_place(conn, call, stored)
+                    self._free_place(conn, call, stored, practice)
                 return {
                     "resourceType": "Bundle",
                     "type": "collection",
@@ -129,26 +133,25 @@ class AttendanceOperations:
 
         return await anyio.to_thread.run_sync(work)
 
-    def _create(self, conn: Any, call: OperationCall, resource: dict[str, Any]) -> dict[str, Any]:
-        practice = call.ctx.principal.practice
+    def _create(
+        self, conn: Any, call: OperationCall, resource: dict[str, Any], practice: str
+    ) -> dict[str, Any]:
         stored = self.kernel.store.create(conn, resource, practice=practice, resource_id=resource["id"])
         self.kernel.write_provenance(conn, call.ctx, stored, "CREATE")
         return stored
 
-    def _free_place(self, conn: Any, call: OperationCall, appointment: dict[str, Any]) -> None:
+    def _free_place(self, conn: Any, call: OperationCall, appointment: dict[str, Any], practice: str) -> None:
         """A cancelled booking frees its place: a full (busy) Slot is free again."""
         for ref in appointment.get("slot") or ():
             slot_id = reference_id(ref, "Slot")
             if slot_id is None:
                 continue
             try:
-                slot = self.kernel.store.read(
-                    conn, "Slot", slot_id, tenants=Tenancy({call.ctx.principal.practice})
-                )
+                slot = self.kernel.store.read(conn, "Slot", slot_id, tenants=Tenancy({practice}))
             except NotFound:
                 continue
             if slot.get("status") == "busy":
-                set_slot_status(self.kernel, conn, call, slot, "free")
+                set_slot_status(self.kernel, conn, call, slot, "free", practice=practice)
 
     # ---- $session-totals ------------------------------------------------------------------------
     async def totals(self, call: OperationCall) -> dict[str, Any]:

@@ -46,6 +46,7 @@ from services.careplan.mdt_mapping import (
 from services.careplan.operations_review import first_weekday
 from services.careplan.repository import CLOSED_PLAN, pain_plans
 from services.careplan.repository_sessions import medication_reviews
+from shared.core.principal import Tenancy
 from shared.fhir import (
     BadRequest,
     FhirKernel,
@@ -148,7 +149,14 @@ class MdtOperations:
                 items: list[AgendaItem] = carry_over(agenda(patients), deferred, last)
                 stamp = format_instant(now)
                 existing_list = self._read(conn, call, "List", list_id)
-                entries = merge_entries((existing_list or {}).get("entry") or (), items, stamp)
+                # An undecided item of a patient with no open plan any more (discharged) leaves the
+                # agenda, whoever rebuilds it: judged over the whole practice, not the caller's view.
+                open_patients = {
+                    str((p.get("subject") or {}).get("reference"))
+                    for p in pain_plans(conn, Tenancy({practice}))
+                    if p.get("status") not in CLOSED_PLAN
+                }
+                entries = merge_entries((existing_list or {}).get("entry") or (), items, stamp, open_patients)
                 if existing_list is not None and (existing_list.get("entry") or []) == entries:
                     stored_list = existing_list  # nothing new: the same version, its date kept
                 else:
@@ -176,7 +184,10 @@ class MdtOperations:
                     "type": "collection",
                     "entry": [
                         {"fullUrl": f"Appointment/{stored_meeting['id']}", "resource": stored_meeting},
-                        {"fullUrl": f"List/{stored_list['id']}", "resource": stored_list},
+                        {
+                            "fullUrl": f"List/{stored_list['id']}",
+                            "resource": visible_agenda(conn, mine, stored_list),
+                        },
                     ],
                 }
 
@@ -240,9 +251,28 @@ class MdtOperations:
                     "resourceType": "Bundle",
                     "type": "collection",
                     "entry": [
-                        {"fullUrl": f"List/{stored_list['id']}", "resource": stored_list},
+                        {
+                            "fullUrl": f"List/{stored_list['id']}",
+                            "resource": visible_agenda(conn, ctx.tenants, stored_list),
+                        },
                         {"fullUrl": f"CarePlan/{stored_plan['id']}", "resource": stored_plan},
                     ],
                 }
 
         return await anyio.to_thread.run_sync(work)
+
+
+def visible_agenda(conn: Connection, tenants: Tenancy, listed: dict[str, Any]) -> dict[str, Any]:
+    """The agenda as ``tenants`` may see it: service staff (enrolled-only) are not shown the items of
+    patients not enrolled with their practices (discharged since the agenda was built, say)."""
+    if not tenants.enrolled_only:
+        return listed
+    # Staff see a patient's plan only while the patient is enrolled with their practices.
+    seen = {str((p.get("subject") or {}).get("reference")) for p in pain_plans(conn, tenants)}
+    entries = [e for e in listed.get("entry") or () if str((e.get("item") or {}).get("reference")) in seen]
+    shown = {k: v for k, v in listed.items() if k != "entry"}
+    if entries:
+        shown["entry"] = entries
+    elif "emptyReason" not in shown:  # R4: an empty List says why
+        shown["emptyReason"] = {"text": "No patient you may see is on this agenda"}
+    return shown

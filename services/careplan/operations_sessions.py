@@ -199,15 +199,23 @@ class SessionOperations:
 
 
 def set_slot_status(
-    kernel: FhirKernel, conn: Any, call: OperationCall, slot: dict[str, Any], status: str
+    kernel: FhirKernel,
+    conn: Any,
+    call: OperationCall,
+    slot: dict[str, Any],
+    status: str,
+    *,
+    practice: str | None = None,
 ) -> None:
-    """A Slot busy once full, free again when a place is given back."""
+    """A Slot busy once full, free again when a place is given back; ``practice`` is the Slot's owner
+    (the caller's own practice when not given)."""
     ctx = call.ctx
+    owner = practice or ctx.principal.practice
     stored, _ = kernel.store.update(
         conn,
         {**slot, "status": status},
-        tenants=Tenancy({ctx.principal.practice}),
-        practice=ctx.principal.practice,
+        tenants=Tenancy({owner}),
+        practice=owner,
         if_match=int(slot["meta"]["versionId"]),
     )
     kernel.write_provenance(conn, ctx, stored, "UPDATE")

@@ -42,6 +42,15 @@ def test_a_decided_item_never_changes_and_new_patients_are_added_after_it() -> N
     assert merged[0] == decided[0] and merged[1]["item"] == {"reference": "Patient/b"}
 
 
+def test_an_undecided_item_of_a_patient_without_an_open_plan_leaves_the_agenda_a_decided_one_stays() -> None:
+    other = AgendaItem("Patient/b", "plan-b", (Reason("taper-paused", "Dose reduction paused: x."),))
+    first = merge_entries([], [BZ, other], "2024-02-20T10:00:00Z")
+    decided = [first[0], {**first[1], "flag": outcome_flag("slow-taper", None)}]
+    # Both discharged since: the undecided item (a) goes, the decided record (b) is kept.
+    assert merge_entries(decided, [], "2024-02-27T10:00:00Z", open_patients=set()) == [decided[1]]
+    assert merge_entries(decided, [], "2024-02-27T10:00:00Z", open_patients={"Patient/a"}) == decided
+
+
 def test_an_empty_agenda_says_why_and_carries_no_empty_entry_array() -> None:
     empty = agenda_list("l1", "2024-03", [], "2024-02-20T10:00:00Z")
     assert "entry" not in empty and empty["emptyReason"]["text"]
