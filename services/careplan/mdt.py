@@ -36,12 +36,14 @@ __all__ = [
     "MDT_REASON_SYSTEM",
     "OUTCOMES",
     "REASONS",
+    "YEARS",
     "AgendaItem",
     "MdtPatient",
     "Reason",
     "Review",
     "agenda",
     "carry_over",
+    "check_year",
     "descripting_of",
     "parse_month",
     "previous_month",
@@ -237,13 +239,29 @@ def previous_month(year: int, month: int) -> tuple[int, int]:
     return (year - 1, 12) if month == 1 else (year, month - 1)
 
 
+# The years the service plans meetings for or reports on. Far inside datetime's 1..9999, so that every
+# date derived from one (the month before, a meeting's weekday, a 12-month follow-up window) exists and
+# an absurd year is a 400 that names the range, never an overflow deep in a rule.
+YEARS = range(1900, 3000)
+
+
+def check_year(year: int, what: str) -> None:
+    """``ValueError`` unless ``year`` is one the service plans or reports on (``YEARS``)."""
+    if year not in YEARS:
+        raise ValueError(f"{what} must be in the years {YEARS[0]} to {YEARS[-1]}, not {year}")
+
+
 def parse_month(text: str | None, today: date) -> tuple[int, int]:
-    """``YYYY-MM`` as (year, month); ``None`` is next month. ``ValueError`` for anything else."""
+    """``YYYY-MM`` (ASCII digits, a year in ``YEARS``) as (year, month); ``None`` is next month.
+    ``ValueError`` for anything else."""
     if text is None:
         return (today.year + 1, 1) if today.month == 12 else (today.year, today.month + 1)
     parts: Sequence[str] = text.split("-")
-    if len(parts) != 2 or len(parts[0]) != 4 or len(parts[1]) != 2:
+    shaped = len(parts) == 2 and len(parts[0]) == 4 and len(parts[1]) == 2
+    if not shaped or not all(part.isascii() and part.isdigit() for part in parts):
         raise ValueError(f"month must be YYYY-MM, not {text!r}")
     year, month = int(parts[0]), int(parts[1])
-    date(year, month, 1)  # ValueError for month 13
+    check_year(year, "month")
+    if not 1 <= month <= 12:
+        raise ValueError(f"month must be YYYY-MM with MM from 01 to 12, not {text!r}")
     return year, month

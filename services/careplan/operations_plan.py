@@ -20,7 +20,13 @@ from services.careplan.catalogue import INTERVENTION_SYSTEM, PAIN_MANAGEMENT_CAT
 from services.careplan.fhir_mapping import gp_task, plan_end
 from services.careplan.hooks import WriteRules
 from services.careplan.publishing import record_gp_task_requested
-from services.careplan.repository import CLOSED_PLAN, is_pain_plan, pain_plan_for, patient_resources
+from services.careplan.repository import (
+    CLOSED_PLAN,
+    is_pain_plan,
+    pain_plan_for,
+    patient_resources,
+    practice_of,
+)
 from services.careplan.summaries import plan_summary, session_summary
 from shared.fhir import (
     BadRequest,
@@ -31,6 +37,7 @@ from shared.fhir import (
     etag_version,
     new_id,
     now_instant,
+    owner_practice,
 )
 
 __all__ = ["PlanOperations"]
@@ -111,7 +118,8 @@ class PlanOperations:
                     plan["instantiatesCanonical"] = [*(plan.get("instantiatesCanonical") or []), canonical]
                 self.kernel.validate(plan, "CarePlan")
                 if created:
-                    stored = store.create(conn, plan, practice=ctx.principal.practice)
+                    owner = owner_practice(conn, ctx.tenants, ctx.principal.practice, plan)
+                    stored = store.create(conn, plan, practice=owner)
                 else:
                     stored, _ = store.update(
                         conn,
@@ -197,10 +205,14 @@ class PlanOperations:
         patient = (focus.get("subject") or {}).get("reference")
         if not isinstance(patient, str) or not patient.startswith("Patient/"):
             raise Unprocessable(f"the {focus['resourceType']} has no Patient subject to send a summary about")
+        # The summary goes to the GP of the practice that holds the plan or session, which is not the
+        # caller's own when staff act for several practices.
+        owner = practice_of(conn, focus["resourceType"], str(focus["id"]), ctx.tenants)
+        owner = owner or ctx.principal.practice
         task = gp_task(
             task_id=new_id(),
             kind=kind,
-            practice=ctx.principal.practice,
+            practice=owner,
             patient=patient,
             focus=f"{focus['resourceType']}/{focus['id']}",
             description=DESCRIPTIONS[kind],
@@ -208,11 +220,9 @@ class PlanOperations:
             authored=_instant(),
             attach=attach,
         )
-        stored = self.kernel.store.create(conn, task, practice=ctx.principal.practice, resource_id=task["id"])
-        self.kernel.write_provenance(conn, ctx, stored, "CREATE")
-        record_gp_task_requested(
-            conn, stored, practice=ctx.principal.practice, correlation_id=ctx.correlation_id
-        )
+        stored = self.kernel.store.create(conn, task, practice=owner, resource_id=task["id"])
+        self.kernel.write_provenance(conn, ctx, stored, "CREATE", practice=owner)
+        record_gp_task_requested(conn, stored, practice=owner, correlation_id=ctx.correlation_id)
         return stored
 
 

@@ -21,6 +21,7 @@ from starlette.responses import Response
 from services.careplan.catalogue import interventions
 from services.careplan.evaluation_report import measure_report
 from services.careplan.fhir_mapping import mdt_review, stable_id
+from services.careplan.mdt import check_year, parse_month
 from services.careplan.report_render import evaluation_chart, evaluation_html
 from services.careplan.repository import CLOSED_PLAN, evaluation_facts, pain_plan_for, pain_plans
 from shared.fhir import (
@@ -59,9 +60,9 @@ def _parse_moment(text: str, *, end: bool) -> datetime:
             day = date.fromisoformat(text)
             return datetime.combine(day, time.max if end else time.min, tzinfo=UTC)
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
+        return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC)
+    except (ValueError, OverflowError):  # OverflowError: an offset that moves year 1 or 9999 out of range
         raise BadRequest(f"'{text}' is not a date (YYYY-MM-DD) or dateTime") from None
-    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC)
 
 
 def period_bounds(start: str | None, end: str | None) -> tuple[datetime, datetime]:
@@ -69,21 +70,21 @@ def period_bounds(start: str | None, end: str | None) -> tuple[datetime, datetim
     if not start or not end:
         raise BadRequest("$evaluate-measure needs periodStart and periodEnd (YYYY-MM-DD)")
     low, high = _parse_moment(start, end=False), _parse_moment(end, end=True)
+    try:
+        check_year(low.year, "periodStart")
+        check_year(high.year, "periodEnd")
+    except ValueError as exc:
+        raise BadRequest(str(exc)) from None
     if high < low:
         raise BadRequest("periodEnd is before periodStart")
     return low, high
 
 
 def _month(text: Any) -> tuple[int, int]:
-    if text is None:
-        today = now_instant().date()
-        return (today.year + 1, 1) if today.month == 12 else (today.year, today.month + 1)
     try:
-        year, month = (int(part) for part in str(text).split("-"))
-        date(year, month, 1)
-    except ValueError:
-        raise BadRequest(f"month must be YYYY-MM, not {text!r}") from None
-    return year, month
+        return parse_month(None if text is None else str(text), now_instant().date())
+    except ValueError as exc:
+        raise BadRequest(str(exc)) from None
 
 
 class ReviewOperations:

@@ -1,8 +1,8 @@
 """Booking sessions: ``POST Slot/{id}/$book``, and the rules on a Slot when it is written.
 
-``$book``: Parameters ``patient`` (reference), ``carer`` (0..*, RelatedPerson of that patient), ``setting``
+``$book``: Parameters ``patient`` (reference), ``carer`` (0..4, RelatedPerson of that patient; a repeat counts once), ``setting``
 (practice, home, remote; default the Slot's), ``channel`` (UK Core delivery channel: In-person, Telephone,
-Video; default the Slot's), ``waitlist`` (boolean), ``comment``; answers the patient's Appointment
+Video; default the Slot's), ``waitlist`` (boolean), ``comment`` (up to 2,000 characters); answers the patient's Appointment
 (``booked``, or ``waitlist`` when full and asked for). A full session without ``waitlist=true`` is a 422
 saying so. Project workers and the practice book (403 for others). Attendance and the sessions counted are in
 ``operations_attendance.py``.
@@ -48,6 +48,12 @@ from shared.fhir import (
 )
 
 __all__ = ["SessionOperations", "patient_of_appointment", "set_slot_status"]
+
+# Bounds on what one booking may carry: a session room holds a patient and a few of the people who
+# support them (the evaluation saw carers at some sessions, one or two at a time), and a booking note is
+# a sentence or two; both caps keep one request from writing an unbounded Appointment.
+MAX_CARERS = 4
+MAX_COMMENT = 2_000
 
 BOOKERS = frozenset({"project-worker", "gp-system", "prescriber"})
 """Who books sessions: the project workers and the practice (its system and its clinicians)."""
@@ -103,13 +109,18 @@ class SessionOperations:
             text = value.get("reference") if isinstance(value, dict) else value
             if reference_id(text, "RelatedPerson") is None:
                 raise BadRequest("carer must be a reference to a RelatedPerson (RelatedPerson/<id>)")
-            carers.append(str(text))
+            if str(text) not in carers:  # the same carer named twice is one participant
+                carers.append(str(text))
+        if len(carers) > MAX_CARERS:
+            raise BadRequest(f"$book takes at most {MAX_CARERS} carers for one patient, not {len(carers)}")
         setting = params.text("setting")
         if setting is not None and setting not in SETTINGS:
             raise BadRequest(f"setting must be one of {', '.join(SETTINGS)}")
         channel = params.text("channel")
         waitlist = params.boolean("waitlist") is True
         comment = params.text("comment")
+        if comment is not None and len(comment) > MAX_COMMENT:
+            raise BadRequest(f"comment is at most {MAX_COMMENT} characters, not {len(comment)}")
         store, practice = self.kernel.store, ctx.principal.practice
         mine = ctx.tenants & {practice}
         # Every booking of the session counts against its capacity, whoever the caller may see.

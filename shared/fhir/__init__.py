@@ -33,6 +33,7 @@ from shared.fhir.store_write import stamp
 from shared.fhir.tables import history_table, kernel_metadata, resource_table, search_index_table
 from shared.fhir.tenancy import (
     history_visible,
+    owner_practice,
     record_discharge,
     record_enrolment,
     record_enrolment_event,
@@ -99,6 +100,7 @@ __all__ = [
     "nhs_number_identifier",
     "nhs_number_of",
     "now_instant",
+    "owner_practice",
     "parse_instant",
     "patient_of",
     "provenance",

@@ -372,6 +372,15 @@ class FhirKernel:
         return resource
 
     def write_provenance(
-        self, conn: Connection, ctx: RequestContext, resource: dict[str, Any], activity: str
+        self,
+        conn: Connection,
+        ctx: RequestContext,
+        resource: dict[str, Any],
+        activity: str,
+        *,
+        practice: str | None = None,
     ) -> None:
-        self.store.create(conn, provenance(ctx, resource, activity), practice=ctx.principal.practice)
+        """A Provenance for ``resource``, filed under ``practice`` (the resource's owner when the caller
+        writes on another practice's behalf; default the caller's own)."""
+        owner = practice or ctx.principal.practice
+        self.store.create(conn, provenance(ctx, resource, activity), practice=owner)

@@ -15,7 +15,7 @@ from shared.fhir.audit import AuditRecord
 from shared.fhir.bundles import history_bundle, searchset_bundle
 from shared.fhir.http import etag_version, id_path, resource_response, search_form, version_number
 from shared.fhir.jsonio import FhirResponse
-from shared.fhir.tenancy import check_writable
+from shared.fhir.tenancy import check_writable, owner_practice
 
 if TYPE_CHECKING:
     from shared.fhir.kernel import FhirKernel, Operation, ResourceConfig
@@ -120,8 +120,9 @@ def _add_resource_routes(router: APIRouter, kernel: FhirKernel, config: Resource
                     if found.total > 1:
                         raise PreconditionFailed(f"If-None-Exist matched {found.total} resources")
                 check_writable(conn, ctx.tenants, rt, None, resource)
-                stored = store.create(conn, resource, practice=ctx.principal.practice)
-                kernel.write_provenance(conn, ctx, stored, "CREATE")
+                owner = owner_practice(conn, ctx.tenants, ctx.principal.practice, resource)
+                stored = store.create(conn, resource, practice=owner)
+                kernel.write_provenance(conn, ctx, stored, "CREATE", practice=owner)
                 if config.on_write is not None:
                     config.on_write(conn, ctx, stored, "create")
                 version = stored["meta"]["versionId"]
@@ -301,7 +302,8 @@ def _add_resource_routes(router: APIRouter, kernel: FhirKernel, config: Resource
                     if_match=if_match,
                     create=False,
                 )
-                kernel.write_provenance(conn, ctx, stored, "CREATE" if created else "UPDATE")
+                owner = owner_practice(conn, ctx.tenants, ctx.principal.practice, stored)
+                kernel.write_provenance(conn, ctx, stored, "CREATE" if created else "UPDATE", practice=owner)
                 if config.on_write is not None:
                     config.on_write(conn, ctx, stored, "create" if created else "update")
                 return stored, created

@@ -27,6 +27,7 @@ __all__ = [
     "enrolled_only",
     "history_visible",
     "is_enrolled",
+    "owner_practice",
     "record_discharge",
     "record_enrolment",
     "record_enrolment_event",
@@ -110,6 +111,29 @@ def check_writable(
     patient = patient_of(resource) if resource is not None else None
     if patient is not None and not is_enrolled(conn, patient, tenants):
         raise NotFound(f"{patient} is not known")
+
+
+def owner_practice(conn: Connection, tenants: Tenancy, own: str, resource: dict[str, Any]) -> str:
+    """The practice a new ``resource`` is filed under when ``tenants`` (calling from practice ``own``)
+    write it: for service staff, the practice the resource's patient is enrolled with (their own when
+    the patient is enrolled there too, else the latest open enrolment among ``tenants``), so that a
+    specialist working for several practices files a patient's data where that practice's GP sees it;
+    for anyone else, and for resources without a patient, ``own``."""
+    if not enrolled_only(tenants):
+        return own
+    patient = patient_of(resource)
+    if patient is None:
+        return own
+    rows = conn.execute(
+        select(E.c.practice, E.c.enrolled_at).where(
+            E.c.patient == patient, E.c.practice.in_(sorted(tenants)), E.c.discharged_at.is_(None)
+        )
+    ).all()
+    practices = {str(row.practice) for row in rows}
+    if not practices or own in practices:
+        return own
+    latest = max(rows, key=lambda row: (row.enrolled_at is not None, row.enrolled_at or 0, row.practice))
+    return str(latest.practice)
 
 
 def record_enrolment(

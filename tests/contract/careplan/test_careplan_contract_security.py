@@ -16,6 +16,7 @@ import sqlalchemy as sa
 
 from shared.auth.issuer import IssuerKeys
 from shared.contracts import PATIENT_DISCHARGED_V1
+from shared.fhir import resource_table
 from shared.outbox import outbox
 from tests.contract.careplan.conftest import Careplan
 from tests.contract.careplan.test_careplan_contract_mdt import _enrolled, _review, _wait_for_review
@@ -165,3 +166,109 @@ def test_a_discharged_patient_leaves_the_mdt_agenda_and_staff_never_see_them(car
     assert "Patient/gone1" not in _named(stored) and "Patient/stays1" in _named(stored)
     read = careplan.client.get(f"{FHIR}/List/{agenda['id']}", headers=staff)
     assert read.status_code == 200 and "Patient/gone1" not in read.text
+
+
+# ---- 3. a plain create or a GP summary by assigned staff goes to the owning practice ---------------
+def test_staff_create_on_an_assigned_practices_patient_is_filed_under_that_practice(
+    careplan: Careplan,
+) -> None:
+    _enrolled(careplan, "own-goal")
+    goal = {
+        "resourceType": "Goal",
+        "lifecycleStatus": "active",
+        "description": {"text": "Walk to the shop"},
+        "subject": {"reference": "Patient/own-goal"},
+    }
+    made = careplan.client.post(f"{FHIR}/Goal", json=goal, headers=_staff_of_y_assigned_to_a(careplan))
+    assert made.status_code == 201, made.text
+    assert _readers(careplan, f"Goal/{made.json()['id']}") == (200, 404)
+    # Its Provenance goes with it: filed under A, where A's GP system sees who wrote the goal.
+    goal_ref = f"Goal/{made.json()['id']}"
+    with careplan.system.services["careplan"].engine.connect() as conn:
+        rows = conn.execute(
+            sa.select(resource_table.c.practice, resource_table.c.content).where(
+                resource_table.c.resource_type == "Provenance", resource_table.c.content.contains(goal_ref)
+            )
+        ).all()
+    assert [row.practice for row in rows] == [A]
+
+
+def test_staff_gp_summary_goes_to_the_gp_of_the_plans_practice(careplan: Careplan) -> None:
+    plan = _enrolled(careplan, "own-summary")
+    body = {"resourceType": "Parameters", "parameter": [{"name": "note", "valueString": "Seen today"}]}
+    sent = careplan.client.post(
+        f"{FHIR}/CarePlan/{plan['id']}/$gp-summary", json=body, headers=_staff_of_y_assigned_to_a(careplan)
+    )
+    assert sent.status_code == 200, sent.text
+    task = sent.json()
+    assert task["resourceType"] == "Task", task
+    assert _readers(careplan, f"Task/{task['id']}") == (200, 404)
+    with careplan.system.services["careplan"].engine.connect() as conn:
+        practices = conn.execute(
+            sa.select(outbox.c.practice).where(outbox.c.subject == f"Task/{task['id']}")
+        ).all()
+    assert practices and {row.practice for row in practices} == {A}
+
+
+# ---- 4. a booking is bounded: carers (a repeat counts once) and the comment ------------------------
+def test_book_refuses_a_flood_of_carers_and_counts_a_repeat_once(careplan: Careplan) -> None:
+    _enrolled(careplan, "carers1")
+    slot = _slot(
+        careplan, _schedule(careplan, "carers1"), "2024-03-10T10:00:00Z", "2024-03-10T11:00:00Z",
+        capacity=None, setting="practice",
+    )  # fmt: skip
+    flood = [f"RelatedPerson/c{n}" for n in range(5)]  # five distinct carers: one more than four
+    refused = _book(careplan, slot["id"], "Patient/carers1", carers=flood)
+    assert refused.status_code == 400, refused.text
+    assert "at most 4 carers" in refused.text
+    # Twenty repeats of one carer are one carer: they reach the check that the carer is the patient's.
+    repeated = _book(careplan, slot["id"], "Patient/carers1", carers=["RelatedPerson/c0"] * 20)
+    assert repeated.status_code == 422 and "RelatedPerson/c0" in repeated.text, repeated.text
+
+
+def test_book_refuses_an_over_long_comment(careplan: Careplan) -> None:
+    _enrolled(careplan, "comment1")
+    slot = _slot(
+        careplan, _schedule(careplan, "comment1"), "2024-03-11T10:00:00Z", "2024-03-11T11:00:00Z",
+        capacity=None, setting="practice",
+    )  # fmt: skip
+    parameters = [
+        {"name": "patient", "valueReference": {"reference": "Patient/comment1"}},
+        {"name": "comment", "valueString": "x" * 2001},
+    ]
+    body = {"resourceType": "Parameters", "parameter": parameters}
+    refused = careplan.post(f"/Slot/{slot['id']}/$book", body)
+    assert refused.status_code == 400 and "2000" in refused.text.replace(",", ""), refused.text
+    parameters[1]["valueString"] = "x" * 2000  # the cap itself is accepted
+    assert careplan.post(f"/Slot/{slot['id']}/$book", body).status_code == 200
+
+
+# ---- 5. out-of-range dates are a 400 naming the range, never a 500 ---------------------------------
+@pytest.mark.parametrize(
+    ("start", "end"),
+    [
+        ("2024-01-01", "9999-12-31"),
+        ("0001-01-01", "2024-12-31"),
+        ("2024-01-01", "9999-12-31T23:00:00-05:00"),  # the offset carries it past year 9999
+        ("0001-01-01T01:00:00+05:00", "2024-12-31"),
+    ],
+)
+def test_evaluate_measure_refuses_years_out_of_range(careplan: Careplan, start: str, end: str) -> None:
+    answer = careplan.client.get(
+        f"{FHIR}/Measure/service-evaluation/$evaluate-measure",
+        params={"periodStart": start, "periodEnd": end},
+        headers=_headers(careplan, A),
+    )
+    assert answer.status_code == 400, answer.text
+    assert answer.json()["resourceType"] == "OperationOutcome"
+
+
+@pytest.mark.parametrize(
+    "month", ["9999-12", "0001-01", "1899-12", "3000-01", "٢٠٢٤-03", "2024-13", "2024-3"]
+)
+@pytest.mark.parametrize("operation", ["$mdt-agenda", "$propose-mdt-review"])
+def test_mdt_months_out_of_range_are_refused(careplan: Careplan, operation: str, month: str) -> None:
+    body = {"resourceType": "Parameters", "parameter": [{"name": "month", "valueString": month}]}
+    answer = careplan.post(f"/Appointment/{operation}", body)
+    assert answer.status_code == 400, answer.text
+    assert answer.json()["resourceType"] == "OperationOutcome"
