@@ -81,6 +81,13 @@ def read_dosage_text(text: str, form: DoseForm) -> DailyAmount | DosageProblem:
     if unread:
         words = ", ".join(f"'{w}'" for w in unread)
         return _problem("dosage-words-unread", f"Could not read {words} in '{text}'", unread)
+    weekdays = tuple(t.text for t in found if t.kind == "weekdays")
+    if weekdays and not form.is_patch:
+        # A patch's daily amount is the patches worn, whatever days they are changed on; a tablet taken on
+        # named days has no one daily amount (the day it is taken, or averaged over the week?): not read.
+        return _problem(
+            "dose-on-weekdays", f"A dose taken on named days of the week in '{text}' is not read", weekdays
+        )
     as_needed = any(t.kind == "as-needed" for t in found)
     caps = [t for t in found if t.kind == "cap"]
     phases: list[list[Token]] = [[]]

@@ -37,7 +37,9 @@ UNITS = (
 _HOURS = r"(?:hours?|hrs?|h)\b"
 _PER_DAY = (
     rf"(?:in\s+(?:any\s+|a\s+|one\s+)?24\s*{_HOURS}(?:\s*period)?|(?:per|a|each|every|in\s+a|in\s+one|in\s+any)"
-    rf"\s+(?:day\b|24\s*{_HOURS})|daily\b|/\s*(?:day\b|24\s*{_HOURS}|d\b))"
+    rf"\s+(?:day\b|24\s*{_HOURS})|daily\b|/\s*(?:day\b|24\s*{_HOURS}|d\b)"
+    # "max 8/24": clinicians' shorthand for "in 24 hours", as "/7" is days and "/52" weeks
+    r"|/\s*24(?![\d./]))"
 )
 
 
@@ -45,7 +47,8 @@ _PER_DAY = (
 class Token:
     """One reading of a span of the text: ``kind`` and its values (``low``/``high``: numbers)."""
 
-    # quantity, frequency, interval, time-of-day, cap, as-needed, loading, then, duration, filler, unread
+    # quantity, frequency, interval, time-of-day, cap, as-needed, loading, then, duration, weekdays, filler,
+    # unread
     kind: str
     text: str
     low: Decimal | None = None
@@ -165,21 +168,55 @@ _TIMES_OF_DAY = (
     (r"(?:in\s+the\s+|each\s+|every\s+)?evenings?", "evening"),
     (r"(?:at\s+|each\s+|every\s+)?night|nocte|(?:at\s+)?bedtime|before\s+bed", "night"),
 )
+# Where a patch goes, as counselling text lists it: "the upper arm, chest or back".
+_SITE = r"(?:upper\s+|outer\s+)*(?:arm|chest|back|body|thigh)s?"
+_SITES = rf"{_SITE}(?:\s*(?:,|or|and)\s*(?:(?:or|and)\s+)?(?:the\s+)?{_SITE})*"
 _FILLER = (
     r"to\s+be\s+(?:taken|applied|given|used|dissolved|swallowed)|to\s+be|take|taken|apply|applied|give|use|used"
     r"|swallow(?:ed)?\s+whole|swallowed|swallow|whole|chew(?:ed)?|dissolve(?:d)?|in\s+water|with\s+water"
     r"|(?:with|in)\s+(?:a\s+)?(?:glass|little)\s+of\s+water|with\s+or\s+after\s+food|after\s+food|with\s+food"
     r"|before\s+food|with\s+meals|after\s+meals|on\s+an\s+empty\s+stomach|by\s+mouth|orally|sublingually"
     r"|under\s+the\s+tongue|(?:to|on|onto)\s+(?:the\s+|an?\s+)?(?:(?:clean|dry|non\s+hairy|hairless|intact|unbroken)"
-    r"[\s,]+(?:and\s+)?)*(?:area\s+of\s+)?skin(?:\s+on\s+the\s+(?:upper\s+)?(?:arm|chest|back))?"
-    r"|(?:to|on|onto)\s+(?:the\s+)?(?:upper\s+|outer\s+)*(?:arm|chest|back|body)"
-    r"|(?:for|to\s+relieve)\s+(?:severe\s+)?pain(?:\s+relief)?|as\s+directed(?:\s+by\s+(?:your\s+)?"
+    r"[\s,]+(?:and\s+)?)*(?:area\s+of\s+)?skin(?:\s+on\s+(?:the\s+|your\s+)?" + _SITES + ")?"
+    r"|(?:to|on|onto)\s+(?:the\s+|your\s+)?" + _SITES + r""
+    r"|before\s+applying\s+(?:the\s+|a\s+)?new\s+(?:one|1|patch)"
+    r"|do\s+not\s+use\s+the\s+same\s+(?:area|site|place)(?:\s+of\s+skin)?\s+(?:again\s+)?for\s+(?:3|three)"
+    r"(?:\s*(?:-|to)\s*(?:4|four))?\s+(?:weeks|days)"
+    r"|(?:for|to\s+relieve)\s+(?:the\s+|your\s+)?(?:(?:severe|moderate|mild|chronic|persistent|lower|back|neck"
+    r"|shoulder|leg|knee|hip|joint|nerve|muscle|muscular|arthritic|arthritis)\s+)*pain(?:\s+relief)?"
+    r"|as\s+directed(?:\s+by\s+(?:your\s+)?"
     r"(?:doctor|gp|prescriber|pharmacist))?|do\s+not\s+(?:crush|chew|break)|and\s+do\s+not\s+(?:crush|chew)"
     r"|(?:remove|removing|replace|replacing|change|changing|changed|replaced)(?:\s+(?:the\s+)?old\s+patch)?"
     r"|(?:the|a)\s+new\s+patch|old\s+patch|new|the|of|up\s*to|upto|regularly|regular|please|each\s+time"
     r"|tablets?|tabs?|capsules?|caplets?|patch(?:es)?|sachets?|at\s+the\s+same\s+time|to|only|dose|doses"
     r"|at\s+least|apart|leaving|between|rotate\s+sites?|(?:each|every|a)\s+time|,|;|:|\.|\(|\)|\+|&|and|plus|/"
 )
+# Advice printed after the dose (the BNF's cautionary and advisory labels 2 and 30 as GP systems print them,
+# and the shorter forms clinicians type): words with no number in them that never change the amount taken.
+# Each is a whole phrase, so a sentence that merely starts like one is still read word by word.
+_DRIVE = r"(?:drive|operate\s+machinery|use\s+(?:tools\s+or\s+)?machine(?:s|ry))"
+_ADVICE = (
+    r"warning\s*:?\s*(?:this\s+medicine\s+)?may\s+make\s+you\s+(?:sleepy|drowsy)"
+    r"|(?:this\s+medicine\s+)?may\s+cause\s+drowsiness"
+    rf"|if\s+(?:this\s+happens|affected)\s*,?\s*do\s+not\s+{_DRIVE}(?:\s+or\s+{_DRIVE})*"
+    rf"|do\s+not\s+{_DRIVE}(?:\s+or\s+{_DRIVE})*\s+if\s+(?:affected|drowsy|sleepy)"
+    r"|do\s+not\s+drink\s+alcohol|avoid\s+alcohol(?:ic\s+drinks?)?"
+    r"|contains\s+paracetamol"
+    r"|do\s+not\s+take\s+(?:with\s+(?:any\s+)?other|anything\s+else\s+containing|any\s+other)\s+paracetamol"
+    r"(?:\s+containing)?(?:\s+(?:products?|medicines?|tablets))?(?:\s+while\s+taking\s+this\s+medicine)?"
+    r"|talk\s+to\s+a\s+doctor\s+at\s+once\s+if\s+you\s+take\s+too\s+much\s+of\s+this\s+medicine"
+    r"(?:\s*,?\s*even\s+if\s+you\s+feel\s+well)?"
+)
+_DAY = r"(?:mon|tues?|wed(?:nes)?|thu(?:rs?)?|fri|sat(?:ur)?|sun)(?:day)?s?"
+_WEEKDAYS = rf"(?:on|every|each)\s+{_DAY}(?:\s*(?:,|and|&)\s*(?:on\s+)?{_DAY})*"
+
+
+def _weekdays(m: re.Match[str]) -> Token:
+    """Named days of the week ("on Monday and Thursday"): how many a week, for a patch's change days."""
+    days = len(re.findall(_DAY, m.group(0)))
+    return Token("weekdays", m.group(0), Decimal(days), Decimal(days))
+
+
 _RULES: tuple[tuple[re.Pattern[str], _Make], ...] = tuple(
     (re.compile(pattern + r"(?![a-z0-9])"), make)
     for pattern, make in (
@@ -194,6 +231,7 @@ _RULES: tuple[tuple[re.Pattern[str], _Make], ...] = tuple(
             r"(?:tablets?|capsules?|patch(?:es)?)?\s*(?P<doses>doses?|times)?\s*" + _PER_DAY,
             _cap,
         ),
+        (_WEEKDAYS, _weekdays),
         (rf"(?:every|each|q)\s*{_RANGE}\s*(?:-|to)?\s*{_HOURS}", _ranged("interval")),
         (rf"{_RANGE}\s*-?\s*hourly", _ranged("interval")),
         (r"every\s+hour|hourly", _fixed("interval", "1")),
@@ -240,6 +278,7 @@ _RULES: tuple[tuple[re.Pattern[str], _Make], ...] = tuple(
             rf"(?P<lo>{NUM})\s*(?P<u1>{UNITS})?(?:\s*(?:-|to|or)\s*(?:up\s+to\s+)?(?P<hi>{NUM})\s*(?P<u2>{UNITS})?)?",
             _quantity,
         ),
+        (_ADVICE, _fixed("filler")),
         (_FILLER, _fixed("filler")),
     )
 )
