@@ -45,6 +45,8 @@ RESOURCES: tuple[str, ...] = (
     "Measure",
     "MeasureReport",
     "Task",
+    # The PROMs as of a follow-up after discharge (follow_up_proms.py, from medreview's follow-up.recorded).
+    "Observation",
 )
 
 

@@ -9,6 +9,7 @@ from sqlalchemy import Connection
 from services.careplan.handlers import CareplanHandlers
 from services.careplan.handlers_mdt import medication_review_for_mdt
 from shared.contracts import (
+    FOLLOW_UP_RECORDED_V1,
     GP_TASK_COMPLETED_V1,
     MEDREVIEW_COMPLETED_V1,
     PATIENT_DISCHARGED_V1,
@@ -68,4 +69,6 @@ def consumers(handlers: CareplanHandlers) -> list[Consumer]:
         _consumer("careplan-gp-tasks", {GP_TASK_COMPLETED_V1: handlers.gp_task_completed}),
         # The monthly MDT agenda's facts: each review's total OME and risk flags (handlers_mdt.py).
         _consumer("careplan-mdt", {MEDREVIEW_COMPLETED_V1: medication_review_for_mdt}),
+        # The PROMs as of a follow-up after discharge (medreview records the OME and whether the dose held).
+        _consumer("careplan-follow-up", {FOLLOW_UP_RECORDED_V1: handlers.follow_up_recorded}),
     ]

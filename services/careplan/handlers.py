@@ -10,7 +10,7 @@ import logging
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -19,8 +19,9 @@ from sqlalchemy import Connection
 from services.careplan.catalogue import interventions
 from services.careplan.descripting import apply_taper_progress, taper_progress
 from services.careplan.fhir_mapping import care_team, draft_plan, entries, stable_id
+from services.careplan.follow_up_proms import prom_observation, proms_at_follow_up
 from services.careplan.publishing import record_plan_updated
-from services.careplan.repository import CLOSED_PLAN, pain_plan_for, record_fact
+from services.careplan.repository import CLOSED_PLAN, pain_plan_for, prom_readings_of, record_fact
 from shared.contracts import CloudEvent, taper_parts
 from shared.core.principal import Principal, Tenancy
 from shared.fhir import FhirKernel, NotFound, RequestContext, record_enrolment_event
@@ -277,6 +278,33 @@ class CareplanHandlers:
             )
             return
 
+    # ---- follow-up after discharge (medreview's follow-up.recorded): the PROMs as of that day -------------
+    def follow_up_recorded(self, conn: Connection, event: CloudEvent) -> None:
+        """One Observation per PROM (PEG, PHQ-9, GAD-7): its score as of the follow-up's day and its change
+        from discharge, or not computable and why (``follow_up_proms.py``). Kept once per Task and measure."""
+        task = event.data
+        patient = str((task.get("for") or {}).get("reference") or "")
+        inputs = {str((i.get("type") or {}).get("text")): i for i in task.get("input") or ()}
+        discharged = _date(str((inputs.get("discharged") or {}).get("valueDate") or ""))
+        follow_up = _date(str(task.get("lastModified") or "")) or event.time.date()
+        if not patient.startswith("Patient/") or discharged is None or follow_up < discharged:
+            log.warning("follow-up.recorded: no patient or discharge date on the Task; PROMs not recorded")
+            return
+        tenants = Tenancy({event.practice})
+        readings = prom_readings_of(conn, tenants, patient, follow_up)
+        task_ref = f"Task/{task.get('id') or event.subject.removeprefix('Task/')}"
+        for prom in proms_at_follow_up(readings, discharged, follow_up):
+            observation_id = stable_id(event.practice, "follow-up-prom", task_ref, prom.measure)
+            if self._exists(conn, "Observation", observation_id, event.practice):
+                continue
+            self._create(
+                conn,
+                event,
+                prom_observation(
+                    prom, patient=patient, task=task_ref, follow_up=follow_up, observation_id=observation_id
+                ),
+            )
+
     def gp_task_completed(self, conn: Connection, event: CloudEvent) -> None:
         """gp.task-completed for one of our summary Tasks: record the practice's outcome."""
         done = event.data
@@ -291,3 +319,10 @@ class CareplanHandlers:
                 if name in done:
                     changed[name] = done[name]
             self._update(conn, event, changed)
+
+
+def _date(text: str) -> date | None:
+    try:
+        return date.fromisoformat(text[:10]) if text else None
+    except ValueError:
+        return None

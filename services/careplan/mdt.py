@@ -6,10 +6,10 @@ what careplan receives by event (it reads no other service's data):
 * from their latest medication review (``medreview.completed``: the total daily OME Observation and its
   DetectedIssues, codes of medreview's ``medreview-risk``): ``high-dose`` (300 mg OME a day or more:
   ``ome-specialist-advice``, or a total at or above 300, a lower bound included, since "at least 300" is
-  300 or more), ``benzodiazepine`` (``opioid-benzodiazepine``), ``transmucosal-fentanyl`` and
+  300 or more), ``benzodiazepine`` (``opioid-benzodiazepine``), ``methadone`` (``methadone``: any methadone
+  product, raised on the same medicines as medreview's methadone gate), ``transmucosal-fentanyl`` and
   ``opioid-substitution`` (``opioid-substitution-therapy``) - the safety gates medreview applies before a
-  taper, except methadone, which no event names (medreview's gate reads the medicines; careplan sees only
-  the flags, and methadone raises none of its own);
+  taper, each named by a DetectedIssue of its own (careplan sees only the flags, never the medicines);
 * from the plan's de-scripting activity (``taper.paused`` / ``taper.declined`` put it on hold with a progress
   note): ``taper-paused``, ``taper-declined``;
 * ``dose-rising``: since the taper was first proposed (the activity's first progress note), the latest
@@ -56,6 +56,7 @@ MDT_OUTCOME_SYSTEM = f"{FHIR_BASE}/CodeSystem/mdt-outcome"
 REASONS = {
     "high-dose": "300 mg OME a day or more",
     "benzodiazepine": "Benzodiazepine with the opioid",
+    "methadone": "Methadone",
     "transmucosal-fentanyl": "Transmucosal fentanyl",
     "opioid-substitution": "Opioid substitution therapy",
     "taper-paused": "Taper paused",
@@ -77,11 +78,13 @@ OUTCOMES = {
 _FLAG_REASONS = {
     "ome-specialist-advice": "high-dose",
     "opioid-benzodiazepine": "benzodiazepine",
+    "methadone": "methadone",
     "transmucosal-fentanyl": "transmucosal-fentanyl",
     "opioid-substitution-therapy": "opioid-substitution",
 }
 _FLAG_TEXT = {
     "benzodiazepine": "A benzodiazepine is prescribed with the opioid",
+    "methadone": "Methadone is prescribed (no fixed OME; a reduction is a specialist's)",
     "transmucosal-fentanyl": "Transmucosal fentanyl is prescribed (no fixed OME)",
     "opioid-substitution": "Opioid substitution therapy is prescribed (the drug service owns that dose)",
 }

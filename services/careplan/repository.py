@@ -386,3 +386,14 @@ def evaluation_facts(conn: Connection, tenants: Tenancy, start: datetime, end: d
         staff=_staff_sessions(conn, tenants, start, end),
         spent=spent,
     )
+
+
+def prom_readings_of(
+    conn: Connection, tenants: Tenancy, patient: str, until: date
+) -> dict[str, list[Reading]]:
+    """The patient's PEG, PHQ-9 and GAD-7 scores (each assessment's) authored up to the end of ``until``."""
+    end = datetime.combine(until, datetime.max.time(), tzinfo=UTC)
+    return {
+        measure: found.get(patient, [])
+        for measure, found in _prom_readings(conn, tenants, {patient}, end).items()
+    }

@@ -83,6 +83,7 @@ RISK_DISPLAY = {
     "transmucosal-fentanyl": "Transmucosal fentanyl: no fixed OME, specialist advice",
     "opioid-substitution-therapy": "Opioid substitution therapy: liaise with the drug service",
     "above-licensed-maximum": "Dose above the licensed maximum",
+    "methadone": "Methadone: no fixed OME, MDT or specialist review before a reduction",
 }
 OME_REASON_SYSTEM = f"{BASE}/CodeSystem/ome-not-computable-reason"
 FACTOR_TABLE_SYSTEM = f"{BASE}/CodeSystem/ome-factor-table"

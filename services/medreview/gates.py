@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from services.medreview.ome import OmeResult
-from services.medreview.risk import SPECIALIST_MG_PER_DAY
+from services.medreview.risk import SPECIALIST_MG_PER_DAY, methadone_references
 from shared.medicines.special import OPIOID_SUBSTITUTION, TRANSMUCOSAL_FENTANYL
 from shared.terminology import DrugClass
 
@@ -54,12 +54,13 @@ def taper_gates(result: OmeResult) -> list[Gate]:
     def add(code: str, reference: str) -> None:
         found.setdefault(code, []).append(reference)
 
+    # The same methadone medicines as the review's ``methadone`` DetectedIssue (risk.py), which carries this
+    # gate to careplan's MDT agenda.
+    for reference in methadone_references(result):
+        add("methadone", reference)
     for med in result.medications:
         # The medicines engine names the special products (shared.medicines.special), so the gates and the
         # OME review never disagree on what is transmucosal fentanyl or substitution therapy.
-        ingredient = med.ingredient or (med.identified.ingredient if med.identified else None) or ""
-        if ingredient == "methadone":
-            add("methadone", med.reference)
         if med.reason_code == TRANSMUCOSAL_FENTANYL:
             add("transmucosal-fentanyl", med.reference)
         if med.reason_code == OPIOID_SUBSTITUTION:

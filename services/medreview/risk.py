@@ -13,6 +13,10 @@ pregabalin (2021)):
 * ``ome-not-computable``: an opioid's dose could not be computed, so the total is a lower bound (moderate);
 * ``transmucosal-fentanyl``: no fixed OME, seek specialist advice (high); ``opioid-substitution-therapy``:
   liaise with the drug service, never tapered here (moderate) (``shared.medicines.special``);
+* ``methadone``: any methadone product (high): it has no fixed conversion to oral morphine and its long,
+  variable half-life makes a reduction a specialist's (Opioids Aware); the same medicines as the taper's
+  ``methadone`` safety gate (``services.medreview.gates``, which reads them through ``methadone_references``),
+  so the gate reaches the monthly MDT agenda by ``medreview.completed`` like the other gates;
 * ``above-licensed-maximum``: tramadol over 400 mg a day, codeine or dihydrocodeine over 240 mg, paracetamol
   in combinations over 4 g (high; BNF, ``shared.medicines.licensed``).
 
@@ -31,7 +35,14 @@ from shared.medicines.licensed import above_licensed_maximum
 from shared.medicines.special import OPIOID_SUBSTITUTION, TRANSMUCOSAL_FENTANYL
 from shared.terminology import DrugClass
 
-__all__ = ["HIGH_DOSE_MG_PER_DAY", "SPECIALIST_MG_PER_DAY", "RiskFlag", "Severity", "risk_flags"]
+__all__ = [
+    "HIGH_DOSE_MG_PER_DAY",
+    "SPECIALIST_MG_PER_DAY",
+    "RiskFlag",
+    "Severity",
+    "methadone_references",
+    "risk_flags",
+]
 
 HIGH_DOSE_MG_PER_DAY = Decimal(120)
 SPECIALIST_MG_PER_DAY = Decimal(300)
@@ -112,6 +123,20 @@ def risk_flags(
             )
         )
     flags += _special_and_licensed(result)
+    methadone = methadone_references(result)
+    if methadone:
+        flags.append(
+            RiskFlag(
+                "methadone",
+                Severity.HIGH,
+                "Methadone: no fixed OME, a reduction needs MDT or specialist review",
+                "Methadone has no fixed conversion to oral morphine and a long, variable half-life; "
+                "plan any reduction with a specialist (and the drug service when it is substitution "
+                "therapy).",
+                methadone,
+                OPIOIDS_AWARE,
+            )
+        )
     for med in result.not_computable:
         flags.append(
             RiskFlag(
@@ -124,6 +149,16 @@ def risk_flags(
             )
         )
     return tuple(sorted(flags, key=lambda f: list(Severity).index(f.severity)))
+
+
+def methadone_references(result: OmeResult) -> tuple[str, ...]:
+    """The references of the methadone products among the opioids reviewed (any form), in order, once each."""
+    found = [
+        med.reference
+        for med in result.medications
+        if (med.ingredient or (med.identified.ingredient if med.identified else None) or "") == "methadone"
+    ]
+    return tuple(dict.fromkeys(found))
 
 
 def _co_prescription(result: OmeResult, opioids: tuple[str, ...]) -> list[RiskFlag]:

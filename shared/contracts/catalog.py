@@ -20,6 +20,7 @@ from shared.observability.tracing import inject_traceparent
 __all__ = [
     "CAREPLAN_UPDATED_V1",
     "EVENT_TYPES",
+    "FOLLOW_UP_RECORDED_V1",
     "GP_RECORD_READ_REQUESTED_V1",
     "GP_TASK_COMPLETED_V1",
     "GP_TASK_REQUESTED_V1",
@@ -175,6 +176,14 @@ GP_RECORD_READ_REQUESTED_V1 = _t(
     "follow-up Task: ``for`` the Patient, ``executionPeriod.start`` the day the record is to be read (not "
     "before); medication.list-synced follows the read.",
 )
+FOLLOW_UP_RECORDED_V1 = _t(
+    "follow-up.recorded",
+    ("Task",),
+    "A follow-up review after discharge was recorded (the GP record read again, the OME recomputed, "
+    "whether the dose held). data: the completed follow-up Task: ``for`` the Patient, ``input`` discharged "
+    "(date) and months-after-discharge, ``lastModified`` when recorded, ``output`` the dose-held "
+    "Observation; careplan records the PROMs as of that day from it.",
+)
 
 EVENT_TYPES: Mapping[str, EventType] = MappingProxyType(
     {
@@ -197,6 +206,7 @@ EVENT_TYPES: Mapping[str, EventType] = MappingProxyType(
             GP_TASK_REQUESTED_V1,
             GP_TASK_COMPLETED_V1,
             GP_RECORD_READ_REQUESTED_V1,
+            FOLLOW_UP_RECORDED_V1,
         )
     }
 )

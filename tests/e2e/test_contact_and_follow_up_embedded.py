@@ -183,3 +183,23 @@ def test_a_concern_pauses_the_taper_and_a_discharge_follow_up_reads_the_gp_recor
         else:  # a dose in the record that the engine refuses: recorded as not computable, no figure
             assert code == "not-computable"
         assert api.get(f"/medreview/fhir/Task/{three['id']}").json()["status"] == "completed"
+
+        # careplan hears follow-up.recorded and records each PROM as of the follow-up's day; this patient
+        # answered no assessment, so each says it is not computable and why, never a guessed score
+        def proms() -> dict[str, dict[str, Any]] | None:
+            found = api.get("/careplan/fhir/Observation", params={"patient": patient}).json()
+            prom_id = "https://pain-review.example.org/fhir/Id/follow-up-prom"
+            at_follow_up = {
+                i["value"].removeprefix(f"{three['id']}-"): e["resource"]
+                for e in found.get("entry", [])
+                for i in e["resource"].get("identifier", [])
+                if i.get("system") == prom_id and i["value"].startswith(f"{three['id']}-")
+            }
+            return at_follow_up if len(at_follow_up) == 3 else None
+
+        scored = until("the follow-up's PROMs", proms)
+        for observation in scored.values():
+            assert "valueQuantity" not in observation
+            assert observation["dataAbsentReason"]["text"] == (
+                "Not computable: No response to this measure has been recorded"
+            )

@@ -10,7 +10,7 @@ failed without them under ``CI=true`` (tests/conftest.py).
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -19,6 +19,7 @@ import sqlalchemy as sa
 
 from painreview.demo import Pathway, parse_services, run_demo
 from services.gpconnect.tables import delivery
+from shared.web.clock import write_clock
 from tests.contract.deploy.compose import app_processes, load_compose
 from tests.e2e.dated_steps import TWO_STRENGTHS, assert_later_steps_are_approved_and_written_on_their_dates
 from tests.e2e.decide_roles import assert_a_project_worker_cannot_decide_a_step
@@ -29,6 +30,7 @@ from tests.support import eventually
 pytestmark = pytest.mark.e2e
 
 FHIR = "application/fhir+json"
+PROM_ID = "https://pain-review.example.org/fhir/Id/follow-up-prom"
 SOWS = {
     "system": "https://pain-review.example.org/fhir/CodeSystem/medreview-observation",
     "code": "sows-total",
@@ -172,7 +174,8 @@ def test_a_concern_pauses_the_taper_and_a_discharge_schedules_a_dated_gp_record_
 ) -> None:
     """Issue 17: a concern mid-taper pauses the plan (and careplan's de-scripting, over NATS) and reaches the
     GP system; a discharge schedules the follow-ups, and gpconnect holds each GP record read until its day.
-    (Production refuses a movable clock, so the read on that day is shown in the embedded mode's e2e.)"""
+    Then the clock (the stack's test clock file) moves to the 3-month follow-up's day: the GP record is read,
+    medreview recomputes the OME and records whether the dose held, careplan the PROMs as of that day."""
     with stack.diagnosed():
         token = stack.token(practice="A81001", scope="system/*.cruds")
         sim_token = load_compose(environ={})["services"]["gp-simulator"]["environment"]["GPSIM_TOKEN"]
@@ -263,5 +266,73 @@ def test_a_concern_pauses_the_taper_and_a_discharge_schedules_a_dated_gp_record_
                 return all(day in found for day in days), found
 
             _poll("gpconnect's GP record reads held until each follow-up's day", dated_reads)
+
+            # The clock moves to the 3-month follow-up's day (medreview's, gpconnect's and the GP system's
+            # shared clock file, as tests/e2e/dated_steps.py moves it): gpconnect reads the GP record then,
+            # medreview recomputes the OME and records whether the dose held, and careplan (follow-up.recorded
+            # over NATS) records the PROMs as of that day.
+            three = min(tasks, key=lambda t: t["executionPeriod"]["start"])
+            due = datetime.fromisoformat(three["executionPeriod"]["start"]).replace(tzinfo=UTC)
+            write_clock(stack.workdir / "clock.txt", due + timedelta(hours=9))
+
+            def record_read() -> tuple[bool, Any]:
+                with engine.connect() as conn:
+                    rows = conn.execute(
+                        sa.select(delivery.c.state, delivery.c.next_attempt_at).where(
+                            delivery.c.kind == "record-read",
+                            delivery.c.event_type == "gpconnect.sync-requested.v1",
+                        )
+                    ).all()
+                on_the_day = [r.state for r in rows if r.next_attempt_at.date() == due.date()]
+                return "done" in on_the_day, on_the_day
+
+            _poll("gpconnect's GP record read on the 3-month follow-up's day", record_read)
         finally:
             engine.dispose()
+
+        def completed() -> tuple[bool, Any]:
+            task = httpx.get(f"{medreview}/fhir/Task/{three['id']}", headers=headers, timeout=10).json()
+            return task.get("status") == "completed", task
+
+        done = _poll("the 3-month follow-up recorded in medreview", completed)
+        outputs = {o["type"]["text"]: o["valueReference"]["reference"] for o in done["output"]}
+        held = httpx.get(f"{medreview}/fhir/{outputs['dose-held']}", headers=headers, timeout=10).json()
+        code = held["valueCodeableConcept"]["coding"][0]["code"]
+        at_discharge, at_follow_up = (c.get("valueQuantity") for c in held["component"])
+        # The GP record holds at most the dose the GP approved before the discharge; the code says which way
+        # the OME (recomputed from the record read that day) went, or that it is not computable.
+        if at_discharge and at_follow_up:
+            before, after = at_discharge["value"], at_follow_up["value"]
+            assert after <= before
+            assert code == ("held" if after == before else "stopped" if after == 0 else "reduced")
+            recomputed = httpx.get(
+                f"{medreview}/fhir/{outputs['ome-at-follow-up']}", headers=headers, timeout=10
+            ).json()
+            assert recomputed["valueQuantity"]["value"] == after
+        else:
+            assert code == "not-computable"
+        twelve = next(t for t in tasks if t["id"] != three["id"])
+        later = httpx.get(f"{medreview}/fhir/Task/{twelve['id']}", headers=headers, timeout=10).json()
+        assert later["status"] == "requested"  # the 12-month one waits for its own day
+
+        def proms() -> tuple[bool, Any]:
+            found = httpx.get(
+                f"{careplan}/fhir/Observation",
+                params={"patient": f"Patient/{facts['patient']}"},
+                headers=headers,
+                timeout=10,
+            ).json()
+            ours = {
+                i["value"].removeprefix(f"{three['id']}-"): e["resource"]
+                for e in found.get("entry", [])
+                for i in e["resource"].get("identifier", [])
+                if i.get("system") == PROM_ID and i["value"].startswith(f"{three['id']}-")
+            }
+            return len(ours) == 3, ours
+
+        scored = _poll("careplan's PROMs as of the follow-up (follow-up.recorded over NATS)", proms)
+        for measure, observation in scored.items():
+            assert observation["effectiveDateTime"] == due.date().isoformat(), measure
+            # the demo's patient answered no assessment: each PROM says so, never a guessed score
+            assert "valueQuantity" not in observation, measure
+            assert observation["dataAbsentReason"]["text"].startswith("Not computable: No response"), measure

@@ -9,10 +9,13 @@
 * ``on_follow_up_sync`` (``medication.list-synced``, after the list is stored): each open follow-up Task of
   the patient whose date has come (by the service's clock) is done: the OME reviewed again from the list
   just synced, and an Observation records whether the dose held; the Task ``completed``, its ``output``
-  both Observations. A sync before the date changes nothing.
+  both Observations, announced with ``follow-up.recorded`` (the completed Task). A sync before the date
+  changes nothing.
 
 PROMs (PEG, PHQ-9, GAD-7) are careplan's (QuestionnaireResponse): the follow-up Task asks the practice to
-have them completed; careplan's evaluation compares them with baseline.
+have them completed, and careplan, on ``follow-up.recorded``, records each measure's score as of the
+follow-up's day with its change from discharge, or that it is not computable and why
+(``services/careplan/follow_up_proms.py``).
 """
 
 from __future__ import annotations
@@ -28,7 +31,12 @@ from services.medreview.handlers.concern import OPEN
 from services.medreview.handlers.review import review_patient
 from services.medreview.handlers.session import Session
 from services.medreview.medication_list import resources_from_bundle
-from shared.contracts import GP_RECORD_READ_REQUESTED_V1, GP_TASK_REQUESTED_V1, CloudEvent
+from shared.contracts import (
+    FOLLOW_UP_RECORDED_V1,
+    GP_RECORD_READ_REQUESTED_V1,
+    GP_TASK_REQUESTED_V1,
+    CloudEvent,
+)
 from shared.fhir import FhirError
 from shared.terminology import DEFAULT_OME_FACTOR_TABLE
 
@@ -143,6 +151,7 @@ def on_follow_up_sync(s: Session, event: CloudEvent) -> list[dict[str, Any]]:
                     "valueReference": {"reference": f"Observation/{follow_up['id']}"},
                 }
             )
-        owner.put({**task, "status": "completed", "lastModified": instant(s.now), "output": outputs})
+        done = owner.put({**task, "status": "completed", "lastModified": instant(s.now), "output": outputs})
+        owner.emit(FOLLOW_UP_RECORDED_V1, f"Task/{task['id']}", done)
         recorded.append(observation)
     return recorded

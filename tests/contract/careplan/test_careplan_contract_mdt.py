@@ -329,3 +329,52 @@ def test_an_item_deferred_this_month_is_carried_to_the_next_months_agenda(carepl
     july = {"resourceType": "Parameters", "parameter": [{"name": "month", "valueString": "2024-07"}]}
     _, next_month = _agenda(careplan, july)
     assert _reasons(next_month)["Patient/df"] == ["carried-over"]
+
+
+def test_a_methadone_flag_from_medreview_puts_the_patient_on_the_agenda(careplan: Careplan) -> None:
+    """Through the event, not a hand-built one: the referral's list holds methadone 1 mg/ml (substitution
+    therapy, DHSC 2017 "Orange book"); medreview's own review raises its ``methadone`` and
+    ``opioid-substitution-therapy`` DetectedIssues (its two taper gates) and announces them with
+    ``medreview.completed``; careplan's agenda lists both reasons for the patient."""
+    patient = "mdt-methadone-1"
+    enrolled = enrolment(patient, f"ep-{patient}")
+    methadone = {
+        "resourceType": "MedicationRequest",
+        "id": f"{patient}-mth",
+        "status": "active",
+        "intent": "plan",
+        "subject": {"reference": f"Patient/{patient}"},
+        "medicationCodeableConcept": {"text": "Methadone 1mg/ml oral solution sugar free"},
+        "dosageInstruction": [{"text": "30ml once daily"}],
+    }
+    enrolled["entry"].append({"fullUrl": f"MedicationRequest/{methadone['id']}", "resource": methadone})
+    careplan.publish("referral", PATIENT_ENROLLED_V1, f"EpisodeOfCare/ep-{patient}", enrolled)
+    eventually(lambda: next(iter(careplan.search("CarePlan", patient=f"Patient/{patient}")), None))
+    review = eventually(
+        lambda: (
+            (
+                r := careplan.client.post(
+                    f"/medreview/fhir/Patient/{patient}/$medication-review",
+                    json={"resourceType": "Parameters"},
+                    headers=careplan.headers(),
+                )
+            ).status_code
+            == 200
+            and r.json()
+        )
+    )
+    observation = next(p for p in review["parameter"] if p["name"] == "observation")["valueReference"]
+    _wait_for_review(careplan, observation["reference"])
+
+    _, agenda = _agenda(
+        careplan, {"resourceType": "Parameters", "parameter": [{"name": "month", "valueString": "2025-01"}]}
+    )
+    assert _reasons(agenda)[f"Patient/{patient}"] == ["methadone", "opioid-substitution"]
+    entry = next(e for e in agenda["entry"] if e["item"]["reference"] == f"Patient/{patient}")
+    [reason] = [
+        x["valueCodeableConcept"]
+        for x in entry["extension"]
+        if x["url"] == REASON_URL
+        if x["valueCodeableConcept"]["coding"][0]["code"] == "methadone"
+    ]
+    assert reason["text"].startswith("Methadone is prescribed (no fixed OME; a reduction is a specialist's)")

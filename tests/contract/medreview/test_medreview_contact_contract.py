@@ -348,6 +348,10 @@ def test_a_discharge_schedules_dated_follow_ups_that_record_whether_the_dose_hel
     assert three["status"] == "completed"
     assert three["output"][0]["valueReference"] == {"reference": f"Observation/{held['id']}"}
     assert medreview.get(f"/fhir/Task/{twelve['id']}").json()["status"] == "requested"
+    # announced for careplan (which records the PROMs as of this day): the completed Task, once
+    [recorded] = medreview.events("follow-up.recorded.v1", f"Task/{three['id']}")
+    assert recorded["data"]["status"] == "completed" and recorded["data"]["output"] == three["output"]
+    assert {"type": {"text": "discharged"}, "valueDate": "2026-05-15"} in recorded["data"]["input"]
 
     # at 12 months a dose that cannot be read: not computable, no figure given
     move(clock, datetime(2027, 5, 16, 8, 0, tzinfo=UTC))

@@ -184,3 +184,33 @@ def test_a_review_needs_a_token_with_the_observation_create_scope(medreview: Med
 
     read_only = mint_local_token(medreview.system.auth, practice="A81001", scope="system/*.rs")
     assert medreview.post("/fhir/$medication-review", posted, token=read_only).status_code == 403
+
+
+def test_a_methadone_review_announces_a_methadone_detected_issue(medreview: Medreview) -> None:
+    """Methadone 5 mg tablets for pain: no fixed OME (Opioids Aware), one of medreview's taper gates; the
+    review raises a high ``medreview-risk#methadone`` DetectedIssue naming the medicine, stored and sent in
+    ``medreview.completed`` (which is how careplan's MDT agenda hears of the gate)."""
+    patient = new_patient()
+    synced(medreview, patient, medicine(patient, f"{patient}-m", "Methadone 5mg tablets", "one twice a day"))
+    answer = medreview.post(f"/fhir/Patient/{patient}/$medication-review", {"resourceType": "Parameters"})
+    assert answer.status_code == 200, answer.text
+    observation = parts(answer.json(), "observation")[0]["valueReference"]["reference"]
+    [completed] = medreview.events("medreview.completed.v1", observation)
+    issues = [
+        e["resource"] for e in completed["data"]["entry"] if e["resource"]["resourceType"] == "DetectedIssue"
+    ]
+    [flag] = [
+        i
+        for i in issues
+        if i["code"]["coding"][0]
+        == {
+            "system": "https://pain-review.example.org/fhir/CodeSystem/medreview-risk",
+            "code": "methadone",
+            "display": "Methadone: no fixed OME, MDT or specialist review before a reduction",
+        }
+    ]
+    validate_resource(flag, "DetectedIssue")
+    assert flag["severity"] == "high"
+    assert flag["implicated"] == [
+        {"reference": f"MedicationRequest/{patient}-m", "display": "Methadone 5mg tablets"}
+    ]

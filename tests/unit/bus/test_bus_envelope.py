@@ -38,8 +38,9 @@ def _accepted(**overrides: object) -> CloudEvent:
 
 def test_the_registry_holds_the_starting_set_the_gp_decision_and_follow_up_reads_each_at_version_1() -> None:
     # gp.task-completed: the GP's decision coming back; gp.record-read-requested: a discharge follow-up
-    # asking gpconnect to read the GP record on its day (issue 17).
-    added = {"gp.task-completed", "gp.record-read-requested"}
+    # asking gpconnect to read the GP record on its day (issue 17); follow-up.recorded: that follow-up
+    # recorded, for careplan to record the PROMs as of its day (issue 17).
+    added = {"gp.task-completed", "gp.record-read-requested", "follow-up.recorded"}
     assert {t.name for t in EVENT_TYPES.values()} == STARTING_SET | added
     assert all(type_.endswith(".v1") for type_ in EVENT_TYPES)
 

@@ -63,12 +63,34 @@ def test_medreviews_specialist_advice_flag_puts_the_patient_on_even_without_a_fi
     ("flag", "code"),
     [
         ("opioid-benzodiazepine", "benzodiazepine"),
+        ("methadone", "methadone"),
         ("transmucosal-fentanyl", "transmucosal-fentanyl"),
         ("opioid-substitution-therapy", "opioid-substitution"),
     ],
 )
 def test_the_safety_gates_medreview_flags_are_reasons(flag: str, code: str) -> None:
     assert _codes(_patient(_review("2024-02-01", "60", flag))) == [code]
+
+
+def test_methadone_substitution_therapy_is_both_of_its_gates_in_reasons_order_with_its_words() -> None:
+    # Methadone 1 mg/ml oral solution: medreview raises both ``methadone`` and ``opioid-substitution-therapy``
+    # (its two gates); both are reasons, in REASONS order, each naming the review.
+    reasons = reasons_for(_patient(_review("2024-02-01", "0", "opioid-substitution-therapy", "methadone")))
+    assert [(r.code, r.text) for r in reasons] == [
+        (
+            "methadone",
+            "Methadone is prescribed (no fixed OME; a reduction is a specialist's) (review of 2024-02-01)",
+        ),
+        (
+            "opioid-substitution",
+            "Opioid substitution therapy is prescribed (the drug service owns that dose)"
+            " (review of 2024-02-01)",
+        ),
+    ]
+
+
+def test_a_methadone_flag_of_an_earlier_review_no_longer_counts_once_a_later_one_clears_it() -> None:
+    assert _codes(_patient(_review("2024-01-01", "0", "methadone"), _review("2024-02-01", "60"))) == []
 
 
 def test_flags_of_an_earlier_review_no_longer_count_once_a_later_one_clears_them() -> None:

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
+from services.medreview.gates import taper_gates
 from services.medreview.ome import oral_morphine_equivalent
 from services.medreview.risk import RiskFlag, Severity, risk_flags
 
@@ -162,3 +165,36 @@ def test_paracetamol_within_the_maximum_with_a_combination_is_not_flagged() -> N
         rx("Co-codamol 30mg/500mg tablets", "1 qds", "cc"), rx("Paracetamol 500mg tablets", "1 qds", "p")
     )
     assert "above-licensed-maximum" not in flags
+
+
+@pytest.mark.parametrize(
+    ("resources", "evidence"),
+    [
+        # Methadone for pain (tablets) and as substitution therapy (1 mg/ml oral solution, DHSC 2017 "Orange
+        # book"): either is methadone, which has no fixed oral morphine equivalent (Opioids Aware).
+        ([rx("Methadone 5mg tablets", "one twice a day", "m")], ("MedicationRequest/m",)),
+        ([rx("Methadone 1mg/ml oral solution", "30ml daily", "m")], ("MedicationRequest/m",)),
+        (
+            [
+                rx("Methadone 5mg tablets", "one twice a day", "a"),
+                rx("Morphine 10mg tablets", "one four times a day", "b"),
+                rx("Methadone 1mg/ml oral solution", "30ml daily", "c"),
+            ],
+            ("MedicationRequest/a", "MedicationRequest/c"),
+        ),
+        ([rx("Morphine 30mg modified-release tablets", "one twice a day", "b")], None),
+        ([rx("Buprenorphine 8mg sublingual tablets", "one daily", "b")], None),  # substitution, not methadone
+    ],
+)
+def test_methadone_is_flagged_on_the_same_medicines_as_its_gate(
+    resources: list[dict[str, Any]], evidence: tuple[str, ...] | None
+) -> None:
+    result = oral_morphine_equivalent(resources)
+    flags = {flag.code: flag for flag in risk_flags(result)}
+    gates = {gate.code: gate.evidence for gate in taper_gates(result)}
+    if evidence is None:
+        assert "methadone" not in flags and "methadone" not in gates
+        return
+    assert flags["methadone"].severity is Severity.HIGH
+    assert flags["methadone"].evidence == evidence == gates["methadone"]
+    assert "specialist" in flags["methadone"].detail
