@@ -44,7 +44,6 @@ CURRENT_GAPS = {
     "Observation.valueQuantity.value '6'",
     "Observation.code.coding[0].system ' ' (blank uri)",
     "Observation.note[0].text empty",
-    "Flag.status 'on' (required binding)",  # Flag.status is not in data/required-bindings.json
 }
 
 
@@ -96,3 +95,29 @@ def test_unknown_type_and_non_objects() -> None:
     assert schema_issues({"gender": "male"})[0]["code"] == "required"
     assert not schema_valid([{"resourceType": "Patient"}])
     assert not schema_valid({"resourceType": "Coding"})  # a datatype, not a resource
+
+
+# The resource types the services store, receive or publish (kernel.resource registrations and the
+# BaRS message's entries); their top-level required bindings must all be in data/required-bindings.json.
+STORED_TYPES = (
+    "Appointment AuditEvent Bundle CarePlan CareTeam CodeSystem Communication Condition Consent "
+    "DetectedIssue DocumentReference Encounter EpisodeOfCare Flag Goal HealthcareService Location "
+    "Measure MeasureReport Medication MedicationRequest MedicationStatement MessageHeader Observation "
+    "Organization Parameters Patient PlanDefinition Practitioner PractitionerRole Provenance Questionnaire "
+    "QuestionnaireResponse Schedule ServiceRequest Slot Task ValueSet"
+).split()
+
+
+def test_the_bindings_table_has_every_enum_the_schema_puts_on_a_stored_type() -> None:
+    """The schema found Flag.status 'on' and Slot.status 'bogus' accepted by the hot path: the table
+    missed them. Every top-level enum of a stored type is now in the table, with the schema's codes."""
+    from shared.fhir.bindings import REQUIRED_BINDINGS
+    from shared.fhir.jsonschema_r4 import _definitions
+
+    definitions = _definitions()
+    for resource_type in STORED_TYPES:
+        for field, spec in definitions[resource_type]["properties"].items():
+            if "enum" in spec and field != "resourceType":
+                element = f"{resource_type}.{field}"
+                assert element in REQUIRED_BINDINGS, element
+                assert sorted(REQUIRED_BINDINGS[element][1]) == sorted(spec["enum"]), element
