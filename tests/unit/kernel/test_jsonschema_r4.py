@@ -99,13 +99,46 @@ def test_unknown_type_and_non_objects() -> None:
 
 # The resource types the services store, receive or publish (kernel.resource registrations and the
 # BaRS message's entries); their top-level required bindings must all be in data/required-bindings.json.
-STORED_TYPES = (
-    "Appointment AuditEvent Bundle CarePlan CareTeam CodeSystem Communication Condition Consent "
-    "DetectedIssue DocumentReference Encounter EpisodeOfCare Flag Goal HealthcareService Location "
-    "Measure MeasureReport Medication MedicationRequest MedicationStatement MessageHeader Observation "
-    "Organization Parameters Patient PlanDefinition Practitioner PractitionerRole Provenance Questionnaire "
-    "QuestionnaireResponse Schedule ServiceRequest Slot Task ValueSet"
-).split()
+STORED_TYPES = [
+    "Appointment",
+    "AuditEvent",
+    "Bundle",
+    "CarePlan",
+    "CareTeam",
+    "CodeSystem",
+    "Communication",
+    "Condition",
+    "Consent",
+    "DetectedIssue",
+    "DocumentReference",
+    "Encounter",
+    "EpisodeOfCare",
+    "Flag",
+    "Goal",
+    "HealthcareService",
+    "Location",
+    "Measure",
+    "MeasureReport",
+    "Medication",
+    "MedicationRequest",
+    "MedicationStatement",
+    "MessageHeader",
+    "Observation",
+    "Organization",
+    "Parameters",
+    "Patient",
+    "PlanDefinition",
+    "Practitioner",
+    "PractitionerRole",
+    "Provenance",
+    "Questionnaire",
+    "QuestionnaireResponse",
+    "Schedule",
+    "ServiceRequest",
+    "Slot",
+    "Task",
+    "ValueSet",
+]
 
 
 def test_the_bindings_table_has_every_enum_the_schema_puts_on_a_stored_type() -> None:
