@@ -232,8 +232,15 @@ def main() -> dict[str, Any]:
         "valid": {"current": _time(current, valid), "schema": _time(schema, valid)},
         "invalid": {"current": _time(current, invalid), "schema": _time(schema, invalid)},
     }
+    # schema first, fhir.resources after, on the valid resources the schema accepts (one it refuses
+    # would skip fhir.resources and flatter the pair)
     both: Callable[[Any], bool] = lambda r: schema(r) and current(r)  # noqa: E731
-    timings["valid"]["schema_then_current"] = _time(both, valid)
+    accepted = [c for c in valid if schema(c[1])]
+    timings["schema_accepts"] = {
+        "resources": len(accepted),
+        "current": _time(current, accepted),
+        "schema_then_current": _time(both, accepted),
+    }
     # one BaRS message as intake validates it: the Bundle without its entries, then each entry
     message = [c for c in valid if c[0].startswith("ValidationRequest_POST.json")]
     timings["bars_message_ms"] = {
@@ -255,7 +262,12 @@ def main() -> dict[str, Any]:
         ("corpus", "resources", "fhir.resources µs", "schema µs", "ratio"),
         [(*r, round(r[2] / r[3], 1) if r[3] else None) for r in rows],
     )
-    print(f"schema then fhir.resources on the valid corpus: {timings['valid']['schema_then_current']} µs")
+    pair = timings["schema_accepts"]
+    print(
+        f"on the {pair['resources']} valid resources the schema accepts: "
+        f"fhir.resources {pair['current']} µs, "
+        f"schema then fhir.resources {pair['schema_then_current']} µs"
+    )
     per_message = timings["bars_message_ms"]
     print(
         f"one BaRS message ({len(message)} resources, as intake validates it): fhir.resources "
