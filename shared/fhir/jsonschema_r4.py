@@ -7,6 +7,11 @@ JSON types, primitive regexes (id, date, dateTime, code...), required elements a
 bindings (``Patient.gender`` is an ``enum``). It does not check FHIRPath invariants, and an integer is
 only ``"type": "number"`` there, so 1.5 passes it: see ``bench/validation.py`` for what it accepts that
 ``fhir.resources`` refuses, and the reverse.
+
+Not on the hot path (``validate_resource`` is): alone it is not as strict, before ``fhir.resources`` it
+adds its cost to every valid resource, and the vendored 4.0.0 build refuses ``fhirVersion: "4.0.1"`` and
+an extensible ``Expression.language`` (README, "R4 validation"). It serves the benchmark and the tests
+that hold the required-bindings table to the schema's codes.
 """
 
 from __future__ import annotations
