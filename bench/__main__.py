@@ -23,6 +23,7 @@ BENCHMARKS: list[tuple[str, str]] = [
     ("referral", "bench.referral"),
     ("fhir", "bench.fhir"),
     ("medreview", "bench.medreview"),
+    ("validation", "bench.validation"),
 ]
 RESULTS = Path(__file__).with_name("results.json")
 Row = dict[str, Any]
@@ -157,6 +158,7 @@ SUMMARIES: dict[str, Callable[[Any], list[Row]]] = {
     "gpconnect": _gpconnect_rows,
     "fhir": _own_rows,
     "medreview": _own_rows,
+    "validation": _own_rows,
 }
 
 
