@@ -1,11 +1,11 @@
 """Booking sessions: ``POST Slot/{id}/$book``, and the rules on a Slot when it is written.
 
-``$book``: Parameters ``patient`` (reference), ``carer`` (0..4, RelatedPerson of that patient; a repeat counts once), ``setting``
-(practice, home, remote; default the Slot's), ``channel`` (UK Core delivery channel: In-person, Telephone,
-Video; default the Slot's), ``waitlist`` (boolean), ``comment`` (up to 2,000 characters); answers the patient's Appointment
-(``booked``, or ``waitlist`` when full and asked for). A full session without ``waitlist=true`` is a 422
-saying so. Project workers and the practice book (403 for others). Attendance and the sessions counted are in
-``operations_attendance.py``.
+``$book``: Parameters ``patient`` (reference), ``carer`` (0..4, RelatedPerson of that patient; a repeat
+counts once), ``setting`` (practice, home, remote; default the Slot's), ``channel`` (UK Core delivery
+channel: In-person, Telephone, Video; default the Slot's), ``waitlist`` (boolean), ``comment`` (up to 2,000
+characters); answers the patient's Appointment (``booked``, or ``waitlist`` when full and asked for). A full
+session without ``waitlist=true`` is a 422 saying so. Project workers and the practice book (403 for
+others). Attendance and the sessions counted are in ``operations_attendance.py``.
 """
 
 from __future__ import annotations
