@@ -39,7 +39,7 @@ from shared.fhir.tenancy import (
     record_enrolment_event,
     visible_rows,
 )
-from shared.fhir.unit_of_work import UnitOfWork
+from shared.fhir.unit_of_work import ConsumerHandler, UnitOfWork, service_actor
 from shared.fhir.values import (
     NHS_NUMBER_SYSTEM,
     ODS_SYSTEM,
@@ -65,6 +65,7 @@ __all__ = [
     "Authenticator",
     "BadRequest",
     "Conflict",
+    "ConsumerHandler",
     "Duplicate",
     "FhirError",
     "FhirKernel",
@@ -114,6 +115,7 @@ __all__ = [
     "reference_id",
     "resource_table",
     "search_index_table",
+    "service_actor",
     "stamp",
     "validate_resource",
     "validate_stu3_resource",

@@ -17,6 +17,7 @@ import anyio
 from fastapi import APIRouter, Request
 from sqlalchemy import Connection, Engine
 
+from shared.contracts import CloudEvent
 from shared.core.errors import (
     ClientThrottled,
     FhirError,
@@ -43,7 +44,7 @@ from shared.fhir.jsonio import check_media_type, loads
 from shared.fhir.models import validate_resource
 from shared.fhir.searchparams import SearchType
 from shared.fhir.store import ResourceStore
-from shared.fhir.unit_of_work import UnitOfWork
+from shared.fhir.unit_of_work import ConsumerHandler, UnitOfWork
 
 __all__ = [
     "Authenticator",
@@ -164,7 +165,11 @@ def unit_of_work_runner(handler: UnitHandler) -> OperationHandler:
 
     def in_transaction(call: OperationCall) -> Any:
         with call.transaction() as conn:
-            return handler(call, UnitOfWork(call.kernel, conn, call.ctx, call=call))
+            uow = UnitOfWork(call.kernel, conn, call.ctx, call=call)
+            result = handler(call, uow)
+        for step in uow.after_commit:
+            result = step(result)
+        return result
 
     async def run(call: OperationCall) -> Any:
         return await anyio.to_thread.run_sync(in_transaction, call)
@@ -247,6 +252,18 @@ class FhirKernel:
         self.operations.append(
             Operation(name, run, level, resource_type, scope, methods, documentation, streams_body)
         )
+
+    def consumer(self, handler: ConsumerHandler) -> Callable[[Connection, CloudEvent], None]:
+        """The inbox's ``(conn, event)`` handler for a consumer written as ``handler(event, uow)``: the
+        inbox owns the transaction (and its thread); the handler writes through a unit of work acting
+        for the event's practice."""
+
+        def apply(conn: Connection, event: CloudEvent) -> None:
+            handler(event, UnitOfWork.for_event(self, conn, event))
+
+        apply.__name__ = getattr(handler, "__name__", "consumer")
+        apply.__doc__ = handler.__doc__
+        return apply
 
     # ---- request plumbing ---------------------------------------------------------------------
     async def context(self, request: Request, resource_type: str, interaction: Interaction) -> RequestContext:

@@ -8,14 +8,14 @@ and resource the handler named, and commits the handler's writes, Provenances an
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection
 
 from shared.contracts import CloudEvent, EventType, new_event
-from shared.core.principal import Tenancy
+from shared.core.principal import Principal, Tenancy
 from shared.fhir.audit import RequestContext, provenance
 from shared.fhir.store import SearchResult
 from shared.outbox import record_event
@@ -23,7 +23,14 @@ from shared.outbox import record_event
 if TYPE_CHECKING:
     from shared.fhir.kernel import FhirKernel, OperationCall
 
-__all__ = ["UnitOfWork"]
+__all__ = ["ConsumerHandler", "UnitOfWork", "service_actor"]
+
+
+def service_actor(service: str, event: CloudEvent) -> RequestContext:
+    """Who writes what a consumed event causes: the service itself, on behalf of the event's practice
+    (its Provenances name the service; the event's id and correlation id stand for the request's)."""
+    principal = Principal(client_id=service, practice=event.practice, role="service", scopes=frozenset())
+    return RequestContext(principal, event.id, event.correlationid or event.id, service, False)
 
 
 class UnitOfWork:
@@ -54,6 +61,13 @@ class UnitOfWork:
         self.practice: str = practice or ctx.principal.practice
         self.now: datetime = now or datetime.now(UTC)
         self.events: list[CloudEvent] = []
+        self.after_commit: list[Callable[[Any], Any]] = []
+
+    @classmethod
+    def for_event(cls, kernel: FhirKernel, conn: Connection, event: CloudEvent) -> UnitOfWork:
+        """The unit of work of a consumer applying ``event`` in the inbox's transaction: the service acts
+        for the event's practice only."""
+        return cls(kernel, conn, service_actor(kernel.service, event), tenants=Tenancy({event.practice}))
 
     @property
     def conn(self) -> Connection:
@@ -65,8 +79,13 @@ class UnitOfWork:
         other = UnitOfWork(
             self.kernel, self._conn, self.ctx, call=self._call, tenants=self.tenants, practice=practice
         )
-        other.now, other.events = self.now, self.events
+        other.now, other.events, other.after_commit = self.now, self.events, self.after_commit
         return other
+
+    def then(self, step: Callable[[Any], Any]) -> None:
+        """Turn the handler's result into the answer once the transaction committed (still off the event
+        loop, outside the transaction): rendering a PDF or a chart should not hold the database."""
+        self.after_commit.append(step)
 
     # ---- the audit record ---------------------------------------------------------------------
     @property
@@ -188,3 +207,8 @@ class UnitOfWork:
         record_event(self._conn, event)
         self.events.append(event)
         return event
+
+
+ConsumerHandler = Callable[[CloudEvent, UnitOfWork], None]
+"""A consumer: applies one event through the unit of work of the inbox's transaction (its effects, the
+inbox record and any events it emits commit together); raising means "retry later"."""

@@ -74,7 +74,18 @@ def harness(db_url: str) -> Iterator[tuple[TestClient, Engine, Seen]]:
     def look(call: OperationCall, uow: UnitOfWork) -> dict[str, Any]:
         return {"resourceType": "Parameters", "parameter": [{"name": "total", "valueInteger": 0}]}
 
+    def render(call: OperationCall, uow: UnitOfWork) -> dict[str, Any]:
+        stored = uow.create({"resourceType": "Observation", "status": "final", "code": {"text": "x"}})
+
+        def after(result: dict[str, Any]) -> dict[str, Any]:
+            # A fresh connection sees the write: the step runs once the transaction committed.
+            return {**result, "valueInteger": count(engine, "Observation")}
+
+        uow.then(after)
+        return {"resourceType": "Parameters", "id": stored["id"]}
+
     kernel.operation("record", record, level="system", scope=("Observation", "c"))
+    kernel.operation("render", render, level="system", scope=("Observation", "c"))
     kernel.operation("loop-thread", loop_thread, level="system", scope=("Observation", "r"))
     kernel.operation("look", look, level="system", scope=("Observation", "r"))
     with TestClient(service_app(kernel, title="t"), headers={"x-test-practice": "A81001"}) as client:
@@ -193,3 +204,10 @@ def test_the_audit_record_names_the_patient_the_handler_set(
     (audit,) = operation_audits(engine, "record")  # one AuditEvent, written in the same transaction
     assert audit["outcome"] == "0"
     assert patients(audit) == [PATIENT]
+
+
+def test_a_step_given_to_then_runs_after_the_commit(harness: tuple[TestClient, Engine, Seen]) -> None:
+    client, _, _ = harness
+    response = post(client, "render", "uow-8")
+    assert response.status_code == 200, response.text
+    assert response.json()["valueInteger"] == 1
