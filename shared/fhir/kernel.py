@@ -253,13 +253,15 @@ class FhirKernel:
             Operation(name, run, level, resource_type, scope, methods, documentation, streams_body)
         )
 
-    def consumer(self, handler: ConsumerHandler) -> Callable[[Connection, CloudEvent], None]:
+    def consumer(
+        self, handler: ConsumerHandler, *, client_id: str | None = None
+    ) -> Callable[[Connection, CloudEvent], None]:
         """The inbox's ``(conn, event)`` handler for a consumer written as ``handler(event, uow)``: the
         inbox owns the transaction (and its thread); the handler writes through a unit of work acting
-        for the event's practice."""
+        for the event's practice, as ``client_id`` (default the service's name)."""
 
         def apply(conn: Connection, event: CloudEvent) -> None:
-            handler(event, UnitOfWork.for_event(self, conn, event))
+            handler(event, UnitOfWork.for_event(self, conn, event, client_id=client_id))
 
         apply.__name__ = getattr(handler, "__name__", "consumer")
         apply.__doc__ = handler.__doc__

@@ -26,10 +26,13 @@ if TYPE_CHECKING:
 __all__ = ["ConsumerHandler", "UnitOfWork", "service_actor"]
 
 
-def service_actor(service: str, event: CloudEvent) -> RequestContext:
-    """Who writes what a consumed event causes: the service itself, on behalf of the event's practice
-    (its Provenances name the service; the event's id and correlation id stand for the request's)."""
-    principal = Principal(client_id=service, practice=event.practice, role="service", scopes=frozenset())
+def service_actor(service: str, event: CloudEvent, client_id: str | None = None) -> RequestContext:
+    """Who writes what a consumed event causes: the service itself (``client_id``, default its name), on
+    behalf of the event's practice (its Provenances name it; the event's id and correlation id stand for
+    the request's)."""
+    principal = Principal(
+        client_id=client_id or service, practice=event.practice, role="service", scopes=frozenset()
+    )
     return RequestContext(principal, event.id, event.correlationid or event.id, service, False)
 
 
@@ -64,10 +67,13 @@ class UnitOfWork:
         self.after_commit: list[Callable[[Any], Any]] = []
 
     @classmethod
-    def for_event(cls, kernel: FhirKernel, conn: Connection, event: CloudEvent) -> UnitOfWork:
-        """The unit of work of a consumer applying ``event`` in the inbox's transaction: the service acts
-        for the event's practice only."""
-        return cls(kernel, conn, service_actor(kernel.service, event), tenants=Tenancy({event.practice}))
+    def for_event(
+        cls, kernel: FhirKernel, conn: Connection, event: CloudEvent, *, client_id: str | None = None
+    ) -> UnitOfWork:
+        """The unit of work of a consumer applying ``event`` in the inbox's transaction: the service
+        (``client_id``, default its name) acts for the event's practice only."""
+        actor = service_actor(kernel.service, event, client_id)
+        return cls(kernel, conn, actor, tenants=Tenancy({event.practice}))
 
     @property
     def conn(self) -> Connection:
