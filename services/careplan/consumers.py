@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from sqlalchemy import Connection
-
 from services.careplan.handlers import CareplanHandlers
 from services.careplan.handlers_mdt import medication_review_for_mdt
 from shared.contracts import (
@@ -25,29 +23,36 @@ from shared.contracts import (
     CloudEvent,
     EventType,
 )
-from shared.outbox import EventHandler
+from shared.fhir import ConsumerHandler, UnitOfWork
 from shared.web import Consumer
 
 __all__ = ["consumers"]
 
 
-def _consumer(name: str, handlers: Mapping[EventType, EventHandler]) -> Consumer:
-    table = {t.type: h for t, h in handlers.items()}
+def _consumer(handlers: CareplanHandlers, name: str, table: Mapping[EventType, ConsumerHandler]) -> Consumer:
+    by_type = {t.type: h for t, h in table.items()}
 
-    def dispatch(conn: Connection, event: CloudEvent) -> None:
-        table[event.type](conn, event)
+    def dispatch(event: CloudEvent, uow: UnitOfWork) -> None:
+        by_type[event.type](event, uow)
 
-    return Consumer(name=name, event_types=tuple(handlers), handler=dispatch)
+    handler = handlers.kernel.consumer(dispatch, client_id=handlers.CLIENT_ID)
+    return Consumer(name=name, event_types=tuple(table), handler=handler)
+
+
+def _mdt_facts(event: CloudEvent, uow: UnitOfWork) -> None:
+    medication_review_for_mdt(uow.conn, event)
 
 
 def consumers(handlers: CareplanHandlers) -> list[Consumer]:
     """One durable consumer per purpose; each dispatches on the event type."""
     return [
         _consumer(
+            handlers,
             "careplan-enrolment",
             {PATIENT_ENROLLED_V1: handlers.enrolled, PATIENT_DISCHARGED_V1: handlers.discharged},
         ),
         _consumer(
+            handlers,
             "careplan-taper",
             {
                 TAPER_PROPOSED_V1: handlers.taper("proposed"),
@@ -57,6 +62,7 @@ def consumers(handlers: CareplanHandlers) -> list[Consumer]:
             },
         ),
         _consumer(
+            handlers,
             "careplan-evaluation",
             {
                 REFERRAL_RECEIVED_V1: handlers.referral("received"),
@@ -66,9 +72,9 @@ def consumers(handlers: CareplanHandlers) -> list[Consumer]:
                 MEDREVIEW_COMPLETED_V1: handlers.medication_reviewed,
             },
         ),
-        _consumer("careplan-gp-tasks", {GP_TASK_COMPLETED_V1: handlers.gp_task_completed}),
+        _consumer(handlers, "careplan-gp-tasks", {GP_TASK_COMPLETED_V1: handlers.gp_task_completed}),
         # The monthly MDT agenda's facts: each review's total OME and risk flags (handlers_mdt.py).
-        _consumer("careplan-mdt", {MEDREVIEW_COMPLETED_V1: medication_review_for_mdt}),
+        _consumer(handlers, "careplan-mdt", {MEDREVIEW_COMPLETED_V1: _mdt_facts}),
         # The PROMs as of a follow-up after discharge (medreview records the OME and whether the dose held).
-        _consumer("careplan-follow-up", {FOLLOW_UP_RECORDED_V1: handlers.follow_up_recorded}),
+        _consumer(handlers, "careplan-follow-up", {FOLLOW_UP_RECORDED_V1: handlers.follow_up_recorded}),
     ]

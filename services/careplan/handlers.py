@@ -1,6 +1,6 @@
-"""One function per consumed event; each runs in the inbox transaction (applied once per event).
+"""One ``handler(event, uow)`` per consumed event, in the inbox transaction (applied once per event).
 
-Writes go through the kernel's store under the event's practice, with a Provenance naming this
+Writes go through the kernel's unit of work acting for the event's practice, with a Provenance naming this
 service's consumer, and every change to a pain management plan is published as ``careplan.updated``.
 """
 
@@ -8,23 +8,19 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from sqlalchemy import Connection
-
 from services.careplan.catalogue import interventions
 from services.careplan.descripting import apply_taper_progress, taper_progress
 from services.careplan.fhir_mapping import care_team, draft_plan, entries, stable_id
 from services.careplan.follow_up_proms import prom_observation, proms_at_follow_up
-from services.careplan.publishing import record_plan_updated
 from services.careplan.repository import CLOSED_PLAN, pain_plan_for, prom_readings_of, record_fact
-from shared.contracts import CloudEvent, taper_parts
-from shared.core.principal import Principal, Tenancy
-from shared.fhir import FhirKernel, NotFound, RequestContext, record_enrolment_event
+from shared.contracts import CAREPLAN_UPDATED_V1, CloudEvent, taper_parts
+from shared.fhir import ConsumerHandler, FhirKernel, NotFound, UnitOfWork, record_enrolment_event
 
 __all__ = ["CareplanHandlers"]
 
@@ -70,35 +66,28 @@ class CareplanHandlers:
     kernel: FhirKernel
     specialists: Mapping[str, str]
 
+    CLIENT_ID = "careplan-consumer"
+    """Who the Provenances of what the consumers write name."""
+
     # ---- plumbing ---------------------------------------------------------------------------
-    def _ctx(self, event: CloudEvent) -> RequestContext:
-        principal = Principal(
-            client_id="careplan-consumer", practice=event.practice, role="service", scopes=frozenset()
-        )
-        return RequestContext(principal, event.id, event.correlationid or event.id, "careplan")
+    @staticmethod
+    def _update(uow: UnitOfWork, resource: dict[str, Any]) -> dict[str, Any]:
+        return uow.update(resource, if_match=int(resource["meta"]["versionId"]))
 
-    def _create(self, conn: Connection, event: CloudEvent, resource: dict[str, Any]) -> dict[str, Any]:
-        stored = self.kernel.store.create(conn, resource, practice=event.practice, resource_id=resource["id"])
-        self.kernel.write_provenance(conn, self._ctx(event), stored, "CREATE")
-        return stored
-
-    def _update(self, conn: Connection, event: CloudEvent, resource: dict[str, Any]) -> dict[str, Any]:
-        version = int(resource["meta"]["versionId"])
-        stored, _ = self.kernel.store.update(
-            conn, resource, tenants=Tenancy({event.practice}), practice=event.practice, if_match=version
-        )
-        self.kernel.write_provenance(conn, self._ctx(event), stored, "UPDATE")
-        return stored
-
-    def _exists(self, conn: Connection, resource_type: str, resource_id: str, practice: str) -> bool:
+    @staticmethod
+    def _exists(uow: UnitOfWork, resource_type: str, resource_id: str) -> bool:
         try:
-            self.kernel.store.read(conn, resource_type, resource_id, tenants=Tenancy({practice}))
+            uow.read(resource_type, resource_id)
         except NotFound:
             return False
         return True
 
+    @staticmethod
+    def _plan_updated(uow: UnitOfWork, stored: dict[str, Any]) -> None:
+        uow.emit(CAREPLAN_UPDATED_V1, f"CarePlan/{stored['id']}", stored)
+
     # ---- enrolment and discharge --------------------------------------------------------------
-    def enrolled(self, conn: Connection, event: CloudEvent) -> None:
+    def enrolled(self, event: CloudEvent, uow: UnitOfWork) -> None:
         """patient.enrolled: a CareTeam and a draft pain management plan (once per episode)."""
         episodes = entries(event.data, "EpisodeOfCare")
         if not episodes:
@@ -112,10 +101,10 @@ class CareplanHandlers:
             raise ValueError("patient.enrolled names no patient")
         key = str(episode.get("id") or patient)
         practice = event.practice
-        record_enrolment_event(conn, practice=practice, data=event.data, at=event.time)
+        record_enrolment_event(uow.conn, practice=practice, data=event.data, at=event.time)
         enrolled_at = _instant((episode.get("period") or {}).get("start"), event.time)
         record_fact(
-            conn,
+            uow.conn,
             practice=practice,
             kind="enrolled",
             subject=f"EpisodeOfCare/{key}",
@@ -125,7 +114,7 @@ class CareplanHandlers:
         for consent in entries(event.data, "Consent"):
             if consent.get("status") == "active":
                 record_fact(
-                    conn,
+                    uow.conn,
                     practice=practice,
                     kind="consented",
                     subject=f"Consent/{consent.get('id') or key}",
@@ -133,10 +122,10 @@ class CareplanHandlers:
                     occurred_at=_instant(consent.get("dateTime"), enrolled_at),  # undated: at enrolment
                 )
         team_id, plan_id = stable_id(practice, "care-team", key), stable_id(practice, "pain-plan", key)
-        if self._exists(conn, "CarePlan", plan_id, practice):
+        if self._exists(uow, "CarePlan", plan_id):
             return
         referrals = entries(event.data, "ServiceRequest")
-        if not self._exists(conn, "CareTeam", team_id, practice):
+        if not self._exists(uow, "CareTeam", team_id):
             team = care_team(
                 team_id=team_id,
                 practice=practice,
@@ -146,7 +135,7 @@ class CareplanHandlers:
                 specialists=self.specialists,
                 today=_iso(event.time)[:10],
             )
-            self._create(conn, event, team)
+            uow.create(team, resource_id=team["id"])
         plan = draft_plan(
             plan_id=plan_id,
             team_id=team_id,
@@ -155,45 +144,47 @@ class CareplanHandlers:
             conditions=entries(event.data, "Condition"),
             created=_iso(event.time),
         )
-        stored = self._create(conn, event, plan)
-        record_plan_updated(conn, stored, practice=practice, correlation_id=event.correlationid)
+        stored = uow.create(plan, resource_id=plan["id"])
+        self._plan_updated(uow, stored)
 
-    def discharged(self, conn: Connection, event: CloudEvent) -> None:
+    def discharged(self, event: CloudEvent, uow: UnitOfWork) -> None:
         """patient.discharged: the plan completed (or revoked if never agreed), the team inactive."""
         episode = event.data
         patient = (episode.get("patient") or {}).get("reference")
         end = (episode.get("period") or {}).get("end")
-        record_enrolment_event(conn, practice=event.practice, data=episode, at=event.time, discharged=True)
+        record_enrolment_event(
+            uow.conn, practice=event.practice, data=episode, at=event.time, discharged=True
+        )
         record_fact(
-            conn,
+            uow.conn,
             practice=event.practice,
             kind="discharged",
             subject=f"EpisodeOfCare/{episode.get('id') or patient}",
             patient=patient,
             occurred_at=_instant(end, event.time),
         )
-        plan = pain_plan_for(conn, str(patient), Tenancy({event.practice})) if patient else None
+        plan = pain_plan_for(uow.conn, str(patient), uow.tenants) if patient else None
         if plan is None or plan.get("status") in CLOSED_PLAN:
             return
         plan["status"] = "revoked" if plan.get("status") == "draft" else "completed"
         plan["period"] = {**(plan.get("period") or {}), "end": str(end or _iso(event.time))[:10]}
-        stored = self._update(conn, event, plan)
-        record_plan_updated(conn, stored, practice=event.practice, correlation_id=event.correlationid)
+        stored = self._update(uow, plan)
+        self._plan_updated(uow, stored)
         for ref in plan.get("careTeam") or []:
             team_id = str(ref.get("reference", "")).removeprefix("CareTeam/")
             try:
-                team = self.kernel.store.read(conn, "CareTeam", team_id, tenants=Tenancy({event.practice}))
+                team = uow.read("CareTeam", team_id)
             except NotFound:
                 continue
             if team.get("status") == "active":
-                self._update(conn, event, {**team, "status": "inactive"})
+                self._update(uow, {**team, "status": "inactive"})
 
     # ---- medication steps from medreview ------------------------------------------------------
-    def taper(self, kind: str) -> Callable[[Connection, CloudEvent], None]:
-        def handle(conn: Connection, event: CloudEvent) -> None:
+    def taper(self, kind: str) -> ConsumerHandler:
+        def handle(event: CloudEvent, uow: UnitOfWork) -> None:
             taper, _ = taper_parts(event.data)  # the taper CarePlan (the Bundle's, or sent alone) or a Task
             patient = ((taper.get("subject") or taper.get("for")) or {}).get("reference")
-            plan = pain_plan_for(conn, str(patient), Tenancy({event.practice})) if patient else None
+            plan = pain_plan_for(uow.conn, str(patient), uow.tenants) if patient else None
             if plan is None or plan.get("status") in CLOSED_PLAN:
                 log.info("taper.%s: no open pain management plan to show it in", kind)
                 return
@@ -206,17 +197,17 @@ class CareplanHandlers:
                 concept=interventions()["de-scripting"].concept(),
                 now=_iso(event.time),
             )
-            stored = self._update(conn, event, updated)
-            record_plan_updated(conn, stored, practice=event.practice, correlation_id=event.correlationid)
+            stored = self._update(uow, updated)
+            self._plan_updated(uow, stored)
 
         return handle
 
     # ---- facts for the service evaluation -----------------------------------------------------
-    def referral(self, kind: str) -> Callable[[Connection, CloudEvent], None]:
-        def handle(conn: Connection, event: CloudEvent) -> None:
+    def referral(self, kind: str) -> ConsumerHandler:
+        def handle(event: CloudEvent, uow: UnitOfWork) -> None:
             for request in entries(event.data, "ServiceRequest")[:1]:
                 record_fact(
-                    conn,
+                    uow.conn,
                     practice=event.practice,
                     kind=f"referral-{kind}",
                     subject=f"ServiceRequest/{request.get('id') or event.subject}",
@@ -226,10 +217,10 @@ class CareplanHandlers:
 
         return handle
 
-    def invited(self, conn: Connection, event: CloudEvent) -> None:
+    def invited(self, event: CloudEvent, uow: UnitOfWork) -> None:
         letter = event.data
         record_fact(
-            conn,
+            uow.conn,
             practice=event.practice,
             kind="invited",
             subject=f"Communication/{letter.get('id') or event.id}",
@@ -237,7 +228,7 @@ class CareplanHandlers:
             occurred_at=_instant(letter.get("sent"), event.time),
         )
 
-    def medication_reviewed(self, conn: Connection, event: CloudEvent) -> None:
+    def medication_reviewed(self, event: CloudEvent, uow: UnitOfWork) -> None:
         """medreview.completed: the total daily OME (mg/day) at that review, as medreview's OME engine
         (``shared.medicines.ome``) computed it.
 
@@ -265,7 +256,7 @@ class CareplanHandlers:
             elif quantity.get("comparator"):
                 value, note = None, _lower_bound_reason(event.data, str(quantity["comparator"]))
             record_fact(
-                conn,
+                uow.conn,
                 practice=event.practice,
                 kind="ome",
                 subject=f"Observation/{observation.get('id') or event.id}",
@@ -279,7 +270,7 @@ class CareplanHandlers:
             return
 
     # ---- follow-up after discharge (medreview's follow-up.recorded): the PROMs as of that day -------------
-    def follow_up_recorded(self, conn: Connection, event: CloudEvent) -> None:
+    def follow_up_recorded(self, event: CloudEvent, uow: UnitOfWork) -> None:
         """One Observation per PROM (PEG, PHQ-9, GAD-7): its score as of the follow-up's day and its change
         from discharge, or not computable and why (``follow_up_proms.py``). Kept once per Task and measure."""
         task = event.data
@@ -290,35 +281,31 @@ class CareplanHandlers:
         if not patient.startswith("Patient/") or discharged is None or follow_up < discharged:
             log.warning("follow-up.recorded: no patient or discharge date on the Task; PROMs not recorded")
             return
-        tenants = Tenancy({event.practice})
-        readings = prom_readings_of(conn, tenants, patient, follow_up)
+        readings = prom_readings_of(uow.conn, uow.tenants, patient, follow_up)
         task_ref = f"Task/{task.get('id') or event.subject.removeprefix('Task/')}"
         for prom in proms_at_follow_up(readings, discharged, follow_up):
             observation_id = stable_id(event.practice, "follow-up-prom", task_ref, prom.measure)
-            if self._exists(conn, "Observation", observation_id, event.practice):
+            if self._exists(uow, "Observation", observation_id):
                 continue
-            self._create(
-                conn,
-                event,
-                prom_observation(
-                    prom, patient=patient, task=task_ref, follow_up=follow_up, observation_id=observation_id
-                ),
+            observation = prom_observation(
+                prom, patient=patient, task=task_ref, follow_up=follow_up, observation_id=observation_id
             )
+            uow.create(observation, resource_id=observation_id)
 
-    def gp_task_completed(self, conn: Connection, event: CloudEvent) -> None:
+    def gp_task_completed(self, event: CloudEvent, uow: UnitOfWork) -> None:
         """gp.task-completed for one of our summary Tasks: record the practice's outcome."""
         done = event.data
         ours = [i.get("value") for i in done.get("identifier") or [] if "gp-task" in str(i.get("system"))]
         for task_id in ours:
             try:
-                task = self.kernel.store.read(conn, "Task", str(task_id), tenants=Tenancy({event.practice}))
+                task = uow.read("Task", str(task_id))
             except NotFound:
                 continue
             changed = {**task, "status": done.get("status", task["status"])}
             for name in ("businessStatus", "statusReason", "output", "lastModified"):
                 if name in done:
                     changed[name] = done[name]
-            self._update(conn, event, changed)
+            self._update(uow, changed)
 
 
 def _date(text: str) -> date | None:

@@ -13,8 +13,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import anyio
-
 from services.careplan.fhir_mapping import stable_id
 from services.careplan.operations_sessions import patient_of_appointment, set_slot_status
 from services.careplan.repository import pain_plans, patient_resources, practice_of
@@ -29,6 +27,7 @@ from shared.fhir import (
     NotFound,
     OperationCall,
     Parameters,
+    UnitOfWork,
     Unprocessable,
     etag_version,
     format_instant,
@@ -66,7 +65,7 @@ class AttendanceOperations:
         )
 
     # ---- $record-attendance ---------------------------------------------------------------------
-    async def record_attendance(self, call: OperationCall) -> dict[str, Any]:
+    def record_attendance(self, call: OperationCall, uow: UnitOfWork) -> dict[str, Any]:
         params = Parameters(call.body)
         outcome = params.text("outcome")
         if outcome is None:
@@ -79,59 +78,54 @@ class AttendanceOperations:
             raise Forbidden(f"$record-attendance {outcome} creates a {made}: {refusal}")
         if_match = etag_version(call.request.headers.get("if-match"))
 
-        def work() -> dict[str, Any]:
-            with call.transaction() as conn:
-                appointment = store.read(conn, "Appointment", str(call.resource_id), tenants=ctx.tenants)
-                call.patient = patient_of_appointment(appointment)
-                # Everything this records is filed under the practice that owns the Appointment (staff
-                # act for each of their assigned practices), never under the caller's own.
-                practice = practice_of(conn, "Appointment", str(appointment["id"]), ctx.tenants)
-                if practice is None:  # read just above among the same tenants
-                    raise NotFound(f"Appointment/{call.resource_id} is not known")
-                if not is_session(appointment):
-                    raise Unprocessable(
-                        "only a session's Appointment (booked with Slot/$book) records attendance"
-                    )
-                try:
-                    status = attendance_status(str(appointment.get("status")), outcome)
-                except AttendanceError as exc:
-                    raise Unprocessable(str(exc)) from None
-                changed: dict[str, Any] = {**appointment, "status": status}
-                if status == "cancelled" and reason:
-                    changed["cancelationReason"] = {"text": reason}
-                stored, _ = store.update(
-                    conn,
-                    changed,
-                    tenants=ctx.tenants,
-                    practice=practice,
-                    if_match=if_match if if_match is not None else int(appointment["meta"]["versionId"]),
-                )
-                self.kernel.write_provenance(conn, ctx, stored, "UPDATE")
-                made = [stored]
-                if status == "fulfilled":
-                    encounter = attended_encounter(
-                        stored, encounter_id=stable_id(practice, "session", str(stored["id"]))
-                    )
-                    self.kernel.validate(encounter, "Encounter")
-                    made.append(self._create(conn, call, encounter, practice))
-                elif status == "noshow":
-                    task = reoffer_task(
-                        stored,
-                        task_id=stable_id(practice, "re-offer", str(stored["id"])),
-                        practice=practice,
-                        authored=format_instant(now_instant()),
-                    )
-                    self.kernel.validate(task, "Task")
-                    made.append(self._create(conn, call, task, practice))
-                elif appointment.get("status") in HOLDS_PLACE:
-                    self._free_place(conn, call, stored, practice)
-                return {
-                    "resourceType": "Bundle",
-                    "type": "collection",
-                    "entry": [{"fullUrl": f"{r['resourceType']}/{r['id']}", "resource": r} for r in made],
-                }
-
-        return await anyio.to_thread.run_sync(work)
+        conn = uow.conn
+        appointment = uow.read("Appointment", str(call.resource_id))
+        uow.patient = patient_of_appointment(appointment)
+        # Everything this records is filed under the practice that owns the Appointment (staff
+        # act for each of their assigned practices), never under the caller's own.
+        practice = practice_of(conn, "Appointment", str(appointment["id"]), ctx.tenants)
+        if practice is None:  # read just above among the same tenants
+            raise NotFound(f"Appointment/{call.resource_id} is not known")
+        if not is_session(appointment):
+            raise Unprocessable("only a session's Appointment (booked with Slot/$book) records attendance")
+        try:
+            status = attendance_status(str(appointment.get("status")), outcome)
+        except AttendanceError as exc:
+            raise Unprocessable(str(exc)) from None
+        changed: dict[str, Any] = {**appointment, "status": status}
+        if status == "cancelled" and reason:
+            changed["cancelationReason"] = {"text": reason}
+        stored, _ = store.update(
+            conn,
+            changed,
+            tenants=ctx.tenants,
+            practice=practice,
+            if_match=if_match if if_match is not None else int(appointment["meta"]["versionId"]),
+        )
+        uow.write_provenance(stored, "UPDATE")
+        written = [stored]
+        if status == "fulfilled":
+            encounter = attended_encounter(
+                stored, encounter_id=stable_id(practice, "session", str(stored["id"]))
+            )
+            self.kernel.validate(encounter, "Encounter")
+            written.append(self._create(conn, call, encounter, practice))
+        elif status == "noshow":
+            task = reoffer_task(
+                stored,
+                task_id=stable_id(practice, "re-offer", str(stored["id"])),
+                practice=practice,
+                authored=format_instant(now_instant()),
+            )
+            self.kernel.validate(task, "Task")
+            written.append(self._create(conn, call, task, practice))
+        elif appointment.get("status") in HOLDS_PLACE:
+            self._free_place(conn, call, stored, practice)
+        return {
+            "resourceType": "Bundle",
+            "type": "collection",
+            "entry": [{"fullUrl": f"{r['resourceType']}/{r['id']}", "resource": r} for r in written],
+        }
 
     def _create(
         self, conn: Any, call: OperationCall, resource: dict[str, Any], practice: str
@@ -154,37 +148,27 @@ class AttendanceOperations:
                 set_slot_status(self.kernel, conn, call, slot, "free", practice=practice)
 
     # ---- $session-totals ------------------------------------------------------------------------
-    async def totals(self, call: OperationCall) -> dict[str, Any]:
+    def totals(self, call: OperationCall, uow: UnitOfWork) -> dict[str, Any]:
         query = call.request.query_params
         patient = query.get("patient")
         if patient is not None and reference_id(patient, "Patient") is None:
             raise BadRequest("patient must be a reference to a Patient (Patient/<id>)")
         ctx = call.ctx
 
-        def work() -> list[Any]:
-            with call.transaction() as conn:
-                if patient is not None:
-                    call.patient = patient
-                    patients = [patient]
-                else:
-                    patients = sorted(
-                        {
-                            str((p.get("subject") or {}).get("reference"))
-                            for p in pain_plans(conn, ctx.tenants)
-                        }
-                    )
-                return [
-                    session_totals(
-                        who,
-                        patient_resources(conn, "Encounter", who, ctx.tenants),
-                        [
-                            a
-                            for a in patient_resources(conn, "Appointment", who, ctx.tenants)
-                            if is_session(a)
-                        ],
-                    )
-                    for who in patients
-                ]
-
-        found = await anyio.to_thread.run_sync(work)
+        conn = uow.conn
+        if patient is not None:
+            uow.patient = patient
+            patients = [patient]
+        else:
+            patients = sorted(
+                {str((p.get("subject") or {}).get("reference")) for p in pain_plans(conn, ctx.tenants)}
+            )
+        found = [
+            session_totals(
+                who,
+                patient_resources(conn, "Encounter", who, ctx.tenants),
+                [a for a in patient_resources(conn, "Appointment", who, ctx.tenants) if is_session(a)],
+            )
+            for who in patients
+        ]
         return totals_parameters(found)

@@ -13,8 +13,6 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-import anyio
-
 from services.careplan.activities import NewActivity, add_activities, with_agreements
 from services.careplan.catalogue import INTERVENTION_SYSTEM, PAIN_MANAGEMENT_CATEGORY, interventions
 from services.careplan.fhir_mapping import gp_task, plan_end
@@ -33,6 +31,7 @@ from shared.fhir import (
     FhirKernel,
     OperationCall,
     Parameters,
+    UnitOfWork,
     Unprocessable,
     etag_version,
     new_id,
@@ -92,50 +91,47 @@ class PlanOperations:
             )
 
     # ---- $apply ---------------------------------------------------------------------------------
-    async def apply(self, call: OperationCall) -> dict[str, Any]:
+    def apply(self, call: OperationCall, uow: UnitOfWork) -> dict[str, Any]:
         subject = call.request.query_params.get("subject") or _reference(
             Parameters(call.body).value("subject")
         )
         if not isinstance(subject, str) or not subject.startswith("Patient/") or len(subject) < 9:
             raise BadRequest("$apply needs subject=Patient/<id>")
-        call.patient = subject
+        uow.patient = subject
         ctx, store = call.ctx, self.kernel.store
         if_match = etag_version(call.request.headers.get("if-match"))
 
-        def work() -> dict[str, Any]:
-            with call.transaction() as conn:
-                definition = store.read(conn, "PlanDefinition", str(call.resource_id), tenants=ctx.tenants)
-                additions = [_new_activity(a) for a in definition.get("action") or [] if a.get("code")]
-                plan = pain_plan_for(conn, subject, ctx.tenants)
-                if plan is None or plan.get("status") in CLOSED_PLAN:
-                    plan = _new_plan(subject)
-                    created = True
-                else:
-                    created = False
-                plan = add_activities(plan, additions)
-                canonical = definition.get("url")
-                if canonical and canonical not in (plan.get("instantiatesCanonical") or []):
-                    plan["instantiatesCanonical"] = [*(plan.get("instantiatesCanonical") or []), canonical]
-                self.kernel.validate(plan, "CarePlan")
-                if created:
-                    owner = owner_practice(conn, ctx.tenants, ctx.principal.practice, plan)
-                    stored = store.create(conn, plan, practice=owner)
-                else:
-                    stored, _ = store.update(
-                        conn,
-                        plan,
-                        tenants=ctx.tenants,
-                        practice=ctx.principal.practice,
-                        if_match=if_match if if_match is not None else int(plan["meta"]["versionId"]),
-                    )
-                self.kernel.write_provenance(conn, ctx, stored, "CREATE" if created else "UPDATE")
-                self.rules.careplan_written(conn, ctx, stored, "create" if created else "update")
-                return stored
-
-        return await anyio.to_thread.run_sync(work)
+        conn = uow.conn
+        definition = uow.read("PlanDefinition", str(call.resource_id))
+        additions = [_new_activity(a) for a in definition.get("action") or [] if a.get("code")]
+        plan = pain_plan_for(conn, subject, ctx.tenants)
+        if plan is None or plan.get("status") in CLOSED_PLAN:
+            plan = _new_plan(subject)
+            created = True
+        else:
+            created = False
+        plan = add_activities(plan, additions)
+        canonical = definition.get("url")
+        if canonical and canonical not in (plan.get("instantiatesCanonical") or []):
+            plan["instantiatesCanonical"] = [*(plan.get("instantiatesCanonical") or []), canonical]
+        self.kernel.validate(plan, "CarePlan")
+        if created:
+            owner = owner_practice(conn, ctx.tenants, ctx.principal.practice, plan)
+            stored = store.create(conn, plan, practice=owner)
+        else:
+            stored, _ = store.update(
+                conn,
+                plan,
+                tenants=ctx.tenants,
+                practice=ctx.principal.practice,
+                if_match=if_match if if_match is not None else int(plan["meta"]["versionId"]),
+            )
+        self.kernel.write_provenance(conn, ctx, stored, "CREATE" if created else "UPDATE")
+        self.rules.careplan_written(conn, ctx, stored, "create" if created else "update")
+        return stored
 
     # ---- $activate ------------------------------------------------------------------------------
-    async def activate(self, call: OperationCall) -> dict[str, Any]:
+    def activate(self, call: OperationCall, uow: UnitOfWork) -> dict[str, Any]:
         agreed = {
             "patient": Parameters(call.body).value("patientAgreement"),
             "project-worker": Parameters(call.body).value("projectWorkerAgreement"),
@@ -147,56 +143,50 @@ class PlanOperations:
         ctx, store = call.ctx, self.kernel.store
         if_match = etag_version(call.request.headers.get("if-match"))
 
-        def work() -> dict[str, Any]:
-            with call.transaction() as conn:
-                plan = store.read(conn, "CarePlan", str(call.resource_id), tenants=ctx.tenants)
-                call.patient = (plan.get("subject") or {}).get("reference")
-                if plan.get("status") != "draft":
-                    status = plan.get("status")
-                    raise Unprocessable(f"only a draft plan can be activated; this one is {status}")
-                activated = {**with_agreements(plan, agreed), "status": "active"}
-                stored, _ = store.update(
-                    conn,
-                    activated,
-                    tenants=ctx.tenants,
-                    practice=ctx.principal.practice,
-                    if_match=if_match if if_match is not None else int(plan["meta"]["versionId"]),
-                )
-                self.kernel.write_provenance(conn, ctx, stored, "UPDATE")
-                self.rules.careplan_written(conn, ctx, stored, "update")
-                if send:
-                    self._send(conn, call, "plan-summary", stored, plan_summary(stored), attach=True)
-                return stored
-
-        return await anyio.to_thread.run_sync(work)
+        conn = uow.conn
+        plan = uow.read("CarePlan", str(call.resource_id))
+        uow.patient = (plan.get("subject") or {}).get("reference")
+        if plan.get("status") != "draft":
+            status = plan.get("status")
+            raise Unprocessable(f"only a draft plan can be activated; this one is {status}")
+        activated = {**with_agreements(plan, agreed), "status": "active"}
+        stored, _ = store.update(
+            conn,
+            activated,
+            tenants=ctx.tenants,
+            practice=ctx.principal.practice,
+            if_match=if_match if if_match is not None else int(plan["meta"]["versionId"]),
+        )
+        uow.write_provenance(stored, "UPDATE")
+        self.rules.careplan_written(conn, ctx, stored, "update")
+        if send:
+            self._send(conn, call, "plan-summary", stored, plan_summary(stored), attach=True)
+        return stored
 
     # ---- $gp-summary ----------------------------------------------------------------------------
-    async def gp_summary(self, call: OperationCall) -> dict[str, Any]:
+    def gp_summary(self, call: OperationCall, uow: UnitOfWork) -> dict[str, Any]:
         resource_type = _type_of(call)
         note = Parameters(call.body).value("note")
         attach = Parameters(call.body).value("attach") is True
         ctx, store = call.ctx, self.kernel.store
 
-        def work() -> dict[str, Any]:
-            with call.transaction() as conn:
-                focus = store.read(conn, resource_type, str(call.resource_id), tenants=ctx.tenants)
-                call.patient = (focus.get("subject") or {}).get("reference")
-                if resource_type == "CarePlan":
-                    if not is_pain_plan(focus):
-                        raise Unprocessable("only a pain management plan is summarised for the GP")
-                    goals = [
-                        g
-                        for g in patient_resources(conn, "Goal", str(call.patient), ctx.tenants)
-                        if {"reference": f"Goal/{g['id']}"} in (focus.get("goal") or [])
-                    ]
-                    text = plan_summary(focus, goals, note if isinstance(note, str) else None)
-                    kind = "plan-summary"
-                else:
-                    text = session_summary(focus, note if isinstance(note, str) else None)
-                    kind = "session-summary"
-                return self._send(conn, call, kind, focus, text, attach=attach and kind == "plan-summary")
-
-        return await anyio.to_thread.run_sync(work)
+        conn = uow.conn
+        focus = store.read(conn, resource_type, str(call.resource_id), tenants=ctx.tenants)
+        uow.patient = (focus.get("subject") or {}).get("reference")
+        if resource_type == "CarePlan":
+            if not is_pain_plan(focus):
+                raise Unprocessable("only a pain management plan is summarised for the GP")
+            goals = [
+                g
+                for g in patient_resources(conn, "Goal", str(call.patient), ctx.tenants)
+                if {"reference": f"Goal/{g['id']}"} in (focus.get("goal") or [])
+            ]
+            text = plan_summary(focus, goals, note if isinstance(note, str) else None)
+            kind = "plan-summary"
+        else:
+            text = session_summary(focus, note if isinstance(note, str) else None)
+            kind = "session-summary"
+        return self._send(conn, call, kind, focus, text, attach=attach and kind == "plan-summary")
 
     def _send(
         self, conn: Any, call: OperationCall, kind: str, focus: dict[str, Any], text: str, *, attach: bool

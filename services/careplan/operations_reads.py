@@ -9,13 +9,11 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-import anyio
-
 from services.careplan.assessment import AssessmentError, answers_of, score_assessment
 from services.careplan.budget import BudgetError, budget_of, position
 from services.careplan.hooks import WriteRules, is_community_request
 from services.careplan.repository import patient_resources
-from shared.fhir import FhirKernel, OperationCall, Unprocessable
+from shared.fhir import FhirKernel, OperationCall, UnitOfWork, Unprocessable
 
 __all__ = ["ReadOperations"]
 
@@ -50,63 +48,49 @@ class ReadOperations:
         )
 
     # ---- $budget --------------------------------------------------------------------------------
-    async def budget(self, call: OperationCall) -> dict[str, Any]:
-        ctx, store = call.ctx, self.kernel.store
-
-        def work() -> dict[str, Any]:
-            with call.transaction() as conn:
-                plan = store.read(conn, "CarePlan", str(call.resource_id), tenants=ctx.tenants)
-                patient = str((plan.get("subject") or {}).get("reference"))
-                call.patient = patient
-                requests = [
-                    r
-                    for r in patient_resources(conn, "ServiceRequest", patient, ctx.tenants)
-                    if is_community_request(r)
-                ]
-                budget = budget_of(plan, self.rules.default_budget)
-                try:
-                    where = position(budget, requests)
-                except BudgetError as exc:
-                    raise Unprocessable(str(exc)) from None
-            return {
-                "resourceType": "Parameters",
-                "parameter": [
-                    {"name": "budget", "valueMoney": _money(where.budget)},
-                    {"name": "committed", "valueMoney": _money(where.committed)},
-                    {"name": "remaining", "valueMoney": _money(where.remaining)},
-                ],
-            }
-
-        return await anyio.to_thread.run_sync(work)
+    def budget(self, call: OperationCall, uow: UnitOfWork) -> dict[str, Any]:
+        plan = uow.read("CarePlan", str(call.resource_id))
+        patient = str((plan.get("subject") or {}).get("reference"))
+        uow.patient = patient
+        requests = [
+            r
+            for r in patient_resources(uow.conn, "ServiceRequest", patient, uow.tenants)
+            if is_community_request(r)
+        ]
+        budget = budget_of(plan, self.rules.default_budget)
+        try:
+            where = position(budget, requests)
+        except BudgetError as exc:
+            raise Unprocessable(str(exc)) from None
+        return {
+            "resourceType": "Parameters",
+            "parameter": [
+                {"name": "budget", "valueMoney": _money(where.budget)},
+                {"name": "committed", "valueMoney": _money(where.committed)},
+                {"name": "remaining", "valueMoney": _money(where.remaining)},
+            ],
+        }
 
     # ---- $score ---------------------------------------------------------------------------------
-    async def score(self, call: OperationCall) -> dict[str, Any]:
-        ctx, store = call.ctx, self.kernel.store
-
-        def work() -> dict[str, Any]:
-            with call.transaction() as conn:
-                response = store.read(
-                    conn, "QuestionnaireResponse", str(call.resource_id), tenants=ctx.tenants
-                )
-                call.patient = (response.get("subject") or {}).get("reference")
-            try:
-                scores = score_assessment(answers_of(response.get("item") or []))
-            except AssessmentError as exc:
-                raise Unprocessable(str(exc)) from None
-            parts: list[dict[str, Any]] = []
-            if scores.phq9_total is not None:
-                parts += [
-                    {"name": "phq9Total", "valueInteger": scores.phq9_total},
-                    {"name": "phq9Severity", "valueCode": scores.phq9_severity},
-                    {"name": "phq9Item9Positive", "valueBoolean": scores.phq9_item9_positive},
-                ]
-            if scores.gad7_total is not None:
-                parts += [
-                    {"name": "gad7Total", "valueInteger": scores.gad7_total},
-                    {"name": "gad7Severity", "valueCode": scores.gad7_severity},
-                ]
-            if scores.peg_mean is not None:
-                parts.append({"name": "pegMean", "valueDecimal": float(scores.peg_mean)})
-            return {"resourceType": "Parameters", "parameter": parts}
-
-        return await anyio.to_thread.run_sync(work)
+    def score(self, call: OperationCall, uow: UnitOfWork) -> dict[str, Any]:
+        response = uow.read("QuestionnaireResponse", str(call.resource_id))
+        uow.patient = (response.get("subject") or {}).get("reference")
+        try:
+            scores = score_assessment(answers_of(response.get("item") or []))
+        except AssessmentError as exc:
+            raise Unprocessable(str(exc)) from None
+        parts: list[dict[str, Any]] = []
+        if scores.phq9_total is not None:
+            parts += [
+                {"name": "phq9Total", "valueInteger": scores.phq9_total},
+                {"name": "phq9Severity", "valueCode": scores.phq9_severity},
+                {"name": "phq9Item9Positive", "valueBoolean": scores.phq9_item9_positive},
+            ]
+        if scores.gad7_total is not None:
+            parts += [
+                {"name": "gad7Total", "valueInteger": scores.gad7_total},
+                {"name": "gad7Severity", "valueCode": scores.gad7_severity},
+            ]
+        if scores.peg_mean is not None:
+            parts.append({"name": "pegMean", "valueDecimal": float(scores.peg_mean)})
+        return {"resourceType": "Parameters", "parameter": parts}

@@ -15,7 +15,6 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-import anyio
 from starlette.responses import Response
 
 from services.careplan.catalogue import interventions
@@ -31,6 +30,7 @@ from shared.fhir import (
     NotFound,
     OperationCall,
     Parameters,
+    UnitOfWork,
     Unprocessable,
     now_instant,
 )
@@ -112,7 +112,7 @@ class ReviewOperations:
             "or for one practice (practice=ODS code); _format=svg or png: a chart, html: a one-page summary",
         )
 
-    async def propose(self, call: OperationCall) -> dict[str, Any]:
+    def propose(self, call: OperationCall, uow: UnitOfWork) -> dict[str, Any]:
         year, month = _month(Parameters(call.body).value("month"))
         patient = Parameters(call.body).value("patient")
         patient = patient.get("reference") if isinstance(patient, dict) else patient
@@ -120,52 +120,44 @@ class ReviewOperations:
             raise BadRequest("patient must be a reference to a Patient")
         day = first_weekday(year, month, self.weekday)
         start = datetime.combine(day, self.at, tzinfo=UTC)
-        ctx, store = call.ctx, self.kernel.store
-        practice = ctx.principal.practice
-        mine = ctx.tenants & {practice}  # the caller's own practice, under the caller's tenancy rules
-
-        def work() -> list[dict[str, Any]]:
-            with call.transaction() as conn:
-                if patient is not None:
-                    call.patient = patient
-                    found = pain_plan_for(conn, patient, mine)
-                    plans = [found] if found is not None else []
-                    if not plans:
-                        raise Unprocessable(f"{patient} has no pain management plan in this practice")
-                else:
-                    plans = pain_plans(conn, mine)
-                appointments = []
-                for plan in plans:
-                    if plan.get("status") in CLOSED_PLAN:
-                        continue
-                    appointment_id = stable_id(practice, "mdt-review", plan["id"], f"{year:04d}-{month:02d}")
-                    try:
-                        existing = store.read(conn, "Appointment", appointment_id, tenants=mine)
-                        appointments.append(existing)
-                        continue
-                    except NotFound:
-                        pass
-                    team = None
-                    for ref in plan.get("careTeam") or []:
-                        try:
-                            team_id = str(ref.get("reference", "")).removeprefix("CareTeam/")
-                            team = store.read(conn, "CareTeam", team_id, tenants=mine)
-                        except NotFound:
-                            continue
-                    proposal = mdt_review(
-                        appointment_id=appointment_id,
-                        patient=str((plan.get("subject") or {}).get("reference")),
-                        plan_id=plan["id"],
-                        team=team,
-                        start=start,
-                        minutes=self.minutes,
-                    )
-                    stored = store.create(conn, proposal, practice=practice, resource_id=appointment_id)
-                    self.kernel.write_provenance(conn, ctx, stored, "CREATE")
-                    appointments.append(stored)
-                return appointments
-
-        appointments = await anyio.to_thread.run_sync(work)
+        store, conn = self.kernel.store, uow.conn
+        practice = uow.practice
+        mine = uow.tenants & {practice}  # the caller's own practice, under the caller's tenancy rules
+        if patient is not None:
+            uow.patient = patient
+            found = pain_plan_for(conn, patient, mine)
+            plans = [found] if found is not None else []
+            if not plans:
+                raise Unprocessable(f"{patient} has no pain management plan in this practice")
+        else:
+            plans = pain_plans(conn, mine)
+        appointments = []
+        for plan in plans:
+            if plan.get("status") in CLOSED_PLAN:
+                continue
+            appointment_id = stable_id(practice, "mdt-review", plan["id"], f"{year:04d}-{month:02d}")
+            try:
+                existing = store.read(conn, "Appointment", appointment_id, tenants=mine)
+                appointments.append(existing)
+                continue
+            except NotFound:
+                pass
+            team = None
+            for ref in plan.get("careTeam") or []:
+                try:
+                    team_id = str(ref.get("reference", "")).removeprefix("CareTeam/")
+                    team = store.read(conn, "CareTeam", team_id, tenants=mine)
+                except NotFound:
+                    continue
+            proposal = mdt_review(
+                appointment_id=appointment_id,
+                patient=str((plan.get("subject") or {}).get("reference")),
+                plan_id=plan["id"],
+                team=team,
+                start=start,
+                minutes=self.minutes,
+            )
+            appointments.append(uow.create(proposal, resource_id=appointment_id))
         return {
             "resourceType": "Bundle",
             "type": "collection",
@@ -173,47 +165,42 @@ class ReviewOperations:
             "entry": [{"fullUrl": f"Appointment/{a['id']}", "resource": a} for a in appointments],
         }
 
-    async def evaluate(self, call: OperationCall) -> Any:
+    def evaluate(self, call: OperationCall, uow: UnitOfWork) -> Any:
         query = call.request.query_params
         start_text, end_text = query.get("periodStart"), query.get("periodEnd")
         low, high = period_bounds(start_text, end_text)
         rendered = RENDERED.get(str(query.get("_format")))
-        ctx, store = call.ctx, self.kernel.store
-        tenants = ctx.tenants
+        tenants = uow.tenants
         practice = query.get("practice")
         if practice is not None:
-            if practice not in ctx.tenants:
+            if practice not in uow.tenants:
                 raise Forbidden(f"practice {practice!r} is not one this caller acts for")
-            tenants = ctx.tenants & {practice}
+            tenants = uow.tenants & {practice}
+        measure = uow.read("Measure", str(call.resource_id))
+        if measure.get("id") != "service-evaluation":
+            raise Unprocessable("only Measure/service-evaluation can be evaluated here")
+        facts = evaluation_facts(uow.conn, tenants, low, high)
 
-        def work() -> Any:
-            with call.transaction() as conn:
-                measure = store.read(conn, "Measure", str(call.resource_id), tenants=ctx.tenants)
-                if measure.get("id") != "service-evaluation":
-                    raise Unprocessable("only Measure/service-evaluation can be evaluated here")
-                return evaluation_facts(conn, tenants, low, high)
-
-        facts = await anyio.to_thread.run_sync(work)
-        catalogue = interventions()
-        reporters = sorted(tenants)
-        report = measure_report(
-            facts,
-            catalogue,
-            period_start=str(start_text),
-            period_end=str(end_text),
-            generated=now_instant().isoformat(timespec="seconds").replace("+00:00", "Z"),
-            reporter_ods=reporters[0] if len(reporters) == 1 else None,
-        )
-        report = self.kernel.validate(report, "MeasureReport")
-        if rendered is None:
-            return report
-        settings = {code: i.setting for code, i in catalogue.items()}
-
-        def render() -> bytes:
+        def report(facts: Any) -> Any:  # after the commit: building and rendering hold no transaction
+            catalogue = interventions()
+            reporters = sorted(tenants)
+            report = measure_report(
+                facts,
+                catalogue,
+                period_start=str(start_text),
+                period_end=str(end_text),
+                generated=now_instant().isoformat(timespec="seconds").replace("+00:00", "Z"),
+                reporter_ods=reporters[0] if len(reporters) == 1 else None,
+            )
+            report = self.kernel.validate(report, "MeasureReport")
+            if rendered is None:
+                return report
+            settings = {code: i.setting for code, i in catalogue.items()}
             if rendered == "text/html":
-                return evaluation_html(report, settings).encode("utf-8")
-            return evaluation_chart(report, settings, "png" if rendered == "image/png" else "svg")
+                page = evaluation_html(report, settings).encode("utf-8")
+                return Response(page, media_type=f"{rendered}; charset=utf-8")
+            body = evaluation_chart(report, settings, "png" if rendered == "image/png" else "svg")
+            return Response(body, media_type=rendered)
 
-        body = await anyio.to_thread.run_sync(render)
-        media = f"{rendered}; charset=utf-8" if rendered == "text/html" else rendered
-        return Response(body, media_type=media)
+        uow.then(report)
+        return facts

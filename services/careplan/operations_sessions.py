@@ -1,18 +1,17 @@
 """Booking sessions: ``POST Slot/{id}/$book``, and the rules on a Slot when it is written.
 
-``$book``: Parameters ``patient`` (reference), ``carer`` (0..4, RelatedPerson of that patient; a repeat counts once), ``setting``
-(practice, home, remote; default the Slot's), ``channel`` (UK Core delivery channel: In-person, Telephone,
-Video; default the Slot's), ``waitlist`` (boolean), ``comment`` (up to 2,000 characters); answers the patient's Appointment
-(``booked``, or ``waitlist`` when full and asked for). A full session without ``waitlist=true`` is a 422
-saying so. Project workers and the practice book (403 for others). Attendance and the sessions counted are in
-``operations_attendance.py``.
+``$book``: Parameters ``patient`` (reference), ``carer`` (0..4, RelatedPerson of that patient; a repeat
+counts once), ``setting`` (practice, home, remote; default the Slot's), ``channel`` (UK Core delivery
+channel: In-person, Telephone, Video; default the Slot's), ``waitlist`` (boolean), ``comment`` (up to 2,000
+characters); answers the patient's Appointment (``booked``, or ``waitlist`` when full and asked for). A full
+session without ``waitlist=true`` is a 422 saying so. Project workers and the practice book (403 for
+others). Attendance and the sessions counted are in ``operations_attendance.py``.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-import anyio
 from sqlalchemy import Connection
 
 from services.careplan.repository import CLOSED_PLAN, lock, pain_plan_for
@@ -40,6 +39,7 @@ from shared.fhir import (
     OperationCall,
     Parameters,
     RequestContext,
+    UnitOfWork,
     Unprocessable,
     format_instant,
     new_id,
@@ -95,7 +95,7 @@ class SessionOperations:
         )
 
     # ---- $book ----------------------------------------------------------------------------------
-    async def book(self, call: OperationCall) -> dict[str, Any]:
+    def book(self, call: OperationCall, uow: UnitOfWork) -> dict[str, Any]:
         ctx = call.ctx
         if ctx.principal.role not in BOOKERS:
             raise Forbidden("Sessions are booked by the project workers and the GP practice")
@@ -103,7 +103,7 @@ class SessionOperations:
         patient = _patient_param(params)
         if patient is None:
             raise BadRequest("$book needs patient (a reference to the Patient)")
-        call.patient = patient
+        uow.patient = patient
         carers = []
         for value in params.values("carer"):
             text = value.get("reference") if isinstance(value, dict) else value
@@ -127,86 +127,83 @@ class SessionOperations:
         whole_practice = Tenancy({practice})
         slot_id = str(call.resource_id)
 
-        def work() -> dict[str, Any]:
-            with call.transaction() as conn:
-                lock(conn, "Slot", slot_id)  # one booking of a session at a time (PostgreSQL)
-                slot = store.read(conn, "Slot", slot_id, tenants=mine)
-                if slot.get("status") not in ("free", "busy"):
-                    raise Unprocessable(f"this session is {slot.get('status')}: it cannot be booked")
-                plan = pain_plan_for(conn, patient, mine)
-                if plan is None or plan.get("status") in CLOSED_PLAN:
-                    raise Unprocessable(f"{patient} has no open pain management plan in this practice")
-                for carer in carers:
-                    try:
-                        person = store.read(conn, "RelatedPerson", carer.split("/")[1], tenants=mine)
-                    except NotFound:
-                        raise Unprocessable(f"{carer} is not known in this practice") from None
-                    if (person.get("patient") or {}).get("reference") != patient:
-                        raise Unprocessable(f"{carer} is not a carer of {patient}")
+        conn = uow.conn
+        lock(conn, "Slot", slot_id)  # one booking of a session at a time (PostgreSQL)
+        slot = store.read(conn, "Slot", slot_id, tenants=mine)
+        if slot.get("status") not in ("free", "busy"):
+            raise Unprocessable(f"this session is {slot.get('status')}: it cannot be booked")
+        plan = pain_plan_for(conn, patient, mine)
+        if plan is None or plan.get("status") in CLOSED_PLAN:
+            raise Unprocessable(f"{patient} has no open pain management plan in this practice")
+        for carer in carers:
+            try:
+                person = store.read(conn, "RelatedPerson", carer.split("/")[1], tenants=mine)
+            except NotFound:
+                raise Unprocessable(f"{carer} is not known in this practice") from None
+            if (person.get("patient") or {}).get("reference") != patient:
+                raise Unprocessable(f"{carer} is not a carer of {patient}")
+        schedule = None
+        schedule_id = reference_id(slot.get("schedule"), "Schedule")
+        if schedule_id:
+            try:
+                schedule = store.read(conn, "Schedule", schedule_id, tenants=mine)
+            except NotFound:
                 schedule = None
-                schedule_id = reference_id(slot.get("schedule"), "Schedule")
-                if schedule_id:
-                    try:
-                        schedule = store.read(conn, "Schedule", schedule_id, tenants=mine)
-                    except NotFound:
-                        schedule = None
-                try:
-                    capacity = capacity_of(slot)
-                except BookingRefused as exc:
-                    raise Unprocessable(str(exc)) from None
-                booked = slot_appointments(conn, slot_id, whole_practice)
-                mine_before = [a for a in booked if patient_of_appointment(a) == patient]
-                if any(a.get("status") in HOLDS_PLACE for a in mine_before):
-                    raise Unprocessable(f"{patient} is already booked into this session")
-                holding = sum(a.get("status") in HOLDS_PLACE for a in booked)
-                try:
-                    status = place_for(capacity=capacity, holding=holding, waitlist=waitlist)
-                except BookingRefused as exc:
-                    raise Unprocessable(str(exc)) from None
-                slot_setting = setting_of(slot)
-                if setting and slot_setting and capacity > 1 and setting != slot_setting:
-                    raise Unprocessable(f"this group session is held {slot_setting}, not {setting}")
-                where = setting or slot_setting or "practice"
-                try:
-                    how = delivery_channel(where, channel or channel_of(slot))
-                except BookingRefused as exc:
-                    raise Unprocessable(str(exc)) from None
-                appointment = session_appointment(
-                    appointment_id=new_id(),
-                    slot=slot,
-                    schedule=schedule,
-                    patient=patient,
-                    plan_id=plan["id"],
-                    carers=carers,
-                    setting=where,
-                    channel=how,
-                    session_format=format_of(slot) or ("group" if capacity > 1 else "one-to-one"),
-                    status=status,
-                    created=format_instant(now_instant()),
-                    comment=comment,
-                )
-                waiting = next((a for a in mine_before if a.get("status") == "waitlist"), None)
-                if waiting is not None:  # off the waiting list: the same Appointment, now booked
-                    if status == "waitlist":
-                        raise Unprocessable(f"{patient} is already on this session's waiting list")
-                    appointment = {**appointment, "id": waiting["id"]}
-                    stored, _ = store.update(
-                        conn,
-                        appointment,
-                        tenants=mine,
-                        practice=practice,
-                        if_match=int(waiting["meta"]["versionId"]),
-                    )
-                    self.kernel.write_provenance(conn, ctx, stored, "UPDATE")
-                else:
-                    self.kernel.validate(appointment, "Appointment")
-                    stored = store.create(conn, appointment, practice=practice, resource_id=appointment["id"])
-                    self.kernel.write_provenance(conn, ctx, stored, "CREATE")
-                if status == "booked" and holding + 1 >= capacity and slot.get("status") != "busy":
-                    set_slot_status(self.kernel, conn, call, slot, "busy")
-                return stored
-
-        return await anyio.to_thread.run_sync(work)
+        try:
+            capacity = capacity_of(slot)
+        except BookingRefused as exc:
+            raise Unprocessable(str(exc)) from None
+        booked = slot_appointments(conn, slot_id, whole_practice)
+        mine_before = [a for a in booked if patient_of_appointment(a) == patient]
+        if any(a.get("status") in HOLDS_PLACE for a in mine_before):
+            raise Unprocessable(f"{patient} is already booked into this session")
+        holding = sum(a.get("status") in HOLDS_PLACE for a in booked)
+        try:
+            status = place_for(capacity=capacity, holding=holding, waitlist=waitlist)
+        except BookingRefused as exc:
+            raise Unprocessable(str(exc)) from None
+        slot_setting = setting_of(slot)
+        if setting and slot_setting and capacity > 1 and setting != slot_setting:
+            raise Unprocessable(f"this group session is held {slot_setting}, not {setting}")
+        where = setting or slot_setting or "practice"
+        try:
+            how = delivery_channel(where, channel or channel_of(slot))
+        except BookingRefused as exc:
+            raise Unprocessable(str(exc)) from None
+        appointment = session_appointment(
+            appointment_id=new_id(),
+            slot=slot,
+            schedule=schedule,
+            patient=patient,
+            plan_id=plan["id"],
+            carers=carers,
+            setting=where,
+            channel=how,
+            session_format=format_of(slot) or ("group" if capacity > 1 else "one-to-one"),
+            status=status,
+            created=format_instant(now_instant()),
+            comment=comment,
+        )
+        waiting = next((a for a in mine_before if a.get("status") == "waitlist"), None)
+        if waiting is not None:  # off the waiting list: the same Appointment, now booked
+            if status == "waitlist":
+                raise Unprocessable(f"{patient} is already on this session's waiting list")
+            appointment = {**appointment, "id": waiting["id"]}
+            stored, _ = store.update(
+                conn,
+                appointment,
+                tenants=mine,
+                practice=practice,
+                if_match=int(waiting["meta"]["versionId"]),
+            )
+            uow.write_provenance(stored, "UPDATE")
+        else:
+            self.kernel.validate(appointment, "Appointment")
+            stored = store.create(conn, appointment, practice=practice, resource_id=appointment["id"])
+            uow.write_provenance(stored, "CREATE")
+        if status == "booked" and holding + 1 >= capacity and slot.get("status") != "busy":
+            set_slot_status(self.kernel, conn, call, slot, "busy")
+        return stored
 
 
 def set_slot_status(

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import anyio
-
 from services.gpconnect import handlers, repository
 from shared.contracts import CloudEvent
 from shared.fhir import (
@@ -19,6 +17,7 @@ from shared.fhir import (
     NotFound,
     OperationCall,
     Parameters,
+    UnitOfWork,
     Unprocessable,
     information_outcome,
     nhs_number_identifier,
@@ -29,45 +28,40 @@ from shared.fhir import (
 __all__ = ["configure_operations"]
 
 
-async def sync_medications(call: OperationCall) -> Any:
+def sync_medications(call: OperationCall, uow: UnitOfWork) -> Any:
     """``POST [base]/$sync-medications`` with ``patient`` (a Patient resource with its NHS number, or a
     reference ``Patient/<id>`` to one gpconnect knows): read the GP record again and publish
     ``medication.list-synced``. Answers 200 with an information OperationOutcome once queued; a repeat
     of the same ``X-Request-Id`` is a 409 and queues nothing (the kernel claims it with the request)."""
     params = Parameters(call.body)
-    practice = call.ctx.principal.practice
+    practice = uow.practice
     target = params.value("patient")
-
-    def work() -> None:
-        with call.transaction() as conn:
-            if isinstance(target, dict) and "reference" in target:
-                patient_id = reference_id(target, "Patient")
-                number = repository.nhs_number_for(conn, practice, patient_id) if patient_id else None
-                if patient_id is None or number is None:
-                    raise NotFound("No patient with that id is known to gpconnect at this practice")
-                patient: dict[str, Any] = {
-                    "resourceType": "Patient",
-                    "id": patient_id,
-                    "identifier": [nhs_number_identifier(number)],
-                }
-            elif isinstance(target, dict) and target.get("resourceType") == "Patient":
-                patient = target
-                if not patient.get("id") or nhs_number_of(patient) is None:
-                    raise Unprocessable("The Patient needs an id and an NHS number")
-            else:
-                raise BadRequest("Parameter 'patient' is required: a Patient resource or a Patient reference")
-            call.patient = f"Patient/{patient['id']}"
-            request = CloudEvent(
-                source="/painreview/gpconnect",
-                type="gpconnect.sync-requested.v1",
-                subject=f"Patient/{patient['id']}",
-                practice=practice,
-                correlationid=call.ctx.correlation_id,
-                data={"resourceType": "Bundle", "type": "collection", "entry": [{"resource": patient}]},
-            )
-            handlers.request_record_read(conn, request)
-
-    await anyio.to_thread.run_sync(work)
+    if isinstance(target, dict) and "reference" in target:
+        patient_id = reference_id(target, "Patient")
+        number = repository.nhs_number_for(uow.conn, practice, patient_id) if patient_id else None
+        if patient_id is None or number is None:
+            raise NotFound("No patient with that id is known to gpconnect at this practice")
+        patient: dict[str, Any] = {
+            "resourceType": "Patient",
+            "id": patient_id,
+            "identifier": [nhs_number_identifier(number)],
+        }
+    elif isinstance(target, dict) and target.get("resourceType") == "Patient":
+        patient = target
+        if not patient.get("id") or nhs_number_of(patient) is None:
+            raise Unprocessable("The Patient needs an id and an NHS number")
+    else:
+        raise BadRequest("Parameter 'patient' is required: a Patient resource or a Patient reference")
+    uow.patient = f"Patient/{patient['id']}"
+    request = CloudEvent(
+        source=uow.source,
+        type="gpconnect.sync-requested.v1",
+        subject=f"Patient/{patient['id']}",
+        practice=practice,
+        correlationid=call.ctx.correlation_id,
+        data={"resourceType": "Bundle", "type": "collection", "entry": [{"resource": patient}]},
+    )
+    handlers.request_record_read(uow.conn, request)
     return information_outcome("The GP record will be read again; medication.list-synced follows")
 
 

@@ -15,22 +15,18 @@ The kernel claims ``X-Request-Id`` (a repeat is a 409) and audits each call; han
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import date, timedelta
-from typing import Any, TypeVar
-
-import anyio
+from typing import Any
 
 from services.medreview.concerns import ConcernKind, ConcernPolicy
 from services.medreview.handlers import Session
 from services.medreview.handlers.concern import answer_concern, raise_concern
 from services.medreview.repository import MedreviewRepository
-from shared.fhir import BadRequest, FhirKernel, Forbidden, OperationCall, Parameters
+from shared.fhir import BadRequest, FhirKernel, Forbidden, OperationCall, Parameters, UnitOfWork
 from shared.web.clock import Clock
 
 __all__ = ["register_contact_operations"]
 
-T = TypeVar("T")
 ANSWERING_ROLES = frozenset({"gp-system", "prescriber"})
 RAISED_BY = frozenset({"patient", "project-worker", "carer"})
 # A concern is raised when it happens: up to two weeks late (one taper step at the default interval), never
@@ -82,14 +78,11 @@ def register_contact_operations(
 ) -> None:
     """Declare ``$raise-concern`` and ``$answer-concern`` on ``kernel``; ``now``: the service's clock."""
 
-    async def in_session(call: OperationCall, work: Callable[[Session], T]) -> T:
-        def run() -> T:
-            with call.transaction() as conn:
-                return work(Session.for_request(conn, repo, call.ctx, now(), approval_lead_days=lead_days))
+    def session(call: OperationCall, uow: UnitOfWork) -> Session:
+        """medreview's writes in the kernel's unit of work (its transaction, by the service's clock)."""
+        return Session.for_request(uow.conn, repo, call.ctx, now(), approval_lead_days=lead_days)
 
-        return await anyio.to_thread.run_sync(run)
-
-    async def raise_(call: OperationCall) -> dict[str, Any]:
+    def raise_(call: OperationCall, uow: UnitOfWork) -> dict[str, Any]:
         params = Parameters(call.body)
         kind = _kind(params.text("kind"))
         severity = _severity(params.value("severity"))
@@ -102,7 +95,7 @@ def register_contact_operations(
 
         def work(s: Session) -> dict[str, Any]:
             careplan = s.repo.read(s.conn, f"CarePlan/{call.resource_id}", s.tenants)
-            call.patient = str((careplan.get("subject") or {}).get("reference") or "") or None
+            uow.patient = str((careplan.get("subject") or {}).get("reference") or "") or None
             return raise_concern(
                 s,
                 careplan,
@@ -115,9 +108,9 @@ def register_contact_operations(
                 go_back=bool(go_back),
             )
 
-        return await in_session(call, work)
+        return work(session(call, uow))
 
-    async def answer(call: OperationCall) -> dict[str, Any]:
+    def answer(call: OperationCall, uow: UnitOfWork) -> dict[str, Any]:
         note = _words(
             "note", Parameters(call.body).text("note"), "what the practice did: called, advised, saw"
         )
@@ -128,12 +121,12 @@ def register_contact_operations(
         def work(s: Session) -> dict[str, Any]:
             reference = f"Task/{call.resource_id}"
             task = s.repo.read(s.conn, reference, s.tenants)
-            call.patient = str((task.get("for") or {}).get("reference") or "") or None
+            uow.patient = str((task.get("for") or {}).get("reference") or "") or None
             if s.repo.practice_of(s.conn, reference, s.tenants) != principal.practice:
                 raise Forbidden("Only the patient's own practice answers this concern")
             return answer_concern(s, task, note=note)
 
-        return await in_session(call, work)
+        return work(session(call, uow))
 
     kernel.operation(
         "raise-concern",

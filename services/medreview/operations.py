@@ -19,12 +19,10 @@ running taper in the same transaction (``Observation`` write hook).
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import Any
 
-import anyio
 from sqlalchemy import Connection
 
 from services.medreview.fhir_mapping import Decision, Outcome, policy_of
@@ -53,13 +51,13 @@ from shared.fhir import (
     OperationCall,
     Parameters,
     RequestContext,
+    UnitOfWork,
     validate_resource,
 )
 from shared.web.clock import Clock, system_clock
 
 __all__ = ["register_operations"]
 
-T = TypeVar("T")
 PRESCRIBING_ROLES = frozenset({"gp-system", "prescriber"})
 REVIEWING_ROLES = frozenset({"gp-system", "prescriber", "specialist"})
 """Who may record the MDT or specialist review that opens a taper's safety gates (not a project worker)."""
@@ -69,24 +67,9 @@ _DECISIONS = {"approved": Decision.APPROVED, "approve": Decision.APPROVED}
 _DECISIONS |= {"declined": Decision.DECLINED, "decline": Decision.DECLINED, "rejected": Decision.DECLINED}
 
 
-async def _in_session(
-    call: OperationCall,
-    repo: MedreviewRepository,
-    work: Callable[[Session], T],
-    lead_days: int,
-    now: Clock = system_clock,
-) -> T:
-    def run() -> T:
-        with call.transaction() as conn:
-            session = Session.for_request(conn, repo, call.ctx, now(), approval_lead_days=lead_days)
-            return work(session)
-
-    return await anyio.to_thread.run_sync(run)
-
-
-def _patient(call: OperationCall) -> str:
+def _patient(call: OperationCall, uow: UnitOfWork) -> str:
     patient = f"Patient/{call.resource_id}"
-    call.patient = patient
+    uow.patient = patient
     return patient
 
 
@@ -100,17 +83,16 @@ def register_operations(
 ) -> None:
     """Declare the operations and the Observation write hook on ``kernel``; ``now``: the service's clock."""
 
-    async def _in_transaction(
-        call: OperationCall, repo: MedreviewRepository, work: Callable[[Session], T]
-    ) -> T:
-        return await _in_session(call, repo, work, approval_lead_days, now)
+    def session(call: OperationCall, uow: UnitOfWork) -> Session:
+        """medreview's writes in the kernel's unit of work (its transaction, by the service's clock)."""
+        return Session.for_request(uow.conn, repo, call.ctx, now(), approval_lead_days=approval_lead_days)
 
-    async def review_stored(call: OperationCall) -> dict[str, Any]:
-        patient = _patient(call)
+    def review_stored(call: OperationCall, uow: UnitOfWork) -> dict[str, Any]:
+        patient = _patient(call, uow)
         table = factor_table_of(Parameters(call.body), call.request.query_params.get("factorTable"))
-        return await _in_transaction(call, repo, lambda s: review_patient(s, patient, table))
+        return review_patient(session(call, uow), patient, table)
 
-    async def review_posted(call: OperationCall) -> dict[str, Any]:
+    def review_posted(call: OperationCall, uow: UnitOfWork) -> dict[str, Any]:
         query_table = call.request.query_params.get("factorTable")
         body = call.body if isinstance(call.body, dict) else {}
         bundle: dict[str, Any] | None
@@ -125,16 +107,14 @@ def register_operations(
         if bundle is None:
             if patient is None:
                 raise BadRequest("Send a Bundle, or Parameters with a 'bundle' or a 'patient'")
-            call.patient = patient
-            return await _in_transaction(call, repo, lambda s: review_patient(s, patient, table))
+            uow.patient = patient
+            return review_patient(session(call, uow), patient, table)
         resources = resources_from_bundle(validate_bundle(bundle))
-        call.patient = patient
-        return await _in_transaction(
-            call, repo, lambda s: review_bundle_resources(s, resources, table, patient)
-        )
+        uow.patient = patient
+        return review_bundle_resources(session(call, uow), resources, table, patient)
 
-    async def propose(call: OperationCall) -> dict[str, Any]:
-        patient = _patient(call)
+    def propose(call: OperationCall, uow: UnitOfWork) -> dict[str, Any]:
+        patient = _patient(call, uow)
         params = Parameters(call.body)
         stated = params.value("longTermUse") is not None  # a clinician's word wins over the record
         policy = policy_of_params(params)
@@ -153,9 +133,9 @@ def register_operations(
             chosen = policy_of_params(params, base)
             return propose_taper(s, patient, chosen, day, table, pace=why, agreed=agreed)
 
-        return await _in_transaction(call, repo, work)
+        return work(session(call, uow))
 
-    async def decide(call: OperationCall) -> dict[str, Any]:
+    def decide(call: OperationCall, uow: UnitOfWork) -> dict[str, Any]:
         params = Parameters(call.body)
         word = (params.text("decision") or "").lower()
         if word not in _DECISIONS:
@@ -173,15 +153,15 @@ def register_operations(
         def work(s: Session) -> dict[str, Any]:
             reference = f"Task/{call.resource_id}"
             task = s.repo.read(s.conn, reference, s.tenants)
-            call.patient = str((task.get("for") or {}).get("reference") or "") or None
+            uow.patient = str((task.get("for") or {}).get("reference") or "") or None
             if s.repo.practice_of(s.conn, reference, s.tenants) != principal.practice:
                 raise Forbidden("Only a prescriber at the patient's own practice may decide this step")
             return decide_step(s, task, outcome)
 
-        return await _in_transaction(call, repo, work)
+        return work(session(call, uow))
 
-    async def mdt_review(call: OperationCall) -> dict[str, Any]:
-        patient = _patient(call)
+    def mdt_review(call: OperationCall, uow: UnitOfWork) -> dict[str, Any]:
+        patient = _patient(call, uow)
         params = Parameters(call.body)
         outcome, summary = params.text("outcome"), params.text("summary")
         if not outcome or not summary:
@@ -199,21 +179,18 @@ def register_operations(
             )
         day = params.day("date")
         table = factor_table_of(params)
-        return await _in_transaction(
-            call,
-            repo,
-            lambda s: record_mdt_review(
-                s,
-                patient,
-                outcome=outcome,
-                summary=summary,
-                on=day or s.now.date(),
-                appointment=reference,
-                factor_table=table,
-            ),
+        s = session(call, uow)
+        return record_mdt_review(
+            s,
+            patient,
+            outcome=outcome,
+            summary=summary,
+            on=day or s.now.date(),
+            appointment=reference,
+            factor_table=table,
         )
 
-    async def pause(call: OperationCall) -> dict[str, Any]:
+    def pause(call: OperationCall, uow: UnitOfWork) -> dict[str, Any]:
         params = Parameters(call.body)
         why = params.text("reason")
         if not why:
@@ -226,9 +203,9 @@ def register_operations(
             policy = policy_of_params(params, slower(policy_of(careplan)[0])) if changed else None
             return pause_taper(s, careplan, why=f"asked for: {why}", on=day or s.now.date(), policy=policy)
 
-        return await _in_transaction(call, repo, work)
+        return work(session(call, uow))
 
-    async def back(call: OperationCall) -> dict[str, Any]:
+    def back(call: OperationCall, uow: UnitOfWork) -> dict[str, Any]:
         params = Parameters(call.body)
         why = params.text("reason")
         if not why:
@@ -241,16 +218,16 @@ def register_operations(
             careplan = s.repo.read(s.conn, f"CarePlan/{call.resource_id}", s.tenants)
             return step_back(s, careplan, why=why, on=day or s.now.date())
 
-        return await _in_transaction(call, repo, work)
+        return work(session(call, uow))
 
-    async def resume(call: OperationCall) -> dict[str, Any]:
+    def resume(call: OperationCall, uow: UnitOfWork) -> dict[str, Any]:
         day = Parameters(call.body).day("date")
 
         def work(s: Session) -> dict[str, Any]:
             careplan = s.repo.read(s.conn, f"CarePlan/{call.resource_id}", s.tenants)
             return resume_taper(s, careplan, on=day or s.now.date())
 
-        return await _in_transaction(call, repo, work)
+        return work(session(call, uow))
 
     def withdrawal_hook(
         conn: Connection, ctx: RequestContext, resource: dict[str, Any], interaction: str

@@ -37,9 +37,11 @@ from shared.fhir import (
     Forbidden,
     OperationCall,
     Parameters,
+    UnitHandler,
     information_outcome,
     now_instant,
 )
+from shared.fhir import UnitOfWork as KernelUnitOfWork
 
 __all__ = ["register_operations"]
 
@@ -102,20 +104,15 @@ def register_operations(kernel: FhirKernel, settings: ReferralSettings) -> None:
         location = f"{base}/ServiceRequest/{service_request_id}"
         return FhirResponse(outcome, status_code=status, headers={"Location": location})
 
-    def task_operation(action: TaskAction) -> Callable[[OperationCall], Any]:
-        async def handler(call: OperationCall) -> dict[str, Any]:
+    def task_operation(action: TaskAction) -> UnitHandler:
+        def handler(call: OperationCall, unit: KernelUnitOfWork) -> dict[str, Any]:
             values = parameters(call.body)
-
-            def work() -> dict[str, Any]:
-                with call.transaction() as conn:
-                    task = store.read(conn, "Task", str(call.resource_id), tenants=call.ctx.tenants)
-                    call.patient = task["for"]["reference"]
-                    uow = UnitOfWork(conn, store, call.ctx, owner_practice(task))
-                    result = action(uow, task, values, now_instant())
-                    uow.finish("UPDATE")
-                    return result
-
-            return await anyio.to_thread.run_sync(work)
+            task = unit.read("Task", str(call.resource_id))
+            unit.patient = task["for"]["reference"]
+            uow = UnitOfWork(unit.conn, store, call.ctx, owner_practice(task))
+            result = action(uow, task, values, now_instant())
+            uow.finish("UPDATE")
+            return result
 
         return handler
 
@@ -153,23 +150,21 @@ def register_operations(kernel: FhirKernel, settings: ReferralSettings) -> None:
         on = values.day("date") or now.date()
         return discharge(uow, task, on, values.text("note"), now)
 
-    async def letter(call: OperationCall) -> Response:
+    def letter(call: OperationCall, unit: KernelUnitOfWork) -> dict[str, Any]:
         wanted = call.request.query_params.get("_format") or call.request.headers.get("accept") or "pdf"
-        as_text = "text" in wanted
+        resource = unit.read("Communication", str(call.resource_id))
+        unit.patient = (resource.get("subject") or {}).get("reference")
 
-        def work() -> tuple[dict[str, Any], bytes | None]:
-            with call.transaction() as conn:
-                resource = store.read(conn, "Communication", str(call.resource_id), tenants=call.ctx.tenants)
-                call.patient = (resource.get("subject") or {}).get("reference")
-            text = str(resource.get("payload", [{}])[0].get("contentString", ""))
-            return resource, None if as_text else letter_pdf(text, title="Invitation")
+        def render(communication: dict[str, Any]) -> Response:  # after the commit, off the event loop
+            text = str(communication.get("payload", [{}])[0].get("contentString", ""))
+            if "text" in wanted:
+                return Response(text, media_type="text/plain; charset=utf-8")
+            return Response(letter_pdf(text, title="Invitation"), media_type="application/pdf")
 
-        resource, pdf = await anyio.to_thread.run_sync(work)
-        if pdf is not None:
-            return Response(pdf, media_type="application/pdf")
-        return Response(resource["payload"][0]["contentString"], media_type="text/plain; charset=utf-8")
+        unit.then(render)
+        return resource
 
-    async def template(call: OperationCall) -> dict[str, Any]:
+    def template(call: OperationCall, unit: KernelUnitOfWork) -> dict[str, Any]:
         practice = call.request.query_params.get("practice") or call.ctx.principal.practice
         if practice not in call.ctx.tenants or practice.startswith("#"):  # "#...": not a practice
             raise Forbidden(f"This client does not act for practice {practice}")
@@ -184,13 +179,9 @@ def register_operations(kernel: FhirKernel, settings: ReferralSettings) -> None:
             text, details = given, _details(values)
             check_template(text, details)
 
-        def work() -> tuple[str, dict[str, str]]:
-            with call.transaction() as conn:
-                if call.request.method == "POST":
-                    save_template(conn, practice, text, details)
-                return practice_template(conn, practice)
-
-        held, held_details = await anyio.to_thread.run_sync(work)
+        if call.request.method == "POST":
+            save_template(unit.conn, practice, text, details)
+        held, held_details = practice_template(unit.conn, practice)
         named = {d: c for c, d in _CAMEL.items()}
         return {
             "resourceType": "Parameters",

@@ -25,7 +25,7 @@ from shared.fhir.audit import AuditRecord, RequestContext, provenance
 from shared.fhir.http import etag_version
 from shared.fhir.idempotency import DUPLICATE_TEXT
 from shared.fhir.jsonio import FHIR_JSON, MAX_DEPTH, FhirResponse, depth_ok, dumps, loads
-from shared.fhir.kernel import Authenticator, FhirKernel, OperationCall, RateLimiter, WriteHook
+from shared.fhir.kernel import Authenticator, FhirKernel, OperationCall, RateLimiter, UnitHandler, WriteHook
 from shared.fhir.models import FHIR_VERSION, validate_resource, validate_stu3_resource
 from shared.fhir.searchparams import SearchParams, patient_of
 from shared.fhir.store import SHARED_TENANT, ResourceStore, new_id, now_instant
@@ -39,6 +39,7 @@ from shared.fhir.tenancy import (
     record_enrolment_event,
     visible_rows,
 )
+from shared.fhir.unit_of_work import ConsumerHandler, UnitOfWork, service_actor
 from shared.fhir.values import (
     NHS_NUMBER_SYSTEM,
     ODS_SYSTEM,
@@ -64,6 +65,7 @@ __all__ = [
     "Authenticator",
     "BadRequest",
     "Conflict",
+    "ConsumerHandler",
     "Duplicate",
     "FhirError",
     "FhirKernel",
@@ -83,6 +85,8 @@ __all__ = [
     "SearchParams",
     "TooManyRequests",
     "Unauthorized",
+    "UnitHandler",
+    "UnitOfWork",
     "Unprocessable",
     "UnsupportedMediaType",
     "WriteHook",
@@ -111,6 +115,7 @@ __all__ = [
     "reference_id",
     "resource_table",
     "search_index_table",
+    "service_actor",
     "stamp",
     "validate_resource",
     "validate_stu3_resource",

@@ -7,6 +7,7 @@ CapabilityStatement from exactly what it routes.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -16,6 +17,7 @@ import anyio
 from fastapi import APIRouter, Request
 from sqlalchemy import Connection, Engine
 
+from shared.contracts import CloudEvent
 from shared.core.errors import (
     ClientThrottled,
     FhirError,
@@ -42,8 +44,18 @@ from shared.fhir.jsonio import check_media_type, loads
 from shared.fhir.models import validate_resource
 from shared.fhir.searchparams import SearchType
 from shared.fhir.store import ResourceStore
+from shared.fhir.unit_of_work import ConsumerHandler, UnitOfWork
 
-__all__ = ["Authenticator", "FhirKernel", "Operation", "OperationCall", "RateLimiter", "ResourceConfig"]
+__all__ = [
+    "Authenticator",
+    "FhirKernel",
+    "Operation",
+    "OperationCall",
+    "OperationHandler",
+    "RateLimiter",
+    "ResourceConfig",
+    "UnitHandler",
+]
 
 INTERACTION_CODES = {"c": "create", "r": "read", "u": "update", "d": "delete", "s": "search-type"}
 DEFAULT_INTERACTIONS = frozenset(
@@ -126,6 +138,46 @@ class OperationCall:
 WRITE_INTERACTIONS: frozenset[Interaction] = frozenset({"c", "u", "d"})
 
 OperationHandler = Callable[[OperationCall], Awaitable[Any]]
+"""The older form, being retired: an ``async`` handler opening ``call.transaction()`` in a thread itself."""
+
+UnitHandler = Callable[[OperationCall, UnitOfWork], Any]
+"""An operation handler: a plain function of the call and its unit of work, returning the result (a
+resource, or a ``Response``). The kernel runs it off the event loop in one transaction that claims the
+caller's ``X-Request-Id`` (a writing operation), records the AuditEvent and commits the handler's writes
+and outbox events together; a raise rolls all of it back (the id stays free) and is audited as a failure."""
+
+
+def is_unit_handler(handler: Callable[..., Any]) -> bool:
+    """A plain ``def handler(call, uow)`` (not a coroutine function of the call)."""
+    call_method = getattr(type(handler), "__call__", None)  # noqa: B004 (an object with async __call__)
+    if inspect.iscoroutinefunction(handler) or inspect.iscoroutinefunction(call_method):
+        return False
+    try:
+        parameters = inspect.signature(handler).parameters.values()
+    except (TypeError, ValueError):
+        return False
+    positional = [p for p in parameters if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    return len(positional) == 2
+
+
+def unit_of_work_runner(handler: UnitHandler) -> OperationHandler:
+    """The kernel's side of ``handler(call, uow)``: a thread, one transaction, the claim and the audit."""
+
+    def in_transaction(call: OperationCall) -> Any:
+        with call.transaction() as conn:
+            uow = UnitOfWork(call.kernel, conn, call.ctx, call=call)
+            result = handler(call, uow)
+        for step in uow.after_commit:
+            result = step(result)
+        return result
+
+    async def run(call: OperationCall) -> Any:
+        return await anyio.to_thread.run_sync(in_transaction, call)
+
+    run.__name__ = getattr(handler, "__name__", "operation")
+    run.__doc__ = handler.__doc__
+    return run
+
 
 WriteHook = Callable[[Connection, RequestContext, dict[str, Any], str], None]
 """Called after the store wrote a resource, in the same transaction, with the stored resource and the
@@ -179,7 +231,7 @@ class FhirKernel:
     def operation(
         self,
         name: str,
-        handler: OperationHandler,
+        handler: UnitHandler | OperationHandler,
         *,
         level: Literal["system", "type", "instance"],
         scope: tuple[str, Interaction],
@@ -188,11 +240,32 @@ class FhirKernel:
         documentation: str = "",
         streams_body: bool = False,
     ) -> None:
-        """Declare an operation; with ``streams_body`` the kernel leaves the body unread (``call.body`` is
-        None) for a handler that reads ``call.request.stream()`` itself (large or NDJSON inputs)."""
-        self.operations.append(
-            Operation(name, handler, level, resource_type, scope, methods, documentation, streams_body)
+        """Declare an operation served by ``handler(call, uow)`` (``UnitHandler``; the ``async`` form of
+        the call alone is still accepted during the migration); with ``streams_body`` the kernel leaves the
+        body unread (``call.body`` is None) for a handler that reads ``call.request.stream()`` itself
+        (large or NDJSON inputs)."""
+        run: OperationHandler = (
+            unit_of_work_runner(handler)  # type: ignore[arg-type]
+            if is_unit_handler(handler)
+            else handler  # type: ignore[assignment]
         )
+        self.operations.append(
+            Operation(name, run, level, resource_type, scope, methods, documentation, streams_body)
+        )
+
+    def consumer(
+        self, handler: ConsumerHandler, *, client_id: str | None = None
+    ) -> Callable[[Connection, CloudEvent], None]:
+        """The inbox's ``(conn, event)`` handler for a consumer written as ``handler(event, uow)``: the
+        inbox owns the transaction (and its thread); the handler writes through a unit of work acting
+        for the event's practice, as ``client_id`` (default the service's name)."""
+
+        def apply(conn: Connection, event: CloudEvent) -> None:
+            handler(event, UnitOfWork.for_event(self, conn, event, client_id=client_id))
+
+        apply.__name__ = getattr(handler, "__name__", "consumer")
+        apply.__doc__ = handler.__doc__
+        return apply
 
     # ---- request plumbing ---------------------------------------------------------------------
     async def context(self, request: Request, resource_type: str, interaction: Interaction) -> RequestContext:
