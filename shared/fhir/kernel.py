@@ -44,6 +44,7 @@ from shared.fhir.jsonio import check_media_type, loads
 from shared.fhir.models import validate_resource
 from shared.fhir.searchparams import SearchType
 from shared.fhir.store import ResourceStore
+from shared.fhir.tenancy import owner_practice
 from shared.fhir.unit_of_work import ConsumerHandler, UnitOfWork
 
 __all__ = [
@@ -453,7 +454,8 @@ class FhirKernel:
         *,
         practice: str | None = None,
     ) -> None:
-        """A Provenance for ``resource``, filed under ``practice`` (the resource's owner when the caller
-        writes on another practice's behalf; default the caller's own)."""
-        owner = practice or ctx.principal.practice
+        """A Provenance for ``resource``, filed under ``practice`` (default the practice that owns the
+        resource's patient, see ``owner_practice``: where that practice's GP sees who wrote it, never
+        under the caller's own practice when staff write on another practice's behalf)."""
+        owner = practice or owner_practice(conn, ctx.tenants, ctx.principal.practice, resource)
         self.store.create(conn, provenance(ctx, resource, activity), practice=owner)

@@ -18,6 +18,7 @@ from shared.contracts import CloudEvent, EventType, new_event
 from shared.core.principal import Principal, Tenancy
 from shared.fhir.audit import RequestContext, provenance
 from shared.fhir.store import SearchResult
+from shared.fhir.tenancy import owner_practice
 from shared.outbox import record_event
 
 if TYPE_CHECKING:
@@ -177,9 +178,11 @@ class UnitOfWork:
         self, resource: dict[str, Any], activity: str, *, practice: str | None = None
     ) -> None:
         """A Provenance of the caller's ``activity`` on ``resource``, filed under ``practice`` (default
-        this unit of work's)."""
+        the practice that owns the resource's patient among this unit of work's tenants, see
+        ``owner_practice``; this unit of work's own when the patient is enrolled there or unknown)."""
         record = provenance(self.ctx, resource, activity)
-        self.kernel.store.create(self._conn, record, practice=practice or self.practice)
+        owner = practice or owner_practice(self._conn, self.tenants, self.practice, resource)
+        self.kernel.store.create(self._conn, record, practice=owner)
 
     # ---- events -------------------------------------------------------------------------------
     @property

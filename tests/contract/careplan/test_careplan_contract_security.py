@@ -183,14 +183,55 @@ def test_staff_create_on_an_assigned_practices_patient_is_filed_under_that_pract
     assert made.status_code == 201, made.text
     assert _readers(careplan, f"Goal/{made.json()['id']}") == (200, 404)
     # Its Provenance goes with it: filed under A, where A's GP system sees who wrote the goal.
-    goal_ref = f"Goal/{made.json()['id']}"
+    assert _provenance_practices(careplan, f"Goal/{made.json()['id']}") == [A]
+
+
+def _provenance_practices(careplan: Careplan, target: str) -> list[str]:
+    """The practices the Provenances naming ``target`` are filed under, oldest first."""
     with careplan.system.services["careplan"].engine.connect() as conn:
         rows = conn.execute(
-            sa.select(resource_table.c.practice, resource_table.c.content).where(
-                resource_table.c.resource_type == "Provenance", resource_table.c.content.contains(goal_ref)
-            )
+            sa.select(resource_table.c.practice, resource_table.c.content)
+            .where(resource_table.c.resource_type == "Provenance", resource_table.c.content.contains(target))
+            .order_by(resource_table.c.last_updated)
         ).all()
-    assert [row.practice for row in rows] == [A]
+    return [str(row.practice) for row in rows]
+
+
+def test_staff_apply_of_a_new_plan_files_the_plan_and_its_provenance_under_the_patients_practice(
+    careplan: Careplan,
+) -> None:
+    old = _enrolled(careplan, "own-apply")
+    # A's GP system closes the plan, so the next $apply starts a new one.
+    revoked = careplan.put(f"/CarePlan/{old['id']}", {**old, "status": "revoked"})
+    assert revoked.status_code == 200, revoked.text
+    applied = careplan.client.post(
+        f"{FHIR}/PlanDefinition/pain-management-core/$apply?subject=Patient/own-apply",
+        json={"resourceType": "Parameters"},
+        headers=_staff_of_y_assigned_to_a(careplan),
+    )
+    assert applied.status_code == 200, applied.text
+    plan = applied.json()
+    assert plan["id"] != old["id"]
+    assert _readers(careplan, f"CarePlan/{plan['id']}") == (200, 404)
+    assert _provenance_practices(careplan, f"CarePlan/{plan['id']}") == [A]
+
+
+def test_staff_update_of_a_plan_files_its_provenance_under_the_plans_practice(careplan: Careplan) -> None:
+    plan = _enrolled(careplan, "own-activate")
+    agreed = {
+        "resourceType": "Parameters",
+        "parameter": [
+            {"name": "patientAgreement", "valueDateTime": "2024-02-01"},
+            {"name": "projectWorkerAgreement", "valueDateTime": "2024-02-01"},
+        ],
+    }
+    activated = careplan.client.post(
+        f"{FHIR}/CarePlan/{plan['id']}/$activate", json=agreed, headers=_staff_of_y_assigned_to_a(careplan)
+    )
+    assert activated.status_code == 200, activated.text
+    # Every Provenance of the plan (the service's own on enrolment, staff's on activation) is A's: A's GP
+    # system sees who activated its patient's plan and Y's GP system never learns of it.
+    assert set(_provenance_practices(careplan, f"CarePlan/{plan['id']}")) == {A}
 
 
 def test_staff_gp_summary_goes_to_the_gp_of_the_plans_practice(careplan: Careplan) -> None:
