@@ -7,8 +7,9 @@ CapabilityStatement examples, and the medreview bench's pain-score Observation, 
 hand-made invalid variants of them (wrong JSON types, unknown elements, missing required elements,
 codes outside required bindings, bad dates, bad ids, an integer with a fraction, empty strings, nulls).
 
-"current" is ``shared.fhir.models.validate_resource`` (the R4B model plus the required-bindings table);
-"schema" is ``shared.fhir.jsonschema_r4.schema_valid``. For each it reports µs per resource over the
+"current" is ``shared.fhir.models.validate_model`` (the R4B model plus the required-bindings table: what
+the hot path ran alone until ``validate_resource`` added the schema after it); "schema" is
+``shared.fhir.jsonschema_r4.schema_valid``. For each it reports µs per resource over the
 valid corpus and over the invalid one (median of ``BENCH_VALIDATION_ROUNDS`` rounds), the ratio, and a
 table of every case where the two disagree. Prints and writes ``bench/results-validation.json``.
 
@@ -178,11 +179,11 @@ def invalid_corpus() -> list[Case]:
 
 def _current() -> Callable[[Any], bool]:
     from shared.core.errors import FhirError
-    from shared.fhir.models import validate_resource
+    from shared.fhir.models import validate_model
 
     def accepts(resource: Any) -> bool:
         try:
-            validate_resource(resource)
+            validate_model(resource)
         except FhirError:
             return False
         return True

@@ -8,10 +8,16 @@ bindings (``Patient.gender`` is an ``enum``). It does not check FHIRPath invaria
 only ``"type": "number"`` there, so 1.5 passes it: see ``bench/validation.py`` for what it accepts that
 ``fhir.resources`` refuses, and the reverse.
 
-Not on the hot path (``validate_resource`` is): alone it is not as strict, before ``fhir.resources`` it
-adds its cost to every valid resource, and the vendored 4.0.0 build refuses ``fhirVersion: "4.0.1"`` and
-an extensible ``Expression.language`` (README, "R4 validation"). It serves the benchmark and the tests
-that hold the required-bindings table to the schema's codes.
+On the hot path as a second gate: ``validate_resource`` runs it after ``fhir.resources``, whose pydantic
+models let through what FHIR JSON forbids (``"active": "yes"``, ``"id": null``, a 65-character id, a blank
+``system``, an empty ``Annotation.text``, numbers sent as strings). Alone it is not as strict (README,
+"R4 validation"), so it does not replace ``fhir.resources``.
+
+Two narrow amendments, made when the definitions are loaded (``_amend``), because the vendored file is
+HL7's 4.0.0 build and this system speaks 4.0.1: ``fhirVersion`` also accepts ``"4.0.1"`` (the version we
+announce in every CapabilityStatement), and ``Expression.language`` is the plain ``code`` R4 binds
+*extensibly* rather than the generated closed enum (the careplan service publishes a ``text/plain``
+Measure expression).
 """
 
 from __future__ import annotations
@@ -24,7 +30,7 @@ from typing import Any
 
 import jsonschema_rs
 
-__all__ = ["schema_issues", "schema_valid"]
+__all__ = ["schema_issues", "schema_valid", "warm"]
 
 _PATH = Path(__file__).parent / "data" / "fhir.schema.json.gz"
 
@@ -34,7 +40,30 @@ def _definitions() -> dict[str, Any]:
     with gzip.open(_PATH, "rt", encoding="utf-8") as handle:
         schema: dict[str, Any] = json.load(handle)
     definitions: dict[str, Any] = schema["definitions"]
+    _amend(definitions)
     return definitions
+
+
+# The elements whose generated enum lists FHIR versions up to the build's own, "4.0.0".
+_FHIR_VERSION_ELEMENTS = (
+    ("CapabilityStatement", "fhirVersion"),
+    ("StructureDefinition", "fhirVersion"),
+    ("ImplementationGuide", "fhirVersion"),
+    ("ImplementationGuide_Resource", "fhirVersion"),
+)
+
+
+def _amend(definitions: dict[str, Any]) -> None:
+    """Make HL7's 4.0.0 build accept the 4.0.1 content this system legitimately sends (module docstring)."""
+    for type_name, element in _FHIR_VERSION_ELEMENTS:
+        spec = definitions[type_name]["properties"][element]
+        codes = spec["items"]["enum"] if "items" in spec else spec["enum"]
+        if "4.0.1" not in codes:
+            codes.append("4.0.1")  # R4's technical correction: what FHIR_VERSION announces
+    # R4 binds Expression.language to its value set *extensibly*: any media type is a valid code.
+    language = definitions["Expression"]["properties"]["language"]
+    language.pop("enum", None)
+    language["$ref"] = "#/definitions/code"
 
 
 @cache
@@ -50,6 +79,12 @@ def _validator(resource_type: str) -> Any:
         "definitions": definitions,
     }
     return jsonschema_rs.Draft6Validator(root)
+
+
+def warm(resource_types: Any) -> None:
+    """Compile the validators of ``resource_types`` now (at start-up) rather than on a first request."""
+    for resource_type in resource_types:
+        _validator(resource_type)
 
 
 def schema_valid(resource: Any) -> bool:
@@ -98,11 +133,33 @@ def schema_issues(resource: Any, limit: int = 20) -> list[dict[str, Any]]:
         issues.append(
             {
                 "severity": "error",
-                "code": "structure" if "additional" in error.message.lower() else "value",
-                "diagnostics": f"{where}: {error.message}"[:500],
+                "code": "structure" if isinstance(error.kind, _Kind.AdditionalProperties) else "value",
+                "diagnostics": f"{where}: {_reason(error)}"[:500],
                 "expression": [where],
             }
         )
         if len(issues) >= limit:
             break
     return issues
+
+
+_Kind = jsonschema_rs.ValidationErrorKind
+
+
+def _reason(error: Any) -> str:
+    """What is wrong, in the schema's words and never the value sent (it may be patient data)."""
+    kind = error.kind
+    if isinstance(kind, _Kind.Type):
+        return f"must be a JSON {' or '.join(str(t) for t in kind.types)}"
+    if isinstance(kind, _Kind.Enum):
+        return f"not one of the codes {', '.join(map(str, kind.options))[:300]}"
+    if isinstance(kind, _Kind.Pattern):
+        path = list(error.schema_path)
+        datatype = path[1] if len(path) > 2 and path[0] == "definitions" else "value"
+        return f"not a valid FHIR {datatype} (pattern {kind.pattern})"
+    if isinstance(kind, _Kind.AdditionalProperties):
+        names = ", ".join(str(name)[:64] for name in kind.unexpected[:5])
+        return f"unknown element(s) {names}"
+    if isinstance(kind, _Kind.Required):
+        return str(error.message)  # "'x' is a required property": the schema's element name
+    return f"refused by the R4 JSON schema ({kind.name})"

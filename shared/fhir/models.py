@@ -16,6 +16,7 @@ from pydantic import ValidationError
 
 from shared.core.errors import InvalidResource
 from shared.fhir.bindings import binding_issues
+from shared.fhir.jsonschema_r4 import schema_issues
 
 FHIR_VERSION = "4.0.1"
 """What we announce: R4. R4B's models validate R4 resources of the kinds this service uses."""
@@ -25,6 +26,7 @@ __all__ = [
     "is_resource_type",
     "model_class",
     "stu3_model_class",
+    "validate_model",
     "validate_resource",
     "validate_stu3_resource",
 ]
@@ -96,8 +98,23 @@ def _validate(klass: type[Any], resource: Any, expected: str | None, release: st
 def validate_resource(resource: Any, expected_type: str | None = None) -> Any:
     """Validate a JSON object as an R4 resource; raise ``InvalidResource`` with one issue per error.
 
+    Two gates: ``validate_model`` (the ``fhir.resources`` R4B model and the required-bindings table),
+    then HL7's R4 JSON Schema (``jsonschema_r4``), which refuses what pydantic coerces or lets through and
+    FHIR JSON forbids (``"active": "yes"``, ``"id": null``, a 65-character id, a blank ``system``,
+    ``"valueInteger": "5"``). The kernel stores the JSON as sent, so what the model coerced would
+    otherwise be kept as sent.
+
     Returns the parsed model (callers mostly keep working with the plain dict).
     """
+    model = validate_model(resource, expected_type)
+    if issues := schema_issues(resource):
+        raise InvalidResource(f"The {resource['resourceType']} is not valid FHIR R4 JSON", issues=issues[:20])
+    return model
+
+
+def validate_model(resource: Any, expected_type: str | None = None) -> Any:
+    """The ``fhir.resources`` half of ``validate_resource`` (no JSON Schema): the R4B model and the
+    required-bindings table. For measuring and comparing the validators; the hot path needs both."""
     if isinstance(resource, dict) and isinstance(resource.get("resourceType"), str):
         klass = model_class(resource["resourceType"])
     else:

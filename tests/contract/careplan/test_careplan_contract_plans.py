@@ -174,7 +174,8 @@ def _community(patient: str, code: str, cost: str, progress: str = "waiting") ->
         "code": interventions()[code].concept(),
         "subject": {"reference": f"Patient/{patient}"},
         "extension": [
-            {"url": COST_EXTENSION, "valueMoney": {"value": cost, "currency": "GBP"}},
+            # Money.value is a JSON number in FHIR R4 (a string is refused as invalid R4 JSON)
+            {"url": COST_EXTENSION, "valueMoney": {"value": float(cost), "currency": "GBP"}},
             {
                 "url": "https://pain-review.example.org/fhir/StructureDefinition/community-service-status",
                 "valueCoding": {

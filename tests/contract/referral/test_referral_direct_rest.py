@@ -10,7 +10,9 @@ from tests.unit.referral.referral_records import CHRONIC_BACK_PAIN, monthly, pat
 
 
 def posted_patient(referral: Referral, **extra: Any) -> str:
-    created = referral.post("Patient", {**patient(serial=3), "id": None, **extra})
+    # the server assigns the id: none is sent (a null id is invalid FHIR JSON)
+    unsaved = {k: v for k, v in patient(serial=3).items() if k != "id"}
+    created = referral.post("Patient", {**unsaved, **extra})
     assert created.status_code == 201, created.text
     return f"Patient/{created.json()['id']}"
 

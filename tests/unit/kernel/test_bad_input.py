@@ -173,3 +173,60 @@ def test_a_bundle_with_too_many_entries_is_413_before_anything_is_parsed_as_fhir
     }
     outcome(client.post("/fhir/Patient", json=bundle, headers=FHIR), 413)
     assert count(client, "Patient") == 0
+
+
+def _observation(**changes: Any) -> dict[str, Any]:
+    observation: dict[str, Any] = {
+        "resourceType": "Observation",
+        "status": "final",
+        "code": {"coding": [{"system": "http://loinc.org", "code": "72514-3"}]},
+    }
+    observation.update(changes)
+    return observation
+
+
+# What fhir.resources' pydantic models accept (coerce or let through) and FHIR R4 JSON forbids: HL7's R4
+# JSON Schema refuses each. The kernel stores the JSON as sent, so the string "yes" would have been kept.
+_R4_JSON_FORBIDS = [
+    (patient() | {"active": "yes"}, "Patient.active"),
+    (patient() | {"gender": None}, "Patient.gender"),
+    (patient() | {"id": None}, "Patient.id"),
+    (patient() | {"id": "a" * 65}, "Patient.id"),
+    (patient() | {"identifier": [{"system": " ", "value": "9990000018"}]}, "Patient.identifier[0].system"),
+    (_observation(note=[{"text": ""}]), "Observation.note[0].text"),
+    (_observation(valueInteger="5"), "Observation.valueInteger"),
+    (_observation(valueQuantity={"value": "5", "unit": "mg"}), "Observation.valueQuantity.value"),
+]
+
+
+@pytest.mark.parametrize(("resource", "path"), _R4_JSON_FORBIDS, ids=[path for _, path in _R4_JSON_FORBIDS])
+def test_what_r4_json_forbids_is_400_naming_the_path_and_stores_nothing(
+    client: TestClient, resource: dict[str, Any], path: str
+) -> None:
+    resource_type = resource["resourceType"]
+    response = client.post(f"/fhir/{resource_type}", json=resource, headers=FHIR)
+    issues = outcome(response, 400)["issue"]
+    assert any(path in issue.get("expression", []) for issue in issues), issues
+    assert count(client, resource_type) == 0
+
+
+def test_an_r4_json_refusal_does_not_echo_the_value_sent(client: TestClient) -> None:
+    """The diagnostics say what is wrong in the schema's words, never the value (it may be patient data)."""
+    sent = patient() | {
+        "id": "Smith-" + "a" * 60,
+        "identifier": [{"system": "urn:x Alexandra", "value": "1"}],
+    }
+    response = client.post("/fhir/Patient", json=sent, headers=FHIR)
+    issues = outcome(response, 400)["issue"]
+    assert {"Patient.id", "Patient.identifier[0].system"} <= {
+        e for i in issues for e in i.get("expression", [])
+    }
+    assert "Alexandra" not in response.text and "Smith-aaa" not in response.text
+
+
+def test_an_update_with_what_r4_json_forbids_is_400_and_changes_nothing(client: TestClient) -> None:
+    stored = create(client, patient())
+    response = client.put(f"/fhir/Patient/{stored['id']}", json={**stored, "active": "yes"}, headers=FHIR)
+    issues = outcome(response, 400)["issue"]
+    assert any("Patient.active" in issue.get("expression", []) for issue in issues), issues
+    assert client.get(f"/fhir/Patient/{stored['id']}").json()["meta"]["versionId"] == "1"

@@ -1,8 +1,9 @@
 """HL7's R4 JSON Schema (compiled by jsonschema-rs) against ``validate_resource`` on the bench corpus.
 
-The schema is not on the hot path: alone it accepts what ``fhir.resources`` refuses (the pinned
-``SCHEMA_GAPS`` below). These tests pin, case by case, what each accepts that the other refuses, so a
-change of schema, library or corpus shows here before anyone relies on either alone."""
+The schema is a second gate on the hot path (``validate_resource`` runs it after ``fhir.resources``), not a
+replacement: alone it accepts what ``fhir.resources`` refuses (the pinned ``SCHEMA_GAPS`` below). These
+tests pin, case by case, what each accepts that the other refuses, so a change of schema, library or
+corpus shows here before anyone relies on either alone."""
 
 from __future__ import annotations
 
@@ -11,11 +12,11 @@ import pytest
 from bench.validation import invalid_corpus, valid_corpus
 from shared.core.errors import FhirError
 from shared.fhir.jsonschema_r4 import schema_issues, schema_valid
-from shared.fhir.models import validate_resource
+from shared.fhir.models import validate_model, validate_resource
 
-# The vendored schema is the 4.0.0 build: its FHIRVersion enum stops at "4.0.0", so BaRS's
-# CapabilityStatement (fhirVersion "4.0.1") is refused by it. See shared/fhir/data/fhir.schema.SOURCE.md.
-SCHEMA_REFUSES_VALID = {"BaRS_API_Capability_Statement.json"}
+# The vendored schema is the 4.0.0 build; jsonschema_r4._amend adds "4.0.1" to its fhirVersion enums, so
+# BaRS's CapabilityStatement (fhirVersion "4.0.1") passes. See shared/fhir/data/fhir.schema.SOURCE.md.
+SCHEMA_REFUSES_VALID: set[str] = set()
 
 # Invalid cases the schema accepts and fhir.resources refuses: the reason the schema cannot replace it.
 SCHEMA_GAPS = {
@@ -35,8 +36,9 @@ SCHEMA_GAPS = {
     "Flag._status with no status (primitive extension)",
 }
 
-# Invalid cases fhir.resources (with the required-bindings table) accepts and the schema refuses.
-CURRENT_GAPS = {
+# Invalid cases fhir.resources (with the required-bindings table) accepts and the schema refuses: all
+# refused by validate_resource now, which runs the schema too.
+FHIR_RESOURCES_GAPS = {
     "Patient.id 65 characters",
     "Patient.active as a string",  # pydantic coerces "yes" to True
     "Patient.gender null",
@@ -45,6 +47,7 @@ CURRENT_GAPS = {
     "Observation.code.coding[0].system ' ' (blank uri)",
     "Observation.note[0].text empty",
 }
+CURRENT_GAPS: set[str] = set()
 
 
 def _current_accepts(resource: object) -> bool:
@@ -70,6 +73,20 @@ def test_invalid_corpus_each_validator(name: str, resource: dict[str, object]) -
         assert issues and all(i["severity"] == "error" for i in issues)
 
 
+def test_what_the_schema_adds_to_fhir_resources_alone() -> None:
+    """The cases that put the schema on the hot path: fhir.resources' models accept each."""
+
+    def model_accepts(resource: object) -> bool:
+        try:
+            validate_model(resource)
+        except FhirError:
+            return False
+        return True
+
+    added = {name for name, r in invalid_corpus() if model_accepts(r) and not schema_valid(r)}
+    assert added == FHIR_RESOURCES_GAPS
+
+
 def test_every_invalid_case_is_refused_by_one_or_the_other() -> None:
     accepted_by_both = [name for name, r in invalid_corpus() if _current_accepts(r) and schema_valid(r)]
     assert accepted_by_both == []
@@ -87,7 +104,31 @@ def test_schema_issue_names_the_element() -> None:
     expressions = {e for i in issues for e in i["expression"]}
     assert "Patient.gender" in expressions
     assert "Patient.name[0]" in expressions
-    assert any("bloke" in i["diagnostics"] for i in issues)
+    assert any("male, female" in i["diagnostics"] for i in issues)  # the codes allowed...
+    assert not any("bloke" in i["diagnostics"] for i in issues)  # ...never the value sent
+
+
+def test_the_4_0_1_amendments() -> None:
+    """HL7's 4.0.0 build, amended narrowly for what this system legitimately sends: fhirVersion 4.0.1
+    and an Expression.language outside the extensible binding's codes (a published Measure's text/plain)."""
+    capability = {
+        "resourceType": "CapabilityStatement",
+        "status": "active",
+        "date": "2026-01-01",
+        "kind": "instance",
+        "fhirVersion": "4.0.1",
+        "format": ["application/fhir+json"],
+    }
+    assert schema_valid(capability)
+    assert not schema_valid(capability | {"fhirVersion": "4.0.9"})
+    measure = {
+        "resourceType": "Measure",
+        "status": "active",
+        "group": [{"population": [{"criteria": {"language": "text/plain", "expression": "x"}}]}],
+    }
+    assert schema_valid(measure)
+    empty = {"language": "", "expression": "x"}  # still a code: not empty
+    assert not schema_valid(measure | {"group": [{"population": [{"criteria": empty}]}]})
 
 
 def test_unknown_type_and_non_objects() -> None:
