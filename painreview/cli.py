@@ -19,6 +19,7 @@ from painreview.sim_cli import simulator
 from shared.auth.settings import AuthSettings
 from shared.db import make_engine, migrate
 from shared.observability import configure_logging
+from shared.web.process import freeze_startup_objects
 
 SERVICE_NAMES = sorted(SERVICES)
 
@@ -91,6 +92,7 @@ def up(host: str, port: int, var_dir: Path, mesh_port: int, mesh: bool) -> None:
         # uvicorn shuts down gracefully on SIGTERM and then raises the signal again: with the default
         # handler the process would die there, before this function's cleanup, leaving mesh-sandbox behind.
         signal.signal(signal.SIGTERM, _exit_after_shutdown)
+        freeze_startup_objects()
         uvicorn.run(system.app, host=host, port=port, log_config=None, proxy_headers=False)
     finally:
         if sandbox is not None:
@@ -122,6 +124,7 @@ def serve(service: str, host: str, port: int) -> None:
         app = standalone_simulator_app()
     else:
         app = create_service_app(service)
+    freeze_startup_objects()
     uvicorn.run(app, host=host, port=port, log_config=None, timeout_graceful_shutdown=20)
 
 
