@@ -343,7 +343,7 @@ async def test_the_worker_sleeps_until_the_earliest_delivery_is_due(deliveries):
     [row] = [r for r in deliveries.rows() if r.kind == "prescription"]
     worker = deliveries.worker
     assert await worker.run_once() == 0  # not due yet
-    due_in = (row.next_attempt_at.replace(tzinfo=UTC) - deliveries.clock()).total_seconds()
+    due_in = (row.next_attempt_at.replace(tzinfo=UTC) - deliveries.clock.utc()).total_seconds()
     assert worker.poll_s <= worker.idle_wait() <= max(worker.poll_s, min(worker.idle_poll_s, due_in))
     deliveries.clock.advance(3600)  # an hour on: overdue
     assert worker.idle_wait() == worker.poll_s
