@@ -8,31 +8,24 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from fastapi import Request
 from fastapi.testclient import TestClient
 
 from services.careplan.app import create_service
 from services.careplan.settings import CareplanSettings
 from shared.bus import InProcessTransport
-from shared.core.principal import Principal, parse_scopes
 from shared.web import ServiceParts
 from tests.contract.careplan.test_careplan_contract_plans import _community
+from tests.support.auth import HeaderAuthenticator, as_practice
 
 pytestmark = pytest.mark.integration
-
-
-class PracticeAuthenticator:
-    """Test fake at the authentication seam: every caller is practice A81001 with every scope."""
-
-    async def authenticate(self, request: Request) -> Principal:
-        return Principal("test-client", "A81001", "gp-system", parse_scopes("system/*.cruds"))
 
 
 @pytest.fixture
 def service(pg_url: str, tmp_path: Path) -> Iterator[tuple[ServiceParts, TestClient]]:
     settings = CareplanSettings(database_url=pg_url, var_dir=tmp_path)
-    parts = create_service(settings, authenticator=PracticeAuthenticator(), transport=InProcessTransport())
-    with TestClient(parts.app, headers={"content-type": "application/fhir+json"}) as client:
+    parts = create_service(settings, authenticator=HeaderAuthenticator(), transport=InProcessTransport())
+    headers = {"content-type": "application/fhir+json", **as_practice("A81001")}
+    with TestClient(parts.app, headers=headers) as client:
         yield parts, client
     parts.engine.dispose()
 

@@ -17,7 +17,7 @@ from shared.db import make_engine
 from shared.fhir import kernel_metadata
 from shared.fhir.tables import resource_table
 from shared.web import service_app
-from tests.unit.kernel.conftest import build_kernel
+from tests.support.kernel import build_kernel
 
 R = resource_table
 

@@ -17,7 +17,7 @@ from shared.db import make_engine
 from shared.fhir import OperationCall, kernel_metadata
 from shared.fhir.tables import request_table
 from shared.web import service_app
-from tests.unit.kernel.conftest import build_kernel
+from tests.support.kernel import build_kernel
 
 FHIR = {"content-type": "application/fhir+json"}
 BODY = {"resourceType": "Parameters", "parameter": [{"name": "fail", "valueBoolean": False}]}

@@ -11,8 +11,7 @@ from shared.fhir import kernel_metadata
 from shared.fhir.published import seed_published
 from shared.fhir.store import ResourceStore
 from shared.web import service_app
-from tests.unit.kernel.conftest import build_kernel
-from tests.unit.kernel.test_smoke import FHIR
+from tests.support.kernel import FHIR, build_kernel
 
 CODES = {
     "resourceType": "CodeSystem",

@@ -13,7 +13,7 @@ from shared.db import make_engine
 from shared.fhir import FhirKernel, kernel_metadata
 from shared.fhir.searchparams import SearchParams
 from shared.web import service_app
-from tests.unit.kernel.conftest import HeaderAuthenticator
+from tests.support.auth import HeaderAuthenticator
 
 FHIR = {"content-type": "application/fhir+json"}
 FLAG = {

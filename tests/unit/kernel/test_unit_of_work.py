@@ -22,7 +22,7 @@ from shared.fhir.tables import request_table, resource_table
 from shared.outbox import metadata as outbox_metadata
 from shared.outbox import outbox
 from shared.web import service_app
-from tests.unit.kernel.conftest import build_kernel
+from tests.support.kernel import build_kernel
 
 FHIR = {"content-type": "application/fhir+json"}
 PATIENT = "Patient/p-1"

@@ -11,8 +11,7 @@ from sqlalchemy import Connection
 from shared.db import make_engine
 from shared.fhir import RequestContext, Unprocessable, kernel_metadata
 from shared.web import service_app
-from tests.unit.kernel.conftest import build_kernel
-from tests.unit.kernel.test_smoke import FHIR, patient
+from tests.support.kernel import FHIR, build_kernel, patient
 
 HEADERS = {"x-test-practice": "A81001", **FHIR}
 
