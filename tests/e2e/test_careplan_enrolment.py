@@ -11,8 +11,8 @@ import pytest
 from shared.contracts import PATIENT_ENROLLED_V1, new_event
 from shared.db import make_engine
 from shared.outbox import record_event
-from tests.contract.careplan.conftest import enrolment
 from tests.e2e.conftest import RunningSystem
+from tests.support.careplan import enrolment
 
 pytestmark = pytest.mark.e2e
 DEADLINE_SECONDS = 60.0  # a bound on waiting, not a speed goal: speed is measured in bench/

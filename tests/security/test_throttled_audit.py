@@ -15,8 +15,8 @@ from fastapi.testclient import TestClient
 from painreview.embedded import EmbeddedSystem, create_embedded_system
 from shared.auth.issuer import IssuerKeys
 from shared.fhir.audit import UNAUDITED_THROTTLED
-from tests.security.conftest import Tokens
 from tests.support.clock import Clock
+from tests.support.tokens import Tokens
 
 BURST = 5
 

@@ -14,8 +14,8 @@ from services.careplan.app import create_service
 from services.careplan.settings import CareplanSettings
 from shared.bus import InProcessTransport
 from shared.web import ServiceParts
-from tests.contract.careplan.test_careplan_contract_plans import _community
 from tests.support.auth import HeaderAuthenticator, as_practice
+from tests.support.careplan import community_referral
 
 pytestmark = pytest.mark.integration
 
@@ -51,7 +51,10 @@ def test_concurrent_referrals_that_together_exceed_the_budget_are_not_both_accep
         "subject": {"reference": "Patient/pg1"},
     }
     assert client.post("/fhir/CarePlan", json=plan).status_code == 201
-    requests = [_community("pg1", "physiotherapy", "150.00"), _community("pg1", "relaxation-group", "150.00")]
+    requests = [
+        community_referral("pg1", "physiotherapy", "150.00"),
+        community_referral("pg1", "relaxation-group", "150.00"),
+    ]
     for _ in range(3):  # a few rounds: the race must never let both through
         with ThreadPoolExecutor(max_workers=2) as pool:
             statuses = sorted(
