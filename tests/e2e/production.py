@@ -42,7 +42,7 @@ from sqlalchemy import create_engine, make_url, text
 from shared.auth import AuthSettings, Role, mint_local_token
 from tests.contract.deploy.compose import app_processes, load_compose
 from tests.e2e.audit_count import check_audit_trail
-from tests.e2e.conftest import free_port
+from tests.e2e.running import free_port
 
 __all__ = ["SERVICES", "ManagedProcess", "ProductionStack", "production_stack"]
 

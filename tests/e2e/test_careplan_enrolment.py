@@ -11,7 +11,7 @@ import pytest
 from shared.contracts import PATIENT_ENROLLED_V1, new_event
 from shared.db import make_engine
 from shared.outbox import record_event
-from tests.e2e.conftest import RunningSystem
+from tests.e2e.running import RunningSystem
 from tests.support.careplan import enrolment
 
 pytestmark = pytest.mark.e2e

@@ -22,8 +22,7 @@ from painreview.simulator_app import TOKEN_FILE
 from services.medreview.follow_up import add_months
 from shared.auth import AuthSettings, mint_local_token
 from shared.web.clock import write_clock
-from tests.e2e.conftest import free_port, wait_healthy
-from tests.e2e.test_pathway_embedded import mesh_sandbox  # noqa: F401 (a fixture)
+from tests.e2e.running import free_port, wait_healthy
 from tests.support import eventually
 
 pytestmark = pytest.mark.e2e
@@ -39,7 +38,7 @@ def until(what: str, probe: Callable[[], T | None], deadline_s: float = 120.0) -
 @pytest.fixture(scope="module")
 def clocked_system(
     tmp_path_factory: pytest.TempPathFactory,
-    mesh_sandbox: str,  # noqa: F811
+    mesh_sandbox: str,
 ) -> Iterator[tuple[str, Path, Path]]:
     workdir = tmp_path_factory.mktemp("contact")
     clock = workdir / "clock"  # no file yet: the system clock until the test writes one
@@ -83,7 +82,7 @@ def clocked_system(
 
 def test_a_concern_pauses_the_taper_and_a_discharge_follow_up_reads_the_gp_record_when_due(
     clocked_system: tuple[str, Path, Path],
-    mesh_sandbox: str,  # noqa: F811
+    mesh_sandbox: str,
 ) -> None:
     base, workdir, clock = clocked_system
     token = mint_local_token(AuthSettings(var_dir=workdir / "var"), practice="A81001", scope="system/*.cruds")

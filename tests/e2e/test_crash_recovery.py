@@ -25,7 +25,6 @@ import orjson
 import pytest
 
 from shared.db import sqlite_path_for
-from tests.e2e.conftest import BIN, free_port, wait_healthy
 from tests.e2e.crash_load import (
     FHIR,
     Ledger,
@@ -37,6 +36,7 @@ from tests.e2e.crash_load import (
     wait_for,
 )
 from tests.e2e.production import production_stack
+from tests.e2e.running import BIN, free_port, wait_healthy
 from tests.nats_servers import NatsCluster
 
 pytestmark = pytest.mark.e2e

@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, make_url, text
 
-from tests.e2e.conftest import BIN
 from tests.e2e.production import _delete_stream
+from tests.e2e.running import BIN
 
 pytestmark = pytest.mark.e2e
 
