@@ -7,7 +7,6 @@ import base64
 import json
 from datetime import UTC, datetime, timedelta
 
-import anyio
 import pytest
 
 from services.gpconnect.adapters import PermanentDeliveryError, TaskDecision, TransientDeliveryError
@@ -15,6 +14,7 @@ from services.gpconnect.adapters.gpconnect_fhir import new_prescription
 from shared.contracts import CloudEvent
 from shared.contracts.taper import REPLACES_AUTHORISATION_URL, REPLACES_PRESCRIPTION_URL
 from shared.outbox import request_replay
+from tests.support import eventually_async
 from tests.unit.gpconnect.deliveries import (
     enrolled,
     prescription_changed,
@@ -359,8 +359,11 @@ async def test_a_delivery_added_in_this_process_wakes_the_sleeping_worker(delive
     try:
         await asyncio.sleep(0.05)  # the first pass found nothing: asleep for 60 s
         deliveries.deliver_event(enrolled())
-        with anyio.fail_after(10):
-            while list(deliveries.states().values()) != ["done"]:
-                await asyncio.sleep(0.01)
+        await eventually_async(
+            lambda: list(deliveries.states().values()) == ["done"],
+            within=10,
+            every=0.01,
+            what="the delivery done",
+        )
     finally:
         await worker.close()
