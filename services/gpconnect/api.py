@@ -61,7 +61,7 @@ def sync_medications(call: OperationCall, uow: UnitOfWork) -> Any:
         correlationid=call.ctx.correlation_id,
         data={"resourceType": "Bundle", "type": "collection", "entry": [{"resource": patient}]},
     )
-    handlers.request_record_read(uow.conn, request)
+    handlers.request_record_read(uow, request)
     return information_outcome("The GP record will be read again; medication.list-synced follows")
 
 

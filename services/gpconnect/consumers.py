@@ -12,19 +12,35 @@ from shared.contracts import (
     REFERRAL_ACCEPTED_V1,
     REFERRAL_REJECTED_V1,
 )
+from shared.fhir import FhirKernel
 from shared.web import Consumer
 
-__all__ = ["CONSUMERS"]
+__all__ = ["consumers"]
 
-CONSUMERS = (
-    Consumer("gpconnect-record-read", (PATIENT_ENROLLED_V1,), handlers.on_patient_enrolled),
-    Consumer(
-        "gpconnect-referral-response",
-        (REFERRAL_ACCEPTED_V1, REFERRAL_REJECTED_V1),
-        handlers.on_referral_decided,
-    ),
-    Consumer("gpconnect-tasks", (GP_TASK_REQUESTED_V1,), handlers.on_task_requested),
-    Consumer("gpconnect-prescriptions", (PRESCRIPTION_CHANGED_V1,), handlers.on_prescription_changed),
-    Consumer("gpconnect-follow-up-read", (GP_RECORD_READ_REQUESTED_V1,), handlers.on_record_read_requested),
-    Consumer("gpconnect-discharge", (PATIENT_DISCHARGED_V1,), handlers.on_patient_discharged),
-)
+
+def consumers(kernel: FhirKernel) -> list[Consumer]:
+    """Each a ``handler(event, uow)`` run by ``kernel.consumer`` in the inbox's transaction."""
+    return [
+        Consumer(
+            "gpconnect-record-read", (PATIENT_ENROLLED_V1,), kernel.consumer(handlers.on_patient_enrolled)
+        ),
+        Consumer(
+            "gpconnect-referral-response",
+            (REFERRAL_ACCEPTED_V1, REFERRAL_REJECTED_V1),
+            kernel.consumer(handlers.on_referral_decided),
+        ),
+        Consumer("gpconnect-tasks", (GP_TASK_REQUESTED_V1,), kernel.consumer(handlers.on_task_requested)),
+        Consumer(
+            "gpconnect-prescriptions",
+            (PRESCRIPTION_CHANGED_V1,),
+            kernel.consumer(handlers.on_prescription_changed),
+        ),
+        Consumer(
+            "gpconnect-follow-up-read",
+            (GP_RECORD_READ_REQUESTED_V1,),
+            kernel.consumer(handlers.on_record_read_requested),
+        ),
+        Consumer(
+            "gpconnect-discharge", (PATIENT_DISCHARGED_V1,), kernel.consumer(handlers.on_patient_discharged)
+        ),
+    ]

@@ -1,5 +1,6 @@
-"""One function per consumed event: each records what must reach the GP system as a delivery row, in
-the inbox transaction. Nothing here calls the network; the delivery worker does (``worker.py``)."""
+"""One function per consumed event, ``handler(event, uow)``: each records what must reach the GP system as a
+delivery row, in the inbox transaction (``uow.conn``). Nothing here calls the network; the delivery worker
+does (``worker.py``)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from sqlalchemy import Connection
 
 from services.gpconnect import repository
 from shared.contracts import CloudEvent, to_json
-from shared.fhir import nhs_number_identifier, nhs_number_of, record_enrolment_event
+from shared.fhir import UnitOfWork, nhs_number_identifier, nhs_number_of, record_enrolment_event
 
 log = logging.getLogger(__name__)
 
@@ -100,28 +101,32 @@ def prescription_date(change: dict[str, Any]) -> datetime | None:
     return day_start((((new or {}).get("dispenseRequest") or {}).get("validityPeriod") or {}).get("start"))
 
 
-def on_patient_enrolled(conn: Connection, event: CloudEvent) -> None:
+def on_patient_enrolled(event: CloudEvent, uow: UnitOfWork) -> None:
     """Remember the patient's NHS number and read their GP record (medications and problems)."""
+    conn = uow.conn
     record_enrolment_event(conn, practice=event.practice, data=event.data, at=event.time)
     if _remember(conn, event) is not None:
         _enqueue(conn, event, "record-read")
 
 
-def on_patient_discharged(conn: Connection, event: CloudEvent) -> None:
+def on_patient_discharged(event: CloudEvent, uow: UnitOfWork) -> None:
     """The episode ended: the patient's enrolment here is closed (service staff lose sight of it)."""
+    conn = uow.conn
     record_enrolment_event(conn, practice=event.practice, data=event.data, at=event.time, discharged=True)
 
 
-def request_record_read(conn: Connection, event: CloudEvent) -> bool:
+def request_record_read(uow: UnitOfWork, event: CloudEvent) -> bool:
     """A re-sync asked for through the API: the same delivery as on enrolment, under its own key."""
+    conn = uow.conn
     _remember(conn, event)
     return _enqueue(conn, event, "record-read")
 
 
-def on_record_read_requested(conn: Connection, event: CloudEvent) -> None:
+def on_record_read_requested(event: CloudEvent, uow: UnitOfWork) -> None:
     """``gp.record-read-requested`` (a follow-up after discharge): read the patient's GP record on the Task's
     ``executionPeriod.start``, not before, as the same delivery a re-sync is. The NHS number is the one
     remembered for the patient here; a patient never known here is skipped (nothing to read)."""
+    conn = uow.conn
     task = event.data
     patient_id = str((task.get("for") or {}).get("reference", "")).removeprefix("Patient/")
     number = repository.nhs_number_for(conn, event.practice, patient_id) if patient_id else None
@@ -141,8 +146,9 @@ def on_record_read_requested(conn: Connection, event: CloudEvent) -> None:
     _enqueue(conn, request, "record-read", task_send_on(task))
 
 
-def on_referral_decided(conn: Connection, event: CloudEvent) -> None:
+def on_referral_decided(event: CloudEvent, uow: UnitOfWork) -> None:
     """Accepted or rejected: remember the patient; answer a BaRS referrer with a servicerequest-response."""
+    conn = uow.conn
     _remember(conn, event)
     if any(r.get("resourceType") == "MessageHeader" for r in _resources(event.data)):
         _enqueue(conn, event, "bars-response")
@@ -159,15 +165,17 @@ def has_attachment(task: dict[str, Any]) -> bool:
     return any(isinstance(i.get("valueAttachment"), dict) for i in task.get("input", ()))
 
 
-def on_task_requested(conn: Connection, event: CloudEvent) -> None:
+def on_task_requested(event: CloudEvent, uow: UnitOfWork) -> None:
     """The task goes to the practice's workflow; a plan summary's attachment also goes through MESH."""
+    conn = uow.conn
     _enqueue(conn, event, "task", task_send_on(event.data))
     if _task_code(event.data) == "plan-summary" and has_attachment(event.data):
         _enqueue(conn, event, "document")
 
 
-def on_prescription_changed(conn: Connection, event: CloudEvent) -> None:
+def on_prescription_changed(event: CloudEvent, uow: UnitOfWork) -> None:
     """The GP-approved change is written to the GP system's medication record on its date, not before."""
+    conn = uow.conn
     _enqueue(conn, event, "prescription", prescription_date(event.data))
 
 

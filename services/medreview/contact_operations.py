@@ -19,11 +19,9 @@ from datetime import date, timedelta
 from typing import Any
 
 from services.medreview.concerns import ConcernKind, ConcernPolicy
-from services.medreview.handlers import Session
 from services.medreview.handlers.concern import answer_concern, raise_concern
-from services.medreview.repository import MedreviewRepository
+from services.medreview.repository import repository
 from shared.fhir import BadRequest, FhirKernel, Forbidden, OperationCall, Parameters, UnitOfWork
-from shared.web.clock import Clock
 
 __all__ = ["register_contact_operations"]
 
@@ -73,14 +71,8 @@ def _severity(value: Any) -> int:
     return value
 
 
-def register_contact_operations(
-    kernel: FhirKernel, repo: MedreviewRepository, policy: ConcernPolicy, *, now: Clock, lead_days: int
-) -> None:
-    """Declare ``$raise-concern`` and ``$answer-concern`` on ``kernel``; ``now``: the service's clock."""
-
-    def session(call: OperationCall, uow: UnitOfWork) -> Session:
-        """medreview's writes in the kernel's unit of work (its transaction, by the service's clock)."""
-        return Session.for_request(uow.conn, repo, call.ctx, now(), approval_lead_days=lead_days)
+def register_contact_operations(kernel: FhirKernel, policy: ConcernPolicy) -> None:
+    """Declare ``$raise-concern`` and ``$answer-concern`` on ``kernel`` (whose clock they act on)."""
 
     def raise_(call: OperationCall, uow: UnitOfWork) -> dict[str, Any]:
         params = Parameters(call.body)
@@ -93,8 +85,8 @@ def register_contact_operations(
         go_back = params.boolean("stepBack")
         day = params.day("date")
 
-        def work(s: Session) -> dict[str, Any]:
-            careplan = s.repo.read(s.conn, f"CarePlan/{call.resource_id}", s.tenants)
+        def work(s: UnitOfWork) -> dict[str, Any]:
+            careplan = repository(s).read(s.conn, f"CarePlan/{call.resource_id}", s.tenants)
             uow.patient = str((careplan.get("subject") or {}).get("reference") or "") or None
             return raise_concern(
                 s,
@@ -108,7 +100,7 @@ def register_contact_operations(
                 go_back=bool(go_back),
             )
 
-        return work(session(call, uow))
+        return work(uow)
 
     def answer(call: OperationCall, uow: UnitOfWork) -> dict[str, Any]:
         note = _words(
@@ -118,15 +110,15 @@ def register_contact_operations(
         if principal.role not in ANSWERING_ROLES:
             raise Forbidden(f"A concern is answered by a prescriber at the practice, not {principal.role}")
 
-        def work(s: Session) -> dict[str, Any]:
+        def work(s: UnitOfWork) -> dict[str, Any]:
             reference = f"Task/{call.resource_id}"
-            task = s.repo.read(s.conn, reference, s.tenants)
+            task = repository(s).read(s.conn, reference, s.tenants)
             uow.patient = str((task.get("for") or {}).get("reference") or "") or None
-            if s.repo.practice_of(s.conn, reference, s.tenants) != principal.practice:
+            if repository(s).practice_of(s.conn, reference, s.tenants) != principal.practice:
                 raise Forbidden("Only the patient's own practice answers this concern")
             return answer_concern(s, task, note=note)
 
-        return work(session(call, uow))
+        return work(uow)
 
     kernel.operation(
         "raise-concern",

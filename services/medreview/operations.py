@@ -28,7 +28,6 @@ from sqlalchemy import Connection
 from services.medreview.fhir_mapping import Decision, Outcome, policy_of
 from services.medreview.handlers import (
     APPROVAL_LEAD_DAYS,
-    Session,
     decide_step,
     inferred_pace,
     on_withdrawal_score,
@@ -43,7 +42,7 @@ from services.medreview.handlers import (
 )
 from services.medreview.medication_list import resources_from_bundle
 from services.medreview.operation_params import factor_table_of, policy_of_params
-from services.medreview.repository import MedreviewRepository
+from services.medreview.repository import repository
 from shared.fhir import (
     BadRequest,
     FhirKernel,
@@ -54,7 +53,6 @@ from shared.fhir import (
     UnitOfWork,
     validate_resource,
 )
-from shared.web.clock import Clock, system_clock
 
 __all__ = ["register_operations"]
 
@@ -75,22 +73,16 @@ def _patient(call: OperationCall, uow: UnitOfWork) -> str:
 
 def register_operations(
     kernel: FhirKernel,
-    repo: MedreviewRepository,
     *,
     withdrawal_pause_score: Decimal,
     approval_lead_days: int = APPROVAL_LEAD_DAYS,
-    now: Clock = system_clock,
 ) -> None:
-    """Declare the operations and the Observation write hook on ``kernel``; ``now``: the service's clock."""
-
-    def session(call: OperationCall, uow: UnitOfWork) -> Session:
-        """medreview's writes in the kernel's unit of work (its transaction, by the service's clock)."""
-        return Session.for_request(uow.conn, repo, call.ctx, now(), approval_lead_days=approval_lead_days)
+    """Declare the operations and the Observation write hook on ``kernel`` (whose clock they act on)."""
 
     def review_stored(call: OperationCall, uow: UnitOfWork) -> dict[str, Any]:
         patient = _patient(call, uow)
         table = factor_table_of(Parameters(call.body), call.request.query_params.get("factorTable"))
-        return review_patient(session(call, uow), patient, table)
+        return review_patient(uow, patient, table)
 
     def review_posted(call: OperationCall, uow: UnitOfWork) -> dict[str, Any]:
         query_table = call.request.query_params.get("factorTable")
@@ -108,10 +100,10 @@ def register_operations(
             if patient is None:
                 raise BadRequest("Send a Bundle, or Parameters with a 'bundle' or a 'patient'")
             uow.patient = patient
-            return review_patient(session(call, uow), patient, table)
+            return review_patient(uow, patient, table)
         resources = resources_from_bundle(validate_bundle(bundle))
         uow.patient = patient
-        return review_bundle_resources(session(call, uow), resources, table, patient)
+        return review_bundle_resources(uow, resources, table, patient)
 
     def propose(call: OperationCall, uow: UnitOfWork) -> dict[str, Any]:
         patient = _patient(call, uow)
@@ -125,15 +117,19 @@ def register_operations(
         if agreed is not None and not _is_datetime(agreed):
             raise BadRequest("Parameter 'patientAgreement' must be a dateTime (when the patient agreed)")
 
-        def work(s: Session) -> dict[str, Any]:
+        def work(s: UnitOfWork) -> dict[str, Any]:
             day = start or s.now.date()
             if stated:
-                return propose_taper(s, patient, policy, day, table, agreed=agreed)
+                return propose_taper(
+                    s, patient, policy, day, table, agreed=agreed, lead_days=approval_lead_days
+                )
             base, why = inferred_pace(s, patient, day)
             chosen = policy_of_params(params, base)
-            return propose_taper(s, patient, chosen, day, table, pace=why, agreed=agreed)
+            return propose_taper(
+                s, patient, chosen, day, table, pace=why, agreed=agreed, lead_days=approval_lead_days
+            )
 
-        return work(session(call, uow))
+        return work(uow)
 
     def decide(call: OperationCall, uow: UnitOfWork) -> dict[str, Any]:
         params = Parameters(call.body)
@@ -150,15 +146,15 @@ def register_operations(
                 f"the role {principal.role} may propose, not decide"
             )
 
-        def work(s: Session) -> dict[str, Any]:
+        def work(s: UnitOfWork) -> dict[str, Any]:
             reference = f"Task/{call.resource_id}"
-            task = s.repo.read(s.conn, reference, s.tenants)
+            task = repository(s).read(s.conn, reference, s.tenants)
             uow.patient = str((task.get("for") or {}).get("reference") or "") or None
-            if s.repo.practice_of(s.conn, reference, s.tenants) != principal.practice:
+            if repository(s).practice_of(s.conn, reference, s.tenants) != principal.practice:
                 raise Forbidden("Only a prescriber at the patient's own practice may decide this step")
-            return decide_step(s, task, outcome)
+            return decide_step(s, task, outcome, lead_days=approval_lead_days)
 
-        return work(session(call, uow))
+        return work(uow)
 
     def mdt_review(call: OperationCall, uow: UnitOfWork) -> dict[str, Any]:
         patient = _patient(call, uow)
@@ -179,7 +175,7 @@ def register_operations(
             )
         day = params.day("date")
         table = factor_table_of(params)
-        s = session(call, uow)
+        s = uow
         return record_mdt_review(
             s,
             patient,
@@ -198,12 +194,12 @@ def register_operations(
         day = params.day("date")
         changed = any(params.value(n) is not None for n in ("intervalDays", "stepPercent"))
 
-        def work(s: Session) -> dict[str, Any]:
-            careplan = s.repo.read(s.conn, f"CarePlan/{call.resource_id}", s.tenants)
+        def work(s: UnitOfWork) -> dict[str, Any]:
+            careplan = repository(s).read(s.conn, f"CarePlan/{call.resource_id}", s.tenants)
             policy = policy_of_params(params, slower(policy_of(careplan)[0])) if changed else None
             return pause_taper(s, careplan, why=f"asked for: {why}", on=day or s.now.date(), policy=policy)
 
-        return work(session(call, uow))
+        return work(uow)
 
     def back(call: OperationCall, uow: UnitOfWork) -> dict[str, Any]:
         params = Parameters(call.body)
@@ -214,27 +210,26 @@ def register_operations(
             )
         day = params.day("date")
 
-        def work(s: Session) -> dict[str, Any]:
-            careplan = s.repo.read(s.conn, f"CarePlan/{call.resource_id}", s.tenants)
+        def work(s: UnitOfWork) -> dict[str, Any]:
+            careplan = repository(s).read(s.conn, f"CarePlan/{call.resource_id}", s.tenants)
             return step_back(s, careplan, why=why, on=day or s.now.date())
 
-        return work(session(call, uow))
+        return work(uow)
 
     def resume(call: OperationCall, uow: UnitOfWork) -> dict[str, Any]:
         day = Parameters(call.body).day("date")
 
-        def work(s: Session) -> dict[str, Any]:
-            careplan = s.repo.read(s.conn, f"CarePlan/{call.resource_id}", s.tenants)
-            return resume_taper(s, careplan, on=day or s.now.date())
+        def work(s: UnitOfWork) -> dict[str, Any]:
+            careplan = repository(s).read(s.conn, f"CarePlan/{call.resource_id}", s.tenants)
+            return resume_taper(s, careplan, on=day or s.now.date(), lead_days=approval_lead_days)
 
-        return work(session(call, uow))
+        return work(uow)
 
     def withdrawal_hook(
         conn: Connection, ctx: RequestContext, resource: dict[str, Any], interaction: str
     ) -> None:
         if interaction != "delete":
-            session = Session.for_request(conn, repo, ctx, now(), approval_lead_days=approval_lead_days)
-            on_withdrawal_score(session, resource, withdrawal_pause_score)
+            on_withdrawal_score(UnitOfWork(kernel, conn, ctx), resource, withdrawal_pause_score)
 
     kernel.resource("Observation", on_write=withdrawal_hook)
     kernel.operation(

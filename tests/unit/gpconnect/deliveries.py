@@ -29,6 +29,7 @@ from shared.contracts import (
     new_event,
 )
 from shared.db import make_engine, migrate
+from shared.fhir import ConsumerHandler, FhirKernel
 from shared.outbox import dead_letter, outbox
 from tests.unit.gpconnect.records import load_fixture
 
@@ -49,6 +50,13 @@ class Clock:
         self.offset += timedelta(seconds=seconds)
 
 
+class _NoCallers:
+    """The delivery tests call no route: nobody authenticates."""
+
+    async def authenticate(self, request: Any) -> Any:
+        raise AssertionError("no HTTP calls here")
+
+
 @dataclass
 class Harness:
     engine: Engine
@@ -62,8 +70,13 @@ class Harness:
             GP_TASK_REQUESTED_V1.type: handlers.on_task_requested,
             PRESCRIPTION_CHANGED_V1.type: handlers.on_prescription_changed,
         }[event.type]
+        self.consume(handler, event)
+
+    def consume(self, handler: ConsumerHandler, event: CloudEvent) -> None:
+        """``handler(event, uow)`` as the inbox runs it: through the kernel, in one transaction."""
+        kernel = FhirKernel("gpconnect", self.engine, _NoCallers())
         with self.engine.begin() as conn:
-            handler(conn, event)
+            kernel.consumer(handler)(conn, event)
 
     async def drain(self, *, max_passes: int = 200, step: float = 1.0) -> None:
         """Run the worker, moving the clock on, until nothing is due any more (or awaiting)."""
