@@ -14,12 +14,12 @@ from sqlalchemy import Connection
 
 from services.gpconnect import repository
 from services.gpconnect.adapters import DocumentChannel, default_guard
-from services.gpconnect.api import configure_operations
 from services.gpconnect.consumers import consumers
-from services.gpconnect.delivery_policy import CircuitBreaker, RetryPolicy
 from services.gpconnect.dispatch import Dispatcher
+from services.gpconnect.domain.delivery_policy import CircuitBreaker, RetryPolicy
+from services.gpconnect.domain.practices import PracticeConfig
 from services.gpconnect.mesh import MeshChannel, NoMeshChannel
-from services.gpconnect.practices import PracticeConfig
+from services.gpconnect.operations import register_operations
 from services.gpconnect.settings import GpconnectSettings
 from services.gpconnect.worker import DeliveryWorker
 from shared.bus import Transport
@@ -136,7 +136,7 @@ def create_service(
         resources=RESOURCES,
         consumers=consumers,
         migrations_dir=MIGRATIONS,
-        configure=configure_operations,
+        configure=register_operations,
         lifespan_parts=(delivery,),
         readiness={"delivery": delivery_ready},
     )

@@ -25,10 +25,11 @@ from services.gpconnect.adapters import (
     TaskDecision,
     adapter_for,
 )
-from services.gpconnect.bars_response import servicerequest_response
-from services.gpconnect.handlers import has_attachment, is_decision_task, nhs_number
-from services.gpconnect.mapping import RecordMismatch, map_structured_record
-from services.gpconnect.practices import PracticeConfig
+from services.gpconnect.consumers import nhs_number
+from services.gpconnect.domain.deliveries import has_attachment, is_decision_task
+from services.gpconnect.domain.practices import PracticeConfig
+from services.gpconnect.fhir_mapping import RecordMismatch, map_structured_record
+from services.gpconnect.fhir_mapping.bars_response import servicerequest_response
 from services.gpconnect.writeback import gp_authorisations, new_orders, order_change, replaced_references
 from shared.contracts import (
     GP_TASK_COMPLETED_V1,

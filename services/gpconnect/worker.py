@@ -22,8 +22,8 @@ from sqlalchemy import Connection, Engine, event
 
 from services.gpconnect import repository
 from services.gpconnect.adapters import NotReady, PermanentDeliveryError, TransientDeliveryError
-from services.gpconnect.delivery_policy import CircuitBreaker, RetryPolicy
 from services.gpconnect.dispatch import Awaiting, Dispatcher, Done, Outcome, PartlyWritten, StillPending
+from services.gpconnect.domain.delivery_policy import CircuitBreaker, RetryPolicy
 from shared.contracts import CloudEvent
 from shared.fhir import in_transaction
 from shared.outbox import record_events

@@ -8,9 +8,8 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from services.medreview.cds_hooks import CdsHooks
-from services.medreview.concerns import ConcernPolicy
 from services.medreview.consumers import consumers
-from services.medreview.contact_operations import register_contact_operations
+from services.medreview.domain.concerns import ConcernPolicy
 from services.medreview.due_work import DueWork
 from services.medreview.operations import register_operations
 from services.medreview.repository import medreview_search_params
@@ -67,9 +66,9 @@ def create_service(
         register_operations(
             kernel,
             withdrawal_pause_score=settings.withdrawal_pause_score,
+            concern_policy=concern_policy,
             approval_lead_days=settings.approval_lead_days,
         )
-        register_contact_operations(kernel, concern_policy)
         cds_hooks.bind(kernel)
         due["work"] = DueWork(kernel, concern_policy, interval_s=settings.due_check_seconds)
 

@@ -20,7 +20,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from services.medreview.concerns import ConcernPolicy
+from services.medreview.domain.concerns import ConcernPolicy
 from services.medreview.handlers.concern import escalate_overdue
 from services.medreview.repository import MedreviewRepository
 from shared.fhir import FhirKernel, UnitOfWork, as_service, off_loop, with_connection

@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
-from services.medreview.codes import (
+from services.medreview.fhir_mapping.codes import (
     CAREPLAN_CATEGORY,
     MEDICATION_REVIEW,
     OBSERVATION_CODES,

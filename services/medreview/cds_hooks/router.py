@@ -23,10 +23,7 @@ from services.medreview.cds_hooks.cards import (
     order_sign_cards,
     patient_view_cards,
 )
-from services.medreview.fhir_mapping import decimal_of
-from services.medreview.handlers import current_regimen, plan_steps, reviewed
-from services.medreview.handlers.planning import step_view
-from services.medreview.medication_list import (
+from services.medreview.domain.medication_list import (
     MEDICATION_TYPES,
     by_type,
     medications_index,
@@ -34,6 +31,9 @@ from services.medreview.medication_list import (
     regimen_resources,
     resources_from_bundle,
 )
+from services.medreview.fhir_mapping import decimal_of
+from services.medreview.handlers import current_regimen, plan_steps, reviewed
+from services.medreview.handlers.planning import step_view
 from services.medreview.repository import repository
 from shared.fhir import AuditRecord, BadRequest, FhirKernel, NotFound, UnitOfWork
 from shared.terminology import DEFAULT_OME_FACTOR_TABLE

@@ -1,5 +1,5 @@
 """A concern raised during a reduction: to the practice as a prioritised Task, pausing the plan when it
-should, answered or escalated (the rules: ``services/medreview/concerns.py``).
+should, answered or escalated (the rules: ``services/medreview/domain/concerns.py``).
 
 * ``raise_concern``: the concern Task (``gp.task-requested``, delivered at once); a withdrawal or mood concern
   at or above the configured severity pauses the plan through the one pause path (``pause_taper``: on hold,
@@ -17,9 +17,16 @@ from dataclasses import replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from services.medreview.codes import GP_TASK_TYPE, concept, has_coding
-from services.medreview.concerns import ConcernKind, ConcernPolicy, escalated_priority, is_overdue, triage
-from services.medreview.contact_fhir import (
+from services.medreview.domain.concerns import (
+    ConcernKind,
+    ConcernPolicy,
+    escalated_priority,
+    is_overdue,
+    triage,
+)
+from services.medreview.fhir_mapping import instant, task_identifier
+from services.medreview.fhir_mapping.codes import GP_TASK_TYPE, concept, has_coding
+from services.medreview.fhir_mapping.contact import (
     CONCERN,
     CONCERN_STATUS,
     ESCALATED,
@@ -28,7 +35,6 @@ from services.medreview.contact_fhir import (
     concern_task,
     escalation_task,
 )
-from services.medreview.fhir_mapping import instant, task_identifier
 from services.medreview.handlers.pause import pause_taper
 from services.medreview.handlers.planning import plan_steps
 from services.medreview.handlers.step_back import BACK, step_back

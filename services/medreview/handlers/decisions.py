@@ -14,7 +14,7 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from services.medreview.codes import GP_TASK_TYPE, STEP_DECLINED, has_coding
+from services.medreview.domain.ome import oral_morphine_equivalent
 from services.medreview.fhir_mapping import (
     APPROVE_STEP,
     REVIEW,
@@ -28,6 +28,7 @@ from services.medreview.fhir_mapping import (
     outcome_of,
     task_identifier,
 )
+from services.medreview.fhir_mapping.codes import GP_TASK_TYPE, STEP_DECLINED, has_coding
 from services.medreview.handlers.planning import (
     APPROVAL_LEAD_DAYS,
     add_progress,
@@ -40,7 +41,6 @@ from services.medreview.handlers.planning import (
     store_plan,
 )
 from services.medreview.handlers.step_back import BACK
-from services.medreview.ome import oral_morphine_equivalent
 from services.medreview.repository import repository
 from shared.contracts import (
     PRESCRIPTION_CHANGED_V1,

@@ -1,4 +1,4 @@
-"""Follow-up after discharge (the rules: ``services/medreview/follow_up.py``).
+"""Follow-up after discharge (the rules: ``services/medreview/domain/follow_up.py``).
 
 * ``schedule_follow_ups`` (``patient.discharged``): the OME at discharge is reviewed from the stored list (the
   one medication review path, ``review_patient``; none when the patient has no list here), and one dated
@@ -23,13 +23,18 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from services.medreview.codes import GP_TASK_TYPE
-from services.medreview.contact_fhir import FOLLOW_UP, dose_held_observation, follow_up_task, ome_figure
+from services.medreview.domain.follow_up import dose_held, follow_up_dates
+from services.medreview.domain.medication_list import resources_from_bundle
 from services.medreview.fhir_mapping import instant
-from services.medreview.follow_up import dose_held, follow_up_dates
+from services.medreview.fhir_mapping.codes import GP_TASK_TYPE
+from services.medreview.fhir_mapping.contact import (
+    FOLLOW_UP,
+    dose_held_observation,
+    follow_up_task,
+    ome_figure,
+)
 from services.medreview.handlers.concern import OPEN
 from services.medreview.handlers.review import review_patient
-from services.medreview.medication_list import resources_from_bundle
 from services.medreview.repository import repository
 from shared.contracts import (
     FOLLOW_UP_RECORDED_V1,

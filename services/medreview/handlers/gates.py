@@ -12,9 +12,16 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from services.medreview.codes import MDT_OUTCOMES, MDT_REVIEW, ODS_SYSTEM, REVIEW_CODES, concept, has_coding
+from services.medreview.domain.gates import Gate, taper_gates
 from services.medreview.fhir_mapping import instant
-from services.medreview.gates import Gate, taper_gates
+from services.medreview.fhir_mapping.codes import (
+    MDT_OUTCOMES,
+    MDT_REVIEW,
+    ODS_SYSTEM,
+    REVIEW_CODES,
+    concept,
+    has_coding,
+)
 from services.medreview.handlers.review import current_regimen, reviewed
 from services.medreview.repository import repository
 from shared.fhir import UnitOfWork, Unprocessable

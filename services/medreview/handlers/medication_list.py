@@ -21,16 +21,16 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from services.medreview.codes import (
+from services.medreview.domain.medication_list import reference, resources_from_bundle
+from services.medreview.fhir_mapping import instant
+from services.medreview.fhir_mapping.codes import (
     MEDICATION_LIST_CODE,
     MEDICATION_SOURCE,
     SOURCE_GP_RECORD,
     SOURCE_REFERRAL,
     source_tag,
 )
-from services.medreview.fhir_mapping import instant
 from services.medreview.handlers.reconcile import reconcile_gp_record
-from services.medreview.medication_list import reference, resources_from_bundle
 from services.medreview.repository import repository
 from shared.contracts import CloudEvent
 from shared.fhir import UnitOfWork, record_enrolment_event

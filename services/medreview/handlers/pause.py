@@ -15,8 +15,9 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from services.medreview.codes import OBSERVATION_CODES, SOWS_TOTAL, has_coding
+from services.medreview.domain.taper import TaperPolicy, plan_taper
 from services.medreview.fhir_mapping import REVIEW, gp_task, policy_extension, policy_of
+from services.medreview.fhir_mapping.codes import OBSERVATION_CODES, SOWS_TOTAL, has_coding
 from services.medreview.handlers.planning import (
     APPROVAL_LEAD_DAYS,
     add_steps,
@@ -29,7 +30,6 @@ from services.medreview.handlers.planning import (
     taper_input,
 )
 from services.medreview.repository import repository
-from services.medreview.taper import TaperPolicy, plan_taper
 from shared.contracts import GP_TASK_REQUESTED_V1, TAPER_PAUSED_V1
 from shared.fhir import Conflict, UnitOfWork, Unprocessable
 

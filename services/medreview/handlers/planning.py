@@ -9,7 +9,10 @@ from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
 
-from services.medreview.codes import STEP_WITHDRAWN
+from services.medreview.domain.ome import MedicationOme, OmeResult
+from services.medreview.domain.prescribing import issuable_per_dose
+from services.medreview.domain.strengths import compose_dose
+from services.medreview.domain.taper import RegimenItem, StepAction, TaperPlan, regimen_from_ome
 from services.medreview.fhir_mapping import (
     APPROVE_STEP,
     StepRecord,
@@ -29,13 +32,10 @@ from services.medreview.fhir_mapping import (
     steps_of,
     taper_bundle,
 )
+from services.medreview.fhir_mapping.codes import STEP_WITHDRAWN
 from services.medreview.fhir_mapping.gp_view import StepView, agreement_of, flags_of, prescription_text
 from services.medreview.handlers.review import Regimen, current_regimen, reviewed
-from services.medreview.ome import MedicationOme, OmeResult
-from services.medreview.prescribing import issuable_per_dose
 from services.medreview.repository import repository
-from services.medreview.strengths import compose_dose
-from services.medreview.taper import RegimenItem, StepAction, TaperPlan, regimen_from_ome
 from shared.contracts import GP_TASK_REQUESTED_V1, EventType
 from shared.fhir import UnitOfWork, Unprocessable
 from shared.medicines.administrations import administrations

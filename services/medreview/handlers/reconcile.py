@@ -18,10 +18,10 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from services.medreview.codes import RISK_CODES, RISK_DISPLAY, coding
+from services.medreview.domain.medication_list import medications_index
 from services.medreview.fhir_mapping import REVIEW, gp_task, instant
+from services.medreview.fhir_mapping.codes import RISK_CODES, RISK_DISPLAY, coding
 from services.medreview.handlers.planning import plan_steps
-from services.medreview.medication_list import medications_index
 from services.medreview.repository import repository
 from shared.contracts import GP_TASK_REQUESTED_V1
 from shared.fhir import UnitOfWork

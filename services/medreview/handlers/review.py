@@ -8,7 +8,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from services.medreview.codes import MEDICATION_SOURCE, SOURCE_MEDREVIEW
+from services.medreview.domain.medication_list import (
+    by_type,
+    medications_index,
+    orders_in_force,
+    reference,
+    regimen_resources,
+)
+from services.medreview.domain.ome import OmeResult, oral_morphine_equivalent
+from services.medreview.domain.risk import RiskFlag, risk_flags
 from services.medreview.fhir_mapping import (
     detected_issue,
     medication_names,
@@ -16,16 +24,8 @@ from services.medreview.fhir_mapping import (
     review_bundle,
     review_parameters,
 )
-from services.medreview.medication_list import (
-    by_type,
-    medications_index,
-    orders_in_force,
-    reference,
-    regimen_resources,
-)
-from services.medreview.ome import OmeResult, oral_morphine_equivalent
+from services.medreview.fhir_mapping.codes import MEDICATION_SOURCE, SOURCE_MEDREVIEW
 from services.medreview.repository import repository
-from services.medreview.risk import RiskFlag, risk_flags
 from shared.contracts import MEDREVIEW_COMPLETED_V1
 from shared.fhir import NotFound, UnitOfWork
 

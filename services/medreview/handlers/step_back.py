@@ -13,8 +13,8 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from services.medreview.codes import SOURCE_MEDREVIEW, STEP_ID_SYSTEM, source_tag
 from services.medreview.fhir_mapping import REVIEW, gp_task, instant, policy_of
+from services.medreview.fhir_mapping.codes import SOURCE_MEDREVIEW, STEP_ID_SYSTEM, source_tag
 from services.medreview.fhir_mapping.quantities import daily_ome
 from services.medreview.fhir_mapping.taper_plan import STEP_URL, order_marks, step_group
 from services.medreview.handlers.planning import (

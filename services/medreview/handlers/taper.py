@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+from services.medreview.domain.pace import first_opioid_use, is_long_term
+from services.medreview.domain.taper import TaperPolicy, plan_taper
 from services.medreview.fhir_mapping import instant, taper_careplan
 from services.medreview.fhir_mapping.gp_view import AGREEMENT_URL
 from services.medreview.handlers.gates import gate_note
@@ -16,9 +18,7 @@ from services.medreview.handlers.planning import (
     taper_input,
 )
 from services.medreview.handlers.review import patient_owned
-from services.medreview.pace import first_opioid_use, is_long_term
 from services.medreview.repository import repository
-from services.medreview.taper import TaperPolicy, plan_taper
 from shared.contracts import TAPER_PROPOSED_V1
 from shared.fhir import Conflict, UnitOfWork, Unprocessable, new_id
 from shared.terminology import load_product_catalogue

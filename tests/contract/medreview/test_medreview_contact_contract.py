@@ -17,7 +17,7 @@ from fastapi.testclient import TestClient
 
 from painreview.embedded import create_embedded_system
 from services.gpconnect.tables import delivery
-from services.medreview.concerns import ConcernPolicy
+from services.medreview.domain.concerns import ConcernPolicy
 from services.medreview.handlers.concern import escalate_overdue
 from services.medreview.repository import MedreviewRepository
 from shared.auth import mint_local_token

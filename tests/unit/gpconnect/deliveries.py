@@ -13,12 +13,14 @@ import httpx
 import sqlalchemy as sa
 from sqlalchemy import Engine
 
-from services.gpconnect import handlers, repository
+from services.gpconnect import consumers as handlers
+from services.gpconnect import repository
 from services.gpconnect.adapters import FakeGpSystem
 from services.gpconnect.app import MIGRATIONS
-from services.gpconnect.delivery_policy import CircuitBreaker, RetryPolicy
 from services.gpconnect.dispatch import Dispatcher
-from services.gpconnect.practices import PracticeConfig
+from services.gpconnect.domain.deliveries import TASK_TYPES
+from services.gpconnect.domain.delivery_policy import CircuitBreaker, RetryPolicy
+from services.gpconnect.domain.practices import PracticeConfig
 from services.gpconnect.tables import delivery
 from services.gpconnect.worker import DeliveryWorker
 from shared.contracts import (
@@ -34,7 +36,6 @@ from shared.outbox import dead_letter, outbox
 from tests.unit.gpconnect.records import load_fixture
 
 PRACTICE = "A81001"
-TASK_TYPES = handlers.TASK_TYPES
 
 
 @dataclass

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from services.gpconnect import handlers
+from services.gpconnect import consumers as handlers
 from shared.contracts import GP_RECORD_READ_REQUESTED_V1, new_event
 from tests.unit.gpconnect.deliveries import PRACTICE, enrolled
 from tests.unit.gpconnect.records import load_fixture
