@@ -29,6 +29,7 @@ import sqlalchemy as sa
 import uvicorn
 from pydantic import SecretStr
 
+from painreview.simulator import SimulatorSettings, create_simulator_app
 from services.gpconnect import repository
 from services.gpconnect.adapters import FakeDocumentChannel, default_guard
 from services.gpconnect.app import MIGRATIONS
@@ -37,7 +38,6 @@ from services.gpconnect.credentials import SECRET_ENV_PREFIX
 from services.gpconnect.dispatch import Dispatcher
 from services.gpconnect.domain.delivery_policy import CircuitBreaker, RetryPolicy
 from services.gpconnect.domain.practices import PracticeConfig
-from services.gpconnect.simulator import SimulatorSettings, create_simulator_app
 from services.gpconnect.tables import delivery
 from shared.contracts import PRESCRIPTION_CHANGED_V1, new_event
 from shared.db import make_engine, migrate
@@ -197,7 +197,7 @@ def fault_run(
                 apply(conn, _change_event(i, ods, f"patient-{i}", patient.opioids[0]))
                 chosen.append((ods, patient.nhs_number, f"rx-change-{i}"))
         poison = {nhs for _, nhs, _ in chosen[:poisoned]}
-        from services.gpconnect.simulator.state import Faults
+        from painreview.simulator.state import Faults
 
         sim.faults = Faults(error_rate, timeout_rate, 0.0, client_timeout_s * 2, 0.0, poison)
         started = time.monotonic()

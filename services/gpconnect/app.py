@@ -50,7 +50,7 @@ def documents_channel(settings: GpconnectSettings) -> DocumentChannel:
 
 
 def simulated_practice(settings: GpconnectSettings, ods: str, supplier: str) -> PracticeConfig:
-    """A practice served by the GP practice simulator (``services/gpconnect/simulator``). The operator
+    """A practice served by the GP practice simulator (``painreview/simulator``). The operator
     named its address (``GPCONNECT_SIMULATOR_URL``), so it may be private or loopback."""
     base = f"{str(settings.simulator_url).rstrip('/')}/practices/{ods}"
     return PracticeConfig(
