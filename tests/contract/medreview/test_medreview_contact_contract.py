@@ -24,14 +24,8 @@ from shared.auth import mint_local_token
 from shared.contracts import GP_TASK_COMPLETED_V1, PATIENT_DISCHARGED_V1, PATIENT_ENROLLED_V1
 from shared.fhir import UnitOfWork, as_service, validate_resource
 from shared.web.clock import write_clock
-from tests.contract.medreview.conftest import (
-    PRACTICE,
-    Medreview,
-    medicine,
-    new_patient,
-    synced,
-)
 from tests.support import eventually
+from tests.support.medreview import PRACTICE, Medreview, medicine, new_patient, synced
 
 START = datetime(2026, 4, 6, 9, 0, tzinfo=UTC)
 PARAMS = {"resourceType": "Parameters"}

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -13,8 +12,7 @@ import httpx
 import sqlalchemy as sa
 from sqlalchemy import Engine
 
-from services.gpconnect import consumers as handlers
-from services.gpconnect import repository
+from services.gpconnect import consumers, repository
 from services.gpconnect.adapters import FakeGpSystem
 from services.gpconnect.app import MIGRATIONS
 from services.gpconnect.dispatch import Dispatcher
@@ -31,31 +29,13 @@ from shared.contracts import (
     new_event,
 )
 from shared.db import make_engine, migrate
-from shared.fhir import ConsumerHandler, FhirKernel
+from shared.fhir import ConsumerHandler
 from shared.outbox import dead_letter, outbox
+from tests.support.clock import Clock
+from tests.support.kernel import build_kernel
 from tests.unit.gpconnect.records import load_fixture
 
 PRACTICE = "A81001"
-
-
-@dataclass
-class Clock:
-    """The real time moved on by ``advance`` (rows are enqueued at the real time)."""
-
-    offset: timedelta = field(default_factory=timedelta)
-
-    def __call__(self) -> datetime:
-        return datetime.now(UTC) + self.offset
-
-    def advance(self, seconds: float) -> None:
-        self.offset += timedelta(seconds=seconds)
-
-
-class _NoCallers:
-    """The delivery tests call no route: nobody authenticates."""
-
-    async def authenticate(self, request: Any) -> Any:
-        raise AssertionError("no HTTP calls here")
 
 
 @dataclass
@@ -67,15 +47,15 @@ class Harness:
 
     def deliver_event(self, event: CloudEvent) -> None:
         handler = {
-            PATIENT_ENROLLED_V1.type: handlers.on_patient_enrolled,
-            GP_TASK_REQUESTED_V1.type: handlers.on_task_requested,
-            PRESCRIPTION_CHANGED_V1.type: handlers.on_prescription_changed,
+            PATIENT_ENROLLED_V1.type: consumers.on_patient_enrolled,
+            GP_TASK_REQUESTED_V1.type: consumers.on_task_requested,
+            PRESCRIPTION_CHANGED_V1.type: consumers.on_prescription_changed,
         }[event.type]
         self.consume(handler, event)
 
     def consume(self, handler: ConsumerHandler, event: CloudEvent) -> None:
         """``handler(event, uow)`` as the inbox runs it: through the kernel, in one transaction."""
-        kernel = FhirKernel("gpconnect", self.engine, _NoCallers())
+        kernel = build_kernel(self.engine, "gpconnect", ())
         with self.engine.begin() as conn:
             kernel.consumer(handler)(conn, event)
 
@@ -118,7 +98,7 @@ def harness(
     engine = make_engine(f"sqlite:///{tmp_path / 'gpconnect.db'}")
     migrate(MIGRATIONS, engine)
     gp = FakeGpSystem(records={"9990000018": load_fixture("gpc-structured-opioid-record.json")})
-    clock = Clock()
+    clock = Clock(start=None)  # the real time: rows are enqueued at the real time
     with engine.begin() as conn:
         repository.upsert_practice(
             conn,
@@ -130,7 +110,7 @@ def harness(
         lambda url, practice: None,
         gp.documents,
         workflow_id="TEST",
-        now=clock,
+        now=clock.utc,
         adapters=lambda *args: gp,
     )
     worker = DeliveryWorker(
@@ -139,7 +119,7 @@ def harness(
         policy=RetryPolicy(max_attempts=max_attempts, base_seconds=0.5, cap_seconds=4.0),
         breaker=lambda: CircuitBreaker(breaker_threshold, open_s),
         rng=random.Random(1),
-        now=clock,
+        now=clock.utc,
         decision_poll_s=2.0,
     )
     yield Harness(engine, gp, clock, worker)

@@ -24,14 +24,10 @@ from shared.fhir import (
     resource_table,
 )
 from shared.outbox import metadata as outbox_metadata
+from tests.support.auth import HeaderAuthenticator
 
 PRACTICE, OTHER = "A81001", "B82002"
 THEN = datetime(2026, 4, 6, 9, 0, tzinfo=UTC)
-
-
-class NoCallers:
-    async def authenticate(self, request: Any) -> Any:
-        raise AssertionError("no HTTP calls here")
 
 
 @pytest.fixture
@@ -39,7 +35,7 @@ def kernel(db_url: str) -> Iterator[FhirKernel]:
     engine = make_engine(db_url)
     kernel_metadata.create_all(engine)
     outbox_metadata.create_all(engine)
-    yield FhirKernel("test", engine, NoCallers(), clock=lambda: THEN)
+    yield FhirKernel("test", engine, HeaderAuthenticator(), clock=lambda: THEN)
     engine.dispose()
 
 

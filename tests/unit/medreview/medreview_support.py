@@ -20,18 +20,12 @@ from shared.db import make_engine
 from shared.fhir import FhirKernel, RequestContext, ResourceStore, UnitOfWork, kernel_metadata
 from shared.outbox import metadata as outbox_metadata
 from shared.outbox import outbox
+from tests.support.auth import HeaderAuthenticator
 
 T = TypeVar("T")
 PRACTICE = "A81001"
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 NHS_NUMBER = "https://fhir.nhs.uk/Id/nhs-number"
-
-
-class _NoCallers:
-    """Handler tests call no route: nobody authenticates."""
-
-    async def authenticate(self, request: Any) -> Any:
-        raise AssertionError("handler tests make no HTTP calls")
 
 
 def database(url: str) -> Engine:
@@ -47,7 +41,7 @@ class Harness:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         store = ResourceStore(search_params=medreview_search_params())
-        self.kernel = FhirKernel("medreview", engine, _NoCallers(), store=store, clock=lambda: NOW)
+        self.kernel = FhirKernel("medreview", engine, HeaderAuthenticator(), store=store, clock=lambda: NOW)
         self.repo = MedreviewRepository(store)
 
     def api(self, work: Callable[[UnitOfWork], T], *, practice: str = PRACTICE, now: datetime = NOW) -> T:
