@@ -120,9 +120,9 @@ class ReviewOperations:
             raise BadRequest("patient must be a reference to a Patient")
         day = first_weekday(year, month, self.weekday)
         start = datetime.combine(day, self.at, tzinfo=UTC)
-        store, conn = self.kernel.store, uow.conn
-        practice = uow.practice
+        conn, practice = uow.conn, uow.practice
         mine = uow.tenants & {practice}  # the caller's own practice, under the caller's tenancy rules
+        own = uow.within(mine)
         if patient is not None:
             uow.patient = patient
             found = pain_plan_for(conn, patient, mine)
@@ -137,7 +137,7 @@ class ReviewOperations:
                 continue
             appointment_id = stable_id(practice, "mdt-review", plan["id"], f"{year:04d}-{month:02d}")
             try:
-                existing = store.read(conn, "Appointment", appointment_id, tenants=mine)
+                existing = own.read("Appointment", appointment_id)
                 appointments.append(existing)
                 continue
             except NotFound:
@@ -146,7 +146,7 @@ class ReviewOperations:
             for ref in plan.get("careTeam") or []:
                 try:
                     team_id = str(ref.get("reference", "")).removeprefix("CareTeam/")
-                    team = store.read(conn, "CareTeam", team_id, tenants=mine)
+                    team = own.read("CareTeam", team_id)
                 except NotFound:
                     continue
             proposal = mdt_review(
