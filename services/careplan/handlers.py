@@ -16,11 +16,20 @@ from typing import Any
 
 from services.careplan.catalogue import interventions
 from services.careplan.descripting import apply_taper_progress, taper_progress
-from services.careplan.fhir_mapping import care_team, draft_plan, entries, stable_id
+from services.careplan.fhir_mapping import care_team, draft_plan, stable_id
 from services.careplan.follow_up_proms import prom_observation, proms_at_follow_up
 from services.careplan.repository import CLOSED_PLAN, pain_plan_for, prom_readings_of, record_fact
 from shared.contracts import CAREPLAN_UPDATED_V1, CloudEvent, taper_parts
-from shared.fhir import ConsumerHandler, FhirKernel, NotFound, UnitOfWork, record_enrolment_event
+from shared.fhir import (
+    ConsumerHandler,
+    FhirKernel,
+    NotFound,
+    UnitOfWork,
+    carried_resources,
+    format_instant,
+    parse_instant,
+    record_enrolment_event,
+)
 
 __all__ = ["CareplanHandlers"]
 
@@ -29,13 +38,10 @@ log = logging.getLogger(__name__)
 
 def _instant(text: Any, fallback: datetime) -> datetime:
     """A FHIR date or dateTime as an aware UTC datetime (dates at midnight); ``fallback`` when absent."""
-    if not isinstance(text, str) or not text:
-        return fallback.astimezone(UTC)
     try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        return parse_instant(text)
     except ValueError:
         return fallback.astimezone(UTC)
-    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC)
 
 
 _REASON_CODE = re.compile(r"\(([a-z0-9:-]+)\)\. The total OME is a lower bound")
@@ -46,17 +52,13 @@ def _lower_bound_reason(data: Mapping[str, Any], comparator: str) -> str:
     codes = sorted(
         {
             match.group(1)
-            for issue in entries(data, "DetectedIssue")
+            for issue in carried_resources(data, "DetectedIssue")
             for match in [_REASON_CODE.search(str(issue.get("detail") or ""))]
             if match
         }
     )
     named = f": {', '.join(codes)}" if codes else ""
     return f"lower bound ({comparator}){named}"
-
-
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 @dataclass
@@ -89,11 +91,11 @@ class CareplanHandlers:
     # ---- enrolment and discharge --------------------------------------------------------------
     def enrolled(self, event: CloudEvent, uow: UnitOfWork) -> None:
         """patient.enrolled: a CareTeam and a draft pain management plan (once per episode)."""
-        episodes = entries(event.data, "EpisodeOfCare")
+        episodes = carried_resources(event.data, "EpisodeOfCare")
         if not episodes:
             raise ValueError("patient.enrolled carries no EpisodeOfCare")
         episode = episodes[0]
-        patients = entries(event.data, "Patient")
+        patients = carried_resources(event.data, "Patient")
         patient = (episode.get("patient") or {}).get("reference") or (
             f"Patient/{patients[0]['id']}" if patients else None
         )
@@ -111,7 +113,7 @@ class CareplanHandlers:
             patient=patient,
             occurred_at=enrolled_at,
         )
-        for consent in entries(event.data, "Consent"):
+        for consent in carried_resources(event.data, "Consent"):
             if consent.get("status") == "active":
                 record_fact(
                     uow.conn,
@@ -124,7 +126,7 @@ class CareplanHandlers:
         team_id, plan_id = stable_id(practice, "care-team", key), stable_id(practice, "pain-plan", key)
         if self._exists(uow, "CarePlan", plan_id):
             return
-        referrals = entries(event.data, "ServiceRequest")
+        referrals = carried_resources(event.data, "ServiceRequest")
         if not self._exists(uow, "CareTeam", team_id):
             team = care_team(
                 team_id=team_id,
@@ -133,7 +135,7 @@ class CareplanHandlers:
                 episode=episode,
                 referral=referrals[0] if referrals else None,
                 specialists=self.specialists,
-                today=_iso(event.time)[:10],
+                today=format_instant(event.time)[:10],
             )
             uow.create(team, resource_id=team["id"])
         plan = draft_plan(
@@ -141,8 +143,8 @@ class CareplanHandlers:
             team_id=team_id,
             patient=patient,
             episode=episode,
-            conditions=entries(event.data, "Condition"),
-            created=_iso(event.time),
+            conditions=carried_resources(event.data, "Condition"),
+            created=format_instant(event.time),
         )
         stored = uow.create(plan, resource_id=plan["id"])
         self._plan_updated(uow, stored)
@@ -167,7 +169,7 @@ class CareplanHandlers:
         if plan is None or plan.get("status") in CLOSED_PLAN:
             return
         plan["status"] = "revoked" if plan.get("status") == "draft" else "completed"
-        plan["period"] = {**(plan.get("period") or {}), "end": str(end or _iso(event.time))[:10]}
+        plan["period"] = {**(plan.get("period") or {}), "end": str(end or format_instant(event.time))[:10]}
         stored = self._update(uow, plan)
         self._plan_updated(uow, stored)
         for ref in plan.get("careTeam") or []:
@@ -195,7 +197,7 @@ class CareplanHandlers:
                 taper_progress(kind, event.data),
                 taper_reference=str(reference),
                 concept=interventions()["de-scripting"].concept(),
-                now=_iso(event.time),
+                now=format_instant(event.time),
             )
             stored = self._update(uow, updated)
             self._plan_updated(uow, stored)
@@ -205,7 +207,7 @@ class CareplanHandlers:
     # ---- facts for the service evaluation -----------------------------------------------------
     def referral(self, kind: str) -> ConsumerHandler:
         def handle(event: CloudEvent, uow: UnitOfWork) -> None:
-            for request in entries(event.data, "ServiceRequest")[:1]:
+            for request in carried_resources(event.data, "ServiceRequest")[:1]:
                 record_fact(
                     uow.conn,
                     practice=event.practice,
@@ -237,7 +239,7 @@ class CareplanHandlers:
         engine's reason codes, from the review's ``ome-not-computable`` DetectedIssues), so the evaluation
         counts the review as not computable, never as a figure.
         """
-        for observation in entries(event.data, "Observation"):
+        for observation in carried_resources(event.data, "Observation"):
             quantity = observation.get("valueQuantity") or {}
             unit = (quantity.get("code"), quantity.get("unit"))
             absent = observation.get("dataAbsentReason")

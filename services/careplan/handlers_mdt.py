@@ -13,10 +13,9 @@ from decimal import Decimal, InvalidOperation
 
 from sqlalchemy import Connection
 
-from services.careplan.fhir_mapping import entries
 from services.careplan.repository_sessions import record_medication_review
 from shared.contracts import CloudEvent
-from shared.fhir import parse_instant
+from shared.fhir import carried_resources, parse_instant
 
 __all__ = ["RISK_SYSTEM", "medication_review_for_mdt"]
 
@@ -29,7 +28,7 @@ _MG_PER_DAY = {"mg/d", "mg/(24.h)", "mg/day"}
 def medication_review_for_mdt(conn: Connection, event: CloudEvent) -> None:
     observations = [
         o
-        for o in entries(event.data, "Observation")
+        for o in carried_resources(event.data, "Observation")
         if _MG_PER_DAY
         & {(o.get("valueQuantity") or {}).get("code"), (o.get("valueQuantity") or {}).get("unit")}
     ]
@@ -48,7 +47,7 @@ def medication_review_for_mdt(conn: Connection, event: CloudEvent) -> None:
         total = None
     flags = {
         str(c["code"])
-        for issue in entries(event.data, "DetectedIssue")
+        for issue in carried_resources(event.data, "DetectedIssue")
         for c in (issue.get("code") or {}).get("coding") or ()
         if c.get("system") == RISK_SYSTEM and c.get("code")
     }

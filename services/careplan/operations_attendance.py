@@ -26,7 +26,6 @@ from shared.fhir import (
     Forbidden,
     NotFound,
     OperationCall,
-    Parameters,
     UnitOfWork,
     Unprocessable,
     etag_version,
@@ -66,7 +65,7 @@ class AttendanceOperations:
 
     # ---- $record-attendance ---------------------------------------------------------------------
     def record_attendance(self, call: OperationCall, uow: UnitOfWork) -> dict[str, Any]:
-        params = Parameters(call.body)
+        params = call.parameters
         outcome = params.text("outcome")
         if outcome is None:
             raise BadRequest("$record-attendance needs outcome (attended, did-not-attend or cancelled)")

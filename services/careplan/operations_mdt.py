@@ -52,7 +52,6 @@ from shared.fhir import (
     Forbidden,
     NotFound,
     OperationCall,
-    Parameters,
     UnitOfWork,
     Unprocessable,
     etag_version,
@@ -108,7 +107,7 @@ class MdtOperations:
 
     # ---- $mdt-agenda ----------------------------------------------------------------------------
     def build(self, call: OperationCall, uow: UnitOfWork) -> dict[str, Any]:
-        params = Parameters(call.body)
+        params = call.parameters
         now = now_instant()
         try:
             year, month = parse_month(params.text("month"), now.date())
@@ -174,7 +173,7 @@ class MdtOperations:
 
     # ---- $record-mdt-outcome --------------------------------------------------------------------
     def record_outcome(self, call: OperationCall, uow: UnitOfWork) -> dict[str, Any]:
-        params = Parameters(call.body)
+        params = call.parameters
         value = params.value("patient")
         patient = value.get("reference") if isinstance(value, dict) else value
         if reference_id(patient, "Patient") is None:

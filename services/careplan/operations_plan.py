@@ -30,10 +30,10 @@ from shared.fhir import (
     BadRequest,
     FhirKernel,
     OperationCall,
-    Parameters,
     UnitOfWork,
     Unprocessable,
     etag_version,
+    format_instant,
     new_id,
     now_instant,
     owner_practice,
@@ -48,7 +48,7 @@ DESCRIPTIONS = {
 
 
 def _instant() -> str:
-    return now_instant().isoformat(timespec="seconds").replace("+00:00", "Z")
+    return format_instant(now_instant())
 
 
 def _money(value: Decimal) -> dict[str, Any]:
@@ -92,9 +92,7 @@ class PlanOperations:
 
     # ---- $apply ---------------------------------------------------------------------------------
     def apply(self, call: OperationCall, uow: UnitOfWork) -> dict[str, Any]:
-        subject = call.request.query_params.get("subject") or _reference(
-            Parameters(call.body).value("subject")
-        )
+        subject = call.request.query_params.get("subject") or _reference(call.parameters.value("subject"))
         if not isinstance(subject, str) or not subject.startswith("Patient/") or len(subject) < 9:
             raise BadRequest("$apply needs subject=Patient/<id>")
         uow.patient = subject
@@ -125,13 +123,13 @@ class PlanOperations:
     # ---- $activate ------------------------------------------------------------------------------
     def activate(self, call: OperationCall, uow: UnitOfWork) -> dict[str, Any]:
         agreed = {
-            "patient": Parameters(call.body).value("patientAgreement"),
-            "project-worker": Parameters(call.body).value("projectWorkerAgreement"),
+            "patient": call.parameters.value("patientAgreement"),
+            "project-worker": call.parameters.value("projectWorkerAgreement"),
         }
         for party, moment in agreed.items():
             if not isinstance(moment, str) or len(moment) < 10:
                 raise BadRequest(f"$activate needs the {party}'s agreement as a dateTime")
-        send = Parameters(call.body).value("sendSummary") is True
+        send = call.parameters.value("sendSummary") is True
         if_match = etag_version(call.request.headers.get("if-match"))
         plan = uow.read("CarePlan", str(call.resource_id))
         uow.patient = (plan.get("subject") or {}).get("reference")
@@ -150,8 +148,8 @@ class PlanOperations:
     # ---- $gp-summary ----------------------------------------------------------------------------
     def gp_summary(self, call: OperationCall, uow: UnitOfWork) -> dict[str, Any]:
         resource_type = _type_of(call)
-        note = Parameters(call.body).value("note")
-        attach = Parameters(call.body).value("attach") is True
+        note = call.parameters.value("note")
+        attach = call.parameters.value("attach") is True
         conn = uow.conn
         focus = uow.read(resource_type, str(call.resource_id))
         uow.patient = (focus.get("subject") or {}).get("reference")

@@ -29,10 +29,11 @@ from shared.fhir import (
     Forbidden,
     NotFound,
     OperationCall,
-    Parameters,
     UnitOfWork,
     Unprocessable,
+    format_instant,
     now_instant,
+    parse_instant,
 )
 
 __all__ = ["ReviewOperations", "first_weekday", "period_bounds"]
@@ -59,8 +60,7 @@ def _parse_moment(text: str, *, end: bool) -> datetime:
         if len(text) == 10:
             day = date.fromisoformat(text)
             return datetime.combine(day, time.max if end else time.min, tzinfo=UTC)
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-        return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC)
+        return parse_instant(text)
     except (ValueError, OverflowError):  # OverflowError: an offset that moves year 1 or 9999 out of range
         raise BadRequest(f"'{text}' is not a date (YYYY-MM-DD) or dateTime") from None
 
@@ -113,8 +113,8 @@ class ReviewOperations:
         )
 
     def propose(self, call: OperationCall, uow: UnitOfWork) -> dict[str, Any]:
-        year, month = _month(Parameters(call.body).value("month"))
-        patient = Parameters(call.body).value("patient")
+        year, month = _month(call.parameters.value("month"))
+        patient = call.parameters.value("patient")
         patient = patient.get("reference") if isinstance(patient, dict) else patient
         if patient is not None and (not isinstance(patient, str) or not patient.startswith("Patient/")):
             raise BadRequest("patient must be a reference to a Patient")
@@ -189,7 +189,7 @@ class ReviewOperations:
                 catalogue,
                 period_start=str(start_text),
                 period_end=str(end_text),
-                generated=now_instant().isoformat(timespec="seconds").replace("+00:00", "Z"),
+                generated=format_instant(now_instant()),
                 reporter_ods=reporters[0] if len(reporters) == 1 else None,
             )
             report = self.kernel.validate(report, "MeasureReport")

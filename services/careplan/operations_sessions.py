@@ -99,7 +99,7 @@ class SessionOperations:
         ctx = uow.ctx
         if ctx.principal.role not in BOOKERS:
             raise Forbidden("Sessions are booked by the project workers and the GP practice")
-        params = Parameters(call.body)
+        params = call.parameters
         patient = _patient_param(params)
         if patient is None:
             raise BadRequest("$book needs patient (a reference to the Patient)")
