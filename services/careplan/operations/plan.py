@@ -13,10 +13,10 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from services.careplan.activities import NewActivity, add_activities, with_agreements
 from services.careplan.catalogue import INTERVENTION_SYSTEM, PAIN_MANAGEMENT_CATEGORY, interventions
-from services.careplan.fhir_mapping import gp_task, plan_end
-from services.careplan.hooks import WriteRules
+from services.careplan.domain.activities import NewActivity, add_activities, with_agreements
+from services.careplan.domain.summaries import plan_summary, session_summary
+from services.careplan.fhir_mapping.plans import gp_task, plan_end
 from services.careplan.repository import (
     CLOSED_PLAN,
     is_pain_plan,
@@ -24,7 +24,7 @@ from services.careplan.repository import (
     patient_resources,
     practice_of,
 )
-from services.careplan.summaries import plan_summary, session_summary
+from services.careplan.write_rules import WriteRules
 from shared.contracts import GP_TASK_REQUESTED_V1
 from shared.fhir import (
     BadRequest,

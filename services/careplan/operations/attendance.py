@@ -13,12 +13,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from services.careplan.fhir_mapping import stable_id
-from services.careplan.operations_sessions import patient_of_appointment, set_slot_status
-from services.careplan.repository import pain_plans, patient_resources, practice_of
-from services.careplan.repository_sessions import is_session
-from services.careplan.session_mapping import attended_encounter, reoffer_task, totals_parameters
-from services.careplan.sessions import HOLDS_PLACE, AttendanceError, attendance_status, session_totals
+from services.careplan.domain.sessions import HOLDS_PLACE, AttendanceError, attendance_status, session_totals
+from services.careplan.fhir_mapping.plans import stable_id
+from services.careplan.fhir_mapping.sessions import attended_encounter, reoffer_task, totals_parameters
+from services.careplan.operations.sessions import patient_of_appointment, set_slot_status
+from services.careplan.repository import is_session, pain_plans, patient_resources, practice_of
 from shared.core.principal import Tenancy
 from shared.fhir import (
     BadRequest,

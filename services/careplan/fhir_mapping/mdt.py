@@ -1,5 +1,5 @@
 """The monthly MDT as FHIR: the agenda List and its entries, the meeting Appointment, an outcome's flag and
-its note in the plan. Pure builders of R4 dicts (``operations_mdt.py`` stores them)."""
+its note in the plan. Pure builders of R4 dicts (``operations/mdt.py`` stores them)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from services.careplan.catalogue import FHIR_BASE
-from services.careplan.mdt import MDT_OUTCOME_SYSTEM, MDT_REASON_SYSTEM, OUTCOMES, AgendaItem
+from services.careplan.domain.mdt import MDT_OUTCOME_SYSTEM, MDT_REASON_SYSTEM, OUTCOMES, AgendaItem
 from shared.fhir import format_instant
 
 __all__ = [

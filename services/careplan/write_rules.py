@@ -15,9 +15,15 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from services.careplan.acceptability import AcceptabilityError, construct_scores
-from services.careplan.activities import PlanRuleError, check_plan_update, intervention_codes
-from services.careplan.assessment import (
+from services.careplan.catalogue import (
+    ACCEPTABILITY_QUESTIONNAIRE,
+    ASSESSMENT_QUESTIONNAIRE,
+    INTERVENTION_SYSTEM,
+    interventions,
+)
+from services.careplan.domain.acceptability import AcceptabilityError, construct_scores
+from services.careplan.domain.activities import PlanRuleError, check_plan_update, intervention_codes
+from services.careplan.domain.assessment import (
     GAD7_TOTAL,
     PEG_MEAN,
     PHQ9_TOTAL,
@@ -25,13 +31,7 @@ from services.careplan.assessment import (
     answers_of,
     score_assessment,
 )
-from services.careplan.budget import BudgetError, budget_of, position
-from services.careplan.catalogue import (
-    ACCEPTABILITY_QUESTIONNAIRE,
-    ASSESSMENT_QUESTIONNAIRE,
-    INTERVENTION_SYSTEM,
-    interventions,
-)
+from services.careplan.domain.budget import BudgetError, budget_of, position
 from services.careplan.repository import (
     is_community_request,
     is_pain_plan,

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from services.careplan.catalogue import FHIR_BASE
-from services.careplan.sessions import (
+from services.careplan.domain.sessions import (
     DELIVERY_CHANNEL_EXTENSION,
     DELIVERY_CHANNEL_SYSTEM,
     FORMAT_EXTENSION,

@@ -19,9 +19,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from services.careplan.fhir_mapping import stable_id
-from services.careplan.hooks import WriteRules
-from services.careplan.mdt import (
+from services.careplan.domain.mdt import (
     OUTCOMES,
     AgendaItem,
     MdtPatient,
@@ -31,7 +29,7 @@ from services.careplan.mdt import (
     parse_month,
     previous_month,
 )
-from services.careplan.mdt_mapping import (
+from services.careplan.fhir_mapping.mdt import (
     agenda_list,
     deferred_patients,
     is_agenda,
@@ -42,9 +40,10 @@ from services.careplan.mdt_mapping import (
     plan_of_entry,
     plan_with_outcome,
 )
-from services.careplan.operations_review import first_weekday
-from services.careplan.repository import CLOSED_PLAN, pain_plans
-from services.careplan.repository_sessions import medication_reviews
+from services.careplan.fhir_mapping.plans import stable_id
+from services.careplan.operations.review import first_weekday
+from services.careplan.repository import CLOSED_PLAN, medication_reviews, pain_plans
+from services.careplan.write_rules import WriteRules
 from shared.core.principal import Tenancy
 from shared.fhir import (
     BadRequest,

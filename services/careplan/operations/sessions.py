@@ -5,7 +5,7 @@ counts once), ``setting`` (practice, home, remote; default the Slot's), ``channe
 channel: In-person, Telephone, Video; default the Slot's), ``waitlist`` (boolean), ``comment`` (up to 2,000
 characters); answers the patient's Appointment (``booked``, or ``waitlist`` when full and asked for). A full
 session without ``waitlist=true`` is a 422 saying so. Project workers and the practice book (403 for
-others). Attendance and the sessions counted are in ``operations_attendance.py``.
+others). Attendance and the sessions counted are in ``operations/attendance.py``.
 """
 
 from __future__ import annotations
@@ -14,15 +14,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from services.careplan.repository import CLOSED_PLAN, lock, pain_plan_for
-from services.careplan.repository_sessions import slot_appointments
-from services.careplan.session_mapping import (
-    channel_of,
-    format_of,
-    session_appointment,
-    setting_of,
-)
-from services.careplan.sessions import (
+from services.careplan.domain.sessions import (
     HOLDS_PLACE,
     SETTINGS,
     BookingRefused,
@@ -30,6 +22,13 @@ from services.careplan.sessions import (
     delivery_channel,
     place_for,
 )
+from services.careplan.fhir_mapping.sessions import (
+    channel_of,
+    format_of,
+    session_appointment,
+    setting_of,
+)
+from services.careplan.repository import CLOSED_PLAN, lock, pain_plan_for, slot_appointments
 from shared.core.principal import Tenancy
 from shared.fhir import (
     BadRequest,

@@ -18,9 +18,9 @@ from typing import Any
 from starlette.responses import Response
 
 from services.careplan.catalogue import interventions
-from services.careplan.evaluation_report import measure_report
-from services.careplan.fhir_mapping import mdt_review, stable_id
-from services.careplan.mdt import check_year, parse_month
+from services.careplan.domain.mdt import check_year, parse_month
+from services.careplan.fhir_mapping.evaluation_report import measure_report
+from services.careplan.fhir_mapping.plans import mdt_review, stable_id
 from services.careplan.report_render import evaluation_chart, evaluation_html
 from services.careplan.repository import CLOSED_PLAN, evaluation_facts, pain_plan_for, pain_plans
 from shared.fhir import (
