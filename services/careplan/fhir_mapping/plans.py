@@ -19,6 +19,7 @@ __all__ = [
     "care_team",
     "draft_plan",
     "gp_task",
+    "mdt_appointment",
     "mdt_review",
     "plan_end",
     "stable_id",
@@ -211,6 +212,13 @@ def mdt_review(
     participants.append(
         {"actor": {"reference": patient}, "required": "information-only", "status": "needs-action"}
     )
+    return mdt_appointment(appointment_id, start, minutes, f"CarePlan/{plan_id}", participants)
+
+
+def mdt_appointment(
+    appointment_id: str, start: datetime, minutes: int, about: str, participants: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """A proposed multidisciplinary review of ``about`` (a plan, or a meeting's agenda List)."""
     return {
         "resourceType": "Appointment",
         "id": appointment_id,
@@ -221,6 +229,6 @@ def mdt_review(
         "start": format_instant(start),
         "end": format_instant(start + timedelta(minutes=minutes)),
         "minutesDuration": minutes,
-        "supportingInformation": [{"reference": f"CarePlan/{plan_id}"}],
+        "supportingInformation": [{"reference": about}],
         "participant": participants,
     }
