@@ -9,30 +9,23 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fastapi import Request
 from sqlalchemy import Connection
 
-from shared.core.errors import BadRequest, NotFound, Unauthorized
+from shared.core.errors import BadRequest, NotFound
 from shared.core.principal import Principal, Tenancy, parse_scopes
 from shared.db import make_engine
 from shared.fhir import FhirKernel, OperationCall, Parameters, RequestContext, UnitOfWork, kernel_metadata
 from shared.fhir.kernel import Operation
+from tests.support.kernel import build_kernel
 
 OWN, OTHER = "A81001", "B82002"
-
-
-class NoCallers:
-    """Nothing here goes through the HTTP routes."""
-
-    async def authenticate(self, request: Request) -> Principal:
-        raise Unauthorized("not served over HTTP in these tests")
 
 
 @pytest.fixture
 def kernel(tmp_path: Path) -> Iterator[FhirKernel]:
     engine = make_engine(f"sqlite:///{tmp_path / 'uow.db'}")
     kernel_metadata.create_all(engine)
-    yield FhirKernel(service="test", engine=engine, authenticator=NoCallers())
+    yield build_kernel(engine)
     engine.dispose()
 
 
