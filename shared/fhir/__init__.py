@@ -22,6 +22,14 @@ from shared.core.errors import (
     information_outcome,
 )
 from shared.fhir.audit import AuditRecord, RequestContext, provenance
+from shared.fhir.background import (
+    as_service,
+    in_transaction,
+    off_loop,
+    reading,
+    with_connection,
+    with_transaction,
+)
 from shared.fhir.http import etag_version
 from shared.fhir.idempotency import DUPLICATE_TEXT
 from shared.fhir.jsonio import FHIR_JSON, MAX_DEPTH, FhirResponse, depth_ok, dumps, loads
@@ -45,6 +53,7 @@ from shared.fhir.values import (
     ODS_SYSTEM,
     Parameters,
     bundle_resources,
+    carried_resources,
     format_instant,
     nhs_number_identifier,
     nhs_number_of,
@@ -90,13 +99,16 @@ __all__ = [
     "Unprocessable",
     "UnsupportedMediaType",
     "WriteHook",
+    "as_service",
     "bundle_resources",
+    "carried_resources",
     "depth_ok",
     "dumps",
     "etag_version",
     "format_instant",
     "history_table",
     "history_visible",
+    "in_transaction",
     "information_outcome",
     "kernel_metadata",
     "loads",
@@ -104,10 +116,12 @@ __all__ = [
     "nhs_number_identifier",
     "nhs_number_of",
     "now_instant",
+    "off_loop",
     "owner_practice",
     "parse_instant",
     "patient_of",
     "provenance",
+    "reading",
     "record_discharge",
     "record_enrolment",
     "record_enrolment_event",
@@ -120,4 +134,6 @@ __all__ = [
     "validate_resource",
     "validate_stu3_resource",
     "visible_rows",
+    "with_connection",
+    "with_transaction",
 ]

@@ -11,6 +11,8 @@ import inspect
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from functools import cached_property
 from typing import Any, Literal, Protocol
 
 import anyio
@@ -46,6 +48,7 @@ from shared.fhir.searchparams import SearchType
 from shared.fhir.store import ResourceStore
 from shared.fhir.tenancy import owner_practice
 from shared.fhir.unit_of_work import ConsumerHandler, UnitOfWork
+from shared.fhir.values import Parameters
 
 __all__ = [
     "Authenticator",
@@ -56,7 +59,14 @@ __all__ = [
     "RateLimiter",
     "ResourceConfig",
     "UnitHandler",
+    "utc_now",
 ]
+
+
+def utc_now() -> datetime:
+    """The system clock (UTC): a kernel's default ``clock``."""
+    return datetime.now(UTC)
+
 
 INTERACTION_CODES = {"c": "create", "r": "read", "u": "update", "d": "delete", "s": "search-type"}
 DEFAULT_INTERACTIONS = frozenset(
@@ -96,6 +106,12 @@ class OperationCall:
     audited: bool = False
     patient: str | None = None
     claimed: bool = False
+
+    @cached_property
+    def parameters(self) -> Parameters:
+        """The body read as ``Parameters``, once (a 400 naming what is wrong when it is not one); an
+        operation called without a body has no parameters."""
+        return Parameters(self.body)
 
     @property
     def writes(self) -> bool:
@@ -209,6 +225,8 @@ class FhirKernel:
     max_bundle_entries: int = 1000
     resources: dict[str, ResourceConfig] = field(default_factory=dict)
     operations: list[Operation] = field(default_factory=list)
+    clock: Callable[[], datetime] = utc_now
+    """The time the service acts on: what a unit of work's ``now`` is (movable in development and tests)."""
 
     # ---- declaration --------------------------------------------------------------------------
     def search_param(

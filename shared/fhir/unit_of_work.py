@@ -9,7 +9,7 @@ and resource the handler named, and commits the handler's writes, Provenances an
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection
@@ -63,7 +63,7 @@ class UnitOfWork:
         self._call = call
         self.tenants: Tenancy = tenants if tenants is not None else ctx.tenants
         self.practice: str = practice or ctx.principal.practice
-        self.now: datetime = now or datetime.now(UTC)
+        self.now: datetime = now or kernel.clock()
         self.events: list[CloudEvent] = []
         self.after_commit: list[Callable[[Any], Any]] = []
 
@@ -85,6 +85,15 @@ class UnitOfWork:
         """The same unit of work (same transaction, audit and events), creating for ``practice``."""
         other = UnitOfWork(
             self.kernel, self._conn, self.ctx, call=self._call, tenants=self.tenants, practice=practice
+        )
+        other.now, other.events, other.after_commit = self.now, self.events, self.after_commit
+        return other
+
+    def within(self, tenants: Tenancy) -> UnitOfWork:
+        """The same unit of work (same transaction, audit and events), reading and updating only among
+        ``tenants`` (say the caller's own practice of all it acts for)."""
+        other = UnitOfWork(
+            self.kernel, self._conn, self.ctx, call=self._call, tenants=tenants, practice=self.practice
         )
         other.now, other.events, other.after_commit = self.now, self.events, self.after_commit
         return other
@@ -124,6 +133,11 @@ class UnitOfWork:
         else:
             resource_type = reference
         return self.kernel.store.read(self._conn, resource_type, resource_id, tenants=self.tenants)
+
+    def vread(self, reference: str, version: int) -> dict[str, Any]:
+        """Version ``version`` of ``Type/id`` within the caller's tenancy (404 otherwise)."""
+        resource_type, _, resource_id = reference.partition("/")
+        return self.kernel.store.vread(self._conn, resource_type, resource_id, version, tenants=self.tenants)
 
     def search(
         self, resource_type: str, params: Iterable[tuple[str, str]], *, count: int | None = None
