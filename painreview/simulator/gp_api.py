@@ -14,10 +14,10 @@ from fastapi.responses import JSONResponse, Response
 from painreview.simulator.record import structured_record
 from painreview.simulator.state import NotReplaceable, PracticeState, SimTask, Simulator
 from shared.contracts.taper import REPLACES_AUTHORISATION_URL
+from shared.core.values import NHS_NUMBER_SYSTEM
 
 __all__ = ["gp_api_router"]
 
-NHS_NUMBER = "https://fhir.nhs.uk/Id/nhs-number"
 FHIR = "application/fhir+json"
 
 
@@ -36,7 +36,7 @@ def _nhs(reference: Any) -> str | None:
     identifier = (reference or {}).get("identifier") or {} if isinstance(reference, dict) else {}
     return (
         str(identifier.get("value"))
-        if identifier.get("system") == NHS_NUMBER and identifier.get("value")
+        if identifier.get("system") == NHS_NUMBER_SYSTEM and identifier.get("value")
         else None
     )
 

@@ -9,12 +9,12 @@ from datetime import date, timedelta
 from typing import Any
 
 from painreview.simulator.population import SimMedication, SimPatient
+from shared.core.values import nhs_number_identifier
 
 __all__ = ["structured_record"]
 
 GPC = "https://fhir.nhs.uk/STU3/StructureDefinition/"
 SNOMED = "http://snomed.info/sct"
-NHS_NUMBER = "https://fhir.nhs.uk/Id/nhs-number"
 
 
 def _meta(profile: str) -> dict[str, Any]:
@@ -141,7 +141,7 @@ def structured_record(patient: SimPatient, ods: str, *, today: date) -> dict[str
             "resourceType": "Patient",
             "id": patient_id,
             "meta": _meta("CareConnect-GPC-Patient-1"),
-            "identifier": [{"system": NHS_NUMBER, "value": patient.nhs_number}],
+            "identifier": [nhs_number_identifier(patient.nhs_number)],
             "name": [{"use": "official", "family": patient.family, "given": [patient.given]}],
             "gender": patient.gender,
             "birthDate": patient.birth_date.isoformat(),

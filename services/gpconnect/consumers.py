@@ -14,9 +14,9 @@ from sqlalchemy import Connection
 from services.gpconnect import repository
 from services.gpconnect.domain.deliveries import (
     has_attachment,
+    nhs_number,
     patient_of,
     prescription_date,
-    resources_of,
     task_code,
     task_send_on,
 )
@@ -31,12 +31,17 @@ from shared.contracts import (
     CloudEvent,
     to_json,
 )
-from shared.fhir import FhirKernel, UnitOfWork, nhs_number_identifier, nhs_number_of, record_enrolment_event
+from shared.fhir import (
+    FhirKernel,
+    UnitOfWork,
+    carried_resources,
+    nhs_number_identifier,
+    record_enrolment_event,
+)
 from shared.web import Consumer
 
 __all__ = [
     "consumers",
-    "nhs_number",
     "on_patient_discharged",
     "on_patient_enrolled",
     "on_prescription_changed",
@@ -47,12 +52,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-
-def nhs_number(patient: dict[str, Any]) -> str | None:
-    """The patient's NHS number as GP systems are asked for it: ten digits, spaces removed."""
-    number = nhs_number_of(patient)
-    return number.replace(" ", "") if number else None
 
 
 def _remember(conn: Connection, event: CloudEvent) -> dict[str, Any] | None:
@@ -126,7 +125,7 @@ def on_referral_decided(event: CloudEvent, uow: UnitOfWork) -> None:
     """Accepted or rejected: remember the patient; answer a BaRS referrer with a servicerequest-response."""
     conn = uow.conn
     _remember(conn, event)
-    if any(r.get("resourceType") == "MessageHeader" for r in resources_of(event.data)):
+    if carried_resources(event.data, "MessageHeader"):
         _enqueue(conn, event, "bars-response")
 
 

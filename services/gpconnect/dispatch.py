@@ -25,8 +25,7 @@ from services.gpconnect.adapters import (
     TaskDecision,
     adapter_for,
 )
-from services.gpconnect.consumers import nhs_number
-from services.gpconnect.domain.deliveries import has_attachment, is_decision_task
+from services.gpconnect.domain.deliveries import has_attachment, is_decision_task, nhs_number, patient_of
 from services.gpconnect.domain.practices import PracticeConfig
 from services.gpconnect.fhir_mapping import RecordMismatch, map_structured_record
 from services.gpconnect.fhir_mapping.bars_response import servicerequest_response
@@ -38,7 +37,14 @@ from shared.contracts import (
     from_json,
     new_event,
 )
-from shared.fhir import FhirError, in_transaction, nhs_number_identifier, reading, validate_resource
+from shared.fhir import (
+    FhirError,
+    carried_resources,
+    in_transaction,
+    nhs_number_identifier,
+    reading,
+    validate_resource,
+)
 
 __all__ = ["Awaiting", "Dispatcher", "Done", "Outcome", "PartlyWritten", "StillPending", "task_completed"]
 
@@ -185,14 +191,7 @@ class Dispatcher:
         raise PermanentDeliveryError(f"unknown delivery kind {item.kind}")
 
     async def _read_record(self, item: repository.Delivery, event: CloudEvent) -> Outcome:
-        patient = next(
-            (
-                e["resource"]
-                for e in event.data.get("entry", ())
-                if e.get("resource", {}).get("resourceType") == "Patient"
-            ),
-            event.data if event.data.get("resourceType") == "Patient" else None,
-        )
+        patient = patient_of(event.data)
         if patient is None or nhs_number(patient) is None:
             raise PermanentDeliveryError("the event names no patient with an NHS number")
         config, _ = await self._lookup(item.practice, None)
@@ -219,14 +218,7 @@ class Dispatcher:
         the record again: the synced list it gives is what medreview reconciles (exactly the step's
         authorisations of each opioid)."""
         data = event.data
-        resources = (
-            [e.get("resource") or {} for e in data.get("entry", ())]
-            if data.get("resourceType") == "Bundle"
-            else [data]
-        )
-        subject = next(
-            (r.get("subject") for r in resources if r.get("resourceType") == "MedicationRequest"), None
-        )
+        subject = next((r.get("subject") for r in carried_resources(data, "MedicationRequest")), None)
         patient_id = _patient_id(subject)
         adapter, _, number = await self._adapter_and_patient(item.practice, patient_id)
         priors = replaced_references(data)

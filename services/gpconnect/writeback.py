@@ -23,6 +23,7 @@ from typing import Any
 
 from services.gpconnect.adapters import NotReady, PermanentDeliveryError
 from shared.contracts.taper import REPLACES_AUTHORISATION_URL, REPLACES_PRESCRIPTION_URL
+from shared.core.values import carried_resources
 
 __all__ = [
     "OURS",
@@ -41,20 +42,10 @@ OURS = "https://pain-review.example.org/"
 """The base of every system and code system this service defines: identifiers under it are not the GP's."""
 
 
-def _resources(change: Mapping[str, Any]) -> list[Mapping[str, Any]]:
-    if change.get("resourceType") != "Bundle":
-        return [change]
-    return [e.get("resource") or {} for e in change.get("entry", ())]
-
-
 def new_orders(change: Mapping[str, Any]) -> list[dict[str, Any]]:
     """The change's new prescriptions (``status`` active MedicationRequests), in order: one, or one per
     strength of a step; none is refused."""
-    found = [
-        dict(r)
-        for r in _resources(change)
-        if r.get("resourceType") == "MedicationRequest" and r.get("status") == "active"
-    ]
+    found = [dict(r) for r in carried_resources(change, "MedicationRequest") if r.get("status") == "active"]
     if not found:
         raise PermanentDeliveryError("the prescription change carries no active MedicationRequest")
     return found
@@ -93,9 +84,8 @@ def replaced(change: Mapping[str, Any], reference: str) -> Mapping[str, Any] | N
     return next(
         (
             r
-            for r in _resources(change)
-            if r.get("resourceType") == "MedicationRequest"
-            and f"MedicationRequest/{r.get('id')}" == reference
+            for r in carried_resources(change, "MedicationRequest")
+            if f"MedicationRequest/{r.get('id')}" == reference
         ),
         None,
     )

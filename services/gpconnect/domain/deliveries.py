@@ -5,8 +5,11 @@ a prescription change's date), and which Tasks the GP decides on."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from typing import Any
+
+from shared.core.values import carried_resources, nhs_number_of
 
 __all__ = [
     "DECISION_TASKS",
@@ -14,9 +17,9 @@ __all__ = [
     "day_start",
     "has_attachment",
     "is_decision_task",
+    "nhs_number",
     "patient_of",
     "prescription_date",
-    "resources_of",
     "task_code",
     "task_send_on",
 ]
@@ -26,14 +29,14 @@ DECISION_TASKS = frozenset({"approve-taper-step", "review", "taper-concern", "co
 """Task types the GP decides on: gpconnect asks the GP system for the decision until there is one."""
 
 
-def resources_of(data: dict[str, Any]) -> list[dict[str, Any]]:
-    if data.get("resourceType") == "Bundle":
-        return [e["resource"] for e in data.get("entry", ()) if isinstance(e.get("resource"), dict)]
-    return [data]
-
-
 def patient_of(data: dict[str, Any]) -> dict[str, Any] | None:
-    return next((r for r in resources_of(data) if r.get("resourceType") == "Patient"), None)
+    return next(iter(carried_resources(data, "Patient")), None)
+
+
+def nhs_number(patient: Mapping[str, Any] | None) -> str | None:
+    """The patient's NHS number as GP systems are asked for it: ten digits, spaces removed."""
+    number = nhs_number_of(patient)
+    return number.replace(" ", "") if number else None
 
 
 def day_start(value: Any) -> datetime | None:
@@ -57,11 +60,7 @@ def prescription_date(change: dict[str, Any]) -> datetime | None:
     """The day a prescription change takes effect: its new prescription's ``validityPeriod.start`` (a
     taper step's date). Nothing is written to the GP system before it."""
     new = next(
-        (
-            r
-            for r in resources_of(change)
-            if r.get("resourceType") == "MedicationRequest" and r.get("status") == "active"
-        ),
+        (r for r in carried_resources(change, "MedicationRequest") if r.get("status") == "active"),
         None,
     )
     return day_start((((new or {}).get("dispenseRequest") or {}).get("validityPeriod") or {}).get("start"))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from services.gpconnect.domain.deliveries import nhs_number
 from services.gpconnect.fhir_mapping.common import JsonObject
 from services.gpconnect.fhir_mapping.conditions import map_condition
 from services.gpconnect.fhir_mapping.medications import (
@@ -12,6 +13,7 @@ from services.gpconnect.fhir_mapping.medications import (
     map_medication_request,
     map_medication_statement,
 )
+from shared.core.values import bundle_resources
 
 __all__ = [
     "MEDICATION_LIST_CODE",
@@ -21,7 +23,6 @@ __all__ = [
     "structured_record_patient_nhs_number",
 ]
 
-NHS_NUMBER_SYSTEM = "https://fhir.nhs.uk/Id/nhs-number"
 MEDICATION_LIST_CODE = "933361000000108"
 """SNOMED CT 'Medications and medical devices': the GP Connect List that indexes the medication record."""
 PROBLEM_LIST_CODE = "717711000000103"
@@ -45,14 +46,7 @@ _MAPPERS: dict[str, Callable[[Mapping[str, Any], str], JsonObject]] = {
 def _resources(bundle: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     if bundle.get("resourceType") != "Bundle" or bundle.get("type") != "collection":
         raise RecordMismatch("a GP Connect structured record is a collection Bundle")
-    return [e["resource"] for e in bundle.get("entry", ()) if isinstance(e.get("resource"), dict)]
-
-
-def _nhs_number(resource: Mapping[str, Any]) -> str | None:
-    for identifier in resource.get("identifier", ()):
-        if identifier.get("system") == NHS_NUMBER_SYSTEM and identifier.get("value"):
-            return str(identifier["value"]).replace(" ", "")
-    return None
+    return list(bundle_resources(bundle))
 
 
 def structured_record_patient_nhs_number(bundle: Mapping[str, Any]) -> str | None:
@@ -60,7 +54,7 @@ def structured_record_patient_nhs_number(bundle: Mapping[str, Any]) -> str | Non
     patients = [r for r in _resources(bundle) if r.get("resourceType") == "Patient"]
     if len(patients) != 1:
         raise RecordMismatch(f"a structured record holds exactly one Patient, this one holds {len(patients)}")
-    return _nhs_number(patients[0])
+    return nhs_number(patients[0])
 
 
 def _problem_ids(resources: list[Mapping[str, Any]]) -> set[str] | None:
@@ -84,7 +78,7 @@ def map_structured_record(bundle: Mapping[str, Any], *, patient: Mapping[str, An
     record has one, else every Condition in it.
     """
     resources = _resources(bundle)
-    expected = _nhs_number(patient)
+    expected = nhs_number(patient)
     received = structured_record_patient_nhs_number(bundle)
     if expected is None or received != expected:
         raise RecordMismatch("the structured record is not the requested patient's")

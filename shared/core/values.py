@@ -1,0 +1,111 @@
+"""FHIR JSON values every service reads and writes the same way: NHS numbers, references, the resources
+of a Bundle and instants. Plain functions with no dependency, so pure rule modules may use them too;
+``shared.fhir`` exports them with ``Parameters``.
+
+Instants are written in UTC with a ``Z`` (seconds by default, milliseconds for ``meta.lastUpdated``) from
+aware datetimes only: a naive datetime is refused (``ValueError``), never guessed at; a FHIR ``date`` or
+``dateTime`` read back is an aware UTC datetime (a bare date is midnight UTC).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from datetime import UTC, date, datetime
+from typing import Any, Literal
+
+__all__ = [
+    "NHS_NUMBER_SYSTEM",
+    "ODS_SYSTEM",
+    "bundle_resources",
+    "carried_resources",
+    "format_instant",
+    "nhs_number_identifier",
+    "nhs_number_of",
+    "parse_instant",
+    "reference",
+    "reference_id",
+]
+
+NHS_NUMBER_SYSTEM = "https://fhir.nhs.uk/Id/nhs-number"
+ODS_SYSTEM = "https://fhir.nhs.uk/Id/ods-organization-code"
+
+
+def nhs_number_identifier(number: str) -> dict[str, str]:
+    """The ``Identifier`` of an NHS number."""
+    return {"system": NHS_NUMBER_SYSTEM, "value": number}
+
+
+def nhs_number_of(resource: Mapping[str, Any] | None) -> str | None:
+    """The NHS number among a resource's identifiers (``None`` when it has none)."""
+    if not isinstance(resource, Mapping):
+        return None
+    for identifier in resource.get("identifier") or ():
+        if isinstance(identifier, Mapping) and identifier.get("system") == NHS_NUMBER_SYSTEM:
+            value = identifier.get("value")
+            if isinstance(value, str) and value:
+                return value
+    return None
+
+
+def reference(resource: Mapping[str, Any]) -> str:
+    """``Type/id`` of a stored resource."""
+    return f"{resource['resourceType']}/{resource['id']}"
+
+
+def reference_id(value: Mapping[str, Any] | str | None, resource_type: str) -> str | None:
+    """The id in a relative reference to ``resource_type`` (a ``Reference`` or its ``reference`` text);
+    ``None`` when it names another type, an absolute URL or nothing."""
+    text = value.get("reference") if isinstance(value, Mapping) else value
+    if not isinstance(text, str):
+        return None
+    kind, _, rest = text.partition("/")
+    if kind != resource_type or not rest or "/" in rest:
+        return None
+    return rest
+
+
+def bundle_resources(
+    bundle: Mapping[str, Any] | None, resource_type: str | None = None
+) -> Iterator[dict[str, Any]]:
+    """The resources of a Bundle's entries, in order (only those of ``resource_type`` when given)."""
+    if not isinstance(bundle, Mapping):
+        return
+    for entry in bundle.get("entry") or ():
+        resource = entry.get("resource") if isinstance(entry, Mapping) else None
+        if not isinstance(resource, dict):
+            continue
+        if resource_type is None or resource.get("resourceType") == resource_type:
+            yield resource
+
+
+def carried_resources(
+    data: Mapping[str, Any] | None, resource_type: str | None = None
+) -> list[dict[str, Any]]:
+    """The resources an event's data (or any payload) carries: a Bundle's entries' resources, or the
+    payload itself when it is a single resource; only those of ``resource_type`` when given."""
+    if not isinstance(data, Mapping):
+        return []
+    if data.get("resourceType") == "Bundle":
+        return list(bundle_resources(data, resource_type))
+    if resource_type is None or data.get("resourceType") == resource_type:
+        return [dict(data)]
+    return []
+
+
+def format_instant(moment: datetime | date, timespec: Literal["seconds", "milliseconds"] = "seconds") -> str:
+    """A FHIR ``instant``/``dateTime`` in UTC ending ``Z``, or a FHIR ``date`` for a date. A naive
+    datetime is a ``ValueError``: whoever read it (SQLite hands them back) knows its zone, this does not."""
+    if not isinstance(moment, datetime):
+        return moment.isoformat()
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise ValueError("a naive datetime has no FHIR instant: give it its time zone (UTC)")
+    return moment.astimezone(UTC).isoformat(timespec=timespec).replace("+00:00", "Z")
+
+
+def parse_instant(text: str) -> datetime:
+    """A FHIR ``date``, ``dateTime`` or ``instant`` as an aware UTC datetime (a date, or a dateTime without
+    an offset, is taken as UTC; a date is its midnight). ``ValueError`` when it is none of them."""
+    if not isinstance(text, str) or not text:
+        raise ValueError("not a FHIR date or dateTime")
+    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC)
