@@ -111,7 +111,7 @@ def on_record_read_requested(event: CloudEvent, uow: UnitOfWork) -> None:
     patient = {"resourceType": "Patient", "id": patient_id, "identifier": [nhs_number_identifier(number)]}
     request = CloudEvent(  # the same request as the API's re-sync, keyed by this event's id
         id=event.id,
-        source="/painreview/gpconnect",
+        source=uow.source,
         type="gpconnect.sync-requested.v1",
         subject=f"Patient/{patient_id}",
         practice=event.practice,

@@ -14,6 +14,8 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from shared.core.values import bundle_resources, format_instant
+
 __all__ = ["BARS_EVENTS", "servicerequest_response"]
 
 BARS_EVENTS = "https://fhir.nhs.uk/CodeSystem/message-events-bars"
@@ -23,11 +25,7 @@ _DEFINITION = "https://fhir.nhs.uk/MessageDefinition/bars-message-servicerequest
 
 
 def _first(bundle: Mapping[str, Any], resource_type: str) -> dict[str, Any] | None:
-    for entry in bundle.get("entry", ()):
-        resource = entry.get("resource") or {}
-        if resource.get("resourceType") == resource_type:
-            return dict(resource)
-    return None
+    return next((dict(r) for r in bundle_resources(bundle, resource_type)), None)
 
 
 def servicerequest_response(
@@ -42,7 +40,7 @@ def servicerequest_response(
     patient = _first(decided, "Patient")
     task = _first(decided, "Task")
     message_id = message_id or str(uuid.uuid4())
-    stamp = now.isoformat(timespec="seconds")
+    stamp = format_instant(now)  # UTC ending Z, as every instant the services write
     header_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"bars-response:{message_id}"))
     source = request_header.get("source") or {}
     header: dict[str, Any] = {
