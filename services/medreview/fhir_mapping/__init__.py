@@ -8,7 +8,7 @@ from services.medreview.fhir_mapping.prescriptions import (
     step_proposal,
     step_proposals,
 )
-from services.medreview.fhir_mapping.quantities import daily_ome, decimal_of, instant, number, quantity
+from services.medreview.fhir_mapping.quantities import daily_ome, decimal_of, number, quantity
 from services.medreview.fhir_mapping.review import (
     detected_issue,
     medication_names,
@@ -60,7 +60,6 @@ __all__ = [
     "detected_issue",
     "dose_text",
     "gp_task",
-    "instant",
     "medication_names",
     "moved",
     "moved_activity",

@@ -18,8 +18,9 @@ from typing import Any
 
 from services.medreview.domain.concerns import ConcernKind, Triage
 from services.medreview.domain.follow_up import DoseHeld, OmeFigure
-from services.medreview.fhir_mapping import daily_ome, decimal_of, gp_task, instant
+from services.medreview.fhir_mapping import daily_ome, decimal_of, gp_task
 from services.medreview.fhir_mapping.codes import BASE, OBSERVATION_CODES, coding, concept
+from shared.core.values import format_instant
 
 __all__ = [
     "CONCERN",
@@ -91,13 +92,14 @@ def concern_task(
         authored=raised,
         description=f"Concern during an opioid dose reduction: {label}, rated {severity}/10",
         summary=(
-            f"Raised by the {raised_by} on {instant(raised)}: {label}, rated {severity}/10. In their words: "
-            f"{words}. {then}Please contact the patient by {instant(triage.answer_by)}."
+            f"Raised by the {raised_by} on {format_instant(raised)}: {label}, rated {severity}/10. "
+            "In their words: "
+            f"{words}. {then}Please contact the patient by {format_instant(triage.answer_by)}."
         ),
         based_on=careplan,
     )
     task["priority"] = triage.priority
-    task["restriction"] = {"period": {"end": instant(triage.answer_by)}}
+    task["restriction"] = {"period": {"end": format_instant(triage.answer_by)}}
     task["input"] += [
         {"type": {"text": "kind"}, "valueCodeableConcept": concept(CONCERN_KIND_SYSTEM, kind.value, label)},
         {"type": {"text": "severity"}, "valueInteger": severity},
@@ -122,12 +124,12 @@ def escalation_task(
         description="Escalated: a concern during an opioid dose reduction was not answered in time",
         summary=(
             f"{concern.get('description', 'A concern')} was to be answered by {was} and has not been. "
-            f"Please contact the patient by {instant(answer_by)}."
+            f"Please contact the patient by {format_instant(answer_by)}."
         ),
         based_on=next((str(b["reference"]) for b in concern.get("basedOn") or []), None),
     )
     task["priority"] = priority
-    task["restriction"] = {"period": {"end": instant(answer_by)}}
+    task["restriction"] = {"period": {"end": format_instant(answer_by)}}
     return task
 
 
@@ -222,8 +224,8 @@ def dose_held_observation(
         ],
         "code": concept(OBSERVATION_CODES, DOSE_HELD, "Opioid dose held after discharge"),
         "subject": {"reference": patient},
-        "effectiveDateTime": instant(effective),
-        "issued": instant(effective),
+        "effectiveDateTime": format_instant(effective),
+        "issued": format_instant(effective),
         "valueCodeableConcept": concept(DOSE_HELD_SYSTEM, held.value, _HELD_DISPLAY[held]),
         "component": [
             _component("ome-at-discharge", at_discharge),

@@ -14,7 +14,8 @@ from decimal import Decimal
 from typing import Any
 
 from services.medreview.fhir_mapping.codes import EXTENSION
-from services.medreview.fhir_mapping.quantities import daily_ome, instant
+from services.medreview.fhir_mapping.quantities import daily_ome
+from shared.core.values import format_instant
 
 __all__ = ["AGREEMENT_URL", "StepView", "agreement_of", "prescription_text"]
 
@@ -95,7 +96,7 @@ class StepView:
         parts += [{"type": {"text": "flag"}, "valueString": flag} for flag in self.flags]
         if self.agreement:
             parts.append({"type": {"text": "patient-agreement"}, "valueDateTime": self.agreement})
-        parts.append({"type": {"text": "next-review"}, "valueDateTime": instant(self.next_review)})
+        parts.append({"type": {"text": "next-review"}, "valueDateTime": format_instant(self.next_review)})
         return parts
 
 

@@ -28,8 +28,9 @@ from typing import Any
 from services.medreview.domain.prescribing import FREQUENCY_WORDS, Order, PrescribingProblem, step_orders
 from services.medreview.domain.taper import ItemDose
 from services.medreview.fhir_mapping.codes import SOURCE_MEDREVIEW, UCUM, source_tag
-from services.medreview.fhir_mapping.quantities import instant, number
+from services.medreview.fhir_mapping.quantities import number
 from shared.contracts.taper import REPLACES_PRESCRIPTION_URL
+from shared.core.values import format_instant
 from shared.terminology import DMD_SYSTEM, DmdProduct
 
 __all__ = [
@@ -98,7 +99,7 @@ def _strength(family: Sequence[DmdProduct], strength: Decimal) -> DmdProduct | N
 
 
 def _patch_dosage(dose: ItemDose, product: DmdProduct, count: int, start: date) -> dict[str, Any]:
-    repeat: dict[str, Any] = {"boundsPeriod": {"start": instant(start)}}
+    repeat: dict[str, Any] = {"boundsPeriod": {"start": format_instant(start)}}
     if product.patch_change_hours:
         repeat |= {"frequency": 1, "period": product.patch_change_hours, "periodUnit": "h"}
     return {
@@ -111,7 +112,7 @@ def _patch_dosage(dose: ItemDose, product: DmdProduct, count: int, start: date) 
 def _daily_dosage(text: str, numerator: dict[str, Any], start: date) -> dict[str, Any]:
     return {
         "text": text,
-        "timing": {"repeat": {"boundsPeriod": {"start": instant(start)}}},
+        "timing": {"repeat": {"boundsPeriod": {"start": format_instant(start)}}},
         "maxDosePerPeriod": {"numerator": numerator, "denominator": dict(_DAY)},
     }
 
@@ -131,7 +132,7 @@ def _per_administration(
         "frequency": dose.doses_per_day,
         "period": 1,
         "periodUnit": "d",
-        "boundsPeriod": {"start": instant(start)},
+        "boundsPeriod": {"start": format_instant(start)},
     }
     if current.per_unit == "ml":
         medication, amount = current, {"value": number(per / current.strength_per_unit), "unit": "ml"}
@@ -201,11 +202,11 @@ def step_proposal(
         "intent": "proposal",
         "medicationCodeableConcept": medication,
         "subject": {"reference": patient},
-        "authoredOn": instant(authored),
+        "authoredOn": format_instant(authored),
         "basedOn": [{"reference": careplan}],
         "note": [{"text": note}],
         "dosageInstruction": dosage,
-        "dispenseRequest": {"validityPeriod": {"start": instant(start)}},
+        "dispenseRequest": {"validityPeriod": {"start": format_instant(start)}},
     }
     if dose.daily_dose == 0:
         proposal["doNotPerform"] = True
@@ -322,7 +323,7 @@ def order_from_proposal(
         "meta": {"tag": [source_tag(SOURCE_MEDREVIEW)]},
         "status": "active",
         "intent": "order",
-        "authoredOn": instant(authored),
+        "authoredOn": format_instant(authored),
         "basedOn": [{"reference": f"MedicationRequest/{proposal['id']}"}, *proposal.get("basedOn", [])],
     }
     if prior and prior.startswith("MedicationRequest/"):

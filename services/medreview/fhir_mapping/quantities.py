@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
 from services.medreview.fhir_mapping.codes import UCUM
 
-__all__ = ["UNIT_CODES", "daily_ome", "decimal_of", "instant", "number", "quantity"]
+__all__ = ["UNIT_CODES", "daily_ome", "decimal_of", "number", "quantity"]
 
 # Units of the pure modules to UCUM: (human unit, UCUM code).
 UNIT_CODES = {
@@ -45,10 +44,3 @@ def quantity(value: Decimal, unit: str, *, lower_bound: bool = False) -> dict[st
 def daily_ome(value: Decimal, *, lower_bound: bool = False) -> dict[str, Any]:
     """mg of oral morphine a day as a UCUM ``mg/d`` Quantity."""
     return quantity(value, "mg/day", lower_bound=lower_bound)
-
-
-def instant(moment: datetime | date) -> str:
-    """A FHIR dateTime (UTC, seconds) or date."""
-    if isinstance(moment, datetime):
-        return moment.isoformat(timespec="seconds").replace("+00:00", "Z")
-    return moment.isoformat()

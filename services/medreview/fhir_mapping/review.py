@@ -25,7 +25,8 @@ from services.medreview.fhir_mapping.codes import (
     concept,
 )
 from services.medreview.fhir_mapping.codes import OBSERVATION_DISPLAY as DISPLAY
-from services.medreview.fhir_mapping.quantities import daily_ome, instant, number, quantity
+from services.medreview.fhir_mapping.quantities import daily_ome, number, quantity
+from shared.core.values import format_instant
 
 __all__ = [
     "detected_issue",
@@ -85,8 +86,8 @@ def ome_observation(result: OmeResult, *, patient: str, effective: datetime) -> 
         "category": [{"coding": [coding(OBSERVATION_CATEGORY, "therapy", "Therapy")]}],
         "code": total_ome_code(),
         "subject": {"reference": patient},
-        "effectiveDateTime": instant(effective),
-        "issued": instant(effective),
+        "effectiveDateTime": format_instant(effective),
+        "issued": format_instant(effective),
         "valueQuantity": daily_ome(result.total_mg_per_day, lower_bound=result.incomplete),
         "method": _table(result),
     }
@@ -124,7 +125,7 @@ def detected_issue(
             "text": flag.summary,
         },
         "severity": flag.severity.value,
-        "identifiedDateTime": instant(identified),
+        "identifiedDateTime": format_instant(identified),
         "detail": f"{flag.summary}. {flag.detail} Source: {flag.source}.",
     }
     if patient:

@@ -41,8 +41,9 @@ from services.medreview.fhir_mapping.codes import (
     STEP_STATUS_REASON,
     coding,
 )
-from services.medreview.fhir_mapping.quantities import daily_ome, decimal_of, instant, number, quantity
+from services.medreview.fhir_mapping.quantities import daily_ome, decimal_of, number, quantity
 from shared.contracts.taper import step_status, taper_parts
+from shared.core.values import format_instant
 
 __all__ = [
     "POLICY_URL",
@@ -197,7 +198,7 @@ def step_activity(
     detail: dict[str, Any] = {
         "kind": "MedicationRequest",
         "status": "not-started",
-        "scheduledPeriod": {"start": instant(step.date)},
+        "scheduledPeriod": {"start": format_instant(step.date)},
         "productCodeableConcept": product,
         "description": description,
     }
@@ -224,8 +225,8 @@ def taper_careplan(
         "title": "Opioid dose reduction (taper) plan",
         "description": description,
         "subject": {"reference": patient},
-        "period": {"start": instant(plan.start_date)},
-        "created": instant(created),
+        "period": {"start": format_instant(plan.start_date)},
+        "created": format_instant(created),
         "activity": list(activities),
     }
     if plan.blocked_reason:

@@ -15,7 +15,7 @@ from enum import StrEnum
 from typing import Any
 
 from services.medreview.fhir_mapping.codes import GP_TASK_TYPE, ODS_SYSTEM, TASK_ID_SYSTEM, concept
-from services.medreview.fhir_mapping.quantities import instant
+from shared.core.values import format_instant
 
 __all__ = ["APPROVE_STEP", "REVIEW", "Decision", "Outcome", "gp_task", "outcome_of", "task_identifier"]
 
@@ -77,17 +77,17 @@ def gp_task(
         "description": description,
         "focus": {"reference": focus},
         "for": {"reference": patient},
-        "authoredOn": instant(authored),
-        "lastModified": instant(authored),
+        "authoredOn": format_instant(authored),
+        "lastModified": format_instant(authored),
         "owner": {"identifier": {"system": ODS_SYSTEM, "value": practice}},
         "input": [{"type": {"text": "summary"}, "valueString": summary}],
     }
     if based_on:
         task["basedOn"] = [{"reference": based_on}]
     if due:
-        task["restriction"] = {"period": {"start": instant(due)}}
+        task["restriction"] = {"period": {"start": format_instant(due)}}
     if send_on:
-        task["executionPeriod"] = {"start": instant(send_on)}
+        task["executionPeriod"] = {"start": format_instant(send_on)}
     return task
 
 

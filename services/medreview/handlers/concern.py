@@ -24,7 +24,7 @@ from services.medreview.domain.concerns import (
     is_overdue,
     triage,
 )
-from services.medreview.fhir_mapping import instant, task_identifier
+from services.medreview.fhir_mapping import task_identifier
 from services.medreview.fhir_mapping.codes import GP_TASK_TYPE, concept, has_coding
 from services.medreview.fhir_mapping.contact import (
     CONCERN,
@@ -40,7 +40,7 @@ from services.medreview.handlers.planning import plan_steps
 from services.medreview.handlers.step_back import BACK, step_back
 from services.medreview.repository import repository
 from shared.contracts import GP_TASK_REQUESTED_V1, CloudEvent
-from shared.fhir import Conflict, PreconditionFailed, UnitOfWork, Unprocessable
+from shared.fhir import Conflict, PreconditionFailed, UnitOfWork, Unprocessable, format_instant
 
 __all__ = [
     "OPEN",
@@ -127,7 +127,7 @@ def raise_concern(
             {"name": "task", "resource": task},
             {"name": "carePlan", "resource": plan},
             {"name": "priority", "valueCode": rules.priority},
-            {"name": "answerBy", "valueDateTime": instant(rules.answer_by)},
+            {"name": "answerBy", "valueDateTime": format_instant(rules.answer_by)},
             {"name": "paused", "valueBoolean": pauses},
             {"name": "steppedBack", "valueBoolean": stepped_back},
             {"name": "stepBackOffered", "valueBoolean": offered},
@@ -162,7 +162,7 @@ def answer_concern(s: UnitOfWork, task: dict[str, Any], *, note: str) -> dict[st
             {
                 **each,
                 "status": "completed",
-                "lastModified": instant(s.now),
+                "lastModified": format_instant(s.now),
                 "output": [*each.get("output", []), {"type": {"text": "answer"}, "valueString": note}],
             }
         )
@@ -205,7 +205,7 @@ def escalate_overdue(s: UnitOfWork, policy: ConcernPolicy) -> list[dict[str, Any
                     **concern,
                     "priority": priority,
                     "businessStatus": concept(CONCERN_STATUS, ESCALATED, "Escalated: not answered in time"),
-                    "lastModified": instant(s.now),
+                    "lastModified": format_instant(s.now),
                 },
                 if_match=int(concern["meta"]["versionId"]),
             )

@@ -21,7 +21,6 @@ from services.medreview.fhir_mapping import (
     Decision,
     Outcome,
     StepRecord,
-    instant,
     moved,
     moved_activity,
     order_from_proposal,
@@ -48,7 +47,7 @@ from shared.contracts import (
     TAPER_DECLINED_V1,
     CloudEvent,
 )
-from shared.fhir import Conflict, UnitOfWork, Unprocessable
+from shared.fhir import Conflict, UnitOfWork, Unprocessable, format_instant
 
 __all__ = ["decide_step", "on_task_completed"]
 
@@ -106,7 +105,7 @@ def decide_step(
             f"{focus} is no longer a proposed step of {careplan_ref} (paused, re-planned or ended)"
         )
     s = s.owned_by(repository(s).practice_of(s.conn, careplan_ref, s.tenants) or s.practice)
-    closed = {**task, "lastModified": instant(s.now)}
+    closed = {**task, "lastModified": format_instant(s.now)}
     for key in ("output", "statusReason", "note"):
         if answer is not None and answer.get(key):
             closed[key] = answer[key]

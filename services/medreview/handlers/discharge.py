@@ -15,11 +15,10 @@ import logging
 from datetime import date
 from typing import Any
 
-from services.medreview.fhir_mapping import instant
 from services.medreview.handlers.planning import cancel_step, plan_steps, set_note, store_plan
 from services.medreview.repository import repository
 from shared.contracts import CloudEvent
-from shared.fhir import UnitOfWork, record_enrolment_event
+from shared.fhir import UnitOfWork, format_instant, record_enrolment_event
 
 __all__ = ["close_taper", "on_patient_discharged"]
 
@@ -50,11 +49,16 @@ def close_taper(s: UnitOfWork, careplan: dict[str, Any], *, on: date) -> dict[st
             cancel_step(s, careplan, step, f"Not proposed: {why}")
     for task in repository(s).open_tasks(s.conn, f"CarePlan/{careplan['id']}", s.tenants):
         s.update(
-            {**task, "status": "cancelled", "statusReason": {"text": why}, "lastModified": instant(s.now)}
+            {
+                **task,
+                "status": "cancelled",
+                "statusReason": {"text": why},
+                "lastModified": format_instant(s.now),
+            }
         )
     ordered = sum(1 for st in steps if st.approved)
     careplan["status"] = "completed" if ordered else "revoked"
-    careplan["period"] = {**(careplan.get("period") or {}), "end": instant(on)}
+    careplan["period"] = {**(careplan.get("period") or {}), "end": format_instant(on)}
     set_note(
         s,
         careplan,

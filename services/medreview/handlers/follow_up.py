@@ -25,7 +25,6 @@ from typing import Any
 
 from services.medreview.domain.follow_up import dose_held, follow_up_dates
 from services.medreview.domain.medication_list import resources_from_bundle
-from services.medreview.fhir_mapping import instant
 from services.medreview.fhir_mapping.codes import GP_TASK_TYPE
 from services.medreview.fhir_mapping.contact import (
     FOLLOW_UP,
@@ -42,7 +41,7 @@ from shared.contracts import (
     GP_TASK_REQUESTED_V1,
     CloudEvent,
 )
-from shared.fhir import FhirError, UnitOfWork
+from shared.fhir import FhirError, UnitOfWork, format_instant
 from shared.terminology import DEFAULT_OME_FACTOR_TABLE
 
 __all__ = ["on_follow_up_sync", "schedule_follow_ups"]
@@ -159,7 +158,7 @@ def on_follow_up_sync(s: UnitOfWork, event: CloudEvent) -> list[dict[str, Any]]:
                 }
             )
         done = owner.update(
-            {**task, "status": "completed", "lastModified": instant(s.now), "output": outputs}
+            {**task, "status": "completed", "lastModified": format_instant(s.now), "output": outputs}
         )
         owner.emit(FOLLOW_UP_RECORDED_V1, f"Task/{task['id']}", done)
         recorded.append(observation)

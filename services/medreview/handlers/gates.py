@@ -13,7 +13,6 @@ from datetime import date
 from typing import Any
 
 from services.medreview.domain.gates import Gate, taper_gates
-from services.medreview.fhir_mapping import instant
 from services.medreview.fhir_mapping.codes import (
     MDT_OUTCOMES,
     MDT_REVIEW,
@@ -24,7 +23,7 @@ from services.medreview.fhir_mapping.codes import (
 )
 from services.medreview.handlers.review import current_regimen, reviewed
 from services.medreview.repository import repository
-from shared.fhir import UnitOfWork, Unprocessable
+from shared.fhir import UnitOfWork, Unprocessable, format_instant
 
 __all__ = ["gate_note", "latest_mdt_review", "record_mdt_review"]
 
@@ -52,9 +51,9 @@ def record_mdt_review(
         "description": "MDT or specialist review before an opioid taper",
         "for": {"reference": patient},
         "focus": {"reference": appointment or patient},
-        "authoredOn": instant(s.now),
-        "lastModified": instant(s.now),
-        "executionPeriod": {"start": instant(on), "end": instant(on)},
+        "authoredOn": format_instant(s.now),
+        "lastModified": format_instant(s.now),
+        "executionPeriod": {"start": format_instant(on), "end": format_instant(on)},
         "owner": {"identifier": {"system": ODS_SYSTEM, "value": s.practice}},
         "businessStatus": {
             "coding": [{"system": REVIEW_CODES, "code": outcome}],

@@ -22,7 +22,6 @@ from datetime import datetime
 from typing import Any
 
 from services.medreview.domain.medication_list import reference, resources_from_bundle
-from services.medreview.fhir_mapping import instant
 from services.medreview.fhir_mapping.codes import (
     MEDICATION_LIST_CODE,
     MEDICATION_SOURCE,
@@ -33,7 +32,7 @@ from services.medreview.fhir_mapping.codes import (
 from services.medreview.handlers.reconcile import reconcile_gp_record
 from services.medreview.repository import repository
 from shared.contracts import CloudEvent
-from shared.fhir import UnitOfWork, record_enrolment_event
+from shared.fhir import UnitOfWork, format_instant, record_enrolment_event
 
 __all__ = ["on_medication_list_synced", "on_patient_enrolled", "store_medication_list"]
 
@@ -127,7 +126,7 @@ def _listing(
         "title": _TITLES[source],
         "code": MEDICATION_LIST_CODE,
         "subject": {"reference": patient},
-        "date": instant(listed_at),
+        "date": format_instant(listed_at),
     }
     if medicines:
         listing["entry"] = [{"item": {"reference": reference(m)}} for m in medicines]

@@ -19,7 +19,6 @@ from services.medreview.fhir_mapping import (
     conformant,
     dose_text,
     gp_task,
-    instant,
     order_marks,
     policy_of,
     product_concept,
@@ -37,7 +36,7 @@ from services.medreview.fhir_mapping.gp_view import StepView, agreement_of, flag
 from services.medreview.handlers.review import Regimen, current_regimen, reviewed
 from services.medreview.repository import repository
 from shared.contracts import GP_TASK_REQUESTED_V1, EventType
-from shared.fhir import UnitOfWork, Unprocessable
+from shared.fhir import UnitOfWork, Unprocessable, format_instant
 from shared.medicines.administrations import administrations
 from shared.medicines.amounts import DosageProblem
 from shared.terminology import DEFAULT_OME_FACTOR_TABLE, DmdProduct, ProductCatalogue, load_product_catalogue
@@ -273,13 +272,13 @@ def announce(s: UnitOfWork, event_type: EventType, careplan: dict[str, Any]) -> 
 
 def set_note(s: UnitOfWork, careplan: dict[str, Any], text: str) -> None:
     """Add a dated note to the plan (why it was paused, resumed, declined...)."""
-    careplan["note"] = [*careplan.get("note", []), {"time": instant(s.now), "text": text}]
+    careplan["note"] = [*careplan.get("note", []), {"time": format_instant(s.now), "text": text}]
 
 
 def add_progress(s: UnitOfWork, careplan: dict[str, Any], step: StepRecord, text: str) -> None:
     """Add a dated progress note to a step's activity."""
     activity = careplan["activity"][step.index]
-    activity["progress"] = [*activity.get("progress", []), {"time": instant(s.now), "text": text}]
+    activity["progress"] = [*activity.get("progress", []), {"time": format_instant(s.now), "text": text}]
 
 
 def cancel_step(
@@ -300,7 +299,12 @@ def cancel_step(
             s.update({**proposal, "status": "cancelled", "statusReason": why})
     for task in repository(s).open_tasks(s.conn, step.proposal, s.tenants):
         s.update(
-            {**task, "status": "cancelled", "statusReason": {"text": reason}, "lastModified": instant(s.now)}
+            {
+                **task,
+                "status": "cancelled",
+                "statusReason": {"text": reason},
+                "lastModified": format_instant(s.now),
+            }
         )
 
 

@@ -19,12 +19,12 @@ from datetime import datetime
 from typing import Any
 
 from services.medreview.domain.medication_list import medications_index
-from services.medreview.fhir_mapping import REVIEW, gp_task, instant
+from services.medreview.fhir_mapping import REVIEW, gp_task
 from services.medreview.fhir_mapping.codes import RISK_CODES, RISK_DISPLAY, coding
 from services.medreview.handlers.planning import plan_steps
 from services.medreview.repository import repository
 from shared.contracts import GP_TASK_REQUESTED_V1
-from shared.fhir import UnitOfWork
+from shared.fhir import UnitOfWork, format_instant
 from shared.medicines.identify import identify_medication
 from shared.terminology import DrugClass, ProductCatalogue, load_product_catalogue
 
@@ -110,7 +110,7 @@ def reconcile_gp_record(
             "code": {"coding": [coding(RISK_CODES, MISMATCH, RISK_DISPLAY[MISMATCH])], "text": words},
             "severity": "high",
             "patient": {"reference": patient},
-            "identifiedDateTime": instant(s.now),
+            "identifiedDateTime": format_instant(s.now),
             "implicated": [{"reference": ref} for ref in implicated],
             "detail": (
                 f"After the dose reduction was written back the GP record reads: {words}. "

@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from services.medreview.fhir_mapping import REVIEW, gp_task, instant, policy_of
+from services.medreview.fhir_mapping import REVIEW, gp_task, policy_of
 from services.medreview.fhir_mapping.codes import SOURCE_MEDREVIEW, STEP_ID_SYSTEM, source_tag
 from services.medreview.fhir_mapping.quantities import daily_ome
 from services.medreview.fhir_mapping.taper_plan import STEP_URL, order_marks, step_group
@@ -27,7 +27,7 @@ from services.medreview.handlers.planning import (
 )
 from services.medreview.repository import repository
 from shared.contracts import GP_TASK_REQUESTED_V1, TAPER_PAUSED_V1
-from shared.fhir import Conflict, UnitOfWork, Unprocessable
+from shared.fhir import Conflict, UnitOfWork, Unprocessable, format_instant
 
 __all__ = ["BACK", "step_back"]
 
@@ -97,11 +97,11 @@ def step_back(s: UnitOfWork, careplan: dict[str, Any], *, why: str, on: date) ->
             "intent": "proposal",
             "medicationCodeableConcept": concept,
             "subject": careplan["subject"],
-            "authoredOn": instant(s.now),
+            "authoredOn": format_instant(s.now),
             "basedOn": [{"reference": plan_ref}],
             "note": [{"text": description}],
             "dosageInstruction": dosages or [{"text": "as before step " + str(last.number)}],
-            "dispenseRequest": {"validityPeriod": {"start": instant(on)}},
+            "dispenseRequest": {"validityPeriod": {"start": format_instant(on)}},
         }
 
     orders = [

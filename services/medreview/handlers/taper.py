@@ -7,7 +7,7 @@ from typing import Any
 
 from services.medreview.domain.pace import first_opioid_use, is_long_term
 from services.medreview.domain.taper import TaperPolicy, plan_taper
-from services.medreview.fhir_mapping import instant, taper_careplan
+from services.medreview.fhir_mapping import taper_careplan
 from services.medreview.fhir_mapping.gp_view import AGREEMENT_URL
 from services.medreview.handlers.gates import gate_note
 from services.medreview.handlers.planning import (
@@ -20,7 +20,7 @@ from services.medreview.handlers.planning import (
 from services.medreview.handlers.review import patient_owned
 from services.medreview.repository import repository
 from shared.contracts import TAPER_PROPOSED_V1
-from shared.fhir import Conflict, UnitOfWork, Unprocessable, new_id
+from shared.fhir import Conflict, UnitOfWork, Unprocessable, format_instant, new_id
 from shared.terminology import load_product_catalogue
 
 __all__ = ["inferred_pace", "propose_taper"]
@@ -97,7 +97,7 @@ def propose_taper(
         ]
     for text in (gated, pace):
         if text:
-            careplan["note"] = [*careplan.get("note", []), {"time": instant(s.now), "text": text}]
+            careplan["note"] = [*careplan.get("note", []), {"time": format_instant(s.now), "text": text}]
     stored = s.create(careplan, resource_id=careplan_id)
     announce(s, TAPER_PROPOSED_V1, stored)
     request_next_approval(s, stored, lead_days=lead_days)
