@@ -18,8 +18,10 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
+
+from shared.core.values import parse_instant
 
 __all__ = [
     "MEDICATION_TYPES",
@@ -90,18 +92,11 @@ def orders_in_force(orders: Iterable[Mapping[str, Any]], listed_at: datetime | N
         if (
             listed_at is None
             or not isinstance(authored, str)
-            or _instant(authored) >= listed_at
+            or parse_instant(authored) >= listed_at
             or not_written
         ):
             kept.append(dict(order))
     return kept
-
-
-def _instant(text: str) -> datetime:
-    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment
 
 
 def resources_from_bundle(bundle: Mapping[str, Any]) -> list[dict[str, Any]]:

@@ -30,7 +30,6 @@ __all__ = [
     "MEDICATION_REVIEW",
     "MEDICATION_SOURCE",
     "OBSERVATION_CODES",
-    "ODS_SYSTEM",
     "OME_REASON_SYSTEM",
     "REVIEW_CODES",
     "RISK_CODES",
@@ -58,7 +57,6 @@ BASE = "https://pain-review.example.org/fhir"
 EXTENSION = f"{BASE}/StructureDefinition"
 UCUM = "http://unitsofmeasure.org"
 SNOMED = "http://snomed.info/sct"
-ODS_SYSTEM = "https://fhir.nhs.uk/Id/ods-organization-code"
 
 OBSERVATION_CODES = f"{BASE}/CodeSystem/medreview-observation"
 TOTAL_DAILY_OME = "total-daily-ome"

@@ -20,7 +20,7 @@ from services.medreview.domain.concerns import ConcernKind, Triage
 from services.medreview.domain.follow_up import DoseHeld, OmeFigure
 from services.medreview.fhir_mapping import daily_ome, decimal_of, gp_task
 from services.medreview.fhir_mapping.codes import BASE, OBSERVATION_CODES, coding, concept
-from shared.core.values import format_instant
+from shared.core.values import format_instant, parse_instant
 
 __all__ = [
     "CONCERN",
@@ -138,7 +138,7 @@ def answer_by_of(task: Mapping[str, Any]) -> datetime | None:
     text = ((task.get("restriction") or {}).get("period") or {}).get("end")
     if not text:
         return None
-    return datetime.fromisoformat(str(text).replace("Z", "+00:00"))
+    return parse_instant(str(text))
 
 
 def ome_figure(observation: Mapping[str, Any] | None) -> OmeFigure | None:

@@ -14,8 +14,8 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
-from services.medreview.fhir_mapping.codes import GP_TASK_TYPE, ODS_SYSTEM, TASK_ID_SYSTEM, concept
-from shared.core.values import format_instant
+from services.medreview.fhir_mapping.codes import GP_TASK_TYPE, TASK_ID_SYSTEM, concept
+from shared.core.values import ODS_SYSTEM, format_instant
 
 __all__ = ["APPROVE_STEP", "REVIEW", "Decision", "Outcome", "gp_task", "outcome_of", "task_identifier"]
 

@@ -16,14 +16,13 @@ from services.medreview.domain.gates import Gate, taper_gates
 from services.medreview.fhir_mapping.codes import (
     MDT_OUTCOMES,
     MDT_REVIEW,
-    ODS_SYSTEM,
     REVIEW_CODES,
     concept,
     has_coding,
 )
 from services.medreview.handlers.review import current_regimen, reviewed
 from services.medreview.repository import repository
-from shared.fhir import UnitOfWork, Unprocessable, format_instant
+from shared.fhir import ODS_SYSTEM, UnitOfWork, Unprocessable, format_instant
 
 __all__ = ["gate_note", "latest_mdt_review", "record_mdt_review"]
 

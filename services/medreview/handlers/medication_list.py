@@ -32,7 +32,7 @@ from services.medreview.fhir_mapping.codes import (
 from services.medreview.handlers.reconcile import reconcile_gp_record
 from services.medreview.repository import repository
 from shared.contracts import CloudEvent
-from shared.fhir import UnitOfWork, format_instant, record_enrolment_event
+from shared.fhir import UnitOfWork, format_instant, parse_instant, record_enrolment_event
 
 __all__ = ["on_medication_list_synced", "on_patient_enrolled", "store_medication_list"]
 
@@ -77,7 +77,7 @@ def _source(listing: Mapping[str, Any]) -> str | None:
 
 def _listed_at(listing: Mapping[str, Any]) -> datetime | None:
     text = listing.get("date")
-    return datetime.fromisoformat(str(text).replace("Z", "+00:00")) if text else None
+    return parse_instant(str(text)) if text else None
 
 
 def store_medication_list(

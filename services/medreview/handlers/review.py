@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from services.medreview.domain.medication_list import (
@@ -27,7 +26,7 @@ from services.medreview.fhir_mapping import (
 from services.medreview.fhir_mapping.codes import MEDICATION_SOURCE, SOURCE_MEDREVIEW
 from services.medreview.repository import repository
 from shared.contracts import MEDREVIEW_COMPLETED_V1
-from shared.fhir import NotFound, UnitOfWork
+from shared.fhir import NotFound, UnitOfWork, parse_instant
 
 __all__ = [
     "Regimen",
@@ -78,14 +77,10 @@ def current_regimen(s: UnitOfWork, patient: str) -> Regimen:
     listed = {str(e.get("item", {}).get("reference")) for e in listing.get("entry") or []}
     stored = repository(s).patient_medications(s.conn, patient, s.tenants)
     from_list = [r for r in stored if reference(r) in listed]
-    listed_at = _instant(listing["date"]) if listing.get("date") else None
+    listed_at = parse_instant(listing["date"]) if listing.get("date") else None
     own = orders_in_force([r for r in stored if _is_own_order(r)], listed_at)
     resources = regimen_resources([*from_list, *own])
     return Regimen(resources, repository(s).medications(s.conn, resources, s.tenants), listing)
-
-
-def _instant(text: str) -> datetime:
-    return datetime.fromisoformat(str(text).replace("Z", "+00:00"))
 
 
 def _store_review(s: UnitOfWork, patient: str, review: Review) -> tuple[dict[str, Any], list[dict[str, Any]]]:

@@ -16,7 +16,7 @@ from services.medreview.domain.taper import StepBasis, TaperPolicy
 from shared.fhir import BadRequest, OperationCall, Parameters, UnitOfWork
 from shared.terminology import DEFAULT_OME_FACTOR_TABLE, OME_FACTOR_TABLES
 
-__all__ = ["factor_table_of", "parameters_of", "patient_of_call", "policy_of_params"]
+__all__ = ["factor_table_of", "patient_of_call", "policy_of_params"]
 
 
 def patient_of_call(call: OperationCall, uow: UnitOfWork) -> str:
@@ -24,11 +24,6 @@ def patient_of_call(call: OperationCall, uow: UnitOfWork) -> str:
     patient = f"Patient/{call.resource_id}"
     uow.patient = patient
     return patient
-
-
-def parameters_of(body: Any) -> Parameters:
-    """A Parameters body (400 when the body is not one; see ``shared.fhir.Parameters``)."""
-    return Parameters(body)
 
 
 def factor_table_of(params: Parameters, query: str | None = None) -> str:

@@ -7,13 +7,20 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from functools import partial
 from typing import Any
 
 from services.medreview.handlers import APPROVAL_LEAD_DAYS, inferred_pace, propose_taper, record_mdt_review
 from services.medreview.operations.params import factor_table_of, patient_of_call, policy_of_params
-from shared.fhir import BadRequest, FhirKernel, Forbidden, OperationCall, Parameters, UnitOfWork
+from shared.fhir import (
+    BadRequest,
+    FhirKernel,
+    Forbidden,
+    OperationCall,
+    Parameters,
+    UnitOfWork,
+    parse_instant,
+)
 
 __all__ = ["REVIEWING_ROLES", "register"]
 
@@ -71,7 +78,7 @@ def mdt_review(call: OperationCall, uow: UnitOfWork) -> dict[str, Any]:
 
 def _is_datetime(text: str) -> bool:
     try:
-        datetime.fromisoformat(text.replace("Z", "+00:00"))
+        parse_instant(text)
     except ValueError:
         return False
     return True
