@@ -16,10 +16,9 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-import anyio
 from starlette.responses import Response
 
-from services.referral.bars import check_version, read_message
+from services.referral.bars import Message, check_version, read_message
 from services.referral.fhir_mapping import owner_practice
 from services.referral.intake import process_message
 from services.referral.invitations import DETAILS, check_template, practice_template
@@ -27,21 +26,19 @@ from services.referral.letters import letter_pdf
 from services.referral.repository import referral_of_message, save_template
 from services.referral.settings import ReferralSettings
 from services.referral.transitions import discharge, enrol, invite, move, record_consent
-from services.referral.unit_of_work import UnitOfWork
 from services.referral.workflow import State
 from shared.fhir import (
     BadRequest,
-    Duplicate,
     FhirKernel,
     FhirResponse,
     Forbidden,
     OperationCall,
     Parameters,
     UnitHandler,
+    UnitOfWork,
     information_outcome,
     now_instant,
 )
-from shared.fhir import UnitOfWork as KernelUnitOfWork
 
 __all__ = ["register_operations"]
 
@@ -66,52 +63,39 @@ def _details(values: Parameters) -> dict[str, str]:
 
 
 def register_operations(kernel: FhirKernel, settings: ReferralSettings) -> None:
-    store = kernel.store
-
-    async def process(call: OperationCall) -> Response:
+    def check_message(call: OperationCall) -> Message:
+        """Before the transaction: a message that is not well formed is a 400 whatever its X-Request-Id
+        (nothing is claimed for it, so a corrected resend with the same id is processed)."""
         request = call.request
         check_version(
             [request.headers.get("content-type"), request.headers.get("accept")], settings.bars_versions
         )
         if not call.ctx.request_id_supplied:
             raise BadRequest("A BaRS message needs an X-Request-Id header", issue_code="required")
+        return read_message(call.body, settings.bars_endpoint)
 
-        base = kernel.base_url(request)
-
-        def work() -> tuple[int, str, dict[str, Any]]:
-            message = read_message(call.body, settings.bars_endpoint)
-            try:
-                with call.transaction() as conn:
-                    uow = UnitOfWork(conn, store, call.ctx, call.ctx.principal.practice)
-                    intake = process_message(uow, message, now_instant())
-                    call.resource_id, call.patient = intake.service_request_id, intake.patient
-                    uow.flush(audit=call.audit_event())  # the AuditEvent in the same multi-row inserts
-            except Duplicate as duplicate:
-                # A sender that lost its 201 and resent learns where its referral is without a search.
-                with kernel.engine.connect() as conn:
-                    original = referral_of_message(conn, call.ctx.principal.practice, message.message_id)
-                if original is not None:
-                    duplicate.headers["Location"] = f"{base}/ServiceRequest/{original}"
-                raise
-            status, code, display, text = SUCCESS[intake.reason]
-            return (
-                status,
-                intake.service_request_id,
-                information_outcome(text, success_code=code, display=display),
-            )
-
-        status, service_request_id, outcome = await anyio.to_thread.run_sync(work)
-        location = f"{base}/ServiceRequest/{service_request_id}"
+    def process(call: OperationCall, uow: UnitOfWork) -> Response:
+        intake = process_message(uow, call.input, now_instant())
+        uow.resource_id, uow.patient = intake.service_request_id, intake.patient
+        status, code, display, text = SUCCESS[intake.reason]
+        outcome = information_outcome(text, success_code=code, display=display)
+        location = f"{kernel.base_url(call.request)}/ServiceRequest/{intake.service_request_id}"
         return FhirResponse(outcome, status_code=status, headers={"Location": location})
 
+    def original(call: OperationCall, uow: UnitOfWork) -> str | None:
+        """A sender that lost its 201 and resent (the same X-Request-Id or message) learns where its
+        referral is without a search; a request id reused for another message points nowhere."""
+        found = referral_of_message(uow, call.input.message_id)
+        return f"ServiceRequest/{found}" if found else None
+
     def task_operation(action: TaskAction) -> UnitHandler:
-        def handler(call: OperationCall, unit: KernelUnitOfWork) -> dict[str, Any]:
+        def handler(call: OperationCall, unit: UnitOfWork) -> dict[str, Any]:
             values = parameters(call.body)
             task = unit.read("Task", str(call.resource_id))
             unit.patient = task["for"]["reference"]
-            uow = UnitOfWork(unit.conn, store, call.ctx, owner_practice(task))
+            uow = unit.owned_by(owner_practice(task))
             result = action(uow, task, values, now_instant())
-            uow.finish("UPDATE")
+            uow.sign("UPDATE")
             return result
 
         return handler
@@ -150,7 +134,7 @@ def register_operations(kernel: FhirKernel, settings: ReferralSettings) -> None:
         on = values.day("date") or now.date()
         return discharge(uow, task, on, values.text("note"), now)
 
-    def letter(call: OperationCall, unit: KernelUnitOfWork) -> dict[str, Any]:
+    def letter(call: OperationCall, unit: UnitOfWork) -> dict[str, Any]:
         wanted = call.request.query_params.get("_format") or call.request.headers.get("accept") or "pdf"
         resource = unit.read("Communication", str(call.resource_id))
         unit.patient = (resource.get("subject") or {}).get("reference")
@@ -164,7 +148,7 @@ def register_operations(kernel: FhirKernel, settings: ReferralSettings) -> None:
         unit.then(render)
         return resource
 
-    def template(call: OperationCall, unit: KernelUnitOfWork) -> dict[str, Any]:
+    def template(call: OperationCall, unit: UnitOfWork) -> dict[str, Any]:
         practice = call.request.query_params.get("practice") or call.ctx.principal.practice
         if practice not in call.ctx.tenants or practice.startswith("#"):  # "#...": not a practice
             raise Forbidden(f"This client does not act for practice {practice}")
@@ -180,8 +164,8 @@ def register_operations(kernel: FhirKernel, settings: ReferralSettings) -> None:
             check_template(text, details)
 
         if call.request.method == "POST":
-            save_template(unit.conn, practice, text, details)
-        held, held_details = practice_template(unit.conn, practice)
+            save_template(unit, practice, text, details)
+        held, held_details = practice_template(unit, practice)
         named = {d: c for c, d in _CAMEL.items()}
         return {
             "resourceType": "Parameters",
@@ -197,6 +181,9 @@ def register_operations(kernel: FhirKernel, settings: ReferralSettings) -> None:
         level="system",
         resource_type="ServiceRequest",
         scope=("ServiceRequest", "c"),
+        prepare=check_message,
+        batched=True,
+        locate_repeat=original,
         documentation="BaRS servicerequest-request message (reasons new, update, delete) -> OperationOutcome",
     )
     for name, action, doc in (
@@ -217,6 +204,7 @@ def register_operations(kernel: FhirKernel, settings: ReferralSettings) -> None:
             resource_type="Task",
             scope=("Task", "u"),
             documentation=doc,
+            batched=True,
         )
     kernel.operation(
         "letter",

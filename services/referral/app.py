@@ -50,7 +50,7 @@ def _configure(settings: ReferralSettings) -> Callable[[FhirKernel], None]:
         kernel.search_param("Flag", "patient", "reference", "subject")
         kernel.resource(
             "ServiceRequest",
-            on_write=service_request_hook(kernel.store),
+            on_write=service_request_hook(kernel),
             documentation="Referrals: a create starts the workflow (Task, eligibility, events)",
         )
         for resource_type in WORKFLOW_RESOURCES:
@@ -63,14 +63,16 @@ def _configure(settings: ReferralSettings) -> Callable[[FhirKernel], None]:
             documentation="Published CodeSystems: eligibility reasons, screening signals, referral states",
         )
         register_operations(kernel, settings)
+        check, screen = screen_operation(settings)
         kernel.operation(
             "screen",
-            screen_operation(settings),
+            screen,
             level="system",
             resource_type="Patient",
             scope=("Patient", "s"),
             documentation="Rank many patients' records (Bundle or application/fhir+ndjson) for review",
             streams_body=True,
+            prepare=check,
         )
 
     return configure

@@ -11,8 +11,6 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection
-
 from services.referral import repository
 from services.referral.fhir_mapping import ODS_SYSTEM, date_text, instant
 from services.referral.wording import (
@@ -22,7 +20,7 @@ from services.referral.wording import (
     placeholders,
 )
 from services.referral.wording import render_invitation as fill
-from shared.fhir import Unprocessable
+from shared.fhir import UnitOfWork, Unprocessable
 
 __all__ = [
     "DETAILS",
@@ -82,9 +80,9 @@ def check_template(template: str, details: dict[str, str]) -> None:
         )
 
 
-def practice_template(conn: Connection, practice: str) -> tuple[str, dict[str, str]]:
+def practice_template(uow: UnitOfWork, practice: str) -> tuple[str, dict[str, str]]:
     """The practice's template and details, else the default letter with placeholder details."""
-    stored = repository.stored_template(conn, practice)
+    stored = repository.stored_template(uow, practice)
     if stored is None:
         return default_invitation_template(), _defaults(practice)
     template, details = stored

@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-import anyio
 from starlette.responses import Response
 
 from services.referral.eligibility import Decision
@@ -36,6 +35,9 @@ from shared.fhir import (
     FhirResponse,
     OperationCall,
     PayloadTooLarge,
+    Preparer,
+    UnitHandler,
+    UnitOfWork,
     UnsupportedMediaType,
     now_instant,
 )
@@ -136,11 +138,15 @@ def _options(items: list[tuple[str, str]], settings: ReferralSettings) -> tuple[
     return int(raw_count), on
 
 
-def screen_operation(settings: ReferralSettings) -> Any:
+def screen_operation(settings: ReferralSettings) -> tuple[Preparer, UnitHandler]:
     """``$screen`` as a kernel operation that streams its body: the kernel authenticates, checks the
-    scope and audits; the input is read chunk by chunk, so memory stays flat however large it is."""
+    scope and audits; the input is read chunk by chunk, so memory stays flat however large it is.
 
-    async def handler(call: OperationCall) -> Response:
+    Reading and screening are the operation's ``prepare`` step, before its transaction: no transaction
+    is held open while the client streams a large input in (the handler only returns the answer, and
+    the kernel's transaction records the AuditEvent)."""
+
+    def read_and_screen(call: OperationCall) -> tuple[ScreenSummary, date]:
         request = call.request
         count, on = _options(list(request.query_params.multi_items()), settings)
         media_type = (request.headers.get("content-type") or "").split(";", 1)[0].strip().lower()
@@ -154,14 +160,13 @@ def screen_operation(settings: ReferralSettings) -> Any:
         if declared.isascii() and declared.isdigit() and int(declared) > limit:
             raise PayloadTooLarge(f"The body is larger than {limit} bytes")
         body = BlockingBody(request.stream().__aiter__(), max_bytes=limit)
+        resources = (
+            ndjson_resources(body.next_chunk) if media_type in NDJSON_TYPES else bundle_resources(body)
+        )
+        return run_screen(resources, on, count), on
 
-        def work() -> ScreenSummary:
-            resources = (
-                ndjson_resources(body.next_chunk) if media_type in NDJSON_TYPES else bundle_resources(body)
-            )
-            return run_screen(resources, on, count)
-
-        summary = await anyio.to_thread.run_sync(work)
+    def answer(call: OperationCall, uow: UnitOfWork) -> Response:
+        summary, on = call.input
         return FhirResponse(screen_parameters(summary, on))
 
-    return handler
+    return read_and_screen, answer

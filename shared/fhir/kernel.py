@@ -20,6 +20,7 @@ from sqlalchemy import Connection, Engine
 from shared.contracts import CloudEvent
 from shared.core.errors import (
     ClientThrottled,
+    Duplicate,
     FhirError,
     Forbidden,
     PayloadTooLarge,
@@ -53,6 +54,7 @@ __all__ = [
     "Operation",
     "OperationCall",
     "OperationHandler",
+    "Preparer",
     "RateLimiter",
     "ResourceConfig",
     "UnitHandler",
@@ -96,6 +98,8 @@ class OperationCall:
     audited: bool = False
     patient: str | None = None
     claimed: bool = False
+    input: Any = None
+    """What the operation's ``prepare`` step made of the request, before its transaction."""
 
     @property
     def writes(self) -> bool:
@@ -161,13 +165,32 @@ def is_unit_handler(handler: Callable[..., Any]) -> bool:
     return len(positional) == 2
 
 
-def unit_of_work_runner(handler: UnitHandler) -> OperationHandler:
-    """The kernel's side of ``handler(call, uow)``: a thread, one transaction, the claim and the audit."""
+def unit_of_work_runner(
+    handler: UnitHandler,
+    *,
+    prepare: Preparer | None = None,
+    batched: bool = False,
+    locate_repeat: UnitHandler | None = None,
+) -> OperationHandler:
+    """The kernel's side of ``handler(call, uow)``: a thread, ``prepare`` (outside any transaction), then
+    one transaction with the claim, the handler, the flush of a ``batched`` unit and the audit."""
 
     def in_transaction(call: OperationCall) -> Any:
-        with call.transaction() as conn:
-            uow = UnitOfWork(call.kernel, conn, call.ctx, call=call)
-            result = handler(call, uow)
+        if prepare is not None:
+            call.input = prepare(call)
+        try:
+            with call.transaction() as conn:
+                uow = UnitOfWork(call.kernel, conn, call.ctx, call=call, batched=batched)
+                result = handler(call, uow)
+                if uow.batched:  # the AuditEvent in the same multi-row inserts as the writes
+                    uow.flush(audit=None if call.audited else call.audit_event())
+        except Duplicate as repeat:
+            if repeat.location is None and locate_repeat is not None:
+                with call.kernel.engine.connect() as conn:  # what committed: this transaction rolled back
+                    repeat.location = locate_repeat(call, UnitOfWork(call.kernel, conn, call.ctx))
+            if repeat.location:  # the sender lost its answer: tell it where the original went
+                repeat.headers["Location"] = f"{call.kernel.base_url(call.request)}/{repeat.location}"
+            raise
         for step in uow.after_commit:
             result = step(result)
         return result
@@ -178,6 +201,12 @@ def unit_of_work_runner(handler: UnitHandler) -> OperationHandler:
     run.__name__ = getattr(handler, "__name__", "operation")
     run.__doc__ = handler.__doc__
     return run
+
+
+Preparer = Callable[[OperationCall], Any]
+"""An operation's first step, run off the event loop before its transaction opens (its result is
+``call.input``): checking and parsing the request, so that a malformed one is refused (400) without
+claiming its ``X-Request-Id`` and without holding a transaction while a large body streams in."""
 
 
 WriteHook = Callable[[Connection, RequestContext, dict[str, Any], str], None]
@@ -240,16 +269,29 @@ class FhirKernel:
         methods: tuple[str, ...] = ("POST",),
         documentation: str = "",
         streams_body: bool = False,
+        prepare: Preparer | None = None,
+        batched: bool = False,
+        locate_repeat: UnitHandler | None = None,
     ) -> None:
         """Declare an operation served by ``handler(call, uow)`` (``UnitHandler``; the ``async`` form of
         the call alone is still accepted during the migration); with ``streams_body`` the kernel leaves the
-        body unread (``call.body`` is None) for a handler that reads ``call.request.stream()`` itself
-        (large or NDJSON inputs)."""
-        run: OperationHandler = (
-            unit_of_work_runner(handler)  # type: ignore[arg-type]
-            if is_unit_handler(handler)
-            else handler  # type: ignore[assignment]
-        )
+        body unread (``call.body`` is None) for a ``prepare`` step that reads ``call.request.stream()``
+        itself (large or NDJSON inputs). ``prepare`` checks and parses the request before the transaction
+        (see ``Preparer``); ``batched`` gives the handler a unit of work that inserts what it creates
+        together at the end (see ``UnitOfWork``). ``locate_repeat(call, uow)`` names where the original of
+        a request refused as a repeat (409) is, relative to the FHIR base, for its ``Location`` (looked up
+        after the refused transaction rolled back; else what `remember_location` kept)."""
+        if is_unit_handler(handler):
+            run = unit_of_work_runner(
+                handler,  # type: ignore[arg-type]
+                prepare=prepare,
+                batched=batched,
+                locate_repeat=locate_repeat,
+            )
+        elif prepare is not None or batched or locate_repeat is not None:
+            raise TypeError(f"${name}: prepare and batched need a handler(call, uow)")
+        else:
+            run = handler  # type: ignore[assignment]
         self.operations.append(
             Operation(name, run, level, resource_type, scope, methods, documentation, streams_body)
         )
