@@ -222,6 +222,7 @@ def register_operations(kernel: FhirKernel, settings: ReferralSettings) -> None:
         resource_type="Communication",
         scope=("Communication", "r"),
         methods=("GET", "POST"),
+        write_methods=("POST",),  # adapting the template: its X-Request-Id is claimed
         documentation="GET the practice's invitation template; POST Parameters(template, practiceName, "
         "practiceAddress, gpName, projectWorkerName, contactPhone) to adapt it (wording checked); "
         "?practice=<ODS> for staff acting for several practices",

@@ -103,8 +103,10 @@ class OperationCall:
 
     @property
     def writes(self) -> bool:
-        """An operation declared with a create, update or delete scope changes something."""
-        return self.operation.scope[1] in WRITE_INTERACTIONS
+        """An operation declared with a create, update or delete scope changes something, and so does
+        one called with a method it declares as writing (a GET|POST operation whose POST changes)."""
+        op = self.operation
+        return op.scope[1] in WRITE_INTERACTIONS or self.request.method in op.write_methods
 
     @contextmanager
     def transaction(self) -> Iterator[Connection]:
@@ -225,6 +227,7 @@ class Operation:
     methods: tuple[str, ...] = ("POST",)
     documentation: str = ""
     streams_body: bool = False
+    write_methods: tuple[str, ...] = ()
 
 
 @dataclass
@@ -272,6 +275,7 @@ class FhirKernel:
         prepare: Preparer | None = None,
         batched: bool = False,
         locate_repeat: UnitHandler | None = None,
+        write_methods: tuple[str, ...] = (),
     ) -> None:
         """Declare an operation served by ``handler(call, uow)`` (``UnitHandler``; the ``async`` form of
         the call alone is still accepted during the migration); with ``streams_body`` the kernel leaves the
@@ -280,7 +284,8 @@ class FhirKernel:
         (see ``Preparer``); ``batched`` gives the handler a unit of work that inserts what it creates
         together at the end (see ``UnitOfWork``). ``locate_repeat(call, uow)`` names where the original of
         a request refused as a repeat (409) is, relative to the FHIR base, for its ``Location`` (looked up
-        after the refused transaction rolled back; else what `remember_location` kept)."""
+        after the refused transaction rolled back; else what `remember_location` kept). ``write_methods``: the
+        methods that change something although the scope is a read (they claim ``X-Request-Id``)."""
         if is_unit_handler(handler):
             run = unit_of_work_runner(
                 handler,  # type: ignore[arg-type]
@@ -293,7 +298,9 @@ class FhirKernel:
         else:
             run = handler  # type: ignore[assignment]
         self.operations.append(
-            Operation(name, run, level, resource_type, scope, methods, documentation, streams_body)
+            Operation(
+                name, run, level, resource_type, scope, methods, documentation, streams_body, write_methods
+            )
         )
 
     def consumer(
