@@ -16,6 +16,7 @@ import itertools
 import json
 import re
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,10 +26,13 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from painreview.embedded import EmbeddedSystem
+from services.careplan.sessions import SETTING_EXTENSION, SETTING_SYSTEM
+from shared.contracts import MEDREVIEW_COMPLETED_V1, new_event
 from shared.fhir import DUPLICATE_TEXT, history_table
-from shared.outbox import outbox
+from shared.outbox import outbox, record_event
 from tests.contract.security.conftest import Tokens
 from tests.fixtures import BARS_EXAMPLES
+from tests.support import eventually
 
 SERVICES = ("referral", "careplan")
 WRITES = {"create": "POST", "update": "PUT", "delete": "DELETE"}
@@ -327,16 +331,209 @@ def test_a_repeated_invitation_template_change_is_processed_once(caller: Caller)
     sent_twice(caller, "referral", "POST", "referral/fhir/Communication/$invitation-template", body)
 
 
+# ---- careplan's operations ----------------------------------------------------------------------
+def enrolled(caller: Caller) -> tuple[str, dict[str, Any]]:
+    """A patient referred, consented and enrolled through referral's workflow (from 2024-01-10), and the
+    CarePlan careplan made of the ``patient.enrolled`` event."""
+    task = referral_task(caller)
+    for name, body in TASK_STEPS[:3]:
+        caller.ok("POST", f"referral/fhir/Task/{task}/${name}", body)
+    caller.ok("POST", f"referral/fhir/Task/{task}/$enrol", params(start="2024-01-10"))
+    patient = caller.ok("GET", f"referral/fhir/Task/{task}")["for"]["reference"]
+
+    def plan() -> dict[str, Any] | None:
+        found = caller.ok("GET", f"careplan/fhir/CarePlan?patient={patient}").get("entry", [])
+        return found[0]["resource"] if found else None
+
+    return patient, eventually(plan, what="the enrolled patient's CarePlan")
+
+
+def reviewed(caller: Caller, patient: str) -> None:
+    """medreview.completed for ``patient``: 320 mg/day oral morphine equivalent, a high dose, in February."""
+    observation = {
+        "resourceType": "Observation",
+        "id": f"ome-{uuid.uuid4()}",
+        "status": "final",
+        "code": {"text": "Total daily oral morphine equivalent"},
+        "subject": {"reference": patient},
+        "effectiveDateTime": "2024-02-01T10:00:00Z",
+        "valueQuantity": {
+            "value": 320,
+            "unit": "mg/d",
+            "system": "http://unitsofmeasure.org",
+            "code": "mg/d",
+        },
+    }
+    issue = {
+        "resourceType": "DetectedIssue",
+        "id": f"issue-{uuid.uuid4()}",
+        "status": "final",
+        "code": {"coding": [{"system": RISK, "code": "ome-high-dose"}]},
+        "severity": "high",
+        "patient": {"reference": patient},
+    }
+    bundle = {
+        "resourceType": "Bundle",
+        "type": "collection",
+        "entry": [{"fullUrl": f"{r['resourceType']}/{r['id']}", "resource": r} for r in (observation, issue)],
+    }
+    event = new_event(
+        MEDREVIEW_COMPLETED_V1,
+        source="/painreview/medreview",
+        subject=f"Observation/{observation['id']}",
+        practice=caller.practice,
+        data=bundle,
+    )
+    with caller.system.services["medreview"].engine.begin() as conn:
+        record_event(conn, event)
+
+
+RISK = "https://pain-review.example.org/fhir/CodeSystem/medreview-risk"
+MARCH = {"resourceType": "Parameters", "parameter": [{"name": "month", "valueString": "2024-03"}]}
+AGREED = {
+    "resourceType": "Parameters",
+    "parameter": [
+        {"name": "patientAgreement", "valueDateTime": "2024-02-01"},
+        {"name": "projectWorkerAgreement", "valueDateTime": "2024-02-01"},
+    ],
+}
+
+
+def slot(caller: Caller) -> str:
+    schedule = caller.ok(
+        "POST",
+        "careplan/fhir/Schedule",
+        {"resourceType": "Schedule", "active": True, "actor": [{"reference": "Practitioner/pw1"}]},
+    )
+    created = caller.ok(
+        "POST",
+        "careplan/fhir/Slot",
+        {
+            "resourceType": "Slot",
+            "schedule": {"reference": f"Schedule/{schedule['id']}"},
+            "status": "free",
+            "start": "2024-03-08T10:00:00Z",
+            "end": "2024-03-08T11:00:00Z",
+            "serviceType": [{"text": "One-to-one session"}],
+            "extension": [
+                {"url": SETTING_EXTENSION, "valueCoding": {"system": SETTING_SYSTEM, "code": "practice"}}
+            ],
+        },
+    )
+    return str(created["id"])
+
+
+def booking(patient: str) -> dict[str, Any]:
+    return {
+        "resourceType": "Parameters",
+        "parameter": [{"name": "patient", "valueReference": {"reference": patient}}],
+    }
+
+
+def _apply(caller: Caller) -> tuple[str, Any]:
+    patient, _plan = enrolled(caller)
+    return f"careplan/fhir/PlanDefinition/pain-management-core/$apply?subject={patient}", {
+        "resourceType": "Parameters"
+    }
+
+
+def _activate(caller: Caller) -> tuple[str, Any]:
+    _patient, plan = enrolled(caller)
+    return f"careplan/fhir/CarePlan/{plan['id']}/$activate", AGREED
+
+
+def _plan_summary(caller: Caller) -> tuple[str, Any]:
+    _patient, plan = enrolled(caller)
+    return f"careplan/fhir/CarePlan/{plan['id']}/$gp-summary", {"resourceType": "Parameters"}
+
+
+def _session_summary(caller: Caller) -> tuple[str, Any]:
+    patient, _plan = enrolled(caller)
+    session = {
+        **resource_body("Encounter", patient.removeprefix("Patient/")),
+        "period": {"start": "2024-02-14T10:00:00Z", "end": "2024-02-14T11:00:00Z"},
+    }
+    encounter = caller.ok("POST", "careplan/fhir/Encounter", session)
+    return f"careplan/fhir/Encounter/{encounter['id']}/$gp-summary", {"resourceType": "Parameters"}
+
+
+def _propose(caller: Caller) -> tuple[str, Any]:
+    patient, _plan = enrolled(caller)
+    ask = {
+        **MARCH,
+        "parameter": [*MARCH["parameter"], {"name": "patient", "valueReference": {"reference": patient}}],
+    }
+    return "careplan/fhir/Appointment/$propose-mdt-review", ask
+
+
+def _book(caller: Caller) -> tuple[str, Any]:
+    patient, _plan = enrolled(caller)
+    return f"careplan/fhir/Slot/{slot(caller)}/$book", booking(patient)
+
+
+def _attendance(caller: Caller) -> tuple[str, Any]:
+    patient, _plan = enrolled(caller)
+    appointment = caller.ok("POST", f"careplan/fhir/Slot/{slot(caller)}/$book", booking(patient))
+    outcome = {"resourceType": "Parameters", "parameter": [{"name": "outcome", "valueCode": "attended"}]}
+    return f"careplan/fhir/Appointment/{appointment['id']}/$record-attendance", outcome
+
+
+def _agenda(caller: Caller) -> tuple[str, Any]:
+    return "careplan/fhir/Appointment/$mdt-agenda", MARCH
+
+
+def _mdt_outcome(caller: Caller) -> tuple[str, Any]:
+    patient, _plan = enrolled(caller)
+    reviewed(caller, patient)
+
+    def agenda() -> dict[str, Any] | None:
+        built = caller.ok("POST", "careplan/fhir/Appointment/$mdt-agenda", MARCH)
+        listed = built["entry"][1]["resource"]
+        on = any(e["item"]["reference"] == patient for e in listed.get("entry", []))
+        return listed if on else None
+
+    listed = eventually(agenda, what="the patient on the MDT agenda")
+    outcome = {
+        "resourceType": "Parameters",
+        "parameter": [
+            {"name": "patient", "valueReference": {"reference": patient}},
+            {"name": "outcome", "valueCode": "slow-taper"},
+        ],
+    }
+    return f"careplan/fhir/List/{listed['id']}/$record-mdt-outcome", outcome
+
+
+CAREPLAN_OPERATIONS: dict[tuple[str, str], Callable[[Caller], tuple[str, Any]]] = {
+    ("PlanDefinition", "apply"): _apply,
+    ("CarePlan", "activate"): _activate,
+    ("CarePlan", "gp-summary"): _plan_summary,
+    ("Encounter", "gp-summary"): _session_summary,
+    ("Appointment", "propose-mdt-review"): _propose,
+    ("Slot", "book"): _book,
+    ("Appointment", "record-attendance"): _attendance,
+    ("Appointment", "mdt-agenda"): _agenda,
+    ("List", "record-mdt-outcome"): _mdt_outcome,
+}
+
+
+@pytest.mark.parametrize(
+    "operation", list(CAREPLAN_OPERATIONS), ids=["/$".join(k) for k in CAREPLAN_OPERATIONS]
+)
+def test_a_repeated_careplan_operation_is_processed_once(caller: Caller, operation: tuple[str, str]) -> None:
+    path, body = CAREPLAN_OPERATIONS[operation](caller)
+    sent_twice(caller, "careplan", "POST", path, body)
+
+
 # ---- the list is complete ----------------------------------------------------------------------
 COVERED_OPERATIONS = {
     ("referral", "ServiceRequest", "process-message", "POST"),
     *(("referral", "Task", name, "POST") for name, _ in TASK_STEPS),
     ("referral", "Communication", "invitation-template", "POST"),
+    *(("careplan", resource_type, name, "POST") for resource_type, name in CAREPLAN_OPERATIONS),
 }
 
 
 def test_every_write_is_covered(secured: tuple[EmbeddedSystem, TestClient, Tokens]) -> None:
     system, _client, _tokens = secured
     assert sorted(rest_writes(system)) == sorted(REST_CASES)
-    referral = {op for op in operation_writes(system) if op[0] == "referral"}  # careplan's: next
-    assert referral == COVERED_OPERATIONS
+    assert operation_writes(system) == COVERED_OPERATIONS
