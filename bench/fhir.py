@@ -1,4 +1,4 @@
-"""FHIR REST benchmark: create / read / search through the real kernel, beside a bare FastAPI endpoint.
+"""FHIR REST benchmark: create / read / search through the real kernel, beside a bare echo and a peer.
 
 The medreview service runs as in production (``pain-review serve medreview`` under uvicorn, one
 process, embedded auth with a minted token, the rate limiter set out of the way), on SQLite and on
@@ -7,11 +7,18 @@ pain-score Observation (LOINC 72514-3) for one of ``PATIENTS`` patients: every c
 R4, stored with history and search index and audited in one transaction; read is ``GET
 Observation/{id}`` of one created; search is ``GET Observation?patient=...&code=...&_count=10``.
 
-The baseline, in the same run, is a bare FastAPI app under the same uvicorn that echoes the POST body
-(create) and returns a stored JSON (read and search). The load comes from this process (httpx,
-``BENCH_CONCURRENCY`` in flight, a warm-up first, then ``BENCH_FHIR_SECONDS`` per measurement).
+In the same run, under the same uvicorn and the same load:
+- the **baseline**, a bare FastAPI app that echoes the POST body (create) and returns a stored JSON (read
+  and search): what any Python HTTP service pays;
+- the **peer**, fhirstarter (``bench/peer.py``: an in-memory FastAPI + fhir.resources FHIR server from its
+  own venv) serving the same three interactions: where we stand against the Python peer, with
+  persistence, history, search index, authorisation, audit and events on our side and none on its.
 
-Prints a table and writes ``bench/results-fhir.json``. Not a test.
+The load is ``wrk`` (``bench/rest.lua``: a list of requests cycled through, a fresh X-Request-Id each,
+``BENCH_CONCURRENCY`` connections, a 1 s warm-up then ``BENCH_FHIR_SECONDS``), a compiled load generator
+whose own CPU is reported beside the server's, so the baseline measures the server, not the client.
+Read and search run against ``SEEDED`` Observations created first. Prints a table and writes
+``bench/results-fhir.json``. Not a test.
 """
 
 from __future__ import annotations
@@ -28,10 +35,8 @@ import httpx
 import orjson
 
 from bench.harness import (
-    Call,
     Server,
     bare_server,
-    load,
     loadavg,
     postgres_database,
     print_table,
@@ -39,12 +44,17 @@ from bench.harness import (
     service_server,
     token,
 )
+from bench.peer import peer_server
+from bench.wrk import WRK_MISSING, run_requests, wrk_path
 
 RESULTS = Path(__file__).with_name("results-fhir.json")
 SECONDS = float(os.environ.get("BENCH_FHIR_SECONDS", "6"))
 CONCURRENCY = int(os.environ.get("BENCH_CONCURRENCY", "4"))
 PATIENTS = 100
+SEEDED = 200
+BODIES = 1000
 LOINC = "http://loinc.org"
+OPS = ("create", "read", "search")
 
 
 def _patient(n: int) -> str:
@@ -87,31 +97,59 @@ def _observation(n: int) -> bytes:
     )
 
 
-def _measure(server: Server, headers: dict[str, str], bare: bool) -> dict[str, dict[str, Any]]:
-    ids: list[str] = []
+def _seed(server: Server, base: str, headers: dict[str, str]) -> list[str]:
+    """``SEEDED`` Observations created over plain HTTP; their ids (from the body, or the Location)."""
+    ids = []
+    with httpx.Client(base_url=server.url, timeout=60) as client:
+        for n in range(SEEDED):
+            response = client.post(
+                f"{base}/Observation",
+                content=_observation(n),
+                headers={**headers, "x-request-id": str(uuid.uuid4())},
+            )
+            if response.status_code != 201:
+                raise RuntimeError(f"seeding {server.url}: {response.status_code} {response.text[:600]}")
+            location = response.headers.get("location", "")
+            ids.append(
+                location.split("/Observation/", 1)[1].split("/", 1)[0] if location else response.json()["id"]
+            )
+    return ids
 
-    def created(response: httpx.Response) -> None:
-        if not bare:
-            ids.append(response.json()["id"])
 
-    def create(n: int) -> Call:
-        return ("POST", "/echo" if bare else "/fhir/Observation", _observation(n))
-
-    def read(n: int) -> Call:
-        return ("GET", "/stored/stored" if bare else f"/fhir/Observation/{ids[n % len(ids)]}", None)
-
-    def search(n: int) -> Call:
-        if bare:
-            return ("GET", "/stored/search", None)
-        query = f"patient=Patient/{_patient(n)}&code={LOINC}|72514-3&_count=10"
-        return ("GET", f"/fhir/Observation?{query}", None)
-
-    options: dict[str, Any] = {"seconds": SECONDS, "concurrency": CONCURRENCY}
+def _requests(kind: str, ids: list[str]) -> dict[str, list[tuple[str, str, bytes | None]]]:
+    """The requests of each interaction for ``kind``: bare, ours or peer (fhirstarter serves at the root)."""
+    if kind == "bare":
+        return {
+            "create": [("POST", "/echo", _observation(n)) for n in range(BODIES)],
+            "read": [("GET", "/stored/stored", None)],
+            "search": [("GET", "/stored/search", None)],
+        }
+    base = "/fhir" if kind == "ours" else ""
     return {
-        "create": load(server, create, headers, 201, seen=created, **options),
-        "read": load(server, read, headers, 200, **options),
-        "search": load(server, search, headers, 200, **options),
+        "create": [("POST", f"{base}/Observation", _observation(n)) for n in range(BODIES)],
+        "read": [("GET", f"{base}/Observation/{id_}", None) for id_ in ids],
+        "search": [
+            ("GET", f"{base}/Observation?patient=Patient/{_patient(n)}&code={LOINC}|72514-3&_count=10", None)
+            for n in range(PATIENTS)
+        ],
     }
+
+
+def _measure(folder: Path, server: Server, kind: str, headers: dict[str, str]) -> dict[str, dict[str, Any]]:
+    ids = [] if kind == "bare" else _seed(server, "/fhir" if kind == "ours" else "", headers)
+    results = {}
+    for op, requests in _requests(kind, ids).items():
+        results[op] = run_requests(
+            url=server.url,
+            server_pid=server.process.pid,
+            requests=requests,
+            file=folder / f"{kind}-{op}.tsv",
+            headers=headers,
+            expect=201 if op == "create" else 200,
+            seconds=SECONDS,
+            connections=CONCURRENCY,
+        )
+    return results
 
 
 def _run() -> dict[str, Any]:
@@ -126,17 +164,21 @@ def _run() -> dict[str, Any]:
     }
     try:
         headers = {"authorization": f"Bearer {token(folder)}", "content-type": "application/fhir+json"}
+        with peer_server() as server:
+            report["results"]["peer"] = _measure(folder, server, "peer", headers)
         with postgres_database() as pg_url:
             for database, url in (("sqlite", None), ("postgresql", pg_url)):
                 if database == "postgresql" and url is None:
                     continue
                 with bare_server() as server:  # the baseline right before each, on the same machine state
-                    baseline = _measure(server, headers, bare=True)
+                    baseline = _measure(folder, server, "bare", headers)
                 with service_server("medreview", folder, folder / database, url) as server:
-                    ours = _measure(server, headers, bare=False)
+                    ours = _measure(folder, server, "ours", headers)
                 report["results"][database] = {"medreview": ours, "bare": baseline}
-                for op in ("create", "read", "search"):
+                for op in OPS:
                     report["rows"].append(row("fhir", database, f"{op} req/s", ours[op], baseline[op]))
+                    peer = report["results"]["peer"][op]
+                    report["rows"].append(row("fhir", database, f"{op} req/s vs fhirstarter", ours[op], peer))
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     report["load_average_1m"]["after"] = loadavg()
@@ -144,10 +186,30 @@ def _run() -> dict[str, Any]:
 
 
 def _print(report: dict[str, Any]) -> None:
-    print(f"fhir: Observation create/read/search, {CONCURRENCY} in flight, {SECONDS} s each after a warm-up")
-    header = ("database", "op", "ours/s", "bare/s", "ratio", "p50 ms", "p99 ms", "ours/CPU s")
-    lines = [header]
+    print(
+        f"fhir: Observation create/read/search, wrk with {CONCURRENCY} connections, {SECONDS} s each after "
+        "a 1 s warm-up; bare = echo baseline, peer = fhirstarter (in memory)"
+    )
+    header = (
+        "database",
+        "op",
+        "ours/s",
+        "bare/s",
+        "peer/s",
+        "÷bare",
+        "÷peer",
+        "p50 ms",
+        "p99 ms",
+        "ours CPU ms/req",
+        "bare CPU ms/req",
+        "peer CPU ms/req",
+        "wrk CPU ms/req",
+    )
+    lines = []
+    peer = report["results"]["peer"]
     for database, result in report["results"].items():
+        if database == "peer":
+            continue
         for op, ours in result["medreview"].items():
             bare = result["bare"][op]
             lines.append(
@@ -156,16 +218,24 @@ def _print(report: dict[str, Any]) -> None:
                     op,
                     ours["per_s"],
                     bare["per_s"],
+                    peer[op]["per_s"],
                     round(ours["per_s"] / bare["per_s"], 3),
+                    round(ours["per_s"] / peer[op]["per_s"], 3),
                     ours["p50_ms"],
                     ours["p99_ms"],
-                    ours["per_cpu_s"],
+                    ours["server_cpu_ms_per_request"],
+                    bare["server_cpu_ms_per_request"],
+                    peer[op]["server_cpu_ms_per_request"],
+                    ours["wrk_cpu_ms_per_request"],
                 )
             )
-    print_table(header, lines[1:])
+    print_table(header, lines)
 
 
 def main() -> dict[str, Any]:
+    if wrk_path() is None:
+        print(WRK_MISSING)
+        return {"rows": [], "missing": WRK_MISSING}
     report = _run()
     _print(report)
     RESULTS.write_text(json.dumps(report, indent=2) + "\n")

@@ -7,6 +7,8 @@ MedicationRequests with dm+d codes and free-text dosages (morphine 30 mg MR, oxy
 tramadol 50 mg), and a pregabalin MedicationStatement. The service parses the dosages, converts to
 oral morphine equivalent, flags the risks (high dose, opioid + gabapentinoid) and stores the total as
 an Observation, in one transaction. Baseline: the bare FastAPI echo of the same body (bench.harness).
+The load is ``wrk`` (``bench/rest.lua``) cycling through ``BODIES`` such Bundles, ``BENCH_CONCURRENCY``
+connections, a 1 s warm-up then ``BENCH_MEDREVIEW_SECONDS``; its own CPU is reported per request.
 
 Prints a table and writes ``bench/results-medreview.json``. Not a test. ``BENCH_MEDREVIEW_SECONDS`` (6).
 """
@@ -24,9 +26,7 @@ from typing import Any
 import orjson
 
 from bench.harness import (
-    Call,
     bare_server,
-    load,
     loadavg,
     postgres_database,
     print_table,
@@ -34,10 +34,12 @@ from bench.harness import (
     service_server,
     token,
 )
+from bench.wrk import WRK_MISSING, run_requests, wrk_path
 
 RESULTS = Path(__file__).with_name("results-medreview.json")
 SECONDS = float(os.environ.get("BENCH_MEDREVIEW_SECONDS", "6"))
 CONCURRENCY = int(os.environ.get("BENCH_CONCURRENCY", "4"))
+BODIES = 1000
 DMD = "https://dmd.nhs.uk"
 # (dm+d VMP code, name, dosage text, kind) - codes from shared/terminology's medicines table.
 MEDICINES = (
@@ -94,13 +96,8 @@ def _run() -> dict[str, Any]:
         "results": {},
         "rows": [],
     }
-    options: dict[str, Any] = {"seconds": SECONDS, "concurrency": CONCURRENCY}
-
-    def echo(n: int) -> Call:
-        return ("POST", "/echo", review_bundle(n))
-
-    def review(n: int) -> Call:
-        return ("POST", "/fhir/$medication-review", review_bundle(n))
+    bodies = [review_bundle(n) for n in range(BODIES)]
+    options: dict[str, Any] = {"seconds": SECONDS, "connections": CONCURRENCY}
 
     try:
         headers = {"authorization": f"Bearer {token(folder)}", "content-type": "application/fhir+json"}
@@ -109,9 +106,29 @@ def _run() -> dict[str, Any]:
                 if database == "postgresql" and url is None:
                     continue
                 with bare_server() as server:
-                    baseline = load(server, echo, headers, 201, **options)
+                    echoes: list[tuple[str, str, bytes | None]] = [("POST", "/echo", b) for b in bodies]
+                    baseline = run_requests(
+                        url=server.url,
+                        server_pid=server.process.pid,
+                        requests=echoes,
+                        file=folder / "echo.tsv",
+                        headers=headers,
+                        expect=201,
+                        **options,
+                    )
                 with service_server("medreview", folder, folder / database, url) as server:
-                    ours = load(server, review, headers, 200, **options)
+                    reviews: list[tuple[str, str, bytes | None]] = [
+                        ("POST", "/fhir/$medication-review", b) for b in bodies
+                    ]
+                    ours = run_requests(
+                        url=server.url,
+                        server_pid=server.process.pid,
+                        requests=reviews,
+                        file=folder / "review.tsv",
+                        headers=headers,
+                        expect=200,
+                        **options,
+                    )
                 report["results"][database] = {"medreview": ours, "bare": baseline}
                 report["rows"].append(row("medreview", database, "$medication-review req/s", ours, baseline))
     finally:
@@ -121,10 +138,26 @@ def _run() -> dict[str, Any]:
 
 
 def main() -> dict[str, Any]:
+    if wrk_path() is None:
+        print(WRK_MISSING)
+        return {"rows": [], "missing": WRK_MISSING}
     report = _run()
-    print(f"$medication-review: 4-medicine Bundles, {CONCURRENCY} in flight, {SECONDS} s after a warm-up")
+    print(
+        f"$medication-review: 4-medicine Bundles, wrk with {CONCURRENCY} connections, "
+        f"{SECONDS} s after a warm-up"
+    )
     print_table(
-        ("database", "ours/s", "bare/s", "ratio", "p50 ms", "p99 ms", "ours/CPU s"),
+        (
+            "database",
+            "ours/s",
+            "bare/s",
+            "ratio",
+            "p50 ms",
+            "p99 ms",
+            "ours CPU ms/req",
+            "bare CPU ms/req",
+            "wrk CPU ms/req",
+        ),
         [
             (
                 database,
@@ -133,7 +166,9 @@ def main() -> dict[str, Any]:
                 round(r["medreview"]["per_s"] / r["bare"]["per_s"], 3),
                 r["medreview"]["p50_ms"],
                 r["medreview"]["p99_ms"],
-                r["medreview"]["per_cpu_s"],
+                r["medreview"]["server_cpu_ms_per_request"],
+                r["bare"]["server_cpu_ms_per_request"],
+                r["medreview"]["wrk_cpu_ms_per_request"],
             )
             for database, r in report["results"].items()
         ],

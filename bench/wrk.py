@@ -29,9 +29,18 @@ from typing import Any
 
 from bench.referral_intake import ENDPOINT, EXAMPLE
 
-__all__ = ["WRK_MISSING", "run_wrk", "validation_floor", "write_template", "wrk_path"]
+__all__ = [
+    "REST_SCRIPT",
+    "WRK_MISSING",
+    "run_requests",
+    "run_wrk",
+    "validation_floor",
+    "write_template",
+    "wrk_path",
+]
 
 SCRIPT = Path(__file__).with_name("intake.lua")
+REST_SCRIPT = Path(__file__).with_name("rest.lua")
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 EXAMPLE_NHS_NUMBER = "3478526985"
 SERIAL_SPAN = 100_000  # NHS number serials per wrk thread and run: far more than a run sends
@@ -89,15 +98,20 @@ def _cpu(pid: int) -> float:
 def run_wrk(
     *,
     url: str,
-    template: Path,
-    serial_base: int,
+    template: Path | None = None,
+    serial_base: int = 0,
     headers: dict[str, str],
     expect: int,
     seconds: float,
     connections: int,
     server_pid: int,
+    script: Path = SCRIPT,
+    script_args: list[str] | None = None,
 ) -> dict[str, Any]:
-    """One wrk run against ``url``; raises when any response is not ``expect`` or a socket failed."""
+    """One wrk run against ``url``; raises when any response is not ``expect`` or a socket failed.
+
+    By default the intake script with ``template`` and ``serial_base``; another ``script`` (such as
+    ``bench/rest.lua``) gets ``script_args`` after the nonce and the thread count instead."""
     wrk = wrk_path()
     if wrk is None:
         raise RuntimeError(WRK_MISSING)
@@ -117,14 +131,14 @@ def run_wrk(
         "--timeout",
         "60s",
         "-s",
-        str(SCRIPT),
+        str(script),
         url,
         "--",
-        str(template),
-        str(nonce),
-        str(serial_base),
-        str(SERIAL_SPAN),
     ]
+    if script_args is None:
+        command += [str(template), str(nonce), str(serial_base), str(SERIAL_SPAN)]
+    else:
+        command += [*script_args, str(nonce), str(threads)]
     cpu_before = _cpu(server_pid)
     process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     assert process.stdout is not None
@@ -163,6 +177,41 @@ def run_wrk(
         "wrk_cpu_s": round(wrk_cpu, 2),
         "wrk_cpu_ms_per_request": round(1000 * wrk_cpu / requests, 3) if requests else None,
     }
+
+
+def run_requests(
+    *,
+    url: str,
+    server_pid: int,
+    requests: list[tuple[str, str, bytes | None]],
+    file: Path,
+    headers: dict[str, str],
+    expect: int,
+    seconds: float,
+    connections: int,
+    warmup_s: float = 1,
+) -> dict[str, Any]:
+    """``requests`` (method, path, single-line body or None) cycled through by wrk (``bench/rest.lua``)
+    for ``warmup_s`` (discarded) then ``seconds``; the second run's figures."""
+    lines = []
+    for method, path, body in requests:
+        text = (body or b"").decode()
+        if "\n" in text or "\t" in text or "\t" in path:
+            raise ValueError("bench/rest.lua takes single-line bodies and paths without tabs")
+        lines.append(f"{method}\t{path}\t{text}")
+    file.write_text("\n".join(lines) + "\n")
+    common: dict[str, Any] = {
+        "url": url,
+        "headers": headers,
+        "expect": expect,
+        "connections": connections,
+        "server_pid": server_pid,
+        "script": REST_SCRIPT,
+        "script_args": [str(file)],
+    }
+    if warmup_s > 0:
+        run_wrk(seconds=warmup_s, **common)
+    return run_wrk(seconds=seconds, **common)
 
 
 def validation_floor(rounds: int = 100) -> dict[str, Any]:

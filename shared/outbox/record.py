@@ -23,9 +23,9 @@ _COPY = f"COPY outbox ({', '.join(_COLUMNS)}) FROM STDIN"
 def record_event(conn: Connection, event: CloudEvent) -> None:
     """Add ``event`` to the outbox in the caller's transaction (validated against its contract).
 
-    The event is published only if that transaction commits. With a SQLModel/ORM ``Session`` pass
-    ``session.connection()``. After the commit the relay of this engine is woken automatically when the
-    connection goes back to the pool; :meth:`OutboxRelay.notify` wakes it explicitly.
+    The event is published only if that transaction commits. After the commit the relay of this engine
+    is woken automatically when the connection goes back to the pool; :meth:`OutboxRelay.notify` wakes
+    it explicitly.
     """
     record_events(conn, (event,))
 
