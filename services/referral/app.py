@@ -5,10 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from services.referral.api import register_operations
-from services.referral.codesystems import published_code_systems
-from services.referral.direct import service_request_hook
-from services.referral.screen_api import screen_operation
+from services.referral.fhir_mapping.codesystems import published_code_systems
+from services.referral.operations import register_operations
+from services.referral.operations.direct import service_request_hook
 from services.referral.settings import ReferralSettings
 from shared.bus import Transport
 from shared.fhir import Authenticator, FhirKernel, RateLimiter
@@ -63,17 +62,6 @@ def _configure(settings: ReferralSettings) -> Callable[[FhirKernel], None]:
             documentation="Published CodeSystems: eligibility reasons, screening signals, referral states",
         )
         register_operations(kernel, settings)
-        check, screen = screen_operation(settings)
-        kernel.operation(
-            "screen",
-            screen,
-            level="system",
-            resource_type="Patient",
-            scope=("Patient", "s"),
-            documentation="Rank many patients' records (Bundle or application/fhir+ndjson) for review",
-            streams_body=True,
-            prepare=check,
-        )
 
     return configure
 

@@ -12,20 +12,22 @@ from datetime import datetime
 from typing import Any
 
 from services.referral import repository
-from services.referral.fhir_mapping import ODS_SYSTEM, date_text, instant
-from services.referral.wording import (
+from services.referral.domain.wording import (
     Finding,
     default_invitation_template,
     find_offending_phrases,
     placeholders,
 )
-from services.referral.wording import render_invitation as fill
-from shared.fhir import UnitOfWork, Unprocessable
+from services.referral.domain.wording import render_invitation as fill
+from services.referral.fhir_mapping import ODS_SYSTEM, date_text, instant
+from shared.fhir import Parameters, UnitOfWork, Unprocessable
 
 __all__ = [
+    "CAMEL",
     "DETAILS",
     "PER_LETTER",
     "check_template",
+    "details_of",
     "invitation",
     "patient_name",
     "practice_template",
@@ -34,6 +36,15 @@ __all__ = [
 
 PER_LETTER = ("patient_name", "letter_date")
 DETAILS = ("practice_name", "practice_address", "gp_name", "project_worker_name", "contact_phone")
+#: The Parameters names of the practice's details (``practiceName`` ...), to the details they set.
+CAMEL = {"".join(w.capitalize() if i else w for i, w in enumerate(d.split("_"))): d for d in DETAILS}
+
+
+def details_of(values: Parameters) -> dict[str, str]:
+    """The practice's details an operation's Parameters give."""
+    return {CAMEL[name]: str(values.text(name)) for name in values.by_name if name in CAMEL}
+
+
 _BARS_ERROR_SYSTEM = "https://fhir.nhs.uk/Codesystem/http-error-codes"
 
 

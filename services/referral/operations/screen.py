@@ -21,17 +21,18 @@ from typing import Any
 
 from starlette.responses import Response
 
-from services.referral.eligibility import Decision
-from services.referral.screen_input import (
+from services.referral.domain.eligibility import Decision
+from services.referral.domain.screening import ScreeningResult, UngroupedInputError, screen, top_ranked
+from services.referral.fhir_mapping.screen_input import (
     NDJSON_TYPES,
     BlockingBody,
     bundle_resources,
     ndjson_resources,
 )
-from services.referral.screening import ScreeningResult, UngroupedInputError, screen, top_ranked
 from services.referral.settings import ReferralSettings
 from shared.fhir import (
     BadRequest,
+    FhirKernel,
     FhirResponse,
     OperationCall,
     PayloadTooLarge,
@@ -42,7 +43,7 @@ from shared.fhir import (
     now_instant,
 )
 
-__all__ = ["ScreenSummary", "run_screen", "screen_operation", "screen_parameters"]
+__all__ = ["ScreenSummary", "register", "run_screen", "screen_operation", "screen_parameters"]
 
 JSON_TYPES = frozenset({"application/fhir+json", "application/json", "application/json+fhir"})
 KNOWN_PARAMS = frozenset({"_count", "count", "date"})
@@ -170,3 +171,17 @@ def screen_operation(settings: ReferralSettings) -> tuple[Preparer, UnitHandler]
         return FhirResponse(screen_parameters(summary, on))
 
     return read_and_screen, answer
+
+
+def register(kernel: FhirKernel, settings: ReferralSettings) -> None:
+    check, answer = screen_operation(settings)
+    kernel.operation(
+        "screen",
+        answer,
+        level="system",
+        resource_type="Patient",
+        scope=("Patient", "s"),
+        documentation="Rank many patients' records (Bundle or application/fhir+ndjson) for review",
+        streams_body=True,
+        prepare=check,
+    )

@@ -15,7 +15,8 @@ from datetime import date, datetime
 from typing import Any
 
 from services.referral import repository
-from services.referral.eligibility import add_months
+from services.referral.domain.eligibility import add_months
+from services.referral.domain.workflow import OPERATION_FOR, InvalidTransition, State, check_transition
 from services.referral.fhir_mapping import (
     ODS_SYSTEM,
     REFERRAL_TASK,
@@ -24,9 +25,8 @@ from services.referral.fhir_mapping import (
     reference,
     state_of,
 )
-from services.referral.invitations import invitation, practice_template, render_letter
-from services.referral.triage import decide, records_held
-from services.referral.workflow import OPERATION_FOR, InvalidTransition, State, check_transition
+from services.referral.operations.invitations import invitation, practice_template, render_letter
+from services.referral.operations.triage import decide, records_held
 from shared.contracts import PATIENT_DISCHARGED_V1, PATIENT_ENROLLED_V1, PATIENT_INVITED_V1
 from shared.fhir import Conflict, Gone, NotFound, UnitOfWork, Unprocessable
 

@@ -11,11 +11,11 @@ from datetime import datetime
 from typing import Any
 
 from services.referral import repository
-from services.referral.bars import Message, resolve_references
+from services.referral.domain.workflow import State
 from services.referral.fhir_mapping import URI_SYSTEM, new_task, reference, state_of
+from services.referral.fhir_mapping.bars import Message, resolve_references
+from services.referral.operations.triage import WITHDRAWN, cancel, receive, records_held, triage
 from services.referral.repository import RECORD_TYPES
-from services.referral.triage import WITHDRAWN, cancel, receive, records_held, triage
-from services.referral.workflow import State
 from shared.fhir import (
     DUPLICATE_TEXT,
     Conflict,

@@ -14,8 +14,8 @@ from sqlalchemy import Connection
 
 from services.referral import repository
 from services.referral.fhir_mapping import owner_practice
-from services.referral.intake import start_workflow
-from services.referral.triage import WITHDRAWN, cancel, records_held
+from services.referral.operations.intake import start_workflow
+from services.referral.operations.triage import WITHDRAWN, cancel, records_held
 from shared.fhir import (
     FhirKernel,
     Gone,
