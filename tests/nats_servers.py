@@ -18,10 +18,11 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from tests.support import eventually
 
 __all__ = ["USED", "NatsCluster", "NatsNode", "deploy_config", "free_port", "wheel_binary"]
 
@@ -134,18 +135,19 @@ class NatsNode:
             self.wait_listening()
 
     def wait_listening(self) -> None:
-        deadline = time.monotonic() + START_DEADLINE_S
-        while time.monotonic() < deadline:
+
+        def listening() -> bool:
             if self.proc is not None and self.proc.poll() is not None:
                 raise RuntimeError(
                     f"nats-server {self.name} exited; see {self.workdir / (self.name + '.log')}"
                 )
             try:
                 with socket.create_connection(("127.0.0.1", self.client_port), timeout=1):
-                    return
+                    return True
             except OSError:
-                time.sleep(0.05)
-        raise RuntimeError(f"nats-server {self.name} did not listen within {START_DEADLINE_S:.0f} s")
+                return False
+
+        eventually(listening, within=START_DEADLINE_S, what=f"nats-server {self.name} listening")
 
     def varz(self) -> dict[str, object]:
         with urllib.request.urlopen(f"http://127.0.0.1:{self.http_port}/varz", timeout=5) as answer:
@@ -206,16 +208,15 @@ class NatsCluster:
 
     def wait_for_jetstream(self) -> None:
         """Until every running node reports JetStream healthy (a meta leader elected, the node current)."""
-        deadline = time.monotonic() + START_DEADLINE_S
         pending = [node for node in self.nodes if node.proc is not None]
-        while pending and time.monotonic() < deadline:
-            pending = [node for node in pending if not _jetstream_healthy(node)]
-            if pending:
-                time.sleep(0.2)
-        if pending:
-            raise RuntimeError(
-                f"JetStream not healthy on {[n.name for n in pending]} in {START_DEADLINE_S:.0f} s"
-            )
+
+        def healthy() -> bool:
+            pending[:] = [node for node in pending if not _jetstream_healthy(node)]
+            return not pending
+
+        eventually(
+            healthy, within=START_DEADLINE_S, every=0.2, what="JetStream healthy on every running node"
+        )
 
     def stop(self) -> None:
         for node in self.nodes:

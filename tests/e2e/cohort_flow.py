@@ -23,7 +23,7 @@ import httpx
 
 from painreview.demo import NHS, DemoFailed, Pathway, refusal
 from services.careplan.catalogue import interventions
-from tests.contract.careplan.test_careplan_contract_plans import _community
+from tests.support.careplan import community_referral
 from tests.unit.careplan.careplan_cohort import COHORT_SIZE, PAPER_PERCENT, received_by
 
 __all__ = ["assert_the_papers_shares_within_a_point", "enrol_cohort", "record_interventions"]
@@ -186,7 +186,7 @@ def record_interventions(careplan: str, token: str, patients: list[str]) -> None
                     api,
                     "POST",
                     "ServiceRequest",
-                    json=_community(patient.removeprefix("Patient/"), code, "50.00", "started"),
+                    json=community_referral(patient.removeprefix("Patient/"), code, "50.00", "started"),
                 )
                 assert made.status_code == 201, made.text
 

@@ -3,60 +3,25 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import pytest
 
-from shared.db import sqlite_path_for
-from tests.e2e.audit_count import SERVICES, TALLY, check_audit_trail
+from tests.e2e.audit_count import TALLY
 from tests.e2e.crash_load import FIGURES
-
-BIN = Path(sys.executable).parent
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def wait_healthy(url: str, process: subprocess.Popen[bytes], timeout: float = 180) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"the server exited with {process.returncode}")
-        try:
-            if httpx.get(url, timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    raise TimeoutError(f"{url} did not become healthy in {timeout} s")
-
-
-@dataclass
-class RunningSystem:
-    base: str
-    workdir: Path
-
-    def token(self, practice: str = "A81001", scope: str = "system/*.cruds", role: str = "gp-system") -> str:
-        result = subprocess.run(
-            [str(BIN / "pain-review"), "token", "--practice", practice, "--scope", scope, "--role", role],
-            cwd=self.workdir,
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=60,
-        )
-        return result.stdout.strip().splitlines()[-1]
+from tests.e2e.production import ProductionStack, production_stack
+from tests.e2e.running import (
+    BIN,
+    CLOCK,
+    RunningSystem,
+    check_embedded_audit_trail,
+    free_port,
+    listening,
+    stop,
+    wait_healthy,
+)
 
 
 @pytest.fixture(scope="session")
@@ -78,7 +43,7 @@ def embedded_system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runnin
     )
     try:
         wait_healthy(f"http://127.0.0.1:{port}/healthz", process)
-        assert _listening(mesh_port), "pain-review up did not start its mesh-sandbox"
+        assert listening(mesh_port), "pain-review up did not start its mesh-sandbox"
         yield RunningSystem(f"http://127.0.0.1:{port}", workdir)
     finally:
         process.terminate()
@@ -88,20 +53,8 @@ def embedded_system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runnin
             process.kill()
         log.close()
     # SIGTERM (as from compose or a terminal) stops the mesh-sandbox child too: none is left behind.
-    assert not _listening(mesh_port), "pain-review up left its mesh-sandbox running after SIGTERM"
+    assert not listening(mesh_port), "pain-review up left its mesh-sandbox running after SIGTERM"
     check_embedded_audit_trail("embedded system", workdir)
-
-
-def _listening(port: int) -> bool:
-    with socket.socket() as sock:
-        sock.settimeout(1)
-        return sock.connect_ex(("127.0.0.1", port)) == 0
-
-
-def check_embedded_audit_trail(system: str, workdir: Path) -> None:
-    """Every audited request to ``pain-review up`` in ``workdir`` has its AuditEvent (see audit_count.py)."""
-    databases = {service: sqlite_path_for(workdir / "var", service) for service in SERVICES}
-    check_audit_trail(system, [workdir / "server.log"], databases)
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
@@ -111,3 +64,85 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         terminalreporter.write_sep("-", TALLY.summary())
         for line in TALLY.systems:
             terminalreporter.write_line(f"  {line}")
+
+
+@pytest.fixture(scope="module")
+def mesh_sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """mesh-sandbox started as its package documents: uvicorn mesh_sandbox.api:app."""
+    store = tmp_path_factory.mktemp("mesh")
+    port = free_port()
+    env = {
+        **os.environ,
+        "STORE_MODE": "file",
+        "MAILBOXES_DATA_DIR": str(store),
+        "AUTH_MODE": "full",
+        "SHARED_KEY": "TestKey",
+    }
+    log = (store / "mesh.log").open("wb")
+    process = subprocess.Popen(
+        [
+            str(BIN / "uvicorn"),
+            "mesh_sandbox.api:app",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            "1",
+        ],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        wait_healthy(f"http://127.0.0.1:{port}/health", process)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        stop(process)
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def pathway_system(tmp_path_factory: pytest.TempPathFactory, mesh_sandbox: str) -> Iterator[tuple[str, Path]]:
+    workdir = tmp_path_factory.mktemp("pathway")
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("PAINREVIEW_", "REFERRAL_", "CAREPLAN_", "MEDREVIEW_", "GPCONNECT_", "GPSIM_"))
+    }
+    env.update(
+        {
+            "GPCONNECT_SIMULATOR_URL": f"{base}/gp-simulator",
+            "GPCONNECT_MESH_URL": mesh_sandbox,
+            "GPCONNECT_DECISION_POLL_S": "0.5",
+            "GPSIM_PATIENTS_PER_PRACTICE": "300",
+            # one movable clock for the services that date things (tests/e2e/dated_steps.py moves it)
+            **{f"{p}_CLOCK_FILE": str(workdir / CLOCK) for p in ("MEDREVIEW", "GPCONNECT", "GPSIM")},
+        }
+    )
+    log = (workdir / "server.log").open("wb")
+    process = subprocess.Popen(
+        [str(BIN / "pain-review"), "up", "--host", "127.0.0.1", "--port", str(port)],
+        cwd=workdir,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        wait_healthy(f"{base}/healthz", process)
+        yield base, workdir
+    finally:
+        stop(process)
+        log.close()
+    check_embedded_audit_trail("embedded pathway", workdir)
+
+
+@pytest.fixture(scope="module")
+def stack(
+    pg_admin_url: str, nats_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ProductionStack]:
+    workdir = tmp_path_factory.mktemp("production")
+    with production_stack(pg_admin_url, nats_url, workdir, clock_file=workdir / "clock.txt") as running:
+        yield running

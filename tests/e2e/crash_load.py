@@ -12,7 +12,6 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -123,7 +122,12 @@ class Senders:
                 send(client, self._url, message, self.ledger)
 
     def wait_answered(self, count: int, deadline_s: float = DEADLINE_S) -> None:
-        wait_for(lambda: self.ledger.answered >= count, f"{count} referrals answered", deadline_s)
+        eventually(
+            lambda: self.ledger.answered >= count,
+            within=deadline_s,
+            every=0.2,
+            what=f"{count} referrals answered",
+        )
 
     def join(self, deadline_s: float = 2 * DEADLINE_S) -> None:
         deadline = time.monotonic() + deadline_s
@@ -131,10 +135,6 @@ class Senders:
             thread.join(max(0.0, deadline - time.monotonic()))
         alive = [t.name for t in self._threads if t.is_alive()]
         assert not alive, f"senders still running after {deadline_s:.0f} s: {alive}"
-
-
-def wait_for(condition: Callable[[], bool], what: str, deadline_s: float = DEADLINE_S) -> None:
-    eventually(condition, within=deadline_s, every=0.2, what=what)
 
 
 @dataclass(frozen=True)

@@ -42,7 +42,8 @@ from sqlalchemy import create_engine, make_url, text
 from shared.auth import AuthSettings, Role, mint_local_token
 from tests.contract.deploy.compose import app_processes, load_compose
 from tests.e2e.audit_count import check_audit_trail
-from tests.e2e.conftest import free_port
+from tests.e2e.running import free_port
+from tests.support import eventually
 
 __all__ = ["SERVICES", "ManagedProcess", "ProductionStack", "production_stack"]
 
@@ -167,19 +168,25 @@ def _stop_all(processes: list[ManagedProcess], grace: float = 15.0) -> None:
 
 def _wait_ok(process: ManagedProcess, url: str, deadline: float, *, optional: bool = False) -> None:
     """Until ``url`` answers 200; ``optional``: a 404 means the process has no such probe."""
-    last = "no answer"
-    while time.monotonic() < deadline:
+
+    def answer() -> str | None:
+        """None once ok; else what the last try saw (the poller reports it)."""
         if process.popen.poll() is not None:
             raise RuntimeError(f"{process.name} exited with {process.popen.returncode} before {url} was ok")
         try:
             response = httpx.get(url, timeout=2)
-            if response.status_code == 200 or (optional and response.status_code == 404):
-                return
-            last = f"{response.status_code} {response.text[:200]}"
         except httpx.HTTPError as exc:
-            last = type(exc).__name__
-        time.sleep(0.1)
-    raise TimeoutError(f"{process.name}: {url} not ok in time (last: {last})")
+            return type(exc).__name__
+        if response.status_code == 200 or (optional and response.status_code == 404):
+            return None
+        return f"{response.status_code} {response.text[:200]}"
+
+    eventually(
+        lambda: answer() is None,
+        within=max(0.0, deadline - time.monotonic()),
+        every=0.1,
+        what=f"{process.name}: {url} ok",
+    )
 
 
 def _wait_ready(process: ManagedProcess, timeout: float = 180.0) -> None:

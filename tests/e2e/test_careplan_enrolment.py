@@ -3,7 +3,7 @@ outbox becomes a CareTeam and a draft pain management plan, over HTTP, within th
 
 from __future__ import annotations
 
-import time
+from typing import Any
 
 import httpx
 import pytest
@@ -11,8 +11,9 @@ import pytest
 from shared.contracts import PATIENT_ENROLLED_V1, new_event
 from shared.db import make_engine
 from shared.outbox import record_event
-from tests.contract.careplan.conftest import enrolment
-from tests.e2e.conftest import RunningSystem
+from tests.e2e.running import RunningSystem
+from tests.support import eventually
+from tests.support.careplan import enrolment
 
 pytestmark = pytest.mark.e2e
 DEADLINE_SECONDS = 60.0  # a bound on waiting, not a speed goal: speed is measured in bench/
@@ -37,17 +38,15 @@ def test_an_enrolment_event_becomes_a_care_team_and_a_draft_plan_over_http(
             )
     finally:
         engine.dispose()
-    written = time.monotonic()
     with httpx.Client(base_url=f"{embedded_system.base}/careplan/fhir", headers=headers) as api:
-        plans: list[dict[str, object]] = []
-        while time.monotonic() - written < DEADLINE_SECONDS and not plans:
-            plans = [
-                e["resource"]
-                for e in api.get("/CarePlan", params={"patient": "Patient/e2e-1"}).json().get("entry", [])
-            ]
-            if not plans:
-                time.sleep(0.05)
-        assert plans, f"no plan after {DEADLINE_SECONDS:.0f} s"
+
+        def plans_of_the_patient() -> list[dict[str, Any]]:
+            bundle = api.get("/CarePlan", params={"patient": "Patient/e2e-1"}).json()
+            return [e["resource"] for e in bundle.get("entry", [])]
+
+        plans = eventually(
+            plans_of_the_patient, within=DEADLINE_SECONDS, what="a plan for the enrolled patient"
+        )
         assert plans[0]["status"] == "draft"
         teams = api.get("/CareTeam", params={"patient": "Patient/e2e-1"}).json()
         assert teams["total"] == 1

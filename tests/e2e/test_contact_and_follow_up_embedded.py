@@ -9,10 +9,10 @@ import contextlib
 import os
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 import pytest
@@ -22,24 +22,19 @@ from painreview.simulator_app import TOKEN_FILE
 from services.medreview.follow_up import add_months
 from shared.auth import AuthSettings, mint_local_token
 from shared.web.clock import write_clock
-from tests.e2e.conftest import free_port, wait_healthy
-from tests.e2e.test_pathway_embedded import mesh_sandbox  # noqa: F401 (a fixture)
+from tests.e2e.running import free_port, wait_healthy
 from tests.support import eventually
 
 pytestmark = pytest.mark.e2e
 BIN = Path(sys.executable).parent
 FHIR = "application/fhir+json"
-T = TypeVar("T")
-
-
-def until(what: str, probe: Callable[[], T | None], deadline_s: float = 120.0) -> T:
-    return eventually(probe, within=deadline_s, every=0.3, what=what)
+DEADLINE_S = 120.0  # a bound on waiting, not a speed goal
 
 
 @pytest.fixture(scope="module")
 def clocked_system(
     tmp_path_factory: pytest.TempPathFactory,
-    mesh_sandbox: str,  # noqa: F811
+    mesh_sandbox: str,
 ) -> Iterator[tuple[str, Path, Path]]:
     workdir = tmp_path_factory.mktemp("contact")
     clock = workdir / "clock"  # no file yet: the system clock until the test writes one
@@ -83,7 +78,7 @@ def clocked_system(
 
 def test_a_concern_pauses_the_taper_and_a_discharge_follow_up_reads_the_gp_record_when_due(
     clocked_system: tuple[str, Path, Path],
-    mesh_sandbox: str,  # noqa: F811
+    mesh_sandbox: str,
 ) -> None:
     base, workdir, clock = clocked_system
     token = mint_local_token(AuthSettings(var_dir=workdir / "var"), practice="A81001", scope="system/*.cruds")
@@ -128,11 +123,15 @@ def test_a_concern_pauses_the_taper_and_a_discharge_follow_up_reads_the_gp_recor
                 (t for t in inbox if t["type"] == "taper-concern" and t["nhsNumber"] == facts["nhs"]), None
             )
 
-        delivered = until("the concern in the GP system's inbox", in_gp_inbox)
+        delivered = eventually(
+            in_gp_inbox, within=DEADLINE_S, every=0.3, what="the concern in the GP system's inbox"
+        )
         sim.post(f"/inbox/{delivered['id']}/approve", json={"reason": "GP phoned the patient"})
-        until(
-            "the concern answered (gp.task-completed)",
+        eventually(
             lambda: api.get(f"/medreview/fhir/Task/{task['id']}").json()["status"] == "completed",
+            within=DEADLINE_S,
+            every=0.3,
+            what="the concern answered (gp.task-completed)",
         )
 
         # discharge: follow-ups 3 and 12 months on, each with the OME at discharge
@@ -152,7 +151,7 @@ def test_a_concern_pauses_the_taper_and_a_discharge_follow_up_reads_the_gp_recor
             )
             return tasks if len(tasks) == 2 else None
 
-        three, _twelve = until("the follow-up Tasks", follow_ups)
+        three, _twelve = eventually(follow_ups, within=DEADLINE_S, every=0.3, what="the follow-up Tasks")
         due = datetime.fromisoformat(three["executionPeriod"]["start"]).replace(tzinfo=UTC)
         today = datetime.now(UTC).date()
         assert due.date() == add_months(today, 3) or due.date() == add_months(today - timedelta(days=1), 3)
@@ -171,7 +170,9 @@ def test_a_concern_pauses_the_taper_and_a_discharge_follow_up_reads_the_gp_recor
             ).json()
             return [e["resource"] for e in found.get("entry", [])] or None
 
-        [held] = until("the follow-up's dose-held Observation", dose_held)
+        [held] = eventually(
+            dose_held, within=DEADLINE_S, every=0.3, what="the follow-up's dose-held Observation"
+        )
         # the GP record holds the dose the GP approved (written on the step's date, which may fall after the
         # discharge): never more than at discharge; the code says which way it went
         discharge_ome, follow_up_ome = (c.get("valueQuantity") for c in held["component"])
@@ -197,7 +198,7 @@ def test_a_concern_pauses_the_taper_and_a_discharge_follow_up_reads_the_gp_recor
             }
             return at_follow_up if len(at_follow_up) == 3 else None
 
-        scored = until("the follow-up's PROMs", proms)
+        scored = eventually(proms, within=DEADLINE_S, every=0.3, what="the follow-up's PROMs")
         for observation in scored.values():
             assert "valueQuantity" not in observation
             assert observation["dataAbsentReason"]["text"] == (

@@ -25,7 +25,6 @@ import orjson
 import pytest
 
 from shared.db import sqlite_path_for
-from tests.e2e.conftest import BIN, free_port, wait_healthy
 from tests.e2e.crash_load import (
     FHIR,
     Ledger,
@@ -34,10 +33,11 @@ from tests.e2e.crash_load import (
     check_and_report,
     referrals,
     stored,
-    wait_for,
 )
 from tests.e2e.production import production_stack
+from tests.e2e.running import BIN, free_port, wait_healthy
 from tests.nats_servers import NatsCluster
+from tests.support import eventually
 
 pytestmark = pytest.mark.e2e
 
@@ -86,7 +86,12 @@ def test_production_kill_9_of_intake_a_consumer_and_a_nats_node_loses_nothing_ac
         nats_cluster.wait_for_jetstream()
         ledger = senders.ledger
         databases = (stack.databases["referral"], stack.databases["careplan"], stack.databases["gpconnect"])
-        wait_for(lambda: caught_up(ledger, stored(*databases)), "every effect caught up", CATCH_UP_S)
+        eventually(
+            lambda: caught_up(ledger, stored(*databases)),
+            within=CATCH_UP_S,
+            every=0.2,
+            what="every effect caught up",
+        )
         catch_up = time.monotonic() - ledger.last_answer_at
         _resend_answered(url, token, messages, ledger)
         restarted = ", ".join(
@@ -166,8 +171,11 @@ def test_embedded_kill_9_of_up_mid_stream_loses_nothing_acknowledged(tmp_path: P
                     ledger = senders.ledger
                     var = tmp_path / "var"
                     databases = tuple(sqlite_path_for(var, s) for s in ("referral", "careplan", "gpconnect"))
-                    wait_for(
-                        lambda: caught_up(ledger, stored(*databases)), "every effect caught up", CATCH_UP_S
+                    eventually(
+                        lambda: caught_up(ledger, stored(*databases)),
+                        within=CATCH_UP_S,
+                        every=0.2,
+                        what="every effect caught up",
                     )
                     catch_up = time.monotonic() - ledger.last_answer_at
                     _resend_answered(url, token, messages, ledger)

@@ -6,7 +6,7 @@ import subprocess
 
 import pytest
 
-from tests.e2e.conftest import BIN, free_port
+from tests.e2e.running import BIN, free_port
 
 pytestmark = pytest.mark.e2e
 

@@ -7,7 +7,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.conftest import RunningSystem
+from tests.e2e.running import RunningSystem
 
 pytestmark = pytest.mark.e2e
 PRACTICE = "E85005"

@@ -12,11 +12,9 @@ import pytest
 from painreview.simulator_app import TOKEN_FILE
 from shared.auth import AuthSettings, mint_local_token
 from tests.e2e.cohort_flow import assert_the_papers_shares_within_a_point, enrol_cohort, record_interventions
-from tests.e2e.test_pathway_embedded import mesh_sandbox, pathway_system
 
 pytestmark = pytest.mark.e2e
 PRACTICE = "A81002"
-__all__ = ["mesh_sandbox", "pathway_system"]  # the fixtures, started for this module
 
 
 def test_the_papers_cohort_enrolled_through_the_system_gives_its_shares_within_a_point(

@@ -13,11 +13,9 @@ import pytest
 from tests.contract.deploy.compose import load_compose
 from tests.e2e.cohort_flow import assert_the_papers_shares_within_a_point, enrol_cohort, record_interventions
 from tests.e2e.production import ProductionStack
-from tests.e2e.test_pathway_production import stack
 
 pytestmark = pytest.mark.e2e
 PRACTICE = "A81002"
-__all__ = ["stack"]  # the fixture, started for this module
 
 
 def test_the_papers_cohort_enrolled_on_separate_processes_gives_its_shares_within_a_point(

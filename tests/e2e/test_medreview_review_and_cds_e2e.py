@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from shared.fhir.models import validate_resource
-from tests.e2e.conftest import RunningSystem
+from tests.e2e.running import RunningSystem
 
 pytestmark = pytest.mark.e2e
 FHIR = "application/fhir+json"

@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -15,95 +14,13 @@ import pytest
 from painreview.demo import run_demo
 from painreview.simulator_app import TOKEN_FILE
 from shared.auth import AuthSettings, mint_local_token
-from tests.e2e.conftest import check_embedded_audit_trail, free_port, wait_healthy
 from tests.e2e.dated_steps import TWO_STRENGTHS, assert_later_steps_are_approved_and_written_on_their_dates
 from tests.e2e.decide_roles import assert_a_project_worker_cannot_decide_a_step
+from tests.e2e.running import CLOCK
 from tests.e2e.sessions_flow import run_mdt, run_sessions
 
 pytestmark = pytest.mark.e2e
 BIN = Path(sys.executable).parent
-CLOCK = "clock.txt"
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        process.kill()
-
-
-@pytest.fixture(scope="module")
-def mesh_sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """mesh-sandbox started as its package documents: uvicorn mesh_sandbox.api:app."""
-    store = tmp_path_factory.mktemp("mesh")
-    port = free_port()
-    env = {
-        **os.environ,
-        "STORE_MODE": "file",
-        "MAILBOXES_DATA_DIR": str(store),
-        "AUTH_MODE": "full",
-        "SHARED_KEY": "TestKey",
-    }
-    log = (store / "mesh.log").open("wb")
-    process = subprocess.Popen(
-        [
-            str(BIN / "uvicorn"),
-            "mesh_sandbox.api:app",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--workers",
-            "1",
-        ],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        wait_healthy(f"http://127.0.0.1:{port}/health", process)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        _stop(process)
-        log.close()
-
-
-@pytest.fixture(scope="module")
-def pathway_system(tmp_path_factory: pytest.TempPathFactory, mesh_sandbox: str) -> Iterator[tuple[str, Path]]:
-    workdir = tmp_path_factory.mktemp("pathway")
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("PAINREVIEW_", "REFERRAL_", "CAREPLAN_", "MEDREVIEW_", "GPCONNECT_", "GPSIM_"))
-    }
-    env.update(
-        {
-            "GPCONNECT_SIMULATOR_URL": f"{base}/gp-simulator",
-            "GPCONNECT_MESH_URL": mesh_sandbox,
-            "GPCONNECT_DECISION_POLL_S": "0.5",
-            "GPSIM_PATIENTS_PER_PRACTICE": "300",
-            # one movable clock for the services that date things (tests/e2e/dated_steps.py moves it)
-            **{f"{p}_CLOCK_FILE": str(workdir / CLOCK) for p in ("MEDREVIEW", "GPCONNECT", "GPSIM")},
-        }
-    )
-    log = (workdir / "server.log").open("wb")
-    process = subprocess.Popen(
-        [str(BIN / "pain-review"), "up", "--host", "127.0.0.1", "--port", str(port)],
-        cwd=workdir,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        wait_healthy(f"{base}/healthz", process)
-        yield base, workdir
-    finally:
-        _stop(process)
-        log.close()
-    check_embedded_audit_trail("embedded pathway", workdir)
 
 
 def test_the_demo_cli_learns_the_mesh_address_and_each_run_picks_a_patient_not_yet_referred(

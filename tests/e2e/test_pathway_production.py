@@ -9,7 +9,6 @@ failed without them under ``CI=true`` (tests/conftest.py).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -23,7 +22,7 @@ from shared.web.clock import write_clock
 from tests.contract.deploy.compose import app_processes, load_compose
 from tests.e2e.dated_steps import TWO_STRENGTHS, assert_later_steps_are_approved_and_written_on_their_dates
 from tests.e2e.decide_roles import assert_a_project_worker_cannot_decide_a_step
-from tests.e2e.production import ProductionStack, production_stack
+from tests.e2e.production import ProductionStack
 from tests.e2e.sessions_flow import run_mdt, run_sessions
 from tests.support import eventually
 
@@ -35,15 +34,6 @@ SOWS = {
     "system": "https://pain-review.example.org/fhir/CodeSystem/medreview-observation",
     "code": "sows-total",
 }
-
-
-@pytest.fixture(scope="module")
-def stack(
-    pg_admin_url: str, nats_url: str, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[ProductionStack]:
-    workdir = tmp_path_factory.mktemp("production")
-    with production_stack(pg_admin_url, nats_url, workdir, clock_file=workdir / "clock.txt") as running:
-        yield running
 
 
 def _poll(what: str, probe: Any, deadline_s: float = 120.0) -> Any:

@@ -19,8 +19,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, make_url, text
 
-from tests.e2e.conftest import BIN
 from tests.e2e.production import _delete_stream
+from tests.e2e.running import BIN
+from tests.support import eventually
 
 pytestmark = pytest.mark.e2e
 
@@ -110,8 +111,8 @@ def test_the_readme_production_quick_start_works_as_written(
             admin_url.set(database=f"{database}_careplan").render_as_string(hide_password=False)
         )
         try:
-            deadline = time.monotonic() + DEADLINE_S
-            while True:  # referral.received travels over NATS to careplan
+
+            def received() -> bool:  # referral.received travels over NATS to careplan
                 with careplan.connect() as conn:
                     fact = conn.execute(
                         text(
@@ -120,10 +121,9 @@ def test_the_readme_production_quick_start_works_as_written(
                         ),
                         {"s": f"ServiceRequest/{referral_id}"},
                     ).first()
-                if fact is not None:
-                    break
-                assert time.monotonic() < deadline, "referral.received did not reach careplan"
-                time.sleep(0.5)
+                return fact is not None
+
+            eventually(received, within=DEADLINE_S, every=0.5, what="referral.received reaching careplan")
         finally:
             careplan.dispose()
     finally:

@@ -13,7 +13,7 @@ import pytest
 
 from services.referral.settings import ReferralSettings
 from tests.contract.referral.bars_support import addressed_to, eligible_referral, example
-from tests.e2e.conftest import RunningSystem
+from tests.e2e.running import RunningSystem
 from tests.unit.referral.referral_records import practice
 
 pytestmark = pytest.mark.e2e

@@ -9,26 +9,22 @@ import socket
 import subprocess
 import sys
 import textwrap
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from painreview.mesh_sandbox import MeshPortTaken, MeshSandbox
-from tests.e2e.conftest import BIN, free_port
+from tests.e2e.running import BIN, free_port
 from tests.support import eventually
 
 DEADLINE_S = 60.0
 
 
-def _listening(port: int) -> bool:
+def listening(port: int) -> bool:
     with socket.socket() as sock:
         sock.settimeout(1)
         return sock.connect_ex(("127.0.0.1", port)) == 0
-
-
-def _eventually(condition: Callable[[], bool], what: str) -> None:
-    eventually(condition, within=DEADLINE_S, every=0.2, what=what)
 
 
 def _alive(pid: int) -> bool:
@@ -87,11 +83,18 @@ def test_the_sandbox_dies_with_its_owner_even_on_kill_9(tmp_path: Path) -> None:
     try:
         assert owner.stdout is not None
         child = int(owner.stdout.readline())
-        assert _listening(port)
+        assert listening(port)
         owner.send_signal(signal.SIGKILL)
         owner.wait(timeout=DEADLINE_S)
-        _eventually(lambda: not _alive(child), "the sandbox of a killed owner exits")
-        _eventually(lambda: not _listening(port), "the MESH port is free again")
+        eventually(
+            lambda: not _alive(child),
+            within=DEADLINE_S,
+            every=0.2,
+            what="the sandbox of a killed owner exits",
+        )
+        eventually(
+            lambda: not listening(port), within=DEADLINE_S, every=0.2, what="the MESH port is free again"
+        )
     finally:
         if owner.poll() is None:
             owner.kill()
@@ -112,10 +115,10 @@ def test_an_orphan_left_on_the_same_folder_is_stopped_not_taken_for_ours(tmp_pat
     sandbox = MeshSandbox(store, port=port)
     try:
         (store / "mesh-sandbox.pid").write_text(f"{orphan.pid}\n")
-        _eventually(lambda: _listening(port), "the orphan listens")
+        eventually(lambda: listening(port), within=DEADLINE_S, every=0.2, what="the orphan listens")
         sandbox.start()
         assert orphan.wait(timeout=DEADLINE_S) is not None  # stopped by the new owner
-        assert sandbox.pid not in (None, orphan.pid) and _listening(port)
+        assert sandbox.pid not in (None, orphan.pid) and listening(port)
         assert (store / "mesh-sandbox.pid").read_text().strip() == str(sandbox.pid)
     finally:
         sandbox.stop()

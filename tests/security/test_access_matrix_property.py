@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from painreview.embedded import EmbeddedSystem
 from shared.auth import ROLE_ACCESS, parse_scopes
-from tests.security.conftest import Tokens
+from tests.support.tokens import Tokens
 
 OURS, THEIRS = "N86001", "P87002"
 Secured = tuple[EmbeddedSystem, TestClient, Tokens]

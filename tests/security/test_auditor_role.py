@@ -10,8 +10,8 @@ from fastapi.testclient import TestClient
 
 from painreview.embedded import EmbeddedSystem
 from shared.auth import INTERACTIONS, ROLE_ACCESS, Principal, Role, parse_scopes
-from tests.contract.security.test_access_matrix import SERVICES, protected_routes
-from tests.security.conftest import Tokens
+from tests.support.access import SERVICES, protected_routes
+from tests.support.tokens import Tokens
 
 FHIR = {"content-type": "application/fhir+json"}
 Secured = tuple[EmbeddedSystem, TestClient, Tokens]

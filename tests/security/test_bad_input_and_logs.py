@@ -17,7 +17,7 @@ from painreview.embedded import EmbeddedSystem
 from shared.db import make_engine
 from shared.observability.logging import configure_logging
 from shared.web import install_error_handlers
-from tests.security.conftest import Tokens
+from tests.support.tokens import Tokens
 
 FHIR = {"content-type": "application/fhir+json"}
 Secured = tuple[EmbeddedSystem, TestClient, Tokens]

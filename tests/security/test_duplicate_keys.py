@@ -6,7 +6,7 @@ from __future__ import annotations
 from fastapi.testclient import TestClient
 
 from painreview.embedded import EmbeddedSystem
-from tests.security.conftest import Tokens
+from tests.support.tokens import Tokens
 
 
 def test_a_body_naming_a_key_twice_is_refused_and_nothing_is_stored(

@@ -25,8 +25,9 @@ from services.gpconnect.practices import PracticeConfig
 from services.gpconnect.settings import GpconnectSettings
 from shared.auth.egress import OutboundTarget, RegisteredEndpoint, check_outbound_url
 from shared.auth.issuer import IssuerKeys
-from tests.security.conftest import Listener, Tokens
 from tests.support import eventually
+from tests.support.listener import Listener
+from tests.support.tokens import Tokens
 
 MESH_URL_VALUE = "http://mesh.internal.example:8700/?the-value-the-attacker-wants"
 FHIR = {"content-type": "application/fhir+json"}

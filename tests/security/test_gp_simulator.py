@@ -16,7 +16,7 @@ from painreview.embedded import EmbeddedSystem, create_embedded_system
 from painreview.simulator_app import TOKEN_FILE, standalone_simulator_app
 from services.gpconnect.simulator import SimulatorSettings, create_simulator_app
 from shared.auth.issuer import IssuerKeys
-from tests.security.conftest import Tokens
+from tests.support.tokens import Tokens
 
 SIM = "/gp-simulator"
 

@@ -13,9 +13,9 @@ from fastapi.testclient import TestClient
 from painreview.embedded import EmbeddedSystem
 from shared.contracts import MEDICATION_LIST_SYNCED_V1, new_event
 from shared.outbox import record_event
-from tests.contract.medreview.conftest import list_bundle, medicine
-from tests.security.conftest import Tokens
 from tests.support import eventually
+from tests.support.medreview import list_bundle, medicine
+from tests.support.tokens import Tokens
 
 PRACTICE = "A81001"
 FHIR = {"content-type": "application/fhir+json"}

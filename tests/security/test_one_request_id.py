@@ -6,7 +6,7 @@ from __future__ import annotations
 from fastapi.testclient import TestClient
 
 from painreview.embedded import EmbeddedSystem
-from tests.security.conftest import Tokens
+from tests.support.tokens import Tokens
 
 
 def test_a_request_without_ids_gets_one_request_id_and_one_correlation_id(

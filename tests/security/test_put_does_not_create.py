@@ -6,7 +6,7 @@ from __future__ import annotations
 from fastapi.testclient import TestClient
 
 from painreview.embedded import EmbeddedSystem
-from tests.security.conftest import Tokens
+from tests.support.tokens import Tokens
 
 FHIR = {"content-type": "application/fhir+json"}
 

@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 
 from painreview.embedded import EmbeddedSystem
 from shared.fhir.bindings import REQUIRED_BINDINGS
-from tests.security.conftest import Tokens
+from tests.support.tokens import Tokens
 
 FHIR = {"content-type": "application/fhir+json"}
 Secured = tuple[EmbeddedSystem, TestClient, Tokens]

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from painreview.embedded import EmbeddedSystem
 from shared.fhir.searchparams import SearchParams
-from tests.security.conftest import Tokens
+from tests.support.tokens import Tokens
 
 TYPES = ("Patient", "MedicationRequest", "ServiceRequest", "Observation", "Task")
 RESULT = ["_count", "_offset", "_sort", "_include", "_revinclude", "_summary", "_total", "_format"]

@@ -10,7 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from painreview.embedded import EmbeddedSystem
-from tests.security.conftest import Tokens
+from tests.support.tokens import Tokens
 
 FHIR = {"content-type": "application/fhir+json"}
 Secured = tuple[EmbeddedSystem, TestClient, Tokens]

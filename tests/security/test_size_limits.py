@@ -18,7 +18,7 @@ from painreview.embedded import EmbeddedSystem, create_embedded_system
 from services.referral.fhir_mapping.screen_input import ndjson_resources
 from shared.auth.issuer import IssuerKeys
 from shared.fhir import BadRequest, PayloadTooLarge
-from tests.security.conftest import Tokens
+from tests.support.tokens import Tokens
 
 SCREEN_LIMIT = 4 * 1024 * 1024  # above one line's limit (1 MiB)
 NDJSON = "application/fhir+ndjson"

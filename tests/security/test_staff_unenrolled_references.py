@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from painreview.embedded import EmbeddedSystem
 from shared.fhir.searchparams import UNRESOLVED_PATIENT, patient_of
 from shared.fhir.tenancy import record_enrolment
-from tests.security.conftest import Tokens
+from tests.support.tokens import Tokens
 
 PRACTICE = "H81008"
 FHIR = {"content-type": "application/fhir+json"}

@@ -15,23 +15,16 @@ from fastapi.testclient import TestClient
 from painreview.embedded import EmbeddedSystem, create_embedded_system
 from shared.auth.issuer import IssuerKeys
 from shared.fhir.audit import UNAUDITED_THROTTLED
-from tests.security.conftest import Tokens
+from tests.support.clock import Clock
+from tests.support.tokens import Tokens
 
 BURST = 5
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture
 def throttled(tmp_path: Path) -> Iterator[tuple[EmbeddedSystem, TestClient, Tokens, Clock]]:
     system = create_embedded_system(tmp_path, rate_per_minute=60, rate_burst=BURST)
-    clock = Clock()
+    clock = Clock(start=1000.0)
     limiter = system.services["referral"].kernel.authenticator.rate_limiter  # type: ignore[attr-defined]
     limiter._clock = clock  # the limiter's own seam: time moves only when the test says
     tokens = Tokens(system, IssuerKeys(system.auth.issuer_key_path, algorithm=system.auth.signing_algorithm))
@@ -60,7 +53,7 @@ def test_a_spell_of_429s_leaves_one_audit_event_and_the_next_request_carries_the
     headers = {"authorization": f"Bearer {tokens.valid('A81001', 'system/Patient.rs')}"}
     statuses = [client.get("/referral/fhir/Patient", headers=headers).status_code for _ in range(BURST + 200)]
     assert statuses[:BURST] == [200] * BURST and set(statuses[BURST:]) == {429}
-    clock.now += 60  # the bucket refills
+    clock.advance(60)  # the bucket refills
     assert client.get("/referral/fhir/Patient?_count=1", headers=headers).status_code == 200
 
     events = _events(client, tokens)
@@ -82,6 +75,6 @@ def test_the_next_spell_is_audited_again(throttled: tuple[EmbeddedSystem, TestCl
             client.get("/referral/fhir/Patient", headers=headers).status_code for _ in range(BURST + 3)
         ]
         assert statuses.count(429) == 3
-        clock.now += 60
+        clock.advance(60)
     refused = [e for e in _events(client, tokens) if e["outcome"] == "4"]
     assert len(refused) == 2

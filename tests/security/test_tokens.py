@@ -12,7 +12,7 @@ from joserfc import jwt
 from painreview.embedded import EmbeddedSystem
 from shared.auth import mint_local_token
 from shared.auth.verify import MAX_ACCESS_TOKEN_LIFETIME_S
-from tests.security.conftest import Tokens
+from tests.support.tokens import Tokens
 
 Secured = tuple[EmbeddedSystem, TestClient, Tokens]
 YEAR = 365 * 24 * 3600

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import time
-from collections.abc import Callable
-from typing import TypeVar
+from collections.abc import Awaitable, Callable
+from typing import TypeVar, cast
 
 __all__ = ["eventually", "eventually_async"]
 
@@ -32,18 +33,20 @@ def eventually(
 
 
 async def eventually_async(
-    check: Callable[[], T | None],
+    check: Callable[[], T | None] | Callable[[], Awaitable[T | None]],
     *,
     within: float = 30.0,
     every: float = 0.05,
     what: str = "the expected effect",
     in_thread: bool = False,
 ) -> T:
-    """``eventually`` for a test running on an event loop: sleeps without blocking it; ``in_thread``
-    runs a blocking ``check`` (a database query) off the loop."""
+    """``eventually`` for a test running on an event loop: sleeps without blocking it; ``check`` may be
+    a coroutine function (asking a server); ``in_thread`` runs a blocking ``check`` (a database query)
+    off the loop."""
     deadline = time.monotonic() + within
     while True:
-        value = await asyncio.to_thread(check) if in_thread else check()
+        answer = await asyncio.to_thread(check) if in_thread else check()
+        value = cast("T | None", await answer if inspect.isawaitable(answer) else answer)
         if value:
             return value
         if time.monotonic() > deadline:

@@ -17,9 +17,8 @@ from shared.contracts import (
     REFERRAL_RECEIVED_V1,
 )
 from shared.fhir import validate_resource
-from tests.contract.careplan.conftest import Careplan, enrolment
-from tests.contract.careplan.test_careplan_contract_plans import _community
 from tests.support import eventually
+from tests.support.careplan import Careplan, community_referral, enrolment
 from tests.unit.careplan.careplan_cohort import COHORT_SIZE, PAPER_PERCENT, received_by
 
 REFERRED, ELIGIBLE, INVITED = 45, 42, 40
@@ -148,7 +147,7 @@ def test_the_papers_cohort_shape_reproduces_its_percentages_in_the_measure_repor
         assert edited.status_code == 200, edited.text
         for code in (c for c in received if catalogue[c].setting == "community"):
             made = careplan.post(
-                "/ServiceRequest", _community(f"ev{index}", code, "50.00", progress="started")
+                "/ServiceRequest", community_referral(f"ev{index}", code, "50.00", progress="started")
             )
             assert made.status_code == 201, made.text
     eventually(lambda: _reviews_seen(careplan), within=10)

@@ -3,7 +3,6 @@ publishes (the catalogue, the events' resources) is valid R4 that round-trips.""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from sqlalchemy import select
@@ -18,11 +17,10 @@ from shared.contracts import (
     TAPER_PROPOSED_V1,
     from_json,
 )
-from shared.fhir import validate_resource
 from shared.outbox import outbox
-from tests.contract.careplan.conftest import Careplan, enrolment
 from tests.contract.fhir.invariants import assert_invariants
 from tests.support import eventually
+from tests.support.careplan import Careplan, assert_round_trips, enrolment
 
 
 def _plan_of(careplan: Careplan, patient: str) -> dict[str, Any] | None:
@@ -204,24 +202,6 @@ def test_the_catalogue_is_served_to_every_practice_searchable_by_url_and_name_an
         ).status_code
         == 404
     )
-
-
-def _paths(node: Any, prefix: str = "") -> set[str]:
-    if isinstance(node, dict):
-        return {p for k, v in node.items() for p in {f"{prefix}.{k}", *_paths(v, f"{prefix}.{k}")}}
-    if isinstance(node, list):
-        return {p for v in node for p in _paths(v, prefix)}
-    return set()
-
-
-def assert_round_trips(resource: dict[str, Any]) -> None:
-    """Valid R4 that keeps the invariants fhir.resources does not check (cpl-3); serialising the parsed model
-    keeps every element, and a second pass changes nothing."""
-    assert_invariants(resource)
-    once = json.loads(validate_resource(resource).model_dump_json(exclude_none=True))
-    assert _paths(resource) <= _paths(once), sorted(_paths(resource) - _paths(once))
-    twice = json.loads(validate_resource(once).model_dump_json(exclude_none=True))
-    assert twice == once
 
 
 def test_every_resource_careplan_emits_validates_as_r4_and_round_trips(careplan: Careplan) -> None:

@@ -13,8 +13,8 @@ from __future__ import annotations
 from typing import Any
 
 from shared.contracts import FOLLOW_UP_RECORDED_V1
-from tests.contract.careplan.conftest import Careplan
 from tests.support import eventually
+from tests.support.careplan import Careplan
 
 PHQ9 = ("44250-9", "44255-8", "44259-0", "44254-1", "44251-7", "44258-2", "44252-5", "44253-3", "44260-8")
 PROM_ID = "https://pain-review.example.org/fhir/Id/follow-up-prom"

@@ -19,70 +19,18 @@ from shared.contracts import (
     from_json,
 )
 from shared.outbox import outbox
-from tests.contract.careplan.conftest import Careplan, enrolment
-from tests.contract.careplan.test_careplan_contract_events import assert_round_trips
 from tests.support import eventually
+from tests.support.careplan import (
+    Careplan,
+    assert_round_trips,
+    enrol_patient,
+    enrolment,
+    publish_review,
+    wait_for_review,
+)
 
-RISK = "https://pain-review.example.org/fhir/CodeSystem/medreview-risk"
 REASON_URL = "https://pain-review.example.org/fhir/StructureDefinition/mdt-reason"
 MONTH = {"resourceType": "Parameters", "parameter": [{"name": "month", "valueString": "2024-03"}]}
-
-
-def _enrolled(careplan: Careplan, patient: str) -> dict[str, Any]:
-    careplan.publish(
-        "referral", PATIENT_ENROLLED_V1, f"EpisodeOfCare/ep-{patient}", enrolment(patient, f"ep-{patient}")
-    )
-    plan = eventually(lambda: next(iter(careplan.search("CarePlan", patient=f"Patient/{patient}")), None))
-    return plan
-
-
-def _review(
-    careplan: Careplan,
-    patient: str,
-    n: int,
-    mg: int,
-    *flags: str,
-    at_least: bool = False,
-    when: str | None = None,
-) -> None:
-    """medreview.completed as docs/EVENTS.md describes it: the total OME Observation, the DetectedIssues."""
-    quantity: dict[str, Any] = {
-        "value": mg,
-        "unit": "mg/d",
-        "system": "http://unitsofmeasure.org",
-        "code": "mg/d",
-    }
-    if at_least:
-        quantity["comparator"] = ">="
-    observation: dict[str, Any] = {
-        "resourceType": "Observation",
-        "id": f"ome-{patient}-{n}",
-        "status": "final",
-        "code": {"text": "Total daily oral morphine equivalent"},
-        "subject": {"reference": f"Patient/{patient}"},
-        "valueQuantity": quantity,
-    }
-    if when:
-        observation["effectiveDateTime"] = when
-    issues = [
-        {
-            "resourceType": "DetectedIssue",
-            "id": f"issue-{patient}-{n}-{flag}",
-            "status": "final",
-            "code": {"coding": [{"system": RISK, "code": flag}]},
-            "severity": "high",
-            "patient": {"reference": f"Patient/{patient}"},
-        }
-        for flag in flags
-    ]
-    bundle = {
-        "resourceType": "Bundle",
-        "type": "collection",
-        "entry": [
-            {"fullUrl": f"{r['resourceType']}/{r['id']}", "resource": r} for r in (observation, *issues)
-        ],
-    }
-    careplan.publish("medreview", MEDREVIEW_COMPLETED_V1, f"Observation/{observation['id']}", bundle)
 
 
 def _taper(patient: str, status: str, note: str | None = None) -> dict[str, Any]:
@@ -110,16 +58,6 @@ def _reviews_seen(careplan: Careplan, count: int) -> bool:
         return len(conn.execute(select(medication_review.c.id)).all()) == count
 
 
-def _review_kept(careplan: Careplan, review: str) -> bool:
-    with careplan.system.services["careplan"].engine.connect() as conn:
-        found = conn.execute(select(medication_review.c.id).where(medication_review.c.review == review))
-        return found.first() is not None
-
-
-def _wait_for_review(careplan: Careplan, review: str) -> None:
-    eventually(lambda: _review_kept(careplan, review))
-
-
 def _wait_reviews(careplan: Careplan, count: int) -> None:
     eventually(lambda: _reviews_seen(careplan, count))
 
@@ -143,17 +81,19 @@ def _reasons(agenda: dict[str, Any]) -> dict[str, list[str]]:
 def test_the_monthly_agenda_lists_the_patients_who_need_the_mdt_with_their_reasons_and_records_outcomes(
     careplan: Careplan,
 ) -> None:
-    plans = {p: _enrolled(careplan, p) for p in ("hd", "bz", "lb", "pz", "rs", "ok")}
+    plans = {p: enrol_patient(careplan, p) for p in ("hd", "bz", "lb", "pz", "rs", "ok")}
     other = Careplan(careplan.system, careplan.client, practice="B82002")
     other.publish(
         "referral", PATIENT_ENROLLED_V1, "EpisodeOfCare/ep-elsewhere", enrolment("elsewhere", "ep-x")
     )
 
-    _review(careplan, "hd", 1, 320, "ome-high-dose", "ome-specialist-advice", when="2024-02-01T10:00:00Z")
-    _review(careplan, "bz", 1, 90, "opioid-benzodiazepine", when="2024-02-02T10:00:00Z")
+    publish_review(
+        careplan, "hd", 1, 320, "ome-high-dose", "ome-specialist-advice", when="2024-02-01T10:00:00Z"
+    )
+    publish_review(careplan, "bz", 1, 90, "opioid-benzodiazepine", when="2024-02-02T10:00:00Z")
     # Only a lower bound (a dose not computable), no flag: "at least 310" is still 300 or more.
-    _review(careplan, "lb", 1, 310, "ome-not-computable", at_least=True, when="2024-02-03T10:00:00Z")
-    _review(careplan, "ok", 1, 60, when="2024-02-04T10:00:00Z")
+    publish_review(careplan, "lb", 1, 310, "ome-not-computable", at_least=True, when="2024-02-03T10:00:00Z")
+    publish_review(careplan, "ok", 1, 60, when="2024-02-04T10:00:00Z")
     other.publish(
         "medreview",
         MEDREVIEW_COMPLETED_V1,
@@ -183,7 +123,7 @@ def test_the_monthly_agenda_lists_the_patients_who_need_the_mdt_with_their_reaso
     careplan.publish("medreview", TAPER_PROPOSED_V1, "CarePlan/taper-rs", _taper("rs", "draft"))
     eventually(lambda: _notes(careplan, "rs", 1))
     for n, mg in enumerate((200, 150, 180)):
-        _review(careplan, "rs", n, mg)
+        publish_review(careplan, "rs", n, mg)
         _wait_reviews(careplan, 5 + n + 1)
     eventually(lambda: _notes(careplan, "pz", 2))
 
@@ -270,7 +210,7 @@ def test_the_monthly_agenda_lists_the_patients_who_need_the_mdt_with_their_reaso
     assert not_on.status_code == 422 and "not on this agenda" in not_on.text
 
     # A new fact later in the month adds the patient; the decided item is kept as it was.
-    _review(careplan, "ok", 2, 60, "opioid-benzodiazepine", when="2024-02-20T10:00:00Z")
+    publish_review(careplan, "ok", 2, 60, "opioid-benzodiazepine", when="2024-02-20T10:00:00Z")
     _wait_reviews(careplan, 9)
     _, refreshed = _agenda(careplan)
     assert _reasons(refreshed)["Patient/ok"] == ["benzodiazepine"]
@@ -285,9 +225,9 @@ def test_the_monthly_agenda_lists_the_patients_who_need_the_mdt_with_their_reaso
 def test_recording_an_outcome_needs_the_right_to_update_the_plan_it_is_written_into(
     careplan: Careplan,
 ) -> None:
-    _enrolled(careplan, "sc")
-    _review(careplan, "sc", 1, 90, "opioid-benzodiazepine", when="2024-04-01T10:00:00Z")
-    _wait_for_review(careplan, "Observation/ome-sc-1")
+    enrol_patient(careplan, "sc")
+    publish_review(careplan, "sc", 1, 90, "opioid-benzodiazepine", when="2024-04-01T10:00:00Z")
+    wait_for_review(careplan, "Observation/ome-sc-1")
     april = {"resourceType": "Parameters", "parameter": [{"name": "month", "valueString": "2024-05"}]}
     _, agenda = _agenda(careplan, april)
     assert "Patient/sc" in _reasons(agenda)
@@ -310,9 +250,9 @@ def test_recording_an_outcome_needs_the_right_to_update_the_plan_it_is_written_i
 
 
 def test_an_item_deferred_this_month_is_carried_to_the_next_months_agenda(careplan: Careplan) -> None:
-    _enrolled(careplan, "df")
-    _review(careplan, "df", 1, 90, "opioid-benzodiazepine", when="2024-06-01T10:00:00Z")
-    _wait_for_review(careplan, "Observation/ome-df-1")
+    enrol_patient(careplan, "df")
+    publish_review(careplan, "df", 1, 90, "opioid-benzodiazepine", when="2024-06-01T10:00:00Z")
+    wait_for_review(careplan, "Observation/ome-df-1")
     june = {"resourceType": "Parameters", "parameter": [{"name": "month", "valueString": "2024-06"}]}
     _, agenda = _agenda(careplan, june)
     deferred = {
@@ -324,8 +264,8 @@ def test_an_item_deferred_this_month_is_carried_to_the_next_months_agenda(carepl
     }
     assert careplan.post(f"/List/{agenda['id']}/$record-mdt-outcome", deferred).status_code == 200
     # The benzodiazepine stopped before July's agenda: the deferred item is carried over all the same.
-    _review(careplan, "df", 2, 90, when="2024-06-20T10:00:00Z")
-    _wait_for_review(careplan, "Observation/ome-df-2")
+    publish_review(careplan, "df", 2, 90, when="2024-06-20T10:00:00Z")
+    wait_for_review(careplan, "Observation/ome-df-2")
     july = {"resourceType": "Parameters", "parameter": [{"name": "month", "valueString": "2024-07"}]}
     _, next_month = _agenda(careplan, july)
     assert _reasons(next_month)["Patient/df"] == ["carried-over"]
@@ -364,7 +304,7 @@ def test_a_methadone_flag_from_medreview_puts_the_patient_on_the_agenda(careplan
         )
     )
     observation = next(p for p in review["parameter"] if p["name"] == "observation")["valueReference"]
-    _wait_for_review(careplan, observation["reference"])
+    wait_for_review(careplan, observation["reference"])
 
     _, agenda = _agenda(
         careplan, {"resourceType": "Parameters", "parameter": [{"name": "month", "valueString": "2025-01"}]}

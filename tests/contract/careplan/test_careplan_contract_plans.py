@@ -10,16 +10,13 @@ from typing import Any
 from sqlalchemy import select
 
 from services.careplan.catalogue import (
-    CAREPLAN_CATEGORY_SYSTEM,
-    COST_EXTENSION,
     SESSION_NOTE_EXTENSION,
     interventions,
 )
 from shared.contracts import PATIENT_ENROLLED_V1, from_json
 from shared.outbox import outbox
-from tests.contract.careplan.conftest import Careplan, enrolment
-from tests.contract.careplan.test_careplan_contract_events import assert_round_trips
 from tests.support import eventually
+from tests.support.careplan import Careplan, assert_round_trips, community_referral, enrolment
 
 
 def _enrolled_plan(careplan: Careplan, patient: str) -> dict[str, Any]:
@@ -165,34 +162,19 @@ def test_activities_are_started_completed_or_stopped_with_a_reason(careplan: Car
     assert refused.status_code == 422 and "cpl-3" in refused.text
 
 
-def _community(patient: str, code: str, cost: str, progress: str = "waiting") -> dict[str, Any]:
-    return {
-        "resourceType": "ServiceRequest",
-        "status": "active",
-        "intent": "order",
-        "category": [{"coding": [{"system": CAREPLAN_CATEGORY_SYSTEM, "code": "social-prescribing"}]}],
-        "code": interventions()[code].concept(),
-        "subject": {"reference": f"Patient/{patient}"},
-        "extension": [
-            {"url": COST_EXTENSION, "valueMoney": {"value": cost, "currency": "GBP"}},
-            {
-                "url": "https://pain-review.example.org/fhir/StructureDefinition/community-service-status",
-                "valueCoding": {
-                    "system": "https://pain-review.example.org/fhir/CodeSystem/community-service-status",
-                    "code": progress,
-                },
-            },
-        ],
-    }
-
-
 def test_community_referrals_are_tracked_against_the_budget_and_overspend_is_refused(
     careplan: Careplan,
 ) -> None:
     plan = _enrolled_plan(careplan, "b1")
-    assert careplan.post("/ServiceRequest", _community("b1", "physiotherapy", "150.00")).status_code == 201
-    assert careplan.post("/ServiceRequest", _community("b1", "relaxation-group", "80.00")).status_code == 201
-    over = careplan.post("/ServiceRequest", _community("b1", "gym-physical-activity", "40.00"))
+    assert (
+        careplan.post("/ServiceRequest", community_referral("b1", "physiotherapy", "150.00")).status_code
+        == 201
+    )
+    assert (
+        careplan.post("/ServiceRequest", community_referral("b1", "relaxation-group", "80.00")).status_code
+        == 201
+    )
+    over = careplan.post("/ServiceRequest", community_referral("b1", "gym-physical-activity", "40.00"))
     assert over.status_code == 422 and "£20.00 over" in over.text
     budget = careplan.get(f"/CarePlan/{plan['id']}/$budget").json()
     values = {p["name"]: p["valueMoney"]["value"] for p in budget["parameter"]}

@@ -8,31 +8,24 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from fastapi import Request
 from fastapi.testclient import TestClient
 
 from services.careplan.app import create_service
 from services.careplan.settings import CareplanSettings
 from shared.bus import InProcessTransport
-from shared.core.principal import Principal, parse_scopes
 from shared.web import ServiceParts
-from tests.contract.careplan.test_careplan_contract_plans import _community
+from tests.support.auth import HeaderAuthenticator, as_practice
+from tests.support.careplan import community_referral
 
 pytestmark = pytest.mark.integration
-
-
-class PracticeAuthenticator:
-    """Test fake at the authentication seam: every caller is practice A81001 with every scope."""
-
-    async def authenticate(self, request: Request) -> Principal:
-        return Principal("test-client", "A81001", "gp-system", parse_scopes("system/*.cruds"))
 
 
 @pytest.fixture
 def service(pg_url: str, tmp_path: Path) -> Iterator[tuple[ServiceParts, TestClient]]:
     settings = CareplanSettings(database_url=pg_url, var_dir=tmp_path)
-    parts = create_service(settings, authenticator=PracticeAuthenticator(), transport=InProcessTransport())
-    with TestClient(parts.app, headers={"content-type": "application/fhir+json"}) as client:
+    parts = create_service(settings, authenticator=HeaderAuthenticator(), transport=InProcessTransport())
+    headers = {"content-type": "application/fhir+json", **as_practice("A81001")}
+    with TestClient(parts.app, headers=headers) as client:
         yield parts, client
     parts.engine.dispose()
 
@@ -58,7 +51,10 @@ def test_concurrent_referrals_that_together_exceed_the_budget_are_not_both_accep
         "subject": {"reference": "Patient/pg1"},
     }
     assert client.post("/fhir/CarePlan", json=plan).status_code == 201
-    requests = [_community("pg1", "physiotherapy", "150.00"), _community("pg1", "relaxation-group", "150.00")]
+    requests = [
+        community_referral("pg1", "physiotherapy", "150.00"),
+        community_referral("pg1", "relaxation-group", "150.00"),
+    ]
     for _ in range(3):  # a few rounds: the race must never let both through
         with ThreadPoolExecutor(max_workers=2) as pool:
             statuses = sorted(

@@ -18,11 +18,17 @@ from shared.auth.issuer import IssuerKeys
 from shared.contracts import PATIENT_DISCHARGED_V1
 from shared.fhir import resource_table
 from shared.outbox import outbox
-from tests.contract.careplan.conftest import Careplan
-from tests.contract.careplan.test_careplan_contract_mdt import _enrolled, _review, _wait_for_review
-from tests.contract.careplan.test_careplan_contract_sessions import _book, _schedule, _slot
-from tests.contract.security.conftest import Tokens
 from tests.support import eventually
+from tests.support.careplan import (
+    Careplan,
+    add_schedule,
+    add_slot,
+    book_slot,
+    enrol_patient,
+    publish_review,
+    wait_for_review,
+)
+from tests.support.tokens import Tokens
 
 A, Y = "A81001", "Y09999"
 FHIR = "/careplan/fhir"
@@ -40,9 +46,9 @@ def _staff_of_y_assigned_to_a(careplan: Careplan) -> dict[str, str]:
 
 
 def _session(careplan: Careplan, patient: str, start: str, end: str) -> str:
-    _enrolled(careplan, patient)
-    slot = _slot(careplan, _schedule(careplan, patient), start, end, capacity=None, setting="practice")
-    booked = _book(careplan, slot["id"], f"Patient/{patient}")
+    enrol_patient(careplan, patient)
+    slot = add_slot(careplan, add_schedule(careplan, patient), start, end, capacity=None, setting="practice")
+    booked = book_slot(careplan, slot["id"], f"Patient/{patient}")
     assert booked.status_code == 200, booked.text
     return str(booked.json()["id"])
 
@@ -75,12 +81,12 @@ def test_staff_attendance_is_filed_under_the_appointments_practice(
 
 
 def test_staff_cancellation_frees_the_place_in_the_owning_practices_slot(careplan: Careplan) -> None:
-    _enrolled(careplan, "own-cancel")
-    slot = _slot(
-        careplan, _schedule(careplan, "own-cancel"), "2024-03-09T10:00:00Z", "2024-03-09T11:00:00Z",
+    enrol_patient(careplan, "own-cancel")
+    slot = add_slot(
+        careplan, add_schedule(careplan, "own-cancel"), "2024-03-09T10:00:00Z", "2024-03-09T11:00:00Z",
         capacity=1, setting="practice",
     )  # fmt: skip
-    booked = _book(careplan, slot["id"], "Patient/own-cancel")
+    booked = book_slot(careplan, slot["id"], "Patient/own-cancel")
     assert booked.status_code == 200, booked.text
     assert careplan.get(f"/Slot/{slot['id']}").json()["status"] == "busy"
     answer = _attend(careplan, booked.json()["id"], "cancelled", _staff_of_y_assigned_to_a(careplan))
@@ -89,9 +95,9 @@ def test_staff_cancellation_frees_the_place_in_the_owning_practices_slot(carepla
 
 
 def test_staff_mdt_outcome_event_names_the_plans_practice(careplan: Careplan) -> None:
-    _enrolled(careplan, "own-mdt")
-    _review(careplan, "own-mdt", 1, 400, when="2024-02-01T10:00:00Z")
-    _wait_for_review(careplan, "Observation/ome-own-mdt-1")
+    enrol_patient(careplan, "own-mdt")
+    publish_review(careplan, "own-mdt", 1, 400, when="2024-02-01T10:00:00Z")
+    wait_for_review(careplan, "Observation/ome-own-mdt-1")
     body = {"resourceType": "Parameters", "parameter": [{"name": "month", "valueString": "2024-04"}]}
     built = careplan.post("/Appointment/$mdt-agenda", body)
     assert built.status_code == 200, built.text
@@ -147,9 +153,9 @@ def _named(agenda: dict[str, Any]) -> set[str]:
 
 def test_a_discharged_patient_leaves_the_mdt_agenda_and_staff_never_see_them(careplan: Careplan) -> None:
     for patient in ("gone1", "stays1"):
-        _enrolled(careplan, patient)
-        _review(careplan, patient, 1, 400, when="2024-02-01T10:00:00Z")
-        _wait_for_review(careplan, f"Observation/ome-{patient}-1")
+        enrol_patient(careplan, patient)
+        publish_review(careplan, patient, 1, 400, when="2024-02-01T10:00:00Z")
+        wait_for_review(careplan, f"Observation/ome-{patient}-1")
     built = careplan.post("/Appointment/$mdt-agenda", MARCH)
     assert built.status_code == 200, built.text
     agenda = built.json()["entry"][1]["resource"]
@@ -172,7 +178,7 @@ def test_a_discharged_patient_leaves_the_mdt_agenda_and_staff_never_see_them(car
 def test_staff_create_on_an_assigned_practices_patient_is_filed_under_that_practice(
     careplan: Careplan,
 ) -> None:
-    _enrolled(careplan, "own-goal")
+    enrol_patient(careplan, "own-goal")
     goal = {
         "resourceType": "Goal",
         "lifecycleStatus": "active",
@@ -200,7 +206,7 @@ def _provenance_practices(careplan: Careplan, target: str) -> list[str]:
 def test_staff_apply_of_a_new_plan_files_the_plan_and_its_provenance_under_the_patients_practice(
     careplan: Careplan,
 ) -> None:
-    old = _enrolled(careplan, "own-apply")
+    old = enrol_patient(careplan, "own-apply")
     # A's GP system closes the plan, so the next $apply starts a new one.
     revoked = careplan.put(f"/CarePlan/{old['id']}", {**old, "status": "revoked"})
     assert revoked.status_code == 200, revoked.text
@@ -217,7 +223,7 @@ def test_staff_apply_of_a_new_plan_files_the_plan_and_its_provenance_under_the_p
 
 
 def test_staff_update_of_a_plan_files_its_provenance_under_the_plans_practice(careplan: Careplan) -> None:
-    plan = _enrolled(careplan, "own-activate")
+    plan = enrol_patient(careplan, "own-activate")
     agreed = {
         "resourceType": "Parameters",
         "parameter": [
@@ -235,7 +241,7 @@ def test_staff_update_of_a_plan_files_its_provenance_under_the_plans_practice(ca
 
 
 def test_staff_gp_summary_goes_to_the_gp_of_the_plans_practice(careplan: Careplan) -> None:
-    plan = _enrolled(careplan, "own-summary")
+    plan = enrol_patient(careplan, "own-summary")
     body = {"resourceType": "Parameters", "parameter": [{"name": "note", "valueString": "Seen today"}]}
     sent = careplan.client.post(
         f"{FHIR}/CarePlan/{plan['id']}/$gp-summary", json=body, headers=_staff_of_y_assigned_to_a(careplan)
@@ -253,24 +259,24 @@ def test_staff_gp_summary_goes_to_the_gp_of_the_plans_practice(careplan: Carepla
 
 # ---- 4. a booking is bounded: carers (a repeat counts once) and the comment ------------------------
 def test_book_refuses_a_flood_of_carers_and_counts_a_repeat_once(careplan: Careplan) -> None:
-    _enrolled(careplan, "carers1")
-    slot = _slot(
-        careplan, _schedule(careplan, "carers1"), "2024-03-10T10:00:00Z", "2024-03-10T11:00:00Z",
+    enrol_patient(careplan, "carers1")
+    slot = add_slot(
+        careplan, add_schedule(careplan, "carers1"), "2024-03-10T10:00:00Z", "2024-03-10T11:00:00Z",
         capacity=None, setting="practice",
     )  # fmt: skip
     flood = [f"RelatedPerson/c{n}" for n in range(5)]  # five distinct carers: one more than four
-    refused = _book(careplan, slot["id"], "Patient/carers1", carers=flood)
+    refused = book_slot(careplan, slot["id"], "Patient/carers1", carers=flood)
     assert refused.status_code == 400, refused.text
     assert "at most 4 carers" in refused.text
     # Twenty repeats of one carer are one carer: they reach the check that the carer is the patient's.
-    repeated = _book(careplan, slot["id"], "Patient/carers1", carers=["RelatedPerson/c0"] * 20)
+    repeated = book_slot(careplan, slot["id"], "Patient/carers1", carers=["RelatedPerson/c0"] * 20)
     assert repeated.status_code == 422 and "RelatedPerson/c0" in repeated.text, repeated.text
 
 
 def test_book_refuses_an_over_long_comment(careplan: Careplan) -> None:
-    _enrolled(careplan, "comment1")
-    slot = _slot(
-        careplan, _schedule(careplan, "comment1"), "2024-03-11T10:00:00Z", "2024-03-11T11:00:00Z",
+    enrol_patient(careplan, "comment1")
+    slot = add_slot(
+        careplan, add_schedule(careplan, "comment1"), "2024-03-11T10:00:00Z", "2024-03-11T11:00:00Z",
         capacity=None, setting="practice",
     )  # fmt: skip
     parameters = [

@@ -9,78 +9,16 @@ from typing import Any
 from services.careplan.sessions import (
     CAPACITY_EXTENSION,
     DELIVERY_CHANNEL_EXTENSION,
-    FORMAT_EXTENSION,
-    FORMAT_SYSTEM,
-    SETTING_EXTENSION,
-    SETTING_SYSTEM,
 )
 from shared.auth import mint_local_token
-from shared.contracts import PATIENT_ENROLLED_V1
-from tests.contract.careplan.conftest import Careplan, enrolment
-from tests.contract.careplan.test_careplan_contract_events import assert_round_trips
-from tests.support import eventually
-
-
-def _enrolled(careplan: Careplan, patient: str) -> dict[str, Any]:
-    careplan.publish(
-        "referral", PATIENT_ENROLLED_V1, f"EpisodeOfCare/ep-{patient}", enrolment(patient, f"ep-{patient}")
-    )
-    plan = eventually(lambda: next(iter(careplan.search("CarePlan", patient=f"Patient/{patient}")), None))
-    return plan
-
-
-def _schedule(careplan: Careplan, name: str) -> str:
-    created = careplan.post(
-        "/Schedule",
-        {
-            "resourceType": "Schedule",
-            "active": True,
-            "actor": [{"reference": "Practitioner/pw1", "display": "Project worker"}],
-            "comment": name,
-        },
-    )
-    assert created.status_code == 201, created.text
-    return str(created.json()["id"])
-
-
-def _slot(
-    careplan: Careplan, schedule: str, start: str, end: str, *, capacity: int | None, setting: str
-) -> dict[str, Any]:
-    extension: list[dict[str, Any]] = [
-        {"url": SETTING_EXTENSION, "valueCoding": {"system": SETTING_SYSTEM, "code": setting}}
-    ]
-    if capacity is not None:
-        extension += [
-            {"url": CAPACITY_EXTENSION, "valuePositiveInt": capacity},
-            {"url": FORMAT_EXTENSION, "valueCoding": {"system": FORMAT_SYSTEM, "code": "group"}},
-        ]
-    created = careplan.post(
-        "/Slot",
-        {
-            "resourceType": "Slot",
-            "schedule": {"reference": f"Schedule/{schedule}"},
-            "status": "free",
-            "start": start,
-            "end": end,
-            "serviceType": [{"text": "Relaxation group" if capacity else "One-to-one session"}],
-            "extension": extension,
-        },
-    )
-    assert created.status_code == 201, created.text
-    return dict(created.json())
-
-
-def _book(careplan: Careplan, slot: str, patient: str, **more: Any) -> Any:
-    parameters: list[dict[str, Any]] = [{"name": "patient", "valueReference": {"reference": patient}}]
-    for carer in more.pop("carers", []):
-        parameters.append({"name": "carer", "valueReference": {"reference": carer}})
-    if more.get("waitlist"):
-        parameters.append({"name": "waitlist", "valueBoolean": True})
-    if more.get("channel"):
-        parameters.append({"name": "channel", "valueCode": more["channel"]})
-    if more.get("setting"):
-        parameters.append({"name": "setting", "valueCode": more["setting"]})
-    return careplan.post(f"/Slot/{slot}/$book", {"resourceType": "Parameters", "parameter": parameters})
+from tests.support.careplan import (
+    Careplan,
+    add_schedule,
+    add_slot,
+    assert_round_trips,
+    book_slot,
+    enrol_patient,
+)
 
 
 def _attendance(careplan: Careplan, appointment: str, outcome: str, **headers: str) -> Any:
@@ -103,33 +41,36 @@ def test_a_group_beyond_capacity_is_refused_or_waitlisted_and_a_cancellation_fre
     careplan: Careplan,
 ) -> None:
     for patient in ("g1", "g2", "g3"):
-        _enrolled(careplan, patient)
-    schedule = _schedule(careplan, "Relaxation group")
+        enrol_patient(careplan, patient)
+    schedule = add_schedule(careplan, "Relaxation group")
     # An evening group (18:30-20:00 UTC): outside the working day is allowed.
-    slot = _slot(
+    slot = add_slot(
         careplan, schedule, "2024-03-05T18:30:00Z", "2024-03-05T20:00:00Z", capacity=2, setting="practice"
     )
-    first, second = _book(careplan, slot["id"], "Patient/g1"), _book(careplan, slot["id"], "Patient/g2")
+    first, second = (
+        book_slot(careplan, slot["id"], "Patient/g1"),
+        book_slot(careplan, slot["id"], "Patient/g2"),
+    )
     assert first.status_code == 200 and first.json()["status"] == "booked", first.text
     assert second.json()["status"] == "booked"
     assert careplan.get(f"/Slot/{slot['id']}").json()["status"] == "busy"
 
-    full = _book(careplan, slot["id"], "Patient/g3")
+    full = book_slot(careplan, slot["id"], "Patient/g3")
     assert full.status_code == 422
     outcome = full.json()
     assert outcome["resourceType"] == "OperationOutcome"
     assert "full (2 of 2 places booked)" in outcome["issue"][0]["diagnostics"]
     assert "waitlist=true" in outcome["issue"][0]["diagnostics"]
 
-    waiting = _book(careplan, slot["id"], "Patient/g3", waitlist=True)
+    waiting = book_slot(careplan, slot["id"], "Patient/g3", waitlist=True)
     assert waiting.status_code == 200 and waiting.json()["status"] == "waitlist"
-    again = _book(careplan, slot["id"], "Patient/g1")
+    again = book_slot(careplan, slot["id"], "Patient/g1")
     assert again.status_code == 422 and "already booked" in again.text
 
     cancelled = _attendance(careplan, first.json()["id"], "cancelled")
     assert cancelled.status_code == 200, cancelled.text
     assert careplan.get(f"/Slot/{slot['id']}").json()["status"] == "free"
-    promoted = _book(careplan, slot["id"], "Patient/g3")
+    promoted = book_slot(careplan, slot["id"], "Patient/g3")
     assert promoted.status_code == 200
     assert promoted.json()["id"] == waiting.json()["id"] and promoted.json()["status"] == "booked"
     roster = careplan.search("Appointment", slot=f"Slot/{slot['id']}", status="booked")
@@ -140,7 +81,7 @@ def test_a_group_beyond_capacity_is_refused_or_waitlisted_and_a_cancellation_fre
 def test_an_attended_home_session_with_a_carer_becomes_a_finished_encounter_and_is_counted(
     careplan: Careplan,
 ) -> None:
-    _enrolled(careplan, "h1")
+    enrol_patient(careplan, "h1")
     carer = careplan.post(
         "/RelatedPerson",
         {
@@ -152,18 +93,18 @@ def test_an_attended_home_session_with_a_carer_becomes_a_finished_encounter_and_
     )
     assert carer.status_code == 201, carer.text
     carer_ref = f"RelatedPerson/{carer.json()['id']}"
-    schedule = _schedule(careplan, "Project worker one-to-one")
-    slot = _slot(
+    schedule = add_schedule(careplan, "Project worker one-to-one")
+    slot = add_slot(
         careplan, schedule, "2024-03-06T10:00:00Z", "2024-03-06T10:45:00Z", capacity=None, setting="home"
     )
-    booked = _book(careplan, slot["id"], "Patient/h1", carers=[carer_ref])
+    booked = book_slot(careplan, slot["id"], "Patient/h1", carers=[carer_ref])
     assert booked.status_code == 200, booked.text
     appointment = booked.json()
     assert any(p["actor"].get("reference") == carer_ref for p in appointment["participant"])
     assert appointment["extension"][0]["valueCoding"]["code"] == "home"
     channel = next(e for e in appointment["extension"] if e["url"] == DELIVERY_CHANNEL_EXTENSION)
     assert channel["valueCodeableConcept"]["coding"][0]["code"] == "In-person"
-    assert _book(careplan, slot["id"], "Patient/h1").status_code == 422  # one-to-one: one place
+    assert book_slot(careplan, slot["id"], "Patient/h1").status_code == 422  # one-to-one: one place
 
     done = _attendance(careplan, appointment["id"], "attended")
     assert done.status_code == 200, done.text
@@ -205,12 +146,12 @@ def test_an_attended_home_session_with_a_carer_becomes_a_finished_encounter_and_
 def test_a_missed_session_is_a_no_show_and_the_project_worker_is_asked_to_re_offer(
     careplan: Careplan,
 ) -> None:
-    plan = _enrolled(careplan, "d1")
-    schedule = _schedule(careplan, "Project worker one-to-one")
-    slot = _slot(
+    plan = enrol_patient(careplan, "d1")
+    schedule = add_schedule(careplan, "Project worker one-to-one")
+    slot = add_slot(
         careplan, schedule, "2024-03-07T09:00:00Z", "2024-03-07T10:00:00Z", capacity=None, setting="remote"
     )
-    appointment = _book(careplan, slot["id"], "Patient/d1", channel="Video").json()
+    appointment = book_slot(careplan, slot["id"], "Patient/d1", channel="Video").json()
     channel = next(e for e in appointment["extension"] if e["url"] == DELIVERY_CHANNEL_EXTENSION)
     assert channel["valueCodeableConcept"]["coding"][0]["code"] == "Video"  # UK Core's delivery channel
     missed = _attendance(careplan, appointment["id"], "did-not-attend", **{"if-match": 'W/"1"'})
@@ -229,9 +170,9 @@ def test_a_missed_session_is_a_no_show_and_the_project_worker_is_asked_to_re_off
 def test_only_project_workers_and_the_practice_book_and_never_another_practices_patient(
     careplan: Careplan,
 ) -> None:
-    _enrolled(careplan, "t1")
-    schedule = _schedule(careplan, "Project worker one-to-one")
-    slot = _slot(
+    enrol_patient(careplan, "t1")
+    schedule = add_schedule(careplan, "Project worker one-to-one")
+    slot = add_slot(
         careplan, schedule, "2024-03-08T09:00:00Z", "2024-03-08T10:00:00Z", capacity=None, setting="practice"
     )
     body = {
@@ -253,16 +194,16 @@ def test_only_project_workers_and_the_practice_book_and_never_another_practices_
         headers={"authorization": f"Bearer {other}", "content-type": "application/fhir+json"},
     )
     assert elsewhere.status_code == 404  # another practice's session is not known there
-    unknown = _book(careplan, slot["id"], "Patient/nobody")
+    unknown = book_slot(careplan, slot["id"], "Patient/nobody")
     assert unknown.status_code == 422 and "no open pain management plan" in unknown.text
-    by_phone = _book(careplan, slot["id"], "Patient/t1", channel="Telephone")
+    by_phone = book_slot(careplan, slot["id"], "Patient/t1", channel="Telephone")
     assert by_phone.status_code == 422 and "at the practice is In-person" in by_phone.text
     repeat_id = {"x-request-id": "book-t1-once"}
     first = careplan.post(f"/Slot/{slot['id']}/$book", body, **repeat_id)
     assert first.status_code == 200
     assert careplan.post(f"/Slot/{slot['id']}/$book", body, **repeat_id).status_code == 409
     # A project worker of the practice books too (the patient is enrolled there).
-    evening = _slot(
+    evening = add_slot(
         careplan, schedule, "2024-03-08T19:00:00Z", "2024-03-08T20:00:00Z", capacity=None, setting="practice"
     )
     worker = mint_local_token(auth, practice="A81001", scope="system/*.cruds", role="project-worker")
@@ -277,7 +218,7 @@ def test_only_project_workers_and_the_practice_book_and_never_another_practices_
 def test_a_slot_with_a_capacity_that_is_not_a_positive_integer_is_refused_when_written(
     careplan: Careplan,
 ) -> None:
-    schedule = _schedule(careplan, "Relaxation group")
+    schedule = add_schedule(careplan, "Relaxation group")
     slot = {
         "resourceType": "Slot",
         "schedule": {"reference": f"Schedule/{schedule}"},
@@ -298,17 +239,17 @@ def test_the_evaluation_counts_project_worker_time_once_per_session_and_never_gu
     a one-to-one 18:00-18:45 (45 min) attended by s1; an Encounter recorded with no end: a session of
     unknown length, counted and not timed; a one-to-one cancelled: no time. 3 held, 2 timed, 135 min."""
     for patient in ("s1", "s2", "s3"):
-        _enrolled(careplan, patient)
-    group = _slot(
+        enrol_patient(careplan, patient)
+    group = add_slot(
         careplan,
-        _schedule(careplan, "Relaxation group"),
+        add_schedule(careplan, "Relaxation group"),
         "2025-05-07T14:00:00Z",
         "2025-05-07T15:30:00Z",
         capacity=3,
         setting="practice",
     )
-    one_to_one = _schedule(careplan, "Project worker one-to-one")
-    evening = _slot(
+    one_to_one = add_schedule(careplan, "Project worker one-to-one")
+    evening = add_slot(
         careplan,
         one_to_one,
         "2025-05-08T18:00:00Z",
@@ -316,7 +257,7 @@ def test_the_evaluation_counts_project_worker_time_once_per_session_and_never_gu
         capacity=None,
         setting="practice",
     )
-    cancelled = _slot(
+    cancelled = add_slot(
         careplan, one_to_one, "2025-05-09T10:00:00Z", "2025-05-09T11:00:00Z", capacity=None, setting="home"
     )
     outcomes = [
@@ -327,7 +268,7 @@ def test_the_evaluation_counts_project_worker_time_once_per_session_and_never_gu
         (cancelled, "s2", "cancelled"),
     ]
     for slot, patient, outcome in outcomes:
-        booked = _book(careplan, slot["id"], f"Patient/{patient}")
+        booked = book_slot(careplan, slot["id"], f"Patient/{patient}")
         assert booked.status_code == 200, booked.text
         assert _attendance(careplan, booked.json()["id"], outcome).status_code == 200
     unknown = careplan.post(

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.contract.medreview.conftest import Medreview, medicine, new_patient, synced, validator
+from tests.support.medreview import Medreview, medicine, new_patient, synced, validator
 
 DISCOVERY = validator("cds-hooks-discovery.schema.json")
 REQUEST = validator("cds-hooks-request.schema.json")

@@ -26,14 +26,8 @@ from shared.contracts import GP_TASK_COMPLETED_V1, PATIENT_DISCHARGED_V1, PATIEN
 from shared.core.principal import Tenancy
 from shared.fhir import validate_resource
 from shared.web.clock import write_clock
-from tests.contract.medreview.conftest import (
-    PRACTICE,
-    Medreview,
-    medicine,
-    new_patient,
-    synced,
-)
 from tests.support import eventually
+from tests.support.medreview import PRACTICE, Medreview, medicine, new_patient, synced
 
 START = datetime(2026, 4, 6, 9, 0, tzinfo=UTC)
 PARAMS = {"resourceType": "Parameters"}

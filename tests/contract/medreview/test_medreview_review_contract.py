@@ -6,14 +6,8 @@ from typing import Any
 
 from shared.contracts import PATIENT_ENROLLED_V1
 from shared.fhir import validate_resource
-from tests.contract.medreview.conftest import (
-    Medreview,
-    list_bundle,
-    medicine,
-    new_patient,
-    synced,
-)
 from tests.support import eventually
+from tests.support.medreview import Medreview, list_bundle, medicine, new_patient, synced
 
 OBSERVATION_CODE = "https://pain-review.example.org/fhir/CodeSystem/medreview-observation|total-daily-ome"
 

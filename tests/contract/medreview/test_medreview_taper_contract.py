@@ -16,14 +16,8 @@ from shared.core.principal import Tenancy
 from shared.fhir import ResourceStore, validate_resource
 from shared.outbox import outbox
 from tests.contract.fhir.invariants import assert_invariants, cpl3_violations
-from tests.contract.medreview.conftest import (
-    PRACTICE,
-    Medreview,
-    medicine,
-    new_patient,
-    synced,
-)
 from tests.support import eventually
+from tests.support.medreview import PRACTICE, Medreview, medicine, new_patient, synced
 
 PARAMS = {"resourceType": "Parameters"}
 

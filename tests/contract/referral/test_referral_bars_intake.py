@@ -10,7 +10,7 @@ import pytest
 from bars_support import addressed_to, as_update, eligible_referral, example, focus, fresh, header
 
 from shared.fhir import Unprocessable
-from tests.contract.referral.conftest import Referral
+from tests.support.referral import Referral
 
 BARS_ERRORS = "https://fhir.nhs.uk/Codesystem/http-error-codes"
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from shared.fhir.models import validate_resource
-from tests.contract.referral.conftest import Referral
+from tests.support.referral import Referral
 
 BASE = "https://pain-review.example.org/fhir/CodeSystem"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from tests.contract.referral.conftest import Referral
+from tests.support.referral import Referral
 from tests.unit.referral.referral_records import CHRONIC_BACK_PAIN, monthly, patient
 
 

@@ -8,7 +8,7 @@ from typing import Any
 from bars_support import eligible_referral
 
 from shared.auth import mint_local_token
-from tests.contract.referral.conftest import Referral
+from tests.support.referral import Referral
 
 TEMPLATE_OP = "Communication/$invitation-template"
 

@@ -9,7 +9,7 @@ from typing import Any
 import orjson
 import pytest
 
-from tests.contract.referral.conftest import Referral
+from tests.support.referral import Referral
 from tests.unit.referral.referral_records import practice
 
 NDJSON = "application/fhir+ndjson"

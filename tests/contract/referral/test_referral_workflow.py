@@ -7,7 +7,7 @@ from typing import Any
 
 from bars_support import addressed_to, eligible_referral, example, fresh
 
-from tests.contract.referral.conftest import Referral
+from tests.support.referral import Referral
 
 
 def params(**values: Any) -> dict[str, Any]:

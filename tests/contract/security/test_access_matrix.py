@@ -3,38 +3,12 @@ practice never sees another's data (404 or an empty result: zero leaks)."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 from fastapi.testclient import TestClient
 
 from painreview.embedded import EmbeddedSystem
-from tests.contract.security.conftest import Tokens
-
-SERVICES = ("referral", "careplan", "medreview", "gpconnect")
-OPEN_PATHS = {"/fhir/metadata", "/healthz", "/readyz", "/.well-known/smart-configuration"}
-FHIR = {"content-type": "application/fhir+json"}
-
-
-def protected_routes(system: EmbeddedSystem, service: str) -> list[tuple[str, str]]:
-    paths = system.services[service].app.openapi()["paths"]
-    routes = []
-    for path, methods in paths.items():
-        if path in OPEN_PATHS:
-            continue
-        for method in methods:
-            concrete = path.replace("{resource_id}", "abc").replace("{version_id}", "1")
-            routes.append((method.upper(), f"/{service}{concrete}"))
-    return routes
-
-
-def send(client: TestClient, method: str, url: str, token: str | None, body: Any = None) -> Any:
-    headers = dict(FHIR)
-    if token is not None:
-        headers["authorization"] = f"Bearer {token}"
-    if method in ("POST", "PUT"):
-        return client.request(method, url, json=body or {"resourceType": "Basic"}, headers=headers)
-    return client.request(method, url, headers=headers)
+from tests.support.access import SERVICES, protected_routes, seed, send
+from tests.support.tokens import Tokens
 
 
 @pytest.mark.parametrize("service", SERVICES)
@@ -84,58 +58,11 @@ def test_the_audit_trail_needs_the_auditor_role_not_just_the_scope(
     assert send(client, "GET", "/referral/fhir/AuditEvent", auditor).status_code == 200
 
 
-def _seed(client: TestClient, token: str) -> dict[str, dict[str, Any]]:
-    patient = send(client, "POST", "/referral/fhir/Patient", token, {"resourceType": "Patient"}).json()
-    request = send(
-        client,
-        "POST",
-        "/referral/fhir/ServiceRequest",
-        token,
-        {
-            "resourceType": "ServiceRequest",
-            "status": "active",
-            "intent": "order",
-            "subject": {"reference": f"Patient/{patient['id']}"},
-        },
-    ).json()
-    plan = send(
-        client,
-        "POST",
-        "/careplan/fhir/CarePlan",
-        token,
-        {
-            "resourceType": "CarePlan",
-            "status": "draft",
-            "intent": "plan",
-            "subject": {"reference": f"Patient/{patient['id']}"},
-        },
-    ).json()
-    medication = send(
-        client,
-        "POST",
-        "/medreview/fhir/MedicationRequest",
-        token,
-        {
-            "resourceType": "MedicationRequest",
-            "status": "active",
-            "intent": "order",
-            "medicationCodeableConcept": {"text": "Codeine 30mg tablets"},
-            "subject": {"reference": f"Patient/{patient['id']}"},
-        },
-    ).json()
-    return {
-        "referral/Patient": patient,
-        "referral/ServiceRequest": request,
-        "careplan/CarePlan": plan,
-        "medreview/MedicationRequest": medication,
-    }
-
-
 def test_practice_b_reading_searching_paging_history_and_including_practice_a_data_sees_nothing(
     secured: tuple[EmbeddedSystem, TestClient, Tokens],
 ) -> None:
     _system, client, tokens = secured
-    seeded = _seed(client, tokens.valid("A81001"))
+    seeded = seed(client, tokens.valid("A81001"))
     other = tokens.valid("B82002")
     for key, resource in seeded.items():
         service, resource_type = key.split("/")

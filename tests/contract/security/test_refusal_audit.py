@@ -18,7 +18,7 @@ from shared.core.principal import UNAUTHENTICATED_TENANT, Tenancy
 from shared.fhir import ResourceStore
 from shared.fhir.audit import UNAUDITED_REFUSALS
 from shared.fhir.tables import resource_table
-from tests.contract.security.conftest import Tokens
+from tests.support.tokens import Tokens
 
 R = resource_table
 

@@ -13,9 +13,9 @@ from fastapi.testclient import TestClient
 from painreview.embedded import EmbeddedSystem
 from shared.fhir.tenancy import record_enrolment
 from tests.contract.referral.bars_support import eligible_referral
-from tests.contract.security.conftest import Tokens
-from tests.contract.security.test_access_matrix import _seed, send
 from tests.support import eventually
+from tests.support.access import seed, send
+from tests.support.tokens import Tokens
 
 PRACTICE, OTHER = "F86006", "G87007"
 T = TypeVar("T")
@@ -71,8 +71,8 @@ def test_a_project_worker_sees_enrolled_patients_of_an_assigned_practice_only_un
     task = _enrolled_task(system, client, gp)
     patient = task["for"]["reference"]
     patient_id = patient.removeprefix("Patient/")
-    hidden = _seed(client, gp)  # the same practice's patient, never enrolled
-    elsewhere = _seed(client, tokens.valid(OTHER))["referral/Patient"]["id"]
+    hidden = seed(client, gp)  # the same practice's patient, never enrolled
+    elsewhere = seed(client, tokens.valid(OTHER))["referral/Patient"]["id"]
     with system.services["referral"].engine.begin() as conn:  # enrolled, but with a practice not assigned
         record_enrolment(
             conn,

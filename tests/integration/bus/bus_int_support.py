@@ -20,6 +20,7 @@ from sqlalchemy import Connection, Engine
 from shared.bus import Backoff, Transport
 from shared.contracts import REFERRAL_ACCEPTED_V1, CloudEvent, new_event
 from shared.outbox import EventHandler, Inbox, OutboxRelay, outbox, record_events
+from tests.support import eventually
 
 effects_metadata = sa.MetaData()
 effects = sa.Table(
@@ -62,14 +63,16 @@ class NatsServer:
             stderr=log,
         )
         log.close()
-        deadline = time.monotonic() + 60  # generous: a busy host starts processes slowly
-        while time.monotonic() < deadline:
+
+        def listening() -> bool:
             try:
                 with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
-                    return
+                    return True
             except OSError:
-                time.sleep(0.05)
-        raise RuntimeError("private nats-server did not start")
+                return False
+
+        # generous: a busy host starts processes slowly
+        eventually(listening, within=60, what="the private nats-server listening")
 
     def stop(self) -> None:
         """Stop the server (SIGTERM, as an operator or orchestrator would)."""

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import shutil
-import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
@@ -19,6 +18,7 @@ from shared.bus import NatsSettings
 from shared.db import make_engine
 from shared.outbox import metadata as outbox_metadata
 from tests.nats_servers import NatsNode, wheel_binary
+from tests.support import eventually
 
 
 @pytest.fixture
@@ -55,13 +55,11 @@ def make_pg(pg_admin_url: str) -> Iterator[Callable[[str], Engine]]:
 def _wait_until_every_connection_is_back(engine: Engine, name: str, deadline_s: float = 120.0) -> None:
     """A thread of the test may still hold a connection (a batch in hand when its task was stopped):
     dropping the database under it would leave it to die unclosed, so wait for it to come back."""
-    deadline = time.monotonic() + deadline_s
-    while engine.pool.checkedout() > 0:  # type: ignore[attr-defined]
-        if time.monotonic() > deadline:
-            raise AssertionError(
-                f"{engine.pool.checkedout()} connections to {name} still out after {deadline_s:.0f} s"
-            )  # type: ignore[attr-defined]
-        time.sleep(0.05)
+    eventually(
+        lambda: engine.pool.checkedout() == 0,  # type: ignore[attr-defined]
+        within=deadline_s,
+        what=f"every connection to {name} back in the pool",
+    )
 
 
 @pytest.fixture

@@ -41,11 +41,11 @@ def test_an_operator_lists_a_nats_dead_letter_and_replays_it_once_fixed(
             producer, consumer, NatsTransport(settings), handler=handler, max_deliver=2
         ) as run:
             emit_many(producer, [poison])
-            for _ in range(200):
-                if await nats_dead_letters(run.transport.jetstream, settings):  # type: ignore[attr-defined]
-                    return
-                await asyncio.sleep(0.05)
-            raise AssertionError("not dead-lettered")
+            await eventually_async(
+                lambda: nats_dead_letters(run.transport.jetstream, settings),  # type: ignore[attr-defined]
+                within=30,
+                what="the poison event dead-lettered",
+            )
 
     async def consumer_applies() -> None:
         async with running(None, consumer, NatsTransport(settings), handler=handler):

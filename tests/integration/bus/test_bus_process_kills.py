@@ -7,9 +7,6 @@ or the in-process transport carries the events.
 
 from __future__ import annotations
 
-import asyncio
-import time
-
 import pytest
 from bus_int_support import (
     Worker,
@@ -114,13 +111,14 @@ async def test_consumer_killed_after_its_effect_before_its_ack_over_nats(
         # The survivor may apply every new event before the dead one's ack wait runs out: wait for the
         # unacknowledged batch to come again and be acknowledged, without a second effect.
         durable = durable_name("careplan", "referral.accepted.v1")
-        deadline = time.monotonic() + 60
-        while True:
+
+        async def delivered_again() -> bool:
             info = await transport.jetstream.consumer_info(nats_settings.stream, durable)
-            if info.delivered.consumer_seq > N and info.num_ack_pending == 0:
-                break
-            assert time.monotonic() < deadline, "the unacknowledged batch was not delivered again"
-            await asyncio.sleep(0.2)
+            return bool(info.delivered.consumer_seq > N and info.num_ack_pending == 0)
+
+        await eventually_async(
+            delivered_again, within=60, every=0.2, what="the unacknowledged batch delivered again"
+        )
         survivor.terminate()
     finally:
         await relay.close()

@@ -3,8 +3,6 @@ after the redelivery limit and replays cleanly once the handler is fixed."""
 
 from __future__ import annotations
 
-import asyncio
-
 import nats
 import pytest
 from bus_int_support import apply_effect, effect_counts, emit_many, event_for, running
@@ -63,12 +61,12 @@ async def test_every_event_in_the_stream_twice_has_one_effect_over_nats(make_pg,
             info = await js.stream_info(nats_settings.stream)
             assert info.state.messages == 2 * N
             consumer_name = durable_name("careplan", "referral.accepted.v1")
-            for _ in range(200):
+
+            async def consumed() -> bool:
                 state = await js.consumer_info(nats_settings.stream, consumer_name)
-                if state.ack_floor.stream_seq >= info.state.last_seq:
-                    break
-                await asyncio.sleep(0.05)
-            assert state.ack_floor.stream_seq >= info.state.last_seq, "second copies not consumed"
+                return bool(state.ack_floor.stream_seq >= info.state.last_seq)
+
+            await eventually_async(consumed, within=30, what="the second copies consumed")
     finally:
         await nc.close()
     assert effect_counts(consumer) == (N, N)
@@ -104,12 +102,9 @@ async def test_a_poison_event_is_dead_lettered_over_nats_and_replays_once_fixed(
             in_thread=True,
         )
         js = run.transport.jetstream  # type: ignore[attr-defined]
-        letters = []
-        for _ in range(200):
-            letters = await nats_dead_letters(js, nats_settings)
-            if letters:
-                break
-            await asyncio.sleep(0.05)
+        letters = await eventually_async(
+            lambda: nats_dead_letters(js, nats_settings), within=30, what="the poison event dead-lettered"
+        )
         [letter] = letters
         assert (letter.consumer, letter.event_id, letter.type, letter.attempts) == (
             "careplan", poison.id, poison.type, 3,

@@ -30,22 +30,12 @@ from shared.auth.issuer import (
 )
 from shared.core.errors import FhirError
 from shared.db import make_engine
+from tests.support.clock import Clock
 
 ISSUER = "https://auth.test/auth"
 TOKEN_URL = f"{ISSUER}/token"
 AUDIENCE = "https://fhir.test/fhir"
 NOW = 1_750_000_000
-
-
-class FakeClock:
-    def __init__(self, now: float = NOW) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 def _b64(data: bytes) -> str:
@@ -119,12 +109,12 @@ def other_ec_key() -> ECKey:
 
 
 @pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
+def clock() -> Clock:
+    return Clock()
 
 
 @pytest.fixture
-def verifier(ec_key: ECKey, rsa_key: RSAKey, clock: FakeClock) -> TokenVerifier:
+def verifier(ec_key: ECKey, rsa_key: RSAKey, clock: Clock) -> TokenVerifier:
     return TokenVerifier(LocalJwks([ec_key, rsa_key]), ISSUER, AUDIENCE, leeway_s=30, clock=clock)
 
 
@@ -167,7 +157,7 @@ def registry() -> Iterator[ClientRegistry]:
 
 
 @pytest.fixture
-def token_issuer(registry: ClientRegistry, tmp_path: Path, clock: FakeClock) -> TokenIssuer:
+def token_issuer(registry: ClientRegistry, tmp_path: Path, clock: Clock) -> TokenIssuer:
     keys = IssuerKeys(tmp_path / "issuer-key.json")
     return TokenIssuer(
         registry, keys, issuer=ISSUER, audience=AUDIENCE, token_url=TOKEN_URL, lifetime_s=300, clock=clock

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -30,23 +29,11 @@ from shared.contracts import (
 )
 from shared.db import make_engine, migrate
 from shared.outbox import dead_letter, outbox
+from tests.support.clock import Clock
 from tests.unit.gpconnect.records import load_fixture
 
 PRACTICE = "A81001"
 TASK_TYPES = handlers.TASK_TYPES
-
-
-@dataclass
-class Clock:
-    """The real time moved on by ``advance`` (rows are enqueued at the real time)."""
-
-    offset: timedelta = field(default_factory=timedelta)
-
-    def __call__(self) -> datetime:
-        return datetime.now(UTC) + self.offset
-
-    def advance(self, seconds: float) -> None:
-        self.offset += timedelta(seconds=seconds)
 
 
 @dataclass
@@ -104,7 +91,7 @@ def harness(
     engine = make_engine(f"sqlite:///{tmp_path / 'gpconnect.db'}")
     migrate(MIGRATIONS, engine)
     gp = FakeGpSystem(records={"9990000018": load_fixture("gpc-structured-opioid-record.json")})
-    clock = Clock()
+    clock = Clock(start=None)  # the real time: rows are enqueued at the real time
     with engine.begin() as conn:
         repository.upsert_practice(
             conn,
@@ -116,7 +103,7 @@ def harness(
         lambda url, practice: None,
         gp.documents,
         workflow_id="TEST",
-        now=clock,
+        now=clock.utc,
         adapters=lambda *args: gp,
     )
     worker = DeliveryWorker(
@@ -125,7 +112,7 @@ def harness(
         policy=RetryPolicy(max_attempts=max_attempts, base_seconds=0.5, cap_seconds=4.0),
         breaker=lambda: CircuitBreaker(breaker_threshold, open_s),
         rng=random.Random(1),
-        now=clock,
+        now=clock.utc,
         decision_poll_s=2.0,
     )
     yield Harness(engine, gp, clock, worker)

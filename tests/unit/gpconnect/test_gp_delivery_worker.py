@@ -7,7 +7,6 @@ import base64
 import json
 from datetime import UTC, datetime, timedelta
 
-import anyio
 import pytest
 
 from services.gpconnect.adapters import PermanentDeliveryError, TaskDecision, TransientDeliveryError
@@ -15,6 +14,7 @@ from services.gpconnect.adapters.gpconnect_fhir import new_prescription
 from shared.contracts import CloudEvent
 from shared.contracts.taper import REPLACES_AUTHORISATION_URL, REPLACES_PRESCRIPTION_URL
 from shared.outbox import request_replay
+from tests.support import eventually_async
 from tests.unit.gpconnect.deliveries import (
     enrolled,
     prescription_changed,
@@ -343,7 +343,7 @@ async def test_the_worker_sleeps_until_the_earliest_delivery_is_due(deliveries):
     [row] = [r for r in deliveries.rows() if r.kind == "prescription"]
     worker = deliveries.worker
     assert await worker.run_once() == 0  # not due yet
-    due_in = (row.next_attempt_at.replace(tzinfo=UTC) - deliveries.clock()).total_seconds()
+    due_in = (row.next_attempt_at.replace(tzinfo=UTC) - deliveries.clock.utc()).total_seconds()
     assert worker.poll_s <= worker.idle_wait() <= max(worker.poll_s, min(worker.idle_poll_s, due_in))
     deliveries.clock.advance(3600)  # an hour on: overdue
     assert worker.idle_wait() == worker.poll_s
@@ -359,8 +359,11 @@ async def test_a_delivery_added_in_this_process_wakes_the_sleeping_worker(delive
     try:
         await asyncio.sleep(0.05)  # the first pass found nothing: asleep for 60 s
         deliveries.deliver_event(enrolled())
-        with anyio.fail_after(10):
-            while list(deliveries.states().values()) != ["done"]:
-                await asyncio.sleep(0.01)
+        await eventually_async(
+            lambda: list(deliveries.states().values()) == ["done"],
+            within=10,
+            every=0.01,
+            what="the delivery done",
+        )
     finally:
         await worker.close()

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.unit.kernel.test_smoke import FHIR, create, patient
+from tests.support.kernel import FHIR, create, patient
 
 
 def outcome(response: Any, status: int) -> dict[str, Any]:
@@ -143,7 +143,7 @@ def test_an_unexpected_failure_is_a_500_outcome_without_a_stack_trace(db_url: st
     from shared.db import make_engine
     from shared.fhir import OperationCall, kernel_metadata
     from shared.web import service_app
-    from tests.unit.kernel.conftest import build_kernel
+    from tests.support.kernel import build_kernel
 
     engine = make_engine(db_url)
     kernel_metadata.create_all(engine)

@@ -17,7 +17,7 @@ from shared.fhir import FhirKernel, UnitOfWork, kernel_metadata
 from shared.fhir.tables import resource_table
 from shared.outbox import metadata as outbox_metadata
 from shared.outbox import outbox
-from tests.unit.kernel.conftest import build_kernel
+from tests.support.kernel import build_kernel
 
 PRACTICE, OTHER = "A81001", "B82002"
 

@@ -16,8 +16,7 @@ from shared.core.principal import UNAUTHENTICATED_TENANT
 from shared.db import make_engine
 from shared.fhir import kernel_metadata
 from shared.fhir.tables import resource_table
-from shared.web import service_app
-from tests.unit.kernel.conftest import build_kernel
+from tests.support.kernel import build_kernel, kernel_app
 
 R = resource_table
 
@@ -28,7 +27,7 @@ def limited(tmp_path: Path) -> Iterator[tuple[TestClient, Engine]]:
     kernel_metadata.create_all(engine)
     kernel = build_kernel(engine)
     kernel.rate_limiter = RateLimiter(rate_per_s=0.001, burst=1)
-    with TestClient(service_app(kernel, title="test")) as client:
+    with TestClient(kernel_app(kernel, title="test")) as client:
         yield client, engine
     engine.dispose()
 

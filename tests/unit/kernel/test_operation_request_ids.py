@@ -16,8 +16,7 @@ from shared.core.errors import Unprocessable
 from shared.db import make_engine
 from shared.fhir import OperationCall, kernel_metadata
 from shared.fhir.tables import request_table
-from shared.web import service_app
-from tests.unit.kernel.conftest import build_kernel
+from tests.support.kernel import build_kernel, kernel_client
 
 FHIR = {"content-type": "application/fhir+json"}
 BODY = {"resourceType": "Parameters", "parameter": [{"name": "fail", "valueBoolean": False}]}
@@ -57,7 +56,7 @@ def harness(db_url: str) -> Iterator[tuple[TestClient, Effects, Any]]:
     kernel.operation("change", operation("change"), level="system", scope=("Observation", "c"))
     kernel.operation("amend", operation("amend"), level="system", scope=("Observation", "u"))
     kernel.operation("look", operation("look"), level="system", scope=("Observation", "r"))
-    with TestClient(service_app(kernel, title="t"), headers={"x-test-practice": "A81001"}) as client:
+    with kernel_client(kernel, title="t") as client:
         yield client, effects, engine
     engine.dispose()
 

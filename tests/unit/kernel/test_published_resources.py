@@ -10,9 +10,7 @@ from shared.db import make_engine
 from shared.fhir import kernel_metadata
 from shared.fhir.published import seed_published
 from shared.fhir.store import ResourceStore
-from shared.web import service_app
-from tests.unit.kernel.conftest import build_kernel
-from tests.unit.kernel.test_smoke import FHIR
+from tests.support.kernel import FHIR, build_kernel, kernel_app
 
 CODES = {
     "resourceType": "CodeSystem",
@@ -35,7 +33,7 @@ def test_a_published_code_system_is_shared_read_only_and_seeded_once(tmp_path: P
     assert seed_published(engine, kernel.store, [CODES]) == 0  # unchanged: no new version
     changed = {**CODES, "concept": [*CODES["concept"], {"code": "sleep", "display": "Sleep hygiene"}]}
     assert seed_published(engine, kernel.store, [changed]) == 1
-    with TestClient(service_app(kernel, title="t")) as client:
+    with TestClient(kernel_app(kernel, title="t")) as client:
         for practice in ("A81001", "B82002"):
             headers = {"x-test-practice": practice, **FHIR}
             assert (

@@ -10,10 +10,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from shared.db import make_engine
-from shared.fhir import FhirKernel, kernel_metadata
+from shared.fhir import kernel_metadata
 from shared.fhir.searchparams import SearchParams
-from shared.web import service_app
-from tests.unit.kernel.conftest import HeaderAuthenticator
+from tests.support.kernel import build_kernel, kernel_client
 
 FHIR = {"content-type": "application/fhir+json"}
 FLAG = {
@@ -27,11 +26,11 @@ FLAG = {
 def client_for(tmp_path: Path, name: str, *, declare: bool) -> TestClient:
     engine = make_engine(f"sqlite:///{tmp_path / name}.db")
     kernel_metadata.create_all(engine)
-    kernel = FhirKernel(service=name, engine=engine, authenticator=HeaderAuthenticator())
+    kernel = build_kernel(engine, name, resources=())
     if declare:
         kernel.search_param("Flag", "patient", "reference", "subject", doc="The flagged patient")
     kernel.resource("Flag")
-    return TestClient(service_app(kernel, title=name), headers={"x-test-practice": "A81001"})
+    return kernel_client(kernel, title=name)
 
 
 @pytest.fixture

@@ -2,30 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi.testclient import TestClient
 
 from shared.fhir.models import validate_resource
-
-FHIR = {"content-type": "application/fhir+json"}
-NHS = "https://fhir.nhs.uk/Id/nhs-number"
-
-
-def patient(nhs_number: str = "9990000018", family: str = "Smith") -> dict[str, Any]:
-    return {
-        "resourceType": "Patient",
-        "identifier": [{"system": NHS, "value": nhs_number}],
-        "name": [{"family": family, "given": ["Alex"]}],
-        "birthDate": "1970-01-01",
-    }
-
-
-def create(client: TestClient, resource: dict[str, Any], **headers: str) -> dict[str, Any]:
-    response = client.post(f"/fhir/{resource['resourceType']}", json=resource, headers={**FHIR, **headers})
-    assert response.status_code == 201, response.text
-    body: dict[str, Any] = response.json()
-    return body
+from tests.support.kernel import FHIR, NHS, create, patient
 
 
 def test_a_created_patient_is_version_1_with_location_and_etag(client: TestClient) -> None:

@@ -21,8 +21,7 @@ from shared.fhir import OperationCall, UnitOfWork, kernel_metadata
 from shared.fhir.tables import request_table, resource_table
 from shared.outbox import metadata as outbox_metadata
 from shared.outbox import outbox
-from shared.web import service_app
-from tests.unit.kernel.conftest import build_kernel
+from tests.support.kernel import build_kernel, kernel_client
 
 FHIR = {"content-type": "application/fhir+json"}
 PATIENT = "Patient/p-1"
@@ -88,7 +87,7 @@ def harness(db_url: str) -> Iterator[tuple[TestClient, Engine, Seen]]:
     kernel.operation("render", render, level="system", scope=("Observation", "c"))
     kernel.operation("loop-thread", loop_thread, level="system", scope=("Observation", "r"))
     kernel.operation("look", look, level="system", scope=("Observation", "r"))
-    with TestClient(service_app(kernel, title="t"), headers={"x-test-practice": "A81001"}) as client:
+    with kernel_client(kernel, title="t") as client:
         yield client, engine, seen
     engine.dispose()
 

@@ -10,9 +10,7 @@ from sqlalchemy import Connection
 
 from shared.db import make_engine
 from shared.fhir import RequestContext, Unprocessable, kernel_metadata
-from shared.web import service_app
-from tests.unit.kernel.conftest import build_kernel
-from tests.unit.kernel.test_smoke import FHIR, patient
+from tests.support.kernel import FHIR, build_kernel, kernel_app, patient
 
 HEADERS = {"x-test-practice": "A81001", **FHIR}
 
@@ -29,7 +27,7 @@ def test_a_hook_sees_each_write_and_a_refusal_leaves_nothing_behind(tmp_path: Pa
     kernel_metadata.create_all(engine)
     kernel = build_kernel(engine)
     kernel.resource("Patient", on_write=hook)
-    with TestClient(service_app(kernel, title="t"), headers=HEADERS) as client:
+    with TestClient(kernel_app(kernel, title="t"), headers=HEADERS) as client:
         created = client.post("/fhir/Patient", json=patient()).json()
         refused = client.put(f"/fhir/Patient/{created['id']}", json={**created, "gender": "unknown"})
         assert refused.status_code == 422

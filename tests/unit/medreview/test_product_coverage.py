@@ -13,37 +13,19 @@ from __future__ import annotations
 
 import csv
 from collections import Counter
-from pathlib import Path
-from typing import Any
 
 import pytest
 
-from shared.medicines.identify import identify_medication
 from shared.medicines.products import ingredient_in
-from shared.medicines.special import special_product
 from shared.terminology import DrugClass, load_product_catalogue
-
-OPENPRESCRIBING = (
-    Path(__file__).parents[3] / "shared/terminology/data/openprescribing-opioid-ing-form-ome.csv"
-)
-
-
-def _outcome(concept: dict[str, Any]) -> str:
-    med = identify_medication({"resourceType": "MedicationRequest", "medicationCodeableConcept": concept},
-                              load_product_catalogue())  # fmt: skip
-    if med.drug_class is not DrugClass.OPIOID:
-        return "not recognised as an opioid"
-    special = special_product(med)
-    if special is not None:
-        return special[0]
-    return "product known" if med.product is not None else "unrecognised-opioid-product"
+from tests.support.medicines import OPENPRESCRIBING, product_outcome
 
 
 @pytest.mark.parametrize("by", ["code", "name"])
 def test_every_dmd_opioid_product_is_recognised_and_97_percent_resolve_to_a_product(by: str) -> None:
     codes = load_product_catalogue().opioid_codes.values()
     outcomes = Counter(
-        _outcome(
+        product_outcome(
             {"coding": [{"system": "http://snomed.info/sct", "code": c.code}]}
             if by == "code"
             else {"text": c.term}

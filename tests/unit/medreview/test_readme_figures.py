@@ -11,7 +11,7 @@ from pathlib import Path
 
 from shared.medicines.products import ingredient_in
 from shared.terminology import DEFAULT_OME_FACTOR_TABLE, load_ome_factor_table, load_product_catalogue
-from tests.unit.medreview.test_product_coverage import OPENPRESCRIBING, _outcome
+from tests.support.medicines import OPENPRESCRIBING, product_outcome
 
 ROOT = Path(__file__).parents[3]
 README = " ".join((ROOT / "services/medreview/README.md").read_text(encoding="utf-8").split())
@@ -40,7 +40,7 @@ def test_the_dmd_coverage_figures_are_the_datas() -> None:
     codes = load_product_catalogue().opioid_codes.values()
     for by in ("code", "name"):
         outcomes = Counter(
-            _outcome({"coding": [{"system": "http://snomed.info/sct", "code": c.code}]} if by == "code"
+            product_outcome({"coding": [{"system": "http://snomed.info/sct", "code": c.code}]} if by == "code"
                      else {"text": c.term})
             for c in codes
         )  # fmt: skip

@@ -12,7 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from shared.observability import configure_logging
-from tests.unit.observability.conftest import SERVICE
+from tests.support.observability import SERVICE
 
 
 @pytest.fixture

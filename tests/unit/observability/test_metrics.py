@@ -22,7 +22,7 @@ from shared.observability import (
 )
 from shared.outbox import dead_letter
 from shared.outbox import metadata as outbox_metadata
-from tests.unit.observability.conftest import PRACTICE, SERVICE, make_app
+from tests.support.observability import PRACTICE, SERVICE, make_app
 
 PATIENT = {
     "resourceType": "Patient",

@@ -24,7 +24,7 @@ from shared.observability.tracing import (
     tracer,
     tracing_enabled,
 )
-from tests.unit.observability.conftest import PRACTICE, SERVICE, make_app
+from tests.support.observability import PRACTICE, SERVICE, make_app
 
 TRACEPARENT = re.compile(r"^00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$")
 
