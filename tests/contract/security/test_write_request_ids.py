@@ -30,9 +30,9 @@ from services.careplan.sessions import SETTING_EXTENSION, SETTING_SYSTEM
 from shared.contracts import MEDREVIEW_COMPLETED_V1, new_event
 from shared.fhir import DUPLICATE_TEXT, history_table
 from shared.outbox import outbox, record_event
-from tests.contract.security.conftest import Tokens
 from tests.fixtures import BARS_EXAMPLES
 from tests.support import eventually
+from tests.support.tokens import Tokens
 
 SERVICES = ("referral", "careplan")
 WRITES = {"create": "POST", "update": "PUT", "delete": "DELETE"}
