@@ -29,17 +29,19 @@ import sqlalchemy as sa
 import uvicorn
 from pydantic import SecretStr
 
-from services.gpconnect import handlers, repository
+from painreview.simulator import SimulatorSettings, create_simulator_app
+from services.gpconnect import repository
 from services.gpconnect.adapters import FakeDocumentChannel, default_guard
 from services.gpconnect.app import MIGRATIONS
+from services.gpconnect.consumers import on_prescription_changed
 from services.gpconnect.credentials import SECRET_ENV_PREFIX
-from services.gpconnect.delivery_policy import CircuitBreaker, RetryPolicy
 from services.gpconnect.dispatch import Dispatcher
-from services.gpconnect.practices import PracticeConfig
-from services.gpconnect.simulator import SimulatorSettings, create_simulator_app
+from services.gpconnect.domain.delivery_policy import CircuitBreaker, RetryPolicy
+from services.gpconnect.domain.practices import PracticeConfig
 from services.gpconnect.tables import delivery
 from shared.contracts import PRESCRIPTION_CHANGED_V1, new_event
 from shared.db import make_engine, migrate
+from shared.fhir import FhirKernel
 from shared.outbox import dead_letter
 from shared.outbox.tables import utcnow
 
@@ -183,6 +185,7 @@ def fault_run(
                     allow_private=True,
                 )
                 repository.upsert_practice(conn, config)
+            apply = FhirKernel("gpconnect", engine, authenticator=None).consumer(on_prescription_changed)  # type: ignore[arg-type]
             cohorts = {
                 ods: [p for p in sim.practice(ods).patients.values() if p.group == "cohort" and p.opioids]
                 for ods in PRACTICES
@@ -191,12 +194,10 @@ def fault_run(
                 ods = list(PRACTICES)[i % 2]
                 patient = cohorts[ods][i // 2]
                 repository.remember_patient(conn, ods, f"patient-{i}", patient.nhs_number)
-                handlers.on_prescription_changed(
-                    conn, _change_event(i, ods, f"patient-{i}", patient.opioids[0])
-                )
+                apply(conn, _change_event(i, ods, f"patient-{i}", patient.opioids[0]))
                 chosen.append((ods, patient.nhs_number, f"rx-change-{i}"))
         poison = {nhs for _, nhs, _ in chosen[:poisoned]}
-        from services.gpconnect.simulator.state import Faults
+        from painreview.simulator.state import Faults
 
         sim.faults = Faults(error_rate, timeout_rate, 0.0, client_timeout_s * 2, 0.0, poison)
         started = time.monotonic()

@@ -248,7 +248,7 @@ class Pathway:
 
     def _medicines(self, patient_id: str) -> list[dict[str, Any]]:
         """The GP record's medicines as the referral carries them (R4, urn:uuid references)."""
-        from services.gpconnect.mapping import map_structured_record
+        from services.gpconnect.fhir_mapping import map_structured_record
 
         body = {
             "resourceType": "Parameters",

@@ -14,7 +14,7 @@ import click
 from sqlalchemy import Engine
 
 from services.gpconnect import repository
-from services.gpconnect.practices import SUPPLIERS, InvalidPracticeConfig, PracticeConfig
+from services.gpconnect.domain.practices import SUPPLIERS, InvalidPracticeConfig, PracticeConfig
 from services.gpconnect.settings import GpconnectSettings
 from shared.db import make_engine, migrate
 

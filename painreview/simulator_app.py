@@ -11,8 +11,8 @@ from pathlib import Path
 from fastapi import FastAPI
 from pydantic import SecretStr
 
+from painreview.simulator import SimulatorSettings, create_simulator_app
 from services.gpconnect.credentials import SECRET_ENV_PREFIX
-from services.gpconnect.simulator import SimulatorSettings, create_simulator_app
 
 __all__ = [
     "SIMULATOR_CREDENTIALS_REF",

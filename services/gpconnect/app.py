@@ -10,19 +10,20 @@ from pathlib import Path
 
 import httpx
 from fastapi import FastAPI
+from sqlalchemy import Connection
 
 from services.gpconnect import repository
 from services.gpconnect.adapters import DocumentChannel, default_guard
-from services.gpconnect.api import configure_operations
-from services.gpconnect.consumers import CONSUMERS
-from services.gpconnect.delivery_policy import CircuitBreaker, RetryPolicy
+from services.gpconnect.consumers import consumers
 from services.gpconnect.dispatch import Dispatcher
+from services.gpconnect.domain.delivery_policy import CircuitBreaker, RetryPolicy
+from services.gpconnect.domain.practices import PracticeConfig
 from services.gpconnect.mesh import MeshChannel, NoMeshChannel
-from services.gpconnect.practices import PracticeConfig
+from services.gpconnect.operations import register_operations
 from services.gpconnect.settings import GpconnectSettings
 from services.gpconnect.worker import DeliveryWorker
 from shared.bus import Transport
-from shared.fhir import Authenticator, RateLimiter
+from shared.fhir import Authenticator, RateLimiter, in_transaction
 from shared.web import ServiceParts, build_service
 
 __all__ = ["RESOURCES", "create_service", "documents_channel", "simulated_practice"]
@@ -49,7 +50,7 @@ def documents_channel(settings: GpconnectSettings) -> DocumentChannel:
 
 
 def simulated_practice(settings: GpconnectSettings, ods: str, supplier: str) -> PracticeConfig:
-    """A practice served by the GP practice simulator (``services/gpconnect/simulator``). The operator
+    """A practice served by the GP practice simulator (``painreview/simulator``). The operator
     named its address (``GPCONNECT_SIMULATOR_URL``), so it may be private or loopback."""
     base = f"{str(settings.simulator_url).rstrip('/')}/practices/{ods}"
     return PracticeConfig(
@@ -76,13 +77,16 @@ def create_service(
     async def delivery(_app: FastAPI) -> AsyncIterator[None]:
         engine = parts.engine
         if settings.simulator_url:
-            with engine.begin() as conn:
+
+            def simulated(conn: Connection) -> None:
                 for ods, supplier in settings.simulated_practices():
                     config = simulated_practice(settings, ods, supplier)
                     current = repository.get_practice(conn, ods)
                     # A practice an operator configured otherwise keeps its configuration.
                     if current is None or current.endpoint == config.endpoint:
                         repository.upsert_practice(conn, config)
+
+            await in_transaction(engine, simulated)
         if not settings.delivery_enabled:
             yield
             return
@@ -130,9 +134,9 @@ def create_service(
         transport=transport,
         rate_limiter=rate_limiter,
         resources=RESOURCES,
-        consumers=CONSUMERS,
+        consumers=consumers,
         migrations_dir=MIGRATIONS,
-        configure=configure_operations,
+        configure=register_operations,
         lifespan_parts=(delivery,),
         readiness={"delivery": delivery_ready},
     )

@@ -14,7 +14,7 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-from services.gpconnect.practices import valid_credentials_ref
+from services.gpconnect.domain.practices import valid_credentials_ref
 
 __all__ = ["SECRETS_DIR_ENV", "SECRET_ENV_PREFIX", "bearer_token"]
 

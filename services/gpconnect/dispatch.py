@@ -10,9 +10,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import anyio
 import httpx
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from services.gpconnect import repository
 from services.gpconnect.adapters import (
@@ -26,10 +25,11 @@ from services.gpconnect.adapters import (
     TaskDecision,
     adapter_for,
 )
-from services.gpconnect.bars_response import servicerequest_response
-from services.gpconnect.handlers import has_attachment, is_decision_task, nhs_number
-from services.gpconnect.mapping import RecordMismatch, map_structured_record
-from services.gpconnect.practices import PracticeConfig
+from services.gpconnect.consumers import nhs_number
+from services.gpconnect.domain.deliveries import has_attachment, is_decision_task
+from services.gpconnect.domain.practices import PracticeConfig
+from services.gpconnect.fhir_mapping import RecordMismatch, map_structured_record
+from services.gpconnect.fhir_mapping.bars_response import servicerequest_response
 from services.gpconnect.writeback import gp_authorisations, new_orders, order_change, replaced_references
 from shared.contracts import (
     GP_TASK_COMPLETED_V1,
@@ -38,7 +38,7 @@ from shared.contracts import (
     from_json,
     new_event,
 )
-from shared.fhir import FhirError, nhs_number_identifier, validate_resource
+from shared.fhir import FhirError, in_transaction, nhs_number_identifier, reading, validate_resource
 
 __all__ = ["Awaiting", "Dispatcher", "Done", "Outcome", "PartlyWritten", "StillPending", "task_completed"]
 
@@ -150,13 +150,12 @@ class Dispatcher:
         self.workflow_id, self.now, self._adapters = workflow_id, now, adapters
 
     async def _lookup(self, practice: str, patient_id: str | None) -> tuple[PracticeConfig, str | None]:
-        def read() -> tuple[PracticeConfig | None, str | None]:
-            with self.engine.connect() as conn:
-                config = repository.get_practice(conn, practice)
-                number = repository.nhs_number_for(conn, practice, patient_id) if patient_id else None
-                return config, number
+        def read(conn: Connection) -> tuple[PracticeConfig | None, str | None]:
+            config = repository.get_practice(conn, practice)
+            number = repository.nhs_number_for(conn, practice, patient_id) if patient_id else None
+            return config, number
 
-        config, number = await anyio.to_thread.run_sync(read)
+        config, number = await reading(self.engine, read)
         if config is None:
             raise NotReady("the practice has no GP system configured")
         return config, number
@@ -232,11 +231,10 @@ class Dispatcher:
         adapter, _, number = await self._adapter_and_patient(item.practice, patient_id)
         priors = replaced_references(data)
 
-        def written() -> dict[str, str | None]:
-            with self.engine.connect() as conn:
-                return {ref: repository.gp_authorisation_of(conn, item.practice, ref) for ref in priors}
+        def written(conn: Connection) -> dict[str, str | None]:
+            return {ref: repository.gp_authorisation_of(conn, item.practice, ref) for ref in priors}
 
-        gp_priors = gp_authorisations(data, await anyio.to_thread.run_sync(written))
+        gp_priors = gp_authorisations(data, await reading(self.engine, written))
         remotes: list[tuple[str, str]] = []
         patient = {
             "resourceType": "Patient",
@@ -261,12 +259,11 @@ class Dispatcher:
                 names.add(event.subject)  # the change's subject is its (first) order
             remotes += [(ours, remote) for ours in sorted(names)]
 
-        def remember() -> None:
-            with self.engine.begin() as conn:
-                for ours, remote in remotes:
-                    repository.remember_written(conn, item.practice, ours, remote)
+        def remember(conn: Connection) -> None:
+            for ours, remote in remotes:
+                repository.remember_written(conn, item.practice, ours, remote)
 
-        await anyio.to_thread.run_sync(remember)
+        await in_transaction(self.engine, remember)
         record = await adapter.read_record(number, trace_id=item.idempotency_key[:36])
         return Done(remotes[0][1], (self._synced(item, event, record, patient),))
 

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
-import anyio
 import requests
 from mesh_client import MeshClient, MeshError
 
 from services.gpconnect.adapters.base import Document, PermanentDeliveryError, TransientDeliveryError
+from shared.fhir import off_loop
 
 __all__ = ["MeshChannel", "NoMeshChannel"]
 
@@ -65,7 +65,7 @@ class MeshChannel:
 
     async def send(self, mailbox: str, document: Document, *, idempotency_key: str) -> str:
         try:
-            return await anyio.to_thread.run_sync(self._send, mailbox, document, idempotency_key)
+            return await off_loop(self._send, mailbox, document, idempotency_key)
         except MeshError as exc:
             raise PermanentDeliveryError(f"MESH refused the message: {type(exc).__name__}") from None
         except requests.HTTPError as exc:

@@ -9,7 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import Connection
 
-from services.gpconnect.practices import PracticeConfig
+from services.gpconnect.domain.practices import PracticeConfig
 from services.gpconnect.tables import delivery, patient, practice, written_prescription
 from shared.outbox import dead_letter
 from shared.outbox.tables import as_utc, utcnow

@@ -22,9 +22,10 @@ from sqlalchemy import Connection, Engine, event
 
 from services.gpconnect import repository
 from services.gpconnect.adapters import NotReady, PermanentDeliveryError, TransientDeliveryError
-from services.gpconnect.delivery_policy import CircuitBreaker, RetryPolicy
 from services.gpconnect.dispatch import Awaiting, Dispatcher, Done, Outcome, PartlyWritten, StillPending
+from services.gpconnect.domain.delivery_policy import CircuitBreaker, RetryPolicy
 from shared.contracts import CloudEvent
+from shared.fhir import in_transaction
 from shared.outbox import record_events
 from shared.web.errors import where
 
@@ -131,15 +132,14 @@ class DeliveryWorker:
     async def run_once(self) -> int:
         """Claim what is due and work on it concurrently; returns how many deliveries were worked on."""
 
-        def claim() -> tuple[list[repository.Delivery], datetime | None]:
-            with self.engine.begin() as conn:
-                repository.replays_requested(conn)
-                items = repository.claim_due(
-                    conn, self.now(), limit=self.concurrency * 4, lease_seconds=self.lease_s
-                )
-                return items, None if items else repository.next_due(conn)
+        def claim(conn: Connection) -> tuple[list[repository.Delivery], datetime | None]:
+            repository.replays_requested(conn)
+            items = repository.claim_due(
+                conn, self.now(), limit=self.concurrency * 4, lease_seconds=self.lease_s
+            )
+            return items, None if items else repository.next_due(conn)
 
-        items, self._next_due = await anyio.to_thread.run_sync(claim)
+        items, self._next_due = await in_transaction(self.engine, claim)
         if not items:
             return 0
         limit = anyio.Semaphore(self.concurrency)
@@ -236,8 +236,4 @@ class DeliveryWorker:
         await self._write(dead)
 
     async def _write(self, work: Callable[[Connection], None]) -> None:
-        def run() -> None:
-            with self.engine.begin() as conn:
-                work(conn)
-
-        await anyio.to_thread.run_sync(run)
+        await in_transaction(self.engine, work)

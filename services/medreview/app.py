@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 
+from fastapi import FastAPI
+
 from services.medreview.cds_hooks import CdsHooks
-from services.medreview.concerns import ConcernPolicy
 from services.medreview.consumers import consumers
-from services.medreview.contact_operations import register_contact_operations
+from services.medreview.domain.concerns import ConcernPolicy
 from services.medreview.due_work import DueWork
 from services.medreview.operations import register_operations
-from services.medreview.repository import MedreviewRepository, medreview_search_params
+from services.medreview.repository import medreview_search_params
 from services.medreview.settings import MedreviewSettings
 from shared.bus import Transport
 from shared.fhir import Authenticator, FhirKernel, RateLimiter, ResourceStore
@@ -39,16 +41,13 @@ def create_service(
     transport: Transport,
     rate_limiter: RateLimiter | None = None,
 ) -> ServiceParts:
-    # The store the kernel will use, built first: the repository, its consumers and the CDS service
-    # query it before the kernel exists.
+    # The store the kernel will use: it searches the medication list's parameters too.
     store = ResourceStore(
         default_count=settings.default_page_size,
         max_count=settings.max_page_size,
         search_params=medreview_search_params(),
     )
-    repo = MedreviewRepository(store)
-    clock = settings.clock()  # the system clock, or a movable one in development and tests
-    cds_hooks = CdsHooks(repo, now=clock)
+    cds_hooks = CdsHooks()
     concern_policy = ConcernPolicy(
         pause_severity=settings.concern_pause_severity,
         answer_hours=(
@@ -56,7 +55,7 @@ def create_service(
             ("urgent", settings.concern_answer_hours_urgent),
         ),
     )
-    due_work = DueWork(repo, concern_policy, now=clock, interval_s=settings.due_check_seconds)
+    due: dict[str, DueWork] = {}
 
     def configure(kernel: FhirKernel) -> None:
         kernel.resource(
@@ -66,15 +65,15 @@ def create_service(
         )
         register_operations(
             kernel,
-            repo,
             withdrawal_pause_score=settings.withdrawal_pause_score,
+            concern_policy=concern_policy,
             approval_lead_days=settings.approval_lead_days,
-            now=clock,
-        )
-        register_contact_operations(
-            kernel, repo, concern_policy, now=clock, lead_days=settings.approval_lead_days
         )
         cds_hooks.bind(kernel)
+        due["work"] = DueWork(kernel, concern_policy, interval_s=settings.due_check_seconds)
+
+    def due_work(app: FastAPI) -> AbstractAsyncContextManager[None]:
+        return due["work"].lifespan(app)
 
     parts = build_service(
         settings,
@@ -84,18 +83,17 @@ def create_service(
         transport=transport,
         rate_limiter=rate_limiter,
         resources=RESOURCES,
-        consumers=consumers(
-            repo,
+        consumers=lambda kernel: consumers(
+            kernel,
             approval_lead_days=settings.approval_lead_days,
-            now=clock,
             follow_up_months=settings.follow_up_months,
         ),
         migrations_dir=MIGRATIONS,
         configure=configure,
         routers=[cds_hooks.router()],
         store=store,
-        lifespan_parts=(due_work.lifespan,),
+        clock=settings.clock(),  # the system clock, or a movable one in development and tests
+        lifespan_parts=(due_work,),
     )
-    due_work.bind(parts.engine)
-    parts.app.state.due_work = due_work  # a test moves the clock and runs a pass (``run_once``)
+    parts.app.state.due_work = due["work"]  # a test moves the clock and runs a pass (``run_once``)
     return parts

@@ -13,13 +13,8 @@ Consumer names key the inbox and the broker's durable consumers: they must not c
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
-from sqlalchemy import Connection
-
 from services.medreview.handlers import (
     APPROVAL_LEAD_DAYS,
-    Session,
     on_medication_list_synced,
     on_patient_discharged,
     on_patient_enrolled,
@@ -27,7 +22,6 @@ from services.medreview.handlers import (
 )
 from services.medreview.handlers.concern import on_concern_answered
 from services.medreview.handlers.follow_up import on_follow_up_sync, schedule_follow_ups
-from services.medreview.repository import MedreviewRepository
 from shared.contracts import (
     GP_TASK_COMPLETED_V1,
     MEDICATION_LIST_SYNCED_V1,
@@ -35,49 +29,51 @@ from shared.contracts import (
     PATIENT_ENROLLED_V1,
     CloudEvent,
 )
+from shared.fhir import ConsumerHandler, FhirKernel, UnitOfWork
 from shared.web import Consumer
-from shared.web.clock import Clock, system_clock
 
-__all__ = ["consumers"]
+__all__ = ["FOLLOW_UP_MONTHS", "consumers"]
 
 FOLLOW_UP_MONTHS = (3, 12)
-EventHandler = Callable[[Session, CloudEvent], None]
 
 
 def consumers(
-    repo: MedreviewRepository,
+    kernel: FhirKernel,
     *,
     approval_lead_days: int = APPROVAL_LEAD_DAYS,
-    now: Clock = system_clock,
     follow_up_months: tuple[int, ...] = FOLLOW_UP_MONTHS,
 ) -> list[Consumer]:
-    """The service's durable consumers over ``repo``; ``now``: the service's clock."""
+    """The service's durable consumers: ``handler(event, uow)`` through ``kernel.consumer`` (the inbox's
+    transaction; the service acting for the event's practice, by the kernel's clock)."""
 
-    def list_synced(s: Session, event: CloudEvent) -> None:
-        on_medication_list_synced(s, event)
-        on_follow_up_sync(s, event)
+    def list_synced(event: CloudEvent, uow: UnitOfWork) -> None:
+        on_medication_list_synced(uow, event)
+        on_follow_up_sync(uow, event)
 
-    def task_completed(s: Session, event: CloudEvent) -> None:
-        if not on_concern_answered(s, event):
-            on_task_completed(s, event)
+    def task_completed(event: CloudEvent, uow: UnitOfWork) -> None:
+        if not on_concern_answered(uow, event):
+            on_task_completed(uow, event, lead_days=approval_lead_days)
 
-    def discharged(s: Session, event: CloudEvent) -> None:
-        on_patient_discharged(s, event)
-        schedule_follow_ups(s, event, follow_up_months)
+    def discharged(event: CloudEvent, uow: UnitOfWork) -> None:
+        on_patient_discharged(uow, event)
+        schedule_follow_ups(uow, event, follow_up_months)
 
-    routes: dict[str, EventHandler] = {
-        PATIENT_ENROLLED_V1.type: on_patient_enrolled,
+    def enrolled(event: CloudEvent, uow: UnitOfWork) -> None:
+        on_patient_enrolled(uow, event)
+
+    routes: dict[str, ConsumerHandler] = {
+        PATIENT_ENROLLED_V1.type: enrolled,
         MEDICATION_LIST_SYNCED_V1.type: list_synced,
         GP_TASK_COMPLETED_V1.type: task_completed,
         PATIENT_DISCHARGED_V1.type: discharged,
     }
 
-    def apply(conn: Connection, event: CloudEvent) -> None:
-        session = Session.for_event(conn, repo, event, now(), approval_lead_days=approval_lead_days)
-        routes[event.type](session, event)
+    def apply(event: CloudEvent, uow: UnitOfWork) -> None:
+        routes[event.type](event, uow)
 
+    handler = kernel.consumer(apply)
     return [
-        Consumer("medreview-medication-list", (PATIENT_ENROLLED_V1, MEDICATION_LIST_SYNCED_V1), apply),
-        Consumer("medreview-gp-decisions", (GP_TASK_COMPLETED_V1,), apply),
-        Consumer("medreview-discharge", (PATIENT_DISCHARGED_V1,), apply),
+        Consumer("medreview-medication-list", (PATIENT_ENROLLED_V1, MEDICATION_LIST_SYNCED_V1), handler),
+        Consumer("medreview-gp-decisions", (GP_TASK_COMPLETED_V1,), handler),
+        Consumer("medreview-discharge", (PATIENT_DISCHARGED_V1,), handler),
     ]

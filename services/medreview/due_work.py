@@ -14,21 +14,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-import anyio
 from fastapi import FastAPI
-from sqlalchemy import Engine
 
-from services.medreview.concerns import ConcernPolicy
+from services.medreview.domain.concerns import ConcernPolicy
 from services.medreview.handlers.concern import escalate_overdue
-from services.medreview.handlers.session import Session, service_actor
 from services.medreview.repository import MedreviewRepository
-from shared.core.principal import Tenancy
-from shared.web.clock import Clock
+from shared.fhir import FhirKernel, UnitOfWork, as_service, off_loop, with_connection
 
 __all__ = ["DueWork"]
 
@@ -36,27 +31,20 @@ log = logging.getLogger("pain-review.medreview.due")
 
 
 class DueWork:
-    def __init__(
-        self, repo: MedreviewRepository, policy: ConcernPolicy, *, now: Clock, interval_s: float = 60.0
-    ) -> None:
-        self.repo, self.policy, self.now, self.interval_s = repo, policy, now, interval_s
-        self.engine: Engine | None = None
-
-    def bind(self, engine: Engine) -> None:
-        self.engine = engine
+    def __init__(self, kernel: FhirKernel, policy: ConcernPolicy, *, interval_s: float = 60.0) -> None:
+        self.kernel, self.policy, self.interval_s = kernel, policy, interval_s
+        self.repo = MedreviewRepository(kernel.store)
 
     def run_once(self) -> list[dict[str, Any]]:
-        """One pass over every practice; the escalation Tasks created."""
-        if self.engine is None:
-            raise RuntimeError("DueWork is not bound to the service's engine")
-        with self.engine.connect() as conn:
-            practices = self.repo.practices_with(conn, "Task")
+        """One pass over every practice (by the kernel's clock); the escalation Tasks created."""
+        practices = with_connection(self.kernel.engine, lambda conn: self.repo.practices_with(conn, "Task"))
         created: list[dict[str, Any]] = []
+
+        def escalate(uow: UnitOfWork) -> list[dict[str, Any]]:
+            return escalate_overdue(uow, self.policy)
+
         for practice in practices:
-            with self.engine.begin() as conn:
-                actor = service_actor(practice, str(uuid.uuid4()), None)
-                session = Session(conn, self.repo, actor, Tenancy({practice}), practice, self.now())
-                created += escalate_overdue(session, self.policy)
+            created += as_service(self.kernel, practice, escalate)
         return created
 
     @asynccontextmanager
@@ -66,7 +54,7 @@ class DueWork:
         async def loop() -> None:
             while not stopping.is_set():
                 try:
-                    await anyio.to_thread.run_sync(self.run_once)
+                    await off_loop(self.run_once)
                 except Exception as exc:  # a database hiccup must not end the loop; no patient data logged
                     log.warning("due-work pass failed: %s", type(exc).__name__)
                 with contextlib.suppress(TimeoutError):

@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
-from services.medreview.codes import (
+from services.medreview.fhir_mapping.codes import (
     CAREPLAN_CATEGORY,
     MEDICATION_REVIEW,
     OBSERVATION_CODES,
@@ -21,9 +21,17 @@ from services.medreview.codes import (
     TOTAL_DAILY_OME,
 )
 from shared.core.principal import Tenancy
-from shared.fhir import FhirError, NotFound, ResourceStore, SearchParams, resource_table, visible_rows
+from shared.fhir import (
+    FhirError,
+    NotFound,
+    ResourceStore,
+    SearchParams,
+    UnitOfWork,
+    resource_table,
+    visible_rows,
+)
 
-__all__ = ["MAX_ROWS", "MedreviewRepository", "medreview_search_params"]
+__all__ = ["MAX_ROWS", "MedreviewRepository", "medreview_search_params", "repository"]
 
 MAX_ROWS = 1000  # a patient's medication list or plans never come near this
 OPEN_PLAN_STATUSES = ("draft", "active", "on-hold")
@@ -42,7 +50,7 @@ def medreview_search_params() -> SearchParams:
 
 
 class MedreviewRepository:
-    """Queries over the FHIR store; ``store`` also does the writes (see ``handlers.session``)."""
+    """Queries over the kernel's FHIR store (writes go through the kernel's unit of work)."""
 
     def __init__(self, store: ResourceStore) -> None:
         self.store = store
@@ -177,3 +185,8 @@ class MedreviewRepository:
             .order_by(resource_table.c.practice)
         ).all()
         return [str(r.practice) for r in rows]
+
+
+def repository(uow: UnitOfWork) -> MedreviewRepository:
+    """The queries over the store of ``uow``'s kernel (``uow.conn`` and ``uow.tenants`` go with each)."""
+    return MedreviewRepository(uow.kernel.store)

@@ -42,7 +42,7 @@ class MedreviewSettings(ServiceSettings):
         le=10,
         description=(
             "A withdrawal or mood concern the patient rates at or above this (0-10) during a taper pauses "
-            "the plan (services/medreview/concerns.py). Default 7: a service choice to review locally."
+            "the plan (services/medreview/domain/concerns.py). Default 7: a service choice to review locally."
         ),
     )
     concern_answer_hours_asap: int = Field(

@@ -22,6 +22,14 @@ from shared.core.errors import (
     information_outcome,
 )
 from shared.fhir.audit import AuditRecord, RequestContext, provenance
+from shared.fhir.background import (
+    as_service,
+    in_transaction,
+    off_loop,
+    reading,
+    with_connection,
+    with_transaction,
+)
 from shared.fhir.http import etag_version
 from shared.fhir.idempotency import DUPLICATE_TEXT
 from shared.fhir.jsonio import FHIR_JSON, MAX_DEPTH, FhirResponse, depth_ok, dumps, loads
@@ -99,6 +107,7 @@ __all__ = [
     "Unprocessable",
     "UnsupportedMediaType",
     "WriteHook",
+    "as_service",
     "bundle_resources",
     "depth_ok",
     "dumps",
@@ -106,6 +115,7 @@ __all__ = [
     "format_instant",
     "history_table",
     "history_visible",
+    "in_transaction",
     "information_outcome",
     "kernel_metadata",
     "loads",
@@ -113,10 +123,12 @@ __all__ = [
     "nhs_number_identifier",
     "nhs_number_of",
     "now_instant",
+    "off_loop",
     "owner_practice",
     "parse_instant",
     "patient_of",
     "provenance",
+    "reading",
     "record_discharge",
     "record_enrolment",
     "record_enrolment_event",
@@ -129,4 +141,6 @@ __all__ = [
     "validate_resource",
     "validate_stu3_resource",
     "visible_rows",
+    "with_connection",
+    "with_transaction",
 ]

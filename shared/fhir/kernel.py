@@ -11,6 +11,7 @@ import inspect
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from typing import Any, Literal, Protocol
 
 import anyio
@@ -58,7 +59,14 @@ __all__ = [
     "RateLimiter",
     "ResourceConfig",
     "UnitHandler",
+    "utc_now",
 ]
+
+
+def utc_now() -> datetime:
+    """The system clock (UTC): a kernel's default ``clock``."""
+    return datetime.now(UTC)
+
 
 INTERACTION_CODES = {"c": "create", "r": "read", "u": "update", "d": "delete", "s": "search-type"}
 DEFAULT_INTERACTIONS = frozenset(
@@ -241,6 +249,8 @@ class FhirKernel:
     max_bundle_entries: int = 1000
     resources: dict[str, ResourceConfig] = field(default_factory=dict)
     operations: list[Operation] = field(default_factory=list)
+    clock: Callable[[], datetime] = utc_now
+    """The time the service acts on: what a unit of work's ``now`` is (movable in development and tests)."""
 
     # ---- declaration --------------------------------------------------------------------------
     def search_param(

@@ -9,7 +9,7 @@ and resource the handler named, and commits the handler's writes, Provenances an
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection
@@ -73,7 +73,7 @@ class UnitOfWork:
         self._call = call
         self.tenants: Tenancy = tenants if tenants is not None else ctx.tenants
         self.practice: str = practice or ctx.principal.practice
-        self.now: datetime = now or datetime.now(UTC)
+        self.now: datetime = now or kernel.clock()
         self.events: list[CloudEvent] = []
         self.after_commit: list[Callable[[Any], Any]] = []
         self.batched = batched

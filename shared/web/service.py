@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,7 @@ from sqlalchemy import Engine
 
 from shared.bus import Transport
 from shared.db import make_engine, migrate
-from shared.fhir.kernel import Authenticator, FhirKernel, RateLimiter
+from shared.fhir.kernel import Authenticator, FhirKernel, RateLimiter, utc_now
 from shared.fhir.published import seed_published
 from shared.fhir.store import ResourceStore
 from shared.observability.metrics import watch_dead_letters
@@ -53,13 +54,15 @@ def build_service(
     engine: Engine | None = None,
     published: Sequence[dict[str, Any]] = (),
     store: ResourceStore | None = None,
+    clock: Callable[[], datetime] | None = None,
 ) -> ServiceParts:
     """Every service: its own database (migrated at start), its resources, AuditEvent and Provenance,
     the definitional resources it ``published`` to every practice (seeded at start, read-only),
     its event consumers and outbox relay (started by the composition root, see ``ServiceEvents``).
 
     The kernel is built first: ``consumers`` may be a function of it (handlers that write through its
-    store), and a service whose repositories need the store before then builds it and passes ``store``."""
+    store), and a service whose repositories need the store before then builds it and passes ``store``.
+    ``clock`` is the time its units of work act on (default the system's)."""
     engine = engine or make_engine(settings.resolved_database_url())
     if settings.run_migrations:
         migrate(migrations_dir, engine)
@@ -79,6 +82,7 @@ def build_service(
         store=store,
         rate_limiter=rate_limiter,
         max_body_bytes=settings.max_body_bytes,
+        clock=clock or utc_now,
     )
     handlers = consumers(kernel) if callable(consumers) else consumers
     events = ServiceEvents(settings.service_name, engine, transport, handlers)

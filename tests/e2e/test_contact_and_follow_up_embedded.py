@@ -19,7 +19,7 @@ import pytest
 
 from painreview.demo import run_demo
 from painreview.simulator_app import TOKEN_FILE
-from services.medreview.follow_up import add_months
+from services.medreview.domain.follow_up import add_months
 from shared.auth import AuthSettings, mint_local_token
 from shared.web.clock import write_clock
 from tests.e2e.running import free_port, wait_healthy

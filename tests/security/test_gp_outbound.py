@@ -21,7 +21,7 @@ from painreview.gp_cli import gp
 from services.gpconnect import repository
 from services.gpconnect.adapters import DeliveryError, FakeDocumentChannel, GpConnectFhirAdapter
 from services.gpconnect.credentials import bearer_token
-from services.gpconnect.practices import PracticeConfig
+from services.gpconnect.domain.practices import PracticeConfig
 from services.gpconnect.settings import GpconnectSettings
 from shared.auth.egress import OutboundTarget, RegisteredEndpoint, check_outbound_url
 from shared.auth.issuer import IssuerKeys

@@ -13,8 +13,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from painreview.embedded import EmbeddedSystem, create_embedded_system
+from painreview.simulator import SimulatorSettings, create_simulator_app
 from painreview.simulator_app import TOKEN_FILE, standalone_simulator_app
-from services.gpconnect.simulator import SimulatorSettings, create_simulator_app
 from shared.auth.issuer import IssuerKeys
 from tests.support.tokens import Tokens
 

@@ -21,7 +21,7 @@ from services.gpconnect.adapters.emis_style import EmisStyleAdapter
 from services.gpconnect.adapters.fake import FakeDocumentChannel, FakeGpSystem
 from services.gpconnect.adapters.gpconnect_fhir import GpConnectFhirAdapter
 from services.gpconnect.adapters.http import OutboundGuard, default_guard
-from services.gpconnect.practices import PracticeConfig
+from services.gpconnect.domain.practices import PracticeConfig
 
 __all__ = [
     "BarsSender",

@@ -15,7 +15,7 @@ from services.gpconnect.adapters.base import (
 )
 from services.gpconnect.adapters.gpconnect_fhir import GpConnectFhirAdapter, new_prescription
 from services.gpconnect.adapters.http import HttpGpSystem, OutboundGuard
-from services.gpconnect.practices import PracticeConfig
+from services.gpconnect.domain.practices import PracticeConfig
 from shared.contracts.taper import REPLACES_AUTHORISATION_URL
 
 __all__ = ["EmisStyleAdapter", "emis_prescription_change", "emis_task"]

@@ -15,7 +15,7 @@ from services.gpconnect.adapters.base import (
     TaskDecision,
 )
 from services.gpconnect.adapters.http import HttpGpSystem, OutboundGuard
-from services.gpconnect.practices import PracticeConfig
+from services.gpconnect.domain.practices import PracticeConfig
 from shared.fhir import nhs_number_identifier
 
 __all__ = [

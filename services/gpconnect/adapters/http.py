@@ -6,13 +6,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import anyio
 import httpx
 
 from services.gpconnect.adapters.base import PermanentDeliveryError, TransientDeliveryError
 from services.gpconnect.credentials import bearer_token
-from services.gpconnect.practices import PracticeConfig
+from services.gpconnect.domain.practices import PracticeConfig
 from shared.auth.egress import OutboundTarget, OutboundUrlRefused, RegisteredEndpoint, check_outbound_url
+from shared.fhir import off_loop
 
 __all__ = ["HttpGpSystem", "OutboundGuard", "default_guard"]
 
@@ -77,7 +77,7 @@ class HttpGpSystem:
         """One request, vetted by the SSRF guard; raises a delivery error unless the answer is 2xx (or
         one of ``accept``)."""
         try:
-            target = await anyio.to_thread.run_sync(self._guard, url, self.practice)
+            target = await off_loop(self._guard, url, self.practice)
         except OutboundUrlRefused as exc:
             raise PermanentDeliveryError(f"outbound call refused: {exc.diagnostics}") from None
         request_url, extensions = url, dict[str, Any]()

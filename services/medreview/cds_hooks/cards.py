@@ -13,8 +13,8 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from services.medreview.ome import OmeResult
-from services.medreview.risk import HIGH_DOSE_MG_PER_DAY, SPECIALIST_MG_PER_DAY, RiskFlag
+from services.medreview.domain.ome import OmeResult
+from services.medreview.domain.risk import HIGH_DOSE_MG_PER_DAY, SPECIALIST_MG_PER_DAY, RiskFlag
 
 __all__ = [
     "ORDER_SIGN",

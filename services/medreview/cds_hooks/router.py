@@ -23,10 +23,7 @@ from services.medreview.cds_hooks.cards import (
     order_sign_cards,
     patient_view_cards,
 )
-from services.medreview.fhir_mapping import decimal_of
-from services.medreview.handlers import Session, current_regimen, plan_steps, reviewed
-from services.medreview.handlers.planning import step_view
-from services.medreview.medication_list import (
+from services.medreview.domain.medication_list import (
     MEDICATION_TYPES,
     by_type,
     medications_index,
@@ -34,10 +31,12 @@ from services.medreview.medication_list import (
     regimen_resources,
     resources_from_bundle,
 )
-from services.medreview.repository import MedreviewRepository
-from shared.fhir import AuditRecord, BadRequest, FhirKernel, NotFound
+from services.medreview.fhir_mapping import decimal_of
+from services.medreview.handlers import current_regimen, plan_steps, reviewed
+from services.medreview.handlers.planning import step_view
+from services.medreview.repository import repository
+from shared.fhir import AuditRecord, BadRequest, FhirKernel, NotFound, UnitOfWork
 from shared.terminology import DEFAULT_OME_FACTOR_TABLE
-from shared.web.clock import Clock, system_clock
 
 __all__ = ["CdsHooks"]
 
@@ -47,8 +46,7 @@ _HOOKS = {ORDER_SIGN: "order-sign", PATIENT_VIEW: "patient-view"}
 class CdsHooks:
     """The CDS Hooks router; the kernel (auth, audit) is bound once the service has built it."""
 
-    def __init__(self, repo: MedreviewRepository, *, now: Clock = system_clock) -> None:
-        self.repo, self.now = repo, now
+    def __init__(self) -> None:
         self.kernel: FhirKernel | None = None
 
     def bind(self, kernel: FhirKernel) -> None:
@@ -89,7 +87,7 @@ class CdsHooks:
         )
 
         def work(conn: Connection) -> list[dict[str, Any]]:
-            s = Session.for_request(conn, self.repo, ctx, self.now())
+            s = UnitOfWork(kernel, conn, ctx)
             if service_id == ORDER_SIGN:
                 return _order_sign(s, body, patient_id)
             return _patient_view(s, patient_id)
@@ -133,9 +131,9 @@ def _drafts(bundle: Mapping[str, Any]) -> tuple[list[dict[str, Any]], dict[str, 
     return drafts, medications_index(resources)
 
 
-def _order_sign(s: Session, body: Mapping[str, Any], patient_id: str) -> list[dict[str, Any]]:
+def _order_sign(s: UnitOfWork, body: Mapping[str, Any], patient_id: str) -> list[dict[str, Any]]:
     patient = f"Patient/{patient_id}"
-    enrolled = s.repo.medication_list(s.conn, patient, s.tenants) is not None
+    enrolled = repository(s).medication_list(s.conn, patient, s.tenants) is not None
     prefetch = (body.get("prefetch") or {}).get("medications")
     if isinstance(prefetch, dict) and prefetch.get("resourceType") == "Bundle":
         listed = resources_from_bundle(prefetch)
@@ -149,7 +147,7 @@ def _order_sign(s: Session, body: Mapping[str, Any], patient_id: str) -> list[di
     table = DEFAULT_OME_FACTOR_TABLE
     before = reviewed(regimen_resources(current), medications, table)
     after = reviewed(regimen_resources([*current, *drafts]), {**medications, **draft_medications}, table)
-    plans = s.repo.taper_plans(s.conn, patient, s.tenants)
+    plans = repository(s).taper_plans(s.conn, patient, s.tenants)
     return order_sign_cards(
         before.result,
         after.result,
@@ -161,16 +159,16 @@ def _order_sign(s: Session, body: Mapping[str, Any], patient_id: str) -> list[di
     )
 
 
-def _patient_view(s: Session, patient_id: str) -> list[dict[str, Any]]:
+def _patient_view(s: UnitOfWork, patient_id: str) -> list[dict[str, Any]]:
     patient = f"Patient/{patient_id}"
     trend = []
-    for observation in s.repo.ome_trend(s.conn, patient, s.tenants):
+    for observation in repository(s).ome_trend(s.conn, patient, s.tenants):
         value = observation.get("valueQuantity") or {}
         if value.get("value") is None or not observation.get("effectiveDateTime"):
             continue
         day = date.fromisoformat(str(observation["effectiveDateTime"])[:10])
         trend.append((day, decimal_of(value["value"]), "comparator" not in value))
-    plans = s.repo.taper_plans(s.conn, patient, s.tenants)
+    plans = repository(s).taper_plans(s.conn, patient, s.tenants)
     plan = None
     if plans:
         steps = [st for st in plan_steps(s, plans[0]) if st.proposal and st.status != "cancelled"]

@@ -13,7 +13,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from services.medreview.codes import EXTENSION
+from services.medreview.fhir_mapping.codes import EXTENSION
 from services.medreview.fhir_mapping.quantities import daily_ome, instant
 
 __all__ = ["AGREEMENT_URL", "StepView", "agreement_of", "prescription_text"]

@@ -25,10 +25,10 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from services.medreview.codes import SOURCE_MEDREVIEW, UCUM, source_tag
+from services.medreview.domain.prescribing import FREQUENCY_WORDS, Order, PrescribingProblem, step_orders
+from services.medreview.domain.taper import ItemDose
+from services.medreview.fhir_mapping.codes import SOURCE_MEDREVIEW, UCUM, source_tag
 from services.medreview.fhir_mapping.quantities import instant, number
-from services.medreview.prescribing import FREQUENCY_WORDS, Order, PrescribingProblem, step_orders
-from services.medreview.taper import ItemDose
 from shared.contracts.taper import REPLACES_PRESCRIPTION_URL
 from shared.terminology import DMD_SYSTEM, DmdProduct
 

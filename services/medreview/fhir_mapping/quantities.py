@@ -6,7 +6,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from services.medreview.codes import UCUM
+from services.medreview.fhir_mapping.codes import UCUM
 
 __all__ = ["UNIT_CODES", "daily_ome", "decimal_of", "instant", "number", "quantity"]
 

@@ -11,7 +11,9 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from services.medreview.codes import (
+from services.medreview.domain.ome import MedicationOme, OmeResult
+from services.medreview.domain.risk import HIGH_DOSE_MG_PER_DAY, SPECIALIST_MG_PER_DAY, RiskFlag
+from services.medreview.fhir_mapping.codes import (
     FACTOR_TABLE_SYSTEM,
     OBSERVATION_CODES,
     OME_REASON_SYSTEM,
@@ -22,10 +24,8 @@ from services.medreview.codes import (
     coding,
     concept,
 )
-from services.medreview.codes import OBSERVATION_DISPLAY as DISPLAY
+from services.medreview.fhir_mapping.codes import OBSERVATION_DISPLAY as DISPLAY
 from services.medreview.fhir_mapping.quantities import daily_ome, instant, number, quantity
-from services.medreview.ome import MedicationOme, OmeResult
-from services.medreview.risk import HIGH_DOSE_MG_PER_DAY, SPECIALIST_MG_PER_DAY, RiskFlag
 
 __all__ = [
     "detected_issue",

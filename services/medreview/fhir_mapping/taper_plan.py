@@ -30,7 +30,8 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from services.medreview.codes import (
+from services.medreview.domain.taper import StepBasis, TaperPlan, TaperPolicy, TaperStep
+from services.medreview.fhir_mapping.codes import (
     CAREPLAN_CATEGORY,
     EXTENSION,
     MEDICATION_REVIEW,
@@ -41,7 +42,6 @@ from services.medreview.codes import (
     coding,
 )
 from services.medreview.fhir_mapping.quantities import daily_ome, decimal_of, instant, number, quantity
-from services.medreview.taper import StepBasis, TaperPlan, TaperPolicy, TaperStep
 from shared.contracts.taper import step_status, taper_parts
 
 __all__ = [

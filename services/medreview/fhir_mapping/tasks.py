@@ -14,7 +14,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
-from services.medreview.codes import GP_TASK_TYPE, ODS_SYSTEM, TASK_ID_SYSTEM, concept
+from services.medreview.fhir_mapping.codes import GP_TASK_TYPE, ODS_SYSTEM, TASK_ID_SYSTEM, concept
 from services.medreview.fhir_mapping.quantities import instant
 
 __all__ = ["APPROVE_STEP", "REVIEW", "Decision", "Outcome", "gp_task", "outcome_of", "task_identifier"]

@@ -1,4 +1,4 @@
-"""One function per command or consumed event; each works inside the caller's transaction (a Session)."""
+"""One function per command or consumed event; each works in the kernel's unit of work (its transaction)."""
 
 from services.medreview.handlers.decisions import decide_step, on_task_completed
 from services.medreview.handlers.discharge import close_taper, on_patient_discharged
@@ -15,20 +15,18 @@ from services.medreview.handlers.pause import (
     slower,
     withdrawal_score,
 )
-from services.medreview.handlers.planning import plan_steps
+from services.medreview.handlers.planning import APPROVAL_LEAD_DAYS, plan_steps
 from services.medreview.handlers.review import (
     current_regimen,
     review_bundle_resources,
     review_patient,
     reviewed,
 )
-from services.medreview.handlers.session import APPROVAL_LEAD_DAYS, Session
 from services.medreview.handlers.step_back import step_back
 from services.medreview.handlers.taper import inferred_pace, propose_taper
 
 __all__ = [
     "APPROVAL_LEAD_DAYS",
-    "Session",
     "close_taper",
     "current_regimen",
     "decide_step",

@@ -1,5 +1,5 @@
 """A concern raised during a reduction: to the practice as a prioritised Task, pausing the plan when it
-should, answered or escalated (the rules: ``services/medreview/concerns.py``).
+should, answered or escalated (the rules: ``services/medreview/domain/concerns.py``).
 
 * ``raise_concern``: the concern Task (``gp.task-requested``, delivered at once); a withdrawal or mood concern
   at or above the configured severity pauses the plan through the one pause path (``pause_taper``: on hold,
@@ -17,9 +17,16 @@ from dataclasses import replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from services.medreview.codes import GP_TASK_TYPE, concept, has_coding
-from services.medreview.concerns import ConcernKind, ConcernPolicy, escalated_priority, is_overdue, triage
-from services.medreview.contact_fhir import (
+from services.medreview.domain.concerns import (
+    ConcernKind,
+    ConcernPolicy,
+    escalated_priority,
+    is_overdue,
+    triage,
+)
+from services.medreview.fhir_mapping import instant, task_identifier
+from services.medreview.fhir_mapping.codes import GP_TASK_TYPE, concept, has_coding
+from services.medreview.fhir_mapping.contact import (
     CONCERN,
     CONCERN_STATUS,
     ESCALATED,
@@ -28,13 +35,12 @@ from services.medreview.contact_fhir import (
     concern_task,
     escalation_task,
 )
-from services.medreview.fhir_mapping import instant, task_identifier
 from services.medreview.handlers.pause import pause_taper
 from services.medreview.handlers.planning import plan_steps
-from services.medreview.handlers.session import Session
 from services.medreview.handlers.step_back import BACK, step_back
+from services.medreview.repository import repository
 from shared.contracts import GP_TASK_REQUESTED_V1, CloudEvent
-from shared.fhir import Conflict, PreconditionFailed, Unprocessable
+from shared.fhir import Conflict, PreconditionFailed, UnitOfWork, Unprocessable
 
 __all__ = [
     "OPEN",
@@ -56,7 +62,7 @@ def is_concern_task(task: dict[str, Any]) -> bool:
     return has_coding(code, GP_TASK_TYPE, CONCERN) or has_coding(code, GP_TASK_TYPE, ESCALATION)
 
 
-def step_back_offered(s: Session, careplan: dict[str, Any]) -> bool:
+def step_back_offered(s: UnitOfWork, careplan: dict[str, Any]) -> bool:
     """Whether going back to the previous step can be asked for now (as ``step_back`` would accept)."""
     if careplan.get("status") not in RUNNING:
         return False
@@ -68,7 +74,7 @@ def step_back_offered(s: Session, careplan: dict[str, Any]) -> bool:
 
 
 def raise_concern(
-    s: Session,
+    s: UnitOfWork,
     careplan: dict[str, Any],
     *,
     kind: ConcernKind,
@@ -88,7 +94,7 @@ def raise_concern(
         )
     if go_back and kind not in STEP_BACK_KINDS:
         raise Unprocessable("Going back a step is for a pain flare or withdrawal, not a mood concern")
-    s = s.owned_by(s.repo.practice_of(s.conn, f"CarePlan/{careplan['id']}", s.tenants) or s.practice)
+    s = s.owned_by(repository(s).practice_of(s.conn, f"CarePlan/{careplan['id']}", s.tenants) or s.practice)
     rules = triage(kind, severity, s.now, policy)
     pauses = rules.pauses and status == "active"
     plan_ref = f"CarePlan/{careplan['id']}"
@@ -129,16 +135,16 @@ def raise_concern(
     }
 
 
-def _concern_of(s: Session, task: dict[str, Any]) -> dict[str, Any]:
+def _concern_of(s: UnitOfWork, task: dict[str, Any]) -> dict[str, Any]:
     """The concern Task itself (an escalation's ``focus``)."""
     if has_coding(task.get("code"), GP_TASK_TYPE, ESCALATION):
-        found = s.repo.find(s.conn, str(task["focus"]["reference"]), s.tenants)
+        found = repository(s).find(s.conn, str(task["focus"]["reference"]), s.tenants)
         if found is not None:
             return found
     return task
 
 
-def answer_concern(s: Session, task: dict[str, Any], *, note: str) -> dict[str, Any]:
+def answer_concern(s: UnitOfWork, task: dict[str, Any], *, note: str) -> dict[str, Any]:
     """The practice answered a concern (or its escalation): the concern and its escalations completed; the
     concern Task as stored. A repeat answer changes nothing."""
     if not is_concern_task(task):
@@ -146,13 +152,13 @@ def answer_concern(s: Session, task: dict[str, Any], *, note: str) -> dict[str, 
     concern = _concern_of(s, task)
     if concern.get("status") not in OPEN:
         return concern
-    s = s.owned_by(s.repo.practice_of(s.conn, f"Task/{concern['id']}", s.tenants) or s.practice)
-    related = [concern, *s.repo.open_tasks(s.conn, f"Task/{concern['id']}", s.tenants)]
+    s = s.owned_by(repository(s).practice_of(s.conn, f"Task/{concern['id']}", s.tenants) or s.practice)
+    related = [concern, *repository(s).open_tasks(s.conn, f"Task/{concern['id']}", s.tenants)]
     stored = concern
     for each in related:
         if each.get("status") not in OPEN or not is_concern_task(each):
             continue
-        done = s.put(
+        done = s.update(
             {
                 **each,
                 "status": "completed",
@@ -164,10 +170,10 @@ def answer_concern(s: Session, task: dict[str, Any], *, note: str) -> dict[str, 
     return stored
 
 
-def on_concern_answered(s: Session, event: CloudEvent) -> bool:
+def on_concern_answered(s: UnitOfWork, event: CloudEvent) -> bool:
     """``gp.task-completed`` for a concern or its escalation: answered (True when it was one of ours)."""
     identifier = task_identifier(event.data)
-    task = s.repo.task(s.conn, identifier, s.tenants) if identifier else None
+    task = repository(s).task(s.conn, identifier, s.tenants) if identifier else None
     if task is None or not is_concern_task(task):
         return False
     reason = event.data.get("statusReason") or {}
@@ -180,19 +186,21 @@ def _escalated(task: dict[str, Any]) -> bool:
     return has_coding(task.get("businessStatus"), CONCERN_STATUS, ESCALATED)
 
 
-def escalate_overdue(s: Session, policy: ConcernPolicy) -> list[dict[str, Any]]:
+def escalate_overdue(s: UnitOfWork, policy: ConcernPolicy) -> list[dict[str, Any]]:
     """Escalate every open concern of ``s.tenants`` past its answer time; the escalation Tasks created."""
-    concerns = s.repo.search(
+    concerns = repository(s).search(
         s.conn, "Task", [("code", f"{GP_TASK_TYPE}|{CONCERN}"), ("status", ",".join(OPEN))], s.tenants
     )
     created = []
     for concern in concerns:
         if not is_overdue(answer_by_of(concern), False, _escalated(concern), s.now):
             continue
-        owner = s.owned_by(s.repo.practice_of(s.conn, f"Task/{concern['id']}", s.tenants) or s.practice)
+        owner = s.owned_by(
+            repository(s).practice_of(s.conn, f"Task/{concern['id']}", s.tenants) or s.practice
+        )
         priority = escalated_priority(str(concern.get("priority", "routine")))
         try:  # a pass on another replica that escalated it first has moved its version on
-            owner.put(
+            owner.update(
                 {
                     **concern,
                     "priority": priority,

@@ -14,7 +14,7 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from services.medreview.codes import GP_TASK_TYPE, STEP_DECLINED, has_coding
+from services.medreview.domain.ome import oral_morphine_equivalent
 from services.medreview.fhir_mapping import (
     APPROVE_STEP,
     REVIEW,
@@ -28,7 +28,9 @@ from services.medreview.fhir_mapping import (
     outcome_of,
     task_identifier,
 )
+from services.medreview.fhir_mapping.codes import GP_TASK_TYPE, STEP_DECLINED, has_coding
 from services.medreview.handlers.planning import (
+    APPROVAL_LEAD_DAYS,
     add_progress,
     announce,
     cancel_step,
@@ -38,16 +40,15 @@ from services.medreview.handlers.planning import (
     set_note,
     store_plan,
 )
-from services.medreview.handlers.session import Session
 from services.medreview.handlers.step_back import BACK
-from services.medreview.ome import oral_morphine_equivalent
+from services.medreview.repository import repository
 from shared.contracts import (
     PRESCRIPTION_CHANGED_V1,
     TAPER_APPROVED_V1,
     TAPER_DECLINED_V1,
     CloudEvent,
 )
-from shared.fhir import Conflict, Unprocessable
+from shared.fhir import Conflict, UnitOfWork, Unprocessable
 
 __all__ = ["decide_step", "on_task_completed"]
 
@@ -55,25 +56,30 @@ log = logging.getLogger(__name__)
 DONE = frozenset({"completed", "rejected", "cancelled", "failed", "entered-in-error"})
 
 
-def on_task_completed(s: Session, event: CloudEvent) -> None:
+def on_task_completed(s: UnitOfWork, event: CloudEvent, *, lead_days: int = APPROVAL_LEAD_DAYS) -> None:
     """``gp.task-completed``: apply the GP's decision on one of our approval Tasks; others are not ours."""
     identifier = task_identifier(event.data)
-    task = s.repo.task(s.conn, identifier, s.tenants) if identifier else None
+    task = repository(s).task(s.conn, identifier, s.tenants) if identifier else None
     if task is None and identifier is None and event.data.get("id"):  # an answer that lost our identifier
-        task = s.repo.find(s.conn, f"Task/{event.data['id']}", s.tenants)
+        task = repository(s).find(s.conn, f"Task/{event.data['id']}", s.tenants)
     if task is None or not _decides_a_step(task):
         return
     outcome = outcome_of(event.data)
     if outcome is None:
         raise ValueError("gp.task-completed for an approval Task carries neither an approval nor a decline")
     try:
-        decide_step(s, task, outcome, answer=event.data)
+        decide_step(s, task, outcome, answer=event.data, lead_days=lead_days)
     except Conflict as exc:  # a step the plan no longer proposes (paused, re-planned, ended): nothing to do
         log.info("gp.task-completed %s not applied: %s", event.id, exc.diagnostics)
 
 
 def decide_step(
-    s: Session, task: dict[str, Any], outcome: Outcome, *, answer: Mapping[str, Any] | None = None
+    s: UnitOfWork,
+    task: dict[str, Any],
+    outcome: Outcome,
+    *,
+    answer: Mapping[str, Any] | None = None,
+    lead_days: int = APPROVAL_LEAD_DAYS,
 ) -> dict[str, Any]:
     """Apply the GP's decision on an ``approve-taper-step`` Task; the updated Task.
 
@@ -88,7 +94,7 @@ def decide_step(
             return task
         raise Conflict(f"Task/{task['id']} was already closed ({task.get('status')})")
     careplan_ref = next((str(b["reference"]) for b in task.get("basedOn") or [] if "reference" in b), "")
-    careplan = s.repo.read(s.conn, careplan_ref, s.tenants)
+    careplan = repository(s).read(s.conn, careplan_ref, s.tenants)
     focus = str((task.get("focus") or {}).get("reference", ""))
     steps = plan_steps(s, careplan)
     step = next((st for st in steps if st.proposal == focus), None)
@@ -99,7 +105,7 @@ def decide_step(
         raise Conflict(
             f"{focus} is no longer a proposed step of {careplan_ref} (paused, re-planned or ended)"
         )
-    s = s.owned_by(s.repo.practice_of(s.conn, careplan_ref, s.tenants) or s.practice)
+    s = s.owned_by(repository(s).practice_of(s.conn, careplan_ref, s.tenants) or s.practice)
     closed = {**task, "lastModified": instant(s.now)}
     for key in ("output", "statusReason", "note"):
         if answer is not None and answer.get(key):
@@ -110,31 +116,31 @@ def decide_step(
             steps, step = _moved_on(s, careplan, steps, step, late)
         refusal = _increase(s, steps, step)
         if refusal is None:
-            order = _approve(s, careplan, steps, step)
+            order = _approve(s, careplan, steps, step, lead_days)
             output = {
                 "type": {"text": "order"},
                 "valueReference": {"reference": f"MedicationRequest/{order}"},
             }
             closed |= {"status": "completed", "businessStatus": {"text": "approved"}}
             closed["output"] = [*closed.get("output", []), output]
-            return s.put(closed)
+            return s.update(closed)
         outcome = Outcome(Decision.DECLINED, refusal)
     reason = outcome.reason or "No reason given"
     closed |= {"status": "rejected", "businessStatus": {"text": "declined"}, "statusReason": {"text": reason}}
-    stored = s.put(closed)  # closed first, so that cancelling the step finds no open Task to cancel
+    stored = s.update(closed)  # closed first, so that cancelling the step finds no open Task to cancel
     _decline(s, careplan, steps, step, reason)
     return stored
 
 
 def _moved_on(
-    s: Session, careplan: dict[str, Any], steps: Sequence[StepRecord], step: StepRecord, days: int
+    s: UnitOfWork, careplan: dict[str, Any], steps: Sequence[StepRecord], step: StepRecord, days: int
 ) -> tuple[list[StepRecord], StepRecord]:
     """Move ``step`` and every later pending step ``days`` on; the steps read again and the step."""
     for later in steps:
         if later.index < step.index or not later.pending:
             continue
         for reference in later.proposals:  # every order of the step
-            s.put(moved(s.repo.read(s.conn, reference, s.tenants), days))
+            s.update(moved(repository(s).read(s.conn, reference, s.tenants), days))
         if later.proposal is None:
             careplan["activity"][later.index] = moved_activity(careplan["activity"][later.index], days)
     add_progress(
@@ -159,19 +165,19 @@ def _decides_a_step(task: Mapping[str, Any]) -> bool:
     return has_coding(task.get("code"), GP_TASK_TYPE, REVIEW) and focus.startswith("MedicationRequest/")
 
 
-def _increase(s: Session, steps: Sequence[StepRecord], step: StepRecord) -> str | None:
+def _increase(s: UnitOfWork, steps: Sequence[StepRecord], step: StepRecord) -> str | None:
     """Why ordering the step would not lower the current dose, or ``None`` when it would. A step back raises
     it on purpose, and is checked instead against the dose the plan started from."""
     if step.proposal is None or step.action == "stop":
         return None
     if step.action == BACK:
         return None
-    priors = [s.repo.find(s.conn, ref, s.tenants) for ref in _prior(steps, step)]
-    proposals = [s.repo.read(s.conn, ref, s.tenants) for ref in step.proposals]
+    priors = [repository(s).find(s.conn, ref, s.tenants) for ref in _prior(steps, step)]
+    proposals = [repository(s).read(s.conn, ref, s.tenants) for ref in step.proposals]
     found = [p for p in priors if p is not None]
     if len(found) < len(priors):
         return "Not ordered: the prescription this step reduces is no longer on the record; re-plan"
-    medications = s.repo.medications(s.conn, found, s.tenants)
+    medications = repository(s).medications(s.conn, found, s.tenants)
     before = oral_morphine_equivalent(found, medications=medications)
     after = oral_morphine_equivalent([{**p, "status": "active"} for p in proposals])
     if unknown := before.not_computable + after.not_computable:
@@ -185,25 +191,27 @@ def _increase(s: Session, steps: Sequence[StepRecord], step: StepRecord) -> str 
     return None
 
 
-def _approve(s: Session, careplan: dict[str, Any], steps: Sequence[StepRecord], step: StepRecord) -> str:
+def _approve(
+    s: UnitOfWork, careplan: dict[str, Any], steps: Sequence[StepRecord], step: StepRecord, lead_days: int
+) -> str:
     """Order the step: the order replaces the prior prescription (stopped), the proposal is completed, the
     order is the activity's outcome; holds before the step are done."""
     assert step.proposal is not None
     priors = _prior(steps, step)
     orders = []
     for reference in step.proposals:  # one order per strength of the step, each replacing every prior
-        proposal = s.repo.read(s.conn, reference, s.tenants)
+        proposal = repository(s).read(s.conn, reference, s.tenants)
         orders.append(
             s.create(
                 order_from_proposal(proposal, prior=priors[0], priors=priors, authored=s.now, requester=None)
             )
         )
-        s.put({**proposal, "status": "completed"})
+        s.update({**proposal, "status": "completed"})
     replaced = []
     for prior_ref in priors:
-        prior = s.repo.find(s.conn, prior_ref, s.tenants)
+        prior = repository(s).find(s.conn, prior_ref, s.tenants)
         if prior is not None:
-            replaced.append(s.put({**prior, "status": "stopped"}))
+            replaced.append(s.update({**prior, "status": "stopped"}))
     for earlier in steps:
         if earlier.index < step.index and earlier.pending and earlier.proposal is None:
             careplan["activity"][earlier.index]["detail"]["status"] = "completed"
@@ -222,12 +230,12 @@ def _approve(s: Session, careplan: dict[str, Any], steps: Sequence[StepRecord], 
     }
     s.emit(PRESCRIPTION_CHANGED_V1, f"MedicationRequest/{order['id']}", bundle)
     announce(s, TAPER_APPROVED_V1, stored)
-    request_next_approval(s, stored)
+    request_next_approval(s, stored, lead_days=lead_days)
     return str(order["id"])
 
 
 def _decline(
-    s: Session, careplan: dict[str, Any], steps: Sequence[StepRecord], step: StepRecord, reason: str
+    s: UnitOfWork, careplan: dict[str, Any], steps: Sequence[StepRecord], step: StepRecord, reason: str
 ) -> None:
     cancel_step(s, careplan, step, reason, STEP_DECLINED)
     for later in steps:

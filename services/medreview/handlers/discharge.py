@@ -17,16 +17,16 @@ from typing import Any
 
 from services.medreview.fhir_mapping import instant
 from services.medreview.handlers.planning import cancel_step, plan_steps, set_note, store_plan
-from services.medreview.handlers.session import Session
+from services.medreview.repository import repository
 from shared.contracts import CloudEvent
-from shared.fhir import record_enrolment_event
+from shared.fhir import UnitOfWork, record_enrolment_event
 
 __all__ = ["close_taper", "on_patient_discharged"]
 
 log = logging.getLogger(__name__)
 
 
-def on_patient_discharged(s: Session, event: CloudEvent) -> None:
+def on_patient_discharged(s: UnitOfWork, event: CloudEvent) -> None:
     """Close the patient's open taper plans (draft, active, on hold) as of the episode's end."""
     episode = event.data
     record_enrolment_event(s.conn, practice=event.practice, data=episode, at=event.time, discharged=True)
@@ -36,20 +36,22 @@ def on_patient_discharged(s: Session, event: CloudEvent) -> None:
         return
     end = str((episode.get("period") or {}).get("end") or "")[:10]
     on = date.fromisoformat(end) if end else event.time.date()
-    for plan in s.repo.taper_plans(s.conn, patient, s.tenants):
+    for plan in repository(s).taper_plans(s.conn, patient, s.tenants):
         close_taper(s, plan, on=on)
 
 
-def close_taper(s: Session, careplan: dict[str, Any], *, on: date) -> dict[str, Any]:
+def close_taper(s: UnitOfWork, careplan: dict[str, Any], *, on: date) -> dict[str, Any]:
     """End an open taper plan on discharge (see the module doc); the stored plan."""
-    s = s.owned_by(s.repo.practice_of(s.conn, f"CarePlan/{careplan['id']}", s.tenants) or s.practice)
+    s = s.owned_by(repository(s).practice_of(s.conn, f"CarePlan/{careplan['id']}", s.tenants) or s.practice)
     why = f"the patient was discharged from the service on {on.isoformat()}"
     steps = plan_steps(s, careplan)
     for step in steps:
         if step.pending:
             cancel_step(s, careplan, step, f"Not proposed: {why}")
-    for task in s.repo.open_tasks(s.conn, f"CarePlan/{careplan['id']}", s.tenants):
-        s.put({**task, "status": "cancelled", "statusReason": {"text": why}, "lastModified": instant(s.now)})
+    for task in repository(s).open_tasks(s.conn, f"CarePlan/{careplan['id']}", s.tenants):
+        s.update(
+            {**task, "status": "cancelled", "statusReason": {"text": why}, "lastModified": instant(s.now)}
+        )
     ordered = sum(1 for st in steps if st.approved)
     careplan["status"] = "completed" if ordered else "revoked"
     careplan["period"] = {**(careplan.get("period") or {}), "end": instant(on)}

@@ -1,4 +1,4 @@
-"""Follow-up after discharge (the rules: ``services/medreview/follow_up.py``).
+"""Follow-up after discharge (the rules: ``services/medreview/domain/follow_up.py``).
 
 * ``schedule_follow_ups`` (``patient.discharged``): the OME at discharge is reviewed from the stored list (the
   one medication review path, ``review_patient``; none when the patient has no list here), and one dated
@@ -23,27 +23,32 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from services.medreview.codes import GP_TASK_TYPE
-from services.medreview.contact_fhir import FOLLOW_UP, dose_held_observation, follow_up_task, ome_figure
+from services.medreview.domain.follow_up import dose_held, follow_up_dates
+from services.medreview.domain.medication_list import resources_from_bundle
 from services.medreview.fhir_mapping import instant
-from services.medreview.follow_up import dose_held, follow_up_dates
+from services.medreview.fhir_mapping.codes import GP_TASK_TYPE
+from services.medreview.fhir_mapping.contact import (
+    FOLLOW_UP,
+    dose_held_observation,
+    follow_up_task,
+    ome_figure,
+)
 from services.medreview.handlers.concern import OPEN
 from services.medreview.handlers.review import review_patient
-from services.medreview.handlers.session import Session
-from services.medreview.medication_list import resources_from_bundle
+from services.medreview.repository import repository
 from shared.contracts import (
     FOLLOW_UP_RECORDED_V1,
     GP_RECORD_READ_REQUESTED_V1,
     GP_TASK_REQUESTED_V1,
     CloudEvent,
 )
-from shared.fhir import FhirError
+from shared.fhir import FhirError, UnitOfWork
 from shared.terminology import DEFAULT_OME_FACTOR_TABLE
 
 __all__ = ["on_follow_up_sync", "schedule_follow_ups"]
 
 
-def _review(s: Session, patient: str) -> dict[str, Any] | None:
+def _review(s: UnitOfWork, patient: str) -> dict[str, Any] | None:
     """The stored total OME Observation of a review of the patient's list now; None without a list."""
     try:
         answer = review_patient(s, patient, DEFAULT_OME_FACTOR_TABLE)
@@ -53,10 +58,10 @@ def _review(s: Session, patient: str) -> dict[str, Any] | None:
         (str(p["valueReference"]["reference"]) for p in answer["parameter"] if p["name"] == "observation"),
         None,
     )
-    return s.repo.find(s.conn, ref, s.tenants) if ref else None
+    return repository(s).find(s.conn, ref, s.tenants) if ref else None
 
 
-def schedule_follow_ups(s: Session, event: CloudEvent, months: tuple[int, ...]) -> list[dict[str, Any]]:
+def schedule_follow_ups(s: UnitOfWork, event: CloudEvent, months: tuple[int, ...]) -> list[dict[str, Any]]:
     """``patient.discharged``: the follow-up Tasks, one per interval (module doc)."""
     episode = event.data
     patient = str((episode.get("patient") or {}).get("reference", ""))
@@ -89,7 +94,7 @@ def _due(task: dict[str, Any]) -> date | None:
     return date.fromisoformat(start) if start else None
 
 
-def on_follow_up_sync(s: Session, event: CloudEvent) -> list[dict[str, Any]]:
+def on_follow_up_sync(s: UnitOfWork, event: CloudEvent) -> list[dict[str, Any]]:
     """``medication.list-synced``: record each follow-up that has come due (module doc); the Observations."""
     patient = next(
         (
@@ -111,7 +116,7 @@ def on_follow_up_sync(s: Session, event: CloudEvent) -> list[dict[str, Any]]:
     today = s.now.date()
     due = [
         t
-        for t in s.repo.search(
+        for t in repository(s).search(
             s.conn,
             "Task",
             [("patient", patient), ("code", f"{GP_TASK_TYPE}|{FOLLOW_UP}"), ("status", ",".join(OPEN))],
@@ -125,8 +130,10 @@ def on_follow_up_sync(s: Session, event: CloudEvent) -> list[dict[str, Any]]:
     recorded = []
     for task in sorted(due, key=lambda t: _due(t) or today):
         focus = str((task.get("focus") or {}).get("reference", ""))
-        at_discharge = s.repo.find(s.conn, focus, s.tenants) if focus.startswith("Observation/") else None
-        owner = s.owned_by(s.repo.practice_of(s.conn, f"Task/{task['id']}", s.tenants) or s.practice)
+        at_discharge = (
+            repository(s).find(s.conn, focus, s.tenants) if focus.startswith("Observation/") else None
+        )
+        owner = s.owned_by(repository(s).practice_of(s.conn, f"Task/{task['id']}", s.tenants) or s.practice)
         held = dose_held(ome_figure(at_discharge), ome_figure(follow_up))
         observation = owner.create(
             dose_held_observation(
@@ -151,7 +158,9 @@ def on_follow_up_sync(s: Session, event: CloudEvent) -> list[dict[str, Any]]:
                     "valueReference": {"reference": f"Observation/{follow_up['id']}"},
                 }
             )
-        done = owner.put({**task, "status": "completed", "lastModified": instant(s.now), "output": outputs})
+        done = owner.update(
+            {**task, "status": "completed", "lastModified": instant(s.now), "output": outputs}
+        )
         owner.emit(FOLLOW_UP_RECORDED_V1, f"Task/{task['id']}", done)
         recorded.append(observation)
     return recorded

@@ -12,18 +12,25 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from services.medreview.codes import MDT_OUTCOMES, MDT_REVIEW, ODS_SYSTEM, REVIEW_CODES, concept, has_coding
+from services.medreview.domain.gates import Gate, taper_gates
 from services.medreview.fhir_mapping import instant
-from services.medreview.gates import Gate, taper_gates
+from services.medreview.fhir_mapping.codes import (
+    MDT_OUTCOMES,
+    MDT_REVIEW,
+    ODS_SYSTEM,
+    REVIEW_CODES,
+    concept,
+    has_coding,
+)
 from services.medreview.handlers.review import current_regimen, reviewed
-from services.medreview.handlers.session import Session
-from shared.fhir import Unprocessable
+from services.medreview.repository import repository
+from shared.fhir import UnitOfWork, Unprocessable
 
 __all__ = ["gate_note", "latest_mdt_review", "record_mdt_review"]
 
 
 def record_mdt_review(
-    s: Session,
+    s: UnitOfWork,
     patient: str,
     *,
     outcome: str,
@@ -59,9 +66,9 @@ def record_mdt_review(
     return s.create(task)
 
 
-def latest_mdt_review(s: Session, patient: str) -> dict[str, Any] | None:
+def latest_mdt_review(s: UnitOfWork, patient: str) -> dict[str, Any] | None:
     """The patient's most recent recorded MDT or specialist review, if any."""
-    found = s.repo.search(s.conn, "Task", [("patient", patient), ("status", "completed")], s.tenants)
+    found = repository(s).search(s.conn, "Task", [("patient", patient), ("status", "completed")], s.tenants)
     reviews = [t for t in found if has_coding(t.get("code"), REVIEW_CODES, MDT_REVIEW)]
     return max(
         reviews,
@@ -74,7 +81,7 @@ def _outcome(review: dict[str, Any]) -> str:
     return next((str(c.get("code")) for c in (review.get("businessStatus") or {}).get("coding", [])), "")
 
 
-def gate_note(s: Session, patient: str, factor_table: str) -> str | None:
+def gate_note(s: UnitOfWork, patient: str, factor_table: str) -> str | None:
     """Check the gates before a plan is proposed: ``None`` when none applies, the plan's note when a review
     agreed a taper; 422 naming the gates when no review is recorded or the latest advised against one."""
     regimen = current_regimen(s, patient)

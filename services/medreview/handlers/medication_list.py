@@ -21,19 +21,19 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from services.medreview.codes import (
+from services.medreview.domain.medication_list import reference, resources_from_bundle
+from services.medreview.fhir_mapping import instant
+from services.medreview.fhir_mapping.codes import (
     MEDICATION_LIST_CODE,
     MEDICATION_SOURCE,
     SOURCE_GP_RECORD,
     SOURCE_REFERRAL,
     source_tag,
 )
-from services.medreview.fhir_mapping import instant
 from services.medreview.handlers.reconcile import reconcile_gp_record
-from services.medreview.handlers.session import Session
-from services.medreview.medication_list import reference, resources_from_bundle
+from services.medreview.repository import repository
 from shared.contracts import CloudEvent
-from shared.fhir import record_enrolment_event
+from shared.fhir import UnitOfWork, record_enrolment_event
 
 __all__ = ["on_medication_list_synced", "on_patient_enrolled", "store_medication_list"]
 
@@ -45,13 +45,13 @@ _TITLES = {
 }
 
 
-def on_patient_enrolled(s: Session, event: CloudEvent) -> None:
+def on_patient_enrolled(s: UnitOfWork, event: CloudEvent) -> None:
     """``patient.enrolled``: keep the referral's medication list unless the GP record's is here already."""
     record_enrolment_event(s.conn, practice=event.practice, data=event.data, at=event.time)
     store_medication_list(s, event.data, source=SOURCE_REFERRAL, listed_at=event.time)
 
 
-def on_medication_list_synced(s: Session, event: CloudEvent) -> None:
+def on_medication_list_synced(s: UnitOfWork, event: CloudEvent) -> None:
     """``medication.list-synced``: the GP record's list replaces the one stored; after a write-back (the
     record is read again each time) it is reconciled with the patient's taper (``reconcile``)."""
     stored = store_medication_list(s, event.data, source=SOURCE_GP_RECORD, listed_at=event.time)
@@ -82,7 +82,7 @@ def _listed_at(listing: Mapping[str, Any]) -> datetime | None:
 
 
 def store_medication_list(
-    s: Session, bundle: Mapping[str, Any], *, source: str, listed_at: datetime
+    s: UnitOfWork, bundle: Mapping[str, Any], *, source: str, listed_at: datetime
 ) -> dict[str, Any] | None:
     """Store one patient's medication list from an event Bundle (rules in the module doc); the List, or
     ``None`` when the event changes nothing."""
@@ -90,7 +90,7 @@ def store_medication_list(
     patient = _patient(resources)
     if patient is None:
         raise ValueError("the event's Bundle names no patient")
-    current = s.repo.medication_list(s.conn, patient, s.tenants)
+    current = repository(s).medication_list(s.conn, patient, s.tenants)
     if current is not None:
         if source == SOURCE_REFERRAL and _source(current) == SOURCE_GP_RECORD:
             return None
@@ -102,17 +102,17 @@ def store_medication_list(
     medicines = _own_ids(s, patient, medicines, previous)
     kept = {reference(r) for r in medicines}
     for old in sorted(previous):
-        if old not in kept and s.repo.find(s.conn, old, s.tenants) is not None:
+        if old not in kept and repository(s).find(s.conn, old, s.tenants) is not None:
             s.delete(old)
     for medicine in medicines:
         meta = dict(medicine.get("meta") or {})
         tags = [t for t in meta.get("tag") or [] if t.get("system") != MEDICATION_SOURCE]
         medicine["meta"] = {**meta, "tag": [*tags, source_tag(source)]}
-        s.put(medicine)
+        s.update(medicine)
     listing = _listing(patient, medicines, source, listed_at)
     if current is not None:
         listing["id"] = current["id"]
-        return s.put(listing)
+        return s.update(listing)
     return s.create(listing)
 
 
@@ -145,13 +145,13 @@ def _listing(
 
 
 def _own_ids(
-    s: Session, patient: str, medicines: list[dict[str, Any]], previous: set[str]
+    s: UnitOfWork, patient: str, medicines: list[dict[str, Any]], previous: set[str]
 ) -> list[dict[str, Any]]:
     """Give a new, stable id to any resource whose id another patient or practice already uses (a
     Medication has no patient: it is the patient's own when their previous list held it)."""
     renamed: dict[str, str] = {}
     for medicine in medicines:
-        owner = s.repo.owner_of(s.conn, medicine["resourceType"], medicine["id"])
+        owner = repository(s).owner_of(s.conn, medicine["resourceType"], medicine["id"])
         ours = owner is None or owner == (s.practice, patient)
         ours = ours or (owner is not None and owner[0] == s.practice and reference(medicine) in previous)
         if not ours:

@@ -15,9 +15,11 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from services.medreview.codes import OBSERVATION_CODES, SOWS_TOTAL, has_coding
+from services.medreview.domain.taper import TaperPolicy, plan_taper
 from services.medreview.fhir_mapping import REVIEW, gp_task, policy_extension, policy_of
+from services.medreview.fhir_mapping.codes import OBSERVATION_CODES, SOWS_TOTAL, has_coding
 from services.medreview.handlers.planning import (
+    APPROVAL_LEAD_DAYS,
     add_steps,
     announce,
     cancel_step,
@@ -27,10 +29,9 @@ from services.medreview.handlers.planning import (
     store_plan,
     taper_input,
 )
-from services.medreview.handlers.session import Session
-from services.medreview.taper import TaperPolicy, plan_taper
+from services.medreview.repository import repository
 from shared.contracts import GP_TASK_REQUESTED_V1, TAPER_PAUSED_V1
-from shared.fhir import Conflict, Unprocessable
+from shared.fhir import Conflict, UnitOfWork, Unprocessable
 
 __all__ = ["on_withdrawal_score", "pause_taper", "resume_taper", "slower", "withdrawal_score"]
 
@@ -55,7 +56,9 @@ def withdrawal_score(observation: dict[str, Any]) -> Decimal | None:
         return None
 
 
-def on_withdrawal_score(s: Session, observation: dict[str, Any], threshold: Decimal) -> list[dict[str, Any]]:
+def on_withdrawal_score(
+    s: UnitOfWork, observation: dict[str, Any], threshold: Decimal
+) -> list[dict[str, Any]]:
     """Pause the patient's running taper when a withdrawal score is at or above ``threshold``."""
     score = withdrawal_score(observation)
     patient = str((observation.get("subject") or {}).get("reference", ""))
@@ -67,12 +70,12 @@ def on_withdrawal_score(s: Session, observation: dict[str, Any], threshold: Deci
     evidence = f"Observation/{observation['id']}"
     return [
         pause_taper(s, plan, why=why, on=on, evidence=evidence)
-        for plan in s.repo.taper_plans(s.conn, patient, s.tenants, statuses=("draft", "active"))
+        for plan in repository(s).taper_plans(s.conn, patient, s.tenants, statuses=("draft", "active"))
     ]
 
 
 def pause_taper(
-    s: Session,
+    s: UnitOfWork,
     careplan: dict[str, Any],
     *,
     why: str,
@@ -83,7 +86,7 @@ def pause_taper(
     """Put a draft or active plan on hold and re-plan it more slowly (see the module doc)."""
     if careplan.get("status") not in ("draft", "active"):
         raise Conflict(f"CarePlan/{careplan['id']} is {careplan.get('status')}: only a running plan pauses")
-    s = s.owned_by(s.repo.practice_of(s.conn, f"CarePlan/{careplan['id']}", s.tenants) or s.practice)
+    s = s.owned_by(repository(s).practice_of(s.conn, f"CarePlan/{careplan['id']}", s.tenants) or s.practice)
     current, _ = policy_of(careplan)
     careplan = _replan(s, careplan, on, policy or slower(current), f"Re-planned after a pause: {why}")
     careplan["status"] = "on-hold"
@@ -113,23 +116,28 @@ def pause_taper(
 
 
 def resume_taper(
-    s: Session, careplan: dict[str, Any], *, on: date, policy: TaperPolicy | None = None
+    s: UnitOfWork,
+    careplan: dict[str, Any],
+    *,
+    on: date,
+    policy: TaperPolicy | None = None,
+    lead_days: int = APPROVAL_LEAD_DAYS,
 ) -> dict[str, Any]:
     """Resume a paused plan: re-plan from ``on`` and ask the GP to approve the next step."""
     if careplan.get("status") != "on-hold":
         raise Conflict(f"CarePlan/{careplan['id']} is {careplan.get('status')}: only a paused plan resumes")
-    s = s.owned_by(s.repo.practice_of(s.conn, f"CarePlan/{careplan['id']}", s.tenants) or s.practice)
+    s = s.owned_by(repository(s).practice_of(s.conn, f"CarePlan/{careplan['id']}", s.tenants) or s.practice)
     current, _ = policy_of(careplan)
     careplan = _replan(s, careplan, on, policy or current, "Re-planned on resuming")
     careplan["status"] = "active" if any(st.approved for st in plan_steps(s, careplan)) else "draft"
     set_note(s, careplan, f"Resumed on {on.isoformat()}")
     stored = store_plan(s, careplan)
-    request_next_approval(s, stored)
+    request_next_approval(s, stored, lead_days=lead_days)
     return stored
 
 
 def _replan(
-    s: Session, careplan: dict[str, Any], on: date, policy: TaperPolicy, reason: str
+    s: UnitOfWork, careplan: dict[str, Any], on: date, policy: TaperPolicy, reason: str
 ) -> dict[str, Any]:
     """Cancel the steps not yet approved and plan again from today's regimen, keeping the baseline and
     counting the approved reductions against the monthly cap. A plan that cannot be re-planned (a dose not

@@ -9,7 +9,10 @@ from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
 
-from services.medreview.codes import STEP_WITHDRAWN
+from services.medreview.domain.ome import MedicationOme, OmeResult
+from services.medreview.domain.prescribing import issuable_per_dose
+from services.medreview.domain.strengths import compose_dose
+from services.medreview.domain.taper import RegimenItem, StepAction, TaperPlan, regimen_from_ome
 from services.medreview.fhir_mapping import (
     APPROVE_STEP,
     StepRecord,
@@ -29,15 +32,12 @@ from services.medreview.fhir_mapping import (
     steps_of,
     taper_bundle,
 )
+from services.medreview.fhir_mapping.codes import STEP_WITHDRAWN
 from services.medreview.fhir_mapping.gp_view import StepView, agreement_of, flags_of, prescription_text
 from services.medreview.handlers.review import Regimen, current_regimen, reviewed
-from services.medreview.handlers.session import Session
-from services.medreview.ome import MedicationOme, OmeResult
-from services.medreview.prescribing import issuable_per_dose
-from services.medreview.strengths import compose_dose
-from services.medreview.taper import RegimenItem, StepAction, TaperPlan, regimen_from_ome
+from services.medreview.repository import repository
 from shared.contracts import GP_TASK_REQUESTED_V1, EventType
-from shared.fhir import Unprocessable
+from shared.fhir import UnitOfWork, Unprocessable
 from shared.medicines.administrations import administrations
 from shared.medicines.amounts import DosageProblem
 from shared.terminology import DEFAULT_OME_FACTOR_TABLE, DmdProduct, ProductCatalogue, load_product_catalogue
@@ -46,6 +46,7 @@ PER_DOSE_UNITS = 3
 """At most this many tablets or capsules make one administration of a new dose (or as many as now)."""
 
 __all__ = [
+    "APPROVAL_LEAD_DAYS",
     "PER_DOSE_UNITS",
     "TaperInput",
     "add_progress",
@@ -75,7 +76,11 @@ class TaperInput:
     products: dict[str, DmdProduct]
 
 
-def taper_input(s: Session, patient: str, factor_table: str = DEFAULT_OME_FACTOR_TABLE) -> TaperInput:
+APPROVAL_LEAD_DAYS = 7
+"""Default days before a step's date its approval Task reaches the practice (MEDREVIEW_APPROVAL_LEAD_DAYS)."""
+
+
+def taper_input(s: UnitOfWork, patient: str, factor_table: str = DEFAULT_OME_FACTOR_TABLE) -> TaperInput:
     """The patient's current opioids as taper input; 422 when a dose is unknown or there is no opioid."""
     regimen = current_regimen(s, patient)
     result = reviewed(regimen.resources, regimen.medications, factor_table).result
@@ -183,7 +188,7 @@ def per_administration(
 
 
 def add_steps(
-    s: Session,
+    s: UnitOfWork,
     plan: TaperPlan,
     products: Mapping[str, DmdProduct],
     *,
@@ -236,47 +241,49 @@ def add_steps(
     return activities
 
 
-def step_requests(s: Session, careplan: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+def step_requests(s: UnitOfWork, careplan: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     """The MedicationRequests the plan's steps refer to, and the further orders of steps in several
     strengths, as stored now, by reference."""
-    found = {ref: s.repo.find(s.conn, ref, s.tenants) for ref in step_references(careplan)}
+    found = {ref: repository(s).find(s.conn, ref, s.tenants) for ref in step_references(careplan)}
     firsts = {ref: request for ref, request in found.items() if request is not None}
-    others = {ref: s.repo.find(s.conn, ref, s.tenants) for r in firsts.values() for ref in step_orders_of(r)}
+    others = {
+        ref: repository(s).find(s.conn, ref, s.tenants) for r in firsts.values() for ref in step_orders_of(r)
+    }
     return firsts | {ref: request for ref, request in others.items() if request is not None}
 
 
-def plan_steps(s: Session, careplan: Mapping[str, Any]) -> list[StepRecord]:
+def plan_steps(s: UnitOfWork, careplan: Mapping[str, Any]) -> list[StepRecord]:
     """The plan's steps, read with their MedicationRequests as stored now."""
     return steps_of(careplan, step_requests(s, careplan))
 
 
-def store_plan(s: Session, careplan: dict[str, Any]) -> dict[str, Any]:
+def store_plan(s: UnitOfWork, careplan: dict[str, Any]) -> dict[str, Any]:
     """Store a new version of the plan; a plan kept in the shape before cpl-3 is brought into the current one
     (its steps' MedicationRequests get their identifier and extension)."""
     plan, changed = conformant(careplan, step_requests(s, careplan))
     for request in changed:
-        s.put(request)
-    return s.put(plan)
+        s.update(request)
+    return s.update(plan)
 
 
-def announce(s: Session, event_type: EventType, careplan: dict[str, Any]) -> None:
+def announce(s: UnitOfWork, event_type: EventType, careplan: dict[str, Any]) -> None:
     """Emit a taper event: the stored plan and its steps' MedicationRequests in a Bundle."""
     s.emit(event_type, f"CarePlan/{careplan['id']}", taper_bundle(careplan, step_requests(s, careplan)))
 
 
-def set_note(s: Session, careplan: dict[str, Any], text: str) -> None:
+def set_note(s: UnitOfWork, careplan: dict[str, Any], text: str) -> None:
     """Add a dated note to the plan (why it was paused, resumed, declined...)."""
     careplan["note"] = [*careplan.get("note", []), {"time": instant(s.now), "text": text}]
 
 
-def add_progress(s: Session, careplan: dict[str, Any], step: StepRecord, text: str) -> None:
+def add_progress(s: UnitOfWork, careplan: dict[str, Any], step: StepRecord, text: str) -> None:
     """Add a dated progress note to a step's activity."""
     activity = careplan["activity"][step.index]
     activity["progress"] = [*activity.get("progress", []), {"time": instant(s.now), "text": text}]
 
 
 def cancel_step(
-    s: Session, careplan: dict[str, Any], step: StepRecord, reason: str, code: str = STEP_WITHDRAWN
+    s: UnitOfWork, careplan: dict[str, Any], step: StepRecord, reason: str, code: str = STEP_WITHDRAWN
 ) -> None:
     """Cancel a pending step with ``reason`` (``code`` declined or withdrawn): its proposal (or a hold's
     activity detail), any unanswered Task for it, and a progress note on its activity."""
@@ -288,11 +295,11 @@ def cancel_step(
         detail["statusReason"] = why
         return
     for reference in step.proposals:
-        proposal = s.repo.find(s.conn, reference, s.tenants)
+        proposal = repository(s).find(s.conn, reference, s.tenants)
         if proposal is not None and proposal.get("status") == "draft":
-            s.put({**proposal, "status": "cancelled", "statusReason": why})
-    for task in s.repo.open_tasks(s.conn, step.proposal, s.tenants):
-        s.put(
+            s.update({**proposal, "status": "cancelled", "statusReason": why})
+    for task in repository(s).open_tasks(s.conn, step.proposal, s.tenants):
+        s.update(
             {**task, "status": "cancelled", "statusReason": {"text": reason}, "lastModified": instant(s.now)}
         )
 
@@ -309,16 +316,16 @@ def replaced_by(steps: Sequence[StepRecord], step: StepRecord) -> tuple[str, ...
 
 
 def step_view(
-    s: Session, careplan: Mapping[str, Any], steps: Sequence[StepRecord], step: StepRecord
+    s: UnitOfWork, careplan: Mapping[str, Any], steps: Sequence[StepRecord], step: StepRecord
 ) -> StepView:
     """The step as the GP is asked to decide it (``gp_view``)."""
     assert step.proposal is not None
-    found = [s.repo.find(s.conn, ref, s.tenants) for ref in replaced_by(steps, step)]
+    found = [repository(s).find(s.conn, ref, s.tenants) for ref in replaced_by(steps, step)]
     currents = [c for c in found if c is not None]
-    medications = s.repo.medications(s.conn, currents, s.tenants) if currents else {}
-    proposals = [p for ref in step.proposals if (p := s.repo.find(s.conn, ref, s.tenants)) is not None]
+    medications = repository(s).medications(s.conn, currents, s.tenants) if currents else {}
+    proposals = [p for ref in step.proposals if (p := repository(s).find(s.conn, ref, s.tenants)) is not None]
     patient = str(careplan["subject"]["reference"])
-    issues = s.repo.search(s.conn, "DetectedIssue", [("patient", patient)], s.tenants)
+    issues = repository(s).search(s.conn, "DetectedIssue", [("patient", patient)], s.tenants)
     later = next((st for st in steps if st.index > step.index and st.pending), None)
     interval = policy_of(careplan)[0].interval_days
     return StepView(
@@ -334,7 +341,9 @@ def step_view(
     )
 
 
-def request_next_approval(s: Session, careplan: Mapping[str, Any]) -> dict[str, Any] | None:
+def request_next_approval(
+    s: UnitOfWork, careplan: Mapping[str, Any], *, lead_days: int = APPROVAL_LEAD_DAYS
+) -> dict[str, Any] | None:
     """Ask the practice to approve the plan's next proposed step, unless it was asked already: the Task shows
     the current prescription against the proposed one, OME before and after, the patient's flags, their
     agreement and the next review date (``gp_view``)."""
@@ -342,7 +351,7 @@ def request_next_approval(s: Session, careplan: Mapping[str, Any]) -> dict[str, 
     upcoming = next((st for st in steps if st.pending and st.proposal), None)
     if upcoming is None or upcoming.proposal is None:
         return None
-    if s.repo.open_tasks(s.conn, upcoming.proposal, s.tenants):
+    if repository(s).open_tasks(s.conn, upcoming.proposal, s.tenants):
         return None
     proposed = [st for st in steps if st.proposal and st.status != "cancelled"]
     position = proposed.index(upcoming) + 1
@@ -365,7 +374,7 @@ def request_next_approval(s: Session, careplan: Mapping[str, Any]) -> dict[str, 
         summary=summary,
         based_on=f"CarePlan/{careplan['id']}",
         due=upcoming.date,
-        send_on=max(s.now.date(), upcoming.date - timedelta(days=s.approval_lead_days)),
+        send_on=max(s.now.date(), upcoming.date - timedelta(days=lead_days)),
     )
     task["input"] = [*task["input"], *view.task_inputs()]
     stored = s.create(task)

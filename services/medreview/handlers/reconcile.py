@@ -18,12 +18,13 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from services.medreview.codes import RISK_CODES, RISK_DISPLAY, coding
+from services.medreview.domain.medication_list import medications_index
 from services.medreview.fhir_mapping import REVIEW, gp_task, instant
+from services.medreview.fhir_mapping.codes import RISK_CODES, RISK_DISPLAY, coding
 from services.medreview.handlers.planning import plan_steps
-from services.medreview.handlers.session import Session
-from services.medreview.medication_list import medications_index
+from services.medreview.repository import repository
 from shared.contracts import GP_TASK_REQUESTED_V1
+from shared.fhir import UnitOfWork
 from shared.medicines.identify import identify_medication
 from shared.terminology import DrugClass, ProductCatalogue, load_product_catalogue
 
@@ -53,7 +54,7 @@ def authorisation_counts(
 
 
 def _expected(
-    s: Session, plans: Sequence[Mapping[str, Any]], listed_at: datetime, catalogue: ProductCatalogue
+    s: UnitOfWork, plans: Sequence[Mapping[str, Any]], listed_at: datetime, catalogue: ProductCatalogue
 ) -> tuple[Counter[str], bool]:
     """Per ingredient, the active authorisations the plans expect now (one per regimen item not stopped by
     a step written back by ``listed_at``); and whether any step has been written back."""
@@ -62,7 +63,7 @@ def _expected(
     for plan in plans:
         items: dict[str, tuple[str | None, int]] = {}  # regimen item -> (ingredient, authorisations)
         for step in plan_steps(s, plan):
-            proposal = s.repo.find(s.conn, step.proposal, s.tenants) if step.proposal else None
+            proposal = repository(s).find(s.conn, step.proposal, s.tenants) if step.proposal else None
             if proposal is None:
                 continue
             ingredient, count = items.get(step.item, (identify_medication(proposal, catalogue).ingredient, 1))
@@ -77,10 +78,10 @@ def _expected(
 
 
 def reconcile_gp_record(
-    s: Session, patient: str, resources: Sequence[Mapping[str, Any]], listed_at: datetime
+    s: UnitOfWork, patient: str, resources: Sequence[Mapping[str, Any]], listed_at: datetime
 ) -> dict[str, Any] | None:
     """Check the GP record just read against the patient's taper; the Task opened when it does not match."""
-    plans = s.repo.taper_plans(s.conn, patient, s.tenants, WRITTEN_PLAN_STATUSES)
+    plans = repository(s).taper_plans(s.conn, patient, s.tenants, WRITTEN_PLAN_STATUSES)
     if not plans:
         return None
     catalogue = load_product_catalogue()
@@ -93,7 +94,9 @@ def reconcile_gp_record(
         return None
     plan = plans[0]
     plan_ref = f"CarePlan/{plan['id']}"
-    if any(t.get("description") == _DESCRIPTION for t in s.repo.open_tasks(s.conn, plan_ref, s.tenants)):
+    if any(
+        t.get("description") == _DESCRIPTION for t in repository(s).open_tasks(s.conn, plan_ref, s.tenants)
+    ):
         return None
     words = "; ".join(
         f"{ingredient}: {len(found)} active authorisation(s) in the GP record, {n} expected"

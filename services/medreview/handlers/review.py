@@ -8,7 +8,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from services.medreview.codes import MEDICATION_SOURCE, SOURCE_MEDREVIEW
+from services.medreview.domain.medication_list import (
+    by_type,
+    medications_index,
+    orders_in_force,
+    reference,
+    regimen_resources,
+)
+from services.medreview.domain.ome import OmeResult, oral_morphine_equivalent
+from services.medreview.domain.risk import RiskFlag, risk_flags
 from services.medreview.fhir_mapping import (
     detected_issue,
     medication_names,
@@ -16,24 +24,16 @@ from services.medreview.fhir_mapping import (
     review_bundle,
     review_parameters,
 )
-from services.medreview.handlers.session import Session
-from services.medreview.medication_list import (
-    by_type,
-    medications_index,
-    orders_in_force,
-    reference,
-    regimen_resources,
-)
-from services.medreview.ome import OmeResult, oral_morphine_equivalent
-from services.medreview.risk import RiskFlag, risk_flags
+from services.medreview.fhir_mapping.codes import MEDICATION_SOURCE, SOURCE_MEDREVIEW
+from services.medreview.repository import repository
 from shared.contracts import MEDREVIEW_COMPLETED_V1
-from shared.fhir import NotFound
+from shared.fhir import NotFound, UnitOfWork
 
 __all__ = [
     "Regimen",
     "Review",
     "current_regimen",
-    "patient_session",
+    "patient_owned",
     "review_bundle_resources",
     "review_patient",
     "reviewed",
@@ -69,26 +69,26 @@ def _is_own_order(resource: Mapping[str, Any]) -> bool:
     return own and resource.get("intent") == "order" and resource.get("status") == "active"
 
 
-def current_regimen(s: Session, patient: str) -> Regimen:
+def current_regimen(s: UnitOfWork, patient: str) -> Regimen:
     """The patient's synced list plus the GP-approved orders the list has not caught up with (404 when the
     patient has no medication list here)."""
-    listing = s.repo.medication_list(s.conn, patient, s.tenants)
+    listing = repository(s).medication_list(s.conn, patient, s.tenants)
     if listing is None:
         raise NotFound(f"{patient} has no medication list in this service (not enrolled, or not yours)")
     listed = {str(e.get("item", {}).get("reference")) for e in listing.get("entry") or []}
-    stored = s.repo.patient_medications(s.conn, patient, s.tenants)
+    stored = repository(s).patient_medications(s.conn, patient, s.tenants)
     from_list = [r for r in stored if reference(r) in listed]
     listed_at = _instant(listing["date"]) if listing.get("date") else None
     own = orders_in_force([r for r in stored if _is_own_order(r)], listed_at)
     resources = regimen_resources([*from_list, *own])
-    return Regimen(resources, s.repo.medications(s.conn, resources, s.tenants), listing)
+    return Regimen(resources, repository(s).medications(s.conn, resources, s.tenants), listing)
 
 
 def _instant(text: str) -> datetime:
     return datetime.fromisoformat(str(text).replace("Z", "+00:00"))
 
 
-def _store_review(s: Session, patient: str, review: Review) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+def _store_review(s: UnitOfWork, patient: str, review: Review) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     observation = s.create(ome_observation(review.result, patient=patient, effective=s.now))
     observation_ref = f"Observation/{observation['id']}"
     names = medication_names(review.result)
@@ -102,19 +102,19 @@ def _store_review(s: Session, patient: str, review: Review) -> tuple[dict[str, A
     return observation, issues
 
 
-def review_patient(s: Session, patient: str, factor_table: str) -> dict[str, Any]:
+def review_patient(s: UnitOfWork, patient: str, factor_table: str) -> dict[str, Any]:
     """Review the patient's stored current medicines; store and announce the review; the Parameters answer."""
     regimen = current_regimen(s, patient)
     review = reviewed(regimen.resources, regimen.medications, factor_table)
-    observation, issues = _store_review(patient_session(s, regimen), patient, review)
+    observation, issues = _store_review(patient_owned(s, regimen), patient, review)
     return review_parameters(review.result, issues, observation=f"Observation/{observation['id']}")
 
 
-def patient_session(s: Session, regimen: Regimen) -> Session:
-    """The session creating resources for the practice that owns the patient's medication list."""
+def patient_owned(s: UnitOfWork, regimen: Regimen) -> UnitOfWork:
+    """The unit of work creating resources for the practice that owns the patient's medication list."""
     if regimen.medication_list is None:
         return s
-    practice = s.repo.practice_of(s.conn, f"List/{regimen.medication_list['id']}", s.tenants)
+    practice = repository(s).practice_of(s.conn, f"List/{regimen.medication_list['id']}", s.tenants)
     return s.owned_by(practice or s.practice)
 
 
@@ -128,7 +128,7 @@ def _patient_of(resources: Sequence[Mapping[str, Any]]) -> str | None:
 
 
 def review_bundle_resources(
-    s: Session, resources: Sequence[Mapping[str, Any]], factor_table: str, patient: str | None = None
+    s: UnitOfWork, resources: Sequence[Mapping[str, Any]], factor_table: str, patient: str | None = None
 ) -> dict[str, Any]:
     """Review posted resources (a Bundle's); the review is stored when they name one patient."""
     meds = by_type(resources, "MedicationRequest", "MedicationStatement")

@@ -13,8 +13,8 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from services.medreview.codes import SOURCE_MEDREVIEW, STEP_ID_SYSTEM, source_tag
 from services.medreview.fhir_mapping import REVIEW, gp_task, instant, policy_of
+from services.medreview.fhir_mapping.codes import SOURCE_MEDREVIEW, STEP_ID_SYSTEM, source_tag
 from services.medreview.fhir_mapping.quantities import daily_ome
 from services.medreview.fhir_mapping.taper_plan import STEP_URL, order_marks, step_group
 from services.medreview.handlers.planning import (
@@ -25,9 +25,9 @@ from services.medreview.handlers.planning import (
     set_note,
     store_plan,
 )
-from services.medreview.handlers.session import Session
+from services.medreview.repository import repository
 from shared.contracts import GP_TASK_REQUESTED_V1, TAPER_PAUSED_V1
-from shared.fhir import Conflict, Unprocessable
+from shared.fhir import Conflict, UnitOfWork, Unprocessable
 
 __all__ = ["BACK", "step_back"]
 
@@ -38,13 +38,13 @@ def _sub(url: str, **value: Any) -> dict[str, Any]:
     return {"url": url, **value}
 
 
-def step_back(s: Session, careplan: dict[str, Any], *, why: str, on: date) -> dict[str, Any]:
+def step_back(s: UnitOfWork, careplan: dict[str, Any], *, why: str, on: date) -> dict[str, Any]:
     """Propose going back to the dose before the last approved step (module doc); the plan, on hold."""
     if careplan.get("status") not in ("active", "on-hold"):
         raise Conflict(
             f"CarePlan/{careplan['id']} is {careplan.get('status')}: no approved step to go back from"
         )
-    s = s.owned_by(s.repo.practice_of(s.conn, f"CarePlan/{careplan['id']}", s.tenants) or s.practice)
+    s = s.owned_by(repository(s).practice_of(s.conn, f"CarePlan/{careplan['id']}", s.tenants) or s.practice)
     steps = plan_steps(s, careplan)
     if any(st.action == BACK and st.pending for st in steps):
         raise Conflict(f"CarePlan/{careplan['id']} already asks the GP to go back a step")
@@ -54,7 +54,7 @@ def step_back(s: Session, careplan: dict[str, Any], *, why: str, on: date) -> di
     last = approved[-1]
     if last.action == BACK:
         raise Conflict(f"CarePlan/{careplan['id']} has just gone back a step: review and resume it first")
-    found = [s.repo.find(s.conn, ref, s.tenants) for ref in replaced_by(steps, last)]
+    found = [repository(s).find(s.conn, ref, s.tenants) for ref in replaced_by(steps, last)]
     previous_all = [p for p in found if p is not None]
     if not previous_all or len(previous_all) < len(found):
         raise Unprocessable(
@@ -75,7 +75,7 @@ def step_back(s: Session, careplan: dict[str, Any], *, why: str, on: date) -> di
         concept = previous.get("medicationCodeableConcept")
         if not concept:
             target = str((previous.get("medicationReference") or {}).get("reference", ""))
-            concept = (s.repo.medications(s.conn, [previous], s.tenants).get(target) or {}).get("code")
+            concept = (repository(s).medications(s.conn, [previous], s.tenants).get(target) or {}).get("code")
         if not concept:
             raise Unprocessable("The previous prescription names no medicine this service can re-propose")
         concepts.append(concept)

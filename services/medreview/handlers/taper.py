@@ -5,26 +5,34 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+from services.medreview.domain.pace import first_opioid_use, is_long_term
+from services.medreview.domain.taper import TaperPolicy, plan_taper
 from services.medreview.fhir_mapping import instant, taper_careplan
 from services.medreview.fhir_mapping.gp_view import AGREEMENT_URL
 from services.medreview.handlers.gates import gate_note
-from services.medreview.handlers.planning import add_steps, announce, request_next_approval, taper_input
-from services.medreview.handlers.review import patient_session
-from services.medreview.handlers.session import Session
-from services.medreview.pace import first_opioid_use, is_long_term
-from services.medreview.taper import TaperPolicy, plan_taper
+from services.medreview.handlers.planning import (
+    APPROVAL_LEAD_DAYS,
+    add_steps,
+    announce,
+    request_next_approval,
+    taper_input,
+)
+from services.medreview.handlers.review import patient_owned
+from services.medreview.repository import repository
 from shared.contracts import TAPER_PROPOSED_V1
-from shared.fhir import Conflict, Unprocessable, new_id
+from shared.fhir import Conflict, UnitOfWork, Unprocessable, new_id
 from shared.terminology import load_product_catalogue
 
 __all__ = ["inferred_pace", "propose_taper"]
 
 
-def inferred_pace(s: Session, patient: str, on: date) -> tuple[TaperPolicy, str]:
+def inferred_pace(s: UnitOfWork, patient: str, on: date) -> tuple[TaperPolicy, str]:
     """The default policy for the patient's length of opioid use as the record tells it (``pace``), and a
     sentence saying why, for the plan."""
-    stored = s.repo.patient_medications(s.conn, patient, s.tenants)
-    first = first_opioid_use(stored, load_product_catalogue(), s.repo.medications(s.conn, stored, s.tenants))
+    stored = repository(s).patient_medications(s.conn, patient, s.tenants)
+    first = first_opioid_use(
+        stored, load_product_catalogue(), repository(s).medications(s.conn, stored, s.tenants)
+    )
     if is_long_term(first, on):
         return TaperPolicy.long_term_use(), (
             f"Opioids used since {first}: a year or more, so 10% of the starting dose a month "
@@ -38,7 +46,7 @@ def inferred_pace(s: Session, patient: str, on: date) -> tuple[TaperPolicy, str]
 
 
 def propose_taper(
-    s: Session,
+    s: UnitOfWork,
     patient: str,
     policy: TaperPolicy,
     start: date,
@@ -46,6 +54,7 @@ def propose_taper(
     *,
     pace: str | None = None,
     agreed: str | None = None,
+    lead_days: int = APPROVAL_LEAD_DAYS,
 ) -> dict[str, Any]:
     """Plan a taper from the current regimen and store it as a draft CarePlan with one proposed
     MedicationRequest per reduction; emit ``taper.proposed`` (the plan and those MedicationRequests) and ask
@@ -54,7 +63,7 @@ def propose_taper(
     409 when the patient already has an open (draft, active or paused) taper plan; 422 when the regimen
     cannot be tapered (a dose not computable, no opioid, nothing to reduce within the monthly cap).
     """
-    open_plans = s.repo.taper_plans(s.conn, patient, s.tenants)
+    open_plans = repository(s).taper_plans(s.conn, patient, s.tenants)
     if open_plans:
         raise Conflict(
             f"{patient} already has an open taper plan (CarePlan/{open_plans[0]['id']}, "
@@ -65,7 +74,7 @@ def propose_taper(
     plan = plan_taper(found.items, start, policy)
     if not plan.steps:
         raise Unprocessable(plan.blocked_reason or f"{patient} is already at or below the target dose")
-    s = patient_session(s, found.regimen)
+    s = patient_owned(s, found.regimen)
     careplan_id = new_id()
     activities = add_steps(
         s, plan, found.products, patient=patient, careplan=f"CarePlan/{careplan_id}", first=1
@@ -91,5 +100,5 @@ def propose_taper(
             careplan["note"] = [*careplan.get("note", []), {"time": instant(s.now), "text": text}]
     stored = s.create(careplan, resource_id=careplan_id)
     announce(s, TAPER_PROPOSED_V1, stored)
-    request_next_approval(s, stored)
+    request_next_approval(s, stored, lead_days=lead_days)
     return stored

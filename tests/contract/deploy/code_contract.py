@@ -14,9 +14,9 @@ from pydantic_settings import BaseSettings
 
 from painreview.cli import main
 from painreview.registry import SERVICES
+from painreview.simulator import SimulatorSettings
 from painreview.simulator_app import SIMULATOR_CREDENTIALS_REF
 from services.gpconnect.credentials import SECRET_ENV_PREFIX
-from services.gpconnect.simulator import SimulatorSettings
 from shared.auth.settings import AuthSettings
 
 __all__ = [

@@ -17,14 +17,12 @@ from fastapi.testclient import TestClient
 
 from painreview.embedded import create_embedded_system
 from services.gpconnect.tables import delivery
-from services.medreview.concerns import ConcernPolicy
-from services.medreview.handlers import Session
+from services.medreview.domain.concerns import ConcernPolicy
 from services.medreview.handlers.concern import escalate_overdue
-from services.medreview.handlers.session import service_actor
+from services.medreview.repository import MedreviewRepository
 from shared.auth import mint_local_token
 from shared.contracts import GP_TASK_COMPLETED_V1, PATIENT_DISCHARGED_V1, PATIENT_ENROLLED_V1
-from shared.core.principal import Tenancy
-from shared.fhir import validate_resource
+from shared.fhir import UnitOfWork, as_service, validate_resource
 from shared.web.clock import write_clock
 from tests.support import eventually
 from tests.support.medreview import PRACTICE, Medreview, medicine, new_patient, synced
@@ -410,7 +408,7 @@ def test_a_concern_on_a_paused_plan_reaches_the_practice_and_does_not_pause_it_a
 
 
 def test_a_pass_that_read_a_concern_before_another_escalated_it_writes_nothing(
-    clocked: tuple[Medreview, Path],
+    clocked: tuple[Medreview, Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Two replicas' passes: the second read the concern at the version the first escalated."""
     medreview, clock = clocked
@@ -423,29 +421,19 @@ def test_a_pass_that_read_a_concern_before_another_escalated_it_writes_nothing(
     [first] = [t for t in run_due(medreview) if t["focus"]["reference"] == f"Task/{task['id']}"]
     assert first["priority"] == "stat"
 
-    class Stale:  # the second replica's search returns the concern as it read it before the first wrote
-        def __init__(self, repo: Any) -> None:
-            self.repo = repo
+    real_search = MedreviewRepository.search
 
-        def search(self, conn: Any, resource_type: str, params: Any, tenants: Any) -> list[dict[str, Any]]:
-            return (
-                [stale] if resource_type == "Task" else self.repo.search(conn, resource_type, params, tenants)
-            )
+    def stale_search(self: Any, conn: Any, resource_type: str, params: Any, tenants: Any) -> Any:
+        # the second replica's search returns the concern as it read it before the first wrote
+        return [stale] if resource_type == "Task" else real_search(self, conn, resource_type, params, tenants)
 
-        def __getattr__(self, name: str) -> Any:
-            return getattr(self.repo, name)
+    monkeypatch.setattr(MedreviewRepository, "search", stale_search)
 
-    engine = medreview.system.services["medreview"].engine
-    with engine.begin() as conn:
-        session = Session(
-            conn,
-            Stale(due_work.repo),  # type: ignore[arg-type]
-            service_actor(PRACTICE, "second-replica", None),
-            Tenancy({PRACTICE}),
-            PRACTICE,
-            START + timedelta(hours=5),
-        )
-        assert escalate_overdue(session, ConcernPolicy()) == []
+    def second_pass(uow: UnitOfWork) -> list[dict[str, Any]]:
+        uow.now = START + timedelta(hours=5)
+        return escalate_overdue(uow, ConcernPolicy())
+
+    assert as_service(due_work.kernel, PRACTICE, second_pass) == []
 
 
 def _refusal(response: Any, parameter: str) -> str:

@@ -74,8 +74,8 @@ def test_roles_carry_a_snomed_occupation_except_the_project_worker() -> None:
 
 
 def test_the_plan_categories_include_the_code_medreview_gives_its_taper_plans() -> None:
-    from services.medreview.codes import CAREPLAN_CATEGORY, MEDICATION_REVIEW
     from services.medreview.fhir_mapping import taper_category
+    from services.medreview.fhir_mapping.codes import CAREPLAN_CATEGORY, MEDICATION_REVIEW
 
     [system] = [
         r for r in definitions() if r["resourceType"] == "CodeSystem" and r["url"] == CAREPLAN_CATEGORY

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from decimal import Decimal
 from types import SimpleNamespace
 from typing import Any
@@ -68,7 +69,8 @@ def test_a_total_that_is_not_exact_is_recorded_without_a_figure_and_with_why(
     with engine.begin() as conn:
         # This handler records an evaluation fact only: it writes no resource, so it needs no kernel.
         handlers = CareplanHandlers(None, specialists={})  # type: ignore[arg-type]
-        service = SimpleNamespace(service="careplan")  # what the unit of work asks of the kernel here
+        # what the unit of work asks of the kernel here: its name and its clock
+        service = SimpleNamespace(service="careplan", clock=lambda: datetime.now(UTC))
         handlers.medication_reviewed(event, UnitOfWork.for_event(service, conn, event))  # type: ignore[arg-type]
         (value, kept) = conn.execute(select(evaluation_fact.c.value, evaluation_fact.c.note)).one()
     assert value == stored

@@ -12,12 +12,13 @@ import httpx
 import sqlalchemy as sa
 from sqlalchemy import Engine
 
-from services.gpconnect import handlers, repository
+from services.gpconnect import consumers, repository
 from services.gpconnect.adapters import FakeGpSystem
 from services.gpconnect.app import MIGRATIONS
-from services.gpconnect.delivery_policy import CircuitBreaker, RetryPolicy
 from services.gpconnect.dispatch import Dispatcher
-from services.gpconnect.practices import PracticeConfig
+from services.gpconnect.domain.deliveries import TASK_TYPES
+from services.gpconnect.domain.delivery_policy import CircuitBreaker, RetryPolicy
+from services.gpconnect.domain.practices import PracticeConfig
 from services.gpconnect.tables import delivery
 from services.gpconnect.worker import DeliveryWorker
 from shared.contracts import (
@@ -28,12 +29,13 @@ from shared.contracts import (
     new_event,
 )
 from shared.db import make_engine, migrate
+from shared.fhir import ConsumerHandler
 from shared.outbox import dead_letter, outbox
 from tests.support.clock import Clock
+from tests.support.kernel import build_kernel
 from tests.unit.gpconnect.records import load_fixture
 
 PRACTICE = "A81001"
-TASK_TYPES = handlers.TASK_TYPES
 
 
 @dataclass
@@ -45,12 +47,17 @@ class Harness:
 
     def deliver_event(self, event: CloudEvent) -> None:
         handler = {
-            PATIENT_ENROLLED_V1.type: handlers.on_patient_enrolled,
-            GP_TASK_REQUESTED_V1.type: handlers.on_task_requested,
-            PRESCRIPTION_CHANGED_V1.type: handlers.on_prescription_changed,
+            PATIENT_ENROLLED_V1.type: consumers.on_patient_enrolled,
+            GP_TASK_REQUESTED_V1.type: consumers.on_task_requested,
+            PRESCRIPTION_CHANGED_V1.type: consumers.on_prescription_changed,
         }[event.type]
+        self.consume(handler, event)
+
+    def consume(self, handler: ConsumerHandler, event: CloudEvent) -> None:
+        """``handler(event, uow)`` as the inbox runs it: through the kernel, in one transaction."""
+        kernel = build_kernel(self.engine, "gpconnect", ())
         with self.engine.begin() as conn:
-            handler(conn, event)
+            kernel.consumer(handler)(conn, event)
 
     async def drain(self, *, max_passes: int = 200, step: float = 1.0) -> None:
         """Run the worker, moving the clock on, until nothing is due any more (or awaiting)."""

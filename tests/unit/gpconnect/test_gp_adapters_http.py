@@ -7,6 +7,7 @@ import httpx
 import pytest
 import respx
 
+from painreview.simulator import SimulatorSettings, create_simulator_app
 from services.gpconnect.adapters import (
     EmisStyleAdapter,
     FakeDocumentChannel,
@@ -15,8 +16,7 @@ from services.gpconnect.adapters import (
     TransientDeliveryError,
 )
 from services.gpconnect.adapters.gpconnect_fhir import GP_CONNECT_INTERACTION
-from services.gpconnect.practices import PracticeConfig
-from services.gpconnect.simulator import SimulatorSettings, create_simulator_app
+from services.gpconnect.domain.practices import PracticeConfig
 from services.gpconnect.writeback import naming_gp_authorisation, new_orders, order_change
 from tests.unit.gpconnect.deliveries import prescription_changed, task_requested
 from tests.unit.gpconnect.records import load_fixture

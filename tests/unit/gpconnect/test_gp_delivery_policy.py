@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from services.gpconnect.delivery_policy import BreakerState, CircuitBreaker, RetryPolicy
+from services.gpconnect.domain.delivery_policy import BreakerState, CircuitBreaker, RetryPolicy
 
 
 @pytest.mark.parametrize(("attempts", "ceiling"), [(1, 0.5), (2, 1.0), (3, 2.0), (6, 16.0), (10, 30.0)])

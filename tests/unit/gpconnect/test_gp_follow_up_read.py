@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from services.gpconnect import handlers
+from services.gpconnect import consumers
 from shared.contracts import GP_RECORD_READ_REQUESTED_V1, new_event
 from tests.unit.gpconnect.deliveries import PRACTICE, enrolled
 from tests.unit.gpconnect.records import load_fixture
@@ -43,8 +43,7 @@ async def test_the_gp_record_is_read_again_on_the_follow_ups_day_and_not_before(
     deliveries.deliver_event(enrolled())  # gpconnect learns pat-1's NHS number
     await deliveries.drain()
     day = (datetime.now(UTC) + timedelta(days=90)).date()
-    with deliveries.engine.begin() as conn:
-        handlers.on_record_read_requested(conn, follow_up("pat-1", day.isoformat()))
+    deliveries.consume(consumers.on_record_read_requested, follow_up("pat-1", day.isoformat()))
     await deliveries.worker.run_once()
     assert sorted(deliveries.states().values()) == ["done", "pending"]  # the follow-up read waits
     deliveries.clock.advance(
@@ -57,6 +56,5 @@ async def test_the_gp_record_is_read_again_on_the_follow_ups_day_and_not_before(
 
 
 async def test_a_patient_never_known_here_is_not_read(deliveries):
-    with deliveries.engine.begin() as conn:
-        handlers.on_record_read_requested(conn, follow_up("nobody", "2027-01-01"))
+    deliveries.consume(consumers.on_record_read_requested, follow_up("nobody", "2027-01-01"))
     assert deliveries.rows() == []

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from services.gpconnect.mapping import (
+from services.gpconnect.fhir_mapping import (
     RecordMismatch,
     map_condition,
     map_dosage,

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr, ValidationError
 
+from painreview.simulator import SimulatorSettings, create_simulator_app
 from services.gpconnect.settings import GpconnectSettings
-from services.gpconnect.simulator import SimulatorSettings, create_simulator_app
 from services.medreview.settings import MedreviewSettings
 from shared.web.clock import FileClock, system_clock, write_clock
 

@@ -1,5 +1,5 @@
-"""Handler tests' fakes: a SQLite database with the kernel and outbox tables, sessions as the request scope
-and the inbox build them, synthetic events and the outbox read back."""
+"""Handler tests' fakes: a SQLite database with the kernel and outbox tables, units of work as the kernel
+builds them for a request and for the inbox, synthetic events and the outbox read back."""
 
 from __future__ import annotations
 
@@ -13,14 +13,14 @@ import sqlalchemy as sa
 from sqlalchemy import Engine
 
 from services.medreview.fhir_mapping import StepRecord, step_references, steps_of
-from services.medreview.handlers import Session
 from services.medreview.repository import MedreviewRepository, medreview_search_params
 from shared.contracts import EventType, new_event
 from shared.core.principal import Principal, Tenancy, parse_scopes
 from shared.db import make_engine
-from shared.fhir import RequestContext, ResourceStore, kernel_metadata
+from shared.fhir import FhirKernel, RequestContext, ResourceStore, UnitOfWork, kernel_metadata
 from shared.outbox import metadata as outbox_metadata
 from shared.outbox import outbox
+from tests.support.auth import HeaderAuthenticator
 
 T = TypeVar("T")
 PRACTICE = "A81001"
@@ -40,17 +40,19 @@ class Harness:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        self.repo = MedreviewRepository(ResourceStore(search_params=medreview_search_params()))
+        store = ResourceStore(search_params=medreview_search_params())
+        self.kernel = FhirKernel("medreview", engine, HeaderAuthenticator(), store=store, clock=lambda: NOW)
+        self.repo = MedreviewRepository(store)
 
-    def api(self, work: Callable[[Session], T], *, practice: str = PRACTICE, now: datetime = NOW) -> T:
+    def api(self, work: Callable[[UnitOfWork], T], *, practice: str = PRACTICE, now: datetime = NOW) -> T:
         principal = Principal("gp-test", practice, "gp-system", parse_scopes("system/*.cruds"))
         ctx = RequestContext(principal, "req-1", "corr-1", "medreview", False)
         with self.engine.begin() as conn:
-            return work(Session.for_request(conn, self.repo, ctx, now))
+            return work(UnitOfWork(self.kernel, conn, ctx, now=now))
 
     def consume(
         self,
-        handler: Callable[[Session, Any], None],
+        handler: Callable[[UnitOfWork, Any], None],
         event_type: EventType,
         data: dict[str, Any],
         *,
@@ -62,7 +64,9 @@ class Harness:
             event_type, source="/painreview/test", subject=subject, practice=practice, data=data, time=time
         )
         with self.engine.begin() as conn:
-            handler(Session.for_event(conn, self.repo, event, time), event)
+            uow = UnitOfWork.for_event(self.kernel, conn, event)
+            uow.now = time
+            handler(uow, event)
 
     def read(self, reference: str, practice: str = PRACTICE) -> dict[str, Any]:
         with self.engine.connect() as conn:

@@ -1,5 +1,5 @@
-"""Pure rules of contact during a reduction (services/medreview/concerns.py) and follow-up after discharge
-(services/medreview/follow_up.py). Expected figures are worked out by hand in each test."""
+"""Pure rules of contact during a reduction (services/medreview/domain/concerns.py) and follow-up after
+discharge (services/medreview/domain/follow_up.py). Expected figures are worked out by hand in each test."""
 
 from __future__ import annotations
 
@@ -8,14 +8,14 @@ from decimal import Decimal
 
 import pytest
 
-from services.medreview.concerns import (
+from services.medreview.domain.concerns import (
     ConcernKind,
     ConcernPolicy,
     escalated_priority,
     is_overdue,
     triage,
 )
-from services.medreview.follow_up import DoseHeld, OmeFigure, add_months, dose_held, follow_up_dates
+from services.medreview.domain.follow_up import DoseHeld, OmeFigure, add_months, dose_held, follow_up_dates
 
 RAISED = datetime(2026, 4, 20, 9, 0, tzinfo=UTC)
 POLICY = ConcernPolicy(pause_severity=7, answer_hours=(("asap", 4), ("urgent", 24)))

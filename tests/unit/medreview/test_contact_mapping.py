@@ -1,19 +1,19 @@
 """The R4 shape of a concern, its escalation, a follow-up review and whether the dose held
-(services/medreview/contact_fhir.py): valid R4, and a figure that is not computable is never given."""
+(services/medreview/fhir_mapping/contact.py): valid R4, and a figure that is not computable is never given."""
 
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
-from services.medreview.concerns import ConcernKind, ConcernPolicy, triage
-from services.medreview.contact_fhir import (
+from services.medreview.domain.concerns import ConcernKind, ConcernPolicy, triage
+from services.medreview.domain.follow_up import DoseHeld
+from services.medreview.fhir_mapping.contact import (
     answer_by_of,
     concern_task,
     dose_held_observation,
     escalation_task,
     follow_up_task,
 )
-from services.medreview.follow_up import DoseHeld
 from shared.fhir import validate_resource
 
 NOW = datetime(2026, 4, 20, 9, 0, tzinfo=UTC)

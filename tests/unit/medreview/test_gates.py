@@ -1,4 +1,4 @@
-"""The safety gates that hold a taper until an MDT or specialist review (``services.medreview.gates``).
+"""The safety gates that hold a taper until an MDT or specialist review (``services.medreview.domain.gates``).
 
 Figures by hand from the Opioids Aware factors (docs/domain/reference-facts.md): oral morphine 1, so
 morphine 30 mg x 5 tablets twice a day is 300 mg OME a day (the 300 mg specialist threshold: at it, gated),
@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from services.medreview.gates import taper_gates
-from services.medreview.ome import oral_morphine_equivalent
+from services.medreview.domain.gates import taper_gates
+from services.medreview.domain.ome import oral_morphine_equivalent
 
 
 def rx(name: str, dosage: str, id_: str = "x") -> dict[str, Any]:

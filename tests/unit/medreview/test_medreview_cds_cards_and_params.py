@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 
 from services.medreview.cds_hooks.cards import order_sign_cards, patient_view_cards, summary
-from services.medreview.ome import oral_morphine_equivalent
-from services.medreview.operation_params import factor_table_of, policy_of_params
-from services.medreview.risk import risk_flags
-from services.medreview.taper import StepBasis, TaperPolicy
+from services.medreview.domain.ome import oral_morphine_equivalent
+from services.medreview.domain.risk import risk_flags
+from services.medreview.domain.taper import StepBasis, TaperPolicy
+from services.medreview.operations.params import factor_table_of, policy_of_params
 from shared.fhir import BadRequest, Parameters
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from services.medreview.medication_list import (
+from services.medreview.domain.medication_list import (
     orders_in_force,
     reference,
     regimen_resources,

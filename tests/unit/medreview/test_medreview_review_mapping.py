@@ -5,14 +5,14 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from services.medreview.domain.ome import oral_morphine_equivalent
+from services.medreview.domain.risk import risk_flags
 from services.medreview.fhir_mapping import (
     detected_issue,
     medication_names,
     ome_observation,
     review_parameters,
 )
-from services.medreview.ome import oral_morphine_equivalent
-from services.medreview.risk import risk_flags
 from shared.fhir import validate_resource
 
 NOW = datetime(2026, 3, 1, 9, 30, tzinfo=UTC)

@@ -11,6 +11,8 @@ from typing import Any
 
 import pytest
 
+from services.medreview.domain.ome import oral_morphine_equivalent
+from services.medreview.domain.taper import TaperPolicy
 from services.medreview.fhir_mapping import REPLACES_URL, Decision, Outcome, steps_of
 from services.medreview.handlers import (
     decide_step,
@@ -23,8 +25,6 @@ from services.medreview.handlers import (
     review_patient,
     step_back,
 )
-from services.medreview.ome import oral_morphine_equivalent
-from services.medreview.taper import TaperPolicy
 from shared.contracts import (
     GP_TASK_COMPLETED_V1,
     MEDICATION_LIST_SYNCED_V1,

@@ -8,6 +8,17 @@ from typing import Any
 
 import pytest
 
+from services.medreview.domain.ome import oral_morphine_equivalent
+from services.medreview.domain.taper import (
+    ItemDose,
+    StepAction,
+    StepBasis,
+    TaperPlan,
+    TaperPolicy,
+    TaperStep,
+    plan_taper,
+    regimen_from_ome,
+)
 from services.medreview.fhir_mapping import (
     Decision,
     conformant,
@@ -21,17 +32,6 @@ from services.medreview.fhir_mapping import (
     steps_of,
     taper_bundle,
     taper_careplan,
-)
-from services.medreview.ome import oral_morphine_equivalent
-from services.medreview.taper import (
-    ItemDose,
-    StepAction,
-    StepBasis,
-    TaperPlan,
-    TaperPolicy,
-    TaperStep,
-    plan_taper,
-    regimen_from_ome,
 )
 from shared.contracts import taper_parts
 from shared.fhir import validate_resource

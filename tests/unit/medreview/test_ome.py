@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from services.medreview.ome import OmeReason, oral_morphine_equivalent
+from services.medreview.domain.ome import OmeReason, oral_morphine_equivalent
 from shared.terminology import DMD_SYSTEM, SNOMED_SYSTEM
 
 CODEINE_30_TABLETS = "42010411000001105"

@@ -1,4 +1,4 @@
-"""The default pace from the record's first opioid prescription (``services.medreview.pace``).
+"""The default pace from the record's first opioid prescription (``services.medreview.domain.pace``).
 
 Expected dates worked by hand: a year or more of use is 365 days or more before the plan's start (UK practice
 guidance in docs/domain/reference-facts.md: 10% a month or slower after a year or more of use)."""
@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from services.medreview.pace import first_opioid_use, is_long_term
+from services.medreview.domain.pace import first_opioid_use, is_long_term
 from shared.terminology import load_product_catalogue
 
 CATALOGUE = load_product_catalogue()

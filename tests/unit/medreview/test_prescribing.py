@@ -1,4 +1,4 @@
-"""Taper steps as orders a GP could sign (``services.medreview.prescribing``).
+"""Taper steps as orders a GP could sign (``services.medreview.domain.prescribing``).
 
 The table's expected orders are worked out by hand from the dm+d strengths in
 shared/terminology/data/dmd-opioid-products.csv (MST-style morphine MR tablets 5, 10, 15, 30, 60, 100, 200 mg;
@@ -17,10 +17,8 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from services.medreview.fhir_mapping import step_proposals
-from services.medreview.handlers.planning import sublingual_buprenorphine
-from services.medreview.ome import OmeReason, oral_morphine_equivalent
-from services.medreview.prescribing import (
+from services.medreview.domain.ome import OmeReason, oral_morphine_equivalent
+from services.medreview.domain.prescribing import (
     Order,
     PrescribingProblem,
     controlled_schedule,
@@ -28,8 +26,10 @@ from services.medreview.prescribing import (
     issuable_per_dose,
     step_orders,
 )
-from services.medreview.strengths import compose_dose
-from services.medreview.taper import CAP_WINDOW_DAYS, RegimenItem, TaperPolicy, plan_taper
+from services.medreview.domain.strengths import compose_dose
+from services.medreview.domain.taper import CAP_WINDOW_DAYS, RegimenItem, TaperPolicy, plan_taper
+from services.medreview.fhir_mapping import step_proposals
+from services.medreview.handlers.planning import sublingual_buprenorphine
 from shared.terminology import DmdProduct, DrugClass, load_product_catalogue
 
 CATALOGUE = load_product_catalogue()

@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from services.medreview.gates import taper_gates
-from services.medreview.ome import oral_morphine_equivalent
-from services.medreview.risk import RiskFlag, Severity, risk_flags
+from services.medreview.domain.gates import taper_gates
+from services.medreview.domain.ome import oral_morphine_equivalent
+from services.medreview.domain.risk import RiskFlag, Severity, risk_flags
 
 
 def rx(name: str, text: str, rid: str) -> dict[str, Any]:

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from services.medreview.ome import oral_morphine_equivalent
-from services.medreview.taper import (
+from services.medreview.domain.ome import oral_morphine_equivalent
+from services.medreview.domain.taper import (
     CAP_WINDOW_DAYS,
     RegimenItem,
     StepAction,

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from services.gpconnect.mapping.common import UKCORE_EXT, JsonObject, copy_fields
+from services.gpconnect.fhir_mapping.common import UKCORE_EXT, JsonObject, copy_fields
 
 __all__ = ["map_condition"]
 

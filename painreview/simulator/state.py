@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
-from services.gpconnect.simulator.population import (
+from painreview.simulator.population import (
     REGIMENS,
     Regimen,
     SimMedication,

@@ -12,11 +12,18 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from services.medreview.taper import StepBasis, TaperPolicy
-from shared.fhir import BadRequest, Parameters
+from services.medreview.domain.taper import StepBasis, TaperPolicy
+from shared.fhir import BadRequest, OperationCall, Parameters, UnitOfWork
 from shared.terminology import DEFAULT_OME_FACTOR_TABLE, OME_FACTOR_TABLES
 
-__all__ = ["factor_table_of", "parameters_of", "policy_of_params"]
+__all__ = ["factor_table_of", "parameters_of", "patient_of_call", "policy_of_params"]
+
+
+def patient_of_call(call: OperationCall, uow: UnitOfWork) -> str:
+    """The Patient an instance operation is on, named in its AuditEvent (set before anything can fail)."""
+    patient = f"Patient/{call.resource_id}"
+    uow.patient = patient
+    return patient
 
 
 def parameters_of(body: Any) -> Parameters:

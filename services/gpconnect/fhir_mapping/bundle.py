@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from services.gpconnect.mapping.common import JsonObject
-from services.gpconnect.mapping.conditions import map_condition
-from services.gpconnect.mapping.medications import (
+from services.gpconnect.fhir_mapping.common import JsonObject
+from services.gpconnect.fhir_mapping.conditions import map_condition
+from services.gpconnect.fhir_mapping.medications import (
     map_medication,
     map_medication_request,
     map_medication_statement,

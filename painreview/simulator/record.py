@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Any
 
-from services.gpconnect.simulator.population import SimMedication, SimPatient
+from painreview.simulator.population import SimMedication, SimPatient
 
 __all__ = ["structured_record"]
 

@@ -16,16 +16,15 @@ The kernel claims ``X-Request-Id`` (a repeat is a 409) and audits each call; han
 from __future__ import annotations
 
 from datetime import date, timedelta
+from functools import partial
 from typing import Any
 
-from services.medreview.concerns import ConcernKind, ConcernPolicy
-from services.medreview.handlers import Session
+from services.medreview.domain.concerns import ConcernKind, ConcernPolicy
 from services.medreview.handlers.concern import answer_concern, raise_concern
-from services.medreview.repository import MedreviewRepository
+from services.medreview.repository import repository
 from shared.fhir import BadRequest, FhirKernel, Forbidden, OperationCall, Parameters, UnitOfWork
-from shared.web.clock import Clock
 
-__all__ = ["register_contact_operations"]
+__all__ = ["register"]
 
 ANSWERING_ROLES = frozenset({"gp-system", "prescriber"})
 RAISED_BY = frozenset({"patient", "project-worker", "carer"})
@@ -73,64 +72,49 @@ def _severity(value: Any) -> int:
     return value
 
 
-def register_contact_operations(
-    kernel: FhirKernel, repo: MedreviewRepository, policy: ConcernPolicy, *, now: Clock, lead_days: int
-) -> None:
-    """Declare ``$raise-concern`` and ``$answer-concern`` on ``kernel``; ``now``: the service's clock."""
+def raise_(call: OperationCall, uow: UnitOfWork, *, policy: ConcernPolicy) -> dict[str, Any]:
+    params = Parameters(call.body)
+    kind = _kind(params.text("kind"))
+    severity = _severity(params.value("severity"))
+    words = _words("description", params.text("description"), "the concern in the patient's words")
+    raised_by = params.text("raisedBy") or "patient"
+    if raised_by not in RAISED_BY:
+        raise BadRequest(f"Parameter 'raisedBy' must be one of {', '.join(sorted(RAISED_BY))}")
+    go_back = params.boolean("stepBack")
+    day = params.day("date")
+    careplan = repository(uow).read(uow.conn, f"CarePlan/{call.resource_id}", uow.tenants)
+    uow.patient = str((careplan.get("subject") or {}).get("reference") or "") or None
+    return raise_concern(
+        uow,
+        careplan,
+        kind=kind,
+        severity=severity,
+        words=words,
+        raised_by=raised_by,
+        policy=policy,
+        on=_concern_day(day, uow.now.date()),
+        go_back=bool(go_back),
+    )
 
-    def session(call: OperationCall, uow: UnitOfWork) -> Session:
-        """medreview's writes in the kernel's unit of work (its transaction, by the service's clock)."""
-        return Session.for_request(uow.conn, repo, call.ctx, now(), approval_lead_days=lead_days)
 
-    def raise_(call: OperationCall, uow: UnitOfWork) -> dict[str, Any]:
-        params = Parameters(call.body)
-        kind = _kind(params.text("kind"))
-        severity = _severity(params.value("severity"))
-        words = _words("description", params.text("description"), "the concern in the patient's words")
-        raised_by = params.text("raisedBy") or "patient"
-        if raised_by not in RAISED_BY:
-            raise BadRequest(f"Parameter 'raisedBy' must be one of {', '.join(sorted(RAISED_BY))}")
-        go_back = params.boolean("stepBack")
-        day = params.day("date")
+def answer(call: OperationCall, uow: UnitOfWork) -> dict[str, Any]:
+    note = _words("note", Parameters(call.body).text("note"), "what the practice did: called, advised, saw")
+    principal = call.ctx.principal
+    if principal.role not in ANSWERING_ROLES:
+        raise Forbidden(f"A concern is answered by a prescriber at the practice, not {principal.role}")
+    reference = f"Task/{call.resource_id}"
+    task = repository(uow).read(uow.conn, reference, uow.tenants)
+    uow.patient = str((task.get("for") or {}).get("reference") or "") or None
+    if repository(uow).practice_of(uow.conn, reference, uow.tenants) != principal.practice:
+        raise Forbidden("Only the patient's own practice answers this concern")
+    return answer_concern(uow, task, note=note)
 
-        def work(s: Session) -> dict[str, Any]:
-            careplan = s.repo.read(s.conn, f"CarePlan/{call.resource_id}", s.tenants)
-            uow.patient = str((careplan.get("subject") or {}).get("reference") or "") or None
-            return raise_concern(
-                s,
-                careplan,
-                kind=kind,
-                severity=severity,
-                words=words,
-                raised_by=raised_by,
-                policy=policy,
-                on=_concern_day(day, s.now.date()),
-                go_back=bool(go_back),
-            )
 
-        return work(session(call, uow))
-
-    def answer(call: OperationCall, uow: UnitOfWork) -> dict[str, Any]:
-        note = _words(
-            "note", Parameters(call.body).text("note"), "what the practice did: called, advised, saw"
-        )
-        principal = call.ctx.principal
-        if principal.role not in ANSWERING_ROLES:
-            raise Forbidden(f"A concern is answered by a prescriber at the practice, not {principal.role}")
-
-        def work(s: Session) -> dict[str, Any]:
-            reference = f"Task/{call.resource_id}"
-            task = s.repo.read(s.conn, reference, s.tenants)
-            uow.patient = str((task.get("for") or {}).get("reference") or "") or None
-            if s.repo.practice_of(s.conn, reference, s.tenants) != principal.practice:
-                raise Forbidden("Only the patient's own practice answers this concern")
-            return answer_concern(s, task, note=note)
-
-        return work(session(call, uow))
-
+def register(kernel: FhirKernel, policy: ConcernPolicy) -> None:
+    """Declare ``$raise-concern`` and ``$answer-concern`` on ``kernel`` (whose clock they act on)."""
     kernel.operation(
         "raise-concern",
-        raise_,
+        partial(raise_, policy=policy),
         level="instance",
         resource_type="CarePlan",
         scope=("Task", "c"),

@@ -15,10 +15,10 @@ from fastapi import FastAPI, HTTPException
 from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from services.gpconnect.simulator.gp_api import gp_api_router
-from services.gpconnect.simulator.guard import MAX_BODY_BYTES, SimulatorGuard
-from services.gpconnect.simulator.population import SimPatient
-from services.gpconnect.simulator.state import Faults, PracticeState, Simulator
+from painreview.simulator.gp_api import gp_api_router
+from painreview.simulator.guard import MAX_BODY_BYTES, SimulatorGuard
+from painreview.simulator.population import SimPatient
+from painreview.simulator.state import Faults, PracticeState, Simulator
 from shared.web.clock import clock_for, system_clock
 
 __all__ = ["SimulatorSettings", "create_simulator_app"]

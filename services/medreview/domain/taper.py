@@ -32,8 +32,8 @@ from datetime import date, timedelta
 from decimal import Decimal
 from enum import StrEnum
 
-from services.medreview.ome import OmeResult
-from services.medreview.strengths import Compositions, Schedules, compose_dose
+from services.medreview.domain.ome import OmeResult
+from services.medreview.domain.strengths import Compositions, Schedules, compose_dose
 from shared.terminology import ProductCatalogue, load_product_catalogue
 
 __all__ = [

@@ -15,8 +15,9 @@ pregabalin (2021)):
   liaise with the drug service, never tapered here (moderate) (``shared.medicines.special``);
 * ``methadone``: any methadone product (high): it has no fixed conversion to oral morphine and its long,
   variable half-life makes a reduction a specialist's (Opioids Aware); the same medicines as the taper's
-  ``methadone`` safety gate (``services.medreview.gates``, which reads them through ``methadone_references``),
-  so the gate reaches the monthly MDT agenda by ``medreview.completed`` like the other gates;
+  ``methadone`` safety gate (``services.medreview.domain.gates``, which reads them through
+  ``methadone_references``), so the gate reaches the monthly MDT agenda by ``medreview.completed`` like the
+  other gates;
 * ``above-licensed-maximum``: tramadol over 400 mg a day, codeine or dihydrocodeine over 240 mg, paracetamol
   in combinations over 4 g (high; BNF, ``shared.medicines.licensed``).
 
@@ -30,7 +31,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
 
-from services.medreview.ome import OmeResult
+from services.medreview.domain.ome import OmeResult
 from shared.medicines.licensed import above_licensed_maximum
 from shared.medicines.special import OPIOID_SUBSTITUTION, TRANSMUCOSAL_FENTANYL
 from shared.terminology import DrugClass

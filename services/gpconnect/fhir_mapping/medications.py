@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from services.gpconnect.mapping.common import (
+from services.gpconnect.fhir_mapping.common import (
     UKCORE_EXT,
     JsonObject,
     copy_fields,
@@ -20,7 +20,7 @@ from services.gpconnect.mapping.common import (
     map_reference,
     map_references,
 )
-from services.gpconnect.mapping.dosage import map_dosage
+from services.gpconnect.fhir_mapping.dosage import map_dosage
 
 __all__ = ["map_medication", "map_medication_request", "map_medication_statement"]
 

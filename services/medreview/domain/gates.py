@@ -18,8 +18,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from services.medreview.ome import OmeResult
-from services.medreview.risk import SPECIALIST_MG_PER_DAY, methadone_references
+from services.medreview.domain.ome import OmeResult
+from services.medreview.domain.risk import SPECIALIST_MG_PER_DAY, methadone_references
 from shared.medicines.special import OPIOID_SUBSTITUTION, TRANSMUCOSAL_FENTANYL
 from shared.terminology import DrugClass
 

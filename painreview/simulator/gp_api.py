@@ -11,8 +11,8 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
-from services.gpconnect.simulator.record import structured_record
-from services.gpconnect.simulator.state import NotReplaceable, PracticeState, SimTask, Simulator
+from painreview.simulator.record import structured_record
+from painreview.simulator.state import NotReplaceable, PracticeState, SimTask, Simulator
 from shared.contracts.taper import REPLACES_AUTHORISATION_URL
 
 __all__ = ["gp_api_router"]

@@ -16,10 +16,10 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from services.medreview.codes import BASE, OBSERVATION_CODES, coding, concept
-from services.medreview.concerns import ConcernKind, Triage
+from services.medreview.domain.concerns import ConcernKind, Triage
+from services.medreview.domain.follow_up import DoseHeld, OmeFigure
 from services.medreview.fhir_mapping import daily_ome, decimal_of, gp_task, instant
-from services.medreview.follow_up import DoseHeld, OmeFigure
+from services.medreview.fhir_mapping.codes import BASE, OBSERVATION_CODES, coding, concept
 
 __all__ = [
     "CONCERN",

@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from datetime import date, timedelta
 from typing import Any
 
-from services.medreview.codes import MEDICATION_SOURCE, SOURCE_MEDREVIEW
+from services.medreview.fhir_mapping.codes import MEDICATION_SOURCE, SOURCE_MEDREVIEW
 from shared.medicines.identify import identify_medication
 from shared.terminology import DrugClass, ProductCatalogue
 

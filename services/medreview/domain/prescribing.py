@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, Decimal
 
-from services.medreview.strengths import compose_dose
+from services.medreview.domain.strengths import compose_dose
 from shared.terminology import DmdProduct
 
 __all__ = [

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from services.gpconnect import handlers, repository
+from services.gpconnect import repository
+from services.gpconnect.consumers import request_record_read
 from shared.contracts import CloudEvent
 from shared.fhir import (
     BadRequest,
@@ -25,7 +26,7 @@ from shared.fhir import (
     reference_id,
 )
 
-__all__ = ["configure_operations"]
+__all__ = ["register", "sync_medications"]
 
 
 def sync_medications(call: OperationCall, uow: UnitOfWork) -> Any:
@@ -61,11 +62,11 @@ def sync_medications(call: OperationCall, uow: UnitOfWork) -> Any:
         correlationid=call.ctx.correlation_id,
         data={"resourceType": "Bundle", "type": "collection", "entry": [{"resource": patient}]},
     )
-    handlers.request_record_read(uow.conn, request)
+    request_record_read(uow, request)
     return information_outcome("The GP record will be read again; medication.list-synced follows")
 
 
-def configure_operations(kernel: FhirKernel) -> None:
+def register(kernel: FhirKernel) -> None:
     kernel.operation(
         "sync-medications",
         sync_medications,

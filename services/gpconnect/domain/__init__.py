@@ -1,0 +1,1 @@
+"""gpconnect's pure rules: no I/O (an import contract holds them to it)."""
