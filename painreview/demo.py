@@ -25,9 +25,10 @@ from typing import Any
 import click
 import httpx
 
+from shared.fhir import NHS_NUMBER_SYSTEM, bundle_resources, format_instant, nhs_number_identifier
+
 __all__ = ["SERVICE_NAMES", "DemoFailed", "demo", "mesh_of_running_system", "parse_services", "run_demo"]
 
-NHS = "https://fhir.nhs.uk/Id/nhs-number"
 FHIR = "application/fhir+json"
 # What the demo calls: the four services' FHIR APIs and the GP practice simulator.
 SERVICE_NAMES = ("referral", "careplan", "medreview", "gpconnect", "gp-simulator")
@@ -49,7 +50,7 @@ def _params(**values: Any) -> dict[str, Any]:
 
 
 def _entries(bundle: dict[str, Any]) -> list[dict[str, Any]]:
-    return [e["resource"] for e in bundle.get("entry", ()) if "resource" in e]
+    return list(bundle_resources(bundle))
 
 
 def refusal(what: str, response: httpx.Response) -> str:
@@ -179,7 +180,9 @@ class Pathway:
         return f"NHS number {patient['nhsNumber']} on {opioids}"
 
     def _referred(self, nhs: str) -> bool:
-        found = self.fhir("GET", f"referral/fhir/Patient?identifier={NHS}|{nhs}&_summary=count").json()
+        found = self.fhir(
+            "GET", f"referral/fhir/Patient?identifier={NHS_NUMBER_SYSTEM}|{nhs}&_summary=count"
+        ).json()
         return bool(found.get("total"))
 
     def refer(self) -> str:
@@ -189,7 +192,7 @@ class Pathway:
             str(uuid.uuid4()),
             str(uuid.uuid4()),
         )
-        now = datetime.now(UTC).isoformat(timespec="seconds")
+        now = format_instant(datetime.now(UTC))
         message = {
             "resourceType": "Bundle",
             "id": str(uuid.uuid4()),
@@ -235,7 +238,7 @@ class Pathway:
                     "resource": {
                         "resourceType": "Patient",
                         "id": pat_id,
-                        "identifier": [{"system": NHS, "value": nhs}],
+                        "identifier": [nhs_number_identifier(nhs)],
                     },
                 },
             ],
@@ -253,14 +256,17 @@ class Pathway:
         body = {
             "resourceType": "Parameters",
             "parameter": [
-                {"name": "patientNHSNumber", "valueIdentifier": {"system": NHS, "value": self.facts["nhs"]}}
+                {
+                    "name": "patientNHSNumber",
+                    "valueIdentifier": {"system": NHS_NUMBER_SYSTEM, "value": self.facts["nhs"]},
+                }
             ],
         }
         record = self.gp.post(f"{self.sim}/Patient/$gpc.getstructuredrecord", json=body, timeout=30).json()
         patient = {
             "resourceType": "Patient",
             "id": patient_id,
-            "identifier": [{"system": NHS, "value": self.facts["nhs"]}],
+            "identifier": [nhs_number_identifier(self.facts["nhs"])],
         }
         mapped = _entries(map_structured_record(record, patient=patient))[1:]
         ids = {f"{r['resourceType']}/{r['id']}": str(uuid.uuid4()) for r in mapped}
@@ -278,7 +284,9 @@ class Pathway:
     def eligible(self) -> str:
         def probe() -> Any:
             tasks = _entries(
-                self.fhir("GET", f"referral/fhir/Task?patient:identifier={NHS}|{self.facts['nhs']}").json()
+                self.fhir(
+                    "GET", f"referral/fhir/Task?patient:identifier={NHS_NUMBER_SYSTEM}|{self.facts['nhs']}"
+                ).json()
             )
             tasks = tasks or _entries(
                 self.fhir("GET", "referral/fhir/Task?_count=100&_sort=-_lastUpdated").json()
@@ -354,7 +362,7 @@ class Pathway:
 
     def activate_plan(self) -> str:
         path = f"careplan/fhir/CarePlan/{self.facts['careplan']}"
-        agreed = datetime.now(UTC).isoformat(timespec="seconds")
+        agreed = format_instant(datetime.now(UTC))
         body = {
             "resourceType": "Parameters",
             "parameter": [

@@ -5,16 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 
 from services.careplan.catalogue import definitions
-from services.careplan.consumers import consumers
-from services.careplan.handlers import CareplanHandlers
-from services.careplan.hooks import WriteRules
-from services.careplan.operations_attendance import AttendanceOperations
-from services.careplan.operations_mdt import MdtOperations
-from services.careplan.operations_plan import PlanOperations
-from services.careplan.operations_reads import ReadOperations
-from services.careplan.operations_review import ReviewOperations
-from services.careplan.operations_sessions import SessionOperations
+from services.careplan.consumers import CareplanHandlers, consumers
+from services.careplan.operations.attendance import AttendanceOperations
+from services.careplan.operations.mdt import MdtOperations
+from services.careplan.operations.plan import PlanOperations
+from services.careplan.operations.reads import ReadOperations
+from services.careplan.operations.review import ReviewOperations
+from services.careplan.operations.sessions import SessionOperations
 from services.careplan.settings import CareplanSettings
+from services.careplan.write_rules import WriteRules
 from shared.bus import Transport
 from shared.fhir import Authenticator, FhirKernel, RateLimiter
 from shared.web import ServiceParts, build_service
@@ -45,7 +44,7 @@ RESOURCES: tuple[str, ...] = (
     "Measure",
     "MeasureReport",
     "Task",
-    # The PROMs as of a follow-up after discharge (follow_up_proms.py, from medreview's follow-up.recorded).
+    # The PROMs as of a follow-up after discharge (domain/follow_up_proms.py; medreview's follow-up.recorded).
     "Observation",
 )
 

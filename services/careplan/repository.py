@@ -7,6 +7,7 @@ the practices given; writes of FHIR resources go through the kernel's ``Resource
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from contextlib import suppress
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -15,39 +16,53 @@ from typing import Any
 import orjson
 from sqlalchemy import Connection, func, insert, select
 
-from services.careplan.acceptability import AcceptabilityError, construct_scores
-from services.careplan.activities import received_in_any_version
-from services.careplan.assessment import AssessmentError, answers_of, score_assessment
-from services.careplan.budget import BudgetError, cost_of, counts_against_budget
 from services.careplan.catalogue import (
     ACCEPTABILITY_QUESTIONNAIRE,
     ASSESSMENT_QUESTIONNAIRE,
     CAREPLAN_CATEGORY_SYSTEM,
     COMMUNITY_STATUS_EXTENSION,
 )
-from services.careplan.evaluation import EvaluationFacts, Session, StaffSession
-from services.careplan.outcomes import Reading
-from services.careplan.sessions import session_minutes
-from services.careplan.tables import evaluation_fact
+from services.careplan.domain.acceptability import AcceptabilityError, construct_scores
+from services.careplan.domain.activities import received_in_any_version
+from services.careplan.domain.assessment import AssessmentError, answers_of, score_assessment
+from services.careplan.domain.budget import BudgetError, cost_of, counts_against_budget
+from services.careplan.domain.evaluation import EvaluationFacts, Session, StaffSession
+from services.careplan.domain.mdt import Review
+from services.careplan.domain.outcomes import Reading
+from services.careplan.domain.sessions import FORMAT_EXTENSION, session_minutes
+from services.careplan.tables import evaluation_fact, medication_review
 from shared.core.principal import Tenancy
-from shared.fhir import SHARED_TENANT, history_table, history_visible, resource_table, visible_rows
+from shared.fhir import (
+    SHARED_TENANT,
+    history_table,
+    history_visible,
+    resource_table,
+    search_index_table,
+    visible_rows,
+)
 
 __all__ = [
     "CLOSED_PLAN",
     "evaluation_facts",
     "is_community_request",
     "is_pain_plan",
+    "is_session",
     "lock",
+    "medication_reviews",
     "pain_plan_for",
     "pain_plans",
     "patient_resources",
     "practice_of",
     "record_fact",
+    "record_medication_review",
+    "slot_appointments",
 ]
 
 R = resource_table
 H = history_table
 F = evaluation_fact
+INDEX = search_index_table
+MR = medication_review
 CLOSED_PLAN = frozenset({"completed", "revoked", "entered-in-error"})
 
 
@@ -397,3 +412,77 @@ def prom_readings_of(
         measure: found.get(patient, [])
         for measure, found in _prom_readings(conn, tenants, {patient}, end).items()
     }
+
+
+# ---- sessions and the monthly MDT ----------------------------------------------------------------
+def is_session(appointment: dict[str, Any]) -> bool:
+    """A session's Appointment (booked for a Slot), not an MDT review."""
+    return bool(appointment.get("slot")) or any(
+        e.get("url") == FORMAT_EXTENSION for e in appointment.get("extension") or ()
+    )
+
+
+def slot_appointments(conn: Connection, slot_id: str, tenants: Tenancy) -> list[dict[str, Any]]:
+    """Every current Appointment booked for ``Slot/<slot_id>`` (any status), through the search index
+    (``Appointment.slot``, registered by the sessions operations)."""
+    booked = select(INDEX.c.resource_id).where(
+        INDEX.c.resource_type == "Appointment", INDEX.c.param == "slot", INDEX.c.value == f"Slot/{slot_id}"
+    )
+    rows = conn.execute(
+        select(R.c.content).where(
+            R.c.resource_type == "Appointment",
+            R.c.id.in_(booked),
+            visible_rows(tenants),
+            R.c.deleted.is_(False),
+        )
+    )
+    return [orjson.loads(row.content) for row in rows]
+
+
+def record_medication_review(
+    conn: Connection,
+    *,
+    practice: str,
+    patient: str,
+    review: str,
+    reviewed_at: datetime,
+    total: Decimal | None,
+    lower_bound: bool,
+    flags: Iterable[str],
+) -> bool:
+    """Keep one row per review (``Observation/<id>``); returns whether it was new."""
+    if conn.execute(select(MR.c.id).where(MR.c.review == review)).first() is not None:
+        return False
+    conn.execute(
+        insert(MR).values(
+            practice=practice,
+            patient=patient,
+            review=review,
+            reviewed_at=reviewed_at,
+            total_ome=total,
+            lower_bound=lower_bound,
+            flags=" ".join(sorted(set(flags)))[:400],
+        )
+    )
+    return True
+
+
+def medication_reviews(
+    conn: Connection, tenants: Tenancy, patients: Iterable[str]
+) -> dict[str, list[Review]]:
+    """Each patient's medication reviews in time order (the practices ``tenants``)."""
+    wanted = sorted(set(patients))
+    found: dict[str, list[Review]] = {p: [] for p in wanted}
+    if not wanted:
+        return found
+    rows = conn.execute(
+        select(MR.c.patient, MR.c.reviewed_at, MR.c.total_ome, MR.c.lower_bound, MR.c.flags)
+        .where(MR.c.practice.in_(sorted(tenants)), MR.c.patient.in_(wanted))
+        .order_by(MR.c.reviewed_at, MR.c.id)
+    )
+    for row in rows:
+        when = row.reviewed_at if row.reviewed_at.tzinfo else row.reviewed_at.replace(tzinfo=UTC)
+        total = None if row.total_ome is None else Decimal(row.total_ome)
+        flags = frozenset(str(row.flags).split())
+        found[str(row.patient)].append(Review(when, total, bool(row.lower_bound), flags))
+    return found

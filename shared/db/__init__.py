@@ -2,8 +2,10 @@
 
 from shared.db.engine import is_postgres, is_sqlite, make_engine, sqlite_path_for
 from shared.db.migrate import downgrade, migrate, migration_config
+from shared.db.times import as_utc
 
 __all__ = [
+    "as_utc",
     "downgrade",
     "is_postgres",
     "is_sqlite",

@@ -15,6 +15,7 @@ from shared.core.errors import Unauthorized
 from shared.core.principal import UNAUTHENTICATED_TENANT, Principal, Tenancy
 from shared.fhir.searchparams import TARGET_PATIENT_EXTENSION, patient_of
 from shared.fhir.store import ResourceStore, now_instant
+from shared.fhir.values import format_instant
 
 __all__ = ["AuditRecord", "RequestContext", "audit_event", "provenance", "unauthenticated_audit_event"]
 
@@ -130,7 +131,7 @@ def _event(
         "type": BALP_REST,
         "subtype": [{"system": INTERACTION_SYSTEM, "code": record.interaction}],
         "action": ACTIONS.get(record.interaction, "E"),
-        "recorded": now_instant().isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+        "recorded": format_instant(now_instant(), "milliseconds"),
         "outcome": record.outcome,
         "agent": agents,
         "source": {"observer": {"display": f"pain-review {service}"}},

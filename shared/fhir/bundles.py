@@ -6,6 +6,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from shared.fhir.store import SearchResult, StoredVersion, new_id, now_instant
+from shared.fhir.values import format_instant
 
 __all__ = ["history_bundle", "searchset_bundle"]
 
@@ -32,7 +33,7 @@ def _paging(
 
 
 def _timestamp() -> str:
-    return now_instant().isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return format_instant(now_instant(), "milliseconds")
 
 
 def searchset_bundle(

@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from functools import cached_property
 from typing import Any, Literal, Protocol
 
 import anyio
@@ -48,6 +49,7 @@ from shared.fhir.searchparams import SearchType
 from shared.fhir.store import ResourceStore
 from shared.fhir.tenancy import owner_practice
 from shared.fhir.unit_of_work import ConsumerHandler, UnitOfWork
+from shared.fhir.values import Parameters
 
 __all__ = [
     "Authenticator",
@@ -108,6 +110,12 @@ class OperationCall:
     claimed: bool = False
     input: Any = None
     """What the operation's ``prepare`` step made of the request, before its transaction."""
+
+    @cached_property
+    def parameters(self) -> Parameters:
+        """The body read as ``Parameters``, once (a 400 naming what is wrong when it is not one); an
+        operation called without a body has no parameters."""
+        return Parameters(self.body)
 
     @property
     def writes(self) -> bool:

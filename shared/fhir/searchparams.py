@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
+from shared.fhir.values import parse_instant
+
 SearchType = Literal["token", "reference", "string", "date"]
 
 __all__ = [
@@ -130,10 +132,7 @@ def date_range(value: str) -> tuple[str, str] | None:
             low = datetime.fromisoformat(text).replace(tzinfo=UTC)
             high = low + timedelta(days=1)
         else:
-            moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-            if moment.tzinfo is None:
-                moment = moment.replace(tzinfo=UTC)
-            moment = moment.astimezone(UTC)
+            moment = parse_instant(text)
             return _iso(moment), _iso(moment)
     except ValueError:
         return None

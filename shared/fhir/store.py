@@ -17,6 +17,7 @@ import orjson
 from sqlalchemy import Connection, and_, delete, func, insert, select, update
 
 from shared.core.errors import Gone, NotFound, PreconditionFailed
+from shared.db.times import as_utc
 from shared.fhir.search import SearchRequest, parse_search
 from shared.fhir.search_sql import included_resources, where_clause
 from shared.fhir.searchparams import SearchParams, patient_of
@@ -293,7 +294,12 @@ class ResourceStore:
         ).all()
         return total, [
             StoredVersion(
-                _load(r.content), r.version_id, r.deleted, r.method, _instant(r.last_updated), r.practice
+                _load(r.content),
+                r.version_id,
+                r.deleted,
+                r.method,
+                _instant(as_utc(r.last_updated)),
+                r.practice,
             )
             for r in rows
         ]

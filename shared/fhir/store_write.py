@@ -10,7 +10,7 @@ current version.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -18,6 +18,7 @@ from sqlalchemy import Connection, insert
 
 from shared.fhir.searchparams import SearchParams, patient_of
 from shared.fhir.tables import history_table, resource_table, search_index_table
+from shared.fhir.values import format_instant, parse_instant
 
 __all__ = ["NewResource", "index_rows", "insert_new", "instant", "stamp", "version_row"]
 
@@ -26,10 +27,8 @@ NewResource = tuple[str, Sequence[dict[str, Any]]]
 
 
 def instant(moment: datetime) -> str:
-    """A FHIR instant in UTC with milliseconds: ``meta.lastUpdated``."""
-    if moment.tzinfo is None:  # SQLite hands back naive datetimes; we only ever store UTC
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    """A FHIR instant in UTC with milliseconds: ``meta.lastUpdated`` (an aware datetime)."""
+    return format_instant(moment, "milliseconds")
 
 
 def stamp(resource: dict[str, Any], version: int, moment: datetime) -> dict[str, Any]:
@@ -39,7 +38,7 @@ def stamp(resource: dict[str, Any], version: int, moment: datetime) -> dict[str,
 
 
 def _moment(resource: dict[str, Any]) -> datetime:
-    return datetime.fromisoformat(resource["meta"]["lastUpdated"].replace("Z", "+00:00"))
+    return parse_instant(resource["meta"]["lastUpdated"])
 
 
 def version_row(resource: dict[str, Any], practice: str, method: str, moment: datetime) -> dict[str, Any]:

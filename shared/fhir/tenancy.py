@@ -19,6 +19,7 @@ from shared.core.errors import NotFound
 from shared.core.principal import UNAUTHENTICATED_TENANT, Tenancy
 from shared.fhir.searchparams import patient_of
 from shared.fhir.tables import enrolment_table, history_table, resource_table
+from shared.fhir.values import carried_resources
 
 __all__ = [
     "UNAUTHENTICATED_TENANT",
@@ -168,7 +169,7 @@ def record_discharge(
 
 
 def _episode_and_patient(data: dict[str, Any]) -> tuple[str | None, str | None]:
-    resources = [e.get("resource") or {} for e in data.get("entry") or []] if "entry" in data else [data]
+    resources = carried_resources(data)
     episode = next((r for r in resources if r.get("resourceType") == "EpisodeOfCare"), {})
     patient = str((episode.get("patient") or {}).get("reference") or "")
     if not patient.startswith("Patient/"):

@@ -131,6 +131,15 @@ class UnitOfWork:
         other._pending, other._unsigned = self._pending, self._unsigned
         return other
 
+    def within(self, tenants: Tenancy) -> UnitOfWork:
+        """The same unit of work (same transaction, audit and events), reading and updating only among
+        ``tenants`` (say the caller's own practice of all it acts for)."""
+        other = UnitOfWork(
+            self.kernel, self._conn, self.ctx, call=self._call, tenants=tenants, practice=self.practice
+        )
+        other.now, other.events, other.after_commit = self.now, self.events, self.after_commit
+        return other
+
     def then(self, step: Callable[[Any], Any]) -> None:
         """Turn the handler's result into the answer once the transaction committed (still off the event
         loop, outside the transaction): rendering a PDF or a chart should not hold the database."""
@@ -168,6 +177,11 @@ class UnitOfWork:
         if kept := self._pending.get((resource_type, resource_id)):
             return kept[1][-1]
         return self.kernel.store.read(self._conn, resource_type, resource_id, tenants=self.tenants)
+
+    def vread(self, reference: str, version: int) -> dict[str, Any]:
+        """Version ``version`` of ``Type/id`` within the caller's tenancy (404 otherwise)."""
+        resource_type, _, resource_id = reference.partition("/")
+        return self.kernel.store.vread(self._conn, resource_type, resource_id, version, tenants=self.tenants)
 
     def search(
         self, resource_type: str, params: Iterable[tuple[str, str]], *, count: int | None = None

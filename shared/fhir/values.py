@@ -3,8 +3,9 @@ of a Bundle, instants and ``Parameters``.
 
 One definition each, so that precision, time zones and refusals agree across services:
 
-- instants are written in UTC with a ``Z`` (seconds by default, milliseconds for ``meta.lastUpdated``);
-  a FHIR ``date`` or ``dateTime`` read back is an aware UTC datetime (a bare date is midnight UTC);
+- instants are written in UTC with a ``Z`` (seconds by default, milliseconds for ``meta.lastUpdated``)
+  from aware datetimes only: a naive datetime is refused (``ValueError``), never guessed at; a FHIR
+  ``date`` or ``dateTime`` read back is an aware UTC datetime (a bare date is midnight UTC);
 - a ``Parameters`` body that is not one, or a value of the wrong kind, is a 400 naming the parameter.
 """
 
@@ -23,6 +24,7 @@ __all__ = [
     "ODS_SYSTEM",
     "Parameters",
     "bundle_resources",
+    "carried_resources",
     "format_instant",
     "nhs_number_identifier",
     "nhs_number_of",
@@ -83,13 +85,27 @@ def bundle_resources(
             yield resource
 
 
+def carried_resources(
+    data: Mapping[str, Any] | None, resource_type: str | None = None
+) -> list[dict[str, Any]]:
+    """The resources an event's data (or any payload) carries: a Bundle's entries' resources, or the
+    payload itself when it is a single resource; only those of ``resource_type`` when given."""
+    if not isinstance(data, Mapping):
+        return []
+    if data.get("resourceType") == "Bundle":
+        return list(bundle_resources(data, resource_type))
+    if resource_type is None or data.get("resourceType") == resource_type:
+        return [dict(data)]
+    return []
+
+
 def format_instant(moment: datetime | date, timespec: Literal["seconds", "milliseconds"] = "seconds") -> str:
-    """A FHIR ``instant``/``dateTime`` in UTC ending ``Z`` (a naive datetime is taken as UTC, as SQLite
-    hands them back), or a FHIR ``date`` for a date."""
+    """A FHIR ``instant``/``dateTime`` in UTC ending ``Z``, or a FHIR ``date`` for a date. A naive
+    datetime is a ``ValueError``: whoever read it (SQLite hands them back) knows its zone, this does not."""
     if not isinstance(moment, datetime):
         return moment.isoformat()
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise ValueError("a naive datetime has no FHIR instant: give it its time zone (UTC)")
     return moment.astimezone(UTC).isoformat(timespec=timespec).replace("+00:00", "Z")
 
 

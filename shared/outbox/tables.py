@@ -14,6 +14,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from shared.db.times import as_utc
+
 __all__ = [
     "as_utc",
     "create_outbox_tables_v1",
@@ -140,10 +142,3 @@ def drop_outbox_tables_v1(op: Any) -> None:
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
-
-
-def as_utc(value: datetime | None) -> datetime | None:
-    """A stored time as an aware UTC datetime (SQLite hands them back naive)."""
-    if value is None:
-        return None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)

@@ -16,7 +16,7 @@ from services.careplan.catalogue import (
     COST_EXTENSION,
     interventions,
 )
-from services.careplan.sessions import (
+from services.careplan.domain.sessions import (
     CAPACITY_EXTENSION,
     FORMAT_EXTENSION,
     FORMAT_SYSTEM,

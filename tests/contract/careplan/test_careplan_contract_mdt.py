@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from services.careplan.mdt import MDT_OUTCOME_SYSTEM
+from services.careplan.domain.mdt import MDT_OUTCOME_SYSTEM
 from services.careplan.tables import medication_review
 from shared.auth import mint_local_token
 from shared.contracts import (

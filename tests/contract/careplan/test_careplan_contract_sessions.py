@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from services.careplan.sessions import (
+from services.careplan.domain.sessions import (
     CAPACITY_EXTENSION,
     DELIVERY_CHANNEL_EXTENSION,
 )

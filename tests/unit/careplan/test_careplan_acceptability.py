@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from services.careplan.acceptability import CONSTRUCTS, AcceptabilityError, construct_scores
+from services.careplan.domain.acceptability import CONSTRUCTS, AcceptabilityError, construct_scores
 
 QUESTIONNAIRE = (
     Path(__file__).parents[3] / "services" / "careplan" / "data" / "questionnaire-acceptability.json"

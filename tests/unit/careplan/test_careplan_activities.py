@@ -6,7 +6,8 @@ from typing import Any
 
 import pytest
 
-from services.careplan.activities import (
+from services.careplan.catalogue import INTERVENTION_SYSTEM, interventions
+from services.careplan.domain.activities import (
     NewActivity,
     PlanRuleError,
     add_activities,
@@ -17,7 +18,6 @@ from services.careplan.activities import (
     received_interventions,
     with_agreements,
 )
-from services.careplan.catalogue import INTERVENTION_SYSTEM, interventions
 
 
 @pytest.mark.parametrize(

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from services.careplan.assessment import (
+from services.careplan.domain.assessment import (
     GAD7_ITEMS,
     PEG_ITEMS,
     PHQ9_ITEMS,

@@ -6,18 +6,18 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from services.careplan.activities import received_in_any_version
 from services.careplan.catalogue import EVALUATION_SYSTEM, INTERVENTION_SYSTEM, interventions
-from services.careplan.descripting import apply_taper_progress, taper_progress
-from services.careplan.evaluation import (
+from services.careplan.domain.activities import received_in_any_version
+from services.careplan.domain.descripting import apply_taper_progress, taper_progress
+from services.careplan.domain.evaluation import (
     EvaluationFacts,
     Session,
     attendance,
     engaged,
     intervention_shares,
 )
-from services.careplan.evaluation_report import MEDIAN_EXTENSION, measure_report
-from services.careplan.outcomes import Reading
+from services.careplan.domain.outcomes import Reading
+from services.careplan.fhir_mapping.evaluation_report import MEDIAN_EXTENSION, measure_report
 from shared.fhir import validate_resource
 from tests.unit.careplan.careplan_cohort import (
     COHORT_SIZE,
@@ -351,7 +351,7 @@ def test_every_code_in_the_report_is_defined_in_the_evaluation_code_system() -> 
 
 
 def test_staff_time_counts_a_group_session_once_per_practice_and_overall_and_never_guesses_a_length() -> None:
-    from services.careplan.evaluation import StaffSession, StaffTime, staff_time
+    from services.careplan.domain.evaluation import StaffSession, StaffTime, staff_time
 
     facts = EvaluationFacts(
         referrals=0,

@@ -15,7 +15,6 @@ from typing import Any
 import pytest
 from sqlalchemy import Connection, Engine
 
-from services.careplan.assessment import PHQ9_ITEMS
 from services.careplan.catalogue import (
     ACCEPTABILITY_QUESTIONNAIRE,
     ASSESSMENT_QUESTIONNAIRE,
@@ -25,8 +24,9 @@ from services.careplan.catalogue import (
     INTERVENTION_SYSTEM,
     interventions,
 )
-from services.careplan.evaluation import Session
-from services.careplan.outcomes import Reading
+from services.careplan.domain.assessment import PHQ9_ITEMS
+from services.careplan.domain.evaluation import Session
+from services.careplan.domain.outcomes import Reading
 from services.careplan.repository import evaluation_facts, record_fact
 from services.careplan.tables import metadata
 from shared.core.principal import Tenancy

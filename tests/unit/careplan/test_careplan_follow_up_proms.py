@@ -1,4 +1,4 @@
-"""PROMs at a follow-up after discharge (``services.careplan.follow_up_proms``): table-driven.
+"""PROMs at a follow-up after discharge (``services.careplan.domain.follow_up_proms``): table-driven.
 
 Scores worked by hand from the instruments (the items as the assessment Questionnaire asks them):
 * PHQ-9 (Kroenke K, Spitzer RL, Williams JB. J Gen Intern Med 2001;16:606-13): the sum of 9 items 0-3.
@@ -16,9 +16,9 @@ from decimal import Decimal
 
 import pytest
 
-from services.careplan.assessment import peg_mean
-from services.careplan.follow_up_proms import PromAtFollowUp, proms_at_follow_up
-from services.careplan.outcomes import Reading
+from services.careplan.domain.assessment import peg_mean
+from services.careplan.domain.follow_up_proms import PromAtFollowUp, proms_at_follow_up
+from services.careplan.domain.outcomes import Reading
 
 DISCHARGED = date(2024, 3, 1)
 FOLLOW_UP = date(2024, 6, 1)  # 3 months after

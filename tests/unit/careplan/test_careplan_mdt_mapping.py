@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from services.careplan.mdt import AgendaItem, Reason
-from services.careplan.mdt_mapping import (
+from services.careplan.domain.mdt import AgendaItem, Reason
+from services.careplan.fhir_mapping.mdt import (
     agenda_list,
     deferred_patients,
     meeting,

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy import create_engine, select
 
-from services.careplan.handlers import CareplanHandlers
+from services.careplan.consumers import CareplanHandlers
 from services.careplan.tables import evaluation_fact, metadata
 from shared.contracts import MEDREVIEW_COMPLETED_V1, new_event
 from shared.fhir import UnitOfWork

@@ -11,7 +11,7 @@ from decimal import Decimal
 
 import pytest
 
-from services.careplan.outcomes import (
+from services.careplan.domain.outcomes import (
     TIMEPOINTS,
     Picked,
     Reading,

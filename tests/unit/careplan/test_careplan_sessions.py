@@ -6,8 +6,7 @@ from typing import Any
 
 import pytest
 
-from services.careplan.session_mapping import attended_encounter, reoffer_task, session_appointment
-from services.careplan.sessions import (
+from services.careplan.domain.sessions import (
     CAPACITY_EXTENSION,
     AttendanceError,
     BookingRefused,
@@ -18,6 +17,7 @@ from services.careplan.sessions import (
     session_minutes,
     session_totals,
 )
+from services.careplan.fhir_mapping.sessions import attended_encounter, reoffer_task, session_appointment
 from shared.fhir import validate_resource
 
 

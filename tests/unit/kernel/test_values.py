@@ -14,6 +14,7 @@ from shared.fhir.values import (
     NHS_NUMBER_SYSTEM,
     Parameters,
     bundle_resources,
+    carried_resources,
     format_instant,
     nhs_number_identifier,
     nhs_number_of,
@@ -82,18 +83,50 @@ def test_bundle_resources_in_order_and_by_type() -> None:
 
 
 @pytest.mark.parametrize(
+    ("data", "kind", "expected"),
+    [
+        ({"resourceType": "Bundle", "entry": [{"resource": PATIENT}, {"resource": MRN_ONLY}]}, None, 2),
+        ({"resourceType": "Bundle", "entry": [{"resource": PATIENT}]}, "Patient", 1),
+        ({"resourceType": "Bundle", "entry": [{"resource": PATIENT}]}, "CarePlan", 0),
+        (PATIENT, "Patient", 1),  # a resource sent alone carries itself
+        (PATIENT, None, 1),
+        (PATIENT, "CarePlan", 0),
+        ({"resourceType": "List", "entry": [{"item": {"reference": "Patient/p1"}}]}, "Patient", 0),
+        (None, None, 0),
+    ],
+)
+def test_carried_resources(data: object, kind: str | None, expected: int) -> None:
+    assert len(carried_resources(data, kind)) == expected  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
     ("moment", "timespec", "expected"),
     [
         (datetime(2026, 3, 1, 9, 30, 15, 123456, tzinfo=UTC), "seconds", "2026-03-01T09:30:15Z"),
         (datetime(2026, 3, 1, 9, 30, 15, 123456, tzinfo=UTC), "milliseconds", "2026-03-01T09:30:15.123Z"),
         # 10:30 in British Summer Time (UTC+1) is 09:30 UTC
         (datetime(2026, 6, 1, 10, 30, tzinfo=BST), "seconds", "2026-06-01T09:30:00Z"),
-        (datetime(2026, 3, 1, 9, 30), "seconds", "2026-03-01T09:30:00Z"),  # naive is UTC (SQLite)
         (date(2026, 3, 1), "seconds", "2026-03-01"),
     ],
 )
 def test_format_instant(moment: datetime | date, timespec: str, expected: str) -> None:
     assert format_instant(moment, timespec) == expected  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("timespec", ["seconds", "milliseconds"])
+def test_format_instant_refuses_a_naive_datetime(timespec: str) -> None:
+    """No guessing at a zone: SQLite's naive datetimes are made aware where they are read."""
+    with pytest.raises(ValueError, match="naive"):
+        format_instant(datetime(2026, 3, 1, 9, 30), timespec)  # type: ignore[arg-type]
+
+
+@given(st.datetimes(datetime(1900, 1, 1), datetime(2200, 1, 1), timezones=st.timezones()))
+def test_instant_is_utc_whatever_zone_it_was_given_in(moment: datetime) -> None:
+    text = format_instant(moment, "milliseconds")
+    assert text.endswith("Z")
+    assert parse_instant(text) == moment.astimezone(UTC).replace(
+        microsecond=moment.microsecond // 1000 * 1000
+    )
 
 
 @pytest.mark.parametrize(

@@ -13,11 +13,10 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from services.careplan.activities import NewActivity, add_activities, with_agreements
 from services.careplan.catalogue import INTERVENTION_SYSTEM, PAIN_MANAGEMENT_CATEGORY, interventions
-from services.careplan.fhir_mapping import gp_task, plan_end
-from services.careplan.hooks import WriteRules
-from services.careplan.publishing import record_gp_task_requested
+from services.careplan.domain.activities import NewActivity, add_activities, with_agreements
+from services.careplan.domain.summaries import plan_summary, session_summary
+from services.careplan.fhir_mapping.plans import gp_task, plan_end
 from services.careplan.repository import (
     CLOSED_PLAN,
     is_pain_plan,
@@ -25,15 +24,16 @@ from services.careplan.repository import (
     patient_resources,
     practice_of,
 )
-from services.careplan.summaries import plan_summary, session_summary
+from services.careplan.write_rules import WriteRules
+from shared.contracts import GP_TASK_REQUESTED_V1
 from shared.fhir import (
     BadRequest,
     FhirKernel,
     OperationCall,
-    Parameters,
     UnitOfWork,
     Unprocessable,
     etag_version,
+    format_instant,
     new_id,
     now_instant,
     owner_practice,
@@ -48,7 +48,7 @@ DESCRIPTIONS = {
 
 
 def _instant() -> str:
-    return now_instant().isoformat(timespec="seconds").replace("+00:00", "Z")
+    return format_instant(now_instant())
 
 
 def _money(value: Decimal) -> dict[str, Any]:
@@ -92,19 +92,15 @@ class PlanOperations:
 
     # ---- $apply ---------------------------------------------------------------------------------
     def apply(self, call: OperationCall, uow: UnitOfWork) -> dict[str, Any]:
-        subject = call.request.query_params.get("subject") or _reference(
-            Parameters(call.body).value("subject")
-        )
+        subject = call.request.query_params.get("subject") or _reference(call.parameters.value("subject"))
         if not isinstance(subject, str) or not subject.startswith("Patient/") or len(subject) < 9:
             raise BadRequest("$apply needs subject=Patient/<id>")
         uow.patient = subject
-        ctx, store = call.ctx, self.kernel.store
         if_match = etag_version(call.request.headers.get("if-match"))
-
         conn = uow.conn
         definition = uow.read("PlanDefinition", str(call.resource_id))
         additions = [_new_activity(a) for a in definition.get("action") or [] if a.get("code")]
-        plan = pain_plan_for(conn, subject, ctx.tenants)
+        plan = pain_plan_for(conn, subject, uow.tenants)
         if plan is None or plan.get("status") in CLOSED_PLAN:
             plan = _new_plan(subject)
             created = True
@@ -116,69 +112,53 @@ class PlanOperations:
             plan["instantiatesCanonical"] = [*(plan.get("instantiatesCanonical") or []), canonical]
         self.kernel.validate(plan, "CarePlan")
         if created:
-            owner = owner_practice(conn, ctx.tenants, ctx.principal.practice, plan)
-            stored = store.create(conn, plan, practice=owner)
+            stored = uow.owned_by(owner_practice(conn, uow.tenants, uow.practice, plan)).create(plan)
         else:
-            stored, _ = store.update(
-                conn,
-                plan,
-                tenants=ctx.tenants,
-                practice=ctx.principal.practice,
-                if_match=if_match if if_match is not None else int(plan["meta"]["versionId"]),
+            stored = uow.update(
+                plan, if_match=if_match if if_match is not None else int(plan["meta"]["versionId"])
             )
-        self.kernel.write_provenance(conn, ctx, stored, "CREATE" if created else "UPDATE")
-        self.rules.careplan_written(conn, ctx, stored, "create" if created else "update")
+        self.rules.plan_written(uow, stored)
         return stored
 
     # ---- $activate ------------------------------------------------------------------------------
     def activate(self, call: OperationCall, uow: UnitOfWork) -> dict[str, Any]:
         agreed = {
-            "patient": Parameters(call.body).value("patientAgreement"),
-            "project-worker": Parameters(call.body).value("projectWorkerAgreement"),
+            "patient": call.parameters.value("patientAgreement"),
+            "project-worker": call.parameters.value("projectWorkerAgreement"),
         }
         for party, moment in agreed.items():
             if not isinstance(moment, str) or len(moment) < 10:
                 raise BadRequest(f"$activate needs the {party}'s agreement as a dateTime")
-        send = Parameters(call.body).value("sendSummary") is True
-        ctx, store = call.ctx, self.kernel.store
+        send = call.parameters.value("sendSummary") is True
         if_match = etag_version(call.request.headers.get("if-match"))
-
-        conn = uow.conn
         plan = uow.read("CarePlan", str(call.resource_id))
         uow.patient = (plan.get("subject") or {}).get("reference")
         if plan.get("status") != "draft":
             status = plan.get("status")
             raise Unprocessable(f"only a draft plan can be activated; this one is {status}")
         activated = {**with_agreements(plan, agreed), "status": "active"}
-        stored, _ = store.update(
-            conn,
-            activated,
-            tenants=ctx.tenants,
-            practice=ctx.principal.practice,
-            if_match=if_match if if_match is not None else int(plan["meta"]["versionId"]),
+        stored = uow.update(
+            activated, if_match=if_match if if_match is not None else int(plan["meta"]["versionId"])
         )
-        uow.write_provenance(stored, "UPDATE")
-        self.rules.careplan_written(conn, ctx, stored, "update")
+        self.rules.plan_written(uow, stored)
         if send:
-            self._send(conn, call, "plan-summary", stored, plan_summary(stored), attach=True)
+            self._send(uow, "plan-summary", stored, plan_summary(stored), attach=True)
         return stored
 
     # ---- $gp-summary ----------------------------------------------------------------------------
     def gp_summary(self, call: OperationCall, uow: UnitOfWork) -> dict[str, Any]:
         resource_type = _type_of(call)
-        note = Parameters(call.body).value("note")
-        attach = Parameters(call.body).value("attach") is True
-        ctx, store = call.ctx, self.kernel.store
-
+        note = call.parameters.value("note")
+        attach = call.parameters.value("attach") is True
         conn = uow.conn
-        focus = store.read(conn, resource_type, str(call.resource_id), tenants=ctx.tenants)
+        focus = uow.read(resource_type, str(call.resource_id))
         uow.patient = (focus.get("subject") or {}).get("reference")
         if resource_type == "CarePlan":
             if not is_pain_plan(focus):
                 raise Unprocessable("only a pain management plan is summarised for the GP")
             goals = [
                 g
-                for g in patient_resources(conn, "Goal", str(call.patient), ctx.tenants)
+                for g in patient_resources(conn, "Goal", str(uow.patient), uow.tenants)
                 if {"reference": f"Goal/{g['id']}"} in (focus.get("goal") or [])
             ]
             text = plan_summary(focus, goals, note if isinstance(note, str) else None)
@@ -186,19 +166,19 @@ class PlanOperations:
         else:
             text = session_summary(focus, note if isinstance(note, str) else None)
             kind = "session-summary"
-        return self._send(conn, call, kind, focus, text, attach=attach and kind == "plan-summary")
+        return self._send(uow, kind, focus, text, attach=attach and kind == "plan-summary")
 
+    @staticmethod
     def _send(
-        self, conn: Any, call: OperationCall, kind: str, focus: dict[str, Any], text: str, *, attach: bool
+        uow: UnitOfWork, kind: str, focus: dict[str, Any], text: str, *, attach: bool
     ) -> dict[str, Any]:
-        ctx = call.ctx
         patient = (focus.get("subject") or {}).get("reference")
         if not isinstance(patient, str) or not patient.startswith("Patient/"):
             raise Unprocessable(f"the {focus['resourceType']} has no Patient subject to send a summary about")
         # The summary goes to the GP of the practice that holds the plan or session, which is not the
         # caller's own when staff act for several practices.
-        owner = practice_of(conn, focus["resourceType"], str(focus["id"]), ctx.tenants)
-        owner = owner or ctx.principal.practice
+        owner = practice_of(uow.conn, focus["resourceType"], str(focus["id"]), uow.tenants)
+        owner = owner or uow.practice
         task = gp_task(
             task_id=new_id(),
             kind=kind,
@@ -210,9 +190,9 @@ class PlanOperations:
             authored=_instant(),
             attach=attach,
         )
-        stored = self.kernel.store.create(conn, task, practice=owner, resource_id=task["id"])
-        self.kernel.write_provenance(conn, ctx, stored, "CREATE", practice=owner)
-        record_gp_task_requested(conn, stored, practice=owner, correlation_id=ctx.correlation_id)
+        stored = uow.owned_by(owner).create(task, resource_id=task["id"], activity=None)
+        uow.write_provenance(stored, "CREATE", practice=owner)
+        uow.emit(GP_TASK_REQUESTED_V1, f"Task/{stored['id']}", stored, practice=owner)
         return stored
 
 

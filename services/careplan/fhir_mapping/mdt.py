@@ -1,15 +1,15 @@
 """The monthly MDT as FHIR: the agenda List and its entries, the meeting Appointment, an outcome's flag and
-its note in the plan. Pure builders of R4 dicts (``operations_mdt.py`` stores them)."""
+its note in the plan. Pure builders of R4 dicts (``operations/mdt.py`` stores them)."""
 
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from services.careplan.catalogue import FHIR_BASE
-from services.careplan.mdt import MDT_OUTCOME_SYSTEM, MDT_REASON_SYSTEM, OUTCOMES, AgendaItem
-from shared.fhir import format_instant
+from services.careplan.domain.mdt import MDT_OUTCOME_SYSTEM, MDT_REASON_SYSTEM, OUTCOMES, AgendaItem
+from services.careplan.fhir_mapping.plans import mdt_appointment
 
 __all__ = [
     "AGENDA_CODE",
@@ -143,20 +143,10 @@ def meeting(
     meeting_id: str, list_id: str, start: datetime, minutes: int, participants: Sequence[Mapping[str, Any]]
 ) -> dict[str, Any]:
     """The practice's MDT meeting: no patient participant (it is in no patient's compartment)."""
-    return {
-        "resourceType": "Appointment",
-        "id": meeting_id,
-        "status": "proposed",
-        "serviceCategory": [{"text": "Pain and opioid review"}],
-        "appointmentType": {"text": "Multidisciplinary review"},
-        "description": f"Monthly multidisciplinary review, {start.strftime('%B %Y')}",
-        "start": format_instant(start),
-        "end": format_instant(start + timedelta(minutes=minutes)),
-        "minutesDuration": minutes,
-        "supportingInformation": [{"reference": f"List/{list_id}"}],
-        "participant": [dict(p) for p in participants]
-        or [{"actor": {"display": "Care team"}, "required": "required", "status": "needs-action"}],
-    }
+    asked = [dict(p) for p in participants] or [
+        {"actor": {"display": "Care team"}, "required": "required", "status": "needs-action"}
+    ]
+    return mdt_appointment(meeting_id, start, minutes, f"List/{list_id}", asked)
 
 
 def deferred_patients(previous: Mapping[str, Any] | None) -> list[str]:

@@ -13,12 +13,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from services.careplan.fhir_mapping import stable_id
-from services.careplan.operations_sessions import patient_of_appointment, set_slot_status
-from services.careplan.repository import pain_plans, patient_resources, practice_of
-from services.careplan.repository_sessions import is_session
-from services.careplan.session_mapping import attended_encounter, reoffer_task, totals_parameters
-from services.careplan.sessions import HOLDS_PLACE, AttendanceError, attendance_status, session_totals
+from services.careplan.domain.sessions import HOLDS_PLACE, AttendanceError, attendance_status, session_totals
+from services.careplan.fhir_mapping.plans import stable_id
+from services.careplan.fhir_mapping.sessions import attended_encounter, reoffer_task, totals_parameters
+from services.careplan.operations.sessions import patient_of_appointment, set_slot_status
+from services.careplan.repository import is_session, pain_plans, patient_resources, practice_of
 from shared.core.principal import Tenancy
 from shared.fhir import (
     BadRequest,
@@ -26,7 +25,6 @@ from shared.fhir import (
     Forbidden,
     NotFound,
     OperationCall,
-    Parameters,
     UnitOfWork,
     Unprocessable,
     etag_version,
@@ -66,12 +64,12 @@ class AttendanceOperations:
 
     # ---- $record-attendance ---------------------------------------------------------------------
     def record_attendance(self, call: OperationCall, uow: UnitOfWork) -> dict[str, Any]:
-        params = Parameters(call.body)
+        params = call.parameters
         outcome = params.text("outcome")
         if outcome is None:
             raise BadRequest("$record-attendance needs outcome (attended, did-not-attend or cancelled)")
         reason = params.text("reason")
-        ctx, store = call.ctx, self.kernel.store
+        ctx = uow.ctx
         made = {"attended": "Encounter", "did-not-attend": "Task"}.get(outcome)
         refusal = ctx.principal.refusal(made, "c") if made else None  # what this outcome creates
         if made and refusal is not None:
@@ -95,12 +93,11 @@ class AttendanceOperations:
         changed: dict[str, Any] = {**appointment, "status": status}
         if status == "cancelled" and reason:
             changed["cancelationReason"] = {"text": reason}
-        stored, _ = store.update(
-            conn,
+        owner = uow.owned_by(practice)
+        stored = owner.update(
             changed,
-            tenants=ctx.tenants,
-            practice=practice,
             if_match=if_match if if_match is not None else int(appointment["meta"]["versionId"]),
+            activity=None,
         )
         uow.write_provenance(stored, "UPDATE")
         written = [stored]
@@ -109,7 +106,7 @@ class AttendanceOperations:
                 stored, encounter_id=stable_id(practice, "session", str(stored["id"]))
             )
             self.kernel.validate(encounter, "Encounter")
-            written.append(self._create(conn, call, encounter, practice))
+            written.append(_create(uow, owner, encounter))
         elif status == "noshow":
             task = reoffer_task(
                 stored,
@@ -118,34 +115,14 @@ class AttendanceOperations:
                 authored=format_instant(now_instant()),
             )
             self.kernel.validate(task, "Task")
-            written.append(self._create(conn, call, task, practice))
+            written.append(_create(uow, owner, task))
         elif appointment.get("status") in HOLDS_PLACE:
-            self._free_place(conn, call, stored, practice)
+            _free_place(uow, owner, stored)
         return {
             "resourceType": "Bundle",
             "type": "collection",
             "entry": [{"fullUrl": f"{r['resourceType']}/{r['id']}", "resource": r} for r in written],
         }
-
-    def _create(
-        self, conn: Any, call: OperationCall, resource: dict[str, Any], practice: str
-    ) -> dict[str, Any]:
-        stored = self.kernel.store.create(conn, resource, practice=practice, resource_id=resource["id"])
-        self.kernel.write_provenance(conn, call.ctx, stored, "CREATE")
-        return stored
-
-    def _free_place(self, conn: Any, call: OperationCall, appointment: dict[str, Any], practice: str) -> None:
-        """A cancelled booking frees its place: a full (busy) Slot is free again."""
-        for ref in appointment.get("slot") or ():
-            slot_id = reference_id(ref, "Slot")
-            if slot_id is None:
-                continue
-            try:
-                slot = self.kernel.store.read(conn, "Slot", slot_id, tenants=Tenancy({practice}))
-            except NotFound:
-                continue
-            if slot.get("status") == "busy":
-                set_slot_status(self.kernel, conn, call, slot, "free", practice=practice)
 
     # ---- $session-totals ------------------------------------------------------------------------
     def totals(self, call: OperationCall, uow: UnitOfWork) -> dict[str, Any]:
@@ -153,22 +130,42 @@ class AttendanceOperations:
         patient = query.get("patient")
         if patient is not None and reference_id(patient, "Patient") is None:
             raise BadRequest("patient must be a reference to a Patient (Patient/<id>)")
-        ctx = call.ctx
-
         conn = uow.conn
         if patient is not None:
             uow.patient = patient
             patients = [patient]
         else:
             patients = sorted(
-                {str((p.get("subject") or {}).get("reference")) for p in pain_plans(conn, ctx.tenants)}
+                {str((p.get("subject") or {}).get("reference")) for p in pain_plans(conn, uow.tenants)}
             )
         found = [
             session_totals(
                 who,
-                patient_resources(conn, "Encounter", who, ctx.tenants),
-                [a for a in patient_resources(conn, "Appointment", who, ctx.tenants) if is_session(a)],
+                patient_resources(conn, "Encounter", who, uow.tenants),
+                [a for a in patient_resources(conn, "Appointment", who, uow.tenants) if is_session(a)],
             )
             for who in patients
         ]
         return totals_parameters(found)
+
+
+def _create(uow: UnitOfWork, owner: UnitOfWork, resource: dict[str, Any]) -> dict[str, Any]:
+    """``resource`` filed under ``owner``'s practice, its Provenance where ``uow`` files it."""
+    stored = owner.create(resource, resource_id=resource["id"], activity=None)
+    uow.write_provenance(stored, "CREATE")
+    return stored
+
+
+def _free_place(uow: UnitOfWork, owner: UnitOfWork, appointment: dict[str, Any]) -> None:
+    """A cancelled booking frees its place: a full (busy) Slot of ``owner``'s practice is free again."""
+    own = owner.within(Tenancy({owner.practice}))
+    for ref in appointment.get("slot") or ():
+        slot_id = reference_id(ref, "Slot")
+        if slot_id is None:
+            continue
+        try:
+            slot = own.read("Slot", slot_id)
+        except NotFound:
+            continue
+        if slot.get("status") == "busy":
+            uow.write_provenance(set_slot_status(own, slot, "free"), "UPDATE")

@@ -14,9 +14,9 @@ from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from services.careplan.acceptability import CONSTRUCTS
 from services.careplan.catalogue import EVALUATION_SYSTEM, FHIR_BASE, Intervention
-from services.careplan.evaluation import (
+from services.careplan.domain.acceptability import CONSTRUCTS
+from services.careplan.domain.evaluation import (
     EvaluationFacts,
     StaffTime,
     attendance,
@@ -24,7 +24,7 @@ from services.careplan.evaluation import (
     intervention_shares,
     staff_time,
 )
-from services.careplan.outcomes import (
+from services.careplan.domain.outcomes import (
     EXCLUSIONS,
     NOT_COMPUTABLE,
     TIMEPOINTS,

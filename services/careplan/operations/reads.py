@@ -9,10 +9,10 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from services.careplan.assessment import AssessmentError, answers_of, score_assessment
-from services.careplan.budget import BudgetError, budget_of, position
-from services.careplan.hooks import WriteRules, is_community_request
+from services.careplan.domain.assessment import AssessmentError, answers_of, score_assessment
+from services.careplan.domain.budget import BudgetError, budget_of, position
 from services.careplan.repository import patient_resources
+from services.careplan.write_rules import WriteRules, is_community_request
 from shared.fhir import FhirKernel, OperationCall, UnitOfWork, Unprocessable
 
 __all__ = ["ReadOperations"]

@@ -22,7 +22,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from services.careplan.outcomes import Reading
+from services.careplan.domain.outcomes import Reading
 
 __all__ = [
     "MEASURES",

@@ -1,4 +1,5 @@
-"""Domain rules on writes through the REST API, run in the write's own transaction (kernel on_write).
+"""Domain rules on writes, run in the write's own transaction: the kernel's ``on_write`` for the REST API
+(``careplan_written`` etc.), and called by the operations that write the same resources (``plan_written``).
 
 * CarePlan (pain management plans): status and activity rules, known intervention codes, and
   ``careplan.updated`` on every change.
@@ -14,9 +15,15 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from services.careplan.acceptability import AcceptabilityError, construct_scores
-from services.careplan.activities import PlanRuleError, check_plan_update, intervention_codes
-from services.careplan.assessment import (
+from services.careplan.catalogue import (
+    ACCEPTABILITY_QUESTIONNAIRE,
+    ASSESSMENT_QUESTIONNAIRE,
+    INTERVENTION_SYSTEM,
+    interventions,
+)
+from services.careplan.domain.acceptability import AcceptabilityError, construct_scores
+from services.careplan.domain.activities import PlanRuleError, check_plan_update, intervention_codes
+from services.careplan.domain.assessment import (
     GAD7_TOTAL,
     PEG_MEAN,
     PHQ9_TOTAL,
@@ -24,14 +31,7 @@ from services.careplan.assessment import (
     answers_of,
     score_assessment,
 )
-from services.careplan.budget import BudgetError, budget_of, position
-from services.careplan.catalogue import (
-    ACCEPTABILITY_QUESTIONNAIRE,
-    ASSESSMENT_QUESTIONNAIRE,
-    INTERVENTION_SYSTEM,
-    interventions,
-)
-from services.careplan.publishing import record_plan_updated
+from services.careplan.domain.budget import BudgetError, budget_of, position
 from services.careplan.repository import (
     is_community_request,
     is_pain_plan,
@@ -40,7 +40,8 @@ from services.careplan.repository import (
     patient_resources,
     practice_of,
 )
-from shared.fhir import FhirKernel, RequestContext, Unprocessable
+from shared.contracts import CAREPLAN_UPDATED_V1
+from shared.fhir import FhirKernel, RequestContext, UnitOfWork, Unprocessable
 
 __all__ = ["WriteRules", "is_community_request"]
 
@@ -50,21 +51,18 @@ class WriteRules:
     kernel: FhirKernel
     default_budget: Decimal
 
-    def previous(
-        self, conn: Connection, ctx: RequestContext, stored: dict[str, Any]
-    ) -> dict[str, Any] | None:
+    @staticmethod
+    def previous(uow: UnitOfWork, stored: dict[str, Any]) -> dict[str, Any] | None:
         version = int(stored["meta"]["versionId"])
         if version <= 1:
             return None
-        return self.kernel.store.vread(
-            conn, stored["resourceType"], stored["id"], version - 1, tenants=ctx.tenants
-        )
+        return uow.vread(f"{stored['resourceType']}/{stored['id']}", version - 1)
 
     # ---- CarePlan ---------------------------------------------------------------------------
-    def check_plan(self, conn: Connection, ctx: RequestContext, plan: dict[str, Any]) -> None:
+    def check_plan(self, uow: UnitOfWork, plan: dict[str, Any]) -> None:
         """The plan rules between the stored plan's previous version and this one (422 when broken)."""
         try:
-            check_plan_update(self.previous(conn, ctx, plan), plan)
+            check_plan_update(self.previous(uow, plan), plan)
         except PlanRuleError as exc:
             raise Unprocessable(str(exc), expression=["CarePlan"]) from None
         catalogue = interventions()
@@ -77,15 +75,21 @@ class WriteRules:
                         expression=["CarePlan.activity.detail.code"],
                     )
 
+    def plan_written(self, uow: UnitOfWork, plan: dict[str, Any]) -> None:
+        """A pain management plan created or updated: the plan rules, then ``careplan.updated``."""
+        if not is_pain_plan(plan):
+            return
+        self.check_plan(uow, plan)
+        # The event carries the plan's owner (staff write on behalf of each assigned practice).
+        owner = practice_of(uow.conn, "CarePlan", str(plan["id"]), uow.tenants) or uow.ctx.principal.practice
+        uow.emit(CAREPLAN_UPDATED_V1, f"CarePlan/{plan['id']}", plan, practice=owner)
+
     def careplan_written(
         self, conn: Connection, ctx: RequestContext, plan: dict[str, Any], interaction: str
     ) -> None:
-        if interaction == "delete" or not is_pain_plan(plan):
-            return
-        self.check_plan(conn, ctx, plan)
-        # The event carries the plan's owner (staff write on behalf of each assigned practice).
-        owner = practice_of(conn, "CarePlan", str(plan["id"]), ctx.tenants) or ctx.principal.practice
-        record_plan_updated(conn, plan, practice=owner, correlation_id=ctx.correlation_id)
+        """The kernel's ``on_write`` for CarePlan."""
+        if interaction != "delete":
+            self.plan_written(UnitOfWork(self.kernel, conn, ctx), plan)
 
     # ---- ServiceRequest: community services against the budget ---------------------------------
     def service_request_written(

@@ -7,8 +7,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from services.careplan.catalogue import FHIR_BASE
-from services.careplan.fhir_mapping import ODS_SYSTEM
-from services.careplan.sessions import (
+from services.careplan.domain.sessions import (
     DELIVERY_CHANNEL_EXTENSION,
     DELIVERY_CHANNEL_SYSTEM,
     FORMAT_EXTENSION,
@@ -17,6 +16,7 @@ from services.careplan.sessions import (
     SETTING_SYSTEM,
     SessionTotals,
 )
+from shared.fhir import ODS_SYSTEM
 
 __all__ = [
     "CARE_TASK_SYSTEM",

@@ -13,19 +13,18 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from services.careplan.catalogue import GP_TASK_TYPE_SYSTEM, PAIN_MANAGEMENT_CATEGORY, role_coding
+from shared.fhir import ODS_SYSTEM, format_instant
 
 __all__ = [
-    "ODS_SYSTEM",
     "care_team",
     "draft_plan",
-    "entries",
     "gp_task",
+    "mdt_appointment",
     "mdt_review",
     "plan_end",
     "stable_id",
 ]
 
-ODS_SYSTEM = "https://fhir.nhs.uk/Id/ods-organization-code"
 NAMESPACE = uuid.UUID("5b0a3f3e-4f0e-4c55-9a57-7a0c2d6c1a11")
 TASK_ID_SYSTEM = "https://pain-review.example.org/fhir/Id/gp-task"
 MAX_YEARS = 2
@@ -34,17 +33,6 @@ MAX_YEARS = 2
 def stable_id(*parts: str) -> str:
     """A UUID that depends only on ``parts`` (practice, kind, what it is about)."""
     return str(uuid.uuid5(NAMESPACE, "|".join(parts)))
-
-
-def entries(bundle: Mapping[str, Any], resource_type: str) -> list[dict[str, Any]]:
-    """The resources of one type in a Bundle (or the resource itself when it is one)."""
-    if bundle.get("resourceType") == resource_type:
-        return [dict(bundle)]
-    return [
-        e["resource"]
-        for e in bundle.get("entry") or []
-        if isinstance(e.get("resource"), dict) and e["resource"].get("resourceType") == resource_type
-    ]
 
 
 def _practice_org(practice: str) -> dict[str, Any]:
@@ -224,6 +212,13 @@ def mdt_review(
     participants.append(
         {"actor": {"reference": patient}, "required": "information-only", "status": "needs-action"}
     )
+    return mdt_appointment(appointment_id, start, minutes, f"CarePlan/{plan_id}", participants)
+
+
+def mdt_appointment(
+    appointment_id: str, start: datetime, minutes: int, about: str, participants: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """A proposed multidisciplinary review of ``about`` (a plan, or a meeting's agenda List)."""
     return {
         "resourceType": "Appointment",
         "id": appointment_id,
@@ -231,9 +226,9 @@ def mdt_review(
         "serviceCategory": [{"text": "Pain and opioid review"}],
         "appointmentType": {"text": "Multidisciplinary review"},
         "description": f"Monthly multidisciplinary review, {start.strftime('%B %Y')}",
-        "start": start.isoformat().replace("+00:00", "Z"),
-        "end": (start + timedelta(minutes=minutes)).isoformat().replace("+00:00", "Z"),
+        "start": format_instant(start),
+        "end": format_instant(start + timedelta(minutes=minutes)),
         "minutesDuration": minutes,
-        "supportingInformation": [{"reference": f"CarePlan/{plan_id}"}],
+        "supportingInformation": [{"reference": about}],
         "participant": participants,
     }

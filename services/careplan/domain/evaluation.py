@@ -1,9 +1,9 @@
 """The service evaluation's facts and counts: recruitment, who received which intervention, attendance.
 
 Pure: facts in (gathered by the repository from events, plans and sessions), counts out; the FHIR
-``MeasureReport`` is :mod:`services.careplan.evaluation_report`, the outcomes (OME, PROMs at baseline,
-6 and 12 months) :mod:`services.careplan.outcomes`. Each population's definition is written beside its
-field below, in ``data/codesystem-service-evaluation.json`` and in the service README.
+``MeasureReport`` is :mod:`services.careplan.fhir_mapping.evaluation_report`, the outcomes (OME, PROMs at
+baseline, 6 and 12 months) :mod:`services.careplan.domain.outcomes`. Each population's definition is written
+beside its field below, in ``data/codesystem-service-evaluation.json`` and in the service README.
 
 The **cohort** of a period is the patients whose enrolment (an EpisodeOfCare) started in it, each counted
 once from their first enrolment in the period; it is the denominator of the paper's shares ("the proportion
@@ -18,7 +18,7 @@ from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 
 from services.careplan.catalogue import INTERVENTION_SYSTEM, Intervention
-from services.careplan.outcomes import Reading, median
+from services.careplan.domain.outcomes import Reading, median
 
 __all__ = [
     "ATTENDED",

@@ -5,7 +5,7 @@ counts once), ``setting`` (practice, home, remote; default the Slot's), ``channe
 channel: In-person, Telephone, Video; default the Slot's), ``waitlist`` (boolean), ``comment`` (up to 2,000
 characters); answers the patient's Appointment (``booked``, or ``waitlist`` when full and asked for). A full
 session without ``waitlist=true`` is a 422 saying so. Project workers and the practice book (403 for
-others). Attendance and the sessions counted are in ``operations_attendance.py``.
+others). Attendance and the sessions counted are in ``operations/attendance.py``.
 """
 
 from __future__ import annotations
@@ -14,15 +14,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from services.careplan.repository import CLOSED_PLAN, lock, pain_plan_for
-from services.careplan.repository_sessions import slot_appointments
-from services.careplan.session_mapping import (
-    channel_of,
-    format_of,
-    session_appointment,
-    setting_of,
-)
-from services.careplan.sessions import (
+from services.careplan.domain.sessions import (
     HOLDS_PLACE,
     SETTINGS,
     BookingRefused,
@@ -30,6 +22,13 @@ from services.careplan.sessions import (
     delivery_channel,
     place_for,
 )
+from services.careplan.fhir_mapping.sessions import (
+    channel_of,
+    format_of,
+    session_appointment,
+    setting_of,
+)
+from services.careplan.repository import CLOSED_PLAN, lock, pain_plan_for, slot_appointments
 from shared.core.principal import Tenancy
 from shared.fhir import (
     BadRequest,
@@ -96,10 +95,10 @@ class SessionOperations:
 
     # ---- $book ----------------------------------------------------------------------------------
     def book(self, call: OperationCall, uow: UnitOfWork) -> dict[str, Any]:
-        ctx = call.ctx
+        ctx = uow.ctx
         if ctx.principal.role not in BOOKERS:
             raise Forbidden("Sessions are booked by the project workers and the GP practice")
-        params = Parameters(call.body)
+        params = call.parameters
         patient = _patient_param(params)
         if patient is None:
             raise BadRequest("$book needs patient (a reference to the Patient)")
@@ -121,15 +120,16 @@ class SessionOperations:
         comment = params.text("comment")
         if comment is not None and len(comment) > MAX_COMMENT:
             raise BadRequest(f"comment is at most {MAX_COMMENT} characters, not {len(comment)}")
-        store, practice = self.kernel.store, ctx.principal.practice
-        mine = ctx.tenants & {practice}
+        practice = uow.practice
+        mine = uow.tenants & {practice}
+        own = uow.within(mine)
         # Every booking of the session counts against its capacity, whoever the caller may see.
         whole_practice = Tenancy({practice})
         slot_id = str(call.resource_id)
 
         conn = uow.conn
         lock(conn, "Slot", slot_id)  # one booking of a session at a time (PostgreSQL)
-        slot = store.read(conn, "Slot", slot_id, tenants=mine)
+        slot = own.read("Slot", slot_id)
         if slot.get("status") not in ("free", "busy"):
             raise Unprocessable(f"this session is {slot.get('status')}: it cannot be booked")
         plan = pain_plan_for(conn, patient, mine)
@@ -137,7 +137,7 @@ class SessionOperations:
             raise Unprocessable(f"{patient} has no open pain management plan in this practice")
         for carer in carers:
             try:
-                person = store.read(conn, "RelatedPerson", carer.split("/")[1], tenants=mine)
+                person = own.read(carer)
             except NotFound:
                 raise Unprocessable(f"{carer} is not known in this practice") from None
             if (person.get("patient") or {}).get("reference") != patient:
@@ -146,7 +146,7 @@ class SessionOperations:
         schedule_id = reference_id(slot.get("schedule"), "Schedule")
         if schedule_id:
             try:
-                schedule = store.read(conn, "Schedule", schedule_id, tenants=mine)
+                schedule = own.read("Schedule", schedule_id)
             except NotFound:
                 schedule = None
         try:
@@ -189,44 +189,19 @@ class SessionOperations:
             if status == "waitlist":
                 raise Unprocessable(f"{patient} is already on this session's waiting list")
             appointment = {**appointment, "id": waiting["id"]}
-            stored, _ = store.update(
-                conn,
-                appointment,
-                tenants=mine,
-                practice=practice,
-                if_match=int(waiting["meta"]["versionId"]),
-            )
-            uow.write_provenance(stored, "UPDATE")
+            stored = own.update(appointment, if_match=int(waiting["meta"]["versionId"]))
         else:
             self.kernel.validate(appointment, "Appointment")
-            stored = store.create(conn, appointment, practice=practice, resource_id=appointment["id"])
-            uow.write_provenance(stored, "CREATE")
+            stored = own.create(appointment, resource_id=appointment["id"])
         if status == "booked" and holding + 1 >= capacity and slot.get("status") != "busy":
-            set_slot_status(self.kernel, conn, call, slot, "busy")
+            uow.write_provenance(set_slot_status(own, slot, "busy"), "UPDATE")
         return stored
 
 
-def set_slot_status(
-    kernel: FhirKernel,
-    conn: Any,
-    call: OperationCall,
-    slot: dict[str, Any],
-    status: str,
-    *,
-    practice: str | None = None,
-) -> None:
-    """A Slot busy once full, free again when a place is given back; ``practice`` is the Slot's owner
-    (the caller's own practice when not given)."""
-    ctx = call.ctx
-    owner = practice or ctx.principal.practice
-    stored, _ = kernel.store.update(
-        conn,
-        {**slot, "status": status},
-        tenants=Tenancy({owner}),
-        practice=owner,
-        if_match=int(slot["meta"]["versionId"]),
-    )
-    kernel.write_provenance(conn, ctx, stored, "UPDATE")
+def set_slot_status(uow: UnitOfWork, slot: dict[str, Any], status: str) -> dict[str, Any]:
+    """A Slot busy once full, free again when a place is given back; ``uow`` acts for the Slot's owner.
+    The caller writes its Provenance."""
+    return uow.update({**slot, "status": status}, if_match=int(slot["meta"]["versionId"]), activity=None)
 
 
 def _slot_written(conn: Connection, ctx: RequestContext, slot: dict[str, Any], interaction: str) -> None:

@@ -18,9 +18,9 @@ from typing import Any
 from starlette.responses import Response
 
 from services.careplan.catalogue import interventions
-from services.careplan.evaluation_report import measure_report
-from services.careplan.fhir_mapping import mdt_review, stable_id
-from services.careplan.mdt import check_year, parse_month
+from services.careplan.domain.mdt import check_year, parse_month
+from services.careplan.fhir_mapping.evaluation_report import measure_report
+from services.careplan.fhir_mapping.plans import mdt_review, stable_id
 from services.careplan.report_render import evaluation_chart, evaluation_html
 from services.careplan.repository import CLOSED_PLAN, evaluation_facts, pain_plan_for, pain_plans
 from shared.fhir import (
@@ -29,10 +29,11 @@ from shared.fhir import (
     Forbidden,
     NotFound,
     OperationCall,
-    Parameters,
     UnitOfWork,
     Unprocessable,
+    format_instant,
     now_instant,
+    parse_instant,
 )
 
 __all__ = ["ReviewOperations", "first_weekday", "period_bounds"]
@@ -59,8 +60,7 @@ def _parse_moment(text: str, *, end: bool) -> datetime:
         if len(text) == 10:
             day = date.fromisoformat(text)
             return datetime.combine(day, time.max if end else time.min, tzinfo=UTC)
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-        return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC)
+        return parse_instant(text)
     except (ValueError, OverflowError):  # OverflowError: an offset that moves year 1 or 9999 out of range
         raise BadRequest(f"'{text}' is not a date (YYYY-MM-DD) or dateTime") from None
 
@@ -113,16 +113,16 @@ class ReviewOperations:
         )
 
     def propose(self, call: OperationCall, uow: UnitOfWork) -> dict[str, Any]:
-        year, month = _month(Parameters(call.body).value("month"))
-        patient = Parameters(call.body).value("patient")
+        year, month = _month(call.parameters.value("month"))
+        patient = call.parameters.value("patient")
         patient = patient.get("reference") if isinstance(patient, dict) else patient
         if patient is not None and (not isinstance(patient, str) or not patient.startswith("Patient/")):
             raise BadRequest("patient must be a reference to a Patient")
         day = first_weekday(year, month, self.weekday)
         start = datetime.combine(day, self.at, tzinfo=UTC)
-        store, conn = self.kernel.store, uow.conn
-        practice = uow.practice
+        conn, practice = uow.conn, uow.practice
         mine = uow.tenants & {practice}  # the caller's own practice, under the caller's tenancy rules
+        own = uow.within(mine)
         if patient is not None:
             uow.patient = patient
             found = pain_plan_for(conn, patient, mine)
@@ -137,7 +137,7 @@ class ReviewOperations:
                 continue
             appointment_id = stable_id(practice, "mdt-review", plan["id"], f"{year:04d}-{month:02d}")
             try:
-                existing = store.read(conn, "Appointment", appointment_id, tenants=mine)
+                existing = own.read("Appointment", appointment_id)
                 appointments.append(existing)
                 continue
             except NotFound:
@@ -146,7 +146,7 @@ class ReviewOperations:
             for ref in plan.get("careTeam") or []:
                 try:
                     team_id = str(ref.get("reference", "")).removeprefix("CareTeam/")
-                    team = store.read(conn, "CareTeam", team_id, tenants=mine)
+                    team = own.read("CareTeam", team_id)
                 except NotFound:
                     continue
             proposal = mdt_review(
@@ -189,7 +189,7 @@ class ReviewOperations:
                 catalogue,
                 period_start=str(start_text),
                 period_end=str(end_text),
-                generated=now_instant().isoformat(timespec="seconds").replace("+00:00", "Z"),
+                generated=format_instant(now_instant()),
                 reporter_ods=reporters[0] if len(reporters) == 1 else None,
             )
             report = self.kernel.validate(report, "MeasureReport")

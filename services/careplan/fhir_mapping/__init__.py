@@ -1,0 +1,1 @@
+"""FHIR resources built from and read into the careplan domain."""
