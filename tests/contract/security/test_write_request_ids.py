@@ -26,7 +26,7 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from painreview.embedded import EmbeddedSystem
-from services.careplan.sessions import SETTING_EXTENSION, SETTING_SYSTEM
+from services.careplan.domain.sessions import SETTING_EXTENSION, SETTING_SYSTEM
 from shared.contracts import MEDREVIEW_COMPLETED_V1, new_event
 from shared.fhir import DUPLICATE_TEXT, history_table
 from shared.outbox import outbox, record_event
