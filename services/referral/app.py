@@ -5,10 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from services.referral.api import register_operations
-from services.referral.codesystems import published_code_systems
-from services.referral.direct import service_request_hook
-from services.referral.screen_api import screen_operation
+from services.referral.fhir_mapping.codesystems import published_code_systems
+from services.referral.operations import register_operations
+from services.referral.operations.direct import service_request_hook
 from services.referral.settings import ReferralSettings
 from shared.bus import Transport
 from shared.fhir import Authenticator, FhirKernel, RateLimiter
@@ -50,7 +49,7 @@ def _configure(settings: ReferralSettings) -> Callable[[FhirKernel], None]:
         kernel.search_param("Flag", "patient", "reference", "subject")
         kernel.resource(
             "ServiceRequest",
-            on_write=service_request_hook(kernel.store),
+            on_write=service_request_hook(kernel),
             documentation="Referrals: a create starts the workflow (Task, eligibility, events)",
         )
         for resource_type in WORKFLOW_RESOURCES:
@@ -63,15 +62,6 @@ def _configure(settings: ReferralSettings) -> Callable[[FhirKernel], None]:
             documentation="Published CodeSystems: eligibility reasons, screening signals, referral states",
         )
         register_operations(kernel, settings)
-        kernel.operation(
-            "screen",
-            screen_operation(settings),
-            level="system",
-            resource_type="Patient",
-            scope=("Patient", "s"),
-            documentation="Rank many patients' records (Bundle or application/fhir+ndjson) for review",
-            streams_body=True,
-        )
 
     return configure
 

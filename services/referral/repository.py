@@ -1,12 +1,15 @@
 """Every query of the referral service: the kernel store for FHIR resources, its own tables beside it.
 
-All functions take the caller's open connection (one transaction per request or event) and the
-practices the caller may touch.
+All functions take the caller's unit of work (the kernel's: one transaction per request or event,
+the practices the caller may touch, the practice that owns what is written). A unit that keeps new
+resources for one batched insert flushes them before a query of the resource tables here, so every
+query sees what this unit wrote; queries of the service's own tables need not.
 """
 
 from __future__ import annotations
 
 import hashlib
+import weakref
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -16,12 +19,13 @@ import orjson
 from sqlalchemy import Connection, func, insert, select, text, update
 
 from services.referral.tables import bars_message, bars_resource, invitation_template
-from shared.core.principal import Tenancy
 from shared.db import is_postgres
 from shared.fhir import (
     NHS_NUMBER_SYSTEM,
-    ResourceStore,
+    UnitOfWork,
     now_instant,
+    record_discharge,
+    record_enrolment,
     resource_table,
     search_index_table,
     visible_rows,
@@ -30,6 +34,8 @@ from shared.fhir import (
 __all__ = [
     "RECORD_TYPES",
     "HeldMessage",
+    "discharged",
+    "enrolled",
     "held_message",
     "latest_message",
     "lock",
@@ -38,9 +44,11 @@ __all__ = [
     "patient_with_nhs_number",
     "record_message",
     "record_sender_ids",
+    "referral_of_message",
     "save_template",
     "sender_ids",
     "stored_template",
+    "version_before",
     "workflow_task",
 ]
 
@@ -57,12 +65,13 @@ class HeldMessage:
     header: dict[str, Any]
 
 
-def lock(conn: Connection, *keys: str) -> None:
+def lock(uow: UnitOfWork, *keys: str) -> None:
     """Serialise transactions touching the same keys (a patient's NHS number, a referral, a message).
 
     PostgreSQL: transaction-scoped advisory locks, taken in a fixed order. SQLite needs none: its
     writers already take the database lock when they begin (``BEGIN IMMEDIATE``).
     """
+    conn = uow.conn
     if not is_postgres(conn.engine) or not keys:
         return
     numbers = sorted(
@@ -77,22 +86,34 @@ def lock(conn: Connection, *keys: str) -> None:
     )
 
 
-def patient_records(conn: Connection, patient: str, tenants: Tenancy) -> list[dict[str, Any]]:
-    """The patient's medicines, conditions and flags held here ("Patient/<id>"), oldest first."""
-    rows = conn.execute(
-        select(R.c.content)
-        .where(
-            R.c.patient == patient,
-            R.c.resource_type.in_(RECORD_TYPES),
-            visible_rows(tenants),
-            R.c.deleted.is_(False),
+def _resources(uow: UnitOfWork) -> Connection:
+    """The connection for a query of the resource tables: what the unit keeps is inserted first."""
+    uow.flush()
+    return uow.conn
+
+
+def patient_records(uow: UnitOfWork, patient: str) -> list[dict[str, Any]]:
+    """The patient's medicines, conditions and flags held here ("Patient/<id>"), oldest first (this
+    unit's included)."""
+    tenants = uow.tenants
+    rows = (
+        _resources(uow)
+        .execute(
+            select(R.c.content)
+            .where(
+                R.c.patient == patient,
+                R.c.resource_type.in_(RECORD_TYPES),
+                visible_rows(tenants),
+                R.c.deleted.is_(False),
+            )
+            .order_by(R.c.last_updated, R.c.id)
         )
-        .order_by(R.c.last_updated, R.c.id)
-    ).all()
+        .all()
+    )
     return [orjson.loads(row.content) for row in rows]
 
 
-def patient_with_nhs_number(conn: Connection, nhs_number: str, tenants: Tenancy) -> str | None:
+def patient_with_nhs_number(uow: UnitOfWork, nhs_number: str) -> str | None:
     """The id of the patient held here with this NHS number, if any.
 
     Two lookups, each with one right index whatever the planner knows: the search index by (type,
@@ -100,6 +121,7 @@ def patient_with_nhs_number(conn: Connection, nhs_number: str, tenants: Tenancy)
     statistics (a young database, before autovacuum has analysed it) walked every patient of the
     practice and probed the index for each: linear in the practice's patients, on every intake.
     """
+    conn, tenants = _resources(uow), uow.tenants
     candidates = (
         conn.execute(
             select(X.c.resource_id).where(
@@ -128,29 +150,51 @@ def patient_with_nhs_number(conn: Connection, nhs_number: str, tenants: Tenancy)
     return str(row.id) if row is not None else None
 
 
-def workflow_task(
-    conn: Connection, store: ResourceStore, service_request_id: str, tenants: Tenancy
-) -> dict[str, Any] | None:
+def workflow_task(uow: UnitOfWork, service_request_id: str) -> dict[str, Any] | None:
     """The workflow Task whose focus is the referral, if it has one."""
-    query = store.query("Task", [("focus", f"ServiceRequest/{service_request_id}")], count=1)
-    found = store.search(conn, query, tenants=tenants)
+    found = uow.search("Task", [("focus", f"ServiceRequest/{service_request_id}")], count=1)
     return found.resources[0] if found.resources else None
+
+
+def version_before(uow: UnitOfWork, resource: dict[str, Any]) -> dict[str, Any]:
+    """The version of a stored resource before this one."""
+    version = int(resource["meta"]["versionId"]) - 1
+    store = uow.kernel.store
+    return store.vread(
+        _resources(uow), resource["resourceType"], resource["id"], version, tenants=uow.tenants
+    )
+
+
+# ---- enrolments -------------------------------------------------------------------------------
+def enrolled(uow: UnitOfWork, patient: str, episode: str, at: datetime) -> None:
+    """The patient ("Patient/<id>") enrolled with the unit's practice: its staff see the patient's data."""
+    record_enrolment(uow.conn, practice=uow.practice, patient=patient, episode=episode, enrolled_at=at)
+
+
+def discharged(uow: UnitOfWork, patient: str, episode: str, at: datetime) -> None:
+    record_discharge(uow.conn, practice=uow.practice, patient=patient, episode=episode, discharged_at=at)
 
 
 # ---- BaRS messages ----------------------------------------------------------------------------
 M = bars_message.c
 
 
-def message_seen(conn: Connection, practice: str, message_id: str) -> bool:
-    row = conn.execute(select(M.message_id).where(M.practice == practice, M.message_id == message_id))
+# The messages recorded in each open transaction, by ServiceRequest id: what `latest_message` answers
+# for a referral this transaction's message changed (its own header, whatever the timestamps say).
+_recorded: weakref.WeakKeyDictionary[Connection, dict[str, HeldMessage]] = weakref.WeakKeyDictionary()
+
+
+def message_seen(uow: UnitOfWork, message_id: str) -> bool:
+    row = uow.conn.execute(select(M.message_id).where(M.practice == uow.practice, M.message_id == message_id))
     return row.first() is not None
 
 
-def record_message(conn: Connection, practice: str, service_request_id: str, message: HeldMessage) -> None:
+def record_message(uow: UnitOfWork, service_request_id: str, message: HeldMessage) -> None:
     sent_at = message.sent_at.astimezone(UTC) if message.sent_at is not None else None
-    conn.execute(
+    _recorded.setdefault(uow.conn, {})[service_request_id] = message
+    uow.conn.execute(
         insert(bars_message).values(
-            practice=practice,
+            practice=uow.practice,
             message_id=message.message_id,
             reason=message.reason,
             service_request_id=service_request_id,
@@ -170,24 +214,28 @@ def _held(row: Any) -> HeldMessage:
     return HeldMessage(row.message_id, row.reason, _aware(row.sent_at), orjson.loads(row.header))
 
 
-def held_message(conn: Connection, practice: str, message_id: str) -> HeldMessage | None:
-    row = conn.execute(select(bars_message).where(M.practice == practice, M.message_id == message_id)).first()
+def held_message(uow: UnitOfWork, message_id: str) -> HeldMessage | None:
+    query = select(bars_message).where(M.practice == uow.practice, M.message_id == message_id)
+    row = uow.conn.execute(query).first()
     return _held(row) if row is not None else None
 
 
-def referral_of_message(conn: Connection, practice: str, message_id: str) -> str | None:
-    """The id of the ServiceRequest a message this practice sent was stored as, or None."""
-    row = conn.execute(
-        select(M.service_request_id).where(M.practice == practice, M.message_id == message_id)
+def referral_of_message(uow: UnitOfWork, message_id: str) -> str | None:
+    """The id of the ServiceRequest a message the unit's practice sent was stored as, or None."""
+    row = uow.conn.execute(
+        select(M.service_request_id).where(M.practice == uow.practice, M.message_id == message_id)
     ).first()
     return str(row[0]) if row is not None else None
 
 
-def latest_message(conn: Connection, service_request_id: str, tenants: Tenancy) -> HeldMessage | None:
-    """The newest message held about a referral (by its own timestamp), or None for a REST referral."""
-    row = conn.execute(
+def latest_message(uow: UnitOfWork, service_request_id: str) -> HeldMessage | None:
+    """The message this transaction recorded about a referral, else the newest held (by its own
+    timestamp), or None for a REST referral."""
+    if (recorded := _recorded.get(uow.conn, {}).get(service_request_id)) is not None:
+        return recorded
+    row = uow.conn.execute(
         select(bars_message)
-        .where(M.service_request_id == service_request_id, M.practice.in_(list(tenants)))
+        .where(M.service_request_id == service_request_id, M.practice.in_(list(uow.tenants)))
         .order_by(func.coalesce(M.sent_at, M.received_at).desc())
         .limit(1)
     ).first()
@@ -198,25 +246,25 @@ def latest_message(conn: Connection, service_request_id: str, tenants: Tenancy) 
 S = bars_resource.c
 
 
-def sender_ids(conn: Connection, practice: str, urls: Iterable[str]) -> dict[str, tuple[str, str]]:
+def sender_ids(uow: UnitOfWork, urls: Iterable[str]) -> dict[str, tuple[str, str]]:
     """Sender fullUrl -> (resource type, our id) for the urls a previous message already carried."""
     wanted = list(urls)
     if not wanted:
         return {}
-    rows = conn.execute(
+    rows = uow.conn.execute(
         select(S.sender_url, S.resource_type, S.resource_id).where(
-            S.practice == practice, S.sender_url.in_(wanted)
+            S.practice == uow.practice, S.sender_url.in_(wanted)
         )
     ).all()
     return {row.sender_url: (row.resource_type, row.resource_id) for row in rows}
 
 
-def record_sender_ids(conn: Connection, practice: str, ids: dict[str, tuple[str, str]]) -> None:
+def record_sender_ids(uow: UnitOfWork, ids: dict[str, tuple[str, str]]) -> None:
     if ids:
-        conn.execute(
+        uow.conn.execute(
             insert(bars_resource),
             [
-                {"practice": practice, "sender_url": url, "resource_type": kind, "resource_id": rid}
+                {"practice": uow.practice, "sender_url": url, "resource_type": kind, "resource_id": rid}
                 for url, (kind, rid) in ids.items()
             ],
         )
@@ -226,13 +274,13 @@ def record_sender_ids(conn: Connection, practice: str, ids: dict[str, tuple[str,
 T = invitation_template.c
 
 
-def stored_template(conn: Connection, practice: str) -> tuple[str, dict[str, str]] | None:
-    row = conn.execute(select(T.template, T.details).where(T.practice == practice)).first()
+def stored_template(uow: UnitOfWork, practice: str) -> tuple[str, dict[str, str]] | None:
+    row = uow.conn.execute(select(T.template, T.details).where(T.practice == practice)).first()
     return (row.template, orjson.loads(row.details)) if row is not None else None
 
 
-def save_template(conn: Connection, practice: str, template: str, details: dict[str, str]) -> None:
+def save_template(uow: UnitOfWork, practice: str, template: str, details: dict[str, str]) -> None:
     values = {"template": template, "details": orjson.dumps(details).decode(), "updated_at": now_instant()}
-    changed = conn.execute(update(invitation_template).where(T.practice == practice).values(values))
+    changed = uow.conn.execute(update(invitation_template).where(T.practice == practice).values(values))
     if changed.rowcount == 0:
-        conn.execute(insert(invitation_template).values(practice=practice, **values))
+        uow.conn.execute(insert(invitation_template).values(practice=practice, **values))

@@ -33,7 +33,15 @@ from shared.fhir.background import (
 from shared.fhir.http import etag_version
 from shared.fhir.idempotency import DUPLICATE_TEXT
 from shared.fhir.jsonio import FHIR_JSON, MAX_DEPTH, FhirResponse, depth_ok, dumps, loads
-from shared.fhir.kernel import Authenticator, FhirKernel, OperationCall, RateLimiter, UnitHandler, WriteHook
+from shared.fhir.kernel import (
+    Authenticator,
+    FhirKernel,
+    OperationCall,
+    Preparer,
+    RateLimiter,
+    UnitHandler,
+    WriteHook,
+)
 from shared.fhir.models import FHIR_VERSION, validate_resource, validate_stu3_resource
 from shared.fhir.searchparams import SearchParams, patient_of
 from shared.fhir.store import SHARED_TENANT, ResourceStore, new_id, now_instant
@@ -88,6 +96,7 @@ __all__ = [
     "Parameters",
     "PayloadTooLarge",
     "PreconditionFailed",
+    "Preparer",
     "RateLimiter",
     "RequestContext",
     "ResourceStore",

@@ -22,6 +22,7 @@ from sqlalchemy import Connection, Engine
 from shared.contracts import CloudEvent
 from shared.core.errors import (
     ClientThrottled,
+    Duplicate,
     FhirError,
     Forbidden,
     PayloadTooLarge,
@@ -56,6 +57,7 @@ __all__ = [
     "Operation",
     "OperationCall",
     "OperationHandler",
+    "Preparer",
     "RateLimiter",
     "ResourceConfig",
     "UnitHandler",
@@ -106,6 +108,8 @@ class OperationCall:
     audited: bool = False
     patient: str | None = None
     claimed: bool = False
+    input: Any = None
+    """What the operation's ``prepare`` step made of the request, before its transaction."""
 
     @cached_property
     def parameters(self) -> Parameters:
@@ -115,8 +119,10 @@ class OperationCall:
 
     @property
     def writes(self) -> bool:
-        """An operation declared with a create, update or delete scope changes something."""
-        return self.operation.scope[1] in WRITE_INTERACTIONS
+        """An operation declared with a create, update or delete scope changes something, and so does
+        one called with a method it declares as writing (a GET|POST operation whose POST changes)."""
+        op = self.operation
+        return op.scope[1] in WRITE_INTERACTIONS or self.request.method in op.write_methods
 
     @contextmanager
     def transaction(self) -> Iterator[Connection]:
@@ -177,13 +183,32 @@ def is_unit_handler(handler: Callable[..., Any]) -> bool:
     return len(positional) == 2
 
 
-def unit_of_work_runner(handler: UnitHandler) -> OperationHandler:
-    """The kernel's side of ``handler(call, uow)``: a thread, one transaction, the claim and the audit."""
+def unit_of_work_runner(
+    handler: UnitHandler,
+    *,
+    prepare: Preparer | None = None,
+    batched: bool = False,
+    locate_repeat: UnitHandler | None = None,
+) -> OperationHandler:
+    """The kernel's side of ``handler(call, uow)``: a thread, ``prepare`` (outside any transaction), then
+    one transaction with the claim, the handler, the flush of a ``batched`` unit and the audit."""
 
     def in_transaction(call: OperationCall) -> Any:
-        with call.transaction() as conn:
-            uow = UnitOfWork(call.kernel, conn, call.ctx, call=call)
-            result = handler(call, uow)
+        if prepare is not None:
+            call.input = prepare(call)
+        try:
+            with call.transaction() as conn:
+                uow = UnitOfWork(call.kernel, conn, call.ctx, call=call, batched=batched)
+                result = handler(call, uow)
+                if uow.batched:  # the AuditEvent in the same multi-row inserts as the writes
+                    uow.flush(audit=None if call.audited else call.audit_event())
+        except Duplicate as repeat:
+            if repeat.location is None and locate_repeat is not None:
+                with call.kernel.engine.connect() as conn:  # what committed: this transaction rolled back
+                    repeat.location = locate_repeat(call, UnitOfWork(call.kernel, conn, call.ctx))
+            if repeat.location:  # the sender lost its answer: tell it where the original went
+                repeat.headers["Location"] = f"{call.kernel.base_url(call.request)}/{repeat.location}"
+            raise
         for step in uow.after_commit:
             result = step(result)
         return result
@@ -194,6 +219,12 @@ def unit_of_work_runner(handler: UnitHandler) -> OperationHandler:
     run.__name__ = getattr(handler, "__name__", "operation")
     run.__doc__ = handler.__doc__
     return run
+
+
+Preparer = Callable[[OperationCall], Any]
+"""An operation's first step, run off the event loop before its transaction opens (its result is
+``call.input``): checking and parsing the request, so that a malformed one is refused (400) without
+claiming its ``X-Request-Id`` and without holding a transaction while a large body streams in."""
 
 
 WriteHook = Callable[[Connection, RequestContext, dict[str, Any], str], None]
@@ -212,6 +243,7 @@ class Operation:
     methods: tuple[str, ...] = ("POST",)
     documentation: str = ""
     streams_body: bool = False
+    write_methods: tuple[str, ...] = ()
 
 
 @dataclass
@@ -258,18 +290,35 @@ class FhirKernel:
         methods: tuple[str, ...] = ("POST",),
         documentation: str = "",
         streams_body: bool = False,
+        prepare: Preparer | None = None,
+        batched: bool = False,
+        locate_repeat: UnitHandler | None = None,
+        write_methods: tuple[str, ...] = (),
     ) -> None:
         """Declare an operation served by ``handler(call, uow)`` (``UnitHandler``; the ``async`` form of
         the call alone is still accepted during the migration); with ``streams_body`` the kernel leaves the
-        body unread (``call.body`` is None) for a handler that reads ``call.request.stream()`` itself
-        (large or NDJSON inputs)."""
-        run: OperationHandler = (
-            unit_of_work_runner(handler)  # type: ignore[arg-type]
-            if is_unit_handler(handler)
-            else handler  # type: ignore[assignment]
-        )
+        body unread (``call.body`` is None) for a ``prepare`` step that reads ``call.request.stream()``
+        itself (large or NDJSON inputs). ``prepare`` checks and parses the request before the transaction
+        (see ``Preparer``); ``batched`` gives the handler a unit of work that inserts what it creates
+        together at the end (see ``UnitOfWork``). ``locate_repeat(call, uow)`` names where the original of
+        a request refused as a repeat (409) is, relative to the FHIR base, for its ``Location`` (looked up
+        after the refused transaction rolled back; else what `remember_location` kept). ``write_methods``: the
+        methods that change something although the scope is a read (they claim ``X-Request-Id``)."""
+        if is_unit_handler(handler):
+            run = unit_of_work_runner(
+                handler,  # type: ignore[arg-type]
+                prepare=prepare,
+                batched=batched,
+                locate_repeat=locate_repeat,
+            )
+        elif prepare is not None or batched or locate_repeat is not None:
+            raise TypeError(f"${name}: prepare and batched need a handler(call, uow)")
+        else:
+            run = handler  # type: ignore[assignment]
         self.operations.append(
-            Operation(name, run, level, resource_type, scope, methods, documentation, streams_body)
+            Operation(
+                name, run, level, resource_type, scope, methods, documentation, streams_body, write_methods
+            )
         )
 
     def consumer(

@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from painreview.embedded import EmbeddedSystem, create_embedded_system
-from services.referral.screen_input import ndjson_resources
+from services.referral.fhir_mapping.screen_input import ndjson_resources
 from shared.auth.issuer import IssuerKeys
 from shared.fhir import BadRequest, PayloadTooLarge
 from tests.support.tokens import Tokens

@@ -295,7 +295,7 @@ def test_a_delete_marks_the_referral_entered_in_error(referral: Referral) -> Non
 def test_a_message_refused_after_its_resources_were_written_leaves_nothing_behind(
     referral: Referral, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from services.referral import intake
+    from services.referral.operations import intake
 
     def refuse(*_args: Any, **_kwargs: Any) -> None:
         raise Unprocessable("refused after every resource was written (injected)")

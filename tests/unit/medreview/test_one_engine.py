@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 
 from services.medreview.domain.ome import oral_morphine_equivalent as review_engine
-from services.referral.eligibility.model import MedicineRecord
-from services.referral.screening import daily_ome_mg
+from services.referral.domain.eligibility.model import MedicineRecord
+from services.referral.domain.screening import daily_ome_mg
 from shared.medicines import ome as engine
 
 ROOT = Path(__file__).parents[3]

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from datetime import date, timedelta
 from typing import Any
 
-from services.referral.eligibility import DMD_SYSTEM, SNOMED_SYSTEM, PatientRecords, add_months
+from services.referral.domain.eligibility import DMD_SYSTEM, SNOMED_SYSTEM, PatientRecords, add_months
 
 NHS_NUMBER_SYSTEM = "https://fhir.nhs.uk/Id/nhs-number"
 _ids = itertools.count(1)

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from services.referral.bars import check_version, read_message, references, resolve_references
+from services.referral.fhir_mapping.bars import check_version, read_message, references, resolve_references
 from shared.fhir import FhirError
 from tests.fixtures import BARS_EXAMPLES
 

@@ -19,7 +19,7 @@ from referral_records import (
     typical,
 )
 
-from services.referral.eligibility import (
+from services.referral.domain.eligibility import (
     ELIGIBILITY_REASON_SYSTEM,
     SNOMED_SYSTEM,
     Decision,

@@ -6,9 +6,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from services.referral.invitations import check_template, patient_name, render_letter
-from services.referral.letters import letter_pdf
-from services.referral.wording import default_invitation_template
+from services.referral.domain.letters import letter_pdf
+from services.referral.domain.wording import default_invitation_template
+from services.referral.operations.invitations import check_template, patient_name, render_letter
 from shared.fhir import FhirError
 
 NOW = datetime(2024, 6, 15, 9, 30, tzinfo=UTC)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from referral_records import nhs_check_digit, nhs_number_for
 
-from services.referral.eligibility import load_data
+from services.referral.domain.eligibility import load_data
 
 # Verhoeff tables: every SNOMED CT identifier ends in a Verhoeff check digit, so a mistyped code fails here.
 _VERHOEFF_D = [

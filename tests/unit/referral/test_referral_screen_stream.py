@@ -14,8 +14,8 @@ import orjson
 import pytest
 from referral_records import practice
 
-from services.referral.screen_api import run_screen, screen_parameters
-from services.referral.screen_input import BlockingBody, bundle_resources, ndjson_resources
+from services.referral.fhir_mapping.screen_input import BlockingBody, bundle_resources, ndjson_resources
+from services.referral.operations.screen import run_screen, screen_parameters
 from shared.fhir import BadRequest
 
 REFERRAL = date(2024, 6, 15)

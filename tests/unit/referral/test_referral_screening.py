@@ -20,8 +20,8 @@ from referral_records import (
     request,
 )
 
-from services.referral.eligibility import Decision, PatientRecords, medicine_record
-from services.referral.screening import (
+from services.referral.domain.eligibility import Decision, PatientRecords, medicine_record
+from services.referral.domain.screening import (
     SCREENING_SIGNAL_SYSTEM,
     ScreeningResult,
     ScreeningWeights,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from services.referral.eligibility import load_data
-from services.referral.wording import (
+from services.referral.domain.eligibility import load_data
+from services.referral.domain.wording import (
     MissingPlaceholderError,
     default_invitation_template,
     find_offending_phrases,

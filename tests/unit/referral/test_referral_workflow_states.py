@@ -6,8 +6,8 @@ import itertools
 
 import pytest
 
-from services.referral.eligibility import Decision
-from services.referral.workflow import (
+from services.referral.domain.eligibility import Decision
+from services.referral.domain.workflow import (
     CANCELLABLE,
     OPERATION_FOR,
     TRANSITIONS,

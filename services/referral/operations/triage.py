@@ -12,12 +12,11 @@ from datetime import date, datetime
 from typing import Any
 
 from services.referral import repository
-from services.referral.eligibility import PatientRecords, assess_eligibility, parse_fhir_date
+from services.referral.domain.eligibility import PatientRecords, assess_eligibility, parse_fhir_date
+from services.referral.domain.workflow import CANCELLABLE, State, check_transition, decision_state
 from services.referral.fhir_mapping import collection, event_header, moved_task, reference, state_of
-from services.referral.unit_of_work import UnitOfWork
-from services.referral.workflow import CANCELLABLE, State, check_transition, decision_state
 from shared.contracts import REFERRAL_ACCEPTED_V1, REFERRAL_RECEIVED_V1, REFERRAL_REJECTED_V1
-from shared.fhir import Conflict
+from shared.fhir import Conflict, UnitOfWork
 
 __all__ = ["cancel", "decide", "receive", "records_held", "referral_date", "triage"]
 
@@ -36,9 +35,7 @@ def _subject_id(service_request: dict[str, Any]) -> str:
 def _event_data(uow: UnitOfWork, *resources: dict[str, Any]) -> dict[str, Any]:
     """A referral event's Bundle; the latest BaRS MessageHeader rides along when there was one."""
     service_request = resources[0]
-    held = uow.messages.get(service_request["id"]) or repository.latest_message(
-        uow.conn, service_request["id"], uow.tenants
-    )
+    held = repository.latest_message(uow, service_request["id"])
     if held is None:
         return collection(list(resources))
     header = event_header(held.header, held.header["id"])
@@ -48,15 +45,14 @@ def _event_data(uow: UnitOfWork, *resources: dict[str, Any]) -> dict[str, Any]:
 def receive(
     uow: UnitOfWork, service_request: dict[str, Any], patient: dict[str, Any], task: dict[str, Any]
 ) -> None:
-    uow.event(
+    uow.emit(
         REFERRAL_RECEIVED_V1, reference(service_request), _event_data(uow, service_request, patient, task)
     )
 
 
 def records_held(uow: UnitOfWork, patient: str) -> list[dict[str, Any]]:
     """The patient's medicines, conditions and flags held here ("Patient/<id>"), this request's included."""
-    uow.flush()
-    return repository.patient_records(uow.conn, patient, uow.tenants)
+    return repository.patient_records(uow, patient)
 
 
 def triage(
@@ -72,12 +68,12 @@ def triage(
     held = PatientRecords.from_resources(reference(patient), [patient, *records])
     result = assess_eligibility(held, referral_date(service_request, now.date()))
     if state_of(task) is State.RECEIVED:
-        task = uow.replace(moved_task(task, State.TRIAGED, now, eligibility=result))
+        task = uow.replace(moved_task(task, State.TRIAGED, now, eligibility=result), activity=None)
     target = decision_state(result.decision)
     if state_of(task) is target:  # still needs review: record the new reasons, nothing more
-        return uow.replace(moved_task(task, target, now, eligibility=result))
+        return uow.replace(moved_task(task, target, now, eligibility=result), activity=None)
     check_transition(state_of(task), target)
-    task = uow.replace(moved_task(task, target, now, eligibility=result))
+    task = uow.replace(moved_task(task, target, now, eligibility=result), activity=None)
     return decide(uow, service_request, patient, task)
 
 
@@ -88,12 +84,12 @@ def decide(
     state = state_of(task)
     if state is State.ELIGIBLE:
         data = _event_data(uow, service_request, patient, task)
-        uow.event(REFERRAL_ACCEPTED_V1, reference(service_request), data)
+        uow.emit(REFERRAL_ACCEPTED_V1, reference(service_request), data)
     elif state is State.INELIGIBLE:
         if service_request.get("status") == "active":
-            service_request = uow.replace({**service_request, "status": "revoked"})
+            service_request = uow.replace({**service_request, "status": "revoked"}, activity=None)
         data = _event_data(uow, service_request, patient, task)
-        uow.event(REFERRAL_REJECTED_V1, reference(service_request), data)
+        uow.emit(REFERRAL_REJECTED_V1, reference(service_request), data)
     return task
 
 
@@ -111,4 +107,4 @@ def cancel(
     status = "entered-in-error" if withdrawn_as == "entered-in-error" else "cancelled"
     note = "Withdrawn by the referrer" if status == "cancelled" else "Referral entered in error"
     moved = moved_task(task, state, now, note=note)
-    return uow.replace({**moved, "status": status})
+    return uow.replace({**moved, "status": status}, activity=None)

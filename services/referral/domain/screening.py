@@ -24,7 +24,7 @@ from datetime import date
 from functools import cache
 from typing import Any
 
-from services.referral.eligibility import (
+from services.referral.domain.eligibility import (
     FHIR_BASE,
     Coding,
     Decision,

@@ -11,23 +11,23 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection
-
 from services.referral import repository
-from services.referral.fhir_mapping import ODS_SYSTEM, date_text, instant
-from services.referral.wording import (
+from services.referral.domain.wording import (
     Finding,
     default_invitation_template,
     find_offending_phrases,
     placeholders,
 )
-from services.referral.wording import render_invitation as fill
-from shared.fhir import Unprocessable
+from services.referral.domain.wording import render_invitation as fill
+from services.referral.fhir_mapping import ODS_SYSTEM, date_text, instant
+from shared.fhir import Parameters, UnitOfWork, Unprocessable
 
 __all__ = [
+    "CAMEL",
     "DETAILS",
     "PER_LETTER",
     "check_template",
+    "details_of",
     "invitation",
     "patient_name",
     "practice_template",
@@ -36,6 +36,15 @@ __all__ = [
 
 PER_LETTER = ("patient_name", "letter_date")
 DETAILS = ("practice_name", "practice_address", "gp_name", "project_worker_name", "contact_phone")
+#: The Parameters names of the practice's details (``practiceName`` ...), to the details they set.
+CAMEL = {"".join(w.capitalize() if i else w for i, w in enumerate(d.split("_"))): d for d in DETAILS}
+
+
+def details_of(values: Parameters) -> dict[str, str]:
+    """The practice's details an operation's Parameters give."""
+    return {CAMEL[name]: str(values.text(name)) for name in values.by_name if name in CAMEL}
+
+
 _BARS_ERROR_SYSTEM = "https://fhir.nhs.uk/Codesystem/http-error-codes"
 
 
@@ -82,9 +91,9 @@ def check_template(template: str, details: dict[str, str]) -> None:
         )
 
 
-def practice_template(conn: Connection, practice: str) -> tuple[str, dict[str, str]]:
+def practice_template(uow: UnitOfWork, practice: str) -> tuple[str, dict[str, str]]:
     """The practice's template and details, else the default letter with placeholder details."""
-    stored = repository.stored_template(conn, practice)
+    stored = repository.stored_template(uow, practice)
     if stored is None:
         return default_invitation_template(), _defaults(practice)
     template, details = stored

@@ -19,28 +19,31 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-import anyio
 from starlette.responses import Response
 
-from services.referral.eligibility import Decision
-from services.referral.screen_input import (
+from services.referral.domain.eligibility import Decision
+from services.referral.domain.screening import ScreeningResult, UngroupedInputError, screen, top_ranked
+from services.referral.fhir_mapping.screen_input import (
     NDJSON_TYPES,
     BlockingBody,
     bundle_resources,
     ndjson_resources,
 )
-from services.referral.screening import ScreeningResult, UngroupedInputError, screen, top_ranked
 from services.referral.settings import ReferralSettings
 from shared.fhir import (
     BadRequest,
+    FhirKernel,
     FhirResponse,
     OperationCall,
     PayloadTooLarge,
+    Preparer,
+    UnitHandler,
+    UnitOfWork,
     UnsupportedMediaType,
     now_instant,
 )
 
-__all__ = ["ScreenSummary", "run_screen", "screen_operation", "screen_parameters"]
+__all__ = ["ScreenSummary", "register", "run_screen", "screen_operation", "screen_parameters"]
 
 JSON_TYPES = frozenset({"application/fhir+json", "application/json", "application/json+fhir"})
 KNOWN_PARAMS = frozenset({"_count", "count", "date"})
@@ -136,11 +139,15 @@ def _options(items: list[tuple[str, str]], settings: ReferralSettings) -> tuple[
     return int(raw_count), on
 
 
-def screen_operation(settings: ReferralSettings) -> Any:
+def screen_operation(settings: ReferralSettings) -> tuple[Preparer, UnitHandler]:
     """``$screen`` as a kernel operation that streams its body: the kernel authenticates, checks the
-    scope and audits; the input is read chunk by chunk, so memory stays flat however large it is."""
+    scope and audits; the input is read chunk by chunk, so memory stays flat however large it is.
 
-    async def handler(call: OperationCall) -> Response:
+    Reading and screening are the operation's ``prepare`` step, before its transaction: no transaction
+    is held open while the client streams a large input in (the handler only returns the answer, and
+    the kernel's transaction records the AuditEvent)."""
+
+    def read_and_screen(call: OperationCall) -> tuple[ScreenSummary, date]:
         request = call.request
         count, on = _options(list(request.query_params.multi_items()), settings)
         media_type = (request.headers.get("content-type") or "").split(";", 1)[0].strip().lower()
@@ -154,14 +161,27 @@ def screen_operation(settings: ReferralSettings) -> Any:
         if declared.isascii() and declared.isdigit() and int(declared) > limit:
             raise PayloadTooLarge(f"The body is larger than {limit} bytes")
         body = BlockingBody(request.stream().__aiter__(), max_bytes=limit)
+        resources = (
+            ndjson_resources(body.next_chunk) if media_type in NDJSON_TYPES else bundle_resources(body)
+        )
+        return run_screen(resources, on, count), on
 
-        def work() -> ScreenSummary:
-            resources = (
-                ndjson_resources(body.next_chunk) if media_type in NDJSON_TYPES else bundle_resources(body)
-            )
-            return run_screen(resources, on, count)
-
-        summary = await anyio.to_thread.run_sync(work)
+    def answer(call: OperationCall, uow: UnitOfWork) -> Response:
+        summary, on = call.input
         return FhirResponse(screen_parameters(summary, on))
 
-    return handler
+    return read_and_screen, answer
+
+
+def register(kernel: FhirKernel, settings: ReferralSettings) -> None:
+    check, answer = screen_operation(settings)
+    kernel.operation(
+        "screen",
+        answer,
+        level="system",
+        resource_type="Patient",
+        scope=("Patient", "s"),
+        documentation="Rank many patients' records (Bundle or application/fhir+ndjson) for review",
+        streams_body=True,
+        prepare=check,
+    )

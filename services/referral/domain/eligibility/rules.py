@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from datetime import date, timedelta
 from functools import cache
 
-from services.referral.eligibility.model import (
+from services.referral.domain.eligibility.model import (
     ADULT_AGE,
     ELIGIBILITY_REASON_SYSTEM,
     LONG_TERM_MONTHS,
@@ -25,7 +25,7 @@ from services.referral.eligibility.model import (
     State,
     load_data,
 )
-from services.referral.eligibility.records import (
+from services.referral.domain.eligibility.records import (
     add_months,
     clinical_state,
     concept_codes_and_text,

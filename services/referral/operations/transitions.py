@@ -14,7 +14,9 @@ from contextlib import suppress
 from datetime import date, datetime
 from typing import Any
 
-from services.referral.eligibility import add_months
+from services.referral import repository
+from services.referral.domain.eligibility import add_months
+from services.referral.domain.workflow import OPERATION_FOR, InvalidTransition, State, check_transition
 from services.referral.fhir_mapping import (
     ODS_SYSTEM,
     REFERRAL_TASK,
@@ -23,12 +25,10 @@ from services.referral.fhir_mapping import (
     reference,
     state_of,
 )
-from services.referral.invitations import invitation, practice_template, render_letter
-from services.referral.triage import decide, records_held
-from services.referral.unit_of_work import UnitOfWork
-from services.referral.workflow import OPERATION_FOR, InvalidTransition, State, check_transition
+from services.referral.operations.invitations import invitation, practice_template, render_letter
+from services.referral.operations.triage import decide, records_held
 from shared.contracts import PATIENT_DISCHARGED_V1, PATIENT_ENROLLED_V1, PATIENT_INVITED_V1
-from shared.fhir import Conflict, Gone, NotFound, Unprocessable, record_discharge, record_enrolment
+from shared.fhir import Conflict, Gone, NotFound, UnitOfWork, Unprocessable
 
 __all__ = ["discharge", "enrol", "invite", "move", "record_consent", "workflow_state"]
 
@@ -76,7 +76,7 @@ def move(
             and not o["type"]["text"].endswith(("(met)", "(noted)"))
         ]
         moved["statusReason"] = {"coding": weighed, "text": note or "Not eligible after review"}
-    task = uow.replace(moved)
+    task = uow.replace(moved, activity=None)
     if target in (State.ELIGIBLE, State.INELIGIBLE):
         service_request, patient = _referral(uow, task)
         decide(uow, service_request, patient, task)
@@ -87,13 +87,16 @@ def invite(uow: UnitOfWork, task: dict[str, Any], overrides: dict[str, str], now
     """Send the practice's invitation letter; returns the Communication."""
     _step(task, State.INVITED)
     service_request, patient = _referral(uow, task)
-    template, details = practice_template(uow.conn, uow.practice)
+    template, details = practice_template(uow, uow.practice)
     details = {**details, **overrides}
     text = render_letter(template, details, patient, now)
-    letter = uow.create(invitation(text, service_request, task, uow.practice, details["practice_name"], now))
+    practice_name = details["practice_name"]
+    letter = uow.create(
+        invitation(text, service_request, task, uow.practice, practice_name, now), activity=None
+    )
     output = {"type": {"text": "Invitation letter"}, "valueReference": {"reference": reference(letter)}}
-    uow.replace(moved_task(task, State.INVITED, now, outputs=[output]))
-    uow.event(PATIENT_INVITED_V1, reference(letter), letter)
+    uow.replace(moved_task(task, State.INVITED, now, outputs=[output]), activity=None)
+    uow.emit(PATIENT_INVITED_V1, reference(letter), letter)
     return letter
 
 
@@ -130,10 +133,11 @@ def record_consent(
                 "type": "permit" if agreed else "deny",
                 "data": [{"meaning": "related", "reference": dict(task["focus"])}],
             },
-        }
+        },
+        activity=None,
     )
     output = {"type": {"text": "Consent"}, "valueReference": {"reference": reference(consent)}}
-    uow.replace(moved_task(task, target, now, outputs=[output]))
+    uow.replace(moved_task(task, target, now, outputs=[output]), activity=None)
     return consent
 
 
@@ -163,21 +167,16 @@ def enrol(
             "managingOrganization": {"identifier": {"system": ODS_SYSTEM, "value": uow.practice}},
             "period": {"start": start.isoformat(), "end": (end or limit).isoformat()},
             "referralRequest": [{"reference": reference(service_request)}],
-        }
+        },
+        activity=None,
     )
-    record_enrolment(
-        uow.conn,
-        practice=uow.practice,
-        patient=task["for"]["reference"],
-        episode=reference(episode),
-        enrolled_at=now,
-    )
+    repository.enrolled(uow, task["for"]["reference"], reference(episode), now)
     consent = _consent(uow, task)
     output = {"type": {"text": "Enrolment"}, "valueReference": {"reference": reference(episode)}}
-    uow.replace(moved_task(task, State.ENROLLED, now, outputs=[output]))
+    uow.replace(moved_task(task, State.ENROLLED, now, outputs=[output]), activity=None)
     listed = [r for r in records_held(uow, reference(patient)) if r["resourceType"] != "Flag"]
     data = collection([episode, patient, service_request, consent, *listed, *_medications(uow, listed)])
-    uow.event(PATIENT_ENROLLED_V1, reference(episode), data)
+    uow.emit(PATIENT_ENROLLED_V1, reference(episode), data)
     return episode
 
 
@@ -207,11 +206,11 @@ def discharge(
     if on.isoformat() < episode["period"]["start"]:
         raise Unprocessable("A discharge cannot come before the enrolment began")
     period = {**episode["period"], "end": on.isoformat()}
-    episode = uow.replace({**episode, "status": "finished", "period": period})
+    episode = uow.replace({**episode, "status": "finished", "period": period}, activity=None)
     patient = str(episode["patient"]["reference"])
-    record_discharge(uow.conn, practice=uow.practice, patient=patient, episode=ref, discharged_at=now)
+    repository.discharged(uow, patient, ref, now)
     if service_request.get("status") == "active":
-        uow.replace({**service_request, "status": "completed"})
-    uow.replace(moved_task(task, State.DISCHARGED, now, note=note))
-    uow.event(PATIENT_DISCHARGED_V1, reference(episode), episode)
+        uow.replace({**service_request, "status": "completed"}, activity=None)
+    uow.replace(moved_task(task, State.DISCHARGED, now, note=note), activity=None)
+    uow.emit(PATIENT_DISCHARGED_V1, reference(episode), episode)
     return episode

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from functools import cache
 from importlib.resources import files
 
-from services.referral.eligibility import load_data
+from services.referral.domain.eligibility import load_data
 
 __all__ = [
     "Finding",

@@ -11,8 +11,9 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from services.referral.eligibility import SNOMED_SYSTEM, EligibilityResult, Outcome
-from services.referral.workflow import REFERRAL_STATUS_SYSTEM, State, status_display, task_status
+from services.referral.domain.eligibility import SNOMED_SYSTEM, EligibilityResult, Outcome
+from services.referral.domain.workflow import REFERRAL_STATUS_SYSTEM, State, status_display, task_status
+from shared.fhir import BadRequest, Parameters
 
 __all__ = [
     "ODS_SYSTEM",
@@ -139,3 +140,13 @@ def date_text(day: date) -> str:
 
 
 __all__ += ["date_text"]
+
+
+def parameters(body: Any) -> Parameters:
+    """An operation's Parameters (a body that is not one is a 400)."""
+    if body is None:
+        raise BadRequest("The body must be a Parameters resource")
+    return Parameters(body)
+
+
+__all__ += ["parameters"]

@@ -17,7 +17,7 @@ from enum import StrEnum
 from functools import cache
 from typing import Final
 
-from services.referral.eligibility import FHIR_BASE, Decision, load_data
+from services.referral.domain.eligibility import FHIR_BASE, Decision, load_data
 
 __all__ = [
     "CANCELLABLE",

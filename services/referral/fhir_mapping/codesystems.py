@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from services.referral.eligibility import load_data
+from services.referral.domain.eligibility import load_data
 
 __all__ = ["CODE_SYSTEM_FILES", "published_code_systems"]
 

@@ -11,13 +11,21 @@ from datetime import datetime
 from typing import Any
 
 from services.referral import repository
-from services.referral.bars import Message, resolve_references
+from services.referral.domain.workflow import State
 from services.referral.fhir_mapping import URI_SYSTEM, new_task, reference, state_of
+from services.referral.fhir_mapping.bars import Message, resolve_references
+from services.referral.operations.triage import WITHDRAWN, cancel, receive, records_held, triage
 from services.referral.repository import RECORD_TYPES
-from services.referral.triage import WITHDRAWN, cancel, receive, records_held, triage
-from services.referral.unit_of_work import UnitOfWork
-from services.referral.workflow import State
-from shared.fhir import DUPLICATE_TEXT, Conflict, Duplicate, Unprocessable, new_id, nhs_number_of, patient_of
+from shared.fhir import (
+    DUPLICATE_TEXT,
+    Conflict,
+    Duplicate,
+    UnitOfWork,
+    Unprocessable,
+    new_id,
+    nhs_number_of,
+    patient_of,
+)
 
 __all__ = ["Intake", "process_message", "start_workflow"]
 
@@ -42,7 +50,7 @@ def start_workflow(
     records: list[dict[str, Any]],
 ) -> dict[str, Any]:
     """A new referral's Task (received), ``referral.received``, then triage on the patient's `records`."""
-    task = uow.create(new_task(service_request, uow.practice, now))
+    task = uow.create(new_task(service_request, uow.practice, now), activity=None)
     receive(uow, service_request, patient, task)
     return triage(uow, service_request, task, now, records)
 
@@ -62,7 +70,7 @@ def _assign_ids(
         else:
             found = None
             if kind == "Patient" and (nhs := nhs_number_of(entry.resource)):
-                found = repository.patient_with_nhs_number(uow.conn, nhs, uow.tenants)
+                found = repository.patient_with_nhs_number(uow, nhs)
             rid = found or new_id()
             if found:
                 existing.add(entry.full_url)
@@ -82,12 +90,9 @@ def _check_message(
     uow: UnitOfWork, message: Message, held: dict[str, tuple[str, str]]
 ) -> dict[str, Any] | None:
     """Refusals that need what we hold; returns the referral held for an update or delete."""
-    if repository.message_seen(uow.conn, uow.practice, message.message_id):
+    if repository.message_seen(uow, message.message_id):
         raise Duplicate(DUPLICATE_TEXT)
-    if (
-        message.response_id is not None
-        and repository.held_message(uow.conn, uow.practice, message.response_id) is None
-    ):
+    if message.response_id is not None and repository.held_message(uow, message.response_id) is None:
         raise Unprocessable(
             f"MessageHeader.response.identifier {message.response_id} names no message received here",
             issue_code="not-found",
@@ -104,7 +109,7 @@ def _check_message(
             expression=["MessageHeader.focus"],
         )
     current = uow.read("ServiceRequest", held[message.focus_url][1])
-    latest = repository.latest_message(uow.conn, current["id"], uow.tenants)
+    latest = repository.latest_message(uow, current["id"])
     if latest and latest.sent_at and message.sent_at and message.sent_at < latest.sent_at:
         raise Conflict(
             f"The message ({message.sent_at.isoformat()}) is older than the referral held "
@@ -116,22 +121,22 @@ def _check_message(
 def process_message(uow: UnitOfWork, message: Message, now: datetime) -> Intake:
     """Store a checked BaRS message (resources, message record, workflow) in the caller's transaction.
 
-    The new resources and their Provenance are left in ``uow`` for the caller to `UnitOfWork.flush`
-    together with its AuditEvent (which names the referral and patient this returns)."""
+    In a batched unit of work the new resources and their Provenance are kept for the kernel to insert
+    together with the AuditEvent (which names the referral and patient this returns)."""
     patients = [nhs_number_of(e.resource) for e in message.entries if e.resource["resourceType"] == "Patient"]
     repository.lock(  # concurrent messages naming the same ids or patient take turns (PostgreSQL)
-        uow.conn,
+        uow,
         f"{uow.practice}|message|{message.message_id}",
         *(f"{uow.practice}|url|{entry.full_url}" for entry in message.entries),
         *(f"{uow.practice}|nhs|{nhs}" for nhs in patients if nhs),
     )
-    known = repository.sender_ids(uow.conn, uow.practice, [e.full_url for e in message.entries])
+    known = repository.sender_ids(uow, [e.full_url for e in message.entries])
     current = _check_message(uow, message, known)
     incoming_status = message.entry(message.focus_url).resource.get("status")
     withdrawn = message.reason == "delete" or incoming_status in WITHDRAWN
     if current is not None and not withdrawn and current.get("status") != "active":
         raise Conflict(f"The referral is {current.get('status')}: an update applies only while it is active")
-    task = repository.workflow_task(uow.conn, uow.store, current["id"], uow.tenants) if current else None
+    task = repository.workflow_task(uow, current["id"]) if current else None
     if current is not None and withdrawn:
         as_status = "entered-in-error" if message.reason == "delete" else str(incoming_status)
         task = cancel(uow, str(current.get("status")), task, as_status, now)
@@ -145,9 +150,11 @@ def process_message(uow: UnitOfWork, message: Message, now: datetime) -> Intake:
             if message.reason == "delete":
                 resource["status"] = "entered-in-error"
         stored[entry.full_url] = (
-            uow.update(resource) if entry.full_url in existing else uow.create(resource, resource_id=rid)
+            uow.update(resource, activity=None)
+            if entry.full_url in existing
+            else uow.create(resource, resource_id=rid, activity=None)
         )
-    repository.record_sender_ids(uow.conn, uow.practice, fresh)
+    repository.record_sender_ids(uow, fresh)
     service_request, patient = stored[message.focus_url], stored[message.patient_url]
     header = resolve_references(message.header, ids)
     record = repository.HeldMessage(
@@ -156,8 +163,7 @@ def process_message(uow: UnitOfWork, message: Message, now: datetime) -> Intake:
         message.sent_at,
         {**header, "id": header.get("id") or message.header_url.removeprefix("urn:uuid:")},
     )
-    repository.record_message(uow.conn, uow.practice, service_request["id"], record)
-    uow.messages[service_request["id"]] = record
+    repository.record_message(uow, service_request["id"], record)
     key = reference(patient)
     if message.patient_url in existing:  # records held from before count too
         records = records_held(uow, key)

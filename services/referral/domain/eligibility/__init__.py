@@ -26,7 +26,7 @@ coding from the service's CodeSystem (`ELIGIBILITY_REASON_SYSTEM`, `data/codesys
 The package: `model` (the vocabulary), `records` (reading FHIR records), `rules` (the decision).
 """
 
-from services.referral.eligibility.model import (
+from services.referral.domain.eligibility.model import (
     ADULT_AGE,
     DMD_SYSTEM,
     ELIGIBILITY_REASON_SYSTEM,
@@ -45,14 +45,14 @@ from services.referral.eligibility.model import (
     Reason,
     load_data,
 )
-from services.referral.eligibility.records import (
+from services.referral.domain.eligibility.records import (
     add_months,
     distinct_medicines,
     medicine_entry,
     medicine_record,
     parse_fhir_date,
 )
-from services.referral.eligibility.rules import assess_eligibility, latest_opioid_course
+from services.referral.domain.eligibility.rules import assess_eligibility, latest_opioid_course
 
 # fmt: off
 __all__ = [

@@ -14,19 +14,27 @@ from sqlalchemy import Connection
 
 from services.referral import repository
 from services.referral.fhir_mapping import owner_practice
-from services.referral.intake import start_workflow
-from services.referral.triage import WITHDRAWN, cancel, records_held
-from services.referral.unit_of_work import UnitOfWork
-from shared.fhir import Gone, NotFound, RequestContext, ResourceStore, Unprocessable, WriteHook, now_instant
+from services.referral.operations.intake import start_workflow
+from services.referral.operations.triage import WITHDRAWN, cancel, records_held
+from shared.fhir import (
+    FhirKernel,
+    Gone,
+    NotFound,
+    RequestContext,
+    UnitOfWork,
+    Unprocessable,
+    WriteHook,
+    now_instant,
+)
 
 __all__ = ["service_request_hook"]
 
 
-def _patient(conn: Connection, store: ResourceStore, ctx: RequestContext, subject: str) -> dict[str, Any]:
+def _patient(uow: UnitOfWork, subject: str) -> dict[str, Any]:
     if not subject.startswith("Patient/"):
         raise Unprocessable("A referral's subject must be a Patient", expression=["ServiceRequest.subject"])
     try:
-        return store.read(conn, "Patient", subject.removeprefix("Patient/"), tenants=ctx.tenants)
+        return uow.read(subject)
     except (NotFound, Gone) as exc:
         raise Unprocessable(
             f"The referral's subject {subject} is not a patient held here: create the Patient first",
@@ -34,27 +42,34 @@ def _patient(conn: Connection, store: ResourceStore, ctx: RequestContext, subjec
         ) from exc
 
 
-def service_request_hook(store: ResourceStore) -> WriteHook:
+def _finish(uow: UnitOfWork, activity: str) -> None:
+    uow.sign(activity)
+    uow.flush()
+
+
+def service_request_hook(kernel: FhirKernel) -> WriteHook:
+    """The hook runs in the REST write's own transaction (the kernel claims, writes and audits): the
+    workflow's writes go through a batched unit of work on it, inserted and signed before it returns."""
+
     def hook(conn: Connection, ctx: RequestContext, stored: dict[str, Any], interaction: str) -> None:
         now = now_instant()
         subject = str((stored.get("subject") or {}).get("reference", ""))
+        uow = UnitOfWork(kernel, conn, ctx, batched=True)
         if interaction == "create":
-            patient = _patient(conn, store, ctx, subject)
-            uow = UnitOfWork(conn, store, ctx, ctx.principal.practice)
+            patient = _patient(uow, subject)
             start_workflow(uow, stored, patient, now, records_held(uow, f"Patient/{patient['id']}"))
-            uow.finish("CREATE")
+            _finish(uow, "CREATE")
             return
-        task = repository.workflow_task(conn, store, stored["id"], ctx.tenants)
+        task = repository.workflow_task(uow, stored["id"])
         if task is None:
             return
-        uow = UnitOfWork(conn, store, ctx, owner_practice(task))
+        uow = uow.owned_by(owner_practice(task))
         if interaction == "delete":
             if stored.get("status") == "active":
                 cancel(uow, "active", task, "entered-in-error", now)
-            uow.finish("UPDATE")
+            _finish(uow, "UPDATE")
             return
-        version = int(stored["meta"]["versionId"])
-        before = store.vread(conn, "ServiceRequest", stored["id"], version - 1, tenants=ctx.tenants)
+        before = repository.version_before(uow, stored)
         if subject != before["subject"].get("reference"):
             raise Unprocessable("A referral's patient cannot change", expression=["ServiceRequest.subject"])
         status, held = stored.get("status"), before.get("status")
@@ -62,6 +77,6 @@ def service_request_hook(store: ResourceStore) -> WriteHook:
             cancel(uow, str(held), task, str(status), now)
         elif held != "active" and status == "active":
             raise Unprocessable(f"A {held} referral cannot be made active again: send a new referral")
-        uow.finish("UPDATE")
+        _finish(uow, "UPDATE")
 
     return hook

@@ -12,7 +12,7 @@ from datetime import date, timedelta
 from functools import cache, lru_cache
 from typing import Any
 
-from services.referral.eligibility.model import (
+from services.referral.domain.eligibility.model import (
     DMD_SYSTEM,
     SNOMED_SYSTEM,
     MedicineRecord,
