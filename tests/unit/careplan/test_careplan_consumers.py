@@ -26,9 +26,10 @@ from services.careplan.consumers import RISK_SYSTEM, CareplanHandlers, consumers
 from services.careplan.fhir_mapping.plans import TASK_ID_SYSTEM
 from services.careplan.settings import CareplanSettings
 from services.careplan.tables import evaluation_fact, medication_review
-from shared.bus import InProcessTransport
+from shared.bus import InProcessTransport, Received
 from shared.contracts import (
     CAREPLAN_UPDATED_V1,
+    FOLLOW_UP_RECORDED_V1,
     GP_TASK_COMPLETED_V1,
     MEDREVIEW_COMPLETED_V1,
     PATIENT_DISCHARGED_V1,
@@ -46,6 +47,7 @@ from shared.contracts import (
     new_event,
 )
 from shared.fhir import FhirKernel, NotFound, UnitOfWork
+from shared.outbox.apply import apply_batch
 from shared.outbox.tables import outbox
 from shared.web import Consumer
 from tests.support.auth import HeaderAuthenticator
@@ -510,3 +512,73 @@ def test_a_completed_task_that_is_not_ours_changes_nothing(careplan: Careplan) -
 
     task = careplan.read("Task/gpt1")
     assert (task["status"], task["meta"]["versionId"]) == ("requested", "1")
+
+
+# ---- follow-up.recorded --------------------------------------------------------------------------
+def _follow_up(task_id: str = "fu1", discharged: str | None = "2024-06-30") -> dict[str, Any]:
+    inputs: list[dict[str, Any]] = [{"type": {"text": "months-after-discharge"}, "valueInteger": 3}]
+    if discharged:
+        inputs.append({"type": {"text": "discharged"}, "valueDate": discharged})
+    return {
+        "resourceType": "Task",
+        "id": task_id,
+        "status": "completed",
+        "intent": "order",
+        "for": {"reference": "Patient/p1"},
+        "input": inputs,
+        "lastModified": "2024-09-30T10:00:00Z",
+    }
+
+
+def _follow_up_proms(careplan: Careplan) -> list[dict[str, Any]]:
+    with careplan.kernel.engine.connect() as conn:
+        found = careplan._uow(conn).search("Observation", [("subject", "Patient/p1")])
+    return [r for r in found.resources if r.get("category") == [{"text": "follow-up after discharge"}]]
+
+
+def test_a_follow_up_records_each_prom_and_why_it_is_not_computable_without_answers(
+    careplan: Careplan,
+) -> None:
+    careplan.apply(_event(FOLLOW_UP_RECORDED_V1, "Task/fu1", _follow_up()))
+
+    proms = _follow_up_proms(careplan)
+    # PEG, PHQ-9 and GAD-7 (domain/follow_up_proms.py), none answered: not computable, never guessed
+    assert sorted(o["code"]["text"].split()[0] for o in proms) == ["GAD-7", "PEG", "PHQ-9"]
+    for observation in proms:
+        assert observation["subject"] == {"reference": "Patient/p1"}
+        assert observation["effectiveDateTime"].startswith("2024-09-30")
+        assert "valueQuantity" not in observation
+        assert observation["dataAbsentReason"]["coding"][0]["code"] == "not-asked"
+        assert "No response" in observation["dataAbsentReason"]["text"]
+
+
+def test_a_follow_up_recorded_again_keeps_one_observation_per_measure(careplan: Careplan) -> None:
+    careplan.apply(_event(FOLLOW_UP_RECORDED_V1, "Task/fu1", _follow_up()))
+    careplan.apply(_event(FOLLOW_UP_RECORDED_V1, "Task/fu1", _follow_up()))  # "once per Task and measure"
+
+    assert len(_follow_up_proms(careplan)) == 3
+
+
+def test_a_follow_up_without_a_discharge_date_records_nothing(careplan: Careplan) -> None:
+    careplan.apply(_event(FOLLOW_UP_RECORDED_V1, "Task/fu1", _follow_up(discharged=None)))
+
+    assert _follow_up_proms(careplan) == []
+
+
+# ---- the inbox: one event applied once per consumer ---------------------------------------------
+def test_an_event_redelivered_to_a_consumer_is_applied_once(careplan: Careplan) -> None:
+    """The inbox (``shared.outbox.apply``), not the consumer, drops a redelivery of the same event id: a
+    taper event, which adds a progress note to the plan each time it is applied, is applied once."""
+    careplan.apply(_enrolled())
+    reference = _plan_reference(careplan)
+    (taper_consumer,) = [c for c in careplan.consumers if c.name == "careplan-taper"]
+    handlers = {t.type: taper_consumer.handler for t in taper_consumer.event_types}
+    event = _event(TAPER_PROPOSED_V1, "CarePlan/taper1", _taper("draft"))
+    for attempt in (1, 2):
+        applied = apply_batch(
+            careplan.kernel.engine, taper_consumer.name, handlers, [Received(event, attempt)]
+        )
+        assert not [o for o in applied.outcomes if o is not None], "the delivery failed"
+
+    assert len(_descripting(careplan.read(reference))["progress"]) == 1
+    assert len(careplan.outbox()) == 2  # the draft plan, then the taper's one update
