@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-from contextlib import AbstractAsyncContextManager
 from pathlib import Path
-
-from fastapi import FastAPI
 
 from services.medreview.cds_hooks import CdsHooks
 from services.medreview.consumers import consumers
@@ -16,7 +13,7 @@ from services.medreview.repository import medreview_search_params
 from services.medreview.settings import MedreviewSettings
 from shared.bus import Transport
 from shared.fhir import Authenticator, FhirKernel, RateLimiter, ResourceStore
-from shared.web import READ_ONLY, ServiceParts, build_service
+from shared.web import READ_ONLY, LifespanPart, ServiceParts, build_service
 
 __all__ = ["RESOURCES", "create_service"]
 
@@ -47,7 +44,6 @@ def create_service(
         max_count=settings.max_page_size,
         search_params=medreview_search_params(),
     )
-    cds_hooks = CdsHooks()
     concern_policy = ConcernPolicy(
         pause_severity=settings.concern_pause_severity,
         answer_hours=(
@@ -55,7 +51,7 @@ def create_service(
             ("urgent", settings.concern_answer_hours_urgent),
         ),
     )
-    due: dict[str, DueWork] = {}
+    due: list[DueWork] = []
 
     def configure(kernel: FhirKernel) -> None:
         kernel.resource(
@@ -69,11 +65,10 @@ def create_service(
             concern_policy=concern_policy,
             approval_lead_days=settings.approval_lead_days,
         )
-        cds_hooks.bind(kernel)
-        due["work"] = DueWork(kernel, concern_policy, interval_s=settings.due_check_seconds)
 
-    def due_work(app: FastAPI) -> AbstractAsyncContextManager[None]:
-        return due["work"].lifespan(app)
+    def due_work(kernel: FhirKernel) -> list[LifespanPart]:
+        due.append(DueWork(kernel, concern_policy, interval_s=settings.due_check_seconds))
+        return [due[-1].lifespan]
 
     parts = build_service(
         settings,
@@ -90,10 +85,10 @@ def create_service(
         ),
         migrations_dir=MIGRATIONS,
         configure=configure,
-        routers=[cds_hooks.router()],
+        routers=lambda kernel: [CdsHooks(kernel).router()],
         store=store,
         clock=settings.clock(),  # the system clock, or a movable one in development and tests
-        lifespan_parts=(due_work,),
+        lifespan_parts=due_work,
     )
-    parts.app.state.due_work = due["work"]  # a test moves the clock and runs a pass (``run_once``)
+    parts.app.state.due_work = due[-1]  # a test moves the clock and runs a pass (``run_once``)
     return parts

@@ -22,7 +22,7 @@ from shared.web.app import ReadinessCheck, service_app
 from shared.web.events import Consumer, ServiceEvents
 from shared.web.settings import ServiceSettings
 
-__all__ = ["READ_ONLY", "ServiceParts", "build_service"]
+__all__ = ["READ_ONLY", "LifespanPart", "ServiceParts", "build_service"]
 
 READ_ONLY = frozenset({"read", "vread", "history-instance", "search-type"})
 
@@ -34,6 +34,10 @@ class ServiceParts:
     kernel: FhirKernel
     app: FastAPI
     events: ServiceEvents
+
+
+LifespanPart = Callable[[FastAPI], AbstractAsyncContextManager[Any]]
+"""A part of the app's lifespan: entered at start-up, left at shutdown (a background loop, say)."""
 
 
 def build_service(
@@ -48,8 +52,8 @@ def build_service(
     migrations_dir: Path,
     rate_limiter: RateLimiter | None = None,
     configure: Callable[[FhirKernel], None] | None = None,
-    routers: Sequence[APIRouter] = (),
-    lifespan_parts: Sequence[Callable[[FastAPI], AbstractAsyncContextManager[Any]]] = (),
+    routers: Sequence[APIRouter] | Callable[[FhirKernel], Sequence[APIRouter]] = (),
+    lifespan_parts: Sequence[LifespanPart] | Callable[[FhirKernel], Sequence[LifespanPart]] = (),
     readiness: dict[str, ReadinessCheck] | None = None,
     engine: Engine | None = None,
     published: Sequence[dict[str, Any]] = (),
@@ -60,8 +64,10 @@ def build_service(
     the definitional resources it ``published`` to every practice (seeded at start, read-only),
     its event consumers and outbox relay (started by the composition root, see ``ServiceEvents``).
 
-    The kernel is built first: ``consumers`` may be a function of it (handlers that write through its
-    store), and a service whose repositories need the store before then builds it and passes ``store``.
+    The kernel is built first: ``consumers``, ``routers`` and ``lifespan_parts`` may each be a function
+    of it (handlers that write through it, a router or a background loop that needs it), so nothing is
+    bound to the kernel after construction; a service whose repositories need the store before then
+    builds it and passes ``store``.
     ``clock`` is the time its units of work act on (default the system's)."""
     engine = engine or make_engine(settings.resolved_database_url())
     if settings.run_migrations:
@@ -99,8 +105,8 @@ def build_service(
         kernel,
         title=title,
         description=description,
-        routers=routers,
-        lifespan_parts=lifespan_parts,
+        routers=routers(kernel) if callable(routers) else routers,
+        lifespan_parts=lifespan_parts(kernel) if callable(lifespan_parts) else lifespan_parts,
         readiness={"events": events.ready, **(readiness or {})},
     )
     return ServiceParts(settings, engine, kernel, app, events)

@@ -44,18 +44,10 @@ _HOOKS = {ORDER_SIGN: "order-sign", PATIENT_VIEW: "patient-view"}
 
 
 class CdsHooks:
-    """The CDS Hooks router; the kernel (auth, audit) is bound once the service has built it."""
+    """The CDS Hooks router, on the service's kernel (authentication, audit, units of work)."""
 
-    def __init__(self) -> None:
-        self.kernel: FhirKernel | None = None
-
-    def bind(self, kernel: FhirKernel) -> None:
+    def __init__(self, kernel: FhirKernel) -> None:
         self.kernel = kernel
-
-    def _kernel(self) -> FhirKernel:
-        if self.kernel is None:  # pragma: no cover - bound by create_service before any request
-            raise RuntimeError("CdsHooks used before the kernel was bound")
-        return self.kernel
 
     def router(self) -> APIRouter:
         router = APIRouter(tags=["CDS Hooks"])
@@ -68,14 +60,14 @@ class CdsHooks:
         return router
 
     async def discover(self, request: Request) -> Response:
-        kernel = self._kernel()
+        kernel = self.kernel
         ctx = await kernel.context(request, "MedicationRequest", "r")
         record = AuditRecord("operation", None, operation="cds-services")
         await kernel.run(ctx, record, lambda conn: None)
         return JSONResponse(discovery())
 
     async def call(self, request: Request, service_id: str) -> Response:
-        kernel = self._kernel()
+        kernel = self.kernel
         scope_type = "Observation" if service_id == PATIENT_VIEW else "MedicationRequest"
         ctx = await kernel.context(request, scope_type, "r")  # who asks comes first, even for a wrong id
         if service_id not in _HOOKS:
