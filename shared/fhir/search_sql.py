@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import ColumnElement, Connection, and_, exists, or_, select
+from sqlalchemy import ColumnElement, Connection, and_, or_, select
 
 from shared.core.errors import BadRequest
 from shared.core.principal import Tenancy
@@ -50,12 +50,17 @@ def where_clause(resource_type: str, criteria: Sequence[Criterion], tenants: Ten
             alternatives = [
                 index_clause(criterion, op, system, value) for op, system, value in criterion.values
             ]
+            # ``id IN (the ids the index holds for this value)``, not a correlated EXISTS: both databases
+            # then start from the index lookup (type, param, value) and fetch the few resources it names;
+            # with EXISTS SQLite walked every resource of the type and practice, probing the index for each
+            # (a search's CPU grew with the practice's resources, 3x PostgreSQL's at 1,000 Observations).
             clauses.append(
-                exists().where(
-                    X.c.resource_type == resource_type,
-                    X.c.resource_id == R.c.id,
-                    X.c.param == name,
-                    or_(*alternatives),
+                R.c.id.in_(
+                    select(X.c.resource_id).where(
+                        X.c.resource_type == resource_type,
+                        X.c.param == name,
+                        or_(*alternatives),
+                    )
                 )
             )
     return and_(*clauses)

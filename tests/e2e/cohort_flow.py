@@ -21,8 +21,9 @@ from typing import Any
 
 import httpx
 
-from painreview.demo import NHS, DemoFailed, Pathway, refusal
+from painreview.demo import DemoFailed, Pathway, refusal
 from services.careplan.catalogue import interventions
+from shared.fhir import nhs_number_of
 from tests.support.careplan import community_referral
 from tests.unit.careplan.careplan_cohort import COHORT_SIZE, PAPER_PERCENT, received_by
 
@@ -54,10 +55,7 @@ def _states(pathway: Pathway) -> dict[str, tuple[str, dict[str, Any]]]:
     searches, whatever the cohort's size)."""
     patients = pathway.fhir("GET", "referral/fhir/Patient?_count=200").json()
     nhs_of = {
-        f"Patient/{e['resource']['id']}": next(
-            (i["value"] for i in e["resource"].get("identifier") or () if i.get("system") == NHS), None
-        )
-        for e in patients.get("entry") or ()
+        f"Patient/{e['resource']['id']}": nhs_number_of(e["resource"]) for e in patients.get("entry") or ()
     }
     tasks = pathway.fhir("GET", "referral/fhir/Task?_count=200").json()
     found = {}

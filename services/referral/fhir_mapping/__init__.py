@@ -13,33 +13,21 @@ from typing import Any
 
 from services.referral.domain.eligibility import SNOMED_SYSTEM, EligibilityResult, Outcome
 from services.referral.domain.workflow import REFERRAL_STATUS_SYSTEM, State, status_display, task_status
-from shared.fhir import BadRequest, Parameters
+from shared.fhir import ODS_SYSTEM, BadRequest, OperationCall, Parameters, format_instant, reference
 
 __all__ = [
-    "ODS_SYSTEM",
     "REFERRAL_TASK",
     "URI_SYSTEM",
     "collection",
     "event_header",
-    "instant",
     "moved_task",
     "new_task",
     "owner_practice",
-    "reference",
     "state_of",
 ]
 
-ODS_SYSTEM = "https://fhir.nhs.uk/Id/ods-organization-code"
 URI_SYSTEM = "urn:ietf:rfc:3986"
 REFERRAL_TASK = {"system": SNOMED_SYSTEM, "code": "3457005", "display": "Patient referral"}
-
-
-def instant(moment: datetime) -> str:
-    return moment.isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
-def reference(resource: dict[str, Any]) -> str:
-    return f"{resource['resourceType']}/{resource['id']}"
 
 
 def _business_status(state: State) -> dict[str, Any]:
@@ -59,8 +47,8 @@ def new_task(service_request: dict[str, Any], practice: str, now: datetime) -> d
         "code": {"coding": [REFERRAL_TASK], "text": "Referral to the pain and opioid review service"},
         "focus": {"reference": reference(service_request)},
         "for": dict(service_request["subject"]),
-        "authoredOn": instant(now),
-        "lastModified": instant(now),
+        "authoredOn": format_instant(now),
+        "lastModified": format_instant(now),
         "owner": {"identifier": {"system": ODS_SYSTEM, "value": practice}},
     }
     if service_request.get("requester"):
@@ -102,7 +90,7 @@ def moved_task(
 ) -> dict[str, Any]:
     """The Task's next version in `state` (the move itself is checked by the caller)."""
     moved = {**task, "status": task_status(state), "businessStatus": _business_status(state)}
-    moved["lastModified"] = instant(now)
+    moved["lastModified"] = format_instant(now)
     if eligibility is not None:
         moved["output"] = _reason_outputs(eligibility)
         deciding = [r.coding.as_fhir() for r in eligibility.reasons if r.outcome in _DECLINING]
@@ -111,7 +99,7 @@ def moved_task(
     if outputs:
         moved["output"] = [*moved.get("output", []), *outputs]
     if note:
-        moved["note"] = [*moved.get("note", []), {"time": instant(now), "text": note}]
+        moved["note"] = [*moved.get("note", []), {"time": format_instant(now), "text": note}]
     return moved
 
 
@@ -142,11 +130,12 @@ def date_text(day: date) -> str:
 __all__ += ["date_text"]
 
 
-def parameters(body: Any) -> Parameters:
-    """An operation's Parameters (a body that is not one is a 400)."""
-    if body is None:
+def parameters(call: OperationCall) -> Parameters:
+    """An operation's Parameters, as the kernel read them; unlike the kernel (an absent body has no
+    parameters), every referral operation that reads them needs a body: its absence is a 400."""
+    if call.body is None:
         raise BadRequest("The body must be a Parameters resource")
-    return Parameters(body)
+    return call.parameters
 
 
 __all__ += ["parameters"]

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from shared.fhir import BadRequest, InvalidResource, Unprocessable, validate_resource
+from shared.fhir import BadRequest, InvalidResource, Unprocessable, parse_instant, validate_resource
 
 __all__ = [
     "BARS_EVENT_SYSTEM",
@@ -226,6 +226,6 @@ def read_message(body: Any, our_endpoint: str) -> Message:
         focus_url=focus_url,
         patient_url=patient_url,
         response_id=response.get("identifier"),
-        sent_at=datetime.fromisoformat(timestamp.replace("Z", "+00:00")) if timestamp else None,
+        sent_at=parse_instant(timestamp) if timestamp else None,
         entries=tuple(Entry(url, resource) for url, resource in urls.items()),
     )

@@ -23,9 +23,9 @@ __all__ = [
     "MAX_LINE_BYTES",
     "NDJSON_TYPES",
     "BlockingBody",
-    "bundle_resources",
     "entry_resource",
     "ndjson_resources",
+    "streamed_bundle_resources",
 ]
 
 NDJSON_TYPES = frozenset({"application/fhir+ndjson", "application/x-ndjson", "application/ndjson"})
@@ -163,7 +163,7 @@ def _top_level_type(head: bytes) -> str | None:
     return None
 
 
-def bundle_resources(body: BlockingBody) -> Iterator[dict[str, Any]]:
+def streamed_bundle_resources(body: BlockingBody) -> Iterator[dict[str, Any]]:
     """Each entry's resource of a (possibly huge) Bundle, parsed incrementally."""
     head = b""
     while len(head) < PEEK_BYTES and (chunk := body.next_chunk()):

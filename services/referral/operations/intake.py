@@ -12,7 +12,7 @@ from typing import Any
 
 from services.referral import repository
 from services.referral.domain.workflow import State
-from services.referral.fhir_mapping import URI_SYSTEM, new_task, reference, state_of
+from services.referral.fhir_mapping import URI_SYSTEM, new_task, state_of
 from services.referral.fhir_mapping.bars import Message, resolve_references
 from services.referral.operations.triage import WITHDRAWN, cancel, receive, records_held, triage
 from services.referral.repository import RECORD_TYPES
@@ -25,6 +25,7 @@ from shared.fhir import (
     new_id,
     nhs_number_of,
     patient_of,
+    reference,
 )
 
 __all__ = ["Intake", "process_message", "start_workflow"]

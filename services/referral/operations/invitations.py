@@ -19,8 +19,8 @@ from services.referral.domain.wording import (
     placeholders,
 )
 from services.referral.domain.wording import render_invitation as fill
-from services.referral.fhir_mapping import ODS_SYSTEM, date_text, instant
-from shared.fhir import Parameters, UnitOfWork, Unprocessable
+from services.referral.fhir_mapping import date_text
+from shared.fhir import ODS_SYSTEM, Parameters, UnitOfWork, Unprocessable, format_instant
 
 __all__ = [
     "CAMEL",
@@ -145,6 +145,6 @@ def invitation(
         "subject": patient,
         "recipient": [patient],
         "sender": {"identifier": {"system": ODS_SYSTEM, "value": practice}, "display": practice_name},
-        "sent": instant(now),
+        "sent": format_instant(now),
         "payload": [{"contentString": text}],
     }

@@ -39,7 +39,7 @@ def register(kernel: FhirKernel) -> None:
         if call.request.method == "POST":
             if not call.ctx.principal.allows("Communication", "u"):
                 raise Forbidden("Changing the invitation template needs the scope system/Communication.u")
-            values = parameters(call.body)
+            values = parameters(call)
             given = values.text("template")
             if not given or not given.strip():
                 raise BadRequest("template (string) is required", issue_code="required")

@@ -26,8 +26,8 @@ from services.referral.domain.screening import ScreeningResult, UngroupedInputEr
 from services.referral.fhir_mapping.screen_input import (
     NDJSON_TYPES,
     BlockingBody,
-    bundle_resources,
     ndjson_resources,
+    streamed_bundle_resources,
 )
 from services.referral.settings import ReferralSettings
 from shared.fhir import (
@@ -161,9 +161,8 @@ def screen_operation(settings: ReferralSettings) -> tuple[Preparer, UnitHandler]
         if declared.isascii() and declared.isdigit() and int(declared) > limit:
             raise PayloadTooLarge(f"The body is larger than {limit} bytes")
         body = BlockingBody(request.stream().__aiter__(), max_bytes=limit)
-        resources = (
-            ndjson_resources(body.next_chunk) if media_type in NDJSON_TYPES else bundle_resources(body)
-        )
+        ndjson = media_type in NDJSON_TYPES
+        resources = ndjson_resources(body.next_chunk) if ndjson else streamed_bundle_resources(body)
         return run_screen(resources, on, count), on
 
     def answer(call: OperationCall, uow: UnitOfWork) -> Response:

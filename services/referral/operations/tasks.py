@@ -36,7 +36,7 @@ TaskAction = Callable[[UnitOfWork, dict[str, Any], Parameters, datetime], dict[s
 def register(kernel: FhirKernel, settings: ReferralSettings) -> None:
     def task_operation(action: TaskAction) -> UnitHandler:
         def handler(call: OperationCall, unit: UnitOfWork) -> dict[str, Any]:
-            values = parameters(call.body)
+            values = parameters(call)
             task = unit.read("Task", str(call.resource_id))
             unit.patient = task["for"]["reference"]
             uow = unit.owned_by(owner_practice(task))

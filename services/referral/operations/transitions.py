@@ -17,18 +17,11 @@ from typing import Any
 from services.referral import repository
 from services.referral.domain.eligibility import add_months
 from services.referral.domain.workflow import OPERATION_FOR, InvalidTransition, State, check_transition
-from services.referral.fhir_mapping import (
-    ODS_SYSTEM,
-    REFERRAL_TASK,
-    collection,
-    moved_task,
-    reference,
-    state_of,
-)
+from services.referral.fhir_mapping import REFERRAL_TASK, collection, moved_task, state_of
 from services.referral.operations.invitations import invitation, practice_template, render_letter
 from services.referral.operations.triage import decide, records_held
 from shared.contracts import PATIENT_DISCHARGED_V1, PATIENT_ENROLLED_V1, PATIENT_INVITED_V1
-from shared.fhir import Conflict, Gone, NotFound, UnitOfWork, Unprocessable
+from shared.fhir import ODS_SYSTEM, Conflict, Gone, NotFound, UnitOfWork, Unprocessable, reference
 
 __all__ = ["discharge", "enrol", "invite", "move", "record_consent", "workflow_state"]
 

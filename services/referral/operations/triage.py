@@ -14,9 +14,9 @@ from typing import Any
 from services.referral import repository
 from services.referral.domain.eligibility import PatientRecords, assess_eligibility, parse_fhir_date
 from services.referral.domain.workflow import CANCELLABLE, State, check_transition, decision_state
-from services.referral.fhir_mapping import collection, event_header, moved_task, reference, state_of
+from services.referral.fhir_mapping import collection, event_header, moved_task, state_of
 from shared.contracts import REFERRAL_ACCEPTED_V1, REFERRAL_RECEIVED_V1, REFERRAL_REJECTED_V1
-from shared.fhir import Conflict, UnitOfWork
+from shared.fhir import Conflict, UnitOfWork, reference
 
 __all__ = ["cancel", "decide", "receive", "records_held", "referral_date", "triage"]
 

@@ -14,7 +14,11 @@ import orjson
 import pytest
 from referral_records import practice
 
-from services.referral.fhir_mapping.screen_input import BlockingBody, bundle_resources, ndjson_resources
+from services.referral.fhir_mapping.screen_input import (
+    BlockingBody,
+    ndjson_resources,
+    streamed_bundle_resources,
+)
 from services.referral.operations.screen import run_screen, screen_parameters
 from shared.fhir import BadRequest
 
@@ -53,7 +57,7 @@ async def _stream(data: bytes, size: int) -> AsyncIterator[bytes]:
 def read_bundle(data: bytes, size: int = 4096) -> list[dict[str, Any]]:
     async def main() -> list[dict[str, Any]]:
         body = BlockingBody(_stream(data, size))
-        return await anyio.to_thread.run_sync(lambda: list(bundle_resources(body)))
+        return await anyio.to_thread.run_sync(lambda: list(streamed_bundle_resources(body)))
 
     return anyio.run(main)
 
