@@ -13,10 +13,13 @@ from shared.bus import (
     InProcessTransport,
     NatsSettings,
     NatsTransport,
+    Outgoing,
+    Receipt,
     Subscription,
     TransportClosed,
     transport_from_url,
 )
+from shared.contracts import to_json
 
 pytestmark = pytest.mark.anyio
 
@@ -110,3 +113,29 @@ async def test_closing_fails_deliveries_still_waiting_for_a_retry() -> None:
     await transport.close()
     with pytest.raises(TransportClosed):
         await publishing
+
+
+async def test_a_batch_delivers_what_consumers_take_and_confirms_the_rest_without_reading_it() -> None:
+    transport = InProcessTransport()
+    seen: list[str] = []
+
+    async def handle(batch):
+        seen.extend(r.event.id for r in batch)
+        return [None] * len(batch)
+
+    async def sink(letter) -> None:
+        raise AssertionError("no dead letters expected")
+
+    await transport.subscribe(Subscription("careplan", ("referral.accepted.v1",), handle, sink))
+    taken = accepted()
+    # Nobody here takes referral.received.v1: confirmed as publish() confirms it, its JSON never read
+    # (an unreadable payload would fail event(), as the taken one's would).
+    untaken = Outgoing("e-untaken", "referral.received.v1", "A81001", b"not read")
+    batch = [untaken, Outgoing(taken.id, taken.type, taken.practice, to_json(taken)), untaken]
+    publishing = asyncio.create_task(transport.publish_many(batch))
+    await asyncio.sleep(0.05)
+    assert not publishing.done()  # waits for the start, as publish does
+    await transport.start()
+    assert await asyncio.wait_for(publishing, 2) == [Receipt(), Receipt(), Receipt()]
+    assert seen == [taken.id]
+    await transport.close()

@@ -1,0 +1,203 @@
+"""``python -m bench.inprocess intake|medreview``: server CPU per request through the ASGI app, no sockets.
+
+The service is composed as ``pain-review serve <service>`` composes it (``create_service_app``, its
+lifespan with the outbox relay running, start-up objects frozen), on SQLite in a temporary folder, with
+a minted token; each request is handed to the app as uvicorn would hand it (a prepared ``http`` scope,
+the whole body in one ``http.request`` message). What it measures is the service's own CPU per request
+(``time.process_time``: every thread of this process) without the HTTP server, the sockets or a load
+generator sharing the two cores: the way to compare two versions of the code on a busy host.
+
+- ``intake``: ``$process-message`` with the BaRS ``ValidationRequest_POST.json`` exactly as
+  ``bench/intake.lua`` sends it (``bench/wrk.py``'s template: fresh uuids, a new synthetic 999 NHS
+  number and X-Request-Id per request), each a new referral; 201 expected.
+- ``medreview``: ``$medication-review`` of ``bench/medreview.py``'s four-medicine Bundles; 200 expected.
+
+After a warm-up (``BENCH_INPROCESS_WARMUP``, 20 requests), ``BENCH_INPROCESS_ROUNDS`` (5) rounds of
+``BENCH_INPROCESS_N`` (100) requests; prints CPU ms per request for each round and their median.
+``BENCH_INPROCESS_PROFILE=<file>``: then one more round under ``cProfile`` (event loop thread only),
+written to that file. For a profile of every thread, run this under ``py-spy record --gil``. Not a test.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+ROUNDS = int(os.environ.get("BENCH_INPROCESS_ROUNDS", "5"))
+N = int(os.environ.get("BENCH_INPROCESS_N", "100"))
+WARMUP = int(os.environ.get("BENCH_INPROCESS_WARMUP", "20"))
+PROFILE = os.environ.get("BENCH_INPROCESS_PROFILE")
+PLACEHOLDER = re.compile(r"@@U(\d+)@@")
+
+Request = tuple[bytes, str]
+"""A body and its X-Request-Id."""
+
+
+def nhs_number(serial: int) -> tuple[str, int]:
+    """The first valid 999 NHS number from ``serial`` on (modulus 11, as bench/intake.lua), and the next
+    serial."""
+    while True:
+        first_nine = f"999{serial:06d}"
+        serial += 1
+        check = 11 - sum(int(d) * (10 - i) for i, d in enumerate(first_nine)) % 11
+        if check != 10:
+            return first_nine + ("0" if check == 11 else str(check)), serial
+
+
+def intake_requests(folder: Path) -> Callable[[int], Request]:
+    from bench.wrk import write_template
+
+    template = write_template(folder).read_text()
+    serial = 0
+
+    def make(n: int) -> Request:
+        nonlocal serial
+        text = PLACEHOLDER.sub(lambda m: f"00000abc-0000-4{int(m.group(1)):03x}-8000-{n:012x}", template)
+        number, serial = nhs_number(serial)
+        return text.replace("@@NHS@@", number).encode(), f"00000abc-0000-4fff-8000-{n:012x}"
+
+    return make
+
+
+def medreview_requests(_folder: Path) -> Callable[[int], Request]:
+    from bench.medreview import review_bundle
+
+    return lambda n: (review_bundle(n), f"00000def-0000-4000-8000-{n:012x}")
+
+
+SCENARIOS: dict[str, tuple[str, str, int, Callable[[Path], Callable[[int], Request]]]] = {
+    "intake": ("referral", "/fhir/$process-message", 201, intake_requests),
+    "medreview": ("medreview", "/fhir/$medication-review", 200, medreview_requests),
+}
+
+
+def _environment(service: str, folder: Path) -> None:
+    from bench.referral_intake import ENDPOINT
+
+    for key in [k for k in os.environ if k.startswith((service.upper() + "_", "PAINREVIEW_"))]:
+        del os.environ[key]
+    os.environ.update(
+        {
+            f"{service.upper()}_VAR_DIR": str(folder / "var"),
+            "REFERRAL_BARS_ENDPOINT": ENDPOINT,
+            "PAINREVIEW_AUTH_VAR_DIR": str(folder),
+            "PAINREVIEW_AUTH_RATE_PER_MINUTE": "100000000",
+            "PAINREVIEW_AUTH_RATE_BURST": "1000000",
+            "PAINREVIEW_LOG_LEVEL": "WARNING",
+        }
+    )
+
+
+async def _call(app: Any, path: str, token: str, body: bytes, request_id: str) -> tuple[int, bytes]:
+    headers = [
+        (b"host", b"127.0.0.1"),
+        (b"content-type", b"application/fhir+json"),
+        (b"authorization", f"Bearer {token}".encode()),
+        (b"x-request-id", request_id.encode()),
+        (b"content-length", str(len(body)).encode()),
+    ]
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": headers,
+        "client": ("127.0.0.1", 40000),
+        "server": ("127.0.0.1", 8000),
+    }
+    messages = [{"type": "http.request", "body": body, "more_body": False}]
+
+    async def receive() -> dict[str, Any]:
+        if messages:
+            return messages.pop()
+        await asyncio.Event().wait()  # the client never disconnects
+        raise AssertionError("unreachable")
+
+    status, chunks = 0, []
+
+    async def send(message: dict[str, Any]) -> None:
+        nonlocal status
+        if message["type"] == "http.response.start":
+            status = message["status"]
+        elif message["type"] == "http.response.body":
+            chunks.append(message.get("body", b""))
+
+    await app(scope, receive, send)
+    return status, b"".join(chunks)
+
+
+async def _measure(scenario: str, folder: Path) -> list[float]:
+    from bench.harness import token as mint
+    from painreview.standalone import create_service_app
+    from shared.web.process import freeze_startup_objects
+
+    service, path, expect, requests = SCENARIOS[scenario]
+    _environment(service, folder)
+    make = requests(folder)
+    token = mint(folder)
+    app = create_service_app(service)
+    freeze_startup_objects()
+    sent = 0
+
+    async def run(count: int) -> None:
+        nonlocal sent
+        batch = [make(sent + i) for i in range(count)]
+        sent += count
+        for body, request_id in batch:
+            status, answer = await _call(app, path, token, body, request_id)
+            if status != expect:
+                raise RuntimeError(f"{path}: {status}, expected {expect}: {answer[:500]!r}")
+
+    async with app.router.lifespan_context(app):
+        await run(WARMUP)
+        per_request = []
+        for _ in range(ROUNDS):
+            batch = [make(sent + i) for i in range(N)]
+            sent += N
+            start = time.process_time()
+            for body, request_id in batch:
+                status, answer = await _call(app, path, token, body, request_id)
+                if status != expect:
+                    raise RuntimeError(f"{path}: {status}, expected {expect}: {answer[:500]!r}")
+            per_request.append(1000 * (time.process_time() - start) / N)
+        if PROFILE:
+            import cProfile
+
+            profiler = cProfile.Profile()
+            profiler.enable()
+            await run(N)
+            profiler.disable()
+            profiler.dump_stats(PROFILE)
+        await asyncio.sleep(0.5)  # the relay's last publishes, before the lifespan stops it
+    return per_request
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 1 or argv[0] not in SCENARIOS:
+        print(__doc__)
+        return 2
+    with tempfile.TemporaryDirectory(prefix="bench-inprocess-") as folder:
+        per_request = asyncio.run(_measure(argv[0], Path(folder)))
+    shown = ", ".join(f"{x:.2f}" for x in per_request)
+    print(
+        f"{argv[0]}: CPU ms/request over {ROUNDS} rounds of {N}: median {statistics.median(per_request):.2f} "
+        f"(rounds {shown})"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
