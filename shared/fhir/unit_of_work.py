@@ -281,10 +281,10 @@ class UnitOfWork:
         record = provenance(self.ctx, resource, activity)
         owner = practice or owner_practice(self._conn, self.tenants, self.practice, resource)
         if self.batched:
-            self._pending[("Provenance", record.setdefault("id", new_id()))] = (
-                owner,
-                [stamp(record, 1, now_instant())],
-            )
+            # (Not one assignment with ``record.setdefault("id", ...)`` as its key: the value, the
+            # stamped copy, is made before the key, and was kept without the id.)
+            stored = stamp({**record, "id": record.get("id") or new_id()}, 1, now_instant())
+            self._pending[("Provenance", stored["id"])] = (owner, [stored])
         else:
             self.kernel.store.create(self._conn, record, practice=owner)
 

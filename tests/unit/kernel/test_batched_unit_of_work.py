@@ -113,3 +113,14 @@ def test_one_provenance_signs_every_version_written_without_one(engine: Engine) 
             f"Observation/{first['id']}/_history/1",
             f"Observation/{second['id']}/_history/2",
         ]
+
+
+def test_a_create_with_its_own_provenance_keeps_both_with_their_ids(engine: Engine) -> None:
+    with engine.begin() as conn:
+        uow = unit(engine, conn)
+        made = uow.create(observation(1))  # activity CREATE: a Provenance of its own, kept too
+        uow.flush()
+        stored = uow.search("Provenance", []).resources
+        assert len(stored) == 1 and stored[0]["id"]
+        assert stored[0]["target"] == [{"reference": f"Observation/{made['id']}/_history/1"}]
+        assert sorted(r[0] for r in rows(conn)) == ["Observation", "Provenance"]
