@@ -30,7 +30,8 @@ def review_posted(call: OperationCall, uow: UnitOfWork) -> dict[str, Any]:
     query_table = call.request.query_params.get("factorTable")
     body = call.body if isinstance(call.body, dict) else {}
     bundle: dict[str, Any] | None
-    if body.get("resourceType") == "Bundle":
+    posted_bundle = body.get("resourceType") == "Bundle"
+    if posted_bundle:  # validated here, first; a Bundle sent in Parameters below, once (as before)
         bundle, params = validate_bundle(body), Parameters(None)
     else:
         params = Parameters(call.body)
@@ -43,7 +44,7 @@ def review_posted(call: OperationCall, uow: UnitOfWork) -> dict[str, Any]:
             raise BadRequest("Send a Bundle, or Parameters with a 'bundle' or a 'patient'")
         uow.patient = patient
         return review_patient(uow, patient, table)
-    resources = resources_from_bundle(validate_bundle(bundle))
+    resources = resources_from_bundle(bundle if posted_bundle else validate_bundle(bundle))
     uow.patient = patient
     return review_bundle_resources(uow, resources, table, patient)
 
@@ -69,6 +70,7 @@ def register(kernel: FhirKernel) -> None:
         level="instance",
         resource_type="Patient",
         scope=("Observation", "c"),
+        batched=True,
         documentation="Review a patient's stored medicines: total and per-opioid OME, risk flags; stored",
     )
     kernel.operation(
@@ -76,5 +78,6 @@ def register(kernel: FhirKernel) -> None:
         review_posted,
         level="system",
         scope=("Observation", "c"),
+        batched=True,
         documentation="OME (mg/day) and risk flags of one patient's medicines (a Bundle) or stored list",
     )
