@@ -6,21 +6,12 @@
 -- request's own (nonce, thread, k, request number), @@NHS@@ a valid NHS number from the 999 test range
 -- (modulus 11; each thread draws from its own block of serials), and X-Request-Id is a uuid of its own.
 -- Headers (authorization, content-type) come from the environment: BENCH_WRK_AUTHORIZATION,
--- BENCH_WRK_CONTENT_TYPE. BENCH_WRK_EXPECT is the status every response must have; done() prints one
--- JSON line (marker WRK-JSON) that bench/wrk.py reads, and the first unexpected response's status and body.
+-- BENCH_WRK_CONTENT_TYPE. BENCH_WRK_EXPECT is the status every response must have; setup(), response()
+-- and done() (one JSON line, marker WRK-JSON, that bench/wrk.py reads) are bench/wrk_common.lua's.
 
-local threads = {}
-local next_id = 0
+dofile((debug.getinfo(1, "S").source:match("^@(.*/)") or "") .. "wrk_common.lua")
 
-function setup(thread)
-  thread:set("id", next_id)
-  next_id = next_id + 1
-  table.insert(threads, thread)
-end
-
-local template, nonce, serial, serial_end, expect
--- globals, so done() can read them from each thread with thread:get
-sent, unexpected, first_status, first_body = 0, 0, 0, ""
+local template, nonce, serial, serial_end
 
 function init(args)
   local file = assert(io.open(args[1], "rb"))
@@ -30,7 +21,7 @@ function init(args)
   local base, span = tonumber(args[3]), tonumber(args[4])
   serial = base + id * span
   serial_end = serial + span
-  expect = tonumber(os.getenv("BENCH_WRK_EXPECT") or "201")
+  expect = tonumber(os.getenv("BENCH_WRK_EXPECT") or "201") -- global: wrk_common.lua's response() reads it
   wrk.method = "POST"
   wrk.headers["Content-Type"] = os.getenv("BENCH_WRK_CONTENT_TYPE") or "application/fhir+json"
   wrk.headers["Authorization"] = os.getenv("BENCH_WRK_AUTHORIZATION")
@@ -63,35 +54,4 @@ function request()
   body = body:gsub("@@NHS@@", nhs_number())
   wrk.headers["X-Request-Id"] = uuid(4095)
   return wrk.format(nil, nil, nil, body)
-end
-
-function response(status, headers, body)
-  if status ~= expect then
-    unexpected = unexpected + 1
-    if first_status == 0 then
-      first_status, first_body = status, body
-    end
-  end
-end
-
-function done(summary, latency, requests)
-  local bad, status, body = 0, 0, ""
-  for _, thread in ipairs(threads) do
-    bad = bad + thread:get("unexpected")
-    if status == 0 and thread:get("first_status") ~= 0 then
-      status, body = thread:get("first_status"), thread:get("first_body")
-    end
-  end
-  local e = summary.errors
-  io.write(string.format(
-    'WRK-JSON {"requests": %d, "duration_us": %d, "bytes": %d, "p50_us": %d, "p90_us": %d, '
-      .. '"p99_us": %d, "max_us": %d, "mean_us": %.1f, "connect_errors": %d, "read_errors": %d, '
-      .. '"write_errors": %d, "status_errors": %d, "timeouts": %d, "unexpected": %d, '
-      .. '"first_unexpected_status": %d}\n',
-    summary.requests, summary.duration, summary.bytes, latency:percentile(50), latency:percentile(90),
-    latency:percentile(99), latency.max, latency.mean, e.connect, e.read, e.write, e.status, e.timeout,
-    bad, status))
-  if status ~= 0 then
-    io.write("WRK-FIRST-UNEXPECTED-BODY " .. string.sub(body, 1, 1500) .. "\n")
-  end
 end

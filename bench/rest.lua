@@ -6,19 +6,12 @@
 -- are single-line JSON). Thread t sends lines t, t+T, t+2T, ... in turn, wrapping round; every request
 -- gets an X-Request-Id of its own (from NONCE, the thread and its count). Headers (authorization,
 -- content-type) come from BENCH_WRK_AUTHORIZATION and BENCH_WRK_CONTENT_TYPE; BENCH_WRK_EXPECT is the
--- status every response must have. done() prints the same WRK-JSON line as bench/intake.lua.
+-- status every response must have. setup(), response() and done() are bench/wrk_common.lua's, as for
+-- bench/intake.lua.
 
-local threads = {}
-local next_id = 0
+dofile((debug.getinfo(1, "S").source:match("^@(.*/)") or "") .. "wrk_common.lua")
 
-function setup(thread)
-  thread:set("id", next_id)
-  next_id = next_id + 1
-  table.insert(threads, thread)
-end
-
-local lines, position, nonce, expect, thread_count
-sent, unexpected, first_status, first_body = 0, 0, 0, ""
+local lines, position, nonce, thread_count
 
 function init(args)
   lines = {}
@@ -31,7 +24,7 @@ function init(args)
   nonce = tonumber(args[2])
   thread_count = tonumber(args[3])
   position = id % #lines
-  expect = tonumber(os.getenv("BENCH_WRK_EXPECT") or "200")
+  expect = tonumber(os.getenv("BENCH_WRK_EXPECT") or "200") -- global: wrk_common.lua's response() reads it
   wrk.headers["Content-Type"] = os.getenv("BENCH_WRK_CONTENT_TYPE") or "application/fhir+json"
   local authorization = os.getenv("BENCH_WRK_AUTHORIZATION") or ""
   if authorization ~= "" then
@@ -45,35 +38,4 @@ function request()
   position = (position + thread_count) % #lines
   wrk.headers["X-Request-Id"] = string.format("%08x-%04x-4000-8000-%012x", nonce, id, sent)
   return wrk.format(entry[1], entry[2], nil, entry[3])
-end
-
-function response(status, headers, body)
-  if status ~= expect then
-    unexpected = unexpected + 1
-    if first_status == 0 then
-      first_status, first_body = status, body
-    end
-  end
-end
-
-function done(summary, latency, requests)
-  local bad, status, body = 0, 0, ""
-  for _, thread in ipairs(threads) do
-    bad = bad + thread:get("unexpected")
-    if status == 0 and thread:get("first_status") ~= 0 then
-      status, body = thread:get("first_status"), thread:get("first_body")
-    end
-  end
-  local e = summary.errors
-  io.write(string.format(
-    'WRK-JSON {"requests": %d, "duration_us": %d, "bytes": %d, "p50_us": %d, "p90_us": %d, '
-      .. '"p99_us": %d, "max_us": %d, "mean_us": %.1f, "connect_errors": %d, "read_errors": %d, '
-      .. '"write_errors": %d, "status_errors": %d, "timeouts": %d, "unexpected": %d, '
-      .. '"first_unexpected_status": %d}\n',
-    summary.requests, summary.duration, summary.bytes, latency:percentile(50), latency:percentile(90),
-    latency:percentile(99), latency.max, latency.mean, e.connect, e.read, e.write, e.status, e.timeout,
-    bad, status))
-  if status ~= 0 then
-    io.write("WRK-FIRST-UNEXPECTED-BODY " .. string.sub(body, 1, 1500) .. "\n")
-  end
 end
