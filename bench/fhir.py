@@ -23,7 +23,6 @@ Read and search run against ``SEEDED`` Observations created first. Prints a tabl
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import tempfile
@@ -35,21 +34,22 @@ import httpx
 import orjson
 
 from bench.harness import (
+    CONCURRENCY,
     Server,
     bare_server,
-    loadavg,
     postgres_database,
     print_table,
     row,
     service_server,
     token,
+    wrk_main,
+    wrk_report,
 )
 from bench.peer import peer_server
-from bench.wrk import WRK_MISSING, run_requests, wrk_path
+from bench.wrk import run_requests
 
 RESULTS = Path(__file__).with_name("results-fhir.json")
 SECONDS = float(os.environ.get("BENCH_FHIR_SECONDS", "6"))
-CONCURRENCY = int(os.environ.get("BENCH_CONCURRENCY", "4"))
 PATIENTS = 100
 SEEDED = 200
 BODIES = 1000
@@ -154,14 +154,7 @@ def _measure(folder: Path, server: Server, kind: str, headers: dict[str, str]) -
 
 def _run() -> dict[str, Any]:
     folder = Path(tempfile.mkdtemp(prefix="bench-fhir-"))
-    report: dict[str, Any] = {
-        "cpus": os.cpu_count(),
-        "concurrency": CONCURRENCY,
-        "seconds": SECONDS,
-        "load_average_1m": {"before": loadavg()},
-        "results": {},
-        "rows": [],
-    }
+    report = wrk_report(SECONDS, CONCURRENCY)
     try:
         headers = {"authorization": f"Bearer {token(folder)}", "content-type": "application/fhir+json"}
         with peer_server() as server:
@@ -181,7 +174,6 @@ def _run() -> dict[str, Any]:
                     report["rows"].append(row("fhir", database, f"{op} req/s vs fhirstarter", ours[op], peer))
     finally:
         shutil.rmtree(folder, ignore_errors=True)
-    report["load_average_1m"]["after"] = loadavg()
     return report
 
 
@@ -233,14 +225,7 @@ def _print(report: dict[str, Any]) -> None:
 
 
 def main() -> dict[str, Any]:
-    if wrk_path() is None:
-        print(WRK_MISSING)
-        return {"rows": [], "missing": WRK_MISSING}
-    report = _run()
-    _print(report)
-    RESULTS.write_text(json.dumps(report, indent=2) + "\n")
-    print(f"wrote {RESULTS}")
-    return report
+    return wrk_main(RESULTS, _run, _print)
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ servers each run in their own).
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import statistics
 import sys
@@ -25,8 +26,10 @@ from fastapi import FastAPI, Request
 from starlette.responses import Response
 
 from bench.referral import PRACTICE, Server, postgres_database
+from bench.wrk import WRK_MISSING, wrk_path
 
 __all__ = [
+    "CONCURRENCY",
     "PRACTICE",
     "Call",
     "Server",
@@ -38,7 +41,12 @@ __all__ = [
     "row",
     "service_server",
     "token",
+    "wrk_main",
+    "wrk_report",
 ]
+
+CONCURRENCY = int(os.environ.get("BENCH_CONCURRENCY", "4"))
+"""Connections wrk keeps busy in the wrk-driven REST benchmarks (``fhir``, ``medreview``)."""
 
 # One request: (method, path, body or None); made fresh for each call so bodies can differ.
 Call = tuple[str, str, bytes | None]
@@ -189,6 +197,34 @@ def print_table(header: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:
     for line in (header, *rows):
         cells = zip(line, widths, numeric, strict=True)
         print("  ".join(str(x).rjust(w) if right else str(x).ljust(w) for x, w, right in cells).rstrip())
+
+
+def wrk_report(seconds: float, concurrency: int) -> dict[str, Any]:
+    """The start of a wrk-driven benchmark's report: the machine, the load it runs with, the host's load."""
+    return {
+        "cpus": os.cpu_count(),
+        "concurrency": concurrency,
+        "seconds": seconds,
+        "load_average_1m": {"before": loadavg()},
+        "results": {},
+        "rows": [],
+    }
+
+
+def wrk_main(
+    results: Path, run: Callable[[], dict[str, Any]], show: Callable[[dict[str, Any]], None]
+) -> dict[str, Any]:
+    """``main()`` of a wrk-driven benchmark: without wrk, say so and give no rows; else ``run`` it (the
+    host's load average noted after), ``show`` its table and write its report to ``results``."""
+    if wrk_path() is None:
+        print(WRK_MISSING)
+        return {"rows": [], "missing": WRK_MISSING}
+    report = run()
+    report["load_average_1m"]["after"] = loadavg()
+    show(report)
+    results.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"wrote {results}")
+    return report
 
 
 if __name__ == "__main__":

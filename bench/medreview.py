@@ -15,7 +15,6 @@ Prints a table and writes ``bench/results-medreview.json``. Not a test. ``BENCH_
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import tempfile
@@ -26,19 +25,20 @@ from typing import Any
 import orjson
 
 from bench.harness import (
+    CONCURRENCY,
     bare_server,
-    loadavg,
     postgres_database,
     print_table,
     row,
     service_server,
     token,
+    wrk_main,
+    wrk_report,
 )
-from bench.wrk import WRK_MISSING, run_requests, wrk_path
+from bench.wrk import run_requests
 
 RESULTS = Path(__file__).with_name("results-medreview.json")
 SECONDS = float(os.environ.get("BENCH_MEDREVIEW_SECONDS", "6"))
-CONCURRENCY = int(os.environ.get("BENCH_CONCURRENCY", "4"))
 BODIES = 1000
 DMD = "https://dmd.nhs.uk"
 # (dm+d VMP code, name, dosage text, kind) - codes from shared/terminology's medicines table.
@@ -88,14 +88,7 @@ def review_bundle(n: int) -> bytes:
 
 def _run() -> dict[str, Any]:
     folder = Path(tempfile.mkdtemp(prefix="bench-medreview-"))
-    report: dict[str, Any] = {
-        "cpus": os.cpu_count(),
-        "concurrency": CONCURRENCY,
-        "seconds": SECONDS,
-        "load_average_1m": {"before": loadavg()},
-        "results": {},
-        "rows": [],
-    }
+    report = wrk_report(SECONDS, CONCURRENCY)
     bodies = [review_bundle(n) for n in range(BODIES)]
     options: dict[str, Any] = {"seconds": SECONDS, "connections": CONCURRENCY}
 
@@ -133,15 +126,10 @@ def _run() -> dict[str, Any]:
                 report["rows"].append(row("medreview", database, "$medication-review req/s", ours, baseline))
     finally:
         shutil.rmtree(folder, ignore_errors=True)
-    report["load_average_1m"]["after"] = loadavg()
     return report
 
 
-def main() -> dict[str, Any]:
-    if wrk_path() is None:
-        print(WRK_MISSING)
-        return {"rows": [], "missing": WRK_MISSING}
-    report = _run()
+def _print(report: dict[str, Any]) -> None:
     print(
         f"$medication-review: 4-medicine Bundles, wrk with {CONCURRENCY} connections, "
         f"{SECONDS} s after a warm-up"
@@ -173,9 +161,10 @@ def main() -> dict[str, Any]:
             for database, r in report["results"].items()
         ],
     )
-    RESULTS.write_text(json.dumps(report, indent=2) + "\n")
-    print(f"wrote {RESULTS}")
-    return report
+
+
+def main() -> dict[str, Any]:
+    return wrk_main(RESULTS, _run, _print)
 
 
 if __name__ == "__main__":
