@@ -1,9 +1,9 @@
 """The Python peer of the FHIR benchmark: fhirstarter, served from its own venv in ``.bench-peer/``.
 
 fhirstarter 4.2.0 pins ``fastapi<0.137`` and ``python-multipart==0.0.31``, older than this project's, so
-it cannot be a dependency of ``.venv``; ``peer_server()`` makes ``.bench-peer/`` once (``uv venv`` and
-``uv pip install -r bench/peer/requirements.txt``, the pins with their source named there) and serves
-``bench/peer/server.py`` under uvicorn, a process of its own like ours.
+it cannot be a dependency of ``.venv``; ``peer_server()`` makes ``.bench-peer/`` once (``uv venv`` on the
+interpreter running the benchmark, and ``uv pip install -r bench/peer/requirements.txt``, the pins with
+their source named there) and serves ``bench/peer/server.py`` under uvicorn, a process of its own like ours.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -44,7 +45,9 @@ def peer_python() -> Path:
         return python
     uv = _uv()
     if not python.exists():
-        subprocess.run([uv, "venv", "--quiet", "--python", "3.11", str(VENV)], check=True)
+        # The interpreter running the benchmark (the project's), not whichever "3.11" uv finds first:
+        # there may be none, or another build of it.
+        subprocess.run([uv, "venv", "--quiet", "--python", sys.executable, str(VENV)], check=True)
     env = {**os.environ, "VIRTUAL_ENV": str(VENV)}
     subprocess.run([uv, "pip", "install", "--quiet", "-r", str(REQUIREMENTS)], check=True, env=env)
     stamp.write_text(wanted)
