@@ -55,6 +55,8 @@ def ingredient_in(name: str, catalogue: ProductCatalogue) -> tuple[str, int] | N
     """The ingredient an alias in ``name`` names, and where the alias ends; longest alias wins."""
     lowered = name.lower()
     for alias in catalogue.aliases:
+        if alias.alias not in lowered:  # the pattern can only match where the alias is written
+            continue
         found = re.search(rf"(?<![\w-]){re.escape(alias.alias)}(?![\w-])", lowered)
         if found:
             return alias.ingredient, found.end()
@@ -135,7 +137,7 @@ def parse_medicine_name(name: str, catalogue: ProductCatalogue) -> DmdProduct | 
 
 def _partners(lowered: str) -> tuple[str, ...]:
     found = {partner for name, partner in _COMPOUND_PARTNER.items() if name in lowered}
-    found.update(p for p in _PARTNERS if re.search(rf"\b{p}\b", lowered))
+    found.update(p for p in _PARTNERS if p in lowered and re.search(rf"\b{p}\b", lowered))
     return tuple(sorted(found))
 
 

@@ -46,8 +46,12 @@ def product_of_vmp(vmp: str, catalogue: ProductCatalogue) -> DmdProduct | None:
 def brand_in(name: str, catalogue: ProductCatalogue) -> str | None:
     """The longest brand name written in ``name`` (whole words), if any."""
     lowered = normalised_name(name)
+    # ``brand in lowered`` first: the pattern matches only where the brand is written, and most of the
+    # catalogue's brands are not, so most regexes were built and looked up for nothing.
     found = [
-        brand for brand in catalogue.brands if re.search(rf"(?<![\w-]){re.escape(brand)}(?![\w-])", lowered)
+        brand
+        for brand in catalogue.brands
+        if brand in lowered and re.search(rf"(?<![\w-]){re.escape(brand)}(?![\w-])", lowered)
     ]
     return max(found, key=len) if found else None
 
