@@ -13,15 +13,15 @@ from fastapi import FastAPI
 from sqlalchemy import Connection
 
 from services.gpconnect import repository
-from services.gpconnect.adapters import DocumentChannel, default_guard
 from services.gpconnect.consumers import consumers
-from services.gpconnect.dispatch import Dispatcher
+from services.gpconnect.delivery.adapters import DocumentChannel, default_guard
+from services.gpconnect.delivery.adapters.mesh import MeshChannel, NoMeshChannel
+from services.gpconnect.delivery.dispatch import Dispatcher
+from services.gpconnect.delivery.worker import DeliveryWorker
 from services.gpconnect.domain.delivery_policy import CircuitBreaker, RetryPolicy
 from services.gpconnect.domain.practices import PracticeConfig
-from services.gpconnect.mesh import MeshChannel, NoMeshChannel
 from services.gpconnect.operations import register_operations
 from services.gpconnect.settings import GpconnectSettings
-from services.gpconnect.worker import DeliveryWorker
 from shared.bus import Transport
 from shared.fhir import Authenticator, RateLimiter, in_transaction
 from shared.web import ServiceParts, build_service

@@ -14,7 +14,7 @@ import httpx
 from sqlalchemy import Connection, Engine
 
 from services.gpconnect import repository
-from services.gpconnect.adapters import (
+from services.gpconnect.delivery.adapters import (
     BarsSender,
     Document,
     DocumentChannel,
@@ -25,11 +25,16 @@ from services.gpconnect.adapters import (
     TaskDecision,
     adapter_for,
 )
+from services.gpconnect.delivery.writeback import (
+    gp_authorisations,
+    new_orders,
+    order_change,
+    replaced_references,
+)
 from services.gpconnect.domain.deliveries import has_attachment, is_decision_task, nhs_number, patient_of
 from services.gpconnect.domain.practices import PracticeConfig
 from services.gpconnect.fhir_mapping import RecordMismatch, map_structured_record
 from services.gpconnect.fhir_mapping.bars_response import servicerequest_response
-from services.gpconnect.writeback import gp_authorisations, new_orders, order_change, replaced_references
 from shared.contracts import (
     GP_TASK_COMPLETED_V1,
     MEDICATION_LIST_SYNCED_V1,
