@@ -126,7 +126,13 @@ async def _deliver_all(engine: sa.Engine, base: str, timeout_s: float, deadline_
 
     async with httpx.AsyncClient(timeout=httpx.Timeout(timeout_s, connect=1.0)) as client:
         dispatcher = Dispatcher(
-            engine, client, default_guard(True), FakeDocumentChannel(), workflow_id="BENCH", now=utcnow
+            engine,
+            client,
+            default_guard(True),
+            FakeDocumentChannel(),
+            workflow_id="BENCH",
+            source="/painreview/gpconnect",
+            now=utcnow,
         )
         worker = DeliveryWorker(
             engine,

@@ -23,6 +23,7 @@ from services.gpconnect.domain.practices import PracticeConfig
 from services.gpconnect.operations import register_operations
 from services.gpconnect.settings import GpconnectSettings
 from shared.bus import Transport
+from shared.contracts import event_source
 from shared.fhir import Authenticator, RateLimiter, in_transaction
 from shared.web import ServiceParts, build_service
 
@@ -99,6 +100,7 @@ def create_service(
                 default_guard(settings.insecure_http_allowed, settings.allow_private_endpoints),
                 documents_channel(settings),
                 workflow_id=settings.mesh_workflow_id,
+                source=event_source(settings.service_name),
                 now=clock,
             )
             worker = DeliveryWorker(

@@ -53,7 +53,6 @@ from shared.fhir import (
 
 __all__ = ["Awaiting", "Dispatcher", "Done", "Outcome", "PartlyWritten", "StillPending", "task_completed"]
 
-SOURCE = "/painreview/gpconnect"
 AdapterFactory = Callable[
     [PracticeConfig, httpx.AsyncClient, OutboundGuard, DocumentChannel], GpSystemAdapter
 ]
@@ -95,7 +94,9 @@ def _patient_id(reference: Any) -> str | None:
     return text.split("/", 1)[1] if text.startswith("Patient/") else None
 
 
-def task_completed(requested: CloudEvent, decision: TaskDecision, remote_ref: str) -> CloudEvent:
+def task_completed(
+    requested: CloudEvent, decision: TaskDecision, remote_ref: str, *, source: str
+) -> CloudEvent:
     """``gp.task-completed``: the requested Task (same identifier) with the GP's decision on it."""
     task = dict(requested.data)
     task.pop("meta", None)
@@ -120,7 +121,7 @@ def task_completed(requested: CloudEvent, decision: TaskDecision, remote_ref: st
     task["output"] = outputs
     return new_event(
         GP_TASK_COMPLETED_V1,
-        source=SOURCE,
+        source=source,
         subject=requested.subject,
         practice=requested.practice,
         data=task,
@@ -154,11 +155,13 @@ class Dispatcher:
         documents: DocumentChannel,
         *,
         workflow_id: str,
+        source: str,
         now: Callable[[], datetime],
         adapters: AdapterFactory = adapter_for,
     ) -> None:
+        """``source`` is the events' ``source`` (``event_source`` of the service's name)."""
         self.engine, self.client, self.guard, self.documents = engine, client, guard, documents
-        self.workflow_id, self.now, self._adapters = workflow_id, now, adapters
+        self.workflow_id, self.source, self.now, self._adapters = workflow_id, source, now, adapters
 
     async def _lookup(self, practice: str, patient_id: str | None) -> tuple[PracticeConfig, str | None]:
         def read(conn: Connection) -> tuple[PracticeConfig | None, str | None]:
@@ -215,7 +218,7 @@ class Dispatcher:
         decision = await adapter.task_decision(remote_ref)
         if decision is None:
             return StillPending()
-        return Done(remote_ref, (task_completed(event, decision, remote_ref),))
+        return Done(remote_ref, (task_completed(event, decision, remote_ref, source=self.source),))
 
     async def _prescription(self, item: repository.Delivery, event: CloudEvent) -> Outcome:
         """Write each new order of the change (one, or one per strength of a step) naming every GP
@@ -276,7 +279,7 @@ class Dispatcher:
             raise PermanentDeliveryError(f"mapped record is not valid R4: {exc.diagnostics[:200]}") from None
         return new_event(
             MEDICATION_LIST_SYNCED_V1,
-            source=SOURCE,
+            source=self.source,
             subject=f"Patient/{patient['id']}",
             practice=item.practice,
             data=synced,

@@ -110,6 +110,7 @@ def harness(
         lambda url, practice: None,
         gp.documents,
         workflow_id="TEST",
+        source="/painreview/gpconnect",
         now=clock.utc,
         adapters=lambda *args: gp,
     )
