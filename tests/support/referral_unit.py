@@ -1,8 +1,12 @@
-"""Referral's workflow at the kernel's unit of work, without HTTP: the referral service built over a SQLite
-file (migrated as at start), an operation called the way the kernel's route calls it (``OperationCall``
--> ``prepare`` -> ``handler(call, uow)`` in one transaction with the ``X-Request-Id`` claim, the flush of
-a batched unit and the AuditEvent), a unit of work of its own for arranging and for triage, synthetic
-BaRS messages, and what the database holds read back (resources, outbox, message records, claims)."""
+"""Referral's workflow at the kernel's unit of work, without HTTP: the referral service's kernel (as
+``create_service`` composes it) over a SQLite file of each test's own (migrated as at start), an
+operation called the way the kernel's route calls it (``OperationCall`` -> ``prepare`` ->
+``handler(call, uow)`` in one transaction with the ``X-Request-Id`` claim, the flush of a batched unit
+and the AuditEvent), a unit of work of its own for arranging and for triage, synthetic
+BaRS messages, and what the database holds read back (resources, outbox, message records, claims).
+
+A refusal is not audited here: the route records that (``FhirKernel.audit_failure``) in a transaction
+of its own, after the operation's rolled back."""
 
 from __future__ import annotations
 
@@ -12,7 +16,7 @@ import tempfile
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -28,8 +32,9 @@ from services.referral.settings import ReferralSettings
 from services.referral.tables import bars_message, bars_resource
 from shared.bus import InProcessTransport
 from shared.core.principal import Principal, Tenancy, parse_scopes
+from shared.db import make_engine
 from shared.fhir import FhirKernel, OperationCall, RequestContext, UnitOfWork, resource_table
-from shared.fhir.tables import history_table, request_table
+from shared.fhir.tables import history_table, request_table, search_index_table
 from shared.outbox import outbox
 from tests.support.auth import ALL, HeaderAuthenticator
 
@@ -125,8 +130,9 @@ class ReferralUnit:
         return [e for e in found if not wanted or e["type"] in wanted]
 
     def snapshot(self) -> dict[str, Any]:
-        """Everything a request can leave behind: each resource version, the outbox, the BaRS message
-        records and sender ids, the claimed request ids."""
+        """Everything a request can leave behind: each resource's current version, the count of rows of
+        the history, the search index, the outbox, the BaRS message records and sender ids, and the
+        claimed request ids."""
         r = resource_table.c
         with self.kernel.engine.connect() as conn:
             versions = sorted(
@@ -135,30 +141,39 @@ class ReferralUnit:
             )
             counts = {
                 table.name: conn.execute(select(func.count()).select_from(table)).scalar_one()
-                for table in (history_table, outbox, bars_message, bars_resource, request_table)
+                for table in (
+                    history_table,
+                    search_index_table,
+                    outbox,
+                    bars_message,
+                    bars_resource,
+                    request_table,
+                )
             }
         return {"resources": versions, **counts}
 
 
 @cache
-def _migrated() -> Path:
-    """A referral database migrated once per test process (a migration takes longer than the tests)."""
+def _composed() -> tuple[Path, ReferralUnit]:
+    """The referral service composed once per test process (its kernel's resources and operations, as
+    ``create_service`` declares them) over a database migrated once: building the app's routes and
+    migrating take longer than the tests."""
     folder = Path(tempfile.mkdtemp(prefix="referral-template-"))
     atexit.register(shutil.rmtree, folder, ignore_errors=True)
     settings = ReferralSettings(database_url=f"sqlite:///{folder / 'referral.db'}", var_dir=folder)
     parts = create_service(settings, authenticator=HeaderAuthenticator(), transport=InProcessTransport())
     parts.engine.dispose()
-    return folder / "referral.db"
+    return folder / "referral.db", ReferralUnit(parts.kernel, settings)
 
 
 def referral_unit(tmp_path: Path) -> ReferralUnit:
-    """The referral service over ``tmp_path/referral.db``, a copy of a freshly migrated database (the
-    caller disposes of ``kernel.engine``)."""
+    """The referral service over ``tmp_path/referral.db``, a copy of a freshly migrated database: the
+    service's kernel on an engine of its own (the caller disposes of ``kernel.engine``)."""
+    template, composed = _composed()
     database = tmp_path / "referral.db"
-    shutil.copyfile(_migrated(), database)
-    settings = ReferralSettings(database_url=f"sqlite:///{database}", var_dir=tmp_path, run_migrations=False)
-    parts = create_service(settings, authenticator=HeaderAuthenticator(), transport=InProcessTransport())
-    return ReferralUnit(parts.kernel, settings)
+    shutil.copyfile(template, database)
+    kernel = replace(composed.kernel, engine=make_engine(f"sqlite:///{database}"))
+    return ReferralUnit(kernel, composed.settings)
 
 
 def bars_message_bundle(

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from nhs_number import is_valid
 
 from services.referral.domain.workflow import REFERRAL_STATUS_SYSTEM
 from services.referral.fhir_mapping import URI_SYSTEM
@@ -67,6 +68,7 @@ def test_an_accepted_message_stores_referral_patient_task_provenance_and_events_
     [held_patient] = referral.resources("Patient")
     assert service_request["subject"] == {"reference": f"Patient/{held_patient['id']}"}
     assert nhs_number_of(held_patient) == nhs_number_for(11)  # created: no patient held had the number
+    assert is_valid(nhs_number_for(11))  # a synthetic number of the 999 test range
     assert len(referral.resources("MedicationRequest")) == 12
     assert len(referral.resources("Condition")) == 1
 
