@@ -31,11 +31,11 @@ from pydantic import SecretStr
 
 from painreview.simulator import SimulatorSettings, create_simulator_app
 from services.gpconnect import repository
-from services.gpconnect.adapters import FakeDocumentChannel, default_guard
 from services.gpconnect.app import MIGRATIONS
 from services.gpconnect.consumers import on_prescription_changed
-from services.gpconnect.credentials import SECRET_ENV_PREFIX
-from services.gpconnect.dispatch import Dispatcher
+from services.gpconnect.delivery.adapters import FakeDocumentChannel, default_guard
+from services.gpconnect.delivery.credentials import SECRET_ENV_PREFIX
+from services.gpconnect.delivery.dispatch import Dispatcher
 from services.gpconnect.domain.delivery_policy import CircuitBreaker, RetryPolicy
 from services.gpconnect.domain.practices import PracticeConfig
 from services.gpconnect.tables import delivery
@@ -122,11 +122,17 @@ def _change_event(n: int, ods: str, patient_id: str, prior: Any) -> Any:
 
 
 async def _deliver_all(engine: sa.Engine, base: str, timeout_s: float, deadline_s: float) -> int:
-    from services.gpconnect.worker import DeliveryWorker
+    from services.gpconnect.delivery.worker import DeliveryWorker
 
     async with httpx.AsyncClient(timeout=httpx.Timeout(timeout_s, connect=1.0)) as client:
         dispatcher = Dispatcher(
-            engine, client, default_guard(True), FakeDocumentChannel(), workflow_id="BENCH", now=utcnow
+            engine,
+            client,
+            default_guard(True),
+            FakeDocumentChannel(),
+            workflow_id="BENCH",
+            source="/painreview/gpconnect",
+            now=utcnow,
         )
         worker = DeliveryWorker(
             engine,

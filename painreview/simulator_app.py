@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from pydantic import SecretStr
 
 from painreview.simulator import SimulatorSettings, create_simulator_app
-from services.gpconnect.credentials import SECRET_ENV_PREFIX
+from services.gpconnect.delivery.credentials import SECRET_ENV_PREFIX
 
 __all__ = [
     "SIMULATOR_CREDENTIALS_REF",

@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse, Response
 from painreview.simulator.record import structured_record
 from painreview.simulator.state import NotReplaceable, PracticeState, SimTask, Simulator
 from shared.contracts.taper import REPLACES_AUTHORISATION_URL
-from shared.core.values import NHS_NUMBER_SYSTEM
+from shared.core.values import nhs_number_of_reference
 
 __all__ = ["gp_api_router"]
 
@@ -30,15 +30,6 @@ def _outcome_body(code: str, text: str) -> dict[str, Any]:
 
 def _outcome(status: int, code: str, text: str) -> JSONResponse:
     return JSONResponse(_outcome_body(code, text), status_code=status, media_type=FHIR)
-
-
-def _nhs(reference: Any) -> str | None:
-    identifier = (reference or {}).get("identifier") or {} if isinstance(reference, dict) else {}
-    return (
-        str(identifier.get("value"))
-        if identifier.get("system") == NHS_NUMBER_SYSTEM and identifier.get("value")
-        else None
-    )
 
 
 def gp_api_router(sim: Simulator) -> APIRouter:
@@ -113,7 +104,7 @@ def gp_api_router(sim: Simulator) -> APIRouter:
         task = await request.json()
 
         def write() -> tuple[int, dict[str, Any]]:
-            nhs = _nhs(task.get("for"))
+            nhs = nhs_number_of_reference(task.get("for"))
             if nhs is None or nhs not in state.patients or poisoned(nhs):
                 return 422, _outcome_body("processing", "Patient not registered here")
             code = next((c.get("code") for c in (task.get("code") or {}).get("coding", ())), "review")
@@ -157,7 +148,7 @@ def gp_api_router(sim: Simulator) -> APIRouter:
         new = await request.json()
 
         def write() -> tuple[int, dict[str, Any]]:
-            nhs = _nhs(new.get("subject"))
+            nhs = nhs_number_of_reference(new.get("subject"))
             if nhs is None or nhs not in state.patients or poisoned(nhs):
                 return 422, _outcome_body("processing", "Prescription change refused")
             concept = new.get("medicationCodeableConcept") or {}

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from services.careplan.catalogue import definitions
 from services.careplan.consumers import CareplanHandlers, consumers
+from services.careplan.domain.catalogue import definitions
 from services.careplan.operations.attendance import AttendanceOperations
 from services.careplan.operations.mdt import MdtOperations
 from services.careplan.operations.plan import PlanOperations

@@ -16,7 +16,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from services.careplan.catalogue import interventions
+from services.careplan.domain.catalogue import interventions
 from services.careplan.domain.descripting import apply_taper_progress, taper_progress
 from services.careplan.domain.follow_up_proms import prom_observation, proms_at_follow_up
 from services.careplan.fhir_mapping.plans import care_team, draft_plan, stable_id

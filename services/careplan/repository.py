@@ -16,16 +16,16 @@ from typing import Any
 import orjson
 from sqlalchemy import Connection, func, insert, select
 
-from services.careplan.catalogue import (
+from services.careplan.domain.acceptability import AcceptabilityError, construct_scores
+from services.careplan.domain.activities import received_in_any_version
+from services.careplan.domain.assessment import AssessmentError, answers_of, score_assessment
+from services.careplan.domain.budget import BudgetError, cost_of, counts_against_budget
+from services.careplan.domain.catalogue import (
     ACCEPTABILITY_QUESTIONNAIRE,
     ASSESSMENT_QUESTIONNAIRE,
     CAREPLAN_CATEGORY_SYSTEM,
     COMMUNITY_STATUS_EXTENSION,
 )
-from services.careplan.domain.acceptability import AcceptabilityError, construct_scores
-from services.careplan.domain.activities import received_in_any_version
-from services.careplan.domain.assessment import AssessmentError, answers_of, score_assessment
-from services.careplan.domain.budget import BudgetError, cost_of, counts_against_budget
 from services.careplan.domain.evaluation import EvaluationFacts, Session, StaffSession
 from services.careplan.domain.mdt import Review
 from services.careplan.domain.outcomes import Reading

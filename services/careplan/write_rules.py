@@ -15,12 +15,6 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from services.careplan.catalogue import (
-    ACCEPTABILITY_QUESTIONNAIRE,
-    ASSESSMENT_QUESTIONNAIRE,
-    INTERVENTION_SYSTEM,
-    interventions,
-)
 from services.careplan.domain.acceptability import AcceptabilityError, construct_scores
 from services.careplan.domain.activities import PlanRuleError, check_plan_update, intervention_codes
 from services.careplan.domain.assessment import (
@@ -32,6 +26,12 @@ from services.careplan.domain.assessment import (
     score_assessment,
 )
 from services.careplan.domain.budget import BudgetError, budget_of, position
+from services.careplan.domain.catalogue import (
+    ACCEPTABILITY_QUESTIONNAIRE,
+    ASSESSMENT_QUESTIONNAIRE,
+    INTERVENTION_SYSTEM,
+    interventions,
+)
 from services.careplan.repository import (
     is_community_request,
     is_pain_plan,

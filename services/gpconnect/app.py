@@ -13,16 +13,17 @@ from fastapi import FastAPI
 from sqlalchemy import Connection
 
 from services.gpconnect import repository
-from services.gpconnect.adapters import DocumentChannel, default_guard
 from services.gpconnect.consumers import consumers
-from services.gpconnect.dispatch import Dispatcher
+from services.gpconnect.delivery.adapters import DocumentChannel, default_guard
+from services.gpconnect.delivery.adapters.mesh import MeshChannel, NoMeshChannel
+from services.gpconnect.delivery.dispatch import Dispatcher
+from services.gpconnect.delivery.worker import DeliveryWorker
 from services.gpconnect.domain.delivery_policy import CircuitBreaker, RetryPolicy
 from services.gpconnect.domain.practices import PracticeConfig
-from services.gpconnect.mesh import MeshChannel, NoMeshChannel
 from services.gpconnect.operations import register_operations
 from services.gpconnect.settings import GpconnectSettings
-from services.gpconnect.worker import DeliveryWorker
 from shared.bus import Transport
+from shared.contracts import event_source
 from shared.fhir import Authenticator, RateLimiter, in_transaction
 from shared.web import ServiceParts, build_service
 
@@ -99,6 +100,7 @@ def create_service(
                 default_guard(settings.insecure_http_allowed, settings.allow_private_endpoints),
                 documents_channel(settings),
                 workflow_id=settings.mesh_workflow_id,
+                source=event_source(settings.service_name),
                 now=clock,
             )
             worker = DeliveryWorker(

@@ -1,7 +1,7 @@
 """gpconnect's durable consumers (each names its purpose: it keys the inbox and the broker) and their
 handlers, one per consumed event, ``handler(event, uow)``: each records what must reach the GP system as a
 delivery row, in the inbox transaction (``uow.conn``). Nothing here calls the network; the delivery worker
-does (``worker.py``)."""
+does (``delivery/worker.py``)."""
 
 from __future__ import annotations
 

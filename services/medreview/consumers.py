@@ -3,25 +3,25 @@
 * ``medreview-medication-list``: ``patient.enrolled`` and ``medication.list-synced`` keep the patient's list;
 * ``medreview-gp-decisions``: ``gp.task-completed`` applies the GP's approval or decline of a taper step;
 * ``medreview-discharge``: ``patient.discharged`` ends the patient's open taper plan and schedules the
-  follow-up reviews (``handlers/follow_up.py``).
+  follow-up reviews (``workflow/follow_up.py``).
 
 A synced list also records a follow-up review that has come due; ``gp.task-completed`` for a concern raised
-during a reduction (or its escalation) answers it (``handlers/concern.py``).
+during a reduction (or its escalation) answers it (``workflow/concern.py``).
 
 Consumer names key the inbox and the broker's durable consumers: they must not change between releases.
 """
 
 from __future__ import annotations
 
-from services.medreview.handlers import (
+from services.medreview.workflow import (
     APPROVAL_LEAD_DAYS,
     on_medication_list_synced,
     on_patient_discharged,
     on_patient_enrolled,
     on_task_completed,
 )
-from services.medreview.handlers.concern import on_concern_answered
-from services.medreview.handlers.follow_up import on_follow_up_sync, schedule_follow_ups
+from services.medreview.workflow.concern import on_concern_answered
+from services.medreview.workflow.follow_up import on_follow_up_sync, schedule_follow_ups
 from shared.contracts import (
     GP_TASK_COMPLETED_V1,
     MEDICATION_LIST_SYNCED_V1,

@@ -21,8 +21,8 @@ from typing import Any
 from fastapi import FastAPI
 
 from services.medreview.domain.concerns import ConcernPolicy
-from services.medreview.handlers.concern import escalate_overdue
 from services.medreview.repository import MedreviewRepository
+from services.medreview.workflow.concern import escalate_overdue
 from shared.fhir import FhirKernel, UnitOfWork, as_service, off_loop, with_connection
 
 __all__ = ["DueWork"]

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from shared.contracts.catalog import EVENT_TYPES, EventType
-from shared.contracts.envelope import CLOUDEVENTS_JSON, CloudEvent
+from shared.contracts.envelope import CLOUDEVENTS_JSON, CloudEvent, event_source
 
 __all__ = ["DOCUMENT_VERSION", "SUBJECT_PREFIX", "asyncapi_document", "component_id", "render_yaml"]
 
@@ -80,7 +80,7 @@ def _example(event_type: EventType) -> dict[str, Any]:
     return {
         "specversion": "1.0",
         "id": "0b6f4c1e-5d0a-4e1b-9a51-6c7a9b1e2f30",
-        "source": f"/painreview/{event_type.name.split('.')[0]}",
+        "source": event_source(event_type.name.split(".")[0]),
         "type": event_type.type,
         "subject": f"{resource}/example",
         "time": "2025-01-01T09:00:00Z",

@@ -19,6 +19,7 @@ __all__ = [
     "FHIR_JSON",
     "CloudEvent",
     "InvalidEnvelope",
+    "event_source",
     "from_json",
     "new_event_id",
     "to_json",
@@ -35,6 +36,11 @@ ODS_CODE_PATTERN = r"^[A-Z0-9]{3,12}$"
 
 class InvalidEnvelope(ValueError):
     """An event that does not satisfy the envelope or its type's contract."""
+
+
+def event_source(service: str) -> str:
+    """The ``source`` of the events ``service`` publishes (``/painreview/referral``)."""
+    return f"/painreview/{service}"
 
 
 def new_event_id() -> str:

@@ -21,6 +21,7 @@ __all__ = [
     "format_instant",
     "nhs_number_identifier",
     "nhs_number_of",
+    "nhs_number_of_reference",
     "parse_instant",
     "reference",
     "reference_id",
@@ -35,16 +36,25 @@ def nhs_number_identifier(number: str) -> dict[str, str]:
     return {"system": NHS_NUMBER_SYSTEM, "value": number}
 
 
+def _nhs_number_in(identifier: Any) -> str | None:
+    if isinstance(identifier, Mapping) and identifier.get("system") == NHS_NUMBER_SYSTEM:
+        value = identifier.get("value")
+        if isinstance(value, str) and value:
+            return value
+    return None
+
+
 def nhs_number_of(resource: Mapping[str, Any] | None) -> str | None:
     """The NHS number among a resource's identifiers (``None`` when it has none)."""
     if not isinstance(resource, Mapping):
         return None
-    for identifier in resource.get("identifier") or ():
-        if isinstance(identifier, Mapping) and identifier.get("system") == NHS_NUMBER_SYSTEM:
-            value = identifier.get("value")
-            if isinstance(value, str) and value:
-                return value
-    return None
+    return next(filter(None, map(_nhs_number_in, resource.get("identifier") or ())), None)
+
+
+def nhs_number_of_reference(value: Mapping[str, Any] | None) -> str | None:
+    """The NHS number a ``Reference`` names by its ``identifier`` (one Identifier, not a list, in a
+    Reference: ``Task.for``, ``MedicationRequest.subject``); ``None`` when it names none."""
+    return _nhs_number_in(value.get("identifier")) if isinstance(value, Mapping) else None
 
 
 def reference(resource: Mapping[str, Any]) -> str:

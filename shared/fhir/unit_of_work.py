@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection
 
-from shared.contracts import CloudEvent, EventType, new_event
+from shared.contracts import CloudEvent, EventType, event_source, new_event
 from shared.core.errors import PreconditionFailed
 from shared.core.principal import Principal, Tenancy
 from shared.fhir import idempotency
@@ -298,7 +298,7 @@ class UnitOfWork:
     @property
     def source(self) -> str:
         """The ``source`` of the events this service publishes."""
-        return f"/painreview/{self.kernel.service}"
+        return event_source(self.kernel.service)
 
     def emit(
         self,

@@ -22,7 +22,7 @@ from typing import Any
 import httpx
 
 from painreview.demo import DemoFailed, Pathway, refusal
-from services.careplan.catalogue import interventions
+from services.careplan.domain.catalogue import interventions
 from shared.fhir import nhs_number_of
 from tests.support.careplan import community_referral
 from tests.unit.careplan.careplan_cohort import COHORT_SIZE, PAPER_PERCENT, received_by

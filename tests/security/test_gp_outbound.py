@@ -19,8 +19,8 @@ from fastapi.testclient import TestClient
 from painreview.embedded import EmbeddedSystem, create_embedded_system
 from painreview.gp_cli import gp
 from services.gpconnect import repository
-from services.gpconnect.adapters import DeliveryError, FakeDocumentChannel, GpConnectFhirAdapter
-from services.gpconnect.credentials import bearer_token
+from services.gpconnect.delivery.adapters import DeliveryError, FakeDocumentChannel, GpConnectFhirAdapter
+from services.gpconnect.delivery.credentials import bearer_token
 from services.gpconnect.domain.practices import PracticeConfig
 from services.gpconnect.settings import GpconnectSettings
 from shared.auth.egress import OutboundTarget, RegisteredEndpoint, check_outbound_url

@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from painreview.embedded import EmbeddedSystem
-from services.careplan.catalogue import (
+from services.careplan.domain.catalogue import (
     CAREPLAN_CATEGORY_SYSTEM,
     COST_EXTENSION,
     interventions,

@@ -10,7 +10,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from services.careplan.catalogue import AGREEMENT_EXTENSION
+from services.careplan.domain.catalogue import AGREEMENT_EXTENSION
 
 __all__ = [
     "AGREEING_PARTIES",

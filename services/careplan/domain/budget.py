@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from services.careplan.catalogue import BUDGET_EXTENSION, COMMUNITY_STATUS_EXTENSION, COST_EXTENSION
+from services.careplan.domain.catalogue import BUDGET_EXTENSION, COMMUNITY_STATUS_EXTENSION, COST_EXTENSION
 
 __all__ = ["BudgetError", "BudgetPosition", "budget_of", "cost_of", "counts_against_budget", "position"]
 

@@ -18,8 +18,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from services.careplan.catalogue import FHIR_BASE
 from services.careplan.domain.activities import activity_key
+from services.careplan.domain.catalogue import FHIR_BASE
 from shared.contracts.taper import step_status, taper_parts
 
 __all__ = [

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 
-from services.careplan.catalogue import INTERVENTION_SYSTEM, Intervention
+from services.careplan.domain.catalogue import INTERVENTION_SYSTEM, Intervention
 from services.careplan.domain.outcomes import Reading, median
 
 __all__ = [

@@ -28,7 +28,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from services.careplan.catalogue import FHIR_BASE
+from services.careplan.domain.catalogue import FHIR_BASE
 
 __all__ = [
     "HIGH_DOSE_MG_PER_DAY",

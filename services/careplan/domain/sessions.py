@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from services.careplan.catalogue import FHIR_BASE
+from services.careplan.domain.catalogue import FHIR_BASE
 
 __all__ = [
     "ATTENDANCE",

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from services.careplan.catalogue import SESSION_NOTE_EXTENSION
+from services.careplan.domain.catalogue import SESSION_NOTE_EXTENSION
 
 __all__ = ["plan_summary", "session_summary"]
 

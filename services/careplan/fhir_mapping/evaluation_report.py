@@ -14,8 +14,8 @@ from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from services.careplan.catalogue import EVALUATION_SYSTEM, FHIR_BASE, Intervention
 from services.careplan.domain.acceptability import CONSTRUCTS
+from services.careplan.domain.catalogue import EVALUATION_SYSTEM, FHIR_BASE, Intervention
 from services.careplan.domain.evaluation import (
     EvaluationFacts,
     StaffTime,

@@ -7,7 +7,7 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from services.careplan.catalogue import FHIR_BASE
+from services.careplan.domain.catalogue import FHIR_BASE
 from services.careplan.domain.mdt import MDT_OUTCOME_SYSTEM, MDT_REASON_SYSTEM, OUTCOMES, AgendaItem
 from services.careplan.fhir_mapping.plans import mdt_appointment
 

@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from services.careplan.catalogue import GP_TASK_TYPE_SYSTEM, PAIN_MANAGEMENT_CATEGORY, role_coding
+from services.careplan.domain.catalogue import GP_TASK_TYPE_SYSTEM, PAIN_MANAGEMENT_CATEGORY, role_coding
 from shared.fhir import ODS_SYSTEM, format_instant
 
 __all__ = [

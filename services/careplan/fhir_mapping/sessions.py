@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from services.careplan.catalogue import FHIR_BASE
+from services.careplan.domain.catalogue import FHIR_BASE
 from services.careplan.domain.sessions import (
     DELIVERY_CHANNEL_EXTENSION,
     DELIVERY_CHANNEL_SYSTEM,

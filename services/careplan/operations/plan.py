@@ -13,8 +13,8 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from services.careplan.catalogue import INTERVENTION_SYSTEM, PAIN_MANAGEMENT_CATEGORY, interventions
 from services.careplan.domain.activities import NewActivity, add_activities, with_agreements
+from services.careplan.domain.catalogue import INTERVENTION_SYSTEM, PAIN_MANAGEMENT_CATEGORY, interventions
 from services.careplan.domain.summaries import plan_summary, session_summary
 from services.careplan.fhir_mapping.plans import gp_task, plan_end
 from services.careplan.repository import (

@@ -7,7 +7,7 @@
 * ``GET Measure/service-evaluation/$evaluate-measure?periodStart=&periodEnd=[&practice=ODS]``: the
   MeasureReport over every practice the caller acts for (overall), or over one of them (``practice``);
   with ``_format=svg`` or ``png`` a chart of the same figures, ``_format=html`` a one-page summary (both
-  drawn from the MeasureReport, by :mod:`services.careplan.report_render`).
+  drawn from the MeasureReport, by :mod:`services.careplan.fhir_mapping.report_render`).
 """
 
 from __future__ import annotations
@@ -17,11 +17,11 @@ from typing import Any
 
 from starlette.responses import Response
 
-from services.careplan.catalogue import interventions
+from services.careplan.domain.catalogue import interventions
 from services.careplan.domain.mdt import check_year, parse_month
 from services.careplan.fhir_mapping.evaluation_report import measure_report
 from services.careplan.fhir_mapping.plans import mdt_review, stable_id
-from services.careplan.report_render import evaluation_chart, evaluation_html
+from services.careplan.fhir_mapping.report_render import evaluation_chart, evaluation_html
 from services.careplan.repository import CLOSED_PLAN, evaluation_facts, pain_plan_for, pain_plans
 from shared.fhir import (
     BadRequest,

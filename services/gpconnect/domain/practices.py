@@ -29,7 +29,7 @@ class InvalidPracticeConfig(ValueError):
 class PracticeConfig:
     """Set by an operator only (``pain-review gp practices set`` or the simulator's settings), never
     through the API. ``credentials_ref`` names the GP system's bearer token in the operator's secret
-    store (``services/gpconnect/credentials.py``): secrets never live in the database.
+    store (``services/gpconnect/delivery/credentials.py``): secrets never live in the database.
     ``mesh_mailbox`` is the practice's MESH mailbox.
     ``bars_endpoint``: where BaRS ``servicerequest-response`` messages to the referrer go (its receiver's
     base URL); empty means the practice takes none. ``allow_private``: the endpoint is on a private

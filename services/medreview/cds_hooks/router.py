@@ -32,9 +32,9 @@ from services.medreview.domain.medication_list import (
     resources_from_bundle,
 )
 from services.medreview.fhir_mapping import decimal_of
-from services.medreview.handlers import current_regimen, plan_steps, reviewed
-from services.medreview.handlers.planning import step_view
 from services.medreview.repository import repository
+from services.medreview.workflow import current_regimen, plan_steps, reviewed
+from services.medreview.workflow.planning import step_view
 from shared.fhir import AuditRecord, BadRequest, FhirKernel, NotFound, UnitOfWork
 from shared.terminology import DEFAULT_OME_FACTOR_TABLE
 

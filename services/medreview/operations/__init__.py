@@ -15,8 +15,8 @@ from __future__ import annotations
 from decimal import Decimal
 
 from services.medreview.domain.concerns import ConcernPolicy
-from services.medreview.handlers import APPROVAL_LEAD_DAYS
 from services.medreview.operations import concerns, decisions, pace, review, taper
+from services.medreview.workflow import APPROVAL_LEAD_DAYS
 from shared.fhir import FhirKernel
 
 __all__ = ["register_operations"]

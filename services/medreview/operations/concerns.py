@@ -20,8 +20,8 @@ from functools import partial
 from typing import Any
 
 from services.medreview.domain.concerns import ConcernKind, ConcernPolicy
-from services.medreview.handlers.concern import answer_concern, raise_concern
 from services.medreview.repository import repository
+from services.medreview.workflow.concern import answer_concern, raise_concern
 from shared.fhir import BadRequest, FhirKernel, Forbidden, OperationCall, Parameters, UnitOfWork
 
 __all__ = ["register"]

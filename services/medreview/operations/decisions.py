@@ -10,8 +10,8 @@ from functools import partial
 from typing import Any
 
 from services.medreview.fhir_mapping import Decision, Outcome
-from services.medreview.handlers import APPROVAL_LEAD_DAYS, decide_step
 from services.medreview.repository import repository
+from services.medreview.workflow import APPROVAL_LEAD_DAYS, decide_step
 from shared.fhir import BadRequest, FhirKernel, Forbidden, OperationCall, Parameters, UnitOfWork
 
 __all__ = ["PRESCRIBING_ROLES", "register"]

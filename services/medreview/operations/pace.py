@@ -19,7 +19,9 @@ from typing import Any
 from sqlalchemy import Connection
 
 from services.medreview.fhir_mapping import policy_of
-from services.medreview.handlers import (
+from services.medreview.operations.params import policy_of_params
+from services.medreview.repository import repository
+from services.medreview.workflow import (
     APPROVAL_LEAD_DAYS,
     on_withdrawal_score,
     pause_taper,
@@ -27,8 +29,6 @@ from services.medreview.handlers import (
     slower,
     step_back,
 )
-from services.medreview.operations.params import policy_of_params
-from services.medreview.repository import repository
 from shared.fhir import BadRequest, FhirKernel, OperationCall, Parameters, RequestContext, UnitOfWork
 
 __all__ = ["register"]

@@ -13,8 +13,8 @@ from __future__ import annotations
 from typing import Any
 
 from services.medreview.domain.medication_list import resources_from_bundle
-from services.medreview.handlers import review_bundle_resources, review_patient
 from services.medreview.operations.params import factor_table_of, patient_of_call
+from services.medreview.workflow import review_bundle_resources, review_patient
 from shared.fhir import BadRequest, FhirKernel, OperationCall, Parameters, UnitOfWork, validate_resource
 
 __all__ = ["register"]

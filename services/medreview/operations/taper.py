@@ -10,8 +10,8 @@ from __future__ import annotations
 from functools import partial
 from typing import Any
 
-from services.medreview.handlers import APPROVAL_LEAD_DAYS, inferred_pace, propose_taper, record_mdt_review
 from services.medreview.operations.params import factor_table_of, patient_of_call, policy_of_params
+from services.medreview.workflow import APPROVAL_LEAD_DAYS, inferred_pace, propose_taper, record_mdt_review
 from shared.fhir import (
     BadRequest,
     FhirKernel,

@@ -7,7 +7,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 from xml.etree import ElementTree
 
-from services.careplan.catalogue import interventions
+from services.careplan.domain.catalogue import interventions
 from shared.contracts import (
     MEDREVIEW_COMPLETED_V1,
     PATIENT_DISCHARGED_V1,

@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from services.careplan.catalogue import INTERVENTION_SYSTEM
+from services.careplan.domain.catalogue import INTERVENTION_SYSTEM
 from shared.contracts import (
     PATIENT_DISCHARGED_V1,
     PATIENT_ENROLLED_V1,

@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from services.careplan.catalogue import (
+from services.careplan.domain.catalogue import (
     SESSION_NOTE_EXTENSION,
     interventions,
 )

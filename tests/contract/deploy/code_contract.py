@@ -16,7 +16,7 @@ from painreview.cli import main
 from painreview.registry import SERVICES
 from painreview.simulator import SimulatorSettings
 from painreview.simulator_app import SIMULATOR_CREDENTIALS_REF
-from services.gpconnect.credentials import SECRET_ENV_PREFIX
+from services.gpconnect.delivery.credentials import SECRET_ENV_PREFIX
 from shared.auth.settings import AuthSettings
 
 __all__ = [

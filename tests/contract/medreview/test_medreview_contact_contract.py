@@ -18,8 +18,8 @@ from fastapi.testclient import TestClient
 from painreview.embedded import create_embedded_system
 from services.gpconnect.tables import delivery
 from services.medreview.domain.concerns import ConcernPolicy
-from services.medreview.handlers.concern import escalate_overdue
 from services.medreview.repository import MedreviewRepository
+from services.medreview.workflow.concern import escalate_overdue
 from shared.auth import mint_local_token
 from shared.contracts import GP_TASK_COMPLETED_V1, PATIENT_DISCHARGED_V1, PATIENT_ENROLLED_V1
 from shared.fhir import UnitOfWork, as_service, validate_resource

@@ -12,6 +12,7 @@ from shared.contracts import (
     REFERRAL_ACCEPTED_V1,
     CloudEvent,
     InvalidEnvelope,
+    event_source,
     from_json,
     new_event,
     to_json,
@@ -57,6 +58,12 @@ def test_the_wire_form_has_the_cloudevents_attributes_and_leaves_out_absent_exte
     assert wire["datacontenttype"] == "application/fhir+json"
     assert wire["time"] == "2025-01-02T03:04:05Z"
     assert "correlationid" not in wire and "traceparent" not in wire
+
+
+def test_a_services_events_come_from_painreview_and_its_name() -> None:
+    # The envelope's ``source`` is "URI-reference of the producer, e.g. /painreview/referral" (envelope.py).
+    assert event_source("referral") == "/painreview/referral"
+    assert event_source("gpconnect") == "/painreview/gpconnect"
 
 
 def test_each_event_gets_a_fresh_id() -> None:

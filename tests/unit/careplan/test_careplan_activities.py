@@ -6,7 +6,6 @@ from typing import Any
 
 import pytest
 
-from services.careplan.catalogue import INTERVENTION_SYSTEM, interventions
 from services.careplan.domain.activities import (
     NewActivity,
     PlanRuleError,
@@ -18,6 +17,7 @@ from services.careplan.domain.activities import (
     received_interventions,
     with_agreements,
 )
+from services.careplan.domain.catalogue import INTERVENTION_SYSTEM, interventions
 
 
 @pytest.mark.parametrize(

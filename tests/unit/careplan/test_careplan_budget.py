@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from services.careplan.catalogue import BUDGET_EXTENSION, COMMUNITY_STATUS_EXTENSION, COST_EXTENSION
 from services.careplan.domain.budget import BudgetError, budget_of, cost_of, position
+from services.careplan.domain.catalogue import BUDGET_EXTENSION, COMMUNITY_STATUS_EXTENSION, COST_EXTENSION
 
 
 def _referral(cost: str, status: str = "active", progress: str | None = None) -> dict[str, Any]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from services.careplan.catalogue import definitions, interventions, role_coding
+from services.careplan.domain.catalogue import definitions, interventions, role_coding
 from shared.fhir import validate_resource
 
 WITHIN_SESSION = {

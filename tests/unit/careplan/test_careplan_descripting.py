@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from services.careplan.catalogue import interventions
+from services.careplan.domain.catalogue import interventions
 from services.careplan.domain.descripting import apply_taper_progress, taper_progress, taper_steps
 from shared.contracts import taper_parts
 from tests.contract.fhir.invariants import assert_invariants

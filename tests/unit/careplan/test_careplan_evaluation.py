@@ -6,8 +6,8 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from services.careplan.catalogue import EVALUATION_SYSTEM, INTERVENTION_SYSTEM, interventions
 from services.careplan.domain.activities import received_in_any_version
+from services.careplan.domain.catalogue import EVALUATION_SYSTEM, INTERVENTION_SYSTEM, interventions
 from services.careplan.domain.descripting import apply_taper_progress, taper_progress
 from services.careplan.domain.evaluation import (
     EvaluationFacts,

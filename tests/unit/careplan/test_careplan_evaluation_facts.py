@@ -15,7 +15,8 @@ from typing import Any
 import pytest
 from sqlalchemy import Connection, Engine
 
-from services.careplan.catalogue import (
+from services.careplan.domain.assessment import PHQ9_ITEMS
+from services.careplan.domain.catalogue import (
     ACCEPTABILITY_QUESTIONNAIRE,
     ASSESSMENT_QUESTIONNAIRE,
     CAREPLAN_CATEGORY_SYSTEM,
@@ -24,7 +25,6 @@ from services.careplan.catalogue import (
     INTERVENTION_SYSTEM,
     interventions,
 )
-from services.careplan.domain.assessment import PHQ9_ITEMS
 from services.careplan.domain.evaluation import Session
 from services.careplan.domain.outcomes import Reading
 from services.careplan.repository import evaluation_facts, record_fact

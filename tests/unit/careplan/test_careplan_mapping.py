@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from services.careplan.catalogue import SESSION_NOTE_EXTENSION, interventions
+from services.careplan.domain.catalogue import SESSION_NOTE_EXTENSION, interventions
 from services.careplan.domain.summaries import plan_summary, session_summary
 from services.careplan.fhir_mapping.plans import care_team, draft_plan, plan_end, stable_id
 from shared.fhir import validate_resource

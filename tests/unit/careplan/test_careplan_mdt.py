@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from services.careplan.catalogue import interventions
+from services.careplan.domain.catalogue import interventions
 from services.careplan.domain.descripting import apply_taper_progress, taper_progress
 from services.careplan.domain.mdt import (
     AgendaItem,

@@ -8,10 +8,10 @@ from xml.etree import ElementTree
 
 import pytest
 
-from services.careplan.catalogue import INTERVENTION_SYSTEM, interventions
+from services.careplan.domain.catalogue import INTERVENTION_SYSTEM, interventions
 from services.careplan.domain.evaluation import EvaluationFacts
 from services.careplan.fhir_mapping.evaluation_report import measure_report
-from services.careplan.report_render import evaluation_chart, evaluation_html
+from services.careplan.fhir_mapping.report_render import evaluation_chart, evaluation_html
 from tests.unit.careplan.careplan_cohort import COHORT_SIZE, PAPER_PERCENT, received_by
 
 SETTINGS = {code: i.setting for code, i in interventions().items()}

@@ -13,14 +13,14 @@ import sqlalchemy as sa
 from sqlalchemy import Engine
 
 from services.gpconnect import consumers, repository
-from services.gpconnect.adapters import FakeGpSystem
 from services.gpconnect.app import MIGRATIONS
-from services.gpconnect.dispatch import Dispatcher
+from services.gpconnect.delivery.adapters import FakeGpSystem
+from services.gpconnect.delivery.dispatch import Dispatcher
+from services.gpconnect.delivery.worker import DeliveryWorker
 from services.gpconnect.domain.deliveries import TASK_TYPES
 from services.gpconnect.domain.delivery_policy import CircuitBreaker, RetryPolicy
 from services.gpconnect.domain.practices import PracticeConfig
 from services.gpconnect.tables import delivery
-from services.gpconnect.worker import DeliveryWorker
 from shared.contracts import (
     GP_TASK_REQUESTED_V1,
     PATIENT_ENROLLED_V1,
@@ -110,6 +110,7 @@ def harness(
         lambda url, practice: None,
         gp.documents,
         workflow_id="TEST",
+        source="/painreview/gpconnect",
         now=clock.utc,
         adapters=lambda *args: gp,
     )

@@ -8,16 +8,16 @@ import pytest
 import respx
 
 from painreview.simulator import SimulatorSettings, create_simulator_app
-from services.gpconnect.adapters import (
+from services.gpconnect.delivery.adapters import (
     EmisStyleAdapter,
     FakeDocumentChannel,
     GpConnectFhirAdapter,
     PermanentDeliveryError,
     TransientDeliveryError,
 )
-from services.gpconnect.adapters.gpconnect_fhir import GP_CONNECT_INTERACTION
+from services.gpconnect.delivery.adapters.gpconnect_fhir import GP_CONNECT_INTERACTION
+from services.gpconnect.delivery.writeback import naming_gp_authorisation, new_orders, order_change
 from services.gpconnect.domain.practices import PracticeConfig
-from services.gpconnect.writeback import naming_gp_authorisation, new_orders, order_change
 from tests.unit.gpconnect.deliveries import prescription_changed, task_requested
 from tests.unit.gpconnect.records import load_fixture
 
@@ -80,7 +80,7 @@ async def test_answers_and_network_failures_become_transient_or_permanent_errors
 
 
 async def test_a_url_outside_the_registered_endpoints_is_refused_before_any_call():
-    from services.gpconnect.adapters import default_guard
+    from services.gpconnect.delivery.adapters import default_guard
 
     practice = PracticeConfig("A81001", "gpconnect-fhir", "http://127.0.0.1:1/fhir")
     adapter = GpConnectFhirAdapter(practice, httpx.AsyncClient(), default_guard(False), FakeDocumentChannel())

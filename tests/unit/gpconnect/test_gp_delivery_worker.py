@@ -9,8 +9,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from services.gpconnect.adapters import PermanentDeliveryError, TaskDecision, TransientDeliveryError
-from services.gpconnect.adapters.gpconnect_fhir import new_prescription
+from services.gpconnect.delivery.adapters import PermanentDeliveryError, TaskDecision, TransientDeliveryError
+from services.gpconnect.delivery.adapters.gpconnect_fhir import new_prescription
 from shared.contracts import CloudEvent
 from shared.contracts.taper import REPLACES_AUTHORISATION_URL, REPLACES_PRESCRIPTION_URL
 from shared.outbox import request_replay

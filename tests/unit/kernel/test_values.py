@@ -18,6 +18,7 @@ from shared.fhir.values import (
     format_instant,
     nhs_number_identifier,
     nhs_number_of,
+    nhs_number_of_reference,
     parse_instant,
     reference,
     reference_id,
@@ -38,12 +39,45 @@ PATIENT = {
         (PATIENT, "9990000018"),
         (MRN_ONLY, None),
         ({"resourceType": "Patient", "identifier": [{"system": NHS_NUMBER_SYSTEM, "value": ""}]}, None),
+        (
+            {
+                "resourceType": "Patient",
+                "identifier": [
+                    {"system": NHS_NUMBER_SYSTEM, "value": ""},
+                    nhs_number_identifier("9990000018"),
+                ],
+            },
+            "9990000018",
+        ),
         ({"resourceType": "Patient"}, None),
         (None, None),
     ],
 )
 def test_nhs_number_of(resource: object, expected: str | None) -> None:
     assert nhs_number_of(resource) == expected  # type: ignore[arg-type]
+
+
+# A Reference names its target by one Identifier (FHIR R4 Reference.identifier, 0..1), not a list; the
+# NHS number's system is NHS England's https://fhir.nhs.uk/Id/nhs-number.
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (
+            {
+                "reference": "Patient/p1",
+                "identifier": {"system": "https://fhir.nhs.uk/Id/nhs-number", "value": "9990000018"},
+            },
+            "9990000018",
+        ),
+        ({"identifier": {"system": "https://example.org/mrn", "value": "X1"}}, None),
+        ({"identifier": {"system": "https://fhir.nhs.uk/Id/nhs-number", "value": ""}}, None),
+        ({"identifier": [{"system": "https://fhir.nhs.uk/Id/nhs-number", "value": "9990000018"}]}, None),
+        ({"reference": "Patient/p1"}, None),
+        (None, None),
+    ],
+)
+def test_nhs_number_of_reference(value: object, expected: str | None) -> None:
+    assert nhs_number_of_reference(value) == expected  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(

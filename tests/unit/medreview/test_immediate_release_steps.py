@@ -22,8 +22,8 @@ from services.medreview.domain.ome import oral_morphine_equivalent
 from services.medreview.domain.prescribing import step_orders
 from services.medreview.domain.strengths import Schedules
 from services.medreview.domain.taper import RegimenItem, TaperPolicy, plan_taper, regimen_from_ome
-from services.medreview.handlers import on_medication_list_synced, propose_taper
-from services.medreview.handlers.planning import per_administration
+from services.medreview.workflow import on_medication_list_synced, propose_taper
+from services.medreview.workflow.planning import per_administration
 from shared.contracts import MEDICATION_LIST_SYNCED_V1
 from shared.terminology import load_product_catalogue
 from tests.unit.medreview.medreview_support import NOW, Harness, database, medicine, patient_bundle

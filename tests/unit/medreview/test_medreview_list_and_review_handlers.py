@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from services.medreview.handlers import (
+from services.medreview.workflow import (
     on_medication_list_synced,
     on_patient_enrolled,
     review_bundle_resources,

@@ -14,7 +14,7 @@ import pytest
 from services.medreview.domain.ome import oral_morphine_equivalent
 from services.medreview.domain.taper import TaperPolicy
 from services.medreview.fhir_mapping import REPLACES_URL, Decision, Outcome, steps_of
-from services.medreview.handlers import (
+from services.medreview.workflow import (
     decide_step,
     on_medication_list_synced,
     on_patient_discharged,

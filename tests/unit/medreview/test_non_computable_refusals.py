@@ -14,7 +14,7 @@ import pytest
 
 from services.medreview.domain.taper import TaperPolicy
 from services.medreview.fhir_mapping import steps_of
-from services.medreview.handlers import on_medication_list_synced, on_task_completed, propose_taper
+from services.medreview.workflow import on_medication_list_synced, on_task_completed, propose_taper
 from shared.contracts import GP_TASK_COMPLETED_V1, MEDICATION_LIST_SYNCED_V1
 from shared.fhir import Unprocessable
 from tests.unit.medreview.medreview_support import NOW, Harness, database, medicine, patient_bundle

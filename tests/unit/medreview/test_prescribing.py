@@ -29,7 +29,7 @@ from services.medreview.domain.prescribing import (
 from services.medreview.domain.strengths import compose_dose
 from services.medreview.domain.taper import CAP_WINDOW_DAYS, RegimenItem, TaperPolicy, plan_taper
 from services.medreview.fhir_mapping import step_proposals
-from services.medreview.handlers.planning import sublingual_buprenorphine
+from services.medreview.workflow.planning import sublingual_buprenorphine
 from shared.terminology import DmdProduct, DrugClass, load_product_catalogue
 
 CATALOGUE = load_product_catalogue()
@@ -204,7 +204,7 @@ def regimens(draw: st.DrawFn) -> tuple[DmdProduct, RegimenItem, int]:
         max_units = None
     unit = "microgram/hour" if chosen.is_patch else "mg/day"
     factor = Decimal("2.4") if chosen.is_patch else Decimal(1)
-    # as the planner takes them (handlers.planning.per_administration): immediate-release tablets and
+    # as the planner takes them (workflow.planning.per_administration): immediate-release tablets and
     # capsules, and liquids "when required", may also step to fewer administrations a day
     immediate = not chosen.modified_release and (
         (chosen.route == "oral" and chosen.per_unit in ("tablet", "capsule"))

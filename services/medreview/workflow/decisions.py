@@ -28,7 +28,8 @@ from services.medreview.fhir_mapping import (
     task_identifier,
 )
 from services.medreview.fhir_mapping.codes import GP_TASK_TYPE, STEP_DECLINED, has_coding
-from services.medreview.handlers.planning import (
+from services.medreview.repository import repository
+from services.medreview.workflow.planning import (
     APPROVAL_LEAD_DAYS,
     add_progress,
     announce,
@@ -39,8 +40,7 @@ from services.medreview.handlers.planning import (
     set_note,
     store_plan,
 )
-from services.medreview.handlers.step_back import BACK
-from services.medreview.repository import repository
+from services.medreview.workflow.step_back import BACK
 from shared.contracts import (
     PRESCRIPTION_CHANGED_V1,
     TAPER_APPROVED_V1,

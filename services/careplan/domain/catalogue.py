@@ -36,7 +36,7 @@ __all__ = [
     "role_coding",
 ]
 
-DATA = Path(__file__).parent / "data"
+DATA = Path(__file__).parents[1] / "data"
 FHIR_BASE = "https://pain-review.example.org/fhir"
 SNOMED = "http://snomed.info/sct"
 INTERVENTION_SYSTEM = f"{FHIR_BASE}/CodeSystem/pain-review-intervention"

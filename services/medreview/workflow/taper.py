@@ -9,16 +9,16 @@ from services.medreview.domain.pace import first_opioid_use, is_long_term
 from services.medreview.domain.taper import TaperPolicy, plan_taper
 from services.medreview.fhir_mapping import taper_careplan
 from services.medreview.fhir_mapping.gp_view import AGREEMENT_URL
-from services.medreview.handlers.gates import gate_note
-from services.medreview.handlers.planning import (
+from services.medreview.repository import repository
+from services.medreview.workflow.gates import gate_note
+from services.medreview.workflow.planning import (
     APPROVAL_LEAD_DAYS,
     add_steps,
     announce,
     request_next_approval,
     taper_input,
 )
-from services.medreview.handlers.review import patient_owned
-from services.medreview.repository import repository
+from services.medreview.workflow.review import patient_owned
 from shared.contracts import TAPER_PROPOSED_V1
 from shared.fhir import Conflict, UnitOfWork, Unprocessable, format_instant, new_id
 from shared.terminology import load_product_catalogue

@@ -17,7 +17,8 @@ from services.medreview.fhir_mapping import REVIEW, gp_task, policy_of
 from services.medreview.fhir_mapping.codes import SOURCE_MEDREVIEW, STEP_ID_SYSTEM, source_tag
 from services.medreview.fhir_mapping.quantities import daily_ome
 from services.medreview.fhir_mapping.taper_plan import STEP_URL, order_marks, step_group
-from services.medreview.handlers.planning import (
+from services.medreview.repository import repository
+from services.medreview.workflow.planning import (
     announce,
     cancel_step,
     plan_steps,
@@ -25,7 +26,6 @@ from services.medreview.handlers.planning import (
     set_note,
     store_plan,
 )
-from services.medreview.repository import repository
 from shared.contracts import GP_TASK_REQUESTED_V1, TAPER_PAUSED_V1
 from shared.fhir import Conflict, UnitOfWork, Unprocessable, format_instant
 

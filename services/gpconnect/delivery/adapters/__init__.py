@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import httpx
 
-from services.gpconnect.adapters.bars import BarsSender
-from services.gpconnect.adapters.base import (
+from services.gpconnect.delivery.adapters.bars import BarsSender
+from services.gpconnect.delivery.adapters.base import (
     DeliveryError,
     Document,
     DocumentChannel,
@@ -17,10 +17,10 @@ from services.gpconnect.adapters.base import (
     TaskDecision,
     TransientDeliveryError,
 )
-from services.gpconnect.adapters.emis_style import EmisStyleAdapter
-from services.gpconnect.adapters.fake import FakeDocumentChannel, FakeGpSystem
-from services.gpconnect.adapters.gpconnect_fhir import GpConnectFhirAdapter
-from services.gpconnect.adapters.http import OutboundGuard, default_guard
+from services.gpconnect.delivery.adapters.emis_style import EmisStyleAdapter
+from services.gpconnect.delivery.adapters.fake import FakeDocumentChannel, FakeGpSystem
+from services.gpconnect.delivery.adapters.gpconnect_fhir import GpConnectFhirAdapter
+from services.gpconnect.delivery.adapters.http import OutboundGuard, default_guard
 from services.gpconnect.domain.practices import PracticeConfig
 
 __all__ = [

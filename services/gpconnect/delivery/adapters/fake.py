@@ -6,7 +6,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
-from services.gpconnect.adapters.base import (
+from services.gpconnect.delivery.adapters.base import (
     DeliveryError,
     Document,
     TaskDecision,

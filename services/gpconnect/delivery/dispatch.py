@@ -14,7 +14,7 @@ import httpx
 from sqlalchemy import Connection, Engine
 
 from services.gpconnect import repository
-from services.gpconnect.adapters import (
+from services.gpconnect.delivery.adapters import (
     BarsSender,
     Document,
     DocumentChannel,
@@ -25,11 +25,16 @@ from services.gpconnect.adapters import (
     TaskDecision,
     adapter_for,
 )
+from services.gpconnect.delivery.writeback import (
+    gp_authorisations,
+    new_orders,
+    order_change,
+    replaced_references,
+)
 from services.gpconnect.domain.deliveries import has_attachment, is_decision_task, nhs_number, patient_of
 from services.gpconnect.domain.practices import PracticeConfig
 from services.gpconnect.fhir_mapping import RecordMismatch, map_structured_record
 from services.gpconnect.fhir_mapping.bars_response import servicerequest_response
-from services.gpconnect.writeback import gp_authorisations, new_orders, order_change, replaced_references
 from shared.contracts import (
     GP_TASK_COMPLETED_V1,
     MEDICATION_LIST_SYNCED_V1,
@@ -48,7 +53,6 @@ from shared.fhir import (
 
 __all__ = ["Awaiting", "Dispatcher", "Done", "Outcome", "PartlyWritten", "StillPending", "task_completed"]
 
-SOURCE = "/painreview/gpconnect"
 AdapterFactory = Callable[
     [PracticeConfig, httpx.AsyncClient, OutboundGuard, DocumentChannel], GpSystemAdapter
 ]
@@ -90,7 +94,9 @@ def _patient_id(reference: Any) -> str | None:
     return text.split("/", 1)[1] if text.startswith("Patient/") else None
 
 
-def task_completed(requested: CloudEvent, decision: TaskDecision, remote_ref: str) -> CloudEvent:
+def task_completed(
+    requested: CloudEvent, decision: TaskDecision, remote_ref: str, *, source: str
+) -> CloudEvent:
     """``gp.task-completed``: the requested Task (same identifier) with the GP's decision on it."""
     task = dict(requested.data)
     task.pop("meta", None)
@@ -115,7 +121,7 @@ def task_completed(requested: CloudEvent, decision: TaskDecision, remote_ref: st
     task["output"] = outputs
     return new_event(
         GP_TASK_COMPLETED_V1,
-        source=SOURCE,
+        source=source,
         subject=requested.subject,
         practice=requested.practice,
         data=task,
@@ -149,11 +155,13 @@ class Dispatcher:
         documents: DocumentChannel,
         *,
         workflow_id: str,
+        source: str,
         now: Callable[[], datetime],
         adapters: AdapterFactory = adapter_for,
     ) -> None:
+        """``source`` is the events' ``source`` (``event_source`` of the service's name)."""
         self.engine, self.client, self.guard, self.documents = engine, client, guard, documents
-        self.workflow_id, self.now, self._adapters = workflow_id, now, adapters
+        self.workflow_id, self.source, self.now, self._adapters = workflow_id, source, now, adapters
 
     async def _lookup(self, practice: str, patient_id: str | None) -> tuple[PracticeConfig, str | None]:
         def read(conn: Connection) -> tuple[PracticeConfig | None, str | None]:
@@ -210,7 +218,7 @@ class Dispatcher:
         decision = await adapter.task_decision(remote_ref)
         if decision is None:
             return StillPending()
-        return Done(remote_ref, (task_completed(event, decision, remote_ref),))
+        return Done(remote_ref, (task_completed(event, decision, remote_ref, source=self.source),))
 
     async def _prescription(self, item: repository.Delivery, event: CloudEvent) -> Outcome:
         """Write each new order of the change (one, or one per strength of a step) naming every GP
@@ -271,7 +279,7 @@ class Dispatcher:
             raise PermanentDeliveryError(f"mapped record is not valid R4: {exc.diagnostics[:200]}") from None
         return new_event(
             MEDICATION_LIST_SYNCED_V1,
-            source=SOURCE,
+            source=self.source,
             subject=f"Patient/{patient['id']}",
             practice=item.practice,
             data=synced,

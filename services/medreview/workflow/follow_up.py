@@ -32,9 +32,9 @@ from services.medreview.fhir_mapping.contact import (
     follow_up_task,
     ome_figure,
 )
-from services.medreview.handlers.concern import OPEN
-from services.medreview.handlers.review import review_patient
 from services.medreview.repository import repository
+from services.medreview.workflow.concern import OPEN
+from services.medreview.workflow.review import review_patient
 from shared.contracts import (
     FOLLOW_UP_RECORDED_V1,
     GP_RECORD_READ_REQUESTED_V1,

@@ -8,13 +8,13 @@ from typing import Any
 
 import httpx
 
-from services.gpconnect.adapters.base import (
+from services.gpconnect.delivery.adapters.base import (
     Document,
     DocumentChannel,
     PermanentDeliveryError,
     TaskDecision,
 )
-from services.gpconnect.adapters.http import HttpGpSystem, OutboundGuard
+from services.gpconnect.delivery.adapters.http import HttpGpSystem, OutboundGuard
 from services.gpconnect.domain.practices import PracticeConfig
 from shared.fhir import nhs_number_identifier
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from services.gpconnect.adapters import NotReady, PermanentDeliveryError
+from services.gpconnect.delivery.adapters import NotReady, PermanentDeliveryError
 from shared.contracts.taper import REPLACES_AUTHORISATION_URL, REPLACES_PRESCRIPTION_URL
 from shared.core.values import carried_resources
 

@@ -8,8 +8,8 @@ from typing import Any
 
 import httpx
 
-from services.gpconnect.adapters.base import PermanentDeliveryError, TransientDeliveryError
-from services.gpconnect.credentials import bearer_token
+from services.gpconnect.delivery.adapters.base import PermanentDeliveryError, TransientDeliveryError
+from services.gpconnect.delivery.credentials import bearer_token
 from services.gpconnect.domain.practices import PracticeConfig
 from shared.auth.egress import OutboundTarget, OutboundUrlRefused, RegisteredEndpoint, check_outbound_url
 from shared.fhir import off_loop

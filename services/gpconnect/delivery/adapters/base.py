@@ -67,7 +67,7 @@ class Document:
 
 
 class DocumentChannel(Protocol):
-    """Where documents go: MESH in every mode (``services.gpconnect.mesh``), a list in unit tests."""
+    """Where documents go: MESH in every mode (``mesh.py`` beside this module), a list in unit tests."""
 
     async def send(self, mailbox: str, document: Document, *, idempotency_key: str) -> str:
         """Send ``document`` to ``mailbox`` once per ``idempotency_key``; returns the message id."""

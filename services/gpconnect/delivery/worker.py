@@ -21,8 +21,15 @@ import anyio
 from sqlalchemy import Connection, Engine, event
 
 from services.gpconnect import repository
-from services.gpconnect.adapters import NotReady, PermanentDeliveryError, TransientDeliveryError
-from services.gpconnect.dispatch import Awaiting, Dispatcher, Done, Outcome, PartlyWritten, StillPending
+from services.gpconnect.delivery.adapters import NotReady, PermanentDeliveryError, TransientDeliveryError
+from services.gpconnect.delivery.dispatch import (
+    Awaiting,
+    Dispatcher,
+    Done,
+    Outcome,
+    PartlyWritten,
+    StillPending,
+)
 from services.gpconnect.domain.delivery_policy import CircuitBreaker, RetryPolicy
 from shared.contracts import CloudEvent
 from shared.fhir import in_transaction

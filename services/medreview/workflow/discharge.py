@@ -15,8 +15,8 @@ import logging
 from datetime import date
 from typing import Any
 
-from services.medreview.handlers.planning import cancel_step, plan_steps, set_note, store_plan
 from services.medreview.repository import repository
+from services.medreview.workflow.planning import cancel_step, plan_steps, set_note, store_plan
 from shared.contracts import CloudEvent
 from shared.fhir import UnitOfWork, format_instant, record_enrolment_event
 

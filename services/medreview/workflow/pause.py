@@ -18,7 +18,8 @@ from typing import Any
 from services.medreview.domain.taper import TaperPolicy, plan_taper
 from services.medreview.fhir_mapping import REVIEW, gp_task, policy_extension, policy_of
 from services.medreview.fhir_mapping.codes import OBSERVATION_CODES, SOWS_TOTAL, has_coding
-from services.medreview.handlers.planning import (
+from services.medreview.repository import repository
+from services.medreview.workflow.planning import (
     APPROVAL_LEAD_DAYS,
     add_steps,
     announce,
@@ -29,7 +30,6 @@ from services.medreview.handlers.planning import (
     store_plan,
     taper_input,
 )
-from services.medreview.repository import repository
 from shared.contracts import GP_TASK_REQUESTED_V1, TAPER_PAUSED_V1
 from shared.fhir import Conflict, UnitOfWork, Unprocessable
 

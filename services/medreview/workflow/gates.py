@@ -20,8 +20,8 @@ from services.medreview.fhir_mapping.codes import (
     concept,
     has_coding,
 )
-from services.medreview.handlers.review import current_regimen, reviewed
 from services.medreview.repository import repository
+from services.medreview.workflow.review import current_regimen, reviewed
 from shared.fhir import ODS_SYSTEM, UnitOfWork, Unprocessable, format_instant
 
 __all__ = ["gate_note", "latest_mdt_review", "record_mdt_review"]

@@ -35,10 +35,10 @@ from services.medreview.fhir_mapping.contact import (
     concern_task,
     escalation_task,
 )
-from services.medreview.handlers.pause import pause_taper
-from services.medreview.handlers.planning import plan_steps
-from services.medreview.handlers.step_back import BACK, step_back
 from services.medreview.repository import repository
+from services.medreview.workflow.pause import pause_taper
+from services.medreview.workflow.planning import plan_steps
+from services.medreview.workflow.step_back import BACK, step_back
 from shared.contracts import GP_TASK_REQUESTED_V1, CloudEvent
 from shared.fhir import Conflict, PreconditionFailed, UnitOfWork, Unprocessable, format_instant
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from services.gpconnect.adapters.base import PermanentDeliveryError
-from services.gpconnect.adapters.http import HttpGpSystem
+from services.gpconnect.delivery.adapters.base import PermanentDeliveryError
+from services.gpconnect.delivery.adapters.http import HttpGpSystem
 
 __all__ = ["BarsSender", "bars_request_id"]
 

@@ -7,14 +7,14 @@ from typing import Any
 
 import httpx
 
-from services.gpconnect.adapters.base import (
+from services.gpconnect.delivery.adapters.base import (
     Document,
     DocumentChannel,
     PermanentDeliveryError,
     TaskDecision,
 )
-from services.gpconnect.adapters.gpconnect_fhir import GpConnectFhirAdapter, new_prescription
-from services.gpconnect.adapters.http import HttpGpSystem, OutboundGuard
+from services.gpconnect.delivery.adapters.gpconnect_fhir import GpConnectFhirAdapter, new_prescription
+from services.gpconnect.delivery.adapters.http import HttpGpSystem, OutboundGuard
 from services.gpconnect.domain.practices import PracticeConfig
 from shared.contracts.taper import REPLACES_AUTHORISATION_URL
 

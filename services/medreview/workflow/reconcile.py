@@ -21,8 +21,8 @@ from typing import Any
 from services.medreview.domain.medication_list import medications_index
 from services.medreview.fhir_mapping import REVIEW, gp_task
 from services.medreview.fhir_mapping.codes import RISK_CODES, RISK_DISPLAY, coding
-from services.medreview.handlers.planning import plan_steps
 from services.medreview.repository import repository
+from services.medreview.workflow.planning import plan_steps
 from shared.contracts import GP_TASK_REQUESTED_V1
 from shared.fhir import UnitOfWork, format_instant
 from shared.medicines.identify import identify_medication

@@ -12,7 +12,7 @@ from urllib.parse import quote
 import requests
 from mesh_client import MeshClient, MeshError
 
-from services.gpconnect.adapters.base import Document, PermanentDeliveryError, TransientDeliveryError
+from services.gpconnect.delivery.adapters.base import Document, PermanentDeliveryError, TransientDeliveryError
 from shared.fhir import off_loop
 
 __all__ = ["MeshChannel", "NoMeshChannel"]

@@ -29,8 +29,8 @@ from services.medreview.fhir_mapping.codes import (
     SOURCE_REFERRAL,
     source_tag,
 )
-from services.medreview.handlers.reconcile import reconcile_gp_record
 from services.medreview.repository import repository
+from services.medreview.workflow.reconcile import reconcile_gp_record
 from shared.contracts import CloudEvent
 from shared.fhir import UnitOfWork, format_instant, parse_instant, record_enrolment_event
 

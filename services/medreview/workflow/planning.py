@@ -33,8 +33,8 @@ from services.medreview.fhir_mapping import (
 )
 from services.medreview.fhir_mapping.codes import STEP_WITHDRAWN
 from services.medreview.fhir_mapping.gp_view import StepView, agreement_of, flags_of, prescription_text
-from services.medreview.handlers.review import Regimen, current_regimen, reviewed
 from services.medreview.repository import repository
+from services.medreview.workflow.review import Regimen, current_regimen, reviewed
 from shared.contracts import GP_TASK_REQUESTED_V1, EventType
 from shared.fhir import UnitOfWork, Unprocessable, format_instant
 from shared.medicines.administrations import administrations
