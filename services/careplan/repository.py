@@ -52,7 +52,6 @@ __all__ = [
     "pain_plan_for",
     "pain_plans",
     "patient_resources",
-    "practice_of",
     "record_fact",
     "record_medication_review",
     "slot_appointments",
@@ -99,21 +98,6 @@ def pain_plan_for(conn: Connection, patient: str, tenants: Tenancy) -> dict[str,
         return None
     plans.sort(key=lambda p: (p.get("status") not in CLOSED_PLAN, p["meta"]["lastUpdated"]))
     return plans[-1]
-
-
-def practice_of(conn: Connection, resource_type: str, resource_id: str, tenants: Tenancy) -> str | None:
-    """The practice that owns a resource, among ``tenants`` (``None`` when none of them holds it).
-
-    A write about a resource is filed under its owner, not the caller's own practice: staff assigned to
-    several practices act on each practice's patients on that practice's behalf."""
-    row = conn.execute(
-        select(resource_table.c.practice).where(
-            resource_table.c.resource_type == resource_type,
-            resource_table.c.id == resource_id,
-            visible_rows(tenants),
-        )
-    ).first()
-    return str(row.practice) if row else None
 
 
 def lock(conn: Connection, resource_type: str, resource_id: str) -> None:

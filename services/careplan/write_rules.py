@@ -38,7 +38,6 @@ from services.careplan.repository import (
     lock,
     pain_plan_for,
     patient_resources,
-    practice_of,
 )
 from shared.contracts import CAREPLAN_UPDATED_V1
 from shared.fhir import FhirKernel, RequestContext, UnitOfWork, Unprocessable
@@ -81,7 +80,7 @@ class WriteRules:
             return
         self.check_plan(uow, plan)
         # The event carries the plan's owner (staff write on behalf of each assigned practice).
-        owner = practice_of(uow.conn, "CarePlan", str(plan["id"]), uow.tenants) or uow.ctx.principal.practice
+        owner = uow.practice_of(f"CarePlan/{plan['id']}") or uow.ctx.principal.practice
         uow.emit(CAREPLAN_UPDATED_V1, f"CarePlan/{plan['id']}", plan, practice=owner)
 
     def careplan_written(

@@ -28,7 +28,6 @@ from shared.fhir import (
     SearchParams,
     UnitOfWork,
     resource_table,
-    visible_rows,
 )
 
 __all__ = ["MAX_ROWS", "MedreviewRepository", "medreview_search_params", "repository"]
@@ -80,18 +79,6 @@ class MedreviewRepository:
             return self.read(conn, reference, tenants)
         except FhirError:
             return None
-
-    def practice_of(self, conn: Connection, reference: str, tenants: Tenancy) -> str | None:
-        """The practice that owns a resource, among ``tenants``."""
-        resource_type, _, resource_id = reference.partition("/")
-        row = conn.execute(
-            select(resource_table.c.practice).where(
-                resource_table.c.resource_type == resource_type,
-                resource_table.c.id == resource_id,
-                visible_rows(tenants),
-            )
-        ).first()
-        return str(row.practice) if row else None
 
     def owner_of(
         self, conn: Connection, resource_type: str, resource_id: str

@@ -29,6 +29,7 @@ __all__ = [
     "history_visible",
     "is_enrolled",
     "owner_practice",
+    "practice_of",
     "record_discharge",
     "record_enrolment",
     "record_enrolment_event",
@@ -112,6 +113,21 @@ def check_writable(
     patient = patient_of(resource) if resource is not None else None
     if patient is not None and not is_enrolled(conn, patient, tenants):
         raise NotFound(f"{patient} is not known")
+
+
+def practice_of(conn: Connection, tenants: Tenancy, reference: str) -> str | None:
+    """The practice a stored resource ("Type/id") is filed under, among ``tenants`` (``None`` when none of
+    them holds it, or it is hidden from them).
+
+    A write about a resource is filed under its owner, not the caller's own practice: staff assigned to
+    several practices act on each practice's patients on that practice's behalf."""
+    resource_type, _, resource_id = reference.partition("/")
+    row = conn.execute(
+        select(R.c.practice).where(
+            R.c.resource_type == resource_type, R.c.id == resource_id, visible_rows(tenants)
+        )
+    ).first()
+    return str(row.practice) if row else None
 
 
 def owner_practice(conn: Connection, tenants: Tenancy, own: str, resource: dict[str, Any]) -> str:

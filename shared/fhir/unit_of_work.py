@@ -21,7 +21,7 @@ from shared.fhir import idempotency
 from shared.fhir.audit import RequestContext, provenance
 from shared.fhir.store import SearchResult, new_id, now_instant
 from shared.fhir.store_write import stamp
-from shared.fhir.tenancy import owner_practice
+from shared.fhir.tenancy import owner_practice, practice_of
 from shared.outbox import record_event
 
 if TYPE_CHECKING:
@@ -177,6 +177,11 @@ class UnitOfWork:
         if kept := self._pending.get((resource_type, resource_id)):
             return kept[1][-1]
         return self.kernel.store.read(self._conn, resource_type, resource_id, tenants=self.tenants)
+
+    def practice_of(self, reference: str) -> str | None:
+        """The practice a stored resource ("Type/id") is filed under, among this unit's tenants (``None``
+        when none of them holds it): a write about it is filed there (``owned_by``)."""
+        return practice_of(self._conn, self.tenants, reference)
 
     def vread(self, reference: str, version: int) -> dict[str, Any]:
         """Version ``version`` of ``Type/id`` within the caller's tenancy (404 otherwise)."""

@@ -17,7 +17,7 @@ from services.careplan.domain.sessions import HOLDS_PLACE, AttendanceError, atte
 from services.careplan.fhir_mapping.plans import stable_id
 from services.careplan.fhir_mapping.sessions import attended_encounter, reoffer_task, totals_parameters
 from services.careplan.operations.sessions import patient_of_appointment, set_slot_status
-from services.careplan.repository import is_session, pain_plans, patient_resources, practice_of
+from services.careplan.repository import is_session, pain_plans, patient_resources
 from shared.core.principal import Tenancy
 from shared.fhir import (
     BadRequest,
@@ -76,12 +76,11 @@ class AttendanceOperations:
             raise Forbidden(f"$record-attendance {outcome} creates a {made}: {refusal}")
         if_match = etag_version(call.request.headers.get("if-match"))
 
-        conn = uow.conn
         appointment = uow.read("Appointment", str(call.resource_id))
         uow.patient = patient_of_appointment(appointment)
         # Everything this records is filed under the practice that owns the Appointment (staff
         # act for each of their assigned practices), never under the caller's own.
-        practice = practice_of(conn, "Appointment", str(appointment["id"]), ctx.tenants)
+        practice = uow.practice_of(f"Appointment/{appointment['id']}")
         if practice is None:  # read just above among the same tenants
             raise NotFound(f"Appointment/{call.resource_id} is not known")
         if not is_session(appointment):

@@ -22,7 +22,6 @@ from services.careplan.repository import (
     is_pain_plan,
     pain_plan_for,
     patient_resources,
-    practice_of,
 )
 from services.careplan.write_rules import WriteRules
 from shared.contracts import GP_TASK_REQUESTED_V1
@@ -177,7 +176,7 @@ class PlanOperations:
             raise Unprocessable(f"the {focus['resourceType']} has no Patient subject to send a summary about")
         # The summary goes to the GP of the practice that holds the plan or session, which is not the
         # caller's own when staff act for several practices.
-        owner = practice_of(uow.conn, focus["resourceType"], str(focus["id"]), uow.tenants)
+        owner = uow.practice_of(f"{focus['resourceType']}/{focus['id']}")
         owner = owner or uow.practice
         task = gp_task(
             task_id=new_id(),

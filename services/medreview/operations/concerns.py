@@ -105,7 +105,7 @@ def answer(call: OperationCall, uow: UnitOfWork) -> dict[str, Any]:
     reference = f"Task/{call.resource_id}"
     task = repository(uow).read(uow.conn, reference, uow.tenants)
     uow.patient = str((task.get("for") or {}).get("reference") or "") or None
-    if repository(uow).practice_of(uow.conn, reference, uow.tenants) != principal.practice:
+    if uow.practice_of(reference) != principal.practice:
         raise Forbidden("Only the patient's own practice answers this concern")
     return answer_concern(uow, task, note=note)
 

@@ -40,7 +40,7 @@ def decide(call: OperationCall, uow: UnitOfWork, *, lead_days: int = APPROVAL_LE
     reference = f"Task/{call.resource_id}"
     task = repository(uow).read(uow.conn, reference, uow.tenants)
     uow.patient = str((task.get("for") or {}).get("reference") or "") or None
-    if repository(uow).practice_of(uow.conn, reference, uow.tenants) != principal.practice:
+    if uow.practice_of(reference) != principal.practice:
         raise Forbidden("Only a prescriber at the patient's own practice may decide this step")
     return decide_step(uow, task, outcome, lead_days=lead_days)
 

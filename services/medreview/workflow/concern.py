@@ -94,7 +94,7 @@ def raise_concern(
         )
     if go_back and kind not in STEP_BACK_KINDS:
         raise Unprocessable("Going back a step is for a pain flare or withdrawal, not a mood concern")
-    s = s.owned_by(repository(s).practice_of(s.conn, f"CarePlan/{careplan['id']}", s.tenants) or s.practice)
+    s = s.owned_by(s.practice_of(f"CarePlan/{careplan['id']}") or s.practice)
     rules = triage(kind, severity, s.now, policy)
     pauses = rules.pauses and status == "active"
     plan_ref = f"CarePlan/{careplan['id']}"
@@ -152,7 +152,7 @@ def answer_concern(s: UnitOfWork, task: dict[str, Any], *, note: str) -> dict[st
     concern = _concern_of(s, task)
     if concern.get("status") not in OPEN:
         return concern
-    s = s.owned_by(repository(s).practice_of(s.conn, f"Task/{concern['id']}", s.tenants) or s.practice)
+    s = s.owned_by(s.practice_of(f"Task/{concern['id']}") or s.practice)
     related = [concern, *repository(s).open_tasks(s.conn, f"Task/{concern['id']}", s.tenants)]
     stored = concern
     for each in related:
@@ -195,9 +195,7 @@ def escalate_overdue(s: UnitOfWork, policy: ConcernPolicy) -> list[dict[str, Any
     for concern in concerns:
         if not is_overdue(answer_by_of(concern), False, _escalated(concern), s.now):
             continue
-        owner = s.owned_by(
-            repository(s).practice_of(s.conn, f"Task/{concern['id']}", s.tenants) or s.practice
-        )
+        owner = s.owned_by(s.practice_of(f"Task/{concern['id']}") or s.practice)
         priority = escalated_priority(str(concern.get("priority", "routine")))
         try:  # a pass on another replica that escalated it first has moved its version on
             owner.update(

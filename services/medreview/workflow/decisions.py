@@ -104,7 +104,7 @@ def decide_step(
         raise Conflict(
             f"{focus} is no longer a proposed step of {careplan_ref} (paused, re-planned or ended)"
         )
-    s = s.owned_by(repository(s).practice_of(s.conn, careplan_ref, s.tenants) or s.practice)
+    s = s.owned_by(s.practice_of(careplan_ref) or s.practice)
     closed = {**task, "lastModified": format_instant(s.now)}
     for key in ("output", "statusReason", "note"):
         if answer is not None and answer.get(key):

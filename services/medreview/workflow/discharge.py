@@ -41,7 +41,7 @@ def on_patient_discharged(s: UnitOfWork, event: CloudEvent) -> None:
 
 def close_taper(s: UnitOfWork, careplan: dict[str, Any], *, on: date) -> dict[str, Any]:
     """End an open taper plan on discharge (see the module doc); the stored plan."""
-    s = s.owned_by(repository(s).practice_of(s.conn, f"CarePlan/{careplan['id']}", s.tenants) or s.practice)
+    s = s.owned_by(s.practice_of(f"CarePlan/{careplan['id']}") or s.practice)
     why = f"the patient was discharged from the service on {on.isoformat()}"
     steps = plan_steps(s, careplan)
     for step in steps:

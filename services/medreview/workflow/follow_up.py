@@ -132,7 +132,7 @@ def on_follow_up_sync(s: UnitOfWork, event: CloudEvent) -> list[dict[str, Any]]:
         at_discharge = (
             repository(s).find(s.conn, focus, s.tenants) if focus.startswith("Observation/") else None
         )
-        owner = s.owned_by(repository(s).practice_of(s.conn, f"Task/{task['id']}", s.tenants) or s.practice)
+        owner = s.owned_by(s.practice_of(f"Task/{task['id']}") or s.practice)
         held = dose_held(ome_figure(at_discharge), ome_figure(follow_up))
         observation = owner.create(
             dose_held_observation(

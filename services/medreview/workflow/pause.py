@@ -86,7 +86,7 @@ def pause_taper(
     """Put a draft or active plan on hold and re-plan it more slowly (see the module doc)."""
     if careplan.get("status") not in ("draft", "active"):
         raise Conflict(f"CarePlan/{careplan['id']} is {careplan.get('status')}: only a running plan pauses")
-    s = s.owned_by(repository(s).practice_of(s.conn, f"CarePlan/{careplan['id']}", s.tenants) or s.practice)
+    s = s.owned_by(s.practice_of(f"CarePlan/{careplan['id']}") or s.practice)
     current, _ = policy_of(careplan)
     careplan = _replan(s, careplan, on, policy or slower(current), f"Re-planned after a pause: {why}")
     careplan["status"] = "on-hold"
@@ -126,7 +126,7 @@ def resume_taper(
     """Resume a paused plan: re-plan from ``on`` and ask the GP to approve the next step."""
     if careplan.get("status") != "on-hold":
         raise Conflict(f"CarePlan/{careplan['id']} is {careplan.get('status')}: only a paused plan resumes")
-    s = s.owned_by(repository(s).practice_of(s.conn, f"CarePlan/{careplan['id']}", s.tenants) or s.practice)
+    s = s.owned_by(s.practice_of(f"CarePlan/{careplan['id']}") or s.practice)
     current, _ = policy_of(careplan)
     careplan = _replan(s, careplan, on, policy or current, "Re-planned on resuming")
     careplan["status"] = "active" if any(st.approved for st in plan_steps(s, careplan)) else "draft"

@@ -109,7 +109,7 @@ def patient_owned(s: UnitOfWork, regimen: Regimen) -> UnitOfWork:
     """The unit of work creating resources for the practice that owns the patient's medication list."""
     if regimen.medication_list is None:
         return s
-    practice = repository(s).practice_of(s.conn, f"List/{regimen.medication_list['id']}", s.tenants)
+    practice = s.practice_of(f"List/{regimen.medication_list['id']}")
     return s.owned_by(practice or s.practice)
 
 

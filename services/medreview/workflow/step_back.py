@@ -44,7 +44,7 @@ def step_back(s: UnitOfWork, careplan: dict[str, Any], *, why: str, on: date) ->
         raise Conflict(
             f"CarePlan/{careplan['id']} is {careplan.get('status')}: no approved step to go back from"
         )
-    s = s.owned_by(repository(s).practice_of(s.conn, f"CarePlan/{careplan['id']}", s.tenants) or s.practice)
+    s = s.owned_by(s.practice_of(f"CarePlan/{careplan['id']}") or s.practice)
     steps = plan_steps(s, careplan)
     if any(st.action == BACK and st.pending for st in steps):
         raise Conflict(f"CarePlan/{careplan['id']} already asks the GP to go back a step")

@@ -17,6 +17,7 @@ from shared.fhir import NotFound, ResourceStore, kernel_metadata
 from shared.fhir.tenancy import (
     check_writable,
     enrolled_only,
+    practice_of,
     record_discharge,
     record_enrolment,
     record_enrolment_event,
@@ -203,3 +204,19 @@ def test_each_role_gets_the_tenancy_it_should() -> None:
     assert specialist.tenants.enrolled_only
     assert gp.tenants == {A} and not gp.tenants.enrolled_only
     assert auditor.tenants == {A, UNAUTHENTICATED_TENANT} and not auditor.tenants.enrolled_only
+
+
+def test_the_practice_a_resource_is_filed_under_is_told_only_to_tenants_who_see_it(engine: Engine) -> None:
+    """``practice_of`` (a write about a resource is filed under its owner): the owning practice for a GP
+    of that practice and for staff while the patient is enrolled with one of theirs; ``None`` for a GP of
+    another practice, for staff before enrolment, and for an id nobody holds."""
+    patient = _patient(engine, practice=A)
+    reference = f"Patient/{patient['id']}"
+    with engine.connect() as conn:
+        assert practice_of(conn, GP, reference) == A
+        assert practice_of(conn, Tenancy({B}), reference) is None
+        assert practice_of(conn, STAFF, reference) is None  # not enrolled yet
+        assert practice_of(conn, GP, "Patient/nobody") is None
+    _enrol(engine, patient)
+    with engine.connect() as conn:
+        assert practice_of(conn, STAFF, reference) == A
