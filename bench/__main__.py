@@ -2,7 +2,8 @@
 
 Register a benchmark by adding ``(name, module)`` to ``BENCHMARKS``; the module needs a ``main()`` that
 prints its table and writes its own ``bench/results-<name>.json``. At the end one summary table across
-the benchmarks run (benchmark, database, metric, ours, baseline, ratio, p50, p99) is printed and
+the benchmarks run (``COLUMNS``: ours, the baseline, the floor and the peer where there is one, ratios,
+p50/p99, the server CPU per request of each and the load generator's own) is printed and
 written, with the machine's load average before and after and each benchmark's wall time, to
 ``bench/results.json``.
 """
@@ -29,10 +30,34 @@ RESULTS = Path(__file__).with_name("results.json")
 Row = dict[str, Any]
 
 
+COLUMNS: tuple[tuple[str, str], ...] = (  # (key, heading) of the summary table, in order
+    ("benchmark", "benchmark"),
+    ("database", "database"),
+    ("metric", "metric"),
+    ("ours", "ours"),
+    ("baseline", "baseline"),
+    ("ratio", "ratio"),
+    ("floor_ms", "floor ms"),
+    ("over_floor", "x floor"),
+    ("peer", "peer"),
+    ("peer_ratio", "ratio peer"),
+    ("p50_ms", "p50 ms"),
+    ("p99_ms", "p99 ms"),
+    ("cpu_ms", "CPU ms/req"),
+    ("baseline_cpu_ms", "baseline CPU"),
+    ("peer_cpu_ms", "peer CPU"),
+    ("client_cpu_ms", "load gen CPU"),
+)
+
+
 def _row(benchmark: str, database: str, metric: str, ours: Any, baseline: Any = None, **extra: Any) -> Row:
-    ratio = extra.get("ratio")
+    """A summary line; ``extra`` fills the other columns (``COLUMNS``) that the benchmark measured."""
+    ratio = extra.pop("ratio", None)
     if ratio is None and isinstance(ours, int | float) and baseline:
         ratio = round(ours / baseline, 3)
+    unknown = set(extra) - {key for key, _ in COLUMNS}
+    if unknown:
+        raise ValueError(f"not a summary column: {sorted(unknown)}")
     return {
         "benchmark": benchmark,
         "database": database,
@@ -40,8 +65,7 @@ def _row(benchmark: str, database: str, metric: str, ours: Any, baseline: Any = 
         "ours": ours,
         "baseline": baseline,
         "ratio": ratio,
-        "p50_ms": extra.get("p50_ms"),
-        "p99_ms": extra.get("p99_ms"),
+        **extra,
     }
 
 
@@ -99,17 +123,13 @@ def _referral_rows(report: dict[str, Any]) -> list[Row]:
                         f"{label} (msg/s vs bare echo)",
                         r["per_s"],
                         bare[c]["per_s"],
+                        floor_ms=r.get("floor_cpu_ms"),
+                        over_floor=r.get("cpu_over_floor"),
                         p50_ms=r["p50_ms"],
                         p99_ms=r["p99_ms"],
-                    )
-                )
-                rows.append(
-                    _row(
-                        "referral",
-                        database,
-                        f"{label} (CPU ms/msg vs floor)",
-                        r["server_cpu_ms_per_request"],
-                        r["floor_cpu_ms"],
+                        cpu_ms=r["server_cpu_ms_per_request"],
+                        baseline_cpu_ms=bare[c]["server_cpu_ms_per_request"],
+                        client_cpu_ms=r.get("wrk_cpu_ms_per_request"),
                     )
                 )
     patients = report.get("patients")
@@ -167,16 +187,17 @@ def _loadavg() -> str:
 
 
 def _print(rows: list[Row]) -> None:
-    header = ("benchmark", "database", "metric", "ours", "baseline", "ratio", "p50 ms", "p99 ms")
-    keys = ("benchmark", "database", "metric", "ours", "baseline", "ratio", "p50_ms", "p99_ms")
-    lines = [tuple("" if r[k] is None else r[k] for k in keys) for r in rows]
+    """The summary table; a column no benchmark of this run filled is left out."""
+    columns = [(k, h) for i, (k, h) in enumerate(COLUMNS) if i < 3 or any(r.get(k) is not None for r in rows)]
+    lines = [tuple("" if r.get(k) is None else r[k] for k, _ in columns) for r in rows]
+    header = tuple(h for _, h in columns)
     widths = [max(len(str(x)) for x in column) for column in zip(header, *lines, strict=True)]
     for line in (header, *lines):
         print(
             "  ".join(
                 str(x).ljust(w) if i < 3 else str(x).rjust(w)
                 for i, (x, w) in enumerate(zip(line, widths, strict=True))
-            )
+            ).rstrip()
         )
 
 

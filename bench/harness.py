@@ -175,18 +175,36 @@ def load(
 
 
 def row(
-    benchmark: str, database: str, metric: str, ours: dict[str, Any], baseline: dict[str, Any]
+    benchmark: str,
+    database: str,
+    metric: str,
+    ours: dict[str, Any],
+    baseline: dict[str, Any],
+    *,
+    peer: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """One line of ``python -m bench``'s summary table."""
+    """One line of ``python -m bench``'s summary table: requests/s of ours against the baseline (and the
+    peer, where there is one), our latency, and the server CPU per request of each with the load
+    generator's own (``bench.wrk``'s fields, where measured)."""
+
+    def per_s_ratio(other: dict[str, Any] | None) -> float | None:
+        return round(ours["per_s"] / other["per_s"], 3) if other and other.get("per_s") else None
+
     return {
         "benchmark": benchmark,
         "database": database,
         "metric": metric,
         "ours": ours["per_s"],
         "baseline": baseline["per_s"],
-        "ratio": round(ours["per_s"] / baseline["per_s"], 3) if baseline["per_s"] else None,
+        "ratio": per_s_ratio(baseline),
+        "peer": peer["per_s"] if peer else None,
+        "peer_ratio": per_s_ratio(peer),
         "p50_ms": ours["p50_ms"],
         "p99_ms": ours["p99_ms"],
+        "cpu_ms": ours.get("server_cpu_ms_per_request"),
+        "baseline_cpu_ms": baseline.get("server_cpu_ms_per_request"),
+        "peer_cpu_ms": peer.get("server_cpu_ms_per_request") if peer else None,
+        "client_cpu_ms": ours.get("wrk_cpu_ms_per_request"),
     }
 
 

@@ -10,7 +10,9 @@ from shared.web.process import freeze_startup_objects
 def test_start_up_objects_are_frozen_and_new_ones_still_collected() -> None:
     try:
         frozen = freeze_startup_objects()
-        assert frozen == gc.get_freeze_count() > 1000
+        assert frozen > 1000
+        # frozen objects still die by reference counting (other tests' threads may be releasing theirs)
+        assert 1000 < gc.get_freeze_count() <= frozen
         cycle: list[object] = []
         cycle.append(cycle)
         del cycle
