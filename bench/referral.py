@@ -18,7 +18,7 @@ process drives it. Server CPU time and peak memory come from ``/proc/<pid>`` (pe
   the bare echo of the same body, same run), wrk's own CPU, and the server's idle CPU after the runs.
   Servers: the bare echo, ``serve referral`` on SQLite and PostgreSQL, and ``pain-review up`` (the
   embedded default: all services, consumers and relay in one process).
-* screen: a generated practice (``tests/unit/referral/referral_records.practice``) streamed as NDJSON
+* screen: a generated practice (``tests/support/referral_records.practice``) streamed as NDJSON
   in 64 KiB chunks; 1,000 and ``BENCH_PATIENTS`` (10,000) patients, to show memory staying flat.
   Two bare rows: ``echo`` (the body read whole and sent back: the bytes in and out, memory growing
   with the body) and ``drain`` (the body read as it streams, its size sent back: the transfer alone).

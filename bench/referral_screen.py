@@ -24,7 +24,7 @@ __all__ = ["CHUNK", "practice_file", "screen_run", "stream"]
 # ---- the practice and the stream ------------------------------------------------------------
 def practice_file(folder: Path, patients: int) -> Path:
     sys.path.insert(0, str(ROOT))
-    from tests.unit.referral.referral_records import practice
+    from tests.support.referral_records import practice
 
     path = folder / f"practice-{patients}.ndjson"
     with path.open("wb") as out:

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
-from tests.nats_servers import USED, NatsCluster, NatsNode, server_version, wheel_binary
+from tests.support.nats_servers import USED, NatsCluster, NatsNode, server_version, wheel_binary
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 PG_ADMIN_URL = os.environ.get("TEST_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")

@@ -2,7 +2,7 @@
 interventions recorded through careplan's API, and the evaluation's shares read back (both runtime modes).
 
 The cohort is the paper's own: 34 patients and the interventions of Figures 2 and 3 in its proportions
-(``tests/unit/careplan/careplan_cohort.py``, where each count is worked out from the paper). Each patient
+(``tests/support/careplan_cohort.py``, where each count is worked out from the paper). Each patient
 is a cohort patient of the GP practice simulator (already seeded: 60% of each practice's patients are on
 long-term opioids), referred over BaRS, triaged eligible (a needs-review referral is reviewed eligible by
 the project worker, an ineligible one is left and another patient taken), invited, consented and enrolled
@@ -25,7 +25,7 @@ from painreview.demo import DemoFailed, Pathway, refusal
 from services.careplan.domain.catalogue import interventions
 from shared.fhir import nhs_number_of
 from tests.support.careplan import community_referral
-from tests.unit.careplan.careplan_cohort import COHORT_SIZE, PAPER_PERCENT, received_by
+from tests.support.careplan_cohort import COHORT_SIZE, PAPER_PERCENT, received_by
 
 __all__ = ["assert_the_papers_shares_within_a_point", "enrol_cohort", "record_interventions"]
 

@@ -19,8 +19,8 @@ import httpx
 import orjson
 import sqlalchemy as sa
 
-from tests.contract.referral.bars_support import eligible_referral, header
 from tests.support import eventually
+from tests.support.bars import eligible_referral, header
 
 ENDPOINT = "https://fhir.nhs.uk/Id/dos-service-id|2000099999"  # referral's default BaRS endpoint
 FHIR = "application/fhir+json"

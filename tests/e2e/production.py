@@ -1,7 +1,7 @@
 """The production-shaped stack on this machine, without containers: the processes docker-compose.yml runs.
 
 :func:`production_stack` starts, as real subprocesses, every ``pain-review`` process of the compose file
-with its compose command and environment (:func:`tests.contract.deploy.compose.app_processes`), changing
+with its compose command and environment (:func:`tests.support.compose.app_processes`), changing
 only what one machine shared with other runs needs:
 
 * ports: free ones, moved consistently in every URL (issuer, JWKS, audiences, simulator, MESH);
@@ -40,10 +40,10 @@ import httpx
 from sqlalchemy import create_engine, make_url, text
 
 from shared.auth import AuthSettings, Role, mint_local_token
-from tests.contract.deploy.compose import app_processes, load_compose
 from tests.e2e.audit_count import check_audit_trail
 from tests.e2e.running import free_port
 from tests.support import eventually
+from tests.support.compose import app_processes, load_compose
 
 __all__ = ["SERVICES", "ManagedProcess", "ProductionStack", "production_stack"]
 

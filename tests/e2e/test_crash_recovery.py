@@ -36,8 +36,8 @@ from tests.e2e.crash_load import (
 )
 from tests.e2e.production import production_stack
 from tests.e2e.running import BIN, free_port, wait_healthy
-from tests.nats_servers import NatsCluster
 from tests.support import eventually
+from tests.support.nats_servers import NatsCluster
 
 pytestmark = pytest.mark.e2e
 

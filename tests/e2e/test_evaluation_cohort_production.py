@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import pytest
 
-from tests.contract.deploy.compose import load_compose
 from tests.e2e.cohort_flow import assert_the_papers_shares_within_a_point, enrol_cohort, record_interventions
 from tests.e2e.production import ProductionStack
+from tests.support.compose import load_compose
 
 pytestmark = pytest.mark.e2e
 PRACTICE = "A81002"

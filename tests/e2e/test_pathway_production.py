@@ -19,12 +19,12 @@ import sqlalchemy as sa
 from painreview.demo import Pathway, parse_services, run_demo
 from services.gpconnect.tables import delivery
 from shared.web.clock import write_clock
-from tests.contract.deploy.compose import app_processes, load_compose
 from tests.e2e.dated_steps import TWO_STRENGTHS, assert_later_steps_are_approved_and_written_on_their_dates
 from tests.e2e.decide_roles import assert_a_project_worker_cannot_decide_a_step
 from tests.e2e.production import ProductionStack
 from tests.e2e.sessions_flow import run_mdt, run_sessions
 from tests.support import eventually
+from tests.support.compose import app_processes, load_compose
 
 pytestmark = pytest.mark.e2e
 

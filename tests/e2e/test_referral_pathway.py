@@ -12,9 +12,9 @@ import orjson
 import pytest
 
 from services.referral.settings import ReferralSettings
-from tests.contract.referral.bars_support import addressed_to, eligible_referral, example
 from tests.e2e.running import RunningSystem
-from tests.unit.referral.referral_records import practice
+from tests.support.bars import addressed_to, eligible_referral, example
+from tests.support.referral_records import practice
 
 pytestmark = pytest.mark.e2e
 FHIR = "application/fhir+json"

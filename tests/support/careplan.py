@@ -33,8 +33,8 @@ from shared.contracts import (
 )
 from shared.fhir import validate_resource
 from shared.outbox import record_event
-from tests.contract.fhir.invariants import assert_invariants
 from tests.support import eventually
+from tests.support.invariants import assert_invariants
 
 
 class Careplan:

@@ -1,6 +1,7 @@
 """The test suite's own layout: a test module imports shared helpers from ``tests/support`` (or a
-non-test module beside it), never from a ``conftest.py`` (pytest injects its fixtures) nor from another
-``test_*.py`` module (a test module is collected, not a library)."""
+non-test module beside it), never from a ``conftest.py`` (pytest injects its fixtures), from another
+``test_*.py`` module (a test module is collected, not a library), nor from a helper in another folder
+of the suite (what several folders share lives in ``tests/support``)."""
 
 from __future__ import annotations
 
@@ -27,12 +28,24 @@ def imported_modules(path: Path, root: Path = ROOT) -> set[str]:
     return found
 
 
-def forbidden(module: str) -> bool:
-    """A ``conftest`` or a ``test_*`` module of the test suite."""
+SHARED = ("tests.support", "tests.fixtures")  # the suite's own libraries: anyone may import them
+
+
+def forbidden(module: str, package: str = "") -> bool:
+    """A ``conftest`` or a ``test_*`` module of the test suite, or a helper module of a folder other
+    than ``package`` (the importer's own) and not one of the ``SHARED`` libraries."""
     if module.split(".")[0] != "tests":
         return False
     name = module.rsplit(".", 1)[-1]
-    return name == "conftest" or name.startswith("test_")
+    if name == "conftest" or name.startswith("test_"):
+        return True
+    if module in SHARED or module.startswith(tuple(f"{s}." for s in SHARED)) or module == "tests":
+        return False
+    return not (module == package or module.startswith(package + "."))
+
+
+def _package(path: Path, root: Path) -> str:
+    return ".".join(path.relative_to(root).parent.parts)
 
 
 def offenders(root: Path = ROOT) -> dict[str, list[str]]:
@@ -40,7 +53,7 @@ def offenders(root: Path = ROOT) -> dict[str, list[str]]:
     return {
         str(path.relative_to(root)): bad
         for path in sorted((root / "tests").rglob("*.py"))
-        if (bad := sorted(m for m in imported_modules(path, root) if forbidden(m)))
+        if (bad := sorted(m for m in imported_modules(path, root) if forbidden(m, _package(path, root))))
     }
 
 
@@ -59,7 +72,12 @@ def test_the_guard_names_an_offender_and_lets_support_imports_through(tmp_path: 
     )
     (suite / "unit" / "test_b.py").write_text("from . import test_a\nimport tests.unit.test_a as a\n")
     (suite / "unit" / "test_c.py").write_text("from tests.support.kernel import make_client\n")
+    (suite / "unit" / "records.py").write_text("from tests.fixtures import load\n")
+    (suite / "unit" / "test_d.py").write_text("from tests.unit.records import patient\n")
+    (suite / "e2e").mkdir()
+    (suite / "e2e" / "test_e.py").write_text("from tests.unit.records import patient\n")
     assert offenders(tmp_path) == {
         "tests/unit/test_a.py": ["tests.unit.conftest"],
         "tests/unit/test_b.py": ["tests.unit.test_a"],
+        "tests/e2e/test_e.py": ["tests.unit.records", "tests.unit.records.patient"],
     }

@@ -19,7 +19,7 @@ from shared.contracts import (
 from shared.fhir import validate_resource
 from tests.support import eventually
 from tests.support.careplan import Careplan, community_referral, enrolment
-from tests.unit.careplan.careplan_cohort import COHORT_SIZE, PAPER_PERCENT, received_by
+from tests.support.careplan_cohort import COHORT_SIZE, PAPER_PERCENT, received_by
 
 REFERRED, ELIGIBLE, INVITED = 45, 42, 40
 

@@ -18,9 +18,9 @@ from shared.contracts import (
     from_json,
 )
 from shared.outbox import outbox
-from tests.contract.fhir.invariants import assert_invariants
 from tests.support import eventually
 from tests.support.careplan import Careplan, assert_round_trips, enrolment
+from tests.support.invariants import assert_invariants
 
 
 def _plan_of(careplan: Careplan, patient: str) -> dict[str, Any] | None:

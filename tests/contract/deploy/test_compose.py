@@ -27,7 +27,7 @@ from tests.contract.deploy.code_contract import (
     SERVICE_VARIABLES,
     resolve,
 )
-from tests.contract.deploy.compose import (
+from tests.support.compose import (
     COMPOSE_FILE,
     PENDING_COMMANDS,
     app_processes,

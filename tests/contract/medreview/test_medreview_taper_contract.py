@@ -15,8 +15,8 @@ from shared.contracts import GP_TASK_COMPLETED_V1, PATIENT_DISCHARGED_V1, from_j
 from shared.core.principal import Tenancy
 from shared.fhir import ResourceStore, validate_resource
 from shared.outbox import outbox
-from tests.contract.fhir.invariants import assert_invariants, cpl3_violations
 from tests.support import eventually
+from tests.support.invariants import assert_invariants, cpl3_violations
 from tests.support.medreview import PRACTICE, Medreview, medicine, new_patient, synced
 
 PARAMS = {"resourceType": "Parameters"}

@@ -15,8 +15,8 @@ from opentelemetry.trace import SpanKind
 from painreview.embedded import create_embedded_system
 from shared.auth import mint_local_token
 from shared.observability.tracing import configure_tracing, reset_tracing
-from tests.contract.referral.bars_support import eligible_referral
 from tests.support import eventually
+from tests.support.bars import eligible_referral
 
 
 @pytest.fixture

@@ -7,9 +7,9 @@ import uuid
 from typing import Any
 
 import pytest
-from bars_support import addressed_to, as_update, eligible_referral, example, focus, fresh, header
 
 from shared.fhir import Unprocessable
+from tests.support.bars import addressed_to, as_update, eligible_referral, example, focus, fresh, header
 from tests.support.referral import Referral
 
 BARS_ERRORS = "https://fhir.nhs.uk/Codesystem/http-error-codes"

@@ -6,7 +6,7 @@ from datetime import date
 from typing import Any
 
 from tests.support.referral import Referral
-from tests.unit.referral.referral_records import CHRONIC_BACK_PAIN, monthly, patient
+from tests.support.referral_records import CHRONIC_BACK_PAIN, monthly, patient
 
 
 def posted_patient(referral: Referral, **extra: Any) -> str:

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from bars_support import eligible_referral
-
 from shared.auth import mint_local_token
+from tests.support.bars import eligible_referral
 from tests.support.referral import Referral
 
 TEMPLATE_OP = "Communication/$invitation-template"

@@ -10,7 +10,7 @@ import orjson
 import pytest
 
 from tests.support.referral import Referral
-from tests.unit.referral.referral_records import practice
+from tests.support.referral_records import practice
 
 NDJSON = "application/fhir+ndjson"
 PATIENTS = 300

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bars_support import addressed_to, eligible_referral, example, fresh
-
+from tests.support.bars import addressed_to, eligible_referral, example, fresh
 from tests.support.referral import Referral
 
 

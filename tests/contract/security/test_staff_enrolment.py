@@ -12,9 +12,9 @@ from fastapi.testclient import TestClient
 
 from painreview.embedded import EmbeddedSystem
 from shared.fhir.tenancy import record_enrolment
-from tests.contract.referral.bars_support import eligible_referral
 from tests.support import eventually
 from tests.support.access import seed, send
+from tests.support.bars import eligible_referral
 from tests.support.tokens import Tokens
 
 PRACTICE, OTHER = "F86006", "G87007"

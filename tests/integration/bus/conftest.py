@@ -17,8 +17,8 @@ from sqlalchemy import Engine, create_engine, text
 from shared.bus import NatsSettings
 from shared.db import make_engine
 from shared.outbox import metadata as outbox_metadata
-from tests.nats_servers import NatsNode, wheel_binary
 from tests.support import eventually
+from tests.support.nats_servers import NatsNode, wheel_binary
 
 
 @pytest.fixture

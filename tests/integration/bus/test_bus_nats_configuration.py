@@ -7,8 +7,8 @@ import pytest
 from bus_int_support import effect_counts, emit_many, event_for, running
 
 from shared.bus import NatsSettings, NatsTransport
-from tests.nats_servers import NatsCluster, NatsNode, wheel_binary
 from tests.support import eventually_async
+from tests.support.nats_servers import NatsCluster, NatsNode, wheel_binary
 
 pytestmark = [pytest.mark.integration, pytest.mark.anyio]
 

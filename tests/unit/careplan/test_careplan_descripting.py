@@ -10,7 +10,7 @@ import pytest
 from services.careplan.domain.catalogue import interventions
 from services.careplan.domain.descripting import apply_taper_progress, taper_progress, taper_steps
 from shared.contracts import taper_parts
-from tests.contract.fhir.invariants import assert_invariants
+from tests.support.invariants import assert_invariants
 
 BASE = "https://pain-review.example.org/fhir"
 

@@ -19,7 +19,7 @@ from services.careplan.domain.evaluation import (
 from services.careplan.domain.outcomes import Reading
 from services.careplan.fhir_mapping.evaluation_report import MEDIAN_EXTENSION, measure_report
 from shared.fhir import validate_resource
-from tests.unit.careplan.careplan_cohort import (
+from tests.support.careplan_cohort import (
     COHORT_SIZE,
     PAPER_COUNTS,
     PAPER_PERCENT,

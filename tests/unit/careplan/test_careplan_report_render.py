@@ -12,7 +12,7 @@ from services.careplan.domain.catalogue import INTERVENTION_SYSTEM, intervention
 from services.careplan.domain.evaluation import EvaluationFacts
 from services.careplan.fhir_mapping.evaluation_report import measure_report
 from services.careplan.fhir_mapping.report_render import evaluation_chart, evaluation_html
-from tests.unit.careplan.careplan_cohort import COHORT_SIZE, PAPER_PERCENT, received_by
+from tests.support.careplan_cohort import COHORT_SIZE, PAPER_PERCENT, received_by
 
 SETTINGS = {code: i.setting for code, i in interventions().items()}
 SVG = "{http://www.w3.org/2000/svg}"

@@ -33,7 +33,7 @@ from shared.contracts import (
 )
 from shared.core.principal import Tenancy
 from shared.fhir import Conflict, Unprocessable, validate_resource
-from tests.contract.fhir.invariants import assert_invariants
+from tests.support.invariants import assert_invariants
 from tests.unit.medreview.medreview_support import (
     NOW,
     Harness,

@@ -36,7 +36,7 @@ from services.medreview.fhir_mapping import (
 from shared.contracts import taper_parts
 from shared.fhir import validate_resource
 from shared.terminology import load_product_catalogue
-from tests.contract.fhir.invariants import assert_invariants, cpl3_violations
+from tests.support.invariants import assert_invariants, cpl3_violations
 
 START = date(2026, 3, 2)
 NOW = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)

@@ -5,19 +5,6 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
-from referral_records import (
-    CHRONIC_BACK_PAIN,
-    CO_CODAMOL_30_500,
-    condition,
-    flag,
-    medicine,
-    monthly,
-    patient,
-    records,
-    request,
-    statement,
-    typical,
-)
 
 from services.referral.domain.eligibility import (
     ELIGIBILITY_REASON_SYSTEM,
@@ -30,6 +17,19 @@ from services.referral.domain.eligibility import (
     assess_eligibility,
     load_data,
     parse_fhir_date,
+)
+from tests.support.referral_records import (
+    CHRONIC_BACK_PAIN,
+    CO_CODAMOL_30_500,
+    condition,
+    flag,
+    medicine,
+    monthly,
+    patient,
+    records,
+    request,
+    statement,
+    typical,
 )
 
 REFERRAL = date(2024, 6, 15)

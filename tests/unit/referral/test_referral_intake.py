@@ -26,8 +26,8 @@ from services.referral.domain.workflow import REFERRAL_STATUS_SYSTEM
 from services.referral.fhir_mapping import URI_SYSTEM
 from services.referral.operations import intake
 from shared.fhir import DUPLICATE_TEXT, Conflict, Duplicate, FhirError, Unprocessable, nhs_number_of
+from tests.support.referral_records import CHRONIC_BACK_PAIN, monthly, nhs_number_for, patient
 from tests.support.referral_unit import PRACTICE, ReferralUnit, bars_message_bundle, referral_unit
-from tests.unit.referral.referral_records import CHRONIC_BACK_PAIN, monthly, nhs_number_for, patient
 
 # Eligible on 15 June 2024 by the rules (eligibility package docstring): 53 years old, codeine issued
 # monthly from 1 June 2023 (12 prescriptions, the first before 15 March 2024, the last within 3 months),

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from referral_records import nhs_check_digit, nhs_number_for
 
 from services.referral.domain.eligibility import load_data
+from tests.support.referral_records import nhs_check_digit, nhs_number_for
 
 # Verhoeff tables: every SNOMED CT identifier ends in a Verhoeff check digit, so a mistyped code fails here.
 _VERHOEFF_D = [

@@ -12,7 +12,6 @@ from typing import Any
 import anyio
 import orjson
 import pytest
-from referral_records import practice
 
 from services.referral.fhir_mapping.screen_input import (
     BlockingBody,
@@ -21,6 +20,7 @@ from services.referral.fhir_mapping.screen_input import (
 )
 from services.referral.operations.screen import run_screen, screen_parameters
 from shared.fhir import BadRequest
+from tests.support.referral_records import practice
 
 REFERRAL = date(2024, 6, 15)
 

@@ -9,16 +9,6 @@ from datetime import date
 from typing import Any
 
 import pytest
-from referral_records import (
-    condition,
-    dosed,
-    medicine,
-    monthly,
-    patient,
-    practice,
-    records,
-    request,
-)
 
 from services.referral.domain.eligibility import Decision, PatientRecords, medicine_record
 from services.referral.domain.screening import (
@@ -33,6 +23,16 @@ from services.referral.domain.screening import (
     screen,
     screen_patient,
     top_ranked,
+)
+from tests.support.referral_records import (
+    condition,
+    dosed,
+    medicine,
+    monthly,
+    patient,
+    practice,
+    records,
+    request,
 )
 
 REFERRAL = date(2024, 6, 15)

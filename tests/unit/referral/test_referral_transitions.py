@@ -29,8 +29,8 @@ import pytest
 from services.referral.domain.workflow import REFERRAL_STATUS_SYSTEM, State
 from services.referral.fhir_mapping import moved_task, new_task
 from shared.fhir import BadRequest, Conflict, FhirError, Unprocessable
+from tests.support.referral_records import patient
 from tests.support.referral_unit import ReferralUnit, referral_unit
-from tests.unit.referral.referral_records import patient
 
 AT = datetime(2024, 6, 15, 11, 0, tzinfo=UTC)
 

@@ -28,8 +28,8 @@ import pytest
 from services.referral.domain.workflow import REFERRAL_STATUS_SYSTEM
 from services.referral.operations.intake import start_workflow
 from services.referral.operations.triage import records_held
+from tests.support.referral_records import condition, flag, medicine, monthly, patient, request
 from tests.support.referral_unit import ReferralUnit, referral_unit
-from tests.unit.referral.referral_records import condition, flag, medicine, monthly, patient, request
 
 NOW = datetime(2024, 6, 15, 11, 0, tzinfo=UTC)
 ADULT = "1971-03-09"

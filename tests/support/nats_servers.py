@@ -26,7 +26,7 @@ from tests.support import eventually
 
 __all__ = ["USED", "NatsCluster", "NatsNode", "deploy_config", "free_port", "wheel_binary"]
 
-DEPLOY = Path(__file__).resolve().parents[1] / "deploy" / "nats"
+DEPLOY = Path(__file__).resolve().parents[2] / "deploy" / "nats"
 START_DEADLINE_S = 60.0  # generous: a busy host starts processes slowly
 USED: list[str] = []  # what the session ran on, for the terminal summary
 

@@ -10,7 +10,7 @@ from datetime import date
 from typing import Any
 
 from tests.fixtures import BARS_EXAMPLES
-from tests.unit.referral.referral_records import CHRONIC_BACK_PAIN, monthly, patient
+from tests.support.referral_records import CHRONIC_BACK_PAIN, monthly, patient
 
 EXAMPLES = BARS_EXAMPLES
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")

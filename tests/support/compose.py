@@ -2,7 +2,7 @@
 
 The e2e tier runs the production-shaped stack without containers from the same declarations::
 
-    from tests.contract.deploy.compose import app_processes
+    from tests.support.compose import app_processes
 
     for process in app_processes().values():        # migrate, auth, referral, ... in start order
         subprocess.Popen([".venv/bin/pain-review", *process.args], env={**os.environ, **process.environment})
@@ -34,7 +34,7 @@ __all__ = [
     "load_compose",
 ]
 
-COMPOSE_FILE = Path(__file__).resolve().parents[3] / "docker-compose.yml"
+COMPOSE_FILE = Path(__file__).resolve().parents[2] / "docker-compose.yml"
 # Commands the compose file declares before the CLI has them (each names the issue that adds it).
 PENDING_COMMANDS: dict[tuple[str, ...], str] = {}
 
