@@ -70,6 +70,11 @@ DeadLetterSink = Callable[[DeadLetter], Awaitable[None]]
 """Stores a dead letter durably (the in-process transport has no broker to keep it)."""
 
 
+# Jitter spreads retries of many failed items; it is not a security control. A generator of its own:
+# the global one's state is other code's (a retry loop drawing from it mid-test broke Hypothesis).
+_JITTER = random.Random()  # noqa: S311
+
+
 @dataclass(frozen=True)
 class Backoff:
     """Exponential backoff with jitter: ``initial * factor**(n-1)`` seconds after failure n, capped."""
@@ -81,8 +86,7 @@ class Backoff:
 
     def delay(self, failures: int) -> float:
         base = min(self.maximum, self.initial * self.factor ** max(0, failures - 1))
-        # Jitter spreads retries of many failed items; it is not a security control.
-        return base * (1 + self.jitter * (2 * random.random() - 1))  # noqa: S311
+        return base * (1 + self.jitter * (2 * _JITTER.random() - 1))
 
 
 @dataclass(frozen=True)
