@@ -1,4 +1,4 @@
-"""``python -m bench.inprocess intake|medreview``: server CPU per request through the ASGI app, no sockets.
+"""``python -m bench.inprocess intake|medreview|search``: server CPU per request through the ASGI app.
 
 The service is composed as ``pain-review serve <service>`` composes it (``create_service_app``, its
 lifespan with the outbox relay running, start-up objects frozen), on SQLite in a temporary folder, with
@@ -11,6 +11,11 @@ generator sharing the two cores: the way to compare two versions of the code on 
   ``bench/intake.lua`` sends it (``bench/wrk.py``'s template: fresh uuids, a new synthetic 999 NHS
   number and X-Request-Id per request), each a new referral; 201 expected.
 - ``medreview``: ``$medication-review`` of ``bench/medreview.py``'s four-medicine Bundles; 200 expected.
+- ``search``: ``GET Observation?patient=...&code=...&_count=10`` on medreview, cycling over
+  ``bench/fhir.py``'s 100 patients after ``BENCH_INPROCESS_SEEDED`` (1,700) of its synthetic pain-score
+  Observations are created through the same app (``POST Observation``): what ``bench/fhir.py``'s search
+  finds on SQLite, its 200 seeded plus what its create phase left (223/s for 7 s in the README's run),
+  17 per patient; 200 expected.
 
 After a warm-up (``BENCH_INPROCESS_WARMUP``, 20 requests), ``BENCH_INPROCESS_ROUNDS`` (5) rounds of
 ``BENCH_INPROCESS_N`` (100) requests; prints CPU ms per request for each round and their median.
@@ -35,10 +40,11 @@ ROUNDS = int(os.environ.get("BENCH_INPROCESS_ROUNDS", "5"))
 N = int(os.environ.get("BENCH_INPROCESS_N", "100"))
 WARMUP = int(os.environ.get("BENCH_INPROCESS_WARMUP", "20"))
 PROFILE = os.environ.get("BENCH_INPROCESS_PROFILE")
+SEEDED = int(os.environ.get("BENCH_INPROCESS_SEEDED", "1700"))
 PLACEHOLDER = re.compile(r"@@U(\d+)@@")
 
 Request = tuple[bytes, str]
-"""A body and its X-Request-Id."""
+"""A body and its X-Request-Id (for a GET: the query string, and its X-Request-Id)."""
 
 
 def nhs_number(serial: int) -> tuple[str, int]:
@@ -73,10 +79,34 @@ def medreview_requests(_folder: Path) -> Callable[[int], Request]:
     return lambda n: (review_bundle(n), f"00000def-0000-4000-8000-{n:012x}")
 
 
-SCENARIOS: dict[str, tuple[str, str, int, Callable[[Path], Callable[[int], Request]]]] = {
-    "intake": ("referral", "/fhir/$process-message", 201, intake_requests),
-    "medreview": ("medreview", "/fhir/$medication-review", 200, medreview_requests),
+def search_requests(_folder: Path) -> Callable[[int], Request]:
+    from bench.fhir import LOINC, PATIENTS, _patient
+
+    return lambda n: (
+        f"patient=Patient/{_patient(n % PATIENTS)}&code={LOINC}|72514-3&_count=10".encode(),
+        f"00000fed-0000-4000-8000-{n:012x}",
+    )
+
+
+SCENARIOS: dict[str, tuple[str, str, str, int, Callable[[Path], Callable[[int], Request]]]] = {
+    "intake": ("referral", "POST", "/fhir/$process-message", 201, intake_requests),
+    "medreview": ("medreview", "POST", "/fhir/$medication-review", 200, medreview_requests),
+    "search": ("medreview", "GET", "/fhir/Observation", 200, search_requests),
 }
+
+
+async def _seed(scenario: str, app: Any, token: str) -> None:
+    """What a scenario reads, written first through the same app: ``bench/fhir.py``'s Observations."""
+    if scenario != "search":
+        return
+    from bench.fhir import _observation
+
+    for n in range(SEEDED):
+        status, answer = await _call(
+            app, "POST", "/fhir/Observation", token, _observation(n), f"00000bee-0000-4000-8000-{n:012x}"
+        )
+        if status != 201:
+            raise RuntimeError(f"seeding: {status}: {answer[:500]!r}")
 
 
 def _environment(service: str, folder: Path) -> None:
@@ -96,7 +126,11 @@ def _environment(service: str, folder: Path) -> None:
     )
 
 
-async def _call(app: Any, path: str, token: str, body: bytes, request_id: str) -> tuple[int, bytes]:
+async def _call(
+    app: Any, method: str, path: str, token: str, body: bytes, request_id: str
+) -> tuple[int, bytes]:
+    query = body if method == "GET" else b""
+    body = b"" if method == "GET" else body
     headers = [
         (b"host", b"127.0.0.1"),
         (b"content-type", b"application/fhir+json"),
@@ -108,11 +142,11 @@ async def _call(app: Any, path: str, token: str, body: bytes, request_id: str) -
         "type": "http",
         "asgi": {"version": "3.0"},
         "http_version": "1.1",
-        "method": "POST",
+        "method": method,
         "scheme": "http",
         "path": path,
         "raw_path": path.encode(),
-        "query_string": b"",
+        "query_string": query,
         "root_path": "",
         "headers": headers,
         "client": ("127.0.0.1", 40000),
@@ -144,7 +178,7 @@ async def _measure(scenario: str, folder: Path) -> list[float]:
     from painreview.standalone import create_service_app
     from shared.web.process import freeze_startup_objects
 
-    service, path, expect, requests = SCENARIOS[scenario]
+    service, method, path, expect, requests = SCENARIOS[scenario]
     _environment(service, folder)
     make = requests(folder)
     token = mint(folder)
@@ -157,11 +191,12 @@ async def _measure(scenario: str, folder: Path) -> list[float]:
         batch = [make(sent + i) for i in range(count)]
         sent += count
         for body, request_id in batch:
-            status, answer = await _call(app, path, token, body, request_id)
+            status, answer = await _call(app, method, path, token, body, request_id)
             if status != expect:
                 raise RuntimeError(f"{path}: {status}, expected {expect}: {answer[:500]!r}")
 
     async with app.router.lifespan_context(app):
+        await _seed(scenario, app, token)
         await run(WARMUP)
         per_request = []
         for _ in range(ROUNDS):
@@ -169,7 +204,7 @@ async def _measure(scenario: str, folder: Path) -> list[float]:
             sent += N
             start = time.process_time()
             for body, request_id in batch:
-                status, answer = await _call(app, path, token, body, request_id)
+                status, answer = await _call(app, method, path, token, body, request_id)
                 if status != expect:
                     raise RuntimeError(f"{path}: {status}, expected {expect}: {answer[:500]!r}")
             per_request.append(1000 * (time.process_time() - start) / N)
