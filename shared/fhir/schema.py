@@ -131,3 +131,46 @@ def backfill_patients_v3(op: Any) -> None:
                 ),
                 {"patient": patient, "type": row.resource_type, "id": row.id},
             )
+
+
+SQLITE_PLANNER_STATS_V4 = (
+    ("fhir_resource", "sqlite_autoindex_fhir_resource_1", "100000 10000 1"),
+    ("fhir_resource", "ix_fhir_resource_type_updated", "100000 10000 1"),
+    ("fhir_resource", "ix_fhir_resource_practice", "100000 10000 10000"),
+    ("fhir_resource", "ix_fhir_resource_patient", "100000 50"),
+    ("fhir_search_index", "ix_fhir_search_lookup", "1000000 100000 10000 10"),
+    ("fhir_search_index", "ix_fhir_search_resource", "1000000 100000 10"),
+)
+"""What SQLite's planner is told of the kernel's indexes (``sqlite_stat1``: rows in the table, then rows
+per distinct value of each leading column prefix): 100,000 resources of 10 types, nearly all of a type
+in one practice (the practice narrows nothing), 50 per patient; 10 index rows per resource, 10 per
+(type, param, value). Without statistics SQLite guesses every ``=`` on an indexed column leaves 10 rows,
+so a search walked every resource of its type and practice through ``ix_fhir_resource_practice`` (or
+``ix_fhir_resource_type_updated`` for its page), probing each search parameter's id list, rather than
+fetching the few resources the lookup names by primary key: Observation?patient=...&code=... at 1,700
+Observations read all 1,700 twice (the total, then the page). PostgreSQL keeps its own statistics
+(autovacuum's ANALYZE); SQLite has none unless someone runs ANALYZE, so these fixed figures stand in
+for them (SQLite's documented way to steer its planner: https://sqlite.org/optoverview.html#manctrl).
+A real ANALYZE later replaces them with the database's own figures."""
+
+
+def seed_sqlite_planner_stats_v4(op: Any) -> None:
+    """Write ``SQLITE_PLANNER_STATS_V4`` into ``sqlite_stat1`` (SQLite only; PostgreSQL keeps its own)."""
+    if op.get_bind().dialect.name != "sqlite":
+        return
+    op.execute("ANALYZE sqlite_master")  # creates sqlite_stat1 when the database has none yet
+    op.execute("DELETE FROM sqlite_stat1 WHERE tbl IN ('fhir_resource', 'fhir_search_index')")
+    for table, index, stat in SQLITE_PLANNER_STATS_V4:
+        op.execute(
+            sa.text("INSERT INTO sqlite_stat1 (tbl, idx, stat) VALUES (:t, :i, :s)").bindparams(
+                t=table, i=index, s=stat
+            )
+        )
+    op.execute("ANALYZE sqlite_master")  # the planner reloads sqlite_stat1
+
+
+def drop_sqlite_planner_stats_v4(op: Any) -> None:
+    if op.get_bind().dialect.name != "sqlite":
+        return
+    op.execute("DELETE FROM sqlite_stat1 WHERE tbl IN ('fhir_resource', 'fhir_search_index')")
+    op.execute("ANALYZE sqlite_master")
