@@ -334,9 +334,9 @@ class ResourceStore:
         where = where_clause(
             request.resource_type, request.criteria, self.visible(request.resource_type, tenants)
         )
-        total = conn.execute(select(func.count()).select_from(R).where(where)).scalar_one()
+        count = select(func.count()).select_from(R).where(where)
         if request.summary_count or request.count == 0:
-            return SearchResult(total, [])
+            return SearchResult(conn.execute(count).scalar_one(), [])
         order = {
             "-_lastUpdated": (R.c.last_updated.desc(), R.c.id),
             "_lastUpdated": (R.c.last_updated, R.c.id),
@@ -346,6 +346,12 @@ class ResourceStore:
         rows = conn.execute(
             select(R.c.content).where(where).order_by(*order).limit(request.count).offset(request.offset)
         ).all()
+        # A page short of _count is the last: the total is what it and the pages before it hold, so the
+        # search is not run a second time to count (an empty page past the first says nothing of them).
+        if len(rows) < request.count and (rows or request.offset == 0):
+            total = request.offset + len(rows)
+        else:
+            total = conn.execute(count).scalar_one()
         resources = [_load(r.content) for r in rows]
         included = included_resources(conn, request, resources, tenants, self.search_params)
         return SearchResult(total, resources, included)

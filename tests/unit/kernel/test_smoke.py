@@ -123,6 +123,17 @@ def test_search_pages_with_next_and_previous_links_and_caps_count(client: TestCl
     assert "_count=100" in next(link["url"] for link in capped["link"] if link["relation"] == "self")
 
 
+def test_every_page_and_one_past_the_last_carry_the_whole_total(client: TestClient) -> None:
+    # 7 patients in pages of 3: offsets 0 and 3 are full pages, 6 holds the last one, 9 and 21 are past
+    # the end (empty); the total is 7 on each, and the entries are 3, 3, 1, 0, 0.
+    for n in range(7):
+        create(client, patient(family=f"Family{n}"))
+    for offset, entries in ((0, 3), (3, 3), (6, 1), (9, 0), (21, 0)):
+        page = client.get("/fhir/Patient", params={"_count": 3, "_offset": offset}).json()
+        assert (page["total"], len(page.get("entry", []))) == (7, entries), offset
+    assert client.get("/fhir/Patient", params={"family": "nobody"}).json()["total"] == 0
+
+
 def test_summary_count_returns_only_the_total(client: TestClient) -> None:
     create(client, patient())
     bundle = client.get("/fhir/Patient", params={"_summary": "count"}).json()
