@@ -138,20 +138,37 @@ SQLITE_PLANNER_STATS_V4 = (
     ("fhir_resource", "ix_fhir_resource_type_updated", "100000 10000 1"),
     ("fhir_resource", "ix_fhir_resource_practice", "100000 10000 10000"),
     ("fhir_resource", "ix_fhir_resource_patient", "100000 50"),
-    ("fhir_search_index", "ix_fhir_search_lookup", "1000000 100000 10000 10"),
+    ("fhir_search_index", "ix_fhir_search_lookup", "1000000 100000 10000 10 10 10 1"),
     ("fhir_search_index", "ix_fhir_search_resource", "1000000 100000 10"),
 )
 """What SQLite's planner is told of the kernel's indexes (``sqlite_stat1``: rows in the table, then rows
 per distinct value of each leading column prefix): 100,000 resources of 10 types, nearly all of a type
 in one practice (the practice narrows nothing), 50 per patient; 10 index rows per resource, 10 per
-(type, param, value). Without statistics SQLite guesses every ``=`` on an indexed column leaves 10 rows,
-so a search walked every resource of its type and practice through ``ix_fhir_resource_practice`` (or
-``ix_fhir_resource_type_updated`` for its page), probing each search parameter's id list, rather than
-fetching the few resources the lookup names by primary key: Observation?patient=...&code=... at 1,700
-Observations read all 1,700 twice (the total, then the page). PostgreSQL keeps its own statistics
-(autovacuum's ANALYZE); SQLite has none unless someone runs ANALYZE, so these fixed figures stand in
-for them (SQLite's documented way to steer its planner: https://sqlite.org/optoverview.html#manctrl).
-A real ANALYZE later replaces them with the database's own figures."""
+(type, param, value), one per resource among them. Without statistics SQLite guesses that every ``=``
+on an indexed column leaves 10 rows, so a search walked every resource of its type and practice
+through ``ix_fhir_resource_practice`` (or ``ix_fhir_resource_type_updated`` for its page), probing
+each search parameter's id list, rather than fetching the few resources the lookup names by primary
+key: Observation?patient=...&code=... at 1,700 Observations read all 1,700 twice (the total, then the
+page). PostgreSQL keeps its own statistics (autovacuum's ANALYZE); SQLite has none unless someone runs
+ANALYZE, so these fixed figures stand in for them (SQLite's documented way to steer its planner:
+https://sqlite.org/optoverview.html#manctrl). A real ANALYZE later replaces them with the database's
+own figures."""
+
+
+def cover_search_lookup_v4(op: Any) -> None:
+    """``ix_fhir_search_lookup`` holds every column a search reads from the index, ``resource_id`` last:
+    SQLite and PostgreSQL answer the lookup from the index without visiting the table."""
+    op.drop_index("ix_fhir_search_lookup", table_name="fhir_search_index")
+    op.create_index(
+        "ix_fhir_search_lookup",
+        "fhir_search_index",
+        ["resource_type", "param", "value", "system", "value_high", "resource_id"],
+    )
+
+
+def uncover_search_lookup_v4(op: Any) -> None:
+    op.drop_index("ix_fhir_search_lookup", table_name="fhir_search_index")
+    op.create_index("ix_fhir_search_lookup", "fhir_search_index", ["resource_type", "param", "value"])
 
 
 def seed_sqlite_planner_stats_v4(op: Any) -> None:

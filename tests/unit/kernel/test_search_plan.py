@@ -62,6 +62,10 @@ def test_a_search_by_patient_and_code_reads_resources_by_primary_key(engine: Eng
     for plan in plans:
         resource_step = next(step for step in plan if "fhir_resource " in step)
         assert f"USING INDEX {PRIMARY_KEY} (resource_type=? AND id=?)" in resource_step, plan
+        # Each parameter's ids come from the lookup index alone, not a table row per match.
+        lookups = [step for step in plan if "fhir_search_index" in step]
+        assert len(lookups) == 2, plan
+        assert all("USING COVERING INDEX ix_fhir_search_lookup" in step for step in lookups), plan
 
 
 def test_a_search_by_patient_alone_reads_resources_by_primary_key(engine: Engine) -> None:
