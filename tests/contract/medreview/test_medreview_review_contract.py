@@ -123,8 +123,16 @@ def test_an_enrolled_patients_stored_list_is_reviewed_and_only_by_their_practice
     medreview: Medreview,
 ) -> None:
     patient = new_patient()
+    episode = {  # patient.enrolled.v1 carries the EpisodeOfCare (the careplan service's consumer needs it)
+        "resourceType": "EpisodeOfCare",
+        "id": patient,
+        "status": "active",
+        "patient": {"reference": f"Patient/{patient}"},
+        "period": {"start": "2025-05-01"},
+    }
     enrolled = list_bundle(
         patient,
+        episode,
         medicine(
             patient,
             f"{patient}-bup",
