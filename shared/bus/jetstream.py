@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -18,9 +19,10 @@ from urllib.parse import parse_qs, urlsplit, urlunsplit
 import nats
 from nats.aio.client import Client
 from nats.errors import Error as NatsError
+from nats.errors import TimeoutError as NatsTimeout
 from nats.js import JetStreamContext
 from nats.js.api import DiscardPolicy, PubAck, RetentionPolicy, StorageType, StreamConfig
-from nats.js.errors import NotFoundError
+from nats.js.errors import NotFoundError, ServiceUnavailableError
 
 from shared.bus.errors import BusError, PublishError, TransportClosed
 from shared.bus.nats_consumer import JetStreamConsumer, PullOptions
@@ -37,7 +39,8 @@ class NatsSettings:
     """Where and how to talk to JetStream. Durations in seconds.
 
     ``replicas`` is 3 in a 3-node cluster and 1 on a single server; ``connect_wait`` bounds how long
-    :meth:`NatsTransport.start` waits for a server (``None``: until one answers).
+    :meth:`NatsTransport.start` waits for a server, and then for its JetStream API to answer the stream's
+    setup (``None``: until they answer).
     """
 
     servers: tuple[str, ...] = ("nats://127.0.0.1:4222",)
@@ -139,6 +142,24 @@ class NatsTransport:
             await self._start_consumers(subscription)
 
     async def _ensure_stream(self) -> None:
+        """The stream, created or brought up to date; retried while the JetStream API does not answer (a
+        cluster electing its meta leader, or busy creating the stream for another service starting at
+        the same moment: one such 5 s timeout made a service exit at start-up), up to ``connect_wait``."""
+        wait = self.settings.connect_wait
+        deadline = None if wait is None else time.monotonic() + wait
+        delay = 0.2
+        while True:
+            try:
+                await self._ensure_stream_once()
+                return
+            except (NatsTimeout, ServiceUnavailableError) as exc:
+                if deadline is not None and time.monotonic() + delay > deadline:
+                    raise BusError(f"JetStream did not answer the stream's setup within {wait} s") from exc
+                log.warning("JetStream stream setup: %s; trying again in %.1f s", type(exc).__name__, delay)
+                await asyncio.sleep(delay)
+                delay = min(2 * delay, 2.0)
+
+    async def _ensure_stream_once(self) -> None:
         js, wanted = self.jetstream, self.settings.stream_config()
         try:
             info = await js.stream_info(self.settings.stream)
