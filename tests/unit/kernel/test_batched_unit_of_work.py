@@ -14,13 +14,9 @@ from shared.core.principal import Principal
 from shared.db import make_engine
 from shared.fhir import FhirKernel, RequestContext, UnitOfWork, kernel_metadata
 from shared.fhir.tables import history_table, resource_table
+from tests.support.auth import HeaderAuthenticator
 
 A, B = "A81001", "B82002"
-
-
-class NoAuthenticator:
-    async def authenticate(self, request: Any) -> Principal:
-        raise NotImplementedError
 
 
 @pytest.fixture
@@ -32,7 +28,7 @@ def engine(tmp_path: Any) -> Iterator[Engine]:
 
 
 def unit(engine: Engine, conn: Connection) -> UnitOfWork:
-    kernel = FhirKernel(service="test", engine=engine, authenticator=NoAuthenticator())
+    kernel = FhirKernel(service="test", engine=engine, authenticator=HeaderAuthenticator())
     principal = Principal(client_id="gp", practice=A, role="gp-system", scopes=frozenset())
     ctx = RequestContext(principal, "req-1", "corr-1", "test", False)
     return UnitOfWork(kernel, conn, ctx, batched=True)
