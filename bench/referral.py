@@ -256,7 +256,8 @@ def _intake_server(
     run_wrk(url=url, serial_base=serials.take(), seconds=2, connections=CONNECTIONS[0], **common)
     # The validation half of the floor, measured right before this server's runs: on a shared host the
     # CPU a fixed piece of work costs drifts from minute to minute, and a ratio should not carry that.
-    validation = validation_floor()["validation_cpu_ms_per_message"]
+    floor = validation_floor()
+    validation = floor["validation_cpu_ms_per_message"]
     runs: dict[str, Any] = {}
     for i, connections in enumerate(CONNECTIONS):
         with profiled(server, label if i == 0 else ""):
@@ -270,6 +271,7 @@ def _intake_server(
     report["intake"][label] = {
         "runs": runs,
         "validation_cpu_ms_per_message": validation,
+        "model_validation_cpu_ms_per_message": floor["model_validation_cpu_ms_per_message"],
         "idle_cpu_percent_of_a_core": round(100 * idle, 2),
     }
 
@@ -298,15 +300,20 @@ def _intake(report: dict[str, Any], folder: Path, fhir: dict[str, str]) -> None:
     # runs) + the bare echo of the same body (its server CPU per request under wrk, same in-flight count).
     echo = {c: r["server_cpu_ms_per_request"] for c, r in report["intake"]["bare-echo"]["runs"].items()}
     validations = [r["validation_cpu_ms_per_message"] for r in report["intake"].values()]
+    models = [r["model_validation_cpu_ms_per_message"] for r in report["intake"].values()]
     report["floor"] = {
         "resources": ENTRIES,
         "validation_cpu_ms_per_message": [min(validations), max(validations)],
+        "model_validation_cpu_ms_per_message": [min(models), max(models)],
         "echo_cpu_ms_per_request": echo,
     }
     for result in report["intake"].values():
         for c, r in result["runs"].items():
             r["floor_cpu_ms"] = round(result["validation_cpu_ms_per_message"] + echo[c], 3)
             r["cpu_over_floor"] = round(r["server_cpu_ms_per_request"] / r["floor_cpu_ms"], 2)
+            model_floor = result["model_validation_cpu_ms_per_message"] + echo[c]
+            r["model_floor_cpu_ms"] = round(model_floor, 3)
+            r["cpu_over_model_floor"] = round(r["server_cpu_ms_per_request"] / model_floor, 2)
             r["resources_per_cpu_s"] = round(ENTRIES * 1000 / r["server_cpu_ms_per_request"], 1)
     if "up-sqlite" in report["intake"] and "referral-sqlite" in report["intake"]:
         serve = report["intake"]["referral-sqlite"]["runs"]
@@ -405,10 +412,12 @@ def _table(header: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:
 def _print(report: dict[str, Any]) -> None:
     if report["intake"]:
         low, high = report["floor"]["validation_cpu_ms_per_message"]
+        model_low, model_high = report["floor"]["model_validation_cpu_ms_per_message"]
         print(
             f"intake: the BaRS ValidationRequest ({ENTRIES} entries), each request a new referral, driven by "
-            f"wrk for {SECONDS:g} s per row; floor = validating its resources ({low}-{high} ms of CPU, "
-            "measured before each server) + the bare echo's server CPU at the same in-flight count"
+            f"wrk for {SECONDS:g} s per row; floor = validating its resources as intake does ({low}-{high} ms "
+            "of CPU, measured before each server) + the bare echo's server CPU at the same in-flight count; "
+            f"model floor = the same with the fhir.resources models ({model_low}-{model_high} ms) instead"
         )
         _table(
             (
@@ -421,6 +430,8 @@ def _print(report: dict[str, Any]) -> None:
                 "server CPU ms/req",
                 "floor ms",
                 "x floor",
+                "model floor ms",
+                "x model floor",
                 "resources/CPU s",
                 "wrk CPU ms/req",
                 "idle CPU %",
@@ -436,6 +447,8 @@ def _print(report: dict[str, Any]) -> None:
                     r["server_cpu_ms_per_request"],
                     r["floor_cpu_ms"],
                     r["cpu_over_floor"],
+                    r["model_floor_cpu_ms"],
+                    r["cpu_over_model_floor"],
                     r["resources_per_cpu_s"],
                     r["wrk_cpu_ms_per_request"],
                     result["idle_cpu_percent_of_a_core"],

@@ -1,6 +1,7 @@
 """Required bindings: the coded elements whose value must come from one FHIR value set (``status``,
 ``intent``, ``gender``...). ``fhir.resources`` checks that a ``code`` is a code, not that it is one of
-the value set's, so ``Patient.gender: "bogus"`` would pass it; this refuses it. The table is data
+the value set's, so ``Patient.gender: "bogus"`` would pass it, and HL7's R4 JSON Schema types some such
+elements as a plain ``code`` (``ServiceRequest.status``); this refuses them. The table is data
 (``data/required-bindings.json``, with its source), read once."""
 
 from __future__ import annotations

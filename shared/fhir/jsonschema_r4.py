@@ -1,46 +1,57 @@
 """HL7's FHIR R4 JSON Schema (``data/fhir.schema.json.gz``, source and licence in
-``data/fhir.schema.SOURCE.md``) compiled by ``jsonschema-rs``: a fast structural check of a resource.
+``data/fhir.schema.SOURCE.md``) compiled by ``jsonschema-rs``: the structural check of every resource
+the services accept (``shared.fhir.models.validate_resource``, with the required-bindings table).
 
 One validator for every resource type (``_compiled``), compiled on first use or by ``warm`` and kept.
-The schema checks element names (``additionalProperties: false``),
-JSON types, primitive regexes (id, date, dateTime, code...), required elements and the codes of required
-bindings (``Patient.gender`` is an ``enum``). It does not check FHIRPath invariants, and an integer is
-only ``"type": "number"`` there, so 1.5 passes it: see ``bench/validation.py`` for what it accepts that
-``fhir.resources`` refuses, and the reverse.
+The schema checks element names (``additionalProperties: false``), JSON types, primitive regexes (id,
+date, dateTime, code...), required complex elements and the codes of the bindings it spells as enums
+(``Patient.gender``). It does not check FHIRPath invariants (nor did ``fhir.resources``).
 
-On the hot path as a second gate: ``validate_resource`` runs it after ``fhir.resources``, whose pydantic
-models let through what FHIR JSON forbids (``"active": "yes"``, ``"id": null``, a 65-character id, a blank
-``system``, an empty ``Annotation.text``, numbers sent as strings). Alone it is not as strict (README,
-"R4 validation"), so it does not replace ``fhir.resources``.
+Tightened when loaded (``_tighten``) where the generated schema is looser than R4 and the
+``fhir.resources`` models it replaced were not: datatypes must be objects, required primitives must be
+present, a choice element takes one type, integers are whole 32-bit numbers and dates are days the
+calendar has (the required primitives and choice groups come from ``data/element-rules.json``, see
+``element_rules``). ``tests/unit/kernel/test_jsonschema_r4.py`` pins what it refuses that the models
+accepted and checks that nothing the models refuse passes; ``test_validator_differential.py`` does the
+same over mutations of the corpus.
 
-Two narrow amendments, made when the definitions are loaded (``_amend``), because the vendored file is
-HL7's 4.0.0 build and this system speaks 4.0.1: ``fhirVersion`` also accepts ``"4.0.1"`` (the version we
-announce in every CapabilityStatement), and ``Expression.language`` is the plain ``code`` R4 binds
-*extensibly* rather than the generated closed enum (the careplan service publishes a ``text/plain``
-Measure expression).
+Two narrow amendments besides (``_amend``), because the vendored file is HL7's 4.0.0 build and this
+system speaks 4.0.1: ``fhirVersion`` also accepts ``"4.0.1"`` (the version we announce in every
+CapabilityStatement), and ``Expression.language`` is the plain ``code`` R4 binds *extensibly* rather
+than the generated closed enum (the careplan service publishes a ``text/plain`` Measure expression).
 """
 
 from __future__ import annotations
 
 import gzip
 import json
+from datetime import date
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 import jsonschema_rs
 
+from shared.fhir import element_rules
+
 __all__ = ["schema_issues", "schema_valid", "warm"]
 
 _PATH = Path(__file__).parent / "data" / "fhir.schema.json.gz"
 
 
-@cache
-def _definitions() -> dict[str, Any]:
+def raw_definitions() -> dict[str, Any]:
+    """HL7's definitions as vendored, not amended (a fresh copy on every call)."""
     with gzip.open(_PATH, "rt", encoding="utf-8") as handle:
         schema: dict[str, Any] = json.load(handle)
     definitions: dict[str, Any] = schema["definitions"]
+    return definitions
+
+
+@cache
+def _definitions() -> dict[str, Any]:
+    definitions = raw_definitions()
     _amend(definitions)
+    _tighten(definitions, element_rules.load())
     return definitions
 
 
@@ -66,6 +77,77 @@ def _amend(definitions: dict[str, Any]) -> None:
     language["$ref"] = "#/definitions/code"
 
 
+# FHIR's integer is a 32-bit signed integer (R4 datatypes: integer, unsignedInt, positiveInt).
+_INT32 = (-2147483648, 2147483647)
+_INTEGER_BOUNDS = {"integer": _INT32[0], "unsignedInt": 0, "positiveInt": 1}
+# The definitions whose value carries a calendar date: checked by _calendar_date (format CALENDAR).
+CALENDAR = "fhir-calendar-date"
+_DATED = ("date", "dateTime", "instant")
+
+
+def _tighten(definitions: dict[str, Any], rules: element_rules.Rules) -> None:
+    """Refuse what R4 forbids and the generated schema lets through (each was a reason it could not
+    replace ``fhir.resources`` on the hot path; ``tests/unit/kernel/test_jsonschema_r4.py`` pins them):
+
+    - a complex datatype, backbone element or resource must be a JSON object (the generated
+      definitions carry no ``"type"``, so a string, an array or ``null`` passed where a ``Reference``
+      belongs);
+    - a required primitive must be present (``Observation.status``, ``Extension.url``): R4 lets its
+      ``_status`` sibling carry extensions, not stand in for it;
+    - at most one element of a choice (``valueString`` or ``valueQuantity``), exactly one where the
+      choice is required (``MessageHeader.event[x]``);
+    - integers are whole numbers within 32 bits (``positiveInt`` from 1, ``unsignedInt`` from 0): the
+      schema typed them ``number`` and its pattern only applies to strings;
+    - a date, dateTime or instant names a day the calendar has (the pattern allows 2021-02-30).
+
+    The required primitives and choice groups come from ``data/element-rules.json``
+    (``element_rules``)."""
+    for spec in definitions.values():
+        if "properties" in spec:
+            spec.setdefault("type", "object")
+    for name, rule in rules.items():
+        spec = definitions[name]
+        if rule.get("required"):
+            spec["required"] = sorted(set(spec.get("required", ())) | set(rule["required"]))
+        for group, members in rule.get("choices", {}).items():
+            dependencies = spec.setdefault("dependencies", {})
+            for member in members:
+                others = [{"required": [other]} for other in members if other != member]
+                dependencies[member] = {"not": {"anyOf": others}, "$comment": f"choice {group}[x]"}
+            if group in rule.get("required_choices", ()):
+                spec.setdefault("allOf", []).append(
+                    {"anyOf": [{"required": [member]} for member in members], "$comment": f"choice {group}[x]"}
+                )
+    stricter: dict[str, dict[str, Any]] = {
+        name: {"type": "integer", "minimum": minimum, "maximum": _INT32[1]}
+        for name, minimum in _INTEGER_BOUNDS.items()
+    }
+    stricter |= {name: {"format": CALENDAR} for name in _DATED}
+    # A choice element's primitive is written inline (valueInteger: the integer's pattern and type), not
+    # as a $ref: recognise it by the datatype's pattern.
+    by_pattern = {definitions[name]["pattern"]: keywords for name, keywords in stricter.items()}
+    for name, keywords in stricter.items():
+        definitions[name].update(keywords)
+    for spec in definitions.values():
+        for element in spec.get("properties", {}).values():
+            for inline in (element, element.get("items", {})):
+                keywords = by_pattern.get(inline.get("pattern"))
+                if keywords is not None and "$ref" not in inline:
+                    inline.update(keywords)
+
+
+def _calendar_date(value: str) -> bool:
+    """True unless ``value`` (already matched by the datatype's pattern) names a day the calendar lacks:
+    ``YYYY-MM-DD`` at its start, when it has a day. Partial dates (``2021``, ``2021-02``) pass."""
+    if len(value) < 10 or value[4] != "-" or value[7] != "-":
+        return True
+    try:
+        date.fromisoformat(value[:10])
+    except ValueError:
+        return False
+    return True
+
+
 @cache
 def _resource_types() -> frozenset[str]:
     definitions = _definitions()
@@ -86,7 +168,7 @@ def _compiled() -> Any:
             for t in sorted(_resource_types())
         ],
     }
-    return jsonschema_rs.Draft7Validator(root)
+    return jsonschema_rs.Draft7Validator(root, formats={CALENDAR: _calendar_date}, validate_formats=True)
 
 
 def _validator(resource_type: str) -> Any:
@@ -173,4 +255,16 @@ def _reason(error: Any) -> str:
         return f"unknown element(s) {names}"
     if isinstance(kind, _Kind.Required):
         return str(error.message)  # "'x' is a required property": the schema's element name
+    path = [str(part) for part in error.schema_path]
+    if isinstance(kind, _Kind.Not) and "dependencies" in path:  # _tighten's choice rule
+        member = path[path.index("dependencies") + 1]
+        return f"{member} with another element of the same choice: at most one is allowed"
+    if isinstance(kind, _Kind.AnyOf) and "allOf" in path:  # _tighten's required choice
+        where = _definitions()[path[1]]["allOf"][int(path[3])] if path[0] == "definitions" else {}
+        group = str(where.get("$comment", "choice")).removeprefix("choice ")
+        return f"{group} is required: one of its types must be given"
+    if isinstance(kind, _Kind.Format) and kind.format == CALENDAR:
+        return "not a date the calendar has"
+    if isinstance(kind, (_Kind.Minimum, _Kind.Maximum)):
+        return f"outside the range of its FHIR integer type ({kind.limit})"
     return f"refused by the R4 JSON schema ({kind.name})"

@@ -1,8 +1,11 @@
-"""The one module that picks the FHIR release: R4 on the wire, validated with ``fhir.resources.R4B``.
+"""The one module that picks the FHIR release: R4 on the wire, validated against HL7's R4 JSON Schema.
 
-``fhir.resources``' default package is R5, which silently drops R4 medication fields; R4B keeps
-them. GP Connect still speaks STU3, so its models are picked here too. Nothing else in the code base
-imports ``fhir.resources``.
+``validate_resource`` (every resource the services accept) is the schema, tightened, and the required
+bindings; the ``fhir.resources`` R4B models (``validate_model``) were that check until 2026-12-06 and
+stay for comparison and where a parsed model serves. ``fhir.resources``' default package is R5, which
+silently drops R4 medication fields; R4B keeps them. GP Connect still speaks STU3, so its models are
+picked here too. Nothing else in the code base imports ``fhir.resources`` (``element_rules`` reads the
+R4B models' metadata when the rules file is regenerated).
 """
 
 from __future__ import annotations
@@ -95,26 +98,37 @@ def _validate(klass: type[Any], resource: Any, expected: str | None, release: st
         raise InvalidResource(f"The {resource_type} is not valid: {str(exc)[:300]}") from exc
 
 
-def validate_resource(resource: Any, expected_type: str | None = None) -> Any:
+def validate_resource(resource: Any, expected_type: str | None = None) -> None:
     """Validate a JSON object as an R4 resource; raise ``InvalidResource`` with one issue per error.
 
-    Two gates: ``validate_model`` (the ``fhir.resources`` R4B model and the required-bindings table),
-    then HL7's R4 JSON Schema (``jsonschema_r4``), which refuses what pydantic coerces or lets through and
-    FHIR JSON forbids (``"active": "yes"``, ``"id": null``, a 65-character id, a blank ``system``,
-    ``"valueInteger": "5"``). The kernel stores the JSON as sent, so what the model coerced would
-    otherwise be kept as sent.
-
-    Returns the parsed model (callers mostly keep working with the plain dict).
+    HL7's R4 JSON Schema (``jsonschema_r4``, tightened where the generated schema is looser than R4:
+    datatypes are objects, required primitives, one element per choice, 32-bit integers, calendar
+    dates) and the required-bindings table (``bindings``). That is at least as strict as the
+    ``fhir.resources`` R4B models it replaced here on 2026-12-06 (``validate_model``), which
+    ``tests/unit/kernel/test_validator_differential.py`` checks on the corpus and its mutations, and it
+    refuses what those models coerce (``"active": "yes"``, ``"valueInteger": "5"``: the kernel stores
+    the JSON as sent) at about a tenth of their cost.
     """
-    model = validate_model(resource, expected_type)
+    if isinstance(resource, dict) and expected_type is not None:
+        sent = resource.get("resourceType")
+        if isinstance(sent, str) and sent != expected_type:
+            raise InvalidResource(
+                f"Expected a {expected_type} but the body is a {sent[:64]}", expression=["resourceType"]
+            )
     if issues := schema_issues(resource):
-        raise InvalidResource(f"The {resource['resourceType']} is not valid FHIR R4 JSON", issues=issues[:20])
-    return model
+        resource_type = resource.get("resourceType") if isinstance(resource, dict) else None
+        name = resource_type[:64] if isinstance(resource_type, str) else "resource"
+        raise InvalidResource(f"The {name} is not valid FHIR R4 JSON", issues=issues[:20])
+    if issues := binding_issues(resource):
+        raise InvalidResource(
+            f"The {resource['resourceType']} has codes outside their value sets", issues=issues[:20]
+        )
 
 
 def validate_model(resource: Any, expected_type: str | None = None) -> Any:
-    """The ``fhir.resources`` half of ``validate_resource`` (no JSON Schema): the R4B model and the
-    required-bindings table. For measuring and comparing the validators; the hot path needs both."""
+    """The ``fhir.resources`` R4B model and the required-bindings table: what ``validate_resource`` ran
+    until 2026-12-06 (with the schema after it). Kept to measure and compare the validators
+    (``bench/validation.py``, the differential test) and where a parsed model serves; returns it."""
     if isinstance(resource, dict) and isinstance(resource.get("resourceType"), str):
         klass = model_class(resource["resourceType"])
     else:

@@ -1,9 +1,13 @@
-"""HL7's R4 JSON Schema (compiled by jsonschema-rs) against ``validate_resource`` on the bench corpus.
+"""HL7's R4 JSON Schema (compiled by jsonschema-rs, tightened by ``jsonschema_r4._tighten``) against the
+``fhir.resources`` models on the bench corpus.
 
-The schema is a second gate on the hot path (``validate_resource`` runs it after ``fhir.resources``), not a
-replacement: alone it accepts what ``fhir.resources`` refuses (the pinned ``SCHEMA_GAPS`` below). These
-tests pin, case by case, what each accepts that the other refuses, so a change of schema, library or
-corpus shows here before anyone relies on either alone."""
+Since 2026-12-06 the tightened schema and the required-bindings table are the whole of
+``validate_resource``; ``fhir.resources`` (``validate_model``) is off the hot path. These tests pin, case by
+case, what each accepts that the other refuses: nothing the models refuse may pass the schema
+(``SCHEMA_GAPS`` is empty, and each case that was in it is named in ``TIGHTENED`` with the rule that now
+refuses it), and what the schema refuses beyond the models stays listed, so a change of schema, rules,
+library or corpus shows here first. ``test_validator_differential.py`` carries the same comparison to
+mutations of the corpus."""
 
 from __future__ import annotations
 
@@ -18,22 +22,26 @@ from shared.fhir.models import validate_model, validate_resource
 # BaRS's CapabilityStatement (fhirVersion "4.0.1") passes. See shared/fhir/data/fhir.schema.SOURCE.md.
 SCHEMA_REFUSES_VALID: set[str] = set()
 
-# Invalid cases the schema accepts and fhir.resources refuses: the reason the schema cannot replace it.
-SCHEMA_GAPS = {
-    "Patient.birthDate 31 Feb-like '2021-02-30'",  # the pattern checks digits, not the calendar
-    "Patient.deceasedBoolean and deceasedDateTime",  # choice types: no "one of [x]" in the schema
-    "ServiceRequest.status 'bogus' (required binding)",  # typed `code` there, not an enum
-    "ServiceRequest.intent missing (1..1)",  # required primitives are not in "required"
-    "ServiceRequest.status missing (1..1)",
-    "ServiceRequest.subject a string",  # datatypes carry no "type": "object"
-    "Observation.status missing (1..1)",
-    "Observation.valueInteger 1.5",  # integers are "type": "number"
-    "Observation.valueBoolean and valueInteger",
-    "Observation.extension[0] without url",
-    "Observation.extension[0] two values",
-    "MessageHeader.eventCoding and eventUri",
-    "Encounter.class an array",
-    "Flag._status with no status (primitive extension)",
+# Invalid cases the schema accepts and fhir.resources refuses: none. Each of the 14 it had before
+# 2026-12-06, with the reason the generated schema let it through and what refuses it now (_tighten).
+SCHEMA_GAPS: set[str] = set()
+# The schema types ServiceRequest.status as a plain `code`: the required-bindings table refuses these.
+BINDINGS_ONLY = {"ServiceRequest.status 'bogus' (required binding)"}
+TIGHTENED = {
+    "Patient.birthDate 31 Feb-like '2021-02-30'": "not a date the calendar has",  # pattern checked digits
+    "Patient.deceasedBoolean and deceasedDateTime": "at most one is allowed",  # no choice types in it
+    "ServiceRequest.status 'bogus' (required binding)": "is not in the value set",  # the bindings table
+    "ServiceRequest.intent missing (1..1)": '"intent" is a required property',  # primitives not required
+    "ServiceRequest.status missing (1..1)": '"status" is a required property',
+    "ServiceRequest.subject a string": "must be a JSON object",  # datatypes had no "type": "object"
+    "Observation.status missing (1..1)": '"status" is a required property',
+    "Observation.valueInteger 1.5": "must be a JSON integer",  # integers were "type": "number"
+    "Observation.valueBoolean and valueInteger": "at most one is allowed",
+    "Observation.extension[0] without url": '"url" is a required property',
+    "Observation.extension[0] two values": "at most one is allowed",
+    "MessageHeader.eventCoding and eventUri": "at most one is allowed",
+    "Encounter.class an array": "must be a JSON object",
+    "Flag._status with no status (primitive extension)": '"status" is a required property',
 }
 
 # Invalid cases fhir.resources (with the required-bindings table) accepts and the schema refuses: all
@@ -67,8 +75,8 @@ def test_valid_corpus(name: str, resource: dict[str, object]) -> None:
 @pytest.mark.parametrize(("name", "resource"), invalid_corpus(), ids=[n for n, _ in invalid_corpus()])
 def test_invalid_corpus_each_validator(name: str, resource: dict[str, object]) -> None:
     assert _current_accepts(resource) is (name in CURRENT_GAPS)
-    assert schema_valid(resource) is (name in SCHEMA_GAPS)
-    if name not in SCHEMA_GAPS:
+    assert schema_valid(resource) is (name in SCHEMA_GAPS | BINDINGS_ONLY)
+    if name not in SCHEMA_GAPS | BINDINGS_ONLY:
         issues = schema_issues(resource)
         assert issues and all(i["severity"] == "error" for i in issues)
 
@@ -92,11 +100,28 @@ def test_every_invalid_case_is_refused_by_one_or_the_other() -> None:
     assert accepted_by_both == []
 
 
-def test_what_fhir_resources_refuses_the_schema_alone_would_let_through() -> None:
-    """The differential that keeps fhir.resources on the hot path: replacing it by the schema would
-    accept each of these, all of which are refused today."""
-    let_through = {name for name, r in invalid_corpus() if not _current_accepts(r) and schema_valid(r)}
-    assert let_through == SCHEMA_GAPS
+def test_nothing_fhir_resources_refuses_passes_the_hot_path() -> None:
+    """What let fhir.resources off the hot path: every invalid case its models refuse, the schema and the
+    bindings table refuse too."""
+
+    def model_refuses(resource: object) -> bool:
+        try:
+            validate_model(resource)
+        except FhirError:
+            return True
+        return False
+
+    let_through = {name for name, r in invalid_corpus() if model_refuses(r) and _current_accepts(r)}
+    assert let_through == set()
+
+
+@pytest.mark.parametrize("name", sorted(TIGHTENED))
+def test_each_former_gap_is_refused_with_its_reason(name: str) -> None:
+    resource = dict(invalid_corpus())[name]
+    with pytest.raises(FhirError) as refused:
+        validate_resource(resource)
+    diagnostics = [i.get("diagnostics", "") for i in refused.value.to_operation_outcome()["issue"]]
+    assert any(TIGHTENED[name] in d for d in diagnostics), diagnostics
 
 
 def test_schema_issue_names_the_element() -> None:
@@ -204,3 +229,46 @@ def test_the_bindings_table_has_every_enum_the_schema_puts_on_a_stored_type() ->
                 element = f"{resource_type}.{field}"
                 assert element in REQUIRED_BINDINGS, element
                 assert sorted(REQUIRED_BINDINGS[element][1]) == sorted(spec["enum"]), element
+
+
+_OBSERVATION = {"resourceType": "Observation", "status": "final", "code": {"text": "pain"}}
+
+
+# What _tighten adds, each from R4's datatypes page (http://hl7.org/fhir/R4/datatypes.html): integer is
+# 32-bit signed (-2,147,483,648..2,147,483,647), unsignedInt >= 0, positiveInt > 0; a date "SHALL be a
+# valid date" (Gregorian: 2024 and 2000 are leap years, 2023 and 1900 are not; April has 30 days).
+@pytest.mark.parametrize(
+    ("elements", "valid"),
+    [
+        ({"valueInteger": 2147483647}, True),
+        ({"valueInteger": -2147483648}, True),
+        ({"valueInteger": 2147483648}, False),
+        ({"valueInteger": -2147483649}, False),
+        ({"valueInteger": 1.5}, False),
+        ({"valueInteger": -3}, True),
+        ({"valueSampledData": {"origin": {"value": 0}, "period": 1, "dimensions": 1}}, True),
+        ({"valueSampledData": {"origin": {"value": 0}, "period": 1, "dimensions": 0}}, False),  # positiveInt
+        ({"component": [{"code": {"text": "c"}, "valueInteger": 0}]}, True),
+        ({"effectiveDateTime": "2024-02-29"}, True),
+        ({"effectiveDateTime": "2000-02-29T10:00:00Z"}, True),
+        ({"effectiveDateTime": "2023-02-29"}, False),
+        ({"effectiveDateTime": "1900-02-29"}, False),
+        ({"effectiveDateTime": "2021-04-31T10:00:00+01:00"}, False),
+        ({"effectiveDateTime": "2021-02"}, True),  # partial dates have no day to check
+        ({"effectiveDateTime": "2021"}, True),
+        ({"issued": "2021-02-30T10:00:00Z"}, False),  # instant
+        ({"effectivePeriod": {"start": "2021-06-31"}}, False),  # a dateTime inside a datatype
+        ({"category": [None]}, False),  # a CodeableConcept must be an object
+        ({"subject": ["Patient/1"]}, False),
+        ({"valueString": "a", "valueQuantity": {"value": 1}}, False),
+        ({"valueString": "a", "_valueString": {"extension": [{"url": "http://x", "valueCode": "c"}]}}, True),
+    ],
+)
+def test_tightened_rules(elements: dict[str, object], valid: bool) -> None:
+    assert schema_valid(_OBSERVATION | elements) is valid
+
+
+def test_a_patient_birth_date_of_the_calendar() -> None:
+    patient = {"resourceType": "Patient", "birthDate": "1960-02-29"}  # 1960 is a leap year
+    assert schema_valid(patient)
+    assert not schema_valid(patient | {"birthDate": "1961-02-29"})
