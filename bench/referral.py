@@ -415,8 +415,9 @@ def _print(report: dict[str, Any]) -> None:
         model_low, model_high = report["floor"]["model_validation_cpu_ms_per_message"]
         print(
             f"intake: the BaRS ValidationRequest ({ENTRIES} entries), each request a new referral, driven by "
-            f"wrk for {SECONDS:g} s per row; floor = validating its resources as intake does ({low}-{high} ms "
-            "of CPU, measured before each server) + the bare echo's server CPU at the same in-flight count; "
+            f"wrk for {SECONDS:g} s per row; floor = validating its resources as intake does "
+            f"({low}-{high} ms of CPU, measured before each server) + the bare echo's server CPU at the "
+            "same in-flight count; "
             f"model floor = the same with the fhir.resources models ({model_low}-{model_high} ms) instead"
         )
         _table(

@@ -92,8 +92,9 @@ def derive(definitions: dict[str, Any]) -> Rules:
         rule: dict[str, Any] = {}
         if required:
             rule["required"] = sorted(required)
-        if choices := {g: sorted(m) for g, m in sorted(choices.items()) if len(m) > 1 or g in required_choices}:
-            rule["choices"] = choices
+        kept = {g: sorted(m) for g, m in sorted(choices.items()) if len(m) > 1 or g in required_choices}
+        if kept:
+            rule["choices"] = kept
         if required_choices:
             rule["required_choices"] = sorted(required_choices)
         if rule:

@@ -115,9 +115,8 @@ def _tighten(definitions: dict[str, Any], rules: element_rules.Rules) -> None:
                 others = [{"required": [other]} for other in members if other != member]
                 dependencies[member] = {"not": {"anyOf": others}, "$comment": f"choice {group}[x]"}
             if group in rule.get("required_choices", ()):
-                spec.setdefault("allOf", []).append(
-                    {"anyOf": [{"required": [member]} for member in members], "$comment": f"choice {group}[x]"}
-                )
+                one_of = [{"required": [member]} for member in members]
+                spec.setdefault("allOf", []).append({"anyOf": one_of, "$comment": f"choice {group}[x]"})
     stricter: dict[str, dict[str, Any]] = {
         name: {"type": "integer", "minimum": minimum, "maximum": _INT32[1]}
         for name, minimum in _INTEGER_BOUNDS.items()
@@ -131,9 +130,9 @@ def _tighten(definitions: dict[str, Any], rules: element_rules.Rules) -> None:
     for spec in definitions.values():
         for element in spec.get("properties", {}).values():
             for inline in (element, element.get("items", {})):
-                keywords = by_pattern.get(inline.get("pattern"))
-                if keywords is not None and "$ref" not in inline:
-                    inline.update(keywords)
+                found = by_pattern.get(inline.get("pattern"))
+                if found is not None and "$ref" not in inline:
+                    inline.update(found)
 
 
 def _calendar_date(value: str) -> bool:
