@@ -7,7 +7,9 @@ the generator left them out), and it has no notion of a choice element (``value[
 R4B models, which refused both until the schema replaced them on the hot path, carry that knowledge on
 each field (``element_required``, ``one_of_many``, ``one_of_many_required``). ``derive`` walks the
 schema's definitions alongside those models and writes, for every definition, its required primitive
-elements and its choice groups; ``data/element-rules.json`` is its output, kept in the repository so a
+elements and its choice groups, and marks the elements of datatypes that R4 types as ``Element`` (no
+modifier extensions: ``Timing.repeat``, ``Dosage.doseAndRate``) where the generated schema gave them a
+``modifierExtension``; ``data/element-rules.json`` is its output, kept in the repository so a
 service does not import 680 model classes at start-up, and ``tests/unit/kernel/test_element_rules.py``
 derives it again and compares, so an upgrade of ``fhir.resources`` that changes a rule shows there.
 
@@ -47,7 +49,8 @@ def _ref(spec: dict[str, Any]) -> str | None:
 
 
 def derive(definitions: dict[str, Any]) -> Rules:
-    """``{definition: {"required": [...], "choices": {group: [...]}, "required_choices": [...]}}`` for
+    """``{definition: {"required": [...], "choices": {group: [...]}, "required_choices": [...],
+    "no_modifier_extension": true}}`` for
     every definition of ``definitions`` whose ``fhir.resources`` R4B model has such a rule."""
     from fhir.resources.R4B import get_fhir_model_class
 
@@ -90,6 +93,9 @@ def derive(definitions: dict[str, Any]) -> Rules:
                 if extra.get("one_of_many_required"):
                     required_choices.add(str(group))
         rule: dict[str, Any] = {}
+        aliases = {field.alias or key for key, field in pairs[name].model_fields.items()}
+        if "modifierExtension" in properties and "modifierExtension" not in aliases:
+            rule["no_modifier_extension"] = True
         if required:
             rule["required"] = sorted(required)
         kept = {g: sorted(m) for g, m in sorted(choices.items()) if len(m) > 1 or g in required_choices}

@@ -98,7 +98,9 @@ def _tighten(definitions: dict[str, Any], rules: element_rules.Rules) -> None:
       choice is required (``MessageHeader.event[x]``);
     - integers are whole numbers within 32 bits (``positiveInt`` from 1, ``unsignedInt`` from 0): the
       schema typed them ``number`` and its pattern only applies to strings;
-    - a date, dateTime or instant names a day the calendar has (the pattern allows 2021-02-30).
+    - a date, dateTime or instant names a day the calendar has (the pattern allows 2021-02-30);
+    - no ``modifierExtension`` on the parts of a datatype R4 types as ``Element`` (``Timing.repeat``,
+      ``Dosage.doseAndRate``): the generator gave every backbone one.
 
     The required primitives and choice groups come from ``data/element-rules.json``
     (``element_rules``)."""
@@ -107,6 +109,8 @@ def _tighten(definitions: dict[str, Any], rules: element_rules.Rules) -> None:
             spec.setdefault("type", "object")
     for name, rule in rules.items():
         spec = definitions[name]
+        if rule.get("no_modifier_extension"):
+            spec["properties"].pop("modifierExtension", None)
         if rule.get("required"):
             spec["required"] = sorted(set(spec.get("required", ())) | set(rule["required"]))
         for group, members in rule.get("choices", {}).items():
