@@ -100,13 +100,16 @@ def _tighten(definitions: dict[str, Any], rules: element_rules.Rules) -> None:
       schema typed them ``number`` and its pattern only applies to strings;
     - a date, dateTime or instant names a day the calendar has (the pattern allows 2021-02-30);
     - no ``modifierExtension`` on the parts of a datatype R4 types as ``Element`` (``Timing.repeat``,
-      ``Dosage.doseAndRate``): the generator gave every backbone one.
+      ``Dosage.doseAndRate``): the generator gave every backbone one; no ``Extension._url`` (the url is
+      an XML attribute in R4, so it has no primitive extensions).
 
     The required primitives and choice groups come from ``data/element-rules.json``
     (``element_rules``)."""
     for spec in definitions.values():
         if "properties" in spec:
             spec.setdefault("type", "object")
+    # Extension.url is an attribute in R4's XML, so its JSON has no "_url" (the generator gave it one).
+    definitions["Extension"]["properties"].pop("_url", None)
     for name, rule in rules.items():
         spec = definitions[name]
         if rule.get("no_modifier_extension"):
@@ -154,8 +157,10 @@ def _calendar_date(value: str) -> bool:
 
 @cache
 def _resource_types() -> frozenset[str]:
-    definitions = _definitions()
-    return frozenset(t for t, spec in definitions.items() if "resourceType" in spec.get("properties", {}))
+    """The schema's resource types: those its ``ResourceList`` names (not every definition with a
+    ``resourceType`` element: ``ExampleScenario_Instance`` has one and is not a resource)."""
+    listed = _definitions()["ResourceList"]["oneOf"]
+    return frozenset(str(ref["$ref"]).rsplit("/", 1)[-1] for ref in listed)
 
 
 @cache

@@ -272,3 +272,33 @@ def test_a_patient_birth_date_of_the_calendar() -> None:
     patient = {"resourceType": "Patient", "birthDate": "1960-02-29"}  # 1960 is a leap year
     assert schema_valid(patient)
     assert not schema_valid(patient | {"birthDate": "1961-02-29"})
+
+
+def test_extension_url_has_no_primitive_extension_and_only_resources_are_resources() -> None:
+    extension = {"url": "http://example.org/x", "valueString": "a"}
+    assert schema_valid(_OBSERVATION | {"extension": [extension]})
+    assert not schema_valid(_OBSERVATION | {"extension": [extension | {"_url": {"id": "u"}}]})
+    # ExampleScenario.instance has a resourceType element; it is not a resource type.
+    assert not schema_valid({"resourceType": "ExampleScenario_Instance", "resourceId": "x"})
+    assert not schema_valid({"resourceType": "Patient", "contained": [{"resourceType": "Foo", "id": "a"}]})
+
+
+# Shapes that made the fhir.resources models raise something other than a validation error (a 500 from
+# validate_resource until 2026-12-06), and shapes the bindings table cannot read: each a 400 now.
+@pytest.mark.parametrize(
+    "resource",
+    [
+        {"resourceType": "MessageHeader", "eventUri": "urn:x", "source": {"endpoint": 5}},
+        {"resourceType": "Patient", "contained": [{"resourceType": "Foo"}]},
+        {"resourceType": "Bundle", "type": "collection", "entry": [{"resource": {"resourceType": "Foo"}}]},
+        {"resourceType": "Patient", "gender": ["male"]},
+        {"resourceType": "Patient", "contained": 5},
+        {"resourceType": "Bundle", "type": "collection", "entry": 5},
+        ["Patient"],
+        {"resourceType": 5},
+    ],
+)
+def test_malformed_shapes_are_a_400_not_a_crash(resource: object) -> None:
+    with pytest.raises(FhirError) as refused:
+        validate_resource(resource)
+    assert refused.value.status == 400
