@@ -235,7 +235,7 @@ def schema_issues(resource: Any, limit: int = 20) -> list[dict[str, Any]]:
         issues.append(
             {
                 "severity": "error",
-                "code": "structure" if isinstance(error.kind, _Kind.AdditionalProperties) else "value",
+                "code": _issue_code(error.kind),
                 "diagnostics": f"{where}: {_reason(error)}"[:500],
                 "expression": [where],
             }
@@ -246,6 +246,19 @@ def schema_issues(resource: Any, limit: int = 20) -> list[dict[str, Any]]:
 
 
 _Kind = jsonschema_rs.ValidationErrorKind
+
+
+def _issue_code(kind: Any) -> str:
+    """The OperationOutcome issue type: an unknown element is ``structure``, a code outside the codes
+    the schema lists ``code-invalid`` (as the bindings table says it), a missing element ``required``,
+    anything else ``value``."""
+    if isinstance(kind, _Kind.AdditionalProperties):
+        return "structure"
+    if isinstance(kind, _Kind.Enum):
+        return "code-invalid"
+    if isinstance(kind, _Kind.Required):
+        return "required"
+    return "value"
 
 
 def _reason(error: Any) -> str:

@@ -131,6 +131,11 @@ def test_schema_issue_names_the_element() -> None:
     assert "Patient.name[0]" in expressions
     assert any("male, female" in i["diagnostics"] for i in issues)  # the codes allowed...
     assert not any("bloke" in i["diagnostics"] for i in issues)  # ...never the value sent
+    codes = {i["expression"][0]: i["code"] for i in issues}
+    assert codes["Patient.gender"] == "code-invalid"  # FHIR's issue type for a code outside its value set
+    assert codes["Patient.name[0]"] == "structure"  # an unknown element ("nick")
+    no_status = {"resourceType": "Flag", "code": {"text": "x"}, "subject": {}}
+    assert schema_issues(no_status)[0]["code"] == "required"
 
 
 def test_the_4_0_1_amendments() -> None:
