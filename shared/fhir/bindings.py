@@ -39,7 +39,7 @@ def binding_issues(resource: dict[str, Any], where: str = "") -> list[dict[str, 
                 {
                     "severity": "error",
                     "code": "code-invalid",
-                    "diagnostics": f"{prefix}.{field}: {str(value)[:40]!r} is not in the value set {name}",
+                    "diagnostics": f"{prefix}.{field}: the code sent is not in the value set {name}",
                     "expression": [f"{prefix}.{field}"],
                 }
             )

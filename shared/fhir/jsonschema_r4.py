@@ -15,16 +15,23 @@ calendar has (the required primitives and choice groups come from ``data/element
 accepted and checks that nothing the models refuse passes; ``test_validator_differential.py`` does the
 same over mutations of the corpus.
 
-Two narrow amendments besides (``_amend``), because the vendored file is HL7's 4.0.0 build and this
-system speaks 4.0.1: ``fhirVersion`` also accepts ``"4.0.1"`` (the version we announce in every
+Three narrow amendments besides (``_amend``). Two because the vendored file is HL7's 4.0.0 build and
+this system speaks 4.0.1: ``fhirVersion`` also accepts ``"4.0.1"`` (the version we announce in every
 CapabilityStatement), and ``Expression.language`` is the plain ``code`` R4 binds *extensibly* rather
 than the generated closed enum (the careplan service publishes a ``text/plain`` Measure expression).
+One because the generator forgot them: a ``canonical`` element (``Meta.profile``) has its ``_profile``
+sibling for extensions, as every other primitive has (R4 JSON format, "Representation of primitive
+data types"; the models accept it).
+
+Nothing the sender wrote is echoed in a message except element and resource type names that are
+names (``_named``): the diagnostics go back to the sender and the top-level one into the AuditEvent.
 """
 
 from __future__ import annotations
 
 import gzip
 import json
+import re
 from datetime import date
 from functools import cache
 from pathlib import Path
@@ -34,7 +41,7 @@ import jsonschema_rs
 
 from shared.fhir import element_rules
 
-__all__ = ["schema_issues", "schema_valid", "warm"]
+__all__ = ["known_resource_type", "schema_issues", "schema_valid", "warm"]
 
 _PATH = Path(__file__).parent / "data" / "fhir.schema.json.gz"
 
@@ -75,6 +82,16 @@ def _amend(definitions: dict[str, Any]) -> None:
     language = definitions["Expression"]["properties"]["language"]
     language.pop("enum", None)
     language["$ref"] = "#/definitions/code"
+    # The generator gave every primitive element its "_x" sibling except those typed canonical.
+    for spec in definitions.values():
+        properties = spec.get("properties", {})
+        for name, element in list(properties.items()):
+            typed = element.get("items", element).get("$ref")
+            if typed == "#/definitions/canonical" and f"_{name}" not in properties:
+                sibling: dict[str, Any] = {"$ref": "#/definitions/Element"}
+                if "items" in element:
+                    sibling = {"type": "array", "items": sibling}
+                properties[f"_{name}"] = {"description": f"Extensions for {name}"} | sibling
 
 
 # FHIR's integer is a 32-bit signed integer (R4 datatypes: integer, unsignedInt, positiveInt).
@@ -184,6 +201,23 @@ def _validator(resource_type: str) -> Any:
     return _compiled() if resource_type in _resource_types() else None
 
 
+def known_resource_type(value: Any) -> str | None:
+    """``value`` when it is an R4 resource type (safe to name in a message), else None."""
+    return value if isinstance(value, str) and value in _resource_types() else None
+
+
+_NAME = re.compile(r"_?[A-Za-z][A-Za-z0-9]{0,63}")
+
+
+def _named(value: Any) -> str:
+    """An element name as sent when it is shaped like one, else a description of it (never the text)."""
+    return str(value) if _NAME.fullmatch(str(value)) else "(a name that is not a FHIR element name)"
+
+
+# jsonschema-rs takes str as UTF-8: a lone surrogate ("\ud800", which Python's json reads) cannot be.
+_NOT_UNICODE = "a string in it is not valid Unicode (a lone UTF-16 surrogate)"
+
+
 def warm() -> None:
     """Load and compile the schema now (at start-up, about 0.1 s) rather than on a first request."""
     _compiled()
@@ -194,13 +228,16 @@ def schema_valid(resource: Any) -> bool:
     if not isinstance(resource, dict) or not isinstance(resource.get("resourceType"), str):
         return False
     validator = _validator(resource["resourceType"])
-    return validator is not None and bool(validator.is_valid(resource))
+    try:
+        return validator is not None and bool(validator.is_valid(resource))
+    except UnicodeEncodeError:
+        return False
 
 
 def _expression(resource_type: str, path: Any) -> str:
     out = resource_type
     for part in path:
-        out += f"[{part}]" if isinstance(part, int) else f".{part}"
+        out += f"[{part}]" if isinstance(part, int) else f".{_named(part)}"
     return out
 
 
@@ -225,23 +262,26 @@ def schema_issues(resource: Any, limit: int = 20) -> list[dict[str, Any]]:
             {
                 "severity": "error",
                 "code": "not-supported",
-                "diagnostics": f"Unknown resourceType '{resource_type[:64]}'",
+                "diagnostics": "resourceType is not an R4 resource type",
                 "expression": ["resourceType"],
             }
         ]
     issues = []
-    for error in validator.iter_errors(resource):
-        where = _expression(resource_type, error.instance_path)
-        issues.append(
-            {
-                "severity": "error",
-                "code": _issue_code(error.kind),
-                "diagnostics": f"{where}: {_reason(error)}"[:500],
-                "expression": [where],
-            }
-        )
-        if len(issues) >= limit:
-            break
+    try:
+        for error in validator.iter_errors(resource):
+            where = _expression(resource_type, error.instance_path)
+            issues.append(
+                {
+                    "severity": "error",
+                    "code": _issue_code(error.kind),
+                    "diagnostics": f"{where}: {_reason(error)}"[:500],
+                    "expression": [where],
+                }
+            )
+            if len(issues) >= limit:
+                break
+    except UnicodeEncodeError:
+        return [{"severity": "error", "code": "value", "diagnostics": f"{resource_type}: {_NOT_UNICODE}"}]
     return issues
 
 
@@ -273,7 +313,7 @@ def _reason(error: Any) -> str:
         datatype = path[1] if len(path) > 2 and path[0] == "definitions" else "value"
         return f"not a valid FHIR {datatype} (pattern {kind.pattern})"
     if isinstance(kind, _Kind.AdditionalProperties):
-        names = ", ".join(str(name)[:64] for name in kind.unexpected[:5])
+        names = ", ".join(_named(name) for name in kind.unexpected[:5])
         return f"unknown element(s) {names}"
     if isinstance(kind, _Kind.Required):
         return str(error.message)  # "'x' is a required property": the schema's element name

@@ -19,7 +19,7 @@ from pydantic import ValidationError
 
 from shared.core.errors import InvalidResource
 from shared.fhir.bindings import binding_issues
-from shared.fhir.jsonschema_r4 import schema_issues
+from shared.fhir.jsonschema_r4 import known_resource_type, schema_issues
 
 FHIR_VERSION = "4.0.1"
 """What we announce: R4. R4B's models validate R4 resources of the kinds this service uses."""
@@ -52,14 +52,23 @@ def model_class(resource_type: str) -> type[Any]:
     try:
         return _r4b_class(resource_type)
     except (ValueError, KeyError) as exc:
-        raise InvalidResource(f"Unknown resourceType '{resource_type}'") from exc
+        raise InvalidResource("resourceType is not an R4 resource type", expression=["resourceType"]) from exc
 
 
 def stu3_model_class(resource_type: str) -> type[Any]:
     try:
         return _stu3_class(resource_type)
     except (ValueError, KeyError) as exc:
-        raise InvalidResource(f"Unknown STU3 resourceType '{resource_type}'") from exc
+        why = "resourceType is not an STU3 resource type"
+        raise InvalidResource(why, expression=["resourceType"]) from exc
+
+
+def _mismatch(expected: str, sent: str) -> InvalidResource:
+    """The body is not the type the interaction takes; named only when it is a resource type (a message
+    never echoes what the sender wrote: the top-level one is kept in the AuditEvent)."""
+    named = known_resource_type(sent)
+    what = f"a {named}" if named else "not an R4 resource type"
+    return InvalidResource(f"Expected a {expected} but the body is {what}", expression=["resourceType"])
 
 
 def _issues(exc: ValidationError, prefix: str) -> list[dict[str, Any]]:
@@ -84,9 +93,7 @@ def _validate(klass: type[Any], resource: Any, expected: str | None, release: st
     if not isinstance(resource_type, str):
         raise InvalidResource("The resource has no resourceType", expression=["resourceType"])
     if expected is not None and resource_type != expected:
-        raise InvalidResource(
-            f"Expected a {expected} but the body is a {resource_type}", expression=["resourceType"]
-        )
+        raise _mismatch(expected, resource_type)
     try:
         return klass.model_validate(resource)
     except ValidationError as exc:
@@ -95,7 +102,7 @@ def _validate(klass: type[Any], resource: Any, expected: str | None, release: st
             f"The {resource_type} is not a valid FHIR {release} resource", issues=issues
         ) from exc
     except (ValueError, TypeError) as exc:  # fhir_core raises these for some malformed primitives
-        raise InvalidResource(f"The {resource_type} is not valid: {str(exc)[:300]}") from exc
+        raise InvalidResource(f"The {resource_type} is not a valid FHIR {release} resource") from exc
 
 
 def validate_resource(resource: Any, expected_type: str | None = None) -> None:
@@ -112,13 +119,10 @@ def validate_resource(resource: Any, expected_type: str | None = None) -> None:
     if isinstance(resource, dict) and expected_type is not None:
         sent = resource.get("resourceType")
         if isinstance(sent, str) and sent != expected_type:
-            raise InvalidResource(
-                f"Expected a {expected_type} but the body is a {sent[:64]}", expression=["resourceType"]
-            )
+            raise _mismatch(expected_type, sent)
     if issues := schema_issues(resource):
-        resource_type = resource.get("resourceType") if isinstance(resource, dict) else None
-        name = resource_type[:64] if isinstance(resource_type, str) else "resource"
-        raise InvalidResource(f"The {name} is not valid FHIR R4 JSON", issues=issues[:20])
+        name = known_resource_type(resource.get("resourceType") if isinstance(resource, dict) else None)
+        raise InvalidResource(f"The {name or 'resource'} is not valid FHIR R4 JSON", issues=issues[:20])
     if issues := binding_issues(resource):
         raise InvalidResource(
             f"The {resource['resourceType']} has codes outside their value sets", issues=issues[:20]

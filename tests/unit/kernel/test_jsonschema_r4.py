@@ -307,3 +307,51 @@ def test_malformed_shapes_are_a_400_not_a_crash(resource: object) -> None:
     with pytest.raises(FhirError) as refused:
         validate_resource(resource)
     assert refused.value.status == 400
+
+
+def test_a_canonical_element_may_carry_extensions_like_every_primitive() -> None:
+    """R4 JSON format (Representation of primitive data types): any primitive element may have a "_x"
+    sibling holding its id and extensions. HL7's generated schema gave every primitive one except those
+    typed canonical; the models accept them, so _amend adds them (single and repeating)."""
+    profiled = _OBSERVATION | {"meta": {"profile": ["http://example.org/p"], "_profile": [{"id": "p1"}]}}
+    assert schema_valid(profiled)
+    validate_model(profiled)
+    task = {"resourceType": "Task", "status": "draft", "intent": "order"}
+    assert schema_valid(task | {"instantiatesCanonical": "http://x.org/a", "_instantiatesCanonical": {}})
+    # still an Element: a string or an unknown element in it is refused
+    assert not schema_valid(_OBSERVATION | {"meta": {"profile": ["http://x"], "_profile": ["p1"]}})
+    assert not schema_valid(task | {"_instantiatesCanonical": {"bogus": 1}})
+
+
+def test_a_lone_surrogate_is_refused_not_a_crash() -> None:
+    """Python's json reads "\\ud800" to a lone surrogate, which jsonschema-rs cannot take as UTF-8: it
+    raised UnicodeEncodeError (a 500) from every check until 2026-12-06."""
+    patient = {"resourceType": "Patient", "name": [{"family": "\ud800"}]}
+    assert not schema_valid(patient)
+    assert schema_issues(patient)[0]["code"] == "value"
+    with pytest.raises(FhirError) as refused:
+        validate_resource(patient)
+    assert refused.value.status == 400
+
+
+SENT = "Jane Smith 943 476 5919"  # what a sender might put where a name or code belongs
+
+
+@pytest.mark.parametrize(
+    "resource",
+    [
+        {"resourceType": SENT},
+        {"resourceType": "Patient", SENT: 1},
+        {"resourceType": "Patient", "gender": SENT},
+        {"resourceType": "ServiceRequest", "status": SENT, "intent": "order", "subject": {"reference": "x"}},
+        {"resourceType": "Patient", "name": [{SENT: "x"}]},
+    ],
+)
+def test_no_message_echoes_what_was_sent(resource: dict[str, object]) -> None:
+    """The top-level diagnostics go into the AuditEvent's outcomeDesc and the issues back to the sender:
+    neither repeats a value, nor a name that is not shaped like a FHIR name."""
+    for expected in (None, "Patient"):
+        with pytest.raises(FhirError) as refused:
+            validate_resource(resource, expected)
+        text = str(refused.value.to_operation_outcome())
+        assert refused.value.status == 400 and "Smith" not in text and "943" not in text, text
