@@ -7,7 +7,9 @@ Structured: ``doseAndRate`` (``doseQuantity``, or ``doseRange`` whose high end c
 Ranges and "up to" count their maximum; a prescribed maximum (``maxDosePerPeriod``, "max 8 in 24 hours")
 caps it. A dose in mg, g, micrograms or microgram/hour is a quantity of drug, never a count of units.
 Patches are counted as patches (or microgram/hour) worn at once, whatever the change interval. Nothing is
-guessed: what cannot be read comes back as a :class:`DosageProblem`.
+guessed: what cannot be read comes back as a :class:`DosageProblem`, among them structured timings not
+modelled here (a period without its unit, a frequency without a period, some days of the week only) and
+a dose with a comparator.
 """
 
 from __future__ import annotations
@@ -128,18 +130,39 @@ def _differ(structured: DailyAmount, written: DailyAmount, form: DoseForm) -> bo
     return one is not None and other is not None and one != other
 
 
-def _quantity(doses: Sequence[Mapping[str, Any]]) -> tuple[Decimal, str] | None:
+def _quantity(doses: Sequence[Mapping[str, Any]]) -> tuple[Decimal, str] | DosageProblem | None:
     for dose in doses:
         quantity = dose.get("doseQuantity")
         if quantity is None and dose.get("doseRange"):
             quantity = dose["doseRange"].get("high") or dose["doseRange"].get("low")
+        if quantity and quantity.get("comparator") is not None:
+            # A dose is a SimpleQuantity, which R4 gives no comparator (sqty-1): "< 10 mg" is no amount.
+            return DosageProblem("dose-comparator", "The structured dose has a comparator: not an amount")
         if quantity and quantity.get("value") is not None:
             return Decimal(str(quantity["value"])), str(quantity.get("unit") or quantity.get("code") or "")
     return None
 
 
-def _per_day(timing: Mapping[str, Any]) -> Decimal | None:
+_ALL_WEEK = frozenset({"mon", "tue", "wed", "thu", "fri", "sat", "sun"})
+
+
+def _timing_problem(repeat: Mapping[str, Any]) -> DosageProblem | None:
+    """Structured timings this reader does not turn into a daily amount, refused rather than read as
+    daily: a period without its unit (R4 tim-2 requires one), a frequency with no period (so many times
+    in what?), and days of the week (taken on some days only: a daily figure would overstate it)."""
+    if repeat.get("period") is not None and repeat.get("periodUnit") not in _DAYS:
+        return DosageProblem("timing-unreadable", "The timing gives a period without its unit")
+    if (repeat.get("frequency") or repeat.get("frequencyMax")) and repeat.get("period") is None:
+        return DosageProblem("timing-unreadable", "The timing gives a frequency without the period it is in")
+    if set(repeat.get("dayOfWeek") or _ALL_WEEK) != _ALL_WEEK:
+        return DosageProblem("timing-unreadable", "The timing is on some days of the week only")
+    return None
+
+
+def _per_day(timing: Mapping[str, Any]) -> Decimal | DosageProblem | None:
     repeat = timing.get("repeat") or {}
+    if problem := _timing_problem(repeat):
+        return problem
     frequency = repeat.get("frequencyMax") or repeat.get("frequency")
     times = max(len(repeat.get("timeOfDay", [])), len(repeat.get("when", [])))
     if repeat.get("period") is not None and repeat.get("periodUnit") in _DAYS:
@@ -171,6 +194,8 @@ def _cap(dosage: Mapping[str, Any], form: DoseForm) -> tuple[Decimal, str] | Non
 def _structured(dosage: Mapping[str, Any], form: DoseForm) -> DailyAmount | DosageProblem | None:
     as_needed = bool(dosage.get("asNeededBoolean") or dosage.get("asNeededCodeableConcept"))
     dose = _quantity(dosage.get("doseAndRate") or [])
+    if isinstance(dose, DosageProblem):
+        return dose
     cap = _cap(dosage, form)
     if dose is None:
         if cap is None:
@@ -189,6 +214,8 @@ def _structured(dosage: Mapping[str, Any], form: DoseForm) -> DailyAmount | Dosa
         basis = f"{n(value)} {label(kind[0], form)} worn at once"
         return DailyAmount(value, kind[0], as_needed, basis, value, label(kind[0], form), None, words)
     per_day = _per_day(dosage.get("timing") or {})
+    if isinstance(per_day, DosageProblem):
+        return per_day
     if per_day is None:
         if cap is None:
             return DosageProblem("frequency-missing", "The dosage says how much but not how often")

@@ -166,6 +166,47 @@ def test_no_dosage_at_all_is_a_problem() -> None:
     assert isinstance(result, DosageProblem) and result.code == "dosage-missing"
 
 
+# Structured timings read as daily before 2026-12-06 and refused now. By hand, from R4 Timing (tim-2: a
+# period needs its periodUnit; frequency is "times per period"; dayOfWeek restricts the days): each would
+# have been read as 2 tablets a day.
+@pytest.mark.parametrize(
+    ("repeat", "why"),
+    [
+        # two a week or two a month? no unit: was read as 2 a day
+        ({"frequency": 2, "period": 1}, "period without its unit"),
+        # two in what period? was read as 2 a day
+        ({"frequency": 2}, "frequency without the period"),
+        ({"frequencyMax": 2}, "frequency without the period"),
+        # Mondays and Thursdays only: 2 a day on those days, 4/7 a day on average; was read as 2 a day
+        ({"frequency": 2, "period": 1, "periodUnit": "d", "dayOfWeek": ["mon", "thu"]}, "some days"),
+    ],
+)
+def test_a_structured_timing_not_read_as_daily_is_refused(repeat: dict[str, Any], why: str) -> None:
+    dosage = {"doseAndRate": [{"doseQuantity": {"value": 1, "unit": "tablet"}}], "timing": {"repeat": repeat}}
+    result = amount([dosage])
+    assert isinstance(result, DosageProblem) and result.code == "timing-unreadable", result
+    assert why in result.text
+
+
+def test_every_day_of_the_week_is_daily() -> None:
+    every_day = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+    repeat = {"frequency": 2, "period": 1, "periodUnit": "d", "dayOfWeek": every_day}
+    dosage = {"doseAndRate": [{"doseQuantity": {"value": 1, "unit": "tablet"}}], "timing": {"repeat": repeat}}
+    assert amount([dosage]).quantity == 2  # 1 tablet x 2 a day
+
+
+def test_a_dose_with_a_comparator_is_refused() -> None:
+    """R4: a Dosage's doseQuantity is a SimpleQuantity, which has no comparator (sqty-1). The schema does
+    not check that invariant; "< 10 mg" was read as 10 mg."""
+    repeat = {"frequency": 2, "period": 1, "periodUnit": "d"}
+    dose = {"value": 10, "unit": "mg", "comparator": "<"}
+    result = amount([{"doseAndRate": [{"doseQuantity": dose}], "timing": {"repeat": repeat}}])
+    assert isinstance(result, DosageProblem) and result.code == "dose-comparator"
+    high = {"doseRange": {"high": dose}}
+    result = amount([{"doseAndRate": [high], "timing": {"repeat": repeat}}])
+    assert isinstance(result, DosageProblem) and result.code == "dose-comparator"
+
+
 def test_a_structured_dose_without_frequency_is_a_problem() -> None:
     result = amount([{"doseAndRate": [{"doseQuantity": {"value": 1, "unit": "tablet"}}]}])
     assert isinstance(result, DosageProblem) and result.code == "frequency-missing"
