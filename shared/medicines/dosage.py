@@ -134,7 +134,10 @@ def _quantity(doses: Sequence[Mapping[str, Any]]) -> tuple[Decimal, str] | Dosag
     for dose in doses:
         quantity = dose.get("doseQuantity")
         if quantity is None and dose.get("doseRange"):
-            quantity = dose["doseRange"].get("high") or dose["doseRange"].get("low")
+            quantity = dose["doseRange"].get("high")
+            if quantity is None and dose["doseRange"].get("low") is not None:
+                # "at least one": the most it allows is not said (the low end is not the maximum)
+                return DosageProblem("dose-range-open", "The structured dose range has no upper end")
         if quantity and quantity.get("comparator") is not None:
             # A dose is a SimpleQuantity, which R4 gives no comparator (sqty-1): "< 10 mg" is no amount.
             return DosageProblem("dose-comparator", "The structured dose has a comparator: not an amount")
@@ -177,17 +180,19 @@ def _per_day(timing: Mapping[str, Any]) -> Decimal | DosageProblem | None:
     return _TIMING_CODES_WEEKLY.get(str(code))
 
 
-def _cap(dosage: Mapping[str, Any], form: DoseForm) -> tuple[Decimal, str] | None:
-    """The prescribed maximum per day from ``maxDosePerPeriod``, if any."""
+def _cap(dosage: Mapping[str, Any], form: DoseForm) -> tuple[Decimal, str] | DosageProblem | None:
+    """The prescribed maximum per day from ``maxDosePerPeriod``, if any; a problem when it is given and
+    cannot be read (ignored, it would let the daily amount read above the prescriber's maximum; a
+    period with no unit was once taken as days, so "8 per 24" capped at a third of a tablet a day)."""
     ratio = dosage.get("maxDosePerPeriod") or {}
     numerator, denominator = ratio.get("numerator") or {}, ratio.get("denominator") or {}
     if numerator.get("value") is None or denominator.get("value") is None:
         return None
     kind = dose_kind(str(numerator.get("unit") or numerator.get("code") or ""), form)
-    unit = str(denominator.get("unit") or denominator.get("code") or "d").lower()
+    unit = str(denominator.get("unit") or denominator.get("code") or "").lower()
     days = _DAYS.get({"hour": "h", "hours": "h", "day": "d", "days": "d", "week": "wk"}.get(unit, unit))
-    if kind is None or days is None:
-        return None
+    if kind is None or days is None or not Decimal(str(denominator["value"])) > 0:
+        return DosageProblem("maximum-unreadable", "The prescribed maximum per period is not in units read")
     return Decimal(str(numerator["value"])) * kind[1] / (Decimal(str(denominator["value"])) * days), kind[0]
 
 
@@ -197,6 +202,8 @@ def _structured(dosage: Mapping[str, Any], form: DoseForm) -> DailyAmount | Dosa
     if isinstance(dose, DosageProblem):
         return dose
     cap = _cap(dosage, form)
+    if isinstance(cap, DosageProblem):
+        return cap
     if dose is None:
         if cap is None:
             return None

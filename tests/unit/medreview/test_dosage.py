@@ -207,6 +207,38 @@ def test_a_dose_with_a_comparator_is_refused() -> None:
     assert isinstance(result, DosageProblem) and result.code == "dose-comparator"
 
 
+def test_a_dose_range_with_no_upper_end_is_refused() -> None:
+    """R4 Range: "low" alone is at least that much; its most is not said. Read as the dose before."""
+    repeat = {"frequency": 2, "period": 1, "periodUnit": "d"}
+    at_least_one = {"doseRange": {"low": {"value": 1, "unit": "tablet"}}}
+    result = amount([{"doseAndRate": [at_least_one], "timing": {"repeat": repeat}}])
+    assert isinstance(result, DosageProblem) and result.code == "dose-range-open"
+
+
+@pytest.mark.parametrize(
+    "ratio",
+    [
+        # per 24 of what? taken as days, it capped 2 tablets x 4 a day (8) at 8/24 of a tablet a day
+        {"numerator": {"value": 8, "unit": "tablet"}, "denominator": {"value": 24}},
+        # spoonfuls do not fit a tablet: ignored, the reading was 8 a day whatever the cap said
+        {"numerator": {"value": 2, "unit": "spoon"}, "denominator": {"value": 1, "unit": "d"}},
+        # nothing per no time
+        {"numerator": {"value": 8, "unit": "tablet"}, "denominator": {"value": 0, "unit": "d"}},
+    ],
+)
+def test_a_prescribed_maximum_that_cannot_be_read_is_refused(ratio: dict[str, Any]) -> None:
+    repeat = {"frequency": 4, "period": 1, "periodUnit": "d"}
+    dosage = {
+        "doseAndRate": [{"doseQuantity": {"value": 2, "unit": "tablet"}}],
+        "timing": {"repeat": repeat},
+        "maxDosePerPeriod": ratio,
+    }
+    result = amount([dosage])
+    assert isinstance(result, DosageProblem) and result.code == "maximum-unreadable", result
+    # the text, where there is one, is read instead (as for any structured dose not read)
+    assert amount([dosage | {"text": "two tablets four times a day"}]).quantity == 8
+
+
 def test_a_structured_dose_without_frequency_is_a_problem() -> None:
     result = amount([{"doseAndRate": [{"doseQuantity": {"value": 1, "unit": "tablet"}}]}])
     assert isinstance(result, DosageProblem) and result.code == "frequency-missing"
