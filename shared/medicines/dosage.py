@@ -7,13 +7,21 @@ Structured: ``doseAndRate`` (``doseQuantity``, or ``doseRange`` whose high end c
 Ranges and "up to" count their maximum; a prescribed maximum (``maxDosePerPeriod``, "max 8 in 24 hours")
 caps it. A dose in mg, g, micrograms or microgram/hour is a quantity of drug, never a count of units.
 Patches are counted as patches (or microgram/hour) worn at once, whatever the change interval. Nothing is
-guessed: what cannot be read comes back as a :class:`DosageProblem`, among them structured timings not
-modelled here (a period without its unit, a frequency without a period, some days of the week only) and
-a dose with a comparator.
+guessed: what cannot be read comes back as a :class:`DosageProblem`. Structured fields are refused
+(``STRUCTURED_REFUSALS``, and then text does not stand in for them) when they say what this reader does
+not model or do not agree: a period without its unit, a frequency without a period, some days of the week
+only, meal codes without a frequency, a timing code that disagrees with its repeat, more times of day than
+the frequency over a period longer than a day, a dose with a comparator, a negative or zero period, an
+inverted range, an open dose range, a unit that disagrees with its UCUM code, ``doseAndRate`` entries
+that say different amounts, and a maximum that cannot be read. ``count`` bounds the daily figure (the
+whole course is that many), ``maxDosePerAdministration`` caps the dose, and dosages over different
+``bounds`` are phases, as different ``sequence`` numbers are. Periods in hours, minutes and seconds are
+counted exactly (every 8 hours is 3 a day); weeks, months (30 days) and years (365) are averaged.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
@@ -34,8 +42,6 @@ from shared.medicines.dose_text import label, read_dosage_text
 
 __all__ = ["MG", "RATE", "UNIT", "DailyAmount", "DosageProblem", "DoseForm", "max_daily_amount"]
 
-_DAYS = {"s": Decimal(1) / 86400, "min": Decimal(1) / 1440, "h": Decimal(1) / 24, "d": Decimal(1)}
-_DAYS |= {"wk": Decimal(7), "mo": Decimal(30), "a": Decimal(365)}
 # HL7 v3 GTSAbbreviation timing codes (R4 timing-abbreviation value set): administrations a day.
 _TIMING_CODES = {"QD": 1, "BID": 2, "TID": 3, "QID": 4, "AM": 1, "PM": 1, "Q4H": 6, "Q6H": 4, "Q8H": 3}
 _TIMING_CODES_WEEKLY = {"QOD": Decimal("0.5"), "WK": Decimal(1) / 7}
@@ -51,11 +57,17 @@ def max_daily_amount(dosages: Sequence[Mapping[str, Any]], form: DoseForm) -> Da
     if not dosages:
         return DosageProblem("dosage-missing", "No dosage instruction was given")
     phases: dict[object, list[DailyAmount]] = {}
+    bounds: dict[object, set[str]] = {}
     for dosage in dosages:
         amount = _one_dosage(dosage, form)
         if isinstance(amount, DosageProblem):
             return amount
         phases.setdefault(dosage.get("sequence"), []).append(amount)
+        bounds.setdefault(dosage.get("sequence"), set()).add(_bounds(dosage))
+    if any(len(b) > 1 for b in bounds.values()):
+        # taken "together" yet over different spans (2 bd 1-14 Jan, 1 bd 15-28 Jan, no sequence): phases
+        sentence = "The dosages run over different date ranges: which applies today is not read"
+        return DosageProblem("dose-changes-over-time", sentence)
     totals: list[DailyAmount] = []
     for amounts in phases.values():
         if len(amounts) == 1:
@@ -96,6 +108,12 @@ def max_daily_amount(dosages: Sequence[Mapping[str, Any]], form: DoseForm) -> Da
     return totals[0]
 
 
+def _bounds(dosage: Mapping[str, Any]) -> str:
+    """The span a dosage runs over (``timing.repeat.bounds[x]``), as a comparable string."""
+    repeat = (dosage.get("timing") or {}).get("repeat") or {}
+    return json.dumps({k: v for k, v in repeat.items() if k.startswith("bounds")}, sort_keys=True)
+
+
 _TEXT_LEAVES_TO_STRUCTURED = frozenset({"dose-quantity-missing", "frequency-missing"})
 """Text problems that only mean the text says less than the structured fields ("twice a day" beside a
 structured dose of two tablets): the structured dose stands. Any other (words not read, a contradiction)
@@ -105,6 +123,8 @@ makes the dosage not computable even with a structured dose."""
 def _one_dosage(dosage: Mapping[str, Any], form: DoseForm) -> DailyAmount | DosageProblem:
     structured = _structured(dosage, form)
     text = str(dosage.get("text") or dosage.get("patientInstruction") or "").strip()
+    if isinstance(structured, DosageProblem) and structured.code in STRUCTURED_REFUSALS:
+        return structured
     if isinstance(structured, DailyAmount):
         written = read_dosage_text(text, form) if text else None
         if isinstance(written, DailyAmount) and _differ(structured, written, form):
@@ -130,54 +150,187 @@ def _differ(structured: DailyAmount, written: DailyAmount, form: DoseForm) -> bo
     return one is not None and other is not None and one != other
 
 
-def _quantity(doses: Sequence[Mapping[str, Any]]) -> tuple[Decimal, str] | DosageProblem | None:
-    for dose in doses:
-        quantity = dose.get("doseQuantity")
-        if quantity is None and dose.get("doseRange"):
-            quantity = dose["doseRange"].get("high")
-            if quantity is None and dose["doseRange"].get("low") is not None:
-                # "at least one": the most it allows is not said (the low end is not the maximum)
-                return DosageProblem("dose-range-open", "The structured dose range has no upper end")
-        if quantity and quantity.get("comparator") is not None:
-            # A dose is a SimpleQuantity, which R4 gives no comparator (sqty-1): "< 10 mg" is no amount.
-            return DosageProblem("dose-comparator", "The structured dose has a comparator: not an amount")
-        if quantity and quantity.get("value") is not None:
-            return Decimal(str(quantity["value"])), str(quantity.get("unit") or quantity.get("code") or "")
-    return None
-
-
+_UCUM = "http://unitsofmeasure.org"
+_IN_A_DAY = {"s": 86400, "min": 1440, "h": 24, "d": 1}
+"""How many of a period unit shorter than a week there are in a day (exact: every 8 hours is 3 a day)."""
+_DAYS_IN = {"wk": 7, "mo": 30, "a": 365}
+"""Days in a longer period unit (a month as 30 days, a year as 365: the text reader's convention)."""
+_MEAL_EVENTS = frozenset({"C", "AC", "PC", "IC"})
+"""R4 event-timing codes for "at / before / after / between meals" without saying which meal: each
+meal, usually three, but the code does not say how many."""
 _ALL_WEEK = frozenset({"mon", "tue", "wed", "thu", "fri", "sat", "sun"})
+
+STRUCTURED_REFUSALS = frozenset(
+    {
+        "dose-comparator",
+        "dose-negative",
+        "dose-range-open",
+        "dose-range-inverted",
+        "dose-unit-conflict",
+        "dose-entries-differ",
+        "maximum-unreadable",
+        "timing-unreadable",
+        "timing-conflict",
+    }
+)
+"""Structured fields that say something this reader does not turn into a figure: the dosage is refused
+even when it has text, since the text alone would drop what they say (a maximum, some days only)."""
+
+
+def _per_day_of(amount: Decimal, period: Decimal, unit: str) -> Decimal:
+    """``amount`` per ``period`` ``unit`` as an amount per day (``unit`` one of R4's units-of-time)."""
+    if unit in _IN_A_DAY:
+        return amount * _IN_A_DAY[unit] / period
+    return amount / (period * _DAYS_IN[unit])
+
+
+def _number(value: Any) -> Decimal:
+    return Decimal(str(value))
+
+
+def _amount(quantity: Mapping[str, Any], form: DoseForm, what: str) -> tuple[Decimal, str] | DosageProblem:
+    """A structured SimpleQuantity (a dose, a maximum) as (amount, kind): in mg, microgram/hour or units."""
+    if quantity.get("comparator") is not None:
+        # SimpleQuantity has no comparator in R4 (sqty-1): "< 10 mg" is no amount
+        return DosageProblem("dose-comparator", f"The structured {what} has a comparator: not an amount")
+    value = _number(quantity["value"])
+    if value < 0:
+        return DosageProblem("dose-negative", f"The structured {what} is negative")
+    unit = str(quantity.get("unit") or "")
+    code = str(quantity.get("code") or "") if quantity.get("system") == _UCUM else ""
+    kind, coded = dose_kind(unit or code, form), dose_kind(code, form) if code else None
+    if kind is not None and coded is not None and kind != coded:
+        # R4 Quantity: the code is the computer-processable unit; "tablet" beside "mg" is not one amount
+        sentence = f"The structured {what}'s unit '{unit}' and its UCUM code '{code}' differ"
+        return DosageProblem("dose-unit-conflict", sentence)
+    kind = kind or coded
+    written = unit or code
+    if kind is None:
+        return DosageProblem("dose-unit-unknown", f"Dose unit '{written}' does not fit a {form.per_unit}")
+    if bare_count_ambiguous(value, written, form):
+        sentence = f"A structured {what} of {n(value)} without a unit may be the drug's strength, not a count"
+        return DosageProblem("dose-ambiguous", sentence, (n(value),))
+    return value * kind[1], kind[0]
+
+
+def _compare(one: tuple[Decimal, str], other: tuple[Decimal, str], form: DoseForm) -> int | None:
+    """-1, 0 or 1 as ``one`` is less, as much or more than ``other``; None when they cannot be compared."""
+    if one[1] != other[1]:
+        first, second = in_ingredient(*one, form), in_ingredient(*other, form)
+        if first is None or second is None or first[1] != second[1]:
+            return None
+        one, other = first, second
+    return (one[0] > other[0]) - (one[0] < other[0])
+
+
+def _entry_dose(entry: Mapping[str, Any], form: DoseForm) -> tuple[Decimal, str] | DosageProblem | None:
+    quantity = entry.get("doseQuantity")
+    if quantity is not None:
+        return _amount(quantity, form, "dose") if quantity.get("value") is not None else None
+    dose_range = entry.get("doseRange") or {}
+    low, high = dose_range.get("low") or {}, dose_range.get("high") or {}
+    if high.get("value") is None:
+        if low.get("value") is not None:  # "at least one": the most it allows is not said
+            return DosageProblem("dose-range-open", "The structured dose range has no upper end")
+        return None
+    top = _amount(high, form, "dose")
+    if low.get("value") is None or isinstance(top, DosageProblem):
+        return top
+    bottom = _amount(low | {"unit": low.get("unit") or high.get("unit")}, form, "dose")
+    if isinstance(bottom, DosageProblem):
+        return bottom
+    if _compare(bottom, top, form) == 1:
+        return DosageProblem("dose-range-inverted", "The structured dose range's low end is above its high")
+    return top
+
+
+def _dose(dosage: Mapping[str, Any], form: DoseForm) -> tuple[Decimal, str] | DosageProblem | None:
+    """The structured dose: every ``doseAndRate`` entry that gives one must say the same amount, and
+    ``maxDosePerAdministration`` caps it."""
+    doses = [_entry_dose(entry, form) for entry in dosage.get("doseAndRate") or ()]
+    read = [d for d in doses if d is not None]
+    if not read:
+        return None
+    if problem := next((d for d in read if isinstance(d, DosageProblem)), None):
+        return problem
+    first = read[0]
+    assert not isinstance(first, DosageProblem)
+    if any(_compare(first, d, form) != 0 for d in read[1:] if not isinstance(d, DosageProblem)):
+        return DosageProblem("dose-entries-differ", "The dosage's structured doses say different amounts")
+    limit = dosage.get("maxDosePerAdministration")
+    if limit is None or limit.get("value") is None:
+        return first
+    most = _amount(limit, form, "maximum per dose")
+    if isinstance(most, DosageProblem):
+        return DosageProblem("maximum-unreadable", f"{most.text}: the maximum per dose is not read")
+    order = _compare(first, most, form)
+    if order is None:
+        return DosageProblem("maximum-unreadable", "The maximum per dose and the dose are not comparable")
+    return most if order == 1 else first
+
+
+def _positive(repeat: Mapping[str, Any]) -> DosageProblem | None:
+    for key in ("frequency", "frequencyMax", "period", "periodMax", "count", "countMax"):
+        if repeat.get(key) is not None and not _number(repeat[key]) > 0:
+            return DosageProblem("timing-unreadable", f"The timing's {key} is not a positive number")
+    for low, high in (("frequency", "frequencyMax"), ("period", "periodMax"), ("count", "countMax")):
+        if repeat.get(low) is not None and repeat.get(high) is not None and repeat[high] < repeat[low]:
+            return DosageProblem("timing-unreadable", f"The timing's {high} is below its {low}")
+    return None
 
 
 def _timing_problem(repeat: Mapping[str, Any]) -> DosageProblem | None:
     """Structured timings this reader does not turn into a daily amount, refused rather than read as
     daily: a period without its unit (R4 tim-2 requires one), a frequency with no period (so many times
-    in what?), and days of the week (taken on some days only: a daily figure would overstate it)."""
-    if repeat.get("period") is not None and repeat.get("periodUnit") not in _DAYS:
+    in what?), days of the week (taken on some days only: a daily figure would overstate it), and a
+    meal code with no frequency (each meal: how many?)."""
+    if problem := _positive(repeat):
+        return problem
+    if repeat.get("period") is not None and repeat.get("periodUnit") not in (_IN_A_DAY.keys() | _DAYS_IN):
         return DosageProblem("timing-unreadable", "The timing gives a period without its unit")
     if (repeat.get("frequency") or repeat.get("frequencyMax")) and repeat.get("period") is None:
         return DosageProblem("timing-unreadable", "The timing gives a frequency without the period it is in")
     if set(repeat.get("dayOfWeek") or _ALL_WEEK) != _ALL_WEEK:
         return DosageProblem("timing-unreadable", "The timing is on some days of the week only")
+    if _MEAL_EVENTS & set(repeat.get("when") or ()) and repeat.get("period") is None:
+        return DosageProblem("timing-unreadable", "The timing is at meals without saying how many a day")
     return None
+
+
+def _code_per_day(timing: Mapping[str, Any]) -> Decimal | None:
+    code = next((c.get("code") for c in (timing.get("code") or {}).get("coding", [])), None)
+    if code in _TIMING_CODES:
+        return Decimal(_TIMING_CODES[code])
+    return _TIMING_CODES_WEEKLY.get(str(code))
 
 
 def _per_day(timing: Mapping[str, Any]) -> Decimal | DosageProblem | None:
     repeat = timing.get("repeat") or {}
     if problem := _timing_problem(repeat):
         return problem
-    frequency = repeat.get("frequencyMax") or repeat.get("frequency")
+    frequency = _number(repeat.get("frequencyMax") or repeat.get("frequency") or 1)
     times = max(len(repeat.get("timeOfDay", [])), len(repeat.get("when", [])))
-    if repeat.get("period") is not None and repeat.get("periodUnit") in _DAYS:
-        period_days = Decimal(str(repeat["period"])) * _DAYS[repeat["periodUnit"]]
-        per_day = Decimal(frequency or 1) / period_days
-        return max(per_day, Decimal(times)) if period_days <= 1 else per_day
-    if frequency or times:
-        return Decimal(max(frequency or 0, times))
-    code = next((c.get("code") for c in (timing.get("code") or {}).get("coding", [])), None)
-    if code in _TIMING_CODES:
-        return Decimal(_TIMING_CODES[code])
-    return _TIMING_CODES_WEEKLY.get(str(code))
+    per_day: Decimal | None = None
+    if repeat.get("period") is not None:
+        period, unit = _number(repeat["period"]), str(repeat["periodUnit"])
+        per_day = _per_day_of(frequency, period, unit)
+        if unit in _IN_A_DAY and period <= _IN_A_DAY[unit]:  # a period of a day or less
+            per_day = max(per_day, Decimal(times))
+        elif times > frequency:
+            sentence = f"The timing lists {times} times but {n(frequency)} a period longer than a day"
+            return DosageProblem("timing-conflict", sentence)
+    elif times:
+        per_day = Decimal(times)
+    coded = _code_per_day(timing)
+    if per_day is not None and coded is not None and per_day != coded:
+        # R4 Timing.code: "a complete statement of whatever is specified in the structured timing data"
+        sentence = f"The timing's code says {n(coded)} a day and its repeat {n(per_day)}"
+        return DosageProblem("timing-conflict", sentence)
+    per_day = per_day if per_day is not None else coded
+    count = repeat.get("countMax") or repeat.get("count")
+    if per_day is not None and count is not None and _number(count) < per_day:
+        per_day = _number(count)  # R4 count: the whole course is that many times
+    return per_day
 
 
 def _cap(dosage: Mapping[str, Any], form: DoseForm) -> tuple[Decimal, str] | DosageProblem | None:
@@ -188,17 +341,19 @@ def _cap(dosage: Mapping[str, Any], form: DoseForm) -> tuple[Decimal, str] | Dos
     numerator, denominator = ratio.get("numerator") or {}, ratio.get("denominator") or {}
     if numerator.get("value") is None or denominator.get("value") is None:
         return None
-    kind = dose_kind(str(numerator.get("unit") or numerator.get("code") or ""), form)
+    most = _amount(numerator, form, "maximum")
     unit = str(denominator.get("unit") or denominator.get("code") or "").lower()
-    days = _DAYS.get({"hour": "h", "hours": "h", "day": "d", "days": "d", "week": "wk"}.get(unit, unit))
-    if kind is None or days is None or not Decimal(str(denominator["value"])) > 0:
-        return DosageProblem("maximum-unreadable", "The prescribed maximum per period is not in units read")
-    return Decimal(str(numerator["value"])) * kind[1] / (Decimal(str(denominator["value"])) * days), kind[0]
+    unit = {"hour": "h", "hours": "h", "day": "d", "days": "d", "week": "wk"}.get(unit, unit)
+    if isinstance(most, DosageProblem):
+        return DosageProblem("maximum-unreadable", f"{most.text}: the maximum per period is not read")
+    if unit not in (_IN_A_DAY.keys() | _DAYS_IN) or not _number(denominator["value"]) > 0:
+        return DosageProblem("maximum-unreadable", "The prescribed maximum's period is not in units read")
+    return _per_day_of(most[0], _number(denominator["value"]), unit), most[1]
 
 
 def _structured(dosage: Mapping[str, Any], form: DoseForm) -> DailyAmount | DosageProblem | None:
     as_needed = bool(dosage.get("asNeededBoolean") or dosage.get("asNeededCodeableConcept"))
-    dose = _quantity(dosage.get("doseAndRate") or [])
+    dose = _dose(dosage, form)
     if isinstance(dose, DosageProblem):
         return dose
     cap = _cap(dosage, form)
@@ -208,18 +363,11 @@ def _structured(dosage: Mapping[str, Any], form: DoseForm) -> DailyAmount | Dosa
         if cap is None:
             return None
         return DailyAmount(cap[0], cap[1], as_needed, f"maximum {n(cap[0])} {label(cap[1], form)} a day")
-    value, unit_text = dose
-    kind = dose_kind(unit_text, form)
-    if kind is None:
-        return DosageProblem("dose-unit-unknown", f"Dose unit '{unit_text}' does not fit a {form.per_unit}")
-    if bare_count_ambiguous(value, unit_text, form):
-        sentence = f"A structured dose of {n(value)} without a unit may be the drug's strength, not a count"
-        return DosageProblem("dose-ambiguous", sentence, (n(value),))
-    value = value * kind[1]
-    words = (f"{n(value)} {label(kind[0], form)}",)
+    value, kind = dose
+    words = (f"{n(value)} {label(kind, form)}",)
     if form.is_patch:
-        basis = f"{n(value)} {label(kind[0], form)} worn at once"
-        return DailyAmount(value, kind[0], as_needed, basis, value, label(kind[0], form), None, words)
+        basis = f"{n(value)} {label(kind, form)} worn at once"
+        return DailyAmount(value, kind, as_needed, basis, value, label(kind, form), None, words)
     per_day = _per_day(dosage.get("timing") or {})
     if isinstance(per_day, DosageProblem):
         return per_day
@@ -227,10 +375,8 @@ def _structured(dosage: Mapping[str, Any], form: DoseForm) -> DailyAmount | Dosa
         if cap is None:
             return DosageProblem("frequency-missing", "The dosage says how much but not how often")
         return DailyAmount(cap[0], cap[1], as_needed, f"maximum {n(cap[0])} {label(cap[1], form)} a day")
-    basis = f"{n(value)} {label(kind[0], form)} x {n(per_day)} a day"
-    amount = DailyAmount(
-        value * per_day, kind[0], as_needed, basis, value, label(kind[0], form), per_day, words
-    )
+    basis = f"{n(value)} {label(kind, form)} x {n(per_day)} a day"
+    amount = DailyAmount(value * per_day, kind, as_needed, basis, value, label(kind, form), per_day, words)
     return _capped(amount, cap, form)
 
 

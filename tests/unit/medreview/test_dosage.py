@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from shared.medicines.amounts import RATE, DailyAmount, DosageProblem, DoseForm
+from shared.medicines.amounts import MG, RATE, UNIT, DailyAmount, DosageProblem, DoseForm
 from shared.medicines.dosage import max_daily_amount
 from shared.medicines.dose_text import read_dosage_text
 
@@ -235,8 +235,9 @@ def test_a_prescribed_maximum_that_cannot_be_read_is_refused(ratio: dict[str, An
     }
     result = amount([dosage])
     assert isinstance(result, DosageProblem) and result.code == "maximum-unreadable", result
-    # the text, where there is one, is read instead (as for any structured dose not read)
-    assert amount([dosage | {"text": "two tablets four times a day"}]).quantity == 8
+    # nor does text rescue it: read alone, it would drop the maximum the prescriber set
+    result = amount([dosage | {"text": "two tablets four times a day"}])
+    assert isinstance(result, DosageProblem) and result.code == "maximum-unreadable", result
 
 
 def test_a_structured_dose_without_frequency_is_a_problem() -> None:
@@ -393,3 +394,204 @@ def test_a_structured_dose_beside_text_that_only_says_less_stands(text: str) -> 
     }
     result = amount([dosage])
     assert isinstance(result, DailyAmount) and result.quantity == 2, result
+
+
+# A pharmacist's review of the structured reader (2026-12-06) found each of these read to a wrong figure,
+# not refused. Expected figures by hand from R4 Dosage and Timing (hl7.org/fhir/R4/datatypes.html#Timing,
+# dosage.html) for a 30 mg tablet; each case says what was read before.
+BD = {"frequency": 2, "period": 1, "periodUnit": "d"}
+QDS = {"frequency": 4, "period": 1, "periodUnit": "d"}
+ONE_TABLET = [{"doseQuantity": {"value": 1, "unit": "tablet"}}]
+TWO_TABLETS = [{"doseQuantity": {"value": 2, "unit": "tablet"}}]
+UCUM = "http://unitsofmeasure.org"
+
+
+def _dosage(dose: list[dict[str, Any]], timing: dict[str, Any] | None = None, **more: Any) -> dict[str, Any]:
+    return {"doseAndRate": dose, "timing": timing if timing is not None else {"repeat": BD}} | more
+
+
+@pytest.mark.parametrize(
+    ("dosage", "code"),
+    [
+        # a period of 0 days: was an uncaught DivisionByZero
+        (
+            _dosage(ONE_TABLET, {"repeat": {"frequency": 1, "period": 0, "periodUnit": "d"}}),
+            "timing-unreadable",
+        ),
+        # negative figures: -1 tablet bd was read as -2 a day (lowering the OME total)
+        (_dosage([{"doseQuantity": {"value": -1, "unit": "tablet"}}]), "dose-negative"),
+        (
+            _dosage(ONE_TABLET, {"repeat": {"frequency": -2, "period": 1, "periodUnit": "d"}}),
+            "timing-unreadable",
+        ),
+        (
+            _dosage(ONE_TABLET, {"repeat": {"frequency": 1, "period": -1, "periodUnit": "d"}}),
+            "timing-unreadable",
+        ),
+        (
+            _dosage(
+                ONE_TABLET,
+                maxDosePerPeriod={
+                    "numerator": {"value": -1, "unit": "tablet"},
+                    "denominator": {"value": 1, "unit": "d"},
+                },
+            ),
+            "maximum-unreadable",
+        ),
+        # a maximum of "240" with no unit: 240 tablets (7,200 mg) a day, or 240 mg? was read as 240 tablets
+        (
+            {
+                "asNeededBoolean": True,
+                "maxDosePerPeriod": {"numerator": {"value": 240}, "denominator": {"value": 1, "unit": "d"}},
+            },
+            "maximum-unreadable",
+        ),
+        # the timing's code and its repeat disagree: QID beside once a day was read as 1 a day
+        (
+            _dosage(
+                ONE_TABLET,
+                {
+                    "code": {"coding": [{"code": "QID"}]},
+                    "repeat": {"frequency": 1, "period": 1, "periodUnit": "d"},
+                },
+            ),
+            "timing-conflict",
+        ),
+        (
+            _dosage(ONE_TABLET, {"code": {"coding": [{"code": "BID"}]}, "repeat": {"when": ["NIGHT"]}}),
+            "timing-conflict",
+        ),
+        (
+            _dosage(ONE_TABLET, {"code": {"coding": [{"code": "WK"}]}, "repeat": {"timeOfDay": ["08:00"]}}),
+            "timing-conflict",
+        ),
+        # "before meals" alone: each meal, but how many? was read as once a day
+        (_dosage(ONE_TABLET, {"repeat": {"when": ["AC"]}}), "timing-unreadable"),
+        # unit "tablet", UCUM code "mg": 30 tablets bd (60 a day) was read; 30 mg bd is 2 tablets
+        (
+            _dosage([{"doseQuantity": {"value": 30, "unit": "tablet", "system": UCUM, "code": "mg"}}]),
+            "dose-unit-conflict",
+        ),
+        # unit "mg", code "ug": read as mg, 1000 times the microgram dose
+        (
+            _dosage([{"doseQuantity": {"value": 30, "unit": "mg", "system": UCUM, "code": "ug"}}]),
+            "dose-unit-conflict",
+        ),
+        # two doseAndRate entries, 1 tablet (30 mg) and 60 mg: only the first was read (2 tablets a day)
+        (_dosage([*ONE_TABLET, {"doseQuantity": {"value": 60, "unit": "mg"}}]), "dose-entries-differ"),
+        # times of day listed beyond the frequency in a period over a day: once every 2 days at 08:00
+        # and 20:00 (1 a day on average) was read as 0.5 a day
+        (
+            _dosage(
+                ONE_TABLET,
+                {"repeat": {"frequency": 1, "period": 2, "periodUnit": "d", "timeOfDay": ["08:00", "20:00"]}},
+            ),
+            "timing-conflict",
+        ),
+        # inverted ranges: frequencyMax 2 under frequency 4 was read as 2 a day
+        (
+            _dosage(
+                ONE_TABLET, {"repeat": {"frequency": 4, "frequencyMax": 2, "period": 1, "periodUnit": "d"}}
+            ),
+            "timing-unreadable",
+        ),
+        (
+            _dosage(ONE_TABLET, {"repeat": {"frequency": 1, "period": 6, "periodMax": 4, "periodUnit": "h"}}),
+            "timing-unreadable",
+        ),
+        (
+            _dosage(
+                [
+                    {
+                        "doseRange": {
+                            "low": {"value": 2, "unit": "tablet"},
+                            "high": {"value": 1, "unit": "tablet"},
+                        }
+                    }
+                ]
+            ),
+            "dose-range-inverted",
+        ),
+    ],
+)
+def test_a_structured_dosage_that_says_no_one_figure_is_refused(dosage: dict[str, Any], code: str) -> None:
+    result = amount([dosage])
+    assert isinstance(result, DosageProblem) and result.code == code, result
+
+
+def test_dosages_over_different_spans_are_phases_even_without_a_sequence() -> None:
+    """2 tablets bd 1-14 Jan then 1 bd 15-28 Jan, neither with a sequence: they were added up (6 a day);
+    the most on any day is 4, and which applies today depends on the date: refused as phases are."""
+    first = _dosage(
+        TWO_TABLETS, {"repeat": BD | {"boundsPeriod": {"start": "2026-01-01", "end": "2026-01-14"}}}
+    )
+    then = _dosage(
+        ONE_TABLET, {"repeat": BD | {"boundsPeriod": {"start": "2026-01-15", "end": "2026-01-28"}}}
+    )
+    result = amount([first, then])
+    assert isinstance(result, DosageProblem) and result.code == "dose-changes-over-time"
+    # the same span on both: taken together, 2 x 2 + 1 x 2 = 6 a day
+    span = {"boundsPeriod": {"start": "2026-01-01"}}
+    assert (
+        amount(
+            [_dosage(TWO_TABLETS, {"repeat": BD | span}), _dosage(ONE_TABLET, {"repeat": BD | span})]
+        ).quantity
+        == 6
+    )
+
+
+@pytest.mark.parametrize(
+    ("dosage", "tablets_a_day"),
+    [
+        # every 8 hours is 3 a day exactly (was 2.999...9: refused beside the same text as inconsistent)
+        (
+            _dosage(
+                ONE_TABLET,
+                {"repeat": {"frequency": 1, "period": 8, "periodUnit": "h"}},
+                text="one tablet every 8 hours",
+            ),
+            "3",
+        ),
+        (_dosage(ONE_TABLET, {"repeat": {"frequency": 1, "period": 4, "periodUnit": "h"}}), "6"),
+        # R4 count: the whole course is one administration of 2 tablets (was 8 a day)
+        (_dosage(TWO_TABLETS, {"repeat": QDS | {"count": 1}}), "2"),
+        # a maximum of 1 tablet per dose holds a 1-2 tablet qds dose to 1 a time: 4 a day (was 8)
+        (
+            _dosage(
+                [
+                    {
+                        "doseRange": {
+                            "low": {"value": 1, "unit": "tablet"},
+                            "high": {"value": 2, "unit": "tablet"},
+                        }
+                    }
+                ],
+                {"repeat": QDS},
+                maxDosePerAdministration={"value": 1, "unit": "tablet"},
+            ),
+            "4",
+        ),
+        # what agrees is read: code BID and a repeat of twice a day; a meal code with its frequency;
+        # two doseAndRate entries saying 1 tablet and 30 mg (the same); unit and UCUM code both mg
+        (_dosage(ONE_TABLET, {"code": {"coding": [{"code": "BID"}]}, "repeat": BD}), "2"),
+        (
+            _dosage(ONE_TABLET, {"repeat": {"frequency": 3, "period": 1, "periodUnit": "d", "when": ["AC"]}}),
+            "3",
+        ),
+        (_dosage([*ONE_TABLET, {"doseQuantity": {"value": 30, "unit": "mg"}}]), "2"),
+        (_dosage([{"doseQuantity": {"value": 30, "unit": "mg", "system": UCUM, "code": "mg"}}]), "60 mg"),
+    ],
+)
+def test_a_structured_dosage_read_by_hand(dosage: dict[str, Any], tablets_a_day: str) -> None:
+    result = amount([dosage])
+    assert isinstance(result, DailyAmount), result
+    figure, _, unit = tablets_a_day.partition(" ")
+    assert (result.quantity, result.unit) == (Decimal(figure), MG if unit == "mg" else UNIT), result
+
+
+def test_text_does_not_rescue_a_structured_field_that_says_more() -> None:
+    """Mondays and Thursdays only, with text "one tablet twice a day": the text alone would read 2 a day
+    every day and drop the days; the dosage is refused."""
+    timing = {"repeat": BD | {"dayOfWeek": ["mon", "thu"]}}
+    result = amount([_dosage(ONE_TABLET, timing, text="one tablet twice a day")])
+    assert isinstance(result, DosageProblem) and result.code == "timing-unreadable"
