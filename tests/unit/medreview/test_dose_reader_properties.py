@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from shared.medicines.amounts import DailyAmount, DosageProblem, DoseForm
+from shared.medicines.dosage import max_daily_amount
 from shared.medicines.dose_text import read_dosage_text
 from shared.medicines.ome import oral_morphine_equivalent
 from shared.terminology import DrugClass, load_product_catalogue
@@ -261,3 +262,60 @@ def test_a_bare_number_that_is_no_plausible_count_is_never_a_count(
     result = oral_morphine_equivalent([resource])
     [med] = result.medications
     assert not med.computable and result.incomplete, (name, bare, med.daily_dose)
+
+
+# Any structured R4 Dosage of the shapes GP systems send, with numbers of any sign: the reader answers
+# with a figure that is not negative or with a DosageProblem, never an exception (a zero period raised
+# DivisionByZero and a negative dose was read as a negative amount until 2026-12-06).
+_NUMBER = st.one_of(st.integers(min_value=-3, max_value=48), st.decimals(-2, 10, places=2).map(float))
+_QUANTITY = st.fixed_dictionaries(
+    {"value": _NUMBER},
+    optional={
+        "unit": st.sampled_from(("tablet", "mg", "g", "microgram", "ml", "")),
+        "system": st.just("http://unitsofmeasure.org"),
+        "code": st.sampled_from(("mg", "ug", "g", "{tablet}")),
+        "comparator": st.just("<"),
+    },
+)
+_REPEAT = st.fixed_dictionaries(
+    {
+        "frequency": _NUMBER,
+        "period": _NUMBER,
+        "periodUnit": st.sampled_from(("s", "min", "h", "d", "wk", "mo", "a")),
+    },
+    optional={
+        "frequencyMax": _NUMBER,
+        "periodMax": _NUMBER,
+        "count": _NUMBER,
+        "when": st.lists(st.sampled_from(("MORN", "NIGHT", "AC", "PC", "HS")), max_size=3),
+        "timeOfDay": st.lists(st.sampled_from(("08:00:00", "20:00:00")), max_size=2),
+        "dayOfWeek": st.lists(st.sampled_from(("mon", "thu", "sun")), max_size=3),
+    },
+)
+_DOSE = st.one_of(
+    st.fixed_dictionaries({"doseQuantity": _QUANTITY}),
+    st.fixed_dictionaries({}, optional={"low": _QUANTITY, "high": _QUANTITY}).map(lambda r: {"doseRange": r}),
+)
+_CODE = st.sampled_from(("BID", "QID", "WK", "Q8H")).map(lambda c: {"coding": [{"code": c}]})
+_DOSAGE = st.fixed_dictionaries(
+    {
+        "doseAndRate": st.lists(_DOSE, min_size=1, max_size=2),
+        "timing": st.fixed_dictionaries({"repeat": _REPEAT}, optional={"code": _CODE}),
+    },
+    optional={
+        "maxDosePerPeriod": st.fixed_dictionaries({"numerator": _QUANTITY, "denominator": _QUANTITY}),
+        "maxDosePerAdministration": _QUANTITY,
+        "asNeededBoolean": st.booleans(),
+        "sequence": st.integers(min_value=1, max_value=2),
+    },
+)
+
+
+@settings(max_examples=400)
+@given(st.lists(_DOSAGE, min_size=1, max_size=2), st.booleans())
+def test_any_structured_dosage_is_a_figure_not_below_zero_or_a_problem(dosages: list, patch: bool) -> None:
+    form = DoseForm("patch", Decimal(25), is_patch=True) if patch else TABLET
+    result = max_daily_amount(dosages, form)
+    assert isinstance(result, (DailyAmount, DosageProblem))
+    if isinstance(result, DailyAmount):
+        assert result.quantity >= 0, (dosages, result)
