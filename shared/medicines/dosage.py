@@ -111,7 +111,9 @@ def max_daily_amount(dosages: Sequence[Mapping[str, Any]], form: DoseForm) -> Da
 def _bounds(dosage: Mapping[str, Any]) -> str:
     """The span a dosage runs over (``timing.repeat.bounds[x]``), as a comparable string."""
     repeat = (dosage.get("timing") or {}).get("repeat") or {}
-    return json.dumps({k: v for k, v in repeat.items() if k.startswith("bounds")}, sort_keys=True)
+    return json.dumps(
+        {k: v for k, v in repeat.items() if k.startswith("bounds")}, sort_keys=True, default=str
+    )
 
 
 _TEXT_LEAVES_TO_STRUCTURED = frozenset({"dose-quantity-missing", "frequency-missing"})
@@ -163,7 +165,9 @@ _ALL_WEEK = frozenset({"mon", "tue", "wed", "thu", "fri", "sat", "sun"})
 STRUCTURED_REFUSALS = frozenset(
     {
         "dose-comparator",
-        "dose-negative",
+        "dose-not-positive",
+        "dose-implausible",
+        "dose-above-maximum",
         "dose-range-open",
         "dose-range-inverted",
         "dose-unit-conflict",
@@ -188,23 +192,38 @@ def _number(value: Any) -> Decimal:
     return Decimal(str(value))
 
 
-def _amount(quantity: Mapping[str, Any], form: DoseForm, what: str) -> tuple[Decimal, str] | DosageProblem:
-    """A structured SimpleQuantity (a dose, a maximum) as (amount, kind): in mg, microgram/hour or units."""
+_MOST = Decimal(100000)
+"""No structured figure (a dose, a maximum, a frequency, a period) past this is read: 1e25 tablets
+crashed the formatting of the figure, and nothing a GP prescribes comes near it."""
+
+
+def _amount(
+    quantity: Mapping[str, Any], form: DoseForm, what: str, zero: bool = False
+) -> tuple[Decimal, str] | DosageProblem:
+    """A structured SimpleQuantity (a dose, a maximum) as (amount, kind): in mg, microgram/hour or units.
+    Above zero (``zero``: or zero, a range's low end), in a unit that fits the product and agrees with
+    its UCUM code; a bare number only where it cannot be the strength."""
     if quantity.get("comparator") is not None:
         # SimpleQuantity has no comparator in R4 (sqty-1): "< 10 mg" is no amount
         return DosageProblem("dose-comparator", f"The structured {what} has a comparator: not an amount")
     value = _number(quantity["value"])
-    if value < 0:
-        return DosageProblem("dose-negative", f"The structured {what} is negative")
-    unit = str(quantity.get("unit") or "")
-    code = str(quantity.get("code") or "") if quantity.get("system") == _UCUM else ""
-    kind, coded = dose_kind(unit or code, form), dose_kind(code, form) if code else None
-    if kind is not None and coded is not None and kind != coded:
-        # R4 Quantity: the code is the computer-processable unit; "tablet" beside "mg" is not one amount
-        sentence = f"The structured {what}'s unit '{unit}' and its UCUM code '{code}' differ"
-        return DosageProblem("dose-unit-conflict", sentence)
-    kind = kind or coded
-    written = unit or code
+    if value < 0 or (value == 0 and not zero):
+        return DosageProblem("dose-not-positive", f"The structured {what} is not above zero")
+    if value > _MOST:
+        return DosageProblem("dose-implausible", f"The structured {what} is past any dose prescribed")
+    unit, code = str(quantity.get("unit") or ""), str(quantity.get("code") or "")
+    written = unit or code  # a code of any system stands in for missing unit text (SNOMED's is refused)
+    kind = dose_kind(written, form)
+    if unit and code and quantity.get("system") == _UCUM:
+        coded = dose_kind(code, form)
+        # R4 Quantity: the code is the computer-processable unit; "tablet" beside "mg" is not one amount,
+        # nor is "tablet" beside "mL" (a code that does not fit the product; an {annotation} may not)
+        if (coded is None and not code.startswith("{")) or (
+            coded is not None and kind is not None and kind != coded
+        ):
+            sentence = f"The structured {what}'s unit '{unit}' and its UCUM code '{code}' differ"
+            return DosageProblem("dose-unit-conflict", sentence)
+        kind = kind or coded
     if kind is None:
         return DosageProblem("dose-unit-unknown", f"Dose unit '{written}' does not fit a {form.per_unit}")
     if bare_count_ambiguous(value, written, form):
@@ -236,7 +255,9 @@ def _entry_dose(entry: Mapping[str, Any], form: DoseForm) -> tuple[Decimal, str]
     top = _amount(high, form, "dose")
     if low.get("value") is None or isinstance(top, DosageProblem):
         return top
-    bottom = _amount(low | {"unit": low.get("unit") or high.get("unit")}, form, "dose")
+    if not (low.get("unit") or low.get("code")):  # "1-2 tablets": the low end written as a bare number
+        low = low | {k: high[k] for k in ("unit", "system", "code") if k in high}
+    bottom = _amount(low, form, "dose", zero=True)
     if isinstance(bottom, DosageProblem):
         return bottom
     if _compare(bottom, top, form) == 1:
@@ -247,15 +268,15 @@ def _entry_dose(entry: Mapping[str, Any], form: DoseForm) -> tuple[Decimal, str]
 def _dose(dosage: Mapping[str, Any], form: DoseForm) -> tuple[Decimal, str] | DosageProblem | None:
     """The structured dose: every ``doseAndRate`` entry that gives one must say the same amount, and
     ``maxDosePerAdministration`` caps it."""
-    doses = [_entry_dose(entry, form) for entry in dosage.get("doseAndRate") or ()]
-    read = [d for d in doses if d is not None]
+    entries = dosage.get("doseAndRate") or ()
+    read = [(e, d) for e in entries if (d := _entry_dose(e, form)) is not None]
     if not read:
         return None
-    if problem := next((d for d in read if isinstance(d, DosageProblem)), None):
+    if problem := next((d for _, d in read if isinstance(d, DosageProblem)), None):
         return problem
-    first = read[0]
+    entry, first = read[0]
     assert not isinstance(first, DosageProblem)
-    if any(_compare(first, d, form) != 0 for d in read[1:] if not isinstance(d, DosageProblem)):
+    if any(_compare(first, d, form) != 0 for _, d in read[1:] if not isinstance(d, DosageProblem)):
         return DosageProblem("dose-entries-differ", "The dosage's structured doses say different amounts")
     limit = dosage.get("maxDosePerAdministration")
     if limit is None or limit.get("value") is None:
@@ -266,13 +287,18 @@ def _dose(dosage: Mapping[str, Any], form: DoseForm) -> tuple[Decimal, str] | Do
     order = _compare(first, most, form)
     if order is None:
         return DosageProblem("maximum-unreadable", "The maximum per dose and the dose are not comparable")
-    return most if order == 1 else first
+    if order == 1 and "doseRange" not in entry:
+        # a fixed dose above the maximum per dose: which did the prescriber mean?
+        return DosageProblem("dose-above-maximum", "The structured dose is above its maximum per dose")
+    return most if order == 1 else first  # a range's high end held to the maximum
 
 
 def _positive(repeat: Mapping[str, Any]) -> DosageProblem | None:
     for key in ("frequency", "frequencyMax", "period", "periodMax", "count", "countMax"):
-        if repeat.get(key) is not None and not _number(repeat[key]) > 0:
-            return DosageProblem("timing-unreadable", f"The timing's {key} is not a positive number")
+        if repeat.get(key) is not None and not 0 < _number(repeat[key]) <= _MOST:
+            return DosageProblem(
+                "timing-unreadable", f"The timing's {key} is not a plausible positive number"
+            )
     for low, high in (("frequency", "frequencyMax"), ("period", "periodMax"), ("count", "countMax")):
         if repeat.get(low) is not None and repeat.get(high) is not None and repeat[high] < repeat[low]:
             return DosageProblem("timing-unreadable", f"The timing's {high} is below its {low}")
@@ -321,6 +347,8 @@ def _per_day(timing: Mapping[str, Any]) -> Decimal | DosageProblem | None:
             return DosageProblem("timing-conflict", sentence)
     elif times:
         per_day = Decimal(times)
+    if per_day is not None and per_day > _IN_A_DAY["min"]:
+        return DosageProblem("timing-unreadable", "The timing is more often than once a minute")
     coded = _code_per_day(timing)
     if per_day is not None and coded is not None and per_day != coded:
         # R4 Timing.code: "a complete statement of whatever is specified in the structured timing data"
@@ -333,6 +361,22 @@ def _per_day(timing: Mapping[str, Any]) -> Decimal | DosageProblem | None:
     return per_day
 
 
+_TIME_WORDS = {"hour": "h", "hours": "h", "hr": "h", "hrs": "h", "day": "d", "days": "d"}
+_TIME_WORDS |= {"week": "wk", "weeks": "wk", "minute": "min", "minutes": "min", "month": "mo", "year": "a"}
+
+
+def _time_unit(quantity: Mapping[str, Any]) -> str | None:
+    """A Duration's unit as R4 units-of-time: its UCUM code when it has one (the text must agree), else
+    its text read as one (``"24 hours"``); None when neither is a unit of time or they disagree."""
+    text = str(quantity.get("unit") or "").strip().lower()
+    text = _TIME_WORDS.get(text, text)
+    code = str(quantity.get("code") or "") if quantity.get("system") == _UCUM else ""
+    units = _IN_A_DAY.keys() | _DAYS_IN
+    if code:
+        return code if code in units and (not text or text == code) else None
+    return text if text in units else None
+
+
 def _cap(dosage: Mapping[str, Any], form: DoseForm) -> tuple[Decimal, str] | DosageProblem | None:
     """The prescribed maximum per day from ``maxDosePerPeriod``, if any; a problem when it is given and
     cannot be read (ignored, it would let the daily amount read above the prescriber's maximum; a
@@ -342,23 +386,28 @@ def _cap(dosage: Mapping[str, Any], form: DoseForm) -> tuple[Decimal, str] | Dos
     if numerator.get("value") is None or denominator.get("value") is None:
         return None
     most = _amount(numerator, form, "maximum")
-    unit = str(denominator.get("unit") or denominator.get("code") or "").lower()
-    unit = {"hour": "h", "hours": "h", "day": "d", "days": "d", "week": "wk"}.get(unit, unit)
     if isinstance(most, DosageProblem):
         return DosageProblem("maximum-unreadable", f"{most.text}: the maximum per period is not read")
-    if unit not in (_IN_A_DAY.keys() | _DAYS_IN) or not _number(denominator["value"]) > 0:
+    unit = _time_unit(denominator)
+    if unit is None or not 0 < _number(denominator["value"]) <= _MOST:
         return DosageProblem("maximum-unreadable", "The prescribed maximum's period is not in units read")
-    return _per_day_of(most[0], _number(denominator["value"]), unit), most[1]
+    per_day = _per_day_of(most[0], _number(denominator["value"]), unit)
+    if per_day > _MOST:
+        return DosageProblem("maximum-unreadable", "The prescribed maximum is past any dose prescribed")
+    return per_day, most[1]
 
 
 def _structured(dosage: Mapping[str, Any], form: DoseForm) -> DailyAmount | DosageProblem | None:
     as_needed = bool(dosage.get("asNeededBoolean") or dosage.get("asNeededCodeableConcept"))
-    dose = _dose(dosage, form)
-    if isinstance(dose, DosageProblem):
-        return dose
-    cap = _cap(dosage, form)
-    if isinstance(cap, DosageProblem):
-        return cap
+    dose, cap = _dose(dosage, form), _cap(dosage, form)
+    per_day = None if form.is_patch else _per_day(dosage.get("timing") or {})
+    problems = [p for p in (dose, cap, per_day) if isinstance(p, DosageProblem)]
+    # a refusal that text may not stand in for comes before a dose unit the text might make clear
+    problems.sort(key=lambda p: p.code not in STRUCTURED_REFUSALS)
+    if problems:
+        return problems[0]
+    assert not isinstance(dose, DosageProblem) and not isinstance(cap, DosageProblem)
+    assert not isinstance(per_day, DosageProblem)
     if dose is None:
         if cap is None:
             return None
@@ -368,9 +417,6 @@ def _structured(dosage: Mapping[str, Any], form: DoseForm) -> DailyAmount | Dosa
     if form.is_patch:
         basis = f"{n(value)} {label(kind, form)} worn at once"
         return DailyAmount(value, kind, as_needed, basis, value, label(kind, form), None, words)
-    per_day = _per_day(dosage.get("timing") or {})
-    if isinstance(per_day, DosageProblem):
-        return per_day
     if per_day is None:
         if cap is None:
             return DosageProblem("frequency-missing", "The dosage says how much but not how often")

@@ -419,7 +419,7 @@ def _dosage(dose: list[dict[str, Any]], timing: dict[str, Any] | None = None, **
             "timing-unreadable",
         ),
         # negative figures: -1 tablet bd was read as -2 a day (lowering the OME total)
-        (_dosage([{"doseQuantity": {"value": -1, "unit": "tablet"}}]), "dose-negative"),
+        (_dosage([{"doseQuantity": {"value": -1, "unit": "tablet"}}]), "dose-not-positive"),
         (
             _dosage(ONE_TABLET, {"repeat": {"frequency": -2, "period": 1, "periodUnit": "d"}}),
             "timing-unreadable",
@@ -517,6 +517,78 @@ def _dosage(dose: list[dict[str, Any]], timing: dict[str, Any] | None = None, **
 def test_a_structured_dosage_that_says_no_one_figure_is_refused(dosage: dict[str, Any], code: str) -> None:
     result = amount([dosage])
     assert isinstance(result, DosageProblem) and result.code == code, result
+
+
+SNOMED = "http://snomed.info/sct"
+
+
+# The second review of the rewritten reader (2026-12-06): each read to a wrong figure or raised.
+@pytest.mark.parametrize(
+    ("dosage", "code"),
+    [
+        # a SNOMED-coded unit (258684004, milligram) with no unit text: read as 5 tablets a dose (10 a
+        # day, 300 mg of codeine) by the rewrite; the reader does not map SNOMED units
+        (
+            _dosage([{"doseQuantity": {"value": 5, "system": SNOMED, "code": "258684004"}}]),
+            "dose-unit-unknown",
+        ),
+        # figures no prescription comes near: 1e25 tablets raised InvalidOperation formatting the figure,
+        # a period of 1e-300 hours a per-day count past any formatting
+        (_dosage([{"doseQuantity": {"value": 1e25, "unit": "tablet"}}]), "dose-implausible"),
+        (
+            _dosage(ONE_TABLET, {"repeat": {"frequency": 1, "period": 1e-300, "periodUnit": "h"}}),
+            "timing-unreadable",
+        ),
+        (
+            _dosage(ONE_TABLET, {"repeat": {"frequency": 1, "period": 1, "periodUnit": "s"}}),
+            "timing-unreadable",
+        ),
+        # zero: an active opioid at 0 a day is OME 0 with the total complete
+        (_dosage([{"doseQuantity": {"value": 0, "unit": "tablet"}}]), "dose-not-positive"),
+        (_dosage(ONE_TABLET, maxDosePerAdministration={"value": 0, "unit": "tablet"}), "maximum-unreadable"),
+        # the maximum's period: text "hour" and UCUM code "d" disagree (read as a day: 96 a day allowed)
+        (
+            _dosage(
+                ONE_TABLET,
+                maxDosePerPeriod={
+                    "numerator": {"value": 4, "unit": "tablet"},
+                    "denominator": {"value": 1, "unit": "hour", "system": UCUM, "code": "d"},
+                },
+            ),
+            "maximum-unreadable",
+        ),
+        # a fixed dose above its own maximum per dose: 2 tablets, at most 1 a dose; was held to 1
+        (_dosage(TWO_TABLETS, maxDosePerAdministration={"value": 1, "unit": "tablet"}), "dose-above-maximum"),
+        # a UCUM code that fits no dose of a tablet beside the unit "tablet": was read as tablets
+        (
+            _dosage([{"doseQuantity": {"value": 1, "unit": "tablet", "system": UCUM, "code": "mL"}}]),
+            "dose-unit-conflict",
+        ),
+        # a dose unit text might make clear, and a timing text cannot stand in for (Mondays only): the
+        # timing's refusal comes first (the text was read alone: 1 a day)
+        (
+            _dosage(
+                [{"doseQuantity": {"value": 1, "unit": "tab(s)"}}],
+                {"repeat": BD | {"dayOfWeek": ["mon"]}},
+                text="one tablet twice a day",
+            ),
+            "timing-unreadable",
+        ),
+    ],
+)
+def test_a_structured_dosage_refused_after_the_second_review(dosage: dict[str, Any], code: str) -> None:
+    result = amount([dosage])
+    assert isinstance(result, DosageProblem) and result.code == code, result
+
+
+def test_a_maximum_per_period_in_hours_by_ucum_code() -> None:
+    """24 "hrs" coded h: 8 tablets per 24 hours is 8 a day, holding 2 tablets qds (8) to 8."""
+    ratio = {
+        "numerator": {"value": 8, "unit": "tablet"},
+        "denominator": {"value": 24, "unit": "hrs", "system": UCUM, "code": "h"},
+    }
+    result = amount([_dosage(TWO_TABLETS, {"repeat": QDS}, maxDosePerPeriod=ratio)])
+    assert isinstance(result, DailyAmount) and result.quantity == 8, result
 
 
 def test_dosages_over_different_spans_are_phases_even_without_a_sequence() -> None:

@@ -267,13 +267,17 @@ def test_a_bare_number_that_is_no_plausible_count_is_never_a_count(
 # Any structured R4 Dosage of the shapes GP systems send, with numbers of any sign: the reader answers
 # with a figure that is not negative or with a DosageProblem, never an exception (a zero period raised
 # DivisionByZero and a negative dose was read as a negative amount until 2026-12-06).
-_NUMBER = st.one_of(st.integers(min_value=-3, max_value=48), st.decimals(-2, 10, places=2).map(float))
+_NUMBER = st.one_of(
+    st.integers(min_value=-3, max_value=48),
+    st.decimals(-2, 10, places=2).map(float),
+    st.sampled_from((0, 1e25, 1e-300, 1e300, 2**31 - 1)),
+)
 _QUANTITY = st.fixed_dictionaries(
     {"value": _NUMBER},
     optional={
-        "unit": st.sampled_from(("tablet", "mg", "g", "microgram", "ml", "")),
-        "system": st.just("http://unitsofmeasure.org"),
-        "code": st.sampled_from(("mg", "ug", "g", "{tablet}")),
+        "unit": st.sampled_from(("tablet", "mg", "g", "microgram", "ml", "h", "d", "")),
+        "system": st.sampled_from(("http://unitsofmeasure.org", "http://snomed.info/sct")),
+        "code": st.sampled_from(("mg", "ug", "g", "{tablet}", "mL", "h", "d", "258684004")),
         "comparator": st.just("<"),
     },
 )
