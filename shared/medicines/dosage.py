@@ -11,9 +11,10 @@ guessed: what cannot be read comes back as a :class:`DosageProblem`. Structured 
 (``STRUCTURED_REFUSALS``, and then text does not stand in for them) when they say what this reader does
 not model or do not agree: a period without its unit, a frequency without a period, some days of the week
 only, meal codes without a frequency, a timing code that disagrees with its repeat, more times of day than
-the frequency over a period longer than a day, a dose with a comparator, a negative or zero period, an
-inverted range, an open dose range, a unit that disagrees with its UCUM code, ``doseAndRate`` entries
-that say different amounts, and a maximum that cannot be read. ``count`` bounds the daily figure (the
+the frequency over a period longer than a day, a dose with a comparator, a figure that is not above
+zero or past any prescription (``_MOST``), an inverted range, an open dose range, a unit that disagrees
+with its UCUM code, ``doseAndRate`` entries that say different amounts, a fixed dose above its maximum
+per dose, and a maximum that cannot be read. ``count`` bounds the daily figure (the
 whole course is that many), ``maxDosePerAdministration`` caps the dose, and dosages over different
 ``bounds`` are phases, as different ``sequence`` numbers are. Periods in hours, minutes and seconds are
 counted exactly (every 8 hours is 3 a day); weeks, months (30 days) and years (365) are averaged.
