@@ -427,12 +427,18 @@ def _structured(dosage: Mapping[str, Any], form: DoseForm) -> DailyAmount | Dosa
     return _capped(amount, cap, form)
 
 
-def _capped(amount: DailyAmount, cap: tuple[Decimal, str] | None, form: DoseForm) -> DailyAmount:
+def _capped(
+    amount: DailyAmount, cap: tuple[Decimal, str] | None, form: DoseForm
+) -> DailyAmount | DosageProblem:
     if cap is None:
         return amount
     if cap[1] != amount.unit:
         mine, theirs = in_ingredient(amount.quantity, amount.unit, form), in_ingredient(cap[0], cap[1], form)
-        if mine is None or theirs is None or theirs[0] >= mine[0]:
+        if mine is None or theirs is None or mine[1] != theirs[1]:
+            # ignored, the maximum could not hold the figure to it: the figure might read above it
+            sentence = "The prescribed maximum and the dose are in units that cannot be compared"
+            return DosageProblem("maximum-unreadable", sentence)
+        if theirs[0] >= mine[0]:
             return amount
         cap = theirs
     elif cap[0] >= amount.quantity:

@@ -667,3 +667,21 @@ def test_text_does_not_rescue_a_structured_field_that_says_more() -> None:
     timing = {"repeat": BD | {"dayOfWeek": ["mon", "thu"]}}
     result = amount([_dosage(ONE_TABLET, timing, text="one tablet twice a day")])
     assert isinstance(result, DosageProblem) and result.code == "timing-unreadable"
+
+
+def test_a_maximum_that_cannot_be_compared_with_the_dose_is_refused() -> None:
+    """30 mg qds (120 mg a day) with a maximum of 2 tablets a day, for a product whose strength is not
+    known: the maximum could not be applied and was ignored (120 mg read). With the strength known, 30
+    mg a tablet, the maximum is 60 mg a day and holds the figure to it."""
+    dosage = _dosage(
+        [{"doseQuantity": {"value": 30, "unit": "mg"}}],
+        {"repeat": QDS},
+        maxDosePerPeriod={
+            "numerator": {"value": 2, "unit": "tablet"},
+            "denominator": {"value": 1, "unit": "d"},
+        },
+    )
+    result = max_daily_amount([dosage], DoseForm("tablet", None, is_patch=False))
+    assert isinstance(result, DosageProblem) and result.code == "maximum-unreadable", result
+    held = amount([dosage])
+    assert isinstance(held, DailyAmount) and (held.quantity, held.unit) == (Decimal(60), MG), held
