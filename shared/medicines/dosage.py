@@ -432,17 +432,17 @@ def _capped(
 ) -> DailyAmount | DosageProblem:
     if cap is None:
         return amount
-    if cap[1] != amount.unit:
-        mine, theirs = in_ingredient(amount.quantity, amount.unit, form), in_ingredient(cap[0], cap[1], form)
-        if mine is None or theirs is None or mine[1] != theirs[1]:
-            # ignored, the maximum could not hold the figure to it: the figure might read above it
-            sentence = "The prescribed maximum and the dose are in units that cannot be compared"
-            return DosageProblem("maximum-unreadable", sentence)
-        if theirs[0] >= mine[0]:
-            return amount
-        cap = theirs
-    elif cap[0] >= amount.quantity:
+    order = _compare((amount.quantity, amount.unit), cap, form)
+    if order is None:
+        # ignored, the maximum could not hold the figure to it: the figure might read above it
+        sentence = "The prescribed maximum and the dose are in units that cannot be compared"
+        return DosageProblem("maximum-unreadable", sentence)
+    if order <= 0:
         return amount
+    if cap[1] != amount.unit:  # held to the maximum, as ingredient (_compare converted both)
+        held = in_ingredient(*cap, form)
+        assert held is not None
+        cap = held
     basis = f"{amount.basis}, capped at the prescribed maximum of {n(cap[0])} {label(cap[1], form)} a day"
     return DailyAmount(
         cap[0], cap[1], amount.as_needed, basis, amount.dose, amount.dose_unit, None, amount.words
