@@ -14,7 +14,10 @@ only, meal codes without a frequency, a timing code that disagrees with its repe
 the frequency over a period longer than a day, a dose with a comparator, a figure that is not above
 zero or past any prescription (``_MOST``), an inverted range, an open dose range, a unit that disagrees
 with its UCUM code, ``doseAndRate`` entries that say different amounts, a fixed dose above its maximum
-per dose, and a maximum that cannot be read. ``count`` bounds the daily figure (the
+per dose, a maximum that cannot be read, a time of day named twice, ``timeOfDay`` beside ``when``
+(tim-10), timing codes that disagree, and a patch's maximum per period that is not the patches worn.
+Text that says only part of a dosage is checked against the structured fields (its dose, its times a
+day, its maximum, "when required"). ``count`` bounds the daily figure (the
 whole course is that many), ``maxDosePerAdministration`` caps the dose, and dosages over different
 ``bounds`` are phases, as different ``sequence`` numbers are. Periods in hours, minutes and seconds are
 counted exactly (every 8 hours is 3 a day); weeks, months (30 days) and years (365) are averaged.
@@ -24,6 +27,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
@@ -39,7 +43,7 @@ from shared.medicines.amounts import (
     in_ingredient,
     n,
 )
-from shared.medicines.dose_text import label, read_dosage_text
+from shared.medicines.dose_text import label, read_dosage_text, read_written_part, with_written_caps
 
 __all__ = ["MG", "RATE", "UNIT", "DailyAmount", "DosageProblem", "DoseForm", "max_daily_amount"]
 
@@ -117,10 +121,11 @@ def _bounds(dosage: Mapping[str, Any]) -> str:
     )
 
 
-_TEXT_LEAVES_TO_STRUCTURED = frozenset({"dose-quantity-missing", "frequency-missing"})
-"""Text problems that only mean the text says less than the structured fields ("twice a day" beside a
-structured dose of two tablets): the structured dose stands. Any other (words not read, a contradiction)
-makes the dosage not computable even with a structured dose."""
+_TEXT_SAYS_PART = frozenset({"dose-quantity-missing", "frequency-missing"})
+"""Text problems that mean the text says only part of the dosage ("twice a day", "two tablets", "max 8
+in 24 hours" beside structured fields): what it does say is checked against the structured fields
+(:func:`_with_text_part`). Any other (words not read, a contradiction) makes the dosage not computable
+even with a structured dose."""
 
 
 def _one_dosage(dosage: Mapping[str, Any], form: DoseForm) -> DailyAmount | DosageProblem:
@@ -133,7 +138,9 @@ def _one_dosage(dosage: Mapping[str, Any], form: DoseForm) -> DailyAmount | Dosa
         if isinstance(written, DailyAmount) and _differ(structured, written, form):
             sentence = f"The structured dose ({structured.basis}) and the text '{text}' say different amounts"
             return DosageProblem("dose-inconsistent", sentence)
-        if isinstance(written, DosageProblem) and written.code not in _TEXT_LEAVES_TO_STRUCTURED:
+        if isinstance(written, DosageProblem) and written.code in _TEXT_SAYS_PART:
+            return _with_text_part(structured, dosage, text, form)
+        if isinstance(written, DosageProblem):
             # the text says something not read with certainty ("... or as the pain clinic advises"): the
             # structured dose may not be all of the prescription, so it is not taken alone
             sentence = f"{written.text}: the structured dose ({structured.basis}) may not be all it says"
@@ -145,12 +152,68 @@ def _one_dosage(dosage: Mapping[str, Any], form: DoseForm) -> DailyAmount | Dosa
 
 
 def _differ(structured: DailyAmount, written: DailyAmount, form: DoseForm) -> bool:
-    """Whether a dosage's structured fields and its text, both read, give different daily amounts."""
-    if structured.unit == written.unit:
-        return structured.quantity != written.quantity
-    one = in_ingredient(structured.quantity, structured.unit, form)
-    other = in_ingredient(written.quantity, written.unit, form)
-    return one is not None and other is not None and one != other
+    """Whether a dosage's structured fields and its text, both read, give different daily amounts, or
+    the same daily amount in different doses or times a day (2 tablets twice a day beside "one tablet
+    four times a day": 4 a day either way, but which is the patient taking?)."""
+    if not _same(structured.quantity, structured.unit, written.quantity, written.unit, form):
+        return True
+    if (
+        structured.per_day is not None
+        and written.per_day is not None
+        and structured.per_day != written.per_day
+    ):
+        return True
+    if structured.dose is None or written.dose is None or not written.dose_unit:
+        return False
+    one, other = _kind(structured.dose_unit, form), _kind(written.dose_unit, form)
+    return not _same(structured.dose, one, written.dose, other, form)
+
+
+def _kind(dose_unit: str, form: DoseForm) -> str:
+    """A dose's kind (``UNIT``, ``MG``, ``RATE``) from the label it is written with (:func:`label`)."""
+    return UNIT if dose_unit == form.per_unit else dose_unit
+
+
+def _same(quantity: Decimal, unit: str, other: Decimal, other_unit: str, form: DoseForm) -> bool:
+    """Whether two amounts are the same, converted to the ingredient where their units differ (amounts
+    that cannot be converted are not said to differ: the caller refuses them on other grounds)."""
+    if unit == other_unit:
+        return quantity == other
+    one, two = in_ingredient(quantity, unit, form), in_ingredient(other, other_unit, form)
+    return one is None or two is None or one == two
+
+
+def _with_text_part(
+    structured: DailyAmount, dosage: Mapping[str, Any], text: str, form: DoseForm
+) -> DailyAmount | DosageProblem:
+    """The structured reading, checked against a text that says only part of it: the text's dose must be
+    the structured dose ("two tablets" beside 1 tablet twice a day is refused, it read 2 a day), its
+    times a day the structured timing's ("at night" beside twice a day), its caps hold the figure ("max 4
+    in 24 hours" beside 2 tablets four times a day: 4, it read 8) and "when required" is kept."""
+    part = read_written_part(text, form)
+    if isinstance(part, DosageProblem):
+        sentence = f"{part.text}: the structured dose ({structured.basis}) may not be all it says"
+        return DosageProblem(part.code, sentence, part.words)
+    dose = _dose(dosage, form)
+    assert not isinstance(dose, DosageProblem)  # the structured fields were read
+    contradicts = f"The structured dose ({structured.basis}) and the text '{text}' say different"
+    if part.dose is not None and dose is not None and _compare(part.dose, dose, form) != 0:
+        return DosageProblem("dose-inconsistent", f"{contradicts} doses")
+    if part.per_day is not None and not form.is_patch:
+        per_day = _per_day(dosage.get("timing") or {})
+        assert not isinstance(per_day, DosageProblem)
+        if per_day is None and dose is not None:
+            # a dose with only a maximum, and the text says how often: the two are not combined here
+            sentence = (
+                f"The text '{text}' says how often, and the structured dose ({structured.basis}) does not"
+            )
+            return DosageProblem("dose-text-partial", sentence)
+        if per_day is not None and per_day != part.per_day:
+            return DosageProblem("dose-inconsistent", f"{contradicts} times a day")
+    amount = with_written_caps(structured, dose, part.caps, form, text)
+    if isinstance(amount, DosageProblem) or not part.as_needed or amount.as_needed:
+        return amount
+    return replace(amount, as_needed=True)
 
 
 _UCUM = "http://unitsofmeasure.org"
@@ -162,6 +225,17 @@ _MEAL_EVENTS = frozenset({"C", "AC", "PC", "IC"})
 """R4 event-timing codes for "at / before / after / between meals" without saying which meal: each
 meal, usually three, but the code does not say how many."""
 _ALL_WEEK = frozenset({"mon", "tue", "wed", "thu", "fri", "sat", "sun"})
+_WHEN_SLOTS = {
+    **dict.fromkeys(("MORN", "MORN.early", "MORN.late", "WAKE", "CM", "ACM", "PCM"), "morning"),
+    **dict.fromkeys(("NOON", "CD", "ACD", "PCD"), "midday"),
+    **dict.fromkeys(("AFT", "AFT.early", "AFT.late"), "afternoon"),
+    **dict.fromkeys(("EVE", "EVE.early", "EVE.late", "CV", "ACV", "PCV"), "evening"),
+    **dict.fromkeys(("NIGHT", "PHS", "HS"), "night"),
+}
+"""R4 event-timing codes (hl7.org/fhir/R4/valueset-event-timing.html) by the part of the day they fall
+in: two codes of one part ("at night" and "before sleep"; "morning" and "on waking"; "with breakfast"
+and "in the morning") may be one administration written twice, so they are not counted as two."""
+_GTS = "http://terminology.hl7.org/CodeSystem/v3-GTSAbbreviation"
 
 STRUCTURED_REFUSALS = frozenset(
     {
@@ -321,14 +395,33 @@ def _timing_problem(repeat: Mapping[str, Any]) -> DosageProblem | None:
         return DosageProblem("timing-unreadable", "The timing is on some days of the week only")
     if _MEAL_EVENTS & set(repeat.get("when") or ()) and repeat.get("period") is None:
         return DosageProblem("timing-unreadable", "The timing is at meals without saying how many a day")
+    if repeat.get("when") and repeat.get("timeOfDay"):
+        # R4 tim-10: a timeOfDay or a when, not both: are "08:00" and "NIGHT" two times or one?
+        return DosageProblem("timing-unreadable", "The timing gives both times of day and daily events")
+    times = [str(t) for t in repeat.get("timeOfDay") or ()]
+    slots = [_WHEN_SLOTS.get(str(w), str(w)) for w in repeat.get("when") or ()]
+    if len(set(times)) < len(times) or len(set(slots)) < len(slots):
+        sentence = "The timing names one time of day twice: one administration or two is not read"
+        return DosageProblem("timing-conflict", sentence)
     return None
 
 
-def _code_per_day(timing: Mapping[str, Any]) -> Decimal | None:
-    code = next((c.get("code") for c in (timing.get("code") or {}).get("coding", [])), None)
-    if code in _TIMING_CODES:
-        return Decimal(_TIMING_CODES[code])
-    return _TIMING_CODES_WEEKLY.get(str(code))
+def _code_per_day(timing: Mapping[str, Any]) -> Decimal | DosageProblem | None:
+    """Administrations a day from ``timing.code``: its codings of HL7's GTSAbbreviation system (or of no
+    system, as GP systems send them); a code of another system is not read as one ("QID" in SNOMED CT is
+    no code at all). Codings that say different frequencies are refused."""
+    said: set[Decimal] = set()
+    for coding in (timing.get("code") or {}).get("coding") or ():
+        if coding.get("system") not in (None, _GTS):
+            continue
+        code = str(coding.get("code"))
+        if code in _TIMING_CODES:
+            said.add(Decimal(_TIMING_CODES[code]))
+        elif code in _TIMING_CODES_WEEKLY:
+            said.add(_TIMING_CODES_WEEKLY[code])
+    if len(said) > 1:
+        return DosageProblem("timing-conflict", "The timing's codes say different frequencies")
+    return next(iter(said), None)
 
 
 def _per_day(timing: Mapping[str, Any]) -> Decimal | DosageProblem | None:
@@ -351,6 +444,8 @@ def _per_day(timing: Mapping[str, Any]) -> Decimal | DosageProblem | None:
     if per_day is not None and per_day > _IN_A_DAY["min"]:
         return DosageProblem("timing-unreadable", "The timing is more often than once a minute")
     coded = _code_per_day(timing)
+    if isinstance(coded, DosageProblem):
+        return coded
     if per_day is not None and coded is not None and per_day != coded:
         # R4 Timing.code: "a complete statement of whatever is specified in the structured timing data"
         sentence = f"The timing's code says {n(coded)} a day and its repeat {n(per_day)}"
@@ -409,15 +504,14 @@ def _structured(dosage: Mapping[str, Any], form: DoseForm) -> DailyAmount | Dosa
         return problems[0]
     assert not isinstance(dose, DosageProblem) and not isinstance(cap, DosageProblem)
     assert not isinstance(per_day, DosageProblem)
+    if form.is_patch:
+        return _patch(dosage, dose, as_needed, form)
     if dose is None:
         if cap is None:
             return None
         return DailyAmount(cap[0], cap[1], as_needed, f"maximum {n(cap[0])} {label(cap[1], form)} a day")
     value, kind = dose
     words = (f"{n(value)} {label(kind, form)}",)
-    if form.is_patch:
-        basis = f"{n(value)} {label(kind, form)} worn at once"
-        return DailyAmount(value, kind, as_needed, basis, value, label(kind, form), None, words)
     if per_day is None:
         if cap is None:
             return DosageProblem("frequency-missing", "The dosage says how much but not how often")
@@ -425,6 +519,34 @@ def _structured(dosage: Mapping[str, Any], form: DoseForm) -> DailyAmount | Dosa
     basis = f"{n(value)} {label(kind, form)} x {n(per_day)} a day"
     amount = DailyAmount(value * per_day, kind, as_needed, basis, value, label(kind, form), per_day, words)
     return _capped(amount, cap, form)
+
+
+def _patch(
+    dosage: Mapping[str, Any], dose: tuple[Decimal, str] | None, as_needed: bool, form: DoseForm
+) -> DailyAmount | DosageProblem | None:
+    """A patch's dose, worn at once whatever its change interval. Its ``maxDosePerPeriod`` counts the
+    patches applied in a period, not those worn at once: the dose may not be above it (2 patches at once
+    under a maximum of 1 in 72 hours were read as 2 worn), and a maximum alone is not read (1 in 72 hours
+    was read as a third of a patch worn, a third of the opioid)."""
+    numerator = (dosage.get("maxDosePerPeriod") or {}).get("numerator") or {}
+    if numerator.get("value") is not None:
+        if dose is None:
+            sentence = "A patch's maximum per period says how many are applied in it, not how many are worn"
+            return DosageProblem("maximum-unreadable", sentence)
+        most = _amount(numerator, form, "maximum")
+        order = None if isinstance(most, DosageProblem) else _compare(dose, most, form)
+        if order is None:
+            return DosageProblem("maximum-unreadable", "The patch's maximum and its dose are not comparable")
+        if order == 1:
+            return DosageProblem(
+                "dose-above-maximum", "The patches worn are more than its maximum per period"
+            )
+    if dose is None:
+        return None
+    value, kind = dose
+    basis = f"{n(value)} {label(kind, form)} worn at once"
+    words = (f"{n(value)} {label(kind, form)}",)
+    return DailyAmount(value, kind, as_needed, basis, value, label(kind, form), None, words)
 
 
 def _capped(

@@ -42,7 +42,7 @@ from shared.medicines.amounts import (
 from shared.medicines.dose_restated import schedule_repeated, stated_total, step_dose, strength_restated
 from shared.medicines.dose_words import Token, normalise, tokens
 
-__all__ = ["read_dosage_text"]
+__all__ = ["WrittenPart", "read_dosage_text", "read_written_part", "with_written_caps"]
 
 _SCHEDULE = frozenset({"frequency", "interval", "time-of-day"})
 _SEPARATORS = frozenset({",", ";", "and", "&", "plus", "+", "."})
@@ -166,10 +166,10 @@ def _groups(phase: list[Token], text: str) -> list[_Group] | DosageProblem:
     return groups
 
 
-def _per_day(group: _Group, text: str) -> Decimal | DosageProblem | None:
-    frequencies = {t.high for t in group.schedule if t.kind == "frequency"}
-    intervals = [t.low for t in group.schedule if t.kind == "interval" and t.low]
-    slots = {t.slot for t in group.schedule if t.kind == "time-of-day"}
+def _per_day(schedule: list[Token], text: str) -> Decimal | DosageProblem | None:
+    frequencies = {t.high for t in schedule if t.kind == "frequency"}
+    intervals = [t.low for t in schedule if t.kind == "interval" and t.low]
+    slots = {t.slot for t in schedule if t.kind == "time-of-day"}
     if len(frequencies) > 1:
         return _problem("frequency-conflict", f"Two different frequencies in '{text}'")
     candidates: list[Decimal] = [f for f in frequencies if f is not None]
@@ -221,7 +221,7 @@ def _phase(
         if form.is_patch:
             parts.append((dose, kind[0], dose, None))
             continue
-        per_day = _per_day(group, text)
+        per_day = _per_day(group.schedule, text)
         if isinstance(per_day, DosageProblem):
             return per_day
         if per_day is None and (len(groups) > 1 or not caps):
@@ -318,3 +318,79 @@ def _apply_cap(
     if mine is None or theirs is None:
         return _problem("cap-unit-unknown", f"The maximum cannot be compared with the dose in '{text}'")
     return theirs if theirs[0] < mine[0] else None
+
+
+@dataclass(frozen=True, slots=True)
+class WrittenPart:
+    """What a text that says only part of a dosage says ("two tablets", "twice a day", "max 8 in 24
+    hours" beside structured fields), for those fields to be checked against: the most at one
+    administration as (amount, kind), administrations a day, its caps, and whether when required."""
+
+    dose: tuple[Decimal, str] | None
+    per_day: Decimal | None
+    caps: tuple[Token, ...]
+    as_needed: bool
+
+
+def read_written_part(text: str, form: DoseForm) -> WrittenPart | DosageProblem:
+    """What ``text`` says when :func:`read_dosage_text` finds only part of a dosage in it (no dose, or no
+    frequency). A part that is not one dose and one schedule (two doses, a loading dose, phases) is a
+    problem (``dose-text-partial``): it is not compared, so the structured fields are not taken alone."""
+    restated = strength_restated(normalise(text), form, text)
+    if isinstance(restated, DosageProblem):
+        return restated
+    found = tokens(restated)
+    partial = _problem(
+        "dose-text-partial",
+        f"'{text}' says part of a dosage in a way not compared with its structured fields",
+    )
+    if any(t.kind in ("unread", "then", "loading", "weekdays") for t in found):
+        return partial
+    groups = _groups([t for t in found if t.kind != "cap"], text)
+    if isinstance(groups, DosageProblem):
+        return groups
+    if len(groups) > 1:
+        return partial
+    schedule = groups[0].schedule if groups else [t for t in found if t.kind in _SCHEDULE]
+    per_day = _per_day(schedule, text)
+    if isinstance(per_day, DosageProblem):
+        return per_day
+    dose: tuple[Decimal, str] | None = None
+    if groups:
+        quantity = groups[0].quantity
+        kind = dose_kind(quantity.unit, form) if quantity.unit != "mixed" else None
+        if kind is None or quantity.high is None or groups[0].restated is not None:
+            return partial
+        dose = (quantity.high * kind[1], kind[0])
+    caps = tuple(t for t in found if t.kind == "cap")
+    return WrittenPart(dose, per_day, caps, any(t.kind == "as-needed" for t in found))
+
+
+def with_written_caps(
+    amount: DailyAmount, dose: tuple[Decimal, str] | None, caps: tuple[Token, ...], form: DoseForm, text: str
+) -> DailyAmount | DosageProblem:
+    """``amount`` (read from structured fields) held to the caps its text writes ("max 6 in 24 hours"),
+    as :func:`read_dosage_text` holds its own dose to them; ``dose`` is the structured dose, which a cap
+    on doses a day counts. A patch's caps are not applied, as in the text reader (patches worn at once)."""
+    if form.is_patch or not caps:
+        return amount
+    total, kind, basis, per_day = amount.quantity, amount.unit, amount.basis, amount.per_day
+    for cap in caps:
+        on_doses = cap.slot == "doses" or cap.unit in ("dose", "doses", "times")
+        if on_doses and (dose is None or dose[1] != kind):
+            sentence = f"A cap on doses a day in '{text}' beside a structured dose it cannot count"
+            return _problem("cap-unclear", sentence, (cap.text,))
+        parts = [(total, kind, dose[0] if dose else Decimal(0), per_day)]
+        capped = _apply_cap(cap, total, kind, parts, form, text)
+        if isinstance(capped, DosageProblem):
+            return capped
+        if capped is not None:
+            total, kind = capped
+            basis = f"{basis}, capped at '{cap.text}'"
+            per_day = cap.high if on_doses else None
+    if basis == amount.basis:
+        return amount
+    words = amount.words + tuple(t.text for t in caps)
+    return DailyAmount(
+        total, kind, amount.as_needed, basis, amount.dose, amount.dose_unit, per_day, words, amount.loading
+    )

@@ -386,7 +386,8 @@ def test_a_structured_dose_beside_text_not_read_with_certainty_is_refused(
 
 @pytest.mark.parametrize("text", ["twice a day", "one tablet", "take as directed twice a day"])
 def test_a_structured_dose_beside_text_that_only_says_less_stands(text: str) -> None:
-    """Text giving only the frequency or only the dose adds nothing the structured fields do not say."""
+    """Text giving only the frequency or only the dose, the same as the structured fields', adds nothing
+    to them: the structured dose stands (1 tablet x 2 a day)."""
     dosage = {
         "text": text,
         "doseAndRate": [{"doseQuantity": {"value": 1, "unit": "tablet"}}],
@@ -685,3 +686,169 @@ def test_a_maximum_that_cannot_be_compared_with_the_dose_is_refused() -> None:
     assert isinstance(result, DosageProblem) and result.code == "maximum-unreadable", result
     held = amount([dosage])
     assert isinstance(held, DailyAmount) and (held.quantity, held.unit) == (Decimal(60), MG), held
+
+
+# A third review (2026-12-06, session 12) of what the reader left unchecked. Figures by hand from R4
+# Dosage and Timing (hl7.org/fhir/R4/dosage.html, datatypes.html#Timing; event-timing codes from
+# valueset-event-timing.html, GTSAbbreviation from v3-GTSAbbreviation) for a 30 mg tablet or a patch;
+# each case says what was read before.
+@pytest.mark.parametrize(
+    ("text", "code"),
+    [
+        # structured 1 tablet x 2 a day; the text's dose is 2 tablets (4 a day at twice a day): was 2
+        ("two tablets", "dose-inconsistent"),
+        ("take 2", "dose-inconsistent"),
+        ("2 tablets when required", "dose-inconsistent"),
+        # the text's times a day are 3, or 1 (at night), not the structured 2: was 2
+        ("three times a day", "dose-inconsistent"),
+        ("at night", "dose-inconsistent"),
+        ("every 6 hours", "dose-inconsistent"),  # 24 / 6 = 4 a day
+    ],
+)
+def test_text_that_says_part_of_the_dosage_and_contradicts_it_is_refused(text: str, code: str) -> None:
+    result = amount([_dosage(ONE_TABLET, text=text)])
+    assert isinstance(result, DosageProblem) and result.code == code, result
+
+
+@pytest.mark.parametrize(
+    ("text", "tablets_a_day", "as_needed"),
+    [
+        ("one tablet", "2", False),  # 1 tablet, the structured 1 tablet x 2 a day
+        ("twice a day", "2", False),
+        ("every 12 hours", "2", False),  # 24 / 12 = 2 a day, as the structured timing
+        # the text adds "when required": the figure stands and is taken when required (was not)
+        ("one tablet when required", "2", True),
+    ],
+)
+def test_text_that_says_part_of_the_dosage_and_agrees_stands(
+    text: str, tablets_a_day: str, as_needed: bool
+) -> None:
+    result = amount([_dosage(ONE_TABLET, text=text)])
+    assert isinstance(result, DailyAmount), result
+    assert (result.quantity, result.unit, result.as_needed) == (Decimal(tablets_a_day), UNIT, as_needed)
+
+
+@pytest.mark.parametrize(
+    ("text", "tablets_a_day"),
+    [
+        # structured 2 tablets x 4 a day = 8; the text's maximum is 6 tablets in 24 hours: 6 (was 8)
+        ("max 6 in 24 hours", "6"),
+        ("maximum 6 tablets in 24 hours", "6"),
+        # 3 doses a day of the structured 2 tablets: 2 x 3 = 6 (was 8)
+        ("not more than 3 doses a day", "6"),
+        # a maximum above the structured figure leaves it: 8
+        ("max 10 tablets in 24 hours", "8"),
+    ],
+)
+def test_a_maximum_written_only_in_the_text_holds_the_structured_dose(text: str, tablets_a_day: str) -> None:
+    result = amount([_dosage(TWO_TABLETS, {"repeat": QDS}, text=text)])
+    assert isinstance(result, DailyAmount), result
+    assert (result.quantity, result.unit) == (Decimal(tablets_a_day), UNIT), result
+
+
+def test_a_frequency_in_the_text_beside_a_structured_dose_with_only_a_maximum_is_refused() -> None:
+    """2 tablets, at most 8 a day, no timing; the text says twice a day (2 x 2 = 4 a day). The structured
+    fields alone read 8 (the maximum); the two are not combined here, so the dosage is refused."""
+    dosage = {
+        "doseAndRate": TWO_TABLETS,
+        "maxDosePerPeriod": {
+            "numerator": {"value": 8, "unit": "tablet"},
+            "denominator": {"value": 1, "unit": "d"},
+        },
+        "text": "twice a day",
+    }
+    result = amount([dosage])
+    assert isinstance(result, DosageProblem) and result.code == "dose-text-partial", result
+
+
+def test_text_with_the_same_daily_amount_in_another_regimen_is_refused() -> None:
+    """Structured 2 tablets x 2 a day = 4; the text 1 tablet x 4 a day = 4. The same daily figure, but the
+    dose and the times a day differ: which is the patient taking? (was read as 4)."""
+    result = amount([_dosage(TWO_TABLETS, text="one tablet four times a day")])
+    assert isinstance(result, DosageProblem) and result.code == "dose-inconsistent", result
+
+
+@pytest.mark.parametrize(
+    ("repeat", "code"),
+    [
+        # "at night" and "before sleep": one bedtime dose written twice? was read as 2 a day
+        ({"when": ["NIGHT", "HS"]}, "timing-conflict"),
+        ({"when": ["MORN", "WAKE"]}, "timing-conflict"),
+        ({"when": ["CM", "MORN"]}, "timing-conflict"),
+        ({"when": ["NIGHT", "NIGHT"]}, "timing-conflict"),
+        ({"timeOfDay": ["08:00:00", "08:00:00"]}, "timing-conflict"),
+        # R4 tim-10: timeOfDay or when, not both; was read as 1 a day (the longer list)
+        ({"timeOfDay": ["08:00:00"], "when": ["NIGHT"]}, "timing-unreadable"),
+    ],
+)
+def test_times_of_day_named_twice_are_refused(repeat: dict[str, Any], code: str) -> None:
+    result = amount([_dosage(ONE_TABLET, {"repeat": repeat})])
+    assert isinstance(result, DosageProblem) and result.code == code, result
+
+
+@pytest.mark.parametrize(
+    ("repeat", "tablets_a_day"),
+    [
+        ({"when": ["MORN", "NIGHT"]}, "2"),  # morning and night: 2 administrations of 1 tablet
+        ({"when": ["CM", "CD", "CV"]}, "3"),  # with breakfast, lunch and dinner
+        ({"timeOfDay": ["08:00:00", "20:00:00"]}, "2"),
+    ],
+)
+def test_distinct_times_of_day_still_count(repeat: dict[str, Any], tablets_a_day: str) -> None:
+    assert amount([_dosage(ONE_TABLET, {"repeat": repeat})]).quantity == Decimal(tablets_a_day)
+
+
+GTS = "http://terminology.hl7.org/CodeSystem/v3-GTSAbbreviation"
+
+
+def test_a_timing_code_of_another_system_is_not_read_as_an_abbreviation() -> None:
+    """A SNOMED CT coding "QID" first, the GTSAbbreviation BID second: the first coding was read (4 a
+    day); BID, twice a day, is 2 tablets a day."""
+    codings = [{"system": "http://snomed.info/sct", "code": "QID"}, {"system": GTS, "code": "BID"}]
+    result = amount([_dosage(ONE_TABLET, {"code": {"coding": codings}})])
+    assert isinstance(result, DailyAmount) and result.quantity == 2, result
+
+
+def test_timing_codes_that_say_different_frequencies_are_refused() -> None:
+    codings = [{"system": GTS, "code": "BID"}, {"system": GTS, "code": "TID"}]  # 2 a day or 3?
+    result = amount([_dosage(ONE_TABLET, {"code": {"coding": codings}})])
+    assert isinstance(result, DosageProblem) and result.code == "timing-conflict", result
+
+
+ONE_IN_72_HOURS = {
+    "numerator": {"value": 1, "unit": "patch"},
+    "denominator": {"value": 72, "unit": "h", "system": UCUM, "code": "h"},
+}
+
+
+@pytest.mark.parametrize(
+    ("dosage", "code"),
+    [
+        # a maximum alone: 1 patch in 72 hours was read as 1/3 patch worn at once, a third of the opioid
+        ({"maxDosePerPeriod": ONE_IN_72_HOURS}, "maximum-unreadable"),
+        (
+            {"maxDosePerPeriod": ONE_IN_72_HOURS, "text": "apply one patch every 72 hours"},
+            "maximum-unreadable",
+        ),
+        # 2 patches at once, at most 1 applied in 72 hours: was read as 2 worn
+        (
+            {
+                "doseAndRate": [{"doseQuantity": {"value": 2, "unit": "patch"}}],
+                "maxDosePerPeriod": ONE_IN_72_HOURS,
+            },
+            "dose-above-maximum",
+        ),
+    ],
+)
+def test_a_patchs_maximum_per_period_is_not_read_as_patches_worn(dosage: dict[str, Any], code: str) -> None:
+    result = amount([dosage], "patch", is_patch=True)
+    assert isinstance(result, DosageProblem) and result.code == code, result
+
+
+def test_a_patch_within_its_maximum_per_period_is_the_patches_worn() -> None:
+    dosage = {
+        "doseAndRate": [{"doseQuantity": {"value": 1, "unit": "patch"}}],
+        "maxDosePerPeriod": ONE_IN_72_HOURS,
+    }
+    result = amount([dosage], "patch", is_patch=True)
+    assert isinstance(result, DailyAmount) and (result.quantity, result.unit) == (Decimal(1), UNIT), result
