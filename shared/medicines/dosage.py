@@ -16,8 +16,9 @@ zero or past any prescription (``_MOST``), an inverted range, an open dose range
 with its UCUM code, ``doseAndRate`` entries that say different amounts, a fixed dose above its maximum
 per dose, a maximum that cannot be read, a time of day named twice, ``timeOfDay`` beside ``when``
 (tim-10), timing codes that disagree, and a patch's maximum per period that is not the patches worn.
-Text that says only part of a dosage is checked against the structured fields (its dose, its times a
-day, its maximum, "when required"). ``count`` bounds the daily figure (the
+Text (``text``, then ``patientInstruction``) is checked against the structured fields: text that says
+only part of a dosage must agree in its dose and times a day, and its maximum and "when required" hold;
+whole text must give the same dose, times a day and figure once held to its maximum. ``count`` bounds the daily figure (the
 whole course is that many), ``maxDosePerAdministration`` caps the dose, and dosages over different
 ``bounds`` are phases, as different ``sequence`` numbers are. Periods in hours, minutes and seconds are
 counted exactly (every 8 hours is 3 a day); weeks, months (30 days) and years (365) are averaged.
@@ -43,7 +44,13 @@ from shared.medicines.amounts import (
     in_ingredient,
     n,
 )
-from shared.medicines.dose_text import label, read_dosage_text, read_written_part, with_written_caps
+from shared.medicines.dose_text import (
+    WrittenPart,
+    label,
+    read_dosage_text,
+    read_written_part,
+    with_written_caps,
+)
 
 __all__ = ["MG", "RATE", "UNIT", "DailyAmount", "DosageProblem", "DoseForm", "max_daily_amount"]
 
@@ -123,32 +130,82 @@ def _bounds(dosage: Mapping[str, Any]) -> str:
 
 _TEXT_SAYS_PART = frozenset({"dose-quantity-missing", "frequency-missing"})
 """Text problems that mean the text says only part of the dosage ("twice a day", "two tablets", "max 8
-in 24 hours" beside structured fields): what it does say is checked against the structured fields
-(:func:`_with_text_part`). Any other (words not read, a contradiction) makes the dosage not computable
-even with a structured dose."""
+in 24 hours" beside structured fields): what it does say is checked against the reading beside it
+(:func:`_with_part`). Any other (words not read, a contradiction) makes the dosage not computable even
+with a structured dose."""
 
 
 def _one_dosage(dosage: Mapping[str, Any], form: DoseForm) -> DailyAmount | DosageProblem:
+    """One Dosage: its structured fields, its ``text`` and its ``patientInstruction`` (GP Connect puts
+    further instructions there: "Maximum 8 tablets in 24 hours"), each checked against the others."""
     structured = _structured(dosage, form)
-    text = str(dosage.get("text") or dosage.get("patientInstruction") or "").strip()
     if isinstance(structured, DosageProblem) and structured.code in STRUCTURED_REFUSALS:
         return structured
+    texts = [t for t in (str(dosage.get(k) or "").strip() for k in ("text", "patientInstruction")) if t]
+    texts = list(dict.fromkeys(texts))
     if isinstance(structured, DailyAmount):
-        written = read_dosage_text(text, form) if text else None
-        if isinstance(written, DailyAmount) and _differ(structured, written, form):
-            sentence = f"The structured dose ({structured.basis}) and the text '{text}' say different amounts"
-            return DosageProblem("dose-inconsistent", sentence)
-        if isinstance(written, DosageProblem) and written.code in _TEXT_SAYS_PART:
-            return _with_text_part(structured, dosage, text, form)
-        if isinstance(written, DosageProblem):
-            # the text says something not read with certainty ("... or as the pain clinic advises"): the
-            # structured dose may not be all of the prescription, so it is not taken alone
-            sentence = f"{written.text}: the structured dose ({structured.basis}) may not be all it says"
-            return DosageProblem(written.code, sentence, written.words)
-        return structured
-    if text:
-        return read_dosage_text(text, form)
-    return structured or DosageProblem("dosage-missing", "The dosage has neither a structured dose nor text")
+        reading: DailyAmount | DosageProblem = structured
+    elif texts:
+        reading = _timed_alike(read_dosage_text(texts.pop(0), form), dosage, form)
+    else:
+        return structured or DosageProblem(
+            "dosage-missing", "The dosage has neither a structured dose nor text"
+        )
+    for text in texts:
+        if isinstance(reading, DosageProblem):
+            return reading
+        reading = _beside(reading, dosage, text, form)
+    if isinstance(reading, DailyAmount) and not reading.as_needed and _as_needed(dosage):
+        return replace(reading, as_needed=True)
+    return reading
+
+
+def _as_needed(dosage: Mapping[str, Any]) -> bool:
+    return bool(dosage.get("asNeededBoolean") or dosage.get("asNeededCodeableConcept"))
+
+
+def _timed_alike(
+    written: DailyAmount | DosageProblem, dosage: Mapping[str, Any], form: DoseForm
+) -> DailyAmount | DosageProblem:
+    """A text read with no structured dose beside it, checked against a structured timing that has no
+    dose: four times a day beside "1 tablet twice a day" is refused (the text's 2 a day was read)."""
+    if isinstance(written, DosageProblem) or form.is_patch or written.per_day is None:
+        return written
+    per_day = _per_day(dosage.get("timing") or {})
+    if isinstance(per_day, DosageProblem) or (per_day is not None and per_day != written.per_day):
+        sentence = f"The structured timing and the text ({written.basis}) say different times a day"
+        return DosageProblem("dose-inconsistent", sentence)
+    return written
+
+
+def _beside(
+    reading: DailyAmount, dosage: Mapping[str, Any], text: str, form: DoseForm
+) -> DailyAmount | DosageProblem:
+    """``reading`` (from the structured fields, or the dosage's first text) checked against ``text``."""
+    written = read_dosage_text(text, form)
+    if isinstance(written, DosageProblem) and written.code not in _TEXT_SAYS_PART:
+        # the text says something not read with certainty ("... or as the pain clinic advises"): the
+        # reading may not be all of the prescription, so it is not taken alone
+        sentence = f"{written.text}: the structured dose ({reading.basis}) may not be all it says"
+        return DosageProblem(written.code, sentence, written.words)
+    if isinstance(written, DailyAmount) and not _differ(reading, written, form):
+        return reading if reading.as_needed or not written.as_needed else replace(reading, as_needed=True)
+    part = read_written_part(text, form)
+    if isinstance(part, WrittenPart):
+        held = _with_part(reading, dosage, part, text, form)
+        # a whole text whose maximum the reading beside it lacks ("1-2 every 4-6 hours when required,
+        # max 8 in 24 hours" beside the same without the maximum): the same once held to the text's caps
+        if (
+            isinstance(written, DosageProblem)
+            or isinstance(held, DosageProblem)
+            or not _differ(held, written, form)
+        ):
+            return held
+    elif isinstance(written, DosageProblem):
+        sentence = f"{part.text}: the structured dose ({reading.basis}) may not be all it says"
+        return DosageProblem(part.code, sentence, part.words)
+    sentence = f"The structured dose ({reading.basis}) and the text '{text}' say different amounts"
+    return DosageProblem("dose-inconsistent", sentence)
 
 
 def _differ(structured: DailyAmount, written: DailyAmount, form: DoseForm) -> bool:
@@ -163,15 +220,15 @@ def _differ(structured: DailyAmount, written: DailyAmount, form: DoseForm) -> bo
         and structured.per_day != written.per_day
     ):
         return True
-    if structured.dose is None or written.dose is None or not written.dose_unit:
-        return False
-    one, other = _kind(structured.dose_unit, form), _kind(written.dose_unit, form)
-    return not _same(structured.dose, one, written.dose, other, form)
+    one, other = _reading_dose(structured, form), _reading_dose(written, form)
+    return one is not None and other is not None and not _same(*one, *other, form)
 
 
-def _kind(dose_unit: str, form: DoseForm) -> str:
-    """A dose's kind (``UNIT``, ``MG``, ``RATE``) from the label it is written with (:func:`label`)."""
-    return UNIT if dose_unit == form.per_unit else dose_unit
+def _reading_dose(reading: DailyAmount, form: DoseForm) -> tuple[Decimal, str] | None:
+    """A reading's dose as (amount, kind): its ``dose`` in the kind its label names (:func:`label`)."""
+    if reading.dose is None or not reading.dose_unit:
+        return None
+    return reading.dose, UNIT if reading.dose_unit == form.per_unit else reading.dose_unit
 
 
 def _same(quantity: Decimal, unit: str, other: Decimal, other_unit: str, form: DoseForm) -> bool:
@@ -183,34 +240,31 @@ def _same(quantity: Decimal, unit: str, other: Decimal, other_unit: str, form: D
     return one is None or two is None or one == two
 
 
-def _with_text_part(
-    structured: DailyAmount, dosage: Mapping[str, Any], text: str, form: DoseForm
+def _with_part(
+    reading: DailyAmount, dosage: Mapping[str, Any], part: WrittenPart, text: str, form: DoseForm
 ) -> DailyAmount | DosageProblem:
-    """The structured reading, checked against a text that says only part of it: the text's dose must be
-    the structured dose ("two tablets" beside 1 tablet twice a day is refused, it read 2 a day), its
-    times a day the structured timing's ("at night" beside twice a day), its caps hold the figure ("max 4
-    in 24 hours" beside 2 tablets four times a day: 4, it read 8) and "when required" is kept."""
-    part = read_written_part(text, form)
-    if isinstance(part, DosageProblem):
-        sentence = f"{part.text}: the structured dose ({structured.basis}) may not be all it says"
-        return DosageProblem(part.code, sentence, part.words)
-    dose = _dose(dosage, form)
-    assert not isinstance(dose, DosageProblem)  # the structured fields were read
-    contradicts = f"The structured dose ({structured.basis}) and the text '{text}' say different"
+    """``reading`` checked against a text that says only part of a dosage: the text's dose must be the
+    reading's ("two tablets" beside 1 tablet twice a day is refused, it read 2 a day), its times a day
+    the reading's ("at night" beside twice a day), its caps hold the figure ("max 6 in 24 hours" beside
+    2 tablets four times a day: 6, it read 8) and "when required" is kept. A dose or a frequency that
+    would complete a reading made of a maximum alone is refused, not combined."""
+    dose = _reading_dose(reading, form)
+    timed = None if form.is_patch else _per_day(dosage.get("timing") or {})
+    per_day = reading.per_day if reading.per_day is not None else timed
+    if isinstance(per_day, DosageProblem):
+        return per_day
+    contradicts = f"The structured dose ({reading.basis}) and the text '{text}' say different"
     if part.dose is not None and dose is not None and _compare(part.dose, dose, form) != 0:
         return DosageProblem("dose-inconsistent", f"{contradicts} doses")
+    partial = f"The text '{text}' says what the structured dose ({reading.basis}) leaves out: not combined"
+    if part.dose is not None and dose is None and per_day is not None and not form.is_patch:
+        return DosageProblem("dose-text-partial", partial)  # a timing and a maximum, the dose in the text
     if part.per_day is not None and not form.is_patch:
-        per_day = _per_day(dosage.get("timing") or {})
-        assert not isinstance(per_day, DosageProblem)
         if per_day is None and dose is not None:
-            # a dose with only a maximum, and the text says how often: the two are not combined here
-            sentence = (
-                f"The text '{text}' says how often, and the structured dose ({structured.basis}) does not"
-            )
-            return DosageProblem("dose-text-partial", sentence)
+            return DosageProblem("dose-text-partial", partial)  # a dose and a maximum, how often in the text
         if per_day is not None and per_day != part.per_day:
             return DosageProblem("dose-inconsistent", f"{contradicts} times a day")
-    amount = with_written_caps(structured, dose, part.caps, form, text)
+    amount = with_written_caps(reading, dose, part.caps, form, text)
     if isinstance(amount, DosageProblem) or not part.as_needed or amount.as_needed:
         return amount
     return replace(amount, as_needed=True)
@@ -226,16 +280,25 @@ _MEAL_EVENTS = frozenset({"C", "AC", "PC", "IC"})
 meal, usually three, but the code does not say how many."""
 _ALL_WEEK = frozenset({"mon", "tue", "wed", "thu", "fri", "sat", "sun"})
 _WHEN_SLOTS = {
-    **dict.fromkeys(("MORN", "MORN.early", "MORN.late", "WAKE", "CM", "ACM", "PCM"), "morning"),
+    **dict.fromkeys(("MORN", "MORN.early", "MORN.late", "WAKE", "CM", "ACM", "PCM", "ICM"), "morning"),
     **dict.fromkeys(("NOON", "CD", "ACD", "PCD"), "midday"),
-    **dict.fromkeys(("AFT", "AFT.early", "AFT.late"), "afternoon"),
-    **dict.fromkeys(("EVE", "EVE.early", "EVE.late", "CV", "ACV", "PCV"), "evening"),
+    **dict.fromkeys(("AFT", "AFT.early", "AFT.late", "ICD"), "afternoon"),
+    **dict.fromkeys(("EVE", "EVE.early", "EVE.late", "CV", "ACV", "PCV", "ICV"), "evening"),
     **dict.fromkeys(("NIGHT", "PHS", "HS"), "night"),
 }
-"""R4 event-timing codes (hl7.org/fhir/R4/valueset-event-timing.html) by the part of the day they fall
-in: two codes of one part ("at night" and "before sleep"; "morning" and "on waking"; "with breakfast"
-and "in the morning") may be one administration written twice, so they are not counted as two."""
-_GTS = "http://terminology.hl7.org/CodeSystem/v3-GTSAbbreviation"
+"""R4 event-timing codes (hl7.org/fhir/R4/valueset-event-timing.html, with v3 TimingEvent's: IC* is
+between meals, ICM between breakfast and lunch) by the part of the day they fall in: two codes of one
+part ("at night" and "before sleep"; "morning" and "on waking"; "with breakfast" and "in the morning")
+may be one administration written twice, so they are not counted as two."""
+_GTS = frozenset(
+    {
+        None,
+        "http://terminology.hl7.org/CodeSystem/v3-GTSAbbreviation",
+        "http://hl7.org/fhir/v3/GTSAbbreviation",
+    }
+)
+"""The systems a timing code is read from: HL7 v3 GTSAbbreviation at its R4 address and at its STU3 one
+(GP Connect's STU3 dosages are passed on unchanged), or none, as GP systems send it."""
 
 STRUCTURED_REFUSALS = frozenset(
     {
@@ -407,21 +470,21 @@ def _timing_problem(repeat: Mapping[str, Any]) -> DosageProblem | None:
 
 
 def _code_per_day(timing: Mapping[str, Any]) -> Decimal | DosageProblem | None:
-    """Administrations a day from ``timing.code``: its codings of HL7's GTSAbbreviation system (or of no
-    system, as GP systems send them); a code of another system is not read as one ("QID" in SNOMED CT is
-    no code at all). Codings that say different frequencies are refused."""
-    said: set[Decimal] = set()
-    for coding in (timing.get("code") or {}).get("coding") or ():
-        if coding.get("system") not in (None, _GTS):
-            continue
-        code = str(coding.get("code"))
-        if code in _TIMING_CODES:
-            said.add(Decimal(_TIMING_CODES[code]))
-        elif code in _TIMING_CODES_WEEKLY:
-            said.add(_TIMING_CODES_WEEKLY[code])
-    if len(said) > 1:
-        return DosageProblem("timing-conflict", "The timing's codes say different frequencies")
-    return next(iter(said), None)
+    """Administrations a day from ``timing.code``: its codings of HL7's GTSAbbreviation system (``_GTS``);
+    a code of another system is not read as one ("QID" in SNOMED CT is no code at all). Codings that
+    name different codes are refused, even of one frequency (AM and PM: once a day, but when?)."""
+    codes = {
+        str(c.get("code"))
+        for c in (timing.get("code") or {}).get("coding") or ()
+        if c.get("system") in _GTS
+        and (c.get("code") in _TIMING_CODES or c.get("code") in _TIMING_CODES_WEEKLY)
+    }
+    if len(codes) > 1:
+        return DosageProblem("timing-conflict", "The timing's codes name different times")
+    code = next(iter(codes), None)
+    if code in _TIMING_CODES:
+        return Decimal(_TIMING_CODES[code])
+    return _TIMING_CODES_WEEKLY.get(str(code))
 
 
 def _per_day(timing: Mapping[str, Any]) -> Decimal | DosageProblem | None:
@@ -515,7 +578,8 @@ def _structured(dosage: Mapping[str, Any], form: DoseForm) -> DailyAmount | Dosa
     if per_day is None:
         if cap is None:
             return DosageProblem("frequency-missing", "The dosage says how much but not how often")
-        return DailyAmount(cap[0], cap[1], as_needed, f"maximum {n(cap[0])} {label(cap[1], form)} a day")
+        basis = f"{n(value)} {label(kind, form)}, maximum {n(cap[0])} {label(cap[1], form)} a day"
+        return DailyAmount(cap[0], cap[1], as_needed, basis, value, label(kind, form), None, words)
     basis = f"{n(value)} {label(kind, form)} x {n(per_day)} a day"
     amount = DailyAmount(value * per_day, kind, as_needed, basis, value, label(kind, form), per_day, words)
     return _capped(amount, cap, form)

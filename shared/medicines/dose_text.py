@@ -288,6 +288,20 @@ def _total(
     return DailyAmount(capped_total, kind, as_needed, basis, dose, dose_unit, per_day, words)
 
 
+def _may_be_strength(
+    limit: Decimal, parts: list[tuple[Decimal, str, Decimal, Decimal | None]], form: DoseForm
+) -> bool:
+    """Whether a maximum written as a bare number ("max 20 in 24 hours") may be a mass: a whole number of
+    the product's own strength, and as a mass not below a dose it caps (of oxycodone 10 mg, 1 tablet
+    every 4 hours: 20 tablets, or 20 mg, two tablets?). "Max 8" of co-codamol 30/500 is 8 tablets (8 mg
+    is no whole number of them), and "1-2 every 4 hours, max 10" of a 10 mg codeine caplet is 10
+    caplets (10 mg would be less than the 20 mg dose it caps)."""
+    if not any(s >= 1 and (limit / s) % 1 == 0 for s in form.unit_strengths):
+        return False
+    doses = [in_ingredient(dose, kind, form) for _, kind, dose, _ in parts]
+    return any(d is None or d[0] <= limit for d in doses)
+
+
 def _apply_cap(
     cap: Token,
     total: Decimal | None,
@@ -298,6 +312,11 @@ def _apply_cap(
 ) -> tuple[Decimal, str] | DosageProblem | None:
     """The daily amount the cap allows when lower than ``total`` (or there is none), else ``None``."""
     limit = cap.high or Decimal(0)
+    if not cap.unit and cap.slot != "doses" and _may_be_strength(limit, parts, form):
+        sentence = (
+            f"The maximum '{cap.text}' has no unit and may be the drug's strength, not a count: not read"
+        )
+        return _problem("cap-ambiguous", sentence, (cap.text,))
     if cap.slot == "doses" or cap.unit in ("dose", "doses", "times"):
         if len(parts) != 1:
             return _problem(
@@ -344,8 +363,10 @@ def read_written_part(text: str, form: DoseForm) -> WrittenPart | DosageProblem:
         "dose-text-partial",
         f"'{text}' says part of a dosage in a way not compared with its structured fields",
     )
-    if any(t.kind in ("unread", "then", "loading", "weekdays") for t in found):
+    if any(t.kind in ("unread", "then", "loading") for t in found):
         return partial
+    if any(t.kind == "weekdays" for t in found) and not form.is_patch:
+        return partial  # a patch's days of change leave the patches worn alone, as in read_dosage_text
     groups = _groups([t for t in found if t.kind != "cap"], text)
     if isinstance(groups, DosageProblem):
         return groups
@@ -359,9 +380,12 @@ def read_written_part(text: str, form: DoseForm) -> WrittenPart | DosageProblem:
     if groups:
         quantity = groups[0].quantity
         kind = dose_kind(quantity.unit, form) if quantity.unit != "mixed" else None
-        if kind is None or quantity.high is None or groups[0].restated is not None:
+        if kind is None or quantity.high is None:
             return partial
         dose = (quantity.high * kind[1], kind[0])
+        differs = _restatement(groups[0], dose[0], dose[1], form, text)  # "1 tablet (30mg)"
+        if differs is not None:
+            return differs
     caps = tuple(t for t in found if t.kind == "cap")
     return WrittenPart(dose, per_day, caps, any(t.kind == "as-needed" for t in found))
 

@@ -852,3 +852,162 @@ def test_a_patch_within_its_maximum_per_period_is_the_patches_worn() -> None:
     }
     result = amount([dosage], "patch", is_patch=True)
     assert isinstance(result, DailyAmount) and (result.quantity, result.unit) == (Decimal(1), UNIT), result
+
+
+# A pharmacist's review of the change above (2026-12-06) found these read to a wrong figure, or a clear
+# and common dosage refused. By hand from R4 Dosage/Timing (and STU3's GTSAbbreviation address,
+# hl7.org/fhir/STU3/valueset-timing-abbreviation.html), for a 30 mg tablet unless named.
+STU3_GTS = "http://hl7.org/fhir/v3/GTSAbbreviation"
+OXYCODONE_10 = DoseForm(
+    "tablet", Decimal(10), False, frozenset({Decimal(5), Decimal(10), Decimal(20)}), frozenset({Decimal(10)})
+)
+EVERY_4_HOURS = {"frequency": 1, "period": 4, "periodUnit": "h"}  # 24 / 4 = 6 a day
+
+
+def test_a_timing_code_at_stu3s_address_is_read() -> None:
+    """GP Connect's STU3 dosages keep STU3's system for GTSAbbreviation. QID (4 a day) beside a repeat of
+    once a day disagrees; BID alone is 2 a day. Both were missed once only R4's address was read."""
+    qid = {
+        "repeat": {"frequency": 1, "period": 1, "periodUnit": "d"},
+        "code": {"coding": [{"system": STU3_GTS, "code": "QID"}]},
+    }
+    refused = amount([_dosage(ONE_TABLET, qid)])
+    assert isinstance(refused, DosageProblem) and refused.code == "timing-conflict", refused
+    bid = amount([_dosage(ONE_TABLET, {"code": {"coding": [{"system": STU3_GTS, "code": "BID"}]}})])
+    assert isinstance(bid, DailyAmount) and bid.quantity == 2, bid
+
+
+def test_timing_codes_of_one_frequency_at_different_times_are_refused() -> None:
+    """AM and PM: once a day each, but which? (was read as 1 a day)."""
+    result = amount([_dosage(ONE_TABLET, {"code": {"coding": [{"code": "AM"}, {"code": "PM"}]}})])
+    assert isinstance(result, DosageProblem) and result.code == "timing-conflict", result
+
+
+def test_between_meals_codes_share_their_part_of_the_day() -> None:
+    """ICM (between breakfast and lunch) and MORN.late: one late-morning dose written twice? (was 2)."""
+    result = amount([_dosage(ONE_TABLET, {"repeat": {"when": ["ICM", "MORN.late"]}})])
+    assert isinstance(result, DosageProblem) and result.code == "timing-conflict", result
+
+
+def test_a_dose_in_the_text_beside_a_timing_with_only_a_maximum_is_refused() -> None:
+    """Twice a day, at most 8 tablets a day, no structured dose; the text says 2 tablets (2 x 2 = 4 a
+    day). Read as the maximum, 8, before: the text's dose and the structured timing are not combined."""
+    dosage = {
+        "timing": {"repeat": BD},
+        "maxDosePerPeriod": {
+            "numerator": {"value": 8, "unit": "tablet"},
+            "denominator": {"value": 1, "unit": "d"},
+        },
+        "text": "2 tablets",
+    }
+    result = amount([dosage])
+    assert isinstance(result, DosageProblem) and result.code == "dose-text-partial", result
+
+
+@pytest.mark.parametrize(
+    "dosage",
+    [
+        # the whole text says "when required" beside a structured dose that does not: 1 x 4 = 4, when required
+        _dosage(ONE_TABLET, {"repeat": QDS}, text="1 tablet four times a day when required"),
+        # asNeededBoolean, the dose in text alone: 1 x 4 = 4 a day, when required (was not when required)
+        {"asNeededBoolean": True, "text": "1 tablet four times a day"},
+    ],
+)
+def test_when_required_is_kept_from_either_side(dosage: dict[str, Any]) -> None:
+    result = amount([dosage])
+    assert isinstance(result, DailyAmount) and (result.quantity, result.as_needed) == (Decimal(4), True), (
+        result
+    )
+
+
+def test_the_patient_instruction_is_read_beside_the_text() -> None:
+    """Text "1-2 tablets every 4-6 hours when required" (2 x 24/4 = 12 a day), patientInstruction
+    "Maximum 8 tablets in 24 hours": 8 (was 12, the patient instruction unread)."""
+    dosage = {
+        "text": "1-2 tablets every 4-6 hours when required",
+        "patientInstruction": "Maximum 8 tablets in 24 hours",
+    }
+    result = amount([dosage])
+    assert isinstance(result, DailyAmount) and (result.quantity, result.unit) == (Decimal(8), UNIT), result
+    unread = amount([dosage | {"patientInstruction": "or as advised by the pain clinic"}])
+    assert isinstance(unread, DosageProblem) and unread.code == "dosage-words-unread", unread
+
+
+def test_a_structured_timing_without_a_dose_is_checked_against_the_text() -> None:
+    """Four times a day, no structured dose; the text "1 tablet twice a day": 2 or 4? (was 2)."""
+    result = amount([{"timing": {"repeat": QDS}, "text": "1 tablet twice a day"}])
+    assert isinstance(result, DosageProblem) and result.code == "dose-inconsistent", result
+
+
+def test_a_bare_maximum_that_may_be_the_strength_is_refused() -> None:
+    """Oxycodone 10 mg, 1 tablet every 4 hours (6 a day), "max 20 in 24 hours": 20 tablets (no cap, 6)
+    or 20 mg (2 tablets)? It was read as 20 tablets, 6 a day. In the text alone, the same."""
+    dosage = _dosage(ONE_TABLET, {"repeat": EVERY_4_HOURS}, text="max 20 in 24 hours")
+    result = max_daily_amount([dosage], OXYCODONE_10)
+    assert isinstance(result, DosageProblem) and result.code == "cap-ambiguous", result
+    alone = read_dosage_text("1 tablet every 4 hours, max 20 in 24 hours", OXYCODONE_10)
+    assert isinstance(alone, DosageProblem) and alone.code == "cap-ambiguous", alone
+
+
+@pytest.mark.parametrize(
+    ("dosage", "form", "expected"),
+    [
+        # a patch changed on named days: the patches worn, 1 (refused by the first change)
+        (
+            {
+                "doseAndRate": [{"doseQuantity": {"value": 1, "unit": "patch"}}],
+                "text": "change every Monday and Thursday",
+            },
+            DoseForm("patch", Decimal(25), True),
+            "1",
+        ),
+        # 1 tablet (30 mg, the tablet's strength) twice a day: 1 x 2 = 2
+        (_dosage(ONE_TABLET, text="1 tablet (30mg)"), TABLET, "2"),
+        # 5 ml (10 mg of a 2 mg/ml liquid) every 4 hours when required: 5 x 6 = 30 ml
+        (
+            _dosage(
+                [{"doseQuantity": {"value": 5, "unit": "ml"}}], {"repeat": EVERY_4_HOURS}, text="5ml (10mg)"
+            ),
+            DoseForm("ml", Decimal(2), False),
+            "30",
+        ),
+        # 1-2 tablets every 4-6 hours when required (2 x 6 = 12), the text adding "maximum eight in 24
+        # hours": 8 (it was refused: 12 against the text's 8)
+        (
+            _dosage(
+                [
+                    {
+                        "doseRange": {
+                            "low": {"value": 1, "unit": "tablet"},
+                            "high": {"value": 2, "unit": "tablet"},
+                        }
+                    }
+                ],
+                {"repeat": {"frequency": 1, "period": 4, "periodMax": 6, "periodUnit": "h"}},
+                asNeededBoolean=True,
+                text="ONE OR TWO TO BE TAKEN EVERY FOUR TO SIX HOURS WHEN REQUIRED. "
+                "MAXIMUM EIGHT IN 24 HOURS",
+            ),
+            TABLET,
+            "8",
+        ),
+        # 2 tablets x 4 a day = 8, the text "2 tablets, max 6 in 24 hours": 6
+        (_dosage(TWO_TABLETS, {"repeat": QDS}, text="2 tablets, max 6 in 24 hours"), TABLET, "6"),
+    ],
+)
+def test_clear_dosages_the_first_change_refused_are_read(
+    dosage: dict[str, Any], form: DoseForm, expected: str
+) -> None:
+    result = max_daily_amount([dosage], form)
+    assert isinstance(result, DailyAmount) and (result.quantity, result.unit) == (Decimal(expected), UNIT), (
+        result
+    )
+
+
+def test_a_whole_text_whose_maximum_hides_another_frequency_is_refused() -> None:
+    """2 tablets x 4 a day = 8; the text "2 tablets every 2 hours, max 8 in 24 hours" is 8 too, but at 12
+    times a day before its cap: not the same prescription."""
+    result = amount(
+        [_dosage(TWO_TABLETS, {"repeat": QDS}, text="2 tablets every 2 hours, max 8 in 24 hours")]
+    )
+    assert isinstance(result, DosageProblem) and result.code == "dose-inconsistent", result
