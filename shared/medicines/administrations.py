@@ -42,6 +42,15 @@ def administrations(amount: DailyAmount) -> Administrations | DosageProblem:
             amount.words,
         )
     per_day = amount.per_day
+    if amount.dose is not None and amount.dose * per_day != amount.quantity:
+        # "2 tablets every 4 hours, max 6 in 24 hours": 6 a day is the maximum, not 6 doses of 2 (12); a
+        # step written at 6 a day would halve the dose taken each time
+        return DosageProblem(
+            "frequency-not-one-schedule",
+            f"The most a day in '{amount.basis}' is a maximum, not {amount.dose.normalize():f} x "
+            f"{per_day.normalize():f}: how many times a day is not one schedule",
+            amount.words,
+        )
     if per_day != per_day.to_integral_value() or not 1 <= per_day <= MAX_ADMINISTRATIONS:
         return DosageProblem(
             "frequency-not-daily",

@@ -18,7 +18,8 @@ per dose, a maximum that cannot be read, a time of day named twice, ``timeOfDay`
 (tim-10), timing codes that disagree, and a patch's maximum per period that is not the patches worn.
 Text (``text``, then ``patientInstruction``) is checked against the structured fields: text that says
 only part of a dosage must agree in its dose and times a day, and its maximum and "when required" hold;
-whole text must give the same dose, times a day and figure once held to its maximum. ``count`` bounds the daily figure (the
+whole text must give the same dose, times a day and figure once held to its maximum; a text alone must
+agree with a structured dose or timing given without the other. ``count`` bounds the daily figure (the
 whole course is that many), ``maxDosePerAdministration`` caps the dose, and dosages over different
 ``bounds`` are phases, as different ``sequence`` numbers are. Periods in hours, minutes and seconds are
 counted exactly (every 8 hours is 3 a day); weeks, months (30 days) and years (365) are averaged.
@@ -146,15 +147,19 @@ def _one_dosage(dosage: Mapping[str, Any], form: DoseForm) -> DailyAmount | Dosa
     if isinstance(structured, DailyAmount):
         reading: DailyAmount | DosageProblem = structured
     elif texts:
-        reading = _timed_alike(read_dosage_text(texts.pop(0), form), dosage, form)
+        reading = _text_alone(read_dosage_text(texts.pop(0), form), dosage, form)
     else:
         return structured or DosageProblem(
             "dosage-missing", "The dosage has neither a structured dose nor text"
         )
+    # a text of several doses ("1 in the morning and 2 at night") has no one dose or times a day to check
+    several = (
+        not isinstance(structured, DailyAmount) and isinstance(reading, DailyAmount) and reading.dose is None
+    )
     for text in texts:
         if isinstance(reading, DosageProblem):
             return reading
-        reading = _beside(reading, dosage, text, form)
+        reading = _beside(reading, dosage, text, form, several)
     if isinstance(reading, DailyAmount) and not reading.as_needed and _as_needed(dosage):
         return replace(reading, as_needed=True)
     return reading
@@ -164,47 +169,59 @@ def _as_needed(dosage: Mapping[str, Any]) -> bool:
     return bool(dosage.get("asNeededBoolean") or dosage.get("asNeededCodeableConcept"))
 
 
-def _timed_alike(
+def _text_alone(
     written: DailyAmount | DosageProblem, dosage: Mapping[str, Any], form: DoseForm
 ) -> DailyAmount | DosageProblem:
-    """A text read with no structured dose beside it, checked against a structured timing that has no
-    dose: four times a day beside "1 tablet twice a day" is refused (the text's 2 a day was read)."""
-    if isinstance(written, DosageProblem) or form.is_patch or written.per_day is None:
+    """A text read where the structured fields give no figure, checked against what they do give: a dose
+    with no timing must be the text's dose (1 tablet beside "2 tablets twice a day": it read 4), a timing
+    with no dose the text's times a day (four times a day beside "1 tablet twice a day": it read 2). A
+    text with no one dose or times a day (several doses, a maximum) beside them is refused."""
+    if isinstance(written, DosageProblem):
         return written
-    per_day = _per_day(dosage.get("timing") or {})
-    if isinstance(per_day, DosageProblem) or (per_day is not None and per_day != written.per_day):
+    dose = _dose(dosage, form)  # a dose whose unit is not read lets the text stand in, as it always has
+    timed = None if form.is_patch else _per_day(dosage.get("timing") or {})
+    if isinstance(timed, DosageProblem):
+        return timed
+    own = _reading_dose(written, form)
+    if isinstance(dose, tuple) and (own is None or _compare(own, dose, form) != 0):
+        sentence = f"The structured dose and the text ({written.basis}) say different doses"
+        return DosageProblem("dose-inconsistent", sentence)
+    if timed is not None and written.per_day != timed:
         sentence = f"The structured timing and the text ({written.basis}) say different times a day"
         return DosageProblem("dose-inconsistent", sentence)
     return written
 
 
 def _beside(
-    reading: DailyAmount, dosage: Mapping[str, Any], text: str, form: DoseForm
+    reading: DailyAmount, dosage: Mapping[str, Any], text: str, form: DoseForm, several: bool
 ) -> DailyAmount | DosageProblem:
-    """``reading`` (from the structured fields, or the dosage's first text) checked against ``text``."""
+    """``reading`` (from the structured fields, or the dosage's first text; ``several``: a text of
+    several doses) checked against another ``text``."""
     written = read_dosage_text(text, form)
     if isinstance(written, DosageProblem) and written.code not in _TEXT_SAYS_PART:
         # the text says something not read with certainty ("... or as the pain clinic advises"): the
         # reading may not be all of the prescription, so it is not taken alone
-        sentence = f"{written.text}: the structured dose ({reading.basis}) may not be all it says"
+        sentence = f"{written.text}: the dose read ({reading.basis}) may not be all it says"
         return DosageProblem(written.code, sentence, written.words)
-    if isinstance(written, DailyAmount) and not _differ(reading, written, form):
+    single = isinstance(written, DailyAmount) and written.dose is not None
+    if isinstance(written, DailyAmount) and not (several and single) and not _differ(reading, written, form):
         return reading if reading.as_needed or not written.as_needed else replace(reading, as_needed=True)
     part = read_written_part(text, form)
-    if isinstance(part, WrittenPart):
-        held = _with_part(reading, dosage, part, text, form)
-        # a whole text whose maximum the reading beside it lacks ("1-2 every 4-6 hours when required,
-        # max 8 in 24 hours" beside the same without the maximum): the same once held to the text's caps
-        if (
-            isinstance(written, DosageProblem)
-            or isinstance(held, DosageProblem)
-            or not _differ(held, written, form)
-        ):
+    if isinstance(part, DosageProblem):
+        if isinstance(written, DosageProblem):
+            sentence = f"{part.text}: the dose read ({reading.basis}) may not be all it says"
+            return DosageProblem(part.code, sentence, part.words)
+    else:
+        held = _with_part(reading, dosage, part, text, form, several)
+        if isinstance(held, DosageProblem) or isinstance(written, DosageProblem):
             return held
-    elif isinstance(written, DosageProblem):
-        sentence = f"{part.text}: the structured dose ({reading.basis}) may not be all it says"
-        return DosageProblem(part.code, sentence, part.words)
-    sentence = f"The structured dose ({reading.basis}) and the text '{text}' say different amounts"
+        # a whole text with a maximum the reading lacks ("1-2 every 4-6 hours when required, max 8 in 24
+        # hours" beside the same without it): the same once held to it. A whole text without the
+        # reading's own maximum, in the same dose and times a day: the reading's maximum holds.
+        lower = _compare((held.quantity, held.unit), (written.quantity, written.unit), form) == -1
+        if not _differ(held, written, form) or (not part.caps and lower):
+            return held
+    sentence = f"The dose read ({reading.basis}) and the text '{text}' say different amounts"
     return DosageProblem("dose-inconsistent", sentence)
 
 
@@ -241,22 +258,31 @@ def _same(quantity: Decimal, unit: str, other: Decimal, other_unit: str, form: D
 
 
 def _with_part(
-    reading: DailyAmount, dosage: Mapping[str, Any], part: WrittenPart, text: str, form: DoseForm
+    reading: DailyAmount,
+    dosage: Mapping[str, Any],
+    part: WrittenPart,
+    text: str,
+    form: DoseForm,
+    several: bool,
 ) -> DailyAmount | DosageProblem:
     """``reading`` checked against a text that says only part of a dosage: the text's dose must be the
     reading's ("two tablets" beside 1 tablet twice a day is refused, it read 2 a day), its times a day
     the reading's ("at night" beside twice a day), its caps hold the figure ("max 6 in 24 hours" beside
     2 tablets four times a day: 6, it read 8) and "when required" is kept. A dose or a frequency that
-    would complete a reading made of a maximum alone is refused, not combined."""
+    would complete a reading made of a maximum alone is refused, not combined, as is one beside a text
+    of several doses (which dose would it be?)."""
+    if several and (part.dose is not None or part.per_day is not None):
+        sentence = f"The text '{text}' gives one dose or times a day beside several ({reading.basis})"
+        return DosageProblem("dose-inconsistent", sentence)
     dose = _reading_dose(reading, form)
     timed = None if form.is_patch else _per_day(dosage.get("timing") or {})
     per_day = reading.per_day if reading.per_day is not None else timed
     if isinstance(per_day, DosageProblem):
         return per_day
-    contradicts = f"The structured dose ({reading.basis}) and the text '{text}' say different"
+    contradicts = f"The dose read ({reading.basis}) and the text '{text}' say different"
     if part.dose is not None and dose is not None and _compare(part.dose, dose, form) != 0:
         return DosageProblem("dose-inconsistent", f"{contradicts} doses")
-    partial = f"The text '{text}' says what the structured dose ({reading.basis}) leaves out: not combined"
+    partial = f"The text '{text}' says what the dose read ({reading.basis}) leaves out: not combined"
     if part.dose is not None and dose is None and per_day is not None and not form.is_patch:
         return DosageProblem("dose-text-partial", partial)  # a timing and a maximum, the dose in the text
     if part.per_day is not None and not form.is_patch:

@@ -292,14 +292,15 @@ def _may_be_strength(
     limit: Decimal, parts: list[tuple[Decimal, str, Decimal, Decimal | None]], form: DoseForm
 ) -> bool:
     """Whether a maximum written as a bare number ("max 20 in 24 hours") may be a mass: a whole number of
-    the product's own strength, and as a mass not below a dose it caps (of oxycodone 10 mg, 1 tablet
+    the product's own strength, and as a mass more than one dose it caps (of oxycodone 10 mg, 1 tablet
     every 4 hours: 20 tablets, or 20 mg, two tablets?). "Max 8" of co-codamol 30/500 is 8 tablets (8 mg
-    is no whole number of them), and "1-2 every 4 hours, max 10" of a 10 mg codeine caplet is 10
-    caplets (10 mg would be less than the 20 mg dose it caps)."""
+    is no whole number of them); "1-2 every 4 hours, max 10" of a 10 mg codeine caplet is 10 caplets
+    (10 mg is less than the 20 mg dose it caps), and "1 four times a day, max 8" of co-codamol 8/500 is
+    8 tablets (8 mg, one dose a day, would leave no four times a day)."""
     if not any(s >= 1 and (limit / s) % 1 == 0 for s in form.unit_strengths):
         return False
     doses = [in_ingredient(dose, kind, form) for _, kind, dose, _ in parts]
-    return any(d is None or d[0] <= limit for d in doses)
+    return any(d is None or d[0] < limit for d in doses)
 
 
 def _apply_cap(

@@ -8,7 +8,9 @@ skipped.
 
 Sources of the forms: NHS Digital "Dose syntax" implementation guidance (dm+d dose forms, UCUM units,
 "1-2 tablets every 4-6 hours when required, maximum 8 tablets in 24 hours"), the BNF's Latin abbreviations
-(od, bd, tds, qds, mane, nocte, prn, stat) and the forms GP systems print.
+(od, bd, tds, qds, mane, nocte, prn, stat), the wording of the BNF's cautionary and advisory labels
+(bnf.nice.org.uk/about/labels: 2, 19, 21, 25, 30, read as advice; label 29's "do not take more than 2
+at any one time" is not read) and the forms GP systems print.
 """
 
 from __future__ import annotations
@@ -195,15 +197,18 @@ _FILLER = (
 # and the shorter forms clinicians type): words with no number in them that never change the amount taken.
 # Each is a whole phrase, so a sentence that merely starts like one is still read word by word.
 _DRIVE = r"(?:drive|operate\s+machinery|use\s+(?:tools\s+or\s+)?machine(?:s|ry))"
-_ADVICE = (
-    r"warning\s*:?\s*(?:this\s+medicine\s+)?may\s+make\s+you\s+(?:sleepy|drowsy)"
+_ADVICE = (  # BNF cautionary and advisory labels 2, 19, 21, 25 and 30, and the forms GP systems print
+    r"(?:warning\s*:?\s*)?(?:this\s+medicine\s+)?(?:may\s+make|makes)\s+you\s+(?:sleepy|drowsy)"
     r"|(?:this\s+medicine\s+)?may\s+cause\s+drowsiness"
+    rf"|if\s+you\s+still\s+feel\s+sleepy\s+the\s+next\s+day\s*,?\s*do\s+not\s+{_DRIVE}(?:\s+or\s+{_DRIVE})*"
+    r"|take\s+with\s+or\s+just\s+after\s+food(?:\s*,?\s*or\s+a\s+meal)?"
+    r"|swallow\s+(?:this\s+medicine|them|it)\s+whole|do\s+not\s+(?:chew\s+or\s+crush|crush\s+or\s+chew)"
     rf"|if\s+(?:this\s+happens|affected)\s*,?\s*do\s+not\s+{_DRIVE}(?:\s+or\s+{_DRIVE})*"
     rf"|do\s+not\s+{_DRIVE}(?:\s+or\s+{_DRIVE})*\s+if\s+(?:affected|drowsy|sleepy)"
     r"|do\s+not\s+drink\s+alcohol|avoid\s+alcohol(?:ic\s+drinks?)?"
     r"|contains\s+paracetamol"
     r"|do\s+not\s+take\s+(?:with\s+(?:any\s+)?other|anything\s+else\s+containing|any\s+other)\s+paracetamol"
-    r"(?:\s+containing)?(?:\s+(?:products?|medicines?|tablets))?(?:\s+while\s+taking\s+this\s+medicine)?"
+    r"(?:\s+containing)?(?:\s+(?:products?|medicines?|tablets))?(?:\s+while\s+(?:you\s+are\s+)?taking\s+this\s+medicine)?"
     r"|talk\s+to\s+a\s+doctor\s+at\s+once\s+if\s+you\s+take\s+too\s+much\s+of\s+this\s+medicine"
     r"(?:\s*,?\s*even\s+if\s+you\s+feel\s+well)?"
 )

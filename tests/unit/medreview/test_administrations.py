@@ -105,3 +105,11 @@ def test_what_is_not_one_regular_daily_schedule_is_refused_with_the_reason(
     assert isinstance(found, DosageProblem)
     assert found.code == code
     assert found.text
+
+
+def test_a_maximum_below_the_dose_times_its_frequency_is_not_a_schedule() -> None:
+    """ "2 tablets every 4 hours when required, max 6 in 24 hours": 6 a day is the maximum, not 6 doses of
+    2 (which would be 12). Read as 6 administrations of 2, a step planned from it would divide 6 tablets a
+    day by 6 and write 1 tablet a dose (a second pharmacist's review, 2026-12-06)."""
+    result = read([{"text": "2 tablets every 4 hours when required, max 6 in 24 hours"}])
+    assert isinstance(result, DosageProblem) and result.code == "frequency-not-one-schedule", result
