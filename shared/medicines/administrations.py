@@ -4,9 +4,10 @@ Pure. A taper step is written in the prescription's own terms (twice a day stays
 the number of administrations a day the prescription states, read by :func:`shared.medicines.dosage.
 max_daily_amount` (structured timing or text). This module only judges that reading; it reads no words of
 its own. A whole number of administrations from 1 to 6 a day, in one schedule, is a frequency a step can be
-written at; anything else (no frequency read, several dosage lines or times of day that add up, a frequency
-that is not whole, a patch, a prescribed maximum standing in for the frequency) is a :class:`DosageProblem`
-naming why, never a guess.
+written at, as is the same dose at several times of day ("1 in the morning and 1 at night": 1, twice a
+day); anything else (no frequency read, several dosage lines or different doses at times of day that add
+up, a frequency that is not whole, a patch, a prescribed maximum standing in for the frequency or holding
+the doses below it) is a :class:`DosageProblem` naming why, never a guess.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from shared.medicines.amounts import DailyAmount, DosageProblem
+from shared.medicines.amounts import MG, RATE, UNIT, DailyAmount, DosageProblem, schedule
 
 __all__ = ["MAX_ADMINISTRATIONS", "Administrations", "administrations"]
 
@@ -35,19 +36,21 @@ class Administrations:
 
 def administrations(amount: DailyAmount) -> Administrations | DosageProblem:
     """The administrations a day of a dosage the reader has read, or why they are not known."""
-    if amount.per_day is None:
+    dose, per_day = schedule(amount)
+    if per_day is None:
         return DosageProblem(
             "frequency-not-one-schedule",
             f"How many times a day is not read as one schedule from '{amount.basis}'",
             amount.words,
         )
-    per_day = amount.per_day
-    if amount.dose is not None and amount.dose * per_day != amount.quantity:
+    kind = amount.dose_unit if amount.dose_unit in (MG, RATE) else UNIT  # the dose's kind (its label's)
+    if dose is not None and (kind != amount.unit or dose * per_day != amount.quantity):
         # "2 tablets every 4 hours, max 6 in 24 hours": 6 a day is the maximum, not 6 doses of 2 (12); a
-        # step written at 6 a day would halve the dose taken each time
+        # step written at 6 a day would halve the dose taken each time. A maximum in another unit than
+        # the dose ("5ml four times a day, max 20mg") is one too, whatever its number
         return DosageProblem(
             "frequency-not-one-schedule",
-            f"The most a day in '{amount.basis}' is a maximum, not {amount.dose.normalize():f} x "
+            f"The most a day in '{amount.basis}' is a maximum, not {dose.normalize():f} x "
             f"{per_day.normalize():f}: how many times a day is not one schedule",
             amount.words,
         )
@@ -58,4 +61,4 @@ def administrations(amount: DailyAmount) -> Administrations | DosageProblem:
             f"schedule of 1 to {MAX_ADMINISTRATIONS} doses",
             amount.words,
         )
-    return Administrations(int(per_day), amount.as_needed, amount.dose, amount.dose_unit)
+    return Administrations(int(per_day), amount.as_needed, dose, amount.dose_unit)

@@ -22,6 +22,7 @@ __all__ = [
     "dose_kind",
     "in_ingredient",
     "n",
+    "schedule",
 ]
 
 UNIT = "unit"
@@ -68,6 +69,19 @@ class DailyAmount:
     per_day: Decimal | None = None
     words: tuple[str, ...] = ()
     loading: str = ""
+    doses: tuple[tuple[Decimal, Decimal], ...] = ()
+    """For a reading of several doses ("1 in the morning and 1 at night"), each one's (dose, times a day),
+    the doses in ``dose_unit``; empty otherwise, or when a maximum held the total below them."""
+
+
+def schedule(amount: DailyAmount) -> tuple[Decimal | None, Decimal | None]:
+    """A reading's dose and times a day as one schedule: its own, or its several doses' when they are all
+    the same dose ("1 in the morning and 1 at night": 1, twice a day); else the times a day are None."""
+    if amount.per_day is not None or not amount.doses:
+        return amount.dose, amount.per_day
+    if len({dose for dose, _ in amount.doses}) > 1:
+        return None, None
+    return amount.doses[0][0], sum((times for _, times in amount.doses), Decimal(0))
 
 
 @dataclass(frozen=True, slots=True)

@@ -44,6 +44,7 @@ from shared.medicines.amounts import (
     dose_kind,
     in_ingredient,
     n,
+    schedule,
 )
 from shared.medicines.dose_text import (
     WrittenPart,
@@ -154,7 +155,9 @@ def _one_dosage(dosage: Mapping[str, Any], form: DoseForm) -> DailyAmount | Dosa
         )
     # a text of several doses ("1 in the morning and 2 at night") has no one dose or times a day to check
     several = (
-        not isinstance(structured, DailyAmount) and isinstance(reading, DailyAmount) and reading.dose is None
+        not isinstance(structured, DailyAmount)
+        and isinstance(reading, DailyAmount)
+        and schedule(reading)[0] is None
     )
     for text in texts:
         if isinstance(reading, DosageProblem):
@@ -186,7 +189,7 @@ def _text_alone(
     if isinstance(dose, tuple) and (own is None or _compare(own, dose, form) != 0):
         sentence = f"The structured dose and the text ({written.basis}) say different doses"
         return DosageProblem("dose-inconsistent", sentence)
-    if timed is not None and written.per_day != timed:
+    if timed is not None and schedule(written)[1] != timed:
         sentence = f"The structured timing and the text ({written.basis}) say different times a day"
         return DosageProblem("dose-inconsistent", sentence)
     return written
@@ -231,21 +234,20 @@ def _differ(structured: DailyAmount, written: DailyAmount, form: DoseForm) -> bo
     four times a day": 4 a day either way, but which is the patient taking?)."""
     if not _same(structured.quantity, structured.unit, written.quantity, written.unit, form):
         return True
-    if (
-        structured.per_day is not None
-        and written.per_day is not None
-        and structured.per_day != written.per_day
-    ):
+    one_per_day, other_per_day = schedule(structured)[1], schedule(written)[1]
+    if one_per_day is not None and other_per_day is not None and one_per_day != other_per_day:
         return True
     one, other = _reading_dose(structured, form), _reading_dose(written, form)
     return one is not None and other is not None and not _same(*one, *other, form)
 
 
 def _reading_dose(reading: DailyAmount, form: DoseForm) -> tuple[Decimal, str] | None:
-    """A reading's dose as (amount, kind): its ``dose`` in the kind its label names (:func:`label`)."""
-    if reading.dose is None or not reading.dose_unit:
+    """A reading's dose as (amount, kind), its own or its several doses' when all the same
+    (:func:`schedule`), in the kind its label names (:func:`label`)."""
+    dose = schedule(reading)[0]
+    if dose is None or not reading.dose_unit:
         return None
-    return reading.dose, UNIT if reading.dose_unit == form.per_unit else reading.dose_unit
+    return dose, UNIT if reading.dose_unit == form.per_unit else reading.dose_unit
 
 
 def _same(quantity: Decimal, unit: str, other: Decimal, other_unit: str, form: DoseForm) -> bool:
@@ -276,7 +278,8 @@ def _with_part(
         return DosageProblem("dose-inconsistent", sentence)
     dose = _reading_dose(reading, form)
     timed = None if form.is_patch else _per_day(dosage.get("timing") or {})
-    per_day = reading.per_day if reading.per_day is not None else timed
+    own = schedule(reading)[1]
+    per_day = own if own is not None else timed
     if isinstance(per_day, DosageProblem):
         return per_day
     contradicts = f"The dose read ({reading.basis}) and the text '{text}' say different"

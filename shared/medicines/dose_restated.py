@@ -108,7 +108,8 @@ def stated_total(normal: str, form: DoseForm, text: str) -> DailyAmount | Dosage
 
 
 _RESTATED = re.compile(
-    rf"\b(?P<count>{NUM})\s*(?:x\s*)?(?P<strength>{NUM})\s*(?P<unit>mg|microgram/hour|microgram)"
+    # the count and the strength apart ("2 30mg", "1 x 30mg"): "15mg" is not 1 x 5mg
+    rf"\b(?P<count>{NUM})(?:\s*x\s*|\s+)(?P<strength>{NUM})\s*(?P<unit>mg|microgram/hour|microgram)"
     rf"(?:\s*/\s*{NUM}\s*(?:mg|g))?\s+(?P<form>tablets?|tabs?|capsules?|caps?|caplets?|patch(?:es)?)\b"
 )
 

@@ -285,7 +285,10 @@ def _total(
     if capped_total is None:
         return _problem("frequency-missing", f"No frequency could be read in '{text}'")
     dose = parts[0][2] if len(parts) == 1 and dose_unit else None
-    return DailyAmount(capped_total, kind, as_needed, basis, dose, dose_unit, per_day, words)
+    several: tuple[tuple[Decimal, Decimal], ...] = ()
+    if len(parts) > 1 and dose_unit and capped_total == uncapped:
+        several = tuple((d, pd) for _, _, d, pd in parts if pd is not None)
+    return DailyAmount(capped_total, kind, as_needed, basis, dose, dose_unit, per_day, words, doses=several)
 
 
 def _may_be_strength(

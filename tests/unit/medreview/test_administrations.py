@@ -113,3 +113,20 @@ def test_a_maximum_below_the_dose_times_its_frequency_is_not_a_schedule() -> Non
     day by 6 and write 1 tablet a dose (a second pharmacist's review, 2026-12-06)."""
     result = read([{"text": "2 tablets every 4 hours when required, max 6 in 24 hours"}])
     assert isinstance(result, DosageProblem) and result.code == "frequency-not-one-schedule", result
+
+
+def test_a_maximum_in_another_unit_than_the_dose_is_not_a_schedule() -> None:
+    """Oramorph 10 mg/5 ml (2 mg/ml), "5ml four times a day, max 20mg a day": 5 ml x 4 = 20 ml = 40 mg,
+    held to 20 mg. 5 x 4 = 20 matched the 20 mg by number, and a step planned from it halved each dose."""
+    result = read([{"text": "5ml four times a day, max 20mg a day"}], LIQUID)
+    assert isinstance(result, DosageProblem) and result.code == "frequency-not-one-schedule", result
+
+
+def test_the_same_dose_at_named_times_is_one_schedule_for_a_step() -> None:
+    """ "ONE tablet at 8am and ONE tablet at 8pm": 1 tablet, twice a day (had no frequency for a step);
+    "1 in the morning and 2 at night" has no one dose, and is still refused."""
+    assert read([{"text": "ONE tablet at 8am and ONE tablet at 8pm"}]) == Administrations(
+        2, False, Decimal(1), "tablet"
+    )
+    different = read([{"text": "1 in the morning and 2 at night"}])
+    assert isinstance(different, DosageProblem) and different.code == "frequency-not-one-schedule", different

@@ -1161,3 +1161,115 @@ def test_a_bare_maximum_that_as_a_mass_would_be_one_dose_is_a_count(
     assert isinstance(result, DailyAmount) and (result.quantity, result.unit) == (Decimal(expected), UNIT), (
         result
     )
+
+
+# A third review (2026-12-06) over some 290 dosage shapes written as GP systems write them. By hand; each
+# case says what was read before.
+MST_30 = DoseForm("tablet", Decimal(30), False, frozenset({Decimal(30)}), frozenset({Decimal(30)}))
+MORNING_AND_NIGHT = "One tablet in the morning and one at night"
+
+
+@pytest.mark.parametrize(
+    "dosage",
+    [
+        # 1 tablet in the morning + 1 at night = 2 a day, each dose 1 tablet: the structured dose alone (1
+        # tablet), timing alone (morning and night; twice a day) or a patient instruction ("12 hourly",
+        # "Take twice a day") says the same (refused by the change before)
+        {"doseAndRate": ONE_TABLET, "text": MORNING_AND_NIGHT},
+        {"timing": {"repeat": {"when": ["MORN", "NIGHT"]}}, "text": MORNING_AND_NIGHT},
+        {"timing": {"repeat": BD}, "text": MORNING_AND_NIGHT},
+        {"text": MORNING_AND_NIGHT, "patientInstruction": "12 hourly"},
+        {"text": MORNING_AND_NIGHT, "patientInstruction": "Take twice a day"},
+    ],
+)
+def test_the_same_dose_at_named_times_is_one_schedule(dosage: dict[str, Any]) -> None:
+    result = max_daily_amount([dosage], MST_30)
+    assert isinstance(result, DailyAmount) and (result.quantity, result.unit) == (Decimal(2), UNIT), result
+
+
+@pytest.mark.parametrize(
+    "dosage",
+    [
+        # 1 + 2 = 3 a day: the structured dose of 1 tablet is not every dose
+        {"doseAndRate": ONE_TABLET, "text": "1 in the morning and 2 at night"},
+        # four times a day against the text's 2 administrations
+        {"timing": {"repeat": QDS}, "text": MORNING_AND_NIGHT},
+    ],
+)
+def test_named_times_that_disagree_with_the_structured_fields_are_refused(dosage: dict[str, Any]) -> None:
+    result = max_daily_amount([dosage], MST_30)
+    assert isinstance(result, DosageProblem) and result.code == "dose-inconsistent", result
+
+
+@pytest.mark.parametrize(
+    "instruction",
+    [
+        "Do not stop taking suddenly",
+        "Review in 4 weeks",
+        "Take at the same times each day",  # "each day" had been read as once a day against twice
+        "Controlled drug",
+        "Space the doses evenly",
+        "Warning. May cause drowsiness. If affected do not drive or operate machinery",
+    ],
+)
+def test_counselling_in_the_patient_instruction_is_advice(instruction: str) -> None:
+    result = max_daily_amount([_dosage(ONE_TABLET, patientInstruction=instruction)], MST_30)
+    assert isinstance(result, DailyAmount) and result.quantity == 2, result  # 1 tablet x 2 a day
+
+
+@pytest.mark.parametrize(
+    "instruction",
+    [
+        "Apply on the same day each week",
+        "Do not expose to heat",
+        "Rotate application sites",
+        "Do not cut the patch",
+    ],
+)
+def test_counselling_beside_a_weekly_patch_is_advice(instruction: str) -> None:
+    weekly = {"frequency": 1, "period": 7, "periodUnit": "d"}
+    dosage = _dosage(
+        [{"doseQuantity": {"value": 1, "unit": "patch"}}], {"repeat": weekly}, patientInstruction=instruction
+    )
+    result = max_daily_amount([dosage], DoseForm("patch", Decimal(10), True))
+    assert isinstance(result, DailyAmount) and result.quantity == 1, result  # 1 patch worn
+
+
+def test_an_open_ended_patient_instruction_still_refuses() -> None:
+    dosage = _dosage(ONE_TABLET, patientInstruction="or as directed by the pain clinic")
+    result = max_daily_amount([dosage], MST_30)
+    assert isinstance(result, DosageProblem) and result.code == "dosage-words-unread", result
+
+
+@pytest.mark.parametrize(
+    ("text", "form", "expected", "unit"),
+    [
+        # "15mg" had been split into 1 x 5 mg: 1 capsule x 6 = 6 capsules (30 mg); it is 15 mg x 6 = 90 mg
+        (
+            "Take 15mg capsule every 4 hours when required",
+            DoseForm("capsule", Decimal(5), False, frozenset({Decimal(5)}), frozenset({Decimal(5)})),
+            "90",
+            MG,
+        ),
+        # "25 micrograms/hour patch" of a 25 patch: 25 microgram/hour worn (was refused, read as 2 x 5
+        # microgram/hour, a strength the product is not)
+        (
+            "Apply 25 micrograms/hour patch every 72 hours",
+            DoseForm("patch", Decimal(25), True, frozenset({Decimal(25)}), frozenset({Decimal(25)})),
+            "25",
+            RATE,
+        ),
+        # "30mg tablet" of MST 30: 30 mg x 2 = 60 mg (was refused, read as 3 x 0 mg)
+        ("Take 30mg tablet twice a day", MST_30, "60", MG),
+        # a count and the strength apart still restate the strength: 2 tablets x 2 = 4
+        ("two 30mg tablets twice a day", MST_30, "4", UNIT),
+        ("1 x 30mg tablet twice a day", MST_30, "2", UNIT),
+    ],
+)
+def test_a_mass_is_not_split_into_a_count_and_a_strength(
+    text: str, form: DoseForm, expected: str, unit: str
+) -> None:
+    result = read_dosage_text(text, form)
+    assert isinstance(result, DailyAmount) and (result.quantity, result.unit) == (Decimal(expected), unit), (
+        result
+    )

@@ -84,8 +84,9 @@ def test_the_gp_approval_is_not_ordered_when_the_current_dose_is_no_longer_compu
 @pytest.mark.parametrize(
     ("name", "text", "why"),
     [
-        # 60 mg in the morning and 60 mg at night is 120 mg a day, but two doses, not one schedule
-        (MORPHINE_60_MR, "one in the morning and one at night", "not read as one schedule"),
+        # 60 mg in the morning and 120 mg at night is 180 mg a day, but two different doses, not one
+        # schedule (the same dose at both, "one in the morning and one at night", is one: twice a day)
+        (MORPHINE_60_MR, "one in the morning and two at night", "not read as one schedule"),
         # an MR tablet "when required" has no regular frequency to keep
         (MORPHINE_60_MR, "one twice a day when required", "when required"),
         # one every other day: half a dose a day is no daily schedule
