@@ -22,7 +22,11 @@ on a busy host.
 After a warm-up (``BENCH_INPROCESS_WARMUP``, 20 requests), ``BENCH_INPROCESS_ROUNDS`` (5) rounds of
 ``BENCH_INPROCESS_N`` (100) requests; prints CPU ms per request for each round and their median.
 ``BENCH_INPROCESS_PROFILE=<file>``: then one more round under ``cProfile`` (event loop thread only),
-written to that file. For a profile of every thread, run this under ``py-spy record --gil``. Not a test.
+written to that file. For a profile of every thread, run this under ``py-spy record --gil``. Also printed:
+the database commits per request (each an fsync of SQLite's write-ahead log at ``synchronous=FULL``).
+``BENCH_INPROCESS_SYNCHRONOUS=OFF`` (or ``NORMAL``) sets that pragma on every connection as it leaves
+the pool, to measure what durability costs by difference: a measuring knob of this benchmark only, never
+a setting of the service, which would then lose referrals it had acknowledged on a power cut. Not a test.
 """
 
 from __future__ import annotations
@@ -44,6 +48,8 @@ N = int(os.environ.get("BENCH_INPROCESS_N", "100"))
 WARMUP = int(os.environ.get("BENCH_INPROCESS_WARMUP", "20"))
 PROFILE = os.environ.get("BENCH_INPROCESS_PROFILE")
 SEEDED = int(os.environ.get("BENCH_INPROCESS_SEEDED", "1700"))
+SYNCHRONOUS = os.environ.get("BENCH_INPROCESS_SYNCHRONOUS", "")
+COMMITS = [0]
 PLACEHOLDER = re.compile(r"@@U(\d+)@@")
 
 Request = tuple[bytes, str]
@@ -176,10 +182,33 @@ async def _call(
     return status, b"".join(chunks)
 
 
-async def _measure(scenario: str, folder: Path) -> list[tuple[float, float]]:
+def _count_commits() -> None:
+    """Count every commit of every engine (``COMMITS``); with ``SYNCHRONOUS``, set that pragma too."""
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+    from sqlalchemy.pool import Pool
+
+    def committed(_conn: Any) -> None:
+        COMMITS[0] += 1
+
+    event.listen(Engine, "commit", committed)
+    if SYNCHRONOUS:
+        if SYNCHRONOUS.upper() not in ("OFF", "NORMAL", "FULL"):
+            raise SystemExit(f"BENCH_INPROCESS_SYNCHRONOUS: OFF, NORMAL or FULL, not {SYNCHRONOUS!r}")
+
+        def checkout(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+            if type(dbapi_connection).__module__.startswith("sqlite3"):
+                dbapi_connection.execute(f"PRAGMA synchronous={SYNCHRONOUS.upper()}")
+
+        event.listen(Pool, "checkout", checkout)
+
+
+async def _measure(scenario: str, folder: Path) -> list[tuple[float, float, float]]:
     from bench.harness import token as mint
     from painreview.standalone import create_service_app
     from shared.web.process import freeze_startup_objects
+
+    _count_commits()
 
     service, method, path, expect, requests = SCENARIOS[scenario]
     _environment(service, folder)
@@ -206,12 +235,14 @@ async def _measure(scenario: str, folder: Path) -> list[tuple[float, float]]:
             batch = [make(sent + i) for i in range(N)]
             sent += N
             start, kernel = time.process_time(), resource.getrusage(resource.RUSAGE_SELF).ru_stime
+            commits = COMMITS[0]
             for body, request_id in batch:
                 status, answer = await _call(app, method, path, token, body, request_id)
                 if status != expect:
                     raise RuntimeError(f"{path}: {status}, expected {expect}: {answer[:500]!r}")
             system = resource.getrusage(resource.RUSAGE_SELF).ru_stime - kernel
-            per_request.append((1000 * (time.process_time() - start) / N, 1000 * system / N))
+            cpu = 1000 * (time.process_time() - start) / N
+            per_request.append((cpu, 1000 * system / N, (COMMITS[0] - commits) / N))
         if PROFILE:
             import cProfile
 
@@ -230,11 +261,13 @@ def main(argv: list[str]) -> int:
         return 2
     with tempfile.TemporaryDirectory(prefix="bench-inprocess-") as folder:
         per_request = asyncio.run(_measure(argv[0], Path(folder)))
-    shown = ", ".join(f"{x:.2f}" for x, _ in per_request)
-    total, system = (statistics.median(x[i] for x in per_request) for i in (0, 1))
+    shown = ", ".join(f"{x[0]:.2f}" for x in per_request)
+    total, system, commits = (statistics.median(x[i] for x in per_request) for i in (0, 1, 2))
     print(
         f"{argv[0]}: CPU ms/request over {ROUNDS} rounds of {N}: median {total:.2f} (rounds {shown}); "
-        f"of it in the kernel (system time: fsync, sockets, thread hand-offs) median {system:.2f}"
+        f"of it in the kernel (system time: fsync, sockets, thread hand-offs) median {system:.2f}; "
+        f"commits/request median {commits:.2f}"
+        + (f"; synchronous={SYNCHRONOUS.upper()}" if SYNCHRONOUS else "")
     )
     return 0
 
