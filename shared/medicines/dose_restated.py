@@ -114,8 +114,20 @@ _RESTATED = re.compile(
 )
 
 
+_COUNT_OR_RANGE = re.compile(
+    rf"\b{NUM}\s*-\s*{NUM}\s*(?:mg|microgram/hour|microgram)(?:\s*/\s*{NUM}\s*(?:mg|g))?\s+"
+    r"(?:tablets?|tabs?|capsules?|caps?|caplets?|patch(?:es)?)\b"
+)
+""""2 - 30mg tablets": two 30 mg tablets, or 2 to 30 mg of tablets? Read as the range it had been, it
+halved the dose; read as a count, "10-20mg tablets" of a 20 mg tablet would be ten."""
+
+
 def strength_restated(normal: str, form: DoseForm, text: str) -> str | DosageProblem:
     """ "two 30mg tablets", "1 x 25 microgram/hour patch": counts, when the strength is the product's."""
+    ambiguous = _COUNT_OR_RANGE.search(normal)
+    if ambiguous:
+        sentence = f"'{ambiguous.group(0)}' in '{text}' may be a count of tablets or a range of mg: not read"
+        return DosageProblem("dose-ambiguous", sentence, (ambiguous.group(0),))
 
     def check(match: re.Match[str]) -> str:
         strength = Decimal(match["strength"]) * (Decimal("0.001") if match["unit"] == "microgram" else 1)

@@ -196,6 +196,14 @@ def _phase(
     repeated = schedule_repeated([g.schedule for g in groups], form, text)
     if repeated is not None:
         return repeated
+    # doses each at named times of day only ("1 in the morning and 1 at night"): one schedule when the
+    # doses are the same, if no time is named twice ("1 in the morning and 1 mane": one dose or two?)
+    named = len(groups) > 1 and all(
+        g.schedule and all(t.kind == "time-of-day" for t in g.schedule) for g in groups
+    )
+    slots = [t.slot for g in groups for t in g.schedule]
+    if named and len(set(slots)) < len(slots):
+        return _problem("frequency-conflict", f"One time of day is named twice in '{text}'")
     parts: list[tuple[Decimal, str, Decimal, Decimal | None]] = []  # daily, kind, dose, per day
     for group in groups:
         unit = group.quantity.unit
@@ -227,7 +235,7 @@ def _phase(
         if per_day is None and (len(groups) > 1 or not caps):
             return _problem("frequency-missing", f"No frequency could be read in '{text}'")
         parts.append((dose * per_day if per_day is not None else Decimal(-1), kind[0], dose, per_day))
-    return _total(parts, caps, form, text, as_needed, phase)
+    return _total(parts, caps, form, text, as_needed, phase, named)
 
 
 def _restatement(group: _Group, dose: Decimal, kind: str, form: DoseForm, text: str) -> DosageProblem | None:
@@ -250,6 +258,7 @@ def _total(
     text: str,
     as_needed: bool,
     phase: list[Token],
+    named: bool = False,
 ) -> DailyAmount | DosageProblem:
     words = tuple(t.text for t in phase if t.kind not in ("filler", "duration"))
     words += tuple(t.text for t in caps)
@@ -272,6 +281,7 @@ def _total(
         return DailyAmount(total, kind, as_needed, basis, total, label(kind, form), None, words)
     uncapped = None if parts[0][3] is None else sum((d for d, _, _, _ in parts), Decimal(0))
     capped_total: Decimal | None = uncapped
+    held = False
     per_day = parts[0][3] if len(parts) == 1 else None
     for cap in caps:
         capped = _apply_cap(cap, capped_total, kind, parts, form, text)
@@ -279,6 +289,7 @@ def _total(
             return capped
         if capped is not None:
             capped_total, kind = capped
+            held = True
             basis = f"{basis}, capped at '{cap.text}'" if uncapped is not None else f"'{cap.text}'"
             if cap.slot == "doses" or cap.unit in ("dose", "doses", "times"):
                 per_day = cap.high
@@ -286,7 +297,7 @@ def _total(
         return _problem("frequency-missing", f"No frequency could be read in '{text}'")
     dose = parts[0][2] if len(parts) == 1 and dose_unit else None
     several: tuple[tuple[Decimal, Decimal], ...] = ()
-    if len(parts) > 1 and dose_unit and capped_total == uncapped:
+    if named and dose_unit and not held:
         several = tuple((d, pd) for _, _, d, pd in parts if pd is not None)
     return DailyAmount(capped_total, kind, as_needed, basis, dose, dose_unit, per_day, words, doses=several)
 

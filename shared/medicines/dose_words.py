@@ -204,14 +204,13 @@ _ADVICE = (  # BNF cautionary and advisory labels 2, 19, 21, 25 and 30, and the 
     r"|warning\s*[.:]?\s*(?=may\s+cause\s+drowsiness)"  # BNF label 2's older wording
     r"|take\s+with\s+or\s+just\s+after\s+food(?:\s*,?\s*or\s+a\s+meal)?"
     # counselling GP systems print beside an opioid's dose, which says nothing of how much or how often
-    r"|do\s+not\s+stop\s+taking(?:\s+(?:this\s+medicine|them|it))?\s+suddenly|controlled\s+drug"
-    r"|do\s+not\s+(?:expose|heat)\s+(?:the\s+patch(?:es)?\s+)?(?:to\s+(?:direct\s+)?heat(?:\s+sources?)?)?"
+    r"|do\s+not\s+stop\s+taking(?:\s+(?:this\s+medicine|them|it))?\s+suddenly|controlled\s+drugs?"
+    r"|do\s+not\s+(?:expose|heat)(?:\s+the\s+patch(?:es)?)?(?:\s+to\s+(?:direct\s+)?heat(?:\s+sources?)?)?"
     r"|(?:rotate|vary|change)\s+(?:the\s+)?(?:application\s+)?sites?(?:\s+of\s+application)?"
     r"|do\s+not\s+cut(?:\s+or\s+damage)?\s+the\s+patch(?:es)?"
-    r"|take\s+(?:them\s+|it\s+)?at\s+the\s+same\s+times?\s+(?:each|every)\s+day"
     r"|space\s+the\s+doses\s+evenly(?:\s+(?:through(?:out)?|over)\s+the\s+day)?"
     r"|(?:apply|change\s+(?:it|the\s+patch))\s+on\s+the\s+same\s+day\s+(?:each|every)\s+week"
-    r"|(?:for\s+)?review\s+in\s+\d+\s+(?:days|weeks|months)"
+    r"|(?:for\s+)?review\s+in\s+\d+\s*(?:days?|weeks?|months?|/7|/52)"
     r"|swallow\s+(?:this\s+medicine|them|it)\s+whole|do\s+not\s+(?:chew\s+or\s+crush|crush\s+or\s+chew)"
     rf"|if\s+(?:this\s+happens|affected)\s*,?\s*do\s+not\s+{_DRIVE}(?:\s+or\s+{_DRIVE})*"
     rf"|do\s+not\s+{_DRIVE}(?:\s+or\s+{_DRIVE})*\s+if\s+(?:affected|drowsy|sleepy)"

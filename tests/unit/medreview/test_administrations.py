@@ -130,3 +130,17 @@ def test_the_same_dose_at_named_times_is_one_schedule_for_a_step() -> None:
     )
     different = read([{"text": "1 in the morning and 2 at night"}])
     assert isinstance(different, DosageProblem) and different.code == "frequency-not-one-schedule", different
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # a frequency beside a named time: is the night dose one of the two? (was 1 x 3 a day for a step)
+        "1 bd and 1 nocte",
+        # a regular night dose and doses when required: not one schedule (was 1 x 5, all when required)
+        "1 at night and 1 up to four times a day when required",
+    ],
+)
+def test_only_doses_at_named_times_alone_make_one_schedule(text: str) -> None:
+    result = read([{"text": text}])
+    assert isinstance(result, DosageProblem) and result.code == "frequency-not-one-schedule", result

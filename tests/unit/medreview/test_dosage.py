@@ -1206,7 +1206,6 @@ def test_named_times_that_disagree_with_the_structured_fields_are_refused(dosage
     [
         "Do not stop taking suddenly",
         "Review in 4 weeks",
-        "Take at the same times each day",  # "each day" had been read as once a day against twice
         "Controlled drug",
         "Space the doses evenly",
         "Warning. May cause drowsiness. If affected do not drive or operate machinery",
@@ -1273,3 +1272,37 @@ def test_a_mass_is_not_split_into_a_count_and_a_strength(
     assert isinstance(result, DailyAmount) and (result.quantity, result.unit) == (Decimal(expected), unit), (
         result
     )
+
+
+# A fourth review (2026-12-06) of the change above. By hand; each case says what was read before.
+@pytest.mark.parametrize(
+    ("text", "form"),
+    [
+        # two 30 mg tablets (2 x 30 = 60 mg a dose, 120 a day) or 2 to 30 mg (30 mg a dose, 60 a day)?
+        # read as the range, 60 mg a day, half the first reading
+        ("2 - 30mg tablets twice a day", MST_30),
+        ("2-30mg tablets twice a day", MST_30),
+        # oxycodone 5: 2 x 5 x 6 = 60 mg or 5 x 6 = 30 mg (read) a day?
+        (
+            "Take 2 - 5mg capsules every 4 hours",
+            DoseForm("capsule", Decimal(5), False, frozenset({Decimal(5)}), frozenset({Decimal(5)})),
+        ),
+    ],
+)
+def test_a_count_or_a_range_before_a_strength_is_refused(text: str, form: DoseForm) -> None:
+    result = read_dosage_text(text, form)
+    assert isinstance(result, DosageProblem) and result.code == "dose-ambiguous", result
+
+
+@pytest.mark.parametrize("text", ["1 in the morning and 1 mane", "1 at night and 1 at bedtime"])
+def test_one_time_of_day_named_twice_in_text_is_refused(text: str) -> None:
+    """ "In the morning" and "mane" are one time: one tablet written twice, or two? (was 2, twice a day)."""
+    result = read_dosage_text(text, MST_30)
+    assert isinstance(result, DosageProblem) and result.code == "frequency-conflict", result
+
+
+def test_advice_does_not_swallow_a_frequency() -> None:
+    """ "1 tablet, take at the same time every day, max 2 a day": 1 x 1 = 1 a day under a maximum of 2
+    (the first version of the advice took "every day" with it, and read the maximum, 2)."""
+    result = read_dosage_text("1 tablet, take at the same time every day, max 2 a day", MST_30)
+    assert isinstance(result, DailyAmount) and result.quantity == 1, result
