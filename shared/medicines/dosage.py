@@ -119,7 +119,14 @@ def max_daily_amount(dosages: Sequence[Mapping[str, Any]], form: DoseForm) -> Da
             "when it started, so it is not read"
         )
         return DosageProblem("dose-changes-over-time", sentence, tuple(t.basis for t in totals))
-    return totals[0]
+    first = totals[0]
+    if any(schedule(t) != schedule(first) or t.as_needed != first.as_needed for t in totals[1:]):
+        # the same most a day in phases written differently (1 bd, then 2 at night): the figure stands,
+        # but which phase's dose and times a day apply today is not known, so there is no one schedule
+        basis = "; then ".join(t.basis for t in totals)
+        words = tuple(w for t in totals for w in t.words)
+        return DailyAmount(first.quantity, first.unit, any(t.as_needed for t in totals), basis, words=words)
+    return first
 
 
 def _bounds(dosage: Mapping[str, Any]) -> str:
@@ -159,10 +166,24 @@ def _one_dosage(dosage: Mapping[str, Any], form: DoseForm) -> DailyAmount | Dosa
         and isinstance(reading, DailyAmount)
         and schedule(reading)[0] is None
     )
+    maximum_alone = isinstance(reading, DailyAmount) and reading.dose is None and schedule(reading)[1] is None
+    said: set[str] = set()
     for text in texts:
         if isinstance(reading, DosageProblem):
             return reading
         reading = _beside(reading, dosage, text, form, several)
+        if maximum_alone and not several:
+            part = read_written_part(text, form)
+            if isinstance(part, WrittenPart):
+                said |= {"dose"} if part.dose is not None else set()
+                said |= {"times"} if part.per_day is not None else set()
+    if said == {"dose", "times"} and isinstance(reading, DailyAmount):
+        # a maximum alone, its dose in one text and how often in another ("1 tablet"; "Take twice a
+        # day"): together they say 1 x 2, which is not combined here; the maximum (8) would overstate it
+        sentence = (
+            f"The texts give the dose and how often beside a maximum alone ({reading.basis}): not combined"
+        )
+        return DosageProblem("dose-text-partial", sentence)
     if isinstance(reading, DailyAmount) and not reading.as_needed and _as_needed(dosage):
         return replace(reading, as_needed=True)
     return reading
@@ -207,6 +228,25 @@ def _beside(
         sentence = f"{written.text}: the dose read ({reading.basis}) may not be all it says"
         return DosageProblem(written.code, sentence, written.words)
     single = isinstance(written, DailyAmount) and written.dose is not None
+    if isinstance(written, DailyAmount):
+        timed = (
+            None
+            if form.is_patch or schedule(reading)[1] is not None
+            else _per_day(dosage.get("timing") or {})
+        )
+        if isinstance(timed, Decimal) and schedule(written)[1] not in (None, timed):
+            # a maximum alone beside a structured timing: the text's times a day must be the timing's
+            sentence = f"The structured timing and the text '{text}' say different times a day"
+            return DosageProblem("dose-inconsistent", sentence)
+        if (
+            written.as_needed
+            and not reading.as_needed
+            and written.dose is None
+            and schedule(written)[0] is None
+        ):
+            # "1 in the morning and 1 at night when required": which of the doses is when required?
+            sentence = f"The text '{text}' makes some of its doses when required, beside a regular dose"
+            return DosageProblem("dose-inconsistent", sentence)
     if isinstance(written, DailyAmount) and not (several and single) and not _differ(reading, written, form):
         return reading if reading.as_needed or not written.as_needed else replace(reading, as_needed=True)
     part = read_written_part(text, form)

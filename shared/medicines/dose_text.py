@@ -204,6 +204,8 @@ def _phase(
     slots = [t.slot for g in groups for t in g.schedule]
     if named and len(set(slots)) < len(slots):
         return _problem("frequency-conflict", f"One time of day is named twice in '{text}'")
+    # "1 in the morning and 1 at night when required": which is when required? not one schedule
+    named = named and not as_needed
     parts: list[tuple[Decimal, str, Decimal, Decimal | None]] = []  # daily, kind, dose, per day
     for group in groups:
         unit = group.quantity.unit

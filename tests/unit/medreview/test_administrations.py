@@ -144,3 +144,37 @@ def test_the_same_dose_at_named_times_is_one_schedule_for_a_step() -> None:
 def test_only_doses_at_named_times_alone_make_one_schedule(text: str) -> None:
     result = read([{"text": text}])
     assert isinstance(result, DosageProblem) and result.code == "frequency-not-one-schedule", result
+
+
+@pytest.mark.parametrize(
+    "dosages",
+    [
+        # only one of the named doses may be when required (was 1 tablet twice a day, when required)
+        [{"text": "1 in the morning and 1 at night when required"}],
+        # phases of the same most a day (2) in different schedules: which applies today? (was phase 1's)
+        [{"sequence": 1, "text": "1 in the morning and 1 at night"}, {"sequence": 2, "text": "2 at night"}],
+        [
+            {
+                "sequence": 1,
+                "doseAndRate": [{"doseQuantity": {"value": 2, "unit": "tablet"}}],
+                "timing": {"repeat": {"frequency": 2, "period": 1, "periodUnit": "d"}},
+            },
+            {
+                "sequence": 2,
+                "doseAndRate": [{"doseQuantity": {"value": 1, "unit": "tablet"}}],
+                "timing": {"repeat": {"frequency": 4, "period": 1, "periodUnit": "d"}},
+            },
+        ],
+    ],
+)
+def test_no_one_schedule_is_taken_from_doses_that_differ_in_kind_or_phase(
+    dosages: list[dict[str, Any]],
+) -> None:
+    result = read(dosages)
+    assert isinstance(result, DosageProblem) and result.code == "frequency-not-one-schedule", result
+
+
+def test_phases_in_the_same_schedule_are_one() -> None:
+    """1 twice a day, then 1 tablet twice a day: the same schedule written twice, 1 tablet x 2."""
+    dosages = [{"sequence": 1, "text": "1 twice a day"}, {"sequence": 2, "text": "1 tablet twice a day"}]
+    assert read(dosages) == Administrations(2, False, Decimal(1), "tablet")

@@ -1306,3 +1306,41 @@ def test_advice_does_not_swallow_a_frequency() -> None:
     (the first version of the advice took "every day" with it, and read the maximum, 2)."""
     result = read_dosage_text("1 tablet, take at the same time every day, max 2 a day", MST_30)
     assert isinstance(result, DailyAmount) and result.quantity == 1, result
+
+
+# A fifth review (2026-12-06). By hand; each case says what was read before.
+AT_MOST_8_A_DAY = {"numerator": {"value": 8, "unit": "tablet"}, "denominator": {"value": 1, "unit": "d"}}
+
+
+def test_a_dose_and_a_frequency_in_two_texts_beside_a_maximum_alone_are_refused() -> None:
+    """At most 8 tablets a day, no structured dose or timing; text "1 tablet", patient instruction "Take
+    twice a day": together 1 x 2 = 2 a day, not combined here (was 8, the maximum). Either alone leaves
+    the maximum, 8, the most a day."""
+    both = amount(
+        [{"maxDosePerPeriod": AT_MOST_8_A_DAY, "text": "1 tablet", "patientInstruction": "Take twice a day"}]
+    )
+    assert isinstance(both, DosageProblem) and both.code == "dose-text-partial", both
+    alone = amount([{"maxDosePerPeriod": AT_MOST_8_A_DAY, "text": "1 tablet"}])
+    assert isinstance(alone, DailyAmount) and alone.quantity == 8, alone
+
+
+def test_a_whole_text_beside_a_timing_with_only_a_maximum_must_keep_its_times_a_day() -> None:
+    """A 2 mg/ml liquid four times a day, at most 30 ml a day, no structured dose; the text "5ml every 4
+    hours when required" is 5 x 6 = 30 ml (was read), but the timing says 4 times: 5 x 4 = 20 ml?"""
+    dosage = {
+        "timing": {"repeat": QDS},
+        "maxDosePerPeriod": {
+            "numerator": {"value": 30, "unit": "ml"},
+            "denominator": {"value": 1, "unit": "d"},
+        },
+        "text": "5ml every 4 hours when required",
+    }
+    result = max_daily_amount([dosage], DoseForm("ml", Decimal(2), False))
+    assert isinstance(result, DosageProblem) and result.code == "dose-inconsistent", result
+
+
+def test_named_doses_only_some_of_which_may_be_when_required_beside_a_regular_dose_are_refused() -> None:
+    """Structured 1 tablet twice a day; the text "1 in the morning and 1 at night when required": is
+    the morning dose regular? (was read 2, all turned when required)."""
+    result = amount([_dosage(ONE_TABLET, text="1 in the morning and 1 at night when required")])
+    assert isinstance(result, DosageProblem) and result.code == "dose-inconsistent", result
