@@ -70,8 +70,12 @@ class DailyAmount:
     words: tuple[str, ...] = ()
     loading: str = ""
     doses: tuple[tuple[Decimal, Decimal], ...] = ()
-    """For a reading of several doses ("1 in the morning and 1 at night"), each one's (dose, times a day),
-    the doses in ``dose_unit``; empty otherwise, or when a maximum held the total below them."""
+    """For a reading of several doses at named times alone ("1 in the morning and 1 at night"), each
+    one's (dose, times a day), the doses in ``dose_unit``; empty otherwise, or when a maximum held the
+    total below them."""
+    several: bool = False
+    """Read from a text of several doses taken in a day ("1 in the morning and 2 at night", "1 bd and 1
+    nocte"), not one dose nor patches worn together."""
 
 
 def schedule(amount: DailyAmount) -> tuple[Decimal | None, Decimal | None]:

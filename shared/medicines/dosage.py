@@ -120,13 +120,26 @@ def max_daily_amount(dosages: Sequence[Mapping[str, Any]], form: DoseForm) -> Da
         )
         return DosageProblem("dose-changes-over-time", sentence, tuple(t.basis for t in totals))
     first = totals[0]
-    if any(schedule(t) != schedule(first) or t.as_needed != first.as_needed for t in totals[1:]):
+    if any(not _same_schedule(t, first, form) for t in totals[1:]):
         # the same most a day in phases written differently (1 bd, then 2 at night): the figure stands,
         # but which phase's dose and times a day apply today is not known, so there is no one schedule
         basis = "; then ".join(t.basis for t in totals)
         words = tuple(w for t in totals for w in t.words)
-        return DailyAmount(first.quantity, first.unit, any(t.as_needed for t in totals), basis, words=words)
+        loading = "; ".join(t.loading for t in totals if t.loading)
+        as_needed = any(t.as_needed for t in totals)
+        return DailyAmount(first.quantity, first.unit, as_needed, basis, words=words, loading=loading)
     return first
+
+
+def _same_schedule(one: DailyAmount, other: DailyAmount, form: DoseForm) -> bool:
+    """Whether two readings say the same dose, times a day and "when required" (1 tablet twice a day and
+    30 mg twice a day of a 30 mg tablet are the same)."""
+    dose, other_dose = _reading_dose(one, form), _reading_dose(other, form)
+    if one.as_needed != other.as_needed or schedule(one)[1] != schedule(other)[1]:
+        return False
+    if dose is None or other_dose is None:
+        return dose is None and other_dose is None and schedule(one)[1] is None
+    return _compare(dose, other_dose, form) == 0
 
 
 def _bounds(dosage: Mapping[str, Any]) -> str:
@@ -172,7 +185,8 @@ def _one_dosage(dosage: Mapping[str, Any], form: DoseForm) -> DailyAmount | Dosa
         if isinstance(reading, DosageProblem):
             return reading
         reading = _beside(reading, dosage, text, form, several)
-        if maximum_alone and not several:
+        written = read_dosage_text(text, form) if maximum_alone and not several else None
+        if isinstance(written, DosageProblem) and written.code in _TEXT_SAYS_PART:  # a text of one part
             part = read_written_part(text, form)
             if isinstance(part, WrittenPart):
                 said |= {"dose"} if part.dose is not None else set()
@@ -237,6 +251,11 @@ def _beside(
         if isinstance(timed, Decimal) and schedule(written)[1] not in (None, timed):
             # a maximum alone beside a structured timing: the text's times a day must be the timing's
             sentence = f"The structured timing and the text '{text}' say different times a day"
+            return DosageProblem("dose-inconsistent", sentence)
+        if written.several and schedule(written)[0] is None and _reading_dose(reading, form) is not None:
+            # one dose beside a text of several ("3 tablets once a day" beside "1 in the morning and 2 at
+            # night", or named doses when required): the same figure, maybe, but not the same doses
+            sentence = f"The text '{text}' gives several doses beside one ({reading.basis})"
             return DosageProblem("dose-inconsistent", sentence)
         if (
             written.as_needed

@@ -301,7 +301,18 @@ def _total(
     several: tuple[tuple[Decimal, Decimal], ...] = ()
     if named and dose_unit and not held:
         several = tuple((d, pd) for _, _, d, pd in parts if pd is not None)
-    return DailyAmount(capped_total, kind, as_needed, basis, dose, dose_unit, per_day, words, doses=several)
+    return DailyAmount(
+        capped_total,
+        kind,
+        as_needed,
+        basis,
+        dose,
+        dose_unit,
+        per_day,
+        words,
+        doses=several,
+        several=len(parts) > 1,
+    )
 
 
 def _may_be_strength(

@@ -178,3 +178,9 @@ def test_phases_in_the_same_schedule_are_one() -> None:
     """1 twice a day, then 1 tablet twice a day: the same schedule written twice, 1 tablet x 2."""
     dosages = [{"sequence": 1, "text": "1 twice a day"}, {"sequence": 2, "text": "1 tablet twice a day"}]
     assert read(dosages) == Administrations(2, False, Decimal(1), "tablet")
+
+
+def test_phases_in_one_schedule_written_in_different_units_are_one() -> None:
+    """1 tablet twice a day, then 30 mg twice a day of a 30 mg tablet: the same, 1 tablet x 2."""
+    dosages = [{"sequence": 1, "text": "1 tablet twice a day"}, {"sequence": 2, "text": "30mg twice a day"}]
+    assert read(dosages) == Administrations(2, False, Decimal(1), "tablet")

@@ -1344,3 +1344,50 @@ def test_named_doses_only_some_of_which_may_be_when_required_beside_a_regular_do
     the morning dose regular? (was read 2, all turned when required)."""
     result = amount([_dosage(ONE_TABLET, text="1 in the morning and 1 at night when required")])
     assert isinstance(result, DosageProblem) and result.code == "dose-inconsistent", result
+
+
+def test_a_whole_text_beside_a_maximum_alone_is_held_to_it() -> None:
+    """At most 8 tablets a day, and the whole text "1-2 tablets every 4-6 hours when required" (2 x 24/4
+    = 12): 8, when required. The text gives the dose and how often in one, so nothing is combined."""
+    dosage = {"maxDosePerPeriod": AT_MOST_8_A_DAY, "text": "1-2 tablets every 4-6 hours when required"}
+    result = amount([dosage])
+    assert isinstance(result, DailyAmount) and (result.quantity, result.as_needed) == (Decimal(8), True), (
+        result
+    )
+
+
+# A sixth review (2026-12-06). By hand; each case says what was read before.
+@pytest.mark.parametrize(
+    "dosage",
+    [
+        # 3 tablets once a day (3) beside "1 in the morning and 2 at night" (1 + 2 = 3): the same figure,
+        # not the same doses (was read as 3 tablets once a day)
+        _dosage(
+            [{"doseQuantity": {"value": 3, "unit": "tablet"}}],
+            {"repeat": {"frequency": 1, "period": 1, "periodUnit": "d"}},
+            text="1 in the morning and 2 at night",
+        ),
+        # 2 tablets once a day when required beside "1 in the morning and 1 at night when required" (was
+        # 2 tablets once a day, a step at double the single dose)
+        _dosage(
+            TWO_TABLETS,
+            {"repeat": {"frequency": 1, "period": 1, "periodUnit": "d"}},
+            asNeededBoolean=True,
+            text="1 in the morning and 1 at night when required",
+        ),
+    ],
+)
+def test_one_structured_dose_beside_a_text_of_several_is_refused(dosage: dict[str, Any]) -> None:
+    result = amount([dosage])
+    assert isinstance(result, DosageProblem) and result.code == "dose-inconsistent", result
+
+
+def test_phases_keep_their_loading_dose_note() -> None:
+    """ "2 now then 1 twice a day" (2 a day, loading 2 noted), then "2 at night" (2): one figure, no one
+    schedule, and the loading dose still noted."""
+    result = amount(
+        [{"sequence": 1, "text": "2 now then 1 twice a day"}, {"sequence": 2, "text": "2 at night"}]
+    )
+    assert isinstance(result, DailyAmount) and (result.quantity, result.loading) == (Decimal(2), "2 now"), (
+        result
+    )
