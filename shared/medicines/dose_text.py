@@ -298,9 +298,9 @@ def _total(
     if capped_total is None:
         return _problem("frequency-missing", f"No frequency could be read in '{text}'")
     dose = parts[0][2] if len(parts) == 1 and dose_unit else None
-    several: tuple[tuple[Decimal, Decimal], ...] = ()
+    named_doses: tuple[tuple[Decimal, Decimal], ...] = ()
     if named and dose_unit and not held:
-        several = tuple((d, pd) for _, _, d, pd in parts if pd is not None)
+        named_doses = tuple((d, pd) for _, _, d, pd in parts if pd is not None)
     return DailyAmount(
         capped_total,
         kind,
@@ -310,7 +310,7 @@ def _total(
         dose_unit,
         per_day,
         words,
-        doses=several,
+        doses=named_doses,
         several=len(parts) > 1,
     )
 

@@ -139,10 +139,7 @@ def test_dosages_taken_together_add_and_sequential_phases_that_differ_are_refuse
 def test_a_maximum_per_period_alone_is_the_daily_maximum() -> None:
     dosage = {
         "asNeededBoolean": True,
-        "maxDosePerPeriod": {
-            "numerator": {"value": 8, "unit": "tablet"},
-            "denominator": {"value": 1, "unit": "d"},
-        },
+        "maxDosePerPeriod": AT_MOST_8_A_DAY,
     }
     result = amount([dosage])
     assert isinstance(result, DailyAmount) and (result.quantity, result.as_needed) == (Decimal(8), True)
@@ -405,6 +402,7 @@ QDS = {"frequency": 4, "period": 1, "periodUnit": "d"}
 ONE_TABLET = [{"doseQuantity": {"value": 1, "unit": "tablet"}}]
 TWO_TABLETS = [{"doseQuantity": {"value": 2, "unit": "tablet"}}]
 UCUM = "http://unitsofmeasure.org"
+AT_MOST_8_A_DAY = {"numerator": {"value": 8, "unit": "tablet"}, "denominator": {"value": 1, "unit": "d"}}
 
 
 def _dosage(dose: list[dict[str, Any]], timing: dict[str, Any] | None = None, **more: Any) -> dict[str, Any]:
@@ -751,10 +749,7 @@ def test_a_frequency_in_the_text_beside_a_structured_dose_with_only_a_maximum_is
     fields alone read 8 (the maximum); the two are not combined here, so the dosage is refused."""
     dosage = {
         "doseAndRate": TWO_TABLETS,
-        "maxDosePerPeriod": {
-            "numerator": {"value": 8, "unit": "tablet"},
-            "denominator": {"value": 1, "unit": "d"},
-        },
+        "maxDosePerPeriod": AT_MOST_8_A_DAY,
         "text": "twice a day",
     }
     result = amount([dosage])
@@ -894,10 +889,7 @@ def test_a_dose_in_the_text_beside_a_timing_with_only_a_maximum_is_refused() -> 
     day). Read as the maximum, 8, before: the text's dose and the structured timing are not combined."""
     dosage = {
         "timing": {"repeat": BD},
-        "maxDosePerPeriod": {
-            "numerator": {"value": 8, "unit": "tablet"},
-            "denominator": {"value": 1, "unit": "d"},
-        },
+        "maxDosePerPeriod": AT_MOST_8_A_DAY,
         "text": "2 tablets",
     }
     result = amount([dosage])
@@ -1093,10 +1085,7 @@ def test_two_different_maxima_are_refused() -> None:
     dosage = _dosage(
         TWO_TABLETS,
         {"repeat": {"frequency": 1, "period": 4, "periodUnit": "h"}},
-        maxDosePerPeriod={
-            "numerator": {"value": 8, "unit": "tablet"},
-            "denominator": {"value": 1, "unit": "d"},
-        },
+        maxDosePerPeriod=AT_MOST_8_A_DAY,
         text="2 tablets every 4 hours, max 10 in 24 hours",
     )
     result = amount([dosage])
@@ -1309,7 +1298,6 @@ def test_advice_does_not_swallow_a_frequency() -> None:
 
 
 # A fifth review (2026-12-06). By hand; each case says what was read before.
-AT_MOST_8_A_DAY = {"numerator": {"value": 8, "unit": "tablet"}, "denominator": {"value": 1, "unit": "d"}}
 
 
 def test_a_dose_and_a_frequency_in_two_texts_beside_a_maximum_alone_are_refused() -> None:
