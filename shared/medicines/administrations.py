@@ -7,7 +7,8 @@ its own. A whole number of administrations from 1 to 6 a day, in one schedule, i
 written at, as is the same dose at several times of day ("1 in the morning and 1 at night": 1, twice a
 day); anything else (no frequency read, several dosage lines or different doses at times of day that add
 up, a frequency that is not whole, a patch, a prescribed maximum standing in for the frequency or holding
-the doses below it) is a :class:`DosageProblem` naming why, never a guess.
+the doses below it, a day's total of more than one unit with no frequency: "8 tablets a day") is a
+:class:`DosageProblem` naming why, never a guess.
 """
 
 from __future__ import annotations
@@ -41,6 +42,14 @@ def administrations(amount: DailyAmount) -> Administrations | DosageProblem:
         return DosageProblem(
             "frequency-not-one-schedule",
             f"How many times a day is not read as one schedule from '{amount.basis}'",
+            amount.words,
+        )
+    if amount.total_only:
+        # "8 tablets a day" of co-codamol: a day's total; read as once a day, a step would be 7 at once
+        return DosageProblem(
+            "frequency-not-one-schedule",
+            f"'{amount.basis}' is a day's total of more than one unit: how many times a day it is taken is "
+            "not said",
             amount.words,
         )
     kind = amount.dose_unit if amount.dose_unit in (MG, RATE) else UNIT  # the dose's kind (its label's)

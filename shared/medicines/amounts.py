@@ -76,6 +76,11 @@ class DailyAmount:
     several: bool = False
     """Read from a text of several doses taken in a day ("1 in the morning and 2 at night", "1 bd and 1
     nocte"), not one dose nor patches worn together."""
+    total_only: bool = False
+    """Read from words that give a day's total of more than one unit ("8 tablets a day", "60 mg daily" of
+    a 30 mg tablet, "TWO to be taken each day"): the figure stands, but how many administrations make it
+    up is not said; once a day is one reading of the words, not the only one (:func:`schedule` still
+    gives 1, for the dose reader's own checks; a taper step is not written from it)."""
 
 
 def schedule(amount: DailyAmount) -> tuple[Decimal | None, Decimal | None]:

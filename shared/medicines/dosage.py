@@ -47,11 +47,13 @@ from shared.medicines.amounts import (
     schedule,
 )
 from shared.medicines.dose_text import (
+    HOW_OFTEN_UNSAID,
     WrittenPart,
     label,
     read_dosage_text,
     read_written_part,
     with_written_caps,
+    writes_a_maximum,
 )
 
 __all__ = ["MG", "RATE", "UNIT", "DailyAmount", "DosageProblem", "DoseForm", "max_daily_amount"]
@@ -72,12 +74,30 @@ def max_daily_amount(dosages: Sequence[Mapping[str, Any]], form: DoseForm) -> Da
         return DosageProblem("dosage-missing", "No dosage instruction was given")
     phases: dict[object, list[DailyAmount]] = {}
     bounds: dict[object, set[str]] = {}
+    limited: dict[object, list[str]] = {}
     for dosage in dosages:
         amount = _one_dosage(dosage, form)
         if isinstance(amount, DosageProblem):
             return amount
         phases.setdefault(dosage.get("sequence"), []).append(amount)
         bounds.setdefault(dosage.get("sequence"), set()).add(_bounds(dosage))
+        if amount.total_only or _has_maximum(dosage, form):
+            limited.setdefault(dosage.get("sequence"), []).append(amount.basis)
+    written = [
+        json.dumps({k: v for k, v in d.items() if k != "id"}, sort_keys=True, default=str) for d in dosages
+    ]
+    if len(set(written)) < len(written):
+        # two dosage lines the same ("1 twice a day" and "1 twice a day"): written twice, or taken twice?
+        sentence = "The same dosage is written twice among those taken together: once over, or twice?"
+        return DosageProblem("dose-repeated", sentence)
+    if together := next((b for s, b in limited.items() if len(phases[s]) > 1), None):
+        # 1 twice a day, and 1-2 every 4 hours when required "max 8 in 24 hours": 8 of the when required
+        # doses (10 a day), or 8 in all? A GP's maximum is usually the day's whole; the dosage does not say
+        sentence = (
+            f"A maximum or a day's total on one of the dosages taken together ({'; '.join(together)}): "
+            "whether it holds that dosage alone or all of them is not said, so they are not added up"
+        )
+        return DosageProblem("maximum-scope-unclear", sentence)
     if any(len(b) > 1 for b in bounds.values()):
         # taken "together" yet over different spans (2 bd 1-14 Jan, 1 bd 15-28 Jan, no sequence): phases
         sentence = "The dosages run over different date ranges: which applies today is not read"
@@ -129,6 +149,16 @@ def max_daily_amount(dosages: Sequence[Mapping[str, Any]], form: DoseForm) -> Da
         as_needed = any(t.as_needed for t in totals)
         return DailyAmount(first.quantity, first.unit, as_needed, basis, words=words, loading=loading)
     return first
+
+
+def _has_maximum(dosage: Mapping[str, Any], form: DoseForm) -> bool:
+    """Whether a dosage gives a maximum a day: ``maxDosePerPeriod``, or one written in its text or
+    ``patientInstruction``. A patch's maximum counts patches applied, never held against those worn."""
+    if form.is_patch:
+        return False
+    numerator = (dosage.get("maxDosePerPeriod") or {}).get("numerator") or {}
+    texts = (str(dosage.get(k) or "") for k in ("text", "patientInstruction"))
+    return numerator.get("value") is not None or any(writes_a_maximum(t, form) for t in texts if t)
 
 
 def _same_schedule(one: DailyAmount, other: DailyAmount, form: DoseForm) -> bool:
@@ -227,6 +257,10 @@ def _text_alone(
     if timed is not None and schedule(written)[1] != timed:
         sentence = f"The structured timing and the text ({written.basis}) say different times a day"
         return DosageProblem("dose-inconsistent", sentence)
+    if timed is not None and written.total_only:  # "2 tablets a day" beside a timing of once a day
+        return replace(
+            written, basis=written.basis.replace(HOW_OFTEN_UNSAID, " x 1 a day", 1), total_only=False
+        )
     return written
 
 

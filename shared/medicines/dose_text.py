@@ -26,7 +26,8 @@ instruction is not computable and the problem names the words. Rules:
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+import re
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
 from shared.medicines.amounts import (
@@ -42,7 +43,14 @@ from shared.medicines.amounts import (
 from shared.medicines.dose_restated import schedule_repeated, stated_total, step_dose, strength_restated
 from shared.medicines.dose_words import Token, normalise, tokens
 
-__all__ = ["WrittenPart", "read_dosage_text", "read_written_part", "with_written_caps"]
+__all__ = [
+    "HOW_OFTEN_UNSAID",
+    "WrittenPart",
+    "read_dosage_text",
+    "read_written_part",
+    "with_written_caps",
+    "writes_a_maximum",
+]
 
 _SCHEDULE = frozenset({"frequency", "interval", "time-of-day"})
 _SEPARATORS = frozenset({",", ";", "and", "&", "plus", "+", "."})
@@ -132,6 +140,7 @@ def read_dosage_text(text: str, form: DoseForm) -> DailyAmount | DosageProblem:
         best.per_day,
         best.words,
         loading,
+        total_only=best.total_only,
     )
 
 
@@ -237,7 +246,38 @@ def _phase(
         if per_day is None and (len(groups) > 1 or not caps):
             return _problem("frequency-missing", f"No frequency could be read in '{text}'")
         parts.append((dose * per_day if per_day is not None else Decimal(-1), kind[0], dose, per_day))
-    return _total(parts, caps, form, text, as_needed, phase, named)
+    total = _total(parts, caps, form, text, as_needed, phase, named)
+    if isinstance(total, DailyAmount) and len(groups) == 1 and _total_only(groups[0], parts[0], form):
+        written = f"{n(parts[0][2])} {label(parts[0][1], form)}"
+        basis = f"{written}{HOW_OFTEN_UNSAID}" + total.basis.partition(" a day")[2]
+        return replace(total, basis=basis, total_only=True)
+    return total
+
+
+HOW_OFTEN_UNSAID = " a day (how often not said)"
+"""How the basis of a day's total written with no frequency says so ("8 tablet a day (how often not
+said)"), where a dose once a day says "x 1 a day"."""
+_A_DAY = re.compile(r"daily|(?:every|each|a|per)\s+day|/\s*day")
+"""Words that say "in a day" without saying how often ("8 tablets a day"), as against once a day ("od",
+"once a day", "every morning")."""
+
+
+def _total_only(group: _Group, part: tuple[Decimal, str, Decimal, Decimal | None], form: DoseForm) -> bool:
+    """Whether a dose's only schedule is "a day" (or "daily", "each day") and it is more than one unit: a
+    day's total, not said to be taken at once ("8 tablets a day" of co-codamol is not 8 tablets at once;
+    read as once a day, a taper step would be 7 tablets at once). A mass counts in units by the product's
+    strength; unknown, it may be more than one. A liquid's ml are no units to count ("30ml daily" of
+    methadone is once a day)."""
+    _, kind, dose, _ = part
+    if form.per_unit == "ml":
+        return False
+    frequencies = [t for t in group.schedule if t.kind == "frequency"]
+    if len(group.schedule) != 1 or len(frequencies) != 1 or not _A_DAY.fullmatch(frequencies[0].text):
+        return False
+    units = in_ingredient(Decimal(1), UNIT, form)
+    if kind == UNIT:
+        return dose > 1
+    return units is None or units[1] != kind or dose > units[0]
 
 
 def _restatement(group: _Group, dose: Decimal, kind: str, form: DoseForm, text: str) -> DosageProblem | None:
@@ -367,6 +407,13 @@ def _apply_cap(
     return theirs if theirs[0] < mine[0] else None
 
 
+def writes_a_maximum(text: str, form: DoseForm) -> bool:
+    """Whether ``text`` writes a maximum ("max 8 in 24 hours", "do not take more than 8 in 24 hours"),
+    read or not."""
+    restated = strength_restated(normalise(text), form, text)
+    return not isinstance(restated, DosageProblem) and any(t.kind == "cap" for t in tokens(restated))
+
+
 @dataclass(frozen=True, slots=True)
 class WrittenPart:
     """What a text that says only part of a dosage says ("two tablets", "twice a day", "max 8 in 24
@@ -444,5 +491,14 @@ def with_written_caps(
         return amount
     words = amount.words + tuple(t.text for t in caps)
     return DailyAmount(
-        total, kind, amount.as_needed, basis, amount.dose, amount.dose_unit, per_day, words, amount.loading
+        total,
+        kind,
+        amount.as_needed,
+        basis,
+        amount.dose,
+        amount.dose_unit,
+        per_day,
+        words,
+        amount.loading,
+        total_only=amount.total_only,
     )

@@ -165,12 +165,12 @@ def _reading_parts(med: MedicationOme) -> list[dict[str, Any]]:
     if med.strength:
         parts.append({"name": "strength", "valueString": med.strength})
     reading = med.reading
-    if reading is not None and reading.dose is not None:
-        parts.append(
-            {"name": "dosePerAdministration", "valueQuantity": quantity(reading.dose, reading.dose_unit)}
-        )
-    if reading is not None and reading.per_day is not None:
-        parts.append({"name": "administrationsPerDay", "valueDecimal": number(reading.per_day)})
+    # a day's total written with no frequency ("8 tablets a day") says no dose a time nor times a day
+    each = reading if reading is not None and not reading.total_only else None
+    if each is not None and each.dose is not None:
+        parts.append({"name": "dosePerAdministration", "valueQuantity": quantity(each.dose, each.dose_unit)})
+    if each is not None and each.per_day is not None:
+        parts.append({"name": "administrationsPerDay", "valueDecimal": number(each.per_day)})
     if med.dosage_basis:
         parts.append({"name": "basis", "valueString": med.dosage_basis})
     if reading is not None and reading.words:

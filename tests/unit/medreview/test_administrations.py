@@ -184,3 +184,57 @@ def test_phases_in_one_schedule_written_in_different_units_are_one() -> None:
     """1 tablet twice a day, then 30 mg twice a day of a 30 mg tablet: the same, 1 tablet x 2."""
     dosages = [{"sequence": 1, "text": "1 tablet twice a day"}, {"sequence": 2, "text": "30mg twice a day"}]
     assert read(dosages) == Administrations(2, False, Decimal(1), "tablet")
+
+
+@pytest.mark.parametrize(
+    ("text", "daily", "unit"),
+    [
+        # co-codamol "8 tablets a day": 8 a day, not 8 at once (read as once a day, a step was 7 at once:
+        # 3.5 g of paracetamol and 210 mg of codeine in one dose)
+        ("8 tablets a day", "8", "unit"),
+        ("up to 8 a day", "8", "unit"),
+        ("TWO To Be Taken Each Day", "2", "unit"),  # EMIS's wording: two a day, together or apart?
+        ("2 tablets daily", "2", "unit"),
+        ("two tablets per day", "2", "unit"),
+        ("60mg a day", "60", "mg"),  # of a 30 mg tablet: 2 tablets a day, 60 mg at once or 30 mg twice?
+    ],
+)
+def test_a_days_total_of_more_than_one_unit_says_no_times_a_day(text: str, daily: str, unit: str) -> None:
+    """The figure stands (BNF: "a day" is the day's total), but the words say no times a day to step at."""
+    amount = max_daily_amount([{"text": text}], TABLET)
+    assert isinstance(amount, DailyAmount) and (amount.quantity, amount.unit) == (Decimal(daily), unit)
+    assert amount.total_only and "how often not said" in amount.basis
+    result = administrations(amount)
+    assert isinstance(result, DosageProblem) and result.code == "frequency-not-one-schedule", result
+    assert "a day's total" in result.text
+
+
+@pytest.mark.parametrize(
+    ("dosages", "form", "dose"),
+    [
+        ([{"text": "2 tablets once a day"}], TABLET, "2"),  # once a day, said
+        ([{"text": "2 tablets od"}], TABLET, "2"),  # BNF: od, omni die, once daily
+        ([{"text": "2 tablets in the morning"}], TABLET, "2"),
+        ([{"text": "1 tablet a day"}], TABLET, "1"),  # one unit a day is one dose a day either way
+        ([{"text": "30mg daily"}], TABLET, "30"),  # one 30 mg tablet
+        ([{"text": "30ml daily"}], LIQUID, "30"),  # a liquid's ml are no units to count: methadone od
+        # a structured timing of once a day says how often the text's day's total is taken
+        (
+            [
+                {
+                    "text": "2 tablets a day",
+                    "timing": {"repeat": {"frequency": 1, "period": 1, "periodUnit": "d"}},
+                }
+            ],
+            TABLET,
+            "2",
+        ),
+    ],
+)
+def test_a_dose_said_to_be_once_a_day_is_one_schedule(
+    dosages: list[dict[str, Any]], form: DoseForm, dose: str
+) -> None:
+    amount = max_daily_amount(dosages, form)
+    assert isinstance(amount, DailyAmount) and not amount.total_only and "how often" not in amount.basis
+    unit = "mg" if dose == "30" and form is TABLET else form.per_unit
+    assert administrations(amount) == Administrations(1, False, Decimal(dose), unit)

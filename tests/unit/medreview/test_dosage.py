@@ -1379,3 +1379,63 @@ def test_phases_keep_their_loading_dose_note() -> None:
     assert isinstance(result, DailyAmount) and (result.quantity, result.loading) == (Decimal(2), "2 now"), (
         result
     )
+
+
+_EVERY_4_HOURS = {"repeat": {"frequency": 1, "period": 4, "periodUnit": "h"}}
+_PER_24_HOURS = {"value": 24, "unit": "h", "system": "http://unitsofmeasure.org", "code": "h"}
+
+
+@pytest.mark.parametrize(
+    "dosages",
+    [
+        # 1 twice a day and 1-2 every 4 hours when required, max 8 in 24 hours: 2 + 8 = 10 was read, but a
+        # GP's "max 8 in 24 hours" is usually the whole day's (8), and the dosage does not say which
+        [{"text": "1 tablet twice a day"}, {"text": "1-2 every 4 hours when required, max 8 in 24 hours"}],
+        # the same maximum in the second line's patientInstruction (2 + 8 = 10 was read, uncapped)
+        [{"text": "1 bd"}, {"text": "1-2 qds prn", "patientInstruction": "Maximum 8 tablets in 24 hours"}],
+        # structured: R4 puts maxDosePerPeriod on one Dosage, but a GP system writes the day's maximum there
+        [
+            {
+                "doseAndRate": [{"doseQuantity": {"value": 1, "unit": "tablet"}}],
+                "timing": {"repeat": {"frequency": 2, "period": 1, "periodUnit": "d"}},
+            },
+            {
+                "doseAndRate": [{"doseRange": {"low": {"value": 1}, "high": {"value": 2, "unit": "tablet"}}}],
+                "timing": _EVERY_4_HOURS,
+                "asNeededBoolean": True,
+                "maxDosePerPeriod": {
+                    "numerator": {"value": 8, "unit": "tablet"},
+                    "denominator": _PER_24_HOURS,
+                },
+            },
+        ],
+        # a day's total beside another line ("up to 8 tablets a day" as well as 1 bd: 10, or 8 in all?)
+        [{"text": "1 bd"}, {"text": "up to 8 tablets a day"}],
+    ],
+)
+def test_a_maximum_on_one_of_the_dosages_taken_together_is_not_added_up(
+    dosages: list[dict[str, Any]],
+) -> None:
+    result = amount(dosages)
+    assert isinstance(result, DosageProblem) and result.code == "maximum-scope-unclear", result
+
+
+def test_a_maximum_holds_its_own_dosage_in_phases_and_lines_without_one_still_add_up() -> None:
+    """Phases (sequence 1, then 2) each with a maximum are not taken together: 1-2 qds max 6 is 6 a day in
+    each, the same figure; lines with no maximum add up: 1 in the morning (1) + 2 at night (2) = 3."""
+    phases = amount(
+        [
+            {"sequence": 1, "text": "1-2 qds prn, max 6 in 24 hours"},
+            {"sequence": 2, "text": "1-2 qds prn, max 6 in 24 hours"},
+        ]
+    )
+    assert isinstance(phases, DailyAmount) and phases.quantity == 6, phases
+    lines = amount([{"text": "1 in the morning"}, {"text": "2 at night"}])
+    assert isinstance(lines, DailyAmount) and lines.quantity == 3, lines
+
+
+def test_the_same_dosage_line_written_twice_is_not_added_up() -> None:
+    """Two lines "1 tablet twice a day" taken together: 4 a day was read, but a line written twice (a GP
+    system's duplicate) is 2; which it is, the prescription does not say."""
+    result = amount([{"text": "1 tablet twice a day"}, {"text": "1 tablet twice a day"}])
+    assert isinstance(result, DosageProblem) and result.code == "dose-repeated", result

@@ -148,11 +148,12 @@ def test_oxycodone_capsules_when_required_are_proposed_as_one_capsule_up_to_thre
 
 
 def test_co_codamol_two_tablets_four_times_a_day_steps_to_two_three_times_a_day(mr: Harness) -> None:
-    """Co-codamol 30/500, two tablets four times a day: 240 mg codeine (x 0.15 = 36 mg OME). A dose may not
-    hold more than two tablets (paracetamol), so below 8 tablets a day the schedules are 6 (two three times
-    a day), 4 (one four times a day), 3, 2, 1. 10% of 36 = 3.6 mg OME wanted (24 mg codeine); the nearest
-    below 240 is 180 mg, 9 mg OME, within the cap of 30% of 36 = 10.8. 6 x 14 = 84 tablets; codeine tablets
-    are Schedule 5, so no controlled-drug wording."""
+    """Co-codamol 30/500, two tablets four times a day: 240 mg codeine (x 0.1, Opioids Aware's codeine
+    factor in docs/domain/reference-facts.md, = 24 mg OME). A dose may not hold more than two tablets
+    (paracetamol), so below 8 tablets a day the schedules are 6 (two three times a day), 4 (one four times a
+    day), 3, 2, 1. 10% of 24 = 2.4 mg OME wanted (24 mg codeine); the nearest below 240 is 180 mg, 6 mg OME,
+    within the cap of 30% of 24 = 7.2. 6 x 14 = 84 tablets; codeine tablets are Schedule 5, so no
+    controlled-drug wording."""
     proposal = first_proposal(mr, "Co-codamol 30mg/500mg tablets", "two tablets four times a day")
     [dosage] = proposal["dosageInstruction"]
     assert dosage["timing"]["repeat"]["frequency"] == 3
@@ -201,3 +202,17 @@ def test_a_form_whose_steps_are_not_written_here_is_refused_naming_it() -> None:
     refused = per_administration(item, buccal, CATALOGUE)
     assert isinstance(refused, str)
     assert "buccal film (buccal), a form whose steps are not written here" in refused
+
+
+def test_co_codamol_eight_tablets_a_day_is_no_step_of_seven_tablets_at_once() -> None:
+    """Co-codamol 30/500 "8 tablets a day": the day's total is read (8 x 30 = 240 mg codeine x 0.1 = 24 mg
+    OME), but not how often: once a day was read, so a step would have been 7 tablets at once (3.5 g of
+    paracetamol in one dose). Refused, naming why."""
+    request = medicine("c", "Co-codamol 30mg/500mg tablets", "8 tablets a day")
+    result = oral_morphine_equivalent([request])
+    [med] = result.medications
+    assert med.computable and med.reading is not None and med.reading.quantity == 8
+    assert result.total_mg_per_day == 24
+    [item] = regimen_from_ome(result)
+    refused = per_administration(item, med, CATALOGUE)
+    assert isinstance(refused, str) and "a day's total" in refused, refused

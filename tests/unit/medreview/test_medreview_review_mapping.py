@@ -141,3 +141,13 @@ def test_medicines_the_service_does_not_assess_are_listed_as_such() -> None:
     result = oral_morphine_equivalent([med("ome", "Omeprazole 20mg capsules", "one daily")])
     answer = review_parameters(result, [])
     assert parts(answer, "notAssessed")[0]["valueReference"]["display"] == "Omeprazole 20mg capsules"
+
+
+def test_a_days_total_written_with_no_frequency_shows_no_dose_a_time() -> None:
+    """Co-codamol 30/500 "8 tablets a day": 8 x 30 = 240 mg codeine x 0.1 = 24 mg OME, but no dose a time
+    and no times a day (it had shown 8 tablets a dose, once a day: a dose nobody wrote)."""
+    result = oral_morphine_equivalent([med("cc", "Co-codamol 30mg/500mg tablets", "8 tablets a day")])
+    fields = {p["name"]: p for p in parts(review_parameters(result, []), "medication")[0]["part"]}
+    assert fields["ome"]["valueQuantity"]["value"] == 24
+    assert "dosePerAdministration" not in fields and "administrationsPerDay" not in fields
+    assert "how often not said" in fields["basis"]["valueString"]
