@@ -15,18 +15,22 @@ from decimal import Decimal
 
 from shared.terminology import DMD_SYSTEM, SNOMED_SYSTEM, DmdProduct, ProductCatalogue
 
-__all__ = ["CODE_SYSTEMS", "ingredient_in", "parse_medicine_name"]
+__all__ = ["CODE_SYSTEMS", "ingredient_in", "parse_medicine_name", "strengths_written"]
 
 CODE_SYSTEMS = frozenset({DMD_SYSTEM, SNOMED_SYSTEM, "https://snomed.info/sct"})
 
 _NUMBER = r"\d+(?:\.\d+)?"
+_MASS = r"mg|g|micrograms?|mcg|µg|ug"
+_PER = r"ml|hours?|hr|h"
+_FIGURE = rf"{_NUMBER}(?:\s*(?:{_MASS})\b|(?!\s*(?:{_PER})\b))"
 _STRENGTH = re.compile(
-    rf"(?P<value>{_NUMBER})\s*(?P<unit>mg|g|micrograms?|mcg|µg|ug)\b"
-    # a compound's partner strength ("Co-codamol 8mg/500mg/5ml") sits between the strength and the volume
-    rf"(?:\s*/\s*{_NUMBER}\s*(?:mg|g)\b)*"
-    rf"(?:\s*/\s*(?P<per>{_NUMBER})?\s*(?P<per_unit>ml|hours?|hr|h)\b)?",
+    # the strengths of a product's ingredients, in the order the name writes them ("30mg/500mg", "30/500mg",
+    # "500mg/30mg"), then the volume or time they are in ("10mg/5ml", "10micrograms/hour")
+    rf"(?<![\d.])(?P<masses>{_FIGURE}(?:\s*/\s*{_FIGURE})*)"
+    rf"(?:\s*/\s*(?P<per>{_NUMBER})?\s*(?P<per_unit>{_PER})\b)?",
     re.IGNORECASE,
 )
+_ONE_FIGURE = re.compile(rf"(?P<value>{_NUMBER})\s*(?P<unit>{_MASS})?", re.IGNORECASE)
 _MODIFIED_RELEASE = re.compile(
     r"modified[- ]release|prolonged[- ]release|extended[- ]release|\b(?:m/?r|sr|xl|cr|la|pr)\b"
     r"|retard|continus|24 ?hr|zomorph|mxl|\bmst\b|oxycontin|longtec|reltebon|onexila",
@@ -34,7 +38,12 @@ _MODIFIED_RELEASE = re.compile(
 )
 # Non-opioid partners of compound products; "co-" names imply theirs.
 _PARTNERS = ("paracetamol", "naloxone", "ibuprofen", "aspirin", "dexketoprofen")
-_COMPOUND_PARTNER = {"co-codamol": "paracetamol", "co-dydramol": "paracetamol", "co-codaprin": "aspirin"}
+_COMPOUND_PARTNER = {
+    **dict.fromkeys(("co-codamol", "co codamol", "cocodamol"), "paracetamol"),
+    **dict.fromkeys(("co-dydramol", "co dydramol", "codydramol"), "paracetamol"),
+    **dict.fromkeys(("co-codaprin", "co codaprin", "cocodaprin"), "aspirin"),
+    **dict.fromkeys(("co-proxamol", "co proxamol", "coproxamol"), "paracetamol"),
+}
 _LIQUID = re.compile(
     r"oral solution|oral suspension|liquid|linctus|mixture|syrup|elixir|oral drops|concentrate"
 )
@@ -78,6 +87,7 @@ def _form(lowered: str, per_unit: str | None) -> tuple[str, str, str] | None:
         ("capsule", "capsule"),
         ("caps", "capsule"),
         ("tablet", "tablet"),
+        ("tabs", "tablet"),
         ("caplet", "tablet"),
     ):
         if word in lowered:
@@ -98,11 +108,15 @@ def parse_medicine_name(name: str, catalogue: ProductCatalogue) -> DmdProduct | 
     if found is None:
         return None
     ingredient, after = found
-    strength_match = _STRENGTH.search(name, after)
+    strength_match = next((m for m in _STRENGTH.finditer(name, after) if _figures(m["masses"])), None)
     if strength_match is None:
         return None
     lowered = name.lower()
-    value, unit = Decimal(strength_match["value"]), strength_match["unit"].lower()
+    figures = _figures(strength_match["masses"])
+    at = _opioid_at(lowered, after, len(figures))
+    if at is None:
+        return None  # "Paracetamol and codeine 500mg/30mg/10mg": which figure is the codeine's is not certain
+    value, unit = figures[at]
     per_unit = (strength_match["per_unit"] or "").lower()
     per_kind = "hour" if per_unit.startswith("h") else per_unit or None
     form = _form(lowered, per_kind)
@@ -135,6 +149,38 @@ def parse_medicine_name(name: str, catalogue: ProductCatalogue) -> DmdProduct | 
     return _known_equivalent(parsed, catalogue.products) or parsed
 
 
+def strengths_written(name: str) -> list[list[tuple[Decimal, str]]]:
+    """Each strength written in ``name``, as its figures in order ("Targinact 10/5mg": [[(10, "mg"), (5,
+    "mg")]]; "Oxycodone 10mg / Naloxone 5mg": [[(10, "mg")], [(5, "mg")]])."""
+    return [found for m in _STRENGTH.finditer(name) if (found := _figures(m["masses"]))]
+
+
+def _figures(masses: str) -> list[tuple[Decimal, str]]:
+    """The strengths in "30/500mg", "500mg/30mg" or "10mg" as (value, unit), a figure without a unit taking
+    the next one's ("30/500mg": 30 mg and 500 mg); none when no figure has a unit (an unread name)."""
+    read = [_ONE_FIGURE.fullmatch(part.strip()) for part in masses.split("/")]
+    units = [(m["unit"] or "").lower() if m else "" for m in read]
+    if not any(units) or not all(read) or not units[-1]:
+        return []
+    return [
+        (Decimal(m["value"]), units[i] or next(u for u in units[i:] if u)) for i, m in enumerate(read) if m
+    ]
+
+
+def _opioid_at(lowered: str, after: int, count: int) -> int | None:
+    """Which of ``count`` strengths is the opioid's: the only one; the first of a "co-" name (the BNF's
+    co-codamol 30/500 is codeine 30 mg and paracetamol 500 mg); else by where the ingredients are named
+    ("Paracetamol/codeine 500mg/30mg": the second), when as many are named as strengths are written."""
+    if count == 1:
+        return 0
+    if any(name in lowered for name in _COMPOUND_PARTNER):
+        return 0 if count == 2 else None
+    named = [m.start() for p in _PARTNERS if (m := re.search(rf"\b{p}\b", lowered))]
+    if len(named) + 1 != count:
+        return None
+    return sum(1 for start in named if start < after)
+
+
 def _partners(lowered: str) -> tuple[str, ...]:
     found = {partner for name, partner in _COMPOUND_PARTNER.items() if name in lowered}
     found.update(p for p in _PARTNERS if p in lowered and re.search(rf"\b{p}\b", lowered))
@@ -154,6 +200,7 @@ def _known_equivalent(parsed: DmdProduct, products: Sequence[DmdProduct]) -> Dmd
             and product.route == parsed.route
             and product.per_unit == parsed.per_unit
             and product.modified_release == parsed.modified_release
+            and product.presentation == parsed.presentation
         )
         if same and parsed.patch_change_hours in (None, product.patch_change_hours):
             return product

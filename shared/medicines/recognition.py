@@ -13,12 +13,11 @@ import re
 from dataclasses import replace
 from decimal import Decimal
 
-from shared.medicines.products import parse_medicine_name
+from shared.medicines.products import parse_medicine_name, strengths_written
 from shared.terminology import DmdProduct, OpioidCode, ProductCatalogue, normalised_name
 
 __all__ = ["brand_in", "product_by_brand", "product_of_vmp"]
 
-_WRITTEN = re.compile(r"(\d+(?:\.\d+)?)\s*(mg|g|micrograms?|mcg|µg|ug)\b", re.IGNORECASE)
 _LIQUID = re.compile(r"liquid|solution|concentrate|mixture|syrup|linctus|elixir|/\s*\d*\s*ml\b")
 _UNIT_WORDS = {
     "tablet": "tablet",
@@ -60,15 +59,30 @@ def product_by_brand(name: str, brand: str, catalogue: ProductCatalogue) -> DmdP
     """The one generic product of ``brand`` that ``name`` describes, or ``None`` when it is not certain."""
     candidates = {p for vmp in catalogue.brands.get(brand, ()) if (p := product_of_vmp(vmp, catalogue))}
     lowered = name.lower()
-    written = [_mg(value, unit) for value, unit in _WRITTEN.findall(name)]
+    written = strengths_written(name)
     if not written:
         return _one(candidates, lowered)
-    for amount in written:  # the opioid's strength is usually first, but "Eroset 500mg/10mg" writes it last
+    for figures in written:  # the opioid's strength is usually first, but "Eroset 500mg/10mg" writes it last
+        amounts = [_mg(value, unit) for value, unit in figures]
+        if len(amounts) > 1:
+            # a compound's strengths ("Targinact 10/5mg"): the product whose strengths they all are (its
+            # naloxone 5 mg is also Targinact 5/2.5's oxycodone, which read it as half the dose)
+            whole = {p for p in candidates if sorted(_all_mg(p)) == sorted(amounts)}
+            if whole:
+                return _one(whole, lowered)
         # a tablet's mg, or a patch's microgram/hour (read as micrograms, so x 1000)
-        matching = {p for p in candidates if _strength(p) in (amount, amount * 1000)}
-        if matching:
-            return _one(matching, lowered)
+        hits = {a: {p for p in candidates if _strength(p) in (a, a * 1000)} for a in amounts}
+        hits = {a: found for a, found in hits.items() if found}
+        if len(hits) > 1:
+            return None  # two of the figures are strengths of the brand's products: which is not certain
+        if hits:
+            return _one(next(iter(hits.values())), lowered)
     return None
+
+
+def _all_mg(product: DmdProduct) -> list[Decimal]:
+    """Every strength its dm+d name writes, in mg ("Oxycodone 10mg / Naloxone 5mg": 10 and 5)."""
+    return [_mg(value, unit) for figures in strengths_written(product.name) for value, unit in figures]
 
 
 def _one(candidates: set[DmdProduct], lowered: str) -> DmdProduct | None:
@@ -89,8 +103,8 @@ def _one(candidates: set[DmdProduct], lowered: str) -> DmdProduct | None:
     return min(candidates, key=lambda p: p.code or "")
 
 
-def _mg(value: str, unit: str) -> Decimal:
-    amount = Decimal(value)
+def _mg(value: Decimal, unit: str) -> Decimal:
+    amount = value
     if unit.lower() == "g":
         return amount * 1000
     return amount if unit.lower() == "mg" else amount / 1000

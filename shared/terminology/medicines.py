@@ -77,6 +77,12 @@ class DmdProduct:
         return self.strength_unit == "microgram/hour"
 
     @property
+    def presentation(self) -> frozenset[str]:
+        """Words of its name that make it another product to dispense at the same strength ("effervescent",
+        "dispersible", "soluble", "chewable")."""
+        return frozenset(_PRESENTATION.findall(self.name.lower()))
+
+    @property
     def strength_per_unit(self) -> Decimal:
         """Ingredient per one ``per_unit`` (mg per tablet, mg per ml, microgram/hour per patch)."""
         return self.strength / self.per_quantity
@@ -188,13 +194,22 @@ class ProductCatalogue:
         # Sublingual buprenorphine from 2 mg a dose is substitution therapy (DHSC "Orange book"), from 200
         # and 400 micrograms pain relief: one is never made of the other's tablets.
         kind = _substitution_strength(product)
-        same = {
-            p.strength_per_unit: p
-            for p in self.products
-            if p.family == product.family and _substitution_strength(p) == kind
-        }
-        same.setdefault(product.strength_per_unit, product)
+        same: dict[Decimal, DmdProduct] = {}
+        for p in self.products:  # the first listed of a strength; never another presentation of it
+            if (
+                p.family == product.family
+                and _substitution_strength(p) == kind
+                and p.presentation == product.presentation
+            ):
+                same.setdefault(p.strength_per_unit, p)
+        if product.code is not None or product.strength_per_unit not in same:
+            same[product.strength_per_unit] = product  # the patient's own product, when it is a dm+d one
         return tuple(same[k] for k in sorted(same))
+
+
+_PRESENTATION = re.compile(r"\b(?:effervescent|(?:oro)?dispersible|soluble|chewable)\b")
+"""Words that make a tablet another product to dispense ("Co-codamol 30mg/500mg effervescent tablets": a
+step of the plain tablets was proposed as them, the last listed of the strength, with their sodium)."""
 
 
 def _substitution_strength(product: DmdProduct) -> bool:

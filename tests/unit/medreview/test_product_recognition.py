@@ -394,3 +394,72 @@ def test_an_opioid_code_whose_display_names_it_is_read_by_code(display: str) -> 
     dosed = {**resource(), "medicationCodeableConcept": concept, "dosageInstruction": [{"text": "2 qds"}]}
     result = oral_morphine_equivalent([dosed])
     assert not result.incomplete and result.total_mg_per_day == Decimal("24")
+
+
+def _dosed(name: str, dose: str, code: str | None = None) -> dict[str, Any]:
+    return {**resource(name, code=code), "dosageInstruction": [{"text": dose}]}
+
+
+@pytest.mark.parametrize(
+    ("name", "dose", "ome"),
+    [
+        # Opioids Aware (docs/domain/reference-facts.md): codeine, dihydrocodeine, tramadol 0.1; oxycodone 1.5
+        # A compound's strengths are read in the order its name writes its ingredients; a "co-" name writes
+        # the opioid first (BNF: co-codamol 30/500 is codeine 30 mg, paracetamol 500 mg). Each was read at
+        # the partner's strength (or, for oxycodone with naloxone, the naloxone's), in brackets.
+        ("Co-codamol 30/500mg tablets", "2 qds", "24"),  # 8 x 30 = 240 mg x 0.1 (was 400: 500 mg read)
+        ("Co-dydramol 10/500mg tablets", "2 qds", "8"),  # 8 x 10 = 80 x 0.1 (was 400)
+        ("Paracetamol/codeine 500mg/30mg tablets", "2 qds", "24"),  # codeine named second (was 400)
+        ("Ibuprofen and codeine 200mg/12.8mg tablets", "2 tds", "7.68"),  # 6 x 12.8 x 0.1 (was 120)
+        ("Tramadol/paracetamol 37.5/325mg tablets", "2 qds", "30"),  # 8 x 37.5 x 0.1 (was 260)
+        ("Oxycodone/naloxone 20/10mg prolonged-release tablets", "1 bd", "60"),  # 2 x 20 x 1.5 (was 30)
+        ("Naloxone/oxycodone 20mg/40mg prolonged-release tablets", "1 bd", "120"),  # 2 x 40 x 1.5 (was 60)
+        # a brand's "x/y": the product whose strengths are both (Targinact 10/5's naloxone 5 mg is also
+        # Targinact 5/2.5's oxycodone: it read half the dose, and 40/20 missed the high-dose threshold)
+        ("Targinact 10/5mg prolonged-release tablets", "1 bd", "30"),  # 2 x 10 x 1.5 (was 15)
+        ("Targinact 40/20mg prolonged-release tablets", "1 bd", "120"),  # 2 x 40 x 1.5 (was 60)
+        ("Targinact 5mg/2.5mg modified-release tablets", "1 bd", "15"),  # 2 x 5 x 1.5
+        ("Eroset 500mg/10mg tablets", "2 qds", "8"),  # the opioid written last: 8 x 10 x 0.1
+        # spellings GP systems write, which were not read as opioids at all (0, the total complete)
+        ("co codamol 30mg/500mg tablets", "2 qds", "24"),
+        ("co dydramol 10mg/500mg tablets", "2 qds", "8"),
+        ("DHC 60mg MR tablets", "1 bd", "12"),  # 2 x 60 x 0.1
+        ("Codeine 30mg tabs", "1 qds", "12"),  # 4 x 30 x 0.1 ("tabs" was no form)
+    ],
+)
+def test_a_compounds_strengths_are_read_in_the_order_its_name_writes_them(
+    name: str, dose: str, ome: str
+) -> None:
+    result = oral_morphine_equivalent([_dosed(name, dose)])
+    assert result.total_mg_per_day == Decimal(ome) and not result.incomplete, result
+
+
+def test_an_unknown_code_with_a_compounds_name_is_read_in_that_order() -> None:
+    """A local code the service does not know, shown as "Co-codamol 30/500mg tablets", 2 qds: 24 (was 400)."""
+    result = oral_morphine_equivalent([_dosed("Co-codamol 30/500mg tablets", "2 qds", "1234567000001100")])
+    assert result.total_mg_per_day == 24 and not result.incomplete
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "codydramol 10/500 tablets",  # no unit: 10 mg or 10 of what? refused, as "Co-codamol 30/500 tablets"
+        "Paracetamol and codeine 500mg/30mg/10mg tablets",  # three strengths, two ingredients named
+    ],
+)
+def test_a_compound_whose_opioid_strength_is_not_certain_is_an_unrecognised_opioid(name: str) -> None:
+    result = oral_morphine_equivalent([_dosed(name, "2 qds")])
+    [med] = result.medications
+    assert not med.computable and result.incomplete and med.identified is not None
+    assert med.identified.drug_class is DrugClass.OPIOID
+
+
+def test_a_plain_tablets_family_holds_no_effervescent_tablets() -> None:
+    """Co-codamol 30/500 tablets (dm+d 42009811000001101): a step was proposed as the effervescent tablets
+    (42009711000001109, listed last at 30 mg: another product, with its sodium); each keeps its own."""
+    catalogue = load_product_catalogue()
+    plain = next(p for p in catalogue.products if p.name == "Co-codamol 30mg/500mg tablets")
+    fizzy = next(p for p in catalogue.products if p.name == "Co-codamol 30mg/500mg effervescent tablets")
+    assert [p.code for p in catalogue.family_of(plain) if p.strength_per_unit == 30] == [plain.code]
+    assert all(not p.presentation for p in catalogue.family_of(plain))
+    assert [p.code for p in catalogue.family_of(fizzy)] == [fizzy.code]
