@@ -59,8 +59,10 @@ class Schedules:
     """Daily doses given as ``k`` equal administrations a day (``k`` from 1 to ``most_per_day``), each a
     composition of ``strengths`` of at most ``max_units`` units: an immediate-release dose steps down by fewer
     units a dose or fewer doses a day (one capsule four times a day, then three times a day). ``ceiling`` is
-    the most one administration may hold (the dose taken each time now: never a bigger one). A daily dose
-    that several schedules make is given at the most administrations a day (the smallest dose each time)."""
+    the most one administration may hold (the dose taken each time at the start: never a bigger one). A
+    daily dose that several schedules make is given at the most administrations a day (the smallest dose
+    each time). Along a plan the dose each time never rises: :meth:`below` a dose gives only schedules no
+    bigger each time than that dose's own (15 mg three times a day is never followed by 20 mg twice)."""
 
     def __init__(
         self, strengths: Sequence[Decimal], ceiling: Decimal, max_units: int | None, most_per_day: int
@@ -79,8 +81,18 @@ class Schedules:
                     self._schedule[total] = (per_day, dose)
 
     def below(self, dose: Decimal) -> list[Decimal]:
-        """Every daily dose some schedule makes below ``dose``, largest first (0 included)."""
-        return sorted((d for d in self._schedule if d < dose), reverse=True)
+        """Every daily dose some schedule makes below ``dose`` with no bigger a dose each time than ``dose``'s
+        own schedule (or, for a dose no schedule makes, than the ceiling), largest first (0 included)."""
+        each = self.each(dose)
+        return sorted(
+            (d for d, (_, e) in self._schedule.items() if d < dose and (each is None or e <= each)),
+            reverse=True,
+        )
+
+    def each(self, dose: Decimal) -> Decimal | None:
+        """The dose each time of the schedule making ``dose``; ``None`` if none does."""
+        found = self._schedule.get(dose)
+        return found[1] if found else None
 
     def per_day(self, dose: Decimal) -> int | None:
         """Administrations a day of the schedule making ``dose``; ``None`` if none does."""

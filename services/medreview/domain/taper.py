@@ -19,7 +19,7 @@ Choices made here (all configurable in :class:`TaperPolicy`):
   co-codamol never rises) and to the larger of that and 4 (two strengths twice a day) otherwise (patches:
   strengths worn together); an item whose administrations a day were read is composed per administration
   (``doses_per_day`` equal doses, ``max_units`` each), and an immediate-release one may also step to fewer
-  administrations a day, never a bigger dose each time (``strengths.Schedules``);
+  administrations a day, never a bigger dose each time than the step before (``strengths.Schedules``);
 * the plan ends at the first total at or below the target: exactly the target when a strength combination
   reaches it, otherwise the nearest combination below it.
 """
@@ -77,7 +77,8 @@ class RegimenItem:
     """The administrations a day were read from the prescription (else a dose is a day's total)."""
     fewer_administrations: bool = False
     """An immediate-release dose may also step down to fewer administrations a day (``doses_per_day`` is
-    then the most), each of at most ``max_units`` units (``strengths.Schedules``)."""
+    then the most), each of at most ``max_units`` units and never more than the step before's dose each time
+    (``strengths.Schedules``)."""
     as_needed: bool = False
     """Taken "when required": ``doses_per_day`` administrations a day at most."""
 
@@ -180,7 +181,7 @@ _Table = Compositions | Schedules
 
 def _table(item: RegimenItem) -> _Table:
     """The daily doses an item can step down to: equal doses at its frequency, or (immediate release) also at
-    fewer administrations a day."""
+    fewer administrations a day, each no bigger than the dose each time it steps down from."""
     if item.fewer_administrations:
         return Schedules(
             item.strengths, item.daily_dose / item.doses_per_day, item.max_units, item.doses_per_day

@@ -129,11 +129,12 @@ def per_administration(
     from its prescription (``shared.medicines.administrations``; ``prescribing``: tablets and capsules whole,
     liquids in 0.5 ml): a modified-release tablet or capsule, or a regular liquid, in equal doses at that
     frequency (twice a day stays twice a day); an immediate-release tablet or capsule, or a liquid "when
-    required", also at fewer administrations a day, never a bigger dose each time (one capsule four times a
-    day, then three times a day); "when required" stays "when required", with its most a day. Sublingual
-    buprenorphine tablets step as immediate-release tablets do (whole tablets, never a bigger dose each time).
-    Patches keep the patches worn. Any other form (buccal, nasal, sachets...) is refused: its step could only
-    be a day's total "as directed", which no prescriber can sign for a Schedule 2 or 3 drug.
+    required", also at fewer administrations a day, never a bigger dose each time than the step before (one
+    capsule four times a day, then three times a day); "when required" stays "when required", with its most
+    a day. Sublingual buprenorphine tablets step as immediate-release tablets do (whole tablets, never a
+    bigger dose each time). Patches keep the patches worn. Any other form (buccal, nasal, sachets...) is
+    refused: its step could only be a day's total "as directed", which no prescriber can sign for a
+    Schedule 2 or 3 drug.
 
     Refused (the sentence why, naming the medicine) when that frequency is not read as one regular schedule,
     a modified-release dose is "when required", or the current dose is not equal doses of whole units or

@@ -21,7 +21,7 @@ import pytest
 from services.medreview.domain.ome import oral_morphine_equivalent
 from services.medreview.domain.prescribing import step_orders
 from services.medreview.domain.strengths import Schedules
-from services.medreview.domain.taper import RegimenItem, TaperPolicy, plan_taper, regimen_from_ome
+from services.medreview.domain.taper import RegimenItem, TaperPlan, TaperPolicy, plan_taper, regimen_from_ome
 from services.medreview.workflow import on_medication_list_synced, propose_taper
 from services.medreview.workflow.planning import per_administration
 from shared.contracts import MEDICATION_LIST_SYNCED_V1
@@ -216,3 +216,180 @@ def test_co_codamol_eight_tablets_a_day_is_no_step_of_seven_tablets_at_once() ->
     [item] = regimen_from_ome(result)
     refused = per_administration(item, med, CATALOGUE)
     assert isinstance(refused, str) and "a day's total" in refused, refused
+
+
+# ---- along a plan, never a bigger dose each time than the step before ------------------------------------
+def test_a_schedule_below_a_dose_never_holds_more_each_time_than_that_dose_does() -> None:
+    """Oxycodone capsules 5, 10 and 20 mg (dm+d), one 20 mg capsule three times a day: one dose may hold 5,
+    10, 15 (10 + 5) or 20 mg (at most 3 capsules), once to three times a day. Below 60 mg a day: 45 (15 x 3),
+    40 (20 x 2), 30 (10 x 3), 20 (10 x 2), 15 (5 x 3), 10 (5 x 2), 5, 0. Below 45 mg a day taken as 15 mg
+    three times a day, 40 (20 mg twice a day) is a bigger dose each time than 15 mg: left out. Below 30
+    (10 mg x 3), 15 mg once a day is not there either (15 is 5 mg x 3), and below 20 (10 mg x 2) only
+    schedules of 5 mg capsules remain."""
+    table = Schedules((Decimal(5), Decimal(10), Decimal(20)), Decimal(20), 3, 3)
+    assert table.below(Decimal(60)) == [45, 40, 30, 20, 15, 10, 5, 0]
+    assert table.below(Decimal(45)) == [30, 20, 15, 10, 5, 0]
+    assert table.below(Decimal(30)) == [20, 15, 10, 5, 0]
+    assert table.below(Decimal(20)) == [15, 10, 5, 0]
+    assert [table.per_day(Decimal(d)) for d in (45, 30, 20, 15, 10, 5)] == [3, 3, 2, 3, 2, 1]
+
+
+def planned(name: str, text: str) -> tuple[RegimenItem, TaperPlan]:
+    """As the planner takes a GP's prescription (workflow.planning.taper_input), without the database."""
+    result = oral_morphine_equivalent([medicine("x", name, text)])
+    assert not result.incomplete
+    [med] = result.medications
+    [item] = regimen_from_ome(result)
+    read = per_administration(item, med, CATALOGUE)
+    assert isinstance(read, RegimenItem), read
+    return read, plan_taper([read], START, TaperPolicy())
+
+
+# Each row: a GP's prescription, and every step of its plan: "15 x3" is 15 mg each time three times a day
+# ("up to" for a "when required" dose), "hold" keeps the dose, "stop" stops it. All
+# worked by hand with the UK defaults (10% of the starting OME every 14 days from 2 Mar 2026, at most 30% of
+# it in any 28 days, the step halved below 30% of it), Opioids Aware oral factors (docs/domain/
+# reference-facts.md: oxycodone 1.5, dihydrocodeine 0.1, codeine 0.1, tapentadol 0.4, morphine 1) and dm+d
+# strengths (shared/terminology/data/dmd-opioid-products.csv). A dose each time is at most 3 tablets or
+# capsules (or as many as now), a liquid is measured in 0.5 ml; the step goes to the nearest daily dose to
+# the one wanted (the larger on a tie) made as equal doses no bigger each time than the step before's, at
+# the most times a day that make it; a reduction the 28-day cap does not allow yet is a hold.
+EACH_TIME = [
+    pytest.param(
+        "Oxycodone 20mg capsules",
+        "one capsule three times a day",
+        # 60 mg a day x 1.5 = 90 mg OME: a step of 9 (6 mg), cap 27 (18 mg), slowed below 27. Worked out
+        # step by step in test_oxycodone_20mg_three_times_a_day_is_planned_as_worked_by_hand below.
+        "15 x3, hold, 10 x3, hold, 10 x2, 5 x3, 5 x2, 5 x1, stop",
+        id="oxycodone 20 mg 1 tds",
+    ),
+    pytest.param(
+        "Dihydrocodeine 30mg tablets",
+        "two tablets four times a day",
+        # 240 mg x 0.1 = 24 mg OME: a step of 2.4 (24 mg), cap 7.2 (72 mg), slowed (12 mg) below 7.2. Doses
+        # each time of 30, 40 or 60 (2 x 30) mg, 1 to 4 times a day: 240 = 60 x 4, 180 = 60 x 3,
+        # 160 = 40 x 4, 120 = 30 x 4, 90 = 30 x 3, 80 = 40 x 2, 60 = 30 x 2, 40, 30.
+        # 2 Mar: 216 wanted, 180 (6 OME <= 7.2). 16 Mar: 156 wanted, 160 (2 OME) > 7.2 - 6: held.
+        # 30 Mar: 160 (40 x 4; 2 Mar has left the window). 13 Apr: 136 wanted, 120 (30 x 4; 4 OME <= 5.2).
+        # 27 Apr: 96 wanted, 90 (30 x 3, not 80 = 40 x 2: bigger each time; 3 OME <= 3.2). 11 May: 66
+        # wanted, 60 (30 x 2; 3 <= 4.2). 25 May: 6 OME < 7.2, halved: 48 wanted, 30 (30 x 1, not 40 x 1).
+        # 8 Jun: 18 wanted, 0 (3 <= 4.2).
+        "60 x3, hold, 40 x4, 30 x4, 30 x3, 30 x2, 30 x1, stop",
+        id="dihydrocodeine 30 mg 2 qds",
+    ),
+    pytest.param(
+        "Morphine sulfate 10mg/5ml oral solution",
+        "5ml every 4 hours when required",
+        # 10 mg up to 6 times a day = 60 mg OME: a step of 6, cap 18, slowed (3) below 18. In 0.5 ml (1 mg)
+        # measures, 1 to 6 times a day. 2 Mar to 8 Jun: 54, 48, 42, 36, 30, 24, 18, 12 (9 down to 2 mg six
+        # times a day; 6 a step, 12 in any 28 days). 22 Jun: 12 < 18, halved: 9 wanted; at most 2 mg each
+        # time makes 10 (2 x 5) or 8 (2 x 4), not 9 (3 mg = 1.5 ml x 3, the old plan's step, is a bigger
+        # dose each time): 10 (the larger on a tie). 6 Jul: 7 wanted, 8 (2 x 4) or 6 (1 x 6): 8.
+        # 20 Jul: 5 wanted, 5 (1 x 5). 3 Aug: 2 wanted, 2 (1 x 2). 17 Aug: -1 wanted, 0.
+        "9 x6, 8 x6, 7 x6, 6 x6, 5 x6, 4 x6, 3 x6, 2 x6, 2 x5, 2 x4, 1 x5, 1 x2, stop",
+        id="morphine 10mg/5ml 5 ml q4h prn",
+    ),
+    pytest.param(
+        "Codeine 60mg tablets",
+        "one tablet three times a day",
+        # 180 mg x 0.1 = 18 mg OME: a step of 1.8 (18 mg), cap 5.4 (54 mg), slowed (9 mg) below 5.4. Doses
+        # each time 15, 30, 45 (30 + 15), 60: 180 = 60 x 3, 135 = 45 x 3, 120 = 60 x 2, 90 = 30 x 3,
+        # 60 = 30 x 2, 45 = 15 x 3, 30 = 15 x 2, 15. 2 Mar: 162 wanted, 135 (4.5 OME). 16 Mar: 117 wanted,
+        # 90 (not 120 = 60 x 2: bigger each time), 4.5 > 0.9 left: held. 30 Mar: 90. 13 Apr: 72 wanted, 60
+        # (3 OME > 0.9): held. 27 Apr: 60. 11 May: 42 wanted, 45 (15 x 3; 1.5 <= 2.4). 25 May: 4.5 < 5.4,
+        # halved: 36 wanted, 30. 8 Jun: 21 wanted, 15. 22 Jun: 6 wanted, 0.
+        "45 x3, hold, 30 x3, hold, 30 x2, 15 x3, 15 x2, 15 x1, stop",
+        id="codeine 60 mg 1 tds",
+    ),
+    pytest.param(
+        "Tapentadol 75mg tablets",
+        "one tablet four times a day",
+        # 300 mg x 0.4 = 120 mg OME: a step of 12 (30 mg), cap 36 (90 mg), slowed below 36. Doses each time
+        # 50 or 75 (no two tablets make 75 or less): 300 = 75 x 4, 225 = 75 x 3, 200 = 50 x 4, 150 = 50 x 3,
+        # 100 = 50 x 2, 75, 50. 2 Mar: 270 wanted, 225 (30 OME). 16 Mar: 195 wanted, 200 (10 > 6): held.
+        # 30 Mar: 200. 13 Apr: 170 wanted, 150 (20 <= 26). 27 Apr: 120 wanted, 100 (20 > 16): held.
+        # 11 May: 100 (not 75 x 1: bigger each time). 25 May: 70 wanted, 50 (20 > 16): held. 8 Jun: 50.
+        # 22 Jun: 20 < 36, 35 wanted, 0 (20 > 16): held. 6 Jul: 0.
+        "75 x3, hold, 50 x4, 50 x3, hold, 50 x2, hold, 50 x1, hold, stop",
+        id="tapentadol 75 mg qds",
+    ),
+    pytest.param(
+        "Oxycodone 10mg capsules",
+        "two capsules twice a day",
+        # 40 mg x 1.5 = 60 mg OME: a step of 6 (4 mg), cap 18 (12 mg), slowed (2 mg) below 18. Doses each
+        # time 5, 10, 15, 20, once or twice a day: 40 = 20 x 2, 30 = 15 x 2, 20 = 10 x 2, 15 = 15 x 1,
+        # 10 = 5 x 2, 5. 2 Mar: 36 wanted, 30 (15 OME). 16 Mar: 26 wanted, 20 (15 > 3): held. 30 Mar: 20.
+        # 13 Apr: 16 wanted, 10 (not 15 x 1: bigger each time; 15 > 3): held. 27 Apr: 10. 11 May: 15 < 18,
+        # halved: 8 wanted, 5 (7.5 > 3): held. 25 May: 5. 8 Jun: 3 wanted, 0 (7.5 <= 10.5).
+        "15 x2, hold, 10 x2, hold, 5 x2, hold, 5 x1, stop",
+        id="oxycodone 10 mg 2 bd",
+    ),
+]
+
+
+@pytest.mark.parametrize(("name", "text", "expected"), EACH_TIME)
+def test_each_step_is_never_a_bigger_dose_each_time_than_the_step_before(
+    name: str, text: str, expected: str
+) -> None:
+    item, plan = planned(name, text)
+    before = item.daily_dose / item.doses_per_day  # the prescription's dose each time
+    written = []
+    for step in plan.steps:
+        each = step.dose.daily_dose / step.dose.doses_per_day
+        assert each <= before, (name, step)  # never a bigger dose each time than the step before
+        before = each
+        action = step.action.value
+        written.append(
+            action if action in ("hold", "stop") else f"{each.normalize():f} x{step.dose.doses_per_day}"
+        )
+    assert ", ".join(written) == expected
+    assert plan.reaches_target, plan.blocked_reason
+
+
+def test_oxycodone_20mg_three_times_a_day_is_planned_as_worked_by_hand() -> None:
+    """One oxycodone 20 mg capsule three times a day (dm+d capsules 5, 10, 20 mg): 60 mg a day x 1.5
+    (Opioids Aware, docs/domain/reference-facts.md) = 90 mg OME. UK defaults: a step of 10% of 90 = 9 mg OME
+    (6 mg oxycodone) every 14 days, at most 30% of 90 = 27 mg OME in any 28 days, the step halved below
+    27 mg OME. A dose each time is 5, 10, 15 (10 + 5) or 20 mg, one to three times a day, never more than
+    the step before's; a day's dose is taken the most times a day that make it.
+
+    - 2 Mar: 54 mg wanted; below 60 the nearest is 45 (15 mg x 3), 22.5 mg OME <= 27. Total 67.5.
+    - 16 Mar: 39 wanted; at most 15 mg each time: 30 (10 mg x 3); 40 (20 mg twice a day, the old plan's
+      step) is a bigger dose each time. 22.5 mg OME > 27 - 22.5: held at 67.5.
+    - 30 Mar: 2 Mar is out of the window (30 Mar - 28 days = 2 Mar, not after it): 30 (10 mg x 3). Total 45.
+    - 13 Apr: 45 >= 27, a whole step: 24 wanted; at most 10 mg each time: 20 (10 mg x 2), 15 mg OME > 4.5
+      left: held at 45.
+    - 27 Apr: 20 (10 mg x 2), 15 mg OME (the hold on 13 Apr took none). Total 30.
+    - 11 May: 30 >= 27: 14 wanted; 15 (5 mg x 3), 7.5 mg OME <= 27 - 15. Total 22.5.
+    - 25 May: 22.5 < 27, the step halved to 3 mg: 12 wanted; 10 (5 mg x 2), 7.5 <= 19.5. Total 15.
+    - 8 Jun: 7 wanted; 5 (5 mg x 1). Total 7.5.
+    - 22 Jun: 2 wanted; 0 is nearer than 5: stop, 7.5 <= 19.5. Total 0 (a stop takes no units; its
+      times a day stay the prescription's three).
+    """
+    _, plan = planned("Oxycodone 20mg capsules", "one capsule three times a day")
+    summary = [
+        (
+            s.date.isoformat(),
+            s.action.value,
+            s.dose.daily_dose,
+            s.dose.daily_dose / s.dose.doses_per_day,
+            s.dose.doses_per_day,
+            s.dose.units,
+            s.reduction_mg_per_day,
+            s.total_ome_mg_per_day,
+        )
+        for s in plan.steps
+    ]
+    assert plan.baseline_ome_mg_per_day == 90
+    assert summary == [
+        ("2026-03-02", "reduce", 45, 15, 3, ((10, 1), (5, 1)), Decimal("22.5"), Decimal("67.5")),
+        ("2026-03-16", "hold", 45, 15, 3, ((10, 1), (5, 1)), 0, Decimal("67.5")),
+        ("2026-03-30", "reduce", 30, 10, 3, ((10, 1),), Decimal("22.5"), 45),
+        ("2026-04-13", "hold", 30, 10, 3, ((10, 1),), 0, 45),
+        ("2026-04-27", "reduce", 20, 10, 2, ((10, 1),), 15, 30),
+        ("2026-05-11", "reduce", 15, 5, 3, ((5, 1),), Decimal("7.5"), Decimal("22.5")),
+        ("2026-05-25", "reduce", 10, 5, 2, ((5, 1),), Decimal("7.5"), 15),
+        ("2026-06-08", "reduce", 5, 5, 1, ((5, 1),), Decimal("7.5"), Decimal("7.5")),
+        ("2026-06-22", "stop", 0, 0, 3, (), Decimal("7.5"), 0),
+    ]
+    assert plan.reaches_target

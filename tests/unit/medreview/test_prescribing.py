@@ -239,11 +239,15 @@ def test_every_step_of_a_plan_is_issuable_as_written_never_up_and_within_the_mon
     plan = plan_taper([item], start, TaperPolicy(interval_days=interval))
     family = CATALOGUE.family_of(chosen)
     previous = item.daily_dose
+    previous_each = item.daily_dose / item.doses_per_day  # the prescription's dose each time
     for step in plan.steps:
         dose = step.dose.daily_dose
         assert dose <= previous  # never an increase
         previous = dose
         per_day = step.dose.doses_per_day
+        if not chosen.is_patch:  # never a bigger dose each time than the step before (C6.6)
+            assert dose / per_day <= previous_each, (chosen.name, item.daily_dose, item.doses_per_day, step)
+            previous_each = dose / per_day
         found = step_orders(
             dose, chosen, family, doses_per_day=per_day, days=interval, as_needed=item.as_needed
         )
@@ -258,9 +262,8 @@ def test_every_step_of_a_plan_is_issuable_as_written_never_up_and_within_the_mon
                 covered += order.mg_per_dose
             else:
                 assert order.quantity >= order.per_dose * order.doses_per_day * interval
-                if item.fewer_administrations:  # never more often, never a bigger dose each time
+                if item.fewer_administrations:  # never more often than prescribed
                     assert order.doses_per_day <= item.doses_per_day
-                    assert dose / per_day <= item.daily_dose / item.doses_per_day
                 else:
                     assert order.doses_per_day == item.doses_per_day  # the frequency is kept
                 assert ("when required" in order.instruction) is item.as_needed
