@@ -36,7 +36,10 @@ _STATED_MG = re.compile(
     rf"(?P<total>{NUM}) mg (?:(?P<ingredient>[a-z-]+) )?a day: (?P<made>.+?)"
     r"(?:, in divided doses as the prescriber directs)?" + _SUPPLY
 )
-_STATED_RATE = re.compile(rf"apply (?P<total>{NUM}) microgram/hour: (?P<made>.+?) worn at once" + _SUPPLY)
+_STATED_RATE = re.compile(
+    rf"apply (?P<total>{NUM}) microgram/hour: (?P<made>.+?) worn at once(?:, changed every {NUM} hours)?"
+    + _SUPPLY
+)
 _PART = re.compile(rf"(?P<count>{NUM}) x (?P<strength>{NUM}) (?:mg|microgram/hour) [a-z]+")
 
 

@@ -100,10 +100,14 @@ def _strength(family: Sequence[DmdProduct], strength: Decimal) -> DmdProduct | N
 
 def _patch_dosage(dose: ItemDose, product: DmdProduct, count: int, start: date) -> dict[str, Any]:
     repeat: dict[str, Any] = {"boundsPeriod": {"start": format_instant(start)}}
+    # the text says how often the patch is changed, as the timing does: the text is what the GP reads and
+    # what the label carries (a Schedule 2 or 3 patch's dose is incomplete without it)
+    every = ""
     if product.patch_change_hours:
         repeat |= {"frequency": 1, "period": product.patch_change_hours, "periodUnit": "h"}
+        every = f", changed every {product.patch_change_hours} hours"
     return {
-        "text": f"Apply {dose_text(dose, product)}",
+        "text": f"Apply {dose_text(dose, product)}{every}",
         "timing": {"repeat": repeat},
         "doseAndRate": [{"doseQuantity": {"value": count, "unit": "patch"}}],
     }

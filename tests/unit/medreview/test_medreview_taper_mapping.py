@@ -128,6 +128,37 @@ def test_a_fentanyl_dose_of_two_patch_strengths_is_named_by_its_total_and_worn_a
     assert "worn together" in text and "coding" not in proposal["medicationCodeableConcept"]
 
 
+@pytest.mark.parametrize(
+    ("current", "hours"),
+    [
+        # dm+d and the SmPCs: fentanyl matrix patches are changed every 72 hours, BuTrans every 7 days
+        (request("Fentanyl 100micrograms/hour transdermal patches", "apply one patch every 72 hours"), 72),
+        (request("Buprenorphine 20micrograms/hour seven day patches", "apply one patch every 7 days"), 168),
+    ],
+)
+def test_a_patch_steps_text_says_how_often_the_patch_is_changed(current: dict[str, Any], hours: int) -> None:
+    """The text is what the GP reads and the label carries: "Apply 75 micrograms/hour: ... worn at once"
+    said nothing of when to change it, though the timing did (a Schedule 2/3 patch's dose needs both)."""
+    result = oral_morphine_equivalent([current])
+    product = result.medications[0].identified.product  # type: ignore[union-attr]
+    assert product is not None
+    plan = plan_taper(regimen_from_ome(result), START)
+    step = next(s for s in plan.steps if s.action is StepAction.REDUCE)
+    proposal = step_proposal(
+        step.dose,
+        current=product,
+        family=load_product_catalogue().family_of(product),
+        start=step.date,
+        patient="Patient/p1",
+        careplan="CarePlan/c1",
+        authored=NOW,
+        note="step",
+    )
+    [dosage] = proposal["dosageInstruction"]
+    assert dosage["text"].endswith(f"worn at once, changed every {hours} hours")
+    assert dosage["timing"]["repeat"]["period"] == hours and dosage["timing"]["repeat"]["periodUnit"] == "h"
+
+
 def _planned(policy: TaperPolicy) -> tuple[dict[str, Any], dict[str, dict[str, Any]], TaperPlan]:
     """A taper CarePlan ``c1`` for 60 mg MR morphine twice a day and its steps' proposals, by reference."""
     current = request("Morphine sulfate 60mg modified-release tablets", "one twice a day")
