@@ -134,7 +134,10 @@ def strength_restated(normal: str, form: DoseForm, text: str) -> str | DosagePro
 
     def check(match: re.Match[str]) -> str:
         strength = Decimal(match["strength"]) * (Decimal("0.001") if match["unit"] == "microgram" else 1)
-        if form.strength_per_unit is None or strength != form.strength_per_unit:
+        # a patch's strength as its name writes it counts too ("1 x 12 microgram/hour patch" of the fentanyl
+        # "12" patch, which releases 12.5)
+        named = form.is_patch and strength in form.unit_strengths
+        if form.strength_per_unit is None or (strength != form.strength_per_unit and not named):
             raise ValueError(match.group(0))
         return f"{match['count']} {match['form']}"
 

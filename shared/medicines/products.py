@@ -181,6 +181,15 @@ def _opioid_at(lowered: str, after: int, count: int) -> int | None:
     return sum(1 for start in named if start < after)
 
 
+def _named_rate(product: DmdProduct) -> Decimal | None:
+    """A patch's rate as its name writes it, where that differs from the rate it releases (the fentanyl
+    "12" patch releases 12.5 micrograms an hour: dmd-opioid-products.csv): the name still finds it."""
+    if not product.is_patch:
+        return None
+    written = strengths_written(product.name)
+    return written[0][0][0] if written and len(written[0]) == 1 else None
+
+
 def _partners(lowered: str) -> tuple[str, ...]:
     found = {partner for name, partner in _COMPOUND_PARTNER.items() if name in lowered}
     found.update(p for p in _PARTNERS if p in lowered and re.search(rf"\b{p}\b", lowered))
@@ -196,7 +205,7 @@ def _known_equivalent(parsed: DmdProduct, products: Sequence[DmdProduct]) -> Dmd
         same = (
             product.ingredient == parsed.ingredient
             and product.with_ingredients == parsed.with_ingredients
-            and product.strength_per_unit == parsed.strength_per_unit
+            and parsed.strength_per_unit in (product.strength_per_unit, _named_rate(product))
             and product.route == parsed.route
             and product.per_unit == parsed.per_unit
             and product.modified_release == parsed.modified_release

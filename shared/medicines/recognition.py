@@ -71,13 +71,19 @@ def product_by_brand(name: str, brand: str, catalogue: ProductCatalogue) -> DmdP
             if whole:
                 return _one(whole, lowered)
         # a tablet's mg, or a patch's microgram/hour (read as micrograms, so x 1000)
-        hits = {a: {p for p in candidates if _strength(p) in (a, a * 1000)} for a in amounts}
+        hits = {a: {p for p in candidates if _strength(p) in (a, a * 1000) or _named(p, a)} for a in amounts}
         hits = {a: found for a, found in hits.items() if found}
         if len(hits) > 1:
             return None  # two of the figures are strengths of the brand's products: which is not certain
         if hits:
             return _one(next(iter(hits.values())), lowered)
     return None
+
+
+def _named(product: DmdProduct, amount: Decimal) -> bool:
+    """Whether a patch's name writes ``amount`` (in mg) as its rate though it releases another ("12"
+    releasing 12.5 micrograms an hour)."""
+    return product.is_patch and _all_mg(product) == [amount]
 
 
 def _all_mg(product: DmdProduct) -> list[Decimal]:

@@ -79,15 +79,17 @@ MST = "Morphine {}mg modified-release tablets"
         # ... and 120 mg a day three times a day (40 mg a dose) is not whole 30 mg tablets: refused, never
         # made up with the 8 mg strength (that would add paracetamol).
         ("Co-codamol 30mg/500mg tablets", "120", 3, 14, "not-issuable"),
-        # 62.5 micrograms/hour = 37.5 + 25 worn together, changed every 72 h: 28 days need ceil(672/72) = 10.
+        # 62.5 micrograms/hour = 50 + 12.5 (the "12" patch's release rate) worn together: two patches, the
+        # fewest, as 37.5 + 25 would be (the composer takes the smallest patch last on a tie), changed every
+        # 72 h: 28 days need ceil(672/72) = 10 of each.
         (
             "Fentanyl 50micrograms/hour transdermal patches",
             "62.5",
             1,
             28,
             [
-                ("Fentanyl 37.5microgram/hour transdermal patches", 1, 1, 10, True),
-                ("Fentanyl 25micrograms/hour transdermal patches", 1, 1, 10, True),
+                ("Fentanyl 50micrograms/hour transdermal patches", 1, 1, 10, True),
+                ("Fentanyl 12micrograms/hour transdermal patches", 1, 1, 10, True),
             ],
         ),
         # Buprenorphine 10 micrograms/hour, a 7-day patch: 28 days need 4; Schedule 3.

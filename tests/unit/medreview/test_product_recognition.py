@@ -463,3 +463,27 @@ def test_a_plain_tablets_family_holds_no_effervescent_tablets() -> None:
     assert [p.code for p in catalogue.family_of(plain) if p.strength_per_unit == 30] == [plain.code]
     assert all(not p.presentation for p in catalogue.family_of(plain))
     assert [p.code for p in catalogue.family_of(fizzy)] == [fizzy.code]
+
+
+@pytest.mark.parametrize(
+    ("name", "dose"),
+    [
+        ("Fentanyl 12micrograms/hour transdermal patches", "apply one patch every 72 hours"),
+        ("Matrifen 12micrograms/hour transdermal patches", "apply one patch every 72 hours"),
+        ("Durogesic DTrans 12micrograms/hour transdermal patches", "apply one patch every 72 hours"),
+        (
+            "Fentanyl 12micrograms/hour transdermal patches",
+            "apply one 12 microgram/hour patch every 72 hours",
+        ),
+    ],
+)
+def test_the_fentanyl_12_patch_is_found_by_its_name_and_counted_at_the_rate_it_releases(
+    name: str, dose: str
+) -> None:
+    """The "12" patch releases 12.5 micrograms an hour (SmPCs, section 2; dmd-opioid-products.csv): one worn
+    is 12.5 x 2.4 = 30 mg OME, the reference facts' ~30 (it read 28.8); its name's 12 still finds it."""
+    result = oral_morphine_equivalent([_dosed(name, dose)])
+    [med] = result.medications
+    assert med.identified is not None and med.identified.product is not None
+    assert med.identified.product.code == "9752311000001101"
+    assert result.total_mg_per_day == 30 and not result.incomplete

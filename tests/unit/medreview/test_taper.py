@@ -252,3 +252,45 @@ def test_every_plan_only_reduces_or_holds_stays_under_the_cap_uses_real_strength
         assert plan.blocked_reason
     feasible = all(max(i.strengths) * i.factor <= cap for i in regimen)
     assert plan.reaches_target or not feasible
+
+
+def _fentanyl_plan(strength: str) -> TaperPlan:
+    name = f"Fentanyl {strength}micrograms/hour transdermal patches"
+    request = {
+        "resourceType": "MedicationRequest",
+        "id": "f",
+        "status": "active",
+        "intent": "order",
+        "medicationCodeableConcept": {"text": name},
+        "dosageInstruction": [{"text": "apply one patch every 72 hours"}],
+    }
+    return plan_taper(regimen_from_ome(oral_morphine_equivalent([request])), date(2026, 3, 2))
+
+
+def test_a_fentanyl_50_patch_steps_by_whole_patches_never_four_12s_that_reduce_nothing() -> None:
+    """Fentanyl 50 micrograms/hour: 50 x 2.4 = 120 mg OME (Opioids Aware). The "12" patch releases 12.5
+    (SmPCs, section 2): 4 x "12" (48, read as a 4% step) is 50, no reduction, in four patches. UK defaults:
+    10% of 120 = 12 mg OME wanted a step, at most 30% (36) in any 28 days. Patches of 12.5, 25, 37.5, 50...
+    2 Mar: 45 wanted, 37.5 (90 OME, 30 off). 16 Mar: 25 would take 30 more in 28 days: held. 30 Mar: 25
+    (60). 13 Apr: held. 27 Apr: 20 wanted, 12.5 (30). 11 May: held. 25 May: stop."""
+    plan = _fentanyl_plan("50")
+    got = [(s.date.isoformat(), s.action, s.dose.daily_dose, s.total_ome_mg_per_day) for s in plan.steps]
+    hold, reduce = StepAction.HOLD, StepAction.REDUCE
+    assert got == [
+        ("2026-03-02", reduce, Decimal("37.5"), Decimal(90)),
+        ("2026-03-16", hold, Decimal("37.5"), Decimal(90)),
+        ("2026-03-30", reduce, Decimal(25), Decimal(60)),
+        ("2026-04-13", hold, Decimal(25), Decimal(60)),
+        ("2026-04-27", reduce, Decimal("12.5"), Decimal(30)),
+        ("2026-05-11", hold, Decimal("12.5"), Decimal(30)),
+        ("2026-05-25", StepAction.STOP, Decimal(0), Decimal(0)),
+    ]
+    assert all(count == 1 for s in plan.steps for _, count in s.dose.units)
+
+
+def test_a_fentanyl_25_patch_whose_smallest_step_is_over_the_cap_is_blocked_not_stepped_to_two_12s() -> None:
+    """Fentanyl 25: 60 mg OME, the cap 30% = 18. Its only smaller doses are 12.5 (30 off) and none: over the
+    cap, so the plan is blocked for the prescriber (it offered 2 x "12", which is 25 again)."""
+    plan = _fentanyl_plan("25")
+    assert plan.steps == () or all(s.action is StepAction.HOLD for s in plan.steps), plan.steps
+    assert plan.blocked_reason is not None and "28-day cap" in plan.blocked_reason

@@ -100,7 +100,8 @@ def test_fentanyl_patch_family_offers_every_uk_strength() -> None:
     patch = catalogue.lookup("36120211000001106")
     assert patch is not None and patch.is_patch and patch.patch_change_hours == 72
     strengths = [p.strength for p in catalogue.family_of(patch)]
-    assert strengths == [Decimal(s) for s in ("12", "25", "37.5", "50", "75", "100")]
+    # the "12" patch releases 12.5 micrograms an hour (SmPCs, section 2: dmd-opioid-products.csv)
+    assert strengths == [Decimal(s) for s in ("12.5", "25", "37.5", "50", "75", "100")]
 
 
 def test_every_product_ingredient_has_the_same_class_in_the_alias_file() -> None:
