@@ -161,6 +161,10 @@ class ProductCatalogue:
     brands: Mapping[str, frozenset[str]] = field(default_factory=dict)
     ingredient_codes: Mapping[str, str] = field(default_factory=dict)
     vtms: Mapping[str, OpioidVtm] = field(default_factory=dict)
+    once_daily: frozenset[str] = frozenset()
+    """VMP codes one of whose AMPs is made to be taken once a day, its dm+d name says (XL, MXL, 24hr: MXL,
+    Zydol XL, Tradorec XL, Onexila XL...); a VMP shared with a 12-hourly brand (Zomorph and MXL 30 mg) is
+    one, a VMP of 12-hourly brands alone (Zomorph 10 mg) is not."""
     by_name: Mapping[str, DmdProduct] = field(default_factory=dict)
     """Products with no dm+d code here, by their exact name (lower case, single spaces): a brand whose name
     gives no strength ("Propain Plus tablets"), its strength from its SmPC (named in the product file)."""
@@ -322,7 +326,14 @@ def load_product_catalogue() -> ProductCatalogue:
         brands=_brand_names(codes, generic),
         ingredient_codes=substances,
         vtms=_opioid_vtms(),
+        once_daily=frozenset(
+            e.vmp for e in codes.values() if e.dmd_type == "AMP" and _ONCE_DAILY.search(e.term)
+        ),
     )
+
+
+_ONCE_DAILY = re.compile(r"\b(?:xl|mxl|24 ?hr|24 hour)\b", re.IGNORECASE)
+"""dm+d AMP names of products made to be taken once a day (UK brands' XL and 24hr)."""
 
 
 def _opioid_vtms() -> dict[str, OpioidVtm]:

@@ -132,7 +132,9 @@ def per_administration(
     required", also at fewer administrations a day, never a bigger dose each time than the step before (one
     capsule four times a day, then three times a day); "when required" stays "when required", with its most
     a day. Sublingual buprenorphine tablets step as immediate-release tablets do (whole tablets, never a
-    bigger dose each time). Patches keep the patches worn. Any other form (buccal, nasal, sachets...) is
+    bigger dose each time). A modified-release product taken once a day, made as a once-daily brand (MXL,
+    an XL), steps only in strengths made as one (never Zomorph 10 mg, 12-hourly, once a day). Patches keep
+    the patches worn. Any other form (buccal, nasal, sachets...) is
     refused: its step could only be a day's total "as directed", which no prescriber can sign for a
     Schedule 2 or 3 drug.
 
@@ -163,7 +165,7 @@ def per_administration(
     if read.as_needed and product.modified_release:
         return f"{name} is taken when required ({med.reading.basis}), not at a regular frequency"
     per_day = read.per_day
-    strengths = issuable_per_dose(product, catalogue.family_of(product))
+    strengths = issuable_per_dose(product, stepping_family(product, per_day, catalogue))
     made = compose_dose(item.daily_dose / per_day, strengths)
     if made is None:
         return f"the dose of {name} ({med.reading.basis}) is not {per_day} equal doses of " + (
@@ -187,6 +189,16 @@ def per_administration(
     )
 
 
+def stepping_family(product: DmdProduct, per_day: int, catalogue: ProductCatalogue) -> tuple[DmdProduct, ...]:
+    """The products a step of ``product`` taken ``per_day`` times a day is made of: its family, but for a
+    modified-release product taken once a day made as a once-daily brand (MXL, an XL) only the strengths
+    made as one (never Zomorph 10 mg, 12-hourly, once a day: half the day uncovered)."""
+    family = catalogue.family_of(product)
+    if product.modified_release and per_day == 1 and product.code in catalogue.once_daily:
+        family = tuple(p for p in family if p.code in catalogue.once_daily)
+    return family
+
+
 def add_steps(
     s: UnitOfWork,
     plan: TaperPlan,
@@ -203,7 +215,7 @@ def add_steps(
     for planned in plan.steps:
         step = replace(planned, number=first + planned.number - 1)
         product = products[step.dose.reference]
-        family = catalogue.family_of(product)
+        family = stepping_family(product, step.dose.doses_per_day, catalogue)
         words = dose_text(step.dose, product) if step.action is not StepAction.HOLD else "hold the dose"
         description = (
             f"Step {step.number} ({step.action.value}) from {step.date.isoformat()}: {words}; total "

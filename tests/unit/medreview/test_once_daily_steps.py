@@ -1,0 +1,74 @@
+"""A modified-release opioid taken once a day is stepped only in strengths made as a once-daily product.
+
+dm+d (shared/terminology/data/dmd-opioid-codes.csv): MXL capsules (morphine, once a day) are made in 30, 60,
+90, 120, 150 and 200 mg; the same VMPs of 10 and 100 mg are Zomorph's alone, a 12-hourly brand: taken once a
+day they leave the patient uncovered for half the day. Zydol XL and Tradorec XL (tramadol, once a day): 100,
+150, 200, 300 and 400 mg; 50 and 75 mg are 12-hourly SR tablets only. Figures by hand with the UK defaults
+(10% of the starting OME every 14 days, at most 30% of it in any 28 days, halved below 30% of it) and
+Opioids Aware's factors (docs/domain/reference-facts.md: morphine 1, tramadol 0.1).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date
+
+import pytest
+
+from services.medreview.domain.taper import TaperPolicy
+from services.medreview.workflow import on_medication_list_synced, propose_taper
+from shared.contracts import MEDICATION_LIST_SYNCED_V1
+from shared.terminology import load_product_catalogue
+from tests.unit.medreview.medreview_support import NOW, Harness, database, medicine, patient_bundle
+
+START = date(2026, 3, 2)
+
+
+@pytest.fixture
+def mr(medreview_db_url: str) -> Iterator[Harness]:
+    harness = Harness(database(medreview_db_url))
+    yield harness
+    harness.engine.dispose()
+
+
+def proposed(mr: Harness, name: str, text: str) -> list[list[tuple[str, str]]]:
+    """Each reduction's proposals as (product, dosage text), in step order."""
+    gp = patient_bundle("p1", medicine("x", name, text))
+    mr.consume(on_medication_list_synced, MEDICATION_LIST_SYNCED_V1, gp, time=NOW)
+    careplan = mr.api(lambda s: propose_taper(s, "Patient/p1", TaperPolicy(), START, "uk-opioids-aware"))
+    found = []
+    for step in mr.steps(careplan):
+        if step.proposal is None or step.action != "reduce":
+            continue
+        requests = [mr.read(ref) for ref in step.proposals]
+        found.append([(r["medicationCodeableConcept"]["coding"][0]["code"], r["dosageInstruction"][0]["text"])
+                      for r in requests])  # fmt: skip
+    return found
+
+
+def test_mxl_120mg_once_a_day_steps_in_once_daily_strengths_only(mr: Harness) -> None:
+    """MXL 120 mg once a day: 120 mg OME; a step of 12 wanted, at most 36 in any 28 days. Once-daily doses
+    below 120 of at most four capsules: 90 (60 + 30), 60, 30. 2 Mar: 108 wanted, 90 (30 off). 16 Mar: held
+    (60 would take 60 in 28 days). 30 Mar: 60. 27 Apr: 30. Every step is made of MXL's strengths (it was
+    100 + 10 mg: Zomorph's 10 mg once a day)."""
+    catalogue = load_product_catalogue()
+    steps = proposed(mr, "MXL 120mg capsules", "one capsule once daily")
+    assert [len(s) for s in steps] == [2, 1, 1]
+    names = [[catalogue.lookup(code).name for code, _ in step] for step in steps]  # type: ignore[union-attr]
+    assert names == [
+        ["Morphine 60mg modified-release capsules", "Morphine 30mg modified-release capsules"],
+        ["Morphine 60mg modified-release capsules"],
+        ["Morphine 30mg modified-release capsules"],
+    ]
+    assert all("once a day" in text for step in steps for _, text in step)
+
+
+def test_a_once_daily_tramadol_never_steps_to_a_12_hourly_strength(mr: Harness) -> None:
+    """Zydol XL 400 mg once a day: 40 mg OME; steps of 4 (40 mg), at most 12 in 28 days. Once-daily doses
+    below 400 of XL strengths: 350 (200 + 150), 300, 250 (150 + 100), 200, 150, 100. No step is of the 50
+    or 75 mg SR tablets (350 was 300 + 50)."""
+    catalogue = load_product_catalogue()
+    steps = proposed(mr, "Zydol XL 400mg tablets", "one tablet once daily")
+    strengths = [sorted(catalogue.lookup(c).strength for c, _ in step) for step in steps]  # type: ignore[union-attr]
+    assert strengths and {s for step in strengths for s in step} <= {100, 150, 200, 300, 400}, strengths
+    assert strengths[0] == [150, 200]
