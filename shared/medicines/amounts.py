@@ -104,6 +104,7 @@ class DosageProblem:
 
 def _word(unit: str) -> str:
     word = unit.strip().strip("{}").lower().replace("µ", "u").replace("μ", "u")
+    word = re.sub(r"\s*\((?:e?s)\)$", "", word)  # "tablet(s)", "patch(es)", as GP systems print a unit
     word = re.sub(r"\b(?:micrograms?|mcg|ug)\b", "microgram", word)
     word = re.sub(r"\s*(?:/|per|an|a)\s*(?:hours?|hrs?|h)$", "/hour", word)
     return re.sub(r"(?<=patch)es$|(?<=[^s])s$", "", word)

@@ -79,6 +79,10 @@ def normalise(text: str) -> str:
         r"(?:(?<=\d)|\b)(?:micrograms?|mcg|ug)\s*(?:/|per|an|a|each)\s*(?:hour|hr|h)\b", " microgram/hour", t
     )
     t = re.sub(r"(?:(?<=\d)|\b)(?:micrograms?|mcg|ug)\b", " microgram", t)  # "25mcg/hr", "200mcg"
+    t = re.sub(
+        r"\b(tablet|capsule|caplet|sachet|tab|cap)\s*\(s\)", r"\1s", t
+    )  # "2 tablet(s)", as GP systems print
+    t = re.sub(r"\bpatch\s*\(es\)", "patches", t)
     t = re.sub(r"(?<=[a-z])-(?=[a-z])", " ", t)  # "twice-daily", "four-hourly"
     t = re.sub(r"(?<=\d)(?=(?:od|bd|tds|qds|tid|qid|bid|prn|nocte|mane)\b)", " ", t)  # "1bd", "2qds"
     t = re.sub(r"(?:(?<=\d)|\b)(?:hrly|hly)\b", " hourly", t)

@@ -1439,3 +1439,31 @@ def test_the_same_dosage_line_written_twice_is_not_added_up() -> None:
     system's duplicate) is 2; which it is, the prescription does not say."""
     result = amount([{"text": "1 tablet twice a day"}, {"text": "1 tablet twice a day"}])
     assert isinstance(result, DosageProblem) and result.code == "dose-repeated", result
+
+
+@pytest.mark.parametrize(
+    ("dosage", "expected"),
+    [
+        # units as GP systems print them: "tablet(s)" and "patch(es)" were words not read (refused)
+        ({"text": "Take 2 tablet(s) four times a day"}, "8"),  # 2 x 4
+        ({"text": "1 capsule(s) twice a day"}, "2"),  # 1 x 2
+        (
+            {
+                "doseAndRate": [{"doseQuantity": {"value": 2, "unit": "tablet(s)"}}],
+                "timing": {"repeat": {"frequency": 3, "period": 1, "periodUnit": "d"}},
+            },
+            "6",  # 2 x 3
+        ),
+    ],
+)
+def test_a_unit_printed_with_its_plural_in_brackets_is_read(dosage: dict[str, Any], expected: str) -> None:
+    result = amount([dosage])
+    assert isinstance(result, DailyAmount) and (result.quantity, result.unit) == (Decimal(expected), UNIT), (
+        result
+    )
+
+
+def test_a_patch_printed_with_its_plural_in_brackets_is_read() -> None:
+    """ "Apply 1 patch(es) every 72 hours": one patch worn at once (the change interval does not count)."""
+    result = amount([{"text": "Apply 1 patch(es) every 72 hours"}], "patch", is_patch=True)
+    assert isinstance(result, DailyAmount) and result.quantity == 1, result
