@@ -49,6 +49,7 @@ from shared.medicines.amounts import (
 from shared.medicines.dose_text import (
     HOW_OFTEN_UNSAID,
     WrittenPart,
+    above_a_time,
     label,
     read_dosage_text,
     read_written_part,
@@ -194,6 +195,9 @@ def _one_dosage(dosage: Mapping[str, Any], form: DoseForm) -> DailyAmount | Dosa
     if isinstance(structured, DosageProblem) and structured.code in STRUCTURED_REFUSALS:
         return structured
     texts = [t for t in (str(dosage.get(k) or "").strip() for k in ("text", "patientInstruction")) if t]
+    # BNF label 29 as an additional instruction ("Do not take more than 2 at any one time. Do not take more
+    # than 8 in 24 hours"): its maxima hold the figure as the text's would ("1-2 every 4 hours" read 12)
+    texts += [t for t in _additional(dosage) if writes_a_maximum(t, form, ("cap", "dose-cap"))]
     texts = list(dict.fromkeys(texts))
     if isinstance(structured, DailyAmount):
         reading: DailyAmount | DosageProblem = structured
@@ -231,6 +235,19 @@ def _one_dosage(dosage: Mapping[str, Any], form: DoseForm) -> DailyAmount | Dosa
     if isinstance(reading, DailyAmount) and not reading.as_needed and _as_needed(dosage):
         return replace(reading, as_needed=True)
     return reading
+
+
+def _additional(dosage: Mapping[str, Any]) -> list[str]:
+    """The words of each ``additionalInstruction`` (its text, else its codings' displays)."""
+    found = []
+    for concept in dosage.get("additionalInstruction") or ():
+        if not isinstance(concept, Mapping):
+            continue
+        displays = [
+            str(c.get("display") or "") for c in concept.get("coding") or () if isinstance(c, Mapping)
+        ]
+        found.append(str(concept.get("text") or " ".join(d for d in displays if d)).strip())
+    return [t for t in found if t]
 
 
 def _as_needed(dosage: Mapping[str, Any]) -> bool:
@@ -386,6 +403,12 @@ def _with_part(
             return DosageProblem("dose-text-partial", partial)  # a dose and a maximum, how often in the text
         if per_day is not None and per_day != part.per_day:
             return DosageProblem("dose-inconsistent", f"{contradicts} times a day")
+    if part.a_time:  # "do not take more than 2 at any one time" beside a dose: the dose may not be above it
+        kind = UNIT if reading.dose_unit == form.per_unit else reading.dose_unit
+        for each in [dose] if dose is not None else [(d, kind) for d, _ in reading.doses]:
+            above = above_a_time(*each, part.a_time, form, text)
+            if above is not None:
+                return above
     amount = with_written_caps(reading, dose, part.caps, form, text)
     if isinstance(amount, DosageProblem) or not part.as_needed or amount.as_needed:
         return amount

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
@@ -46,6 +47,7 @@ from shared.medicines.dose_words import Token, normalise, tokens
 __all__ = [
     "HOW_OFTEN_UNSAID",
     "WrittenPart",
+    "above_a_time",
     "read_dosage_text",
     "read_written_part",
     "with_written_caps",
@@ -98,11 +100,12 @@ def read_dosage_text(text: str, form: DoseForm) -> DailyAmount | DosageProblem:
         )
     as_needed = any(t.kind == "as-needed" for t in found)
     caps = [t for t in found if t.kind == "cap"]
+    a_time = [t for t in found if t.kind == "dose-cap"]
     phases: list[list[Token]] = [[]]
     for token in found:
         if token.kind == "then":
             phases.append([])
-        elif token.kind != "cap":
+        elif token.kind not in ("cap", "dose-cap"):
             phases[-1].append(token)
     loading = ""
     if len(phases) > 1 and any(t.kind == "loading" for t in phases[0]):
@@ -122,7 +125,7 @@ def read_dosage_text(text: str, form: DoseForm) -> DailyAmount | DosageProblem:
         return _problem("dose-changes-over-time", sentence, changing)
     amounts: list[DailyAmount] = []
     for phase in phases:
-        amount = _phase(phase, caps, form, text, as_needed)
+        amount = _phase(phase, caps, form, text, as_needed, a_time)
         if isinstance(amount, DosageProblem):
             return amount
         amounts.append(amount)
@@ -195,7 +198,12 @@ def _per_day(schedule: list[Token], text: str) -> Decimal | DosageProblem | None
 
 
 def _phase(
-    phase: list[Token], caps: list[Token], form: DoseForm, text: str, as_needed: bool
+    phase: list[Token],
+    caps: list[Token],
+    form: DoseForm,
+    text: str,
+    as_needed: bool,
+    a_time: Sequence[Token] = (),
 ) -> DailyAmount | DosageProblem:
     groups = _groups(phase, text)
     if isinstance(groups, DosageProblem):
@@ -237,6 +245,9 @@ def _phase(
         restated = _restatement(group, dose, kind[0], form, text)
         if restated is not None:
             return restated
+        above = above_a_time(dose, kind[0], a_time, form, text)
+        if above is not None:
+            return above
         if form.is_patch:
             parts.append((dose, kind[0], dose, None))
             continue
@@ -407,11 +418,38 @@ def _apply_cap(
     return theirs if theirs[0] < mine[0] else None
 
 
-def writes_a_maximum(text: str, form: DoseForm) -> bool:
-    """Whether ``text`` writes a maximum ("max 8 in 24 hours", "do not take more than 8 in 24 hours"),
-    read or not."""
+def above_a_time(
+    dose: Decimal, kind: str, limits: Sequence[Token], form: DoseForm, text: str
+) -> DosageProblem | None:
+    """Whether a dose (``kind``: unit, mg or microgram/hour) is above a maximum a time the text writes
+    ("do not take more than 2 at any one time", BNF label 29): a maximum a time never raises a figure, but a
+    dose above it contradicts it ("3 tablets four times a day" beside it: which?). A maximum that may be a
+    mass or has a unit that does not fit the product is not read."""
+    for limit in limits:
+        most = limit.high or Decimal(0)
+        fits = dose_kind(limit.unit, form)
+        if fits is None or bare_count_ambiguous(most, limit.unit, form):
+            sentence = f"The maximum a time '{limit.text}' in '{text}' is not in units read"
+            return _problem("maximum-unreadable", sentence, (limit.text,))
+        mine, theirs = (dose, kind), (most * fits[1], fits[0])
+        if kind != fits[0]:
+            one, other = in_ingredient(dose, kind, form), in_ingredient(*theirs, form)
+            if one is None or other is None:
+                sentence = f"The maximum a time '{limit.text}' cannot be compared with the dose in '{text}'"
+                return _problem("maximum-unreadable", sentence, (limit.text,))
+            mine, theirs = one, other
+        if mine[0] > theirs[0]:
+            sentence = f"The dose in '{text}' is above its maximum a time, '{limit.text}'"
+            return _problem("dose-above-maximum", sentence, (limit.text,))
+    return None
+
+
+def writes_a_maximum(text: str, form: DoseForm, kinds: tuple[str, ...] = ("cap",)) -> bool:
+    """Whether ``text`` writes a maximum a day ("max 8 in 24 hours", "do not take more than 8 in 24
+    hours"), read or not; with ``kinds`` ("cap", "dose-cap"), or a maximum a time ("not more than 2 at any
+    one time")."""
     restated = strength_restated(normalise(text), form, text)
-    return not isinstance(restated, DosageProblem) and any(t.kind == "cap" for t in tokens(restated))
+    return not isinstance(restated, DosageProblem) and any(t.kind in kinds for t in tokens(restated))
 
 
 @dataclass(frozen=True, slots=True)
@@ -424,6 +462,8 @@ class WrittenPart:
     per_day: Decimal | None
     caps: tuple[Token, ...]
     as_needed: bool
+    a_time: tuple[Token, ...] = ()
+    """Its maxima a time ("do not take more than 2 at any one time"), for the dose beside it to be held to."""
 
 
 def read_written_part(text: str, form: DoseForm) -> WrittenPart | DosageProblem:
@@ -442,7 +482,7 @@ def read_written_part(text: str, form: DoseForm) -> WrittenPart | DosageProblem:
         return partial
     if any(t.kind == "weekdays" for t in found) and not form.is_patch:
         return partial  # a patch's days of change leave the patches worn alone, as in read_dosage_text
-    groups = _groups([t for t in found if t.kind != "cap"], text)
+    groups = _groups([t for t in found if t.kind not in ("cap", "dose-cap")], text)
     if isinstance(groups, DosageProblem):
         return groups
     if len(groups) > 1:
@@ -462,7 +502,10 @@ def read_written_part(text: str, form: DoseForm) -> WrittenPart | DosageProblem:
         if differs is not None:
             return differs
     caps = tuple(t for t in found if t.kind == "cap")
-    return WrittenPart(dose, per_day, caps, any(t.kind == "as-needed" for t in found))
+    a_time = tuple(t for t in found if t.kind == "dose-cap")
+    if dose is not None and (above := above_a_time(*dose, a_time, form, text)) is not None:
+        return above
+    return WrittenPart(dose, per_day, caps, any(t.kind == "as-needed" for t in found), a_time)
 
 
 def with_written_caps(

@@ -49,8 +49,8 @@ _PER_DAY = (
 class Token:
     """One reading of a span of the text: ``kind`` and its values (``low``/``high``: numbers)."""
 
-    # quantity, frequency, interval, time-of-day, cap, as-needed, loading, then, duration, weekdays, filler,
-    # unread
+    # quantity, frequency, interval, time-of-day, cap (a day), dose-cap (a time), as-needed, loading, then,
+    # duration, weekdays, filler, unread
     kind: str
     text: str
     low: Decimal | None = None
@@ -158,6 +158,11 @@ def _cap(m: re.Match[str]) -> Token:
     return Token("cap", m.group(0), number, number, m.group("u") or "", doses)
 
 
+def _dose_cap(m: re.Match[str]) -> Token:
+    number = Decimal(m.group("n"))
+    return Token("dose-cap", m.group(0), number, number, _unit_word(m.group("u") or ""))
+
+
 def _clock(m: re.Match[str]) -> Token:
     """A clock time ("at 8am", "20:00") is a time of day of its own."""
     return Token("time-of-day", m.group(0), slot=re.sub(r"^at\s+|\s+", "", m.group(0)))
@@ -248,6 +253,16 @@ _RULES: tuple[tuple[re.Pattern[str], _Make], ...] = tuple(
             + r")?\s*"
             r"(?:tablets?|capsules?|patch(?:es)?)?\s*(?P<doses>doses?|times)?\s*" + _PER_DAY,
             _cap,
+        ),
+        (
+            # a maximum a time (BNF label 29: "Do not take more than 2 at any one time"): never raises a
+            # figure, but a dose above it contradicts it
+            r"(?:(?:do\s+not|don't|never)\s+(?:take|use|have)\s+more\s+than|no\s+more\s+than|max(?:imum|\.)?"
+            r"(?:\s+of)?)\s*(?P<n>" + NUM + r")\s*(?P<u>" + UNITS + r")?\s*"
+            r"(?:at\s+(?:any\s+(?:(?:one|1)\s+)?time|a\s+time|(?:one|1)\s+time)|in\s+(?:one|1|a\s+single)\s+dose"
+            r"|per\s+dose"
+            r"|each\s+time)",
+            _dose_cap,
         ),
         (_WEEKDAYS, _weekdays),
         (rf"(?:every|each|q)\s*{_RANGE}\s*(?:-|to)?\s*{_HOURS}", _ranged("interval")),

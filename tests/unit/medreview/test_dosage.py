@@ -1110,12 +1110,57 @@ def test_cautionary_labels_in_the_patient_instruction_are_advice(instruction: st
     assert isinstance(result, DailyAmount) and result.quantity == 2, result  # 1 tablet x 2 a day
 
 
-def test_a_maximum_on_one_dose_is_not_read_and_refuses() -> None:
-    """BNF label 29's "Do not take more than 2 at any one time" is a maximum per dose this reader does not
-    read: the dosage is refused, naming the words."""
-    instruction = "Do not take more than 2 at any one time. Do not take more than 8 in 24 hours."
-    result = amount([_dosage(ONE_TABLET, text="1 tablet twice a day", patientInstruction=instruction)])
-    assert isinstance(result, DosageProblem) and result.code == "dosage-words-unread", result
+LABEL_29 = "Do not take more than 2 at any one time. Do not take more than 8 in 24 hours."
+"""BNF cautionary label 29, as GP systems print it beside co-codamol and other paracetamol combinations."""
+
+
+def test_a_maximum_a_time_holds_the_dose_beside_it() -> None:
+    """BNF label 29 beside "1 tablet twice a day": 1 a time is within 2, 1 x 2 = 2 a day within 8 (it was
+    refused, its words not read); beside 3 tablets three times a day, 3 a time is above 2: refused."""
+    result = amount([_dosage(ONE_TABLET, text="1 tablet twice a day", patientInstruction=LABEL_29)])
+    assert isinstance(result, DailyAmount) and result.quantity == 2, result
+    three = amount([{"text": "3 tablets three times a day", "patientInstruction": LABEL_29}])
+    assert isinstance(three, DosageProblem) and three.code == "dose-above-maximum", three
+
+
+@pytest.mark.parametrize(
+    "dosage",
+    [
+        # "1-2 every 4 hours": 2 x 6 = 12 a day; label 29's "not more than 8 in 24 hours" holds it to 8
+        {"text": f"1-2 every 4 hours. {LABEL_29}"},
+        {"text": "1-2 every 4 hours", "patientInstruction": LABEL_29},
+        # as an R4 additionalInstruction (a BNF label's place): it was not read at all, so 12
+        {"text": "1-2 every 4 hours", "additionalInstruction": [{"text": LABEL_29}]},
+        {
+            "text": "1-2 every 4 hours",
+            "additionalInstruction": [
+                {"coding": [{"system": "http://snomed.info/sct", "display": LABEL_29}]}
+            ],
+        },
+    ],
+)
+def test_bnf_label_29_holds_the_figure_wherever_it_is_written(dosage: dict[str, Any]) -> None:
+    result = amount([dosage])
+    assert isinstance(result, DailyAmount) and result.quantity == 8, result
+
+
+@pytest.mark.parametrize(
+    "dosage",
+    [
+        {"text": f"3 tablets four times a day. {LABEL_29}"},  # 3 a time, above 2
+        {"text": "90mg four times a day. Do not take more than 2 at any one time"},  # 3 of 30 mg, above 2
+        {"text": "1 in the morning and 2 at night", "patientInstruction": "max 1 tablet at a time"},
+    ],
+)
+def test_a_dose_above_its_maximum_a_time_is_refused(dosage: dict[str, Any]) -> None:
+    result = amount([dosage])
+    assert isinstance(result, DosageProblem) and result.code == "dose-above-maximum", result
+
+
+def test_advice_as_an_additional_instruction_changes_nothing() -> None:
+    """ "Swallow whole" (BNF label 25) as an additionalInstruction: 2 x 6 = 12 a day, as without it."""
+    result = amount([{"text": "1-2 every 4 hours", "additionalInstruction": [{"text": "Swallow whole"}]}])
+    assert isinstance(result, DailyAmount) and result.quantity == 12, result
 
 
 @pytest.mark.parametrize(
