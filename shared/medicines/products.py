@@ -113,7 +113,7 @@ def parse_medicine_name(name: str, catalogue: ProductCatalogue) -> DmdProduct | 
         return None
     lowered = name.lower()
     figures = _figures(strength_match["masses"])
-    at = _opioid_at(lowered, after, len(figures))
+    at = _opioid_at(lowered, after, figures)
     if at is None:
         return None  # "Paracetamol and codeine 500mg/30mg/10mg": which figure is the codeine's is not certain
     value, unit = figures[at]
@@ -167,14 +167,17 @@ def _figures(masses: str) -> list[tuple[Decimal, str]]:
     ]
 
 
-def _opioid_at(lowered: str, after: int, count: int) -> int | None:
-    """Which of ``count`` strengths is the opioid's: the only one; the first of a "co-" name (the BNF's
-    co-codamol 30/500 is codeine 30 mg and paracetamol 500 mg); else by where the ingredients are named
-    ("Paracetamol/codeine 500mg/30mg": the second), when as many are named as strengths are written."""
+def _opioid_at(lowered: str, after: int, figures: Sequence[tuple[Decimal, str]]) -> int | None:
+    """Which of the strengths is the opioid's: the only one; the first of a "co-" name (the BNF's
+    co-codamol 30/500 is codeine 30 mg and paracetamol 500 mg), when it is the smaller, as in every "co-"
+    product ("Co-codamol 500/30mg", written the other way round, is refused: 500 mg of codeine was read);
+    else by where the ingredients are named ("Paracetamol/codeine 500mg/30mg": the second), when as many
+    are named as strengths are written."""
+    count = len(figures)
     if count == 1:
         return 0
     if any(name in lowered for name in _COMPOUND_PARTNER):
-        return 0 if count == 2 else None
+        return 0 if count == 2 and _mg_of(figures[0]) < _mg_of(figures[1]) else None
     named = [m.start() for p in _PARTNERS if (m := re.search(rf"\b{p}\b", lowered))]
     if len(named) + 1 != count:
         return None
@@ -188,6 +191,11 @@ def _named_rate(product: DmdProduct) -> Decimal | None:
         return None
     written = strengths_written(product.name)
     return written[0][0][0] if written and len(written[0]) == 1 else None
+
+
+def _mg_of(figure: tuple[Decimal, str]) -> Decimal:
+    value, unit = figure
+    return value * 1000 if unit == "g" else value if unit == "mg" else value / 1000
 
 
 def _partners(lowered: str) -> tuple[str, ...]:

@@ -445,6 +445,11 @@ def test_an_unknown_code_with_a_compounds_name_is_read_in_that_order() -> None:
     [
         "codydramol 10/500 tablets",  # no unit: 10 mg or 10 of what? refused, as "Co-codamol 30/500 tablets"
         "Paracetamol and codeine 500mg/30mg/10mg tablets",  # three strengths, two ingredients named
+        # a "co-" name the other way round: every "co-" product's opioid is the smaller strength (BNF), so
+        # 500 is no codeine strength (it read 500 mg of codeine a tablet: OME 400 for 2 qds, not 24)
+        "Co-codamol 500/30mg tablets",
+        "Co-codamol 500mg/30mg tablets",
+        "Co-dydramol 500mg/10mg tablets",
     ],
 )
 def test_a_compound_whose_opioid_strength_is_not_certain_is_an_unrecognised_opioid(name: str) -> None:
