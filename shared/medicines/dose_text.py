@@ -277,14 +277,14 @@ def _total_only(group: _Group, part: tuple[Decimal, str, Decimal, Decimal | None
     """Whether a dose's only schedule is "a day" (or "daily", "each day") and it is more than one unit: a
     day's total, not said to be taken at once ("8 tablets a day" of co-codamol is not 8 tablets at once;
     read as once a day, a taper step would be 7 tablets at once). A mass counts in units by the product's
-    strength; unknown, it may be more than one. A liquid's ml are no units to count ("30ml daily" of
-    methadone is once a day)."""
+    strength; unknown, it may be more than one. A liquid's ml are no units to count: any dose of one is
+    a day's total ("60mg daily" of Oramorph read once a day would be a step of 54 mg at once)."""
     _, kind, dose, _ = part
-    if form.per_unit == "ml":
-        return False
     frequencies = [t for t in group.schedule if t.kind == "frequency"]
     if len(group.schedule) != 1 or len(frequencies) != 1 or not _A_DAY.fullmatch(frequencies[0].text):
         return False
+    if form.per_unit == "ml":
+        return True
     units = in_ingredient(Decimal(1), UNIT, form)
     if kind == UNIT:
         return dose > 1

@@ -43,6 +43,10 @@ from shared.terminology import DEFAULT_OME_FACTOR_TABLE, DmdProduct, ProductCata
 
 PER_DOSE_UNITS = 3
 """At most this many tablets or capsules make one administration of a new dose (or as many as now)."""
+ANALGESIC_PARTNERS = frozenset({"paracetamol", "ibuprofen", "aspirin"})
+MOST_A_DOSE_WITH_AN_ANALGESIC = 2
+"""BNF: co-codamol, co-dydramol and tramadol with paracetamol, 1 or 2 tablets a dose (1 g of paracetamol);
+ibuprofen with codeine, 1 or 2. More at a time ("8 tablets every 24 hours") is no dose to step from."""
 
 __all__ = [
     "APPROVAL_LEAD_DAYS",
@@ -172,6 +176,12 @@ def per_administration(
             "0.5 ml measures" if liquid else "whole units"
         )
     units = sum(n for _, n in made)
+    partner = sorted(set(product.with_ingredients) & ANALGESIC_PARTNERS)
+    if partner and not liquid and units > MOST_A_DOSE_WITH_AN_ANALGESIC:
+        return (
+            f"{name} is taken {units} {product.per_unit}s at a time ({med.reading.basis}), more than a dose "
+            f"of a combination with {partner[0]} (BNF: 1 or 2): the prescription is to be checked"
+        )
     if liquid:
         max_units = None
     elif product.with_ingredients:

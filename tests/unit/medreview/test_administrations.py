@@ -39,7 +39,7 @@ def read(dosages: list[dict[str, Any]], form: DoseForm = TABLET) -> Administrati
         ({"text": "two tablets four times a day"}, TABLET, 4, False, "2"),
         ({"text": "one tds"}, TABLET, 3, False, "1"),
         ({"text": "one at night"}, TABLET, 1, False, "1"),
-        ({"text": "30ml daily"}, LIQUID, 1, False, "30"),
+        ({"text": "30ml once a day"}, LIQUID, 1, False, "30"),
         ({"text": "5ml every 4 to 6 hours when required"}, LIQUID, 6, True, "5"),  # 24 / 4, its most
         ({"text": "2 tds prn"}, TABLET, 3, True, "2"),
         (
@@ -187,21 +187,27 @@ def test_phases_in_one_schedule_written_in_different_units_are_one() -> None:
 
 
 @pytest.mark.parametrize(
-    ("text", "daily", "unit"),
+    ("text", "form", "daily", "unit"),
     [
         # co-codamol "8 tablets a day": 8 a day, not 8 at once (read as once a day, a step was 7 at once:
         # 3.5 g of paracetamol and 210 mg of codeine in one dose)
-        ("8 tablets a day", "8", "unit"),
-        ("up to 8 a day", "8", "unit"),
-        ("TWO To Be Taken Each Day", "2", "unit"),  # EMIS's wording: two a day, together or apart?
-        ("2 tablets daily", "2", "unit"),
-        ("two tablets per day", "2", "unit"),
-        ("60mg a day", "60", "mg"),  # of a 30 mg tablet: 2 tablets a day, 60 mg at once or 30 mg twice?
+        ("8 tablets a day", TABLET, "8", "unit"),
+        ("up to 8 a day", TABLET, "8", "unit"),
+        ("TWO To Be Taken Each Day", TABLET, "2", "unit"),  # EMIS's wording: two a day, together or apart?
+        ("2 tablets daily", TABLET, "2", "unit"),
+        ("two tablets per day", TABLET, "2", "unit"),
+        ("60mg a day", TABLET, "60", "mg"),  # of a 30 mg tablet: 2 tablets, 60 mg at once or 30 mg twice?
+        # a liquid's ml are no units to count: any amount of one "a day" is a day's total (Oramorph 10 mg/5
+        # ml "60mg daily" read once a day was a step of 54 mg at once)
+        ("60mg daily", LIQUID, "60", "mg"),
+        ("30ml daily", LIQUID, "30", "unit"),
     ],
 )
-def test_a_days_total_of_more_than_one_unit_says_no_times_a_day(text: str, daily: str, unit: str) -> None:
+def test_a_days_total_of_more_than_one_unit_says_no_times_a_day(
+    text: str, form: DoseForm, daily: str, unit: str
+) -> None:
     """The figure stands (BNF: "a day" is the day's total), but the words say no times a day to step at."""
-    amount = max_daily_amount([{"text": text}], TABLET)
+    amount = max_daily_amount([{"text": text}], form)
     assert isinstance(amount, DailyAmount) and (amount.quantity, amount.unit) == (Decimal(daily), unit)
     assert amount.total_only and "how often not said" in amount.basis
     result = administrations(amount)
@@ -217,7 +223,7 @@ def test_a_days_total_of_more_than_one_unit_says_no_times_a_day(text: str, daily
         ([{"text": "2 tablets in the morning"}], TABLET, "2"),
         ([{"text": "1 tablet a day"}], TABLET, "1"),  # one unit a day is one dose a day either way
         ([{"text": "30mg daily"}], TABLET, "30"),  # one 30 mg tablet
-        ([{"text": "30ml daily"}], LIQUID, "30"),  # a liquid's ml are no units to count: methadone od
+        ([{"text": "30ml once a day"}], LIQUID, "30"),  # once a day, said
         # a structured timing of once a day says how often the text's day's total is taken
         (
             [

@@ -393,3 +393,24 @@ def test_oxycodone_20mg_three_times_a_day_is_planned_as_worked_by_hand() -> None
         ("2026-06-22", "stop", 0, 0, 3, (), Decimal("7.5"), 0),
     ]
     assert plan.reaches_target
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "8 tablets every 24 hours",  # once a day, said: yet 8 co-codamol at once is 4 g of paracetamol
+        "8 tablets q24h",
+        "Take 8 tablets once a day",
+        "3 tablets four times a day",  # 12 a day, 3 a time: above the BNF's 1 or 2
+    ],
+)
+def test_a_paracetamol_combination_taken_more_than_two_at_a_time_is_not_stepped(text: str) -> None:
+    """BNF, co-codamol: 1 or 2 tablets a dose. A step from 8 at once was 7 at once (3.5 g of paracetamol,
+    210 mg of codeine): the prescription is to be checked, not stepped. Its OME stands (8 x 30 = 240 mg
+    codeine x 0.1 = 24; 12 x 30 x 0.1 = 36)."""
+    result = oral_morphine_equivalent([medicine("c", "Co-codamol 30mg/500mg tablets", text)])
+    [med] = result.medications
+    assert med.computable and result.total_mg_per_day in (24, 36)
+    [item] = regimen_from_ome(result)
+    refused = per_administration(item, med, CATALOGUE)
+    assert isinstance(refused, str) and "(BNF: 1 or 2)" in refused, refused
