@@ -185,6 +185,14 @@ class ProductCatalogue:
         by_name = {normalised_name(p.name): p for p in products if not p.code}
         return cls(products=products, aliases=ordered, by_code=by_code, classes=classes, by_name=by_name)
 
+    def made_once_daily(self, name: str, code: str | None = None) -> bool:
+        """Whether a medicine named ``name`` (coded ``code``) is a brand made to be taken once a day: its name
+        says so (MXL, an XL, 24hr), or its code is such a brand's AMP. A generic name or VMP code says not
+        which brand is dispensed (the 30 mg MR morphine capsule VMP is MXL's and Zomorph's, 12-hourly)."""
+        entry = self.opioid_codes.get(code or "")
+        term = entry.term if entry is not None and entry.dmd_type == "AMP" else ""
+        return bool(_ONCE_DAILY.search(name) or _ONCE_DAILY.search(term))
+
     def lookup(self, code: str) -> DmdProduct | None:
         """The product with this dm+d id (or an older id of it), if known."""
         return self.by_code.get(code.strip())

@@ -37,7 +37,7 @@ from services.medreview.repository import repository
 from services.medreview.workflow.review import Regimen, current_regimen, reviewed
 from shared.contracts import GP_TASK_REQUESTED_V1, EventType
 from shared.fhir import UnitOfWork, Unprocessable, format_instant
-from shared.medicines.administrations import administrations
+from shared.medicines.administrations import Administrations, administrations
 from shared.medicines.amounts import DosageProblem
 from shared.terminology import DEFAULT_OME_FACTOR_TABLE, DmdProduct, ProductCatalogue, load_product_catalogue
 
@@ -163,13 +163,19 @@ def per_administration(
         )
     if med.reading is None:
         return f"the dose of {name} was not read"
+    code = med.identified.code if med.identified is not None else None
+    brand_once_daily = product.modified_release and catalogue.made_once_daily(med.name, code)
     read = administrations(med.reading)
+    if isinstance(read, DosageProblem) and brand_once_daily and med.reading.total_only:
+        # MXL 60 mg "TWO To Be Taken Each Day": a once-daily brand's day's total is taken once a day (SmPC)
+        read = Administrations(1, med.reading.as_needed, med.reading.dose, med.reading.dose_unit)
     if isinstance(read, DosageProblem):
         return f"the frequency of {name} is not known: {read.text}"
     if read.as_needed and product.modified_release:
         return f"{name} is taken when required ({med.reading.basis}), not at a regular frequency"
     per_day = read.per_day
-    strengths = issuable_per_dose(product, stepping_family(product, per_day, catalogue))
+    once_daily = brand_once_daily and per_day == 1
+    strengths = issuable_per_dose(product, stepping_family(product, once_daily, catalogue))
     made = compose_dose(item.daily_dose / per_day, strengths)
     if made is None:
         return f"the dose of {name} ({med.reading.basis}) is not {per_day} equal doses of " + (
@@ -199,12 +205,15 @@ def per_administration(
     )
 
 
-def stepping_family(product: DmdProduct, per_day: int, catalogue: ProductCatalogue) -> tuple[DmdProduct, ...]:
-    """The products a step of ``product`` taken ``per_day`` times a day is made of: its family, but for a
-    modified-release product taken once a day made as a once-daily brand (MXL, an XL) only the strengths
-    made as one (never Zomorph 10 mg, 12-hourly, once a day: half the day uncovered)."""
+def stepping_family(
+    product: DmdProduct, once_daily: bool, catalogue: ProductCatalogue
+) -> tuple[DmdProduct, ...]:
+    """The products a step of ``product`` is made of: its family, but for a modified-release brand made to
+    be taken once a day and taken so (``once_daily``: MXL, an XL) only the strengths made as one (never
+    Zomorph 10 mg, 12-hourly, once a day: half the day uncovered). A 12-hourly brand taken at night alone
+    (Longtec 20 mg at night) keeps its own family."""
     family = catalogue.family_of(product)
-    if product.modified_release and per_day == 1 and product.code in catalogue.once_daily:
+    if product.modified_release and once_daily:
         family = tuple(p for p in family if p.code in catalogue.once_daily)
     return family
 
@@ -225,7 +234,9 @@ def add_steps(
     for planned in plan.steps:
         step = replace(planned, number=first + planned.number - 1)
         product = products[step.dose.reference]
-        family = stepping_family(product, step.dose.doses_per_day, catalogue)
+        # the plan's own strengths make its orders (a once-daily brand's, when it was stepped in them)
+        used = {strength for strength, _ in step.dose.units}
+        family = tuple(p for p in catalogue.family_of(product) if p.strength_per_unit in used) or (product,)
         words = dose_text(step.dose, product) if step.action is not StepAction.HOLD else "hold the dose"
         description = (
             f"Step {step.number} ({step.action.value}) from {step.date.isoformat()}: {words}; total "

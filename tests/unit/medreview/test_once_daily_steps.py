@@ -72,3 +72,22 @@ def test_a_once_daily_tramadol_never_steps_to_a_12_hourly_strength(mr: Harness) 
     strengths = [sorted(catalogue.lookup(c).strength for c, _ in step) for step in steps]  # type: ignore[union-attr]
     assert strengths and {s for step in strengths for s in step} <= {100, 150, 200, 300, 400}, strengths
     assert strengths[0] == [150, 200]
+
+
+def test_a_12_hourly_brand_taken_at_night_keeps_its_own_strengths(mr: Harness) -> None:
+    """Longtec 20 mg (a 12-hourly oxycodone brand) one at night: its VMP is also Onexila XL's, but the brand
+    is not once-daily, so it steps in its own family as before (it was blocked): 20 x 1.5 = 30 mg OME; steps
+    of 3 wanted, at most 9 in 28 days. 2 Mar: 18 mg wanted, 15 (7.5 off); 30 Mar: 10; 27 Apr: 5; then stop."""
+    catalogue = load_product_catalogue()
+    steps = proposed(mr, "Longtec 20mg modified-release tablets", "one at night")
+    strengths = [[catalogue.lookup(c).strength for c, _ in step] for step in steps]  # type: ignore[union-attr]
+    assert strengths == [[15], [10], [5]]
+
+
+def test_a_once_daily_brands_days_total_is_taken_once_a_day(mr: Harness) -> None:
+    """MXL 60 mg "TWO To Be Taken Each Day": MXL is taken once a day (its SmPC), so 2 x 60 = 120 mg once a
+    day (it was refused as a day's total with no frequency), stepped as MXL 120 is: 90, 60, 30."""
+    catalogue = load_product_catalogue()
+    steps = proposed(mr, "MXL 60mg capsules", "TWO To Be Taken Each Day")
+    strengths = [sorted(catalogue.lookup(c).strength for c, _ in step) for step in steps]  # type: ignore[union-attr]
+    assert strengths == [[30, 60], [60], [30]]
