@@ -185,6 +185,30 @@ class ProductCatalogue:
         by_name = {normalised_name(p.name): p for p in products if not p.code}
         return cls(products=products, aliases=ordered, by_code=by_code, classes=classes, by_name=by_name)
 
+    def amp_of(self, brand: str, vmp: str) -> OpioidCode | None:
+        """The AMP of ``brand`` (lower case, as :meth:`brand_of` gives it) that is the product ``vmp``, if
+        the brand makes it (the lowest code when several suppliers' AMPs share the name)."""
+        found = [
+            e
+            for e in self.opioid_codes.values()
+            if e.dmd_type == "AMP" and e.vmp == vmp and normalised_name(e.term).startswith(f"{brand} ")
+        ]
+        return min(found, key=lambda e: e.code) if found else None
+
+    def brand_of(self, name: str, code: str | None = None) -> str | None:
+        """The brand a medicine is prescribed by: the dm+d AMP its code or its exact name is, named otherwise
+        than its VMP ("MXL 120mg capsules": mxl; "Longtec 20mg modified-release tablets": longtec)."""
+        entry = self.opioid_codes.get(code or "") or self.opioid_codes.get(
+            self.by_term.get(normalised_name(name), "")
+        )
+        vmp = self.opioid_codes.get(entry.vmp) if entry is not None else None
+        if entry is None or entry.dmd_type != "AMP" or vmp is None:
+            return None
+        if normalised_name(entry.term) == normalised_name(vmp.term):
+            return None  # a generic AMP ("Morphine 30mg modified-release tablets" from a supplier)
+        found = _BRAND.match(normalised_name(entry.term))
+        return found["brand"] if found else None
+
     def made_once_daily(self, name: str, code: str | None = None) -> bool:
         """Whether a medicine named ``name`` (coded ``code``) is a brand made to be taken once a day: its name
         says so (MXL, an XL, 24hr), or its code is such a brand's AMP. A generic name or VMP code says not

@@ -2,6 +2,7 @@
 
 from services.medreview.fhir_mapping.prescriptions import (
     REPLACES_URL,
+    by_brand,
     dose_text,
     order_from_proposal,
     product_concept,
@@ -54,6 +55,7 @@ __all__ = [
     "Decision",
     "Outcome",
     "StepRecord",
+    "by_brand",
     "conformant",
     "daily_ome",
     "decimal_of",

@@ -19,7 +19,7 @@ OME calculator reads the same figure back from the MedicationRequest (tested):
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import date, datetime
 from decimal import Decimal
@@ -31,10 +31,11 @@ from services.medreview.fhir_mapping.codes import SOURCE_MEDREVIEW, UCUM, source
 from services.medreview.fhir_mapping.quantities import number
 from shared.contracts.taper import REPLACES_PRESCRIPTION_URL
 from shared.core.values import format_instant
-from shared.terminology import DMD_SYSTEM, DmdProduct
+from shared.terminology import DMD_SYSTEM, DmdProduct, ProductCatalogue
 
 __all__ = [
     "REPLACES_URL",
+    "by_brand",
     "dose_text",
     "order_from_proposal",
     "product_concept",
@@ -55,6 +56,24 @@ def product_concept(product: DmdProduct) -> dict[str, Any]:
     if product.code:
         found["coding"] = [{"system": DMD_SYSTEM, "code": product.code, "display": product.name}]
     return found
+
+
+def by_brand(proposal: Mapping[str, Any], brand: str, catalogue: ProductCatalogue) -> dict[str, Any]:
+    """``proposal`` named by the patient's ``brand`` where the brand makes its product (BNF: prescribe a
+    modified-release opioid, or a patch, by brand: MXL's 60 mg capsule is the VMP Zomorph 60 mg is too, one
+    taken once a day, the other twice): the brand's AMP code and name, in its text too. Else as it is."""
+    concept = proposal.get("medicationCodeableConcept") or {}
+    vmp = next((c.get("code") for c in concept.get("coding") or () if c.get("system") == DMD_SYSTEM), None)
+    amp = catalogue.amp_of(brand, str(vmp)) if vmp else None
+    if amp is None:
+        return dict(proposal)
+    generic = str(concept.get("text") or "")
+    named = {"coding": [{"system": DMD_SYSTEM, "code": amp.code, "display": amp.term}], "text": amp.term}
+    dosages = [
+        {**d, "text": str(d["text"]).replace(generic, amp.term)} if generic and "text" in d else d
+        for d in proposal.get("dosageInstruction") or ()
+    ]
+    return {**proposal, "medicationCodeableConcept": named, "dosageInstruction": dosages}
 
 
 def _n(value: Decimal) -> str:

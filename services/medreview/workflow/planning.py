@@ -5,7 +5,7 @@ proposed MedicationRequests and CarePlan activities, reading the steps back, sto
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Any
 
@@ -16,6 +16,7 @@ from services.medreview.domain.taper import RegimenItem, StepAction, TaperPlan, 
 from services.medreview.fhir_mapping import (
     APPROVE_STEP,
     StepRecord,
+    by_brand,
     conformant,
     dose_text,
     gp_task,
@@ -39,6 +40,7 @@ from shared.contracts import GP_TASK_REQUESTED_V1, EventType
 from shared.fhir import UnitOfWork, Unprocessable, format_instant
 from shared.medicines.administrations import Administrations, administrations
 from shared.medicines.amounts import DosageProblem
+from shared.medicines.recognition import brand_in
 from shared.terminology import DEFAULT_OME_FACTOR_TABLE, DmdProduct, ProductCatalogue, load_product_catalogue
 
 PER_DOSE_UNITS = 3
@@ -77,6 +79,9 @@ class TaperInput:
     result: OmeResult
     items: tuple[RegimenItem, ...]
     products: dict[str, DmdProduct]
+    brands: dict[str, str] = field(default_factory=dict)
+    """The brand a modified-release product or a patch is prescribed by, by reference (BNF: prescribe
+    these by brand), when its name or AMP code names one."""
 
 
 APPROVAL_LEAD_DAYS = 7
@@ -113,7 +118,21 @@ def taper_input(s: UnitOfWork, patient: str, factor_table: str = DEFAULT_OME_FAC
         for m in result.medications
         if m.computable and m.identified is not None and m.identified.product is not None
     }
-    return TaperInput(regimen, result, items, products)
+    return TaperInput(regimen, result, items, products, _brands(result, catalogue))
+
+
+def _brands(result: OmeResult, catalogue: ProductCatalogue) -> dict[str, str]:
+    """Each modified-release product's or patch's brand, from its name or its AMP code (module docstring)."""
+    found = {}
+    for med in result.medications:
+        product = med.identified.product if med.identified is not None else None
+        if product is None or not (product.modified_release or product.is_patch):
+            continue
+        code = med.identified.code if med.identified is not None else None
+        brand = catalogue.brand_of(med.name, code) or brand_in(med.name, catalogue)
+        if brand is not None:
+            found[med.reference] = brand
+    return found
 
 
 def sublingual_buprenorphine(product: DmdProduct) -> bool:
@@ -226,9 +245,11 @@ def add_steps(
     patient: str,
     careplan: str,
     first: int,
+    brands: Mapping[str, str] | None = None,
 ) -> list[dict[str, Any]]:
     """Activities for ``plan``'s steps, numbered from ``first``; a reduction or stop also gets its proposed
-    MedicationRequest (``intent`` proposal), a hold changes no prescription and gets none."""
+    MedicationRequest (``intent`` proposal), a hold changes no prescription and gets none. A product
+    prescribed by brand (``brands``, by reference) is proposed by that brand where it makes the strength."""
     catalogue = load_product_catalogue()
     activities = []
     for planned in plan.steps:
@@ -245,7 +266,7 @@ def add_steps(
         )
         proposal = None
         if step.action is not StepAction.HOLD:
-            own, *others = step_proposals(
+            made = step_proposals(
                 step.dose,
                 current=product,
                 family=family,
@@ -256,6 +277,8 @@ def add_steps(
                 note=description,
                 days=plan.policy.interval_days,
             )
+            brand = (brands or {}).get(step.dose.reference)
+            own, *others = [by_brand(m, brand, catalogue) for m in made] if brand else made
             orders = [  # a step in several strengths: one order per strength, the first naming the others
                 f"MedicationRequest/{s.create(other | order_marks(step.number, k, careplan))['id']}"
                 for k, other in enumerate(others, start=2)

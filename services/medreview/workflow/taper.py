@@ -77,7 +77,13 @@ def propose_taper(
     s = patient_owned(s, found.regimen)
     careplan_id = new_id()
     activities = add_steps(
-        s, plan, found.products, patient=patient, careplan=f"CarePlan/{careplan_id}", first=1
+        s,
+        plan,
+        found.products,
+        brands=found.brands,
+        patient=patient,
+        careplan=f"CarePlan/{careplan_id}",
+        first=1,
     )
     reductions = sum(1 for a in activities if a.get("reference"))
     description = (

@@ -31,6 +31,18 @@ def mr(medreview_db_url: str) -> Iterator[Harness]:
     harness.engine.dispose()
 
 
+def strengths(steps: list[list[tuple[str, str]]]) -> list[list[object]]:
+    """Each step's products' strengths, their codes being VMPs' or (by brand) AMPs' of those VMPs."""
+    catalogue = load_product_catalogue()
+    found = []
+    for step in steps:
+        vmps = [
+            catalogue.opioid_codes[code].vmp if code in catalogue.opioid_codes else code for code, _ in step
+        ]
+        found.append(sorted(catalogue.lookup(v).strength for v in vmps))  # type: ignore[union-attr]
+    return found
+
+
 def proposed(mr: Harness, name: str, text: str) -> list[list[tuple[str, str]]]:
     """Each reduction's proposals as (product, dosage text), in step order."""
     gp = patient_bundle("p1", medicine("x", name, text))
@@ -53,41 +65,34 @@ def test_mxl_120mg_once_a_day_steps_in_once_daily_strengths_only(mr: Harness) ->
     100 + 10 mg: Zomorph's 10 mg once a day)."""
     catalogue = load_product_catalogue()
     steps = proposed(mr, "MXL 120mg capsules", "one capsule once daily")
-    assert [len(s) for s in steps] == [2, 1, 1]
-    names = [[catalogue.lookup(code).name for code, _ in step] for step in steps]  # type: ignore[union-attr]
-    assert names == [
-        ["Morphine 60mg modified-release capsules", "Morphine 30mg modified-release capsules"],
-        ["Morphine 60mg modified-release capsules"],
-        ["Morphine 30mg modified-release capsules"],
-    ]
-    assert all("once a day" in text for step in steps for _, text in step)
+    assert strengths(steps) == [[30, 60], [60], [30]]
+    # by brand (BNF: prescribe modified-release opioids by brand): MXL's own AMPs, not the VMPs it shares
+    names = [[catalogue.opioid_codes[code].term for code, _ in step] for step in steps]
+    assert names == [["MXL 60mg capsules", "MXL 30mg capsules"], ["MXL 60mg capsules"], ["MXL 30mg capsules"]]
+    assert all("once a day" in text and "of MXL" in text for step in steps for _, text in step)
 
 
 def test_a_once_daily_tramadol_never_steps_to_a_12_hourly_strength(mr: Harness) -> None:
     """Zydol XL 400 mg once a day: 40 mg OME; steps of 4 (40 mg), at most 12 in 28 days. Once-daily doses
     below 400 of XL strengths: 350 (200 + 150), 300, 250 (150 + 100), 200, 150, 100. No step is of the 50
     or 75 mg SR tablets (350 was 300 + 50)."""
-    catalogue = load_product_catalogue()
-    steps = proposed(mr, "Zydol XL 400mg tablets", "one tablet once daily")
-    strengths = [sorted(catalogue.lookup(c).strength for c, _ in step) for step in steps]  # type: ignore[union-attr]
-    assert strengths and {s for step in strengths for s in step} <= {100, 150, 200, 300, 400}, strengths
-    assert strengths[0] == [150, 200]
+    made = strengths(proposed(mr, "Zydol XL 400mg tablets", "one tablet once daily"))
+    assert made and {s for step in made for s in step} <= {100, 150, 200, 300, 400}, made
+    assert made[0] == [150, 200]
 
 
 def test_a_12_hourly_brand_taken_at_night_keeps_its_own_strengths(mr: Harness) -> None:
     """Longtec 20 mg (a 12-hourly oxycodone brand) one at night: its VMP is also Onexila XL's, but the brand
     is not once-daily, so it steps in its own family as before (it was blocked): 20 x 1.5 = 30 mg OME; steps
     of 3 wanted, at most 9 in 28 days. 2 Mar: 18 mg wanted, 15 (7.5 off); 30 Mar: 10; 27 Apr: 5; then stop."""
-    catalogue = load_product_catalogue()
-    steps = proposed(mr, "Longtec 20mg modified-release tablets", "one at night")
-    strengths = [[catalogue.lookup(c).strength for c, _ in step] for step in steps]  # type: ignore[union-attr]
-    assert strengths == [[15], [10], [5]]
+    assert strengths(proposed(mr, "Longtec 20mg modified-release tablets", "one at night")) == [
+        [15],
+        [10],
+        [5],
+    ]
 
 
 def test_a_once_daily_brands_days_total_is_taken_once_a_day(mr: Harness) -> None:
     """MXL 60 mg "TWO To Be Taken Each Day": MXL is taken once a day (its SmPC), so 2 x 60 = 120 mg once a
     day (it was refused as a day's total with no frequency), stepped as MXL 120 is: 90, 60, 30."""
-    catalogue = load_product_catalogue()
-    steps = proposed(mr, "MXL 60mg capsules", "TWO To Be Taken Each Day")
-    strengths = [sorted(catalogue.lookup(c).strength for c, _ in step) for step in steps]  # type: ignore[union-attr]
-    assert strengths == [[30, 60], [60], [30]]
+    assert strengths(proposed(mr, "MXL 60mg capsules", "TWO To Be Taken Each Day")) == [[30, 60], [60], [30]]
