@@ -196,6 +196,10 @@ def medication_ome(
         failed = _not_computable(med, f"{OmeReason.DOSAGE}:{amount.code}", amount.text, row.factor)
         return replace(failed, unread=amount.words)
     daily_dose, unit = _daily_dose(amount, form)
+    if product.is_patch and daily_dose != product.strength_per_unit and daily_dose in written[1]:
+        # the rate its name writes, of a patch releasing another ("12 micrograms/hour" of the fentanyl "12"
+        # patch, which releases 12.5: dmd-opioid-products.csv): one patch of it
+        daily_dose = product.strength_per_unit
     if product.is_patch and (daily_dose / product.strength_per_unit) % 1:
         text = (
             f"{n(daily_dose)} microgram/hour is not a whole number of {n(product.strength_per_unit)} "

@@ -480,6 +480,8 @@ def test_a_plain_tablets_family_holds_no_effervescent_tablets() -> None:
             "Fentanyl 12micrograms/hour transdermal patches",
             "apply one 12 microgram/hour patch every 72 hours",
         ),
+        # its name's rate as the dose: one patch of it (was refused as part of a 12.5 patch)
+        ("Fentanyl 12micrograms/hour transdermal patches", "Apply 12mcg/hr patch every 72 hours"),
     ],
 )
 def test_the_fentanyl_12_patch_is_found_by_its_name_and_counted_at_the_rate_it_releases(
