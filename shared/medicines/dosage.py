@@ -57,11 +57,55 @@ from shared.medicines.dose_text import (
     writes_a_maximum,
 )
 
-__all__ = ["MG", "RATE", "UNIT", "DailyAmount", "DosageProblem", "DoseForm", "max_daily_amount"]
+__all__ = [
+    "MG",
+    "RATE",
+    "UNIT",
+    "DailyAmount",
+    "DosageProblem",
+    "DoseForm",
+    "max_daily_amount",
+    "shape_problem",
+]
 
 # HL7 v3 GTSAbbreviation timing codes (R4 timing-abbreviation value set): administrations a day.
 _TIMING_CODES = {"QD": 1, "BID": 2, "TID": 3, "QID": 4, "AM": 1, "PM": 1, "Q4H": 6, "Q6H": 4, "Q8H": 3}
 _TIMING_CODES_WEEKLY = {"QOD": Decimal("0.5"), "WK": Decimal(1) / 7}
+
+
+_OBJECTS = ("timing", "maxDosePerPeriod", "maxDosePerAdministration", "maxDosePerLifetime")
+_NUMBER_TYPES = (int, float, Decimal)
+
+
+def shape_problem(dosages: Sequence[Mapping[str, Any]]) -> DosageProblem | None:
+    """Dosages not shaped as R4 ``Dosage`` (a maximum given as a list, R5's shape; a dose as a string): a
+    refusal, where reading them would raise. Validated resources never are; GP records passed on may be."""
+    malformed = DosageProblem("dosage-malformed", "A dosage is not shaped as an R4 Dosage: not read")
+    for dosage in dosages:
+        if not isinstance(dosage, Mapping):
+            return malformed
+        if any(k in dosage and not isinstance(dosage[k], Mapping) for k in _OBJECTS):
+            return malformed
+        entries = dosage.get("doseAndRate", [])
+        if not isinstance(entries, list) or not all(isinstance(e, Mapping) for e in entries):
+            return malformed
+        if not isinstance(dosage.get("additionalInstruction", []), list):
+            return malformed
+        if any(not isinstance(dosage.get(k, ""), str) for k in ("text", "patientInstruction")):
+            return malformed
+        quantities: list[Any] = [e.get("doseQuantity") for e in entries]
+        quantities += [(e.get("doseRange") or {}).get(end) for e in entries for end in ("low", "high")]
+        quantities += [
+            (dosage.get("maxDosePerPeriod") or {}).get(end) for end in ("numerator", "denominator")
+        ]
+        quantities.append(dosage.get("maxDosePerAdministration"))
+        for quantity in (q for q in quantities if q is not None):
+            value = quantity.get("value") if isinstance(quantity, Mapping) else quantity
+            if not isinstance(quantity, Mapping) or isinstance(value, bool):
+                return malformed
+            if value is not None and not isinstance(value, _NUMBER_TYPES):
+                return malformed
+    return None
 
 
 def max_daily_amount(dosages: Sequence[Mapping[str, Any]], form: DoseForm) -> DailyAmount | DosageProblem:
@@ -73,6 +117,8 @@ def max_daily_amount(dosages: Sequence[Mapping[str, Any]], form: DoseForm) -> Da
     """
     if not dosages:
         return DosageProblem("dosage-missing", "No dosage instruction was given")
+    if malformed := shape_problem(dosages):
+        return malformed
     phases: dict[object, list[DailyAmount]] = {}
     bounds: dict[object, set[str]] = {}
     limited: dict[object, list[str]] = {}

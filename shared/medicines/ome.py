@@ -18,7 +18,7 @@ from enum import StrEnum
 from typing import Any
 
 from shared.medicines.amounts import MG, RATE, UNIT, DailyAmount, DosageProblem, DoseForm, in_ingredient, n
-from shared.medicines.dosage import max_daily_amount
+from shared.medicines.dosage import max_daily_amount, shape_problem
 from shared.medicines.dose_restated import step_ingredient, step_names_its_units
 from shared.medicines.dose_words import normalise
 from shared.medicines.identify import IdentifiedMedication, identify_medication
@@ -184,6 +184,8 @@ def medication_ome(
         return _not_computable(med, OmeReason.NO_FACTOR, text)
     written = _written_strengths(product)
     form = DoseForm(product.per_unit, product.strength_per_unit, product.is_patch, *written)
+    if malformed := shape_problem(dosages):
+        return _not_computable(med, f"{OmeReason.DOSAGE}:{malformed.code}", malformed.text, row.factor)
     if set(product.with_ingredients) - _NEVER_DOSED_BY_MASS and _mass_is_ambiguous(product, dosages):
         text = (
             "A dose or maximum written as a mass cannot be read with certainty for a product of "

@@ -1512,3 +1512,22 @@ def test_a_patch_printed_with_its_plural_in_brackets_is_read() -> None:
     """ "Apply 1 patch(es) every 72 hours": one patch worn at once (the change interval does not count)."""
     result = amount([{"text": "Apply 1 patch(es) every 72 hours"}], "patch", is_patch=True)
     assert isinstance(result, DailyAmount) and result.quantity == 1, result
+
+
+@pytest.mark.parametrize(
+    "dosage",
+    [
+        {"text": "1 bd", "maxDosePerPeriod": [{"numerator": {"value": 8}}]},  # R5's list of maxima
+        {"text": "1 bd", "doseAndRate": {"doseQuantity": {"value": 1}}},  # an entry, not a list of them
+        {"text": "1 bd", "timing": []},
+        {"doseAndRate": [{"doseQuantity": {"value": "abc", "unit": "tablet"}}]},  # a value that is no number
+        {"doseAndRate": [{"doseQuantity": {"value": True, "unit": "tablet"}}]},
+        {"text": 5},
+    ],
+)
+def test_a_dosage_not_shaped_as_r4_is_refused_not_an_exception(dosage: dict[str, Any]) -> None:
+    """A GP record passed on unvalidated may carry another version's shapes: each raised (AttributeError,
+    InvalidOperation), or a number given as the text was read as words, where a refusal is what the reader
+    promises."""
+    result = amount([dosage])
+    assert isinstance(result, DosageProblem) and result.code == "dosage-malformed", result

@@ -355,3 +355,11 @@ def test_a_rate_that_is_whole_patches_counts_them() -> None:
         [request(FENTANYL_50_PATCH, {"text": "100 micrograms/hour every 72 hours"})]
     )
     assert result.total_mg_per_day == Decimal("240.00")
+
+
+def test_a_compounds_dosage_not_shaped_as_r4_is_not_computable_not_an_exception() -> None:
+    """Co-codamol with its maximum as a list (R5's shape): the compound's mass check raised AttributeError."""
+    malformed = {"text": "2 qds", "maxDosePerPeriod": [{"numerator": {"value": 8, "unit": "tablet"}}]}
+    result = oral_morphine_equivalent([request(CO_CODAMOL_30_500_TABLETS, malformed)])
+    [med] = result.medications
+    assert not med.computable and result.incomplete and med.reason_code == "dosage:dosage-malformed"
