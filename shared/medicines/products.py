@@ -30,6 +30,10 @@ _STRENGTH = re.compile(
     rf"(?:\s*/\s*(?P<per>{_NUMBER})?\s*(?P<per_unit>{_PER})\b)?",
     re.IGNORECASE,
 )
+_BARE_PAIR = re.compile(
+    rf"(?<![\d.])({_NUMBER})\s*/\s*({_NUMBER})(?![\d.])(?!\s*(?:{_MASS}|{_PER})\b)", re.IGNORECASE
+)
+"""Two strengths with no unit ("30/500"), as the BNF names a "co-" product."""
 _ONE_FIGURE = re.compile(rf"(?P<value>{_NUMBER})\s*(?P<unit>{_MASS})?", re.IGNORECASE)
 _MODIFIED_RELEASE = re.compile(
     r"modified[- ]release|prolonged[- ]release|extended[- ]release|\b(?:m/?r|sr|xl|cr|la|pr)\b"
@@ -108,16 +112,26 @@ def parse_medicine_name(name: str, catalogue: ProductCatalogue) -> DmdProduct | 
     if found is None:
         return None
     ingredient, after = found
-    strength_match = next((m for m in _STRENGTH.finditer(name, after) if _figures(m["masses"])), None)
-    if strength_match is None:
-        return None
     lowered = name.lower()
-    figures = _figures(strength_match["masses"])
+    strength_match = next((m for m in _STRENGTH.finditer(name, after) if _figures(m["masses"])), None)
+    if strength_match is not None:
+        figures, per, per_unit = (
+            _figures(strength_match["masses"]),
+            strength_match["per"],
+            strength_match["per_unit"],
+        )
+    elif any(compound in lowered for compound in _COMPOUND_PARTNER) and (
+        bare := _BARE_PAIR.search(name, after)
+    ):
+        # "Co-codamol 30/500 tablets": the BNF writes a "co-" product's strengths so, in mg
+        figures, per, per_unit = [(Decimal(bare[1]), "mg"), (Decimal(bare[2]), "mg")], None, None
+    else:
+        return None
     at = _opioid_at(lowered, after, figures)
     if at is None:
         return None  # "Paracetamol and codeine 500mg/30mg/10mg": which figure is the codeine's is not certain
     value, unit = figures[at]
-    per_unit = (strength_match["per_unit"] or "").lower()
+    per_unit = (per_unit or "").lower()
     per_kind = "hour" if per_unit.startswith("h") else per_unit or None
     form = _form(lowered, per_kind)
     if form is None:
@@ -137,7 +151,7 @@ def parse_medicine_name(name: str, catalogue: ProductCatalogue) -> DmdProduct | 
         with_ingredients=_partners(lowered),
         strength=value,
         strength_unit="microgram/hour" if per_kind == "hour" else "mg",
-        per_quantity=Decimal(strength_match["per"] or 1),
+        per_quantity=Decimal(per or 1),
         per_unit=dose_unit,
         form=form_name,
         route=route,

@@ -425,6 +425,10 @@ def _dosed(name: str, dose: str, code: str | None = None) -> dict[str, Any]:
         ("co dydramol 10mg/500mg tablets", "2 qds", "8"),
         ("DHC 60mg MR tablets", "1 bd", "12"),  # 2 x 60 x 0.1
         ("Codeine 30mg tabs", "1 qds", "12"),  # 4 x 30 x 0.1 ("tabs" was no form)
+        # a "co-" product's strengths with no unit, as the BNF names it ("30/500": mg; were refused)
+        ("Co-codamol 30/500 tablets", "2 qds", "24"),  # 8 x 30 x 0.1
+        ("co codamol 30/500 tabs", "2 qds", "24"),
+        ("codydramol 10/500 tablets", "2 qds", "8"),  # 8 x 10 x 0.1
     ],
 )
 def test_a_compounds_strengths_are_read_in_the_order_its_name_writes_them(
@@ -443,7 +447,7 @@ def test_an_unknown_code_with_a_compounds_name_is_read_in_that_order() -> None:
 @pytest.mark.parametrize(
     "name",
     [
-        "codydramol 10/500 tablets",  # no unit: 10 mg or 10 of what? refused, as "Co-codamol 30/500 tablets"
+        "Co-codamol 500/30 tablets",  # the BNF's "co-" naming, the other way round: refused
         "Paracetamol and codeine 500mg/30mg/10mg tablets",  # three strengths, two ingredients named
         # a "co-" name the other way round: every "co-" product's opioid is the smaller strength (BNF), so
         # 500 is no codeine strength (it read 500 mg of codeine a tablet: OME 400 for 2 qds, not 24)
