@@ -28,6 +28,7 @@ counted exactly (every 8 hours is 3 a day); weeks, months (30 days) and years (3
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from decimal import Decimal
@@ -73,38 +74,76 @@ _TIMING_CODES = {"QD": 1, "BID": 2, "TID": 3, "QID": 4, "AM": 1, "PM": 1, "Q4H":
 _TIMING_CODES_WEEKLY = {"QOD": Decimal("0.5"), "WK": Decimal(1) / 7}
 
 
-_OBJECTS = ("timing", "maxDosePerPeriod", "maxDosePerAdministration", "maxDosePerLifetime")
 _NUMBER_TYPES = (int, float, Decimal)
+_REPEAT_NUMBERS = ("frequency", "frequencyMax", "period", "periodMax", "count", "countMax")
+_REPEAT_LISTS = ("when", "timeOfDay", "dayOfWeek")
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, _NUMBER_TYPES) and not isinstance(value, bool)
+
+
+def _quantity_malformed(quantity: Any) -> bool:
+    """A (Simple)Quantity that is not an object, or whose value is not a JSON number."""
+    if quantity is None:
+        return False
+    return not isinstance(quantity, Mapping) or ("value" in quantity and not _is_number(quantity["value"]))
+
+
+def _ratio_or_range_malformed(value: Any, ends: tuple[str, str]) -> bool:
+    if value is None:
+        return False
+    return not isinstance(value, Mapping) or any(_quantity_malformed(value.get(end)) for end in ends)
+
+
+def _timing_malformed(timing: Any) -> bool:
+    if timing is None:
+        return False
+    if not isinstance(timing, Mapping):
+        return True
+    repeat, code = timing.get("repeat", {}), timing.get("code", {})
+    if not isinstance(repeat, Mapping) or not isinstance(code, Mapping):
+        return True
+    if not isinstance(code.get("coding", []), list) or not all(
+        isinstance(c, Mapping) for c in code.get("coding", [])
+    ):
+        return True
+    if any(k in repeat and not _is_number(repeat[k]) for k in _REPEAT_NUMBERS):
+        return True
+    lists = [repeat.get(k, []) for k in _REPEAT_LISTS]
+    return any(not isinstance(v, list) or not all(isinstance(x, str) for x in v) for v in lists)
+
+
+def _one_malformed(dosage: Any) -> bool:
+    if not isinstance(dosage, Mapping):
+        return True
+    entries = dosage.get("doseAndRate", [])
+    if not isinstance(entries, list) or not all(isinstance(e, Mapping) for e in entries):
+        return True
+    if any(_quantity_malformed(e.get("doseQuantity")) for e in entries):
+        return True
+    if any(_ratio_or_range_malformed(e.get("doseRange"), ("low", "high")) for e in entries):
+        return True
+    if _ratio_or_range_malformed(dosage.get("maxDosePerPeriod"), ("numerator", "denominator")):
+        return True
+    if any(_quantity_malformed(dosage.get(k)) for k in ("maxDosePerAdministration", "maxDosePerLifetime")):
+        return True
+    additional = dosage.get("additionalInstruction", [])
+    if not isinstance(additional, list) or not all(isinstance(a, Mapping) for a in additional):
+        return True
+    if any(not isinstance(dosage.get(k, ""), str) for k in ("text", "patientInstruction")):
+        return True
+    if "sequence" in dosage and not isinstance(dosage["sequence"], int | None):
+        return True
+    return _timing_malformed(dosage.get("timing"))
 
 
 def shape_problem(dosages: Sequence[Mapping[str, Any]]) -> DosageProblem | None:
-    """Dosages not shaped as R4 ``Dosage`` (a maximum given as a list, R5's shape; a dose as a string): a
-    refusal, where reading them would raise. Validated resources never are; GP records passed on may be."""
-    malformed = DosageProblem("dosage-malformed", "A dosage is not shaped as an R4 Dosage: not read")
-    for dosage in dosages:
-        if not isinstance(dosage, Mapping):
-            return malformed
-        if any(k in dosage and not isinstance(dosage[k], Mapping) for k in _OBJECTS):
-            return malformed
-        entries = dosage.get("doseAndRate", [])
-        if not isinstance(entries, list) or not all(isinstance(e, Mapping) for e in entries):
-            return malformed
-        if not isinstance(dosage.get("additionalInstruction", []), list):
-            return malformed
-        if any(not isinstance(dosage.get(k, ""), str) for k in ("text", "patientInstruction")):
-            return malformed
-        quantities: list[Any] = [e.get("doseQuantity") for e in entries]
-        quantities += [(e.get("doseRange") or {}).get(end) for e in entries for end in ("low", "high")]
-        quantities += [
-            (dosage.get("maxDosePerPeriod") or {}).get(end) for end in ("numerator", "denominator")
-        ]
-        quantities.append(dosage.get("maxDosePerAdministration"))
-        for quantity in (q for q in quantities if q is not None):
-            value = quantity.get("value") if isinstance(quantity, Mapping) else quantity
-            if not isinstance(quantity, Mapping) or isinstance(value, bool):
-                return malformed
-            if value is not None and not isinstance(value, _NUMBER_TYPES):
-                return malformed
+    """Dosages not shaped as R4 ``Dosage`` (a maximum given as a list, R5's shape; a number given as a
+    string; a timing's repeat as a list): a refusal, where reading them would raise or misread. Validated
+    resources never are; GP records passed on may be."""
+    if any(_one_malformed(d) for d in dosages):
+        return DosageProblem("dosage-malformed", "A dosage is not shaped as an R4 Dosage: not read")
     return None
 
 
@@ -243,7 +282,7 @@ def _one_dosage(dosage: Mapping[str, Any], form: DoseForm) -> DailyAmount | Dosa
     texts = [t for t in (str(dosage.get(k) or "").strip() for k in ("text", "patientInstruction")) if t]
     # BNF label 29 as an additional instruction ("Do not take more than 2 at any one time. Do not take more
     # than 8 in 24 hours"): its maxima hold the figure as the text's would ("1-2 every 4 hours" read 12)
-    texts += [t for t in _additional(dosage) if writes_a_maximum(t, form, ("cap", "dose-cap"))]
+    texts += _additional_maxima(dosage, form)
     texts = list(dict.fromkeys(texts))
     if isinstance(structured, DailyAmount):
         reading: DailyAmount | DosageProblem = structured
@@ -294,6 +333,19 @@ def _additional(dosage: Mapping[str, Any]) -> list[str]:
         ]
         found.append(str(concept.get("text") or " ".join(d for d in displays if d)).strip())
     return [t for t in found if t]
+
+
+def _additional_maxima(dosage: Mapping[str, Any], form: DoseForm) -> list[str]:
+    """The sentences of each ``additionalInstruction`` that write a maximum (a day's or a time's), the
+    others being advice that is not read ("Leave at least 4 hours between doses", "see your doctor")."""
+    found = []
+    for text in _additional(dosage):
+        sentences = [
+            t for t in re.split(r"(?<=[.;!])\s+", text) if writes_a_maximum(t, form, ("cap", "dose-cap"))
+        ]
+        if sentences:
+            found.append(" ".join(sentences))
+    return found
 
 
 def _as_needed(dosage: Mapping[str, Any]) -> bool:

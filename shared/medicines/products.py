@@ -42,6 +42,7 @@ _MODIFIED_RELEASE = re.compile(
 )
 # Non-opioid partners of compound products; "co-" names imply theirs.
 _PARTNERS = ("paracetamol", "naloxone", "ibuprofen", "aspirin", "dexketoprofen")
+_ANALGESIC_PARTNERS = frozenset({"paracetamol", "ibuprofen", "aspirin"})
 _COMPOUND_PARTNER = {
     **dict.fromkeys(("co-codamol", "co codamol", "cocodamol"), "paracetamol"),
     **dict.fromkeys(("co-dydramol", "co dydramol", "codydramol"), "paracetamol"),
@@ -192,10 +193,17 @@ def _opioid_at(lowered: str, after: int, figures: Sequence[tuple[Decimal, str]])
         return 0
     if any(name in lowered for name in _COMPOUND_PARTNER):
         return 0 if count == 2 and _mg_of(figures[0]) < _mg_of(figures[1]) else None
-    named = [m.start() for p in _PARTNERS if (m := re.search(rf"\b{p}\b", lowered))]
-    if len(named) + 1 != count:
+    found = {p: m.start() for p in _PARTNERS if (m := re.search(rf"\b{p}\b", lowered))}
+    if len(found) + 1 != count:
         return None
-    return sum(1 for start in named if start < after)
+    at = sum(1 for start in found.values() if start < after)
+    if set(found) <= _ANALGESIC_PARTNERS and any(
+        _mg_of(f) <= _mg_of(figures[at]) for f in figures if f is not figures[at]
+    ):
+        # the opioid with paracetamol, ibuprofen or aspirin is always the smaller strength (BNF): the other
+        # way round ("Paracetamol/codeine 30mg/500mg") the figures are written in another order than the names
+        return None
+    return at
 
 
 def _named_rate(product: DmdProduct) -> Decimal | None:

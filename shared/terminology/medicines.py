@@ -161,6 +161,9 @@ class ProductCatalogue:
     brands: Mapping[str, frozenset[str]] = field(default_factory=dict)
     ingredient_codes: Mapping[str, str] = field(default_factory=dict)
     vtms: Mapping[str, OpioidVtm] = field(default_factory=dict)
+    amp_brands: frozenset[str] = frozenset()
+    """The brand words branded AMPs' dm+d names begin with (lower case: "mxl", "zomorph", "mst continus"),
+    short ones included, and no generic ingredient's name."""
     once_daily: frozenset[str] = frozenset()
     """VMP codes one of whose AMPs is made to be taken once a day, its dm+d name says (XL, MXL, 24hr: MXL,
     Zydol XL, Tradorec XL, Onexila XL...); a VMP shared with a 12-hourly brand (Zomorph and MXL 30 mg) is
@@ -195,6 +198,15 @@ class ProductCatalogue:
         ]
         return min(found, key=lambda e: e.code) if found else None
 
+    def once_daily_amp_of(self, vmp: str) -> OpioidCode | None:
+        """An AMP of ``vmp`` made to be taken once a day (its dm+d name says XL, MXL or 24hr), if any."""
+        found = [
+            e
+            for e in self.opioid_codes.values()
+            if e.dmd_type == "AMP" and e.vmp == vmp and _ONCE_DAILY.search(e.term)
+        ]
+        return min(found, key=lambda e: e.code) if found else None
+
     def brand_of(self, name: str, code: str | None = None) -> str | None:
         """The brand a medicine is prescribed by: the dm+d AMP its code or its exact name is, named otherwise
         than its VMP ("MXL 120mg capsules": mxl; "Longtec 20mg modified-release tablets": longtec)."""
@@ -202,12 +214,15 @@ class ProductCatalogue:
             self.by_term.get(normalised_name(name), "")
         )
         vmp = self.opioid_codes.get(entry.vmp) if entry is not None else None
-        if entry is None or entry.dmd_type != "AMP" or vmp is None:
-            return None
-        if normalised_name(entry.term) == normalised_name(vmp.term):
-            return None  # a generic AMP ("Morphine 30mg modified-release tablets" from a supplier)
-        found = _BRAND.match(normalised_name(entry.term))
-        return found["brand"] if found else None
+        if entry is not None and entry.dmd_type == "AMP" and vmp is not None:
+            if normalised_name(entry.term) == normalised_name(vmp.term):
+                return None  # a generic AMP ("Morphine 30mg modified-release tablets" from a supplier)
+            found = _BRAND.match(normalised_name(entry.term))
+            return found["brand"] if found else None
+        # a name GP systems write otherwise than dm+d ("MXL 120mg modified-release capsules"): its first
+        # words, when a branded AMP's name begins with them
+        found = _BRAND.match(normalised_name(name))
+        return found["brand"] if found and found["brand"] in self.amp_brands else None
 
     def made_once_daily(self, name: str, code: str | None = None) -> bool:
         """Whether a medicine named ``name`` (coded ``code``) is a brand made to be taken once a day: its name
@@ -361,7 +376,21 @@ def load_product_catalogue() -> ProductCatalogue:
         once_daily=frozenset(
             e.vmp for e in codes.values() if e.dmd_type == "AMP" and _ONCE_DAILY.search(e.term)
         ),
+        amp_brands=_amp_brands(codes, generic),
     )
+
+
+def _amp_brands(codes: Mapping[str, OpioidCode], generic: frozenset[str]) -> frozenset[str]:
+    """Brand words of AMPs named otherwise than their VMP (:attr:`ProductCatalogue.amp_brands`)."""
+    found = set()
+    for entry in codes.values():
+        vmp = codes.get(entry.vmp)
+        if entry.dmd_type != "AMP" or vmp is None or normalised_name(entry.term) == normalised_name(vmp.term):
+            continue
+        match = _BRAND.match(normalised_name(entry.term))
+        if match and match["brand"].split()[0] not in generic | _GENERIC_WORDS | _RETAILERS:
+            found.add(match["brand"])
+    return frozenset(found)
 
 
 _ONCE_DAILY = re.compile(r"\b(?:xl|mxl|24 ?hr|24 hour)\b", re.IGNORECASE)

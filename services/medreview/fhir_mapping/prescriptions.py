@@ -58,22 +58,48 @@ def product_concept(product: DmdProduct) -> dict[str, Any]:
     return found
 
 
-def by_brand(proposal: Mapping[str, Any], brand: str, catalogue: ProductCatalogue) -> dict[str, Any]:
-    """``proposal`` named by the patient's ``brand`` where the brand makes its product (BNF: prescribe a
-    modified-release opioid, or a patch, by brand: MXL's 60 mg capsule is the VMP Zomorph 60 mg is too, one
-    taken once a day, the other twice): the brand's AMP code and name, in its text too. Else as it is."""
-    concept = proposal.get("medicationCodeableConcept") or {}
-    vmp = next((c.get("code") for c in concept.get("coding") or () if c.get("system") == DMD_SYSTEM), None)
-    amp = catalogue.amp_of(brand, str(vmp)) if vmp else None
-    if amp is None:
-        return dict(proposal)
-    generic = str(concept.get("text") or "")
-    named = {"coding": [{"system": DMD_SYSTEM, "code": amp.code, "display": amp.term}], "text": amp.term}
-    dosages = [
-        {**d, "text": str(d["text"]).replace(generic, amp.term)} if generic and "text" in d else d
-        for d in proposal.get("dosageInstruction") or ()
-    ]
-    return {**proposal, "medicationCodeableConcept": named, "dosageInstruction": dosages}
+def by_brand(
+    proposals: Sequence[Mapping[str, Any]],
+    brand: str,
+    catalogue: ProductCatalogue,
+    *,
+    once_daily: bool = False,
+) -> list[dict[str, Any]]:
+    """A step's ``proposals`` named by the patient's ``brand`` where the brand makes each product (BNF:
+    prescribe a modified-release opioid, or a patch, by brand: MXL's 60 mg capsule is the VMP Zomorph 60 mg
+    is too, one taken once a day, the other twice): the brand's AMP code and name, in every text of the step
+    (an order names the others it is taken with). A once-daily brand (MXL, an XL) that does not make a
+    strength (``once_daily``) is given another once-daily brand's AMP of it (Tradorec XL 100 mg beside Zydol
+    XL), never the generic product a 12-hourly brand shares. Else a proposal is as it was."""
+    renamed: dict[str, str] = {}
+    named: list[dict[str, Any]] = []
+    for proposal in proposals:
+        concept = proposal.get("medicationCodeableConcept") or {}
+        vmp = next(
+            (c.get("code") for c in concept.get("coding") or () if c.get("system") == DMD_SYSTEM), None
+        )
+        amp = catalogue.amp_of(brand, str(vmp)) if vmp else None
+        if amp is None and vmp and once_daily:
+            amp = catalogue.once_daily_amp_of(str(vmp))
+        if amp is None:
+            named.append(dict(proposal))
+            continue
+        if concept.get("text"):
+            renamed[str(concept["text"])] = amp.term
+        coding = [{"system": DMD_SYSTEM, "code": amp.code, "display": amp.term}]
+        named.append({**proposal, "medicationCodeableConcept": {"coding": coding, "text": amp.term}})
+    for proposal in named:
+        proposal["dosageInstruction"] = [
+            {**d, "text": _renamed(str(d["text"]), renamed)} if "text" in d else d
+            for d in proposal.get("dosageInstruction") or ()
+        ]
+    return named
+
+
+def _renamed(text: str, names: Mapping[str, str]) -> str:
+    for generic in sorted(names, key=len, reverse=True):  # the longest first: no name inside another
+        text = text.replace(generic, names[generic])
+    return text
 
 
 def _n(value: Decimal) -> str:

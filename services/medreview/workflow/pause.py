@@ -162,7 +162,14 @@ def _replan(
     first = max((st.number for st in steps), default=0) + 1
     reference = f"CarePlan/{careplan['id']}"
     careplan["activity"] += add_steps(
-        s, plan, found.products, brands=found.brands, patient=patient, careplan=reference, first=first
+        s,
+        plan,
+        found.products,
+        brands=found.brands,
+        once_daily=found.once_daily,
+        patient=patient,
+        careplan=reference,
+        first=first,
     )
     if plan.blocked_reason:
         set_note(s, careplan, f"The re-plan stops short of its target: {plan.blocked_reason}")

@@ -4,7 +4,7 @@ proposed MedicationRequests and CarePlan activities, reading the steps back, sto
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Any
@@ -82,6 +82,8 @@ class TaperInput:
     brands: dict[str, str] = field(default_factory=dict)
     """The brand a modified-release product or a patch is prescribed by, by reference (BNF: prescribe
     these by brand), when its name or AMP code names one."""
+    once_daily: frozenset[str] = frozenset()
+    """References of modified-release brands made to be taken once a day (MXL, an XL, 24hr)."""
 
 
 APPROVAL_LEAD_DAYS = 7
@@ -118,7 +120,12 @@ def taper_input(s: UnitOfWork, patient: str, factor_table: str = DEFAULT_OME_FAC
         for m in result.medications
         if m.computable and m.identified is not None and m.identified.product is not None
     }
-    return TaperInput(regimen, result, items, products, _brands(result, catalogue))
+    once_daily = frozenset(
+        m.reference
+        for m in result.medications
+        if catalogue.made_once_daily(m.name, m.identified.code if m.identified is not None else None)
+    )
+    return TaperInput(regimen, result, items, products, _brands(result, catalogue), once_daily)
 
 
 def _brands(result: OmeResult, catalogue: ProductCatalogue) -> dict[str, str]:
@@ -183,6 +190,7 @@ def per_administration(
     if med.reading is None:
         return f"the dose of {name} was not read"
     code = med.identified.code if med.identified is not None else None
+    brand = catalogue.brand_of(med.name, code) or brand_in(med.name, catalogue)
     brand_once_daily = product.modified_release and catalogue.made_once_daily(med.name, code)
     read = administrations(med.reading)
     if isinstance(read, DosageProblem) and brand_once_daily and med.reading.total_only:
@@ -193,7 +201,12 @@ def per_administration(
     if read.as_needed and product.modified_release:
         return f"{name} is taken when required ({med.reading.basis}), not at a regular frequency"
     per_day = read.per_day
-    once_daily = brand_once_daily and per_day == 1
+    # once a day: a once-daily brand, or a product of one whose brand is not known (a generic name or VMP
+    # code: the dispenser may give the 12-hourly brand of it); a 12-hourly brand taken at night is not
+    once_daily = per_day == 1 and (
+        brand_once_daily
+        or (brand is None and product.modified_release and product.code in catalogue.once_daily)
+    )
     strengths = issuable_per_dose(product, stepping_family(product, once_daily, catalogue))
     made = compose_dose(item.daily_dose / per_day, strengths)
     if made is None:
@@ -246,6 +259,7 @@ def add_steps(
     careplan: str,
     first: int,
     brands: Mapping[str, str] | None = None,
+    once_daily: Collection[str] = (),
 ) -> list[dict[str, Any]]:
     """Activities for ``plan``'s steps, numbered from ``first``; a reduction or stop also gets its proposed
     MedicationRequest (``intent`` proposal), a hold changes no prescription and gets none. A product
@@ -278,7 +292,8 @@ def add_steps(
                 days=plan.policy.interval_days,
             )
             brand = (brands or {}).get(step.dose.reference)
-            own, *others = [by_brand(m, brand, catalogue) for m in made] if brand else made
+            daily = step.dose.reference in once_daily
+            own, *others = by_brand(made, brand, catalogue, once_daily=daily) if brand else made
             orders = [  # a step in several strengths: one order per strength, the first naming the others
                 f"MedicationRequest/{s.create(other | order_marks(step.number, k, careplan))['id']}"
                 for k, other in enumerate(others, start=2)

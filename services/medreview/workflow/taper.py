@@ -81,6 +81,7 @@ def propose_taper(
         plan,
         found.products,
         brands=found.brands,
+        once_daily=found.once_daily,
         patient=patient,
         careplan=f"CarePlan/{careplan_id}",
         first=1,

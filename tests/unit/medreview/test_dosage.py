@@ -1157,6 +1157,20 @@ def test_a_dose_above_its_maximum_a_time_is_refused(dosage: dict[str, Any]) -> N
     assert isinstance(result, DosageProblem) and result.code == "dose-above-maximum", result
 
 
+@pytest.mark.parametrize(
+    ("instruction", "expected"),
+    [
+        # the maximum read, the advice beside it not (the whole was refused, its words not read): 2 x 6 = 12
+        # held to 8
+        ("Do not take more than 8 tablets in 24 hours. Leave at least 4 hours between doses.", "8"),
+        ("If you need to take this for more than 3 days see your doctor. Max 8 in 24 hours", "8"),
+    ],
+)
+def test_an_additional_instructions_maximum_is_read_beside_advice(instruction: str, expected: str) -> None:
+    result = amount([{"text": "1-2 every 4 hours", "additionalInstruction": [{"text": instruction}]}])
+    assert isinstance(result, DailyAmount) and result.quantity == Decimal(expected), result
+
+
 def test_advice_as_an_additional_instruction_changes_nothing() -> None:
     """ "Swallow whole" (BNF label 25) as an additionalInstruction: 2 x 6 = 12 a day, as without it."""
     result = amount([{"text": "1-2 every 4 hours", "additionalInstruction": [{"text": "Swallow whole"}]}])
@@ -1523,6 +1537,13 @@ def test_a_patch_printed_with_its_plural_in_brackets_is_read() -> None:
         {"doseAndRate": [{"doseQuantity": {"value": "abc", "unit": "tablet"}}]},  # a value that is no number
         {"doseAndRate": [{"doseQuantity": {"value": True, "unit": "tablet"}}]},
         {"text": 5},
+        # a pharmacist's fuzzing: each raised (TypeError, InvalidOperation, AttributeError)
+        {"text": "1 bd", "timing": {"repeat": {"period": 4, "periodMax": "6", "periodUnit": "h"}}},
+        {"timing": {"repeat": {"frequency": [4], "period": 1, "periodUnit": "d"}}, "text": "1 qds"},
+        {"text": "1 bd", "timing": {"repeat": [{"frequency": 2}]}},
+        {"text": "1 bd", "timing": {"code": {"coding": {"code": "BID"}}}},
+        {"doseAndRate": [{"doseRange": [1, 2]}], "text": "1-2 bd"},
+        {"text": "1 bd", "sequence": [1]},
     ],
 )
 def test_a_dosage_not_shaped_as_r4_is_refused_not_an_exception(dosage: dict[str, Any]) -> None:

@@ -96,3 +96,37 @@ def test_a_once_daily_brands_days_total_is_taken_once_a_day(mr: Harness) -> None
     """MXL 60 mg "TWO To Be Taken Each Day": MXL is taken once a day (its SmPC), so 2 x 60 = 120 mg once a
     day (it was refused as a day's total with no frequency), stepped as MXL 120 is: 90, 60, 30."""
     assert strengths(proposed(mr, "MXL 60mg capsules", "TWO To Be Taken Each Day")) == [[30, 60], [60], [30]]
+
+
+def test_a_generic_once_daily_product_whose_brand_is_not_known_keeps_to_once_daily_strengths(
+    mr: Harness,
+) -> None:
+    """Tramadol 200 mg modified-release tablets once a day, by the generic name: the VMP is Zydol XL's and
+    Tradorec XL's (once a day) as well as Zydol SR's (12-hourly), and which is dispensed is not known, so the
+    steps keep to the strengths made once a day: 20 mg OME (200 x 0.1); steps of 2 (20 mg) wanted, at most
+    6 (60 mg) in 28 days: 150, then 100 (never 75 or 50 mg, made as 12-hourly tablets only)."""
+    made = strengths(proposed(mr, "Tramadol 200mg modified-release tablets", "one tablet once daily"))
+    assert made and {s for step in made for s in step} <= {100, 150, 200, 300, 400}, made
+
+
+def test_a_once_daily_brand_not_made_in_a_strength_is_given_another_once_daily_brands(mr: Harness) -> None:
+    """Zamadol 24hr 200 mg once a day: its 100 mg step is no Zamadol 24hr product; the VMP's once-daily AMP
+    is Tradorec XL 100 mg (dm+d), proposed rather than the generic product Zydol SR 100 shares."""
+    catalogue = load_product_catalogue()
+    steps = proposed(mr, "Zamadol 24hr 200mg modified-release tablets", "one tablet once daily")
+    names = [catalogue.opioid_codes[code].term for step in steps for code, _ in step]
+    assert "Tradorec XL 100mg tablets" in names, names
+    assert all(catalogue.made_once_daily(name) for name in names), names
+
+
+@pytest.mark.parametrize(
+    "name", ["MXL 120mg modified-release capsules", "MXL 120mg capsules (Napp Pharmaceuticals Ltd)"]
+)
+def test_mxl_written_otherwise_than_its_dmd_name_is_proposed_as_mxl(mr: Harness, name: str) -> None:
+    """MXL (three letters, no brand in the brand list) written as GP systems write it: MXL's own AMPs, and
+    every text names them, the orders taken together included."""
+    catalogue = load_product_catalogue()
+    steps = proposed(mr, name, "one capsule once daily")
+    first = [catalogue.opioid_codes[code].term for code, _ in steps[0]]
+    assert first == ["MXL 60mg capsules", "MXL 30mg capsules"]
+    assert all("Morphine" not in text for step in steps for _, text in step)

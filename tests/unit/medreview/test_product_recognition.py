@@ -448,6 +448,11 @@ def test_an_unknown_code_with_a_compounds_name_is_read_in_that_order() -> None:
     "name",
     [
         "Co-codamol 500/30 tablets",  # the BNF's "co-" naming, the other way round: refused
+        # ingredients named in one order, strengths in the other: the opioid with paracetamol is always the
+        # smaller strength (codeine 500 mg was read: OME 400 for 2 qds, not 24; tramadol 325: 260, not 30)
+        "Paracetamol/codeine 30mg/500mg tablets",
+        "Codeine/paracetamol 500mg/30mg tablets",
+        "Tramadol/paracetamol 325mg/37.5mg tablets",
         "Paracetamol and codeine 500mg/30mg/10mg tablets",  # three strengths, two ingredients named
         # a "co-" name the other way round: every "co-" product's opioid is the smaller strength (BNF), so
         # 500 is no codeine strength (it read 500 mg of codeine a tablet: OME 400 for 2 qds, not 24)
