@@ -38,6 +38,14 @@ class Administrations:
 def administrations(amount: DailyAmount) -> Administrations | DosageProblem:
     """The administrations a day of a dosage the reader has read, or why they are not known."""
     dose, per_day = schedule(amount)
+    kind = amount.dose_unit if amount.dose_unit in (MG, RATE) else UNIT  # the dose's kind (its label's)
+    held = dose is not None and kind == amount.unit and (per_day is None or dose * per_day != amount.quantity)
+    if held and amount.as_needed and dose is not None:
+        # "1-2 every 4-6 hours when required, max 8 in 24 hours": 2 a time, at most 8 a day, so up to 4
+        # times a day, 2 each time (as "2 up to 4 times a day when required" is read)
+        times = amount.quantity / dose
+        if times == times.to_integral_value() and 1 <= times <= MAX_ADMINISTRATIONS:
+            return Administrations(int(times), True, dose, amount.dose_unit)
     if per_day is None:
         return DosageProblem(
             "frequency-not-one-schedule",
@@ -52,7 +60,6 @@ def administrations(amount: DailyAmount) -> Administrations | DosageProblem:
             "not said",
             amount.words,
         )
-    kind = amount.dose_unit if amount.dose_unit in (MG, RATE) else UNIT  # the dose's kind (its label's)
     if dose is not None and (kind != amount.unit or dose * per_day != amount.quantity):
         # "2 tablets every 4 hours, max 6 in 24 hours": 6 a day is the maximum, not 6 doses of 2 (12); a
         # step written at 6 a day would halve the dose taken each time. A maximum in another unit than

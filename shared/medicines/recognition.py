@@ -14,7 +14,7 @@ from dataclasses import replace
 from decimal import Decimal
 
 from shared.medicines.products import parse_medicine_name, strengths_written
-from shared.terminology import DmdProduct, OpioidCode, ProductCatalogue, normalised_name
+from shared.terminology import DmdProduct, OpioidCode, ProductCatalogue, normalised_name, presentation_of
 
 __all__ = ["brand_in", "product_by_brand", "product_of_vmp"]
 
@@ -93,16 +93,21 @@ def _all_mg(product: DmdProduct) -> list[Decimal]:
 
 def _one(candidates: set[DmdProduct], lowered: str) -> DmdProduct | None:
     """The single product among ``candidates`` the name's form and release words leave, if one."""
-    if len(candidates) > 1:
-        named = {u for word, u in _UNIT_WORDS.items() if word in lowered}
-        if _LIQUID.search(lowered):
-            named.add("ml")
-        candidates = {p for p in candidates if not named or p.per_unit in named} or candidates
+    named = {u for word, u in _UNIT_WORDS.items() if word in lowered}
+    if _LIQUID.search(lowered):
+        named.add("ml")
+    if named:
+        # "Zamadol 50mg tablets": no Zamadol 50 mg is a tablet (it read the capsule), so none is certain;
+        # and the form named is the name's presentation or none ("Solpadol 30mg/500mg tablets" was read as
+        # its effervescent tablets); a name with no form ("Tramacet") leaves both, so neither is certain
+        look = presentation_of(lowered)
+        candidates = {p for p in candidates if p.per_unit in named and p.presentation == look}
     if len(candidates) > 1:
         modified = bool(re.search(r"\b(?:sr|xl|mr|la|cr|pr|retard|continus)\b|modified|prolonged", lowered))
         candidates = {p for p in candidates if p.modified_release is modified} or candidates
     distinct = {
-        (p.ingredient, p.with_ingredients, p.strength_per_unit, p.per_unit, p.route) for p in candidates
+        (p.ingredient, p.with_ingredients, p.strength_per_unit, p.per_unit, p.route, p.form, p.presentation)
+        for p in candidates
     }
     if len(distinct) != 1:
         return None

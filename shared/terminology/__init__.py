@@ -16,6 +16,7 @@ from shared.terminology.medicines import (
     ProductCatalogue,
     load_product_catalogue,
     normalised_name,
+    presentation_of,
 )
 from shared.terminology.ome_factors import (
     DEFAULT_OME_FACTOR_TABLE,
@@ -42,5 +43,6 @@ __all__ = [
     "load_ome_factor_table",
     "load_product_catalogue",
     "normalised_name",
+    "presentation_of",
     "read_data_file",
 ]

@@ -80,7 +80,7 @@ class DmdProduct:
     def presentation(self) -> frozenset[str]:
         """Words of its name that make it another product to dispense at the same strength ("effervescent",
         "dispersible", "soluble", "chewable")."""
-        return frozenset(_PRESENTATION.findall(self.name.lower()))
+        return presentation_of(self.name)
 
     @property
     def strength_per_unit(self) -> Decimal:
@@ -256,6 +256,12 @@ class ProductCatalogue:
         if product.code is not None or product.strength_per_unit not in same:
             same[product.strength_per_unit] = product  # the patient's own product, when it is a dm+d one
         return tuple(same[k] for k in sorted(same))
+
+
+def presentation_of(name: str) -> frozenset[str]:
+    """The words of a medicine's name that make it another product at the same strength (:attr:`DmdProduct.
+    presentation`): "effervescent", "dispersible", "soluble", "chewable"."""
+    return frozenset(_PRESENTATION.findall(name.lower()))
 
 
 _PRESENTATION = re.compile(r"\b(?:effervescent|(?:oro)?dispersible|soluble|chewable)\b")

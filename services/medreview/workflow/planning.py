@@ -201,6 +201,11 @@ def per_administration(
     if read.as_needed and product.modified_release:
         return f"{name} is taken when required ({med.reading.basis}), not at a regular frequency"
     per_day = read.per_day
+    if brand_once_daily and per_day != 1:
+        return (
+            f"{name} is made to be taken once a day (its SmPC) but is prescribed {per_day} times a day "
+            f"({med.reading.basis}): the prescription is to be checked, not stepped"
+        )
     # once a day: a once-daily brand, or a product of one whose brand is not known (a generic name or VMP
     # code: the dispenser may give the 12-hourly brand of it); a 12-hourly brand taken at night is not
     once_daily = per_day == 1 and (

@@ -108,10 +108,39 @@ def test_what_is_not_one_regular_daily_schedule_is_refused_with_the_reason(
 
 
 def test_a_maximum_below_the_dose_times_its_frequency_is_not_a_schedule() -> None:
-    """ "2 tablets every 4 hours when required, max 6 in 24 hours": 6 a day is the maximum, not 6 doses of
-    2 (which would be 12). Read as 6 administrations of 2, a step planned from it would divide 6 tablets a
-    day by 6 and write 1 tablet a dose (a second pharmacist's review, 2026-12-06)."""
-    result = read([{"text": "2 tablets every 4 hours when required, max 6 in 24 hours"}])
+    """ "2 tablets every 4 hours, max 6 in 24 hours" (regular): 6 a day is the maximum, not 6 doses of 2
+    (which would be 12). Read as 6 administrations of 2, a step planned from it would divide 6 tablets a
+    day by 6 and write 1 tablet a dose (a second pharmacist's review, 2026-12-06): refused."""
+    result = read([{"text": "2 tablets every 4 hours, max 6 in 24 hours"}])
+    assert isinstance(result, DosageProblem) and result.code == "frequency-not-one-schedule", result
+
+
+@pytest.mark.parametrize(
+    ("text", "per_day", "dose"),
+    [
+        # when required, held to a maximum: the dose each time kept, as many times a day as the maximum
+        # holds (6 / 2 = 3), as "2 up to 3 times a day when required" is read; never 6 doses of 1
+        ("2 tablets every 4 hours when required, max 6 in 24 hours", 3, "2"),
+        # the commonest "when required" label (a fourth pharmacist's review: refused, no step): 8 / 2 = 4
+        ("1-2 tablets every 4-6 hours when required. Maximum 8 tablets in 24 hours", 4, "2"),
+        ("1 tablet every 4-6 hours when required, max 4 a day", 4, "1"),  # 4 / 1
+    ],
+)
+def test_a_when_required_dose_held_to_a_maximum_is_the_dose_up_to_the_times_it_allows(
+    text: str, per_day: int, dose: str
+) -> None:
+    assert read([{"text": text}]) == Administrations(per_day, True, Decimal(dose), "tablet")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "2 every 4 hours when required, max 7 in 24 hours",  # 7 / 2 = 3.5: no whole number of doses
+        "1-2 every 4 hours when required, max 240mg in 24 hours",  # a maximum in mg, the dose in tablets
+    ],
+)
+def test_a_when_required_maximum_that_is_no_whole_number_of_doses_is_no_schedule(text: str) -> None:
+    result = read([{"text": text}])
     assert isinstance(result, DosageProblem) and result.code == "frequency-not-one-schedule", result
 
 

@@ -414,3 +414,20 @@ def test_a_paracetamol_combination_taken_more_than_two_at_a_time_is_not_stepped(
     [item] = regimen_from_ome(result)
     refused = per_administration(item, med, CATALOGUE)
     assert isinstance(refused, str) and "(BNF: 1 or 2)" in refused, refused
+
+
+def test_co_codamol_when_required_with_a_maximum_steps_to_fewer_doses_of_two(mr: Harness) -> None:
+    """Co-codamol 30/500 "1-2 tablets every 4-6 hours when required. Maximum 8 tablets in 24 hours" (it was
+    refused: no schedule). 2 a time, at most 8 a day: up to 4 times a day; 8 x 30 = 240 mg codeine x 0.1 =
+    24 mg OME. 10% = 2.4 wanted (7.2 tablets); at most 2 a dose, when required schedules make 6 (2 x 3), 4,
+    3, 2, 1: 6, 6 mg OME off (within 30% of 24 = 7.2). Two tablets up to three times a day: 6 x 14 = 84."""
+    proposal = first_proposal(
+        mr,
+        "Co-codamol 30mg/500mg tablets",
+        "1-2 tablets every 4-6 hours when required. Maximum 8 tablets in 24 hours",
+    )
+    [dosage] = proposal["dosageInstruction"]
+    assert dosage["asNeededBoolean"] is True
+    assert dosage["timing"]["repeat"]["frequency"] == 3
+    assert dosage["doseAndRate"] == [{"doseQuantity": {"value": 2, "unit": "tablet"}}]
+    assert proposal["dispenseRequest"]["quantity"] == {"value": 84, "unit": "tablet"}

@@ -18,6 +18,7 @@ import pytest
 from services.medreview.domain.taper import TaperPolicy
 from services.medreview.workflow import on_medication_list_synced, propose_taper
 from shared.contracts import MEDICATION_LIST_SYNCED_V1
+from shared.fhir import Unprocessable
 from shared.terminology import load_product_catalogue
 from tests.unit.medreview.medreview_support import NOW, Harness, database, medicine, patient_bundle
 
@@ -130,3 +131,16 @@ def test_mxl_written_otherwise_than_its_dmd_name_is_proposed_as_mxl(mr: Harness,
     first = [catalogue.opioid_codes[code].term for code, _ in steps[0]]
     assert first == ["MXL 60mg capsules", "MXL 30mg capsules"]
     assert all("Morphine" not in text for step in steps for _, text in step)
+
+
+@pytest.mark.parametrize(
+    ("name", "text"),
+    [("MXL 60mg capsules", "1 capsule twice a day"), ("Zydol XL 200mg tablets", "1 twice a day")],
+)
+def test_a_once_daily_brand_prescribed_more_often_is_not_stepped(mr: Harness, name: str, text: str) -> None:
+    """MXL and Zydol XL are licensed once a day (SmPCs): twice a day is for the prescriber to check; it was
+    stepped as MXL 30 mg twice a day with Zomorph's 10 mg (12-hourly) beside it."""
+    gp = patient_bundle("p1", medicine("x", name, text))
+    mr.consume(on_medication_list_synced, MEDICATION_LIST_SYNCED_V1, gp, time=NOW)
+    with pytest.raises(Unprocessable, match="made to be taken once a day"):
+        mr.api(lambda s: propose_taper(s, "Patient/p1", TaperPolicy(), START, "uk-opioids-aware"))

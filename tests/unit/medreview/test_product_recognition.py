@@ -503,3 +503,26 @@ def test_the_fentanyl_12_patch_is_found_by_its_name_and_counted_at_the_rate_it_r
     assert med.identified is not None and med.identified.product is not None
     assert med.identified.product.code == "9752311000001101"
     assert result.total_mg_per_day == 30 and not result.incomplete
+
+
+@pytest.mark.parametrize(
+    ("name", "product"),
+    [
+        # a brand named with its form, no presentation: the plain product (the effervescent one was read,
+        # the last listed of the strength: another product to dispense, with its sodium)
+        ("Solpadol 30mg/500mg tablets", "Co-codamol 30mg/500mg tablets"),
+        ("Tramacet 37.5mg/325mg film-coated tablets", "Tramadol 37.5mg / Paracetamol 325mg tablets"),
+        ("Solpadol 30mg/500mg effervescent tablets", "Co-codamol 30mg/500mg effervescent tablets"),
+        # a form the brand is not made in, or no form where it is made in two presentations: not certain
+        ("Zamadol 50mg tablets", None),  # Zamadol 50 mg is capsules (it read the capsule)
+        ("Tramacet", None),  # tablets or effervescent tablets?
+    ],
+)
+def test_a_brand_is_its_product_in_the_form_and_presentation_its_name_says(
+    name: str, product: str | None
+) -> None:
+    result = oral_morphine_equivalent([_dosed(name, "2 qds")])
+    [med] = result.medications
+    found = med.identified.product if med.identified is not None else None
+    assert (found.name if found is not None else None) == product, found
+    assert med.computable is (product is not None) and result.incomplete is (product is None)
