@@ -57,6 +57,7 @@ from shared.medicines.dose_text import (
     with_written_caps,
     writes_a_maximum,
 )
+from shared.medicines.dose_words import normalise, tokens
 
 __all__ = [
     "MG",
@@ -145,6 +146,28 @@ def shape_problem(dosages: Sequence[Mapping[str, Any]]) -> DosageProblem | None:
     if any(_one_malformed(d) for d in dosages):
         return DosageProblem("dosage-malformed", "A dosage is not shaped as an R4 Dosage: not read")
     return None
+
+
+def patch_change_hours(dosages: Sequence[Mapping[str, Any]]) -> frozenset[Decimal]:
+    """Every interval, in hours, the dosages say a patch is changed at: a structured ``period`` (once in
+    it), or text ("every 48 hours", "every 3 days", "weekly", "twice weekly": 84); none when none is said,
+    or the dosages are not shaped as R4."""
+    if shape_problem(dosages):
+        return frozenset()
+    found: set[Decimal] = set()
+    for dosage in dosages:
+        repeat = (dosage.get("timing") or {}).get("repeat") or {}
+        unit = repeat.get("periodUnit")
+        if (
+            repeat.get("period") is not None
+            and unit in _IN_A_DAY.keys() | _DAYS_IN
+            and repeat.get("frequency", 1) == 1
+        ):
+            found.add(_number(repeat["period"]) * _HOURS_IN[str(unit)])
+        for key in ("text", "patientInstruction"):
+            words = tokens(normalise(str(dosage.get(key) or "")))
+            found |= {t.low for t in words if t.kind == "interval" and t.low is not None and t.low == t.high}
+    return frozenset(found)
 
 
 def max_daily_amount(dosages: Sequence[Mapping[str, Any]], form: DoseForm) -> DailyAmount | DosageProblem:
@@ -517,6 +540,9 @@ _UCUM = "http://unitsofmeasure.org"
 _IN_A_DAY = {"s": 86400, "min": 1440, "h": 24, "d": 1}
 """How many of a period unit shorter than a week there are in a day (exact: every 8 hours is 3 a day)."""
 _DAYS_IN = {"wk": 7, "mo": 30, "a": 365}
+_HOURS_IN = {"s": Decimal(1) / 3600, "min": Decimal(1) / 60, "h": Decimal(1), "d": Decimal(24)}
+_HOURS_IN |= {unit: Decimal(24 * days) for unit, days in _DAYS_IN.items()}
+"""Hours in a period unit (a patch's change interval)."""
 """Days in a longer period unit (a month as 30 days, a year as 365: the text reader's convention)."""
 _MEAL_EVENTS = frozenset({"C", "AC", "PC", "IC"})
 """R4 event-timing codes for "at / before / after / between meals" without saying which meal: each

@@ -40,6 +40,8 @@ from shared.contracts import GP_TASK_REQUESTED_V1, EventType
 from shared.fhir import UnitOfWork, Unprocessable, format_instant
 from shared.medicines.administrations import Administrations, administrations
 from shared.medicines.amounts import DosageProblem
+from shared.medicines.dosage import patch_change_hours
+from shared.medicines.identify import reference_of
 from shared.medicines.recognition import brand_in
 from shared.terminology import DEFAULT_OME_FACTOR_TABLE, DmdProduct, ProductCatalogue, load_product_catalogue
 
@@ -86,6 +88,9 @@ class TaperInput:
     """References of modified-release brands made to be taken once a day (MXL, an XL, 24hr)."""
 
 
+_DOSAGE_KEY = {"MedicationStatement": "dosage"}
+"""Where a resource keeps its dosages, when not in ``dosageInstruction`` (a MedicationRequest's)."""
+
 APPROVAL_LEAD_DAYS = 7
 """Default days before a step's date its approval Task reaches the practice (MEDREVIEW_APPROVAL_LEAD_DAYS)."""
 
@@ -102,8 +107,13 @@ def taper_input(s: UnitOfWork, patient: str, factor_table: str = DEFAULT_OME_FAC
         )
     catalogue = load_product_catalogue()
     by_reference = {m.reference: m for m in result.medications}
+    written = {
+        reference_of(r, f"#{index}"): r.get(_DOSAGE_KEY.get(str(r.get("resourceType")), "dosageInstruction"))
+        or []
+        for index, r in enumerate(regimen.resources)
+    }
     read = [
-        per_administration(item, by_reference.get(item.reference), catalogue)
+        per_administration(item, by_reference.get(item.reference), catalogue, written.get(item.reference, ()))
         for item in regimen_from_ome(result)
     ]
     refused = [r for r in read if isinstance(r, str)]
@@ -153,7 +163,10 @@ def sublingual_buprenorphine(product: DmdProduct) -> bool:
 
 
 def per_administration(
-    item: RegimenItem, med: MedicationOme | None, catalogue: ProductCatalogue
+    item: RegimenItem,
+    med: MedicationOme | None,
+    catalogue: ProductCatalogue,
+    dosages: Sequence[Mapping[str, Any]] = (),
 ) -> RegimenItem | str:
     """An opioid taken by mouth is tapered in its form's own terms at the frequency the one dose reader read
     from its prescription (``shared.medicines.administrations``; ``prescribing``: tablets and capsules whole,
@@ -174,9 +187,19 @@ def per_administration(
     product = med.identified.product if med is not None and med.identified is not None else None
     if med is None or product is None:  # (regimen_from_ome keeps only recognised products)
         return f"{item.product} is not a product whose steps are written here"
-    if product.is_patch:
-        return item
     name = med.name or product.name
+    if product.is_patch:
+        # a step's patch is changed at the product's interval: a prescription that changes it at another
+        # ("every 48 hours" of a 72-hour fentanyl patch) would have two changes at once, so it is checked
+        expected = product.patch_change_hours
+        said = {h for h in patch_change_hours(dosages) if not (h == 84 and expected == 96)}  # twice weekly
+        if expected is not None and said - {expected}:
+            others = ", ".join(f"{h.normalize():f}" for h in sorted(said - {expected}))
+            return (
+                f"{name} is changed every {others} hours by its prescription, the product every {expected}: "
+                "the prescription is to be checked, not stepped at another interval"
+            )
+        return item
     liquid = product.per_unit == "ml" and product.route == "oral"
     immediate = not product.modified_release and (
         (product.route == "oral" and product.per_unit in ("tablet", "capsule"))

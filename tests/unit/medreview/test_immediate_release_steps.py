@@ -25,6 +25,7 @@ from services.medreview.domain.taper import RegimenItem, TaperPlan, TaperPolicy,
 from services.medreview.workflow import on_medication_list_synced, propose_taper
 from services.medreview.workflow.planning import per_administration
 from shared.contracts import MEDICATION_LIST_SYNCED_V1
+from shared.fhir import Unprocessable
 from shared.terminology import load_product_catalogue
 from tests.unit.medreview.medreview_support import NOW, Harness, database, medicine, patient_bundle
 
@@ -431,3 +432,14 @@ def test_co_codamol_when_required_with_a_maximum_steps_to_fewer_doses_of_two(mr:
     assert dosage["timing"]["repeat"]["frequency"] == 3
     assert dosage["doseAndRate"] == [{"doseQuantity": {"value": 2, "unit": "tablet"}}]
     assert proposal["dispenseRequest"]["quantity"] == {"value": 84, "unit": "tablet"}
+
+
+def test_a_patch_changed_every_48_hours_is_not_proposed_at_72(mr: Harness) -> None:
+    """Through $propose-taper: the prescription's own interval reaches the planner (a fentanyl patch
+    changed every 48 hours was proposed "changed every 72 hours")."""
+    gp = patient_bundle(
+        "p1", medicine("x", "Fentanyl 50micrograms/hour transdermal patches", "one every 48 hours")
+    )
+    mr.consume(on_medication_list_synced, MEDICATION_LIST_SYNCED_V1, gp, time=NOW)
+    with pytest.raises(Unprocessable, match="every 48 hours by its prescription"):
+        mr.api(lambda s: propose_taper(s, "Patient/p1", TaperPolicy(), START, "uk-opioids-aware"))

@@ -23,6 +23,7 @@ from services.medreview.domain.taper import (
     regimen_from_ome,
     replan_taper,
 )
+from services.medreview.workflow.planning import per_administration
 from shared.terminology import load_ome_factor_table, load_product_catalogue
 
 START = date(2026, 1, 5)
@@ -294,3 +295,38 @@ def test_a_fentanyl_25_patch_whose_smallest_step_is_over_the_cap_is_blocked_not_
     plan = _fentanyl_plan("25")
     assert plan.steps == () or all(s.action is StepAction.HOLD for s in plan.steps), plan.steps
     assert plan.blocked_reason is not None and "28-day cap" in plan.blocked_reason
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "refused"),
+    [
+        # a fentanyl matrix patch is changed every 72 hours (SmPC); every 48 hours is an adjustment some
+        # patients need: a step "changed every 72 hours" would change the interval and the dose at once
+        ("Fentanyl 50micrograms/hour transdermal patches", "apply one patch every 48 hours", True),
+        ("Fentanyl 50micrograms/hour transdermal patches", "apply one patch every 72 hours", False),
+        ("Fentanyl 50micrograms/hour transdermal patches", "Apply ONE patch every 3 days", False),
+        # BuTrans is a 7-day patch: every 72 hours is a prescription to check (it was stepped at 168 hours)
+        ("BuTrans 20micrograms/hour transdermal patches", "apply one patch every 72 hours", True),
+        ("BuTrans 20micrograms/hour transdermal patches", "apply one patch every 7 days", False),
+        # Transtec (96 hours) is changed twice a week, on the same two days (SmPC)
+        ("Transtec 35micrograms/hour transdermal patches", "apply one patch twice weekly", False),
+    ],
+)
+def test_a_patch_changed_at_another_interval_than_its_products_is_not_stepped(
+    name: str, text: str, refused: bool
+) -> None:
+    request = {
+        "resourceType": "MedicationRequest",
+        "id": "f",
+        "status": "active",
+        "intent": "order",
+        "medicationCodeableConcept": {"text": name},
+        "dosageInstruction": [{"text": text}],
+    }
+    result = oral_morphine_equivalent([request])
+    [med] = result.medications
+    [item] = regimen_from_ome(result)
+    read = per_administration(item, med, load_product_catalogue(), request["dosageInstruction"])
+    assert isinstance(read, str) is refused, read
+    if refused:
+        assert "to be checked" in str(read)
