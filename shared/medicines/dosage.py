@@ -105,14 +105,27 @@ def _timing_malformed(timing: Any) -> bool:
     repeat, code = timing.get("repeat", {}), timing.get("code", {})
     if not isinstance(repeat, Mapping) or not isinstance(code, Mapping):
         return True
-    if not isinstance(code.get("coding", []), list) or not all(
-        isinstance(c, Mapping) for c in code.get("coding", [])
-    ):
-        return True
     if any(k in repeat and not _is_number(repeat[k]) for k in _REPEAT_NUMBERS):
+        return True
+    if any(k in repeat and not isinstance(repeat[k], str) for k in ("periodUnit", "durationUnit")):
+        return True
+    if _codings_malformed(code):
         return True
     lists = [repeat.get(k, []) for k in _REPEAT_LISTS]
     return any(not isinstance(v, list) or not all(isinstance(x, str) for x in v) for v in lists)
+
+
+def _codings_malformed(concept: Any) -> bool:
+    """A CodeableConcept that is not an object, or whose codings are not objects of string fields."""
+    if not isinstance(concept, Mapping):
+        return True
+    codings = concept.get("coding", [])
+    if not isinstance(codings, list) or not all(isinstance(c, Mapping) for c in codings):
+        return True
+    fields = ("system", "code", "display")
+    return any(k in c and not isinstance(c[k], str) for c in codings for k in fields) or not isinstance(
+        concept.get("text", ""), str
+    )
 
 
 def _one_malformed(dosage: Any) -> bool:
@@ -130,7 +143,9 @@ def _one_malformed(dosage: Any) -> bool:
     if any(_quantity_malformed(dosage.get(k)) for k in ("maxDosePerAdministration", "maxDosePerLifetime")):
         return True
     additional = dosage.get("additionalInstruction", [])
-    if not isinstance(additional, list) or not all(isinstance(a, Mapping) for a in additional):
+    if not isinstance(additional, list) or any(_codings_malformed(a) for a in additional):
+        return True
+    if any(_codings_malformed(dosage[k]) for k in ("asNeededCodeableConcept",) if k in dosage):
         return True
     if any(not isinstance(dosage.get(k, ""), str) for k in ("text", "patientInstruction")):
         return True
@@ -139,12 +154,22 @@ def _one_malformed(dosage: Any) -> bool:
     return _timing_malformed(dosage.get("timing"))
 
 
+_LONGEST_TEXT = 1000
+"""No dosage text (or patient or additional instruction) longer than this is read: a GP system's longest
+run to a few hundred characters, and reading 40,000 took a third of a second."""
+
+
 def shape_problem(dosages: Sequence[Mapping[str, Any]]) -> DosageProblem | None:
     """Dosages not shaped as R4 ``Dosage`` (a maximum given as a list, R5's shape; a number given as a
     string; a timing's repeat as a list): a refusal, where reading them would raise or misread. Validated
-    resources never are; GP records passed on may be."""
+    resources never are; GP records passed on may be. So is a text past :data:`_LONGEST_TEXT`."""
     if any(_one_malformed(d) for d in dosages):
         return DosageProblem("dosage-malformed", "A dosage is not shaped as an R4 Dosage: not read")
+    texts = [str(d.get(k) or "") for d in dosages for k in ("text", "patientInstruction")]
+    texts += [t for d in dosages for t in _additional(d)]
+    if any(len(t) > _LONGEST_TEXT for t in texts):
+        sentence = f"A dosage's text is longer than {_LONGEST_TEXT} characters: not read"
+        return DosageProblem("dosage-text-too-long", sentence)
     return None
 
 

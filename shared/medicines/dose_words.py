@@ -71,7 +71,7 @@ def normalise(text: str) -> str:
         t = re.sub(rf"(\d)\s*{symbol}", rf"\g<1>{value}", t).replace(symbol, f" 0{value} ")
     t = re.sub(rf"\b(?:{_NUMBER_WORD})\b", _number, t)
     t = re.sub(r"(?<![\d./])1/2(?![\d/])", "0.5", t)
-    t = re.sub(rf"({NUM})\s+and\s+a\s+half\b", lambda m: str(Decimal(m[1]) + Decimal("0.5")), t)
+    t = re.sub(rf"(?<![\d.])({NUM})\s+and\s+a\s+half\b", lambda m: str(Decimal(m[1]) + Decimal("0.5")), t)
     t = re.sub(r"\bhalf\s+(?:of\s+)?(?:a|an|1)\b|\ba\s+half\b|\bhalf\b", "0.5", t)
     t = re.sub(r"(?<![\w.])(i{1,3})(?:\s*-\s*(i{1,3}))?(?![\w.])", _latin, t)
     t = re.sub(r"(?<![\w.])(\.\d)", r"0\1", t)
@@ -91,9 +91,11 @@ def normalise(text: str) -> str:
         r"(?:(?<=\d)|\b)(?:millilitres?|milliliters?|mls|ml's)(?![\w'])", " ml", t
     )  # "5mls", "10 ml's"
     t = re.sub(r"(\d)\s*(?:grams?|gm)\b", r"\1 g", t)
-    t = re.sub(rf"({NUM})\s+5\s*ml\s+spoonfuls?\b", lambda m: f"{Decimal(m[1]) * 5} ml", t)
+    t = re.sub(rf"(?<![\d.])({NUM})\s+5\s*ml\s+spoonfuls?\b", lambda m: f"{Decimal(m[1]) * 5} ml", t)
     t = re.sub(r"\b5\s*ml\s+spoonfuls?\b", "5 ml", t)
-    t = re.sub(rf"({NUM})\s*(?:x\s*)?(?:5\s*ml\s+)?teaspoonfuls?\b", lambda m: f"{Decimal(m[1]) * 5} ml", t)
+    t = re.sub(
+        rf"(?<![\d.])({NUM})\s*(?:x\s*)?(?:5\s*ml\s+)?teaspoonfuls?\b", lambda m: f"{Decimal(m[1]) * 5} ml", t
+    )
     t = re.sub(r"\b(?:a|one|1)\s+(?:new|fresh)\s+patch\b", "1 patch", t)
     t = re.sub(rf"\ban?\s+(?=(?:{UNITS})\b)", "1 ", t)
     return " ".join(t.split())

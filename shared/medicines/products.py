@@ -26,10 +26,17 @@ _FIGURE = rf"{_NUMBER}(?:\s*(?:{_MASS})\b|(?!\s*(?:{_PER})\b))"
 _STRENGTH = re.compile(
     # the strengths of a product's ingredients, in the order the name writes them ("30mg/500mg", "30/500mg",
     # "500mg/30mg"), then the volume or time they are in ("10mg/5ml", "10micrograms/hour")
-    rf"(?<![\d.])(?P<masses>{_FIGURE}(?:\s*/\s*{_FIGURE})*)"
-    rf"(?:\s*/\s*(?P<per>{_NUMBER})?\s*(?P<per_unit>{_PER})\b)?",
+    rf"(?<![\d.])(?P<masses>{_FIGURE}(?:\s*+/\s*+{_FIGURE})*+)"
+    rf"(?:\s*+/\s*+(?P<per>{_NUMBER})?\s*+(?P<per_unit>{_PER})\b)?",
     re.IGNORECASE,
 )
+_MOST_FIGURES = 4
+"""No product's name writes more strengths than this ("Co-codamol 8mg/500mg/5ml"... a three-ingredient
+compound's); a longer chain is no name."""
+_MOST_STRENGTH = Decimal(100000)
+"""No strength (mg, microgram/hour) nor volume past this is a product's."""
+_LONGEST_NAME = 300
+"""A medicine name longer than this is not parsed (dm+d's longest opioid names are about 110 characters)."""
 _BARE_PAIR = re.compile(
     rf"(?<![\d.])({_NUMBER})\s*/\s*({_NUMBER})(?![\d.])(?!\s*(?:{_MASS}|{_PER})\b)", re.IGNORECASE
 )
@@ -109,6 +116,9 @@ def parse_medicine_name(name: str, catalogue: ProductCatalogue) -> DmdProduct | 
     ("Co-codamol 30mg/500mg" is codeine 30 mg per tablet). A catalogue product with the same ingredient,
     strength, form and release is returned when there is one, so its dm+d code and family are known.
     """
+    name = " ".join(name.split())
+    if len(name) > _LONGEST_NAME:
+        return None
     found = ingredient_in(name, catalogue)
     if found is None:
         return None
@@ -142,6 +152,8 @@ def parse_medicine_name(name: str, catalogue: ProductCatalogue) -> DmdProduct | 
         value = value * 1000
     elif unit != "mg":
         value = value / 1000 if per_kind != "hour" else value
+    if not (0 < value <= _MOST_STRENGTH and 0 < Decimal(per or 1) <= _MOST_STRENGTH):
+        return None  # "10mg/0ml", "0micrograms/hour", 10^32 mg: no product (they raised on division)
     drug_class = catalogue.drug_class(ingredient)
     if drug_class is None:
         return None
@@ -174,12 +186,17 @@ def _figures(masses: str) -> list[tuple[Decimal, str]]:
     """The strengths in "30/500mg", "500mg/30mg" or "10mg" as (value, unit), a figure without a unit taking
     the next one's ("30/500mg": 30 mg and 500 mg); none when no figure has a unit (an unread name)."""
     read = [_ONE_FIGURE.fullmatch(part.strip()) for part in masses.split("/")]
-    units = [(m["unit"] or "").lower() if m else "" for m in read]
-    if not any(units) or not all(read) or not units[-1]:
+    if not all(read) or len(read) > _MOST_FIGURES:
         return []
-    return [
-        (Decimal(m["value"]), units[i] or next(u for u in units[i:] if u)) for i, m in enumerate(read) if m
-    ]
+    found: list[tuple[Decimal, str]] = []
+    unit = ""
+    for m in reversed(read):  # right to left: a figure without a unit takes the next one's
+        assert m is not None
+        unit = (m["unit"] or "").lower() or unit
+        if not unit:
+            return []  # the last figure has no unit
+        found.append((Decimal(m["value"]), unit))
+    return found[::-1]
 
 
 def _opioid_at(lowered: str, after: int, figures: Sequence[tuple[Decimal, str]]) -> int | None:

@@ -194,7 +194,7 @@ class ProductCatalogue:
         found = [
             e
             for e in self.opioid_codes.values()
-            if e.dmd_type == "AMP" and e.vmp == vmp and normalised_name(e.term).startswith(f"{brand} ")
+            if e.dmd_type == "AMP" and e.vmp == vmp and _brand_word(e.term) == brand
         ]
         return min(found, key=lambda e: e.code) if found else None
 
@@ -230,7 +230,8 @@ class ProductCatalogue:
         which brand is dispensed (the 30 mg MR morphine capsule VMP is MXL's and Zomorph's, 12-hourly)."""
         entry = self.opioid_codes.get(code or "")
         term = entry.term if entry is not None and entry.dmd_type == "AMP" else ""
-        return bool(_ONCE_DAILY.search(name) or _ONCE_DAILY.search(term))
+        # the words before its strength ("Zamadol 24hr 200mg"), not any word after ("... (not Zydol XL)")
+        return bool(_ONCE_DAILY.search(_BEFORE_STRENGTH.split(name, 1)[0]) or _ONCE_DAILY.search(term))
 
     def lookup(self, code: str) -> DmdProduct | None:
         """The product with this dm+d id (or an older id of it), if known."""
@@ -399,6 +400,14 @@ def _amp_brands(codes: Mapping[str, OpioidCode], generic: frozenset[str]) -> fro
     return frozenset(found)
 
 
+def _brand_word(term: str) -> str:
+    """The brand words a dm+d name begins with ("Zydol SR 100mg tablets": zydol sr, not zydol)."""
+    found = _BRAND.match(normalised_name(term))
+    return found["brand"] if found else ""
+
+
+_BEFORE_STRENGTH = re.compile(r"\b\d+(?:\.\d+)?\s*(?:mg|g|micrograms?|mcg|µg|ug)\b", re.IGNORECASE)
+"""A strength in a medicine's name: what is before it names the product (and its brand)."""
 _ONCE_DAILY = re.compile(r"\b(?:xl|mxl|24 ?hr|24 hour)\b", re.IGNORECASE)
 """dm+d AMP names of products made to be taken once a day (UK brands' XL and 24hr)."""
 

@@ -35,7 +35,7 @@ from services.medreview.fhir_mapping import decimal_of
 from services.medreview.repository import repository
 from services.medreview.workflow import current_regimen, plan_steps, reviewed
 from services.medreview.workflow.planning import step_view
-from shared.fhir import AuditRecord, BadRequest, FhirKernel, NotFound, UnitOfWork
+from shared.fhir import AuditRecord, BadRequest, FhirKernel, NotFound, UnitOfWork, validate_resource
 from shared.terminology import DEFAULT_OME_FACTOR_TABLE
 
 __all__ = ["CdsHooks"]
@@ -107,6 +107,16 @@ def _check_request(body: Any, hook: str) -> str:
         drafts = context.get("draftOrders")
         if not isinstance(drafts, dict) or drafts.get("resourceType") != "Bundle":
             raise BadRequest("context.draftOrders must be a Bundle of the orders being signed")
+        # the orders and the prefetched list are read as $medication-review's Bundle is: valid R4 first (a
+        # malformed order raised in the dose reader: 500)
+        validate_resource(drafts, "Bundle")
+        prefetch = (
+            (body.get("prefetch") or {}).get("medications")
+            if isinstance(body.get("prefetch"), dict)
+            else None
+        )
+        if isinstance(prefetch, dict) and prefetch.get("resourceType") == "Bundle":
+            validate_resource(prefetch, "Bundle")
     patient_id = str(context["patientId"]).removeprefix("Patient/")
     if "/" in patient_id:
         raise BadRequest("context.patientId must be a Patient id")

@@ -42,7 +42,6 @@ from shared.medicines.administrations import Administrations, administrations
 from shared.medicines.amounts import DosageProblem
 from shared.medicines.dosage import patch_change_hours
 from shared.medicines.identify import reference_of
-from shared.medicines.recognition import brand_in
 from shared.terminology import DEFAULT_OME_FACTOR_TABLE, DmdProduct, ProductCatalogue, load_product_catalogue
 
 PER_DOSE_UNITS = 3
@@ -130,10 +129,12 @@ def taper_input(s: UnitOfWork, patient: str, factor_table: str = DEFAULT_OME_FAC
         for m in result.medications
         if m.computable and m.identified is not None and m.identified.product is not None
     }
-    once_daily = frozenset(
-        m.reference
-        for m in result.medications
-        if catalogue.made_once_daily(m.name, m.identified.code if m.identified is not None else None)
+    once_daily = frozenset(  # taken once a day (a once-daily brand taken more often was refused above)
+        i.reference
+        for i in items
+        if i.doses_per_day == 1
+        and (m := by_reference.get(i.reference)) is not None
+        and catalogue.made_once_daily(m.name, m.identified.code if m.identified is not None else None)
     )
     return TaperInput(regimen, result, items, products, _brands(result, catalogue), once_daily)
 
@@ -146,7 +147,7 @@ def _brands(result: OmeResult, catalogue: ProductCatalogue) -> dict[str, str]:
         if product is None or not (product.modified_release or product.is_patch):
             continue
         code = med.identified.code if med.identified is not None else None
-        brand = catalogue.brand_of(med.name, code) or brand_in(med.name, catalogue)
+        brand = catalogue.brand_of(med.name, code)  # its first words or its AMP, never a word further on
         if brand is not None:
             found[med.reference] = brand
     return found
@@ -213,7 +214,7 @@ def per_administration(
     if med.reading is None:
         return f"the dose of {name} was not read"
     code = med.identified.code if med.identified is not None else None
-    brand = catalogue.brand_of(med.name, code) or brand_in(med.name, catalogue)
+    brand = catalogue.brand_of(med.name, code)
     brand_once_daily = product.modified_release and catalogue.made_once_daily(med.name, code)
     read = administrations(med.reading)
     if isinstance(read, DosageProblem) and brand_once_daily and med.reading.total_only:

@@ -201,3 +201,34 @@ GOOD_CARD = {"summary": "Fine", "indicator": "info", "source": {"label": "Pain a
 def test_the_response_schema_refuses_what_the_spec_forbids(card: dict[str, Any]) -> None:
     RESPONSE.validate({"cards": [GOOD_CARD]})
     assert not RESPONSE.is_valid({"cards": [card]})
+
+
+@pytest.mark.parametrize(
+    "dosage",
+    [
+        {"text": "1 bd", "additionalInstruction": [{"coding": 5}]},
+        {"text": "1 bd", "timing": {"repeat": {"frequency": 2, "period": 1, "periodUnit": ["d"]}}},
+        {"text": "1 bd", "timing": {"code": {"coding": [{"system": [], "code": "BID"}]}}},
+    ],
+)
+def test_a_draft_order_or_prefetch_not_valid_r4_is_a_400_not_a_500(medreview: Medreview, dosage: Any) -> None:
+    """The orders and the prefetched list are validated as $medication-review's Bundle is (an attacker's
+    review: each of these was a 500 from the dose reader)."""
+    patient = new_patient()
+    order = {**draft(patient, "d1", "Morphine sulfate 10mg tablets", "1 bd"), "dosageInstruction": [dosage]}
+    response = medreview.client.post(
+        "/medreview/cds-services/opioid-order-sign",
+        json=order_sign(patient, order),
+        headers={"authorization": f"Bearer {medreview.token}"},
+    )
+    assert response.status_code == 400 and response.json()["resourceType"] == "OperationOutcome"
+    good = draft(patient, "d2", "Morphine sulfate 10mg tablets", "1 bd")
+    prefetch = {
+        "medications": {"resourceType": "Bundle", "type": "collection", "entry": [{"resource": order}]}
+    }
+    response = medreview.client.post(
+        "/medreview/cds-services/opioid-order-sign",
+        json=order_sign(patient, good, prefetch=prefetch),
+        headers={"authorization": f"Bearer {medreview.token}"},
+    )
+    assert response.status_code == 400 and response.json()["resourceType"] == "OperationOutcome"

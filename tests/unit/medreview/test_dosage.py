@@ -1552,3 +1552,12 @@ def test_a_dosage_not_shaped_as_r4_is_refused_not_an_exception(dosage: dict[str,
     promises."""
     result = amount([dosage])
     assert isinstance(result, DosageProblem) and result.code == "dosage-malformed", result
+
+
+def test_a_dosage_text_longer_than_any_gp_systems_is_not_read() -> None:
+    """1,000 characters at most (a GP system's longest dose runs to a few hundred): 20,000 digits took 33 s
+    of a request's CPU before (an attacker's review)."""
+    result = amount([{"text": "1" * 20000}])
+    assert isinstance(result, DosageProblem) and result.code == "dosage-text-too-long", result
+    additional = amount([{"text": "1 bd", "additionalInstruction": [{"text": "max 8 in 24 hours " * 100}]}])
+    assert isinstance(additional, DosageProblem) and additional.code == "dosage-text-too-long", additional

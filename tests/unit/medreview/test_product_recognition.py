@@ -526,3 +526,32 @@ def test_a_brand_is_its_product_in_the_form_and_presentation_its_name_says(
     found = med.identified.product if med.identified is not None else None
     assert (found.name if found is not None else None) == product, found
     assert med.computable is (product is not None) and result.incomplete is (product is None)
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "Morphine 10mg/0ml oral solution",  # raised DivisionByZero
+        "Fentanyl 0micrograms/hour patch",  # raised InvalidOperation
+        "Morphine 99999999999999999999999999999999mg tablets",
+        "Morphine " + "1/" * 50 + "1mg tablets",  # a chain of strengths no product has
+        "Morphine 10mg tablets " + "x" * 400,  # longer than any medicine's name
+    ],
+)
+def test_a_name_with_no_products_strength_is_an_unrecognised_opioid_not_an_exception(name: str) -> None:
+    result = oral_morphine_equivalent([_dosed(name, "1 bd")])
+    [med] = result.medications
+    assert not med.computable and result.incomplete and med.reason_code == UNRECOGNISED_OPIOID
+
+
+def test_a_brand_is_taken_from_a_names_first_words_and_matched_whole() -> None:
+    """ "Zydol 200mg modified-release tablets" names no AMP brand of that VMP whole ("Zydol SR", "Zydol XL"
+    are others: Zydol XL, once a day, was proposed for a twice-daily patient); a brand named further on
+    ("... (not Zydol XL)") is no brand of the medicine."""
+    catalogue = load_product_catalogue()
+    assert catalogue.amp_of("zydol", "35920811000001107") is None
+    amp = catalogue.amp_of("zydol xl", "35920811000001107")
+    assert amp is not None and amp.term == "Zydol XL 200mg tablets"
+    named = "Tramadol 200mg modified-release tablets (not Zydol XL)"
+    assert catalogue.brand_of(named) is None and not catalogue.made_once_daily(named)
+    assert catalogue.made_once_daily("Zamadol 24hr 200mg modified-release tablets")
