@@ -32,15 +32,26 @@ def _label(kind: str, form: DoseForm) -> str:
 
 # What to supply, after the dose (as this service writes a step): the quantity for the interval, not the dose.
 _SUPPLY = r"(?:\. (?:controlled drug, schedule [2-5]\. )?supply .+ \([0-9]+ days\))?\.?"
+_MASS = r"mg|microgram"
+"""A step's masses: mg, or micrograms below 1 mg (as a prescriber writes them)."""
 _STATED_MG = re.compile(
-    rf"(?P<total>{NUM}) mg (?:(?P<ingredient>[a-z-]+) )?a day: (?P<made>.+?)"
+    rf"(?P<total>{NUM}) (?P<tu>{_MASS}) (?:(?P<ingredient>[a-z-]+) )?a day: (?P<made>.+?)"
     r"(?:, in divided doses as the prescriber directs)?" + _SUPPLY
 )
 _STATED_RATE = re.compile(
     rf"apply (?P<total>{NUM}) microgram/hour: (?P<made>.+?) worn at once(?:, changed every {NUM} hours)?"
     + _SUPPLY
 )
-_PART = re.compile(rf"(?P<count>{NUM}) x (?P<strength>{NUM}) (?:mg|microgram/hour) [a-z]+")
+_PART = re.compile(rf"(?P<count>{NUM}) x (?P<strength>{NUM}) (?P<su>mg|microgram/hour|microgram) [a-z]+")
+
+
+def _mg(value: str, unit: str) -> Decimal:
+    """A step's mass in mg (a microgram/hour rate as it is)."""
+    return Decimal(value) * (Decimal("0.001") if unit == "microgram" else 1)
+
+
+def _made(parts: list[re.Match[str] | None]) -> Decimal:
+    return sum((Decimal(m["count"]) * _mg(m["strength"], m["su"]) for m in parts if m), Decimal(0))
 
 
 _TIMES = {"once": 1, "twice": 2, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6}
@@ -50,13 +61,14 @@ _OFTEN = (
     r"(?P<prn> when required)?"
 )
 _STEP_UNITS = re.compile(
-    rf"(?P<per>{NUM}) mg (?:(?P<ingredient>[a-z-]+) )?{_OFTEN} \((?:at most )?(?P<total>{NUM}) mg a day\): "
+    rf"(?P<per>{NUM}) (?P<pu>{_MASS}) (?:(?P<ingredient>[a-z-]+) )?{_OFTEN} \((?:at most )?(?P<total>{NUM}) "
+    rf"(?P<tu>{_MASS}) a day\): "
     r"(?P<made>.+?) each dose" + _SUPPLY
 )
 _STEP_LIQUID = re.compile(
-    rf"(?P<per>{NUM}) mg (?:(?P<ingredient>[a-z-]+) )?"
+    rf"(?P<per>{NUM}) (?P<pu>{_MASS}) (?:(?P<ingredient>[a-z-]+) )?"
     rf"\((?P<ml>{NUM}) ml of [^()]*(?:\([^()]*\)[^()]*)*\) {_OFTEN}, "
-    rf"(?:at most )?(?P<total>{NUM}) mg a day" + _SUPPLY
+    rf"(?:at most )?(?P<total>{NUM}) (?P<tu>{_MASS}) a day" + _SUPPLY
 )
 
 
@@ -72,7 +84,8 @@ def step_dose(normal: str, form: DoseForm, text: str) -> DailyAmount | DosagePro
         match = _STEP_LIQUID.fullmatch(normal)
     if match is None:
         return None
-    per, total, times = Decimal(match["per"]), Decimal(match["total"]), _TIMES[match["times"]]
+    per, total = _mg(match["per"], match["pu"]), _mg(match["total"], match["tu"])
+    times = _TIMES[match["times"]]
     as_needed = match["prn"] is not None
     agree = per * times == total and (match["upto"] is not None) == as_needed
     if liquid:
@@ -85,8 +98,7 @@ def step_dose(normal: str, form: DoseForm, text: str) -> DailyAmount | DosagePro
         )
     else:
         parts = [_PART.fullmatch(p.strip()) for p in match["made"].split(" + ")]
-        made = sum((Decimal(m["count"]) * Decimal(m["strength"]) for m in parts if m), Decimal(0))
-        agree = agree and all(parts) and made == per
+        agree = agree and all(parts) and _made(parts) == per
     if not agree:
         return DosageProblem("dose-inconsistent", f"The parts of '{text}' do not agree with one another")
     basis = f"stated dose {n(per)} mg x {times} a day = {n(total)} mg a day"
@@ -100,9 +112,8 @@ def stated_total(normal: str, form: DoseForm, text: str) -> DailyAmount | Dosage
         return None
     parts = [p.strip() for p in stated["made"].split(" + ")]
     matches = [_PART.fullmatch(p) for p in parts]
-    total = Decimal(stated["total"])
-    made = sum((Decimal(m["count"]) * Decimal(m["strength"]) for m in matches if m), Decimal(0))
-    if not all(matches) or made != total:
+    total = Decimal(stated["total"]) if form.is_patch else _mg(stated["total"], stated["tu"])
+    if not all(matches) or _made(matches) != total:
         return DosageProblem("dose-inconsistent", f"The parts of '{text}' do not add up to its daily total")
     kind = RATE if form.is_patch else MG
     stated_as = "worn at once" if form.is_patch else "a day"

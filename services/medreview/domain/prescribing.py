@@ -34,6 +34,7 @@ __all__ = [
     "controlled_schedule",
     "in_words",
     "issuable_per_dose",
+    "mass_words",
     "step_orders",
 ]
 
@@ -165,9 +166,10 @@ class Order:
         return self.per_dose * self.product.strength_per_unit
 
     def _strength(self) -> str:
-        unit = "micrograms/hour" if self.product.is_patch else "mg"
         per = "" if self.product.per_unit != "ml" else f" in {_n(self.product.per_quantity)} ml"
-        return f"{_n(self.product.strength)} {unit}{per}"
+        if self.product.is_patch:
+            return f"{_n(self.product.strength)} micrograms/hour{per}"
+        return f"{mass_words(self.product.strength, adjective=True)}{per}"
 
     @property
     def instruction(self) -> str:
@@ -194,15 +196,15 @@ class Order:
         daily = self.mg_per_dose * self.doses_per_day
         most = "at most " if self.as_needed else ""
         if self.product.per_unit == "ml":
-            dose = f"{_n(self.per_dose)} ml ({_n(self.mg_per_dose)} mg)"
-            total = f" ({most}{_n(daily)} mg a day)" if self.as_needed else ""
+            dose = f"{_n(self.per_dose)} ml ({mass_words(self.mg_per_dose)})"
+            total = f" ({most}{mass_words(daily)} a day)" if self.as_needed else ""
             return f"Take {dose} of the {self._strength()} {self.product.form} {often}{total}"
         form = self.product.form if self.product.form in ("tablet", "capsule") else self.product.per_unit
         release = "modified-release " if self.product.modified_release else ""
         plural = "s" if self.per_dose != 1 else ""
         return (
             f"Take {in_words(self.per_dose)} {self._strength()} {release}{form}{plural} {often} "
-            f"({_n(self.mg_per_dose)} mg a dose, {most}{_n(daily)} mg a day)"
+            f"({mass_words(self.mg_per_dose)} a dose, {most}{mass_words(daily)} a day)"
         )
 
     @property
@@ -216,6 +218,15 @@ class Order:
     @property
     def text(self) -> str:
         return f"{self.product.name}: {self.instruction}. Supply {self.supply} ({self.days} days)."
+
+
+def mass_words(value: Decimal, adjective: bool = False) -> str:
+    """A mass as a prescriber writes it: below 1 mg in micrograms (BNF, prescription writing: "200
+    micrograms", never "0.2 mg", a tenfold error away from the 2 mg tablet); ``adjective`` before a unit
+    ("a 200 microgram tablet")."""
+    if 0 < value < 1:
+        return f"{_n(value * 1000)} microgram{'' if adjective else 's'}"
+    return f"{_n(value)} mg"
 
 
 def _n(value: Decimal) -> str:

@@ -25,7 +25,13 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from services.medreview.domain.prescribing import FREQUENCY_WORDS, Order, PrescribingProblem, step_orders
+from services.medreview.domain.prescribing import (
+    FREQUENCY_WORDS,
+    Order,
+    PrescribingProblem,
+    mass_words,
+    step_orders,
+)
 from services.medreview.domain.taper import ItemDose
 from services.medreview.fhir_mapping.codes import SOURCE_MEDREVIEW, UCUM, source_tag
 from services.medreview.fhir_mapping.quantities import number
@@ -107,6 +113,10 @@ def _n(value: Decimal) -> str:
 
 
 def _made_of(dose: ItemDose, per_unit: str, strength_unit: str) -> str:
+    if strength_unit == "mg":
+        return " + ".join(
+            f"{count} x {mass_words(strength, True)} {per_unit}" for strength, count in dose.units
+        )
     return " + ".join(
         f"{count} x {_n(strength)} {strength_unit} {per_unit}" for strength, count in dose.units
     )
@@ -128,15 +138,15 @@ def dose_text(dose: ItemDose, product: DmdProduct) -> str:
         if product.per_unit == "ml":
             ml = per / product.strength_per_unit
             return (
-                f"{_n(per)} mg {product.ingredient} ({_n(ml)} ml of {product.name}) {often}, "
-                f"{most}{_n(dose.daily_dose)} mg a day"
+                f"{mass_words(per)} {product.ingredient} ({_n(ml)} ml of {product.name}) {often}, "
+                f"{most}{mass_words(dose.daily_dose)} a day"
             )
         made = _made_of(dose, product.per_unit, "mg")
-        daily = f"{most}{_n(dose.daily_dose)} mg a day"
-        return f"{_n(per)} mg {product.ingredient} {often} ({daily}): {made} each dose"
+        daily = f"{most}{mass_words(dose.daily_dose)} a day"
+        return f"{mass_words(per)} {product.ingredient} {often} ({daily}): {made} each dose"
     made = _made_of(dose, product.per_unit, "mg")
     split = "in divided doses as the prescriber directs"
-    return f"{_n(dose.daily_dose)} mg {product.ingredient} a day: {made}, {split}"
+    return f"{mass_words(dose.daily_dose)} {product.ingredient} a day: {made}, {split}"
 
 
 def _strength(family: Sequence[DmdProduct], strength: Decimal) -> DmdProduct | None:

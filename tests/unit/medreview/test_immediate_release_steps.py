@@ -31,6 +31,7 @@ from tests.unit.medreview.medreview_support import NOW, Harness, database, medic
 
 CATALOGUE = load_product_catalogue()
 OXY_5 = next(p for p in CATALOGUE.products if p.name == "Oxycodone 5mg capsules")
+BUP_200 = next(p for p in CATALOGUE.products if p.name == "Buprenorphine 200microgram sublingual tablets")
 START = date(2026, 3, 2)
 
 
@@ -443,3 +444,26 @@ def test_a_patch_changed_every_48_hours_is_not_proposed_at_72(mr: Harness) -> No
     mr.consume(on_medication_list_synced, MEDICATION_LIST_SYNCED_V1, gp, time=NOW)
     with pytest.raises(Unprocessable, match="every 48 hours by its prescription"):
         mr.api(lambda s: propose_taper(s, "Patient/p1", TaperPolicy(), START, "uk-opioids-aware"))
+
+
+def test_a_dose_below_1_mg_is_written_in_micrograms_and_reads_back(mr: Harness) -> None:
+    """Buprenorphine 200 microgram sublingual tablets, one four times a day: 0.8 mg a day x 40 (Opioids
+    Aware) = 32 mg OME; 10% = 3.2 wanted; whole 200 microgram tablets make 0.6 mg a day (three times a day),
+    8 mg OME off, within 30% of 32 = 9.6. The BNF's prescription writing: below 1 mg in micrograms ("200
+    micrograms", never "0.2 mg", a tenfold error away from the 2 mg tablet); read back, 0.6 x 40 = 24."""
+    proposal = first_proposal(
+        mr, "Buprenorphine 200microgram sublingual tablets", "one tablet four times a day"
+    )
+    [dosage] = proposal["dosageInstruction"]
+    assert dosage["text"].startswith(
+        "200 micrograms buprenorphine three times a day (600 micrograms a day): "
+        "1 x 200 microgram tablet each dose"
+    )
+    assert " 0.2 mg" not in dosage["text"] and "0.6 mg" not in dosage["text"]
+    assert oral_morphine_equivalent([proposal]).total_mg_per_day == 24
+    [order] = step_orders(  # type: ignore[misc]
+        Decimal("0.6"), BUP_200, CATALOGUE.family_of(BUP_200), doses_per_day=3, days=14
+    )
+    assert order.instruction == (
+        "Take one 200 microgram tablet three times a day (200 micrograms a dose, 600 micrograms a day)"
+    )

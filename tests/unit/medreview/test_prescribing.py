@@ -272,8 +272,11 @@ def test_every_step_of_a_plan_is_issuable_as_written_never_up_and_within_the_mon
                 covered += order.mg_per_dose * order.doses_per_day
             assert "as directed" not in order.text.lower() and "divided" not in order.text.lower()
             if order.controlled:
-                stated = format(order.mg_per_dose.normalize(), "f")  # the dose each time, in mg
-                assert f"{stated} mg" in order.instruction or "micrograms/hour" in order.instruction
+                # the dose each time, in mg, or in micrograms below 1 mg (BNF, prescription writing)
+                each = order.mg_per_dose if order.mg_per_dose >= 1 else order.mg_per_dose * 1000
+                unit = "mg" if order.mg_per_dose >= 1 else "micrograms"
+                stated = f"{format(each.normalize(), 'f')} {unit}"
+                assert stated in order.instruction or "micrograms/hour" in order.instruction
                 assert f"({in_words(order.quantity)})" in order.supply
             if chosen.with_ingredients:
                 assert order.product.strength_per_unit == chosen.strength_per_unit  # one strength kept
