@@ -23,6 +23,8 @@ _UNIT_WORDS = {
     "tablet": "tablet",
     "caplet": "tablet",
     "capsule": "capsule",
+    "tabs": "tablet",
+    "caps": "capsule",
     "patch": "patch",
     "sachet": "sachet",
 }

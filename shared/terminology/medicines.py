@@ -230,8 +230,8 @@ class ProductCatalogue:
         which brand is dispensed (the 30 mg MR morphine capsule VMP is MXL's and Zomorph's, 12-hourly)."""
         entry = self.opioid_codes.get(code or "")
         term = entry.term if entry is not None and entry.dmd_type == "AMP" else ""
-        # the words before its strength ("Zamadol 24hr 200mg"), not any word after ("... (not Zydol XL)")
-        return bool(_ONCE_DAILY.search(_BEFORE_STRENGTH.split(name, 1)[0]) or _ONCE_DAILY.search(term))
+        # anywhere in the name ("Morphine 60mg MXL capsules"): it only ever restricts or refuses a step
+        return bool(_ONCE_DAILY.search(name) or _ONCE_DAILY.search(term))
 
     def lookup(self, code: str) -> DmdProduct | None:
         """The product with this dm+d id (or an older id of it), if known."""
@@ -406,8 +406,6 @@ def _brand_word(term: str) -> str:
     return found["brand"] if found else ""
 
 
-_BEFORE_STRENGTH = re.compile(r"\b\d+(?:\.\d+)?\s*(?:mg|g|micrograms?|mcg|µg|ug)\b", re.IGNORECASE)
-"""A strength in a medicine's name: what is before it names the product (and its brand)."""
 _ONCE_DAILY = re.compile(r"\b(?:xl|mxl|24 ?hr|24 hour)\b", re.IGNORECASE)
 """dm+d AMP names of products made to be taken once a day (UK brands' XL and 24hr)."""
 

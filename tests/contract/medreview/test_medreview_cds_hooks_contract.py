@@ -232,3 +232,20 @@ def test_a_draft_order_or_prefetch_not_valid_r4_is_a_400_not_a_500(medreview: Me
         headers={"authorization": f"Bearer {medreview.token}"},
     )
     assert response.status_code == 400 and response.json()["resourceType"] == "OperationOutcome"
+
+
+def test_a_prefetch_that_is_no_object_or_a_bad_contained_resource_is_a_400(medreview: Medreview) -> None:
+    """A fifth review: "prefetch": [1] was a 500; a draft whose contained Medication has a wrongly typed
+    field was refused only after the whole Bundle's schema tried every resource type (2.4 s each)."""
+    patient = new_patient()
+    good = draft(patient, "d1", "Morphine sulfate 10mg tablets", "1 bd")
+    body = {**order_sign(patient, good), "prefetch": [1]}
+    headers = {"authorization": f"Bearer {medreview.token}"}
+    response = medreview.client.post("/medreview/cds-services/opioid-order-sign", json=body, headers=headers)
+    assert response.status_code == 400 and response.json()["resourceType"] == "OperationOutcome"
+    contained = {"resourceType": "Medication", "id": "m", "code": {"coding": [{"code": 5}]}}
+    bad = {**good, "contained": [contained]}
+    response = medreview.client.post(
+        "/medreview/cds-services/opioid-order-sign", json=order_sign(patient, bad), headers=headers
+    )
+    assert response.status_code == 400 and response.json()["resourceType"] == "OperationOutcome"
