@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import date, timedelta
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -255,16 +256,22 @@ def test_every_plan_only_reduces_or_holds_stays_under_the_cap_uses_real_strength
     assert plan.reaches_target or not feasible
 
 
-def _fentanyl_plan(strength: str) -> TaperPlan:
-    name = f"Fentanyl {strength}micrograms/hour transdermal patches"
-    request = {
+def _request(name: str, text: str) -> dict[str, Any]:
+    """A GP's MedicationRequest for ``name``, its dosage written ``text``."""
+    return {
         "resourceType": "MedicationRequest",
         "id": "f",
         "status": "active",
         "intent": "order",
         "medicationCodeableConcept": {"text": name},
-        "dosageInstruction": [{"text": "apply one patch every 72 hours"}],
+        "dosageInstruction": [{"text": text}],
     }
+
+
+def _fentanyl_plan(strength: str) -> TaperPlan:
+    request = _request(
+        f"Fentanyl {strength}micrograms/hour transdermal patches", "apply one patch every 72 hours"
+    )
     return plan_taper(regimen_from_ome(oral_morphine_equivalent([request])), date(2026, 3, 2))
 
 
@@ -315,14 +322,7 @@ def test_a_fentanyl_25_patch_whose_smallest_step_is_over_the_cap_is_blocked_not_
 def test_a_patch_changed_at_another_interval_than_its_products_is_not_stepped(
     name: str, text: str, refused: bool
 ) -> None:
-    request = {
-        "resourceType": "MedicationRequest",
-        "id": "f",
-        "status": "active",
-        "intent": "order",
-        "medicationCodeableConcept": {"text": name},
-        "dosageInstruction": [{"text": text}],
-    }
+    request = _request(name, text)
     result = oral_morphine_equivalent([request])
     [med] = result.medications
     [item] = regimen_from_ome(result)
