@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from decimal import Decimal
 
-from shared.terminology import DMD_SYSTEM, SNOMED_SYSTEM, DmdProduct, ProductCatalogue
+from shared.terminology import DMD_SYSTEM, SNOMED_SYSTEM, DmdProduct, IngredientAlias, ProductCatalogue
 
 __all__ = ["CODE_SYSTEMS", "ingredient_in", "parse_medicine_name", "strengths_written"]
 
@@ -74,13 +74,20 @@ _PATCH_HOURS = (
 
 def ingredient_in(name: str, catalogue: ProductCatalogue) -> tuple[str, int] | None:
     """The ingredient an alias in ``name`` names, and where the alias ends; longest alias wins."""
+    found = _alias_in(name, catalogue)
+    return (found[0].ingredient, found[1]) if found else None
+
+
+def _alias_in(name: str, catalogue: ProductCatalogue) -> tuple[IngredientAlias, int] | None:
+    """The longest alias written in ``name`` and where it ends; ``None`` when it names no ingredient assessed
+    here ("Feminax Express": ibuprofen, not Feminax's codeine)."""
     lowered = name.lower()
     for alias in catalogue.aliases:
         if alias.alias not in lowered:  # the pattern can only match where the alias is written
             continue
         found = re.search(rf"(?<![\w-]){re.escape(alias.alias)}(?![\w-])", lowered)
         if found:
-            return alias.ingredient, found.end()
+            return (alias, found.end()) if alias.ingredient else None
     return None
 
 
@@ -119,11 +126,13 @@ def parse_medicine_name(name: str, catalogue: ProductCatalogue) -> DmdProduct | 
     name = " ".join(name.split())
     if len(name) > _LONGEST_NAME:
         return None
-    found = ingredient_in(name, catalogue)
+    found = _alias_in(name, catalogue)
     if found is None:
         return None
-    ingredient, after = found
+    alias, after = found
+    ingredient = alias.ingredient
     lowered = name.lower()
+    partners = _partners(lowered, alias.partner)
     strength_match = next((m for m in _STRENGTH.finditer(name, after) if _figures(m["masses"])), None)
     if strength_match is not None:
         figures, per, per_unit = (
@@ -131,14 +140,12 @@ def parse_medicine_name(name: str, catalogue: ProductCatalogue) -> DmdProduct | 
             strength_match["per"],
             strength_match["per_unit"],
         )
-    elif any(compound in lowered for compound in _COMPOUND_PARTNER) and (
-        bare := _BARE_PAIR.search(name, after)
-    ):
+    elif partners and (bare := _BARE_PAIR.search(name, after)):
         # "Co-codamol 30/500 tablets": the BNF writes a "co-" product's strengths so, in mg
         figures, per, per_unit = [(Decimal(bare[1]), "mg"), (Decimal(bare[2]), "mg")], None, None
     else:
         return None
-    at = _opioid_at(lowered, after, figures)
+    at = _opioid_at(lowered, after, figures, compound=bool(alias.partner) or _compound_named(lowered))
     if at is None:
         return None  # "Paracetamol and codeine 500mg/30mg/10mg": which figure is the codeine's is not certain
     value, unit = figures[at]
@@ -161,7 +168,7 @@ def parse_medicine_name(name: str, catalogue: ProductCatalogue) -> DmdProduct | 
         code=None,
         name=name,
         ingredient=ingredient,
-        with_ingredients=_partners(lowered),
+        with_ingredients=partners,
         strength=value,
         strength_unit="microgram/hour" if per_kind == "hour" else "mg",
         per_quantity=Decimal(per or 1),
@@ -173,7 +180,36 @@ def parse_medicine_name(name: str, catalogue: ProductCatalogue) -> DmdProduct | 
         drug_class=drug_class,
         source="parsed name",
     )
-    return _known_equivalent(parsed, catalogue.products) or parsed
+    known = _known_equivalent(parsed, catalogue.products)
+    if partners and _one_figure(name) and not _only_the_opioids(parsed, known, catalogue.products):
+        return None  # "Co-codamol 500mg": the one strength may be the partner's (500 mg of codeine was read)
+    return known or parsed
+
+
+def _one_figure(name: str) -> bool:
+    """Whether ``name`` writes one strength in all ("Co-codamol 500mg"), not one beside each ingredient's
+    name ("Oxycodone 10mg / Naloxone 5mg", dm+d's way)."""
+    return sum(len(figures) for figures in strengths_written(name)) == 1
+
+
+def _only_the_opioids(parsed: DmdProduct, known: DmdProduct | None, products: Sequence[DmdProduct]) -> bool:
+    """Whether the one strength a compound's name writes is certainly its opioid's: a product of that
+    compound has it as its opioid's strength (``known``), and none has it as a partner's ("Oxycodone/naloxone
+    5mg": oxycodone 5/2.5 or the naloxone of 10/5)."""
+    if known is None:
+        return False
+    family = [
+        p
+        for p in products
+        if p.ingredient == parsed.ingredient and p.with_ingredients == parsed.with_ingredients
+    ]
+    for product in family:
+        others = [_mg_of(f) for figures in strengths_written(product.name) for f in figures]
+        if product.strength in others:
+            others.remove(product.strength)
+        if parsed.strength in others:
+            return False
+    return True
 
 
 def strengths_written(name: str) -> list[list[tuple[Decimal, str]]]:
@@ -199,16 +235,19 @@ def _figures(masses: str) -> list[tuple[Decimal, str]]:
     return found[::-1]
 
 
-def _opioid_at(lowered: str, after: int, figures: Sequence[tuple[Decimal, str]]) -> int | None:
-    """Which of the strengths is the opioid's: the only one; the first of a "co-" name (the BNF's
-    co-codamol 30/500 is codeine 30 mg and paracetamol 500 mg), when it is the smaller, as in every "co-"
-    product ("Co-codamol 500/30mg", written the other way round, is refused: 500 mg of codeine was read);
-    else by where the ingredients are named ("Paracetamol/codeine 500mg/30mg": the second), when as many
-    are named as strengths are written."""
+def _opioid_at(
+    lowered: str, after: int, figures: Sequence[tuple[Decimal, str]], *, compound: bool
+) -> int | None:
+    """Which of the strengths is the opioid's: the only one (checked against the compound's products by the
+    caller when a partner is named); the first of a "co-" name or a compound brand (the BNF's co-codamol
+    30/500 is codeine 30 mg and paracetamol 500 mg), when it is the smaller, as in every "co-" product
+    ("Co-codamol 500/30mg", written the other way round, is refused: 500 mg of codeine was read); else by
+    where the ingredients are named ("Paracetamol/codeine 500mg/30mg": the second), when as many are named
+    as strengths are written."""
     count = len(figures)
     if count == 1:
         return 0
-    if any(name in lowered for name in _COMPOUND_PARTNER):
+    if compound:
         return 0 if count == 2 and _mg_of(figures[0]) < _mg_of(figures[1]) else None
     found = {p: m.start() for p in _PARTNERS if (m := re.search(rf"\b{p}\b", lowered))}
     if len(found) + 1 != count:
@@ -237,10 +276,17 @@ def _mg_of(figure: tuple[Decimal, str]) -> Decimal:
     return value * 1000 if unit == "g" else value if unit == "mg" else value / 1000
 
 
-def _partners(lowered: str) -> tuple[str, ...]:
+def _partners(lowered: str, alias_partner: str = "") -> tuple[str, ...]:
+    """The non-opioid ingredients a name says its product holds: those it names, those its "co-" name
+    implies, and the one its alias always holds (a compound brand's)."""
     found = {partner for name, partner in _COMPOUND_PARTNER.items() if name in lowered}
     found.update(p for p in _PARTNERS if p in lowered and re.search(rf"\b{p}\b", lowered))
+    found.update([alias_partner] if alias_partner else [])
     return tuple(sorted(found))
+
+
+def _compound_named(lowered: str) -> bool:
+    return any(name in lowered for name in _COMPOUND_PARTNER)
 
 
 def _patch_hours(lowered: str) -> int | None:

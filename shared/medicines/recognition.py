@@ -19,6 +19,7 @@ from shared.terminology import DmdProduct, OpioidCode, ProductCatalogue, normali
 __all__ = ["brand_in", "product_by_brand", "product_of_vmp"]
 
 _LIQUID = re.compile(r"liquid|solution|concentrate|mixture|syrup|linctus|elixir|/\s*\d*\s*ml\b")
+_RELEASE = re.compile(r"\b(?:sr|xl|mr|la|cr|pr|retard|continus|24 ?hr)\b|modified|prolonged")
 _UNIT_WORDS = {
     "tablet": "tablet",
     "caplet": "tablet",
@@ -63,7 +64,12 @@ def product_by_brand(name: str, brand: str, catalogue: ProductCatalogue) -> DmdP
     lowered = name.lower()
     written = strengths_written(name)
     if not written:
-        return _one(candidates, lowered)
+        # no strength: every product of the brand and of the brands it begins ("Zamadol": Zamadol 50mg
+        # capsules, and Zamadol SR and 24hr), none taken for immediate-release because no release is written
+        # ("Zamadol" 1 od was read as a 50 mg capsule)
+        longer = (vmp for b, vmps in catalogue.brands.items() if b.startswith(brand + " ") for vmp in vmps)
+        candidates |= {p for vmp in longer if (p := product_of_vmp(vmp, catalogue))}
+        return _one(candidates, lowered, unwritten_release_is_immediate=False)
     for figures in written:  # the opioid's strength is usually first, but "Eroset 500mg/10mg" writes it last
         amounts = [_mg(value, unit) for value, unit in figures]
         if len(amounts) > 1:
@@ -93,8 +99,11 @@ def _all_mg(product: DmdProduct) -> list[Decimal]:
     return [_mg(value, unit) for figures in strengths_written(product.name) for value, unit in figures]
 
 
-def _one(candidates: set[DmdProduct], lowered: str) -> DmdProduct | None:
-    """The single product among ``candidates`` the name's form and release words leave, if one."""
+def _one(
+    candidates: set[DmdProduct], lowered: str, *, unwritten_release_is_immediate: bool = True
+) -> DmdProduct | None:
+    """The single product among ``candidates`` the name's form and release words leave, if one; a name with
+    no release word leaves the immediate-release ones when ``unwritten_release_is_immediate``."""
     named = {u for word, u in _UNIT_WORDS.items() if word in lowered}
     if _LIQUID.search(lowered):
         named.add("ml")
@@ -105,8 +114,9 @@ def _one(candidates: set[DmdProduct], lowered: str) -> DmdProduct | None:
         look = presentation_of(lowered)
         candidates = {p for p in candidates if p.per_unit in named and p.presentation == look}
     if len(candidates) > 1:
-        modified = bool(re.search(r"\b(?:sr|xl|mr|la|cr|pr|retard|continus)\b|modified|prolonged", lowered))
-        candidates = {p for p in candidates if p.modified_release is modified} or candidates
+        modified = bool(_RELEASE.search(lowered))
+        if modified or unwritten_release_is_immediate:
+            candidates = {p for p in candidates if p.modified_release is modified} or candidates
     distinct = {
         (p.ingredient, p.with_ingredients, p.strength_per_unit, p.per_unit, p.route, p.form, p.presentation)
         for p in candidates

@@ -103,11 +103,15 @@ class DmdProduct:
 
 @dataclass(frozen=True, slots=True)
 class IngredientAlias:
-    """A word (lower case) that names ``ingredient`` in a medicine's name."""
+    """A word (lower case) that names ``ingredient`` in a medicine's name; ``partner`` the non-opioid
+    ingredient a compound name or brand always holds ("co-codamol": paracetamol). An alias with no ingredient
+    (and no class) names no medicine assessed here, and wins over the shorter aliases inside it ("feminax
+    express")."""
 
     alias: str
     ingredient: str
-    drug_class: DrugClass
+    drug_class: DrugClass | None
+    partner: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,7 +186,7 @@ class ProductCatalogue:
             for code in (product.code, *product.other_codes):
                 if code:
                     by_code.setdefault(code, product)
-        classes = {a.ingredient: a.drug_class for a in aliases}
+        classes = {a.ingredient: a.drug_class for a in aliases if a.drug_class is not None}
         classes.update({p.ingredient: p.drug_class for p in products})
         ordered = tuple(sorted(aliases, key=lambda a: -len(a.alias)))
         by_name = {normalised_name(p.name): p for p in products if not p.code}
@@ -316,6 +320,8 @@ _GENERIC_WORDS = frozenset({"co-codamol", "co-dydramol", "co-codaprin", "co-prox
 _COMMON_WORDS = frozenset(
     {"dental", "pain", "relief", "migraine", "headache", "period", "extra", "max", "plus"}
 )
+_RELEASE_WORDS = frozenset({"pr", "sr", "xl", "mr", "la", "cr", "retard", "24hr"})
+"""The words after a brand in dm+d AMP names that say how it is released ("Dolocodon PR", "Zamadol 24hr")."""
 _RETAILERS = frozenset({"boots", "superdrug", "lloyds", "tesco", "asda", "sainsbury's", "numark", "bell's"})
 
 
@@ -339,6 +345,16 @@ def _brand_names(codes: Mapping[str, OpioidCode], generic: frozenset[str]) -> di
         ):
             continue
         brands.setdefault(brand, set()).add(entry.vmp)
+    # A brand whose dm+d name goes on with a release word ("Dolocodon PR", "Ationdo SR") is written short too
+    # ("Dolocodon 10mg tablets"): the short name stands for every product of the brands it begins, unless it
+    # is a brand of its own ("Zydol" beside "Zydol SR" and "Zydol XL").
+    stems: dict[str, set[str]] = {}
+    for brand, vmps in brands.items():
+        stem, _, last = brand.rpartition(" ")
+        if last in _RELEASE_WORDS and len(stem) > 3:
+            stems.setdefault(stem, set()).update(vmps)
+    for stem, vmps in stems.items():
+        brands.setdefault(stem, vmps)
     return {brand: frozenset(vmps) for brand, vmps in brands.items()}
 
 
@@ -347,7 +363,12 @@ def load_product_catalogue() -> ProductCatalogue:
     """The catalogue built from the shipped data files (read once, then cached)."""
     products = tuple(_product(row) for row in read_data_file("dmd-opioid-products.csv").rows)
     aliases = tuple(
-        IngredientAlias(row["alias"].lower(), row["ingredient"].lower(), DrugClass(row["drug_class"]))
+        IngredientAlias(
+            row["alias"].lower(),
+            row["ingredient"].lower(),
+            DrugClass(row["drug_class"]) if row["drug_class"] else None,
+            row["partner"].lower(),
+        )
         for row in read_data_file("medicine-name-aliases.csv").rows
     )
     codes = {
@@ -366,12 +387,12 @@ def load_product_catalogue() -> ProductCatalogue:
     for entry in sorted(codes.values(), key=lambda c: c.dmd_type != "VMP"):  # a VMP wins a shared name
         by_term.setdefault(normalised_name(entry.term), entry.code)
     built = ProductCatalogue.build(products, aliases)
-    generic = frozenset(a.ingredient for a in aliases)
+    generic = frozenset(a.ingredient for a in aliases if a.ingredient)
     substances = {}
     for row in read_data_file("openprescribing-opioid-ing-form-ome.csv").rows:
         name = normalised_name(row["nm"])
         alias = next((a for a in built.aliases if name.startswith(a.alias)), None)
-        if alias is not None:
+        if alias is not None and alias.ingredient:
             substances[row["vpi"]] = alias.ingredient
     return replace(
         built,
