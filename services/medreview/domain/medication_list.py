@@ -26,6 +26,7 @@ from shared.core.values import parse_instant
 __all__ = [
     "MEDICATION_TYPES",
     "by_type",
+    "in_list_order",
     "medications_index",
     "orders_in_force",
     "reference",
@@ -46,6 +47,27 @@ def _targets(resource: Mapping[str, Any], key: str) -> list[str]:
     value = resource.get(key)
     items = value if isinstance(value, list) else [value]
     return [str(i["reference"]) for i in items if isinstance(i, dict) and i.get("reference")]
+
+
+def in_list_order(resources: Sequence[Mapping[str, Any]], listed: Sequence[str]) -> list[Mapping[str, Any]]:
+    """``resources`` in the medication list's order (``listed``: its entries' references): a listed one at its
+    entry's place, an order replacing prescriptions (``priorPrescription``, over any chain of orders) at the
+    place of what it replaces, the rest after them as given. The taper reduces opioids in this order when the
+    patient names none (it came in the store's order: the one listed last was reduced first)."""
+    at = {ref: i for i, ref in enumerate(listed)}
+    by_ref = {ref: r for r in resources if (ref := reference(r))}
+
+    def place(resource: Mapping[str, Any], seen: frozenset[str]) -> int:
+        ref = reference(resource) or ""
+        if ref in at:
+            return at[ref]
+        places = [
+            place(by_ref[p], seen | {ref}) if p in by_ref and p not in seen else at.get(p, len(listed))
+            for p in _targets(resource, "priorPrescription")
+        ]
+        return min(places, default=len(listed))
+
+    return sorted(resources, key=lambda r: place(r, frozenset()))
 
 
 def regimen_resources(resources: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:

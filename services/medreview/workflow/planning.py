@@ -295,13 +295,24 @@ def add_steps(
     prescribed by brand (``brands``, by reference) is proposed by that brand where it makes the strength."""
     catalogue = load_product_catalogue()
     activities = []
+    last: dict[str, tuple[DmdProduct, ...]] = {}  # each opioid's products in its latest reduction here
     for planned in plan.steps:
         step = replace(planned, number=first + planned.number - 1)
         product = products[step.dose.reference]
         # the plan's own strengths make its orders (a once-daily brand's, when it was stepped in them)
         used = {strength for strength, _ in step.dose.units}
         family = tuple(p for p in catalogue.family_of(product) if p.strength_per_unit in used) or (product,)
+        stopping: tuple[DmdProduct, ...] = ()
+        if step.action is StepAction.STOP and last.get(step.dose.reference):
+            # a stop names what the step before it prescribed (MST 5 mg), not the product the plan began
+            # from (it said "Stop MST Continus 60mg tablets" to a patient on 5 mg)
+            stopping = last[step.dose.reference]
+            product = stopping[0]
+        elif step.action is StepAction.REDUCE:
+            last[step.dose.reference] = tuple(sorted(family, key=lambda p: -p.strength_per_unit))
         words = dose_text(step.dose, product) if step.action is not StepAction.HOLD else "hold the dose"
+        if len(stopping) > 1:
+            words += "".join(f" and {p.name}" for p in stopping[1:])
         description = (
             f"Step {step.number} ({step.action.value}) from {step.date.isoformat()}: {words}; total "
             f"{step.total_ome_mg_per_day.normalize():f} mg OME a day"
@@ -320,6 +331,9 @@ def add_steps(
                 note=description,
                 days=plan.policy.interval_days,
             )
+            if len(stopping) > 1:
+                made = [{**m, "dosageInstruction": [{**m["dosageInstruction"][0], "text": words}]}
+                        for m in made]  # fmt: skip
             brand = (brands or {}).get(step.dose.reference)
             daily = step.dose.reference in once_daily
             own, *others = by_brand(made, brand, catalogue, once_daily=daily) if brand else made

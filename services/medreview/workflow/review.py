@@ -9,6 +9,7 @@ from typing import Any
 
 from services.medreview.domain.medication_list import (
     by_type,
+    in_list_order,
     medications_index,
     orders_in_force,
     reference,
@@ -74,12 +75,12 @@ def current_regimen(s: UnitOfWork, patient: str) -> Regimen:
     listing = repository(s).medication_list(s.conn, patient, s.tenants)
     if listing is None:
         raise NotFound(f"{patient} has no medication list in this service (not enrolled, or not yours)")
-    listed = {str(e.get("item", {}).get("reference")) for e in listing.get("entry") or []}
+    listed = [str(e.get("item", {}).get("reference")) for e in listing.get("entry") or []]
     stored = repository(s).patient_medications(s.conn, patient, s.tenants)
     from_list = [r for r in stored if reference(r) in listed]
     listed_at = parse_instant(listing["date"]) if listing.get("date") else None
     own = orders_in_force([r for r in stored if _is_own_order(r)], listed_at)
-    resources = regimen_resources([*from_list, *own])
+    resources = regimen_resources(in_list_order([*from_list, *own], listed))
     return Regimen(resources, repository(s).medications(s.conn, resources, s.tenants), listing)
 
 

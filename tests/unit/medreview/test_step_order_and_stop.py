@@ -1,0 +1,69 @@
+"""Which opioid a taper reduces first, and what its stop step names (a pharmacist's review, 2026-12-07).
+
+The planner reduces one opioid at a time in the patient's ``order``, and the items the order does not name
+in the medication list's order (services/medreview/README.md, "The taper workflow"). The list's order was
+lost: the regimen came in the store's order, so the medicine listed last was reduced first. And a stop
+step named the product the plan started from ("Stop MST Continus 60mg tablets") when the patient was by
+then on the last step's 5 mg tablets: the GP's Task showed the current 5 mg prescription against a stop
+of 60 mg. Figures by hand with the UK defaults (10% of the starting OME every 14 days, at most 30% in any
+28 days, halved below 30% of it; docs/domain/reference-facts.md) and Opioids Aware's factors (morphine 1).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date
+from typing import Any
+
+import pytest
+
+from services.medreview.domain.taper import TaperPolicy
+from services.medreview.workflow import on_medication_list_synced, propose_taper
+from shared.contracts import MEDICATION_LIST_SYNCED_V1
+from shared.terminology import load_product_catalogue
+from tests.unit.medreview.medreview_support import NOW, Harness, database, medicine, patient_bundle
+
+START = date(2026, 3, 2)
+MR = ("a", "MST Continus 60mg tablets", "one tablet twice a day")
+PRN = ("b", "Oramorph 10mg/5ml oral solution", "5ml up to four times a day when required")
+
+
+@pytest.fixture
+def mr(medreview_db_url: str) -> Iterator[Harness]:
+    harness = Harness(database(medreview_db_url))
+    yield harness
+    harness.engine.dispose()
+
+
+def _plan(mr: Harness, *items: tuple[str, str, str]) -> list[Any]:
+    gp = patient_bundle("p1", *(medicine(i, name, text) for i, name, text in items))
+    mr.consume(on_medication_list_synced, MEDICATION_LIST_SYNCED_V1, gp, time=NOW)
+    careplan = mr.api(lambda s: propose_taper(s, "Patient/p1", TaperPolicy(), START, "uk-opioids-aware"))
+    return [st for st in mr.steps(careplan) if st.proposal is not None]
+
+
+@pytest.mark.parametrize(("listed", "first"), [((MR, PRN), "a"), ((PRN, MR), "b")])
+def test_the_opioid_listed_first_is_reduced_first(mr: Harness, listed: tuple[Any, ...], first: str) -> None:
+    """MST 60 mg bd (120) and Oramorph 5 ml (10 mg) up to 4 a day (40): 160 mg OME. No order given, so the
+    first listed comes down first, whichever it is (it was always the one listed last)."""
+    steps = _plan(mr, *listed)
+    assert steps[0].item.endswith(f"/{first}")
+
+
+def test_a_stop_step_names_the_product_of_the_step_before_it(mr: Harness) -> None:
+    """MST Continus 60 mg bd: 120 mg OME, steps of 12 wanted in twice-daily doses of MST's strengths (5, 10,
+    15, 30, 60, 100, 200 mg), held to 30% in 28 days and halved below 36 mg: the last reduction before the
+    stop is 5 mg bd (10 mg a day), so the stop names MST Continus 5mg tablets, never the 60 mg the plan
+    started from."""
+    catalogue = load_product_catalogue()
+    steps = _plan(mr, MR)
+    stop, before = steps[-1], steps[-2]
+    assert stop.action == "stop" and before.action == "reduce"
+    stop_request = mr.read(stop.proposal)
+    before_request = mr.read(before.proposal)
+    name = before_request["medicationCodeableConcept"]["coding"][0]["code"]
+    assert stop_request["doNotPerform"] is True
+    assert stop_request["medicationCodeableConcept"]["coding"][0]["code"] == name
+    text = stop_request["dosageInstruction"][0]["text"]
+    assert "60mg" not in text and "5mg" in text, text
+    assert catalogue.opioid_codes[name].term.startswith("MST Continus 5mg")
