@@ -332,9 +332,23 @@ def _part_unit(amount: DailyAmount, product: DmdProduct) -> str | None:
     of a 30 mg capsule is one and a third capsules: the dose is made of several strengths, and the GP may have
     written the whole of it on each strength's item, so counting it on this one may count it twice.
     """
-    if _kind(amount) != MG or amount.dose is None or product.per_unit not in ("tablet", "capsule"):
+    if amount.dose is None or product.per_unit not in ("tablet", "capsule"):
         return None
     halves = product.per_unit == "tablet" and not product.modified_release
+    if _kind(amount) == UNIT:
+        # "half a tablet twice a day" of OxyContin, "half a capsule" of Zomorph: a modified-release tablet
+        # or a capsule is swallowed whole (SmPC section 4.2), so the dose is not what is taken
+        if (amount.dose / (_HALF if halves else 1)) % 1 == 0:
+            return None
+        what = f"{'modified-release ' if product.modified_release else ''}{product.per_unit}"
+        part = "a whole or half" if halves else "a whole"
+        return f"{n(amount.dose)} {product.per_unit} is not {part} number of {what}s: " + (
+            "an immediate-release tablet may be halved, no smaller"
+            if halves
+            else f"a {what} is swallowed whole"
+        )
+    if _kind(amount) != MG:
+        return None
     step = product.strength_per_unit * (_HALF if halves else 1)
     if step <= 0 or (amount.dose / step) % 1 == 0:
         return None

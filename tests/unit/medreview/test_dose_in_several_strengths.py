@@ -180,3 +180,28 @@ def test_the_same_mass_on_two_strengths_of_one_family_is_never_a_complete_total(
     result = oral_morphine_equivalent([_request(pair[0], text), _request(pair[1], text)])
     assert result.incomplete
     assert all(not m.computable for m in result.medications)
+
+
+@pytest.mark.parametrize(
+    ("product", "text"),
+    [
+        # a pharmacist's review (2026-12-07): counted 15 and 10 mg OME, complete, though the SmPCs (section
+        # 4.2) say a modified-release tablet or capsule is swallowed whole, never divided; a quarter of an
+        # immediate-release tablet is no halved tablet either
+        ("OxyContin 10mg modified-release tablets", "half a tablet twice a day"),
+        ("Zomorph 10mg modified-release capsules", "half a capsule twice a day"),
+        ("Tramadol 50mg capsules", "half a capsule four times a day"),
+        ("Oxycodone 10mg tablets", "0.25 tablet four times a day"),
+    ],
+)
+def test_part_of_a_unit_that_is_swallowed_whole_is_refused(product: str, text: str) -> None:
+    result = oral_morphine_equivalent([_request(product, text)])
+    [med] = result.medications
+    assert not med.computable and result.incomplete
+    assert med.reason_code == "dosage:dose-part-unit"
+
+
+def test_half_an_immediate_release_tablet_is_read() -> None:
+    """Half a 10 mg oxycodone tablet four times a day: 4 x 5 mg = 20 mg, x 1.5 (Opioids Aware) = 30."""
+    result = oral_morphine_equivalent([_request("Oxycodone 10mg tablets", "half a tablet four times a day")])
+    assert result.total_mg_per_day == 30 and not result.incomplete
