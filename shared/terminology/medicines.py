@@ -172,6 +172,9 @@ class ProductCatalogue:
     """VMP codes one of whose AMPs is made to be taken once a day, its dm+d name says (XL, MXL, 24hr: MXL,
     Zydol XL, Tradorec XL, Onexila XL...); a VMP shared with a 12-hourly brand (Zomorph and MXL 30 mg) is
     one, a VMP of 12-hourly brands alone (Zomorph 10 mg) is not."""
+    patch_hours: Mapping[str, int] = field(default_factory=dict)
+    """Patch brands changed at another interval than the VMP they share (``patch-brand-intervals.csv``):
+    Hapoctasin every 72 hours, its VMPs' 96-hour brands (Transtec) twice weekly."""
     by_name: Mapping[str, DmdProduct] = field(default_factory=dict)
     """Products with no dm+d code here, by their exact name (lower case, single spaces): a brand whose name
     gives no strength ("Propain Plus tablets"), its strength from its SmPC (named in the product file)."""
@@ -210,6 +213,12 @@ class ProductCatalogue:
             if e.dmd_type == "AMP" and e.vmp == vmp and _ONCE_DAILY.search(e.term)
         ]
         return min(found, key=lambda e: e.code) if found else None
+
+    def patch_change_hours_of(self, product: DmdProduct, name: str, code: str | None = None) -> int | None:
+        """How often a patch prescribed as ``name`` (its ``code``) is changed: its brand's interval where the
+        brand's differs from its VMP's (Hapoctasin: 72 hours, its VMP 96), else the product's."""
+        brand = self.brand_of(name, code) if product.is_patch else None
+        return self.patch_hours.get(brand or "", product.patch_change_hours)
 
     def brand_of(self, name: str, code: str | None = None) -> str | None:
         """The brand a medicine is prescribed by: the dm+d AMP its code or its exact name is, named otherwise
@@ -399,6 +408,10 @@ def load_product_catalogue() -> ProductCatalogue:
         opioid_codes=codes,
         by_term=by_term,
         brands=_brand_names(codes, generic),
+        patch_hours={
+            row["brand"].lower(): int(row["hours"])
+            for row in read_data_file("patch-brand-intervals.csv").rows
+        },
         ingredient_codes=substances,
         vtms=_opioid_vtms(),
         once_daily=frozenset(

@@ -125,7 +125,7 @@ def taper_input(s: UnitOfWork, patient: str, factor_table: str = DEFAULT_OME_FAC
     if not items:
         raise Unprocessable(f"{patient} takes no opioid whose dose could be reduced")
     products = {
-        m.reference: m.identified.product
+        m.reference: _with_brand_interval(m.identified.product, m, catalogue)
         for m in result.medications
         if m.computable and m.identified is not None and m.identified.product is not None
     }
@@ -137,6 +137,13 @@ def taper_input(s: UnitOfWork, patient: str, factor_table: str = DEFAULT_OME_FAC
         and catalogue.made_once_daily(m.name, m.identified.code if m.identified is not None else None)
     )
     return TaperInput(regimen, result, items, products, _brands(result, catalogue), once_daily)
+
+
+def _with_brand_interval(product: DmdProduct, med: MedicationOme, catalogue: ProductCatalogue) -> DmdProduct:
+    """A patch as its brand is changed (Hapoctasin every 72 hours, though its dm+d VMP is Transtec's 96)."""
+    code = med.identified.code if med.identified is not None else None
+    hours = catalogue.patch_change_hours_of(product, med.name, code)
+    return replace(product, patch_change_hours=hours) if hours != product.patch_change_hours else product
 
 
 def _brands(result: OmeResult, catalogue: ProductCatalogue) -> dict[str, str]:
@@ -192,7 +199,7 @@ def per_administration(
     if product.is_patch:
         # a step's patch is changed at the product's interval: a prescription that changes it at another
         # ("every 48 hours" of a 72-hour fentanyl patch) would have two changes at once, so it is checked
-        expected = product.patch_change_hours
+        expected = _with_brand_interval(product, med, catalogue).patch_change_hours
         said = {h for h in patch_change_hours(dosages) if not (h == 84 and expected == 96)}  # twice weekly
         if expected is not None and said - {expected}:
             others = ", ".join(f"{h.normalize():f}" for h in sorted(said - {expected}))
@@ -266,6 +273,16 @@ def per_administration(
     )
 
 
+def _family(product: DmdProduct, catalogue: ProductCatalogue) -> tuple[DmdProduct, ...]:
+    """The product's family in the catalogue; a patch changed at its brand's interval (Hapoctasin's 72 hours,
+    its VMP's 96) is its VMP's family changed at that interval."""
+    base = catalogue.lookup(product.code) if product.code else None
+    if base is None or base.patch_change_hours == product.patch_change_hours:
+        return catalogue.family_of(product)
+    hours = product.patch_change_hours
+    return tuple(replace(p, patch_change_hours=hours) for p in catalogue.family_of(base))
+
+
 def stepping_family(
     product: DmdProduct, once_daily: bool, catalogue: ProductCatalogue
 ) -> tuple[DmdProduct, ...]:
@@ -301,7 +318,7 @@ def add_steps(
         product = products[step.dose.reference]
         # the plan's own strengths make its orders (a once-daily brand's, when it was stepped in them)
         used = {strength for strength, _ in step.dose.units}
-        family = tuple(p for p in catalogue.family_of(product) if p.strength_per_unit in used) or (product,)
+        family = tuple(p for p in _family(product, catalogue) if p.strength_per_unit in used) or (product,)
         stopping: tuple[DmdProduct, ...] = ()
         if step.action is StepAction.STOP and last.get(step.dose.reference):
             # a stop names what the step before it prescribed (MST 5 mg), not the product the plan began
