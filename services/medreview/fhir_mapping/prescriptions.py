@@ -337,8 +337,32 @@ def step_proposals(
             *proposal["note"],
             {"text": f"Order {position} of {len(orders)} of this step, given together with {others}."},
         ]
+        # the dosage itself says so, where the label and the dispenser see it: an order dispensed or read
+        # alone was its own share only ("30 mg twice a day" of a step of 55 mg twice a day)
+        first, *rest = proposal["dosageInstruction"]
+        together = {"text": _together(dose, current, others)}
+        proposal["dosageInstruction"] = [
+            {**first, "additionalInstruction": [*first.get("additionalInstruction", []), together]},
+            *rest,
+        ]
         found.append(proposal)
     return found
+
+
+def _together(dose: ItemDose, current: DmdProduct, others: str) -> str:
+    """The words that tie one order of a step in several strengths to the others: what is taken in all."""
+    if current.is_patch:
+        return (
+            f"Worn together with {others}: {_n(dose.daily_dose)} micrograms/hour in all, every patch changed "
+            "at the same time"
+        )
+    if dose.frequency_read and dose.doses_per_day:
+        each = dose.daily_dose / dose.doses_per_day
+        return (
+            f"Taken together with {others}: {mass_words(each)} {current.ingredient} each dose in all, "
+            f"{mass_words(dose.daily_dose)} a day"
+        )
+    return f"Taken together with {others}: {mass_words(dose.daily_dose)} {current.ingredient} a day in all"
 
 
 def _supply(

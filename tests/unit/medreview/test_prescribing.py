@@ -24,6 +24,7 @@ from services.medreview.domain.prescribing import (
     controlled_schedule,
     in_words,
     issuable_per_dose,
+    mass_words,
     step_orders,
 )
 from services.medreview.domain.strengths import compose_dose
@@ -374,6 +375,16 @@ def test_every_proposed_step_reads_back_as_its_dose_with_its_supply_and_controll
         if len(proposals) > 1:  # a step in several strengths: one prescription each, one group
             assert len({str(p["medicationCodeableConcept"]) for p in proposals}) == len(proposals)
             assert all("quantity" in p["dispenseRequest"] for p in proposals)
+            # and each dosage says what it is taken with and the step's dose in all (a pharmacist's review,
+            # 2026-12-07: an order read alone said only its own share), which the reader leaves as advice
+            total = (
+                f"{step.dose.daily_dose.normalize():f} micrograms/hour in all"
+                if chosen.is_patch
+                else f"{mass_words(step.dose.daily_dose)} a day"
+            )
+            for proposal in proposals:
+                [advice] = proposal["dosageInstruction"][0]["additionalInstruction"]
+                assert "together with" in advice["text"] and total in advice["text"], advice
         found = step_orders(
             step.dose.daily_dose,
             chosen,

@@ -67,3 +67,16 @@ def test_a_stop_step_names_the_product_of_the_step_before_it(mr: Harness) -> Non
     text = stop_request["dosageInstruction"][0]["text"]
     assert "60mg" not in text and "5mg" in text, text
     assert catalogue.opioid_codes[name].term.startswith("MST Continus 5mg")
+
+
+def test_each_order_of_a_step_in_several_strengths_says_what_it_is_taken_with(mr: Harness) -> None:
+    """MST Continus 60 mg bd (120 mg OME): the first step, 12 off, is 55 mg bd (110 a day; OME 110), made of
+    the 30, 15 and 10 mg tablets: each order's dosage says it is taken with the others and that the dose in all
+    is 55 mg each dose, 110 mg a day (an order read alone said only "30 mg twice a day (60 mg a day)")."""
+    first = _plan(mr, MR)[0]
+    requests = [mr.read(ref) for ref in first.proposals]
+    assert len(requests) == 3
+    for request in requests:
+        [advice] = request["dosageInstruction"][0]["additionalInstruction"]
+        assert "Taken together with" in advice["text"], advice
+        assert "55 mg morphine each dose in all, 110 mg a day" in advice["text"], advice
