@@ -129,6 +129,13 @@ def taper_input(s: UnitOfWork, patient: str, factor_table: str = DEFAULT_OME_FAC
         for m in result.medications
         if m.computable and m.identified is not None and m.identified.product is not None
     }
+    uneven = _uneven_modified_release(items, products)
+    if uneven:
+        raise Unprocessable(
+            f"{uneven} A taper step changes one prescription at a time, so these would be stepped apart "
+            "(one changed, the other not: the day's doses uneven, a 12-hourly product taken once). "
+            "Prescriber to review (one prescription of equal doses, or step by hand)."
+        )
     once_daily = frozenset(  # taken once a day (a once-daily brand taken more often was refused above)
         i.reference
         for i in items
@@ -137,6 +144,24 @@ def taper_input(s: UnitOfWork, patient: str, factor_table: str = DEFAULT_OME_FAC
         and catalogue.made_once_daily(m.name, m.identified.code if m.identified is not None else None)
     )
     return TaperInput(regimen, result, items, products, _brands(result, catalogue), once_daily)
+
+
+def _uneven_modified_release(items: Sequence[RegimenItem], products: Mapping[str, DmdProduct]) -> str:
+    """Why two or more prescriptions of one modified-release opioid by mouth make no one schedule, or "":
+    taken at different times or frequencies ("Zomorph 30mg in the morning" beside "Zomorph 60mg at night";
+    "MST 30mg twice a day" beside "MST 10mg at night"), or each once a day. Equal doses split over items at
+    one frequency ("MST 30mg" and "MST 10mg", each twice a day) are stepped item by item as before."""
+    groups: dict[str, list[RegimenItem]] = {}
+    for item in items:
+        product = products.get(item.reference)
+        if product is not None and product.modified_release and product.route == "oral":
+            groups.setdefault(product.ingredient, []).append(item)
+    for ingredient, group in groups.items():
+        frequencies = {i.doses_per_day for i in group}
+        if len(group) > 1 and (len(frequencies) > 1 or frequencies == {1}):
+            names = " and ".join(f"{i.product} ({i.doses_per_day} a day)" for i in group)
+            return f"Modified-release {ingredient} is prescribed as {names}: no one schedule of equal doses."
+    return ""
 
 
 def _with_brand_interval(product: DmdProduct, med: MedicationOme, catalogue: ProductCatalogue) -> DmdProduct:

@@ -80,3 +80,37 @@ def test_each_order_of_a_step_in_several_strengths_says_what_it_is_taken_with(mr
         [advice] = request["dosageInstruction"][0]["additionalInstruction"]
         assert "Taken together with" in advice["text"], advice
         assert "55 mg morphine each dose in all, 110 mg a day" in advice["text"], advice
+
+
+@pytest.mark.parametrize(
+    "listed",
+    [
+        # 30 mg in the morning and 60 mg at night: stepped apart, step 1 changed the night's to 50 and left the
+        # morning's, a 12-hourly capsule taken as 30 + 50 in the morning? (a pharmacist's review, 2026-12-07)
+        (
+            ("a", "Zomorph 30mg modified-release capsules", "one capsule in the morning"),
+            ("b", "Zomorph 60mg modified-release capsules", "one capsule at night"),
+        ),
+        (
+            ("a", "MST Continus 30mg tablets", "one tablet twice a day"),
+            ("b", "MST Continus 10mg tablets", "one tablet at night"),
+        ),
+    ],
+)
+def test_one_modified_release_opioid_on_items_of_uneven_schedules_is_refused(
+    mr: Harness, listed: tuple[tuple[str, str, str], ...]
+) -> None:
+    from shared.fhir import Unprocessable
+
+    with pytest.raises(Unprocessable, match="no one schedule of equal doses"):
+        _plan(mr, *listed)
+
+
+def test_one_modified_release_opioid_split_evenly_over_items_is_still_stepped(mr: Harness) -> None:
+    """MST Continus 30 mg and 10 mg, each twice a day: 80 mg OME in equal doses of 40 mg; stepped as before."""
+    steps = _plan(
+        mr,
+        ("a", "MST Continus 30mg tablets", "one tablet twice a day"),
+        ("b", "MST Continus 10mg tablets", "one tablet twice a day"),
+    )
+    assert steps and steps[-1].action == "stop"
