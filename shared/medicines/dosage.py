@@ -22,7 +22,13 @@ whole text must give the same dose, times a day and figure once held to its maxi
 agree with a structured dose or timing given without the other. ``count`` bounds the daily figure (the
 whole course is that many), ``maxDosePerAdministration`` caps the dose, and dosages over different
 ``bounds`` are phases, as different ``sequence`` numbers are. Periods in hours, minutes and seconds are
-counted exactly (every 8 hours is 3 a day); weeks, months (30 days) and years (365) are averaged.
+counted exactly (every 8 hours is 3 a day). A timing whose period is longer than a day (once in 2 days,
+twice a week, ``QOD``, ``WK``) is refused for a tablet, capsule or liquid (``dose-every-few-days``): a dose
+taken every few days has no one daily amount (the day it is taken, or averaged?), as in text; a patch
+counts what is worn, whatever its change interval. A maximum per week or month (``maxDosePerPeriod``) is
+averaged to a day. A dose unit given only as a SNOMED CT code is read when the code is one of
+``_SNOMED_UNITS`` (a unit of presentation: tablet, capsule, patch; or millilitre); a unit text beside a
+code of that table (or of a mass: milligram, microgram) must agree with it.
 """
 
 from __future__ import annotations
@@ -562,6 +568,28 @@ def _with_part(
 
 
 _UCUM = "http://unitsofmeasure.org"
+_SNOMED = "http://snomed.info/sct"
+_SNOMED_UNITS = {
+    "428673006": "tablet",
+    "732936001": "tablet",
+    "428641000": "capsule",
+    "732937005": "capsule",
+    "419702001": "patch",
+    "733005001": "patch",
+    "258773002": "ml",
+}
+"""SNOMED CT dose units read in place of a missing unit text. Sources: the dm+d units of measure (428673006
+tablet, as GP Connect sends it in tests/unit/gpconnect/fixtures/gpc-structured-opioid-record.json;
+428641000 capsule; 419702001 patch, the unit of dose of dm+d's transdermal patches; 258773002 millilitre)
+and SNOMED CT's "unit of presentation" concepts (732935002), as HL7's value set "SNOMED CT Unit of
+Presentation Codes" (hl7.org/fhir/ValueSet/medicationknowledge-package-type) lists them: 732936001 Tablet,
+732937005 Capsule, 733005001 Patch."""
+_SNOMED_MASSES = {"258684004": "mg", "258685003": "microgram"}
+"""SNOMED CT's milligram (258684004, as tests/unit/medreview/test_dosage.py names it) and microgram
+(258685003; dm+d units of measure): checked against a unit text beside them, never read in place of a
+missing one. Whether a compound's dose in mg is its opioid's is checked by ``shared.medicines.ome`` from the
+unit as written ("mg", "micrograms"), which a SNOMED CT code is not: "1000" coded milligram of co-codamol
+8/500 (two tablets of its paracetamol) read as codeine would be 4000 mg of codeine a day, OME 400."""
 _IN_A_DAY = {"s": 86400, "min": 1440, "h": 24, "d": 1}
 """How many of a period unit shorter than a week there are in a day (exact: every 8 hours is 3 a day)."""
 _DAYS_IN = {"wk": 7, "mo": 30, "a": 365}
@@ -607,6 +635,7 @@ STRUCTURED_REFUSALS = frozenset(
         "maximum-unreadable",
         "timing-unreadable",
         "timing-conflict",
+        "dose-every-few-days",
     }
 )
 """Structured fields that say something this reader does not turn into a figure: the dosage is refused
@@ -644,8 +673,21 @@ def _amount(
     if value > _MOST:
         return DosageProblem("dose-implausible", f"The structured {what} is past any dose prescribed")
     unit, code = str(quantity.get("unit") or ""), str(quantity.get("code") or "")
-    written = unit or code  # a code of any system stands in for missing unit text (SNOMED's is refused)
+    snomed = quantity.get("system") == _SNOMED
+    coded_unit = _SNOMED_UNITS.get(code) if snomed else None
+    # a code stands in for missing unit text: a SNOMED CT unit of _SNOMED_UNITS as the unit it is, any other
+    # code as it is written (a SNOMED CT mass, "258684004", fits no product and is refused)
+    written = unit or coded_unit or code
     kind = dose_kind(written, form)
+    named = (_SNOMED_UNITS.get(code) or _SNOMED_MASSES.get(code)) if snomed else None
+    if unit and named:
+        coded = dose_kind(named, form)
+        # "tablet" beside 258773002 (millilitre): 2 tablets, or 2 ml?
+        if coded is None or (kind is not None and kind != coded):
+            sentence = f"The structured {what}'s unit '{unit}' and its SNOMED CT code {code} ({named}) differ"
+            return DosageProblem("dose-unit-conflict", sentence)
+        if coded_unit:  # a unit text that fits no product gives way to its unit's code, never to a mass's
+            kind = kind or coded
     if unit and code and quantity.get("system") == _UCUM:
         coded = dose_kind(code, form)
         # R4 Quantity: the code is the computer-processable unit; "tablet" beside "mg" is not one amount,
@@ -657,7 +699,8 @@ def _amount(
             return DosageProblem("dose-unit-conflict", sentence)
         kind = kind or coded
     if kind is None:
-        return DosageProblem("dose-unit-unknown", f"Dose unit '{written}' does not fit a {form.per_unit}")
+        shown = f"{written} (SNOMED CT {code})" if coded_unit and not unit else written
+        return DosageProblem("dose-unit-unknown", f"Dose unit '{shown}' does not fit a {form.per_unit}")
     if bare_count_ambiguous(value, written, form):
         sentence = f"A structured {what} of {n(value)} without a unit may be the drug's strength, not a count"
         return DosageProblem("dose-ambiguous", sentence, (n(value),))
@@ -808,10 +851,25 @@ def _per_day(timing: Mapping[str, Any]) -> Decimal | DosageProblem | None:
         sentence = f"The timing's code says {n(coded)} a day and its repeat {n(per_day)}"
         return DosageProblem("timing-conflict", sentence)
     per_day = per_day if per_day is not None else coded
+    if per_day is not None and (per_day < 1 or _longer_than_a_day(repeat)):
+        # once in 2 days, twice a week, QOD, WK: the day's dose is the whole of it, or a share of it?
+        sentence = (
+            f"The structured timing gives {n(per_day)} a day on average, over a period longer than a day: a "
+            "dose taken every few days has no one daily amount (the day it is taken, or averaged over the "
+            "days between?), so it is not read"
+        )
+        return DosageProblem("dose-every-few-days", sentence)
     count = repeat.get("countMax") or repeat.get("count")
     if per_day is not None and count is not None and _number(count) < per_day:
         per_day = _number(count)  # R4 count: the whole course is that many times
     return per_day
+
+
+def _longer_than_a_day(repeat: Mapping[str, Any]) -> bool:
+    """Whether a timing's (shortest) period is longer than a day: 2 d, 48 h, 1 wk, 1 mo."""
+    if repeat.get("period") is None:
+        return False
+    return _number(repeat["period"]) * _HOURS_IN[str(repeat["periodUnit"])] > 24
 
 
 _TIME_WORDS = {"hour": "h", "hours": "h", "hr": "h", "hrs": "h", "day": "d", "days": "d"}

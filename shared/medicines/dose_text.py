@@ -16,7 +16,19 @@ instruction is not computable and the problem names the words. Rules:
 * a dose that changes over time, phases joined by "then" ("1 bd for 7 days then 1 od", "2 qds for 3 days
   then 1 qds"), is refused (``dose-changes-over-time``, naming the words): which phase applies today
   depends on when it started, which the text does not say (as "reduce to 1 qds after 3 days" is refused);
-* a patch counts the patches (or microgram/hour) worn at once, whatever its change interval;
+* a patch counts the patches (or microgram/hour) worn at once, whatever its change interval ("every 72
+  hours", "weekly", "every 3/7": every three days, the NHS shorthand); a tablet, capsule or liquid taken
+  every few days ("on alternate days", "every 3 days", "weekly": any interval past 24 hours) is refused
+  (``dose-every-few-days``), as one taken on named days is (``dose-on-weekdays``): it has no one daily
+  amount (the day it is taken, or averaged over the days between?);
+* a dash with a space each side that is no range ("1-2 qds prn - may cause drowsiness", "2 qds - do not
+  exceed 8 in 24 hours") breaks sentences; a dose written again after it ("1 bd - one in the morning and
+  one at night") is a restatement, read when both say the same dose, times a day and figure, else refused
+  (``dose-inconsistent``); a range from more to less ("2 tablets - 1 at night") is refused
+  (``dose-range-inverted``);
+* a day's total written beside the dose ("1 bd (total 20mg daily)", "a total of 20mg a day") is read when
+  it is the figure read, refused when it differs (``dose-inconsistent``) or cannot be compared with it
+  (``dose-total-unreadable``: a bare number that may be a mass, a unit that does not fit, a patch);
 * a stated daily total with what makes it up, as this service writes a taper step ("110 mg morphine a
   day: 1 x 100 mg tablet + 1 x 10 mg tablet, in divided doses as the prescriber directs"; "Apply 37
   micrograms/hour: 1 x 25 micrograms/hour patch + 1 x 12 micrograms/hour patch worn at once"), which comes
@@ -40,6 +52,7 @@ from shared.medicines.amounts import (
     dose_kind,
     in_ingredient,
     n,
+    schedule,
 )
 from shared.medicines.dose_restated import schedule_repeated, stated_total, step_dose, strength_restated
 from shared.medicines.dose_words import Token, normalise, tokens
@@ -55,7 +68,8 @@ __all__ = [
 ]
 
 _SCHEDULE = frozenset({"frequency", "interval", "time-of-day"})
-_SEPARATORS = frozenset({",", ";", "and", "&", "plus", "+", "."})
+_SEPARATORS = frozenset({",", ";", "and", "&", "plus", "+", ".", "-"})
+_DAY_HOURS = Decimal(24)
 
 
 @dataclass
@@ -98,6 +112,135 @@ def read_dosage_text(text: str, form: DoseForm) -> DailyAmount | DosageProblem:
         return _problem(
             "dose-on-weekdays", f"A dose taken on named days of the week in '{text}' is not read", weekdays
         )
+    few_days = _every_few_days(found, form, text)
+    if few_days is not None:
+        return few_days
+    totals = [t for t in found if t.kind == "total"]
+    found = [t for t in found if t.kind != "total"]
+    amount = _restated_after_dash(found, form, text)
+    if isinstance(amount, DosageProblem) or not totals:
+        return amount
+    return _as_its_total(amount, totals, form, text)
+
+
+def _every_few_days(found: Sequence[Token], form: DoseForm, text: str) -> DosageProblem | None:
+    """A tablet, capsule or liquid taken at an interval longer than a day ("on alternate days", "every 3
+    days", "weekly", "every 72 hours"): refused (module docstring). A patch counts what is worn, whatever
+    its change interval; "every 1-2 days" is at most once a day."""
+    longer = tuple(t.text for t in found if t.kind == "interval" and t.low is not None and t.low > _DAY_HOURS)
+    if not longer or form.is_patch:
+        return None
+    named = ", ".join(f"'{w}'" for w in longer)
+    sentence = (
+        f"A dose taken every few days ({named}) in '{text}' has no one daily amount (the day it is taken, or "
+        "averaged over the days between?): not read"
+    )
+    return _problem("dose-every-few-days", sentence, longer)
+
+
+def _dash_parts(found: Sequence[Token]) -> list[list[Token]]:
+    """The tokens between dashes that break sentences ("1 bd - one in the morning and one at night")."""
+    parts: list[list[Token]] = [[]]
+    for token in found:
+        if token.kind == "filler" and token.text == "-":
+            parts.append([])
+        else:
+            parts[-1].append(token)
+    return parts
+
+
+def _restated_after_dash(found: list[Token], form: DoseForm, text: str) -> DailyAmount | DosageProblem:
+    """``found`` read; a dose written again after a dash ("1 bd - one in the morning and one at night") is
+    read alone and must say what the dose before it says (the same figure, dose, times a day and "when
+    required"), else refused. Advice or a maximum after a dash ("- may cause drowsiness", "- do not exceed 8
+    in 24 hours") is read with the dose; a dose that changes ("then") or starts with a loading dose is read
+    whole, the dash a break between its sentences."""
+    parts = _dash_parts(found)
+    doses = [p for p in parts if any(t.kind == "quantity" for t in p)]
+    if len(doses) < 2 or any(t.kind in ("then", "loading") for t in found):
+        return _read(found, form, text)
+    rest = [t for p in parts if not any(t.kind == "quantity" for t in p) for t in p]
+    readings: list[DailyAmount] = []
+    for part in doses:
+        reading = _read([*part, *rest], form, text)
+        if isinstance(reading, DosageProblem):
+            return reading
+        readings.append(reading)
+    first = readings[0]
+    for other in readings[1:]:
+        if not _same_reading(first, other, form):
+            said = "; ".join(r.basis + (" when required" if r.as_needed else "") for r in (first, other))
+            sentence = (
+                f"The dose in '{text}' and its restatement after a dash differ ({said}): which is taken is "
+                "not read"
+            )
+            return _problem("dose-inconsistent", sentence)
+    restated = "; ".join(r.basis for r in readings[1:])
+    words = tuple(dict.fromkeys(w for r in readings for w in r.words))
+    return replace(first, basis=f"{first.basis} (restated: {restated})", words=words)
+
+
+def _as_ingredient(amount: tuple[Decimal, str], form: DoseForm) -> tuple[Decimal, str] | None:
+    return in_ingredient(*amount, form) if amount[1] == UNIT else amount
+
+
+def _same_amount(one: tuple[Decimal, str], other: tuple[Decimal, str], form: DoseForm) -> bool:
+    """Whether two amounts ((amount, kind)) are the same: in one kind, or both in the ingredient."""
+    if one[1] == other[1]:
+        return one[0] == other[0]
+    first, second = _as_ingredient(one, form), _as_ingredient(other, form)
+    return first is not None and first == second
+
+
+def _same_reading(one: DailyAmount, other: DailyAmount, form: DoseForm) -> bool:
+    """Whether two readings say the same figure, dose a time, times a day and "when required" ("1 bd" and
+    "one in the morning and one at night": 2 tablets a day, 1 a time, twice a day)."""
+    if one.as_needed != other.as_needed:
+        return False
+    if not _same_amount((one.quantity, one.unit), (other.quantity, other.unit), form):
+        return False
+    (dose, per_day), (other_dose, other_per_day) = schedule(one), schedule(other)
+    if per_day != other_per_day or (dose is None) != (other_dose is None):
+        return False
+    if dose is None or other_dose is None:
+        return True
+    kind = UNIT if one.dose_unit == form.per_unit else one.dose_unit
+    other_kind = UNIT if other.dose_unit == form.per_unit else other.dose_unit
+    return _same_amount((dose, kind), (other_dose, other_kind), form)
+
+
+def _as_its_total(
+    amount: DailyAmount, totals: Sequence[Token], form: DoseForm, text: str
+) -> DailyAmount | DosageProblem:
+    """``amount`` when every day's total written beside it ("total 20mg daily") is its figure."""
+    read = (amount.quantity, amount.unit)
+    for total in totals:
+        value = total.high or Decimal(0)
+        kind = dose_kind(total.unit, form)
+        stated = None if kind is None else (value * kind[1], kind[0])
+        if (
+            stated is not None
+            and stated[1] != read[1]
+            and None in (_as_ingredient(stated, form), _as_ingredient(read, form))
+        ):
+            stated = None  # tablets beside mg, the strength not known
+        if form.is_patch or stated is None or bare_count_ambiguous(value, total.unit, form):
+            # a patch's figure is what is worn, no day's total; "total 20 daily" of a 10 mg tablet: 20
+            # tablets, or 20 mg?
+            sentence = (
+                f"The day's total '{total.text}' in '{text}' cannot be compared with the dose read: not read"
+            )
+            return _problem("dose-total-unreadable", sentence, (total.text,))
+        if not _same_amount(read, stated, form):
+            sentence = f"The dose read ({amount.basis}) and the day's total '{total.text}' in '{text}' differ"
+            return _problem("dose-inconsistent", sentence, (total.text,))
+    written = "; ".join(f"'{t.text}'" for t in totals)
+    words = amount.words + tuple(t.text for t in totals)
+    return replace(amount, basis=f"{amount.basis}, as its stated total {written}", words=words)
+
+
+def _read(found: list[Token], form: DoseForm, text: str) -> DailyAmount | DosageProblem:
+    """The tokens of a text (all read, no day's total among them) as the most a day (module docstring)."""
     as_needed = any(t.kind == "as-needed" for t in found)
     caps = [t for t in found if t.kind == "cap"]
     a_time = [t for t in found if t.kind == "dose-cap"]
@@ -233,6 +376,9 @@ def _phase(
             return _problem(
                 code, f"Dose unit '{written}' does not fit a {form.per_unit}", (group.quantity.text,)
             )
+        inverted = _inverted(group.quantity, text)
+        if inverted is not None:
+            return inverted
         bare = [v for v in (group.quantity.low, group.quantity.high) if v is not None]
         if any(bare_count_ambiguous(v, unit, form) for v in bare):
             return _problem(
@@ -263,6 +409,15 @@ def _phase(
         basis = f"{written}{HOW_OFTEN_UNSAID}" + total.basis.partition(" a day")[2]
         return replace(total, basis=basis, total_only=True)
     return total
+
+
+def _inverted(quantity: Token, text: str) -> DosageProblem | None:
+    """A range from more to less ("2 tablets - 1 at night", "2-1"): its high end, 1, was read; a range, or
+    a dose and then another sentence? Refused."""
+    if quantity.low is None or quantity.high is None or quantity.low <= quantity.high:
+        return None
+    sentence = f"'{quantity.text}' in '{text}' runs from more to less: a range, or two doses? Not read"
+    return _problem("dose-range-inverted", sentence, (quantity.text,))
 
 
 HOW_OFTEN_UNSAID = " a day (how often not said)"
@@ -478,10 +633,13 @@ def read_written_part(text: str, form: DoseForm) -> WrittenPart | DosageProblem:
         "dose-text-partial",
         f"'{text}' says part of a dosage in a way not compared with its structured fields",
     )
-    if any(t.kind in ("unread", "then", "loading") for t in found):
+    if any(t.kind in ("unread", "then", "loading", "total") for t in found):
         return partial
     if any(t.kind == "weekdays" for t in found) and not form.is_patch:
         return partial  # a patch's days of change leave the patches worn alone, as in read_dosage_text
+    few_days = _every_few_days(found, form, text)
+    if few_days is not None:
+        return few_days
     groups = _groups([t for t in found if t.kind not in ("cap", "dose-cap")], text)
     if isinstance(groups, DosageProblem):
         return groups
@@ -497,6 +655,9 @@ def read_written_part(text: str, form: DoseForm) -> WrittenPart | DosageProblem:
         kind = dose_kind(quantity.unit, form) if quantity.unit != "mixed" else None
         if kind is None or quantity.high is None:
             return partial
+        inverted = _inverted(quantity, text)
+        if inverted is not None:
+            return inverted
         dose = (quantity.high * kind[1], kind[0])
         differs = _restatement(groups[0], dose[0], dose[1], form, text)  # "1 tablet (30mg)"
         if differs is not None:

@@ -50,7 +50,7 @@ class Token:
     """One reading of a span of the text: ``kind`` and its values (``low``/``high``: numbers)."""
 
     # quantity, frequency, interval, time-of-day, cap (a day), dose-cap (a time), as-needed, loading, then,
-    # duration, weekdays, filler, unread
+    # duration, weekdays, total (a day's total restated: "total 20mg daily"), filler, unread
     kind: str
     text: str
     low: Decimal | None = None
@@ -202,7 +202,7 @@ _FILLER = (
     r"|(?:remove|removing|replace|replacing|change|changing|changed|replaced)(?:\s+(?:the\s+)?old\s+patch)?"
     r"|(?:the|a)\s+new\s+patch|old\s+patch|new|the|of|up\s*to|upto|regularly|regular|please|each\s+time"
     r"|tablets?|tabs?|capsules?|caplets?|patch(?:es)?|sachets?|at\s+the\s+same\s+time|to|only|dose|doses"
-    r"|at\s+least|apart|leaving|between|rotate\s+sites?|(?:each|every|a)\s+time|,|;|:|\.|\(|\)|\+|&|and|plus|/"
+    r"|at\s+least|apart|leaving|between|rotate\s+sites?|(?:each|every|a)\s+time|and|plus|/"
 )
 # Advice printed after the dose (the BNF's cautionary and advisory labels 2 and 30 as GP systems print them,
 # and the shorter forms clinicians type): words with no number in them that never change the amount taken.
@@ -212,7 +212,7 @@ _ADVICE = (  # BNF cautionary and advisory labels 2, 19, 21, 25 and 30, and the 
     r"(?:warning\s*:?\s*)?(?:this\s+medicine\s+)?(?:may\s+make|makes)\s+you\s+(?:sleepy|drowsy)"
     r"|(?:this\s+medicine\s+)?may\s+cause\s+drowsiness"
     rf"|if\s+you\s+still\s+feel\s+sleepy\s+the\s+next\s+day\s*,?\s*do\s+not\s+{_DRIVE}(?:\s+or\s+{_DRIVE})*"
-    r"|warning\s*[.:]?\s*(?=may\s+cause\s+drowsiness)"  # BNF label 2's older wording
+    r"|warning\s*[.:]?(?=\s*may\s+cause\s+drowsiness)"  # BNF label 2's older wording
     r"|take\s+with\s+or\s+just\s+after\s+food(?:\s*,?\s*or\s+a\s+meal)?"
     # counselling GP systems print beside an opioid's dose, which says nothing of how much or how often
     r"|do\s+not\s+stop\s+taking(?:\s+(?:this\s+medicine|them|it))?\s+suddenly|controlled\s+drugs?"
@@ -242,8 +242,22 @@ def _weekdays(m: re.Match[str]) -> Token:
     return Token("weekdays", m.group(0), Decimal(days), Decimal(days))
 
 
-_RULES: tuple[tuple[re.Pattern[str], _Make], ...] = tuple(
-    (re.compile(pattern + r"(?![a-z0-9])"), make)
+def _total(m: re.Match[str]) -> Token:
+    """A day's total written beside the dose ("1 bd (total 20mg daily)"), for the reader to check."""
+    number = Decimal(m.group("n"))
+    return Token("total", m.group(0), number, number, m.group("u") or "")
+
+
+_WORD_END = r"(?![a-z0-9])"
+"""Each rule reads whole words: the whole of its pattern (every alternative, not the last alone) ends where
+a word does, so "total" is no "to" and "tal", "tonight" no "to" and "night", "taken" no "take" and "n"."""
+_DASH = r"(?<=\s)-(?=\s)"
+"""A dash with a space each side that no range has read ("1 bd - may cause drowsiness", "1 bd - one in the
+morning and one at night"): a break between sentences. "1 - 2", "5 - 10ml", "every 4 - 6 hours" are
+ranges, read whole by the rules before it reaches here."""
+
+_WORDS: tuple[tuple[re.Pattern[str], _Make], ...] = tuple(
+    (re.compile(f"(?:{pattern}){_WORD_END}"), make)
     for pattern, make in (
         (
             r"(?:max(?:imum|\.)?|not\s+(?:to\s+)?(?:more\s+than|exceed)|no\s+more\s+than|do\s+not\s+(?:take|exceed|use"
@@ -271,6 +285,8 @@ _RULES: tuple[tuple[re.Pattern[str], _Make], ...] = tuple(
         (rf"{_RANGE}\s*-?\s*hourly", _ranged("interval")),
         (r"every\s+hour|hourly", _fixed("interval", "1")),
         (rf"every\s+{_RANGE}\s*(?:days?|weeks?)", _interval_days),
+        # "every 3/7": every three days, the NHS shorthand for days ("for 5/7" is a course, below)
+        (rf"every\s+{_RANGE}\s*/\s*7(?![\d/])", _interval_days),
         (
             r"every\s+other\s+day|on\s+alternate\s+days|alternate\s+days|every\s+second\s+day",
             _every_days("2"),
@@ -309,6 +325,13 @@ _RULES: tuple[tuple[re.Pattern[str], _Make], ...] = tuple(
         (rf"for\s+(?:up\s+to\s+)?{_RANGE}\s*(?:days?|weeks?|months?)(?:\s+only)?", _ranged("duration")),
         # a course written as UK clinicians do: "for 5/7" (days), "for 2/52" (weeks), "for 3/12" (months)
         (rf"for\s+(?:up\s+to\s+)?{_RANGE}\s*/\s*(?:7|52|12)(?![\d/])(?:\s+only)?", _ranged("duration")),
+        # a day's total restated beside the dose: "total 20mg daily", "a total of 20mg a day", "total daily
+        # dose 20mg" (a total with no day said, "total 56 tablets", is a supply: not read)
+        (
+            rf"(?:a\s+)?total(?:\s+daily)?(?:\s+dose)?(?:\s+of)?\s*(?P<n>{NUM})\s*(?P<u>{UNITS})?\s*{_PER_DAY}",
+            _total,
+        ),
+        (rf"total\s+daily(?:\s+dose)?(?:\s+of)?\s*(?P<n>{NUM})\s*(?P<u>{UNITS})?", _total),
         (
             rf"(?P<lo>{NUM})\s*(?P<u1>{UNITS})?(?:\s*(?:-|to|or)\s*(?:up\s+to\s+)?(?P<hi>{NUM})\s*(?P<u2>{UNITS})?)?",
             _quantity,
@@ -316,6 +339,11 @@ _RULES: tuple[tuple[re.Pattern[str], _Make], ...] = tuple(
         (_ADVICE, _fixed("filler")),
         (_FILLER, _fixed("filler")),
     )
+)
+_RULES: tuple[tuple[re.Pattern[str], _Make], ...] = (
+    *_WORDS,
+    (re.compile(r"[,;:.()+&]"), _fixed("filler")),  # punctuation: no word to end
+    (re.compile(_DASH), _fixed("filler")),
 )
 
 

@@ -17,7 +17,17 @@ from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
 from typing import Any
 
-from shared.medicines.amounts import MG, RATE, UNIT, DailyAmount, DosageProblem, DoseForm, in_ingredient, n
+from shared.medicines.amounts import (
+    MG,
+    RATE,
+    UNIT,
+    DailyAmount,
+    DosageProblem,
+    DoseForm,
+    dose_kind,
+    in_ingredient,
+    n,
+)
 from shared.medicines.dosage import max_daily_amount, shape_problem
 from shared.medicines.dose_restated import step_ingredient, step_names_its_units
 from shared.medicines.dose_words import normalise
@@ -63,6 +73,8 @@ _HALF = Decimal("0.5")
 _NEVER_DOSED_BY_MASS = frozenset({"naloxone"})
 _RESTATED_STRENGTH = re.compile(rf"\d+(?:\.\d+)?\s*{_MASS_UNIT}\s*/\s*\d+(?:\.\d+)?\s*{_MASS_UNIT}", re.I)
 MASS_IN_COMPOUND = "dose-mass-in-compound"
+_A_SOLID = DoseForm("tablet", Decimal(1), False)
+"""Any tablet: which structured units are a mass is asked of the dose reader with it (a patch's are none)."""
 PART_PATCH = "dose-part-patch"
 PART_UNIT = "dose-part-unit"
 SAME_MASS_ON_SEVERAL = "dose-same-mass-on-several-items"
@@ -283,10 +295,13 @@ def _masses(dosages: Sequence[Mapping[str, Any]], ingredient: str = "") -> list[
         quantities.append((dosage.get("maxDosePerPeriod") or {}).get("numerator"))
         for quantity in quantities:
             unit = str((quantity or {}).get("unit") or (quantity or {}).get("code") or "").strip()
-            if quantity and re.fullmatch(_MASS_UNIT, unit, re.IGNORECASE):
+            # a mass as the dose reader reads one ("mg", "milligrams", "{mg}", "g"...): "{mg}" was no mass
+            # here, so 1000 of co-codamol 8/500 was read as 1000 mg of codeine (a pharmacist's review)
+            kind = dose_kind(unit, _A_SOLID) if quantity else None
+            if kind is not None and kind[0] == MG:
                 if quantity.get("value") is None:
                     return None
-                found.append(_mg(str(quantity["value"]), unit))
+                found.append(Decimal(str(quantity["value"])) * kind[1])
     return found
 
 

@@ -90,8 +90,7 @@ def test_administrations_a_day_as_the_reader_read_them(
             TABLET,
             "frequency-not-one-schedule",
         ),
-        # every other day: half an administration a day is not a daily schedule
-        ([{"text": "one every other day"}], TABLET, "frequency-not-daily"),
+        # every other day is refused before this: its reading has no one daily amount (test_gp_wording.py)
         # every hour: 24 a day, more than 6
         ([{"text": "one every hour"}], TABLET, "frequency-not-daily"),
         # a patch is worn, not taken a number of times a day

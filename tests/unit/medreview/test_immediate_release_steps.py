@@ -74,28 +74,36 @@ def oxycodone_item(as_needed: bool) -> RegimenItem:
 
 
 def test_one_oxycodone_capsule_four_times_a_day_steps_to_three_times_then_twice_then_once() -> None:
-    """20 mg a day x 1.5 = 30 mg OME; a step is 10% of 30 = 3 mg OME (2 mg oxycodone); the cap is 30% of 30
-    = 9 mg OME in any 28 days.
-    - 2 Mar: 18 mg wanted; 15 mg (one 5 mg capsule three times a day) takes 7.5 mg OME <= 9.
-    - 16 Mar: 10 mg would take 7.5 more, 15 in 28 days > 9: held.
-    - 30 Mar: 2 Mar has left the window (30 Mar - 28 days = 2 Mar, not after it): 10 mg, twice a day.
-    - 13 Apr: held (7.5 on 30 Mar).
-    - 27 Apr: 5 mg, once a day (15 mg OME, not below 30% of 30 = 9: no slowing).
-    - 11 May: held.
-    - 25 May: 7.5 mg OME is below 9: step halved, but only 0 is below 5 mg: stop (7.5 <= 9)."""
+    """20 mg a day x 1.5 = 30 mg OME; 10% of 30 = 3 mg OME (2 mg oxycodone) is due every 14 days (1.5 below
+    30% of 30 = 9); the cap is 30% of 30 = 9 mg OME in any 28 days. One 5 mg capsule less a day is 7.5 mg
+    OME, made only once at least that much is due (never ahead of the plan's pace).
+    - 2 Mar: due 3; 15 mg (7.5) > 3: held (pace). 16 Mar: due 6: held (pace).
+    - 30 Mar: due 9; 15 mg (one 5 mg capsule three times a day), 7.5 <= 9. Due 1.5.
+    - 13 Apr: due 4.5; 7.5 on 30 Mar leaves 1.5 in the window: held (cap).
+    - 27 Apr: due 7.5; 30 Mar has left the window (27 Apr - 28 days = 30 Mar, not after it): 10 mg, twice a
+      day. Due 0.
+    - 11 May: due 3: held (cap). 25 May: due 6: held (pace).
+    - 8 Jun: due 9: 5 mg, once a day (15 mg OME before it, not below 9: no slowing). Due 1.5; total 7.5.
+    - 22 Jun: 7.5 < 9, the step halved to 1.5: due 3, held (cap). 6 Jul: 4.5, 20 Jul: 6: held (pace).
+    - 3 Aug: due 7.5: stop (7.5 <= 7.5)."""
     plan = plan_taper([oxycodone_item(False)], START, TaperPolicy())
     summary = [
         (s.date.isoformat(), s.action.value, s.dose.daily_dose, s.dose.doses_per_day, s.dose.units)
         for s in plan.steps
     ]
     assert summary == [
-        ("2026-03-02", "reduce", 15, 3, ((5, 1),)),
-        ("2026-03-16", "hold", 15, 3, ((5, 1),)),
-        ("2026-03-30", "reduce", 10, 2, ((5, 1),)),
-        ("2026-04-13", "hold", 10, 2, ((5, 1),)),
-        ("2026-04-27", "reduce", 5, 1, ((5, 1),)),
-        ("2026-05-11", "hold", 5, 1, ((5, 1),)),
-        ("2026-05-25", "stop", 0, 4, ()),
+        ("2026-03-02", "hold", 20, 4, ((5, 1),)),
+        ("2026-03-16", "hold", 20, 4, ((5, 1),)),
+        ("2026-03-30", "reduce", 15, 3, ((5, 1),)),
+        ("2026-04-13", "hold", 15, 3, ((5, 1),)),
+        ("2026-04-27", "reduce", 10, 2, ((5, 1),)),
+        ("2026-05-11", "hold", 10, 2, ((5, 1),)),
+        ("2026-05-25", "hold", 10, 2, ((5, 1),)),
+        ("2026-06-08", "reduce", 5, 1, ((5, 1),)),
+        ("2026-06-22", "hold", 5, 1, ((5, 1),)),
+        ("2026-07-06", "hold", 5, 1, ((5, 1),)),
+        ("2026-07-20", "hold", 5, 1, ((5, 1),)),
+        ("2026-08-03", "stop", 0, 4, ()),
     ]
     assert plan.reaches_target
 
@@ -136,7 +144,8 @@ def test_oxycodone_capsules_when_required_are_proposed_as_one_capsule_up_to_thre
     mr: Harness,
 ) -> None:
     """The simulated practice's oxycodone: one 5 mg capsule four times a day when required (at most 20 mg a
-    day). Step 1 (above): one capsule up to three times a day, 42 capsules for 14 days, Schedule 2."""
+    day). Its first reduction (30 Mar, after two holds for the pace: above): one capsule up to three times a
+    day, 42 capsules for 14 days, Schedule 2."""
     proposal = first_proposal(mr, "Oxycodone 5mg capsules", "One capsule four times a day when required")
     [dosage] = proposal["dosageInstruction"]
     assert dosage["asNeededBoolean"] is True
@@ -153,9 +162,10 @@ def test_co_codamol_two_tablets_four_times_a_day_steps_to_two_three_times_a_day(
     """Co-codamol 30/500, two tablets four times a day: 240 mg codeine (x 0.1, Opioids Aware's codeine
     factor in docs/domain/reference-facts.md, = 24 mg OME). A dose may not hold more than two tablets
     (paracetamol), so below 8 tablets a day the schedules are 6 (two three times a day), 4 (one four times a
-    day), 3, 2, 1. 10% of 24 = 2.4 mg OME wanted (24 mg codeine); the nearest below 240 is 180 mg, 6 mg OME,
-    within the cap of 30% of 24 = 7.2. 6 x 14 = 84 tablets; codeine tablets are Schedule 5, so no
-    controlled-drug wording."""
+    day), 3, 2, 1. 10% of 24 = 2.4 mg OME is due every 14 days; the gentlest reduction, 180 mg, takes 6 mg
+    OME: held on 2 and 16 Mar (2.4, 4.8 due), made on 30 Mar (7.2 due, within the cap of 30% of 24 = 7.2;
+    120 would take 12). 6 x 14 = 84 tablets; codeine tablets are Schedule 5, so no controlled-drug
+    wording."""
     proposal = first_proposal(mr, "Co-codamol 30mg/500mg tablets", "two tablets four times a day")
     [dosage] = proposal["dosageInstruction"]
     assert dosage["timing"]["repeat"]["frequency"] == 3
@@ -168,10 +178,11 @@ def test_co_codamol_two_tablets_four_times_a_day_steps_to_two_three_times_a_day(
 
 def test_sublingual_buprenorphine_for_pain_steps_in_whole_tablets_never_as_directed(mr: Harness) -> None:
     """One 400 microgram sublingual buprenorphine tablet four times a day: 1.6 mg a day x 40 (Opioids Aware,
-    sublingual buprenorphine) = 64 mg OME. 10% of 64 = 6.4 mg OME wanted (0.16 mg); the cap is 30% of 64 =
-    19.2. Whole 200 and 400 microgram tablets, never a bigger dose than 400 micrograms each time, make
-    1.2 (400 x 3), 0.8, 0.6, 0.4, 0.2 mg a day below 1.6: the nearest to 1.44 is 1.2 mg, 16 mg OME <= 19.2.
-    One 400 microgram tablet three times a day for 14 days: 42 tablets; buprenorphine is Schedule 3."""
+    sublingual buprenorphine) = 64 mg OME. 10% of 64 = 6.4 mg OME due every 14 days; the cap is 30% of 64
+    = 19.2. Whole 200 and 400 microgram tablets, never a bigger dose than 400 micrograms each time, make
+    1.2 (400 x 3), 0.8, 0.6, 0.4, 0.2 mg a day below 1.6: 1.2 mg takes 16 mg OME, held on 2 and 16 Mar
+    (6.4, 12.8 due), made on 30 Mar (19.2 due; 0.8 would take 32). One 400 microgram tablet three times a
+    day for 14 days: 42 tablets; buprenorphine is Schedule 3."""
     proposal = first_proposal(
         mr, "Buprenorphine 400microgram sublingual tablets", "one tablet four times a day"
     )
@@ -249,20 +260,22 @@ def planned(name: str, text: str) -> tuple[RegimenItem, TaperPlan]:
 
 # Each row: a GP's prescription, and every step of its plan: "15 x3" is 15 mg each time three times a day
 # ("up to" for a "when required" dose), "hold" keeps the dose, "stop" stops it. All
-# worked by hand with the UK defaults (10% of the starting OME every 14 days from 2 Mar 2026, at most 30% of
-# it in any 28 days, the step halved below 30% of it), Opioids Aware oral factors (docs/domain/
+# worked by hand with the UK defaults (10% of the starting OME due every 14 days from 2 Mar 2026, at most
+# 30% of it in any 28 days, the step halved below 30% of it), Opioids Aware oral factors (docs/domain/
 # reference-facts.md: oxycodone 1.5, dihydrocodeine 0.1, codeine 0.1, tapentadol 0.4, morphine 1) and dm+d
 # strengths (shared/terminology/data/dmd-opioid-products.csv). A dose each time is at most 3 tablets or
-# capsules (or as many as now), a liquid is measured in 0.5 ml; the step goes to the nearest daily dose to
-# the one wanted (the larger on a tie) made as equal doses no bigger each time than the step before's, at
-# the most times a day that make it; a reduction the 28-day cap does not allow yet is a hold.
+# capsules (or as many as now), a liquid is measured in 0.5 ml. Each interval adds its step to what is due;
+# a reduction is never more than is due (a hold "(pace)" until it is) nor than the 28-day cap allows (a hold
+# "(cap)"); among those the step goes to the nearest daily dose to (dose - due) (the larger on a tie) made
+# as equal doses no bigger each time than the step before's, at the most times a day that make it; what it
+# takes off is taken off what is due ("due" below is before the step).
 EACH_TIME = [
     pytest.param(
         "Oxycodone 20mg capsules",
         "one capsule three times a day",
         # 60 mg a day x 1.5 = 90 mg OME: a step of 9 (6 mg), cap 27 (18 mg), slowed below 27. Worked out
         # step by step in test_oxycodone_20mg_three_times_a_day_is_planned_as_worked_by_hand below.
-        "15 x3, hold, 10 x3, hold, 10 x2, 5 x3, 5 x2, 5 x1, stop",
+        "hold, hold, 15 x3, hold, 10 x3, hold, 10 x2, 5 x3, 5 x2, hold, 5 x1, stop",
         id="oxycodone 20 mg 1 tds",
     ),
     pytest.param(
@@ -271,24 +284,27 @@ EACH_TIME = [
         # 240 mg x 0.1 = 24 mg OME: a step of 2.4 (24 mg), cap 7.2 (72 mg), slowed (12 mg) below 7.2. Doses
         # each time of 30, 40 or 60 (2 x 30) mg, 1 to 4 times a day: 240 = 60 x 4, 180 = 60 x 3,
         # 160 = 40 x 4, 120 = 30 x 4, 90 = 30 x 3, 80 = 40 x 2, 60 = 30 x 2, 40, 30.
-        # 2 Mar: 216 wanted, 180 (6 OME <= 7.2). 16 Mar: 156 wanted, 160 (2 OME) > 7.2 - 6: held.
-        # 30 Mar: 160 (40 x 4; 2 Mar has left the window). 13 Apr: 136 wanted, 120 (30 x 4; 4 OME <= 5.2).
-        # 27 Apr: 96 wanted, 90 (30 x 3, not 80 = 40 x 2: bigger each time; 3 OME <= 3.2). 11 May: 66
-        # wanted, 60 (30 x 2; 3 <= 4.2). 25 May: 6 OME < 7.2, halved: 48 wanted, 30 (30 x 1, not 40 x 1).
-        # 8 Jun: 18 wanted, 0 (3 <= 4.2).
-        "60 x3, hold, 40 x4, 30 x4, 30 x3, 30 x2, 30 x1, stop",
+        # 2 Mar: due 2.4, 180 takes 6: held (pace). 16 Mar: due 4.8: held (pace). 30 Mar: due 7.2, 180
+        # (60 x 3; 6 <= 7.2; 160 takes 8), due 1.2. 13 Apr: due 3.6, 160 (2) > 7.2 - 6: held (cap).
+        # 27 Apr: due 6, 120 wanted: 120 (30 x 4; 6 <= 6), due 0. 11 May: due 2.4, 90 (3) > 7.2 - 6: held
+        # (cap). 25 May: due 4.8, 90 (30 x 3, not 80 = 40 x 2: bigger each time), due 1.8. 8 Jun: 9 OME
+        # >= 7.2, due 4.2, 60 (30 x 2; 3 <= 7.2 - 3), due 1.2. 22 Jun: 6 < 7.2, halved: due 2.4, 30 takes
+        # 3: held (pace). 6 Jul: due 3.6, 30 (30 x 1, not 40 x 1), due 0.6. 20 Jul: due 1.8: held (pace).
+        # 3 Aug: due 3.0, 0 (3 <= 3).
+        "hold, hold, 60 x3, hold, 30 x4, hold, 30 x3, 30 x2, hold, 30 x1, hold, stop",
         id="dihydrocodeine 30 mg 2 qds",
     ),
     pytest.param(
         "Morphine sulfate 10mg/5ml oral solution",
         "5ml every 4 hours when required",
         # 10 mg up to 6 times a day = 60 mg OME: a step of 6, cap 18, slowed (3) below 18. In 0.5 ml (1 mg)
-        # measures, 1 to 6 times a day. 2 Mar to 8 Jun: 54, 48, 42, 36, 30, 24, 18, 12 (9 down to 2 mg six
-        # times a day; 6 a step, 12 in any 28 days). 22 Jun: 12 < 18, halved: 9 wanted; at most 2 mg each
-        # time makes 10 (2 x 5) or 8 (2 x 4), not 9 (3 mg = 1.5 ml x 3, the old plan's step, is a bigger
-        # dose each time): 10 (the larger on a tie). 6 Jul: 7 wanted, 8 (2 x 4) or 6 (1 x 6): 8.
-        # 20 Jul: 5 wanted, 5 (1 x 5). 3 Aug: 2 wanted, 2 (1 x 2). 17 Aug: -1 wanted, 0.
-        "9 x6, 8 x6, 7 x6, 6 x6, 5 x6, 4 x6, 3 x6, 2 x6, 2 x5, 2 x4, 1 x5, 1 x2, stop",
+        # measures, 1 to 6 times a day. 2 Mar to 8 Jun: due 6 each time, 54, 48, 42, 36, 30, 24, 18, 12 (9
+        # down to 2 mg six times a day; 6 a step, 12 in any 28 days; 11 May: 24 wanted, 24 not 25 = 5 x 5;
+        # 18 on 8 Jun is not below 18: no slowing). 22 Jun: 12 < 18, halved: due 3, 9
+        # wanted; at most 2 mg each time, at most 3 less: 10 (2 x 5; 9 = 3 mg x 3 is a bigger dose each
+        # time), due 1. 6 Jul: due 4, 6 wanted: 8 (2 x 4) or 6 (1 x 6): 6, due 0. 20 Jul: due 3, 3 wanted:
+        # 3 (1 x 3), due 0. 3 Aug: due 3, 0 wanted: 0 (3 <= 3).
+        "9 x6, 8 x6, 7 x6, 6 x6, 5 x6, 4 x6, 3 x6, 2 x6, 2 x5, 1 x6, 1 x3, stop",
         id="morphine 10mg/5ml 5 ml q4h prn",
     ),
     pytest.param(
@@ -296,11 +312,14 @@ EACH_TIME = [
         "one tablet three times a day",
         # 180 mg x 0.1 = 18 mg OME: a step of 1.8 (18 mg), cap 5.4 (54 mg), slowed (9 mg) below 5.4. Doses
         # each time 15, 30, 45 (30 + 15), 60: 180 = 60 x 3, 135 = 45 x 3, 120 = 60 x 2, 90 = 30 x 3,
-        # 60 = 30 x 2, 45 = 15 x 3, 30 = 15 x 2, 15. 2 Mar: 162 wanted, 135 (4.5 OME). 16 Mar: 117 wanted,
-        # 90 (not 120 = 60 x 2: bigger each time), 4.5 > 0.9 left: held. 30 Mar: 90. 13 Apr: 72 wanted, 60
-        # (3 OME > 0.9): held. 27 Apr: 60. 11 May: 42 wanted, 45 (15 x 3; 1.5 <= 2.4). 25 May: 4.5 < 5.4,
-        # halved: 36 wanted, 30. 8 Jun: 21 wanted, 15. 22 Jun: 6 wanted, 0.
-        "45 x3, hold, 30 x3, hold, 30 x2, 15 x3, 15 x2, 15 x1, stop",
+        # 60 = 30 x 2, 45 = 15 x 3, 30 = 15 x 2, 15. 2 Mar: due 1.8, 135 takes 4.5: held (pace). 16 Mar:
+        # due 3.6: held (pace). 30 Mar: due 5.4, 135 (45 x 3; 120 takes 6), due 0.9. 13 Apr: due 2.7, 90
+        # (not 120 = 60 x 2: bigger each time) takes 4.5 > 0.9 left: held (cap). 27 Apr: due 4.5, 90
+        # (30 x 3), due 0. 11 May: due 1.8, 60 (3) > 0.9 left: held (cap). 25 May: due 3.6, 60 (30 x 2),
+        # due 0.6. 8 Jun: 6 >= 5.4, due 2.4, 45 (15 x 3; 1.5 <= 5.4 - 3), due 0.9. 22 Jun: 4.5 < 5.4,
+        # halved: due 1.8, 30 (15 x 2), due 0.3. 6 Jul: due 1.2, 15 takes 1.5: held (pace). 20 Jul: due 2.1,
+        # 15 (15 x 1), due 0.6. 3 Aug: due 1.5, 0 (1.5 <= 1.5).
+        "hold, hold, 45 x3, hold, 30 x3, hold, 30 x2, 15 x3, 15 x2, hold, 15 x1, stop",
         id="codeine 60 mg 1 tds",
     ),
     pytest.param(
@@ -308,11 +327,13 @@ EACH_TIME = [
         "one tablet four times a day",
         # 300 mg x 0.4 = 120 mg OME: a step of 12 (30 mg), cap 36 (90 mg), slowed below 36. Doses each time
         # 50 or 75 (no two tablets make 75 or less): 300 = 75 x 4, 225 = 75 x 3, 200 = 50 x 4, 150 = 50 x 3,
-        # 100 = 50 x 2, 75, 50. 2 Mar: 270 wanted, 225 (30 OME). 16 Mar: 195 wanted, 200 (10 > 6): held.
-        # 30 Mar: 200. 13 Apr: 170 wanted, 150 (20 <= 26). 27 Apr: 120 wanted, 100 (20 > 16): held.
-        # 11 May: 100 (not 75 x 1: bigger each time). 25 May: 70 wanted, 50 (20 > 16): held. 8 Jun: 50.
-        # 22 Jun: 20 < 36, 35 wanted, 0 (20 > 16): held. 6 Jul: 0.
-        "75 x3, hold, 50 x4, 50 x3, hold, 50 x2, hold, 50 x1, hold, stop",
+        # 100 = 50 x 2, 75, 50. 2 Mar: due 12, 225 takes 30: held (pace). 16 Mar: due 24: held (pace).
+        # 30 Mar: due 36, 225 (75 x 3; 200 takes 40), due 6. 13 Apr: due 18, 200 (10) > 6 left: held (cap).
+        # 27 Apr: due 30, 150 wanted: 150 (50 x 3; 30 <= 30), due 0. 11 May: due 12, 100 (20) > 6 left: held
+        # (cap). 25 May: due 24, 100 (50 x 2), due 4. 8 Jun: 40 >= 36, due 16, 50 (not 75 x 1: bigger each
+        # time) takes 20 > 16 left: held (cap). 22 Jun: due 28, 50 (50 x 1), due 8. 6 Jul: 20 < 36, halved:
+        # due 14, 0 takes 20 > 16 left: held (cap). 20 Jul: due 20, 0 (20 <= 20).
+        "hold, hold, 75 x3, hold, 50 x3, hold, 50 x2, hold, 50 x1, hold, stop",
         id="tapentadol 75 mg qds",
     ),
     pytest.param(
@@ -320,10 +341,13 @@ EACH_TIME = [
         "two capsules twice a day",
         # 40 mg x 1.5 = 60 mg OME: a step of 6 (4 mg), cap 18 (12 mg), slowed (2 mg) below 18. Doses each
         # time 5, 10, 15, 20, once or twice a day: 40 = 20 x 2, 30 = 15 x 2, 20 = 10 x 2, 15 = 15 x 1,
-        # 10 = 5 x 2, 5. 2 Mar: 36 wanted, 30 (15 OME). 16 Mar: 26 wanted, 20 (15 > 3): held. 30 Mar: 20.
-        # 13 Apr: 16 wanted, 10 (not 15 x 1: bigger each time; 15 > 3): held. 27 Apr: 10. 11 May: 15 < 18,
-        # halved: 8 wanted, 5 (7.5 > 3): held. 25 May: 5. 8 Jun: 3 wanted, 0 (7.5 <= 10.5).
-        "15 x2, hold, 10 x2, hold, 5 x2, hold, 5 x1, stop",
+        # 10 = 5 x 2, 5. 2 Mar: due 6, 30 takes 15: held (pace). 16 Mar: due 12: held (pace). 30 Mar: due
+        # 18, 30 (15 x 2), due 3. 13 Apr: due 9, 20 (15) > 3 left: held (cap). 27 Apr: due 15, 20 (10 x 2),
+        # due 0. 11 May: due 6, 10 (5 x 2; not 15 x 1: bigger each time) takes 15 > 3 left: held (cap).
+        # 25 May: due 12: held (pace). 8 Jun: due 18, 10 (5 x 2), due 3. 22 Jun: 15 < 18, halved: due 6,
+        # 5 (7.5) > 3 left: held (cap). 6 Jul: due 9, 5 (5 x 1), due 1.5. 20 Jul: due 4.5, 0 takes 7.5: held
+        # (pace). 3 Aug: due 7.5, 0 (7.5 <= 7.5).
+        "hold, hold, 15 x2, hold, 10 x2, hold, hold, 5 x2, hold, 5 x1, hold, stop",
         id="oxycodone 10 mg 2 bd",
     ),
 ]
@@ -351,22 +375,28 @@ def test_each_step_is_never_a_bigger_dose_each_time_than_the_step_before(
 def test_oxycodone_20mg_three_times_a_day_is_planned_as_worked_by_hand() -> None:
     """One oxycodone 20 mg capsule three times a day (dm+d capsules 5, 10, 20 mg): 60 mg a day x 1.5
     (Opioids Aware, docs/domain/reference-facts.md) = 90 mg OME. UK defaults: a step of 10% of 90 = 9 mg OME
-    (6 mg oxycodone) every 14 days, at most 30% of 90 = 27 mg OME in any 28 days, the step halved below
+    (6 mg oxycodone) due every 14 days, at most 30% of 90 = 27 mg OME in any 28 days, the step halved below
     27 mg OME. A dose each time is 5, 10, 15 (10 + 5) or 20 mg, one to three times a day, never more than
-    the step before's; a day's dose is taken the most times a day that make it.
+    the step before's; a day's dose is taken the most times a day that make it. A reduction is never more
+    than is due (what the steps so far have asked for, less what was taken off): until it is, a hold.
 
-    - 2 Mar: 54 mg wanted; below 60 the nearest is 45 (15 mg x 3), 22.5 mg OME <= 27. Total 67.5.
-    - 16 Mar: 39 wanted; at most 15 mg each time: 30 (10 mg x 3); 40 (20 mg twice a day, the old plan's
-      step) is a bigger dose each time. 22.5 mg OME > 27 - 22.5: held at 67.5.
-    - 30 Mar: 2 Mar is out of the window (30 Mar - 28 days = 2 Mar, not after it): 30 (10 mg x 3). Total 45.
-    - 13 Apr: 45 >= 27, a whole step: 24 wanted; at most 10 mg each time: 20 (10 mg x 2), 15 mg OME > 4.5
-      left: held at 45.
-    - 27 Apr: 20 (10 mg x 2), 15 mg OME (the hold on 13 Apr took none). Total 30.
-    - 11 May: 30 >= 27: 14 wanted; 15 (5 mg x 3), 7.5 mg OME <= 27 - 15. Total 22.5.
-    - 25 May: 22.5 < 27, the step halved to 3 mg: 12 wanted; 10 (5 mg x 2), 7.5 <= 19.5. Total 15.
-    - 8 Jun: 7 wanted; 5 (5 mg x 1). Total 7.5.
-    - 22 Jun: 2 wanted; 0 is nearer than 5: stop, 7.5 <= 19.5. Total 0 (a stop takes no units; its
-      times a day stay the prescription's three).
+    - 2 Mar: due 9; below 60 the gentlest is 45 (15 mg x 3), 22.5 mg OME > 9: held (pace). Total 90.
+    - 16 Mar: due 18: held (pace).
+    - 30 Mar: due 27, 42 mg wanted; 45 (15 mg x 3), 22.5 <= 27 (40, 20 mg twice a day, takes 30). Total
+      67.5; due 4.5.
+    - 13 Apr: due 13.5; at most 15 mg each time: 30 (10 mg x 3), 22.5 mg OME > 27 - 22.5: held (cap); 40
+      (20 mg twice a day) is a bigger dose each time.
+    - 27 Apr: due 22.5; 30 Mar has left the window (27 Apr - 28 days = 30 Mar, not after it): 30 (10 mg x 3),
+      22.5 <= 22.5. Total 45; due 0.
+    - 11 May: 45 >= 27, a whole step: due 9; at most 10 mg each time: 20 (10 mg x 2), 15 mg OME > 4.5 left:
+      held (cap).
+    - 25 May: due 18, 18 wanted; 20 (10 mg x 2), 15 mg OME. Total 30; due 3.
+    - 8 Jun: 30 >= 27: due 12; 15 (5 mg x 3), 7.5 mg OME <= 12 (10 takes 15). Total 22.5; due 4.5.
+    - 22 Jun: 22.5 < 27, the step halved to 4.5: due 9; 10 (5 mg x 2), 7.5 <= 27 - 7.5. Total 15; due 1.5.
+    - 6 Jul: due 6; 5 takes 7.5: held (pace).
+    - 20 Jul: due 10.5; 5 (5 mg x 1). Total 7.5; due 3.
+    - 3 Aug: due 7.5; 0 takes 7.5 <= 7.5 and <= 27 - 7.5: stop. Total 0 (a stop takes no units; its times
+      a day stay the prescription's three).
     """
     _, plan = planned("Oxycodone 20mg capsules", "one capsule three times a day")
     summary = [
@@ -384,16 +414,21 @@ def test_oxycodone_20mg_three_times_a_day_is_planned_as_worked_by_hand() -> None
     ]
     assert plan.baseline_ome_mg_per_day == 90
     assert summary == [
-        ("2026-03-02", "reduce", 45, 15, 3, ((10, 1), (5, 1)), Decimal("22.5"), Decimal("67.5")),
-        ("2026-03-16", "hold", 45, 15, 3, ((10, 1), (5, 1)), 0, Decimal("67.5")),
-        ("2026-03-30", "reduce", 30, 10, 3, ((10, 1),), Decimal("22.5"), 45),
-        ("2026-04-13", "hold", 30, 10, 3, ((10, 1),), 0, 45),
-        ("2026-04-27", "reduce", 20, 10, 2, ((10, 1),), 15, 30),
-        ("2026-05-11", "reduce", 15, 5, 3, ((5, 1),), Decimal("7.5"), Decimal("22.5")),
-        ("2026-05-25", "reduce", 10, 5, 2, ((5, 1),), Decimal("7.5"), 15),
-        ("2026-06-08", "reduce", 5, 5, 1, ((5, 1),), Decimal("7.5"), Decimal("7.5")),
-        ("2026-06-22", "stop", 0, 0, 3, (), Decimal("7.5"), 0),
+        ("2026-03-02", "hold", 60, 20, 3, ((20, 1),), 0, 90),
+        ("2026-03-16", "hold", 60, 20, 3, ((20, 1),), 0, 90),
+        ("2026-03-30", "reduce", 45, 15, 3, ((10, 1), (5, 1)), Decimal("22.5"), Decimal("67.5")),
+        ("2026-04-13", "hold", 45, 15, 3, ((10, 1), (5, 1)), 0, Decimal("67.5")),
+        ("2026-04-27", "reduce", 30, 10, 3, ((10, 1),), Decimal("22.5"), 45),
+        ("2026-05-11", "hold", 30, 10, 3, ((10, 1),), 0, 45),
+        ("2026-05-25", "reduce", 20, 10, 2, ((10, 1),), 15, 30),
+        ("2026-06-08", "reduce", 15, 5, 3, ((5, 1),), Decimal("7.5"), Decimal("22.5")),
+        ("2026-06-22", "reduce", 10, 5, 2, ((5, 1),), Decimal("7.5"), 15),
+        ("2026-07-06", "hold", 10, 5, 2, ((5, 1),), 0, 15),
+        ("2026-07-20", "reduce", 5, 5, 1, ((5, 1),), Decimal("7.5"), Decimal("7.5")),
+        ("2026-08-03", "stop", 0, 0, 3, (), Decimal("7.5"), 0),
     ]
+    assert [n for n, s in enumerate(plan.steps, start=1) if "cap" in s.note] == [4, 6]
+    assert [n for n, s in enumerate(plan.steps, start=1) if "pace" in s.note] == [1, 2, 10]
     assert plan.reaches_target
 
 
@@ -421,8 +456,9 @@ def test_a_paracetamol_combination_taken_more_than_two_at_a_time_is_not_stepped(
 def test_co_codamol_when_required_with_a_maximum_steps_to_fewer_doses_of_two(mr: Harness) -> None:
     """Co-codamol 30/500 "1-2 tablets every 4-6 hours when required. Maximum 8 tablets in 24 hours" (it was
     refused: no schedule). 2 a time, at most 8 a day: up to 4 times a day; 8 x 30 = 240 mg codeine x 0.1 =
-    24 mg OME. 10% = 2.4 wanted (7.2 tablets); at most 2 a dose, when required schedules make 6 (2 x 3), 4,
-    3, 2, 1: 6, 6 mg OME off (within 30% of 24 = 7.2). Two tablets up to three times a day: 6 x 14 = 84."""
+    24 mg OME. 10% = 2.4 due every 14 days; at most 2 a dose, when required schedules make 6 (2 x 3), 4,
+    3, 2, 1: 6 takes 6 mg OME, held on 2 and 16 Mar, made on 30 Mar (7.2 due, within 30% of 24 = 7.2).
+    Two tablets up to three times a day: 6 x 14 = 84."""
     proposal = first_proposal(
         mr,
         "Co-codamol 30mg/500mg tablets",
@@ -448,8 +484,9 @@ def test_a_patch_changed_every_48_hours_is_not_proposed_at_72(mr: Harness) -> No
 
 def test_a_dose_below_1_mg_is_written_in_micrograms_and_reads_back(mr: Harness) -> None:
     """Buprenorphine 200 microgram sublingual tablets, one four times a day: 0.8 mg a day x 40 (Opioids
-    Aware) = 32 mg OME; 10% = 3.2 wanted; whole 200 microgram tablets make 0.6 mg a day (three times a day),
-    8 mg OME off, within 30% of 32 = 9.6. The BNF's prescription writing: below 1 mg in micrograms ("200
+    Aware) = 32 mg OME; 10% = 3.2 due every 14 days; whole 200 microgram tablets make 0.6 mg a day (three
+    times a day), 8 mg OME off, held on 2 and 16 Mar (3.2, 6.4 due), made on 30 Mar (9.6 due, within 30% of
+    32 = 9.6). The BNF's prescription writing: below 1 mg in micrograms ("200
     micrograms", never "0.2 mg", a tenfold error away from the 2 mg tablet); read back, 0.6 x 40 = 24."""
     proposal = first_proposal(
         mr, "Buprenorphine 200microgram sublingual tablets", "one tablet four times a day"

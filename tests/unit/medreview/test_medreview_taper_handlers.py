@@ -269,14 +269,28 @@ def test_each_approval_task_is_for_the_practice_a_set_number_of_days_before_its_
 
 
 def test_a_late_approval_starts_the_step_that_day_and_moves_every_later_step_as_far(mr: Harness) -> None:
+    """Morphine MR 60 mg twice a day (120 mg OME), whole MR tablets, at most three a dose: every 10 mg a day
+    from 0 to 120. UK defaults: 12 mg OME due every 14 days (6 below 36), at most 36 in any 28 days, never a
+    reduction more than is due. 2 Mar: due 12, 110 (due 2). 16 Mar: 14, 100 (4). 30 Mar: 16, 90 (6).
+    13 Apr: 18, 80 (8). 27 Apr: 20, 60 wanted, 60 (0; 20 <= 36 - 10). 11 May: 12, 50 (2). 25 May: 14, 40
+    (4). 8 Jun: 40 >= 36, 16, 30 (6). 22 Jun: 30 < 36, halved: 12, 20 (2). 6 Jul: 8, 10 takes 10: held
+    (pace). 20 Jul: 14, 10 (4). 3 Aug: 10, stop. The hold (step 10, no MedicationRequest: its date is its
+    CarePlan activity's) moves with the rest, read from the CarePlan as stored."""
     careplan = propose(mr)
     gp_answers(mr, open_task(mr), "completed", "approved")
-    before = mr.steps(careplan)
+    before = mr.steps(mr.read(f"CarePlan/{careplan['id']}"))
+    assert [(st.action, st.total) for st in before] == [
+        *(("reduce", t) for t in (110, 100, 90, 80, 60, 50, 40, 30, 20)),
+        ("hold", 20),
+        ("reduce", 10),
+        ("stop", 0),
+    ]
     assert [st.date for st in before[1:4]] == [date(2026, 3, 16), date(2026, 3, 30), date(2026, 4, 13)]
     answer = {**open_task(mr), "status": "completed", "businessStatus": {"text": "approved"}}
     late = NOW + timedelta(days=20)  # 22 March: step 2 was dated 16 March, six days late
     mr.consume(on_task_completed, GP_TASK_COMPLETED_V1, answer, subject=f"Task/{answer['id']}", time=late)
-    after = mr.steps(careplan)
+    after = mr.steps(mr.read(f"CarePlan/{careplan['id']}"))
+    assert after[9].date == date(2026, 7, 12)  # the hold of 6 July, six days on
     assert after[1].date == date(2026, 3, 22) and after[1].status == "completed"
     # step 2 (100 mg a day, 50 mg a dose) takes three MR tablets: every one of its orders moved
     assert len(after[1].proposals) > 1

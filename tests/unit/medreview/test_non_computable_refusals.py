@@ -89,8 +89,8 @@ def test_the_gp_approval_is_not_ordered_when_the_current_dose_is_no_longer_compu
         (MORPHINE_60_MR, "one in the morning and two at night", "not read as one schedule"),
         # an MR tablet "when required" has no regular frequency to keep
         (MORPHINE_60_MR, "one twice a day when required", "when required"),
-        # one every other day: half a dose a day is no daily schedule
-        (MORPHINE_60_MR, "one every other day", "not a daily schedule"),
+        # one every other day: no one daily amount (the day it is taken, or half of it?), so not stepped
+        (MORPHINE_60_MR, "one every other day", "no one daily amount"),
         # an immediate-release tablet is stepped at its frequency too: two doses that add up are not one
         ("Oxycodone 5mg capsules", "one in the morning and two at night", "not read as one schedule"),
     ],

@@ -303,6 +303,10 @@ def test_an_ingredient_missing_from_the_chosen_table_is_not_computable() -> None
         },  # a paracetamol cap (4 tablets), never a codeine cap that does not bind
         {"text": "sixty mg qds"},  # a mass whose number is in words
         dose(1, "g", 4),  # structured, the same
+        # 1000 in units the dose reader reads as mg but this check did not ("{mg}", an annotation UCUM
+        # allows): read as 1000 mg of codeine four times a day, OME 400 (a pharmacist's review, 2026-12-07)
+        dose(1000, "{mg}", 4),
+        dose(1000, "milligrams", 4),
         dose(
             2,
             "tablet",

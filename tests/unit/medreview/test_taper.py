@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import replace
 from datetime import date, timedelta
 from decimal import Decimal
@@ -46,28 +47,132 @@ def days(plan: TaperPlan) -> list[int]:
 
 
 def test_buprenorphine_20_patch_by_default_steps_one_patch_size_and_holds_for_the_monthly_cap() -> None:
+    """Buprenorphine 20 micrograms/hour x 2.4 = 48 mg OME. UK defaults: 10% of 48 = 4.8 mg OME is due each
+    14 days (2.4 below 30% of 48 = 14.4), at most 30% of 48 = 14.4 in any 28 days. One patch size (5) is
+    12 mg OME: a reduction is made only once at least that much is due, never ahead of the pace.
+    - day 0: due 4.8; 15 (12) > 4.8: held (pace). Day 14: due 9.6: held (pace).
+    - day 28: due 14.4; 15 (12 <= 14.4, <= the cap). Total 36; due 2.4.
+    - day 42: due 7.2; 12 taken on day 28, 2.4 left in the window: held (cap).
+    - day 56: due 12.0; day 28 has left the window (56 - 28 = 28, not after it): 10 (12 <= 12). Total 24;
+      due 0.
+    - day 70: due 4.8; held (cap: 12 on day 56). Day 84: due 9.6; held (pace).
+    - day 98: due 14.4; 5. Total 12; due 2.4.
+    - day 112: 12 < 14.4, the step halved to 2.4: due 4.8, held (cap). Day 126: due 7.2, held (pace).
+      Day 140: due 9.6, held (pace).
+    - day 154: due 12.0: stop (12 <= 12). Total 0."""
     plan = plan_taper([item("bup", "20", "2.4", BUPRENORPHINE_7_DAY)], START)
+    hold, reduce = StepAction.HOLD, StepAction.REDUCE
     expected = [
-        (0, StepAction.REDUCE, 15, "36.0"),
-        (14, StepAction.HOLD, 15, "36.0"),
-        (28, StepAction.REDUCE, 10, "24.0"),
-        (42, StepAction.HOLD, 10, "24.0"),
-        (56, StepAction.REDUCE, 5, "12.0"),
-        (70, StepAction.HOLD, 5, "12.0"),
-        (84, StepAction.STOP, 0, "0"),
+        (0, hold, 20, "48"),
+        (14, hold, 20, "48"),
+        (28, reduce, 15, "36"),
+        (42, hold, 15, "36"),
+        (56, reduce, 10, "24"),
+        (70, hold, 10, "24"),
+        (84, hold, 10, "24"),
+        (98, reduce, 5, "12"),
+        (112, hold, 5, "12"),
+        (126, hold, 5, "12"),
+        (140, hold, 5, "12"),
+        (154, StepAction.STOP, 0, "0"),
     ]
     got = [(d, s.action, s.dose.daily_dose, s.total_ome_mg_per_day) for d, s in zip(days(plan), plan.steps)]
     assert got == [(d, a, Decimal(dose), Decimal(total)) for d, a, dose, total in expected]
     assert plan.reaches_target and plan.baseline_ome_mg_per_day == 48
-    assert "cap" in plan.steps[1].note
+    assert all(s.reduction_mg_per_day in (0, 12) for s in plan.steps)  # one patch size at a time
+    assert [n for n, s in enumerate(plan.steps, start=1) if "cap" in s.note] == [4, 6, 9]
+    assert [n for n, s in enumerate(plan.steps, start=1) if "pace" in s.note] == [1, 2, 7, 10, 11]
 
 
 def test_morphine_120mg_by_default_drops_about_10_percent_of_the_start_every_two_weeks_then_slows() -> None:
+    """Morphine MR 120 mg a day (x 1 = 120 mg OME), at most two tablets a day of 5, 10, 15, 30, 60, 100 or
+    200 mg: the doses below 120 are 115, 110, 105, 100, 90, 75, 70, 65, 60, 45, 40, 35, 30, 25, 20, 15, 10,
+    5, 0 (no 50, 55, 80, 85 or 95 in two tablets). 10% of 120 = 12 mg is due every 14 days (6 below 30% of
+    120 = 36), at most 36 in any 28 days; a reduction is never more than is due, the nearest to
+    (dose - due) among those (the larger on a tie).
+    - day 0: due 12, 108 wanted; 115 or 110: 110. Due 2.
+    - day 14: due 14, 96 wanted; 105 or 100: 100. Due 4.
+    - day 28: due 16, 84 wanted; only 90 is at most 16 less. Due 6.
+    - day 42: due 18, 72 wanted; only 75 (no 80 or 85). Due 3.
+    - day 56: due 15, 60 wanted; 70, 65 or 60 (15 <= 36 - 15 on day 42): 60. Due 0.
+    - day 70: due 12, 48 wanted; nothing between 48 and 60 (45 takes 15 > 12): held (pace).
+    - day 84: due 24, 36 wanted; 45 or 40: 40. Due 4.
+    - day 98: 40 >= 36, due 16, 24 wanted; 35, 30 or 25 (at most 36 - 20 = 16 in the window): 25. Due 1.
+    - day 112: 25 < 36, the step halved to 6: due 7, 18 wanted; only 20. Due 2.
+    - day 126: due 8, 12 wanted: 15. Day 140: due 9, 6 wanted: 10. Day 154: due 10, 0 wanted: stop.
+    Above 36 mg OME the plan took 10, 10, 10, 15, 15, 0, 20, 15 (about 12 a step); below it 5, 5, 5 and the
+    last 10 (6 a step due): the last 25 mg OME took four steps, as the first 30 took three."""
     plan = plan_taper([item("mor", "120", "1", MORPHINE_MR, max_units=2)], START)
     doses = [int(s.dose.daily_dose) for s in plan.steps]
-    assert doses == [110, 100, 90, 75, 65, 60, 45, 35, 30, 25, 20, 15, 10, 5, 0]
+    assert doses == [110, 100, 90, 75, 60, 60, 40, 25, 20, 15, 10, 0]
+    assert [n for n, s in enumerate(plan.steps, start=1) if s.action is StepAction.HOLD] == [6]
     assert days(plan) == list(range(0, 14 * len(doses), 14))
+    assert [int(s.reduction_mg_per_day) for s in plan.steps] == [10, 10, 10, 15, 15, 0, 20, 15, 5, 5, 5, 10]
     assert plan.steps[-1].action is StepAction.STOP and plan.final_ome_mg_per_day == 0
+
+
+OXYCONTIN_STRENGTHS = tuple(Decimal(s) for s in ("5", "10", "15", "20", "30", "40", "60", "80"))
+
+
+def test_no_reduction_is_ever_ahead_of_the_plans_pace_and_it_slows_below_30_percent() -> None:
+    """OxyContin (oxycodone MR) 20 mg twice a day: 40 mg a day x 1.5 = 60 mg OME. MR strengths 5, 10, 15, 20,
+    30, 40, 60, 80 mg, at most 3 tablets a dose, twice a day: the doses below are 15, 10 or 5 mg twice a day
+    (30, 20, 10 mg a day) and 0; each 5 mg a dose less is 15 mg OME. UK defaults: 10% of 60 = 6 mg OME due
+    every 14 days, 3 below 30% of 60 = 18; at most 30% of 60 = 18 in any 28 days. The old planner went
+    straight to 15 mg twice a day on day 0 (15 mg OME, 25% of the dose, at a 10% step).
+    - day 0: due 6; 15 > 6: held (pace). Day 14: due 12: held (pace).
+    - day 28: due 18; 15 mg bd (15 <= 18). Total 45; due 3.
+    - day 42: due 9; 15 on day 28 leaves 3 in the window: held (cap).
+    - day 56: due 15; 10 mg bd (15 <= 15). Total 30; due 0.
+    - day 70: due 6: held (cap, 15 on day 56). Day 84: due 12: held (pace).
+    - day 98: due 18; 5 mg bd. Total 15 (below 18); due 3.
+    - day 112: the step halved to 3: due 6, held (cap). Day 126: due 9, held (pace). Day 140: due 12, held
+      (pace). Day 154: due 15: stop.
+    28 days at 60 and at 45, 42 at 30, but 56 at 15 (below 30%): the same 15 mg OME cut takes longer there.
+    Without the slow-down (the step 6 throughout) the stop comes on day 126 (day 112: due 9, held for the
+    cap; day 126: due 15)."""
+    oxycontin = replace(
+        item("oxy", "40", "1.5", OXYCONTIN_STRENGTHS, max_units=3), doses_per_day=2, frequency_read=True
+    )
+    plan = plan_taper([oxycontin], START)
+    got = [
+        ((step.date - START).days, step.action.value, step.dose.daily_dose, step.dose.units)
+        for step in plan.steps
+    ]
+    bd15, bd10, bd5 = ((Decimal(15), 1),), ((Decimal(10), 1),), ((Decimal(5), 1),)
+    assert got == [
+        (0, "hold", 40, ((Decimal(20), 1),)),
+        (14, "hold", 40, ((Decimal(20), 1),)),
+        (28, "reduce", 30, bd15),
+        (42, "hold", 30, bd15),
+        (56, "reduce", 20, bd10),
+        (70, "hold", 20, bd10),
+        (84, "hold", 20, bd10),
+        (98, "reduce", 10, bd5),
+        (112, "hold", 10, bd5),
+        (126, "hold", 10, bd5),
+        (140, "hold", 10, bd5),
+        (154, "stop", 0, ()),
+    ]
+    assert plan.steps[0].note == (
+        "Held: the next reduction possible (15 mg OME/day) is more than the plan's pace has asked for yet (6)"
+    )
+    assert [n for n, step in enumerate(plan.steps, start=1) if "cap" in step.note] == [4, 6, 9]
+    assert [n for n, step in enumerate(plan.steps, start=1) if "pace" in step.note] == [1, 2, 7, 10, 11]
+    # the due amount at each step, worked by hand above: no reduction is ever more than it
+    due, total, dues = Decimal(0), Decimal(60), list[Decimal]()
+    for step in plan.steps:
+        due += 6 if total >= 18 else 3
+        assert step.reduction_mg_per_day <= due, step
+        dues.append(due)
+        due -= step.reduction_mg_per_day
+        total = step.total_ome_mg_per_day
+    assert dues == [6, 12, 18, 9, 15, 6, 12, 18, 6, 9, 12, 15]
+    # days at each dose: 60, 45 and 30 mg OME (at or above 30% of 60) 28, 28, 42; 15 (below it) 56
+    cuts = [0] + [(step.date - START).days for step in plan.steps if step.action is not StepAction.HOLD]
+    assert [b - a for a, b in itertools.pairwise(cuts)] == [28, 28, 42, 56]
+    unslowed = plan_taper([oxycontin], START, TaperPolicy(slow_below_percent=None))
+    assert days(unslowed)[-1] == 126 and days(plan)[-1] == 154
 
 
 def test_long_term_use_steps_every_four_weeks() -> None:
@@ -111,13 +216,28 @@ def test_a_reduction_larger_than_the_cap_allows_blocks_the_plan_for_review() -> 
 
 
 def test_a_replan_after_a_pause_starts_from_the_current_dose_and_keeps_the_baseline_and_recent_cuts() -> None:
+    """The buprenorphine 20 plan above holds on days 0 and 14 and cuts 20 -> 15 (12 mg OME) on day 28. Paused
+    on day 38 (after that cut, before step 4) and re-planned every 7 days from 15 (36 mg OME): the baseline
+    stays 48 (a step of 4.8 due every 7 days, cap 14.4), and the 12 cut on day 28 counts until day 56.
+    - days 38, 45, 52: 12 more would make 24 > 14.4 in the window: held (cap). (Due 4.8, 9.6, 14.4: without
+      day 28's cut the plan would have cut on day 52.)
+    - day 59: day 28 is out of the window (59 - 28 = 31): 10, due 19.2 - 12 = 7.2. Total 24.
+    - days 66, 73, 80: held (cap: 12 on day 59). Day 87: 5, due 26.4 - 12 = 14.4. Total 12.
+    - days 94, 101, 108: held (cap; 12 < 14.4, the step halved to 2.4). Day 115: stop."""
     original = plan_taper([item("bup", "20", "2.4", BUPRENORPHINE_7_DAY)], START)
-    paused_on = START + timedelta(days=10)  # after step 1 (20 -> 15), before step 2
+    assert [s.action for s in original.steps[:3]] == [StepAction.HOLD, StepAction.HOLD, StepAction.REDUCE]
+    paused_on = START + timedelta(days=38)  # after step 3 (day 28: 20 -> 15), before step 4
     current = [item("bup", "15", "2.4", BUPRENORPHINE_7_DAY)]
     replanned = replan_taper(original, current, paused_on, replace(original.policy, interval_days=7))
     assert replanned.baseline_ome_mg_per_day == 48 and replanned.starting_ome_mg_per_day == 36
-    first_cut = next(s for s in replanned.steps if s.action is not StepAction.HOLD)
-    assert first_cut.date >= START + timedelta(days=CAP_WINDOW_DAYS)  # step 1's 12 mg still counts until then
+    cuts = [
+        ((s.date - START).days, s.dose.daily_dose) for s in replanned.steps if s.action is not StepAction.HOLD
+    ]
+    assert cuts == [(59, 10), (87, 5), (115, 0)]
+    # step 3's 12 mg still counts until 28 days after it (day 56): the first 7-day step after then is day 59
+    assert cuts[0][0] >= 28 + CAP_WINDOW_DAYS
+    assert all("cap" in s.note for s in replanned.steps if s.action is StepAction.HOLD)
+    assert [(s.date - START).days for s in replanned.steps] == list(range(38, 116, 7))
     assert all(s.dose.daily_dose <= 15 for s in replanned.steps)
 
 
@@ -166,8 +286,26 @@ def test_co_codamol_keeps_its_strength_and_never_takes_more_tablets_so_paracetam
     assert plan.reaches_target
     assert all(sum(n for _, n in step.dose.units) <= 8 for step in plan.steps)
     assert {strength for step in plan.steps for strength, _ in step.dose.units} <= {Decimal(30)}
-    # 240 mg a day, 10% of it (24 mg) a step is nearest one 30 mg tablet less: 210, then 180, 150, ...
-    assert [step.dose.daily_dose for step in plan.steps[:3]] == [210, 180, 150]
+    # 240 mg a day x 0.1 = 24 mg OME: 2.4 due every 14 days (1.2 below 7.2), cap 7.2; one 30 mg tablet less
+    # is 3 mg OME, made only when at least that much is due. Day 0: due 2.4, held (pace). Day 14: due 4.8,
+    # 210 (two tablets, 6, would be ahead of the pace), due 1.8. Day 28: 4.2, 180 (3 <= 7.2 - 3), due 1.2.
+    # Day 42: 3.6, 150, due 0.6. Day 56: 3.0, 120, due 0. Day 70: 2.4, held. Day 84: 4.8, 90, due 1.8.
+    # Day 98: 9 >= 7.2, 4.2, 60, due 1.2. Day 112: 6 < 7.2, 2.4, held. Day 126: 3.6, 30, due 0.6.
+    # Day 140: 1.8, held. Day 154: 3.0, stop.
+    assert [(step.action.value, step.dose.daily_dose) for step in plan.steps] == [
+        ("hold", 240),
+        ("reduce", 210),
+        ("reduce", 180),
+        ("reduce", 150),
+        ("reduce", 120),
+        ("hold", 120),
+        ("reduce", 90),
+        ("reduce", 60),
+        ("hold", 60),
+        ("reduce", 30),
+        ("hold", 30),
+        ("stop", 0),
+    ]
 
 
 # --- properties ------------------------------------------------------------------------------------------
@@ -278,20 +416,28 @@ def _fentanyl_plan(strength: str) -> TaperPlan:
 def test_a_fentanyl_50_patch_steps_by_whole_patches_never_four_12s_that_reduce_nothing() -> None:
     """Fentanyl 50 micrograms/hour: 50 x 2.4 = 120 mg OME (Opioids Aware). The "12" patch releases 12.5
     (SmPCs, section 2): 4 x "12" (48, read as a 4% step) is 50, no reduction, in four patches. UK defaults:
-    10% of 120 = 12 mg OME wanted a step, at most 30% (36) in any 28 days. Patches of 12.5, 25, 37.5, 50...
-    2 Mar: 45 wanted, 37.5 (90 OME, 30 off). 16 Mar: 25 would take 30 more in 28 days: held. 30 Mar: 25
-    (60). 13 Apr: held. 27 Apr: 20 wanted, 12.5 (30). 11 May: held. 25 May: stop."""
+    10% of 120 = 12 mg OME due every 14 days (6 below 30% of 120 = 36), at most 30% (36) in any 28 days.
+    Patches of 12.5, 25, 37.5, 50...: one 12.5 less is 30 mg OME, made only once 30 is due.
+    2 Mar: due 12, held (pace). 16 Mar: 24, held (pace). 30 Mar: 36, 37.5 (90 OME, 30 off), due 6.
+    13 Apr: 18, 30 more in 28 days is over 36: held (cap). 27 Apr: 30, 25 (60), due 0. 11 May: 12, held
+    (cap). 25 May: 24, held (pace). 8 Jun: 36, 12.5 (30), due 6. 22 Jun: 30 < 36, halved: 12, held (cap).
+    6 Jul: 18, held (pace). 20 Jul: 24, held (pace). 3 Aug: 30: stop."""
     plan = _fentanyl_plan("50")
     got = [(s.date.isoformat(), s.action, s.dose.daily_dose, s.total_ome_mg_per_day) for s in plan.steps]
     hold, reduce = StepAction.HOLD, StepAction.REDUCE
     assert got == [
-        ("2026-03-02", reduce, Decimal("37.5"), Decimal(90)),
-        ("2026-03-16", hold, Decimal("37.5"), Decimal(90)),
-        ("2026-03-30", reduce, Decimal(25), Decimal(60)),
-        ("2026-04-13", hold, Decimal(25), Decimal(60)),
-        ("2026-04-27", reduce, Decimal("12.5"), Decimal(30)),
-        ("2026-05-11", hold, Decimal("12.5"), Decimal(30)),
-        ("2026-05-25", StepAction.STOP, Decimal(0), Decimal(0)),
+        ("2026-03-02", hold, Decimal(50), Decimal(120)),
+        ("2026-03-16", hold, Decimal(50), Decimal(120)),
+        ("2026-03-30", reduce, Decimal("37.5"), Decimal(90)),
+        ("2026-04-13", hold, Decimal("37.5"), Decimal(90)),
+        ("2026-04-27", reduce, Decimal(25), Decimal(60)),
+        ("2026-05-11", hold, Decimal(25), Decimal(60)),
+        ("2026-05-25", hold, Decimal(25), Decimal(60)),
+        ("2026-06-08", reduce, Decimal("12.5"), Decimal(30)),
+        ("2026-06-22", hold, Decimal("12.5"), Decimal(30)),
+        ("2026-07-06", hold, Decimal("12.5"), Decimal(30)),
+        ("2026-07-20", hold, Decimal("12.5"), Decimal(30)),
+        ("2026-08-03", StepAction.STOP, Decimal(0), Decimal(0)),
     ]
     assert all(count == 1 for s in plan.steps for _, count in s.dose.units)
 
