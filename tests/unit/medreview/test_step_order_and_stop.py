@@ -70,9 +70,10 @@ def test_a_stop_step_names_the_product_of_the_step_before_it(mr: Harness) -> Non
 
 
 def test_each_order_of_a_step_in_several_strengths_says_what_it_is_taken_with(mr: Harness) -> None:
-    """MST Continus 60 mg bd (120 mg OME): the first step, 12 off, is 55 mg bd (110 a day; OME 110), made of
-    the 30, 15 and 10 mg tablets: each order's dosage says it is taken with the others and that the dose in all
-    is 55 mg each dose, 110 mg a day (an order read alone said only "30 mg twice a day (60 mg a day)")."""
+    """MST Continus 60 mg bd (120 mg OME): the first step, 12 off, is 55 mg bd (110 a day; OME 110), made
+    of the 30, 15 and 10 mg tablets: each order's dosage says it is taken with the others and that the dose
+    in all is 55 mg each dose, 110 mg a day (an order read alone said only "30 mg twice a day (60 mg a
+    day)")."""
     first = _plan(mr, MR)[0]
     requests = [mr.read(ref) for ref in first.proposals]
     assert len(requests) == 3
@@ -85,8 +86,8 @@ def test_each_order_of_a_step_in_several_strengths_says_what_it_is_taken_with(mr
 @pytest.mark.parametrize(
     "listed",
     [
-        # 30 mg in the morning and 60 mg at night: stepped apart, step 1 changed the night's to 50 and left the
-        # morning's, a 12-hourly capsule taken as 30 + 50 in the morning? (a pharmacist's review, 2026-12-07)
+        # 30 mg in the morning and 60 mg at night: stepped apart, step 1 changed the night's to 50 and left
+        # the morning's, a 12-hourly capsule taken as 30 + 50 at once? (a pharmacist's review, 2026-12-07)
         (
             ("a", "Zomorph 30mg modified-release capsules", "one capsule in the morning"),
             ("b", "Zomorph 60mg modified-release capsules", "one capsule at night"),
@@ -107,7 +108,7 @@ def test_one_modified_release_opioid_on_items_of_uneven_schedules_is_refused(
 
 
 def test_one_modified_release_opioid_split_evenly_over_items_is_still_stepped(mr: Harness) -> None:
-    """MST Continus 30 mg and 10 mg, each twice a day: 80 mg OME in equal doses of 40 mg; stepped as before."""
+    """MST Continus 30 mg and 10 mg, each twice a day: 80 mg OME, equal doses of 40 mg; stepped as before."""
     steps = _plan(
         mr,
         ("a", "MST Continus 30mg tablets", "one tablet twice a day"),
