@@ -76,6 +76,9 @@ class DailyAmount:
     several: bool = False
     """Read from a text of several doses taken in a day ("1 in the morning and 2 at night", "1 bd and 1
     nocte"), not one dose nor patches worn together."""
+    ranged: bool = False
+    """Read from a range of doses or of how often ("1-2 tablets", "every 4-6 hours", a ``doseRange``, a
+    ``frequencyMax``), counted at its most: the most that may be taken, not what is taken."""
     total_only: bool = False
     """Read from words that give a day's total of more than one unit ("8 tablets a day", "60 mg daily" of
     a 30 mg tablet, "TWO to be taken each day"): the figure stands, but how many administrations make it

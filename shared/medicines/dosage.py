@@ -934,7 +934,23 @@ def _structured(dosage: Mapping[str, Any], form: DoseForm) -> DailyAmount | Dosa
         return DailyAmount(cap[0], cap[1], as_needed, basis, value, label(kind, form), None, words)
     basis = f"{n(value)} {label(kind, form)} x {n(per_day)} a day"
     amount = DailyAmount(value * per_day, kind, as_needed, basis, value, label(kind, form), per_day, words)
+    amount = replace(amount, ranged=_ranged(dosage))
     return _capped(amount, cap, form)
+
+
+def _ranged(dosage: Mapping[str, Any]) -> bool:
+    """Whether a structured dosage gives a range of doses or of how often (read at its most)."""
+    repeat = (dosage.get("timing") or {}).get("repeat") or {}
+    doses = [e.get("doseRange") for e in dosage.get("doseAndRate") or () if isinstance(e, dict)]
+    ranges = [r for r in doses if isinstance(r, dict) and (r.get("low") or {}).get("value") is not None]
+    spread = any(
+        _number(r["low"]["value"]) != _number((r.get("high") or {}).get("value", r["low"]["value"]))
+        for r in ranges
+    )
+    return spread or any(
+        repeat.get(most) is not None and repeat.get(least) is not None and repeat[most] != repeat[least]
+        for least, most in (("frequency", "frequencyMax"), ("period", "periodMax"))
+    )
 
 
 def _patch(
@@ -983,5 +999,13 @@ def _capped(
         cap = held
     basis = f"{amount.basis}, capped at the prescribed maximum of {n(cap[0])} {label(cap[1], form)} a day"
     return DailyAmount(
-        cap[0], cap[1], amount.as_needed, basis, amount.dose, amount.dose_unit, None, amount.words
+        cap[0],
+        cap[1],
+        amount.as_needed,
+        basis,
+        amount.dose,
+        amount.dose_unit,
+        None,
+        amount.words,
+        ranged=amount.ranged,
     )

@@ -287,6 +287,7 @@ def _read(found: list[Token], form: DoseForm, text: str) -> DailyAmount | Dosage
         best.words,
         loading,
         total_only=best.total_only,
+        ranged=best.ranged,
     )
 
 
@@ -518,7 +519,14 @@ def _total(
         words,
         doses=named_doses,
         several=len(parts) > 1,
+        ranged=any(_spread(t) for t in phase),
     )
+
+
+def _spread(token: Token) -> bool:
+    """Whether a dose or how often is written as a range ("1-2", "every 4-6 hours", "2-3 times a day")."""
+    kind, low, high = token.kind, token.low, token.high
+    return kind in ("quantity", "interval", "frequency") and None not in (low, high) and low != high
 
 
 def _may_be_strength(

@@ -256,6 +256,14 @@ def per_administration(
         return f"the frequency of {name} is not known: {read.text}"
     if read.as_needed and product.modified_release:
         return f"{name} is taken when required ({med.reading.basis}), not at a regular frequency"
+    if med.reading.ranged and not read.as_needed:
+        # "1-2 qds", regular: read at its most for the OME, but a step from the most (2 three times a day)
+        # may be more than the patient takes (1 four times a day), and the choice is gone (a pharmacist's
+        # review, 2026-12-07: co-codamol 30/500 "one or two four times a day" stepped to 6 tablets a day)
+        return (
+            f"{name} is taken as a range at regular times ({med.reading.basis}): a step from its most may be "
+            "more than the patient takes; record the dose taken, or prescribe it when required"
+        )
     per_day = read.per_day
     if brand_once_daily and per_day != 1:
         return (
