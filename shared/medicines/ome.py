@@ -294,10 +294,12 @@ def _masses(dosages: Sequence[Mapping[str, Any]], ingredient: str = "") -> list[
         ]
         quantities.append((dosage.get("maxDosePerPeriod") or {}).get("numerator"))
         for quantity in quantities:
-            unit = str((quantity or {}).get("unit") or (quantity or {}).get("code") or "").strip()
+            if not quantity:
+                continue
+            unit = str(quantity.get("unit") or quantity.get("code") or "").strip()
             # a mass as the dose reader reads one ("mg", "milligrams", "{mg}", "g"...): "{mg}" was no mass
             # here, so 1000 of co-codamol 8/500 was read as 1000 mg of codeine (a pharmacist's review)
-            kind = dose_kind(unit, _A_SOLID) if quantity else None
+            kind = dose_kind(unit, _A_SOLID)
             if kind is not None and kind[0] == MG:
                 if quantity.get("value") is None:
                     return None
