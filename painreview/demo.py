@@ -46,7 +46,8 @@ def _params(**values: Any) -> dict[str, Any]:
         if name in ("start", "date"):
             key = "valueDate"
         parts.append({"name": name, key: value})
-    return {"resourceType": "Parameters", "parameter": parts}
+    # R4 JSON has no empty arrays: Parameters without parameters leaves the element out.
+    return {"resourceType": "Parameters", **({"parameter": parts} if parts else {})}
 
 
 def _entries(bundle: dict[str, Any]) -> list[dict[str, Any]]:
@@ -281,16 +282,26 @@ class Pathway:
             entries.append({"fullUrl": f"urn:uuid:{new_id}", "resource": {**resource, "id": new_id}})
         return entries
 
+    def referred_patient(self) -> str:
+        """The id of the Patient the referral service holds for the NHS number referred; the demo stops
+        when there is none (or more than one) rather than go on with someone else's Task."""
+        nhs = self.facts["nhs"]
+        found = _entries(
+            self.fhir("GET", f"referral/fhir/Patient?identifier={NHS_NUMBER_SYSTEM}|{nhs}").json()
+        )
+        if len(found) != 1:
+            raise DemoFailed(
+                f"the referral service holds {len(found)} patients with NHS number {nhs}, where the"
+                " referral it accepted should have stored one: the demo stops rather than go on with"
+                " another patient's Task"
+            )
+        return str(found[0]["id"])
+
     def eligible(self) -> str:
+        patient = self.referred_patient()
+
         def probe() -> Any:
-            tasks = _entries(
-                self.fhir(
-                    "GET", f"referral/fhir/Task?patient:identifier={NHS_NUMBER_SYSTEM}|{self.facts['nhs']}"
-                ).json()
-            )
-            tasks = tasks or _entries(
-                self.fhir("GET", "referral/fhir/Task?_count=100&_sort=-_lastUpdated").json()
-            )
+            tasks = _entries(self.fhir("GET", f"referral/fhir/Task?patient=Patient/{patient}").json())
             for task in tasks:
                 status = str((task.get("businessStatus") or {}).get("text") or "") + str(
                     task.get("businessStatus")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from services.referral.fhir_mapping.codesystems import published_code_systems
 from services.referral.operations import register_operations
-from services.referral.operations.direct import service_request_hook
+from services.referral.operations.direct import patient_hook, service_request_hook
 from services.referral.settings import ReferralSettings
 from shared.bus import Transport
 from shared.fhir import Authenticator, FhirKernel, RateLimiter
@@ -47,6 +47,7 @@ RECEIVED_RESOURCES = (
 def _configure(settings: ReferralSettings) -> Callable[[FhirKernel], None]:
     def configure(kernel: FhirKernel) -> None:
         kernel.search_param("Flag", "patient", "reference", "subject")
+        kernel.resource("Patient", on_write=patient_hook(kernel))
         kernel.resource(
             "ServiceRequest",
             on_write=service_request_hook(kernel),

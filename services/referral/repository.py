@@ -23,6 +23,7 @@ from shared.db import is_postgres
 from shared.fhir import (
     NHS_NUMBER_SYSTEM,
     UnitOfWork,
+    history_table,
     now_instant,
     record_discharge,
     record_enrolment,
@@ -38,8 +39,10 @@ __all__ = [
     "enrolled",
     "held_message",
     "latest_message",
+    "latest_sent_at",
     "lock",
     "message_seen",
+    "nhs_number_taken",
     "patient_records",
     "patient_with_nhs_number",
     "record_message",
@@ -54,6 +57,7 @@ __all__ = [
 
 RECORD_TYPES = ("MedicationRequest", "MedicationStatement", "Condition", "Flag")
 R = resource_table
+H = history_table
 X = search_index_table
 
 
@@ -113,6 +117,19 @@ def patient_records(uow: UnitOfWork, patient: str) -> list[dict[str, Any]]:
     return [orjson.loads(row.content) for row in rows]
 
 
+def _nhs_number_candidates(conn: Connection, nhs_number: str) -> list[str]:
+    """The ids of every Patient (any practice, deleted too) whose current version has this NHS number."""
+    found = conn.execute(
+        select(X.c.resource_id).where(
+            X.c.resource_type == "Patient",
+            X.c.param == "identifier",
+            X.c.value == nhs_number,
+            X.c.system == NHS_NUMBER_SYSTEM,
+        )
+    )
+    return sorted(set(found.scalars().all()))
+
+
 def patient_with_nhs_number(uow: UnitOfWork, nhs_number: str) -> str | None:
     """The id of the patient held here with this NHS number, if any.
 
@@ -120,34 +137,58 @@ def patient_with_nhs_number(uow: UnitOfWork, nhs_number: str) -> str | None:
     param, value), then those few resources by primary key. As one join, PostgreSQL without fresh
     statistics (a young database, before autovacuum has analysed it) walked every patient of the
     practice and probed the index for each: linear in the practice's patients, on every intake.
+
+    A practice holds one Patient per NHS number (a second is refused, `nhs_number_taken`), but one
+    written before that rule may hold two: then the one created first, whatever was updated since
+    (the same answer every time; its version 1 in the history, then its id).
     """
     conn, tenants = _resources(uow), uow.tenants
-    candidates = (
+    candidates = _nhs_number_candidates(conn, nhs_number)
+    if not candidates:
+        return None
+    held = (
         conn.execute(
-            select(X.c.resource_id).where(
-                X.c.resource_type == "Patient",
-                X.c.param == "identifier",
-                X.c.value == nhs_number,
-                X.c.system == NHS_NUMBER_SYSTEM,
+            select(R.c.id).where(
+                R.c.resource_type == "Patient",
+                R.c.id.in_(candidates),
+                visible_rows(tenants),
+                R.c.deleted.is_(False),
             )
         )
         .scalars()
         .all()
     )
-    if not candidates:
-        return None
+    if len(held) < 2:
+        return str(held[0]) if held else None
+    first = conn.execute(
+        select(H.c.id)
+        .where(H.c.resource_type == "Patient", H.c.id.in_(sorted(held)), H.c.version_id == 1)
+        .order_by(H.c.last_updated, H.c.id)
+        .limit(1)
+    ).scalar_one()
+    return str(first)
+
+
+def nhs_number_taken(uow: UnitOfWork, patient_id: str, nhs_number: str) -> bool:
+    """Whether another Patient (not deleted) of the practice that holds ``patient_id`` has this NHS number.
+
+    Whatever the caller may see: one practice keeps one record per patient."""
+    conn = _resources(uow)
+    others = [c for c in _nhs_number_candidates(conn, nhs_number) if c != patient_id]
+    if not others:
+        return False
+    practice = select(R.c.practice).where(R.c.resource_type == "Patient", R.c.id == patient_id)
     row = conn.execute(
         select(R.c.id)
         .where(
             R.c.resource_type == "Patient",
-            R.c.id.in_(sorted(set(candidates))),
-            visible_rows(tenants),
+            R.c.id.in_(others),
+            R.c.practice == practice.scalar_subquery(),
             R.c.deleted.is_(False),
         )
-        .order_by(R.c.last_updated)
         .limit(1)
     ).first()
-    return str(row.id) if row is not None else None
+    return row is not None
 
 
 def workflow_task(uow: UnitOfWork, service_request_id: str) -> dict[str, Any] | None:
@@ -226,6 +267,19 @@ def referral_of_message(uow: UnitOfWork, message_id: str) -> str | None:
         select(M.service_request_id).where(M.practice == uow.practice, M.message_id == message_id)
     ).first()
     return str(row[0]) if row is not None else None
+
+
+def latest_sent_at(uow: UnitOfWork, service_request_id: str) -> datetime | None:
+    """The newest ``Bundle.timestamp`` among the messages held about a referral (None when none had one:
+    a REST referral, or records kept from before the timestamp was required, which do not count)."""
+    newest = uow.conn.execute(
+        select(func.max(M.sent_at)).where(
+            M.service_request_id == service_request_id,
+            M.practice.in_(list(uow.tenants)),
+            M.sent_at.is_not(None),
+        )
+    ).scalar_one()
+    return _aware(newest)
 
 
 def latest_message(uow: UnitOfWork, service_request_id: str) -> HeldMessage | None:

@@ -97,9 +97,12 @@ def require(principal: Principal, resource_type: str, interaction: Interaction) 
     """Raise ``Forbidden`` naming the scope needed unless the caller's scopes allow this."""
     if not principal.allows(resource_type, interaction):
         action = _INTERACTION_NAMES[interaction]
+        scope = required_scope(resource_type, interaction)
+        challenge = f'Bearer error="insufficient_scope", scope="{scope}"'  # RFC 6750 3.1
         raise Forbidden(
-            f"This {action} of {resource_type} needs scope {required_scope(resource_type, interaction)}"
-            " (or a wider one), which the access token does not grant"
+            f"This {action} of {resource_type} needs scope {scope}"
+            " (or a wider one), which the access token does not grant",
+            headers={"WWW-Authenticate": challenge},
         )
 
 

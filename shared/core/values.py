@@ -1,6 +1,13 @@
 """FHIR JSON values every service reads and writes the same way: NHS numbers, references, the resources
-of a Bundle and instants. Plain functions with no dependency, so pure rule modules may use them too;
-``shared.fhir`` exports them with ``Parameters``.
+of a Bundle and instants. Plain functions that depend on nothing of the project (only the ``nhs-number``
+package, for the check digit), so pure rule modules may use them too; ``shared.fhir`` exports them with
+``Parameters``.
+
+An NHS number (an Identifier of ``NHS_NUMBER_SYSTEM``) is exactly ten ASCII digits, written without
+spaces or dashes, whose last digit is the Modulus 11 check digit of the nine before it, and not
+``0000000000``; ``nhs_number_problems`` names each element of a resource that carries one that is not,
+and each Identifier whose system is nearly the NHS number's (``http://``, another case, a trailing slash
+or a character added): such a system is a typing error, never another identifier to keep silently.
 
 Instants are written in UTC with a ``Z`` (seconds by default, milliseconds for ``meta.lastUpdated``) from
 aware datetimes only: a naive datetime is refused (``ValueError``), never guessed at; a FHIR ``date`` or
@@ -9,9 +16,12 @@ aware datetimes only: a naive datetime is refused (``ValueError``), never guesse
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping
 from datetime import UTC, date, datetime
 from typing import Any, Literal
+
+from nhs_number.validate import is_valid
 
 __all__ = [
     "NHS_NUMBER_SYSTEM",
@@ -19,9 +29,11 @@ __all__ = [
     "bundle_resources",
     "carried_resources",
     "format_instant",
+    "is_nhs_number",
     "nhs_number_identifier",
     "nhs_number_of",
     "nhs_number_of_reference",
+    "nhs_number_problems",
     "parse_instant",
     "reference",
     "reference_id",
@@ -29,6 +41,59 @@ __all__ = [
 
 NHS_NUMBER_SYSTEM = "https://fhir.nhs.uk/Id/nhs-number"
 ODS_SYSTEM = "https://fhir.nhs.uk/Id/ods-organization-code"
+
+
+_TEN_DIGITS = re.compile(r"[0-9]{10}")
+_NO_NHS_NUMBER = "0000000000"
+_NHS_NUMBER_SYSTEM_FOLDED = "fhir.nhs.uk/id/nhsnumber"
+_NHS_NUMBER_RULE = (
+    "An NHS number is exactly ten digits, without spaces, the last the Modulus 11 check digit of the others"
+)
+
+
+def is_nhs_number(value: object) -> bool:
+    """Whether ``value`` is an NHS number as an Identifier carries it: ten ASCII digits (no spaces, no
+    dashes), a valid Modulus 11 check digit (``nhs_number.is_valid``), and not ``0000000000`` (the one
+    string of ten digits that passes the check and lies below every range numbers are issued from: a
+    placeholder, never a patient's)."""
+    return (
+        isinstance(value, str)
+        and _TEN_DIGITS.fullmatch(value) is not None
+        and value != _NO_NHS_NUMBER
+        and is_valid(value)
+    )
+
+
+def _nearly_nhs_number_system(system: str) -> bool:
+    folded = system.strip().lower().replace("-", "").replace("_", "")
+    return system != NHS_NUMBER_SYSTEM and _NHS_NUMBER_SYSTEM_FOLDED in folded
+
+
+def _nhs_number_problems(node: Mapping[str, Any], path: str, found: list[tuple[str, str]]) -> None:
+    system = node.get("system")
+    if isinstance(system, str) and "code" not in node:  # an Identifier (a Coding has a code instead)
+        if system == NHS_NUMBER_SYSTEM and not is_nhs_number(node.get("value")):
+            found.append((f"{path}.value", _NHS_NUMBER_RULE))
+        elif _nearly_nhs_number_system(system):
+            found.append((f"{path}.system", f"An NHS number's system is exactly {NHS_NUMBER_SYSTEM}"))
+    for key, value in node.items():
+        if isinstance(value, Mapping):
+            _nhs_number_problems(value, f"{path}.{key}", found)
+        elif isinstance(value, list):
+            for i, item in enumerate(value):
+                if isinstance(item, Mapping):
+                    _nhs_number_problems(item, f"{path}.{key}[{i}]", found)
+
+
+def nhs_number_problems(resource: Mapping[str, Any] | None) -> list[tuple[str, str]]:
+    """``(element, why)`` for each Identifier anywhere in ``resource`` (its own identifiers, a Reference's
+    ``identifier``, a contained resource's) whose system is the NHS number's and whose value is not an NHS
+    number, or whose system is nearly the NHS number's; the element is named as FHIRPath from the
+    resource type (``Patient.identifier[1].value``), the value never repeated."""
+    found: list[tuple[str, str]] = []
+    if isinstance(resource, Mapping):
+        _nhs_number_problems(resource, str(resource.get("resourceType") or "Resource"), found)
+    return found
 
 
 def nhs_number_identifier(number: str) -> dict[str, str]:

@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlencode
 
+from shared.core.errors import UKCORE_OUTCOME_PROFILE
 from shared.fhir.store import SearchResult, StoredVersion, new_id, now_instant
 from shared.fhir.values import format_instant
 
-__all__ = ["history_bundle", "searchset_bundle"]
+__all__ = ["history_bundle", "searchset_bundle", "with_dropped"]
 
 
 def _link(url: str, items: list[tuple[str, str]], offset: int, count: int) -> str:
@@ -59,6 +60,30 @@ def searchset_bundle(
     if entries:
         bundle["entry"] = entries
     return bundle
+
+
+def with_dropped(bundle: dict[str, Any], dropped: list[tuple[str, str]]) -> dict[str, Any]:
+    """A lenient search's Bundle with an OperationOutcome entry (``search.mode`` ``outcome``) naming
+    each parameter it left out and why (R4 search.html#errors); unchanged when none was."""
+    if not dropped:
+        return bundle
+    outcome_id = new_id()
+    outcome = {
+        "resourceType": "OperationOutcome",
+        "id": outcome_id,
+        "meta": {"profile": [UKCORE_OUTCOME_PROFILE]},
+        "issue": [
+            {
+                "severity": "warning",
+                "code": "not-supported",
+                "diagnostics": f"Ignored under Prefer: handling=lenient: {why}",
+                "expression": [f"http.{key[:80]}"],
+            }
+            for key, why in dropped
+        ],
+    }
+    entry = {"fullUrl": f"urn:uuid:{outcome_id}", "resource": outcome, "search": {"mode": "outcome"}}
+    return {**bundle, "entry": [*bundle.get("entry", []), entry]}
 
 
 def history_bundle(

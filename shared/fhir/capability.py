@@ -8,7 +8,7 @@ from shared.fhir.models import FHIR_VERSION
 from shared.fhir.store import now_instant
 
 if TYPE_CHECKING:
-    from shared.fhir.kernel import FhirKernel
+    from shared.fhir.kernel import FhirKernel, Operation
 
 __all__ = ["capability_statement"]
 
@@ -20,7 +20,24 @@ SMART_SECURITY = {
 }
 
 
+OPERATION_DEFINITIONS = "https://pain-review.example.org/fhir/OperationDefinition"
+"""Where our operations' definitions are named: canonical URLs, not addresses on this server, which
+serves no OperationDefinition (a ``{base}/OperationDefinition/...`` definition was a link that 404'd)."""
+
+
+def _operation(op: Operation) -> dict[str, str]:
+    return {"name": op.name, "definition": f"{OPERATION_DEFINITIONS}/{op.name}"}
+
+
 def capability_statement(kernel: FhirKernel, base: str) -> dict[str, Any]:
+    # A _revinclude follows any reference parameter of any type this service stores back to the matches
+    # (``search_sql.included_resources``), so each searched type declares all of them.
+    rev_includes = sorted(
+        f"{source}:{p.name}"
+        for source in kernel.resources
+        for p in kernel.store.search_params.of(source).values()
+        if p.type == "reference"
+    )
     resources = []
     for resource_type in sorted(kernel.resources):
         config = kernel.resources[resource_type]
@@ -49,11 +66,11 @@ def capability_statement(kernel: FhirKernel, base: str) -> dict[str, Any]:
                 for p in kernel.store.search_params.of(resource_type).values()
                 if p.type == "reference"
             )
+            entry["searchRevInclude"] = rev_includes
+        entry = {key: value for key, value in entry.items() if value != []}  # R4 JSON has no empty arrays
         ops = [op for op in kernel.operations if op.resource_type == resource_type and op.level != "system"]
         if ops:
-            entry["operation"] = [
-                {"name": op.name, "definition": f"{base}/OperationDefinition/{op.name}"} for op in ops
-            ]
+            entry["operation"] = [_operation(op) for op in ops]
         resources.append(entry)
     # Types with operations but no REST interactions of their own (e.g. Patient/{id}/$medication-review
     # on a service that does not store Patients) are listed with their operations only.
@@ -63,9 +80,7 @@ def capability_statement(kernel: FhirKernel, base: str) -> dict[str, Any]:
         resources.append(
             {
                 "type": resource_type,
-                "operation": [
-                    {"name": op.name, "definition": f"{base}/OperationDefinition/{op.name}"} for op in ops
-                ],
+                "operation": [_operation(op) for op in ops],
             }
         )
     system_ops = [op for op in kernel.operations if op.level == "system"]
@@ -75,9 +90,7 @@ def capability_statement(kernel: FhirKernel, base: str) -> dict[str, Any]:
         "resource": resources,
     }
     if system_ops:
-        rest["operation"] = [
-            {"name": op.name, "definition": f"{base}/OperationDefinition/{op.name}"} for op in system_ops
-        ]
+        rest["operation"] = [_operation(op) for op in system_ops]
     return {
         "resourceType": "CapabilityStatement",
         "id": f"pain-review-{kernel.service}",

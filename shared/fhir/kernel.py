@@ -43,13 +43,14 @@ from shared.fhir.audit import (
     unauthenticated_audit_event,
 )
 from shared.fhir.capability import capability_statement
+from shared.fhir.http import insufficient_scope
 from shared.fhir.jsonio import check_media_type, loads
 from shared.fhir.models import validate_resource
 from shared.fhir.searchparams import SearchType
 from shared.fhir.store import ResourceStore
 from shared.fhir.tenancy import owner_practice
 from shared.fhir.unit_of_work import ConsumerHandler, UnitOfWork
-from shared.fhir.values import Parameters
+from shared.fhir.values import Parameters, check_nhs_numbers
 
 __all__ = [
     "Authenticator",
@@ -373,7 +374,7 @@ class FhirKernel:
                 raise
         reason = principal.refusal(resource_type, interaction)
         if reason is not None:
-            refusal = Forbidden(reason)
+            refusal = Forbidden(reason, headers=insufficient_scope(f"system/{resource_type}.{interaction}"))
             await self.audit_failure(ctx, record, refusal)
             raise refusal
         return ctx
@@ -386,7 +387,8 @@ class FhirKernel:
         for resource_type in sorted(set(resource_types)):
             reason = ctx.principal.refusal(resource_type, "r")
             if reason is not None:
-                raise Forbidden(f"{why} would return {resource_type}: {reason}")
+                headers = insufficient_scope(f"system/{resource_type}.r")
+                raise Forbidden(f"{why} would return {resource_type}: {reason}", headers=headers)
 
     def _context(self, request: Request, principal: Principal) -> RequestContext:
         state = request.state
@@ -508,7 +510,10 @@ class FhirKernel:
 
     # ---- helpers for handlers -----------------------------------------------------------------
     def validate(self, body: Any, resource_type: str) -> dict[str, Any]:
+        """What every create and update takes: valid R4 (``validate_resource``) whose NHS numbers are
+        NHS numbers (``check_nhs_numbers``)."""
         validate_resource(body, resource_type)
+        check_nhs_numbers(body)
         resource: dict[str, Any] = body
         return resource
 

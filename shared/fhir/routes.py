@@ -5,15 +5,24 @@ from __future__ import annotations
 from enum import Enum
 from typing import TYPE_CHECKING, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from sqlalchemy import Connection
 from starlette.responses import Response
 
 from shared.core.errors import BadRequest, Duplicate, Forbidden, InvalidResource, PreconditionFailed
 from shared.fhir import idempotency
 from shared.fhir.audit import AuditRecord
-from shared.fhir.bundles import history_bundle, searchset_bundle
-from shared.fhir.http import etag_version, id_path, resource_response, search_form, version_number
+from shared.fhir.bundles import history_bundle, searchset_bundle, with_dropped
+from shared.fhir.http import (
+    etag_version,
+    fhir_json_only,
+    id_path,
+    no_other_fhir_format,
+    preferences,
+    resource_response,
+    search_form,
+    version_number,
+)
 from shared.fhir.jsonio import FhirResponse
 from shared.fhir.tenancy import check_writable, owner_practice
 
@@ -26,7 +35,12 @@ __all__ = ["build_router"]
 def build_router(kernel: FhirKernel) -> APIRouter:
     router = APIRouter(prefix="/fhir")
 
-    @router.get("/metadata", tags=["conformance"], summary="CapabilityStatement (open)")
+    @router.get(
+        "/metadata",
+        tags=["conformance"],
+        summary="CapabilityStatement (open)",
+        dependencies=[Depends(fhir_json_only)],
+    )
     async def metadata(request: Request) -> Response:
         return FhirResponse(kernel.capability(request))
 
@@ -69,6 +83,7 @@ def build_router(kernel: FhirKernel) -> APIRouter:
                 tags=[op.resource_type or "operations"],
                 name=f"op-{op.resource_type}-{op.name}-{method.lower()}",
                 openapi_extra=fhir_body(None, op.documentation) if method == "POST" else None,
+                dependencies=[Depends(no_other_fhir_format)],
             )
 
     for op in kernel.operations:
@@ -100,6 +115,8 @@ def fhir_body(resource_type: str | None, description: str = "") -> dict[str, Any
 def _add_resource_routes(router: APIRouter, kernel: FhirKernel, config: ResourceConfig) -> None:
     rt, interactions, store = config.type, config.interactions, kernel.store
     tags: list[str | Enum] = [rt]
+    # Content negotiation before anything else: the REST interactions answer FHIR R4 JSON only.
+    negotiated = [Depends(fhir_json_only)]
 
     if "create" in interactions:
 
@@ -137,7 +154,8 @@ def _add_resource_routes(router: APIRouter, kernel: FhirKernel, config: Resource
                     repeat.headers["Location"] = f"{base}/{repeat.location}"
                 raise
             location = f"{base}/{rt}/{stored['id']}/_history/{stored['meta']['versionId']}"
-            return resource_response(stored, status, location)
+            prefer = preferences(request).get("return")
+            return resource_response(stored, status, location, prefer_return=prefer)
 
         router.add_api_route(
             f"/{rt}",
@@ -148,6 +166,7 @@ def _add_resource_routes(router: APIRouter, kernel: FhirKernel, config: Resource
             name=f"create-{rt}",
             summary=f"Create a {rt}",
             openapi_extra=fhir_body(rt),
+            dependencies=negotiated,
         )
 
     if "search-type" in interactions:
@@ -157,7 +176,7 @@ def _add_resource_routes(router: APIRouter, kernel: FhirKernel, config: Resource
             items = list(request.query_params.multi_items())
             if request.method == "POST":
                 items += await search_form(request)
-            query = store.query(rt, items)
+            query = store.query(rt, items, lenient=preferences(request).get("handling") == "lenient")
             record = AuditRecord("search-type", rt, query=str(request.url.query))
             # What the request names is refused before anything is read: every _revinclude's type and
             # every typed _include's target. An untyped _include's targets are known once the matches
@@ -177,12 +196,19 @@ def _add_resource_routes(router: APIRouter, kernel: FhirKernel, config: Resource
 
             result = await kernel.run(ctx, record, work)
             url = f"{kernel.base_url(request)}/{rt}"
-            return FhirResponse(
-                searchset_bundle(kernel.base_url(request), url, items, result, query.offset, query.count)
-            )
+            dropped = {key for key, _why in query.dropped}  # left out under Prefer: handling=lenient
+            kept = [(key, value) for key, value in items if key not in dropped]
+            bundle = searchset_bundle(kernel.base_url(request), url, kept, result, query.offset, query.count)
+            return FhirResponse(with_dropped(bundle, query.dropped))
 
         router.add_api_route(
-            f"/{rt}", search, methods=["GET"], tags=tags, name=f"search-{rt}", summary=f"Search {rt}"
+            f"/{rt}",
+            search,
+            methods=["GET"],
+            tags=tags,
+            name=f"search-{rt}",
+            summary=f"Search {rt}",
+            dependencies=negotiated,
         )
         router.add_api_route(
             f"/{rt}/_search",
@@ -191,6 +217,7 @@ def _add_resource_routes(router: APIRouter, kernel: FhirKernel, config: Resource
             tags=tags,
             name=f"search-post-{rt}",
             summary=f"Search {rt} (form post)",
+            dependencies=negotiated,
         )
 
     if "history-instance" in interactions:
@@ -198,7 +225,7 @@ def _add_resource_routes(router: APIRouter, kernel: FhirKernel, config: Resource
         async def history(request: Request, resource_id: str = id_path()) -> Response:
             ctx = await kernel.context(request, rt, "r")
             items = list(request.query_params.multi_items())
-            unknown = {k for k, _ in items} - {"_count", "_offset"}
+            unknown = {k for k, _ in items} - {"_count", "_offset", "_format"}  # _format: negotiated
             if unknown:
                 raise BadRequest(f"Unsupported history parameters: {', '.join(sorted(unknown))}")
             query = store.query(rt, items)
@@ -230,6 +257,7 @@ def _add_resource_routes(router: APIRouter, kernel: FhirKernel, config: Resource
             tags=tags,
             name=f"history-{rt}",
             summary=f"History of a {rt}",
+            dependencies=negotiated,
         )
 
     if "vread" in interactions:
@@ -256,6 +284,7 @@ def _add_resource_routes(router: APIRouter, kernel: FhirKernel, config: Resource
             tags=tags,
             name=f"vread-{rt}",
             summary=f"Read one version of a {rt}",
+            dependencies=negotiated,
         )
 
     if "read" in interactions:
@@ -275,6 +304,7 @@ def _add_resource_routes(router: APIRouter, kernel: FhirKernel, config: Resource
             tags=tags,
             name=f"read-{rt}",
             summary=f"Read a {rt}",
+            dependencies=negotiated,
         )
 
     if "update" in interactions:
@@ -309,7 +339,8 @@ def _add_resource_routes(router: APIRouter, kernel: FhirKernel, config: Resource
                 return stored, created
 
             stored, created = await kernel.run(ctx, AuditRecord("update", rt, resource_id), work, write=True)
-            return resource_response(stored, 201 if created else 200)
+            prefer = preferences(request).get("return")
+            return resource_response(stored, 201 if created else 200, prefer_return=prefer)
 
         router.add_api_route(
             f"/{rt}/{{resource_id}}",
@@ -319,6 +350,7 @@ def _add_resource_routes(router: APIRouter, kernel: FhirKernel, config: Resource
             name=f"update-{rt}",
             summary=f"Update a {rt} (create with POST); honours If-Match",
             openapi_extra=fhir_body(rt),
+            dependencies=negotiated,
         )
 
     if "delete" in interactions:
@@ -350,4 +382,5 @@ def _add_resource_routes(router: APIRouter, kernel: FhirKernel, config: Resource
             name=f"delete-{rt}",
             status_code=204,
             summary=f"Delete a {rt} (soft, kept in history)",
+            dependencies=negotiated,
         )

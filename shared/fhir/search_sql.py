@@ -78,10 +78,9 @@ def index_clause(criterion: Criterion, op: str, system: str | None, value: str) 
         if "/" not in value:
             clause = or_(clause, X.c.value.like(f"%/{value}"))
     elif kind == "string":
-        # The index keeps strings in lower case, so ":exact" is exact up to case.
-        if op == "exact":
-            clause = X.c.value == value.lower()
-        elif op == "contains":
+        # The index keeps strings in lower case (and the query's value is lowered): ":contains" and the
+        # default starts-with are case-insensitive, as R4 has them; ":exact" is refused (``search``).
+        if op == "contains":
             clause = X.c.value.contains(value, autoescape=True)
         else:
             clause = X.c.value.startswith(value, autoescape=True)

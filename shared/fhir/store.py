@@ -318,16 +318,23 @@ class ResourceStore:
 
     # ---- search -------------------------------------------------------------------------------
     def query(
-        self, resource_type: str, items: Iterable[tuple[str, str]], *, count: int | None = None
+        self,
+        resource_type: str,
+        items: Iterable[tuple[str, str]],
+        *,
+        count: int | None = None,
+        lenient: bool = False,
     ) -> SearchRequest:
-        """A search of ``resource_type`` by this store's parameters (unknown ones are a 400); ``count``
-        sets both the page size and its cap (otherwise the store's own)."""
+        """A search of ``resource_type`` by this store's parameters (unknown ones, and modifiers not
+        served, are a 400; with ``lenient`` they are left out, in ``dropped``); ``count`` sets both the
+        page size and its cap (otherwise the store's own)."""
         return parse_search(
             resource_type,
             items,
             params=self.search_params,
             default_count=self.default_count if count is None else count,
             max_count=self.max_count if count is None else count,
+            lenient=lenient,
         )
 
     def search(self, conn: Connection, request: SearchRequest, *, tenants: Tenancy) -> SearchResult:

@@ -20,7 +20,7 @@ from shared.fhir.searchparams import SearchParams, patient_of
 from shared.fhir.tables import history_table, resource_table, search_index_table
 from shared.fhir.values import format_instant, parse_instant
 
-__all__ = ["NewResource", "index_rows", "insert_new", "instant", "stamp", "version_row"]
+__all__ = ["NewResource", "index_rows", "insert_new", "instant", "pruned", "stamp", "version_row"]
 
 NewResource = tuple[str, Sequence[dict[str, Any]]]
 """A new resource to insert: the owning practice and its successive versions (each from `stamp`)."""
@@ -32,9 +32,36 @@ def instant(moment: datetime) -> str:
 
 
 def stamp(resource: dict[str, Any], version: int, moment: datetime) -> dict[str, Any]:
-    """The resource as stored as ``version``: ``meta.versionId`` and ``meta.lastUpdated`` set."""
+    """The resource as stored as ``version``: ``meta.versionId`` and ``meta.lastUpdated`` set, and no
+    element without values (``pruned``)."""
+    resource = pruned(resource)
     meta = {**(resource.get("meta") or {}), "versionId": str(version), "lastUpdated": instant(moment)}
     return {**resource, "meta": meta}
+
+
+def pruned(node: Any) -> Any:
+    """``node`` without the elements that hold no value, ``[]`` or ``{}`` (R4 JSON has neither: an element
+    with no values is left out), the same object when it has none. Every version stored passes here, so no
+    resource a service builds is stored with one (a request's body is refused instead: the R4 schema,
+    ``jsonschema_r4``); leaving them out changes nothing a FHIR reader can see. Items of an array are kept
+    (a ``_given`` array's ``null`` lines up with its ``given``)."""
+    text = orjson.dumps(node)  # compact: an empty array or object is "[]" or "{}" (a few µs; the walk ~15)
+    return _pruned(node) if b"[]" in text or b"{}" in text else node
+
+
+def _pruned(node: Any) -> Any:
+    if type(node) is dict:
+        kept = {}
+        for key, child in node.items():
+            value = _pruned(child)
+            if (type(value) is list or type(value) is dict) and not value:
+                continue
+            kept[key] = value
+        return node if len(kept) == len(node) and all(kept[k] is node[k] for k in kept) else kept
+    if type(node) is list:
+        items = [_pruned(item) for item in node]
+        return node if all(new is old for new, old in zip(items, node, strict=True)) else items
+    return node
 
 
 def _moment(resource: dict[str, Any]) -> datetime:

@@ -6,7 +6,9 @@ One definition each, so that precision, time zones and refusals agree across ser
 - instants are written in UTC with a ``Z`` (seconds by default, milliseconds for ``meta.lastUpdated``)
   from aware datetimes only: a naive datetime is refused (``ValueError``), never guessed at; a FHIR
   ``date`` or ``dateTime`` read back is an aware UTC datetime (a bare date is midnight UTC);
-- a ``Parameters`` body that is not one, or a value of the wrong kind, is a 400 naming the parameter.
+- a ``Parameters`` body that is not one, or a value of the wrong kind, is a 400 naming the parameter;
+- a resource carrying an NHS number that is not one (``shared.core.values.nhs_number_problems``) is a
+  400 naming each element (``check_nhs_numbers``: the kernel's create and update, referral's BaRS intake).
 """
 
 from __future__ import annotations
@@ -16,16 +18,18 @@ from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from shared.core.errors import BadRequest
+from shared.core.errors import BadRequest, InvalidResource
 from shared.core.values import (
     NHS_NUMBER_SYSTEM,
     ODS_SYSTEM,
     bundle_resources,
     carried_resources,
     format_instant,
+    is_nhs_number,
     nhs_number_identifier,
     nhs_number_of,
     nhs_number_of_reference,
+    nhs_number_problems,
     parse_instant,
     reference,
     reference_id,
@@ -38,10 +42,13 @@ __all__ = [
     "Parameters",
     "bundle_resources",
     "carried_resources",
+    "check_nhs_numbers",
     "format_instant",
+    "is_nhs_number",
     "nhs_number_identifier",
     "nhs_number_of",
     "nhs_number_of_reference",
+    "nhs_number_problems",
     "parse_instant",
     "reference",
     "reference_id",
@@ -68,6 +75,17 @@ _VALUE_KEYS = (
 )
 
 
+def check_nhs_numbers(resource: Any) -> None:
+    """Refuse (400, one issue per element) a resource carrying an NHS number that is not one, or an
+    Identifier whose system is nearly the NHS number's; the value is never repeated in the answer."""
+    if problems := nhs_number_problems(resource):
+        issues = [
+            {"severity": "error", "code": "value", "diagnostics": why, "expression": [where]}
+            for where, why in problems[:20]
+        ]
+        raise InvalidResource("The resource carries an NHS number that is not valid", issues=issues)
+
+
 class Parameters:
     """A ``Parameters`` body read by name; each accessor refuses a value of the wrong kind with a 400
     naming the parameter. An absent body reads as no parameters."""
@@ -76,6 +94,10 @@ class Parameters:
         self.by_name: dict[str, list[dict[str, Any]]] = {}
         if body is None:
             return
+        if isinstance(body, dict) and body.get("parameter") == []:
+            # The one empty array read (as no parameters) rather than refused: a client building the list
+            # from its arguments sends it, and an operation's input is read, never stored.
+            body = {key: value for key, value in body.items() if key != "parameter"}
         validate_resource(body, "Parameters")  # a 400 naming what is wrong, as for any resource
         for parameter in body.get("parameter") or ():
             self.by_name.setdefault(str(parameter["name"]), []).append(parameter)

@@ -10,6 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
+from starlette.routing import Match
 
 from shared.core.errors import (
     BadRequest,
@@ -31,6 +32,22 @@ def where(exc: BaseException) -> list[str]:
     return [f"{'/'.join(Path(f.filename).parts[-3:])}:{f.lineno} {f.name}" for f in frames]
 
 
+METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def allowed_methods(request: Request) -> str:
+    """The ``Allow`` of a 405 (RFC 9110 15.5.6: it MUST list the methods the target serves): each method
+    some route of the app takes at this path. Starlette's own names only the first matching route's
+    (``GET`` of ``/Patient/{id}``, not its ``PUT`` and ``DELETE``)."""
+    routes = request.app.router.routes
+    served = [
+        method
+        for method in METHODS
+        if any(route.matches({**request.scope, "method": method})[0] == Match.FULL for route in routes)
+    ]
+    return ", ".join(served)
+
+
 def render_error(exc: FhirError) -> Response:
     return FhirResponse(exc.to_operation_outcome(), status_code=exc.status, headers=exc.headers or None)
 
@@ -40,13 +57,16 @@ def install_error_handlers(app: FastAPI) -> None:
         assert isinstance(exc, FhirError)
         return render_error(exc)
 
-    async def http_error(_request: Request, exc: Exception) -> Response:
+    async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
         mapped: FhirError
         if exc.status_code == 404:
             mapped = NotFound("No such endpoint or resource type on this server")
         elif exc.status_code == 405:
-            mapped = MethodNotAllowed("This method is not supported here")
+            allowed = allowed_methods(request)
+            mapped = MethodNotAllowed(
+                f"This method is not supported here; allowed: {allowed}", headers={"Allow": allowed}
+            )
         elif exc.status_code == 415:
             mapped = UnsupportedMediaType("Unsupported media type")
         else:

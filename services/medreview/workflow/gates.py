@@ -58,9 +58,10 @@ def record_mdt_review(
             "coding": [{"system": REVIEW_CODES, "code": outcome}],
             "text": MDT_OUTCOMES[outcome],
         },
-        "input": [{"type": {"text": "gate"}, "valueString": g.text} for g in gates],
         "output": [{"type": {"text": "summary"}, "valueString": summary}],
     }
+    if gates:  # R4 JSON: no empty array; a review with no gate met has no gate inputs
+        task["input"] = [{"type": {"text": "gate"}, "valueString": g.text} for g in gates]
     return s.create(task)
 
 

@@ -5,6 +5,11 @@ the right event, our endpoint among its destinations, a known reason, a focus th
 in the Bundle, a Patient in the Bundle as its subject, every entry valid FHIR R4, and every
 ``urn:uuid:`` reference resolving to an entry. Failures are `shared.fhir` errors carrying BaRS
 ``REC_*`` codes. `resolve_references` rewrites the sender's ``urn:uuid:`` references to our ids.
+
+Two rules beyond those: the Bundle carries its ``timestamp`` (the BaRS message Bundle requires it, and
+intake orders a referral's messages by it: a message without one would leave nothing to refuse a stale
+one by), and every entry's ``fullUrl`` is its own, the MessageHeader's included (R4's bdl-7). Each NHS
+number in an entry is checked as the kernel checks one on a create (`check_nhs_numbers`).
 """
 
 from __future__ import annotations
@@ -14,7 +19,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from shared.fhir import BadRequest, InvalidResource, Unprocessable, parse_instant, validate_resource
+from shared.fhir import (
+    BadRequest,
+    InvalidResource,
+    Unprocessable,
+    check_nhs_numbers,
+    parse_instant,
+    validate_resource,
+)
 
 __all__ = [
     "BARS_EVENT_SYSTEM",
@@ -51,7 +63,7 @@ class Message:
     focus_url: str  # the ServiceRequest entry's fullUrl
     patient_url: str  # the Patient entry's fullUrl
     response_id: str | None  # MessageHeader.response.identifier, when the message answers another
-    sent_at: datetime | None  # Bundle.timestamp
+    sent_at: datetime  # Bundle.timestamp
     entries: tuple[Entry, ...]  # every entry but the MessageHeader, in order
 
     def entry(self, full_url: str) -> Entry:
@@ -129,6 +141,7 @@ def _validate(entries: list[tuple[str | None, dict[str, Any]]]) -> None:
     for i, (_url, resource) in enumerate(entries):
         try:
             validate_resource(resource)
+            check_nhs_numbers(resource)
         except InvalidResource as exc:
             found = exc.extra_issues or [exc.to_operation_outcome()["issue"][0]]
             for issue in found:
@@ -186,18 +199,29 @@ def read_message(body: Any, our_endpoint: str) -> Message:
     if not isinstance(body.get("id"), str) or not body["id"]:
         raise InvalidResource("The message Bundle must carry an id", expression=["Bundle.id"])
     validate_resource({k: v for k, v in body.items() if k != "entry"}, "Bundle")
+    timestamp = body.get("timestamp")
+    if not isinstance(timestamp, str) or not timestamp:
+        raise BadRequest(
+            "The message Bundle must carry its timestamp: messages about a referral apply in its order",
+            issue_code="required",
+            expression=["Bundle.timestamp"],
+        )
     _validate(entries)
     header_url, header = entries[0]
     reason = _header_checks(header, our_endpoint)
-    urls: dict[str, dict[str, Any]] = {}
-    for i, (url, resource) in enumerate(entries[1:], start=1):
-        if url is None or url in urls:
+    urls: dict[str, dict[str, Any]] = {}  # every entry but the MessageHeader, by fullUrl
+    seen: set[str] = set()
+    for i, (url, resource) in enumerate(entries):
+        if (url is None and i > 0) or url in seen:
             raise BadRequest(
                 f"Entry {i} needs a fullUrl of its own",
                 issue_code="invariant",
                 expression=[f"Bundle.entry[{i}].fullUrl"],
             )
-        urls[url] = resource
+        if url is not None:
+            seen.add(url)
+            if i > 0:
+                urls[url] = resource
     for resource in [header, *urls.values()]:
         for ref in references(resource):
             if ref.startswith("urn:uuid:") and ref not in urls:
@@ -217,7 +241,6 @@ def read_message(body: Any, our_endpoint: str) -> Message:
     subject = (urls[focus_url].get("subject") or {}).get("reference")
     patient_url = _resolve(urls, subject, "Patient", "ServiceRequest.subject")
     response = header.get("response") or {}
-    timestamp = body.get("timestamp")
     return Message(
         message_id=body["id"],
         header=header,
@@ -226,6 +249,6 @@ def read_message(body: Any, our_endpoint: str) -> Message:
         focus_url=focus_url,
         patient_url=patient_url,
         response_id=response.get("identifier"),
-        sent_at=parse_instant(timestamp) if timestamp else None,
+        sent_at=parse_instant(timestamp),
         entries=tuple(Entry(url, resource) for url, resource in urls.items()),
     )

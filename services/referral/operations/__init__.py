@@ -9,7 +9,7 @@ POST /fhir/$screen                                `screen`: rank a practice's pa
 
 The workflow they run: `intake` (a message or a REST referral becomes a referral and its Task), `triage`
 (eligibility decides it), `transitions` (the moves after triage), `invitations` (the practice's letter),
-`direct` (the REST ServiceRequest write hook).
+`direct` (the REST write hooks: ServiceRequest, Patient).
 """
 
 from __future__ import annotations

@@ -4,6 +4,9 @@ The kernel's write hook for ServiceRequest, run inside the write's own transacti
 the workflow (Task, ``referral.received``, triage); an update that revokes the referral, or a delete,
 withdraws it (only while active and before enrolment); a referral's patient cannot change, and a
 withdrawn referral cannot be made active again.
+
+The write hook for Patient keeps one Patient per NHS number at a practice: a create or update that would
+give a second Patient of the practice an NHS number another holds is refused (409 duplicate).
 """
 
 from __future__ import annotations
@@ -17,6 +20,8 @@ from services.referral.fhir_mapping import owner_practice
 from services.referral.operations.intake import start_workflow
 from services.referral.operations.triage import WITHDRAWN, cancel, records_held
 from shared.fhir import (
+    NHS_NUMBER_SYSTEM,
+    Conflict,
     FhirKernel,
     Gone,
     NotFound,
@@ -24,10 +29,11 @@ from shared.fhir import (
     UnitOfWork,
     Unprocessable,
     WriteHook,
+    nhs_number_of,
     now_instant,
 )
 
-__all__ = ["service_request_hook"]
+__all__ = ["patient_hook", "service_request_hook"]
 
 
 def _patient(uow: UnitOfWork, subject: str) -> dict[str, Any]:
@@ -78,5 +84,30 @@ def service_request_hook(kernel: FhirKernel) -> WriteHook:
         elif held != "active" and status == "active":
             raise Unprocessable(f"A {held} referral cannot be made active again: send a new referral")
         _finish(uow, "UPDATE")
+
+    return hook
+
+
+def patient_hook(kernel: FhirKernel) -> WriteHook:
+    """A practice holds one Patient per NHS number: intake finds the patient by it, and two records of
+    one person would split their medicines between them. Checked after the write, under the lock intake
+    takes for the number, so two writes of one number at once take turns and the second sees the first."""
+
+    def hook(conn: Connection, ctx: RequestContext, stored: dict[str, Any], interaction: str) -> None:
+        number = nhs_number_of(stored)
+        if interaction == "delete" or number is None:
+            return
+        uow = UnitOfWork(kernel, conn, ctx)
+        practice = uow.practice_of(f"Patient/{stored['id']}") or uow.practice
+        repository.lock(uow, f"{practice}|nhs|{number}")
+        if repository.nhs_number_taken(uow, stored["id"], number):
+            where = next(
+                i for i, found in enumerate(stored["identifier"]) if found.get("system") == NHS_NUMBER_SYSTEM
+            )
+            raise Conflict(
+                "Another Patient of this practice has this NHS number: update that one instead",
+                issue_code="duplicate",
+                expression=[f"Patient.identifier[{where}].value"],
+            )
 
     return hook

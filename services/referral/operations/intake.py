@@ -2,6 +2,12 @@
 
 Everything happens in the caller's transaction (the X-Request-Id claim, the resources, the message
 record, the Task, the events, the audit record): a refusal anywhere leaves nothing behind.
+
+A message's Patient is created only when the practice holds none for it (none with its NHS number, none
+an earlier message of the sender created): a Patient held is the practice's record, and the referral
+points at it as it is; the sender's Patient replaces nothing and is not kept (services/referral/README.md).
+An update or delete is refused (409) when it is older than the newest timestamped message held about the
+referral.
 """
 
 from __future__ import annotations
@@ -20,6 +26,8 @@ from shared.fhir import (
     DUPLICATE_TEXT,
     Conflict,
     Duplicate,
+    Gone,
+    NotFound,
     UnitOfWork,
     Unprocessable,
     new_id,
@@ -80,6 +88,17 @@ def _assign_ids(
     return ids, existing, fresh
 
 
+def _held_patient(uow: UnitOfWork, resource: dict[str, Any], rid: str) -> dict[str, Any] | None:
+    """The Patient held here that a message's Patient entry names; None for any other entry (and for a
+    Patient deleted since an earlier message created it, which the message writes again)."""
+    if resource["resourceType"] != "Patient":
+        return None
+    try:
+        return uow.read("Patient", rid)
+    except (NotFound, Gone):
+        return None
+
+
 def _with_sender_identifier(service_request: dict[str, Any], full_url: str) -> dict[str, Any]:
     identifiers = list(service_request.get("identifier", []))
     if not any(i.get("system") == URI_SYSTEM and i.get("value") == full_url for i in identifiers):
@@ -110,11 +129,11 @@ def _check_message(
             expression=["MessageHeader.focus"],
         )
     current = uow.read("ServiceRequest", held[message.focus_url][1])
-    latest = repository.latest_message(uow, current["id"])
-    if latest and latest.sent_at and message.sent_at and message.sent_at < latest.sent_at:
+    latest = repository.latest_sent_at(uow, current["id"])  # records held without one do not count
+    if latest is not None and message.sent_at < latest:
         raise Conflict(
             f"The message ({message.sent_at.isoformat()}) is older than the referral held "
-            f"({latest.sent_at.isoformat()}): not applied"
+            f"({latest.isoformat()}): not applied"
         )
     return current
 
@@ -145,6 +164,9 @@ def process_message(uow: UnitOfWork, message: Message, now: datetime) -> Intake:
     stored: dict[str, dict[str, Any]] = {}
     for entry in message.entries:
         rid = ids[entry.full_url].partition("/")[2]
+        if entry.full_url in existing and (patient := _held_patient(uow, entry.resource, rid)):
+            stored[entry.full_url] = patient  # the practice's Patient, as it is: never replaced
+            continue
         resource = {**resolve_references(entry.resource, ids), "id": rid}
         if entry.full_url == message.focus_url:
             resource = _with_sender_identifier(resource, entry.full_url)

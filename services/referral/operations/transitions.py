@@ -68,7 +68,10 @@ def move(
             if str(o.get("type", {}).get("text", "")).startswith("Eligibility reason")
             and not o["type"]["text"].endswith(("(met)", "(noted)"))
         ]
-        moved["statusReason"] = {"coding": weighed, "text": note or "Not eligible after review"}
+        reason: dict[str, Any] = {"text": note or "Not eligible after review"}
+        if weighed:  # R4 JSON: no empty array (every reason held: the reviewer's note alone)
+            reason["coding"] = weighed
+        moved["statusReason"] = reason
     task = uow.replace(moved, activity=None)
     if target in (State.ELIGIBLE, State.INELIGIBLE):
         service_request, patient = _referral(uow, task)

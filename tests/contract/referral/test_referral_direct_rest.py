@@ -9,9 +9,9 @@ from tests.support.referral import Referral
 from tests.support.referral_records import CHRONIC_BACK_PAIN, monthly, patient
 
 
-def posted_patient(referral: Referral, **extra: Any) -> str:
+def posted_patient(referral: Referral, serial: int = 3, **extra: Any) -> str:
     # the server assigns the id: none is sent (a null id is invalid FHIR JSON)
-    unsaved = {k: v for k, v in patient(serial=3).items() if k != "id"}
+    unsaved = {k: v for k, v in patient(serial=serial).items() if k != "id"}
     created = referral.post("Patient", {**unsaved, **extra})
     assert created.status_code == 201, created.text
     return f"Patient/{created.json()['id']}"
@@ -96,7 +96,7 @@ def test_revoking_a_referral_cancels_its_workflow_once(referral: Referral) -> No
 
 def test_a_referral_cannot_change_patient(referral: Referral) -> None:
     created = referral.post("ServiceRequest", service_request(posted_patient(referral))).json()
-    other = posted_patient(referral)
+    other = posted_patient(referral, serial=4)  # another person: one Patient per NHS number here
     response = referral.client.put(
         f"/referral/fhir/ServiceRequest/{created['id']}",
         json={**created, "subject": {"reference": other}},

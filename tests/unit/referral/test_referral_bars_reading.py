@@ -93,7 +93,7 @@ def without(path: str) -> dict[str, Any]:
             (422, "not-supported", "REC_UNPROCESSABLE_ENTITY"),
             id="unknown reason",
         ),
-        pytest.param(edit("header.focus", []), (400, "invariant", "REC_BAD_REQUEST"), id="no focus"),
+        pytest.param(without("header.focus"), (400, "invariant", "REC_BAD_REQUEST"), id="no focus"),
         pytest.param(
             edit("header.focus", [{"reference": "urn:uuid:9589fb37-87a2-48d8-968f-b371429208a8"}]),
             (400, "invariant", "REC_BAD_REQUEST"),
