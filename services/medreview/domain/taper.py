@@ -12,11 +12,12 @@ Choices made here (all configurable in :class:`TaperPolicy`):
   overdoses; a reduction the cap does not allow yet becomes a hold, one it can never allow blocks the plan;
 * below ``slow_below_percent`` of the baseline the step is multiplied by ``slow_step_factor`` (default: halved
   below 30%);
-* the pace is never run ahead of: each interval adds its step to what is due, a reduction is made only when it
-  is at most what is due (the dose nearest to the current less what is due), and what it takes is no longer
-  due; when every reduction the strengths allow is more than what is due, the interval is a hold (a
-  pharmacist's review, 2026-12-07: the nearest dose to one step could be far more than the step, OxyContin
-  20 mg twice a day to 15 mg twice a day, 25% at a 10% step, and the slow-down changed nothing);
+* the plan keeps its pace: each interval adds its step to what is due, a reduction is made while something is
+  due (the dose nearest to the current less what is due) and what it takes is taken off; a reduction bigger
+  than what was due (the strengths allow no smaller) leaves the plan ahead of its pace, and it holds until
+  the intervals since have asked for as much (a pharmacist's review, 2026-12-07: OxyContin 20 mg twice a
+  day stepped to 15 mg twice a day, 25% at a 10% step, then again a fortnight later; the slow-down changed
+  nothing);
 * one opioid is reduced at a time, in the patient's chosen ``order`` (references or ingredient names), and a
   product is only ever replaced by strengths of its own family (same ingredient, form, route, release);
 * doses are composed per day from the family's unit strengths, with at most ``RegimenItem.max_units`` units;
@@ -234,7 +235,7 @@ def plan_taper(
     reductions = list(history)
     steps: list[TaperStep] = []
     day, blocked = start, None
-    due = Decimal(0)  # the reduction the plan's pace has asked for since its last one, not made yet
+    due = Decimal(0)  # the reduction the plan's pace has asked for and not made (below zero: ahead of it)
     while (total := _total(items, doses)) > target and len(steps) < policy.max_steps:
         step = (
             (baseline if policy.step_basis is StepBasis.STARTING else total) * policy.step_percent / _HUNDRED
@@ -247,19 +248,19 @@ def plan_taper(
         current = doses[item.reference]
         desired = current - due / item.factor
         feasible = [c for c in pool if _ome(item, current - c) <= allowed]
-        paced = [c for c in feasible if _ome(item, current - c) <= due]
-        if paced:
-            new = min(paced, key=lambda c: (abs(c - desired), -c))
+        if feasible and due > 0:
+            new = min(feasible, key=lambda c: (abs(c - desired), -c))
             action = StepAction.STOP if new == 0 else StepAction.REDUCE
             note = ""
         elif feasible:
-            # the gentlest reduction there is goes past the pace asked so far (OxyContin 20 mg bd, at 6 mg OME
-            # a step, can only lose 15): it waits until the intervals have asked for it, never ahead of them
+            # the reduction before went past the pace (OxyContin 20 mg bd, at 6 mg OME a step, can only lose
+            # 15 at once): the plan waits until the intervals since have asked for as much
             new, action = current, StepAction.HOLD
-            gentlest = min(_ome(item, current - c) for c in feasible)
             note = (
-                f"Held: the next reduction possible ({gentlest.normalize():f} mg OME/day) is more than the "
-                f"plan's pace has asked for yet ({due.normalize():f})"
+                f"Held: the reductions so far are {(-due).normalize():f} mg OME/day ahead of the plan's pace; "
+                "it waits for the pace to catch up"
+                if due < 0
+                else "Held: the reductions so far have kept the plan's pace exactly; it waits for the next step"
             )
         elif (gentlest := min(_ome(item, current - c) for c in pool)) <= cap:
             new, action = current, StepAction.HOLD
@@ -273,7 +274,7 @@ def plan_taper(
         reduction = _ome(item, current - new)
         doses[item.reference] = new
         reductions.append((day, reduction))
-        due -= min(due, reduction)
+        due -= reduction  # below zero: ahead of the pace, held until it has caught up
         snapshot = _snapshot(items, doses, tables)
         changed = next(d for d in snapshot if d.reference == item.reference)
         after = _total(items, doses)

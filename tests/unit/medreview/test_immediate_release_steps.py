@@ -76,35 +76,36 @@ def oxycodone_item(as_needed: bool) -> RegimenItem:
 def test_one_oxycodone_capsule_four_times_a_day_steps_to_three_times_then_twice_then_once() -> None:
     """20 mg a day x 1.5 = 30 mg OME; 10% of 30 = 3 mg OME (2 mg oxycodone) is due every 14 days (1.5 below
     30% of 30 = 9); the cap is 30% of 30 = 9 mg OME in any 28 days. One 5 mg capsule less a day is 7.5 mg
-    OME, made only once at least that much is due (never ahead of the plan's pace).
-    - 2 Mar: due 3; 15 mg (7.5) > 3: held (pace). 16 Mar: due 6: held (pace).
-    - 30 Mar: due 9; 15 mg (one 5 mg capsule three times a day), 7.5 <= 9. Due 1.5.
-    - 13 Apr: due 4.5; 7.5 on 30 Mar leaves 1.5 in the window: held (cap).
-    - 27 Apr: due 7.5; 30 Mar has left the window (27 Apr - 28 days = 30 Mar, not after it): 10 mg, twice a
-      day. Due 0.
-    - 11 May: due 3: held (cap). 25 May: due 6: held (pace).
-    - 8 Jun: due 9: 5 mg, once a day (15 mg OME before it, not below 9: no slowing). Due 1.5; total 7.5.
-    - 22 Jun: 7.5 < 9, the step halved to 1.5: due 3, held (cap). 6 Jul: 4.5, 20 Jul: 6: held (pace).
-    - 3 Aug: due 7.5: stop (7.5 <= 7.5)."""
+    OME, the gentlest reduction: made whenever something is due and the cap allows it, and taken off what is
+    due (below zero: ahead of the plan's pace, held until the intervals since have asked for as much). Due
+    before the step, then after it:
+    - 2 Mar: due 3; 15 mg (one 5 mg capsule three times a day), 7.5 <= 9 (10 takes 15). Due -4.5.
+    - 16 Mar: due -1.5; 7.5 on 2 Mar leaves 1.5 in the window: held (cap).
+    - 30 Mar: due 1.5; 2 Mar has left the window (30 Mar - 28 days = 2 Mar, not after it): 10 mg, twice a
+      day. Due -6.
+    - 13 Apr: due -3: held (cap). 27 Apr: due 0: held (pace).
+    - 11 May: due 3: 5 mg, once a day (15 mg OME before it, not below 9: no slowing). Due -4.5; total 7.5.
+    - 25 May: 7.5 < 9, the step halved to 1.5: due -3, held (cap). 8 Jun: -1.5, 22 Jun: 0: held (pace).
+    - 6 Jul: due 1.5: stop."""
     plan = plan_taper([oxycodone_item(False)], START, TaperPolicy())
     summary = [
         (s.date.isoformat(), s.action.value, s.dose.daily_dose, s.dose.doses_per_day, s.dose.units)
         for s in plan.steps
     ]
     assert summary == [
-        ("2026-03-02", "hold", 20, 4, ((5, 1),)),
-        ("2026-03-16", "hold", 20, 4, ((5, 1),)),
-        ("2026-03-30", "reduce", 15, 3, ((5, 1),)),
-        ("2026-04-13", "hold", 15, 3, ((5, 1),)),
-        ("2026-04-27", "reduce", 10, 2, ((5, 1),)),
-        ("2026-05-11", "hold", 10, 2, ((5, 1),)),
-        ("2026-05-25", "hold", 10, 2, ((5, 1),)),
-        ("2026-06-08", "reduce", 5, 1, ((5, 1),)),
+        ("2026-03-02", "reduce", 15, 3, ((5, 1),)),
+        ("2026-03-16", "hold", 15, 3, ((5, 1),)),
+        ("2026-03-30", "reduce", 10, 2, ((5, 1),)),
+        ("2026-04-13", "hold", 10, 2, ((5, 1),)),
+        ("2026-04-27", "hold", 10, 2, ((5, 1),)),
+        ("2026-05-11", "reduce", 5, 1, ((5, 1),)),
+        ("2026-05-25", "hold", 5, 1, ((5, 1),)),
+        ("2026-06-08", "hold", 5, 1, ((5, 1),)),
         ("2026-06-22", "hold", 5, 1, ((5, 1),)),
-        ("2026-07-06", "hold", 5, 1, ((5, 1),)),
-        ("2026-07-20", "hold", 5, 1, ((5, 1),)),
-        ("2026-08-03", "stop", 0, 4, ()),
+        ("2026-07-06", "stop", 0, 4, ()),
     ]
+    assert [n for n, s in enumerate(plan.steps, start=1) if "cap" in s.note] == [2, 4, 7]
+    assert [n for n, s in enumerate(plan.steps, start=1) if "pace" in s.note] == [5, 8, 9]
     assert plan.reaches_target
 
 
@@ -144,8 +145,8 @@ def test_oxycodone_capsules_when_required_are_proposed_as_one_capsule_up_to_thre
     mr: Harness,
 ) -> None:
     """The simulated practice's oxycodone: one 5 mg capsule four times a day when required (at most 20 mg a
-    day). Its first reduction (30 Mar, after two holds for the pace: above): one capsule up to three times a
-    day, 42 capsules for 14 days, Schedule 2."""
+    day). Its first reduction (2 Mar, the plan's start: above): one capsule up to three times a day, 42
+    capsules for 14 days, Schedule 2."""
     proposal = first_proposal(mr, "Oxycodone 5mg capsules", "One capsule four times a day when required")
     [dosage] = proposal["dosageInstruction"]
     assert dosage["asNeededBoolean"] is True
@@ -163,9 +164,8 @@ def test_co_codamol_two_tablets_four_times_a_day_steps_to_two_three_times_a_day(
     factor in docs/domain/reference-facts.md, = 24 mg OME). A dose may not hold more than two tablets
     (paracetamol), so below 8 tablets a day the schedules are 6 (two three times a day), 4 (one four times a
     day), 3, 2, 1. 10% of 24 = 2.4 mg OME is due every 14 days; the gentlest reduction, 180 mg, takes 6 mg
-    OME: held on 2 and 16 Mar (2.4, 4.8 due), made on 30 Mar (7.2 due, within the cap of 30% of 24 = 7.2;
-    120 would take 12). 6 x 14 = 84 tablets; codeine tablets are Schedule 5, so no controlled-drug
-    wording."""
+    OME: made on 2 Mar (2.4 due, 216 mg wanted; within the cap of 30% of 24 = 7.2; 120 would take 12). 6 x
+    14 = 84 tablets; codeine tablets are Schedule 5, so no controlled-drug wording."""
     proposal = first_proposal(mr, "Co-codamol 30mg/500mg tablets", "two tablets four times a day")
     [dosage] = proposal["dosageInstruction"]
     assert dosage["timing"]["repeat"]["frequency"] == 3
@@ -180,9 +180,9 @@ def test_sublingual_buprenorphine_for_pain_steps_in_whole_tablets_never_as_direc
     """One 400 microgram sublingual buprenorphine tablet four times a day: 1.6 mg a day x 40 (Opioids Aware,
     sublingual buprenorphine) = 64 mg OME. 10% of 64 = 6.4 mg OME due every 14 days; the cap is 30% of 64
     = 19.2. Whole 200 and 400 microgram tablets, never a bigger dose than 400 micrograms each time, make
-    1.2 (400 x 3), 0.8, 0.6, 0.4, 0.2 mg a day below 1.6: 1.2 mg takes 16 mg OME, held on 2 and 16 Mar
-    (6.4, 12.8 due), made on 30 Mar (19.2 due; 0.8 would take 32). One 400 microgram tablet three times a
-    day for 14 days: 42 tablets; buprenorphine is Schedule 3."""
+    1.2 (400 x 3), 0.8, 0.6, 0.4, 0.2 mg a day below 1.6: 1.2 mg takes 16 mg OME, made on 2 Mar (6.4 due,
+    within the cap; 0.8 would take 32). One 400 microgram tablet three times a day for 14 days: 42 tablets;
+    buprenorphine is Schedule 3."""
     proposal = first_proposal(
         mr, "Buprenorphine 400microgram sublingual tablets", "one tablet four times a day"
     )
@@ -265,17 +265,18 @@ def planned(name: str, text: str) -> tuple[RegimenItem, TaperPlan]:
 # reference-facts.md: oxycodone 1.5, dihydrocodeine 0.1, codeine 0.1, tapentadol 0.4, morphine 1) and dm+d
 # strengths (shared/terminology/data/dmd-opioid-products.csv). A dose each time is at most 3 tablets or
 # capsules (or as many as now), a liquid is measured in 0.5 ml. Each interval adds its step to what is due;
-# a reduction is never more than is due (a hold "(pace)" until it is) nor than the 28-day cap allows (a hold
-# "(cap)"); among those the step goes to the nearest daily dose to (dose - due) (the larger on a tie) made
-# as equal doses no bigger each time than the step before's, at the most times a day that make it; what it
-# takes off is taken off what is due ("due" below is before the step).
+# while something is due (due > 0) a reduction is made, to the nearest daily dose to (dose - due) (the
+# larger on a tie) among those the 28-day cap allows, made as equal doses no bigger each time than the step
+# before's, at the most times a day that make it; what it takes off is taken off what is due, which may go
+# below zero (ahead of the pace). No dose the cap allows: a hold "(cap)"; else nothing due: a hold "(pace)".
+# "due" below is before the step, then after it; "left" is what the cap still allows in the window.
 EACH_TIME = [
     pytest.param(
         "Oxycodone 20mg capsules",
         "one capsule three times a day",
         # 60 mg a day x 1.5 = 90 mg OME: a step of 9 (6 mg), cap 27 (18 mg), slowed below 27. Worked out
         # step by step in test_oxycodone_20mg_three_times_a_day_is_planned_as_worked_by_hand below.
-        "hold, hold, 15 x3, hold, 10 x3, hold, 10 x2, 5 x3, 5 x2, hold, 5 x1, stop",
+        "15 x3, hold, 10 x3, hold, hold, 10 x2, 5 x3, hold, 5 x2, 5 x1, hold, stop",
         id="oxycodone 20 mg 1 tds",
     ),
     pytest.param(
@@ -284,14 +285,14 @@ EACH_TIME = [
         # 240 mg x 0.1 = 24 mg OME: a step of 2.4 (24 mg), cap 7.2 (72 mg), slowed (12 mg) below 7.2. Doses
         # each time of 30, 40 or 60 (2 x 30) mg, 1 to 4 times a day: 240 = 60 x 4, 180 = 60 x 3,
         # 160 = 40 x 4, 120 = 30 x 4, 90 = 30 x 3, 80 = 40 x 2, 60 = 30 x 2, 40, 30.
-        # 2 Mar: due 2.4, 180 takes 6: held (pace). 16 Mar: due 4.8: held (pace). 30 Mar: due 7.2, 180
-        # (60 x 3; 6 <= 7.2; 160 takes 8), due 1.2. 13 Apr: due 3.6, 160 (2) > 7.2 - 6: held (cap).
-        # 27 Apr: due 6, 120 wanted: 120 (30 x 4; 6 <= 6), due 0. 11 May: due 2.4, 90 (3) > 7.2 - 6: held
-        # (cap). 25 May: due 4.8, 90 (30 x 3, not 80 = 40 x 2: bigger each time), due 1.8. 8 Jun: 9 OME
-        # >= 7.2, due 4.2, 60 (30 x 2; 3 <= 7.2 - 3), due 1.2. 22 Jun: 6 < 7.2, halved: due 2.4, 30 takes
-        # 3: held (pace). 6 Jul: due 3.6, 30 (30 x 1, not 40 x 1), due 0.6. 20 Jul: due 1.8: held (pace).
-        # 3 Aug: due 3.0, 0 (3 <= 3).
-        "hold, hold, 60 x3, hold, 30 x4, hold, 30 x3, 30 x2, hold, 30 x1, hold, stop",
+        # 2 Mar: due 2.4, 216 wanted: 180 (60 x 3; 6 <= 7.2; 160 takes 8), -3.6. 16 Mar: due -1.2, 160 (2)
+        # > 1.2 left: held (cap). 30 Mar: due 1.2, 168 wanted: 160 (40 x 4; 120 is further), -0.8.
+        # 13 Apr: due 1.6, 144 wanted, 5.2 left: 120 (30 x 4; 4 OME), -2.4. 27 Apr: due 0, 90 within the 3.2
+        # left: held (pace). 11 May: due 2.4, 96 wanted: 90 (30 x 3; not 80 = 40 x 2: bigger each time),
+        # -0.6. 25 May: 9 OME >= 7.2, due 1.8, 72 wanted, 4.2 left: 60 (30 x 2), -1.2. 8 Jun: 6 < 7.2,
+        # halved: due 0: held (pace). 22 Jun: due 1.2, 48 wanted: 30 (30 x 1, not 40 x 1), -1.8. 6 Jul:
+        # due -0.6: held (pace). 20 Jul: due 0.6, 0 (3 <= 7.2).
+        "60 x3, hold, 40 x4, 30 x4, hold, 30 x3, 30 x2, hold, 30 x1, hold, stop",
         id="dihydrocodeine 30 mg 2 qds",
     ),
     pytest.param(
@@ -299,11 +300,11 @@ EACH_TIME = [
         "5ml every 4 hours when required",
         # 10 mg up to 6 times a day = 60 mg OME: a step of 6, cap 18, slowed (3) below 18. In 0.5 ml (1 mg)
         # measures, 1 to 6 times a day. 2 Mar to 8 Jun: due 6 each time, 54, 48, 42, 36, 30, 24, 18, 12 (9
-        # down to 2 mg six times a day; 6 a step, 12 in any 28 days; 11 May: 24 wanted, 24 not 25 = 5 x 5;
-        # 18 on 8 Jun is not below 18: no slowing). 22 Jun: 12 < 18, halved: due 3, 9
-        # wanted; at most 2 mg each time, at most 3 less: 10 (2 x 5; 9 = 3 mg x 3 is a bigger dose each
-        # time), due 1. 6 Jul: due 4, 6 wanted: 8 (2 x 4) or 6 (1 x 6): 6, due 0. 20 Jul: due 3, 3 wanted:
-        # 3 (1 x 3), due 0. 3 Aug: due 3, 0 wanted: 0 (3 <= 3).
+        # down to 2 mg six times a day; 6 a step, due 0 after each, 12 in any 28 days; 11 May: 24 wanted, 24
+        # not 25 = 5 x 5; 18 on 8 Jun is not below 18: no slowing). 22 Jun: 12 < 18, halved: due 3, 9
+        # wanted; at most 2 mg each time: 10 (2 x 5) or 8 (2 x 4), a tie: 10 (9 = 3 mg x 3 is a bigger dose
+        # each time), due 1. 6 Jul: due 4, 6 wanted: 6 (1 x 6), due 0. 20 Jul: due 3, 3 wanted: 3 (1 x 3),
+        # due 0. 3 Aug: due 3, 0 wanted: 0, due 0. Never ahead of the pace: no holds.
         "9 x6, 8 x6, 7 x6, 6 x6, 5 x6, 4 x6, 3 x6, 2 x6, 2 x5, 1 x6, 1 x3, stop",
         id="morphine 10mg/5ml 5 ml q4h prn",
     ),
@@ -312,14 +313,14 @@ EACH_TIME = [
         "one tablet three times a day",
         # 180 mg x 0.1 = 18 mg OME: a step of 1.8 (18 mg), cap 5.4 (54 mg), slowed (9 mg) below 5.4. Doses
         # each time 15, 30, 45 (30 + 15), 60: 180 = 60 x 3, 135 = 45 x 3, 120 = 60 x 2, 90 = 30 x 3,
-        # 60 = 30 x 2, 45 = 15 x 3, 30 = 15 x 2, 15. 2 Mar: due 1.8, 135 takes 4.5: held (pace). 16 Mar:
-        # due 3.6: held (pace). 30 Mar: due 5.4, 135 (45 x 3; 120 takes 6), due 0.9. 13 Apr: due 2.7, 90
-        # (not 120 = 60 x 2: bigger each time) takes 4.5 > 0.9 left: held (cap). 27 Apr: due 4.5, 90
-        # (30 x 3), due 0. 11 May: due 1.8, 60 (3) > 0.9 left: held (cap). 25 May: due 3.6, 60 (30 x 2),
-        # due 0.6. 8 Jun: 6 >= 5.4, due 2.4, 45 (15 x 3; 1.5 <= 5.4 - 3), due 0.9. 22 Jun: 4.5 < 5.4,
-        # halved: due 1.8, 30 (15 x 2), due 0.3. 6 Jul: due 1.2, 15 takes 1.5: held (pace). 20 Jul: due 2.1,
-        # 15 (15 x 1), due 0.6. 3 Aug: due 1.5, 0 (1.5 <= 1.5).
-        "hold, hold, 45 x3, hold, 30 x3, hold, 30 x2, 15 x3, 15 x2, hold, 15 x1, stop",
+        # 60 = 30 x 2, 45 = 15 x 3, 30 = 15 x 2, 15. 2 Mar: due 1.8, 162 wanted: 135 (45 x 3; 4.5 <= 5.4;
+        # 120 takes 6), -2.7. 16 Mar: due -0.9, 90 (not 120 = 60 x 2: bigger each time) takes 4.5 > 0.9
+        # left: held (cap). 30 Mar: due 0.9, 90 (30 x 3), -3.6. 13 Apr: due -1.8, 60 (3) > 0.9 left: held
+        # (cap). 27 Apr: due 0: held (pace). 11 May: due 1.8, 72 wanted: 60 (30 x 2), -1.2. 25 May: 6 >=
+        # 5.4, due 0.6, 54 wanted, 2.4 left: 45 (15 x 3), -0.9. 8 Jun: 4.5 < 5.4, halved: due 0: held
+        # (pace). 22 Jun: due 0.9, 36 wanted: 30 (15 x 2), -0.6. 6 Jul: due 0.3, 27 wanted: 15 (15 x 1),
+        # -1.2. 20 Jul: due -0.3: held (pace). 3 Aug: due 0.6, 0 (1.5 <= 5.4).
+        "45 x3, hold, 30 x3, hold, hold, 30 x2, 15 x3, hold, 15 x2, 15 x1, hold, stop",
         id="codeine 60 mg 1 tds",
     ),
     pytest.param(
@@ -327,13 +328,13 @@ EACH_TIME = [
         "one tablet four times a day",
         # 300 mg x 0.4 = 120 mg OME: a step of 12 (30 mg), cap 36 (90 mg), slowed below 36. Doses each time
         # 50 or 75 (no two tablets make 75 or less): 300 = 75 x 4, 225 = 75 x 3, 200 = 50 x 4, 150 = 50 x 3,
-        # 100 = 50 x 2, 75, 50. 2 Mar: due 12, 225 takes 30: held (pace). 16 Mar: due 24: held (pace).
-        # 30 Mar: due 36, 225 (75 x 3; 200 takes 40), due 6. 13 Apr: due 18, 200 (10) > 6 left: held (cap).
-        # 27 Apr: due 30, 150 wanted: 150 (50 x 3; 30 <= 30), due 0. 11 May: due 12, 100 (20) > 6 left: held
-        # (cap). 25 May: due 24, 100 (50 x 2), due 4. 8 Jun: 40 >= 36, due 16, 50 (not 75 x 1: bigger each
-        # time) takes 20 > 16 left: held (cap). 22 Jun: due 28, 50 (50 x 1), due 8. 6 Jul: 20 < 36, halved:
-        # due 14, 0 takes 20 > 16 left: held (cap). 20 Jul: due 20, 0 (20 <= 20).
-        "hold, hold, 75 x3, hold, 50 x3, hold, 50 x2, hold, 50 x1, hold, stop",
+        # 100 = 50 x 2, 75, 50. 2 Mar: due 12, 270 wanted: 225 (75 x 3; 30 <= 36; 200 takes 40), -18.
+        # 16 Mar: due -6, 200 (10) > 6 left: held (cap). 30 Mar: due 6, 210 wanted: 200 (50 x 4; 10), -4.
+        # 13 Apr: due 8, 180 wanted, 26 left: 150 (50 x 3; 20), -12. 27 Apr: due 0, 100 (20) > 16 left: held
+        # (cap). 11 May: due 12, 120 wanted: 100 (50 x 2), -8. 25 May: 40 >= 36, due 4, 50 (20; not 75 x 1:
+        # bigger each time) > 16 left: held (cap). 8 Jun: due 16, 60 wanted: 50 (50 x 1), -4. 22 Jun: 20 <
+        # 36, halved: due 2, 0 (20) > 16 left: held (cap). 6 Jul: due 8, 0 (20 <= 36).
+        "75 x3, hold, 50 x4, 50 x3, hold, 50 x2, hold, 50 x1, hold, stop",
         id="tapentadol 75 mg qds",
     ),
     pytest.param(
@@ -341,13 +342,14 @@ EACH_TIME = [
         "two capsules twice a day",
         # 40 mg x 1.5 = 60 mg OME: a step of 6 (4 mg), cap 18 (12 mg), slowed (2 mg) below 18. Doses each
         # time 5, 10, 15, 20, once or twice a day: 40 = 20 x 2, 30 = 15 x 2, 20 = 10 x 2, 15 = 15 x 1,
-        # 10 = 5 x 2, 5. 2 Mar: due 6, 30 takes 15: held (pace). 16 Mar: due 12: held (pace). 30 Mar: due
-        # 18, 30 (15 x 2), due 3. 13 Apr: due 9, 20 (15) > 3 left: held (cap). 27 Apr: due 15, 20 (10 x 2),
-        # due 0. 11 May: due 6, 10 (5 x 2; not 15 x 1: bigger each time) takes 15 > 3 left: held (cap).
-        # 25 May: due 12: held (pace). 8 Jun: due 18, 10 (5 x 2), due 3. 22 Jun: 15 < 18, halved: due 6,
-        # 5 (7.5) > 3 left: held (cap). 6 Jul: due 9, 5 (5 x 1), due 1.5. 20 Jul: due 4.5, 0 takes 7.5: held
-        # (pace). 3 Aug: due 7.5, 0 (7.5 <= 7.5).
-        "hold, hold, 15 x2, hold, 10 x2, hold, hold, 5 x2, hold, 5 x1, hold, stop",
+        # 10 = 5 x 2, 5. 2 Mar: due 6, 36 wanted: 30 (15 x 2; 15 <= 18; 20 takes 30), -9. 16 Mar: due -3,
+        # 20 (15) > 3 left: held (cap). 30 Mar: due 3, 28 wanted: 20 (10 x 2; 15 x 1 is a bigger dose each
+        # time than 10), -12. 13 Apr: due -6, 10 (5 x 2) takes 15 > 3 left: held (cap). 27 Apr: due 0: held
+        # (pace). 11 May: due 6, 16 wanted: 10 (5 x 2), -9. 25 May: 15 < 18, halved: due -6, 5 (7.5) > 3
+        # left: held (cap). 8 Jun: due -3, 22 Jun: due 0: held (pace). 6 Jul: due 3, 8 wanted: 5 (5 x 1),
+        # -4.5. 20 Jul: due -1.5, 0 (7.5) within the 10.5 left: held (pace). 3 Aug: due 1.5, 0 (7.5; 6 Jul
+        # has left the window).
+        "15 x2, hold, 10 x2, hold, hold, 5 x2, hold, hold, hold, 5 x1, hold, stop",
         id="oxycodone 10 mg 2 bd",
     ),
 ]
@@ -377,26 +379,28 @@ def test_oxycodone_20mg_three_times_a_day_is_planned_as_worked_by_hand() -> None
     (Opioids Aware, docs/domain/reference-facts.md) = 90 mg OME. UK defaults: a step of 10% of 90 = 9 mg OME
     (6 mg oxycodone) due every 14 days, at most 30% of 90 = 27 mg OME in any 28 days, the step halved below
     27 mg OME. A dose each time is 5, 10, 15 (10 + 5) or 20 mg, one to three times a day, never more than
-    the step before's; a day's dose is taken the most times a day that make it. A reduction is never more
-    than is due (what the steps so far have asked for, less what was taken off): until it is, a hold.
+    the step before's; a day's dose is taken the most times a day that make it. While something is due (what
+    the steps so far have asked for, less what was taken off) a reduction is made, to the nearest dose to
+    (dose - due) the cap allows; what it takes is taken off what is due, which may go below zero: ahead of
+    the pace, a hold until it has caught up. "due" is before the step, then after it.
 
-    - 2 Mar: due 9; below 60 the gentlest is 45 (15 mg x 3), 22.5 mg OME > 9: held (pace). Total 90.
-    - 16 Mar: due 18: held (pace).
-    - 30 Mar: due 27, 42 mg wanted; 45 (15 mg x 3), 22.5 <= 27 (40, 20 mg twice a day, takes 30). Total
-      67.5; due 4.5.
-    - 13 Apr: due 13.5; at most 15 mg each time: 30 (10 mg x 3), 22.5 mg OME > 27 - 22.5: held (cap); 40
+    - 2 Mar: due 9, 54 mg wanted; below 60 only 45 (15 mg x 3), 22.5 mg OME, is within the cap of 27 (40,
+      20 mg twice a day, takes 30). Total 67.5; due -13.5.
+    - 16 Mar: due -4.5; at most 15 mg each time: 30 (10 mg x 3), 22.5 mg OME > 27 - 22.5: held (cap); 40
       (20 mg twice a day) is a bigger dose each time.
-    - 27 Apr: due 22.5; 30 Mar has left the window (27 Apr - 28 days = 30 Mar, not after it): 30 (10 mg x 3),
-      22.5 <= 22.5. Total 45; due 0.
-    - 11 May: 45 >= 27, a whole step: due 9; at most 10 mg each time: 20 (10 mg x 2), 15 mg OME > 4.5 left:
-      held (cap).
-    - 25 May: due 18, 18 wanted; 20 (10 mg x 2), 15 mg OME. Total 30; due 3.
-    - 8 Jun: 30 >= 27: due 12; 15 (5 mg x 3), 7.5 mg OME <= 12 (10 takes 15). Total 22.5; due 4.5.
-    - 22 Jun: 22.5 < 27, the step halved to 4.5: due 9; 10 (5 mg x 2), 7.5 <= 27 - 7.5. Total 15; due 1.5.
-    - 6 Jul: due 6; 5 takes 7.5: held (pace).
-    - 20 Jul: due 10.5; 5 (5 mg x 1). Total 7.5; due 3.
-    - 3 Aug: due 7.5; 0 takes 7.5 <= 7.5 and <= 27 - 7.5: stop. Total 0 (a stop takes no units; its times
-      a day stay the prescription's three).
+    - 30 Mar: due 4.5, 42 wanted; 2 Mar has left the window (30 Mar - 28 days = 2 Mar, not after it): 30
+      (10 mg x 3), the only dose within the cap. Total 45; due -18.
+    - 13 Apr: due -9; 20 (10 mg x 2), 15 mg OME > 4.5 left: held (cap).
+    - 27 Apr: due 0; 20 and 15 within the cap again, but nothing is due: held (pace).
+    - 11 May: 45 >= 27, a whole step: due 9, 24 wanted; 20 (10 mg x 2; 15 is further). Total 30; due -6.
+    - 25 May: 30 >= 27: due 3, 18 wanted; 12 left (15 on 11 May): 15 (5 mg x 3), 7.5 (10 takes 15). Total
+      22.5; due -4.5.
+    - 8 Jun: 22.5 < 27, the step halved to 4.5: due 0: held (pace).
+    - 22 Jun: due 4.5, 12 wanted; 10 (5 mg x 2), 7.5 (25 May has left the window). Total 15; due -3.
+    - 6 Jul: due 1.5, 9 wanted; 5 (5 mg x 1), 7.5 <= 27 - 7.5. Total 7.5; due -6.
+    - 20 Jul: due -1.5: held (pace).
+    - 3 Aug: due 3; 0 takes 7.5 (6 Jul has left the window): stop. Total 0 (a stop takes no units; its
+      times a day stay the prescription's three).
     """
     _, plan = planned("Oxycodone 20mg capsules", "one capsule three times a day")
     summary = [
@@ -414,21 +418,21 @@ def test_oxycodone_20mg_three_times_a_day_is_planned_as_worked_by_hand() -> None
     ]
     assert plan.baseline_ome_mg_per_day == 90
     assert summary == [
-        ("2026-03-02", "hold", 60, 20, 3, ((20, 1),), 0, 90),
-        ("2026-03-16", "hold", 60, 20, 3, ((20, 1),), 0, 90),
-        ("2026-03-30", "reduce", 45, 15, 3, ((10, 1), (5, 1)), Decimal("22.5"), Decimal("67.5")),
-        ("2026-04-13", "hold", 45, 15, 3, ((10, 1), (5, 1)), 0, Decimal("67.5")),
-        ("2026-04-27", "reduce", 30, 10, 3, ((10, 1),), Decimal("22.5"), 45),
-        ("2026-05-11", "hold", 30, 10, 3, ((10, 1),), 0, 45),
-        ("2026-05-25", "reduce", 20, 10, 2, ((10, 1),), 15, 30),
-        ("2026-06-08", "reduce", 15, 5, 3, ((5, 1),), Decimal("7.5"), Decimal("22.5")),
+        ("2026-03-02", "reduce", 45, 15, 3, ((10, 1), (5, 1)), Decimal("22.5"), Decimal("67.5")),
+        ("2026-03-16", "hold", 45, 15, 3, ((10, 1), (5, 1)), 0, Decimal("67.5")),
+        ("2026-03-30", "reduce", 30, 10, 3, ((10, 1),), Decimal("22.5"), 45),
+        ("2026-04-13", "hold", 30, 10, 3, ((10, 1),), 0, 45),
+        ("2026-04-27", "hold", 30, 10, 3, ((10, 1),), 0, 45),
+        ("2026-05-11", "reduce", 20, 10, 2, ((10, 1),), 15, 30),
+        ("2026-05-25", "reduce", 15, 5, 3, ((5, 1),), Decimal("7.5"), Decimal("22.5")),
+        ("2026-06-08", "hold", 15, 5, 3, ((5, 1),), 0, Decimal("22.5")),
         ("2026-06-22", "reduce", 10, 5, 2, ((5, 1),), Decimal("7.5"), 15),
-        ("2026-07-06", "hold", 10, 5, 2, ((5, 1),), 0, 15),
-        ("2026-07-20", "reduce", 5, 5, 1, ((5, 1),), Decimal("7.5"), Decimal("7.5")),
+        ("2026-07-06", "reduce", 5, 5, 1, ((5, 1),), Decimal("7.5"), Decimal("7.5")),
+        ("2026-07-20", "hold", 5, 5, 1, ((5, 1),), 0, Decimal("7.5")),
         ("2026-08-03", "stop", 0, 0, 3, (), Decimal("7.5"), 0),
     ]
-    assert [n for n, s in enumerate(plan.steps, start=1) if "cap" in s.note] == [4, 6]
-    assert [n for n, s in enumerate(plan.steps, start=1) if "pace" in s.note] == [1, 2, 10]
+    assert [n for n, s in enumerate(plan.steps, start=1) if "cap" in s.note] == [2, 4]
+    assert [n for n, s in enumerate(plan.steps, start=1) if "pace" in s.note] == [5, 8, 11]
     assert plan.reaches_target
 
 
@@ -457,8 +461,8 @@ def test_co_codamol_when_required_with_a_maximum_steps_to_fewer_doses_of_two(mr:
     """Co-codamol 30/500 "1-2 tablets every 4-6 hours when required. Maximum 8 tablets in 24 hours" (it was
     refused: no schedule). 2 a time, at most 8 a day: up to 4 times a day; 8 x 30 = 240 mg codeine x 0.1 =
     24 mg OME. 10% = 2.4 due every 14 days; at most 2 a dose, when required schedules make 6 (2 x 3), 4,
-    3, 2, 1: 6 takes 6 mg OME, held on 2 and 16 Mar, made on 30 Mar (7.2 due, within 30% of 24 = 7.2).
-    Two tablets up to three times a day: 6 x 14 = 84."""
+    3, 2, 1: 6 takes 6 mg OME, made on 2 Mar (2.4 due; within 30% of 24 = 7.2, 4 would take 12). Two
+    tablets up to three times a day: 6 x 14 = 84."""
     proposal = first_proposal(
         mr,
         "Co-codamol 30mg/500mg tablets",
@@ -485,8 +489,8 @@ def test_a_patch_changed_every_48_hours_is_not_proposed_at_72(mr: Harness) -> No
 def test_a_dose_below_1_mg_is_written_in_micrograms_and_reads_back(mr: Harness) -> None:
     """Buprenorphine 200 microgram sublingual tablets, one four times a day: 0.8 mg a day x 40 (Opioids
     Aware) = 32 mg OME; 10% = 3.2 due every 14 days; whole 200 microgram tablets make 0.6 mg a day (three
-    times a day), 8 mg OME off, held on 2 and 16 Mar (3.2, 6.4 due), made on 30 Mar (9.6 due, within 30% of
-    32 = 9.6). The BNF's prescription writing: below 1 mg in micrograms ("200
+    times a day), 8 mg OME off, made on 2 Mar (3.2 due; within 30% of 32 = 9.6, 0.4 mg would take 16). The
+    BNF's prescription writing: below 1 mg in micrograms ("200
     micrograms", never "0.2 mg", a tenfold error away from the 2 mg tablet); read back, 0.6 x 40 = 24."""
     proposal = first_proposal(
         mr, "Buprenorphine 200microgram sublingual tablets", "one tablet four times a day"

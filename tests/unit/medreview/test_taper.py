@@ -49,88 +49,93 @@ def days(plan: TaperPlan) -> list[int]:
 def test_buprenorphine_20_patch_by_default_steps_one_patch_size_and_holds_for_the_monthly_cap() -> None:
     """Buprenorphine 20 micrograms/hour x 2.4 = 48 mg OME. UK defaults: 10% of 48 = 4.8 mg OME is due each
     14 days (2.4 below 30% of 48 = 14.4), at most 30% of 48 = 14.4 in any 28 days. One patch size (5) is
-    12 mg OME: a reduction is made only once at least that much is due, never ahead of the pace.
-    - day 0: due 4.8; 15 (12) > 4.8: held (pace). Day 14: due 9.6: held (pace).
-    - day 28: due 14.4; 15 (12 <= 14.4, <= the cap). Total 36; due 2.4.
-    - day 42: due 7.2; 12 taken on day 28, 2.4 left in the window: held (cap).
-    - day 56: due 12.0; day 28 has left the window (56 - 28 = 28, not after it): 10 (12 <= 12). Total 24;
-      due 0.
-    - day 70: due 4.8; held (cap: 12 on day 56). Day 84: due 9.6; held (pace).
-    - day 98: due 14.4; 5. Total 12; due 2.4.
-    - day 112: 12 < 14.4, the step halved to 2.4: due 4.8, held (cap). Day 126: due 7.2, held (pace).
-      Day 140: due 9.6, held (pace).
-    - day 154: due 12.0: stop (12 <= 12). Total 0."""
+    12 mg OME, the gentlest reduction there is: made whenever something is due and the cap allows it, taken
+    off what is due (below zero: ahead of the pace, held until the intervals since have asked for as much).
+    "due" is before the step, then after it.
+    - day 0: due 4.8; 15 (12 <= 14.4; 10 takes 24). Total 36; due -7.2.
+    - day 14: due -2.4; 12 taken on day 0, 2.4 left in the window: held (cap).
+    - day 28: due 2.4; day 0 has left the window (28 - 28 = 0, not after it): 10. Total 24; due -9.6.
+    - day 42: due -4.8; held (cap: 12 on day 28).
+    - day 56: due 0; the cap allows 12 again, nothing is due: held (pace).
+    - day 70: due 4.8; 5. Total 12; due -7.2.
+    - day 84: 12 < 14.4, the step halved to 2.4: due -4.8, held (cap: 12 on day 70).
+    - day 98: due -2.4, held (pace). Day 112: due 0, held (pace).
+    - day 126: due 2.4: stop. Total 0."""
     plan = plan_taper([item("bup", "20", "2.4", BUPRENORPHINE_7_DAY)], START)
     hold, reduce = StepAction.HOLD, StepAction.REDUCE
     expected = [
-        (0, hold, 20, "48"),
-        (14, hold, 20, "48"),
-        (28, reduce, 15, "36"),
-        (42, hold, 15, "36"),
-        (56, reduce, 10, "24"),
-        (70, hold, 10, "24"),
-        (84, hold, 10, "24"),
-        (98, reduce, 5, "12"),
+        (0, reduce, 15, "36"),
+        (14, hold, 15, "36"),
+        (28, reduce, 10, "24"),
+        (42, hold, 10, "24"),
+        (56, hold, 10, "24"),
+        (70, reduce, 5, "12"),
+        (84, hold, 5, "12"),
+        (98, hold, 5, "12"),
         (112, hold, 5, "12"),
-        (126, hold, 5, "12"),
-        (140, hold, 5, "12"),
-        (154, StepAction.STOP, 0, "0"),
+        (126, StepAction.STOP, 0, "0"),
     ]
     got = [(d, s.action, s.dose.daily_dose, s.total_ome_mg_per_day) for d, s in zip(days(plan), plan.steps)]
     assert got == [(d, a, Decimal(dose), Decimal(total)) for d, a, dose, total in expected]
     assert plan.reaches_target and plan.baseline_ome_mg_per_day == 48
     assert all(s.reduction_mg_per_day in (0, 12) for s in plan.steps)  # one patch size at a time
-    assert [n for n, s in enumerate(plan.steps, start=1) if "cap" in s.note] == [4, 6, 9]
-    assert [n for n, s in enumerate(plan.steps, start=1) if "pace" in s.note] == [1, 2, 7, 10, 11]
+    assert [n for n, s in enumerate(plan.steps, start=1) if "cap" in s.note] == [2, 4, 7]
+    assert [n for n, s in enumerate(plan.steps, start=1) if "pace" in s.note] == [5, 8, 9]
 
 
 def test_morphine_120mg_by_default_drops_about_10_percent_of_the_start_every_two_weeks_then_slows() -> None:
     """Morphine MR 120 mg a day (x 1 = 120 mg OME), at most two tablets a day of 5, 10, 15, 30, 60, 100 or
     200 mg: the doses below 120 are 115, 110, 105, 100, 90, 75, 70, 65, 60, 45, 40, 35, 30, 25, 20, 15, 10,
     5, 0 (no 50, 55, 80, 85 or 95 in two tablets). 10% of 120 = 12 mg is due every 14 days (6 below 30% of
-    120 = 36), at most 36 in any 28 days; a reduction is never more than is due, the nearest to
-    (dose - due) among those (the larger on a tie).
-    - day 0: due 12, 108 wanted; 115 or 110: 110. Due 2.
-    - day 14: due 14, 96 wanted; 105 or 100: 100. Due 4.
-    - day 28: due 16, 84 wanted; only 90 is at most 16 less. Due 6.
-    - day 42: due 18, 72 wanted; only 75 (no 80 or 85). Due 3.
-    - day 56: due 15, 60 wanted; 70, 65 or 60 (15 <= 36 - 15 on day 42): 60. Due 0.
-    - day 70: due 12, 48 wanted; nothing between 48 and 60 (45 takes 15 > 12): held (pace).
-    - day 84: due 24, 36 wanted; 45 or 40: 40. Due 4.
-    - day 98: 40 >= 36, due 16, 24 wanted; 35, 30 or 25 (at most 36 - 20 = 16 in the window): 25. Due 1.
-    - day 112: 25 < 36, the step halved to 6: due 7, 18 wanted; only 20. Due 2.
-    - day 126: due 8, 12 wanted: 15. Day 140: due 9, 6 wanted: 10. Day 154: due 10, 0 wanted: stop.
-    Above 36 mg OME the plan took 10, 10, 10, 15, 15, 0, 20, 15 (about 12 a step); below it 5, 5, 5 and the
-    last 10 (6 a step due): the last 25 mg OME took four steps, as the first 30 took three."""
+    120 = 36), at most 36 in any 28 days; while something is due, a reduction to the nearest dose to
+    (dose - due) among those the cap allows (the larger on a tie), what it takes taken off what is due.
+    - day 0: due 12, 108 wanted; 110 (115 and 105 are further). Due 2.
+    - day 14: due 14, 96 wanted; 100 or 90 (at most 36 - 10 = 26 less): 100. Due 4.
+    - day 28: due 16, 84 wanted; 90 or 75 (26 left; day 0 is out of the window): 90. Due 6.
+    - day 42: due 18, 72 wanted; 75, 70 or 65 (26 left): 70 (20 off). Due -2.
+    - day 56: due 10, 60 wanted; 65 or 60 (36 - 20 = 16 left): 60. Due 0.
+    - day 70: due 12, 48 wanted; 45, 40 or 35 (26 left): 45. Due -3.
+    - day 84: 45 >= 36, due 9, 36 wanted; 40, 35, 30 or 25 (21 left): 35. Due -1.
+    - day 98: 35 < 36, the step halved to 6: due 5, 30 wanted: 30. Due 0.
+    - day 112: due 6, 24 wanted: 25. Due 1. Day 126: due 7, 18 wanted: 20 (15 is further). Due 2.
+    - day 140: due 8, 12 wanted: 10 (15 is further). Due -2. Day 154: due 4, 6 wanted: 5. Due -1.
+    - day 168: due 5, 0 wanted: stop. No holds: the plan is never ahead of its pace when a step is due.
+    Above 36 mg OME the plan took 10, 10, 10, 20, 10, 15, 10 (85 in seven steps, about 12 a step); below it
+    5, 5, 5, 10, 5, 5 (35 in six steps, about 6 a step, as the halved step asks)."""
     plan = plan_taper([item("mor", "120", "1", MORPHINE_MR, max_units=2)], START)
     doses = [int(s.dose.daily_dose) for s in plan.steps]
-    assert doses == [110, 100, 90, 75, 60, 60, 40, 25, 20, 15, 10, 0]
-    assert [n for n, s in enumerate(plan.steps, start=1) if s.action is StepAction.HOLD] == [6]
+    assert doses == [110, 100, 90, 70, 60, 45, 35, 30, 25, 20, 10, 5, 0]
+    assert [n for n, s in enumerate(plan.steps, start=1) if s.action is StepAction.HOLD] == []
     assert days(plan) == list(range(0, 14 * len(doses), 14))
-    assert [int(s.reduction_mg_per_day) for s in plan.steps] == [10, 10, 10, 15, 15, 0, 20, 15, 5, 5, 5, 10]
+    reductions = [int(s.reduction_mg_per_day) for s in plan.steps]
+    assert reductions == [10, 10, 10, 20, 10, 15, 10, 5, 5, 5, 10, 5, 5]
     assert plan.steps[-1].action is StepAction.STOP and plan.final_ome_mg_per_day == 0
 
 
 OXYCONTIN_STRENGTHS = tuple(Decimal(s) for s in ("5", "10", "15", "20", "30", "40", "60", "80"))
 
 
-def test_no_reduction_is_ever_ahead_of_the_plans_pace_and_it_slows_below_30_percent() -> None:
+def test_a_reduction_past_the_plans_pace_is_followed_by_holds_and_it_slows_below_30_percent() -> None:
     """OxyContin (oxycodone MR) 20 mg twice a day: 40 mg a day x 1.5 = 60 mg OME. MR strengths 5, 10, 15, 20,
     30, 40, 60, 80 mg, at most 3 tablets a dose, twice a day: the doses below are 15, 10 or 5 mg twice a day
     (30, 20, 10 mg a day) and 0; each 5 mg a dose less is 15 mg OME. UK defaults: 10% of 60 = 6 mg OME due
-    every 14 days, 3 below 30% of 60 = 18; at most 30% of 60 = 18 in any 28 days. The old planner went
-    straight to 15 mg twice a day on day 0 (15 mg OME, 25% of the dose, at a 10% step).
-    - day 0: due 6; 15 > 6: held (pace). Day 14: due 12: held (pace).
-    - day 28: due 18; 15 mg bd (15 <= 18). Total 45; due 3.
-    - day 42: due 9; 15 on day 28 leaves 3 in the window: held (cap).
-    - day 56: due 15; 10 mg bd (15 <= 15). Total 30; due 0.
-    - day 70: due 6: held (cap, 15 on day 56). Day 84: due 12: held (pace).
-    - day 98: due 18; 5 mg bd. Total 15 (below 18); due 3.
-    - day 112: the step halved to 3: due 6, held (cap). Day 126: due 9, held (pace). Day 140: due 12, held
-      (pace). Day 154: due 15: stop.
-    28 days at 60 and at 45, 42 at 30, but 56 at 15 (below 30%): the same 15 mg OME cut takes longer there.
-    Without the slow-down (the step 6 throughout) the stop comes on day 126 (day 112: due 9, held for the
-    cap; day 126: due 15)."""
+    every 14 days, 3 below 30% of 60 = 18; at most 30% of 60 = 18 in any 28 days. While something is due
+    (and the cap allows one) a reduction is made, to the nearest dose to (dose - due); what it takes is
+    taken off what is due, which may go below zero: the plan is then ahead of its pace and holds until the
+    intervals since have asked for as much. "due" is before the step, then after it.
+    - day 0: due 6; 15 mg bd (15 <= 18; 10 mg bd takes 30). Total 45; due -9.
+    - day 14: due -3; 15 on day 0 leaves 3 in the window: held (cap).
+    - day 28: due 3; day 0 has left the window (28 - 28 = 0, not after it): 10 mg bd. Total 30; due -12.
+    - day 42: due -6: held (cap: 15 on day 28).
+    - day 56: due 0; the cap allows 15 again, but nothing is due: held (pace, 0 ahead).
+    - day 70: due 6; 5 mg bd. Total 15 (below 18); due -9.
+    - day 84: the step halved to 3: due -6, held (cap: 15 on day 70).
+    - day 98: due -3: held (pace, 3 ahead). Day 112: due 0: held (pace, 0 ahead).
+    - day 126: due 3: stop. Total 0; due -12.
+    At most 12 mg OME/day ahead of the pace (after days 28 and 126), less than one reduction (15). 28 days
+    at 45 mg OME and 42 at 30 (at or above 18), but 56 at 15 (below it): the same 15 mg OME cut takes
+    longer there. Without the slow-down (the step 6 throughout) the stop comes on day 98 (day 84: due -3,
+    held for the cap; day 98: due 3)."""
     oxycontin = replace(
         item("oxy", "40", "1.5", OXYCONTIN_STRENGTHS, max_units=3), doses_per_day=2, frequency_read=True
     )
@@ -141,38 +146,55 @@ def test_no_reduction_is_ever_ahead_of_the_plans_pace_and_it_slows_below_30_perc
     ]
     bd15, bd10, bd5 = ((Decimal(15), 1),), ((Decimal(10), 1),), ((Decimal(5), 1),)
     assert got == [
-        (0, "hold", 40, ((Decimal(20), 1),)),
-        (14, "hold", 40, ((Decimal(20), 1),)),
-        (28, "reduce", 30, bd15),
-        (42, "hold", 30, bd15),
-        (56, "reduce", 20, bd10),
-        (70, "hold", 20, bd10),
-        (84, "hold", 20, bd10),
-        (98, "reduce", 10, bd5),
+        (0, "reduce", 30, bd15),
+        (14, "hold", 30, bd15),
+        (28, "reduce", 20, bd10),
+        (42, "hold", 20, bd10),
+        (56, "hold", 20, bd10),
+        (70, "reduce", 10, bd5),
+        (84, "hold", 10, bd5),
+        (98, "hold", 10, bd5),
         (112, "hold", 10, bd5),
-        (126, "hold", 10, bd5),
-        (140, "hold", 10, bd5),
-        (154, "stop", 0, ()),
+        (126, "stop", 0, ()),
     ]
-    assert plan.steps[0].note == (
-        "Held: the next reduction possible (15 mg OME/day) is more than the plan's pace has asked for yet (6)"
-    )
-    assert [n for n, step in enumerate(plan.steps, start=1) if "cap" in step.note] == [4, 6, 9]
-    assert [n for n, step in enumerate(plan.steps, start=1) if "pace" in step.note] == [1, 2, 7, 10, 11]
-    # the due amount at each step, worked by hand above: no reduction is ever more than it
-    due, total, dues = Decimal(0), Decimal(60), list[Decimal]()
+    cap = "Held: the 28-day reduction cap of 18 mg OME/day is reached"
+
+    def pace(ahead: str) -> str:
+        return (
+            f"Held: the reductions so far are {ahead} mg OME/day ahead of the plan's pace; "
+            "it waits for the pace to catch up"
+        )
+
+    on_pace = "Held: the reductions so far have kept the plan's pace exactly; it waits for the next step"
+    # every hold is a cap hold or a pace hold, in those words (due 0: on the pace, not ahead of it); a
+    # reduction has no note
+    notes = ["", cap, "", cap, on_pace, "", cap, pace("3"), on_pace, ""]
+    assert [step.note for step in plan.steps] == notes
+    # the due amount at each step (before it, then after it), worked by hand above
+    due, total, dues, afters = Decimal(0), Decimal(60), list[Decimal](), list[Decimal]()
     for step in plan.steps:
         due += 6 if total >= 18 else 3
-        assert step.reduction_mg_per_day <= due, step
         dues.append(due)
         due -= step.reduction_mg_per_day
+        afters.append(due)
         total = step.total_ome_mg_per_day
-    assert dues == [6, 12, 18, 9, 15, 6, 12, 18, 6, 9, 12, 15]
-    # days at each dose: 60, 45 and 30 mg OME (at or above 30% of 60) 28, 28, 42; 15 (below it) 56
-    cuts = [0] + [(step.date - START).days for step in plan.steps if step.action is not StepAction.HOLD]
-    assert [b - a for a, b in itertools.pairwise(cuts)] == [28, 28, 42, 56]
+    assert dues == [6, -3, 3, -6, 0, 6, -6, -3, 0, 3]
+    assert afters == [-9, -3, -12, -6, 0, -9, -6, -3, 0, -12]
+    for step, before in zip(plan.steps, dues, strict=True):
+        if step.action is not StepAction.HOLD:
+            assert before > 0, step  # a reduction only while something is due
+        elif "pace" in step.note:
+            assert before <= 0, step  # a pace hold only while nothing is due
+    # never ahead of its pace by more than one reduction
+    largest = max(step.reduction_mg_per_day for step in plan.steps)
+    assert largest == 15 and min(afters) == -12 and min(afters) > -largest
+    # days at each dose after a cut: 45 and 30 mg OME (at or above 30% of 60) 28 and 42; 15 (below it) 56
+    cuts = [(step.date - START).days for step in plan.steps if step.action is not StepAction.HOLD]
+    assert cuts == [0, 28, 70, 126]
+    gaps = [b - a for a, b in itertools.pairwise(cuts)]
+    assert gaps == [28, 42, 56] and gaps[-1] > max(gaps[:-1])
     unslowed = plan_taper([oxycontin], START, TaperPolicy(slow_below_percent=None))
-    assert days(unslowed)[-1] == 126 and days(plan)[-1] == 154
+    assert days(unslowed)[-1] == 98 and days(plan)[-1] == 126
 
 
 def test_long_term_use_steps_every_four_weeks() -> None:
@@ -216,29 +238,31 @@ def test_a_reduction_larger_than_the_cap_allows_blocks_the_plan_for_review() -> 
 
 
 def test_a_replan_after_a_pause_starts_from_the_current_dose_and_keeps_the_baseline_and_recent_cuts() -> None:
-    """The buprenorphine 20 plan above holds on days 0 and 14 and cuts 20 -> 15 (12 mg OME) on day 28. Paused
-    on day 38 (after that cut, before step 4) and re-planned every 7 days from 15 (36 mg OME): the baseline
-    stays 48 (a step of 4.8 due every 7 days, cap 14.4), and the 12 cut on day 28 counts until day 56.
-    - days 38, 45, 52: 12 more would make 24 > 14.4 in the window: held (cap). (Due 4.8, 9.6, 14.4: without
-      day 28's cut the plan would have cut on day 52.)
-    - day 59: day 28 is out of the window (59 - 28 = 31): 10, due 19.2 - 12 = 7.2. Total 24.
-    - days 66, 73, 80: held (cap: 12 on day 59). Day 87: 5, due 26.4 - 12 = 14.4. Total 12.
-    - days 94, 101, 108: held (cap; 12 < 14.4, the step halved to 2.4). Day 115: stop."""
+    """The buprenorphine 20 plan above cuts 20 -> 15 (12 mg OME) on day 0, holds for the cap on day 14 and
+    cuts 15 -> 10 (12) on day 28. Paused on day 38 (after that cut, before step 4) and re-planned every 7
+    days from 10 (24 mg OME): the baseline stays 48 (a step of 4.8 due every 7 days, 2.4 below 14.4; cap
+    14.4), and the 12 cut on day 28 counts until day 56. "due" is before the step.
+    - days 38, 45, 52: due 4.8, 9.6, 14.4, but 12 more would make 24 > 14.4 in the window: held (cap).
+      (With no cut in the window, the plan would have cut on day 38: 4.8 due.)
+    - day 59: day 28 is out of the window (59 - 28 = 31): due 19.2, 5, due 19.2 - 12 = 7.2. Total 12.
+    - days 66, 73, 80: 12 < 14.4, the step halved to 2.4: due 9.6, 12, 14.4, held (cap: 12 on day 59).
+    - day 87: day 59 is out of the window: due 16.8, stop."""
     original = plan_taper([item("bup", "20", "2.4", BUPRENORPHINE_7_DAY)], START)
-    assert [s.action for s in original.steps[:3]] == [StepAction.HOLD, StepAction.HOLD, StepAction.REDUCE]
-    paused_on = START + timedelta(days=38)  # after step 3 (day 28: 20 -> 15), before step 4
-    current = [item("bup", "15", "2.4", BUPRENORPHINE_7_DAY)]
+    assert [s.action for s in original.steps[:3]] == [StepAction.REDUCE, StepAction.HOLD, StepAction.REDUCE]
+    assert original.steps[2].dose.daily_dose == 10
+    paused_on = START + timedelta(days=38)  # after step 3 (day 28: 15 -> 10), before step 4
+    current = [item("bup", "10", "2.4", BUPRENORPHINE_7_DAY)]
     replanned = replan_taper(original, current, paused_on, replace(original.policy, interval_days=7))
-    assert replanned.baseline_ome_mg_per_day == 48 and replanned.starting_ome_mg_per_day == 36
+    assert replanned.baseline_ome_mg_per_day == 48 and replanned.starting_ome_mg_per_day == 24
     cuts = [
         ((s.date - START).days, s.dose.daily_dose) for s in replanned.steps if s.action is not StepAction.HOLD
     ]
-    assert cuts == [(59, 10), (87, 5), (115, 0)]
+    assert cuts == [(59, 5), (87, 0)]
     # step 3's 12 mg still counts until 28 days after it (day 56): the first 7-day step after then is day 59
     assert cuts[0][0] >= 28 + CAP_WINDOW_DAYS
     assert all("cap" in s.note for s in replanned.steps if s.action is StepAction.HOLD)
-    assert [(s.date - START).days for s in replanned.steps] == list(range(38, 116, 7))
-    assert all(s.dose.daily_dose <= 15 for s in replanned.steps)
+    assert [(s.date - START).days for s in replanned.steps] == list(range(38, 88, 7))
+    assert all(s.dose.daily_dose <= 10 for s in replanned.steps)
 
 
 @pytest.mark.parametrize(
@@ -287,13 +311,13 @@ def test_co_codamol_keeps_its_strength_and_never_takes_more_tablets_so_paracetam
     assert all(sum(n for _, n in step.dose.units) <= 8 for step in plan.steps)
     assert {strength for step in plan.steps for strength, _ in step.dose.units} <= {Decimal(30)}
     # 240 mg a day x 0.1 = 24 mg OME: 2.4 due every 14 days (1.2 below 7.2), cap 7.2; one 30 mg tablet less
-    # is 3 mg OME, made only when at least that much is due. Day 0: due 2.4, held (pace). Day 14: due 4.8,
-    # 210 (two tablets, 6, would be ahead of the pace), due 1.8. Day 28: 4.2, 180 (3 <= 7.2 - 3), due 1.2.
-    # Day 42: 3.6, 150, due 0.6. Day 56: 3.0, 120, due 0. Day 70: 2.4, held. Day 84: 4.8, 90, due 1.8.
-    # Day 98: 9 >= 7.2, 4.2, 60, due 1.2. Day 112: 6 < 7.2, 2.4, held. Day 126: 3.6, 30, due 0.6.
-    # Day 140: 1.8, held. Day 154: 3.0, stop.
+    # is 3 mg OME. A reduction whenever something is due (the nearest to the dose less what is due), taken
+    # off what is due; while due <= 0 a hold (pace). Due before the step, then after it:
+    # Day 0: 2.4, 210 (216 wanted), -0.6. Day 14: 1.8, 180 (3 <= 7.2 - 3; 150 takes 6), -1.2.
+    # Day 28: 1.2, 150 (4.2 left), -1.8. Day 42: 0.6, 120, -2.4. Day 56: 0, held (pace). Day 70: 2.4, 90
+    # (96 wanted; 60 is further), -0.6. Day 84: 9 >= 7.2, 1.8, 60, -1.2. Day 98: 6 < 7.2, the step 1.2: 0,
+    # held (pace). Day 112: 1.2, 30 (48 wanted), -1.8. Day 126: -0.6, held (pace). Day 140: 0.6, stop.
     assert [(step.action.value, step.dose.daily_dose) for step in plan.steps] == [
-        ("hold", 240),
         ("reduce", 210),
         ("reduce", 180),
         ("reduce", 150),
@@ -306,6 +330,7 @@ def test_co_codamol_keeps_its_strength_and_never_takes_more_tablets_so_paracetam
         ("hold", 30),
         ("stop", 0),
     ]
+    assert all("pace" in step.note for step in plan.steps if step.action is StepAction.HOLD)
 
 
 # --- properties ------------------------------------------------------------------------------------------
@@ -417,29 +442,30 @@ def test_a_fentanyl_50_patch_steps_by_whole_patches_never_four_12s_that_reduce_n
     """Fentanyl 50 micrograms/hour: 50 x 2.4 = 120 mg OME (Opioids Aware). The "12" patch releases 12.5
     (SmPCs, section 2): 4 x "12" (48, read as a 4% step) is 50, no reduction, in four patches. UK defaults:
     10% of 120 = 12 mg OME due every 14 days (6 below 30% of 120 = 36), at most 30% (36) in any 28 days.
-    Patches of 12.5, 25, 37.5, 50...: one 12.5 less is 30 mg OME, made only once 30 is due.
-    2 Mar: due 12, held (pace). 16 Mar: 24, held (pace). 30 Mar: 36, 37.5 (90 OME, 30 off), due 6.
-    13 Apr: 18, 30 more in 28 days is over 36: held (cap). 27 Apr: 30, 25 (60), due 0. 11 May: 12, held
-    (cap). 25 May: 24, held (pace). 8 Jun: 36, 12.5 (30), due 6. 22 Jun: 30 < 36, halved: 12, held (cap).
-    6 Jul: 18, held (pace). 20 Jul: 24, held (pace). 3 Aug: 30: stop."""
+    Patches of 12.5, 25, 37.5, 50...: one 12.5 less is 30 mg OME, made whenever something is due and the
+    cap allows it, then held (pace) until the intervals since have asked for as much. Due before, then after:
+    2 Mar: 12, 37.5 (90 OME, 30 off), -18. 16 Mar: -6, 30 more in 28 days is over 36: held (cap).
+    30 Mar: 6, 25 (60), -24. 13 Apr: -12, held (cap). 27 Apr: 0, held (pace). 11 May: 12, 12.5 (30), -18.
+    25 May: 30 < 36, halved: -12, held (cap). 8 Jun: -6, held (pace). 22 Jun: 0, held (pace). 6 Jul: 6,
+    stop."""
     plan = _fentanyl_plan("50")
     got = [(s.date.isoformat(), s.action, s.dose.daily_dose, s.total_ome_mg_per_day) for s in plan.steps]
     hold, reduce = StepAction.HOLD, StepAction.REDUCE
     assert got == [
-        ("2026-03-02", hold, Decimal(50), Decimal(120)),
-        ("2026-03-16", hold, Decimal(50), Decimal(120)),
-        ("2026-03-30", reduce, Decimal("37.5"), Decimal(90)),
-        ("2026-04-13", hold, Decimal("37.5"), Decimal(90)),
-        ("2026-04-27", reduce, Decimal(25), Decimal(60)),
-        ("2026-05-11", hold, Decimal(25), Decimal(60)),
-        ("2026-05-25", hold, Decimal(25), Decimal(60)),
-        ("2026-06-08", reduce, Decimal("12.5"), Decimal(30)),
+        ("2026-03-02", reduce, Decimal("37.5"), Decimal(90)),
+        ("2026-03-16", hold, Decimal("37.5"), Decimal(90)),
+        ("2026-03-30", reduce, Decimal(25), Decimal(60)),
+        ("2026-04-13", hold, Decimal(25), Decimal(60)),
+        ("2026-04-27", hold, Decimal(25), Decimal(60)),
+        ("2026-05-11", reduce, Decimal("12.5"), Decimal(30)),
+        ("2026-05-25", hold, Decimal("12.5"), Decimal(30)),
+        ("2026-06-08", hold, Decimal("12.5"), Decimal(30)),
         ("2026-06-22", hold, Decimal("12.5"), Decimal(30)),
-        ("2026-07-06", hold, Decimal("12.5"), Decimal(30)),
-        ("2026-07-20", hold, Decimal("12.5"), Decimal(30)),
-        ("2026-08-03", StepAction.STOP, Decimal(0), Decimal(0)),
+        ("2026-07-06", StepAction.STOP, Decimal(0), Decimal(0)),
     ]
     assert all(count == 1 for s in plan.steps for _, count in s.dose.units)
+    assert [n for n, s in enumerate(plan.steps, start=1) if "cap" in s.note] == [2, 4, 7]
+    assert [n for n, s in enumerate(plan.steps, start=1) if "pace" in s.note] == [5, 8, 9]
 
 
 def test_a_fentanyl_25_patch_whose_smallest_step_is_over_the_cap_is_blocked_not_stepped_to_two_12s() -> None:
