@@ -58,6 +58,11 @@ __all__ = [
 ]
 
 CAP_WINDOW_DAYS = 28
+_AHEAD = (
+    "Held: the reductions so far are {:f} mg OME/day ahead of the plan's pace; "
+    "it waits for the pace to catch up"
+)
+_ON_PACE = "Held: the reductions so far have kept the plan's pace exactly; it waits for the next step"
 _HUNDRED = Decimal(100)
 _SINGLE_PRODUCT_MIN_UNITS = 4
 
@@ -256,12 +261,7 @@ def plan_taper(
             # the reduction before went past the pace (OxyContin 20 mg bd, at 6 mg OME a step, can only lose
             # 15 at once): the plan waits until the intervals since have asked for as much
             new, action = current, StepAction.HOLD
-            note = (
-                f"Held: the reductions so far are {(-due).normalize():f} mg OME/day ahead of the plan's pace; "
-                "it waits for the pace to catch up"
-                if due < 0
-                else "Held: the reductions so far have kept the plan's pace exactly; it waits for the next step"
-            )
+            note = _AHEAD.format((-due).normalize()) if due < 0 else _ON_PACE
         elif (gentlest := min(_ome(item, current - c) for c in pool)) <= cap:
             new, action = current, StepAction.HOLD
             note = f"Held: the {CAP_WINDOW_DAYS}-day reduction cap of {cap.normalize()} mg OME/day is reached"
