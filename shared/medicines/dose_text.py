@@ -524,8 +524,12 @@ def _total(
 
 
 def _spread(token: Token) -> bool:
-    """Whether a dose or how often is written as a range ("1-2", "every 4-6 hours", "2-3 times a day")."""
+    """Whether a dose or how often is written as a range ("1-2", "every 4-6 hours", "2-3 times a day") or as
+    a most ("up to 2 tablets", "one up to four times a day": from none to that; a pharmacist's review,
+    2026-12-07, found "up to" read as a fixed dose, and a taper stepped it as one)."""
     kind, low, high = token.kind, token.low, token.high
+    if kind == "filler":
+        return bool(re.fullmatch(r"up\s*to", token.text))
     return kind in ("quantity", "interval", "frequency") and None not in (low, high) and low != high
 
 

@@ -63,13 +63,21 @@ def product_by_brand(name: str, brand: str, catalogue: ProductCatalogue) -> DmdP
     candidates = {p for vmp in catalogue.brands.get(brand, ()) if (p := product_of_vmp(vmp, catalogue))}
     lowered = name.lower()
     written = strengths_written(name)
+    # every product of the brand and of the brands it begins ("Zamadol": Zamadol 50mg capsules, and Zamadol
+    # SR and 24hr; "Palexia 50mg prolonged-release tablets" is Palexia SR's, never Palexia's immediate-release
+    # 50 mg, as it was read), the name's release words choosing among them
+    longer = (vmp for b, vmps in catalogue.brands.items() if b.startswith(brand + " ") for vmp in vmps)
+    candidates |= {p for vmp in longer if (p := product_of_vmp(vmp, catalogue))}
     if not written:
-        # no strength: every product of the brand and of the brands it begins ("Zamadol": Zamadol 50mg
-        # capsules, and Zamadol SR and 24hr), none taken for immediate-release because no release is written
-        # ("Zamadol" 1 od was read as a 50 mg capsule)
-        longer = (vmp for b, vmps in catalogue.brands.items() if b.startswith(brand + " ") for vmp in vmps)
-        candidates |= {p for vmp in longer if (p := product_of_vmp(vmp, catalogue))}
+        # no strength: none taken for immediate-release because no release is written ("Zamadol" 1 od was
+        # read as a 50 mg capsule)
         return _one(candidates, lowered, unwritten_release_is_immediate=False)
+    if sum(len(figures) for figures in written) == 1:
+        # one strength in all, of a compound brand: certain only when no product of it has that strength
+        # as its partner's ("Targinact 10mg": oxycodone 10/5, or the naloxone of 20/10)
+        [[(value, unit)]] = written
+        if any(_mg(value, unit) in _partner_mg(p) for p in candidates):
+            return None
     for figures in written:  # the opioid's strength is usually first, but "Eroset 500mg/10mg" writes it last
         amounts = [_mg(value, unit) for value, unit in figures]
         if len(amounts) > 1:
@@ -124,6 +132,14 @@ def _one(
     if len(distinct) != 1:
         return None
     return min(candidates, key=lambda p: p.code or "")
+
+
+def _partner_mg(product: DmdProduct) -> list[Decimal]:
+    """The strengths its dm+d name writes other than its opioid's ("Oxycodone 10mg / Naloxone 5mg": 5)."""
+    found = _all_mg(product)
+    if product.strength in found:
+        found.remove(product.strength)
+    return found if len(found) < len(_all_mg(product)) else []
 
 
 def _mg(value: Decimal, unit: str) -> Decimal:

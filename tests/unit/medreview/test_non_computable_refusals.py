@@ -95,6 +95,10 @@ def test_the_gp_approval_is_not_ordered_when_the_current_dose_is_no_longer_compu
         # day" (6 a day) is more than a patient taking 1 four times a day (4) takes (a pharmacist's review)
         ("Co-codamol 30mg/500mg tablets", "one or two tablets four times a day", "taken as a range"),
         ("Codeine 30mg tablets", "one every 4-6 hours", "taken as a range"),
+        # "up to" is a range from none (a pharmacist's follow-up: "up to 2 tablets four times a day" was
+        # stepped to "2 three times a day", 6 tablets, more than a patient taking 1 four times a day)
+        ("Co-codamol 30mg/500mg tablets", "up to 2 tablets four times a day", "taken as a range"),
+        ("Tramadol 50mg capsules", "one capsule up to four times a day", "taken as a range"),
         # an immediate-release tablet is stepped at its frequency too: two doses that add up are not one
         ("Oxycodone 5mg capsules", "one in the morning and two at night", "not read as one schedule"),
     ],

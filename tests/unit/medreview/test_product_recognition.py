@@ -671,3 +671,34 @@ def test_a_brand_with_several_products_and_no_strength_written_is_refused(name: 
     result = oral_morphine_equivalent([_dosed(name, dose)])
     [med] = result.medications
     assert not med.computable and result.incomplete
+
+
+@pytest.mark.parametrize(
+    ("name", "dose", "ome"),
+    [
+        # a brand with a strength and a release word is the brand line's MR product (a pharmacist's follow-up,
+        # 2026-12-07: read as the immediate-release one of the same strength, so a taper order switched
+        # the patient's formulation): Palexia SR 50 mg bd = 100 mg tapentadol x 0.4 = 40 (Opioids Aware)
+        ("Palexia 50mg prolonged-release tablets", "1 bd", "40"),
+        ("Zamadol 50mg SR capsules", "1 bd", "10"),  # Zamadol SR 50: 100 mg tramadol x 0.1
+    ],
+)
+def test_a_brand_with_a_strength_and_a_release_word_is_its_modified_release_product(
+    name: str, dose: str, ome: str
+) -> None:
+    result = oral_morphine_equivalent([_dosed(name, dose)])
+    [med] = result.medications
+    assert result.total_mg_per_day == Decimal(ome) and not result.incomplete
+    assert med.identified is not None and med.identified.product is not None
+    assert med.identified.product.modified_release
+
+
+def test_a_compound_brand_named_with_one_strength_its_partner_may_have_is_refused() -> None:
+    """ "Targinact 10mg": oxycodone 10/5, or the naloxone of 20/10 (Targinact SmPC section 2): not certain,
+    as "Oxycodone/naloxone 10mg" already was (C1.11); it was read as 10/5. Nurofen Plus 12.8 mg is no
+    partner strength (ibuprofen 200 mg): 8 x 12.8 = 102.4 mg codeine x 0.1 = 10.24 (a guard)."""
+    refused = oral_morphine_equivalent([_dosed("Targinact 10mg prolonged-release tablets", "1 bd")])
+    [med] = refused.medications
+    assert not med.computable and refused.incomplete
+    read = oral_morphine_equivalent([_dosed("Nurofen Plus 12.8mg tablets", "2 qds")])
+    assert read.total_mg_per_day == Decimal("10.24") and not read.incomplete
