@@ -241,6 +241,14 @@ def read_message(body: Any, our_endpoint: str) -> Message:
     subject = (urls[focus_url].get("subject") or {}).get("reference")
     patient_url = _resolve(urls, subject, "Patient", "ServiceRequest.subject")
     response = header.get("response") or {}
+    try:
+        sent_at = parse_instant(timestamp)
+    except ValueError:  # "2016-12-31T23:59:60Z": the pattern allows a leap second, Python no datetime of it
+        raise BadRequest(
+            "Bundle.timestamp is not an instant that can be ordered",
+            issue_code="value",
+            expression=["Bundle.timestamp"],
+        ) from None
     return Message(
         message_id=body["id"],
         header=header,
@@ -249,6 +257,6 @@ def read_message(body: Any, our_endpoint: str) -> Message:
         focus_url=focus_url,
         patient_url=patient_url,
         response_id=response.get("identifier"),
-        sent_at=parse_instant(timestamp),
+        sent_at=sent_at,
         entries=tuple(Entry(url, resource) for url, resource in urls.items()),
     )

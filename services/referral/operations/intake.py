@@ -13,7 +13,7 @@ referral.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from services.referral import repository
@@ -106,12 +106,24 @@ def _with_sender_identifier(service_request: dict[str, Any], full_url: str) -> d
     return {**service_request, "identifier": identifiers}
 
 
+FUTURE_SKEW = timedelta(minutes=5)
+"""How far ahead of this service's clock a message's timestamp may be (the sender's clock's drift)."""
+
+
 def _check_message(
     uow: UnitOfWork, message: Message, held: dict[str, tuple[str, str]]
 ) -> dict[str, Any] | None:
     """Refusals that need what we hold; returns the referral held for an update or delete."""
     if repository.message_seen(uow, message.message_id):
         raise Duplicate(DUPLICATE_TEXT)
+    if message.sent_at > uow.now + FUTURE_SKEW:
+        # a message dated ahead would order every later one before it: "9999-12-31" locked a referral
+        # against every update and withdrawal (an attacker's review, 2026-12-07)
+        raise Unprocessable(
+            f"Bundle.timestamp is ahead of this service's clock by more than {FUTURE_SKEW}: not applied",
+            issue_code="value",
+            expression=["Bundle.timestamp"],
+        )
     if message.response_id is not None and repository.held_message(uow, message.response_id) is None:
         raise Unprocessable(
             f"MessageHeader.response.identifier {message.response_id} names no message received here",

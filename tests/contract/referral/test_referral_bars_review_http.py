@@ -83,6 +83,27 @@ def test_a_message_without_a_timestamp_is_refused_and_cannot_open_the_way_for_a_
     assert held["resource"]["priority"] == "urgent"
 
 
+def test_a_message_dated_ahead_of_the_clock_is_refused_and_cannot_lock_the_referral(
+    referral: Referral,
+) -> None:
+    """An attacker's review (2026-12-07): an update dated 9999-12-31 was applied, and every later update or
+    withdrawal was then older than it (409). A timestamp more than 5 minutes ahead of the clock is a 422."""
+    message = message_for(referral, "2024-06-15T10:00:00Z")
+    assert referral.post("$process-message", message).status_code == 201
+    ahead = as_update(message, "9999-12-31T23:59:59Z", priority="urgent")
+    outcome = refusal(referral.post("$process-message", ahead), 422)
+    assert "Bundle.timestamp" in expressions(outcome)
+    later = as_update(message, "2024-06-15T12:00:00Z", priority="asap")
+    assert referral.post("$process-message", later).status_code == 200
+
+
+def test_a_message_timestamp_of_a_leap_second_is_a_bad_request_not_a_500(referral: Referral) -> None:
+    """FHIR's instant pattern allows second 60; no datetime has it (it was a 500)."""
+    message = message_for(referral, "2016-12-31T23:59:60Z")
+    outcome = refusal(referral.post("$process-message", message), 400)
+    assert "Bundle.timestamp" in expressions(outcome)
+
+
 # ---- 2. the practice's Patient ------------------------------------------------------------------
 def test_a_message_about_a_patient_held_here_points_at_them_and_replaces_nothing(referral: Referral) -> None:
     created = referral.post("Patient", gp_patient())
