@@ -92,7 +92,14 @@ def nhs_number_problems(resource: Mapping[str, Any] | None) -> list[tuple[str, s
     resource type (``Patient.identifier[1].value``), the value never repeated."""
     found: list[tuple[str, str]] = []
     if isinstance(resource, Mapping):
-        _nhs_number_problems(resource, str(resource.get("resourceType") or "Resource"), found)
+        kind = str(resource.get("resourceType") or "Resource")
+        _nhs_number_problems(resource, kind, found)
+        identifiers = resource.get("identifier")
+        numbers = {n for n in map(_nhs_number_in, identifiers if isinstance(identifiers, list) else ()) if n}
+        if len(numbers) > 1:
+            # a person has one NHS number; a second one slipped past the one-Patient-per-number check, which
+            # reads the first (an attacker's follow-up, 2026-12-07)
+            found.append((f"{kind}.identifier", "A resource names one person: it carries one NHS number"))
     return found
 
 

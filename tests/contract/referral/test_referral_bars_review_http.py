@@ -170,6 +170,20 @@ def test_a_patient_with_an_invalid_nhs_number_is_refused_naming_the_value(
     assert referral.get("Patient").json()["total"] == 0
 
 
+def test_a_patient_with_two_nhs_numbers_is_refused(referral: Referral) -> None:
+    """A person has one NHS number. An attacker's follow-up (2026-12-07): a Patient carrying a second, valid
+    one (9476719931, then the held 9990000018) was created beside the practice's, as only the first number
+    was checked for a Patient holding it; one Patient with the same number twice is still one number."""
+    assert referral.post("Patient", gp_patient()).status_code == 201
+    two = gp_patient("9476719931")
+    two["identifier"].append({"system": NHS, "value": HELD_NHS_NUMBER})
+    outcome = refusal(referral.post("Patient", two), 400)
+    assert "Patient.identifier" in expressions(outcome)
+    same = gp_patient("9476719931")
+    same["identifier"].append({"system": NHS, "value": "9476719931"})
+    assert referral.post("Patient", same).status_code == 201
+
+
 @pytest.mark.parametrize("system", NEAR_MISS_SYSTEMS)
 def test_a_patient_with_a_near_miss_nhs_number_system_is_refused_naming_the_system(
     referral: Referral, system: str
