@@ -256,10 +256,12 @@ def per_administration(
         return f"the frequency of {name} is not known: {read.text}"
     if read.as_needed and product.modified_release:
         return f"{name} is taken when required ({med.reading.basis}), not at a regular frequency"
-    if med.reading.ranged and not read.as_needed:
+    if med.reading.ranged and not read.as_needed and read.per_day > 1:
         # "1-2 qds", regular: read at its most for the OME, but a step from the most (2 three times a day)
         # may be more than the patient takes (1 four times a day), and the choice is gone (a pharmacist's
-        # review, 2026-12-07: co-codamol 30/500 "one or two four times a day" stepped to 6 tablets a day)
+        # review, 2026-12-07: co-codamol 30/500 "one or two four times a day" stepped to 6 tablets a day).
+        # Once a day ("one or two at night") a step is fewer than the most at that one time: never more than
+        # is taken, so it is stepped
         return (
             f"{name} is taken as a range at regular times ({med.reading.basis}): a step from its most may be "
             "more than the patient takes; record the dose taken, or prescribe it when required"

@@ -115,3 +115,13 @@ def test_one_modified_release_opioid_split_evenly_over_items_is_still_stepped(mr
         ("b", "MST Continus 10mg tablets", "one tablet twice a day"),
     )
     assert steps and steps[-1].action == "stop"
+
+
+def test_a_range_taken_once_a_day_is_stepped(mr: Harness) -> None:
+    """Codeine 30 mg "one or two at night": at most 60 mg, 6 mg OME (x 0.1, Opioids Aware). Once a day, a
+    step below the most (1 tablet at night, 3 mg OME) is never more than the patient takes, so it is not
+    refused as a range at several times a day is (a pharmacist's follow-up, 2026-12-07)."""
+    steps = _plan(mr, ("a", "Codeine 30mg tablets", "one or two tablets at night"))
+    first = mr.read(steps[0].proposal)
+    assert first["dosageInstruction"][0]["text"].startswith("30 mg codeine once a day"), first
+    assert steps[-1].action == "stop"
